@@ -1,0 +1,82 @@
+//! The admin HTTP server: `/healthz`, `/readyz`, `/metrics`, `/debug/pipelines`.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::telemetry::Telemetry;
+
+/// Serves the admin endpoints on `listener` until `cancel`.
+pub async fn serve(
+    listener: TcpListener,
+    telemetry: Arc<Telemetry>,
+    cancel: CancellationToken,
+) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/debug/pipelines", get(pipelines))
+        .with_state(telemetry);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { cancel.cancelled().await })
+        .await
+}
+
+async fn readyz(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
+    if t.is_ready() {
+        (StatusCode::OK, "ready\n")
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: components are starting or stopping\n",
+        )
+    }
+}
+
+async fn metrics(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        t.render(),
+    )
+}
+
+async fn pipelines(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
+    let components: Vec<serde_json::Value> = t
+        .snapshot()
+        .into_iter()
+        .map(|(scope, [accepted, refused, sent, failed, dropped])| {
+            serde_json::json!({
+                "kind": scope.kind,
+                "component": scope.component,
+                "signal": scope.signal,
+                "pipeline": scope.pipeline,
+                "accepted": accepted,
+                "refused": refused,
+                "sent": sent,
+                "failed": failed,
+                "dropped": dropped,
+            })
+        })
+        .collect();
+    let queues: Vec<serde_json::Value> = t
+        .queue_snapshot()
+        .into_iter()
+        .map(|(component, size, capacity)| serde_json::json!({"component": component, "size": size, "capacity": capacity}))
+        .collect();
+    Json(serde_json::json!({
+        "ready": t.is_ready(),
+        "pipelines": t.pipelines(),
+        "components": components,
+        "queues": queues,
+    }))
+}

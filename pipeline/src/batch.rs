@@ -1,0 +1,248 @@
+//! The batch types that travel through pipelines: OTLP export requests, decoded lazily.
+//!
+//! A payload holds the encoded bytes it arrived as, the decoded prost message, or both,
+//! and converts only when a component asks. Forwarding pipelines never decode.
+
+use bytes::{Bytes, BytesMut};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+use prost::Message;
+
+use crate::signal::Signal;
+use crate::wire::{self, WireError};
+
+/// An OTLP export request type of one signal.
+pub trait SignalMessage: Message + Default + Clone + Send + Sync + 'static {
+    const SIGNAL: Signal;
+    /// Items in a decoded message: spans, metric data points or log records.
+    fn count_items(&self) -> usize;
+    /// Moves every resource block of `other` into `self`.
+    fn append(&mut self, other: Self);
+}
+
+impl SignalMessage for ExportTraceServiceRequest {
+    const SIGNAL: Signal = Signal::Traces;
+    fn count_items(&self) -> usize {
+        self.resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .map(|s| s.spans.len())
+            .sum()
+    }
+    fn append(&mut self, other: Self) {
+        self.resource_spans.extend(other.resource_spans);
+    }
+}
+
+impl SignalMessage for ExportMetricsServiceRequest {
+    const SIGNAL: Signal = Signal::Metrics;
+    fn count_items(&self) -> usize {
+        self.resource_metrics
+            .iter()
+            .flat_map(|r| &r.scope_metrics)
+            .flat_map(|s| &s.metrics)
+            .map(|m| match &m.data {
+                Some(Data::Gauge(g)) => g.data_points.len(),
+                Some(Data::Sum(s)) => s.data_points.len(),
+                Some(Data::Histogram(h)) => h.data_points.len(),
+                Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
+                Some(Data::Summary(s)) => s.data_points.len(),
+                None => 0,
+            })
+            .sum()
+    }
+    fn append(&mut self, other: Self) {
+        self.resource_metrics.extend(other.resource_metrics);
+    }
+}
+
+impl SignalMessage for ExportLogsServiceRequest {
+    const SIGNAL: Signal = Signal::Logs;
+    fn count_items(&self) -> usize {
+        self.resource_logs
+            .iter()
+            .flat_map(|r| &r.scope_logs)
+            .map(|s| s.log_records.len())
+            .sum()
+    }
+    fn append(&mut self, other: Self) {
+        self.resource_logs.extend(other.resource_logs);
+    }
+}
+
+/// One signal's export request, encoded, decoded, or both (kept in agreement).
+#[derive(Debug, Clone)]
+pub struct Payload<M> {
+    encoded: Option<Bytes>,
+    decoded: Option<M>,
+    items: usize,
+}
+
+impl<M: SignalMessage> Payload<M> {
+    /// Checks that `bytes` is a well-formed request (without allocating) and counts its items.
+    pub fn from_bytes(bytes: Bytes) -> Result<Self, WireError> {
+        let items = wire::count_items(M::SIGNAL, &bytes)?;
+        Ok(Payload {
+            encoded: Some(bytes),
+            decoded: None,
+            items,
+        })
+    }
+
+    pub fn from_message(message: M) -> Self {
+        let items = message.count_items();
+        Payload {
+            encoded: None,
+            decoded: Some(message),
+            items,
+        }
+    }
+
+    pub fn items(&self) -> usize {
+        self.items
+    }
+
+    /// Whether the payload is empty of items (it may still carry resource blocks).
+    pub fn is_empty(&self) -> bool {
+        self.items == 0
+    }
+
+    /// The encoded request; encodes once and keeps the result.
+    pub fn bytes(&mut self) -> Bytes {
+        if let Some(bytes) = &self.encoded {
+            return bytes.clone();
+        }
+        let bytes = Bytes::from(
+            self.decoded
+                .as_ref()
+                .map(Message::encode_to_vec)
+                .unwrap_or_default(),
+        );
+        self.encoded = Some(bytes.clone());
+        bytes
+    }
+
+    /// The decoded request; decodes once and keeps the result.
+    pub fn message(&mut self) -> Result<&M, WireError> {
+        self.ensure_decoded()?;
+        Ok(self.decoded.get_or_insert_with(M::default))
+    }
+
+    /// The decoded request for changing; the cached encoding is dropped and item counts
+    /// are refreshed on the next [`Payload::items`] after [`Payload::recount`].
+    pub fn message_mut(&mut self) -> Result<&mut M, WireError> {
+        self.ensure_decoded()?;
+        self.encoded = None;
+        Ok(self.decoded.get_or_insert_with(M::default))
+    }
+
+    /// Recomputes the item count after changes made through [`Payload::message_mut`].
+    pub fn recount(&mut self) {
+        if let Some(m) = &self.decoded {
+            self.items = m.count_items();
+        }
+    }
+
+    pub fn into_message(mut self) -> Result<M, WireError> {
+        self.ensure_decoded()?;
+        Ok(self.decoded.take().unwrap_or_default())
+    }
+
+    /// Appends `other`. Two encoded requests concatenate into one valid request
+    /// (`repeated ... = 1` on the wire), so nothing is decoded when both are encoded.
+    pub fn append(&mut self, mut other: Self) -> Result<(), WireError> {
+        if self.decoded.is_none() && other.decoded.is_none() {
+            if let (Some(a), Some(b)) = (&self.encoded, &other.encoded) {
+                let mut joined = BytesMut::with_capacity(a.len() + b.len());
+                joined.extend_from_slice(a);
+                joined.extend_from_slice(b);
+                self.encoded = Some(joined.freeze());
+                self.items += other.items;
+                return Ok(());
+            }
+        }
+        other.ensure_decoded()?;
+        let other_items = other.items;
+        let other_message = other.decoded.take().unwrap_or_default();
+        self.message_mut()?.append(other_message);
+        self.items += other_items;
+        Ok(())
+    }
+
+    fn ensure_decoded(&mut self) -> Result<(), WireError> {
+        if self.decoded.is_none() {
+            let bytes = self.encoded.clone().unwrap_or_default();
+            let message = M::decode(bytes).map_err(WireError::Decode)?;
+            self.decoded = Some(message);
+        }
+        Ok(())
+    }
+}
+
+pub type Traces = Payload<ExportTraceServiceRequest>;
+pub type Metrics = Payload<ExportMetricsServiceRequest>;
+pub type Logs = Payload<ExportLogsServiceRequest>;
+
+/// A batch of one signal: what every consumer takes.
+#[derive(Debug, Clone)]
+pub enum Batch {
+    Traces(Traces),
+    Metrics(Metrics),
+    Logs(Logs),
+}
+
+impl Batch {
+    /// Validates and wraps an encoded export request of `signal`.
+    pub fn from_bytes(signal: Signal, bytes: Bytes) -> Result<Batch, WireError> {
+        Ok(match signal {
+            Signal::Traces => Batch::Traces(Payload::from_bytes(bytes)?),
+            Signal::Metrics => Batch::Metrics(Payload::from_bytes(bytes)?),
+            Signal::Logs => Batch::Logs(Payload::from_bytes(bytes)?),
+        })
+    }
+
+    pub fn signal(&self) -> Signal {
+        match self {
+            Batch::Traces(_) => Signal::Traces,
+            Batch::Metrics(_) => Signal::Metrics,
+            Batch::Logs(_) => Signal::Logs,
+        }
+    }
+
+    pub fn items(&self) -> usize {
+        match self {
+            Batch::Traces(p) => p.items(),
+            Batch::Metrics(p) => p.items(),
+            Batch::Logs(p) => p.items(),
+        }
+    }
+
+    /// The encoded export request (encoded at most once).
+    pub fn bytes(&mut self) -> Bytes {
+        match self {
+            Batch::Traces(p) => p.bytes(),
+            Batch::Metrics(p) => p.bytes(),
+            Batch::Logs(p) => p.bytes(),
+        }
+    }
+}
+
+impl From<ExportTraceServiceRequest> for Batch {
+    fn from(m: ExportTraceServiceRequest) -> Self {
+        Batch::Traces(Payload::from_message(m))
+    }
+}
+
+impl From<ExportMetricsServiceRequest> for Batch {
+    fn from(m: ExportMetricsServiceRequest) -> Self {
+        Batch::Metrics(Payload::from_message(m))
+    }
+}
+
+impl From<ExportLogsServiceRequest> for Batch {
+    fn from(m: ExportLogsServiceRequest) -> Self {
+        Batch::Logs(Payload::from_message(m))
+    }
+}

@@ -1,0 +1,151 @@
+//! Component traits and factories: the public API built-in and user components share.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::batch::Batch;
+use crate::config::ConfigSpec;
+use crate::consumer::{BoxError, ConsumeError, Consumer};
+use crate::signal::Signal;
+
+/// `type` or `type/name`, as in the OpenTelemetry Collector.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ComponentId {
+    pub type_name: String,
+    pub name: Option<String>,
+}
+
+impl ComponentId {
+    pub fn parse(s: &str) -> Result<ComponentId, String> {
+        let (type_name, name) = match s.split_once('/') {
+            Some((t, n)) => (t, Some(n)),
+            None => (s, None),
+        };
+        let valid = |part: &str| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        };
+        if !valid(type_name) || name.is_some_and(|n| !valid(n)) {
+            return Err(format!(
+                "invalid component id `{s}`: use `type` or `type/name` with letters, digits, `_`, `-` or `.`"
+            ));
+        }
+        Ok(ComponentId {
+            type_name: type_name.to_string(),
+            name: name.map(str::to_string),
+        })
+    }
+}
+
+impl fmt::Display for ComponentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(name) => write!(f, "{}/{}", self.type_name, name),
+            None => f.write_str(&self.type_name),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Receiver,
+    Processor,
+    Exporter,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Receiver => "receiver",
+            Kind::Processor => "processor",
+            Kind::Exporter => "exporter",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A component failed to build, start or stop.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind} `{id}`: {source}")]
+pub struct ComponentError {
+    pub kind: Kind,
+    pub id: ComponentId,
+    #[source]
+    pub source: BoxError,
+}
+
+/// What a factory's build function is told about the instance it builds.
+#[derive(Debug, Clone)]
+pub struct BuildContext {
+    pub id: ComponentId,
+    /// The signals this instance is wired for (a receiver only gets these).
+    pub signals: Vec<Signal>,
+    /// The pipeline a processor instance belongs to (processors are per pipeline).
+    pub pipeline: Option<String>,
+}
+
+/// Produces data. `start` binds and spawns its work and returns once it accepts data;
+/// `shutdown` stops accepting and waits until in-flight data has been handed on.
+#[async_trait]
+pub trait Receiver: Send + Sync {
+    async fn start(&mut self, next: Arc<dyn Consumer>) -> Result<(), BoxError>;
+    async fn shutdown(&mut self) -> Result<(), BoxError>;
+}
+
+/// Wraps the next consumer. Stateful processors flush into it on `shutdown`.
+#[async_trait]
+pub trait Processor: Consumer {
+    async fn start(&self) -> Result<(), BoxError> {
+        Ok(())
+    }
+    async fn shutdown(&self) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+/// Sends data out. The pipeline puts a bounded queue and a retry loop in front of it, so
+/// `export` is called by queue workers; a retryable error is retried with backoff.
+/// The batch is lent mutably so that an encoding made on the first attempt is reused.
+#[async_trait]
+pub trait Exporter: Send + Sync {
+    async fn start(&self) -> Result<(), BoxError> {
+        Ok(())
+    }
+    async fn export(&self, batch: &mut Batch) -> Result<(), ConsumeError>;
+    async fn shutdown(&self) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+pub type BuildReceiver =
+    fn(&BuildContext, &serde_yaml::Value) -> Result<Box<dyn Receiver>, BoxError>;
+pub type BuildProcessor = fn(
+    &BuildContext,
+    &serde_yaml::Value,
+    Arc<dyn Consumer>,
+) -> Result<Arc<dyn Processor>, BoxError>;
+pub type BuildExporter =
+    fn(&BuildContext, &serde_yaml::Value) -> Result<Arc<dyn Exporter>, BoxError>;
+
+/// A component type: its name, signals, config checker and constructor. Plain values,
+/// listed in one table by the binary (see `src/lib.rs`), so users add theirs the same way.
+pub struct Factory<B> {
+    pub type_name: &'static str,
+    pub signals: &'static [Signal],
+    pub config: ConfigSpec,
+    pub build: B,
+}
+
+pub type ReceiverFactory = Factory<BuildReceiver>;
+pub type ProcessorFactory = Factory<BuildProcessor>;
+pub type ExporterFactory = Factory<BuildExporter>;

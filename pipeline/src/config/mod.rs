@@ -1,0 +1,20 @@
+//! Configuration: the OpenTelemetry Collector's YAML shape, validated whole before
+//! anything starts, with every error reported at once.
+//!
+//! Parsing has two phases: the top level is read here, keeping each component's block as
+//! a raw YAML value; each factory then parses its own typed config (`deny_unknown_fields`).
+
+mod diagnostic;
+mod env;
+mod load;
+mod positions;
+mod service;
+mod typed;
+
+pub use diagnostic::{did_you_mean, join, ConfigErrors, Diagnostic, Severity};
+pub use load::{load, Source};
+pub use service::{
+    AdminConfig, Config, ExporterConfig, LogFormat, LogsConfig, PipelineConfig, QueueSettings,
+    RetrySettings, TelemetryConfig,
+};
+pub use typed::{parse, ComponentConfig, ConfigSpec, Issue, Listen};

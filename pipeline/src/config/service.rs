@@ -1,0 +1,147 @@
+//! The validated configuration the runtime is built from.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_yaml::Value;
+
+use crate::component::ComponentId;
+use crate::signal::Signal;
+
+/// A whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub receivers: Vec<(ComponentId, Value)>,
+    pub processors: Vec<(ComponentId, Value)>,
+    pub exporters: Vec<ExporterConfig>,
+    pub pipelines: Vec<PipelineConfig>,
+    pub telemetry: TelemetryConfig,
+}
+
+/// An exporter's block, split into the part the pipeline owns (queue and retry, the same
+/// keys for every exporter, as in the Collector's exporterhelper) and the factory's part.
+#[derive(Debug, Clone)]
+pub struct ExporterConfig {
+    pub id: ComponentId,
+    pub block: Value,
+    pub queue: QueueSettings,
+    pub retry: RetrySettings,
+}
+
+/// Keys the pipeline takes out of every exporter block before the factory sees it.
+pub const EXPORTER_KEYS: [&str; 2] = ["sending_queue", "retry_on_failure"];
+
+/// `service.pipelines.<id>`.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// `traces`, `metrics/gpu`, ...
+    pub id: String,
+    pub signal: Signal,
+    pub receivers: Vec<ComponentId>,
+    pub processors: Vec<ComponentId>,
+    pub exporters: Vec<ComponentId>,
+}
+
+/// `sending_queue` in an exporter block.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueSettings {
+    /// With the queue off, the exporter is called in the caller's task and its errors
+    /// travel back to the receiver (retries still happen, in the caller).
+    pub enabled: bool,
+    /// Workers sending batches from the queue concurrently. Default 10.
+    pub num_consumers: usize,
+    /// Batches the queue holds; a full queue refuses new data with a retryable error. Default 1000.
+    pub queue_size: usize,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        QueueSettings {
+            enabled: true,
+            num_consumers: 10,
+            queue_size: 1000,
+        }
+    }
+}
+
+/// `retry_on_failure` in an exporter block: exponential backoff with jitter.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetrySettings {
+    pub enabled: bool,
+    /// Wait before the first retry. Default 5s.
+    #[serde(with = "humantime_serde")]
+    pub initial_interval: Duration,
+    /// Upper bound of one wait. Default 30s.
+    #[serde(with = "humantime_serde")]
+    pub max_interval: Duration,
+    /// Give up (and count the batch as failed) after this long; 0 retries forever. Default 300s.
+    #[serde(with = "humantime_serde")]
+    pub max_elapsed_time: Duration,
+    /// Each wait grows by this factor. Default 1.5.
+    pub multiplier: f64,
+    /// Each wait is drawn within +/- this fraction of its nominal value. Default 0.5.
+    pub randomization_factor: f64,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        RetrySettings {
+            enabled: true,
+            initial_interval: Duration::from_secs(5),
+            max_interval: Duration::from_secs(30),
+            max_elapsed_time: Duration::from_secs(300),
+            multiplier: 1.5,
+            randomization_factor: 0.5,
+        }
+    }
+}
+
+/// `service.telemetry`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    pub logs: LogsConfig,
+    pub admin: AdminConfig,
+    /// Deadline for each shutdown stage (receivers, processors, exporter queues). Default 10s.
+    #[serde(with = "humantime_serde", default = "default_shutdown_timeout")]
+    pub shutdown_timeout: Duration,
+}
+
+fn default_shutdown_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+/// `service.telemetry.logs`; the `--log-level`/`--log-format` flags override it.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogsConfig {
+    /// `trace`, `debug`, `info` (default), `warn`, `error`, or a tracing filter directive.
+    pub level: Option<String>,
+    pub format: Option<LogFormat>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// `service.telemetry.admin`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Where `/healthz`, `/readyz`, `/metrics` and `/debug/pipelines` are served. Default `127.0.0.1:8888`.
+    pub endpoint: String,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            endpoint: "127.0.0.1:8888".to_string(),
+        }
+    }
+}

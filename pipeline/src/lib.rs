@@ -1,0 +1,30 @@
+//! llamacol-pipeline: the data model, component traits, registry, configuration, runtime,
+//! admin server and self-telemetry of llamacol.
+//!
+//! This crate knows nothing about any concrete component: receivers, processors and
+//! exporters depend on it, never the reverse. What built-in components use here is
+//! exactly the API a plugin author has.
+
+pub mod admin;
+pub mod batch;
+pub mod component;
+pub mod config;
+pub mod consumer;
+pub mod registry;
+pub mod runtime;
+pub mod signal;
+pub mod telemetry;
+pub mod testing;
+pub mod wire;
+
+pub use batch::{Batch, Logs, Metrics, Payload, SignalMessage, Traces};
+pub use component::{
+    BuildContext, ComponentError, ComponentId, Exporter, ExporterFactory, Factory, Kind, Processor,
+    ProcessorFactory, Receiver, ReceiverFactory,
+};
+pub use consumer::{BoxError, ConsumeError, Consumer, ErrorKind, FanOut};
+pub use registry::Registry;
+pub use signal::Signal;
+
+/// The OTLP protobuf types (re-exported so components use the same version).
+pub use opentelemetry_proto::tonic as otlp;

@@ -1,0 +1,77 @@
+//! Type name -> factory, for each kind. Filled from one explicit table by the binary.
+
+use crate::component::{ExporterFactory, Kind, ProcessorFactory, ReceiverFactory};
+use crate::config::ConfigSpec;
+use crate::signal::Signal;
+
+#[derive(Default)]
+pub struct Registry {
+    receivers: Vec<ReceiverFactory>,
+    processors: Vec<ProcessorFactory>,
+    exporters: Vec<ExporterFactory>,
+}
+
+impl Registry {
+    pub fn new() -> Registry {
+        Registry::default()
+    }
+
+    pub fn receiver(mut self, factory: ReceiverFactory) -> Registry {
+        self.receivers.push(factory);
+        self
+    }
+
+    pub fn processor(mut self, factory: ProcessorFactory) -> Registry {
+        self.processors.push(factory);
+        self
+    }
+
+    pub fn exporter(mut self, factory: ExporterFactory) -> Registry {
+        self.exporters.push(factory);
+        self
+    }
+
+    pub fn find_receiver(&self, type_name: &str) -> Option<&ReceiverFactory> {
+        self.receivers.iter().find(|f| f.type_name == type_name)
+    }
+
+    pub fn find_processor(&self, type_name: &str) -> Option<&ProcessorFactory> {
+        self.processors.iter().find(|f| f.type_name == type_name)
+    }
+
+    pub fn find_exporter(&self, type_name: &str) -> Option<&ExporterFactory> {
+        self.exporters.iter().find(|f| f.type_name == type_name)
+    }
+
+    /// The signals and config spec of a type of any kind.
+    pub fn describe(&self, kind: Kind, type_name: &str) -> Option<(&'static [Signal], ConfigSpec)> {
+        match kind {
+            Kind::Receiver => self.find_receiver(type_name).map(|f| (f.signals, f.config)),
+            Kind::Processor => self
+                .find_processor(type_name)
+                .map(|f| (f.signals, f.config)),
+            Kind::Exporter => self.find_exporter(type_name).map(|f| (f.signals, f.config)),
+        }
+    }
+
+    pub fn types(&self, kind: Kind) -> Vec<&'static str> {
+        match kind {
+            Kind::Receiver => self.receivers.iter().map(|f| f.type_name).collect(),
+            Kind::Processor => self.processors.iter().map(|f| f.type_name).collect(),
+            Kind::Exporter => self.exporters.iter().map(|f| f.type_name).collect(),
+        }
+    }
+
+    /// Every registered type: (kind, type name, signals).
+    pub fn list(&self) -> Vec<(Kind, &'static str, &'static [Signal])> {
+        let mut out = Vec::new();
+        for kind in [Kind::Receiver, Kind::Processor, Kind::Exporter] {
+            for name in self.types(kind) {
+                if let Some((signals, _)) = self.describe(kind, name) {
+                    out.push((kind, name, signals));
+                }
+            }
+        }
+        out
+    }
+}

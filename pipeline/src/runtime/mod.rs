@@ -1,0 +1,329 @@
+//! Builds the running graph from a validated config, starts it in order
+//! (exporters, processors, receivers) and shuts it down in reverse with a deadline per stage.
+
+mod counted;
+mod queue;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+pub use counted::Counted;
+pub use queue::{ExporterQueue, QueueError};
+
+use crate::batch::Batch;
+use crate::component::{BuildContext, ComponentError, ComponentId, Kind, Processor, Receiver};
+use crate::config::{Config, PipelineConfig};
+use crate::consumer::{BoxError, ConsumeError, Consumer, FanOut};
+use crate::registry::Registry;
+use crate::signal::Signal;
+use crate::telemetry::{Scope, Telemetry};
+
+struct ReceiverSlot {
+    id: ComponentId,
+    receiver: Box<dyn Receiver>,
+    next: Arc<dyn Consumer>,
+}
+
+struct ProcessorSlot {
+    id: ComponentId,
+    processor: Arc<dyn Processor>,
+}
+
+/// The built graph. `start` it, then `shutdown` it.
+pub struct Service {
+    receivers: Vec<ReceiverSlot>,
+    /// Per pipeline, in pipeline order (first processor first).
+    processors: Vec<ProcessorSlot>,
+    exporters: Vec<Arc<ExporterQueue>>,
+    telemetry: Arc<Telemetry>,
+    shutdown_timeout: Duration,
+}
+
+/// What went wrong during shutdown (the process still exits 0: data losses are counted).
+#[derive(Debug, Default)]
+pub struct ShutdownReport {
+    pub problems: Vec<String>,
+}
+
+impl Service {
+    pub fn build(
+        config: &Config,
+        registry: &Registry,
+        telemetry: Arc<Telemetry>,
+    ) -> Result<Service, ComponentError> {
+        let mut exporters: BTreeMap<ComponentId, Arc<ExporterQueue>> = BTreeMap::new();
+        for exporter in &config.exporters {
+            let signals = signals_using(&config.pipelines, &exporter.id, |p| &p.exporters);
+            if signals.is_empty() {
+                continue;
+            }
+            let factory = registry
+                .find_exporter(&exporter.id.type_name)
+                .ok_or_else(|| unknown(Kind::Exporter, &exporter.id))?;
+            let ctx = BuildContext {
+                id: exporter.id.clone(),
+                signals,
+                pipeline: None,
+            };
+            let built = (factory.build)(&ctx, &exporter.block)
+                .map_err(|e| failed(Kind::Exporter, &exporter.id, e))?;
+            let queue = ExporterQueue::new(
+                exporter.id.clone(),
+                built,
+                exporter.queue.clone(),
+                exporter.retry.clone(),
+                &telemetry,
+            );
+            exporters.insert(exporter.id.clone(), queue);
+        }
+
+        let mut processors = Vec::new();
+        let mut heads: Vec<(&PipelineConfig, Arc<dyn Consumer>)> = Vec::new();
+        for pipeline in &config.pipelines {
+            let scope = |kind: Kind, id: &ComponentId| Scope {
+                kind,
+                component: id.to_string(),
+                signal: pipeline.signal,
+                pipeline: Some(pipeline.id.clone()),
+            };
+            let mut outs = Vec::new();
+            for id in &pipeline.exporters {
+                let queue = exporters
+                    .get(id)
+                    .ok_or_else(|| unknown(Kind::Exporter, id))?;
+                outs.push(Counted::wrap(
+                    queue.clone(),
+                    telemetry.counters(scope(Kind::Exporter, id)),
+                ));
+            }
+            let mut next = FanOut::new(outs);
+            let mut built = Vec::new();
+            for id in pipeline.processors.iter().rev() {
+                let factory = registry
+                    .find_processor(&id.type_name)
+                    .ok_or_else(|| unknown(Kind::Processor, id))?;
+                let block = config
+                    .processors
+                    .iter()
+                    .find(|(p, _)| p == id)
+                    .map(|(_, b)| b.clone())
+                    .unwrap_or_default();
+                let ctx = BuildContext {
+                    id: id.clone(),
+                    signals: vec![pipeline.signal],
+                    pipeline: Some(pipeline.id.clone()),
+                };
+                let processor = (factory.build)(&ctx, &block, next)
+                    .map_err(|e| failed(Kind::Processor, id, e))?;
+                next = Counted::wrap(
+                    processor.clone(),
+                    telemetry.counters(scope(Kind::Processor, id)),
+                );
+                built.push(ProcessorSlot {
+                    id: id.clone(),
+                    processor,
+                });
+            }
+            built.reverse();
+            processors.extend(built);
+            heads.push((pipeline, next));
+        }
+
+        let mut receivers = Vec::new();
+        for (id, block) in &config.receivers {
+            let mut routes: Vec<(Signal, Arc<dyn Consumer>)> = Vec::new();
+            for signal in Signal::ALL {
+                let targets: Vec<Arc<dyn Consumer>> = heads
+                    .iter()
+                    .filter(|(p, _)| p.signal == signal && p.receivers.contains(id))
+                    .map(|(_, head)| head.clone())
+                    .collect();
+                if targets.is_empty() {
+                    continue;
+                }
+                let counters = telemetry.counters(Scope {
+                    kind: Kind::Receiver,
+                    component: id.to_string(),
+                    signal,
+                    pipeline: None,
+                });
+                routes.push((signal, Counted::wrap(FanOut::new(targets), counters)));
+            }
+            if routes.is_empty() {
+                continue;
+            }
+            let factory = registry
+                .find_receiver(&id.type_name)
+                .ok_or_else(|| unknown(Kind::Receiver, id))?;
+            let ctx = BuildContext {
+                id: id.clone(),
+                signals: routes.iter().map(|(s, _)| *s).collect(),
+                pipeline: None,
+            };
+            let receiver =
+                (factory.build)(&ctx, block).map_err(|e| failed(Kind::Receiver, id, e))?;
+            receivers.push(ReceiverSlot {
+                id: id.clone(),
+                receiver,
+                next: Arc::new(Router { routes }),
+            });
+        }
+
+        telemetry.set_pipelines(describe(config));
+        Ok(Service {
+            receivers,
+            processors,
+            exporters: exporters.into_values().collect(),
+            telemetry,
+            shutdown_timeout: config.telemetry.shutdown_timeout,
+        })
+    }
+
+    /// Starts exporters, then processors, then receivers; ready once all have started.
+    pub async fn start(&mut self) -> Result<(), ComponentError> {
+        for queue in &self.exporters {
+            queue
+                .start()
+                .await
+                .map_err(|e| failed(Kind::Exporter, queue.id(), e))?;
+        }
+        for slot in &self.processors {
+            slot.processor
+                .start()
+                .await
+                .map_err(|e| failed(Kind::Processor, &slot.id, e))?;
+        }
+        for slot in &mut self.receivers {
+            slot.receiver
+                .start(slot.next.clone())
+                .await
+                .map_err(|e| failed(Kind::Receiver, &slot.id, e))?;
+            tracing::info!(component = %slot.id, "receiver started");
+        }
+        self.telemetry.set_ready(true);
+        Ok(())
+    }
+
+    /// Receivers stop first; then processors flush in pipeline order; then exporter
+    /// queues drain. Each stage has `service.telemetry.shutdown_timeout`.
+    pub async fn shutdown(mut self) -> ShutdownReport {
+        self.telemetry.set_ready(false);
+        let deadline = self.shutdown_timeout;
+        let mut report = ShutdownReport::default();
+        for slot in &mut self.receivers {
+            note(
+                &mut report,
+                Kind::Receiver,
+                &slot.id,
+                tokio::time::timeout(deadline, slot.receiver.shutdown()).await,
+            );
+        }
+        for slot in &self.processors {
+            note(
+                &mut report,
+                Kind::Processor,
+                &slot.id,
+                tokio::time::timeout(deadline, slot.processor.shutdown()).await,
+            );
+        }
+        let drains = self
+            .exporters
+            .iter()
+            .map(|q| async move { (q.id().clone(), q.shutdown(deadline).await) });
+        for (id, result) in futures::future::join_all(drains).await {
+            note(&mut report, Kind::Exporter, &id, Ok(result));
+        }
+        report
+    }
+}
+
+fn note(
+    report: &mut ShutdownReport,
+    kind: Kind,
+    id: &ComponentId,
+    result: Result<Result<(), BoxError>, tokio::time::error::Elapsed>,
+) {
+    let problem = match result {
+        Ok(Ok(())) => return,
+        Ok(Err(e)) => format!("{kind} `{id}` failed to shut down: {e}"),
+        Err(_) => format!("{kind} `{id}` did not shut down before the deadline"),
+    };
+    tracing::warn!("{problem}");
+    report.problems.push(problem);
+}
+
+/// Routes a receiver's batches by signal to the pipelines that name it.
+struct Router {
+    routes: Vec<(Signal, Arc<dyn Consumer>)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("no pipeline takes {0} from this receiver")]
+struct NoPipeline(Signal);
+
+#[async_trait]
+impl Consumer for Router {
+    async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
+        let signal = batch.signal();
+        match self.routes.iter().find(|(s, _)| *s == signal) {
+            Some((_, next)) => next.consume(batch).await,
+            None => Err(ConsumeError::permanent(NoPipeline(signal))),
+        }
+    }
+}
+
+fn signals_using(
+    pipelines: &[PipelineConfig],
+    id: &ComponentId,
+    list: fn(&PipelineConfig) -> &Vec<ComponentId>,
+) -> Vec<Signal> {
+    let mut signals: Vec<Signal> = pipelines
+        .iter()
+        .filter(|p| list(p).contains(id))
+        .map(|p| p.signal)
+        .collect();
+    signals.sort();
+    signals.dedup();
+    signals
+}
+
+fn describe(config: &Config) -> serde_json::Value {
+    let names = |ids: &[ComponentId]| ids.iter().map(ToString::to_string).collect::<Vec<_>>();
+    serde_json::Value::Array(
+        config
+            .pipelines
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "id": p.id,
+                    "signal": p.signal,
+                    "receivers": names(&p.receivers),
+                    "processors": names(&p.processors),
+                    "exporters": names(&p.exporters),
+                })
+            })
+            .collect(),
+    )
+}
+
+fn unknown(kind: Kind, id: &ComponentId) -> ComponentError {
+    failed(
+        kind,
+        id,
+        format!("no {kind} type `{}` is registered", id.type_name).into(),
+    )
+}
+
+fn failed(kind: Kind, id: &ComponentId, source: BoxError) -> ComponentError {
+    ComponentError {
+        kind,
+        id: id.clone(),
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,199 @@
+//! llamacol's own counters, rendered in Prometheus text format by the admin server.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::component::Kind;
+use crate::signal::Signal;
+
+/// Where a set of counters is attached.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct Scope {
+    pub kind: Kind,
+    pub component: String,
+    pub signal: Signal,
+    /// Set for per-pipeline edges (processors, pipeline -> exporter); unset for receivers
+    /// (counted once, before fan-out) and exporter queues (shared by pipelines).
+    pub pipeline: Option<String>,
+}
+
+/// Item counters of one scope. Only the ones that make sense for the scope move.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub accepted: AtomicU64,
+    pub refused: AtomicU64,
+    pub sent: AtomicU64,
+    pub failed: AtomicU64,
+    pub dropped: AtomicU64,
+}
+
+impl Counters {
+    pub fn add(counter: &AtomicU64, n: usize) {
+        counter.fetch_add(n as u64, Ordering::Relaxed);
+    }
+}
+
+/// Length and capacity of one exporter queue.
+pub struct QueueGauge {
+    pub component: String,
+    pub capacity: usize,
+    pub len: Box<dyn Fn() -> usize + Send + Sync>,
+}
+
+/// Shared by the runtime (which counts) and the admin server (which shows).
+#[derive(Default)]
+pub struct Telemetry {
+    counters: Mutex<Vec<(Scope, Arc<Counters>)>>,
+    queues: Mutex<Vec<QueueGauge>>,
+    ready: AtomicBool,
+    pipelines: Mutex<serde_json::Value>,
+}
+
+impl Telemetry {
+    pub fn new() -> Arc<Telemetry> {
+        Arc::new(Telemetry::default())
+    }
+
+    /// The counters of `scope`, created on first use.
+    pub fn counters(&self, scope: Scope) -> Arc<Counters> {
+        let mut all = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, c)) = all.iter().find(|(s, _)| *s == scope) {
+            return c.clone();
+        }
+        let c = Arc::new(Counters::default());
+        all.push((scope, c.clone()));
+        c
+    }
+
+    pub fn register_queue(&self, gauge: QueueGauge) {
+        self.queues
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(gauge);
+    }
+
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::SeqCst);
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+
+    /// The running graph, as `/debug/pipelines` shows it.
+    pub fn set_pipelines(&self, description: serde_json::Value) {
+        *self
+            .pipelines
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = description;
+    }
+
+    pub fn pipelines(&self) -> serde_json::Value {
+        self.pipelines
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Current values: (scope, accepted, refused, sent, failed, dropped).
+    pub fn snapshot(&self) -> Vec<(Scope, [u64; 5])> {
+        let all = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut out: Vec<(Scope, [u64; 5])> = all
+            .iter()
+            .map(|(s, c)| {
+                let v = [&c.accepted, &c.refused, &c.sent, &c.failed, &c.dropped]
+                    .map(|a| a.load(Ordering::Relaxed));
+                (s.clone(), v)
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// (component, len, capacity) of every exporter queue.
+    pub fn queue_snapshot(&self) -> Vec<(String, usize, usize)> {
+        let queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
+        queues
+            .iter()
+            .map(|q| (q.component.clone(), (q.len)(), q.capacity))
+            .collect()
+    }
+
+    /// Prometheus text format 0.0.4.
+    pub fn render(&self) -> String {
+        const OUTCOMES: [(&str, &str); 5] = [
+            ("accepted", "Items the component took (for exporters: queued)."),
+            ("refused", "Items the component refused; the sender was told to retry or that the data is bad."),
+            ("sent", "Items an exporter delivered."),
+            ("failed", "Items an exporter gave up on: permanent error or retries exhausted."),
+            ("dropped", "Items discarded without delivery, e.g. still queued at the shutdown deadline."),
+        ];
+        let snapshot = self.snapshot();
+        let mut out = String::new();
+        for kind in [Kind::Receiver, Kind::Processor, Kind::Exporter] {
+            for (i, (outcome, help)) in OUTCOMES.iter().enumerate() {
+                let rows: Vec<&(Scope, [u64; 5])> = snapshot
+                    .iter()
+                    .filter(|(s, v)| s.kind == kind && (applies(s, i) || v[i] > 0))
+                    .collect();
+                if rows.is_empty() {
+                    continue;
+                }
+                let name = format!("llamacol_{kind}_{outcome}_items_total");
+                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+                for (scope, values) in rows {
+                    let _ = write!(
+                        out,
+                        "{name}{{component=\"{}\",signal=\"{}\"",
+                        escape(&scope.component),
+                        scope.signal
+                    );
+                    if let Some(p) = &scope.pipeline {
+                        let _ = write!(out, ",pipeline=\"{}\"", escape(p));
+                    }
+                    let _ = writeln!(out, "}} {}", values[i]);
+                }
+            }
+        }
+        let queues = self.queue_snapshot();
+        if !queues.is_empty() {
+            out.push_str("# HELP llamacol_exporter_queue_size Batches waiting in the exporter queue.\n# TYPE llamacol_exporter_queue_size gauge\n");
+            for (c, len, _) in &queues {
+                let _ = writeln!(
+                    out,
+                    "llamacol_exporter_queue_size{{component=\"{}\"}} {len}",
+                    escape(c)
+                );
+            }
+            out.push_str("# HELP llamacol_exporter_queue_capacity Batches the exporter queue can hold.\n# TYPE llamacol_exporter_queue_capacity gauge\n");
+            for (c, _, cap) in &queues {
+                let _ = writeln!(
+                    out,
+                    "llamacol_exporter_queue_capacity{{component=\"{}\"}} {cap}",
+                    escape(c)
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP llamacol_build_info llamacol version.\n# TYPE llamacol_build_info gauge\nllamacol_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        );
+        out
+    }
+}
+
+/// Whether outcome `i` is one this scope produces (so zero values are still shown).
+fn applies(scope: &Scope, i: usize) -> bool {
+    match (scope.kind, scope.pipeline.is_some()) {
+        (Kind::Exporter, false) => i >= 2,
+        _ => i < 2,
+    }
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}

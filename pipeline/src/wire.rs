@@ -1,0 +1,407 @@
+//! Allocation-free checking and item counting of encoded OTLP requests.
+//!
+//! The walker knows the OTLP message schema (field numbers, wire types, which fields are
+//! UTF-8 strings, which nested messages are the counted items) and accepts only what
+//! prost would decode, so a payload accepted here can always be decoded later.
+
+use crate::signal::Signal;
+
+/// Nesting deeper than this is refused (prost's own limit is 100).
+const MAX_DEPTH: u32 = 64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    #[error("malformed protobuf at byte {offset}: {what}")]
+    Malformed { offset: usize, what: &'static str },
+    #[error("protobuf decode failed: {0}")]
+    Decode(#[source] prost::DecodeError),
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Varint,
+    Fixed64,
+    Fixed32,
+    Str,
+    Bytes,
+    Msg(&'static Schema),
+    /// `repeated fixed64/double`: packed (length-delimited) or one value per tag.
+    PackedFixed64,
+    /// `repeated uint64`: packed or one value per tag.
+    PackedVarint,
+}
+
+struct Field {
+    number: u32,
+    kind: Kind,
+    /// Each occurrence of this field is one counted item.
+    item: bool,
+}
+
+struct Schema(&'static [Field]);
+
+const fn f(number: u32, kind: Kind) -> Field {
+    Field {
+        number,
+        kind,
+        item: false,
+    }
+}
+
+const fn item(number: u32, kind: Kind) -> Field {
+    Field {
+        number,
+        kind,
+        item: true,
+    }
+}
+
+use Kind::*;
+
+// opentelemetry/proto/common/v1/common.proto
+static ANY_VALUE: Schema = Schema(&[
+    f(1, Str),
+    f(2, Varint),
+    f(3, Varint),
+    f(4, Fixed64),
+    f(5, Msg(&ARRAY_VALUE)),
+    f(6, Msg(&KEY_VALUE_LIST)),
+    f(7, Bytes),
+    f(8, Varint),
+]);
+static ARRAY_VALUE: Schema = Schema(&[f(1, Msg(&ANY_VALUE))]);
+static KEY_VALUE_LIST: Schema = Schema(&[f(1, Msg(&KEY_VALUE))]);
+static KEY_VALUE: Schema = Schema(&[f(1, Str), f(2, Msg(&ANY_VALUE)), f(3, Varint)]);
+static SCOPE: Schema = Schema(&[f(1, Str), f(2, Str), f(3, Msg(&KEY_VALUE)), f(4, Varint)]);
+static ENTITY_REF: Schema = Schema(&[f(1, Str), f(2, Str), f(3, Str), f(4, Str)]);
+// opentelemetry/proto/resource/v1/resource.proto
+static RESOURCE: Schema = Schema(&[f(1, Msg(&KEY_VALUE)), f(2, Varint), f(3, Msg(&ENTITY_REF))]);
+
+// opentelemetry/proto/trace/v1/trace.proto
+static TRACES_REQUEST: Schema = Schema(&[f(1, Msg(&RESOURCE_SPANS))]);
+static RESOURCE_SPANS: Schema = Schema(&[f(1, Msg(&RESOURCE)), f(2, Msg(&SCOPE_SPANS)), f(3, Str)]);
+static SCOPE_SPANS: Schema = Schema(&[f(1, Msg(&SCOPE)), item(2, Msg(&SPAN)), f(3, Str)]);
+static SPAN: Schema = Schema(&[
+    f(1, Bytes),
+    f(2, Bytes),
+    f(3, Str),
+    f(4, Bytes),
+    f(5, Str),
+    f(6, Varint),
+    f(7, Fixed64),
+    f(8, Fixed64),
+    f(9, Msg(&KEY_VALUE)),
+    f(10, Varint),
+    f(11, Msg(&SPAN_EVENT)),
+    f(12, Varint),
+    f(13, Msg(&SPAN_LINK)),
+    f(14, Varint),
+    f(15, Msg(&STATUS)),
+    f(16, Fixed32),
+]);
+static SPAN_EVENT: Schema = Schema(&[
+    f(1, Fixed64),
+    f(2, Str),
+    f(3, Msg(&KEY_VALUE)),
+    f(4, Varint),
+]);
+static SPAN_LINK: Schema = Schema(&[
+    f(1, Bytes),
+    f(2, Bytes),
+    f(3, Str),
+    f(4, Msg(&KEY_VALUE)),
+    f(5, Varint),
+    f(6, Fixed32),
+]);
+static STATUS: Schema = Schema(&[f(2, Str), f(3, Varint)]);
+
+// opentelemetry/proto/metrics/v1/metrics.proto
+static METRICS_REQUEST: Schema = Schema(&[f(1, Msg(&RESOURCE_METRICS))]);
+static RESOURCE_METRICS: Schema =
+    Schema(&[f(1, Msg(&RESOURCE)), f(2, Msg(&SCOPE_METRICS)), f(3, Str)]);
+static SCOPE_METRICS: Schema = Schema(&[f(1, Msg(&SCOPE)), f(2, Msg(&METRIC)), f(3, Str)]);
+static METRIC: Schema = Schema(&[
+    f(1, Str),
+    f(2, Str),
+    f(3, Str),
+    f(5, Msg(&GAUGE)),
+    f(7, Msg(&SUM)),
+    f(9, Msg(&HISTOGRAM)),
+    f(10, Msg(&EXP_HISTOGRAM)),
+    f(11, Msg(&SUMMARY)),
+    f(12, Msg(&KEY_VALUE)),
+]);
+static GAUGE: Schema = Schema(&[item(1, Msg(&NUMBER_POINT))]);
+static SUM: Schema = Schema(&[item(1, Msg(&NUMBER_POINT)), f(2, Varint), f(3, Varint)]);
+static HISTOGRAM: Schema = Schema(&[item(1, Msg(&HISTOGRAM_POINT)), f(2, Varint)]);
+static EXP_HISTOGRAM: Schema = Schema(&[item(1, Msg(&EXP_HISTOGRAM_POINT)), f(2, Varint)]);
+static SUMMARY: Schema = Schema(&[item(1, Msg(&SUMMARY_POINT))]);
+static NUMBER_POINT: Schema = Schema(&[
+    f(2, Fixed64),
+    f(3, Fixed64),
+    f(4, Fixed64),
+    f(5, Msg(&EXEMPLAR)),
+    f(6, Fixed64),
+    f(7, Msg(&KEY_VALUE)),
+    f(8, Varint),
+]);
+static HISTOGRAM_POINT: Schema = Schema(&[
+    f(2, Fixed64),
+    f(3, Fixed64),
+    f(4, Fixed64),
+    f(5, Fixed64),
+    f(6, PackedFixed64),
+    f(7, PackedFixed64),
+    f(8, Msg(&EXEMPLAR)),
+    f(9, Msg(&KEY_VALUE)),
+    f(10, Varint),
+    f(11, Fixed64),
+    f(12, Fixed64),
+]);
+static EXP_HISTOGRAM_POINT: Schema = Schema(&[
+    f(1, Msg(&KEY_VALUE)),
+    f(2, Fixed64),
+    f(3, Fixed64),
+    f(4, Fixed64),
+    f(5, Fixed64),
+    f(6, Varint),
+    f(7, Fixed64),
+    f(8, Msg(&EXP_BUCKETS)),
+    f(9, Msg(&EXP_BUCKETS)),
+    f(10, Varint),
+    f(11, Msg(&EXEMPLAR)),
+    f(12, Fixed64),
+    f(13, Fixed64),
+    f(14, Fixed64),
+]);
+static EXP_BUCKETS: Schema = Schema(&[f(1, Varint), f(2, PackedVarint)]);
+static SUMMARY_POINT: Schema = Schema(&[
+    f(2, Fixed64),
+    f(3, Fixed64),
+    f(4, Fixed64),
+    f(5, Fixed64),
+    f(6, Msg(&QUANTILE)),
+    f(7, Msg(&KEY_VALUE)),
+    f(8, Varint),
+]);
+static QUANTILE: Schema = Schema(&[f(1, Fixed64), f(2, Fixed64)]);
+static EXEMPLAR: Schema = Schema(&[
+    f(2, Fixed64),
+    f(3, Fixed64),
+    f(4, Bytes),
+    f(5, Bytes),
+    f(6, Fixed64),
+    f(7, Msg(&KEY_VALUE)),
+]);
+
+// opentelemetry/proto/logs/v1/logs.proto
+static LOGS_REQUEST: Schema = Schema(&[f(1, Msg(&RESOURCE_LOGS))]);
+static RESOURCE_LOGS: Schema = Schema(&[f(1, Msg(&RESOURCE)), f(2, Msg(&SCOPE_LOGS)), f(3, Str)]);
+static SCOPE_LOGS: Schema = Schema(&[f(1, Msg(&SCOPE)), item(2, Msg(&LOG_RECORD)), f(3, Str)]);
+static LOG_RECORD: Schema = Schema(&[
+    f(1, Fixed64),
+    f(2, Varint),
+    f(3, Str),
+    f(5, Msg(&ANY_VALUE)),
+    f(6, Msg(&KEY_VALUE)),
+    f(7, Varint),
+    f(8, Fixed32),
+    f(9, Bytes),
+    f(10, Bytes),
+    f(11, Fixed64),
+    f(12, Str),
+]);
+
+/// Checks an encoded export request of `signal` and returns how many items it holds.
+pub fn count_items(signal: Signal, buf: &[u8]) -> Result<usize, WireError> {
+    let schema = match signal {
+        Signal::Traces => &TRACES_REQUEST,
+        Signal::Metrics => &METRICS_REQUEST,
+        Signal::Logs => &LOGS_REQUEST,
+    };
+    Walker { buf, base: 0 }.message(schema, 0)
+}
+
+struct Walker<'a> {
+    buf: &'a [u8],
+    /// Offset of `buf` in the whole payload, for error messages.
+    base: usize,
+}
+
+fn malformed<T>(offset: usize, what: &'static str) -> Result<T, WireError> {
+    Err(WireError::Malformed { offset, what })
+}
+
+impl Walker<'_> {
+    fn message(&self, schema: &Schema, depth: u32) -> Result<usize, WireError> {
+        if depth > MAX_DEPTH {
+            return malformed(self.base, "messages nested too deeply");
+        }
+        let mut items = 0;
+        let mut pos = 0;
+        while pos < self.buf.len() {
+            let start = pos;
+            let key = self.varint(&mut pos)?;
+            let (number, wire_type) = split_key(key).ok_or(WireError::Malformed {
+                offset: self.base + start,
+                what: "invalid field key",
+            })?;
+            let field = schema.0.iter().find(|f| f.number == number);
+            let kind = field.map(|f| f.kind);
+            match wire_type {
+                0 => {
+                    self.varint(&mut pos)?;
+                    if !matches!(kind, None | Some(Varint | PackedVarint)) {
+                        return malformed(
+                            self.base + start,
+                            "varint where the schema wants another wire type",
+                        );
+                    }
+                }
+                1 => {
+                    self.skip(&mut pos, 8)?;
+                    if !matches!(kind, None | Some(Fixed64 | PackedFixed64)) {
+                        return malformed(
+                            self.base + start,
+                            "fixed64 where the schema wants another wire type",
+                        );
+                    }
+                }
+                5 => {
+                    self.skip(&mut pos, 4)?;
+                    if !matches!(kind, None | Some(Fixed32)) {
+                        return malformed(
+                            self.base + start,
+                            "fixed32 where the schema wants another wire type",
+                        );
+                    }
+                }
+                2 => {
+                    let len = self.varint(&mut pos)?;
+                    let len = usize::try_from(len).unwrap_or(usize::MAX);
+                    let body_start = pos;
+                    self.skip(&mut pos, len)?;
+                    let body = Walker {
+                        buf: &self.buf[body_start..pos],
+                        base: self.base + body_start,
+                    };
+                    match kind {
+                        None | Some(Bytes) => {}
+                        Some(Str) => {
+                            if std::str::from_utf8(body.buf).is_err() {
+                                return malformed(body.base, "string field is not valid UTF-8");
+                            }
+                        }
+                        Some(Msg(inner)) => items += body.message(inner, depth + 1)?,
+                        Some(PackedFixed64) => {
+                            if len % 8 != 0 {
+                                return malformed(
+                                    body.base,
+                                    "packed fixed64 length is not a multiple of 8",
+                                );
+                            }
+                        }
+                        Some(PackedVarint) => {
+                            let mut p = 0;
+                            while p < body.buf.len() {
+                                body.varint(&mut p)?;
+                            }
+                        }
+                        Some(Varint | Fixed64 | Fixed32) => {
+                            return malformed(
+                                self.base + start,
+                                "length-delimited where the schema wants a scalar",
+                            );
+                        }
+                    }
+                    if field.is_some_and(|f| f.item) {
+                        items += 1;
+                    }
+                }
+                3 => {
+                    if kind.is_some() {
+                        return malformed(
+                            self.base + start,
+                            "group where the schema wants another wire type",
+                        );
+                    }
+                    self.skip_group(&mut pos, number, depth)?;
+                }
+                _ => return malformed(self.base + start, "invalid wire type"),
+            }
+        }
+        Ok(items)
+    }
+
+    /// Skips an unknown group up to its matching end-group tag.
+    fn skip_group(&self, pos: &mut usize, number: u32, depth: u32) -> Result<(), WireError> {
+        if depth > MAX_DEPTH {
+            return malformed(self.base + *pos, "groups nested too deeply");
+        }
+        loop {
+            let start = *pos;
+            if start >= self.buf.len() {
+                return malformed(self.base + start, "unterminated group");
+            }
+            let key = self.varint(pos)?;
+            let (inner, wire_type) = split_key(key).ok_or(WireError::Malformed {
+                offset: self.base + start,
+                what: "invalid field key",
+            })?;
+            match wire_type {
+                0 => {
+                    self.varint(pos)?;
+                }
+                1 => self.skip(pos, 8)?,
+                5 => self.skip(pos, 4)?,
+                2 => {
+                    let len = self.varint(pos)?;
+                    self.skip(pos, usize::try_from(len).unwrap_or(usize::MAX))?;
+                }
+                3 => self.skip_group(pos, inner, depth + 1)?,
+                4 if inner == number => return Ok(()),
+                _ => return malformed(self.base + start, "mismatched end of group"),
+            }
+        }
+    }
+
+    fn varint(&self, pos: &mut usize) -> Result<u64, WireError> {
+        let mut value: u64 = 0;
+        for i in 0..10 {
+            let Some(&byte) = self.buf.get(*pos) else {
+                return malformed(self.base + *pos, "truncated varint");
+            };
+            *pos += 1;
+            if i == 9 && byte > 1 {
+                return malformed(self.base + *pos - 1, "varint overflows 64 bits");
+            }
+            value |= u64::from(byte & 0x7f) << (7 * i);
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        malformed(self.base + *pos, "varint longer than 10 bytes")
+    }
+
+    fn skip(&self, pos: &mut usize, len: usize) -> Result<(), WireError> {
+        match pos.checked_add(len) {
+            Some(end) if end <= self.buf.len() => {
+                *pos = end;
+                Ok(())
+            }
+            _ => malformed(self.base + *pos, "field runs past the end of its message"),
+        }
+    }
+}
+
+fn split_key(key: u64) -> Option<(u32, u8)> {
+    let number = u32::try_from(key >> 3).ok()?;
+    // Field numbers are 1..=2^29-1 in protobuf.
+    if number == 0 || number > (1 << 29) - 1 {
+        return None;
+    }
+    Some((number, (key & 7) as u8))
+}
+
+#[cfg(test)]
+mod tests;

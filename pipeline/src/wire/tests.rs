@@ -1,0 +1,111 @@
+use super::*;
+use crate::testing::{sample_logs, sample_metrics, sample_traces};
+use crate::SignalMessage;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
+use rand::{Rng, SeedableRng};
+
+#[test]
+fn counts_items_of_each_signal_like_the_decoded_message() {
+    let traces = sample_traces(3, 7);
+    let metrics = sample_metrics(2);
+    let logs = sample_logs(4);
+    assert_eq!(
+        count_items(Signal::Traces, &traces.encode_to_vec()).ok(),
+        Some(21)
+    );
+    assert_eq!(traces.count_items(), 21);
+    assert_eq!(
+        count_items(Signal::Metrics, &metrics.encode_to_vec()).ok(),
+        Some(metrics.count_items())
+    );
+    assert!(metrics.count_items() > 2);
+    assert_eq!(
+        count_items(Signal::Logs, &logs.encode_to_vec()).ok(),
+        Some(4)
+    );
+}
+
+#[test]
+fn concatenated_requests_are_one_request() {
+    let a = sample_traces(1, 2).encode_to_vec();
+    let b = sample_traces(2, 3).encode_to_vec();
+    let joined = [a, b].concat();
+    assert_eq!(count_items(Signal::Traces, &joined).ok(), Some(8));
+    let decoded = ExportTraceServiceRequest::decode(joined.as_slice()).expect("decodes");
+    assert_eq!(decoded.resource_spans.len(), 3);
+}
+
+#[test]
+fn rejects_truncation_and_bad_utf8_with_an_offset() {
+    let bytes = sample_traces(1, 1).encode_to_vec();
+    let err = count_items(Signal::Traces, &bytes[..bytes.len() - 3]).expect_err("truncated");
+    assert!(
+        err.to_string().starts_with("malformed protobuf at byte"),
+        "{err}"
+    );
+
+    // A resource_spans whose schema_url (field 3, string) is not UTF-8.
+    let bad = [0x0a, 0x04, 0x1a, 0x02, 0xff, 0xfe];
+    let err = count_items(Signal::Traces, &bad).expect_err("bad utf8");
+    assert!(err.to_string().contains("not valid UTF-8"), "{err}");
+    assert!(ExportTraceServiceRequest::decode(&bad[..]).is_err());
+}
+
+#[test]
+fn plain_text_is_not_a_request() {
+    assert!(count_items(Signal::Logs, b"hello, this is not protobuf").is_err());
+}
+
+/// The walker must never accept what prost refuses, or a batch accepted by a receiver
+/// could fail to decode later. Mutate valid payloads at random and compare.
+#[test]
+fn walker_accepts_only_what_prost_decodes() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let seeds: [(Signal, Vec<u8>); 3] = [
+        (Signal::Traces, sample_traces(2, 3).encode_to_vec()),
+        (Signal::Metrics, sample_metrics(2).encode_to_vec()),
+        (Signal::Logs, sample_logs(3).encode_to_vec()),
+    ];
+    let mut accepted = 0;
+    for round in 0..20_000 {
+        let (signal, seed) = &seeds[round % 3];
+        let mut buf = seed.clone();
+        for _ in 0..rng.random_range(1..4) {
+            let at = rng.random_range(0..buf.len());
+            match rng.random_range(0..3) {
+                0 => buf[at] = rng.random(),
+                1 => buf.truncate(at),
+                _ => buf.insert(at, rng.random()),
+            }
+            if buf.is_empty() {
+                break;
+            }
+        }
+        let Ok(items) = count_items(*signal, &buf) else {
+            continue;
+        };
+        accepted += 1;
+        let decoded = match signal {
+            Signal::Traces => {
+                ExportTraceServiceRequest::decode(buf.as_slice()).map(|m| m.count_items())
+            }
+            Signal::Metrics => {
+                ExportMetricsServiceRequest::decode(buf.as_slice()).map(|m| m.count_items())
+            }
+            Signal::Logs => {
+                ExportLogsServiceRequest::decode(buf.as_slice()).map(|m| m.count_items())
+            }
+        };
+        match decoded {
+            Ok(n) => assert_eq!(n, items, "count differs for {signal} payload {buf:?}"),
+            Err(e) => panic!("walker accepted what prost refuses ({e}): {signal} {buf:?}"),
+        }
+    }
+    assert!(
+        accepted > 100,
+        "mutations too destructive to test anything: {accepted}"
+    );
+}
