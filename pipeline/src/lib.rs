@@ -28,3 +28,5 @@ pub use signal::Signal;
 
 /// The OTLP protobuf types (re-exported so components use the same version).
 pub use opentelemetry_proto::tonic as otlp;
+/// The YAML value type component blocks arrive as.
+pub use serde_yaml;

@@ -163,6 +163,19 @@ pub fn sample_logs(n: usize) -> ExportLogsServiceRequest {
     }
 }
 
+/// A loopback port that was free a moment ago (for configs that must name a port).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+/// The shared fixtures folder (`../shared/fixtures` beside the repository).
+pub fn fixtures_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures")
+}
+
 fn named<T: Default + Send + Sync + 'static>(
     map: &'static OnceLock<Mutex<HashMap<String, Arc<T>>>>,
     name: &str,

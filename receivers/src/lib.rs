@@ -1,1 +1,7 @@
-//! receivers
+//! llamacol-receivers: the built-in receivers, one module folder per component.
+//!
+//! Depends on `llamacol-pipeline` only (never on processors or exporters), and uses
+//! nothing of it that a plugin author could not use.
+
+pub mod net;
+pub mod otlp;

@@ -17,4 +17,4 @@ pub use service::{
     AdminConfig, Config, ExporterConfig, LogFormat, LogsConfig, PipelineConfig, QueueSettings,
     RetrySettings, TelemetryConfig,
 };
-pub use typed::{parse, ComponentConfig, ConfigSpec, Issue, Listen};
+pub use typed::{parse, parse_block, ComponentConfig, ConfigSpec, Issue, Listen};

@@ -78,6 +78,18 @@ pub fn parse<C: ComponentConfig>(value: &Value) -> Result<C, Vec<Issue>> {
     })
 }
 
+/// [`parse`] for build functions: the block was validated already, so a failure here is
+/// reported as one error naming every issue.
+pub fn parse_block<C: ComponentConfig>(value: &Value) -> Result<C, crate::consumer::BoxError> {
+    parse::<C>(value).map_err(|issues| {
+        let all: Vec<String> = issues
+            .iter()
+            .map(|i| format!("{}: {}", i.path, i.message))
+            .collect();
+        format!("invalid config: {}", all.join("; ")).into()
+    })
+}
+
 /// Turns serde's messages into ours: unknown keys get a did-you-mean from the expected list.
 pub(super) fn describe_error(path: String, message: &str) -> Issue {
     let ticks: Vec<&str> = message.split('`').skip(1).step_by(2).collect();

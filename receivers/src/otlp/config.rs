@@ -1,0 +1,143 @@
+//! `receivers.otlp` config, with the Collector's keys and defaults.
+
+use llamacol_pipeline::config::{ComponentConfig, Issue, Listen};
+use serde::{Deserialize, Deserializer};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtlpConfig {
+    /// The protocols to serve. A protocol listed with no settings (`grpc:`) uses its
+    /// defaults; one not listed is off. With no `protocols` key at all, both are on.
+    #[serde(default = "both")]
+    pub protocols: Protocols,
+}
+
+impl Default for OtlpConfig {
+    fn default() -> Self {
+        OtlpConfig { protocols: both() }
+    }
+}
+
+fn both() -> Protocols {
+    Protocols {
+        grpc: Some(GrpcConfig::default()),
+        http: Some(HttpConfig::default()),
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Protocols {
+    #[serde(default, deserialize_with = "present")]
+    pub grpc: Option<GrpcConfig>,
+    #[serde(default, deserialize_with = "present")]
+    pub http: Option<HttpConfig>,
+}
+
+/// A key that is present turns the protocol on, even with an empty value.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    Option::<T>::deserialize(d).map(|o| Some(o.unwrap_or_default()))
+}
+
+/// OTLP/gRPC: the traces, metrics and logs `Export` services.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GrpcConfig {
+    /// `host:port` to listen on. Default `localhost:4317`; use `0.0.0.0:4317` to accept
+    /// other hosts (e.g. in a container).
+    pub endpoint: String,
+    /// Largest request accepted, after decompression, in MiB. Default 4. Larger requests
+    /// get RESOURCE_EXHAUSTED.
+    pub max_recv_msg_size_mib: usize,
+}
+
+impl Default for GrpcConfig {
+    fn default() -> Self {
+        GrpcConfig {
+            endpoint: "localhost:4317".into(),
+            max_recv_msg_size_mib: 4,
+        }
+    }
+}
+
+/// OTLP/HTTP: protobuf and JSON bodies on per-signal paths.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// `host:port` to listen on. Default `localhost:4318`.
+    pub endpoint: String,
+    /// Largest body accepted, in bytes, compressed or not. Default 20 MiB; larger gets 413.
+    pub max_request_body_size: usize,
+    /// Default `/v1/traces`.
+    pub traces_url_path: String,
+    /// Default `/v1/metrics`.
+    pub metrics_url_path: String,
+    /// Default `/v1/logs`.
+    pub logs_url_path: String,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            endpoint: "localhost:4318".into(),
+            max_request_body_size: 20 * 1024 * 1024,
+            traces_url_path: "/v1/traces".into(),
+            metrics_url_path: "/v1/metrics".into(),
+            logs_url_path: "/v1/logs".into(),
+        }
+    }
+}
+
+impl ComponentConfig for OtlpConfig {
+    fn validate(&self) -> Vec<Issue> {
+        let mut issues = Vec::new();
+        if self.protocols.grpc.is_none() && self.protocols.http.is_none() {
+            issues.push(Issue::new(
+                "protocols",
+                "no protocol enabled; add `grpc:` and/or `http:` under `protocols`",
+            ));
+        }
+        if let Some(g) = &self.protocols.grpc {
+            if g.max_recv_msg_size_mib == 0 {
+                issues.push(Issue::new(
+                    "protocols.grpc.max_recv_msg_size_mib",
+                    "must be at least 1",
+                ));
+            }
+        }
+        if let Some(h) = &self.protocols.http {
+            for (key, path) in [
+                ("traces_url_path", &h.traces_url_path),
+                ("metrics_url_path", &h.metrics_url_path),
+                ("logs_url_path", &h.logs_url_path),
+            ] {
+                if !path.starts_with('/') {
+                    issues.push(Issue::new(
+                        format!("protocols.http.{key}"),
+                        format!("`{path}` must start with `/`"),
+                    ));
+                }
+            }
+        }
+        issues
+    }
+
+    fn listens(&self) -> Vec<Listen> {
+        let mut out = Vec::new();
+        if let Some(g) = &self.protocols.grpc {
+            out.push(Listen {
+                path: "protocols.grpc.endpoint".into(),
+                address: g.endpoint.clone(),
+            });
+        }
+        if let Some(h) = &self.protocols.http {
+            out.push(Listen {
+                path: "protocols.http.endpoint".into(),
+                address: h.endpoint.clone(),
+            });
+        }
+        out
+    }
+}

@@ -1,0 +1,137 @@
+//! `otlp` receiver: OTLP over gRPC (port 4317) and HTTP (port 4318), all three signals.
+
+mod config;
+mod grpc;
+mod http;
+mod status;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use llamacol_pipeline::config::{parse_block, ConfigSpec};
+use llamacol_pipeline::{BoxError, BuildContext, Consumer, Receiver, ReceiverFactory, Signal};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{GrpcConfig, HttpConfig, OtlpConfig, Protocols};
+use grpc::{ExportService, LogsService, MetricsService, TracesService};
+
+pub fn factory() -> ReceiverFactory {
+    ReceiverFactory {
+        type_name: "otlp",
+        signals: &Signal::ALL,
+        config: ConfigSpec::of::<OtlpConfig>(),
+        build: build,
+    }
+}
+
+fn build(
+    ctx: &BuildContext,
+    block: &llamacol_pipeline::serde_yaml::Value,
+) -> Result<Box<dyn Receiver>, BoxError> {
+    let config = parse_block::<OtlpConfig>(block)?;
+    Ok(Box::new(OtlpReceiver {
+        id: ctx.id.to_string(),
+        config,
+        signals: ctx.signals.clone(),
+        cancel: CancellationToken::new(),
+        servers: JoinSet::new(),
+    }))
+}
+
+pub struct OtlpReceiver {
+    id: String,
+    config: OtlpConfig,
+    signals: Vec<Signal>,
+    cancel: CancellationToken,
+    servers: JoinSet<()>,
+}
+
+#[async_trait]
+impl Receiver for OtlpReceiver {
+    async fn start(&mut self, next: Arc<dyn Consumer>) -> Result<(), BoxError> {
+        // Bind every socket before serving any, so a port in use fails the start cleanly.
+        let grpc = match &self.config.protocols.grpc {
+            Some(g) => Some((g.clone(), bind(&g.endpoint, "gRPC").await?)),
+            None => None,
+        };
+        let http = match &self.config.protocols.http {
+            Some(h) => Some((h.clone(), bind(&h.endpoint, "HTTP").await?)),
+            None => None,
+        };
+        if let Some((g, listener)) = grpc {
+            tracing::info!(component = %self.id, endpoint = %listener.local_addr()?, "OTLP/gRPC listening");
+            let max = g.max_recv_msg_size_mib * 1024 * 1024;
+            let has = |s| self.signals.contains(&s);
+            let router = tonic::transport::Server::builder()
+                .add_optional_service(
+                    has(Signal::Traces)
+                        .then(|| ExportService::<TracesService>::new(next.clone(), max)),
+                )
+                .add_optional_service(
+                    has(Signal::Metrics)
+                        .then(|| ExportService::<MetricsService>::new(next.clone(), max)),
+                )
+                .add_optional_service(
+                    has(Signal::Logs).then(|| ExportService::<LogsService>::new(next.clone(), max)),
+                );
+            let cancel = self.cancel.clone();
+            let id = self.id.clone();
+            self.servers.spawn(async move {
+                let incoming = tonic::transport::server::TcpIncoming::from(listener);
+                if let Err(e) = router
+                    .serve_with_incoming_shutdown(incoming, cancel.cancelled_owned())
+                    .await
+                {
+                    tracing::error!(component = %id, error = %e, "OTLP/gRPC server stopped");
+                }
+            });
+        }
+        if let Some((h, listener)) = http {
+            tracing::info!(component = %self.id, endpoint = %listener.local_addr()?, "OTLP/HTTP listening");
+            let app = http::router(&self.signals, &h, next);
+            let cancel = self.cancel.clone();
+            let id = self.id.clone();
+            self.servers.spawn(async move {
+                let served = axum::serve(listener, app)
+                    .with_graceful_shutdown(cancel.cancelled_owned())
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!(component = %id, error = %e, "OTLP/HTTP server stopped");
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// Stops accepting connections and waits for in-flight requests to be answered.
+    async fn shutdown(&mut self) -> Result<(), BoxError> {
+        self.cancel.cancel();
+        while self.servers.join_next().await.is_some() {}
+        Ok(())
+    }
+}
+
+async fn bind(endpoint: &str, protocol: &str) -> Result<tokio::net::TcpListener, BoxError> {
+    crate::net::bind(endpoint)
+        .await
+        .map_err(|e| format!("cannot listen for OTLP/{protocol} on `{endpoint}`: {e}; is another process using the port?").into())
+}
+
+#[cfg(test)]
+mod tests;
+
+/// The message of a protobuf google.rpc.Status body (for tests and clients of this crate).
+#[cfg(test)]
+fn http_status_message(body: &[u8]) -> String {
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct RpcStatus {
+        #[prost(int32, tag = "1")]
+        code: i32,
+        #[prost(string, tag = "2")]
+        message: String,
+    }
+    <RpcStatus as prost::Message>::decode(body)
+        .map(|s| s.message)
+        .unwrap_or_default()
+}

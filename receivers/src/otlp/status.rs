@@ -1,0 +1,30 @@
+//! How consume errors become protocol answers: retryable -> gRPC UNAVAILABLE / HTTP 503
+//! with `Retry-After`; permanent -> INVALID_ARGUMENT / 400 (ARCHITECTURE.md section 4).
+
+use std::time::Duration;
+
+use llamacol_pipeline::wire::WireError;
+use llamacol_pipeline::{ConsumeError, Signal};
+use tonic::Status;
+
+/// Seconds a client is told to wait when the pipeline gave no hint.
+pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+pub fn grpc_status(e: &ConsumeError) -> Status {
+    if e.is_retryable() {
+        Status::unavailable(format!("{e}; retry later"))
+    } else {
+        Status::invalid_argument(e.to_string())
+    }
+}
+
+pub fn retry_after_secs(e: &ConsumeError) -> u64 {
+    e.retry_after()
+        .unwrap_or(DEFAULT_RETRY_AFTER)
+        .as_secs()
+        .max(1)
+}
+
+pub fn invalid_payload(signal: Signal, e: &WireError) -> String {
+    format!("invalid OTLP {signal} export request: {e}")
+}
