@@ -1,1 +1,8 @@
-//! exporters
+//! llamacol-exporters: the built-in exporters, one module folder per component.
+//!
+//! Depends on `llamacol-pipeline` only (never on receivers or processors). The pipeline
+//! puts a queue and retry loop in front of each exporter; exporters only send.
+
+pub mod debug;
+pub mod file;
+pub mod json;

@@ -66,8 +66,8 @@ pub fn sample_traces(resources: usize, spans_per: usize) -> ExportTraceServiceRe
                     scope: scope(),
                     spans: (0..spans_per)
                         .map(|s| Span {
-                            trace_id: vec![r as u8 + 1; 16],
-                            span_id: vec![s as u8 + 1; 8],
+                            trace_id: (r as u128 + 1).to_be_bytes().to_vec(),
+                            span_id: (s as u64 + 1).to_be_bytes().to_vec(),
                             name: format!("span-{s}"),
                             start_time_unix_nano: 1_700_000_000_000_000_000,
                             end_time_unix_nano: 1_700_000_000_500_000_000,

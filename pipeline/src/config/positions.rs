@@ -36,6 +36,11 @@ impl Positions {
     }
 }
 
+/// yaml-rust2 lines are 1-based but its columns 0-based; errors show both 1-based.
+fn line_col(mark: Marker) -> (usize, usize) {
+    (mark.line(), mark.col() + 1)
+}
+
 enum Frame {
     Map { path: String, key: Option<String> },
     Seq { path: String, index: usize },
@@ -56,7 +61,7 @@ impl Builder {
             Frame::Seq { path, index } => {
                 let p = join(path, &format!("[{index}]"));
                 *index += 1;
-                self.positions.insert(p.clone(), (mark.line(), mark.col()));
+                self.positions.insert(p.clone(), line_col(mark));
                 Some(p)
             }
         }
@@ -70,7 +75,7 @@ impl MarkedEventReceiver for Builder {
                 if let Some(Frame::Map { path, key }) = self.stack.last_mut() {
                     if key.is_none() {
                         let p = join(path, &value);
-                        self.positions.insert(p, (mark.line(), mark.col()));
+                        self.positions.insert(p, line_col(mark));
                         *key = Some(value);
                         return;
                     }

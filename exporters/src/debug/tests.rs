@@ -1,0 +1,39 @@
+use llamacol_pipeline::testing::{sample_logs, sample_metrics, sample_traces};
+use llamacol_pipeline::Batch;
+
+use super::*;
+
+#[test]
+fn basic_prints_one_line_per_batch_without_decoding() {
+    let bytes = prost::Message::encode_to_vec(&sample_traces(2, 3));
+    let mut batch = Batch::from_bytes(Signal::Traces, bytes.into()).expect("valid");
+    let text = render("debug", &mut batch, Verbosity::Basic).expect("render");
+    assert_eq!(text, "debug: traces: 6 spans\n");
+}
+
+#[test]
+fn normal_prints_one_line_per_item() {
+    let mut batch = Batch::from(sample_traces(1, 2));
+    let text = render("debug/x", &mut batch, Verbosity::Normal).expect("render");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(
+        lines[1],
+        "  span span-0 trace_id=00000000000000000000000000000001 span_id=0000000000000001 duration=500.000ms status=0 gen_ai.request.model=llama-3"
+    );
+    let mut metrics = Batch::from(sample_metrics(1));
+    let text = render("debug", &mut metrics, Verbosity::Normal).expect("render");
+    assert!(text.contains("  sum tokens.0{} 2\n"), "{text}");
+    assert!(text.contains("  histogram latency.0{} count=3 sum=1.5\n"), "{text}");
+    let mut logs = Batch::from(sample_logs(2));
+    let text = render("debug", &mut logs, Verbosity::Normal).expect("render");
+    assert!(text.ends_with("  log INFO log 1 \n"), "{text}");
+}
+
+#[test]
+fn detailed_prints_the_whole_batch_as_otlp_json() {
+    let mut batch = Batch::from(sample_logs(1));
+    let text = render("debug", &mut batch, Verbosity::Detailed).expect("render");
+    let json: serde_json::Value = serde_json::from_str(text.split_once('\n').map(|x| x.1).unwrap_or_default()).expect("json");
+    assert_eq!(json["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]["body"]["stringValue"], "log 0");
+}

@@ -1,0 +1,106 @@
+//! Command line: `run` (default), `validate`, `components`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use llamacol_pipeline::config::{load, ConfigErrors, Diagnostic, Source};
+
+use crate::{registry, DEFAULT_CONFIG};
+
+#[derive(Debug, Parser)]
+#[command(name = "llamacol", version, about = "Telemetry pipeline for GPU nodes serving LLMs (OpenTelemetry Collector style)")]
+pub struct Cli {
+    /// Config file; repeat to merge several in order (later files win).
+    #[arg(short = 'c', long = "config", global = true)]
+    pub config: Vec<PathBuf>,
+    /// Log filter: trace, debug, info, warn, error, or a tracing directive. Overrides
+    /// `service.telemetry.logs.level`.
+    #[arg(long, global = true)]
+    pub log_level: Option<String>,
+    /// Log format. Overrides `service.telemetry.logs.format`.
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormatArg>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the collector (the default).
+    Run,
+    /// Check the config and print every problem; exit 0 if valid, 2 if not.
+    Validate,
+    /// List every registered component type with its kind and signals.
+    Components,
+}
+
+pub fn main_with_args(cli: Cli) -> ExitCode {
+    match cli.command {
+        None | Some(Command::Run) => crate::run::run(&cli),
+        Some(Command::Validate) => validate(&cli),
+        Some(Command::Components) => components(),
+    }
+}
+
+/// Reads the files named by `-c`, or the embedded default.
+pub(crate) fn sources(cli: &Cli) -> Result<Vec<Source>, String> {
+    if cli.config.is_empty() {
+        return Ok(vec![Source { name: "<embedded default config>".into(), text: DEFAULT_CONFIG.into() }]);
+    }
+    cli.config
+        .iter()
+        .map(|path| {
+            std::fs::read_to_string(path)
+                .map(|text| Source { name: path.display().to_string(), text })
+                .map_err(|e| format!("error: cannot read config file `{}`: {e}", path.display()))
+        })
+        .collect()
+}
+
+pub(crate) fn load_config(cli: &Cli) -> Result<(llamacol_pipeline::config::Config, Vec<Diagnostic>), ExitCode> {
+    let sources = sources(cli).map_err(|e| {
+        eprintln!("{e}");
+        ExitCode::from(2)
+    })?;
+    load(&sources, &registry(), &|name| std::env::var(name).ok()).map_err(|ConfigErrors(all)| {
+        eprint!("{}", ConfigErrors(all));
+        ExitCode::from(2)
+    })
+}
+
+fn validate(cli: &Cli) -> ExitCode {
+    match load_config(cli) {
+        Ok((config, warnings)) => {
+            for w in &warnings {
+                eprintln!("{w}");
+            }
+            eprintln!(
+                "configuration is valid: {} pipeline(s), {} receiver(s), {} processor(s), {} exporter(s)",
+                config.pipelines.len(),
+                config.receivers.len(),
+                config.processors.len(),
+                config.exporters.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+// Listing components is this command's output, so it goes to stdout.
+#[allow(clippy::print_stdout)]
+fn components() -> ExitCode {
+    println!("{:<10} {:<12} SIGNALS", "KIND", "TYPE");
+    for (kind, name, signals) in registry().list() {
+        let signals: Vec<&str> = signals.iter().map(|s| s.as_str()).collect();
+        println!("{:<10} {:<12} {}", kind.as_str(), name, signals.join(","));
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,127 @@
+//! `llamacol run`: build, start, wait for a signal, shut down in order.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use llamacol_pipeline::config::{Config, LogFormat};
+use llamacol_pipeline::runtime::Service;
+use llamacol_pipeline::telemetry::Telemetry;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{load_config, Cli, LogFormatArg};
+use crate::registry;
+
+pub fn run(cli: &Cli) -> ExitCode {
+    let (config, warnings) = match load_config(cli) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    init_logging(cli, &config);
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(serve(config))
+}
+
+async fn serve(config: Config) -> ExitCode {
+    let telemetry = Telemetry::new();
+    let admin_cancel = CancellationToken::new();
+    let admin_endpoint = &config.telemetry.admin.endpoint;
+    let listener = match llamacol_receivers::net::bind(admin_endpoint).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(endpoint = %admin_endpoint, error = %e, "cannot start the admin server (service.telemetry.admin.endpoint); is the port in use?");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(endpoint = %addr, "admin server listening (/healthz /readyz /metrics /debug/pipelines)");
+    }
+    let admin = tokio::spawn(llamacol_pipeline::admin::serve(listener, Arc::clone(&telemetry), admin_cancel.clone()));
+
+    let mut service = match Service::build(&config, &registry(), Arc::clone(&telemetry)) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let started = service.start().await;
+    let code = match started {
+        Ok(()) => {
+            tracing::info!("llamacol is ready");
+            wait_for_signal().await;
+            tracing::info!("shutting down: receivers first, then processors, then exporter queues");
+            tokio::spawn(async {
+                wait_for_signal().await;
+                tracing::warn!("second signal: exiting now without draining");
+                std::process::exit(130);
+            });
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    };
+    let report = service.shutdown().await;
+    admin_cancel.cancel();
+    let _ = admin.await;
+    if report.problems.is_empty() {
+        tracing::info!("shutdown complete");
+    }
+    code
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn init_logging(cli: &Cli, config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let level = cli.log_level.clone().or_else(|| config.telemetry.logs.level.clone()).unwrap_or_else(|| "info".into());
+    let filter = EnvFilter::try_new(&level).unwrap_or_else(|e| {
+        eprintln!("warning: invalid log level `{level}` ({e}); using `info`");
+        EnvFilter::new("info")
+    });
+    let json = match cli.log_format {
+        Some(LogFormatArg::Json) => true,
+        Some(LogFormatArg::Text) => false,
+        None => config.telemetry.logs.format == Some(LogFormat::Json),
+    };
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
