@@ -9,7 +9,11 @@ use llamacol_pipeline::config::{load, ConfigErrors, Diagnostic, Source};
 use crate::{registry, DEFAULT_CONFIG};
 
 #[derive(Debug, Parser)]
-#[command(name = "llamacol", version, about = "Telemetry pipeline for GPU nodes serving LLMs (OpenTelemetry Collector style)")]
+#[command(
+    name = "llamacol",
+    version,
+    about = "Telemetry pipeline for GPU nodes serving LLMs (OpenTelemetry Collector style)"
+)]
 pub struct Cli {
     /// Config file; repeat to merge several in order (later files win).
     #[arg(short = 'c', long = "config", global = true)]
@@ -52,19 +56,27 @@ pub fn main_with_args(cli: Cli) -> ExitCode {
 /// Reads the files named by `-c`, or the embedded default.
 pub(crate) fn sources(cli: &Cli) -> Result<Vec<Source>, String> {
     if cli.config.is_empty() {
-        return Ok(vec![Source { name: "<embedded default config>".into(), text: DEFAULT_CONFIG.into() }]);
+        return Ok(vec![Source {
+            name: "<embedded default config>".into(),
+            text: DEFAULT_CONFIG.into(),
+        }]);
     }
     cli.config
         .iter()
         .map(|path| {
             std::fs::read_to_string(path)
-                .map(|text| Source { name: path.display().to_string(), text })
+                .map(|text| Source {
+                    name: path.display().to_string(),
+                    text,
+                })
                 .map_err(|e| format!("error: cannot read config file `{}`: {e}", path.display()))
         })
         .collect()
 }
 
-pub(crate) fn load_config(cli: &Cli) -> Result<(llamacol_pipeline::config::Config, Vec<Diagnostic>), ExitCode> {
+pub(crate) fn load_config(
+    cli: &Cli,
+) -> Result<(llamacol_pipeline::config::Config, Vec<Diagnostic>), ExitCode> {
     let sources = sources(cli).map_err(|e| {
         eprintln!("{e}");
         ExitCode::from(2)

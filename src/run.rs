@@ -20,7 +20,10 @@ pub fn run(cli: &Cli) -> ExitCode {
     for w in &warnings {
         tracing::warn!("{w}");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -44,7 +47,11 @@ async fn serve(config: Config) -> ExitCode {
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(endpoint = %addr, "admin server listening (/healthz /readyz /metrics /debug/pipelines)");
     }
-    let admin = tokio::spawn(llamacol_pipeline::admin::serve(listener, Arc::clone(&telemetry), admin_cancel.clone()));
+    let admin = tokio::spawn(llamacol_pipeline::admin::serve(
+        listener,
+        Arc::clone(&telemetry),
+        admin_cancel.clone(),
+    ));
 
     let mut service = match Service::build(&config, &registry(), Arc::clone(&telemetry)) {
         Ok(s) => s,
@@ -84,7 +91,10 @@ async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
             (Ok(mut term), Ok(mut int)) => {
                 tokio::select! {
                     _ = term.recv() => {}
@@ -104,7 +114,11 @@ async fn wait_for_signal() {
 
 fn init_logging(cli: &Cli, config: &Config) {
     use tracing_subscriber::EnvFilter;
-    let level = cli.log_level.clone().or_else(|| config.telemetry.logs.level.clone()).unwrap_or_else(|| "info".into());
+    let level = cli
+        .log_level
+        .clone()
+        .or_else(|| config.telemetry.logs.level.clone())
+        .unwrap_or_else(|| "info".into());
     let filter = EnvFilter::try_new(&level).unwrap_or_else(|e| {
         eprintln!("warning: invalid log level `{level}` ({e}); using `info`");
         EnvFilter::new("info")

@@ -19,12 +19,14 @@ impl Exporter for Nothing {
 /// The built-in table plus two test components for cases no built-in shows yet: an
 /// exporter of metrics only, and a processor.
 fn registry() -> Registry {
-    llamacol::registry().processor(hold_factory()).exporter(ExporterFactory {
-        type_name: "metrics_only",
-        signals: &[Signal::Metrics],
-        config: ConfigSpec::of::<EmptyConfig>(),
-        build: |_, _| Ok(Arc::new(Nothing)),
-    })
+    llamacol::registry()
+        .processor(hold_factory())
+        .exporter(ExporterFactory {
+            type_name: "metrics_only",
+            signals: &[Signal::Metrics],
+            config: ConfigSpec::of::<EmptyConfig>(),
+            build: |_, _| Ok(Arc::new(Nothing)),
+        })
 }
 
 fn diagnostics(files: &[&str]) -> Result<Vec<String>, Vec<String>> {
@@ -37,9 +39,15 @@ fn diagnostics(files: &[&str]) -> Result<Vec<String>, Vec<String>> {
         })
         .collect();
     let show = |ds: Vec<Diagnostic>| ds.iter().map(ToString::to_string).collect::<Vec<_>>();
-    match load(&sources, &registry(), &|name| (name == "LLAMACOL_TEST_PORT").then(|| "4999".to_string())) {
+    match load(&sources, &registry(), &|name| {
+        (name == "LLAMACOL_TEST_PORT").then(|| "4999".to_string())
+    }) {
         Ok((_, warnings)) => Ok(show(warnings)),
-        Err(e) => Err(show(e.0.into_iter().filter(|d| d.severity == Severity::Error).collect())),
+        Err(e) => Err(show(
+            e.0.into_iter()
+                .filter(|d| d.severity == Severity::Error)
+                .collect(),
+        )),
     }
 }
 
@@ -150,25 +158,57 @@ fn later_files_override_earlier_ones_key_by_key() {
     let dir = std::env::temp_dir().join(format!("llamacol-merge-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("tmp");
     let overlay = dir.join("overlay.yaml");
-    std::fs::write(&overlay, "service:\n  pipelines:\n    traces:\n      exporters: [debug, file]\n").expect("write");
-    let base = std::fs::read_to_string("tests/testdata/config/unused_component.yaml").expect("read");
+    std::fs::write(
+        &overlay,
+        "service:\n  pipelines:\n    traces:\n      exporters: [debug, file]\n",
+    )
+    .expect("write");
+    let base =
+        std::fs::read_to_string("tests/testdata/config/unused_component.yaml").expect("read");
     let sources = [
-        Source { name: "base.yaml".into(), text: base },
-        Source { name: "overlay.yaml".into(), text: std::fs::read_to_string(&overlay).expect("read") },
+        Source {
+            name: "base.yaml".into(),
+            text: base,
+        },
+        Source {
+            name: "overlay.yaml".into(),
+            text: std::fs::read_to_string(&overlay).expect("read"),
+        },
     ];
     let (config, warnings) = load(&sources, &registry(), &|_| None).expect("valid");
     assert!(warnings.is_empty(), "{warnings:?}");
-    let names: Vec<String> = config.pipelines[0].exporters.iter().map(ToString::to_string).collect();
+    let names: Vec<String> = config.pipelines[0]
+        .exporters
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     assert_eq!(names, ["debug", "file"]);
-    assert_eq!(config.pipelines[0].receivers.len(), 1, "receivers kept from the base file");
+    assert_eq!(
+        config.pipelines[0].receivers.len(),
+        1,
+        "receivers kept from the base file"
+    );
 }
 
 #[test]
 fn env_var_with_default_and_numbers() {
     let text = "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: \"127.0.0.1:${env:LLAMACOL_TEST_PORT}\"\n        max_recv_msg_size_mib: ${env:LLAMACOL_TEST_MIB:-8}\nexporters:\n  debug:\nservice:\n  pipelines:\n    traces: {receivers: [otlp], exporters: [debug]}\n";
-    let sources = [Source { name: "env.yaml".into(), text: text.into() }];
-    let (config, _) = load(&sources, &registry(), &|name| (name == "LLAMACOL_TEST_PORT").then(|| "4999".to_string())).expect("valid");
+    let sources = [Source {
+        name: "env.yaml".into(),
+        text: text.into(),
+    }];
+    let (config, _) = load(&sources, &registry(), &|name| {
+        (name == "LLAMACOL_TEST_PORT").then(|| "4999".to_string())
+    })
+    .expect("valid");
     let block = &config.receivers[0].1;
-    assert_eq!(block["protocols"]["grpc"]["endpoint"].as_str(), Some("127.0.0.1:4999"));
-    assert_eq!(block["protocols"]["grpc"]["max_recv_msg_size_mib"].as_u64(), Some(8), "a whole reference becomes a number");
+    assert_eq!(
+        block["protocols"]["grpc"]["endpoint"].as_str(),
+        Some("127.0.0.1:4999")
+    );
+    assert_eq!(
+        block["protocols"]["grpc"]["max_recv_msg_size_mib"].as_u64(),
+        Some(8),
+        "a whole reference becomes a number"
+    );
 }

@@ -90,7 +90,7 @@ pub struct FanOut {
 
 impl FanOut {
     /// One consumer is returned as it is: no fan-out cost on single paths.
-    pub fn new(mut consumers: Vec<Arc<dyn Consumer>>) -> Arc<dyn Consumer> {
+    pub fn over(mut consumers: Vec<Arc<dyn Consumer>>) -> Arc<dyn Consumer> {
         if consumers.len() == 1 {
             if let Some(only) = consumers.pop() {
                 return only;

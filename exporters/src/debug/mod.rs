@@ -9,7 +9,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use llamacol_pipeline::config::{parse_block, ConfigSpec};
 use llamacol_pipeline::serde_yaml::Value;
-use llamacol_pipeline::{Batch, BoxError, BuildContext, ConsumeError, Exporter, ExporterFactory, Signal};
+use llamacol_pipeline::{
+    Batch, BoxError, BuildContext, ConsumeError, Exporter, ExporterFactory, Signal,
+};
 
 pub use config::{DebugConfig, Verbosity};
 pub use render::render;
@@ -25,7 +27,10 @@ pub fn factory() -> ExporterFactory {
 
 fn build(ctx: &BuildContext, block: &Value) -> Result<Arc<dyn Exporter>, BoxError> {
     let config = parse_block::<DebugConfig>(block)?;
-    Ok(Arc::new(DebugExporter { id: ctx.id.to_string(), verbosity: config.verbosity }))
+    Ok(Arc::new(DebugExporter {
+        id: ctx.id.to_string(),
+        verbosity: config.verbosity,
+    }))
 }
 
 pub struct DebugExporter {
@@ -38,7 +43,10 @@ impl Exporter for DebugExporter {
     async fn export(&self, batch: &mut Batch) -> Result<(), ConsumeError> {
         let text = render(&self.id, batch, self.verbosity).map_err(ConsumeError::permanent)?;
         // One write per batch, so lines of concurrent batches do not interleave.
-        std::io::stderr().lock().write_all(text.as_bytes()).map_err(ConsumeError::retryable)
+        std::io::stderr()
+            .lock()
+            .write_all(text.as_bytes())
+            .map_err(ConsumeError::retryable)
     }
 }
 

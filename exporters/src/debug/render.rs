@@ -29,7 +29,11 @@ fn normal(batch: &mut Batch, out: &mut String) -> Result<(), JsonError> {
         Batch::Traces(p) => {
             for rs in &p.message()?.resource_spans {
                 for span in rs.scope_spans.iter().flat_map(|s| &s.spans) {
-                    let ms = span.end_time_unix_nano.saturating_sub(span.start_time_unix_nano) as f64 / 1e6;
+                    let ms = span
+                        .end_time_unix_nano
+                        .saturating_sub(span.start_time_unix_nano)
+                        as f64
+                        / 1e6;
                     let status = span.status.as_ref().map_or(0, |s| s.code);
                     let _ = writeln!(
                         out,
@@ -48,27 +52,60 @@ fn normal(batch: &mut Batch, out: &mut String) -> Result<(), JsonError> {
                     match &m.data {
                         Some(metric::Data::Gauge(g)) => {
                             for dp in &g.data_points {
-                                let _ = writeln!(out, "  gauge {}{{{}}} {}", m.name, attrs(&dp.attributes), number(&dp.value));
+                                let _ = writeln!(
+                                    out,
+                                    "  gauge {}{{{}}} {}",
+                                    m.name,
+                                    attrs(&dp.attributes),
+                                    number(&dp.value)
+                                );
                             }
                         }
                         Some(metric::Data::Sum(s)) => {
                             for dp in &s.data_points {
-                                let _ = writeln!(out, "  sum {}{{{}}} {}", m.name, attrs(&dp.attributes), number(&dp.value));
+                                let _ = writeln!(
+                                    out,
+                                    "  sum {}{{{}}} {}",
+                                    m.name,
+                                    attrs(&dp.attributes),
+                                    number(&dp.value)
+                                );
                             }
                         }
                         Some(metric::Data::Histogram(h)) => {
                             for dp in &h.data_points {
-                                let _ = writeln!(out, "  histogram {}{{{}}} count={} sum={}", m.name, attrs(&dp.attributes), dp.count, dp.sum.unwrap_or(0.0));
+                                let _ = writeln!(
+                                    out,
+                                    "  histogram {}{{{}}} count={} sum={}",
+                                    m.name,
+                                    attrs(&dp.attributes),
+                                    dp.count,
+                                    dp.sum.unwrap_or(0.0)
+                                );
                             }
                         }
                         Some(metric::Data::ExponentialHistogram(h)) => {
                             for dp in &h.data_points {
-                                let _ = writeln!(out, "  exponential_histogram {}{{{}}} count={} sum={}", m.name, attrs(&dp.attributes), dp.count, dp.sum.unwrap_or(0.0));
+                                let _ = writeln!(
+                                    out,
+                                    "  exponential_histogram {}{{{}}} count={} sum={}",
+                                    m.name,
+                                    attrs(&dp.attributes),
+                                    dp.count,
+                                    dp.sum.unwrap_or(0.0)
+                                );
                             }
                         }
                         Some(metric::Data::Summary(s)) => {
                             for dp in &s.data_points {
-                                let _ = writeln!(out, "  summary {}{{{}}} count={} sum={}", m.name, attrs(&dp.attributes), dp.count, dp.sum);
+                                let _ = writeln!(
+                                    out,
+                                    "  summary {}{{{}}} count={} sum={}",
+                                    m.name,
+                                    attrs(&dp.attributes),
+                                    dp.count,
+                                    dp.sum
+                                );
                             }
                         }
                         None => {}
@@ -80,7 +117,13 @@ fn normal(batch: &mut Batch, out: &mut String) -> Result<(), JsonError> {
             for rl in &p.message()?.resource_logs {
                 for r in rl.scope_logs.iter().flat_map(|s| &s.log_records) {
                     let body = r.body.as_ref().map(value).unwrap_or_default();
-                    let _ = writeln!(out, "  log {} {} {}", r.severity_text, body, attrs(&r.attributes));
+                    let _ = writeln!(
+                        out,
+                        "  log {} {} {}",
+                        r.severity_text,
+                        body,
+                        attrs(&r.attributes)
+                    );
                 }
             }
         }
@@ -89,10 +132,12 @@ fn normal(batch: &mut Batch, out: &mut String) -> Result<(), JsonError> {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 fn number(v: &Option<number_data_point::Value>) -> String {
@@ -105,7 +150,13 @@ fn number(v: &Option<number_data_point::Value>) -> String {
 
 fn attrs(kvs: &[KeyValue]) -> String {
     kvs.iter()
-        .map(|kv| format!("{}={}", kv.key, kv.value.as_ref().map(value).unwrap_or_default()))
+        .map(|kv| {
+            format!(
+                "{}={}",
+                kv.key,
+                kv.value.as_ref().map(value).unwrap_or_default()
+            )
+        })
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -117,7 +168,10 @@ fn value(v: &AnyValue) -> String {
         Some(any_value::Value::IntValue(i)) => i.to_string(),
         Some(any_value::Value::DoubleValue(d)) => d.to_string(),
         Some(any_value::Value::BytesValue(b)) => hex(b),
-        Some(any_value::Value::ArrayValue(a)) => format!("[{}]", a.values.iter().map(value).collect::<Vec<_>>().join(",")),
+        Some(any_value::Value::ArrayValue(a)) => format!(
+            "[{}]",
+            a.values.iter().map(value).collect::<Vec<_>>().join(",")
+        ),
         Some(any_value::Value::KvlistValue(l)) => format!("{{{}}}", attrs(&l.values)),
         Some(any_value::Value::StringValueStrindex(i)) => format!("strindex:{i}"),
         None => String::new(),

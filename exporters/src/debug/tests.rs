@@ -24,7 +24,10 @@ fn normal_prints_one_line_per_item() {
     let mut metrics = Batch::from(sample_metrics(1));
     let text = render("debug", &mut metrics, Verbosity::Normal).expect("render");
     assert!(text.contains("  sum tokens.0{} 2\n"), "{text}");
-    assert!(text.contains("  histogram latency.0{} count=3 sum=1.5\n"), "{text}");
+    assert!(
+        text.contains("  histogram latency.0{} count=3 sum=1.5\n"),
+        "{text}"
+    );
     let mut logs = Batch::from(sample_logs(2));
     let text = render("debug", &mut logs, Verbosity::Normal).expect("render");
     assert!(text.ends_with("  log INFO log 1 \n"), "{text}");
@@ -34,6 +37,10 @@ fn normal_prints_one_line_per_item() {
 fn detailed_prints_the_whole_batch_as_otlp_json() {
     let mut batch = Batch::from(sample_logs(1));
     let text = render("debug", &mut batch, Verbosity::Detailed).expect("render");
-    let json: serde_json::Value = serde_json::from_str(text.split_once('\n').map(|x| x.1).unwrap_or_default()).expect("json");
-    assert_eq!(json["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]["body"]["stringValue"], "log 0");
+    let json: serde_json::Value =
+        serde_json::from_str(text.split_once('\n').map(|x| x.1).unwrap_or_default()).expect("json");
+    assert_eq!(
+        json["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]["body"]["stringValue"],
+        "log 0"
+    );
 }

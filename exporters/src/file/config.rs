@@ -26,7 +26,10 @@ pub struct Rotation {
 
 impl Default for Rotation {
     fn default() -> Self {
-        Rotation { max_megabytes: 100, max_backups: 100 }
+        Rotation {
+            max_megabytes: 100,
+            max_backups: 100,
+        }
     }
 }
 
@@ -34,7 +37,10 @@ impl ComponentConfig for FileConfig {
     fn validate(&self) -> Vec<Issue> {
         let mut issues = Vec::new();
         if self.path.trim().is_empty() {
-            issues.push(Issue::new("path", "`path` is required: the file to write OTLP/JSON lines to"));
+            issues.push(Issue::new(
+                "path",
+                "`path` is required: the file to write OTLP/JSON lines to",
+            ));
         }
         if self.rotation.as_ref().is_some_and(|r| r.max_megabytes == 0) {
             issues.push(Issue::new("rotation.max_megabytes", "must be at least 1"));

@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use llamacol_pipeline::config::{parse_block, ConfigSpec};
 use llamacol_pipeline::serde_yaml::Value;
-use llamacol_pipeline::{Batch, BoxError, BuildContext, ConsumeError, Exporter, ExporterFactory, Signal};
+use llamacol_pipeline::{
+    Batch, BoxError, BuildContext, ConsumeError, Exporter, ExporterFactory, Signal,
+};
 
 pub use config::{FileConfig, Rotation};
 use writer::LineWriter;
@@ -28,7 +30,10 @@ pub fn factory() -> ExporterFactory {
 
 fn build(_: &BuildContext, block: &Value) -> Result<Arc<dyn Exporter>, BoxError> {
     let config = parse_block::<FileConfig>(block)?;
-    Ok(Arc::new(FileExporter { config, writer: Arc::new(Mutex::new(None)) }))
+    Ok(Arc::new(FileExporter {
+        config,
+        writer: Arc::new(Mutex::new(None)),
+    }))
 }
 
 pub struct FileExporter {
@@ -64,9 +69,15 @@ impl Exporter for FileExporter {
 
     async fn shutdown(&self) -> Result<(), BoxError> {
         let writer = self.writer.clone();
-        tokio::task::spawn_blocking(move || match writer.lock().unwrap_or_else(PoisonError::into_inner).as_mut() {
-            Some(w) => w.flush(),
-            None => Ok(()),
+        tokio::task::spawn_blocking(move || {
+            match writer
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_mut()
+            {
+                Some(w) => w.flush(),
+                None => Ok(()),
+            }
         })
         .await??;
         Ok(())

@@ -22,13 +22,22 @@ impl LineWriter {
         }
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         let size = file.metadata()?.len();
-        Ok(LineWriter { path: path.to_path_buf(), file, size, rotation })
+        Ok(LineWriter {
+            path: path.to_path_buf(),
+            file,
+            size,
+            rotation,
+        })
     }
 
     /// Writes `line` and a newline in one write, rotating first if it would not fit.
     pub fn write_line(&mut self, line: &str) -> io::Result<()> {
         let len = line.len() as u64 + 1;
-        if let Some(max) = self.rotation.as_ref().map(|r| r.max_megabytes * 1024 * 1024) {
+        if let Some(max) = self
+            .rotation
+            .as_ref()
+            .map(|r| r.max_megabytes * 1024 * 1024)
+        {
             if self.size > 0 && self.size + len > max {
                 self.rotate()?;
             }
@@ -50,21 +59,35 @@ impl LineWriter {
         self.file.flush()?;
         let backup = self.backup_name();
         fs::rename(&self.path, &backup)?;
-        self.file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+        self.file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
         self.size = 0;
         self.prune()
     }
 
     fn stem_ext(&self) -> (String, String) {
-        let stem = self.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let ext = self.path.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+        let stem = self
+            .path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let ext = self
+            .path
+            .extension()
+            .map(|e| format!(".{}", e.to_string_lossy()))
+            .unwrap_or_default();
         (stem, ext)
     }
 
     fn backup_name(&self) -> PathBuf {
         let (stem, ext) = self.stem_ext();
         // 2026-11-24T18-56-03.123 (colons are not portable in file names).
-        let stamp = humantime::format_rfc3339_millis(SystemTime::now()).to_string().trim_end_matches('Z').replace(':', "-");
+        let stamp = humantime::format_rfc3339_millis(SystemTime::now())
+            .to_string()
+            .trim_end_matches('Z')
+            .replace(':', "-");
         let mut candidate = self.path.with_file_name(format!("{stem}-{stamp}{ext}"));
         let mut n = 1;
         while candidate.exists() {
@@ -81,7 +104,11 @@ impl LineWriter {
             return Ok(());
         }
         let (stem, ext) = self.stem_ext();
-        let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = self
+            .path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         let prefix = format!("{stem}-");
         let mut backups: Vec<(SystemTime, PathBuf)> = fs::read_dir(dir)?
             .filter_map(Result::ok)

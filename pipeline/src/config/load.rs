@@ -123,9 +123,7 @@ impl Checker<'_> {
     }
 
     fn config(&mut self, root: &Value) -> Option<Config> {
-        let Some(top) = self.mapping(root, "") else {
-            return None;
-        };
+        let top = self.mapping(root, "")?;
         for key in top.keys() {
             let key = key.as_str().unwrap_or_default();
             if !TOP_KEYS.contains(&key) {

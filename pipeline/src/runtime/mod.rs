@@ -99,7 +99,7 @@ impl Service {
                     telemetry.counters(scope(Kind::Exporter, id)),
                 ));
             }
-            let mut next = FanOut::new(outs);
+            let mut next = FanOut::over(outs);
             let mut built = Vec::new();
             for id in pipeline.processors.iter().rev() {
                 let factory = registry
@@ -150,7 +150,7 @@ impl Service {
                     signal,
                     pipeline: None,
                 });
-                routes.push((signal, Counted::wrap(FanOut::new(targets), counters)));
+                routes.push((signal, Counted::wrap(FanOut::over(targets), counters)));
             }
             if routes.is_empty() {
                 continue;

@@ -21,7 +21,7 @@ pub fn factory() -> ReceiverFactory {
         type_name: "otlp",
         signals: &Signal::ALL,
         config: ConfigSpec::of::<OtlpConfig>(),
-        build: build,
+        build,
     }
 }
 

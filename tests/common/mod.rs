@@ -1,0 +1,198 @@
+//! Starting the real `llamacol` binary for end-to-end tests, and reading what it wrote.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use llamacol_pipeline::testing::free_port;
+
+pub struct Collector {
+    child: Option<Child>,
+    pub grpc: u16,
+    pub http: u16,
+    pub admin: u16,
+    pub file: PathBuf,
+    stderr_path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Collector {
+    /// Starts `llamacol -c <config>` with ports and output file set through the
+    /// environment variables the shipped configs read, and waits for `/readyz`.
+    pub fn start(config: &str) -> Collector {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (grpc, http, admin) = (free_port(), free_port(), free_port());
+        let file = dir.path().join("out.jsonl");
+        let stderr_path = dir.path().join("stderr.log");
+        let child = Command::new(env!("CARGO_BIN_EXE_llamacol"))
+            .args(["run", "-c", config, "--log-level", "info"])
+            .env("LLAMACOL_OTLP_GRPC_ENDPOINT", format!("127.0.0.1:{grpc}"))
+            .env("LLAMACOL_OTLP_HTTP_ENDPOINT", format!("127.0.0.1:{http}"))
+            .env("LLAMACOL_ADMIN_ENDPOINT", format!("127.0.0.1:{admin}"))
+            .env("LLAMACOL_FILE_PATH", &file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr_path).expect("stderr file"))
+            .spawn()
+            .expect("spawn llamacol");
+        let mut collector = Collector {
+            child: Some(child),
+            grpc,
+            http,
+            admin,
+            file,
+            stderr_path,
+            _dir: dir,
+        };
+        collector.wait_ready();
+        collector
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!("llamacol exited early ({status}): {}", self.stderr());
+                }
+            }
+            if http_get(self.admin, "/readyz").0 == 200 {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("llamacol not ready in 20s: {}", self.stderr());
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns the status and how long it took.
+    pub fn terminate(&mut self) -> (ExitStatus, Duration) {
+        let mut child = self.child.take().expect("running");
+        let started = Instant::now();
+        let killed = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                return (status, started.elapsed());
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!(
+                    "llamacol did not exit within 30s of SIGTERM: {}",
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A plain HTTP/1.1 GET on loopback: (status, body). Status 0 when nothing answers.
+pub fn http_get(port: u16, path: &str) -> (u16, String) {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new());
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return (0, String::new());
+    }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Every line the file exporter wrote, parsed.
+pub fn lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+fn arr(v: &serde_json::Value) -> &[serde_json::Value] {
+    v.as_array().map(Vec::as_slice).unwrap_or_default()
+}
+
+/// Every span of every line.
+pub fn spans(lines: &[serde_json::Value]) -> Vec<serde_json::Value> {
+    lines
+        .iter()
+        .flat_map(|l| arr(&l["resourceSpans"]))
+        .flat_map(|r| arr(&r["scopeSpans"]))
+        .flat_map(|s| arr(&s["spans"]))
+        .cloned()
+        .collect()
+}
+
+/// Every metric of every line.
+pub fn metrics(lines: &[serde_json::Value]) -> Vec<serde_json::Value> {
+    lines
+        .iter()
+        .flat_map(|l| arr(&l["resourceMetrics"]))
+        .flat_map(|r| arr(&r["scopeMetrics"]))
+        .flat_map(|s| arr(&s["metrics"]))
+        .cloned()
+        .collect()
+}
+
+/// Every log record of every line.
+pub fn log_records(lines: &[serde_json::Value]) -> Vec<serde_json::Value> {
+    lines
+        .iter()
+        .flat_map(|l| arr(&l["resourceLogs"]))
+        .flat_map(|r| arr(&r["scopeLogs"]))
+        .flat_map(|s| arr(&s["logRecords"]))
+        .cloned()
+        .collect()
+}
+
+/// A span attribute's value as a string (`stringValue` or `intValue`).
+pub fn attr(span: &serde_json::Value, key: &str) -> Option<String> {
+    arr(&span["attributes"])
+        .iter()
+        .find(|a| a["key"] == key)
+        .map(|a| {
+            let v = &a["value"];
+            v["stringValue"]
+                .as_str()
+                .map(str::to_string)
+                .or_else(|| v["intValue"].as_str().map(str::to_string))
+                .or_else(|| v["intValue"].as_i64().map(|i| i.to_string()))
+                .unwrap_or_else(|| v.to_string())
+        })
+}
+
+/// Whether tests needing an external program must fail instead of skip (CI sets it).
+pub fn external_required() -> bool {
+    std::env::var("LLAMACOL_REQUIRE_EXTERNAL").is_ok_and(|v| v == "1")
+}

@@ -1,0 +1,105 @@
+//! One generic test over every registered factory (the Collector's generated component
+//! test): build from the default config, start, pass data where it takes data, shut down.
+
+use llamacol_pipeline::config::{load, Source};
+use llamacol_pipeline::runtime::Service;
+use llamacol_pipeline::telemetry::Telemetry;
+use llamacol_pipeline::testing::{self, sample_traces, Sink};
+use llamacol_pipeline::{Kind, Signal};
+
+/// Types whose defaults leave a required key unset, with the smallest block that sets it.
+fn required_keys(type_name: &str, dir: &std::path::Path) -> Option<String> {
+    match type_name {
+        "file" => Some(format!("{{path: \"{}\"}}", dir.join("out.jsonl").display())),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_factory_builds_from_defaults_starts_and_shuts_down() {
+    let registry = llamacol::registry()
+        .receiver(testing::source_factory())
+        .exporter(testing::sink_factory());
+    let dir = tempfile::tempdir().expect("tmp");
+    let built_ins = llamacol::registry().list();
+    assert!(built_ins.len() >= 3);
+    for (kind, name, signals) in built_ins {
+        let signal = signals[0];
+        let tag = format!("generic-{kind}-{name}");
+        let block = required_keys(name, dir.path()).unwrap_or_default();
+        if !block.is_empty() {
+            let bare = format!("{kind}s:\n  {name}:\nservice: {{pipelines: {{{signal}: {{receivers: [x], exporters: [y]}}}}}}");
+            let rejected = load(
+                &[Source {
+                    name: "d.yaml".into(),
+                    text: bare,
+                }],
+                &registry,
+                &|_| None,
+            );
+            assert!(
+                rejected.is_err(),
+                "{name}: listed as having required keys but its default is valid"
+            );
+        }
+        let (receiver, processor, exporter) = match kind {
+            Kind::Receiver => (
+                format!("{name}: {block}"),
+                None,
+                format!("sink: {{name: {tag}}}"),
+            ),
+            Kind::Processor => (
+                format!("source: {{name: {tag}}}"),
+                Some(format!("{name}: {block}")),
+                format!("sink: {{name: {tag}}}"),
+            ),
+            Kind::Exporter => (
+                format!("source: {{name: {tag}}}"),
+                None,
+                format!("{name}: {block}"),
+            ),
+        };
+        let id = |s: &str| s.split(':').next().unwrap_or_default().to_string();
+        let yaml = format!(
+            "receivers:\n  {receiver}\n{}exporters:\n  {exporter}\nservice:\n  pipelines:\n    {signal}:\n      receivers: [{}]\n      processors: [{}]\n      exporters: [{}]\n",
+            processor.as_ref().map(|p| format!("processors:\n  {p}\n")).unwrap_or_default(),
+            id(&receiver),
+            processor.as_deref().map(id).unwrap_or_default(),
+            id(&exporter),
+        );
+        let (config, _) = load(
+            &[Source {
+                name: format!("{tag}.yaml"),
+                text: yaml,
+            }],
+            &registry,
+            &|_| None,
+        )
+        .unwrap_or_else(|e| panic!("{kind} {name}: default config invalid: {e}"));
+        let mut service =
+            Service::build(&config, &registry, Telemetry::new()).unwrap_or_else(|e| panic!("{e}"));
+        service
+            .start()
+            .await
+            .unwrap_or_else(|e| panic!("{kind} {name}: start failed: {e}"));
+        if kind != Kind::Receiver && signal == Signal::Traces {
+            testing::Source::named(&tag)
+                .send(sample_traces(1, 2))
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        let report = service.shutdown().await;
+        assert!(
+            report.problems.is_empty(),
+            "{kind} {name}: {:?}",
+            report.problems
+        );
+        if kind == Kind::Processor {
+            assert_eq!(
+                Sink::named(&tag).items(Signal::Traces),
+                2,
+                "{name} passes data through"
+            );
+        }
+    }
+}
