@@ -249,38 +249,24 @@ impl Walker<'_> {
             let field = schema.0.iter().find(|f| f.number == number);
             let kind = field.map(|f| f.kind);
             match wire_type {
-                0 => {
-                    self.varint(&mut pos)?;
-                    if !matches!(kind, None | Some(Varint | PackedVarint)) {
+                0 | 1 | 5 => {
+                    self.skip_scalar(&mut pos, wire_type)?;
+                    let fits = match kind {
+                        None => true,
+                        Some(Varint | PackedVarint) => wire_type == 0,
+                        Some(Fixed64 | PackedFixed64) => wire_type == 1,
+                        Some(Fixed32) => wire_type == 5,
+                        Some(Str | Bytes | Msg(_)) => false,
+                    };
+                    if !fits {
                         return malformed(
                             self.base + start,
-                            "varint where the schema wants another wire type",
-                        );
-                    }
-                }
-                1 => {
-                    self.skip(&mut pos, 8)?;
-                    if !matches!(kind, None | Some(Fixed64 | PackedFixed64)) {
-                        return malformed(
-                            self.base + start,
-                            "fixed64 where the schema wants another wire type",
-                        );
-                    }
-                }
-                5 => {
-                    self.skip(&mut pos, 4)?;
-                    if !matches!(kind, None | Some(Fixed32)) {
-                        return malformed(
-                            self.base + start,
-                            "fixed32 where the schema wants another wire type",
+                            "scalar wire type where the schema wants another",
                         );
                     }
                 }
                 2 => {
-                    let len = self.varint(&mut pos)?;
-                    let len = usize::try_from(len).unwrap_or(usize::MAX);
-                    let body_start = pos;
-                    self.skip(&mut pos, len)?;
+                    let (body_start, len) = self.skip_len(&mut pos)?;
                     let body = Walker {
                         buf: &self.buf[body_start..pos],
                         base: self.base + body_start,
@@ -349,20 +335,32 @@ impl Walker<'_> {
                 what: "invalid field key",
             })?;
             match wire_type {
-                0 => {
-                    self.varint(pos)?;
-                }
-                1 => self.skip(pos, 8)?,
-                5 => self.skip(pos, 4)?,
+                0 | 1 | 5 => self.skip_scalar(pos, wire_type)?,
                 2 => {
-                    let len = self.varint(pos)?;
-                    self.skip(pos, usize::try_from(len).unwrap_or(usize::MAX))?;
+                    self.skip_len(pos)?;
                 }
                 3 => self.skip_group(pos, inner, depth + 1)?,
                 4 if inner == number => return Ok(()),
                 _ => return malformed(self.base + start, "mismatched end of group"),
             }
         }
+    }
+
+    /// Skips a varint (0), fixed64 (1) or fixed32 (5) value.
+    fn skip_scalar(&self, pos: &mut usize, wire_type: u8) -> Result<(), WireError> {
+        match wire_type {
+            0 => self.varint(pos).map(drop),
+            1 => self.skip(pos, 8),
+            _ => self.skip(pos, 4),
+        }
+    }
+
+    /// Skips a length-delimited value; returns where its body starts and its length.
+    fn skip_len(&self, pos: &mut usize) -> Result<(usize, usize), WireError> {
+        let len = usize::try_from(self.varint(pos)?).unwrap_or(usize::MAX);
+        let start = *pos;
+        self.skip(pos, len)?;
+        Ok((start, len))
     }
 
     fn varint(&self, pos: &mut usize) -> Result<u64, WireError> {
