@@ -67,7 +67,7 @@ fn yaml_syntax_error() {
 fn unknown_component_type_suggests_the_right_one() {
     assert_eq!(
         errors("typo_type.yaml"),
-        ["error: tests/testdata/config/typo_type.yaml:4:3: exporters.debgu: unknown exporter type `debgu` (did you mean `debug`?); known exporters: debug, file, metrics_only (`llamacol components` lists them)"]
+        ["error: tests/testdata/config/typo_type.yaml:4:3: exporters.debgu: unknown exporter type `debgu` (did you mean `debug`?); known exporters: otlp, debug, file, metrics_only (`llamacol components` lists them)"]
     );
 }
 
@@ -211,4 +211,23 @@ fn env_var_with_default_and_numbers() {
         Some(8),
         "a whole reference becomes a number"
     );
+}
+
+#[test]
+fn telemetry_defaults_apply_without_a_telemetry_block() {
+    let text = "receivers:\n  otlp:\nexporters:\n  debug:\nservice:\n  pipelines:\n    traces: {receivers: [otlp], exporters: [debug]}\n";
+    let (config, _) = load(
+        &[Source {
+            name: "t.yaml".into(),
+            text: text.into(),
+        }],
+        &registry(),
+        &|_| None,
+    )
+    .expect("valid");
+    assert_eq!(
+        config.telemetry.shutdown_timeout,
+        std::time::Duration::from_secs(10)
+    );
+    assert_eq!(config.telemetry.admin.endpoint, "127.0.0.1:8888");
 }

@@ -6,3 +6,4 @@
 pub mod debug;
 pub mod file;
 pub mod json;
+pub mod otlp;

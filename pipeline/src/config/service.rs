@@ -99,7 +99,7 @@ impl Default for RetrySettings {
 }
 
 /// `service.telemetry`.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TelemetryConfig {
     pub logs: LogsConfig,
@@ -107,6 +107,18 @@ pub struct TelemetryConfig {
     /// Deadline for each shutdown stage (receivers, processors, exporter queues). Default 10s.
     #[serde(with = "humantime_serde", default = "default_shutdown_timeout")]
     pub shutdown_timeout: Duration,
+}
+
+// Written out: a derived Default would give a 0s shutdown deadline when the whole
+// `service.telemetry` block is absent.
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        TelemetryConfig {
+            logs: LogsConfig::default(),
+            admin: AdminConfig::default(),
+            shutdown_timeout: default_shutdown_timeout(),
+        }
+    }
 }
 
 fn default_shutdown_timeout() -> Duration {

@@ -1,0 +1,55 @@
+//! `otlp` exporter: sends OTLP over gRPC or HTTP (protobuf or JSON) to any OTLP backend,
+//! another llamacol included. Retries follow the OTLP spec (see `outcome.rs`).
+
+mod config;
+mod grpc;
+mod http;
+mod outcome;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use llamacol_pipeline::config::{parse_block, ConfigSpec};
+use llamacol_pipeline::serde_yaml::Value;
+use llamacol_pipeline::{
+    Batch, BoxError, BuildContext, ConsumeError, Exporter, ExporterFactory, Signal,
+};
+
+pub use config::{Compression, Encoding, OtlpExporterConfig, Protocol, TlsConfig};
+pub use outcome::parse_retry_after;
+
+pub fn factory() -> ExporterFactory {
+    ExporterFactory {
+        type_name: "otlp",
+        signals: &Signal::ALL,
+        config: ConfigSpec::of::<OtlpExporterConfig>(),
+        build,
+    }
+}
+
+fn build(ctx: &BuildContext, block: &Value) -> Result<Arc<dyn Exporter>, BoxError> {
+    let config = parse_block::<OtlpExporterConfig>(block)?;
+    let id = ctx.id.to_string();
+    Ok(Arc::new(match config.protocol {
+        Protocol::Grpc => OtlpExporter::Grpc(grpc::GrpcSender::new(id, &config)?),
+        Protocol::Http => OtlpExporter::Http(http::HttpSender::new(id, &config)?),
+    }))
+}
+
+pub enum OtlpExporter {
+    Grpc(grpc::GrpcSender),
+    Http(http::HttpSender),
+}
+
+#[async_trait]
+impl Exporter for OtlpExporter {
+    async fn export(&self, batch: &mut Batch) -> Result<(), ConsumeError> {
+        match self {
+            OtlpExporter::Grpc(s) => s.send(batch).await,
+            OtlpExporter::Http(s) => s.send(batch).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,107 @@
+//! Which failures the OTLP spec says to retry, and partial-success reporting.
+
+use std::time::{Duration, SystemTime};
+
+use llamacol_pipeline::otlp::collector::{logs, metrics, trace};
+use llamacol_pipeline::ConsumeError;
+use tonic::{Code, Status};
+use tonic_types::StatusExt;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("gRPC export failed: {code:?}: {message}")]
+    Grpc { code: Code, message: String },
+    #[error("HTTP export failed with status {status}: {message}")]
+    Http { status: u16, message: String },
+    #[error("HTTP export failed: {0}")]
+    Transport(#[source] reqwest::Error),
+    #[error("encoding the request: {0}")]
+    Encode(String),
+}
+
+/// OTLP/gRPC: UNAVAILABLE, CANCELLED, DEADLINE_EXCEEDED, ABORTED, OUT_OF_RANGE and
+/// DATA_LOSS are retryable; RESOURCE_EXHAUSTED only when the server sent RetryInfo.
+pub fn from_grpc(status: &Status) -> ConsumeError {
+    let retry_info = status.get_details_retry_info().and_then(|r| r.retry_delay);
+    let error = ExportError::Grpc {
+        code: status.code(),
+        message: status.message().to_string(),
+    };
+    let retryable = match status.code() {
+        Code::Unavailable
+        | Code::Cancelled
+        | Code::DeadlineExceeded
+        | Code::Aborted
+        | Code::OutOfRange
+        | Code::DataLoss => true,
+        Code::ResourceExhausted => retry_info.is_some(),
+        _ => false,
+    };
+    match (retryable, retry_info) {
+        (true, Some(delay)) => ConsumeError::retryable(error).with_retry_after(delay),
+        (true, None) => ConsumeError::retryable(error),
+        (false, _) => ConsumeError::permanent(error),
+    }
+}
+
+/// OTLP/HTTP: 429, 502, 503 and 504 are retryable, honouring `Retry-After`.
+pub fn from_http(status: u16, retry_after: Option<&str>, message: String) -> ConsumeError {
+    let error = ExportError::Http { status, message };
+    if matches!(status, 429 | 502 | 503 | 504) {
+        let e = ConsumeError::retryable(error);
+        match retry_after.and_then(parse_retry_after) {
+            Some(d) => e.with_retry_after(d),
+            None => e,
+        }
+    } else {
+        ConsumeError::permanent(error)
+    }
+}
+
+/// `Retry-After`: delay-seconds or an HTTP-date.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(SystemTime::now()).unwrap_or_default())
+}
+
+/// Items a server rejected in an otherwise successful response, and its message.
+pub trait PartialSuccess {
+    fn rejected(&self) -> Option<(i64, &str)>;
+}
+
+impl PartialSuccess for trace::v1::ExportTraceServiceResponse {
+    fn rejected(&self) -> Option<(i64, &str)> {
+        self.partial_success
+            .as_ref()
+            .map(|p| (p.rejected_spans, p.error_message.as_str()))
+    }
+}
+
+impl PartialSuccess for metrics::v1::ExportMetricsServiceResponse {
+    fn rejected(&self) -> Option<(i64, &str)> {
+        self.partial_success
+            .as_ref()
+            .map(|p| (p.rejected_data_points, p.error_message.as_str()))
+    }
+}
+
+impl PartialSuccess for logs::v1::ExportLogsServiceResponse {
+    fn rejected(&self) -> Option<(i64, &str)> {
+        self.partial_success
+            .as_ref()
+            .map(|p| (p.rejected_log_records, p.error_message.as_str()))
+    }
+}
+
+/// Logs a partial success (the spec says not to retry it).
+pub fn report_partial(id: &str, response: &dyn PartialSuccess) {
+    if let Some((rejected, message)) = response.rejected() {
+        if rejected > 0 || !message.is_empty() {
+            tracing::warn!(component = %id, rejected, message, "backend accepted the export partially; rejected items are not retried");
+        }
+    }
+}

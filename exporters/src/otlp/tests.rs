@@ -1,0 +1,393 @@
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::body::Bytes as AxumBytes;
+use axum::http::{HeaderMap, StatusCode};
+use llamacol_pipeline::otlp::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use llamacol_pipeline::otlp::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use llamacol_pipeline::testing::{free_port, sample_traces};
+use llamacol_pipeline::{Batch, ComponentId, ErrorKind};
+use prost::Message;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use super::*;
+
+/// What a test server saw, and what it should answer next.
+#[derive(Default)]
+struct Backend {
+    spans: Mutex<usize>,
+    authorization: Mutex<Vec<String>>,
+    encodings: Mutex<Vec<String>>,
+    answer: Mutex<Option<Status>>,
+}
+
+impl Backend {
+    fn spans(&self) -> usize {
+        *self.spans.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+struct GrpcBackend(Arc<Backend>);
+
+#[tonic::async_trait]
+impl TraceService for GrpcBackend {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, Status> {
+        let b = &self.0;
+        if let Some(v) = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+        {
+            b.authorization
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(v.to_string());
+        }
+        if let Some(status) = b
+            .answer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            return Err(status);
+        }
+        let n: usize = request
+            .get_ref()
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .map(|s| s.spans.len())
+            .sum();
+        *b.spans.lock().unwrap_or_else(PoisonError::into_inner) += n;
+        Ok(tonic::Response::new(ExportTraceServiceResponse {
+            partial_success: Some(ExportTracePartialSuccess {
+                rejected_spans: 1,
+                error_message: "one span too old".into(),
+            }),
+        }))
+    }
+}
+
+async fn grpc_backend(tls: Option<tonic::transport::ServerTlsConfig>) -> (u16, Arc<Backend>) {
+    let backend = Arc::new(Backend::default());
+    let port = free_port();
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls).expect("tls");
+    }
+    let svc = TraceServiceServer::new(GrpcBackend(backend.clone()))
+        .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
+        .accept_compressed(tonic::codec::CompressionEncoding::Zstd);
+    let router = builder.add_service(svc);
+    tokio::spawn(router.serve(([127, 0, 0, 1], port).into()));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    (port, backend)
+}
+
+fn exporter(yaml: &str) -> Arc<dyn Exporter> {
+    let block: Value = llamacol_pipeline::serde_yaml::from_str(yaml).expect("yaml");
+    let issues = <OtlpExporterConfig as llamacol_pipeline::config::ComponentConfig>::validate(
+        &llamacol_pipeline::config::parse(&block).expect("parse"),
+    );
+    assert!(issues.is_empty(), "{issues:?}");
+    let ctx = BuildContext {
+        id: ComponentId::parse("otlp").expect("id"),
+        signals: vec![Signal::Traces],
+        pipeline: None,
+    };
+    build(&ctx, &block).expect("build")
+}
+
+fn traces(n: usize) -> Batch {
+    Batch::from_bytes(Signal::Traces, sample_traces(1, n).encode_to_vec().into()).expect("valid")
+}
+
+#[tokio::test]
+async fn grpc_sends_with_each_compression_and_headers() {
+    let (port, backend) = grpc_backend(None).await;
+    for compression in ["gzip", "zstd", "none"] {
+        let e = exporter(&format!("{{endpoint: \"127.0.0.1:{port}\", tls: {{insecure: true}}, compression: {compression}, headers: {{authorization: \"Bearer s3cret\"}}}}"));
+        e.export(&mut traces(3))
+            .await
+            .unwrap_or_else(|err| panic!("{compression}: {err}"));
+    }
+    assert_eq!(backend.spans(), 9, "partial success is logged, not retried");
+    assert_eq!(
+        *backend
+            .authorization
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner),
+        vec!["Bearer s3cret"; 3]
+    );
+}
+
+#[tokio::test]
+async fn grpc_errors_are_classified_as_the_otlp_spec_says() {
+    let (port, backend) = grpc_backend(None).await;
+    let e = exporter(&format!("{{endpoint: \"http://127.0.0.1:{port}\"}}"));
+    let cases: Vec<(Status, ErrorKind, Option<Duration>)> = vec![
+        (Status::unavailable("down"), ErrorKind::Retryable, None),
+        (
+            Status::invalid_argument("bad data"),
+            ErrorKind::Permanent,
+            None,
+        ),
+        (
+            Status::resource_exhausted("quota"),
+            ErrorKind::Permanent,
+            None,
+        ),
+        (
+            Status::with_error_details(
+                Code::ResourceExhausted,
+                "slow down",
+                ErrorDetails::with_retry_info(Some(Duration::from_secs(3))),
+            ),
+            ErrorKind::Retryable,
+            Some(Duration::from_secs(3)),
+        ),
+        (Status::aborted("conflict"), ErrorKind::Retryable, None),
+        (Status::permission_denied("no"), ErrorKind::Permanent, None),
+    ];
+    for (status, kind, retry_after) in cases {
+        let code = status.code();
+        *backend
+            .answer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(status);
+        let err = e.export(&mut traces(1)).await.expect_err("fails");
+        assert_eq!(
+            (err.kind(), err.retry_after()),
+            (kind, retry_after),
+            "{code:?}: {err}"
+        );
+    }
+    // A backend that is not there at all: retryable.
+    let gone = exporter(&format!(
+        "{{endpoint: \"http://127.0.0.1:{}\", timeout: 1s}}",
+        free_port()
+    ));
+    assert!(gone
+        .export(&mut traces(1))
+        .await
+        .expect_err("refused")
+        .is_retryable());
+}
+
+#[tokio::test]
+async fn grpc_tls_with_a_ca_made_in_the_test() {
+    let ca_key = rcgen::KeyPair::generate().expect("key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).expect("ca");
+    let server_key = rcgen::KeyPair::generate().expect("key");
+    let server_cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .expect("params")
+        .signed_by(&server_key, &ca)
+        .expect("cert");
+    let identity =
+        tonic::transport::Identity::from_pem(server_cert.pem(), server_key.serialize_pem());
+    let (port, backend) = grpc_backend(Some(
+        tonic::transport::ServerTlsConfig::new().identity(identity),
+    ))
+    .await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).expect("write");
+
+    let trusted = exporter(&format!(
+        "{{endpoint: \"localhost:{port}\", tls: {{ca_file: \"{}\"}}}}",
+        ca_file.display()
+    ));
+    trusted
+        .export(&mut traces(2))
+        .await
+        .expect("TLS export with our CA");
+    assert_eq!(backend.spans(), 2);
+
+    let untrusted = exporter(&format!("{{endpoint: \"localhost:{port}\", timeout: 2s}}"));
+    untrusted
+        .export(&mut traces(2))
+        .await
+        .expect_err("system roots do not trust the test CA");
+    let plaintext = exporter(&format!(
+        "{{endpoint: \"localhost:{port}\", tls: {{insecure: true}}, timeout: 2s}}"
+    ));
+    plaintext
+        .export(&mut traces(2))
+        .await
+        .expect_err("plaintext to a TLS server");
+    assert_eq!(backend.spans(), 2);
+}
+
+/// An OTLP/HTTP backend: decodes gzip/zstd, records, answers with the scripted status.
+async fn http_backend(
+    answer: (u16, Vec<(&'static str, &'static str)>, &'static str),
+) -> (u16, Arc<Backend>) {
+    let backend = Arc::new(Backend::default());
+    let port = free_port();
+    let b = backend.clone();
+    let app = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(move |headers: HeaderMap, body: AxumBytes| {
+            let b = b.clone();
+            let answer = answer.clone();
+            async move {
+                let encoding = headers
+                    .get("content-encoding")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                let raw = match encoding.as_str() {
+                    "gzip" => {
+                        let mut out = Vec::new();
+                        std::io::Read::read_to_end(
+                            &mut flate2::read::GzDecoder::new(&body[..]),
+                            &mut out,
+                        )
+                        .expect("gzip");
+                        out
+                    }
+                    "zstd" => zstd::decode_all(&body[..]).expect("zstd"),
+                    _ => body.to_vec(),
+                };
+                b.encodings
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(encoding);
+                let json = headers.get("content-type").and_then(|v| v.to_str().ok())
+                    == Some("application/json");
+                let request: ExportTraceServiceRequest = if json {
+                    serde_json::from_slice(&raw).expect("json")
+                } else {
+                    Message::decode(&raw[..]).expect("proto")
+                };
+                if answer.0 == 200 {
+                    *b.spans.lock().unwrap_or_else(PoisonError::into_inner) += request
+                        .resource_spans
+                        .iter()
+                        .flat_map(|r| &r.scope_spans)
+                        .map(|s| s.spans.len())
+                        .sum::<usize>();
+                }
+                let mut response = axum::response::Response::new(axum::body::Body::from(answer.2));
+                *response.status_mut() = StatusCode::from_u16(answer.0).expect("status");
+                for (k, v) in answer.1 {
+                    response.headers_mut().insert(k, v.parse().expect("header"));
+                }
+                response
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("bind");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (port, backend)
+}
+
+#[tokio::test]
+async fn http_sends_proto_and_json_with_each_compression() {
+    let (port, backend) = http_backend((200, vec![], "")).await;
+    for (encoding, compression) in [
+        ("proto", "gzip"),
+        ("proto", "zstd"),
+        ("json", "none"),
+        ("json", "gzip"),
+    ] {
+        let e = exporter(&format!("{{endpoint: \"http://127.0.0.1:{port}\", protocol: http, encoding: {encoding}, compression: {compression}}}"));
+        e.export(&mut traces(2))
+            .await
+            .unwrap_or_else(|err| panic!("{encoding}/{compression}: {err}"));
+    }
+    assert_eq!(backend.spans(), 8);
+    assert_eq!(
+        *backend
+            .encodings
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner),
+        ["gzip", "zstd", "", "gzip"]
+    );
+}
+
+#[tokio::test]
+async fn http_errors_are_classified_and_retry_after_is_honoured() {
+    let (port, _) = http_backend((503, vec![("retry-after", "7")], "")).await;
+    let e = exporter(&format!(
+        "{{endpoint: \"http://127.0.0.1:{port}\", protocol: http}}"
+    ));
+    let err = e.export(&mut traces(1)).await.expect_err("503");
+    assert_eq!(
+        (err.kind(), err.retry_after()),
+        (ErrorKind::Retryable, Some(Duration::from_secs(7)))
+    );
+
+    let (port, _) = http_backend((429, vec![], "")).await;
+    let e = exporter(&format!(
+        "{{endpoint: \"http://127.0.0.1:{port}\", protocol: http}}"
+    ));
+    assert!(e
+        .export(&mut traces(1))
+        .await
+        .expect_err("429")
+        .is_retryable());
+
+    let (port, _) = http_backend((
+        400,
+        vec![("content-type", "application/json")],
+        "{\"code\":3,\"message\":\"span too large\"}",
+    ))
+    .await;
+    let e = exporter(&format!(
+        "{{endpoint: \"http://127.0.0.1:{port}\", protocol: http}}"
+    ));
+    let err = e.export(&mut traces(1)).await.expect_err("400");
+    assert_eq!(err.kind(), ErrorKind::Permanent);
+    assert_eq!(
+        err.to_string(),
+        "HTTP export failed with status 400: span too large"
+    );
+
+    let e = exporter(&format!(
+        "{{endpoint: \"http://127.0.0.1:{}\", protocol: http, timeout: 1s}}",
+        free_port()
+    ));
+    assert!(e
+        .export(&mut traces(1))
+        .await
+        .expect_err("refused")
+        .is_retryable());
+}
+
+#[test]
+fn header_values_never_show_in_debug_output() {
+    let block: Value = llamacol_pipeline::serde_yaml::from_str(
+        "{endpoint: x:1, headers: {authorization: \"Bearer s3cret\"}}",
+    )
+    .expect("yaml");
+    let config: OtlpExporterConfig = llamacol_pipeline::config::parse(&block).expect("parse");
+    let shown = format!("{config:?}");
+    assert!(
+        shown.contains("authorization") && !shown.contains("s3cret"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn retry_after_takes_seconds_or_an_http_date() {
+    assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
+    let later = std::time::SystemTime::now() + Duration::from_secs(60);
+    let secs = parse_retry_after(&httpdate::fmt_http_date(later))
+        .expect("date")
+        .as_secs();
+    assert!((58..=60).contains(&secs), "{secs}");
+    assert_eq!(parse_retry_after("soon"), None);
+}
