@@ -91,6 +91,18 @@ impl<M: SignalMessage> Payload<M> {
         })
     }
 
+    /// Wraps bytes the caller encoded itself from already-checked parts, with their item
+    /// count (e.g. a batch processor re-assembling requests), skipping the walk.
+    /// Debug builds still check.
+    pub fn from_encoded_parts(bytes: Bytes, items: usize) -> Self {
+        debug_assert_eq!(wire::count_items(M::SIGNAL, &bytes).ok(), Some(items));
+        Payload {
+            encoded: Some(bytes),
+            decoded: None,
+            items,
+        }
+    }
+
     pub fn from_message(message: M) -> Self {
         let items = message.count_items();
         Payload {
@@ -201,6 +213,15 @@ impl Batch {
             Signal::Metrics => Batch::Metrics(Payload::from_bytes(bytes)?),
             Signal::Logs => Batch::Logs(Payload::from_bytes(bytes)?),
         })
+    }
+
+    /// See [`Payload::from_encoded_parts`].
+    pub fn from_encoded_parts(signal: Signal, bytes: Bytes, items: usize) -> Batch {
+        match signal {
+            Signal::Traces => Batch::Traces(Payload::from_encoded_parts(bytes, items)),
+            Signal::Metrics => Batch::Metrics(Payload::from_encoded_parts(bytes, items)),
+            Signal::Logs => Batch::Logs(Payload::from_encoded_parts(bytes, items)),
+        }
     }
 
     pub fn signal(&self) -> Signal {

@@ -92,6 +92,37 @@ pub struct BuildContext {
     pub signals: Vec<Signal>,
     /// The pipeline a processor instance belongs to (processors are per pipeline).
     pub pipeline: Option<String>,
+    /// For stateful components: count here what was accepted but can no longer be
+    /// delivered (the wrapper counts everything else).
+    pub dropped: DropCounter,
+}
+
+impl BuildContext {
+    /// A context for building a component outside a pipeline (tests, tools).
+    pub fn new(id: ComponentId, signals: Vec<Signal>) -> BuildContext {
+        BuildContext {
+            id,
+            signals,
+            pipeline: None,
+            dropped: DropCounter::default(),
+        }
+    }
+}
+
+/// Counts items a component accepted and then had to discard.
+#[derive(Debug, Clone, Default)]
+pub struct DropCounter(Option<Arc<crate::telemetry::Counters>>);
+
+impl DropCounter {
+    pub fn new(counters: Arc<crate::telemetry::Counters>) -> Self {
+        DropCounter(Some(counters))
+    }
+
+    pub fn add(&self, items: usize) {
+        if let Some(c) = &self.0 {
+            crate::telemetry::Counters::add(&c.dropped, items);
+        }
+    }
 }
 
 /// Produces data. `start` binds and spawns its work and returns once it accepts data;

@@ -19,8 +19,8 @@ pub mod wire;
 
 pub use batch::{Batch, Logs, Metrics, Payload, SignalMessage, Traces};
 pub use component::{
-    BuildContext, ComponentError, ComponentId, Exporter, ExporterFactory, Factory, Kind, Processor,
-    ProcessorFactory, Receiver, ReceiverFactory,
+    BuildContext, ComponentError, ComponentId, DropCounter, Exporter, ExporterFactory, Factory,
+    Kind, Processor, ProcessorFactory, Receiver, ReceiverFactory,
 };
 pub use consumer::{BoxError, ConsumeError, Consumer, ErrorKind, FanOut};
 pub use registry::Registry;

@@ -401,5 +401,104 @@ fn split_key(key: u64) -> Option<(u32, u8)> {
     Some((number, (key & 7) as u8))
 }
 
+/// Data points in one encoded `Metric` message.
+pub fn metric_data_points(buf: &[u8]) -> Result<usize, WireError> {
+    Walker { buf, base: 0 }.message(&METRIC, 0)
+}
+
+/// One top-level field of a message: its number and where its value lies in the buffer
+/// (for length-delimited fields, the body without the length prefix).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawField {
+    pub number: u32,
+    pub wire_type: u8,
+    pub value: std::ops::Range<usize>,
+}
+
+/// The top-level fields of an encoded message, in order.
+pub fn fields(buf: &[u8]) -> Fields<'_> {
+    Fields {
+        walker: Walker { buf, base: 0 },
+        pos: 0,
+    }
+}
+
+pub struct Fields<'a> {
+    walker: Walker<'a>,
+    pos: usize,
+}
+
+impl Iterator for Fields<'_> {
+    type Item = Result<RawField, WireError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.pos >= self.walker.buf.len() {
+            return None;
+        }
+        Some(self.step())
+    }
+}
+
+impl Fields<'_> {
+    fn step(&mut self) -> Result<RawField, WireError> {
+        let w = &self.walker;
+        let start = self.pos;
+        let key = w.varint(&mut self.pos)?;
+        let (number, wire_type) = split_key(key).ok_or(WireError::Malformed {
+            offset: start,
+            what: "invalid field key",
+        })?;
+        let value = match wire_type {
+            0 | 1 | 5 => {
+                let from = self.pos;
+                w.skip_scalar(&mut self.pos, wire_type)?;
+                from..self.pos
+            }
+            2 => {
+                let (from, len) = w.skip_len(&mut self.pos)?;
+                from..from + len
+            }
+            3 => {
+                let from = self.pos;
+                w.skip_group(&mut self.pos, number, 0)?;
+                from..self.pos
+            }
+            _ => return malformed(start, "invalid wire type"),
+        };
+        Ok(RawField {
+            number,
+            wire_type,
+            value,
+        })
+    }
+}
+
+/// Bytes a length-delimited field of a small number (1..=15) takes, body included.
+pub fn len_field_size(body_len: usize) -> usize {
+    1 + varint_size(body_len as u64) + body_len
+}
+
+pub fn varint_size(mut v: u64) -> usize {
+    let mut n = 1;
+    while v >= 0x80 {
+        v >>= 7;
+        n += 1;
+    }
+    n
+}
+
+/// Writes the key and length of a length-delimited field numbered 1..=15.
+pub fn put_len_prefix(out: &mut bytes::BytesMut, number: u32, body_len: usize) {
+    use bytes::BufMut;
+    debug_assert!((1..=15).contains(&number));
+    out.put_u8(((number << 3) | 2) as u8);
+    let mut v = body_len as u64;
+    while v >= 0x80 {
+        out.put_u8((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.put_u8(v as u8);
+}
+
 #[cfg(test)]
 mod tests;

@@ -7,11 +7,10 @@ use super::*;
 
 fn exporter(yaml: &str) -> Arc<dyn Exporter> {
     let block: Value = llamacol_pipeline::serde_yaml::from_str(yaml).expect("yaml");
-    let ctx = BuildContext {
-        id: ComponentId::parse("file").expect("id"),
-        signals: vec![Signal::Traces],
-        pipeline: None,
-    };
+    let ctx = BuildContext::new(
+        ComponentId::parse("file").expect("id"),
+        vec![Signal::Traces],
+    );
     build(&ctx, &block).expect("build")
 }
 

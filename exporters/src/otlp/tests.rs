@@ -98,11 +98,10 @@ fn exporter(yaml: &str) -> Arc<dyn Exporter> {
         &llamacol_pipeline::config::parse(&block).expect("parse"),
     );
     assert!(issues.is_empty(), "{issues:?}");
-    let ctx = BuildContext {
-        id: ComponentId::parse("otlp").expect("id"),
-        signals: vec![Signal::Traces],
-        pipeline: None,
-    };
+    let ctx = BuildContext::new(
+        ComponentId::parse("otlp").expect("id"),
+        vec![Signal::Traces],
+    );
     build(&ctx, &block).expect("build")
 }
 

@@ -14,7 +14,9 @@ pub use counted::Counted;
 pub use queue::{ExporterQueue, QueueError};
 
 use crate::batch::Batch;
-use crate::component::{BuildContext, ComponentError, ComponentId, Kind, Processor, Receiver};
+use crate::component::{
+    BuildContext, ComponentError, ComponentId, DropCounter, Kind, Processor, Receiver,
+};
 use crate::config::{Config, PipelineConfig};
 use crate::consumer::{BoxError, ConsumeError, Consumer, FanOut};
 use crate::registry::Registry;
@@ -67,6 +69,7 @@ impl Service {
                 id: exporter.id.clone(),
                 signals,
                 pipeline: None,
+                dropped: DropCounter::default(),
             };
             let built = (factory.build)(&ctx, &exporter.block)
                 .map_err(|e| failed(Kind::Exporter, &exporter.id, e))?;
@@ -111,17 +114,16 @@ impl Service {
                     .find(|(p, _)| p == id)
                     .map(|(_, b)| b.clone())
                     .unwrap_or_default();
+                let counters = telemetry.counters(scope(Kind::Processor, id));
                 let ctx = BuildContext {
                     id: id.clone(),
                     signals: vec![pipeline.signal],
                     pipeline: Some(pipeline.id.clone()),
+                    dropped: DropCounter::new(counters.clone()),
                 };
                 let processor = (factory.build)(&ctx, &block, next)
                     .map_err(|e| failed(Kind::Processor, id, e))?;
-                next = Counted::wrap(
-                    processor.clone(),
-                    telemetry.counters(scope(Kind::Processor, id)),
-                );
+                next = Counted::wrap(processor.clone(), counters);
                 built.push(ProcessorSlot {
                     id: id.clone(),
                     processor,
@@ -162,6 +164,7 @@ impl Service {
                 id: id.clone(),
                 signals: routes.iter().map(|(s, _)| *s).collect(),
                 pipeline: None,
+                dropped: DropCounter::default(),
             };
             let receiver =
                 (factory.build)(&ctx, block).map_err(|e| failed(Kind::Receiver, id, e))?;

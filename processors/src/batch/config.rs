@@ -1,0 +1,54 @@
+//! `processors.batch` config: the Collector's keys and defaults.
+
+use std::time::Duration;
+
+use llamacol_pipeline::config::{ComponentConfig, Issue};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BatchConfig {
+    /// Send as soon as this many items (spans, data points, log records) are pending.
+    /// Default 8192.
+    pub send_batch_size: usize,
+    /// Send what is pending this long after the first item arrived, even if fewer than
+    /// `send_batch_size`. Default 200ms.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Upper bound of one sent batch; larger ones are split. 0 (default) means no bound.
+    /// Metrics are split at whole metrics: one metric with more data points than this is
+    /// sent on its own.
+    pub send_batch_max_size: usize,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig {
+            send_batch_size: 8192,
+            timeout: Duration::from_millis(200),
+            send_batch_max_size: 0,
+        }
+    }
+}
+
+impl ComponentConfig for BatchConfig {
+    fn validate(&self) -> Vec<Issue> {
+        let mut issues = Vec::new();
+        if self.send_batch_max_size != 0 && self.send_batch_max_size < self.send_batch_size {
+            issues.push(Issue::new(
+                "send_batch_max_size",
+                format!(
+                    "{} is below send_batch_size ({}); make it at least that, or 0 for no bound",
+                    self.send_batch_max_size, self.send_batch_size
+                ),
+            ));
+        }
+        if self.send_batch_size == 0 && self.timeout.is_zero() {
+            issues.push(Issue::new(
+                "timeout",
+                "with send_batch_size 0 a timeout is needed, or nothing is ever sent",
+            ));
+        }
+        issues
+    }
+}
