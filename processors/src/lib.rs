@@ -4,8 +4,9 @@
 //! nothing of it that a plugin author could not use.
 
 pub mod batch;
+pub mod memory_limiter;
 
 /// The processor factories this crate provides, for the binary's registry table.
 pub fn factories() -> Vec<llamacol_pipeline::ProcessorFactory> {
-    vec![batch::factory()]
+    vec![batch::factory(), memory_limiter::factory()]
 }
