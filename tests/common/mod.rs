@@ -23,12 +23,22 @@ impl Collector {
     /// Starts `llamacol -c <config>` with ports and output file set through the
     /// environment variables the shipped configs read, and waits for `/readyz`.
     pub fn start(config: &str) -> Collector {
+        Collector::launch(&[config], &[])
+    }
+
+    /// Starts `llamacol -c A -c B ...` (merged in order) with extra environment variables.
+    pub fn launch(configs: &[&str], env: &[(&str, String)]) -> Collector {
         let dir = tempfile::tempdir().expect("tempdir");
         let (grpc, http, admin) = (free_port(), free_port(), free_port());
         let file = dir.path().join("out.jsonl");
         let stderr_path = dir.path().join("stderr.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_llamacol"))
-            .args(["run", "-c", config, "--log-level", "info"])
+        let mut command = Command::new(env!("CARGO_BIN_EXE_llamacol"));
+        command.args(["run", "--log-level", "info"]);
+        for config in configs {
+            command.args(["-c", config]);
+        }
+        let child = command
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .env("LLAMACOL_OTLP_GRPC_ENDPOINT", format!("127.0.0.1:{grpc}"))
             .env("LLAMACOL_OTLP_HTTP_ENDPOINT", format!("127.0.0.1:{http}"))
             .env("LLAMACOL_ADMIN_ENDPOINT", format!("127.0.0.1:{admin}"))

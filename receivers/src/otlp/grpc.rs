@@ -106,7 +106,9 @@ where
         Box::pin(async move {
             let mut grpc = Grpc::new(RawCodec::<S::Response>(PhantomData))
                 .accept_compressed(CompressionEncoding::Gzip)
+                .accept_compressed(CompressionEncoding::Zstd)
                 .send_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Zstd)
                 .max_decoding_message_size(max);
             let mut response = grpc.unary(unary, req).await;
             resource_exhausted_for_oversize(&mut response);

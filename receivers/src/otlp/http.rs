@@ -158,10 +158,14 @@ async fn read_body(state: &HttpState, headers: &HeaderMap, body: Body) -> Result
         "" | "identity" => return Ok(raw),
         "gzip" => Box::new(flate2::read::GzDecoder::new(raw.as_ref())),
         "deflate" => Box::new(flate2::read::ZlibDecoder::new(raw.as_ref())),
+        "zstd" => Box::new(
+            zstd::stream::read::Decoder::new(raw.as_ref())
+                .map_err(|e| (StatusCode::BAD_REQUEST, format!("invalid zstd body: {e}")))?,
+        ),
         other => {
             return Err((
                 StatusCode::BAD_REQUEST,
-                format!("unsupported Content-Encoding `{other}`; use gzip, deflate or none"),
+                format!("unsupported Content-Encoding `{other}`; use gzip, zstd, deflate or none"),
             ));
         }
     };

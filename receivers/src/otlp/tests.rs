@@ -163,6 +163,15 @@ async fn accepts_protobuf_plain_and_gzip_over_http() {
     )
     .await;
     assert_eq!(status, 200);
+    let zstd = zstd::bulk::compress(&body, 3).expect("zstd");
+    let (status, _, _) = post(
+        format!("{}/v1/traces", r.http),
+        "application/x-protobuf",
+        Some("zstd"),
+        zstd,
+    )
+    .await;
+    assert_eq!(status, 200);
     let (status, _, _) = post(
         format!("{}/v1/logs", r.http),
         "application/x-protobuf",
@@ -171,7 +180,11 @@ async fn accepts_protobuf_plain_and_gzip_over_http() {
     )
     .await;
     assert_eq!(status, 200);
-    assert!(r.sink.wait_for(Signal::Traces, 20, WAIT).await);
+    assert!(
+        r.sink.wait_for(Signal::Traces, 30, WAIT).await,
+        "got {}",
+        r.sink.items(Signal::Traces)
+    );
     assert!(r.sink.wait_for(Signal::Logs, 3, WAIT).await);
     r.service.shutdown().await;
 }
@@ -191,12 +204,14 @@ async fn accepts_grpc_with_and_without_gzip() {
         .send_compressed(CompressionEncoding::Gzip)
         .accept_compressed(CompressionEncoding::Gzip);
     gz.export(sample_traces(1, 6)).await.expect("gzip export");
+    let mut zs = client.clone().send_compressed(CompressionEncoding::Zstd);
+    zs.export(sample_traces(1, 5)).await.expect("zstd export");
     let mut metrics = llamacol_pipeline::otlp::collector::metrics::v1::metrics_service_client::MetricsServiceClient::connect(r.grpc.clone()).await.expect("connect");
     metrics
         .export(sample_metrics(2))
         .await
         .expect("metrics export");
-    assert!(r.sink.wait_for(Signal::Traces, 10, WAIT).await);
+    assert!(r.sink.wait_for(Signal::Traces, 15, WAIT).await);
     assert!(r.sink.wait_for(Signal::Metrics, 8, WAIT).await);
     r.service.shutdown().await;
 }
