@@ -79,12 +79,32 @@ async fn serve(config: Config) -> ExitCode {
         }
     };
     let report = service.shutdown().await;
+    log_totals(&telemetry);
     admin_cancel.cancel();
     let _ = admin.await;
     if report.problems.is_empty() {
         tracing::info!("shutdown complete");
     }
     code
+}
+
+/// The final account: what every receiver accepted and what became of it.
+fn log_totals(telemetry: &Telemetry) {
+    use llamacol_pipeline::Kind;
+    for (scope, [accepted, refused, sent, failed, dropped]) in telemetry.snapshot() {
+        match (scope.kind, &scope.pipeline) {
+            (Kind::Receiver, _) if accepted + refused > 0 => {
+                tracing::info!(component = %scope.component, signal = %scope.signal, accepted, refused, "receiver totals");
+            }
+            (Kind::Processor, Some(pipeline)) if dropped > 0 => {
+                tracing::warn!(component = %scope.component, pipeline = %pipeline, signal = %scope.signal, dropped, "processor totals");
+            }
+            (Kind::Exporter, None) if sent + failed + dropped > 0 => {
+                tracing::info!(component = %scope.component, signal = %scope.signal, sent, failed, dropped, "exporter totals");
+            }
+            _ => {}
+        }
+    }
 }
 
 async fn wait_for_signal() {

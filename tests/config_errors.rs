@@ -231,3 +231,12 @@ fn telemetry_defaults_apply_without_a_telemetry_block() {
     );
     assert_eq!(config.telemetry.admin.endpoint, "127.0.0.1:8888");
 }
+
+#[test]
+fn a_receiver_and_an_exporter_may_share_an_id() {
+    // Receiver `otlp` is used; exporter `otlp` is not: only the exporter is reported.
+    assert_eq!(
+        diagnostics(&["same_id_two_kinds.yaml"]).expect("valid"),
+        ["warning: tests/testdata/config/same_id_two_kinds.yaml:4:3: exporters.otlp: exporter `otlp` is defined but not used in any pipeline; it will not run"]
+    );
+}

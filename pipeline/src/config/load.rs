@@ -137,7 +137,7 @@ impl Checker<'_> {
                 );
             }
         }
-        let mut defined: HashMap<String, Defined> = HashMap::new();
+        let mut defined: HashMap<(Kind, String), Defined> = HashMap::new();
         let receivers = self.components(top.get("receivers"), Kind::Receiver, &mut defined);
         let processors = self.components(top.get("processors"), Kind::Processor, &mut defined);
         let exporter_blocks = self.components(top.get("exporters"), Kind::Exporter, &mut defined);
@@ -224,7 +224,7 @@ impl Checker<'_> {
         &mut self,
         section: Option<&Value>,
         kind: Kind,
-        defined: &mut HashMap<String, Defined>,
+        defined: &mut HashMap<(Kind, String), Defined>,
     ) -> Vec<(ComponentId, Value)> {
         let section_name = format!("{kind}s");
         let Some(section) = section.filter(|v| !v.is_null()) else {
@@ -256,7 +256,7 @@ impl Checker<'_> {
                     ),
                 );
                 defined.insert(
-                    key,
+                    (kind, key),
                     Defined {
                         kind,
                         signals: None,
@@ -297,7 +297,7 @@ impl Checker<'_> {
                 })
                 .collect();
             defined.insert(
-                key,
+                (kind, key),
                 Defined {
                     kind,
                     signals: Some(signals),
@@ -331,7 +331,7 @@ impl Checker<'_> {
     fn pipelines(
         &mut self,
         section: Option<&Value>,
-        defined: &HashMap<String, Defined>,
+        defined: &HashMap<(Kind, String), Defined>,
     ) -> Vec<PipelineConfig> {
         let path = "service.pipelines";
         let Some(section) = section.filter(|v| !v.is_null()) else {
@@ -423,7 +423,7 @@ impl Checker<'_> {
         path: &str,
         kind: Kind,
         signal: Signal,
-        defined: &HashMap<String, Defined>,
+        defined: &HashMap<(Kind, String), Defined>,
     ) -> Vec<ComponentId> {
         let Some(list) = list.filter(|v| !v.is_null()) else {
             return Vec::new();
@@ -458,11 +458,11 @@ impl Checker<'_> {
                 self.error(ipath, message);
                 continue;
             }
-            let Some(def) = defined.get(name).filter(|d| d.kind == kind) else {
+            let Some(def) = defined.get(&(kind, name.to_string())) else {
                 let candidates: Vec<&str> = defined
-                    .iter()
-                    .filter(|(_, d)| d.kind == kind)
-                    .map(|(k, _)| k.as_str())
+                    .keys()
+                    .filter(|(k, _)| *k == kind)
+                    .map(|(_, id)| id.as_str())
                     .collect();
                 let hint = suggestion(name, candidates.iter().copied());
                 let section = format!("{kind}s");
@@ -486,11 +486,12 @@ impl Checker<'_> {
         out
     }
 
-    fn unused(&mut self, pipelines: &[PipelineConfig], defined: &HashMap<String, Defined>) {
+    fn unused(&mut self, pipelines: &[PipelineConfig], defined: &HashMap<(Kind, String), Defined>) {
         let used = used_ids(pipelines);
         let mut unused: Vec<(&String, &Defined)> = defined
             .iter()
-            .filter(|(k, _)| !used.contains(k.as_str()))
+            .filter(|(k, _)| !used.contains(*k))
+            .map(|((_, id), d)| (id, d))
             .collect();
         unused.sort_by_key(|(k, d)| (d.kind, k.as_str()));
         for (key, def) in unused {
@@ -510,7 +511,7 @@ impl Checker<'_> {
     fn ports(
         &mut self,
         pipelines: &[PipelineConfig],
-        defined: &HashMap<String, Defined>,
+        defined: &HashMap<(Kind, String), Defined>,
         telemetry: &TelemetryConfig,
     ) {
         let used = used_ids(pipelines);
@@ -518,10 +519,7 @@ impl Checker<'_> {
             path: "service.telemetry.admin.endpoint".to_string(),
             address: telemetry.admin.endpoint.clone(),
         }];
-        let mut keys: Vec<&String> = defined
-            .keys()
-            .filter(|k| used.contains(k.as_str()))
-            .collect();
+        let mut keys: Vec<&(Kind, String)> = defined.keys().filter(|k| used.contains(*k)).collect();
         keys.sort();
         for key in keys {
             binds.extend(defined[key].listens.iter().cloned());
@@ -543,12 +541,19 @@ impl Checker<'_> {
     }
 }
 
-fn used_ids(pipelines: &[PipelineConfig]) -> BTreeSet<String> {
-    pipelines
-        .iter()
-        .flat_map(|p| p.receivers.iter().chain(&p.processors).chain(&p.exporters))
-        .map(ToString::to_string)
-        .collect()
+/// Every (kind, id) some pipeline uses: a receiver and an exporter may share an id.
+fn used_ids(pipelines: &[PipelineConfig]) -> BTreeSet<(Kind, String)> {
+    let mut used = BTreeSet::new();
+    for p in pipelines {
+        for (kind, ids) in [
+            (Kind::Receiver, &p.receivers),
+            (Kind::Processor, &p.processors),
+            (Kind::Exporter, &p.exporters),
+        ] {
+            used.extend(ids.iter().map(|id| (kind, id.to_string())));
+        }
+    }
+    used
 }
 
 fn without_exporter_keys(block: &Value) -> Value {

@@ -26,7 +26,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 pub use config::BatchConfig;
-use groups::Groups;
+pub use groups::Groups;
 
 /// Batches waiting in the inbox before `consume` has to wait.
 const INBOX: usize = 64;

@@ -1,0 +1,39 @@
+//! The floor the collector is measured against: CPU time prost alone needs to decode
+//! and re-encode the same requests the load generator sends.
+
+use llamacol_pipeline::otlp::collector::logs::v1::ExportLogsServiceRequest;
+use llamacol_pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
+use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
+use llamacol_pipeline::Signal;
+use prost::Message;
+
+use crate::{cpu, data};
+
+/// CPU-seconds per million items to decode and re-encode `total_items` items.
+pub fn measure(signal: Signal, batch_size: usize, total_items: usize) -> f64 {
+    let requests = data::pool(signal, batch_size, 64, 42);
+    let before = cpu::thread_seconds().unwrap_or(0.0);
+    let mut items = 0;
+    let mut k = 0;
+    let mut sink = 0usize;
+    while items < total_items {
+        let (bytes, n) = &requests[k % requests.len()];
+        k += 1;
+        let encoded = match signal {
+            Signal::Traces => {
+                ExportTraceServiceRequest::decode(bytes.clone()).map(|m| m.encode_to_vec())
+            }
+            Signal::Metrics => {
+                ExportMetricsServiceRequest::decode(bytes.clone()).map(|m| m.encode_to_vec())
+            }
+            Signal::Logs => {
+                ExportLogsServiceRequest::decode(bytes.clone()).map(|m| m.encode_to_vec())
+            }
+        };
+        sink = sink.wrapping_add(encoded.map(|e| e.len()).unwrap_or(0));
+        items += n;
+    }
+    let spent = cpu::thread_seconds().unwrap_or(0.0) - before;
+    std::hint::black_box(sink);
+    spent / items as f64 * 1e6
+}

@@ -1,0 +1,176 @@
+//! `loadgen`: OTLP load for llamacol's benchmarks (and any OTLP receiver).
+//!
+//! - `loadgen send --endpoint 127.0.0.1:4317 --duration 10s --connections 4 --batch-size 500`
+//! - `loadgen sink --endpoint 127.0.0.1:5317 --count-file /tmp/count [--delay 5ms]`
+//! - `loadgen floor --batch-size 500 --items 2000000`
+
+mod bench;
+mod cpu;
+mod data;
+mod floor;
+mod send;
+mod sink;
+
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use llamacol_pipeline::Signal;
+
+#[derive(Parser)]
+#[command(
+    name = "loadgen",
+    about = "OTLP load generator, counting sink and prost floor"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Send load and report items sent/accepted/refused, the rate and client latency.
+    Send {
+        /// gRPC `host:port` or URL; HTTP base URL (`http://host:4318`).
+        #[arg(long, default_value = "127.0.0.1:4317")]
+        endpoint: String,
+        #[arg(long, default_value = "grpc")]
+        protocol: String,
+        #[arg(long, default_value = "traces")]
+        signal: String,
+        /// Items per second over all connections; 0 sends as fast as answered.
+        #[arg(long, default_value_t = 0)]
+        rate: u64,
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        duration: Duration,
+        #[arg(long, default_value_t = 4)]
+        connections: usize,
+        /// Items per request.
+        #[arg(long, default_value_t = 500)]
+        batch_size: usize,
+        #[arg(long, default_value = "none")]
+        compression: String,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Receive OTLP/gRPC and count items.
+    Sink {
+        #[arg(long, default_value = "127.0.0.1:5317")]
+        endpoint: String,
+        #[arg(long, default_value = "0ms", value_parser = humantime::parse_duration)]
+        delay: Duration,
+        #[arg(long, default_value_t = 1000)]
+        queue_size: usize,
+        #[arg(long)]
+        count_file: String,
+    },
+    /// The whole-process benchmark (see BENCHMARKS.md): prints a Markdown table.
+    Bench {
+        /// The llamacol binary to measure (build it with --release).
+        #[arg(long, default_value = "target/release/llamacol")]
+        llamacol: std::path::PathBuf,
+        #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+        duration: Duration,
+        #[arg(long, default_value_t = 4)]
+        connections: usize,
+        #[arg(long, default_value_t = 500)]
+        batch_size: usize,
+        #[arg(long, default_value_t = 2_000_000)]
+        floor_items: usize,
+        #[arg(long, default_value = "target/bench")]
+        work_dir: std::path::PathBuf,
+    },
+    /// CPU-seconds per million items for prost to decode and re-encode the same requests.
+    Floor {
+        #[arg(long, default_value = "traces")]
+        signal: String,
+        #[arg(long, default_value_t = 500)]
+        batch_size: usize,
+        #[arg(long, default_value_t = 2_000_000)]
+        items: usize,
+    },
+}
+
+// This tool's results are its output.
+#[allow(clippy::print_stdout)]
+fn main() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match Cli::parse().command {
+        Command::Send {
+            endpoint,
+            protocol,
+            signal,
+            rate,
+            duration,
+            connections,
+            batch_size,
+            compression,
+            json,
+        } => {
+            let signal: Signal = signal.parse()?;
+            let plan = send::Plan {
+                endpoint,
+                protocol,
+                compression,
+                signal,
+                batch_size,
+                rate,
+                duration,
+                connections,
+            };
+            let r = runtime.block_on(send::run(plan))?;
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                println!(
+                    "sent {} accepted {} refused {} failed {} {}",
+                    r.sent,
+                    r.accepted,
+                    r.refused,
+                    r.failed,
+                    signal.item_name()
+                );
+                println!(
+                    "{:.0} {}/s over {:.1}s; latency p50 {:.2} ms, p99 {:.2} ms",
+                    r.rate,
+                    signal.item_name(),
+                    r.seconds,
+                    r.p50_ms,
+                    r.p99_ms
+                );
+            }
+        }
+        Command::Sink {
+            endpoint,
+            delay,
+            queue_size,
+            count_file,
+        } => runtime.block_on(sink::run(&endpoint, delay, queue_size, &count_file))?,
+        Command::Bench {
+            llamacol,
+            duration,
+            connections,
+            batch_size,
+            floor_items,
+            work_dir,
+        } => runtime.block_on(bench::run(bench::Options {
+            llamacol,
+            duration,
+            connections,
+            batch_size,
+            floor_items,
+            work_dir,
+        }))?,
+        Command::Floor {
+            signal,
+            batch_size,
+            items,
+        } => {
+            let per_million = floor::measure(signal.parse()?, batch_size, items);
+            println!("{per_million:.3}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,48 @@
+//! Criterion benches of the per-request hot paths, on a 500-span request:
+//! checking/counting the encoded bytes (what a receiver does instead of decoding),
+//! prost decode and encode (the floor's parts), wire-level batch merging, and the
+//! fan-out clone of encoded vs decoded batches.
+//! Run: `cargo bench --bench hot_paths`.
+
+use bytes::Bytes;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
+use llamacol_pipeline::testing::sample_traces;
+use llamacol_pipeline::{wire, Batch, Signal};
+use llamacol_processors::batch::Groups;
+use prost::Message;
+
+fn request() -> (ExportTraceServiceRequest, Bytes) {
+    let message = sample_traces(5, 100);
+    let bytes = Bytes::from(message.encode_to_vec());
+    (message, bytes)
+}
+
+fn hot_paths(c: &mut Criterion) {
+    let (message, bytes) = request();
+    let mut g = c.benchmark_group("500 spans");
+    g.throughput(Throughput::Elements(500));
+    g.bench_function("wire check + count (receiver)", |b| {
+        b.iter(|| wire::count_items(Signal::Traces, &bytes))
+    });
+    g.bench_function("prost decode", |b| {
+        b.iter(|| ExportTraceServiceRequest::decode(bytes.clone()))
+    });
+    g.bench_function("prost encode", |b| b.iter(|| message.encode_to_vec()));
+    g.bench_function("batch merge: add + take (wire level)", |b| {
+        b.iter(|| {
+            let mut groups = Groups::new(Signal::Traces);
+            let _ = groups.add(&bytes);
+            let _ = groups.add(&bytes);
+            groups.take(0)
+        })
+    });
+    let encoded = Batch::from_bytes(Signal::Traces, bytes.clone()).expect("valid");
+    let decoded = Batch::from(message.clone());
+    g.bench_function("fan-out clone (encoded)", |b| b.iter(|| encoded.clone()));
+    g.bench_function("fan-out clone (decoded)", |b| b.iter(|| decoded.clone()));
+    g.finish();
+}
+
+criterion_group!(benches, hot_paths);
+criterion_main!(benches);
