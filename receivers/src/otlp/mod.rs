@@ -8,6 +8,7 @@ mod status;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use axum::serve::ListenerExt;
 use llamacol_pipeline::config::{parse_block, ConfigSpec};
 use llamacol_pipeline::{BoxError, BuildContext, Consumer, Receiver, ReceiverFactory, Signal};
 use tokio::task::JoinSet;
@@ -78,7 +79,9 @@ impl Receiver for OtlpReceiver {
             let cancel = self.cancel.clone();
             let id = self.id.clone();
             self.servers.spawn(async move {
-                let incoming = tonic::transport::server::TcpIncoming::from(listener);
+                // Nagle's algorithm would hold small responses back ~40ms behind delayed ACKs.
+                let incoming =
+                    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
                 if let Err(e) = router
                     .serve_with_incoming_shutdown(incoming, cancel.cancelled_owned())
                     .await
@@ -92,6 +95,10 @@ impl Receiver for OtlpReceiver {
             let app = http::router(&self.signals, &h, next);
             let cancel = self.cancel.clone();
             let id = self.id.clone();
+            // Nagle's algorithm would hold small responses back ~40ms behind delayed ACKs.
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             self.servers.spawn(async move {
                 let served = axum::serve(listener, app)
                     .with_graceful_shutdown(cancel.cancelled_owned())
