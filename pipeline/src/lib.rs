@@ -11,6 +11,7 @@ pub mod component;
 pub mod config;
 pub mod consumer;
 pub mod registry;
+pub mod rpc_status;
 pub mod runtime;
 pub mod signal;
 pub mod telemetry;

@@ -4,6 +4,7 @@ use std::io::Write;
 
 use bytes::Bytes;
 use llamacol_pipeline::otlp::collector::{logs, metrics, trace};
+use llamacol_pipeline::rpc_status::RpcStatus;
 use llamacol_pipeline::{Batch, BoxError, ConsumeError, Signal};
 use prost::Message;
 use reqwest::header::{
@@ -146,15 +147,6 @@ impl HttpSender {
             report_partial(&self.id, r.as_ref());
         }
     }
-}
-
-/// google.rpc.Status in an error response, to show the server's message.
-#[derive(Clone, PartialEq, Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
 }
 
 fn error_message(json: bool, body: &[u8]) -> String {

@@ -12,6 +12,7 @@ use axum::Router;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use llamacol_pipeline::otlp::collector::{logs, metrics, trace};
+use llamacol_pipeline::rpc_status::RpcStatus;
 use llamacol_pipeline::{Batch, Consumer, Signal};
 use prost::Message;
 
@@ -56,15 +57,6 @@ pub fn router(signals: &[Signal], config: &HttpConfig, next: Arc<dyn Consumer>) 
 enum Format {
     Protobuf,
     Json,
-}
-
-/// google.rpc.Status, the body of OTLP/HTTP error responses.
-#[derive(Clone, PartialEq, Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
 }
 
 async fn export(state: Arc<HttpState>, signal: Signal, headers: HeaderMap, body: Body) -> Response {

@@ -131,14 +131,7 @@ mod tests;
 /// The message of a protobuf google.rpc.Status body (for tests and clients of this crate).
 #[cfg(test)]
 fn http_status_message(body: &[u8]) -> String {
-    #[derive(Clone, PartialEq, prost::Message)]
-    struct RpcStatus {
-        #[prost(int32, tag = "1")]
-        code: i32,
-        #[prost(string, tag = "2")]
-        message: String,
-    }
-    <RpcStatus as prost::Message>::decode(body)
+    <llamacol_pipeline::rpc_status::RpcStatus as prost::Message>::decode(body)
         .map(|s| s.message)
         .unwrap_or_default()
 }
