@@ -7,3 +7,4 @@ pub mod debug;
 pub mod file;
 pub mod json;
 pub mod otlp;
+pub mod prometheus;

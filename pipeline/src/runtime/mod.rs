@@ -65,11 +65,19 @@ impl Service {
             let factory = registry
                 .find_exporter(&exporter.id.type_name)
                 .ok_or_else(|| unknown(Kind::Exporter, &exporter.id))?;
+            // Exporters that translate (e.g. to Prometheus) count what they cannot send
+            // here, on the exporter's queue counters of its first signal.
+            let dropped = DropCounter::new(telemetry.counters(Scope {
+                kind: Kind::Exporter,
+                component: exporter.id.to_string(),
+                signal: signals[0],
+                pipeline: None,
+            }));
             let ctx = BuildContext {
                 id: exporter.id.clone(),
                 signals,
                 pipeline: None,
-                dropped: DropCounter::default(),
+                dropped,
             };
             let built = (factory.build)(&ctx, &exporter.block)
                 .map_err(|e| failed(Kind::Exporter, &exporter.id, e))?;

@@ -1,0 +1,220 @@
+//! `prometheus` exporter: serves the metrics it receives on `/metrics` for Prometheus to
+//! scrape, translated as the OpenTelemetry spec and the Collector do. Ingestion updates
+//! the store under a short lock; a scrape copies pointers and renders outside the lock.
+
+mod config;
+pub mod observe;
+pub mod render;
+pub mod store;
+pub mod translate;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use llamacol_pipeline::config::{parse_block, ConfigSpec};
+use llamacol_pipeline::serde_yaml::Value;
+use llamacol_pipeline::{
+    Batch, BoxError, BuildContext, ConsumeError, DropCounter, Exporter, ExporterFactory, Signal,
+};
+use tokio_util::sync::CancellationToken;
+
+pub use config::{PrometheusConfig, ResourceToTelemetry};
+use observe::Options;
+use render::Format;
+use store::{Refused, Store};
+
+pub fn factory() -> ExporterFactory {
+    ExporterFactory {
+        type_name: "prometheus",
+        signals: &[Signal::Metrics],
+        config: ConfigSpec::of::<PrometheusConfig>(),
+        build,
+    }
+}
+
+fn build(ctx: &BuildContext, block: &Value) -> Result<Arc<dyn Exporter>, BoxError> {
+    let config = parse_block::<PrometheusConfig>(block)?;
+    Ok(Arc::new(PrometheusExporter {
+        id: ctx.id.to_string(),
+        options: config.options(),
+        ingest: Arc::new(Ingest::new(ctx.dropped.clone())),
+        config,
+        stop: CancellationToken::new(),
+        server: Mutex::new(None),
+    }))
+}
+
+pub struct PrometheusExporter {
+    id: String,
+    config: PrometheusConfig,
+    options: Options,
+    ingest: Arc<Ingest>,
+    stop: CancellationToken,
+    server: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// The accumulated series and the bookkeeping of what could not be translated; shared
+/// with the remote-write exporter.
+pub struct Ingest {
+    pub store: Mutex<Store>,
+    dropped: DropCounter,
+    warned: Mutex<HashSet<String>>,
+}
+
+impl Ingest {
+    pub fn new(dropped: DropCounter) -> Ingest {
+        Ingest {
+            store: Mutex::new(Store::default()),
+            dropped,
+            warned: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Translates a metrics batch into the store; returns the resulting points (for
+    /// remote write). What cannot be translated is counted as dropped and logged once
+    /// per metric and reason.
+    pub fn ingest(
+        &self,
+        id: &str,
+        batch: &mut Batch,
+        options: &Options,
+    ) -> Result<Vec<(observe::Observation, Arc<store::Point>)>, ConsumeError> {
+        let Batch::Metrics(payload) = batch else {
+            return Ok(Vec::new());
+        };
+        let request = payload.message().map_err(ConsumeError::permanent)?;
+        let (observations, dropped) = observe::observe(request, options, now_ms());
+        for (metric, reason, points) in dropped {
+            self.drop_points(id, &metric, reason, points);
+        }
+        let now = Instant::now();
+        let mut applied = Vec::with_capacity(observations.len());
+        let mut conflicts = Vec::new();
+        {
+            let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+            for obs in observations {
+                let probe = obs.clone();
+                match store.apply(obs, now) {
+                    Ok(point) => applied.push((probe, point)),
+                    Err(Refused::TypeConflict { existing }) => {
+                        conflicts.push((probe.name, existing))
+                    }
+                }
+            }
+        }
+        for (name, existing) in conflicts {
+            self.drop_points(
+                id,
+                &name,
+                if existing == translate::FamilyType::Counter {
+                    "name already used by a counter"
+                } else {
+                    "name already used by a metric of another type"
+                },
+                1,
+            );
+        }
+        Ok(applied)
+    }
+
+    fn drop_points(&self, id: &str, metric: &str, reason: &'static str, points: usize) {
+        self.dropped.add(points);
+        let key = format!("{metric}\u{0}{reason}");
+        if self
+            .warned
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key)
+        {
+            tracing::warn!(component = %id, metric, reason, "metric points dropped (counted; logged once per metric)");
+        }
+    }
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+struct Scrape {
+    ingest: Arc<Ingest>,
+    config: PrometheusConfig,
+}
+
+async fn scrape(State(s): State<Arc<Scrape>>, headers: HeaderMap) -> impl IntoResponse {
+    let open_metrics = s.config.enable_open_metrics
+        && headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("application/openmetrics-text"));
+    let format = if open_metrics {
+        Format::OpenMetrics
+    } else {
+        Format::Prometheus
+    };
+    let snapshot = {
+        let mut store = s
+            .ingest
+            .store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        store.expire(Instant::now(), s.config.metric_expiration);
+        store.snapshot()
+    };
+    let body = render::render(&snapshot, format, s.config.send_timestamps);
+    ([(header::CONTENT_TYPE, format.content_type())], body)
+}
+
+#[async_trait]
+impl Exporter for PrometheusExporter {
+    async fn start(&self) -> Result<(), BoxError> {
+        let listener = tokio::net::TcpListener::bind(&self.config.endpoint)
+            .await
+            .map_err(|e| format!("cannot serve /metrics on `{}`: {e}", self.config.endpoint))?;
+        tracing::info!(component = %self.id, endpoint = %listener.local_addr()?, "serving Prometheus /metrics");
+        let app = axum::Router::new()
+            .route("/metrics", get(scrape))
+            .with_state(Arc::new(Scrape {
+                ingest: self.ingest.clone(),
+                config: self.config.clone(),
+            }));
+        let stop = self.stop.clone();
+        let handle = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await;
+        });
+        *self.server.lock().unwrap_or_else(PoisonError::into_inner) = Some(handle);
+        Ok(())
+    }
+
+    async fn export(&self, batch: &mut Batch) -> Result<(), ConsumeError> {
+        self.ingest
+            .ingest(&self.id, batch, &self.options)
+            .map(|_| ())
+    }
+
+    async fn shutdown(&self) -> Result<(), BoxError> {
+        self.stop.cancel();
+        let handle = self
+            .server
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(h) = handle {
+            let _ = h.await;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

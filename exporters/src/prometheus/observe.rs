@@ -1,0 +1,524 @@
+//! OTLP metrics to observations: one value per Prometheus series, with its labels,
+//! ready to be accumulated (`store.rs`) and rendered or pushed.
+
+use std::collections::BTreeMap;
+
+use llamacol_pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
+use llamacol_pipeline::otlp::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use llamacol_pipeline::otlp::metrics::v1::{
+    exemplar, metric, number_data_point, AggregationTemporality, ExponentialHistogramDataPoint,
+    Metric,
+};
+
+use super::translate::{label_name, metric_name, FamilyType, TranslationStrategy};
+
+/// Translation settings shared by the pull and remote-write exporters.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub namespace: Option<String>,
+    pub const_labels: Vec<(String, String)>,
+    pub strategy: TranslationStrategy,
+    /// Copy every resource attribute onto every series.
+    pub resource_to_telemetry: bool,
+    /// Leave out `otel_scope_name` / `otel_scope_version`.
+    pub without_scope_info: bool,
+    /// Emit `target_info` with the resource attributes that are not job/instance.
+    pub target_info: bool,
+}
+
+/// Sorted label pairs, `__name__` excluded.
+pub type Labels = Vec<(String, String)>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Number(f64),
+    /// Per-bucket (not cumulative) counts; `counts.len() == bounds.len() + 1`.
+    Histogram {
+        count: u64,
+        sum: Option<f64>,
+        bounds: Vec<f64>,
+        counts: Vec<u64>,
+    },
+    Summary {
+        count: u64,
+        sum: f64,
+        quantiles: Vec<(f64, f64)>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exemplar {
+    pub value: f64,
+    pub time_ms: i64,
+    pub trace_id: String,
+    pub span_id: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Observation {
+    pub name: String,
+    pub family: FamilyType,
+    pub help: String,
+    pub unit: String,
+    pub labels: Labels,
+    pub value: Value,
+    pub time_ms: i64,
+    /// The point's own time in ns (ordering and de-duplication need more than ms).
+    pub time_ns: u64,
+    pub start_ns: u64,
+    /// Delta temporality: to be added to what was accumulated.
+    pub delta: bool,
+    pub exemplar: Option<Exemplar>,
+}
+
+/// What could not be translated: (metric name, reason, points).
+pub type Dropped = Vec<(String, &'static str, usize)>;
+
+pub fn observe(
+    request: &ExportMetricsServiceRequest,
+    options: &Options,
+    now_ms: i64,
+) -> (Vec<Observation>, Dropped) {
+    let mut out = Vec::new();
+    let mut dropped = Vec::new();
+    for rm in &request.resource_metrics {
+        let resource = rm
+            .resource
+            .as_ref()
+            .map(|r| r.attributes.as_slice())
+            .unwrap_or_default();
+        let get = |k: &str| {
+            resource
+                .iter()
+                .find(|kv| kv.key == k)
+                .and_then(|kv| kv.value.as_ref())
+                .map(value_string)
+        };
+        let job = match (get("service.namespace"), get("service.name")) {
+            (Some(ns), Some(name)) if !ns.is_empty() => Some(format!("{ns}/{name}")),
+            (_, name) => name,
+        };
+        let instance = get("service.instance.id");
+        let mut base: BTreeMap<String, (String, String)> = BTreeMap::new();
+        if options.resource_to_telemetry {
+            add_attributes(&mut base, resource, options.strategy);
+        }
+        let mut identity: Vec<(String, String)> = Vec::new();
+        if let Some(job) = job.filter(|j| !j.is_empty()) {
+            identity.push(("job".into(), job));
+        }
+        if let Some(instance) = instance.filter(|i| !i.is_empty()) {
+            identity.push(("instance".into(), instance));
+        }
+        if options.target_info {
+            let mut info: BTreeMap<String, (String, String)> = BTreeMap::new();
+            let others: Vec<KeyValue> = resource
+                .iter()
+                .filter(|kv| {
+                    !matches!(
+                        kv.key.as_str(),
+                        "service.name" | "service.namespace" | "service.instance.id"
+                    )
+                })
+                .cloned()
+                .collect();
+            if !others.is_empty() {
+                add_attributes(&mut info, &others, options.strategy);
+                out.push(Observation {
+                    name: metric_name(
+                        "target_info",
+                        "",
+                        FamilyType::Gauge,
+                        None,
+                        TranslationStrategy::UnderscoreEscapingWithoutSuffixes,
+                    ),
+                    family: FamilyType::Gauge,
+                    help: "Target metadata".into(),
+                    unit: String::new(),
+                    labels: finish(info, &identity, &[]),
+                    value: Value::Number(1.0),
+                    time_ms: now_ms,
+                    time_ns: (now_ms as u64).saturating_mul(1_000_000),
+                    start_ns: 0,
+                    delta: false,
+                    exemplar: None,
+                });
+            }
+        }
+        for sm in &rm.scope_metrics {
+            let mut scope_base = base.clone();
+            if !options.without_scope_info {
+                add_scope(&mut scope_base, sm.scope.as_ref());
+            }
+            for m in &sm.metrics {
+                metric_observations(
+                    m,
+                    &scope_base,
+                    &identity,
+                    options,
+                    now_ms,
+                    &mut out,
+                    &mut dropped,
+                );
+            }
+        }
+    }
+    (out, dropped)
+}
+
+fn add_scope(
+    labels: &mut BTreeMap<String, (String, String)>,
+    scope: Option<&InstrumentationScope>,
+) {
+    if let Some(scope) = scope {
+        if !scope.name.is_empty() {
+            labels.insert(
+                "otel_scope_name".into(),
+                ("otel.scope.name".into(), scope.name.clone()),
+            );
+        }
+        if !scope.version.is_empty() {
+            labels.insert(
+                "otel_scope_version".into(),
+                ("otel.scope.version".into(), scope.version.clone()),
+            );
+        }
+    }
+}
+
+/// Adds attributes as labels. Keys that sanitise to the same label are joined with `;`
+/// in the order of their original keys, as the spec requires.
+fn add_attributes(
+    labels: &mut BTreeMap<String, (String, String)>,
+    attributes: &[KeyValue],
+    strategy: TranslationStrategy,
+) {
+    let mut sorted: Vec<&KeyValue> = attributes.iter().collect();
+    sorted.sort_by(|a, b| a.key.cmp(&b.key));
+    let mut fresh: BTreeMap<String, (String, String)> = BTreeMap::new();
+    for kv in sorted {
+        let name = label_name(&kv.key, strategy);
+        let value = kv.value.as_ref().map(value_string).unwrap_or_default();
+        match fresh.get_mut(&name) {
+            Some((_, existing)) => {
+                existing.push(';');
+                existing.push_str(&value);
+            }
+            None => {
+                fresh.insert(name, (kv.key.clone(), value));
+            }
+        }
+    }
+    labels.extend(fresh);
+}
+
+fn finish(
+    mut labels: BTreeMap<String, (String, String)>,
+    identity: &[(String, String)],
+    consts: &[(String, String)],
+) -> Labels {
+    for (k, v) in identity.iter().chain(consts) {
+        labels.insert(k.clone(), (k.clone(), v.clone()));
+    }
+    labels
+        .into_iter()
+        .filter(|(_, (_, v))| !v.is_empty())
+        .map(|(k, (_, v))| (k, v))
+        .collect()
+}
+
+/// Attribute values as strings per the attribute spec: strings as they are, others as JSON.
+pub fn value_string(v: &AnyValue) -> String {
+    match &v.value {
+        Some(any_value::Value::StringValue(s)) => s.clone(),
+        Some(any_value::Value::BoolValue(b)) => b.to_string(),
+        Some(any_value::Value::IntValue(i)) => i.to_string(),
+        Some(any_value::Value::DoubleValue(d)) => d.to_string(),
+        Some(any_value::Value::BytesValue(b)) => b.iter().map(|x| format!("{x:02x}")).collect(),
+        Some(any_value::Value::ArrayValue(a)) => {
+            let items: Vec<serde_json::Value> = a.values.iter().map(|v| json(v)).collect();
+            serde_json::Value::Array(items).to_string()
+        }
+        Some(any_value::Value::KvlistValue(l)) => {
+            let map: serde_json::Map<String, serde_json::Value> = l
+                .values
+                .iter()
+                .map(|kv| {
+                    (
+                        kv.key.clone(),
+                        kv.value.as_ref().map(json).unwrap_or_default(),
+                    )
+                })
+                .collect();
+            serde_json::Value::Object(map).to_string()
+        }
+        Some(any_value::Value::StringValueStrindex(i)) => i.to_string(),
+        None => String::new(),
+    }
+}
+
+fn json(v: &AnyValue) -> serde_json::Value {
+    match &v.value {
+        Some(any_value::Value::StringValue(s)) => s.clone().into(),
+        Some(any_value::Value::BoolValue(b)) => (*b).into(),
+        Some(any_value::Value::IntValue(i)) => (*i).into(),
+        Some(any_value::Value::DoubleValue(d)) => (*d).into(),
+        _ => value_string(v).into(),
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn ms(ns: u64, now_ms: i64) -> i64 {
+    if ns == 0 {
+        now_ms
+    } else {
+        (ns / 1_000_000) as i64
+    }
+}
+
+/// OTLP data point flag: no value was recorded (a staleness marker).
+const NO_RECORDED_VALUE: u32 = 1;
+
+fn metric_observations(
+    m: &Metric,
+    base: &BTreeMap<String, (String, String)>,
+    identity: &[(String, String)],
+    options: &Options,
+    now_ms: i64,
+    out: &mut Vec<Observation>,
+    dropped: &mut Dropped,
+) {
+    let ns = options.namespace.as_deref();
+    let make = |family: FamilyType| metric_name(&m.name, &m.unit, family, ns, options.strategy);
+    let labels_of = |attributes: &[KeyValue]| {
+        let mut labels = base.clone();
+        add_attributes(&mut labels, attributes, options.strategy);
+        finish(labels, identity, &options.const_labels)
+    };
+    let delta = |t: i32| t == AggregationTemporality::Delta as i32;
+    let mut push = |family: FamilyType,
+                    attributes: &[KeyValue],
+                    value: Value,
+                    time: u64,
+                    start: u64,
+                    is_delta: bool,
+                    exemplar: Option<Exemplar>| {
+        out.push(Observation {
+            name: make(family),
+            family,
+            // promtool (and people) want HELP; the OTLP name is the best fallback.
+            help: if m.description.is_empty() {
+                m.name.clone()
+            } else {
+                m.description.clone()
+            },
+            unit: m.unit.clone(),
+            labels: labels_of(attributes),
+            value,
+            time_ms: ms(time, now_ms),
+            time_ns: if time == 0 {
+                (now_ms as u64).saturating_mul(1_000_000)
+            } else {
+                time
+            },
+            start_ns: start,
+            delta: is_delta,
+            exemplar,
+        });
+    };
+    let number = |v: &Option<number_data_point::Value>| match v {
+        Some(number_data_point::Value::AsDouble(d)) => *d,
+        Some(number_data_point::Value::AsInt(i)) => *i as f64,
+        None => 0.0,
+    };
+    match &m.data {
+        Some(metric::Data::Gauge(g)) => {
+            for p in g
+                .data_points
+                .iter()
+                .filter(|p| p.flags & NO_RECORDED_VALUE == 0)
+            {
+                push(
+                    FamilyType::Gauge,
+                    &p.attributes,
+                    Value::Number(number(&p.value)),
+                    p.time_unix_nano,
+                    p.start_time_unix_nano,
+                    false,
+                    None,
+                );
+            }
+        }
+        Some(metric::Data::Sum(s)) => {
+            let family = if s.is_monotonic {
+                FamilyType::Counter
+            } else {
+                FamilyType::Gauge
+            };
+            if delta(s.aggregation_temporality) && !s.is_monotonic {
+                dropped.push((
+                    m.name.clone(),
+                    "non-monotonic delta sums cannot be converted (the spec says drop)",
+                    s.data_points.len(),
+                ));
+                return;
+            }
+            for p in s
+                .data_points
+                .iter()
+                .filter(|p| p.flags & NO_RECORDED_VALUE == 0)
+            {
+                let exemplar = p.exemplars.last().map(|e| to_exemplar(e, now_ms));
+                push(
+                    family,
+                    &p.attributes,
+                    Value::Number(number(&p.value)),
+                    p.time_unix_nano,
+                    p.start_time_unix_nano,
+                    delta(s.aggregation_temporality),
+                    exemplar,
+                );
+            }
+        }
+        Some(metric::Data::Histogram(h)) => {
+            for p in h
+                .data_points
+                .iter()
+                .filter(|p| p.flags & NO_RECORDED_VALUE == 0)
+            {
+                let mut counts = p.bucket_counts.clone();
+                counts.resize(p.explicit_bounds.len() + 1, 0);
+                let value = Value::Histogram {
+                    count: p.count,
+                    sum: p.sum,
+                    bounds: p.explicit_bounds.clone(),
+                    counts,
+                };
+                let exemplar = p.exemplars.last().map(|e| to_exemplar(e, now_ms));
+                push(
+                    FamilyType::Histogram,
+                    &p.attributes,
+                    value,
+                    p.time_unix_nano,
+                    p.start_time_unix_nano,
+                    delta(h.aggregation_temporality),
+                    exemplar,
+                );
+            }
+        }
+        Some(metric::Data::ExponentialHistogram(h)) => {
+            if delta(h.aggregation_temporality) {
+                dropped.push((
+                    m.name.clone(),
+                    "delta exponential histograms are dropped (the spec says so)",
+                    h.data_points.len(),
+                ));
+                return;
+            }
+            for p in h
+                .data_points
+                .iter()
+                .filter(|p| p.flags & NO_RECORDED_VALUE == 0)
+            {
+                match exponential_to_explicit(p) {
+                    Some(value) => push(
+                        FamilyType::Histogram,
+                        &p.attributes,
+                        value,
+                        p.time_unix_nano,
+                        p.start_time_unix_nano,
+                        false,
+                        None,
+                    ),
+                    None => dropped.push((
+                        m.name.clone(),
+                        "exponential histogram with too many buckets to convert",
+                        1,
+                    )),
+                }
+            }
+        }
+        Some(metric::Data::Summary(s)) => {
+            for p in s
+                .data_points
+                .iter()
+                .filter(|p| p.flags & NO_RECORDED_VALUE == 0)
+            {
+                let quantiles = p
+                    .quantile_values
+                    .iter()
+                    .map(|q| (q.quantile, q.value))
+                    .collect();
+                push(
+                    FamilyType::Summary,
+                    &p.attributes,
+                    Value::Summary {
+                        count: p.count,
+                        sum: p.sum,
+                        quantiles,
+                    },
+                    p.time_unix_nano,
+                    p.start_time_unix_nano,
+                    false,
+                    None,
+                );
+            }
+        }
+        None => {}
+    }
+}
+
+fn to_exemplar(e: &llamacol_pipeline::otlp::metrics::v1::Exemplar, now_ms: i64) -> Exemplar {
+    let value = match e.value {
+        Some(exemplar::Value::AsDouble(d)) => d,
+        Some(exemplar::Value::AsInt(i)) => i as f64,
+        None => 0.0,
+    };
+    Exemplar {
+        value,
+        time_ms: ms(e.time_unix_nano, now_ms),
+        trace_id: hex(&e.trace_id),
+        span_id: hex(&e.span_id),
+    }
+}
+
+/// Exponential buckets become explicit ones with the exponential boundaries: bucket `i`
+/// of scale `s` covers (base^i, base^(i+1)] with base = 2^(2^-s); negative buckets mirror
+/// it; the zero bucket ends at the zero threshold. Counts are kept exactly.
+fn exponential_to_explicit(p: &ExponentialHistogramDataPoint) -> Option<Value> {
+    const MAX_BUCKETS: usize = 2000;
+    let base = 2f64.powf(2f64.powi(-p.scale));
+    let mut pairs: Vec<(f64, u64)> = Vec::new();
+    if let Some(neg) = &p.negative {
+        if neg.bucket_counts.len() > MAX_BUCKETS {
+            return None;
+        }
+        // Bucket (-(base^(i+1)), -(base^i)]: upper bound -(base^i). Most negative first.
+        for (k, c) in neg.bucket_counts.iter().enumerate().rev() {
+            let i = neg.offset as i64 + k as i64;
+            pairs.push((-base.powi(i as i32), *c));
+        }
+    }
+    pairs.push((p.zero_threshold, p.zero_count));
+    if let Some(pos) = &p.positive {
+        if pos.bucket_counts.len() > MAX_BUCKETS {
+            return None;
+        }
+        for (k, c) in pos.bucket_counts.iter().enumerate() {
+            let i = pos.offset as i64 + k as i64;
+            pairs.push((base.powi((i + 1) as i32), *c));
+        }
+    }
+    let bounds = pairs.iter().map(|(b, _)| *b).collect();
+    let mut counts: Vec<u64> = pairs.iter().map(|(_, c)| *c).collect();
+    counts.push(0);
+    Some(Value::Histogram {
+        count: p.count,
+        sum: p.sum,
+        bounds,
+        counts,
+    })
+}
