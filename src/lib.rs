@@ -14,6 +14,8 @@ pub fn registry() -> Registry {
     let mut registry = Registry::new()
         .receiver(llamacol_receivers::otlp::factory())
         .exporter(llamacol_exporters::otlp::factory())
+        .exporter(llamacol_exporters::prometheus::factory())
+        .exporter(llamacol_exporters::prometheusremotewrite::factory())
         .exporter(llamacol_exporters::debug::factory())
         .exporter(llamacol_exporters::file::factory());
     for processor in llamacol_processors::factories() {

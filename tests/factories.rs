@@ -10,6 +10,10 @@ use llamacol_pipeline::{Kind, Signal};
 /// Types whose defaults leave a required key unset, with the smallest block that sets it.
 fn required_keys(kind: Kind, type_name: &str, dir: &std::path::Path) -> Option<String> {
     match (kind, type_name) {
+        (Kind::Exporter, "prometheusremotewrite") => Some(format!(
+            "{{endpoint: \"http://127.0.0.1:{}/api/v1/write\"}}",
+            testing::free_port()
+        )),
         (Kind::Processor, "memory_limiter") => Some("{limit_mib: 8192}".to_string()),
         (Kind::Exporter, "file") => {
             Some(format!("{{path: \"{}\"}}", dir.join("out.jsonl").display()))

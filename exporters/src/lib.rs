@@ -5,6 +5,8 @@
 
 pub mod debug;
 pub mod file;
+mod http_client;
 pub mod json;
 pub mod otlp;
 pub mod prometheus;
+pub mod prometheusremotewrite;

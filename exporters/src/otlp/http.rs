@@ -7,9 +7,7 @@ use llamacol_pipeline::otlp::collector::{logs, metrics, trace};
 use llamacol_pipeline::rpc_status::RpcStatus;
 use llamacol_pipeline::{Batch, BoxError, ConsumeError, Signal};
 use prost::Message;
-use reqwest::header::{
-    HeaderMap, HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER,
-};
+use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 
 use super::config::{Compression, Encoding, OtlpExporterConfig};
 use super::outcome::{from_http, report_partial, ExportError, PartialSuccess};
@@ -25,40 +23,14 @@ pub struct HttpSender {
 
 impl HttpSender {
     pub fn new(id: String, config: &OtlpExporterConfig) -> Result<HttpSender, BoxError> {
-        let mut headers = HeaderMap::new();
-        for (name, value) in &config.headers.0 {
-            let name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| format!("`{name}` is not a valid header name"))?;
-            let mut value = HeaderValue::from_str(value)
-                .map_err(|_| format!("header `{name}` has an invalid value"))?;
-            value.set_sensitive(true);
-            headers.insert(name, value);
-        }
-        let mut builder = reqwest::Client::builder()
-            .use_rustls_tls()
-            .timeout(config.timeout)
-            .default_headers(headers);
-        let read = |p: &std::path::Path| {
-            std::fs::read(p).map_err(|e| format!("reading `{}`: {e}", p.display()))
-        };
-        if let Some(ca) = &config.tls.ca_file {
-            builder = builder.tls_built_in_root_certs(false);
-            for cert in reqwest::Certificate::from_pem_bundle(&read(ca)?)? {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
-        if let (Some(cert), Some(key)) = (&config.tls.cert_file, &config.tls.key_file) {
-            let mut pem = read(cert)?;
-            pem.extend_from_slice(&read(key)?);
-            builder = builder.identity(reqwest::Identity::from_pem(&pem)?);
-        }
+        let client = crate::http_client::build(config.timeout, &config.tls, &config.headers)?;
         let base = config.endpoint.trim_end_matches('/');
         let url = |own: &Option<String>, path: &str| {
             own.clone().unwrap_or_else(|| format!("{base}{path}"))
         };
         Ok(HttpSender {
             id,
-            client: builder.build()?,
+            client,
             urls: [
                 url(&config.traces_endpoint, "/v1/traces"),
                 url(&config.metrics_endpoint, "/v1/metrics"),

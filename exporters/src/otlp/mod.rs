@@ -15,8 +15,8 @@ use llamacol_pipeline::{
     Batch, BoxError, BuildContext, ConsumeError, Exporter, ExporterFactory, Signal,
 };
 
-pub use config::{Compression, Encoding, OtlpExporterConfig, Protocol, TlsConfig};
-pub use outcome::parse_retry_after;
+pub use config::{Compression, Encoding, Headers, OtlpExporterConfig, Protocol, TlsConfig};
+pub use outcome::{from_http, parse_retry_after};
 
 pub fn factory() -> ExporterFactory {
     ExporterFactory {

@@ -1,0 +1,87 @@
+//! `exporters.prometheusremotewrite` config: the Collector's keys.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use llamacol_pipeline::config::{ComponentConfig, Issue};
+use serde::Deserialize;
+
+use crate::otlp::{Headers, TlsConfig};
+use crate::prometheus::observe::Options;
+use crate::prometheus::translate::TranslationStrategy;
+use crate::prometheus::ResourceToTelemetry;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RemoteWriteConfig {
+    /// The remote-write URL, e.g. `http://prometheus:9090/api/v1/write`. Required.
+    pub endpoint: String,
+    /// Sent with every request (e.g. `authorization`); values never logged.
+    pub headers: Headers,
+    /// Labels added to every series that does not already have them.
+    pub external_labels: BTreeMap<String, String>,
+    /// Prefix for every metric name.
+    pub namespace: Option<String>,
+    pub tls: TlsConfig,
+    /// Deadline of one request. Default 5s.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    pub target_info: TargetInfo,
+    pub resource_to_telemetry_conversion: ResourceToTelemetry,
+    pub translation_strategy: TranslationStrategy,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TargetInfo {
+    /// Send `target_info` with the resource attributes. Default true.
+    pub enabled: bool,
+}
+
+impl Default for TargetInfo {
+    fn default() -> Self {
+        TargetInfo { enabled: true }
+    }
+}
+
+impl Default for RemoteWriteConfig {
+    fn default() -> Self {
+        RemoteWriteConfig {
+            endpoint: String::new(),
+            headers: Headers::default(),
+            external_labels: BTreeMap::new(),
+            namespace: None,
+            tls: TlsConfig::default(),
+            timeout: Duration::from_secs(5),
+            target_info: TargetInfo::default(),
+            resource_to_telemetry_conversion: ResourceToTelemetry::default(),
+            translation_strategy: TranslationStrategy::default(),
+        }
+    }
+}
+
+impl RemoteWriteConfig {
+    pub fn options(&self) -> Options {
+        Options {
+            namespace: self.namespace.clone(),
+            const_labels: Vec::new(),
+            strategy: self.translation_strategy,
+            resource_to_telemetry: self.resource_to_telemetry_conversion.enabled,
+            without_scope_info: false,
+            target_info: self.target_info.enabled,
+        }
+    }
+}
+
+impl ComponentConfig for RemoteWriteConfig {
+    fn validate(&self) -> Vec<Issue> {
+        let mut issues = Vec::new();
+        if !(self.endpoint.starts_with("http://") || self.endpoint.starts_with("https://")) {
+            issues.push(Issue::new("endpoint", "`endpoint` is required: the remote-write URL, e.g. `http://prometheus:9090/api/v1/write`"));
+        }
+        if self.timeout.is_zero() {
+            issues.push(Issue::new("timeout", "must be more than 0"));
+        }
+        issues
+    }
+}

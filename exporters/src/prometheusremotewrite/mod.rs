@@ -1,0 +1,208 @@
+//! `prometheusremotewrite` exporter: pushes metrics to a Prometheus remote-write 1.0
+//! endpoint (snappy-compressed protobuf `WriteRequest`). Translation and delta
+//! accumulation are the `prometheus` exporter's; each request carries the series the
+//! batch touched, samples sorted by time. Retries go through the pipeline's queue:
+//! 5xx and 429 are retryable, other 4xx permanent.
+
+mod config;
+mod proto;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, PoisonError};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use llamacol_pipeline::config::{parse_block, ConfigSpec};
+use llamacol_pipeline::serde_yaml::Value;
+use llamacol_pipeline::{
+    Batch, BoxError, BuildContext, ConsumeError, Exporter, ExporterFactory, Signal,
+};
+use prost::Message;
+
+pub use config::{RemoteWriteConfig, TargetInfo};
+pub use proto::{Label, Sample, TimeSeries, WriteRequest};
+
+use crate::otlp::{from_http, parse_retry_after};
+use crate::prometheus::observe::{Options, Value as PointValue};
+use crate::prometheus::render::number;
+use crate::prometheus::Ingest;
+
+/// Accumulated series not updated for this long are forgotten (bounds the memory that
+/// delta-to-cumulative needs).
+const FORGET_AFTER: Duration = Duration::from_secs(15 * 60);
+
+pub fn factory() -> ExporterFactory {
+    ExporterFactory {
+        type_name: "prometheusremotewrite",
+        signals: &[Signal::Metrics],
+        config: ConfigSpec::of::<RemoteWriteConfig>(),
+        build,
+    }
+}
+
+fn build(ctx: &BuildContext, block: &Value) -> Result<Arc<dyn Exporter>, BoxError> {
+    let config = parse_block::<RemoteWriteConfig>(block)?;
+    Ok(Arc::new(RemoteWriteExporter {
+        id: ctx.id.to_string(),
+        client: crate::http_client::build(config.timeout, &config.tls, &config.headers)?,
+        options: config.options(),
+        ingest: Ingest::new(ctx.dropped.clone()),
+        config,
+    }))
+}
+
+pub struct RemoteWriteExporter {
+    id: String,
+    config: RemoteWriteConfig,
+    options: Options,
+    client: reqwest::Client,
+    ingest: Ingest,
+}
+
+impl RemoteWriteExporter {
+    /// The series of one batch, labels sorted, samples sorted by timestamp.
+    fn write_request(&self, batch: &mut Batch) -> Result<WriteRequest, ConsumeError> {
+        let applied = self.ingest.ingest(&self.id, batch, &self.options)?;
+        self.ingest
+            .store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .expire(Instant::now(), FORGET_AFTER);
+        let mut series: BTreeMap<Vec<Label>, Vec<Sample>> = BTreeMap::new();
+        for (obs, point) in applied {
+            let mut add = |suffix: &str, extra: Option<(&str, String)>, value: f64| {
+                let mut labels: Vec<Label> = obs
+                    .labels
+                    .iter()
+                    .map(|(k, v)| Label {
+                        name: k.clone(),
+                        value: v.clone(),
+                    })
+                    .collect();
+                labels.push(Label {
+                    name: "__name__".into(),
+                    value: format!("{}{suffix}", obs.name),
+                });
+                if let Some((k, v)) = &extra {
+                    labels.push(Label {
+                        name: (*k).to_string(),
+                        value: v.clone(),
+                    });
+                }
+                for (k, v) in &self.config.external_labels {
+                    if !labels.iter().any(|l| &l.name == k) {
+                        labels.push(Label {
+                            name: k.clone(),
+                            value: v.clone(),
+                        });
+                    }
+                }
+                labels.sort();
+                series.entry(labels).or_default().push(Sample {
+                    value,
+                    timestamp: point.time_ms,
+                });
+            };
+            match &point.value {
+                PointValue::Number(v) => add("", None, *v),
+                PointValue::Histogram {
+                    count,
+                    sum,
+                    bounds,
+                    counts,
+                } => {
+                    let mut cumulative = 0;
+                    for (i, c) in counts.iter().enumerate() {
+                        cumulative += c;
+                        let le = bounds
+                            .get(i)
+                            .map_or_else(|| "+Inf".to_string(), |b| number(*b));
+                        add("_bucket", Some(("le", le)), cumulative as f64);
+                    }
+                    if let Some(s) = sum {
+                        add("_sum", None, *s);
+                    }
+                    add("_count", None, *count as f64);
+                }
+                PointValue::Summary {
+                    count,
+                    sum,
+                    quantiles,
+                } => {
+                    for (q, v) in quantiles {
+                        add("", Some(("quantile", number(*q))), *v);
+                    }
+                    add("_sum", None, *sum);
+                    add("_count", None, *count as f64);
+                }
+            }
+        }
+        let timeseries = series
+            .into_iter()
+            .map(|(labels, mut samples)| {
+                samples.sort_by_key(|s| s.timestamp);
+                samples.dedup_by_key(|s| s.timestamp);
+                TimeSeries { labels, samples }
+            })
+            .collect();
+        Ok(WriteRequest { timeseries })
+    }
+}
+
+#[async_trait]
+impl Exporter for RemoteWriteExporter {
+    async fn export(&self, batch: &mut Batch) -> Result<(), ConsumeError> {
+        let request = self.write_request(batch)?;
+        if request.timeseries.is_empty() {
+            return Ok(());
+        }
+        let body = snap::raw::Encoder::new()
+            .compress_vec(&request.encode_to_vec())
+            .map_err(|e| ConsumeError::permanent(format!("snappy: {e}")))?;
+        let response = self
+            .client
+            .post(&self.config.endpoint)
+            .header("Content-Encoding", "snappy")
+            .header("Content-Type", "application/x-protobuf")
+            .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+            .header(
+                "User-Agent",
+                concat!("llamacol/", env!("CARGO_PKG_VERSION")),
+            )
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| {
+                ConsumeError::retryable(format!("remote write to {}: {e}", self.config.endpoint))
+            })?;
+        let status = response.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(());
+        }
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let message = response.text().await.unwrap_or_default();
+        // Remote write: every 5xx is retryable too, not only the OTLP set.
+        if status >= 500 {
+            let e = ConsumeError::retryable(format!(
+                "remote write failed with status {status}: {}",
+                message.trim()
+            ));
+            return Err(match retry_after.as_deref().and_then(parse_retry_after) {
+                Some(d) => e.with_retry_after(d),
+                None => e,
+            });
+        }
+        Err(from_http(
+            status,
+            retry_after.as_deref(),
+            message.trim().to_string(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests;
