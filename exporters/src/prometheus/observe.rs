@@ -135,7 +135,7 @@ pub fn observe(
                     family: FamilyType::Gauge,
                     help: "Target metadata".into(),
                     unit: String::new(),
-                    labels: finish(info, &identity, &[]),
+                    labels: finish(info, &identity, &options.const_labels),
                     value: Value::Number(1.0),
                     time_ms: now_ms,
                     time_ns: (now_ms as u64).saturating_mul(1_000_000),
@@ -236,7 +236,7 @@ pub fn value_string(v: &AnyValue) -> String {
         Some(any_value::Value::DoubleValue(d)) => d.to_string(),
         Some(any_value::Value::BytesValue(b)) => b.iter().map(|x| format!("{x:02x}")).collect(),
         Some(any_value::Value::ArrayValue(a)) => {
-            let items: Vec<serde_json::Value> = a.values.iter().map(|v| json(v)).collect();
+            let items: Vec<serde_json::Value> = a.values.iter().map(json).collect();
             serde_json::Value::Array(items).to_string()
         }
         Some(any_value::Value::KvlistValue(l)) => {

@@ -1,0 +1,61 @@
+//! Rendering `/metrics` with 10k and 100k series. Ingestion only waits for the snapshot
+//! (pointer copies under the store lock); formatting happens outside the lock.
+//! Run: `cargo bench --bench prometheus_render`.
+
+use std::time::Instant;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use llamacol_exporters::prometheus::observe::{Observation, Value};
+use llamacol_exporters::prometheus::render::{render, Format};
+use llamacol_exporters::prometheus::store::Store;
+use llamacol_exporters::prometheus::translate::FamilyType;
+
+fn store(series: usize) -> Store {
+    let mut store = Store::default();
+    let now = Instant::now();
+    for i in 0..series {
+        let obs = Observation {
+            name: format!("llm_family_{}_total", i % 100),
+            family: FamilyType::Counter,
+            help: "A counter".into(),
+            unit: String::new(),
+            labels: vec![
+                ("hw_id".into(), format!("GPU-{}", i % 8)),
+                ("instance".into(), format!("node-{}:8080", i / 800)),
+                ("job".into(), "llama-server".into()),
+                ("series".into(), i.to_string()),
+            ],
+            value: Value::Number(i as f64),
+            time_ms: 1_732_400_000_000,
+            time_ns: 1_732_400_000_000_000_000,
+            start_ns: 0,
+            delta: false,
+            exemplar: None,
+        };
+        let _ = store.apply(obs, now);
+    }
+    store
+}
+
+fn bench(c: &mut Criterion) {
+    let mut g = c.benchmark_group("prometheus /metrics");
+    g.sample_size(10);
+    for n in [10_000, 100_000] {
+        let s = store(n);
+        g.bench_with_input(
+            BenchmarkId::new("snapshot (under the lock)", n),
+            &s,
+            |b, s| b.iter(|| s.snapshot()),
+        );
+        let snap = s.snapshot();
+        g.bench_with_input(
+            BenchmarkId::new("render text (outside the lock)", n),
+            &snap,
+            |b, snap| b.iter(|| render(snap, Format::Prometheus, false)),
+        );
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
