@@ -95,6 +95,25 @@ pub struct BuildContext {
     /// For stateful components: count here what was accepted but can no longer be
     /// delivered (the wrapper counts everything else).
     pub dropped: DropCounter,
+    /// For scraping receivers: count failed fetches here (shown as the receiver's
+    /// `failed` counter).
+    pub failures: FailureCounter,
+}
+
+/// Counts a receiver's failed scrapes.
+#[derive(Debug, Clone, Default)]
+pub struct FailureCounter(Option<Arc<crate::telemetry::Counters>>);
+
+impl FailureCounter {
+    pub fn new(counters: Arc<crate::telemetry::Counters>) -> Self {
+        FailureCounter(Some(counters))
+    }
+
+    pub fn add(&self, n: usize) {
+        if let Some(c) = &self.0 {
+            crate::telemetry::Counters::add(&c.failed, n);
+        }
+    }
 }
 
 impl BuildContext {
@@ -105,6 +124,7 @@ impl BuildContext {
             signals,
             pipeline: None,
             dropped: DropCounter::default(),
+            failures: FailureCounter::default(),
         }
     }
 }

@@ -20,7 +20,7 @@ pub mod wire;
 
 pub use batch::{Batch, Logs, Metrics, Payload, SignalMessage, Traces};
 pub use component::{
-    BuildContext, ComponentError, ComponentId, DropCounter, Exporter, ExporterFactory, Factory,
+    BuildContext, ComponentError, ComponentId, DropCounter, FailureCounter, Exporter, ExporterFactory, Factory,
     Kind, Processor, ProcessorFactory, Receiver, ReceiverFactory,
 };
 pub use consumer::{BoxError, ConsumeError, Consumer, ErrorKind, FanOut};

@@ -3,5 +3,6 @@
 //! Depends on `llamacol-pipeline` only (never on processors or exporters), and uses
 //! nothing of it that a plugin author could not use.
 
+pub mod llamacpp;
 pub mod net;
 pub mod otlp;

@@ -15,7 +15,7 @@ pub use queue::{ExporterQueue, QueueError};
 
 use crate::batch::Batch;
 use crate::component::{
-    BuildContext, ComponentError, ComponentId, DropCounter, Kind, Processor, Receiver,
+    BuildContext, ComponentError, ComponentId, DropCounter, FailureCounter, Kind, Processor, Receiver,
 };
 use crate::config::{Config, PipelineConfig};
 use crate::consumer::{BoxError, ConsumeError, Consumer, FanOut};
@@ -78,6 +78,7 @@ impl Service {
                 signals,
                 pipeline: None,
                 dropped,
+                failures: FailureCounter::default(),
             };
             let built = (factory.build)(&ctx, &exporter.block)
                 .map_err(|e| failed(Kind::Exporter, &exporter.id, e))?;
@@ -128,6 +129,7 @@ impl Service {
                     signals: vec![pipeline.signal],
                     pipeline: Some(pipeline.id.clone()),
                     dropped: DropCounter::new(counters.clone()),
+                    failures: FailureCounter::default(),
                 };
                 let processor = (factory.build)(&ctx, &block, next)
                     .map_err(|e| failed(Kind::Processor, id, e))?;
@@ -173,6 +175,12 @@ impl Service {
                 signals: routes.iter().map(|(s, _)| *s).collect(),
                 pipeline: None,
                 dropped: DropCounter::default(),
+                failures: FailureCounter::new(telemetry.counters(Scope {
+                    kind: Kind::Receiver,
+                    component: id.to_string(),
+                    signal: routes[0].0,
+                    pipeline: None,
+                })),
             };
             let receiver =
                 (factory.build)(&ctx, block).map_err(|e| failed(Kind::Receiver, id, e))?;
