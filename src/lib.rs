@@ -13,6 +13,7 @@ use llamacol_pipeline::Registry;
 pub fn registry() -> Registry {
     let mut registry = Registry::new()
         .receiver(llamacol_receivers::otlp::factory())
+        .receiver(llamacol_receivers::llamacpp::factory())
         .exporter(llamacol_exporters::otlp::factory())
         .exporter(llamacol_exporters::prometheus::factory())
         .exporter(llamacol_exporters::prometheusremotewrite::factory())

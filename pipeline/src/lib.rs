@@ -20,8 +20,8 @@ pub mod wire;
 
 pub use batch::{Batch, Logs, Metrics, Payload, SignalMessage, Traces};
 pub use component::{
-    BuildContext, ComponentError, ComponentId, DropCounter, FailureCounter, Exporter, ExporterFactory, Factory,
-    Kind, Processor, ProcessorFactory, Receiver, ReceiverFactory,
+    BuildContext, ComponentError, ComponentId, DropCounter, Exporter, ExporterFactory, Factory,
+    FailureCounter, Kind, Processor, ProcessorFactory, Receiver, ReceiverFactory,
 };
 pub use consumer::{BoxError, ConsumeError, Consumer, ErrorKind, FanOut};
 pub use registry::Registry;

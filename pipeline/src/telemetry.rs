@@ -141,6 +141,11 @@ impl Telemetry {
                     continue;
                 }
                 let name = format!("llamacol_{kind}_{outcome}_items_total");
+                let help = if kind == Kind::Receiver && *outcome == "failed" {
+                    "Failed fetches of scraping receivers (e.g. a llama.cpp endpoint that did not answer)."
+                } else {
+                    help
+                };
                 let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
                 for (scope, values) in rows {
                     let _ = write!(

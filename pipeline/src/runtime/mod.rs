@@ -15,7 +15,8 @@ pub use queue::{ExporterQueue, QueueError};
 
 use crate::batch::Batch;
 use crate::component::{
-    BuildContext, ComponentError, ComponentId, DropCounter, FailureCounter, Kind, Processor, Receiver,
+    BuildContext, ComponentError, ComponentId, DropCounter, FailureCounter, Kind, Processor,
+    Receiver,
 };
 use crate::config::{Config, PipelineConfig};
 use crate::consumer::{BoxError, ConsumeError, Consumer, FanOut};

@@ -46,7 +46,11 @@ pub struct Target {
 impl Default for LlamaCppConfig {
     fn default() -> Self {
         LlamaCppConfig {
-            targets: vec![Target { endpoint: "http://127.0.0.1:8080".into(), name: None, headers: BTreeMap::new() }],
+            targets: vec![Target {
+                endpoint: "http://127.0.0.1:8080".into(),
+                name: None,
+                headers: BTreeMap::new(),
+            }],
             collection_interval: Duration::from_secs(10),
             timeout: Duration::from_secs(2),
             metrics: true,
@@ -62,18 +66,30 @@ impl ComponentConfig for LlamaCppConfig {
     fn validate(&self) -> Vec<Issue> {
         let mut issues = Vec::new();
         if self.targets.is_empty() {
-            issues.push(Issue::new("targets", "list at least one target, e.g. `- endpoint: http://127.0.0.1:8080`"));
+            issues.push(Issue::new(
+                "targets",
+                "list at least one target, e.g. `- endpoint: http://127.0.0.1:8080`",
+            ));
         }
         for (i, t) in self.targets.iter().enumerate() {
             if !(t.endpoint.starts_with("http://") || t.endpoint.starts_with("https://")) {
-                issues.push(Issue::new(format!("targets[{i}].endpoint"), format!("`{}` must be an http:// or https:// URL", t.endpoint)));
+                issues.push(Issue::new(
+                    format!("targets[{i}].endpoint"),
+                    format!("`{}` must be an http:// or https:// URL", t.endpoint),
+                ));
             }
         }
         if self.collection_interval.is_zero() || self.timeout.is_zero() {
-            issues.push(Issue::new("collection_interval", "`collection_interval` and `timeout` must be more than 0"));
+            issues.push(Issue::new(
+                "collection_interval",
+                "`collection_interval` and `timeout` must be more than 0",
+            ));
         }
         if self.timeout > self.collection_interval {
-            issues.push(Issue::new("timeout", "must not exceed `collection_interval`"));
+            issues.push(Issue::new(
+                "timeout",
+                "must not exceed `collection_interval`",
+            ));
         }
         issues
     }

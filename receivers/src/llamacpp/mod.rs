@@ -11,7 +11,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use llamacol_pipeline::config::{parse_block, ConfigSpec};
 use llamacol_pipeline::serde_yaml::Value;
-use llamacol_pipeline::{Batch, BoxError, BuildContext, Consumer, FailureCounter, Receiver, ReceiverFactory, Signal};
+use llamacol_pipeline::{
+    Batch, BoxError, BuildContext, Consumer, FailureCounter, Receiver, ReceiverFactory, Signal,
+};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -29,7 +31,11 @@ pub fn factory() -> ReceiverFactory {
 
 fn build(ctx: &BuildContext, block: &Value) -> Result<Box<dyn Receiver>, BoxError> {
     let config = parse_block::<LlamaCppConfig>(block)?;
-    let scrapers = config.targets.iter().map(|t| Scraper::new(t, &config)).collect::<Result<Vec<_>, _>>()?;
+    let scrapers = config
+        .targets
+        .iter()
+        .map(|t| Scraper::new(t, &config))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Box::new(LlamaCppReceiver {
         id: ctx.id.to_string(),
         interval: config.collection_interval,
@@ -53,7 +59,13 @@ pub struct LlamaCppReceiver {
 impl Receiver for LlamaCppReceiver {
     async fn start(&mut self, next: Arc<dyn Consumer>) -> Result<(), BoxError> {
         for mut scraper in self.scrapers.drain(..) {
-            let (next, cancel, failures, id, every) = (next.clone(), self.cancel.clone(), self.failures.clone(), self.id.clone(), self.interval);
+            let (next, cancel, failures, id, every) = (
+                next.clone(),
+                self.cancel.clone(),
+                self.failures.clone(),
+                self.id.clone(),
+                self.interval,
+            );
             self.tasks.spawn(async move {
                 let mut ticker = tokio::time::interval(every);
                 ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);

@@ -30,16 +30,26 @@ pub fn prometheus_text(text: &str) -> Result<Vec<Sample>, ParseError> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let err = |what: &str| ParseError::Line { line: i + 1, what: what.to_string() };
-        let name_end = line.find(|c: char| c == '{' || c.is_whitespace()).ok_or_else(|| err("a sample needs a value"))?;
+        let err = |what: &str| ParseError::Line {
+            line: i + 1,
+            what: what.to_string(),
+        };
+        let name_end = line
+            .find(|c: char| c == '{' || c.is_whitespace())
+            .ok_or_else(|| err("a sample needs a value"))?;
         let name = &line[..name_end];
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':') || name.starts_with(|c: char| c.is_ascii_digit()) {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+            || name.starts_with(|c: char| c.is_ascii_digit())
+        {
             return Err(err("invalid metric name"));
         }
         let mut rest = &line[name_end..];
         let mut labels = Vec::new();
         if let Some(body) = rest.strip_prefix('{') {
-            let (parsed, after) = parse_labels(body).map_err(|e| err(e))?;
+            let (parsed, after) = parse_labels(body).map_err(&err)?;
             labels = parsed;
             rest = after;
         }
@@ -52,17 +62,26 @@ pub fn prometheus_text(text: &str) -> Result<Vec<Sample>, ParseError> {
             v => v.parse::<f64>().map_err(|_| err("value is not a number"))?,
         };
         if let Some(ts) = parts.next() {
-            ts.parse::<i64>().map_err(|_| err("timestamp is not an integer"))?;
+            ts.parse::<i64>()
+                .map_err(|_| err("timestamp is not an integer"))?;
         }
         if parts.next().is_some() {
             return Err(err("trailing text after the timestamp"));
         }
-        out.push(Sample { name: name.to_string(), labels, value });
+        out.push(Sample {
+            name: name.to_string(),
+            labels,
+            value,
+        });
     }
     Ok(out)
 }
 
-fn parse_labels(mut s: &str) -> Result<(Vec<(String, String)>, &str), &'static str> {
+/// Label pairs of one sample.
+type LabelPairs = Vec<(String, String)>;
+
+/// Parses `a="1",b="2"}` and returns the labels and what follows the `}`.
+fn parse_labels(mut s: &str) -> Result<(LabelPairs, &str), &'static str> {
     let mut labels = Vec::new();
     loop {
         s = s.trim_start();
@@ -74,7 +93,10 @@ fn parse_labels(mut s: &str) -> Result<(Vec<(String, String)>, &str), &'static s
         if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err("invalid label name");
         }
-        s = s[eq + 1..].trim_start().strip_prefix('"').ok_or("label value must be quoted")?;
+        s = s[eq + 1..]
+            .trim_start()
+            .strip_prefix('"')
+            .ok_or("label value must be quoted")?;
         let mut value = String::new();
         let mut chars = s.char_indices();
         let end = loop {
@@ -107,11 +129,16 @@ pub struct Slot {
 
 pub fn slots(body: &[u8]) -> Result<Vec<Slot>, ParseError> {
     let json: Json = serde_json::from_slice(body).map_err(|e| ParseError::Json(e.to_string()))?;
-    let array = json.as_array().ok_or(ParseError::Shape("/slots must be a JSON array"))?;
+    let array = json
+        .as_array()
+        .ok_or(ParseError::Shape("/slots must be a JSON array"))?;
     array
         .iter()
         .map(|s| {
-            let id = s.get("id").and_then(Json::as_i64).ok_or(ParseError::Shape("a slot without an `id`"))?;
+            let id = s
+                .get("id")
+                .and_then(Json::as_i64)
+                .ok_or(ParseError::Shape("a slot without an `id`"))?;
             // `next_token` is an object in older builds and an array of one object in newer ones.
             let next = match s.get("next_token") {
                 Some(Json::Array(a)) => a.first(),
@@ -121,7 +148,10 @@ pub fn slots(body: &[u8]) -> Result<Vec<Slot>, ParseError> {
             Ok(Slot {
                 id,
                 n_ctx: s.get("n_ctx").and_then(Json::as_i64),
-                processing: s.get("is_processing").and_then(Json::as_bool).or_else(|| s.get("state").and_then(Json::as_i64).map(|st| st != 0)),
+                processing: s
+                    .get("is_processing")
+                    .and_then(Json::as_bool)
+                    .or_else(|| s.get("state").and_then(Json::as_i64).map(|st| st != 0)),
                 n_decoded: next.and_then(|n| n.get("n_decoded")).and_then(Json::as_i64),
                 n_remain: next.and_then(|n| n.get("n_remain")).and_then(Json::as_i64),
             })
@@ -139,7 +169,12 @@ pub enum Health {
 }
 
 impl Health {
-    pub const ALL: [Health; 4] = [Health::Ok, Health::Loading, Health::Error, Health::Unreachable];
+    pub const ALL: [Health; 4] = [
+        Health::Ok,
+        Health::Loading,
+        Health::Error,
+        Health::Unreachable,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -158,7 +193,13 @@ pub fn health(status: u16, body: &[u8]) -> Health {
     let json: Option<Json> = serde_json::from_slice(body).ok();
     let text = json
         .as_ref()
-        .and_then(|j| j.get("status").and_then(Json::as_str).or_else(|| j.get("error").and_then(|e| e.get("message")).and_then(Json::as_str)))
+        .and_then(|j| {
+            j.get("status").and_then(Json::as_str).or_else(|| {
+                j.get("error")
+                    .and_then(|e| e.get("message"))
+                    .and_then(Json::as_str)
+            })
+        })
         .unwrap_or_default()
         .to_ascii_lowercase();
     if text.contains("loading") {
@@ -187,7 +228,12 @@ pub fn props(body: &[u8]) -> Result<Props, ParseError> {
     if !json.is_object() {
         return Err(ParseError::Shape("/props must be a JSON object"));
     }
-    let text = |k: &str| json.get(k).and_then(Json::as_str).filter(|s| !s.is_empty()).map(str::to_string);
+    let text = |k: &str| {
+        json.get(k)
+            .and_then(Json::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
     let endpoints = ["metrics", "slots", "props"]
         .into_iter()
         .filter(|e| json.get(format!("endpoint_{e}")).and_then(Json::as_bool) == Some(true))
@@ -196,7 +242,10 @@ pub fn props(body: &[u8]) -> Result<Props, ParseError> {
     Ok(Props {
         model: text("model_alias").or_else(|| text("model_path")),
         total_slots: json.get("total_slots").and_then(Json::as_i64),
-        n_ctx: json.get("default_generation_settings").and_then(|d| d.get("n_ctx")).and_then(Json::as_i64),
+        n_ctx: json
+            .get("default_generation_settings")
+            .and_then(|d| d.get("n_ctx"))
+            .and_then(Json::as_i64),
         build: text("build_info"),
         endpoints,
     })

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use llamacol_pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
 use llamacol_pipeline::otlp::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
-use llamacol_pipeline::otlp::metrics::v1::{metric, number_data_point, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum};
+use llamacol_pipeline::otlp::metrics::v1::{
+    metric, number_data_point, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
+};
 use llamacol_pipeline::otlp::resource::v1::Resource;
 
 use super::config::{LlamaCppConfig, Target};
@@ -37,11 +39,18 @@ pub struct Scraper {
 }
 
 fn now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
 }
 
 fn kv(key: &str, value: any_value::Value) -> KeyValue {
-    KeyValue { key: key.into(), value: Some(AnyValue { value: Some(value) }), ..Default::default() }
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(value) }),
+        ..Default::default()
+    }
 }
 
 fn text(key: &str, v: &str) -> KeyValue {
@@ -53,21 +62,32 @@ fn int(key: &str, v: i64) -> KeyValue {
 }
 
 impl Scraper {
-    pub fn new(target: &Target, config: &LlamaCppConfig) -> Result<Scraper, llamacol_pipeline::BoxError> {
+    pub fn new(
+        target: &Target,
+        config: &LlamaCppConfig,
+    ) -> Result<Scraper, llamacol_pipeline::BoxError> {
         let base = target.endpoint.trim_end_matches('/').to_string();
         let url = reqwest::Url::parse(&base).map_err(|e| format!("target `{base}`: {e}"))?;
         let address = url.host_str().unwrap_or_default().to_string();
         let port = url.port_or_known_default().unwrap_or(80) as i64;
         let mut headers = reqwest::header::HeaderMap::new();
         for (k, v) in &target.headers {
-            let name = reqwest::header::HeaderName::from_bytes(k.as_bytes()).map_err(|_| format!("invalid header name `{k}`"))?;
-            let mut value = reqwest::header::HeaderValue::from_str(v).map_err(|_| format!("invalid value for header `{k}`"))?;
+            let name = reqwest::header::HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| format!("invalid header name `{k}`"))?;
+            let mut value = reqwest::header::HeaderValue::from_str(v)
+                .map_err(|_| format!("invalid value for header `{k}`"))?;
             value.set_sensitive(true);
             headers.insert(name, value);
         }
-        let client = reqwest::Client::builder().timeout(config.timeout).default_headers(headers).build()?;
+        let client = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .default_headers(headers)
+            .build()?;
         Ok(Scraper {
-            name: target.name.clone().unwrap_or_else(|| format!("{address}:{port}")),
+            name: target
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("{address}:{port}")),
             base,
             address,
             port,
@@ -82,11 +102,33 @@ impl Scraper {
     }
 
     async fn fetch(&self, path: &str) -> Result<Response, String> {
-        let response = self.client.get(format!("{}{path}", self.base)).send().await.map_err(|e| if e.is_timeout() { "timed out".to_string() } else { format!("unreachable: {e}") })?;
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_timeout() {
+                    "timed out".to_string()
+                } else {
+                    format!("unreachable: {e}")
+                }
+            })?;
         let status = response.status().as_u16();
-        let process_start = response.headers().get("Process-Start-Time-Unix").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
-        let body = response.bytes().await.map_err(|e| format!("reading the body: {e}"))?;
-        Ok(Response { status, process_start, body })
+        let process_start = response
+            .headers()
+            .get("Process-Start-Time-Unix")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| format!("reading the body: {e}"))?;
+        Ok(Response {
+            status,
+            process_start,
+            body,
+        })
     }
 
     /// Notes an endpoint's outcome, logging only when it changed; returns whether it failed.
@@ -108,13 +150,40 @@ impl Scraper {
 
     /// One cycle. Returns the request and how many endpoint fetches failed.
     pub async fn scrape(&mut self) -> (ExportMetricsServiceRequest, usize) {
-        let props_due = self.config.props && self.props_read.is_none_or(|t| t.elapsed() >= self.config.props_interval);
+        let props_due = self.config.props
+            && self
+                .props_read
+                .is_none_or(|t| t.elapsed() >= self.config.props_interval);
         let skip = || async { Err::<Response, String>("off".into()) };
         let (metrics, slots, health, props) = tokio::join!(
-            async { if self.config.metrics { self.fetch("/metrics").await } else { skip().await } },
-            async { if self.config.slots { self.fetch("/slots").await } else { skip().await } },
-            async { if self.config.health { self.fetch("/health").await } else { skip().await } },
-            async { if props_due { self.fetch("/props").await } else { skip().await } },
+            async {
+                if self.config.metrics {
+                    self.fetch("/metrics").await
+                } else {
+                    skip().await
+                }
+            },
+            async {
+                if self.config.slots {
+                    self.fetch("/slots").await
+                } else {
+                    skip().await
+                }
+            },
+            async {
+                if self.config.health {
+                    self.fetch("/health").await
+                } else {
+                    skip().await
+                }
+            },
+            async {
+                if props_due {
+                    self.fetch("/props").await
+                } else {
+                    skip().await
+                }
+            },
         );
         let now = now_ns();
         let mut out = Vec::new();
@@ -132,17 +201,34 @@ impl Scraper {
                 (Ok(r), s) => Err(format!("status {} ({})", r.status, s.as_str())),
             };
             failures += usize::from(self.outcome("/health", result));
-            out.push(gauge("llamacpp.up", "1", "1 when /health answers 200, else 0", vec![point(now, 0, if up { 1.0 } else { 0.0 }, vec![])]));
-            let states = Health::ALL.iter().map(|s| point(now, 0, if *s == state { 1.0 } else { 0.0 }, vec![text("llamacpp.health.state", s.as_str())])).collect();
-            out.push(gauge("llamacpp.health.status", "1", "Server state per /health: ok, loading, error or unreachable (1 for the current one)", states));
+            out.push(gauge(
+                "llamacpp.up",
+                "",
+                "1 when /health answers 200, else 0",
+                vec![point(now, 0, if up { 1.0 } else { 0.0 }, vec![])],
+            ));
+            let states = Health::ALL
+                .iter()
+                .map(|s| {
+                    point(
+                        now,
+                        0,
+                        if *s == state { 1.0 } else { 0.0 },
+                        vec![text("llamacpp.health.state", s.as_str())],
+                    )
+                })
+                .collect();
+            out.push(gauge("llamacpp.health.status", "", "Server state per /health: ok, loading, error or unreachable (1 for the current one)", states));
         }
 
         if props_due {
             let result = match &props {
-                Ok(r) if r.status == 200 => parse::props(&r.body).map(|p| {
-                    self.props = Some(p);
-                    self.props_read = Some(Instant::now());
-                }).map_err(|e| format!("unreadable /props: {e}")),
+                Ok(r) if r.status == 200 => parse::props(&r.body)
+                    .map(|p| {
+                        self.props = Some(p);
+                        self.props_read = Some(Instant::now());
+                    })
+                    .map_err(|e| format!("unreadable /props: {e}")),
                 Ok(r) => {
                     self.props_read = Some(Instant::now());
                     Err(format!("status {}", r.status))
@@ -154,7 +240,10 @@ impl Scraper {
 
         if self.config.metrics {
             let result = match &metrics {
-                Ok(r) if r.status == 200 => match std::str::from_utf8(&r.body).map_err(|e| e.to_string()).and_then(|t| parse::prometheus_text(t).map_err(|e| e.to_string())) {
+                Ok(r) if r.status == 200 => match std::str::from_utf8(&r.body)
+                    .map_err(|e| e.to_string())
+                    .and_then(|t| parse::prometheus_text(t).map_err(|e| e.to_string()))
+                {
                     Ok(samples) => {
                         let process_start = r.process_start;
                         self.metrics(samples, process_start, now, &mut out);
@@ -162,7 +251,10 @@ impl Scraper {
                     }
                     Err(e) => Err(format!("unreadable /metrics: {e}")),
                 },
-                Ok(r) if r.status == 501 || r.status == 404 => Err(format!("status {}: /metrics is disabled on the server (start it with --metrics)", r.status)),
+                Ok(r) if r.status == 501 || r.status == 404 => Err(format!(
+                    "status {}: /metrics is disabled on the server (start it with --metrics)",
+                    r.status
+                )),
                 Ok(r) => Err(format!("status {}", r.status)),
                 Err(e) => Err(e.clone()),
             };
@@ -178,7 +270,10 @@ impl Scraper {
                     }
                     Err(e) => Err(format!("unreadable /slots: {e}")),
                 },
-                Ok(r) if r.status == 501 || r.status == 404 => Err(format!("status {}: /slots is disabled on the server", r.status)),
+                Ok(r) if r.status == 501 || r.status == 404 => Err(format!(
+                    "status {}: /slots is disabled on the server",
+                    r.status
+                )),
                 Ok(r) => Err(format!("status {}", r.status)),
                 Err(e) => Err(e.clone()),
             };
@@ -189,7 +284,11 @@ impl Scraper {
             resource_metrics: vec![ResourceMetrics {
                 resource: Some(self.resource()),
                 scope_metrics: vec![ScopeMetrics {
-                    scope: Some(InstrumentationScope { name: "llamacol/receiver/llamacpp".into(), version: env!("CARGO_PKG_VERSION").into(), ..Default::default() }),
+                    scope: Some(InstrumentationScope {
+                        name: "llamacol/receiver/llamacpp".into(),
+                        version: env!("CARGO_PKG_VERSION").into(),
+                        ..Default::default()
+                    }),
                     metrics: out,
                     schema_url: String::new(),
                 }],
@@ -223,19 +322,34 @@ impl Scraper {
                 attributes.push(text("llamacpp.endpoints", &p.endpoints.join(",")));
             }
         }
-        Resource { attributes, ..Default::default() }
+        Resource {
+            attributes,
+            ..Default::default()
+        }
     }
 
     /// `llamacpp:<name>` series as `llamacpp.<name>`: `_total` ones become monotonic
     /// cumulative sums (without the suffix), the rest gauges. Unknown names pass through.
-    fn metrics(&mut self, samples: Vec<parse::Sample>, process_start: Option<u64>, now: u64, out: &mut Vec<Metric>) {
+    fn metrics(
+        &mut self,
+        samples: Vec<parse::Sample>,
+        process_start: Option<u64>,
+        now: u64,
+        out: &mut Vec<Metric>,
+    ) {
         // The header is trusted only when it is a plausible past time (the captured server
         // sent one decades in the future).
-        let header_start = process_start.map(|s| s.saturating_mul(1_000_000_000)).filter(|s| *s > 0 && *s <= now);
+        let header_start = process_start
+            .map(|s| s.saturating_mul(1_000_000_000))
+            .filter(|s| *s > 0 && *s <= now);
         let mut families: Vec<(String, bool, Vec<NumberDataPoint>)> = Vec::new();
         let (mut prompt, mut generated) = (None, None);
         for s in samples {
-            let short = s.name.strip_prefix("llamacpp:").unwrap_or(&s.name).to_string();
+            let short = s
+                .name
+                .strip_prefix("llamacpp:")
+                .unwrap_or(&s.name)
+                .to_string();
             let counter = short.ends_with("_total");
             let base = short.strip_suffix("_total").unwrap_or(&short).to_string();
             match short.as_str() {
@@ -246,7 +360,10 @@ impl Scraper {
             let attributes: Vec<KeyValue> = s.labels.iter().map(|(k, v)| text(k, v)).collect();
             let start = if counter {
                 let key = format!("{}{:?}", s.name, s.labels);
-                let entry = self.counters.entry(key).or_insert((header_start.unwrap_or(now), s.value));
+                let entry = self
+                    .counters
+                    .entry(key)
+                    .or_insert((header_start.unwrap_or(now), s.value));
                 if s.value < entry.1 {
                     // The counter went down: the server restarted. New start, no negative rate.
                     entry.0 = header_start.filter(|h| *h > entry.0).unwrap_or(now);
@@ -265,14 +382,28 @@ impl Scraper {
         }
         for (name, counter, points) in families {
             let unit = unit_for(&name);
-            out.push(if counter { sum(&name, unit, points) } else { gauge(&name, unit, "", points) });
+            out.push(if counter {
+                sum(&name, unit, points)
+            } else {
+                gauge(&name, unit, "", points)
+            });
         }
         if let (Some(p), Some(g)) = (prompt, generated) {
             if let Some((t0, p0, g0)) = self.last_totals {
                 let dt = Duration::from_nanos(now.saturating_sub(t0)).as_secs_f64();
                 if dt > 0.0 && p >= p0 && g >= g0 {
-                    out.push(gauge("llamacpp.prompt_tokens.rate", "{token}/s", "Prompt tokens per second since the last scrape", vec![point(now, 0, (p - p0) / dt, vec![])]));
-                    out.push(gauge("llamacpp.generated_tokens.rate", "{token}/s", "Generated tokens per second since the last scrape", vec![point(now, 0, (g - g0) / dt, vec![])]));
+                    out.push(gauge(
+                        "llamacpp.prompt_tokens.rate",
+                        "{token}/s",
+                        "Prompt tokens per second since the last scrape",
+                        vec![point(now, 0, (p - p0) / dt, vec![])],
+                    ));
+                    out.push(gauge(
+                        "llamacpp.generated_tokens.rate",
+                        "{token}/s",
+                        "Generated tokens per second since the last scrape",
+                        vec![point(now, 0, (g - g0) / dt, vec![])],
+                    ));
                 }
             }
             self.last_totals = Some((now, p, g));
@@ -298,12 +429,37 @@ fn unit_for(name: &str) -> &'static str {
 
 fn slot_metrics(slots: &[parse::Slot], now: u64, out: &mut Vec<Metric>) {
     let id = |s: &parse::Slot| vec![int("llamacpp.slot.id", s.id)];
-    let per = |f: &dyn Fn(&parse::Slot) -> Option<f64>| -> Vec<NumberDataPoint> { slots.iter().filter_map(|s| f(s).map(|v| point(now, 0, v, id(s)))).collect() };
+    let per = |f: &dyn Fn(&parse::Slot) -> Option<f64>| -> Vec<NumberDataPoint> {
+        slots
+            .iter()
+            .filter_map(|s| f(s).map(|v| point(now, 0, v, id(s))))
+            .collect()
+    };
     let series: [(&str, &str, &str, Vec<NumberDataPoint>); 4] = [
-        ("llamacpp.slot.processing", "1", "1 while the slot processes a task", per(&|s| s.processing.map(|p| if p { 1.0 } else { 0.0 }))),
-        ("llamacpp.slot.context", "{token}", "Context size of the slot (n_ctx)", per(&|s| s.n_ctx.map(|v| v as f64))),
-        ("llamacpp.slot.decoded", "{token}", "Tokens decoded for the current task", per(&|s| s.n_decoded.map(|v| v as f64))),
-        ("llamacpp.slot.remaining", "{token}", "Tokens left to generate for the current task", per(&|s| s.n_remain.map(|v| v as f64))),
+        (
+            "llamacpp.slot.processing",
+            "",
+            "1 while the slot processes a task",
+            per(&|s| s.processing.map(|p| if p { 1.0 } else { 0.0 })),
+        ),
+        (
+            "llamacpp.slot.context",
+            "{token}",
+            "Context size of the slot (n_ctx)",
+            per(&|s| s.n_ctx.map(|v| v as f64)),
+        ),
+        (
+            "llamacpp.slot.decoded",
+            "{token}",
+            "Tokens decoded for the current task",
+            per(&|s| s.n_decoded.map(|v| v as f64)),
+        ),
+        (
+            "llamacpp.slot.remaining",
+            "{token}",
+            "Tokens left to generate for the current task",
+            per(&|s| s.n_remain.map(|v| v as f64)),
+        ),
     ];
     for (name, unit, help, points) in series {
         if !points.is_empty() {
@@ -311,18 +467,49 @@ fn slot_metrics(slots: &[parse::Slot], now: u64, out: &mut Vec<Metric>) {
         }
     }
     let busy = slots.iter().filter(|s| s.processing == Some(true)).count();
-    out.push(gauge("llamacpp.slots.busy", "{slot}", "Slots processing a task", vec![point(now, 0, busy as f64, vec![])]));
-    out.push(gauge("llamacpp.slots.total", "{slot}", "Slots of the server", vec![point(now, 0, slots.len() as f64, vec![])]));
+    out.push(gauge(
+        "llamacpp.slots.busy",
+        "{slot}",
+        "Slots processing a task",
+        vec![point(now, 0, busy as f64, vec![])],
+    ));
+    out.push(gauge(
+        "llamacpp.slots.total",
+        "{slot}",
+        "Slots of the server",
+        vec![point(now, 0, slots.len() as f64, vec![])],
+    ));
 }
 
 fn point(now: u64, start: u64, value: f64, attributes: Vec<KeyValue>) -> NumberDataPoint {
-    NumberDataPoint { attributes, start_time_unix_nano: start, time_unix_nano: now, value: Some(number_data_point::Value::AsDouble(value)), ..Default::default() }
+    NumberDataPoint {
+        attributes,
+        start_time_unix_nano: start,
+        time_unix_nano: now,
+        value: Some(number_data_point::Value::AsDouble(value)),
+        ..Default::default()
+    }
 }
 
 fn gauge(name: &str, unit: &str, description: &str, data_points: Vec<NumberDataPoint>) -> Metric {
-    Metric { name: name.into(), unit: unit.into(), description: description.into(), data: Some(metric::Data::Gauge(Gauge { data_points })), ..Default::default() }
+    Metric {
+        name: name.into(),
+        unit: unit.into(),
+        description: description.into(),
+        data: Some(metric::Data::Gauge(Gauge { data_points })),
+        ..Default::default()
+    }
 }
 
 fn sum(name: &str, unit: &str, data_points: Vec<NumberDataPoint>) -> Metric {
-    Metric { name: name.into(), unit: unit.into(), data: Some(metric::Data::Sum(Sum { data_points, aggregation_temporality: 2, is_monotonic: true })), ..Default::default() }
+    Metric {
+        name: name.into(),
+        unit: unit.into(),
+        data: Some(metric::Data::Sum(Sum {
+            data_points,
+            aggregation_temporality: 2,
+            is_monotonic: true,
+        })),
+        ..Default::default()
+    }
 }

@@ -12,25 +12,44 @@ use llamacol_pipeline::testing::{fixtures_dir, free_port};
 use super::*;
 
 /// A stand-in llama-server answering each path with a scripted status, body and delay.
+/// Status, body, delay before answering, `Process-Start-Time-Unix` header.
+type Route = (u16, String, Duration, Option<String>);
+
 #[derive(Default)]
 struct FakeServer {
-    routes: Mutex<HashMap<String, (u16, String, Duration, Option<String>)>>,
+    routes: Mutex<HashMap<String, Route>>,
 }
 
 impl FakeServer {
     fn set(&self, path: &str, status: u16, body: &str) {
-        self.routes.lock().unwrap_or_else(PoisonError::into_inner).insert(path.into(), (status, body.into(), Duration::ZERO, None));
+        self.routes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(path.into(), (status, body.into(), Duration::ZERO, None));
     }
     fn set_with_start(&self, path: &str, body: &str, start: &str) {
-        self.routes.lock().unwrap_or_else(PoisonError::into_inner).insert(path.into(), (200, body.into(), Duration::ZERO, Some(start.into())));
+        self.routes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(
+                path.into(),
+                (200, body.into(), Duration::ZERO, Some(start.into())),
+            );
     }
     fn hang(&self, path: &str) {
-        self.routes.lock().unwrap_or_else(PoisonError::into_inner).insert(path.into(), (200, String::new(), Duration::from_secs(30), None));
+        self.routes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(
+                path.into(),
+                (200, String::new(), Duration::from_secs(30), None),
+            );
     }
 }
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(fixtures_dir().join("llamacpp").join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    std::fs::read_to_string(fixtures_dir().join("llamacpp").join(name))
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 async fn serve(fake: Arc<FakeServer>) -> String {
@@ -38,13 +57,25 @@ async fn serve(fake: Arc<FakeServer>) -> String {
     let app = axum::Router::new().fallback(move |uri: Uri| {
         let fake = fake.clone();
         async move {
-            let route = fake.routes.lock().unwrap_or_else(PoisonError::into_inner).get(uri.path()).cloned();
+            let route = fake
+                .routes
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(uri.path())
+                .cloned();
             match route {
                 Some((status, body, delay, start)) => {
                     tokio::time::sleep(delay).await;
-                    let mut response = (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body).into_response();
+                    let mut response =
+                        (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body)
+                            .into_response();
                     if let Some(start) = start {
-                        response.headers_mut().insert("Process-Start-Time-Unix", start.parse().unwrap_or_else(|_| axum::http::HeaderValue::from_static("0")));
+                        response.headers_mut().insert(
+                            "Process-Start-Time-Unix",
+                            start
+                                .parse()
+                                .unwrap_or_else(|_| axum::http::HeaderValue::from_static("0")),
+                        );
                     }
                     response
                 }
@@ -52,7 +83,9 @@ async fn serve(fake: Arc<FakeServer>) -> String {
             }
         }
     });
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("bind");
     tokio::spawn(async move { axum::serve(listener, app).await });
     format!("http://127.0.0.1:{port}")
 }
@@ -67,7 +100,13 @@ fn real_server() -> Arc<FakeServer> {
 }
 
 fn scraper(endpoint: &str, timeout_ms: u64) -> Scraper {
-    let config: LlamaCppConfig = llamacol_pipeline::config::parse(&llamacol_pipeline::serde_yaml::from_str(&format!("{{targets: [{{endpoint: \"{endpoint}\", name: llama-8b}}], timeout: {timeout_ms}ms}}")).expect("yaml")).expect("config");
+    let config: LlamaCppConfig = llamacol_pipeline::config::parse(
+        &llamacol_pipeline::serde_yaml::from_str(&format!(
+            "{{targets: [{{endpoint: \"{endpoint}\", name: llama-8b}}], timeout: {timeout_ms}ms}}"
+        ))
+        .expect("yaml"),
+    )
+    .expect("config");
     Scraper::new(&config.targets[0], &config).expect("scraper")
 }
 
@@ -96,16 +135,33 @@ fn value(p: &NumberDataPoint) -> f64 {
 }
 
 fn only(r: &ExportMetricsServiceRequest, name: &str) -> f64 {
-    let m = find(r, name).unwrap_or_else(|| panic!("no {name} in {:?}", metrics(r).iter().map(|m| &m.name).collect::<Vec<_>>()));
+    let m = find(r, name).unwrap_or_else(|| {
+        panic!(
+            "no {name} in {:?}",
+            metrics(r).iter().map(|m| &m.name).collect::<Vec<_>>()
+        )
+    });
     value(&points(m)[0])
 }
 
 fn attr<'a>(p: &'a NumberDataPoint, key: &str) -> Option<&'a any_value::Value> {
-    p.attributes.iter().find(|kv| kv.key == key).and_then(|kv| kv.value.as_ref()).and_then(|v| v.value.as_ref())
+    p.attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref())
+        .and_then(|v| v.value.as_ref())
 }
 
 fn resource(r: &ExportMetricsServiceRequest, key: &str) -> Option<any_value::Value> {
-    r.resource_metrics[0].resource.as_ref()?.attributes.iter().find(|kv| kv.key == key)?.value.clone()?.value
+    r.resource_metrics[0]
+        .resource
+        .as_ref()?
+        .attributes
+        .iter()
+        .find(|kv| kv.key == key)?
+        .value
+        .clone()?
+        .value
 }
 
 #[tokio::test]
@@ -118,30 +174,69 @@ async fn real_server_outputs_become_otlp_metrics() {
     let prompt = find(&r, "llamacpp.prompt_tokens").expect("counter");
     assert_eq!(prompt.unit, "{token}");
     match &prompt.data {
-        Some(metric::Data::Sum(sum)) => assert!(sum.is_monotonic && sum.aggregation_temporality == 2),
+        Some(metric::Data::Sum(sum)) => {
+            assert!(sum.is_monotonic && sum.aggregation_temporality == 2)
+        }
         other => panic!("not a sum: {other:?}"),
     }
     assert_eq!(value(&points(prompt)[0]), 21.0);
     // The header says 3494559420 (decades ahead): not trusted, first sight used instead.
     let start = points(prompt)[0].start_time_unix_nano;
-    assert!(start > 0 && start <= points(prompt)[0].time_unix_nano, "start {start}");
-    assert_eq!(find(&r, "llamacpp.prompt_seconds").map(|m| m.unit.as_str()), Some("s"));
-    assert_eq!(find(&r, "llamacpp.prompt_tokens_seconds").map(|m| m.unit.as_str()), Some("{token}/s"));
+    assert!(
+        start > 0 && start <= points(prompt)[0].time_unix_nano,
+        "start {start}"
+    );
+    assert_eq!(
+        find(&r, "llamacpp.prompt_seconds").map(|m| m.unit.as_str()),
+        Some("s")
+    );
+    assert_eq!(
+        find(&r, "llamacpp.prompt_tokens_seconds").map(|m| m.unit.as_str()),
+        Some("{token}/s")
+    );
     assert_eq!(only(&r, "llamacpp.prompt_tokens_seconds"), 3636.99);
-    assert!(matches!(find(&r, "llamacpp.n_tokens_max").and_then(|m| m.data.as_ref()), Some(metric::Data::Gauge(_))), "no `_total`: a gauge");
+    assert!(
+        matches!(
+            find(&r, "llamacpp.n_tokens_max").and_then(|m| m.data.as_ref()),
+            Some(metric::Data::Gauge(_))
+        ),
+        "no `_total`: a gauge"
+    );
     assert_eq!(only(&r, "llamacpp.n_tokens_max"), 307.0);
     assert_eq!(only(&r, "llamacpp.n_busy_slots_per_decode"), 1.0);
     assert_eq!(only(&r, "llamacpp.spec_decode_num_drafts"), 0.0);
 
     let processing = find(&r, "llamacpp.slot.processing").expect("slots");
-    let by_slot: Vec<(Option<&any_value::Value>, f64)> = points(processing).iter().map(|p| (attr(p, "llamacpp.slot.id"), value(p))).collect();
-    assert_eq!(by_slot, vec![(Some(&any_value::Value::IntValue(0)), 0.0), (Some(&any_value::Value::IntValue(1)), 1.0)]);
+    let by_slot: Vec<(Option<&any_value::Value>, f64)> = points(processing)
+        .iter()
+        .map(|p| (attr(p, "llamacpp.slot.id"), value(p)))
+        .collect();
+    assert_eq!(
+        by_slot,
+        vec![
+            (Some(&any_value::Value::IntValue(0)), 0.0),
+            (Some(&any_value::Value::IntValue(1)), 1.0)
+        ]
+    );
     let decoded = points(find(&r, "llamacpp.slot.decoded").expect("decoded"));
-    assert_eq!(decoded.len(), 1, "the idle slot never ran a task: no n_decoded");
+    assert_eq!(
+        decoded.len(),
+        1,
+        "the idle slot never ran a task: no n_decoded"
+    );
     assert_eq!(value(&decoded[0]), 284.0);
-    assert_eq!(value(&points(find(&r, "llamacpp.slot.remaining").expect("remaining"))[0]), 716.0);
+    assert_eq!(
+        value(&points(find(&r, "llamacpp.slot.remaining").expect("remaining"))[0]),
+        716.0
+    );
     assert_eq!(only(&r, "llamacpp.slot.context"), 1024.0);
-    assert_eq!((only(&r, "llamacpp.slots.busy"), only(&r, "llamacpp.slots.total")), (1.0, 2.0));
+    assert_eq!(
+        (
+            only(&r, "llamacpp.slots.busy"),
+            only(&r, "llamacpp.slots.total")
+        ),
+        (1.0, 2.0)
+    );
 
     assert_eq!(only(&r, "llamacpp.up"), 1.0);
     let states: Vec<(String, f64)> = points(find(&r, "llamacpp.health.status").expect("health"))
@@ -149,14 +244,37 @@ async fn real_server_outputs_become_otlp_metrics() {
         .map(|p| (format!("{:?}", attr(p, "llamacpp.health.state")), value(p)))
         .collect();
     assert_eq!(states.iter().filter(|(_, v)| *v == 1.0).count(), 1);
-    assert!(states[0].0.contains("\"ok\"") && states[0].1 == 1.0, "{states:?}");
+    assert!(
+        states[0].0.contains("\"ok\"") && states[0].1 == 1.0,
+        "{states:?}"
+    );
 
-    assert_eq!(resource(&r, "service.name"), Some(any_value::Value::StringValue("llama.cpp".into())));
-    assert_eq!(resource(&r, "llamacpp.model"), Some(any_value::Value::StringValue("/models/tiny-llama.gguf".into())));
-    assert_eq!(resource(&r, "llamacpp.slots.total"), Some(any_value::Value::IntValue(2)));
-    assert_eq!(resource(&r, "llamacpp.context_size"), Some(any_value::Value::IntValue(1024)));
-    assert_eq!(resource(&r, "llamacpp.endpoints"), Some(any_value::Value::StringValue("metrics,slots".into())));
-    assert_eq!(resource(&r, "llamacpp.target"), Some(any_value::Value::StringValue("llama-8b".into())));
+    assert_eq!(
+        resource(&r, "service.name"),
+        Some(any_value::Value::StringValue("llama.cpp".into()))
+    );
+    assert_eq!(
+        resource(&r, "llamacpp.model"),
+        Some(any_value::Value::StringValue(
+            "/models/tiny-llama.gguf".into()
+        ))
+    );
+    assert_eq!(
+        resource(&r, "llamacpp.slots.total"),
+        Some(any_value::Value::IntValue(2))
+    );
+    assert_eq!(
+        resource(&r, "llamacpp.context_size"),
+        Some(any_value::Value::IntValue(1024))
+    );
+    assert_eq!(
+        resource(&r, "llamacpp.endpoints"),
+        Some(any_value::Value::StringValue("metrics,slots".into()))
+    );
+    assert_eq!(
+        resource(&r, "llamacpp.target"),
+        Some(any_value::Value::StringValue("llama-8b".into()))
+    );
     assert!(matches!(resource(&r, "server.port"), Some(any_value::Value::IntValue(p)) if p > 0));
 }
 
@@ -167,20 +285,35 @@ async fn throughput_from_deltas_and_restarts_give_a_new_start() {
     let mut s = scraper(&base, 2000);
     fake.set("/metrics", 200, &fixture("metrics_before.txt"));
     let (first, _) = s.scrape().await;
-    assert!(find(&first, "llamacpp.prompt_tokens.rate").is_none(), "needs two scrapes");
-    let start_before = points(find(&first, "llamacpp.prompt_tokens").expect("counter"))[0].start_time_unix_nano;
+    assert!(
+        find(&first, "llamacpp.prompt_tokens.rate").is_none(),
+        "needs two scrapes"
+    );
+    let start_before =
+        points(find(&first, "llamacpp.prompt_tokens").expect("counter"))[0].start_time_unix_nano;
     tokio::time::sleep(Duration::from_millis(100)).await;
     fake.set("/metrics", 200, &fixture("metrics_after.txt"));
     let (second, _) = s.scrape().await;
     assert!(only(&second, "llamacpp.prompt_tokens.rate") > 0.0);
     assert!(only(&second, "llamacpp.generated_tokens.rate") > 0.0);
-    assert_eq!(points(find(&second, "llamacpp.prompt_tokens").expect("counter"))[0].start_time_unix_nano, start_before, "same process, same start");
+    assert_eq!(
+        points(find(&second, "llamacpp.prompt_tokens").expect("counter"))[0].start_time_unix_nano,
+        start_before,
+        "same process, same start"
+    );
     // The server restarted: counters are back near zero.
     tokio::time::sleep(Duration::from_millis(20)).await;
     fake.set("/metrics", 200, &fixture("metrics_before.txt"));
     let (third, _) = s.scrape().await;
-    assert!(find(&third, "llamacpp.prompt_tokens.rate").is_none(), "no negative rate across a restart");
-    assert!(points(find(&third, "llamacpp.prompt_tokens").expect("counter"))[0].start_time_unix_nano > start_before, "new start time");
+    assert!(
+        find(&third, "llamacpp.prompt_tokens.rate").is_none(),
+        "no negative rate across a restart"
+    );
+    assert!(
+        points(find(&third, "llamacpp.prompt_tokens").expect("counter"))[0].start_time_unix_nano
+            > start_before,
+        "new start time"
+    );
 }
 
 #[tokio::test]
@@ -189,7 +322,10 @@ async fn a_plausible_process_start_header_is_the_counter_start() {
     fake.set_with_start("/metrics", &fixture("metrics_during.txt"), "1700000000");
     let base = serve(fake).await;
     let (r, _) = scraper(&base, 2000).scrape().await;
-    assert_eq!(points(find(&r, "llamacpp.prompt_tokens").expect("counter"))[0].start_time_unix_nano, 1_700_000_000_000_000_000);
+    assert_eq!(
+        points(find(&r, "llamacpp.prompt_tokens").expect("counter"))[0].start_time_unix_nano,
+        1_700_000_000_000_000_000
+    );
 }
 
 #[tokio::test]
@@ -202,30 +338,60 @@ async fn older_and_newer_llama_cpp_versions_both_read() {
         "# TYPE llamacpp:kv_cache_usage_ratio gauge\nllamacpp:kv_cache_usage_ratio 0.25\nllamacpp:kv_cache_tokens 512\nllamacpp:spec_decode_accepted_total{position=\"0\"} 7\nllamacpp:spec_decode_accepted_total{position=\"1\"} 3\nllamacpp:some_future_series 42\n",
     );
     // Older `/slots`: `next_token` is an object; older `/health`: `loading model`.
-    fake.set("/slots", 200, r#"[{"id":0,"n_ctx":512,"is_processing":true,"next_token":{"n_decoded":9,"n_remain":-1}}]"#);
+    fake.set(
+        "/slots",
+        200,
+        r#"[{"id":0,"n_ctx":512,"is_processing":true,"next_token":{"n_decoded":9,"n_remain":-1}}]"#,
+    );
     fake.set("/health", 503, r#"{"status":"loading model"}"#);
     let base = serve(fake.clone()).await;
     let mut s = scraper(&base, 2000);
     let (r, _) = s.scrape().await;
     assert_eq!(only(&r, "llamacpp.kv_cache_usage_ratio"), 0.25);
-    assert_eq!(find(&r, "llamacpp.kv_cache_usage_ratio").map(|m| m.unit.as_str()), Some("1"));
+    assert_eq!(
+        find(&r, "llamacpp.kv_cache_usage_ratio").map(|m| m.unit.as_str()),
+        Some("1")
+    );
     assert_eq!(only(&r, "llamacpp.kv_cache_tokens"), 512.0);
-    assert_eq!(only(&r, "llamacpp.some_future_series"), 42.0, "unknown series pass through");
+    assert_eq!(
+        only(&r, "llamacpp.some_future_series"),
+        42.0,
+        "unknown series pass through"
+    );
     let accepted = points(find(&r, "llamacpp.spec_decode_accepted").expect("spec"));
     assert_eq!(accepted.len(), 2);
-    assert_eq!(attr(&accepted[1], "position"), Some(&any_value::Value::StringValue("1".into())));
+    assert_eq!(
+        attr(&accepted[1], "position"),
+        Some(&any_value::Value::StringValue("1".into()))
+    );
     assert_eq!(only(&r, "llamacpp.slot.decoded"), 9.0);
     assert_eq!(only(&r, "llamacpp.up"), 0.0);
-    let current: Vec<String> = points(find(&r, "llamacpp.health.status").expect("health")).iter().filter(|p| value(p) == 1.0).map(|p| format!("{:?}", attr(p, "llamacpp.health.state"))).collect();
+    let current: Vec<String> = points(find(&r, "llamacpp.health.status").expect("health"))
+        .iter()
+        .filter(|p| value(p) == 1.0)
+        .map(|p| format!("{:?}", attr(p, "llamacpp.health.state")))
+        .collect();
     assert_eq!(current, vec!["Some(StringValue(\"loading\"))"]);
 
     // Newer `/health` while loading: 503 with an error object.
-    fake.set("/health", 503, r#"{"error":{"code":503,"message":"Loading model","type":"unavailable_error"}}"#);
+    fake.set(
+        "/health",
+        503,
+        r#"{"error":{"code":503,"message":"Loading model","type":"unavailable_error"}}"#,
+    );
     let (r, _) = s.scrape().await;
-    let current: Vec<String> = points(find(&r, "llamacpp.health.status").expect("health")).iter().filter(|p| value(p) == 1.0).map(|p| format!("{:?}", attr(p, "llamacpp.health.state"))).collect();
+    let current: Vec<String> = points(find(&r, "llamacpp.health.status").expect("health"))
+        .iter()
+        .filter(|p| value(p) == 1.0)
+        .map(|p| format!("{:?}", attr(p, "llamacpp.health.state")))
+        .collect();
     assert_eq!(current, vec!["Some(StringValue(\"loading\"))"]);
     // An old "ok" body with extra fields.
-    fake.set("/health", 200, r#"{"status":"ok","slots_idle":1,"slots_processing":0}"#);
+    fake.set(
+        "/health",
+        200,
+        r#"{"status":"ok","slots_idle":1,"slots_processing":0}"#,
+    );
     let (r, _) = s.scrape().await;
     assert_eq!(only(&r, "llamacpp.up"), 1.0);
 }
@@ -233,7 +399,11 @@ async fn older_and_newer_llama_cpp_versions_both_read() {
 #[tokio::test]
 async fn disabled_endpoints_are_counted_and_the_others_keep_working() {
     let fake = real_server();
-    fake.set("/metrics", 501, r#"{"error":{"code":501,"message":"This server does not support metrics endpoint."}}"#);
+    fake.set(
+        "/metrics",
+        501,
+        r#"{"error":{"code":501,"message":"This server does not support metrics endpoint."}}"#,
+    );
     fake.set("/slots", 404, "not found");
     let base = serve(fake).await;
     let (r, failures) = scraper(&base, 2000).scrape().await;
@@ -246,16 +416,26 @@ async fn disabled_endpoints_are_counted_and_the_others_keep_working() {
 #[tokio::test]
 async fn garbage_bodies_are_errors_not_panics() {
     let fake = real_server();
-    fake.set("/metrics", 200, "llamacpp:prompt_tokens_total{oops 3\n\u{0}\u{1}garbage");
+    fake.set(
+        "/metrics",
+        200,
+        "llamacpp:prompt_tokens_total{oops 3\n\u{0}\u{1}garbage",
+    );
     fake.set("/slots", 200, "<html>not json</html>");
     fake.set("/props", 200, "[1,2,3]");
     fake.set("/health", 200, "\u{0}\u{ff}");
     let base = serve(fake).await;
     let (r, failures) = scraper(&base, 2000).scrape().await;
     assert_eq!(failures, 3, "metrics, slots and props unreadable");
-    assert_eq!(only(&r, "llamacpp.up"), 1.0, "a 200 on /health is up, whatever the body");
+    assert_eq!(
+        only(&r, "llamacpp.up"),
+        1.0,
+        "a 200 on /health is up, whatever the body"
+    );
     assert!(parse::prometheus_text("llamacpp:x{a=\"1\"} 1\nbad line here\n").is_err());
-    assert!(parse::prometheus_text("llamacpp:x{a=\"q\\\"uote\",b=\"2\"} NaN 1700000000000\n").is_ok());
+    assert!(
+        parse::prometheus_text("llamacpp:x{a=\"q\\\"uote\",b=\"2\"} NaN 1700000000000\n").is_ok()
+    );
 }
 
 #[tokio::test]
@@ -269,15 +449,34 @@ async fn a_hanging_target_does_not_delay_the_others() {
     let yaml = format!(
         "receivers:\n  llamacpp:\n    collection_interval: 1s\n    timeout: 300ms\n    targets:\n      - {{endpoint: \"{slow}\", name: slow}}\n      - {{endpoint: \"{fast}\", name: fast}}\nexporters:\n  sink: {{name: llamacpp-hang}}\nservice:\n  pipelines:\n    metrics: {{receivers: [llamacpp], exporters: [sink]}}\n"
     );
-    let registry = llamacol_pipeline::Registry::new().receiver(factory()).exporter(llamacol_pipeline::testing::sink_factory());
-    let (config, _) = llamacol_pipeline::config::load(&[llamacol_pipeline::config::Source { name: "t.yaml".into(), text: yaml }], &registry, &|_| None).unwrap_or_else(|e| panic!("{e}"));
+    let registry = llamacol_pipeline::Registry::new()
+        .receiver(factory())
+        .exporter(llamacol_pipeline::testing::sink_factory());
+    let (config, _) = llamacol_pipeline::config::load(
+        &[llamacol_pipeline::config::Source {
+            name: "t.yaml".into(),
+            text: yaml,
+        }],
+        &registry,
+        &|_| None,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let telemetry = llamacol_pipeline::telemetry::Telemetry::new();
-    let mut service = llamacol_pipeline::runtime::Service::build(&config, &registry, telemetry.clone()).expect("build");
+    let mut service =
+        llamacol_pipeline::runtime::Service::build(&config, &registry, telemetry.clone())
+            .expect("build");
     let started = Instant::now();
     service.start().await.expect("start");
     let sink = llamacol_pipeline::testing::Sink::named("llamacpp-hang");
-    assert!(sink.wait_for(Signal::Metrics, 20, Duration::from_secs(5)).await);
-    assert!(started.elapsed() < Duration::from_millis(250), "the fast target's first cycle did not wait for the slow one: {:?}", started.elapsed());
+    assert!(
+        sink.wait_for(Signal::Metrics, 20, Duration::from_secs(5))
+            .await
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(250),
+        "the fast target's first cycle did not wait for the slow one: {:?}",
+        started.elapsed()
+    );
     // The slow target's cycle ends at its timeout, reporting it unreachable.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let ups: Vec<(String, f64)> = sink
@@ -291,9 +490,23 @@ async fn a_hanging_target_does_not_delay_the_others() {
             _ => None,
         })
         .collect();
-    assert!(ups.iter().any(|(t, up)| t.contains("slow") && *up == 0.0), "{ups:?}");
-    assert!(ups.iter().any(|(t, up)| t.contains("fast") && *up == 1.0), "{ups:?}");
+    assert!(
+        ups.iter().any(|(t, up)| t.contains("slow") && *up == 0.0),
+        "{ups:?}"
+    );
+    assert!(
+        ups.iter().any(|(t, up)| t.contains("fast") && *up == 1.0),
+        "{ups:?}"
+    );
     service.shutdown().await;
-    let failed: u64 = telemetry.snapshot().iter().filter(|(s, _)| s.component == "llamacpp").map(|(_, v)| v[3]).sum();
-    assert!(failed >= 4, "the slow target's failed fetches are counted: {failed}");
+    let failed: u64 = telemetry
+        .snapshot()
+        .iter()
+        .filter(|(s, _)| s.component == "llamacpp")
+        .map(|(_, v)| v[3])
+        .sum();
+    assert!(
+        failed >= 4,
+        "the slow target's failed fetches are counted: {failed}"
+    );
 }
