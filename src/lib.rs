@@ -14,6 +14,7 @@ pub fn registry() -> Registry {
     let mut registry = Registry::new()
         .receiver(llamacol_receivers::otlp::factory())
         .receiver(llamacol_receivers::llamacpp::factory())
+        .receiver(llamacol_receivers::nvml::factory())
         .exporter(llamacol_exporters::otlp::factory())
         .exporter(llamacol_exporters::prometheus::factory())
         .exporter(llamacol_exporters::prometheusremotewrite::factory())

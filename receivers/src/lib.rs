@@ -5,4 +5,5 @@
 
 pub mod llamacpp;
 pub mod net;
+pub mod nvml;
 pub mod otlp;

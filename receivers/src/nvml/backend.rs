@@ -1,0 +1,161 @@
+//! The NVML implementation of [`Gpus`], over nvml-wrapper (which loads
+//! `libnvidia-ml.so.1` at run time, so llamacol builds and starts without a GPU).
+
+use nvml_wrapper::enum_wrappers::device::{
+    Clock, EccCounter, MemoryError, PcieUtilCounter, TemperatureSensor,
+};
+use nvml_wrapper::enums::device::UsedGpuMemory;
+use nvml_wrapper::error::NvmlError;
+use nvml_wrapper::Nvml;
+
+use super::gpus::{DeviceInfo, GpuProcess, Gpus, Read, ReadError, Reading};
+
+pub struct NvmlGpus {
+    nvml: Nvml,
+}
+
+impl NvmlGpus {
+    /// Loads NVML; the error says what is missing and how to get it.
+    pub fn init() -> Result<NvmlGpus, String> {
+        Nvml::init().map(|nvml| NvmlGpus { nvml }).map_err(|e| {
+            let why = match &e {
+                NvmlError::LibloadingError(inner) => format!("libnvidia-ml.so.1 could not be loaded ({inner})"),
+                NvmlError::DriverNotLoaded => "the NVIDIA kernel driver is not loaded".to_string(),
+                NvmlError::LibraryNotFound => "libnvidia-ml.so.1 was not found".to_string(),
+                other => format!("NVML failed to initialise ({other})"),
+            };
+            format!(
+                "NVML is not available: {why}. Install the NVIDIA driver (it ships libnvidia-ml.so.1), or in a container use the NVIDIA Container Toolkit (--gpus all, or runtimeClassName: nvidia)"
+            )
+        })
+    }
+}
+
+fn read<T>(r: Result<T, NvmlError>) -> Read<T> {
+    r.map_err(|e| match e {
+        NvmlError::NotSupported => ReadError::NotSupported,
+        other => ReadError::Failed(other.to_string()),
+    })
+}
+
+impl Gpus for NvmlGpus {
+    fn driver_version(&self) -> Read<String> {
+        read(self.nvml.sys_driver_version())
+    }
+
+    fn devices(&self) -> Read<Vec<DeviceInfo>> {
+        let mut out = Vec::new();
+        for index in 0..read(self.nvml.device_count())? {
+            let d = read(self.nvml.device_by_index(index))?;
+            let uuid = read(d.uuid())?;
+            out.push(DeviceInfo {
+                index,
+                uuid: uuid.clone(),
+                name: read(d.name()).unwrap_or_default(),
+                pci_bus_id: read(d.pci_info()).map(|p| p.bus_id).unwrap_or_default(),
+                parent_uuid: None,
+            });
+            // MIG instances are their own devices, with the physical GPU as parent.
+            if let Ok(count) = d.mig_device_count() {
+                for m in 0..count {
+                    if let Ok(mig) = d.mig_device_by_index(m) {
+                        if let Ok(mig_uuid) = mig.uuid() {
+                            out.push(DeviceInfo {
+                                index,
+                                uuid: mig_uuid,
+                                name: mig.name().unwrap_or_default(),
+                                pci_bus_id: String::new(),
+                                parent_uuid: Some(uuid.clone()),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn read(&self, device: &DeviceInfo, with_processes: bool) -> Reading {
+        let d = match read(self.nvml.device_by_uuid(device.uuid.as_str())) {
+            Ok(d) => d,
+            Err(e) => return Reading::unavailable(e),
+        };
+        let utilization = read(d.utilization_rates());
+        let memory = read(d.memory_info());
+        let fans = read(d.num_fans()).and_then(|n| {
+            (0..n)
+                .map(|i| read(d.fan_speed(i)))
+                .collect::<Read<Vec<u32>>>()
+        });
+        let processes = if with_processes {
+            read(d.running_compute_processes()).map(|ps| {
+                ps.into_iter()
+                    .map(|p| GpuProcess {
+                        pid: p.pid,
+                        used_bytes: match p.used_gpu_memory {
+                            UsedGpuMemory::Used(b) => Some(b),
+                            UsedGpuMemory::Unavailable => None,
+                        },
+                        name: self.nvml.sys_process_name(p.pid, 64).ok(),
+                    })
+                    .collect()
+            })
+        } else {
+            Ok(Vec::new())
+        };
+        Reading {
+            utilization_gpu: utilization.clone().map(|u| u.gpu),
+            utilization_memory: utilization.map(|u| u.memory),
+            utilization_encoder: read(d.encoder_utilization()).map(|u| u.utilization),
+            utilization_decoder: read(d.decoder_utilization()).map(|u| u.utilization),
+            memory_used_bytes: memory.clone().map(|m| m.used),
+            memory_total_bytes: memory.map(|m| m.total),
+            power_mw: read(d.power_usage()),
+            energy_mj: read(d.total_energy_consumption()),
+            temperature_c: read(d.temperature(TemperatureSensor::Gpu)),
+            fan_speed_percent: fans,
+            clock_sm_mhz: read(d.clock_info(Clock::SM)),
+            clock_memory_mhz: read(d.clock_info(Clock::Memory)),
+            clock_graphics_mhz: read(d.clock_info(Clock::Graphics)),
+            pcie_tx_kb_per_s: read(d.pcie_throughput(PcieUtilCounter::Send)),
+            pcie_rx_kb_per_s: read(d.pcie_throughput(PcieUtilCounter::Receive)),
+            pcie_replay_count: read(d.pcie_replay_counter()).map(u64::from),
+            throttle_reasons: read(d.current_throttle_reasons()).map(|r| r.bits()),
+            performance_state: read(d.performance_state()).map(|p| p.as_c()),
+            ecc_corrected: read(d.total_ecc_errors(MemoryError::Corrected, EccCounter::Aggregate)),
+            ecc_uncorrected: read(
+                d.total_ecc_errors(MemoryError::Uncorrected, EccCounter::Aggregate),
+            ),
+            processes,
+        }
+    }
+}
+
+impl Reading {
+    /// Every reading missing for the same reason (the device could not be opened).
+    pub fn unavailable(e: ReadError) -> Reading {
+        Reading {
+            utilization_gpu: Err(e.clone()),
+            utilization_memory: Err(e.clone()),
+            utilization_encoder: Err(e.clone()),
+            utilization_decoder: Err(e.clone()),
+            memory_used_bytes: Err(e.clone()),
+            memory_total_bytes: Err(e.clone()),
+            power_mw: Err(e.clone()),
+            energy_mj: Err(e.clone()),
+            temperature_c: Err(e.clone()),
+            fan_speed_percent: Err(e.clone()),
+            clock_sm_mhz: Err(e.clone()),
+            clock_memory_mhz: Err(e.clone()),
+            clock_graphics_mhz: Err(e.clone()),
+            pcie_tx_kb_per_s: Err(e.clone()),
+            pcie_rx_kb_per_s: Err(e.clone()),
+            pcie_replay_count: Err(e.clone()),
+            throttle_reasons: Err(e.clone()),
+            performance_state: Err(e.clone()),
+            ecc_corrected: Err(e.clone()),
+            ecc_uncorrected: Err(e.clone()),
+            processes: Err(e),
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! `receivers.nvml` config.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use llamacol_pipeline::config::{did_you_mean, ComponentConfig, Issue};
+use serde::Deserialize;
+
+use super::metrics::METRICS;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NvmlConfig {
+    /// Time between readings. Default 10s.
+    #[serde(with = "humantime_serde")]
+    pub collection_interval: Duration,
+    /// GPUs to read, by index or UUID. Default: all (MIG instances included).
+    pub devices: Vec<DeviceSelector>,
+    /// Per-metric switches, e.g. `nvml.process.memory.usage: {enabled: false}`.
+    pub metrics: BTreeMap<String, MetricSwitch>,
+    /// Per-process GPU memory (`nvml.process.memory.usage`). Default on.
+    pub processes: bool,
+    /// With no NVML (no driver, no GPU): `warn` logs one line and idles (default);
+    /// `fail` stops llamacol from starting.
+    pub on_unavailable: OnUnavailable,
+    /// `semconv` (default): OpenTelemetry hardware names; `dcgm`: NVIDIA dcgm-exporter's
+    /// names and labels, so existing dashboards work unchanged.
+    pub naming: Naming,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum DeviceSelector {
+    Index(u32),
+    Uuid(String),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricSwitch {
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OnUnavailable {
+    #[default]
+    Warn,
+    Fail,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Naming {
+    #[default]
+    Semconv,
+    Dcgm,
+}
+
+impl Default for NvmlConfig {
+    fn default() -> Self {
+        NvmlConfig {
+            collection_interval: Duration::from_secs(10),
+            devices: Vec::new(),
+            metrics: BTreeMap::new(),
+            processes: true,
+            on_unavailable: OnUnavailable::Warn,
+            naming: Naming::Semconv,
+        }
+    }
+}
+
+impl NvmlConfig {
+    pub fn enabled(&self, metric: &str) -> bool {
+        if metric == "nvml.process.memory.usage" && !self.processes {
+            return false;
+        }
+        self.metrics.get(metric).is_none_or(|s| s.enabled)
+    }
+}
+
+impl ComponentConfig for NvmlConfig {
+    fn validate(&self) -> Vec<Issue> {
+        let mut issues = Vec::new();
+        for name in self.metrics.keys() {
+            if !METRICS.contains(&name.as_str()) {
+                let hint = did_you_mean(name, METRICS)
+                    .map(|m| format!(" (did you mean `{m}`?)"))
+                    .unwrap_or_default();
+                issues.push(Issue::new(
+                    format!("metrics.{name}"),
+                    format!(
+                        "unknown metric `{name}`{hint}; known: {}",
+                        METRICS.join(", ")
+                    ),
+                ));
+            }
+        }
+        if self.collection_interval.is_zero() {
+            issues.push(Issue::new("collection_interval", "must be more than 0"));
+        }
+        issues
+    }
+}

@@ -1,0 +1,87 @@
+//! A fake [`Gpus`] for tests and benches: devices with fixed, documented readings in
+//! NVML's own units, and per-reading `NotSupported` switches.
+
+use std::collections::HashSet;
+
+use super::gpus::{DeviceInfo, GpuProcess, Gpus, Read, ReadError, Reading};
+
+pub struct FakeGpus {
+    pub devices: Vec<DeviceInfo>,
+    /// Readings (field names of [`Reading`]) answered with `NotSupported`.
+    pub unsupported: HashSet<&'static str>,
+}
+
+impl FakeGpus {
+    /// `n` H200-like GPUs, `GPU-00000000-0000-0000-0000-00000000000i`.
+    pub fn new(n: u32) -> FakeGpus {
+        let devices = (0..n)
+            .map(|i| DeviceInfo {
+                index: i,
+                uuid: format!("GPU-00000000-0000-0000-0000-{i:012}"),
+                name: "NVIDIA H200".into(),
+                pci_bus_id: format!("00000000:{:02X}:00.0", 0x18 + i),
+                parent_uuid: None,
+            })
+            .collect();
+        FakeGpus {
+            devices,
+            unsupported: HashSet::new(),
+        }
+    }
+
+    fn get<T>(&self, field: &'static str, value: T) -> Read<T> {
+        if self.unsupported.contains(field) {
+            Err(ReadError::NotSupported)
+        } else {
+            Ok(value)
+        }
+    }
+}
+
+impl Gpus for FakeGpus {
+    fn driver_version(&self) -> Read<String> {
+        Ok("560.35.03".into())
+    }
+
+    fn devices(&self) -> Read<Vec<DeviceInfo>> {
+        Ok(self.devices.clone())
+    }
+
+    fn read(&self, device: &DeviceInfo, with_processes: bool) -> Reading {
+        let i = u64::from(device.index);
+        Reading {
+            utilization_gpu: self.get("utilization_gpu", 87),
+            utilization_memory: self.get("utilization_memory", 41),
+            utilization_encoder: self.get("utilization_encoder", 0),
+            utilization_decoder: self.get("utilization_decoder", 3),
+            memory_used_bytes: self.get("memory_used_bytes", 100 * 1024 * 1024 * 1024 + i),
+            memory_total_bytes: self.get("memory_total_bytes", 143_771_090_944),
+            power_mw: self.get("power_mw", 412_345),
+            energy_mj: self.get("energy_mj", 987_654_321),
+            temperature_c: self.get("temperature_c", 64),
+            fan_speed_percent: self.get("fan_speed_percent", vec![30, 35]),
+            clock_sm_mhz: self.get("clock_sm_mhz", 1980),
+            clock_memory_mhz: self.get("clock_memory_mhz", 3201),
+            clock_graphics_mhz: self.get("clock_graphics_mhz", 1980),
+            pcie_tx_kb_per_s: self.get("pcie_tx_kb_per_s", 1000),
+            pcie_rx_kb_per_s: self.get("pcie_rx_kb_per_s", 2000),
+            pcie_replay_count: self.get("pcie_replay_count", 2),
+            throttle_reasons: self.get("throttle_reasons", 0x4 | 0x20),
+            performance_state: self.get("performance_state", 0),
+            ecc_corrected: self.get("ecc_corrected", 5),
+            ecc_uncorrected: self.get("ecc_uncorrected", 0),
+            processes: if with_processes {
+                self.get(
+                    "processes",
+                    vec![GpuProcess {
+                        pid: 4242,
+                        used_bytes: Some(80 * 1024 * 1024 * 1024),
+                        name: Some("llama-server".into()),
+                    }],
+                )
+            } else {
+                Ok(Vec::new())
+            },
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! `nvml` receiver: per-GPU utilization, memory, power, energy, temperature, fans, clocks,
+//! PCIe, throttle reasons, P-state, ECC errors and per-process memory, read through NVML.
+//! Without NVML (no driver, no GPU) it logs one line and idles, or fails the start when
+//! `on_unavailable: fail`.
+
+#[cfg(feature = "nvml")]
+mod backend;
+mod config;
+pub mod fake;
+pub mod gpus;
+pub mod metrics;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use llamacol_pipeline::config::{parse_block, ConfigSpec};
+use llamacol_pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
+use llamacol_pipeline::otlp::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use llamacol_pipeline::otlp::metrics::v1::{ResourceMetrics, ScopeMetrics};
+use llamacol_pipeline::otlp::resource::v1::Resource;
+use llamacol_pipeline::serde_yaml::Value;
+use llamacol_pipeline::{
+    Batch, BoxError, BuildContext, Consumer, FailureCounter, Receiver, ReceiverFactory, Signal,
+};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{DeviceSelector, Naming, NvmlConfig, OnUnavailable};
+use gpus::{DeviceInfo, Gpus};
+use metrics::Cycle;
+
+pub fn factory() -> ReceiverFactory {
+    ReceiverFactory {
+        type_name: "nvml",
+        signals: &[Signal::Metrics],
+        config: ConfigSpec::of::<NvmlConfig>(),
+        build,
+    }
+}
+
+fn build(ctx: &BuildContext, block: &Value) -> Result<Box<dyn Receiver>, BoxError> {
+    Ok(Box::new(NvmlReceiver::new(
+        ctx.id.to_string(),
+        parse_block::<NvmlConfig>(block)?,
+        None,
+        ctx.failures.clone(),
+    )))
+}
+
+/// Opens the real NVML backend.
+pub fn open_nvml() -> Result<Arc<dyn Gpus>, String> {
+    #[cfg(feature = "nvml")]
+    {
+        backend::NvmlGpus::init().map(|g| Arc::new(g) as Arc<dyn Gpus>)
+    }
+    #[cfg(not(feature = "nvml"))]
+    {
+        Err("this llamacol was built without the `nvml` feature".to_string())
+    }
+}
+
+pub struct NvmlReceiver {
+    id: String,
+    config: NvmlConfig,
+    backend: Option<Arc<dyn Gpus>>,
+    failures: FailureCounter,
+    cancel: CancellationToken,
+    task: Option<JoinHandle<()>>,
+}
+
+impl NvmlReceiver {
+    /// `backend: None` opens NVML at start; tests pass a fake.
+    pub fn new(
+        id: String,
+        config: NvmlConfig,
+        backend: Option<Arc<dyn Gpus>>,
+        failures: FailureCounter,
+    ) -> NvmlReceiver {
+        NvmlReceiver {
+            id,
+            config,
+            backend,
+            failures,
+            cancel: CancellationToken::new(),
+            task: None,
+        }
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+fn selected(config: &NvmlConfig, devices: Vec<DeviceInfo>) -> Vec<DeviceInfo> {
+    if config.devices.is_empty() {
+        return devices;
+    }
+    devices
+        .into_iter()
+        .filter(|d| {
+            config.devices.iter().any(|s| match s {
+                DeviceSelector::Index(i) => d.index == *i && d.parent_uuid.is_none(),
+                DeviceSelector::Uuid(u) => &d.uuid == u || d.parent_uuid.as_ref() == Some(u),
+            })
+        })
+        .collect()
+}
+
+/// One cycle's result.
+pub struct Collected {
+    pub request: ExportMetricsServiceRequest,
+    /// (device UUID, reading) NVML does not support.
+    pub unsupported: Vec<(String, &'static str)>,
+    /// (device UUID, reading, error) that failed otherwise.
+    pub failed: Vec<(String, &'static str, String)>,
+}
+
+/// One cycle over `devices`.
+pub fn collect(
+    gpus: &dyn Gpus,
+    devices: &[DeviceInfo],
+    config: &NvmlConfig,
+    driver: &str,
+    host: &str,
+    start: u64,
+) -> Collected {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    let mut cycle = Cycle::new(config, driver, host, now, start);
+    let with_processes =
+        config.enabled("nvml.process.memory.usage") && config.naming == Naming::Semconv;
+    for d in devices {
+        cycle.device(d, &gpus.read(d, with_processes));
+    }
+    let (unsupported, failed) = (
+        std::mem::take(&mut cycle.unsupported),
+        std::mem::take(&mut cycle.failed),
+    );
+    let host_attr = KeyValue {
+        key: "host.name".into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(host.into())),
+        }),
+        ..Default::default()
+    };
+    let request = ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            resource: Some(Resource {
+                attributes: vec![host_attr],
+                ..Default::default()
+            }),
+            scope_metrics: vec![ScopeMetrics {
+                scope: Some(InstrumentationScope {
+                    name: "llamacol/receiver/nvml".into(),
+                    version: env!("CARGO_PKG_VERSION").into(),
+                    ..Default::default()
+                }),
+                metrics: cycle.finish(),
+                schema_url: String::new(),
+            }],
+            schema_url: String::new(),
+        }],
+    };
+    Collected {
+        request,
+        unsupported,
+        failed,
+    }
+}
+
+#[async_trait]
+impl Receiver for NvmlReceiver {
+    async fn start(&mut self, next: Arc<dyn Consumer>) -> Result<(), BoxError> {
+        let gpus = match self.backend.take().map(Ok).unwrap_or_else(open_nvml) {
+            Ok(g) => g,
+            Err(message) => {
+                return match self.config.on_unavailable {
+                    OnUnavailable::Warn => {
+                        tracing::warn!(component = %self.id, "{message}; the nvml receiver idles (set `on_unavailable: fail` to stop instead)");
+                        Ok(())
+                    }
+                    OnUnavailable::Fail => Err(message.into()),
+                };
+            }
+        };
+        let devices = selected(
+            &self.config,
+            gpus.devices().map_err(|e| format!("listing GPUs: {e:?}"))?,
+        );
+        let driver = gpus.driver_version().unwrap_or_default();
+        tracing::info!(component = %self.id, gpus = devices.len(), driver = %driver, "reading NVIDIA GPUs");
+        let (config, id, cancel, failures) = (
+            self.config.clone(),
+            self.id.clone(),
+            self.cancel.clone(),
+            self.failures.clone(),
+        );
+        let host = hostname();
+        let start = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        self.task = Some(tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(config.collection_interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            let mut logged: HashSet<(String, &'static str)> = HashSet::new();
+            loop {
+                tokio::select! {
+                    _ = ticker.tick() => {}
+                    () = cancel.cancelled() => return,
+                }
+                // NVML calls block; keep them off the async workers.
+                let (g, d, c, dr, h) = (
+                    gpus.clone(),
+                    devices.clone(),
+                    config.clone(),
+                    driver.clone(),
+                    host.clone(),
+                );
+                let Ok(Collected {
+                    request,
+                    unsupported,
+                    failed,
+                }) = tokio::task::spawn_blocking(move || {
+                    collect(g.as_ref(), &d, &c, &dr, &h, start)
+                })
+                .await
+                else {
+                    continue;
+                };
+                for (uuid, reading) in unsupported {
+                    if logged.insert((uuid.clone(), reading)) {
+                        tracing::info!(component = %id, gpu = %uuid, reading, "not supported by this GPU; left out (logged once)");
+                    }
+                }
+                failures.add(failed.len());
+                for (uuid, reading, error) in failed {
+                    if logged.insert((uuid.clone(), reading)) {
+                        tracing::warn!(component = %id, gpu = %uuid, reading, %error, "NVML reading failed (logged once; counted)");
+                    }
+                }
+                if let Err(e) = next.consume(Batch::from(request)).await {
+                    tracing::debug!(component = %id, error = %e, "GPU readings refused by the pipeline; cycle skipped");
+                }
+            }
+        }));
+        Ok(())
+    }
+
+    async fn shutdown(&mut self) -> Result<(), BoxError> {
+        self.cancel.cancel();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
