@@ -6,6 +6,7 @@
 //! exactly the API a plugin author has.
 
 pub mod admin;
+pub mod attributes;
 pub mod batch;
 pub mod component;
 pub mod config;

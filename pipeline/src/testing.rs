@@ -32,13 +32,7 @@ use crate::registry::Registry;
 use crate::signal::Signal;
 
 pub fn string_attr(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.to_string(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.to_string())),
-        }),
-        ..Default::default()
-    }
+    crate::attributes::string(key, value)
 }
 
 fn resource(i: usize) -> Option<Resource> {

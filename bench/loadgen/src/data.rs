@@ -1,10 +1,11 @@
 //! Synthetic but realistic OTLP requests: LLM-serving trace trees (3-10 spans, 10-20
 //! attributes each, GenAI-style names), GPU/LLM metrics (gauges, sums, histograms) and logs.
 
+use llamacol_pipeline::attributes::{double, int as i, string as s};
 use llamacol_pipeline::otlp::collector::logs::v1::ExportLogsServiceRequest;
 use llamacol_pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
 use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
-use llamacol_pipeline::otlp::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use llamacol_pipeline::otlp::common::v1::{any_value, AnyValue, InstrumentationScope};
 use llamacol_pipeline::otlp::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use llamacol_pipeline::otlp::metrics::v1::{
     metric, number_data_point, Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint,
@@ -32,22 +33,6 @@ const STEPS: [&str; 6] = [
     "kv_cache.evict",
 ];
 const NOW: u64 = 1_732_400_000_000_000_000;
-
-fn kv(key: &str, value: any_value::Value) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue { value: Some(value) }),
-        ..Default::default()
-    }
-}
-
-fn s(key: &str, v: &str) -> KeyValue {
-    kv(key, any_value::Value::StringValue(v.into()))
-}
-
-fn i(key: &str, v: i64) -> KeyValue {
-    kv(key, any_value::Value::IntValue(v))
-}
 
 fn resource(rng: &mut StdRng) -> Option<Resource> {
     let node = rng.random_range(0..8);
@@ -95,10 +80,7 @@ pub fn traces(rng: &mut StdRng, items: usize) -> ExportTraceServiceRequest {
                 s("gen_ai.response.model", model),
                 i("gen_ai.usage.input_tokens", input),
                 i("gen_ai.usage.output_tokens", output),
-                kv(
-                    "gen_ai.request.temperature",
-                    any_value::Value::DoubleValue(0.7),
-                ),
+                double("gen_ai.request.temperature", 0.7),
                 i("gen_ai.request.max_tokens", 1024),
                 s("server.address", "127.0.0.1"),
                 i("server.port", 8080),

@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use llamacol_pipeline::attributes::{int, string as text};
 use llamacol_pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
-use llamacol_pipeline::otlp::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use llamacol_pipeline::otlp::common::v1::{InstrumentationScope, KeyValue};
 use llamacol_pipeline::otlp::metrics::v1::{
     metric, number_data_point, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
 };
@@ -43,22 +44,6 @@ fn now_ns() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0)
-}
-
-fn kv(key: &str, value: any_value::Value) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue { value: Some(value) }),
-        ..Default::default()
-    }
-}
-
-fn text(key: &str, v: &str) -> KeyValue {
-    kv(key, any_value::Value::StringValue(v.into()))
-}
-
-fn int(key: &str, v: i64) -> KeyValue {
-    kv(key, any_value::Value::IntValue(v))
 }
 
 impl Scraper {

@@ -3,10 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use llamacol_pipeline::otlp::common::v1::{any_value, AnyValue, KeyValue};
+use llamacol_pipeline::otlp::common::v1::{any_value, KeyValue};
 use llamacol_pipeline::otlp::metrics::v1::{
     metric, number_data_point, Gauge, Metric, NumberDataPoint, Sum,
 };
+
+use llamacol_pipeline::attributes::{kv, string as s};
 
 use super::config::{Naming, NvmlConfig};
 use super::gpus::{DeviceInfo, Read, ReadError, Reading, THROTTLE_REASONS};
@@ -30,18 +32,6 @@ pub const METRICS: [&str; 14] = [
 ];
 
 const PROCESS_MEMORY: &str = "nvml.process.memory.usage";
-
-fn kv(key: &str, value: any_value::Value) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue { value: Some(value) }),
-        ..Default::default()
-    }
-}
-
-fn s(key: &str, v: &str) -> KeyValue {
-    kv(key, any_value::Value::StringValue(v.into()))
-}
 
 /// One collection cycle's metrics, built device by device.
 pub struct Cycle<'a> {
