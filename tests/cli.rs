@@ -170,3 +170,47 @@ mod otlp_http {
             .unwrap_or(0)
     }
 }
+
+#[test]
+fn a_second_signal_forces_exit_and_readyz_turns_503_while_draining() {
+    let dead = llamacol_pipeline::testing::free_port();
+    let mut collector = Collector::launch(
+        &["tests/testdata/e2e/slow-drain.yaml"],
+        &[("LLAMACOL_DEAD_ENDPOINT", format!("127.0.0.1:{dead}"))],
+    );
+    let body = llamacol_pipeline::testing::sample_traces(1, 3).encode_to_vec();
+    assert_eq!(
+        otlp_http::post(collector.http, body),
+        200,
+        "queued for the dead backend"
+    );
+    let pid = collector.pid().to_string();
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    // The drain waits on the dead backend (deadline 60 s): not ready, still alive.
+    let started = std::time::Instant::now();
+    let mut saw_503 = false;
+    while started.elapsed() < std::time::Duration::from_secs(5) && !saw_503 {
+        saw_503 = http_get(collector.admin, "/readyz").0 == 503;
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(saw_503, "readyz must say 503 while shutting down");
+    let (status, took) = collector.terminate();
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "the second signal forces the exit: {}",
+        collector.stderr()
+    );
+    assert!(
+        took.as_secs() < 5,
+        "forced exit is immediate, not the 60 s deadline: {took:?}"
+    );
+    assert!(
+        collector.stderr().contains("second signal"),
+        "{}",
+        collector.stderr()
+    );
+}

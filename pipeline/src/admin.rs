@@ -84,3 +84,38 @@ async fn pipelines(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
         "queues": queues,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn readyz_is_503_until_ready_and_healthz_always_200() {
+        let telemetry = Telemetry::new();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let cancel = CancellationToken::new();
+        tokio::spawn(serve(listener, telemetry.clone(), cancel.clone()));
+        let get = |path: &'static str| async move {
+            let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            tokio::io::AsyncWriteExt::write_all(
+                &mut s,
+                format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+            )
+            .await
+            .expect("write");
+            let mut out = String::new();
+            tokio::io::AsyncReadExt::read_to_string(&mut s, &mut out)
+                .await
+                .expect("read");
+            out.split(' ').nth(1).unwrap_or_default().to_string()
+        };
+        assert_eq!(get("/readyz").await, "503");
+        assert_eq!(get("/healthz").await, "200");
+        telemetry.set_ready(true);
+        assert_eq!(get("/readyz").await, "200");
+        telemetry.set_ready(false);
+        assert_eq!(get("/readyz").await, "503");
+        cancel.cancel();
+    }
+}

@@ -77,6 +77,10 @@ impl Collector {
         panic!("llamacol not ready in 20s: {}", self.stderr());
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or_default()
+    }
+
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
     }

@@ -37,6 +37,8 @@ pub struct Scraper {
     props_read: Option<Instant>,
     /// Last outcome per endpoint, to log only changes.
     outcomes: HashMap<&'static str, String>,
+    /// This cycle's changes: (endpoint, problem or None when recovered).
+    changes: Vec<(&'static str, Option<String>)>,
 }
 
 fn now_ns() -> u64 {
@@ -83,6 +85,7 @@ impl Scraper {
             props: None,
             props_read: None,
             outcomes: HashMap::new(),
+            changes: Vec::new(),
         })
     }
 
@@ -116,21 +119,32 @@ impl Scraper {
         })
     }
 
-    /// Notes an endpoint's outcome, logging only when it changed; returns whether it failed.
+    /// Notes an endpoint's outcome; returns whether it failed. Changes are logged together
+    /// at the end of the cycle ([`Scraper::log_changes`]), one line per target.
     fn outcome(&mut self, endpoint: &'static str, outcome: Result<(), String>) -> bool {
         let (text, failed) = match &outcome {
             Ok(()) => ("ok".to_string(), false),
             Err(e) => (e.clone(), true),
         };
         if self.outcomes.get(endpoint) != Some(&text) {
-            if failed {
-                tracing::warn!(target_name = %self.name, endpoint, problem = %text, "llama.cpp endpoint failing; logged once until it changes");
-            } else if self.outcomes.contains_key(endpoint) {
-                tracing::info!(target_name = %self.name, endpoint, "llama.cpp endpoint recovered");
+            let was_known = self.outcomes.insert(endpoint, text.clone()).is_some();
+            if failed || was_known {
+                self.changes.push((endpoint, failed.then_some(text)));
             }
-            self.outcomes.insert(endpoint, text);
         }
         failed
+    }
+
+    fn log_changes(&mut self) {
+        let changes = std::mem::take(&mut self.changes);
+        let failing: Vec<String> = changes.iter().filter_map(|(e, p)| p.as_ref().map(|p| format!("{e}: {p}"))).collect();
+        let recovered: Vec<&str> = changes.iter().filter(|(_, p)| p.is_none()).map(|(e, _)| *e).collect();
+        if !failing.is_empty() {
+            tracing::warn!(target_name = %self.name, problems = %failing.join("; "), "llama.cpp target failing; logged again only when this changes");
+        }
+        if !recovered.is_empty() {
+            tracing::info!(target_name = %self.name, endpoints = %recovered.join(", "), "llama.cpp endpoints recovered");
+        }
     }
 
     /// One cycle. Returns the request and how many endpoint fetches failed.
@@ -265,6 +279,7 @@ impl Scraper {
             failures += usize::from(self.outcome("/slots", result));
         }
 
+        self.log_changes();
         let request = ExportMetricsServiceRequest {
             resource_metrics: vec![ResourceMetrics {
                 resource: Some(self.resource()),
