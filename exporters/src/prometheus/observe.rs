@@ -46,6 +46,24 @@ pub enum Value {
     },
 }
 
+/// `(le, cumulative count)` per bucket of a histogram, `+Inf` last, as Prometheus wants.
+pub fn cumulative_buckets(bounds: &[f64], counts: &[u64]) -> Vec<(String, u64)> {
+    let mut total = 0;
+    counts
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            total += c;
+            (
+                bounds
+                    .get(i)
+                    .map_or_else(|| "+Inf".to_string(), |b| super::render::number(*b)),
+                total,
+            )
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Exemplar {
     pub value: f64,

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::observe::{Labels, Value};
+use super::observe::{cumulative_buckets, Labels, Value};
 use super::store::FamilySnapshot;
 use super::translate::FamilyType;
 
@@ -73,18 +73,15 @@ pub fn render(families: &[FamilySnapshot], format: Format, timestamps: bool) -> 
                     bounds,
                     counts,
                 } => {
-                    let mut cumulative = 0;
                     let exemplar_bucket = point.exemplar.as_ref().map(|e| {
                         bounds
                             .iter()
                             .position(|b| e.value <= *b)
                             .unwrap_or(bounds.len())
                     });
-                    for (i, c) in counts.iter().enumerate() {
-                        cumulative += c;
-                        let le = bounds
-                            .get(i)
-                            .map_or_else(|| "+Inf".to_string(), |b| number(*b));
+                    for (i, (le, cumulative)) in
+                        cumulative_buckets(bounds, counts).into_iter().enumerate()
+                    {
                         let _ = write!(out, "{}_bucket", f.name);
                         write_labels(&mut out, labels, Some(("le", &le)));
                         let _ = write!(out, " {cumulative}");

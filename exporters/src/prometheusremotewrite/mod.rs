@@ -23,7 +23,7 @@ pub use config::{RemoteWriteConfig, TargetInfo};
 pub use proto::{Label, Sample, TimeSeries, WriteRequest};
 
 use crate::otlp::{from_http, parse_retry_after};
-use crate::prometheus::observe::{Options, Value as PointValue};
+use crate::prometheus::observe::{cumulative_buckets, Options, Value as PointValue};
 use crate::prometheus::render::number;
 use crate::prometheus::Ingest;
 
@@ -111,12 +111,7 @@ impl RemoteWriteExporter {
                     bounds,
                     counts,
                 } => {
-                    let mut cumulative = 0;
-                    for (i, c) in counts.iter().enumerate() {
-                        cumulative += c;
-                        let le = bounds
-                            .get(i)
-                            .map_or_else(|| "+Inf".to_string(), |b| number(*b));
+                    for (le, cumulative) in cumulative_buckets(bounds, counts) {
                         add("_bucket", Some(("le", le)), cumulative as f64);
                     }
                     if let Some(s) = sum {

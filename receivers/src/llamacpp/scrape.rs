@@ -137,8 +137,15 @@ impl Scraper {
 
     fn log_changes(&mut self) {
         let changes = std::mem::take(&mut self.changes);
-        let failing: Vec<String> = changes.iter().filter_map(|(e, p)| p.as_ref().map(|p| format!("{e}: {p}"))).collect();
-        let recovered: Vec<&str> = changes.iter().filter(|(_, p)| p.is_none()).map(|(e, _)| *e).collect();
+        let failing: Vec<String> = changes
+            .iter()
+            .filter_map(|(e, p)| p.as_ref().map(|p| format!("{e}: {p}")))
+            .collect();
+        let recovered: Vec<&str> = changes
+            .iter()
+            .filter(|(_, p)| p.is_none())
+            .map(|(e, _)| *e)
+            .collect();
         if !failing.is_empty() {
             tracing::warn!(target_name = %self.name, problems = %failing.join("; "), "llama.cpp target failing; logged again only when this changes");
         }
