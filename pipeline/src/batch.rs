@@ -116,6 +116,15 @@ impl<M: SignalMessage> Payload<M> {
         self.items
     }
 
+    /// Size of the encoded request; computed, not encoded, when only decoded.
+    pub fn encoded_len(&self) -> usize {
+        match (&self.encoded, &self.decoded) {
+            (Some(b), _) => b.len(),
+            (None, Some(m)) => m.encoded_len(),
+            (None, None) => 0,
+        }
+    }
+
     /// Whether the payload is empty of items (it may still carry resource blocks).
     pub fn is_empty(&self) -> bool {
         self.items == 0
@@ -237,6 +246,15 @@ impl Batch {
             Batch::Traces(p) => p.items(),
             Batch::Metrics(p) => p.items(),
             Batch::Logs(p) => p.items(),
+        }
+    }
+
+    /// Size of the encoded request, without encoding it (prost computes decoded sizes).
+    pub fn encoded_len(&self) -> usize {
+        match self {
+            Batch::Traces(p) => p.encoded_len(),
+            Batch::Metrics(p) => p.encoded_len(),
+            Batch::Logs(p) => p.encoded_len(),
         }
     }
 

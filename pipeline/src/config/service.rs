@@ -53,6 +53,10 @@ pub struct QueueSettings {
     pub num_consumers: usize,
     /// Batches the queue holds; a full queue refuses new data with a retryable error. Default 1000.
     pub queue_size: usize,
+    /// Also bound the queue by size: refuse (retryably) once the queued batches' encoded
+    /// size would pass this many MiB. 0 (default) bounds by `queue_size` only, as the
+    /// Collector does; set it when batches are large and the backend can be slow.
+    pub queue_size_mib: u64,
 }
 
 impl Default for QueueSettings {
@@ -61,6 +65,7 @@ impl Default for QueueSettings {
             enabled: true,
             num_consumers: 10,
             queue_size: 1000,
+            queue_size_mib: 0,
         }
     }
 }

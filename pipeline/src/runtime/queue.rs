@@ -21,6 +21,12 @@ pub enum QueueError {
     Full { exporter: String, capacity: usize },
     #[error("exporter `{exporter}` is shutting down")]
     Closed { exporter: String },
+    #[error("exporter `{exporter}` queue holds {queued_mib} MiB, at its {limit_mib} MiB limit (`queue_size_mib`); retry later")]
+    FullBytes {
+        exporter: String,
+        queued_mib: u64,
+        limit_mib: u64,
+    },
 }
 
 /// One exporter instance behind its queue, shared by every pipeline that names it.
@@ -36,6 +42,8 @@ pub struct ExporterQueue {
     /// Cancelled at the shutdown deadline: in-flight retries stop and are counted dropped.
     hard_stop: CancellationToken,
     last_error: Mutex<Option<String>>,
+    /// Encoded bytes of the batches waiting in the queue (for `queue_size_mib`).
+    queued_bytes: std::sync::atomic::AtomicU64,
 }
 
 impl ExporterQueue {
@@ -74,6 +82,7 @@ impl ExporterQueue {
             workers: Mutex::new(JoinSet::new()),
             hard_stop: CancellationToken::new(),
             last_error: Mutex::new(None),
+            queued_bytes: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -90,6 +99,10 @@ impl ExporterQueue {
                 let me = self.clone();
                 workers.spawn(async move {
                     while let Ok(batch) = me.rx.recv().await {
+                        me.queued_bytes.fetch_sub(
+                            batch.encoded_len() as u64,
+                            std::sync::atomic::Ordering::Relaxed,
+                        );
                         let _ = me.deliver(batch).await;
                     }
                 });
@@ -209,14 +222,36 @@ impl Consumer for ExporterQueue {
         if !self.settings.enabled {
             return self.deliver(batch).await;
         }
-        self.tx.try_send(batch).map_err(|e| match e {
-            async_channel::TrySendError::Full(_) => ConsumeError::retryable(QueueError::Full {
-                exporter: self.id.to_string(),
-                capacity: self.settings.queue_size,
-            }),
-            async_channel::TrySendError::Closed(_) => ConsumeError::retryable(QueueError::Closed {
-                exporter: self.id.to_string(),
-            }),
+        use std::sync::atomic::Ordering;
+        let size = batch.encoded_len() as u64;
+        let limit = self.settings.queue_size_mib.saturating_mul(1024 * 1024);
+        if limit > 0 {
+            // Reserve the bytes first so concurrent callers cannot overshoot together.
+            let before = self.queued_bytes.fetch_add(size, Ordering::Relaxed);
+            if before > 0 && before + size > limit {
+                self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
+                return Err(ConsumeError::retryable(QueueError::FullBytes {
+                    exporter: self.id.to_string(),
+                    queued_mib: before >> 20,
+                    limit_mib: self.settings.queue_size_mib,
+                }));
+            }
+        } else {
+            self.queued_bytes.fetch_add(size, Ordering::Relaxed);
+        }
+        self.tx.try_send(batch).map_err(|e| {
+            self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
+            match e {
+                async_channel::TrySendError::Full(_) => ConsumeError::retryable(QueueError::Full {
+                    exporter: self.id.to_string(),
+                    capacity: self.settings.queue_size,
+                }),
+                async_channel::TrySendError::Closed(_) => {
+                    ConsumeError::retryable(QueueError::Closed {
+                        exporter: self.id.to_string(),
+                    })
+                }
+            }
         })
     }
 }

@@ -4,6 +4,7 @@ use std::time::Duration;
 use super::*;
 use crate::config::{load, Source as ConfigSource};
 use crate::testing::{registry, sample_traces, Sink, Source};
+use crate::Batch;
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -240,4 +241,48 @@ service:
     assert!(t.render().contains(
         "llamacol_exporter_failed_items_total{component=\"sink/broken\",signal=\"traces\"} 5"
     ));
+}
+
+#[tokio::test]
+async fn queue_size_mib_bounds_the_queue_by_bytes() {
+    let (mut svc, t) = service(
+        r#"
+receivers:
+  source: {name: bytes-src}
+exporters:
+  sink: {name: bytes-sink, sending_queue: {queue_size: 100, num_consumers: 1, queue_size_mib: 1}}
+service:
+  telemetry: {admin: {endpoint: "127.0.0.1:0"}, shutdown_timeout: 100ms}
+  pipelines:
+    traces: {receivers: [source], exporters: [sink]}
+"#,
+    );
+    let sink = Sink::named("bytes-sink");
+    sink.stall(true);
+    svc.start().await.expect("start");
+    let src = Source::named("bytes-src");
+    let big = || sample_traces(1, 7500); // about 0.67 MiB encoded
+    let size = Batch::from(big()).encoded_len();
+    assert!(size > 600 * 1024 && size < 1024 * 1024, "{size}");
+    src.send(big()).await.expect("taken by the worker");
+    while sink.attempts() == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    src.send(big()).await.expect("queued: 0.6 of 1 MiB");
+    let err = src.send(big()).await.expect_err("would pass 1 MiB");
+    assert!(err.is_retryable());
+    assert_eq!(
+        err.to_string(),
+        "exporter `sink` queue holds 0 MiB, at its 1 MiB limit (`queue_size_mib`); retry later"
+    );
+    src.send(sample_traces(1, 10))
+        .await
+        .expect("a small batch still fits");
+    assert_eq!(
+        counter(&t, Kind::Exporter, "sink", Some("traces"), 1),
+        7500,
+        "the refused batch is counted"
+    );
+    svc.shutdown().await;
+    sink.stall(false);
 }
