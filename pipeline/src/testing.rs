@@ -157,6 +157,26 @@ pub fn sample_logs(n: usize) -> ExportLogsServiceRequest {
     }
 }
 
+/// The number data points of a gauge or sum (empty for other types).
+pub fn number_points(m: &Metric) -> &[NumberDataPoint] {
+    match &m.data {
+        Some(metric::Data::Gauge(g)) => &g.data_points,
+        Some(metric::Data::Sum(s)) => &s.data_points,
+        _ => &[],
+    }
+}
+
+/// A number data point's value as f64 (NaN when unset).
+pub fn number_value(p: &NumberDataPoint) -> f64 {
+    match p.value {
+        Some(opentelemetry_proto::tonic::metrics::v1::number_data_point::Value::AsDouble(d)) => d,
+        Some(opentelemetry_proto::tonic::metrics::v1::number_data_point::Value::AsInt(i)) => {
+            i as f64
+        }
+        None => f64::NAN,
+    }
+}
+
 /// A loopback port that was free a moment ago (for configs that must name a port).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

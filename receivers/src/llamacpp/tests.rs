@@ -6,8 +6,10 @@ use axum::http::{StatusCode, Uri};
 use axum::response::IntoResponse;
 use llamacol_pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
 use llamacol_pipeline::otlp::common::v1::any_value;
-use llamacol_pipeline::otlp::metrics::v1::{metric, number_data_point, Metric, NumberDataPoint};
-use llamacol_pipeline::testing::{fixtures_dir, free_port};
+use llamacol_pipeline::otlp::metrics::v1::{metric, Metric, NumberDataPoint};
+use llamacol_pipeline::testing::{
+    fixtures_dir, free_port, number_points as points, number_value as value,
+};
 
 use super::*;
 
@@ -118,22 +120,6 @@ fn find<'a>(r: &'a ExportMetricsServiceRequest, name: &str) -> Option<&'a Metric
     metrics(r).iter().find(|m| m.name == name)
 }
 
-fn points(m: &Metric) -> &[NumberDataPoint] {
-    match &m.data {
-        Some(metric::Data::Gauge(g)) => &g.data_points,
-        Some(metric::Data::Sum(s)) => &s.data_points,
-        _ => &[],
-    }
-}
-
-fn value(p: &NumberDataPoint) -> f64 {
-    match p.value {
-        Some(number_data_point::Value::AsDouble(d)) => d,
-        Some(number_data_point::Value::AsInt(i)) => i as f64,
-        None => f64::NAN,
-    }
-}
-
 fn only(r: &ExportMetricsServiceRequest, name: &str) -> f64 {
     let m = find(r, name).unwrap_or_else(|| {
         panic!(
@@ -142,6 +128,18 @@ fn only(r: &ExportMetricsServiceRequest, name: &str) -> f64 {
         )
     });
     value(&points(m)[0])
+}
+
+/// The health states reported as current (value 1) in one scrape.
+fn current_health(r: &ExportMetricsServiceRequest) -> Vec<String> {
+    points(find(r, "llamacpp.health.status").expect("health"))
+        .iter()
+        .filter(|p| value(p) == 1.0)
+        .filter_map(|p| match attr(p, "llamacpp.health.state") {
+            Some(any_value::Value::StringValue(s)) => Some(s.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 fn attr<'a>(p: &'a NumberDataPoint, key: &str) -> Option<&'a any_value::Value> {
@@ -366,12 +364,7 @@ async fn older_and_newer_llama_cpp_versions_both_read() {
     );
     assert_eq!(only(&r, "llamacpp.slot.decoded"), 9.0);
     assert_eq!(only(&r, "llamacpp.up"), 0.0);
-    let current: Vec<String> = points(find(&r, "llamacpp.health.status").expect("health"))
-        .iter()
-        .filter(|p| value(p) == 1.0)
-        .map(|p| format!("{:?}", attr(p, "llamacpp.health.state")))
-        .collect();
-    assert_eq!(current, vec!["Some(StringValue(\"loading\"))"]);
+    assert_eq!(current_health(&r), ["loading"]);
 
     // Newer `/health` while loading: 503 with an error object.
     fake.set(
@@ -380,12 +373,7 @@ async fn older_and_newer_llama_cpp_versions_both_read() {
         r#"{"error":{"code":503,"message":"Loading model","type":"unavailable_error"}}"#,
     );
     let (r, _) = s.scrape().await;
-    let current: Vec<String> = points(find(&r, "llamacpp.health.status").expect("health"))
-        .iter()
-        .filter(|p| value(p) == 1.0)
-        .map(|p| format!("{:?}", attr(p, "llamacpp.health.state")))
-        .collect();
-    assert_eq!(current, vec!["Some(StringValue(\"loading\"))"]);
+    assert_eq!(current_health(&r), ["loading"]);
     // An old "ok" body with extra fields.
     fake.set(
         "/health",

@@ -3,8 +3,10 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use llamacol_pipeline::config::{parse, ComponentConfig};
-use llamacol_pipeline::otlp::metrics::v1::{metric, number_data_point, Metric, NumberDataPoint};
+use llamacol_pipeline::otlp::metrics::v1::{metric, Metric, NumberDataPoint};
 use llamacol_pipeline::{ConsumeError, Signal};
+
+use llamacol_pipeline::testing::{number_points as points, number_value as value};
 
 use super::fake::FakeGpus;
 use super::*;
@@ -30,21 +32,6 @@ fn run(
         .map(|m| (m.name.clone(), m.clone()))
         .collect();
     (metrics, unsupported)
-}
-
-fn points(m: &Metric) -> &[NumberDataPoint] {
-    match &m.data {
-        Some(metric::Data::Gauge(g)) => &g.data_points,
-        Some(metric::Data::Sum(s)) => &s.data_points,
-        _ => &[],
-    }
-}
-
-fn value(p: &NumberDataPoint) -> f64 {
-    match p.value {
-        Some(number_data_point::Value::AsDouble(d)) => d,
-        _ => f64::NAN,
-    }
 }
 
 fn attr(p: &NumberDataPoint, key: &str) -> Option<String> {
