@@ -1,15 +1,15 @@
 //! A real Prometheus (Debian's `prometheus`, started here on loopback) scrapes llamacol's
 //! `prometheus` exporter and receives its remote writes; the test reads both back through
-//! Prometheus's query API, a PromQL histogram_quantile included. Without the binary the
-//! test skips, unless LLAMACOL_REQUIRE_EXTERNAL=1 (CI), where it fails.
+//! Prometheus's query API, a PromQL histogram_quantile included. Needs `prometheus`,
+//! which `scripts/test` installs.
 
 mod common;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{external_required, Collector};
-use llamacol_pipeline::testing::free_port;
+use common::Collector;
+use llamacol_pipeline::testing::{external_program, free_port};
 
 struct Prometheus {
     child: Child,
@@ -24,7 +24,7 @@ impl Drop for Prometheus {
     }
 }
 
-fn start_prometheus(scrape_port: u16) -> Option<Prometheus> {
+fn start_prometheus(scrape_port: u16) -> Prometheus {
     let dir = tempfile::tempdir().expect("tmp");
     let config = dir.path().join("prometheus.yml");
     std::fs::write(
@@ -33,7 +33,7 @@ fn start_prometheus(scrape_port: u16) -> Option<Prometheus> {
     )
     .expect("write config");
     let port = free_port();
-    let child = Command::new("prometheus")
+    let child = Command::new(external_program("prometheus"))
         .arg(format!("--config.file={}", config.display()))
         .arg(format!(
             "--storage.tsdb.path={}",
@@ -44,16 +44,10 @@ fn start_prometheus(scrape_port: u16) -> Option<Prometheus> {
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.path().join("prometheus.log")).expect("log"))
         .spawn();
-    match child {
-        Ok(child) => Some(Prometheus {
-            child,
-            port,
-            _dir: dir,
-        }),
-        Err(_) => {
-            assert!(!external_required(), "LLAMACOL_REQUIRE_EXTERNAL=1 but `prometheus` is not installed (apt-get install prometheus)");
-            None
-        }
+    Prometheus {
+        child: child.expect("prometheus starts"),
+        port,
+        _dir: dir,
     }
 }
 
@@ -107,12 +101,10 @@ fn metrics_json(now_ns: u128) -> String {
 }
 
 #[test]
+#[ignore = "needs prometheus: run scripts/test"]
 fn prometheus_scrapes_and_receives_remote_writes() {
     let scrape_port = free_port();
-    let Some(prometheus) = start_prometheus(scrape_port) else {
-        eprintln!("skipped: prometheus not installed");
-        return;
-    };
+    let prometheus = start_prometheus(scrape_port);
     let mut collector = Collector::launch(
         &["configs/prometheus.yaml"],
         &[

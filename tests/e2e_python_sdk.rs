@@ -1,33 +1,24 @@
 //! The real binary, fed by the OpenTelemetry Python SDK (from PyPI) doing what LLM apps
-//! do, over gRPC and over HTTP/protobuf. Skips when the SDK is missing, unless
-//! LLAMACOL_REQUIRE_EXTERNAL=1 (CI), where a missing SDK fails the test.
+//! do, over gRPC and over HTTP/protobuf. Needs the SDK's virtualenv (`peers-python`),
+//! which `scripts/test` builds.
 
 mod common;
 
 use std::process::Command;
 
-use common::{attr, external_required, lines, log_records, metrics, spans, Collector};
-
-fn python_sdk_available() -> bool {
-    Command::new("python3")
-        .args(["-c", "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.grpc, opentelemetry.exporter.otlp.proto.http"])
-        .status()
-        .is_ok_and(|s| s.success())
-}
+use common::{attr, lines, log_records, metrics, spans, Collector};
+use llamacol_pipeline::testing::external_program;
 
 #[test]
+#[ignore = "needs the OpenTelemetry Python SDK (peers-python): run scripts/test"]
 fn python_sdk_over_grpc_and_http_reaches_the_file_exporter() {
-    if !python_sdk_available() {
-        assert!(!external_required(), "LLAMACOL_REQUIRE_EXTERNAL=1 but the OpenTelemetry Python SDK is not installed (pip install opentelemetry-sdk opentelemetry-exporter-otlp-proto-grpc opentelemetry-exporter-otlp-proto-http)");
-        eprintln!("skipped: OpenTelemetry Python SDK not installed");
-        return;
-    }
+    let python = external_program("peers-python");
     let mut collector = Collector::start("configs/otlp-to-file.yaml");
     for (transport, endpoint) in [
         ("grpc", format!("http://127.0.0.1:{}", collector.grpc)),
         ("http", format!("http://127.0.0.1:{}", collector.http)),
     ] {
-        let out = Command::new("python3")
+        let out = Command::new(&python)
             .args(["tests/python/llm_app.py", transport, &endpoint])
             .output()
             .expect("python3");

@@ -205,8 +205,3 @@ pub fn attr(span: &serde_json::Value, key: &str) -> Option<String> {
                 .unwrap_or_else(|| v.to_string())
         })
 }
-
-/// Whether tests needing an external program must fail instead of skip (CI sets it).
-pub fn external_required() -> bool {
-    std::env::var("LLAMACOL_REQUIRE_EXTERNAL").is_ok_and(|v| v == "1")
-}

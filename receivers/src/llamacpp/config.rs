@@ -14,9 +14,11 @@ pub struct LlamaCppConfig {
     /// Time between scrapes. Default 10s.
     #[serde(with = "humantime_serde")]
     pub collection_interval: Duration,
-    /// Deadline for each request to a target. Default 2s.
+    /// Deadline for each request to a target. Default: 2s, or `collection_interval` when
+    /// that is shorter (as Prometheus lowers its default scrape timeout), so setting only a
+    /// short interval stays valid. A timeout written here must not exceed the interval.
     #[serde(with = "humantime_serde")]
-    pub timeout: Duration,
+    pub timeout: Option<Duration>,
     /// Scrape `/metrics` (needs `--metrics` on the server). Default on.
     pub metrics: bool,
     /// Scrape `/slots`. Default on.
@@ -52,7 +54,7 @@ impl Default for LlamaCppConfig {
                 headers: BTreeMap::new(),
             }],
             collection_interval: Duration::from_secs(10),
-            timeout: Duration::from_secs(2),
+            timeout: None,
             metrics: true,
             slots: true,
             health: true,
@@ -61,6 +63,16 @@ impl Default for LlamaCppConfig {
         }
     }
 }
+
+impl LlamaCppConfig {
+    /// The timeout used: the one written, else 2s capped at the interval.
+    pub fn effective_timeout(&self) -> Duration {
+        self.timeout
+            .unwrap_or_else(|| DEFAULT_TIMEOUT.min(self.collection_interval))
+    }
+}
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl ComponentConfig for LlamaCppConfig {
     fn validate(&self) -> Vec<Issue> {
@@ -79,13 +91,13 @@ impl ComponentConfig for LlamaCppConfig {
                 ));
             }
         }
-        if self.collection_interval.is_zero() || self.timeout.is_zero() {
+        if self.collection_interval.is_zero() || self.timeout.is_some_and(|t| t.is_zero()) {
             issues.push(Issue::new(
                 "collection_interval",
                 "`collection_interval` and `timeout` must be more than 0",
             ));
         }
-        if self.timeout > self.collection_interval {
+        if self.timeout.is_some_and(|t| t > self.collection_interval) {
             issues.push(Issue::new(
                 "timeout",
                 "must not exceed `collection_interval`",

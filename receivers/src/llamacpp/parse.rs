@@ -153,7 +153,11 @@ pub fn slots(body: &[u8]) -> Result<Vec<Slot>, ParseError> {
                     .and_then(Json::as_bool)
                     .or_else(|| s.get("state").and_then(Json::as_i64).map(|st| st != 0)),
                 n_decoded: next.and_then(|n| n.get("n_decoded")).and_then(Json::as_i64),
-                n_remain: next.and_then(|n| n.get("n_remain")).and_then(Json::as_i64),
+                // -1 is the server's "no limit / no task" sentinel, not a count: left out.
+                n_remain: next
+                    .and_then(|n| n.get("n_remain"))
+                    .and_then(Json::as_i64)
+                    .filter(|n| *n >= 0),
             })
         })
         .collect()

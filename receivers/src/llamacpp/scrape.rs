@@ -17,7 +17,6 @@ use super::parse::{self, Health, Props};
 
 pub struct Response {
     pub status: u16,
-    pub process_start: Option<u64>,
     pub body: bytes::Bytes,
 }
 
@@ -67,7 +66,7 @@ impl Scraper {
             headers.insert(name, value);
         }
         let client = reqwest::Client::builder()
-            .timeout(config.timeout)
+            .timeout(config.effective_timeout())
             .default_headers(headers)
             .build()?;
         Ok(Scraper {
@@ -103,20 +102,11 @@ impl Scraper {
                 }
             })?;
         let status = response.status().as_u16();
-        let process_start = response
-            .headers()
-            .get("Process-Start-Time-Unix")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
         let body = response
             .bytes()
             .await
             .map_err(|e| format!("reading the body: {e}"))?;
-        Ok(Response {
-            status,
-            process_start,
-            body,
-        })
+        Ok(Response { status, body })
     }
 
     /// Notes an endpoint's outcome; returns whether it failed. Changes are logged together
@@ -251,8 +241,7 @@ impl Scraper {
                     .and_then(|t| parse::prometheus_text(t).map_err(|e| e.to_string()))
                 {
                     Ok(samples) => {
-                        let process_start = r.process_start;
-                        self.metrics(samples, process_start, now, &mut out);
+                        self.metrics(samples, now, &mut out);
                         Ok(())
                     }
                     Err(e) => Err(format!("unreadable /metrics: {e}")),
@@ -337,18 +326,10 @@ impl Scraper {
 
     /// `llamacpp:<name>` series as `llamacpp.<name>`: `_total` ones become monotonic
     /// cumulative sums (without the suffix), the rest gauges. Unknown names pass through.
-    fn metrics(
-        &mut self,
-        samples: Vec<parse::Sample>,
-        process_start: Option<u64>,
-        now: u64,
-        out: &mut Vec<Metric>,
-    ) {
-        // The header is trusted only when it is a plausible past time (the captured server
-        // sent one decades in the future).
-        let header_start = process_start
-            .map(|s| s.saturating_mul(1_000_000_000))
-            .filter(|s| *s > 0 && *s <= now);
+    fn metrics(&mut self, samples: Vec<parse::Sample>, now: u64, out: &mut Vec<Metric>) {
+        // A counter starts at the first scrape that saw it. The server's
+        // `Process-Start-Time-Unix` header is not used: real builds send their monotonic
+        // clock in microseconds since boot there, not a Unix time (testdata/llamacpp/README.md).
         let mut families: Vec<(String, bool, Vec<NumberDataPoint>)> = Vec::new();
         let (mut prompt, mut generated) = (None, None);
         for s in samples {
@@ -367,13 +348,10 @@ impl Scraper {
             let attributes: Vec<KeyValue> = s.labels.iter().map(|(k, v)| text(k, v)).collect();
             let start = if counter {
                 let key = format!("{}{:?}", s.name, s.labels);
-                let entry = self
-                    .counters
-                    .entry(key)
-                    .or_insert((header_start.unwrap_or(now), s.value));
+                let entry = self.counters.entry(key).or_insert((now, s.value));
                 if s.value < entry.1 {
                     // The counter went down: the server restarted. New start, no negative rate.
-                    entry.0 = header_start.filter(|h| *h > entry.0).unwrap_or(now);
+                    entry.0 = now;
                 }
                 entry.1 = s.value;
                 entry.0

@@ -315,14 +315,59 @@ async fn throughput_from_deltas_and_restarts_give_a_new_start() {
 }
 
 #[tokio::test]
-async fn a_plausible_process_start_header_is_the_counter_start() {
+async fn the_process_start_header_is_never_the_counter_start() {
+    // A real build on a node up ~600 s sent 600874937 (its monotonic clock in
+    // microseconds): read as Unix seconds it is 1989. The first scrape is the start.
     let fake = real_server();
-    fake.set_with_start("/metrics", &fixture("metrics_during.txt"), "1700000000");
+    fake.set_with_start("/metrics", &fixture("metrics_during.txt"), "600874937");
+    let base = serve(fake).await;
+    let before = now_ns();
+    let (r, _) = scraper(&base, 2000).scrape().await;
+    let start =
+        points(find(&r, "llamacpp.prompt_tokens").expect("counter"))[0].start_time_unix_nano;
+    assert!(
+        start >= before && start <= now_ns(),
+        "start {start} is the first scrape"
+    );
+}
+
+#[test]
+fn an_unset_timeout_follows_a_short_interval_and_a_written_one_is_checked() {
+    use llamacol_pipeline::config::ComponentConfig;
+    let parse = |yaml: &str| -> LlamaCppConfig {
+        llamacol_pipeline::config::parse(
+            &llamacol_pipeline::serde_yaml::from_str(yaml).expect("yaml"),
+        )
+        .expect("config")
+    };
+    let short = parse("{collection_interval: 1s}");
+    assert!(short.validate().is_empty(), "{:?}", short.validate());
+    assert_eq!(short.effective_timeout(), Duration::from_secs(1));
+    assert_eq!(
+        parse("{}").effective_timeout(),
+        Duration::from_secs(2),
+        "the default interval (10s) keeps the 2s default"
+    );
+    let written = parse("{collection_interval: 1s, timeout: 3s}");
+    let issues = written.validate();
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert!(
+        format!("{issues:?}").contains("must not exceed"),
+        "{issues:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_slot_without_a_limit_has_no_remaining_point() {
+    // After a task, the real server reports `n_remain: -1` (no limit): not a count.
+    let fake = real_server();
+    fake.set("/slots", 200, &fixture("slots_after.json"));
     let base = serve(fake).await;
     let (r, _) = scraper(&base, 2000).scrape().await;
+    assert!(find(&r, "llamacpp.slot.remaining").is_none());
     assert_eq!(
-        points(find(&r, "llamacpp.prompt_tokens").expect("counter"))[0].start_time_unix_nano,
-        1_700_000_000_000_000_000
+        points(find(&r, "llamacpp.slot.context").expect("context")).len(),
+        2
     );
 }
 
@@ -497,4 +542,11 @@ async fn a_hanging_target_does_not_delay_the_others() {
         failed >= 4,
         "the slow target's failed fetches are counted: {failed}"
     );
+}
+
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or_default()
 }

@@ -2,6 +2,7 @@
 //! a capturing `sink` exporter, a `source` receiver tests push into, and a `hold`
 //! processor that keeps batches until shutdown (to test the drain cascade).
 //! Instances are found by the `name` in their config, so a test can reach them.
+//! [`external`] finds the real programs (peers) that some tests run beside llamacol.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -21,6 +22,9 @@ use opentelemetry_proto::tonic::metrics::v1::{
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use serde::Deserialize;
+
+mod external;
+pub use external::{external_program, find_program, peers_dir};
 
 use crate::batch::Batch;
 use crate::component::{
@@ -185,9 +189,11 @@ pub fn free_port() -> u16 {
         .unwrap_or(0)
 }
 
-/// The shared fixtures folder (`../shared/fixtures` beside the repository).
+/// The repository's `testdata/` folder: fixtures no one here wrote (real llama.cpp
+/// captures, the OTLP specification's JSON examples), each folder with a README
+/// saying where it came from. Nothing outside the repository is ever read.
 pub fn fixtures_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures")
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata")
 }
 
 fn named<T: Default + Send + Sync + 'static>(

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Installs or builds every external program the tests and benchmarks run beside
+# llamacol, pinned, into a per-machine cache outside the repository:
+#   ${LLAMACOL_PEERS_DIR:-~/.cache/llamacol-peers}/bin/<program>
+# A second run finds everything cached and takes seconds. Each step prints what it
+# did and how long it took. Called by scripts/test; safe to run by hand.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+peers=${LLAMACOL_PEERS_DIR:-$HOME/.cache/llamacol-peers}
+mkdir -p "$peers/bin"
+
+# Pinned versions: change them here, and the cache key changes with them.
+PROMETHEUS_DEB=2.42.0+ds-5+deb12u1
+ALERTMANAGER_DEB=0.25.0-1+b4
+OTELCOL_VERSION=0.161.0
+LLAMA_CPP_PYTHON=0.3.36   # its sdist vendors the llama.cpp source we build llama-server from
+
+step_started=0
+step() { step_started=$(date +%s); printf 'peers: %s ... ' "$1"; }
+done_step() { printf '%s (%ss)\n' "$1" "$(( $(date +%s) - step_started ))"; }
+key() { cat "$@" | sha256sum | cut -c1-12; }
+
+# A wrapper in bin/ that runs the real program (a symlink would break a virtualenv's python).
+link() {
+  printf '#!/bin/sh\nexec "%s" "$@"\n' "$2" > "$peers/bin/$1"
+  chmod +x "$peers/bin/$1"
+}
+
+# --- Prometheus, promtool, Alertmanager: Debian packages ----------------------------
+step "prometheus, promtool, alertmanager (apt)"
+if command -v prometheus >/dev/null && command -v promtool >/dev/null \
+  && command -v prometheus-alertmanager >/dev/null; then
+  done_step "installed"
+else
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # The pinned versions first; if Debian has moved on, the current ones (said below).
+  apt-get install -y -qq --no-install-recommends \
+      "prometheus=$PROMETHEUS_DEB" "prometheus-alertmanager=$ALERTMANAGER_DEB" >/dev/null \
+    || apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null
+  done_step "installed $(dpkg-query -W -f='prometheus ${Version}, alertmanager ' prometheus)$(dpkg-query -W -f='${Version}' prometheus-alertmanager)"
+fi
+link prometheus "$(command -v prometheus)"
+link promtool "$(command -v promtool)"
+link alertmanager "$(command -v prometheus-alertmanager)"
+
+# --- Python: OpenTelemetry SDK + OTLP exporters + gguf, in a virtualenv ---------------
+venv="$peers/python-$(key tests/peers/python/requirements.txt)"
+step "python virtualenv (OpenTelemetry SDK, gguf)"
+if [ -x "$venv/bin/python3" ] && [ -f "$venv/.complete" ]; then
+  done_step "cached $venv"
+else
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/peers/python/requirements.txt
+  touch "$venv/.complete"
+  done_step "built $venv"
+fi
+link peers-python "$venv/bin/python3"
+
+# --- The OpenTelemetry Collector, from Go modules --------------------------------------
+otelcol="$peers/otelcol-$OTELCOL_VERSION-$(key tests/peers/otelcol/go.mod tests/peers/otelcol/go.sum tests/peers/otelcol/main.go)"
+step "OpenTelemetry Collector $OTELCOL_VERSION (go build)"
+if [ -x "$otelcol/otelcol-peer" ]; then
+  done_step "cached $otelcol"
+else
+  mkdir -p "$otelcol.tmp"
+  (cd tests/peers/otelcol && GOTOOLCHAIN=local GOFLAGS=-mod=mod go build -trimpath -ldflags='-s -w' -o "$otelcol.tmp/otelcol-peer" .)
+  rm -rf "$otelcol" && mv "$otelcol.tmp" "$otelcol"
+  done_step "built $otelcol"
+fi
+link otelcol "$otelcol/otelcol-peer"
+
+# --- llama.cpp's llama-server, CPU-only, from the llama-cpp-python sdist ------------------
+# CPU only, static, and nothing fetched at build time (no UI download, no curl, no openssl).
+LLAMA_CMAKE_FLAGS="-DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF -DGGML_NATIVE=OFF -DLLAMA_OPENSSL=OFF
+  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF
+  -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_TOOLS=ON"
+llama="$peers/llama-server-$LLAMA_CPP_PYTHON-$(echo "$LLAMA_CMAKE_FLAGS" | key)"
+step "llama-server (llama.cpp vendored by llama-cpp-python $LLAMA_CPP_PYTHON, cmake)"
+if [ -x "$llama/llama-server" ]; then
+  done_step "cached $llama"
+else
+  work="$peers/llama-build.tmp"
+  rm -rf "$work" && mkdir -p "$work"
+  sdist="$peers/llama_cpp_python-$LLAMA_CPP_PYTHON.tar.gz"
+  if [ ! -f "$sdist" ]; then
+    python3 -m pip download --quiet --disable-pip-version-check --no-deps --no-binary :all: \
+      -d "$work/dl" "llama-cpp-python==$LLAMA_CPP_PYTHON"
+    mv "$work"/dl/llama_cpp_python-*.tar.gz "$sdist"
+  fi
+  tar xzf "$sdist" -C "$work"
+  src=$(echo "$work"/llama_cpp_python-*/vendor/llama.cpp)
+  # shellcheck disable=SC2086 # the flags are words
+  cmake -S "$src" -B "$work/build" -G Ninja $LLAMA_CMAKE_FLAGS \
+    >"$work/cmake.log" 2>&1 || { tail -30 "$work/cmake.log"; exit 1; }
+  cmake --build "$work/build" --target llama-server -j"$(nproc)" >"$work/build.log" 2>&1 \
+    || { tail -40 "$work/build.log"; exit 1; }
+  mkdir -p "$llama"
+  cp "$work/build/bin/llama-server" "$llama/"
+  rm -rf "$work"
+  done_step "built $llama"
+fi
+link llama-server "$llama/llama-server"
+
+echo "peers: ready in $peers/bin: $(ls "$peers/bin" | tr '\n' ' ')"
