@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 
 use llamacol_pipeline::testing::free_port;
 
+pub mod llm_app;
+pub mod otelcol;
+
 pub struct Collector {
     child: Option<Child>,
     pub grpc: u16,
@@ -89,11 +92,7 @@ impl Collector {
     pub fn terminate(&mut self) -> (ExitStatus, Duration) {
         let mut child = self.child.take().expect("running");
         let started = Instant::now();
-        let killed = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .expect("kill");
-        assert!(killed.success());
+        signal(child.id(), "TERM");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = child.try_wait().expect("wait") {
@@ -144,10 +143,12 @@ pub fn http_get(port: u16, path: &str) -> (u16, String) {
     (status, body)
 }
 
-/// Every line the file exporter wrote, parsed.
+/// Every complete line a file exporter wrote, parsed. A last line still being written
+/// (no newline yet) is left for the next read; every complete line must be JSON.
 pub fn lines(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+    complete
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect()
@@ -204,4 +205,13 @@ pub fn attr(span: &serde_json::Value, key: &str) -> Option<String> {
                 .or_else(|| v["intValue"].as_i64().map(|i| i.to_string()))
                 .unwrap_or_else(|| v.to_string())
         })
+}
+
+/// Sends signal `name` (`TERM`, `KILL`...) to process `pid`.
+pub fn signal(pid: u32, name: &str) {
+    let sent = Command::new("kill")
+        .args([&format!("-{name}"), &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success(), "kill -{name} {pid}");
 }

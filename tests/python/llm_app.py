@@ -1,6 +1,6 @@
 """What an LLM app instrumented with the OpenTelemetry Python SDK sends.
 
-Usage: llm_app.py grpc|http ENDPOINT
+Usage: llm_app.py grpc|http ENDPOINT [gzip]
 Sends 3 chat spans (one failing with a recorded exception), a token counter,
 a latency histogram and 2 log records, then flushes and exits 0.
 """
@@ -18,22 +18,29 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 
 transport, endpoint = sys.argv[1], sys.argv[2]
+gzip = sys.argv[3:] == ["gzip"]
 if transport == "grpc":
+    import grpc
+
     from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
     from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
-    span_exporter = OTLPSpanExporter(endpoint=endpoint, insecure=True)
-    metric_exporter = OTLPMetricExporter(endpoint=endpoint, insecure=True)
-    log_exporter = OTLPLogExporter(endpoint=endpoint, insecure=True)
+    options = dict(endpoint=endpoint, insecure=True,
+                   compression=grpc.Compression.Gzip if gzip else grpc.Compression.NoCompression)
+    span_exporter = OTLPSpanExporter(**options)
+    metric_exporter = OTLPMetricExporter(**options)
+    log_exporter = OTLPLogExporter(**options)
 else:
+    from opentelemetry.exporter.otlp.proto.http import Compression
     from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    span_exporter = OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces")
-    metric_exporter = OTLPMetricExporter(endpoint=f"{endpoint}/v1/metrics")
-    log_exporter = OTLPLogExporter(endpoint=f"{endpoint}/v1/logs")
+    compression = Compression.Gzip if gzip else Compression.NoCompression
+    span_exporter = OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces", compression=compression)
+    metric_exporter = OTLPMetricExporter(endpoint=f"{endpoint}/v1/metrics", compression=compression)
+    log_exporter = OTLPLogExporter(endpoint=f"{endpoint}/v1/logs", compression=compression)
 
 resource = Resource.create({"service.name": f"py-llm-app-{transport}"})
 
