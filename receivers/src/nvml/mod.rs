@@ -234,10 +234,20 @@ impl Receiver for NvmlReceiver {
                 else {
                     continue;
                 };
+                // One line per GPU listing what it newly does not support (a MIG
+                // instance lacks most readings: one line, not twenty).
+                let mut new_per_gpu: Vec<(String, Vec<&'static str>)> = Vec::new();
                 for (uuid, reading) in unsupported {
                     if logged.insert((uuid.clone(), reading)) {
-                        tracing::info!(component = %id, gpu = %uuid, reading, "not supported by this GPU; left out (logged once)");
+                        match new_per_gpu.iter_mut().find(|(u, _)| *u == uuid) {
+                            Some((_, readings)) => readings.push(reading),
+                            None => new_per_gpu.push((uuid, vec![reading])),
+                        }
                     }
+                }
+                for (uuid, readings) in new_per_gpu {
+                    let readings = readings.join(", ");
+                    tracing::info!(component = %id, gpu = %uuid, %readings, "not supported by this GPU; left out (logged once)");
                 }
                 failures.add(failed.len());
                 for (uuid, reading, error) in failed {
