@@ -15,6 +15,9 @@ use crate::{cpu, floor, send};
 
 pub struct Options {
     pub llamacol: PathBuf,
+    /// The real OpenTelemetry Collector (built by scripts/peers.sh): when set, the same
+    /// scenarios run against it too, in the same run, and a comparison table is printed.
+    pub otelcol: Option<PathBuf>,
     pub duration: Duration,
     pub connections: usize,
     pub batch_size: usize,
@@ -77,57 +80,93 @@ fn ready(port: u16) -> bool {
     out.starts_with("HTTP/1.1 200")
 }
 
-struct Ports {
-    grpc: u16,
-    admin: u16,
+/// Which collector a scenario runs.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Which {
+    Llamacol,
+    Otelcol,
 }
 
-fn start_llamacol(
+/// `program` pinned to `cpu` with taskset when the machine has two cores or more, so the
+/// collector under test gets one core and the load generator and sink the other.
+fn pinned(cpu: &str, program: &Path) -> Command {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    if cores >= 2 && Path::new("/usr/bin/taskset").exists() {
+        let mut c = Command::new("/usr/bin/taskset");
+        c.args(["-c", cpu]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+/// The core the collector under test runs on; the load generator and sink use core 0.
+const COLLECTOR_CPU: &str = "1";
+
+/// Starts a collector on its own core with `config` (None: llamacol's embedded default);
+/// returns it and its OTLP/gRPC port once it serves. Both collectors read the same
+/// environment variables (`${env:LLAMACOL_OTLP_GRPC_ENDPOINT}` and the `BENCH_*` ones).
+fn start_collector(
     opts: &Options,
+    which: Which,
     config: Option<&str>,
     env: &[(&str, String)],
     name: &str,
-) -> anyhow::Result<(Proc, Ports)> {
-    let ports = Ports {
-        grpc: free_port(),
-        admin: free_port(),
-    };
+) -> anyhow::Result<(Proc, u16)> {
+    let (grpc, admin) = (free_port(), free_port());
     let stderr = opts.work_dir.join(format!("{name}.log"));
-    let mut cmd = Command::new(&opts.llamacol);
-    cmd.args(["run", "--log-format", "json"]);
-    if let Some(c) = config {
-        cmd.args(["-c", c]);
-    }
+    let mut cmd = match which {
+        Which::Llamacol => {
+            let mut c = pinned(COLLECTOR_CPU, &opts.llamacol);
+            c.args(["run", "--log-format", "json"]);
+            if let Some(config) = config {
+                c.args(["-c", config]);
+            }
+            c
+        }
+        Which::Otelcol => {
+            let program = opts.otelcol.as_deref().context("no --otelcol given")?;
+            let mut c = pinned(COLLECTOR_CPU, program);
+            c.arg(format!(
+                "--config={}",
+                config.context("otelcol needs a config")?
+            ));
+            c
+        }
+    };
     let child = cmd
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .env(
-            "LLAMACOL_OTLP_GRPC_ENDPOINT",
-            format!("127.0.0.1:{}", ports.grpc),
-        )
+        .env("LLAMACOL_OTLP_GRPC_ENDPOINT", format!("127.0.0.1:{grpc}"))
         .env(
             "LLAMACOL_OTLP_HTTP_ENDPOINT",
             format!("127.0.0.1:{}", free_port()),
         )
+        .env("LLAMACOL_ADMIN_ENDPOINT", format!("127.0.0.1:{admin}"))
+        // The embedded default's Prometheus endpoint, so two runs never clash on :9464.
         .env(
-            "LLAMACOL_ADMIN_ENDPOINT",
-            format!("127.0.0.1:{}", ports.admin),
+            "LLAMACOL_PROMETHEUS_ENDPOINT",
+            format!("127.0.0.1:{}", free_port()),
         )
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&stderr)?)
         .spawn()
-        .with_context(|| format!("starting {}", opts.llamacol.display()))?;
-    let proc = Proc { child, stderr };
+        .with_context(|| format!("starting {name}"))?;
+    let mut proc = Proc { child, stderr };
+    let serving = || match which {
+        Which::Llamacol => ready(admin),
+        Which::Otelcol => TcpStream::connect(("127.0.0.1", grpc)).is_ok(),
+    };
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !ready(ports.admin) {
-        if Instant::now() > deadline {
+    while !serving() {
+        if Instant::now() > deadline || proc.child.try_wait()?.is_some() {
             bail!(
-                "llamacol not ready: {}",
+                "{name} did not start: {}",
                 std::fs::read_to_string(&proc.stderr).unwrap_or_default()
             );
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    Ok((proc, ports))
+    Ok((proc, grpc))
 }
 
 fn start_sink(
@@ -139,7 +178,7 @@ fn start_sink(
     let port = free_port();
     let count_file = opts.work_dir.join(format!("{name}.count"));
     let stderr = opts.work_dir.join(format!("{name}.log"));
-    let child = Command::new(std::env::current_exe()?)
+    let child = pinned("0", &std::env::current_exe()?)
         .args([
             "sink",
             "--endpoint",
@@ -178,6 +217,26 @@ fn exporter_totals(log: &str) -> (u64, u64, u64) {
     t
 }
 
+/// Spans the Collector's debug exporter logged (`"spans": N` per batch at basic
+/// verbosity) and items it logged as dropped (`"dropped_items": N`).
+fn otelcol_totals(log: &str) -> (u64, u64) {
+    let number_after = |line: &str, key: &str| -> u64 {
+        line.find(key)
+            .map(|i| &line[i + key.len()..])
+            .and_then(|rest| {
+                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                digits.parse().ok()
+            })
+            .unwrap_or(0)
+    };
+    log.lines().fold((0, 0), |(spans, dropped), line| {
+        (
+            spans + number_after(line, "\"spans\": "),
+            dropped + number_after(line, "\"dropped_items\": "),
+        )
+    })
+}
+
 pub struct Row {
     pub name: String,
     pub report: send::Report,
@@ -187,40 +246,57 @@ pub struct Row {
     pub dropped: u64,
 }
 
-async fn scenario(
-    opts: &Options,
-    name: &str,
-    label: &str,
-    config: &str,
-    sink: Option<(&str, usize)>,
+/// One load run against one collector.
+struct Scenario<'a> {
+    /// File-name stem for logs and outputs.
+    name: &'a str,
+    label: String,
+    which: Which,
+    config: String,
+    /// (per-batch delay, queue size) of a counting sink the collector exports to.
+    sink: Option<(&'a str, usize)>,
     connections: usize,
-) -> anyhow::Result<Row> {
-    let sink = match sink {
+    /// Of the load generator's requests, and (through `BENCH_COMPRESSION`) of the exporter's.
+    compression: &'a str,
+}
+
+async fn scenario(opts: &Options, sc: Scenario<'_>) -> anyhow::Result<Row> {
+    let name = sc.name;
+    let sink = match sc.sink {
         Some((delay, queue)) => Some(start_sink(opts, delay, queue, &format!("{name}-sink"))?),
         None => None,
     };
     let file = opts.work_dir.join(format!("{name}.jsonl"));
-    let mut env = vec![("BENCH_FILE_PATH", file.display().to_string())];
+    let mut env = vec![
+        ("BENCH_FILE_PATH", file.display().to_string()),
+        ("BENCH_COMPRESSION", sc.compression.to_string()),
+    ];
     if let Some((_, port, _)) = &sink {
         env.push(("BENCH_SINK_ENDPOINT", format!("127.0.0.1:{port}")));
     }
-    let (mut collector, ports) = start_llamacol(opts, Some(config), &env, name)?;
+    let (mut collector, grpc) = start_collector(opts, sc.which, Some(&sc.config), &env, name)?;
     let cpu_before = cpu::process_seconds(collector.pid()).unwrap_or(0.0);
     let plan = send::Plan {
-        endpoint: format!("127.0.0.1:{}", ports.grpc),
+        endpoint: format!("127.0.0.1:{grpc}"),
         protocol: "grpc".into(),
-        compression: "none".into(),
+        compression: sc.compression.into(),
         signal: Signal::Traces,
         batch_size: opts.batch_size,
         rate: 0,
         duration: opts.duration,
-        connections,
+        connections: sc.connections,
     };
     let report = send::run(plan).await?;
     let cpu_after = cpu::process_seconds(collector.pid()).unwrap_or(0.0);
     let peak_rss_mib = cpu::status_mib(collector.pid(), "VmHWM:").unwrap_or(0.0);
     let log = collector.stop()?;
-    let (sent, _failed, dropped) = exporter_totals(&log);
+    let (sent, dropped) = match sc.which {
+        Which::Llamacol => {
+            let (sent, _failed, dropped) = exporter_totals(&log);
+            (sent, dropped)
+        }
+        Which::Otelcol => otelcol_totals(&log),
+    };
     let delivered = match sink {
         Some((mut proc, _, count_file)) => {
             proc.stop()?;
@@ -230,7 +306,7 @@ async fn scenario(
     };
     let _ = std::fs::remove_file(&file);
     Ok(Row {
-        name: label.into(),
+        name: sc.label,
         cpu_per_million: (cpu_after - cpu_before) / report.accepted.max(1) as f64 * 1e6,
         report,
         peak_rss_mib,
@@ -239,59 +315,10 @@ async fn scenario(
     })
 }
 
-// The table is this command's output.
-#[allow(clippy::print_stdout)]
-pub async fn run(opts: Options) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&opts.work_dir)?;
-    let (floor_batch, floor_items) = (opts.batch_size, opts.floor_items);
-    let floor = tokio::task::spawn_blocking(move || {
-        floor::measure(Signal::Traces, floor_batch, floor_items)
-    })
-    .await?;
-
-    let (mut idle, _) = start_llamacol(&opts, None, &[], "idle")?;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let idle_rss = cpu::status_mib(idle.pid(), "VmRSS:").unwrap_or(0.0);
-    idle.stop()?;
-
-    let configs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
-    let cfg = |f: &str| configs.join(f).display().to_string();
-    let rows = vec![
-        scenario(
-            &opts,
-            "otlp-batch-otlp",
-            "otlp-batch-otlp",
-            &cfg("otlp-batch-otlp.yaml"),
-            Some(("0ms", 1000)),
-            opts.connections,
-        )
-        .await?,
-        scenario(
-            &opts,
-            "otlp-batch-file",
-            "otlp-batch-file",
-            &cfg("otlp-batch-file.yaml"),
-            None,
-            opts.connections,
-        )
-        .await?,
-        scenario(
-            &opts,
-            "overload",
-            "overload (memory_limiter 200 MiB, sink 500 ms per batch)",
-            &cfg("overload.yaml"),
-            Some(("500ms", 4)),
-            opts.connections * 2,
-        )
-        .await?,
-    ];
-
-    println!("floor (prost decode + re-encode, same requests, one thread): {floor:.3} CPU-s per 1M spans");
-    println!("idle RSS, embedded default config: {idle_rss:.1} MiB");
-    println!();
+fn print_table(rows: &[Row], floor: f64) {
     println!("| scenario | spans/s accepted | collector CPU-s / 1M spans | x floor | peak RSS MiB | client p50 ms | client p99 ms | refused | accepted | delivered | dropped |");
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-    for r in &rows {
+    for r in rows {
         println!(
             "| {} | {:.0} | {:.2} | {:.2} | {:.1} | {:.2} | {:.2} | {} | {} | {} | {} |",
             r.name,
@@ -307,11 +334,159 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
             r.dropped
         );
     }
-    for r in &rows {
+    for r in rows {
         if r.delivered + r.dropped != r.report.accepted {
             println!(
                 "\nACCOUNTING MISMATCH in {}: accepted {} != delivered {} + dropped {}",
                 r.name, r.report.accepted, r.delivered, r.dropped
+            );
+        }
+    }
+}
+
+/// The same load against llamacol and the real Collector, one after the other in this
+/// run, each on the collector core with the same sink: (name, llamacol config, Collector
+/// config, compression, sink).
+const VERSUS: [(&str, &str, &str, &str, bool); 3] = [
+    (
+        "otlp-batch-otlp, no compression",
+        "otlp-batch-otlp.yaml",
+        "otelcol/otlp-batch-otlp.yaml",
+        "none",
+        true,
+    ),
+    (
+        "otlp-batch-otlp, gzip",
+        "otlp-batch-otlp.yaml",
+        "otelcol/otlp-batch-otlp.yaml",
+        "gzip",
+        true,
+    ),
+    (
+        "otlp-batch-debug (basic)",
+        "otlp-batch-debug.yaml",
+        "otelcol/otlp-batch-debug.yaml",
+        "none",
+        false,
+    ),
+];
+
+// The tables are this command's output.
+#[allow(clippy::print_stdout)]
+pub async fn run(opts: Options) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&opts.work_dir)?;
+    let (floor_batch, floor_items) = (opts.batch_size, opts.floor_items);
+    let floor = tokio::task::spawn_blocking(move || {
+        floor::measure(Signal::Traces, floor_batch, floor_items)
+    })
+    .await?;
+
+    let (mut idle, _) = start_collector(&opts, Which::Llamacol, None, &[], "idle")?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let idle_rss = cpu::status_mib(idle.pid(), "VmRSS:").unwrap_or(0.0);
+    idle.stop()?;
+
+    let configs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+    let cfg = |f: &str| configs.join(f).display().to_string();
+    let llamacol = |name, label: &str, config, sink, connections| Scenario {
+        name,
+        label: label.to_string(),
+        which: Which::Llamacol,
+        config: cfg(config),
+        sink,
+        connections,
+        compression: "none",
+    };
+    let rows = vec![
+        scenario(
+            &opts,
+            llamacol(
+                "otlp-batch-otlp",
+                "otlp-batch-otlp",
+                "otlp-batch-otlp.yaml",
+                Some(("0ms", 1000)),
+                opts.connections,
+            ),
+        )
+        .await?,
+        scenario(
+            &opts,
+            llamacol(
+                "otlp-batch-file",
+                "otlp-batch-file",
+                "otlp-batch-file.yaml",
+                None,
+                opts.connections,
+            ),
+        )
+        .await?,
+        scenario(
+            &opts,
+            llamacol(
+                "overload",
+                "overload (memory_limiter 200 MiB, sink 500 ms per batch)",
+                "overload.yaml",
+                Some(("500ms", 4)),
+                opts.connections * 2,
+            ),
+        )
+        .await?,
+    ];
+
+    let mut versus = Vec::new();
+    if opts.otelcol.is_some() {
+        for (i, (label, ours, theirs, compression, sink)) in VERSUS.into_iter().enumerate() {
+            for (which, who, config) in [
+                (Which::Llamacol, "llamacol", ours),
+                (Which::Otelcol, "otelcol 0.161.0", theirs),
+            ] {
+                let name = format!(
+                    "versus-{i}-{}",
+                    if which == Which::Llamacol {
+                        "llamacol"
+                    } else {
+                        "otelcol"
+                    }
+                );
+                versus.push(
+                    scenario(
+                        &opts,
+                        Scenario {
+                            name: &name,
+                            label: format!("{label}: {who}"),
+                            which,
+                            config: cfg(config),
+                            sink: sink.then_some(("0ms", 1000)),
+                            connections: opts.connections,
+                            compression,
+                        },
+                    )
+                    .await?,
+                );
+            }
+        }
+    }
+
+    println!("floor (prost decode + re-encode, same requests, one thread): {floor:.3} CPU-s per 1M spans");
+    println!("idle RSS, embedded default config: {idle_rss:.1} MiB");
+    println!();
+    print_table(&rows, floor);
+    if !versus.is_empty() {
+        println!();
+        println!("llamacol vs the OpenTelemetry Collector, same load, same sink, same run:");
+        println!();
+        print_table(&versus, floor);
+        println!();
+        println!("| scenario | spans per collector CPU-second, llamacol / otelcol | peak RSS, llamacol / otelcol | delivered, llamacol / otelcol |");
+        println!("| --- | ---: | ---: | ---: |");
+        for pair in versus.chunks(2) {
+            let (ours, theirs) = (&pair[0], &pair[1]);
+            println!(
+                "| {} | {:.2} | {:.2} | {:.2} |",
+                ours.name.split(':').next().unwrap_or_default(),
+                theirs.cpu_per_million / ours.cpu_per_million.max(f64::MIN_POSITIVE),
+                ours.peak_rss_mib / theirs.peak_rss_mib.max(f64::MIN_POSITIVE),
+                ours.delivered as f64 / theirs.delivered.max(1) as f64,
             );
         }
     }

@@ -69,6 +69,10 @@ enum Command {
         /// The llamacol binary to measure (build it with --release).
         #[arg(long, default_value = "target/release/llamacol")]
         llamacol: std::path::PathBuf,
+        /// The real OpenTelemetry Collector (`scripts/peers.sh` builds it into
+        /// ~/.cache/llamacol-peers/bin/otelcol); given, the same scenarios also run against it.
+        #[arg(long)]
+        otelcol: Option<std::path::PathBuf>,
         #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
         duration: Duration,
         #[arg(long, default_value_t = 4)]
@@ -150,6 +154,7 @@ fn main() -> anyhow::Result<()> {
         } => runtime.block_on(sink::run(&endpoint, delay, queue_size, &count_file))?,
         Command::Bench {
             llamacol,
+            otelcol,
             duration,
             connections,
             batch_size,
@@ -157,6 +162,7 @@ fn main() -> anyhow::Result<()> {
             work_dir,
         } => runtime.block_on(bench::run(bench::Options {
             llamacol,
+            otelcol,
             duration,
             connections,
             batch_size,
