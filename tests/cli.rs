@@ -184,11 +184,7 @@ fn a_second_signal_forces_exit_and_readyz_turns_503_while_draining() {
         200,
         "queued for the dead backend"
     );
-    let pid = collector.pid().to_string();
-    Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill");
+    common::signal(collector.pid(), "TERM");
     // The drain waits on the dead backend (deadline 60 s): not ready, still alive.
     let started = std::time::Instant::now();
     let mut saw_503 = false;

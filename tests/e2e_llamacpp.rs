@@ -6,15 +6,16 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use common::process::Running;
 use common::{lines, metrics, Collector};
 use llamacol_pipeline::testing::{external_program, free_port};
 
 /// A running `llama-server` with the tiny model and 2 slots.
 struct LlamaServer {
-    child: Child,
+    process: Running,
     port: u16,
     _dir: tempfile::TempDir,
 }
@@ -34,23 +35,21 @@ impl LlamaServer {
             String::from_utf8_lossy(&made.stderr)
         );
         let port = free_port();
-        let child = Command::new(external_program("llama-server"))
+        let mut command = Command::new(external_program("llama-server"));
+        command
             .arg("-m")
             .arg(&model)
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--metrics", "--slots", "-np", "2", "-c", "1024", "-t", "1"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("server.log")).expect("log"))
-            .spawn()
-            .expect("spawn llama-server");
-        let server = LlamaServer {
-            child,
+            .args(["--metrics", "--slots", "-np", "2", "-c", "1024", "-t", "1"]);
+        let log = dir.path().join("server.log");
+        let mut server = LlamaServer {
+            process: Running::spawn("llama-server", &mut command, log),
             port,
             _dir: dir,
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         while common::http_get(port, "/health").0 != 200 {
+            server.process.assert_running();
             assert!(Instant::now() < deadline, "llama-server not healthy in 60s");
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -71,13 +70,6 @@ impl LlamaServer {
             t["prompt_n"].as_f64().expect("prompt_n"),
             t["predicted_n"].as_f64().expect("predicted_n"),
         )
-    }
-}
-
-impl Drop for LlamaServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -215,8 +207,7 @@ fn the_real_llama_server_is_scraped_and_its_death_seen() {
 
     let mut server = server;
     let killed = now_ns();
-    server.child.kill().expect("kill llama-server");
-    let _ = server.child.wait();
+    server.process.kill();
     let (t, _) = wait_for(&file, "llamacpp.up", Duration::from_secs(10), |t, v| {
         t > killed && v == 0.0
     });

@@ -5,23 +5,17 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use common::process::Running;
 use common::Collector;
 use llamacol_pipeline::testing::{external_program, free_port};
 
 struct Prometheus {
-    child: Child,
+    _process: Running,
     port: u16,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn start_prometheus(scrape_port: u16) -> Prometheus {
@@ -33,19 +27,18 @@ fn start_prometheus(scrape_port: u16) -> Prometheus {
     )
     .expect("write config");
     let port = free_port();
-    let child = Command::new(external_program("prometheus"))
+    let mut command = Command::new(external_program("prometheus"));
+    command
         .arg(format!("--config.file={}", config.display()))
         .arg(format!(
             "--storage.tsdb.path={}",
             dir.path().join("data").display()
         ))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--web.enable-remote-write-receiver")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.path().join("prometheus.log")).expect("log"))
-        .spawn();
+        .arg("--web.enable-remote-write-receiver");
+    let log = dir.path().join("prometheus.log");
     Prometheus {
-        child: child.expect("prometheus starts"),
+        _process: Running::spawn("prometheus", &mut command, log),
         port,
         _dir: dir,
     }

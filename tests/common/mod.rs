@@ -4,21 +4,23 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use llamacol_pipeline::testing::free_port;
 
 pub mod llm_app;
 pub mod otelcol;
+pub mod process;
+
+use process::Running;
 
 pub struct Collector {
-    child: Option<Child>,
+    process: Running,
     pub grpc: u16,
     pub http: u16,
     pub admin: u16,
     pub file: PathBuf,
-    stderr_path: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -34,30 +36,24 @@ impl Collector {
         let dir = tempfile::tempdir().expect("tempdir");
         let (grpc, http, admin) = (free_port(), free_port(), free_port());
         let file = dir.path().join("out.jsonl");
-        let stderr_path = dir.path().join("stderr.log");
         let mut command = Command::new(env!("CARGO_BIN_EXE_llamacol"));
         command.args(["run", "--log-level", "info"]);
         for config in configs {
             command.args(["-c", config]);
         }
-        let child = command
+        command
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .env("LLAMACOL_OTLP_GRPC_ENDPOINT", format!("127.0.0.1:{grpc}"))
             .env("LLAMACOL_OTLP_HTTP_ENDPOINT", format!("127.0.0.1:{http}"))
             .env("LLAMACOL_ADMIN_ENDPOINT", format!("127.0.0.1:{admin}"))
-            .env("LLAMACOL_FILE_PATH", &file)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&stderr_path).expect("stderr file"))
-            .spawn()
-            .expect("spawn llamacol");
+            .env("LLAMACOL_FILE_PATH", &file);
+        let process = Running::spawn("llamacol", &mut command, dir.path().join("stderr.log"));
         let mut collector = Collector {
-            child: Some(child),
+            process,
             grpc,
             http,
             admin,
             file,
-            stderr_path,
             _dir: dir,
         };
         collector.wait_ready();
@@ -67,11 +63,7 @@ impl Collector {
     fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    panic!("llamacol exited early ({status}): {}", self.stderr());
-                }
-            }
+            self.process.assert_running();
             if http_get(self.admin, "/readyz").0 == 200 {
                 return;
             }
@@ -81,41 +73,16 @@ impl Collector {
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().map(|c| c.id()).unwrap_or_default()
+        self.process.id()
     }
 
     pub fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+        self.process.log()
     }
 
     /// Sends SIGTERM and waits for the exit; returns the status and how long it took.
     pub fn terminate(&mut self) -> (ExitStatus, Duration) {
-        let mut child = self.child.take().expect("running");
-        let started = Instant::now();
-        signal(child.id(), "TERM");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = child.try_wait().expect("wait") {
-                return (status, started.elapsed());
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!(
-                    "llamacol did not exit within 30s of SIGTERM: {}",
-                    self.stderr()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Collector {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.process.terminate()
     }
 }
 
