@@ -66,7 +66,9 @@ if [ -x "$otelcol/otelcol-peer" ]; then
   done_step "cached $otelcol"
 else
   mkdir -p "$otelcol.tmp"
-  (cd tests/peers/otelcol && GOTOOLCHAIN=local GOFLAGS=-mod=mod go build -trimpath -ldflags='-s -w' -o "$otelcol.tmp/otelcol-peer" .)
+  (cd tests/peers/otelcol && GOTOOLCHAIN=local GOFLAGS=-mod=mod go build -trimpath -ldflags='-s -w' \
+      -o "$otelcol.tmp/otelcol-peer" . >"$otelcol.tmp/build.log" 2>&1) \
+    || { tail -40 "$otelcol.tmp/build.log"; exit 1; }
   rm -rf "$otelcol" && mv "$otelcol.tmp" "$otelcol"
   done_step "built $otelcol"
 fi
