@@ -75,7 +75,7 @@ async fn pipelines(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
     let queues: Vec<serde_json::Value> = t
         .queue_snapshot()
         .into_iter()
-        .map(|(component, size, capacity)| serde_json::json!({"component": component, "size": size, "capacity": capacity}))
+        .map(|q| serde_json::json!({"component": q.component, "size": q.len, "capacity": q.capacity, "bytes": q.bytes, "capacity_bytes": q.capacity_bytes}))
         .collect();
     Json(serde_json::json!({
         "ready": t.is_ready(),

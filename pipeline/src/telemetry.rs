@@ -34,11 +34,24 @@ impl Counters {
     }
 }
 
-/// Length and capacity of one exporter queue.
+/// Length, size and bounds of one exporter queue.
 pub struct QueueGauge {
     pub component: String,
     pub capacity: usize,
     pub len: Box<dyn Fn() -> usize + Send + Sync>,
+    /// 0: no byte bound.
+    pub capacity_bytes: u64,
+    pub bytes: Box<dyn Fn() -> u64 + Send + Sync>,
+}
+
+/// What [`Telemetry::queue_snapshot`] reads of one queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueReading {
+    pub component: String,
+    pub len: usize,
+    pub capacity: usize,
+    pub bytes: u64,
+    pub capacity_bytes: u64,
 }
 
 /// Shared by the runtime (which counts) and the admin server (which shows).
@@ -111,12 +124,18 @@ impl Telemetry {
         out
     }
 
-    /// (component, len, capacity) of every exporter queue.
-    pub fn queue_snapshot(&self) -> Vec<(String, usize, usize)> {
+    /// Every exporter queue, as it is now.
+    pub fn queue_snapshot(&self) -> Vec<QueueReading> {
         let queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
         queues
             .iter()
-            .map(|q| (q.component.clone(), (q.len)(), q.capacity))
+            .map(|q| QueueReading {
+                component: q.component.clone(),
+                len: (q.len)(),
+                capacity: q.capacity,
+                bytes: (q.bytes)(),
+                capacity_bytes: q.capacity_bytes,
+            })
             .collect()
     }
 
@@ -163,21 +182,42 @@ impl Telemetry {
         }
         let queues = self.queue_snapshot();
         if !queues.is_empty() {
-            out.push_str("# HELP llamacol_exporter_queue_size Batches waiting in the exporter queue.\n# TYPE llamacol_exporter_queue_size gauge\n");
-            for (c, len, _) in &queues {
+            type Read = fn(&QueueReading) -> u64;
+            let gauges: [(&str, &str, Read); 4] = [
+                (
+                    "queue_size",
+                    "Batches waiting in the exporter queue.",
+                    |q| q.len as u64,
+                ),
+                (
+                    "queue_capacity",
+                    "Batches the exporter queue can hold (waiting or being exported).",
+                    |q| q.capacity as u64,
+                ),
+                (
+                    "queue_size_bytes",
+                    "Encoded bytes the exporter queue holds, waiting or being exported.",
+                    |q| q.bytes,
+                ),
+                (
+                    "queue_capacity_bytes",
+                    "Encoded bytes the exporter queue can hold (0: no byte bound).",
+                    |q| q.capacity_bytes,
+                ),
+            ];
+            for (name, help, value) in gauges {
                 let _ = writeln!(
                     out,
-                    "llamacol_exporter_queue_size{{component=\"{}\"}} {len}",
-                    escape(c)
+                    "# HELP llamacol_exporter_{name} {help}\n# TYPE llamacol_exporter_{name} gauge"
                 );
-            }
-            out.push_str("# HELP llamacol_exporter_queue_capacity Batches the exporter queue can hold.\n# TYPE llamacol_exporter_queue_capacity gauge\n");
-            for (c, _, cap) in &queues {
-                let _ = writeln!(
-                    out,
-                    "llamacol_exporter_queue_capacity{{component=\"{}\"}} {cap}",
-                    escape(c)
-                );
+                for q in &queues {
+                    let _ = writeln!(
+                        out,
+                        "llamacol_exporter_{name}{{component=\"{}\"}} {}",
+                        escape(&q.component),
+                        value(q)
+                    );
+                }
             }
         }
         let _ = writeln!(

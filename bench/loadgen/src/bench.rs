@@ -108,6 +108,7 @@ const COLLECTOR_CPU: &str = "1";
 /// environment variables (`${env:LLAMACOL_OTLP_GRPC_ENDPOINT}` and the `BENCH_*` ones).
 fn start_collector(
     opts: &Options,
+    cpu: &str,
     which: Which,
     config: Option<&str>,
     env: &[(&str, String)],
@@ -117,7 +118,7 @@ fn start_collector(
     let stderr = opts.work_dir.join(format!("{name}.log"));
     let mut cmd = match which {
         Which::Llamacol => {
-            let mut c = pinned(COLLECTOR_CPU, &opts.llamacol);
+            let mut c = pinned(cpu, &opts.llamacol);
             c.args(["run", "--log-format", "json"]);
             if let Some(config) = config {
                 c.args(["-c", config]);
@@ -126,7 +127,7 @@ fn start_collector(
         }
         Which::Otelcol => {
             let program = opts.otelcol.as_deref().context("no --otelcol given")?;
-            let mut c = pinned(COLLECTOR_CPU, program);
+            let mut c = pinned(cpu, program);
             c.arg(format!(
                 "--config={}",
                 config.context("otelcol needs a config")?
@@ -253,28 +254,94 @@ struct Scenario<'a> {
     label: String,
     which: Which,
     config: String,
-    /// (per-batch delay, queue size) of a counting sink the collector exports to.
-    sink: Option<(&'a str, usize)>,
+    /// Where the collector exports to.
+    sink: SinkKind<'a>,
+    /// The core the collector runs on (the sink's core, "0", for a run straight at a sink).
+    cpu: &'a str,
     connections: usize,
     /// Of the load generator's requests, and (through `BENCH_COMPRESSION`) of the exporter's.
     compression: &'a str,
 }
 
+/// What a scenario's collector exports to.
+#[derive(Clone, Copy)]
+enum SinkKind<'a> {
+    /// Nothing outside it (file, debug).
+    None,
+    /// `loadgen sink`: counts, after `delay` per batch, with a queue of `queue` batches.
+    Counting { delay: &'a str, queue: usize },
+    /// A backend that is slow because it works and pushes back by answering late:
+    /// llamacol with `bench/configs/slow-sink.yaml` (OTLP in, OTLP/JSON file out, no
+    /// queue), on core 0 with the load generator.
+    Writer,
+}
+
+/// A started sink: the process, its OTLP/gRPC port, and where it counts.
+struct StartedSink {
+    proc: Proc,
+    port: u16,
+    count_file: Option<PathBuf>,
+}
+
+fn start_sink_kind(
+    opts: &Options,
+    kind: SinkKind,
+    name: &str,
+) -> anyhow::Result<Option<StartedSink>> {
+    Ok(match kind {
+        SinkKind::None => None,
+        SinkKind::Counting { delay, queue } => {
+            let (proc, port, count_file) = start_sink(opts, delay, queue, name)?;
+            Some(StartedSink {
+                proc,
+                port,
+                count_file: Some(count_file),
+            })
+        }
+        SinkKind::Writer => {
+            let file = opts.work_dir.join(format!("{name}.jsonl"));
+            let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/slow-sink.yaml");
+            let (proc, port) = start_collector(
+                opts,
+                "0",
+                Which::Llamacol,
+                config.to_str(),
+                &[("BENCH_FILE_PATH", file.display().to_string())],
+                name,
+            )?;
+            Some(StartedSink {
+                proc,
+                port,
+                count_file: None,
+            })
+        }
+    })
+}
+
+impl StartedSink {
+    /// Stops the sink; what it received (its count file, or its exporter's `sent`).
+    fn stop(mut self) -> anyhow::Result<u64> {
+        let log = self.proc.stop()?;
+        Ok(match self.count_file {
+            Some(f) => std::fs::read_to_string(&f)?.trim().parse()?,
+            None => exporter_totals(&log).0,
+        })
+    }
+}
+
 async fn scenario(opts: &Options, sc: Scenario<'_>) -> anyhow::Result<Row> {
     let name = sc.name;
-    let sink = match sc.sink {
-        Some((delay, queue)) => Some(start_sink(opts, delay, queue, &format!("{name}-sink"))?),
-        None => None,
-    };
+    let sink = start_sink_kind(opts, sc.sink, &format!("{name}-sink"))?;
     let file = opts.work_dir.join(format!("{name}.jsonl"));
     let mut env = vec![
         ("BENCH_FILE_PATH", file.display().to_string()),
         ("BENCH_COMPRESSION", sc.compression.to_string()),
     ];
-    if let Some((_, port, _)) = &sink {
-        env.push(("BENCH_SINK_ENDPOINT", format!("127.0.0.1:{port}")));
+    if let Some(sink) = &sink {
+        env.push(("BENCH_SINK_ENDPOINT", format!("127.0.0.1:{}", sink.port)));
     }
-    let (mut collector, grpc) = start_collector(opts, sc.which, Some(&sc.config), &env, name)?;
+    let (mut collector, grpc) =
+        start_collector(opts, sc.cpu, sc.which, Some(&sc.config), &env, name)?;
     let cpu_before = cpu::process_seconds(collector.pid()).unwrap_or(0.0);
     let plan = send::Plan {
         endpoint: format!("127.0.0.1:{grpc}"),
@@ -298,10 +365,7 @@ async fn scenario(opts: &Options, sc: Scenario<'_>) -> anyhow::Result<Row> {
         Which::Otelcol => otelcol_totals(&log),
     };
     let delivered = match sink {
-        Some((mut proc, _, count_file)) => {
-            proc.stop()?;
-            std::fs::read_to_string(&count_file)?.trim().parse()?
-        }
+        Some(sink) => sink.stop()?,
         None => sent,
     };
     let _ = std::fs::remove_file(&file);
@@ -381,7 +445,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     })
     .await?;
 
-    let (mut idle, _) = start_collector(&opts, Which::Llamacol, None, &[], "idle")?;
+    let (mut idle, _) = start_collector(&opts, COLLECTOR_CPU, Which::Llamacol, None, &[], "idle")?;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let idle_rss = cpu::status_mib(idle.pid(), "VmRSS:").unwrap_or(0.0);
     idle.stop()?;
@@ -394,6 +458,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         which: Which::Llamacol,
         config: cfg(config),
         sink,
+        cpu: COLLECTOR_CPU,
         connections,
         compression: "none",
     };
@@ -404,7 +469,10 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
                 "otlp-batch-otlp",
                 "otlp-batch-otlp",
                 "otlp-batch-otlp.yaml",
-                Some(("0ms", 1000)),
+                SinkKind::Counting {
+                    delay: "0ms",
+                    queue: 1000,
+                },
                 opts.connections,
             ),
         )
@@ -415,7 +483,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
                 "otlp-batch-file",
                 "otlp-batch-file",
                 "otlp-batch-file.yaml",
-                None,
+                SinkKind::None,
                 opts.connections,
             ),
         )
@@ -426,8 +494,41 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
                 "overload",
                 "overload (memory_limiter 200 MiB, sink 500 ms per batch)",
                 "overload.yaml",
-                Some(("500ms", 4)),
+                SinkKind::Counting {
+                    delay: "500ms",
+                    queue: 4,
+                },
                 opts.connections * 2,
+            ),
+        )
+        .await?,
+    ];
+
+    // Slow backend: the same writing sink, first fed directly, then through llamacol's
+    // default queue (otlp-batch-otlp.yaml); delivered spans/s must stay close.
+    let slow = vec![
+        scenario(
+            &opts,
+            Scenario {
+                name: "slow-direct",
+                label: "slow backend: load generator -> sink directly".into(),
+                which: Which::Llamacol,
+                config: cfg("slow-sink.yaml"),
+                sink: SinkKind::None,
+                cpu: "0",
+                connections: opts.connections,
+                compression: "none",
+            },
+        )
+        .await?,
+        scenario(
+            &opts,
+            llamacol(
+                "slow-through",
+                "slow backend: load generator -> llamacol (defaults) -> sink",
+                "otlp-batch-otlp.yaml",
+                SinkKind::Writer,
+                opts.connections,
             ),
         )
         .await?,
@@ -456,7 +557,15 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
                             label: format!("{label}: {who}"),
                             which,
                             config: cfg(config),
-                            sink: sink.then_some(("0ms", 1000)),
+                            sink: if sink {
+                                SinkKind::Counting {
+                                    delay: "0ms",
+                                    queue: 1000,
+                                }
+                            } else {
+                                SinkKind::None
+                            },
+                            cpu: COLLECTOR_CPU,
                             connections: opts.connections,
                             compression,
                         },
@@ -471,6 +580,17 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     println!("idle RSS, embedded default config: {idle_rss:.1} MiB");
     println!();
     print_table(&rows, floor);
+    println!();
+    println!("Slow backend (the sink writes OTLP/JSON on core 0, shared with the load generator):");
+    println!();
+    print_table(&slow, floor);
+    let per_second = |r: &Row| r.delivered as f64 / r.report.seconds.max(f64::MIN_POSITIVE);
+    println!(
+        "\ndelivered spans/s through llamacol / directly: {:.0} / {:.0} = {:.2}",
+        per_second(&slow[1]),
+        per_second(&slow[0]),
+        per_second(&slow[1]) / per_second(&slow[0]).max(f64::MIN_POSITIVE)
+    );
     if !versus.is_empty() {
         println!();
         println!("llamacol vs the OpenTelemetry Collector, same load, same sink, same run:");

@@ -51,12 +51,22 @@ pub struct QueueSettings {
     pub enabled: bool,
     /// Workers sending batches from the queue concurrently. Default 10.
     pub num_consumers: usize,
-    /// Batches the queue holds; a full queue refuses new data with a retryable error. Default 1000.
+    /// Batches the queue holds, waiting or being exported. Default 1000.
     pub queue_size: usize,
-    /// Also bound the queue by size: refuse (retryably) once the queued batches' encoded
-    /// size would pass this many MiB. 0 (default) bounds by `queue_size` only, as the
-    /// Collector does; set it when batches are large and the backend can be slow.
+    /// Also bound the queue by the batches' encoded size, in MiB, waiting or being
+    /// exported. Default 64, so that no default config can grow without bound when a
+    /// backend is slower than the input (1000 batches of 8192 spans are about 3 GiB).
+    /// 0 bounds by `queue_size` only, as the Collector does.
     pub queue_size_mib: u64,
+    /// When the queue is full, wait for room (up to `block_timeout`) instead of refusing
+    /// at once: the caller (a batch processor, or a receiver's request) is held back and
+    /// continues the moment a batch is delivered. After the wait the data is refused
+    /// retryably (gRPC `UNAVAILABLE`, HTTP 503). Default true; the Collector's default is
+    /// false (refuse at once), with no bound on the wait when true.
+    pub block_on_overflow: bool,
+    /// How long `block_on_overflow` waits for room. Default 5s.
+    #[serde(with = "humantime_serde")]
+    pub block_timeout: Duration,
 }
 
 impl Default for QueueSettings {
@@ -65,7 +75,9 @@ impl Default for QueueSettings {
             enabled: true,
             num_consumers: 10,
             queue_size: 1000,
-            queue_size_mib: 0,
+            queue_size_mib: 64,
+            block_on_overflow: true,
+            block_timeout: Duration::from_secs(5),
         }
     }
 }

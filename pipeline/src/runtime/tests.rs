@@ -122,7 +122,7 @@ async fn full_queue_is_a_retryable_error_at_the_receiver_and_is_counted() {
 receivers:
   source: {name: full-src}
 exporters:
-  sink: {name: full-sink, sending_queue: {queue_size: 2, num_consumers: 1}}
+  sink: {name: full-sink, sending_queue: {queue_size: 2, num_consumers: 1, block_timeout: 200ms}}
 service:
   telemetry: {admin: {endpoint: "127.0.0.1:0"}, shutdown_timeout: 100ms}
   pipelines:
@@ -139,13 +139,19 @@ service:
     while sink.attempts() == 0 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    src.send(sample_traces(1, 1)).await.expect("queued 1");
-    src.send(sample_traces(1, 1)).await.expect("queued 2");
+    src.send(sample_traces(1, 2))
+        .await
+        .expect("queued: 2 of 2 with the one in flight");
+    let started = std::time::Instant::now();
     let err = src.send(sample_traces(1, 4)).await.expect_err("queue full");
+    assert!(
+        started.elapsed() >= Duration::from_millis(200),
+        "waited for room first"
+    );
     assert!(err.is_retryable());
     assert_eq!(
         err.to_string(),
-        "exporter `sink` queue is full (2 batches); retry later"
+        "exporter `sink` queue is full (2 batches, 64 MiB; waited 200ms for room); retry later"
     );
     assert_eq!(
         counter(&t, Kind::Receiver, "source", None, 1),
@@ -157,7 +163,8 @@ service:
         4,
         "refused at the exporter edge"
     );
-    // The deadline passes with 3 accepted items stuck: they are counted, not lost silently.
+    // The deadline passes with 3 accepted items stuck (1 in flight, 2 queued): they are
+    // counted, not lost silently.
     svc.shutdown().await;
     assert_eq!(
         counter(&t, Kind::Exporter, "sink", None, 4),
@@ -244,13 +251,13 @@ service:
 }
 
 #[tokio::test]
-async fn queue_size_mib_bounds_the_queue_by_bytes() {
+async fn queue_size_mib_bounds_the_queue_by_bytes_in_flight_included() {
     let (mut svc, t) = service(
         r#"
 receivers:
   source: {name: bytes-src}
 exporters:
-  sink: {name: bytes-sink, sending_queue: {queue_size: 100, num_consumers: 1, queue_size_mib: 1}}
+  sink: {name: bytes-sink, sending_queue: {queue_size: 100, num_consumers: 1, queue_size_mib: 1, block_on_overflow: false}}
 service:
   telemetry: {admin: {endpoint: "127.0.0.1:0"}, shutdown_timeout: 100ms}
   pipelines:
@@ -268,16 +275,21 @@ service:
     while sink.attempts() == 0 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    src.send(big()).await.expect("queued: 0.6 of 1 MiB");
-    let err = src.send(big()).await.expect_err("would pass 1 MiB");
+    let err = src
+        .send(big())
+        .await
+        .expect_err("0.67 MiB being exported + 0.67 would pass 1 MiB");
     assert!(err.is_retryable());
     assert_eq!(
         err.to_string(),
-        "exporter `sink` queue holds 0 MiB, at its 1 MiB limit (`queue_size_mib`); retry later"
+        "exporter `sink` queue is full (100 batches, 1 MiB; waited 0ns for room); retry later"
     );
     src.send(sample_traces(1, 10))
         .await
         .expect("a small batch still fits");
+    assert!(t
+        .render()
+        .contains("llamacol_exporter_queue_capacity_bytes{component=\"sink\"} 1048576"));
     assert_eq!(
         counter(&t, Kind::Exporter, "sink", Some("traces"), 1),
         7500,

@@ -228,6 +228,7 @@ impl Worker {
         let mut wait = Duration::from_millis(50);
         loop {
             let batch = Batch::from_encoded_parts(signal, bytes.clone(), items);
+            let asked = tokio::time::Instant::now();
             let result = tokio::select! {
                 r = self.next.consume(batch) => r,
                 () = self.hard_stop.cancelled() => {
@@ -239,8 +240,13 @@ impl Worker {
                 Ok(()) => return true,
                 Err(e) if e.is_retryable() => {
                     tracing::debug!(component = %self.id, error = %e, "next stage refused the batch; retrying");
+                    // An exporter queue already waited for room before refusing
+                    // (`block_on_overflow`): time spent there counts toward the backoff,
+                    // so a stage that waited is asked again at once, and only a stage that
+                    // refuses at once (memory_limiter) is retried after a pause.
+                    let pause = e.retry_after().unwrap_or(wait).min(Duration::from_secs(5));
                     tokio::select! {
-                        () = tokio::time::sleep(e.retry_after().unwrap_or(wait).min(Duration::from_secs(5))) => {}
+                        () = tokio::time::sleep_until(asked + pause) => {}
                         () = self.hard_stop.cancelled() => {
                             self.dropped.add(items);
                             return false;

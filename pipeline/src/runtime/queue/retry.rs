@@ -1,0 +1,123 @@
+//! Sending one batch to an exporter, retrying what is retryable with exponential backoff
+//! and jitter (the Collector's `retry_on_failure`), until success, a permanent error,
+//! `max_elapsed_time`, or the shutdown deadline. Outcomes are counted by the caller's
+//! counters; repeated failures are logged once per distinct error.
+
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use tokio_util::sync::CancellationToken;
+
+use super::QueueError;
+use crate::batch::Batch;
+use crate::component::{ComponentId, Exporter};
+use crate::config::RetrySettings;
+use crate::consumer::ConsumeError;
+use crate::telemetry::Counters;
+
+pub struct Retrier {
+    id: ComponentId,
+    settings: RetrySettings,
+    /// Cancelled at the shutdown deadline: in-flight retries stop and are counted dropped.
+    pub hard_stop: CancellationToken,
+    last_error: Mutex<Option<String>>,
+}
+
+impl Retrier {
+    pub fn new(id: ComponentId, settings: RetrySettings) -> Retrier {
+        Retrier {
+            id,
+            settings,
+            hard_stop: CancellationToken::new(),
+            last_error: Mutex::new(None),
+        }
+    }
+
+    /// Exports `batch`, counting it as sent, failed or dropped in `counters`.
+    pub async fn deliver(
+        &self,
+        exporter: &dyn Exporter,
+        mut batch: Batch,
+        counters: &Counters,
+    ) -> Result<(), ConsumeError> {
+        let items = batch.items();
+        let started = Instant::now();
+        let mut interval = self.settings.initial_interval;
+        loop {
+            let result = tokio::select! {
+                r = exporter.export(&mut batch) => r,
+                () = self.hard_stop.cancelled() => {
+                    Counters::add(&counters.dropped, items);
+                    return Err(ConsumeError::retryable(QueueError::Closed { exporter: self.id.to_string() }));
+                }
+            };
+            let error = match result {
+                Ok(()) => {
+                    Counters::add(&counters.sent, items);
+                    self.note_recovered();
+                    return Ok(());
+                }
+                Err(e) => e,
+            };
+            if !error.is_retryable() || !self.settings.enabled {
+                Counters::add(&counters.failed, items);
+                tracing::warn!(component = %self.id, error = %error, items, "export failed permanently; data dropped");
+                return Err(error);
+            }
+            let wait = error
+                .retry_after()
+                .unwrap_or_else(|| jitter(interval, self.settings.randomization_factor));
+            let max = self.settings.max_elapsed_time;
+            if !max.is_zero() && started.elapsed() + wait > max {
+                Counters::add(&counters.failed, items);
+                tracing::warn!(component = %self.id, error = %error, items, "export still failing after {max:?} of retries; data dropped");
+                return Err(error);
+            }
+            self.note_failure(&error, wait);
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = self.hard_stop.cancelled() => {
+                    Counters::add(&counters.dropped, items);
+                    return Err(error);
+                }
+            }
+            interval = interval
+                .mul_f64(self.settings.multiplier)
+                .min(self.settings.max_interval);
+        }
+    }
+
+    /// Logs a failure once per distinct error, not once per retry.
+    fn note_failure(&self, error: &ConsumeError, wait: Duration) {
+        let message = error.to_string();
+        let mut last = self
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if last.as_deref() != Some(message.as_str()) {
+            tracing::warn!(component = %self.id, error = %message, "export failed; will retry (in {wait:?}); repeats are not logged");
+            *last = Some(message);
+        }
+    }
+
+    fn note_recovered(&self) {
+        let mut last = self
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if last.take().is_some() {
+            tracing::info!(component = %self.id, "export recovered");
+        }
+    }
+}
+
+/// `interval` spread uniformly over +/- `factor` of itself.
+pub fn jitter(interval: Duration, factor: f64) -> Duration {
+    let factor = factor.clamp(0.0, 1.0);
+    if factor == 0.0 {
+        return interval;
+    }
+    let scale = rand::rng().random_range((1.0 - factor)..=(1.0 + factor));
+    interval.mul_f64(scale)
+}
