@@ -34,7 +34,7 @@ receivers:
       grpc: {{endpoint: "127.0.0.1:{g}", max_recv_msg_size_mib: 1}}
       http: {{endpoint: "127.0.0.1:{h}", max_request_body_size: 1048576}}
 exporters:
-  sink: {{name: {name}, sending_queue: {{queue_size: {queue_size}, num_consumers: 1}}}}
+  sink: {{name: {name}, sending_queue: {{queue_size: {queue_size}, num_consumers: 1, block_timeout: 100ms}}}}
 service:
   telemetry: {{admin: {{endpoint: "127.0.0.1:0"}}, shutdown_timeout: 200ms}}
   pipelines:
@@ -379,6 +379,12 @@ async fn full_pipeline_answers_retryable_statuses() {
         .await
         .expect_err("queue full");
     assert_eq!(status.code(), tonic::Code::Unavailable);
+    use tonic_types::StatusExt;
+    assert_eq!(
+        status.get_details_retry_info().and_then(|r| r.retry_delay),
+        Some(Duration::from_secs(1)),
+        "RetryInfo says when to retry"
+    );
     assert!(
         status.message().contains("queue is full"),
         "{}",
