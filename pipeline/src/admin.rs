@@ -58,7 +58,7 @@ async fn pipelines(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
     let components: Vec<serde_json::Value> = t
         .snapshot()
         .into_iter()
-        .map(|(scope, [accepted, refused, sent, failed, dropped])| {
+        .map(|(scope, [accepted, refused, sent, failed, dropped, unknown])| {
             serde_json::json!({
                 "kind": scope.kind,
                 "component": scope.component,
@@ -69,6 +69,7 @@ async fn pipelines(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
                 "sent": sent,
                 "failed": failed,
                 "dropped": dropped,
+                "unknown": unknown,
             })
         })
         .collect();

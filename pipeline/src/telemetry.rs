@@ -26,6 +26,9 @@ pub struct Counters {
     pub sent: AtomicU64,
     pub failed: AtomicU64,
     pub dropped: AtomicU64,
+    /// Exports cut off at the shutdown deadline while in flight: the backend may or may
+    /// not have them, so they are neither `sent` nor `dropped`.
+    pub unknown: AtomicU64,
 }
 
 impl Counters {
@@ -109,13 +112,13 @@ impl Telemetry {
             .clone()
     }
 
-    /// Current values: (scope, accepted, refused, sent, failed, dropped).
-    pub fn snapshot(&self) -> Vec<(Scope, [u64; 5])> {
+    /// Current values: (scope, accepted, refused, sent, failed, dropped, unknown).
+    pub fn snapshot(&self) -> Vec<(Scope, [u64; 6])> {
         let all = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut out: Vec<(Scope, [u64; 5])> = all
+        let mut out: Vec<(Scope, [u64; 6])> = all
             .iter()
             .map(|(s, c)| {
-                let v = [&c.accepted, &c.refused, &c.sent, &c.failed, &c.dropped]
+                let v = [&c.accepted, &c.refused, &c.sent, &c.failed, &c.dropped, &c.unknown]
                     .map(|a| a.load(Ordering::Relaxed));
                 (s.clone(), v)
             })
@@ -141,18 +144,19 @@ impl Telemetry {
 
     /// Prometheus text format 0.0.4.
     pub fn render(&self) -> String {
-        const OUTCOMES: [(&str, &str); 5] = [
+        const OUTCOMES: [(&str, &str); 6] = [
             ("accepted", "Items the component took (for exporters: queued)."),
             ("refused", "Items the component refused; the sender was told to retry or that the data is bad."),
             ("sent", "Items an exporter delivered."),
             ("failed", "Items an exporter gave up on: permanent error or retries exhausted."),
             ("dropped", "Items discarded without delivery, e.g. still queued at the shutdown deadline."),
+            ("unknown", "Items whose export was in flight at the shutdown deadline: the backend may or may not have them."),
         ];
         let snapshot = self.snapshot();
         let mut out = String::new();
         for kind in [Kind::Receiver, Kind::Processor, Kind::Exporter] {
             for (i, (outcome, help)) in OUTCOMES.iter().enumerate() {
-                let rows: Vec<&(Scope, [u64; 5])> = snapshot
+                let rows: Vec<&(Scope, [u64; 6])> = snapshot
                     .iter()
                     .filter(|(s, v)| s.kind == kind && (applies(s, i) || v[i] > 0))
                     .collect();

@@ -167,9 +167,14 @@ service:
     // counted, not lost silently.
     svc.shutdown().await;
     assert_eq!(
+        counter(&t, Kind::Exporter, "sink", None, 5),
+        1,
+        "in flight at the deadline: the backend may have it, outcome unknown"
+    );
+    assert_eq!(
         counter(&t, Kind::Exporter, "sink", None, 4),
-        3,
-        "dropped at the deadline"
+        2,
+        "still queued at the deadline: dropped"
     );
     sink.stall(false);
 }

@@ -154,13 +154,19 @@ impl ExporterQueue {
                 let me = self.clone();
                 workers.spawn(async move {
                     while let Some(mut queued) = me.queue.pop().await {
-                        if let Some(batch) = queued.batch.take() {
-                            let counters = me.counter(batch.signal());
-                            let _ = me
-                                .retrier
-                                .deliver(me.exporter.as_ref(), batch, counters)
-                                .await;
+                        let Some(batch) = queued.batch.take() else {
+                            continue;
+                        };
+                        let counters = me.counter(batch.signal());
+                        if me.retrier.hard_stop.is_cancelled() {
+                            // Past the deadline: never sent, so dropped (not unknown).
+                            Counters::add(&counters.dropped, batch.items());
+                            continue;
                         }
+                        let _ = me
+                            .retrier
+                            .deliver(me.exporter.as_ref(), batch, counters)
+                            .await;
                     }
                 });
             }

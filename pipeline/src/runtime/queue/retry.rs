@@ -48,7 +48,10 @@ impl Retrier {
             let result = tokio::select! {
                 r = exporter.export(&mut batch) => r,
                 () = self.hard_stop.cancelled() => {
-                    Counters::add(&counters.dropped, items);
+                    // Cut off mid-request: the backend may already have it. Not `dropped`
+                    // (that would double-count what it got), not `sent` (it may not have).
+                    Counters::add(&counters.unknown, items);
+                    tracing::warn!(component = %self.id, items, "export in flight at the shutdown deadline; outcome unknown");
                     return Err(ConsumeError::retryable(QueueError::Closed { exporter: self.id.to_string() }));
                 }
             };
