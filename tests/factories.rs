@@ -117,7 +117,11 @@ async fn every_factory_builds_from_defaults_starts_and_shuts_down() {
                     })
                     .map(|(_, v)| v[0])
                     .sum();
-                assert_eq!(sent + failed + dropped + unknown, queued, "{kind} {name}: {scope:?}");
+                assert_eq!(
+                    sent + failed + dropped + unknown,
+                    queued,
+                    "{kind} {name}: {scope:?}"
+                );
             }
         }
         assert!(

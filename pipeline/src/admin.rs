@@ -58,20 +58,22 @@ async fn pipelines(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
     let components: Vec<serde_json::Value> = t
         .snapshot()
         .into_iter()
-        .map(|(scope, [accepted, refused, sent, failed, dropped, unknown])| {
-            serde_json::json!({
-                "kind": scope.kind,
-                "component": scope.component,
-                "signal": scope.signal,
-                "pipeline": scope.pipeline,
-                "accepted": accepted,
-                "refused": refused,
-                "sent": sent,
-                "failed": failed,
-                "dropped": dropped,
-                "unknown": unknown,
-            })
-        })
+        .map(
+            |(scope, [accepted, refused, sent, failed, dropped, unknown])| {
+                serde_json::json!({
+                    "kind": scope.kind,
+                    "component": scope.component,
+                    "signal": scope.signal,
+                    "pipeline": scope.pipeline,
+                    "accepted": accepted,
+                    "refused": refused,
+                    "sent": sent,
+                    "failed": failed,
+                    "dropped": dropped,
+                    "unknown": unknown,
+                })
+            },
+        )
         .collect();
     let queues: Vec<serde_json::Value> = t
         .queue_snapshot()

@@ -118,8 +118,15 @@ impl Telemetry {
         let mut out: Vec<(Scope, [u64; 6])> = all
             .iter()
             .map(|(s, c)| {
-                let v = [&c.accepted, &c.refused, &c.sent, &c.failed, &c.dropped, &c.unknown]
-                    .map(|a| a.load(Ordering::Relaxed));
+                let v = [
+                    &c.accepted,
+                    &c.refused,
+                    &c.sent,
+                    &c.failed,
+                    &c.dropped,
+                    &c.unknown,
+                ]
+                .map(|a| a.load(Ordering::Relaxed));
                 (s.clone(), v)
             })
             .collect();
