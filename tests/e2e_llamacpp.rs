@@ -7,7 +7,7 @@
 mod common;
 
 use std::process::Command;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use common::process::Running;
 use common::{lines, metrics, Collector};
@@ -129,12 +129,7 @@ fn wait_for(
     }
 }
 
-fn now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or_default()
-}
+use llamacol_pipeline::clock::unix_nanos as now_ns;
 
 #[test]
 #[ignore = "needs llama-server and peers-python: run scripts/test"]

@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod attributes;
 pub mod batch;
+pub mod clock;
 pub mod component;
 pub mod config;
 pub mod consumer;

@@ -2,7 +2,7 @@
 //! metrics request with the target as the resource.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use llamacol_pipeline::attributes::{int, string as text};
 use llamacol_pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -40,12 +40,7 @@ pub struct Scraper {
     changes: Vec<(&'static str, Option<String>)>,
 }
 
-fn now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
-}
+use llamacol_pipeline::clock::unix_nanos as now_ns;
 
 impl Scraper {
     pub fn new(

@@ -544,9 +544,4 @@ async fn a_hanging_target_does_not_delay_the_others() {
     );
 }
 
-fn now_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or_default()
-}
+use llamacol_pipeline::clock::unix_nanos as now_ns;

@@ -12,7 +12,6 @@ pub mod metrics;
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use llamacol_pipeline::config::{parse_block, ConfigSpec};
@@ -128,10 +127,7 @@ pub fn collect(
     host: &str,
     start: u64,
 ) -> Collected {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
+    let now = llamacol_pipeline::clock::unix_nanos();
     let mut cycle = Cycle::new(config, driver, host, now, start);
     let with_processes =
         config.enabled("nvml.process.memory.usage") && config.naming == Naming::Semconv;
@@ -202,10 +198,7 @@ impl Receiver for NvmlReceiver {
             self.failures.clone(),
         );
         let host = hostname();
-        let start = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
+        let start = llamacol_pipeline::clock::unix_nanos();
         self.task = Some(tokio::spawn(async move {
             let mut ticker = tokio::time::interval(config.collection_interval);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
