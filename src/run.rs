@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use llamacol_pipeline::config::{Config, LogFormat};
+use llamacol_pipeline::config::{Config, LogFormat, MetricsLevel};
 use llamacol_pipeline::runtime::Service;
 use llamacol_pipeline::telemetry::Telemetry;
 use tokio_util::sync::CancellationToken;
@@ -35,6 +35,7 @@ pub fn run(cli: &Cli) -> ExitCode {
 
 async fn serve(config: Config) -> ExitCode {
     let telemetry = Telemetry::new();
+    telemetry.set_metrics_served(config.telemetry.metrics.level != MetricsLevel::None);
     let admin_cancel = CancellationToken::new();
     let admin_endpoint = &config.telemetry.admin.endpoint;
     let listener = match llamacol_receivers::net::bind(admin_endpoint).await {

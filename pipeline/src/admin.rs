@@ -44,7 +44,14 @@ async fn readyz(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
     }
 }
 
-async fn metrics(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
+async fn metrics(State(t): State<Arc<Telemetry>>) -> axum::response::Response {
+    if !t.metrics_served() {
+        return (
+            StatusCode::NOT_FOUND,
+            "self-metrics are off (service.telemetry.metrics.level: none)\n",
+        )
+            .into_response();
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -52,6 +59,7 @@ async fn metrics(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
         )],
         t.render(),
     )
+        .into_response()
 }
 
 async fn pipelines(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {

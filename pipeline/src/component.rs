@@ -56,6 +56,7 @@ pub enum Kind {
     Receiver,
     Processor,
     Exporter,
+    Extension,
 }
 
 impl Kind {
@@ -64,6 +65,7 @@ impl Kind {
             Kind::Receiver => "receiver",
             Kind::Processor => "processor",
             Kind::Exporter => "exporter",
+            Kind::Extension => "extension",
         }
     }
 }

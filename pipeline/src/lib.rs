@@ -12,6 +12,7 @@ pub mod clock;
 pub mod component;
 pub mod config;
 pub mod consumer;
+pub mod extension;
 pub mod registry;
 pub mod rpc_status;
 pub mod runtime;
@@ -26,6 +27,7 @@ pub use component::{
     FailureCounter, Kind, Processor, ProcessorFactory, Receiver, ReceiverFactory,
 };
 pub use consumer::{BoxError, ConsumeError, Consumer, ErrorKind, FanOut};
+pub use extension::{Extension, ExtensionContext, ExtensionFactory, ServiceStatus};
 pub use registry::Registry;
 pub use signal::Signal;
 

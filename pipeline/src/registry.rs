@@ -2,6 +2,7 @@
 
 use crate::component::{ExporterFactory, Kind, ProcessorFactory, ReceiverFactory};
 use crate::config::ConfigSpec;
+use crate::extension::ExtensionFactory;
 use crate::signal::Signal;
 
 #[derive(Default)]
@@ -9,6 +10,7 @@ pub struct Registry {
     receivers: Vec<ReceiverFactory>,
     processors: Vec<ProcessorFactory>,
     exporters: Vec<ExporterFactory>,
+    extensions: Vec<ExtensionFactory>,
 }
 
 impl Registry {
@@ -31,6 +33,15 @@ impl Registry {
         self
     }
 
+    pub fn extension(mut self, factory: ExtensionFactory) -> Registry {
+        self.extensions.push(factory);
+        self
+    }
+
+    pub fn find_extension(&self, type_name: &str) -> Option<&ExtensionFactory> {
+        self.extensions.iter().find(|f| f.type_name == type_name)
+    }
+
     pub fn find_receiver(&self, type_name: &str) -> Option<&ReceiverFactory> {
         self.receivers.iter().find(|f| f.type_name == type_name)
     }
@@ -51,6 +62,7 @@ impl Registry {
                 .find_processor(type_name)
                 .map(|f| (f.signals, f.config)),
             Kind::Exporter => self.find_exporter(type_name).map(|f| (f.signals, f.config)),
+            Kind::Extension => self.find_extension(type_name).map(|f| (&[][..], f.config)),
         }
     }
 
@@ -59,13 +71,19 @@ impl Registry {
             Kind::Receiver => self.receivers.iter().map(|f| f.type_name).collect(),
             Kind::Processor => self.processors.iter().map(|f| f.type_name).collect(),
             Kind::Exporter => self.exporters.iter().map(|f| f.type_name).collect(),
+            Kind::Extension => self.extensions.iter().map(|f| f.type_name).collect(),
         }
     }
 
-    /// Every registered type: (kind, type name, signals).
+    /// Every registered type: (kind, type name, signals); extensions have no signals.
     pub fn list(&self) -> Vec<(Kind, &'static str, &'static [Signal])> {
         let mut out = Vec::new();
-        for kind in [Kind::Receiver, Kind::Processor, Kind::Exporter] {
+        for kind in [
+            Kind::Receiver,
+            Kind::Processor,
+            Kind::Exporter,
+            Kind::Extension,
+        ] {
             for name in self.types(kind) {
                 if let Some((signals, _)) = self.describe(kind, name) {
                     out.push((kind, name, signals));

@@ -45,6 +45,8 @@ pub struct QueueGauge {
     /// 0: no byte bound.
     pub capacity_bytes: u64,
     pub bytes: Box<dyn Fn() -> u64 + Send + Sync>,
+    /// Bytes a persistent queue found corrupt (bad CRC, cut short) and skipped.
+    pub corrupt_bytes: Box<dyn Fn() -> u64 + Send + Sync>,
 }
 
 /// What [`Telemetry::queue_snapshot`] reads of one queue.
@@ -55,6 +57,7 @@ pub struct QueueReading {
     pub capacity: usize,
     pub bytes: u64,
     pub capacity_bytes: u64,
+    pub corrupt_bytes: u64,
 }
 
 /// Shared by the runtime (which counts) and the admin server (which shows).
@@ -63,6 +66,8 @@ pub struct Telemetry {
     counters: Mutex<Vec<(Scope, Arc<Counters>)>>,
     queues: Mutex<Vec<QueueGauge>>,
     ready: AtomicBool,
+    /// `service.telemetry.metrics.level: none`.
+    metrics_off: AtomicBool,
     pipelines: Mutex<serde_json::Value>,
 }
 
@@ -95,6 +100,15 @@ impl Telemetry {
 
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::SeqCst)
+    }
+
+    /// Whether `/metrics` serves our counters (`service.telemetry.metrics.level`).
+    pub fn set_metrics_served(&self, served: bool) {
+        self.metrics_off.store(!served, Ordering::Relaxed);
+    }
+
+    pub fn metrics_served(&self) -> bool {
+        !self.metrics_off.load(Ordering::Relaxed)
     }
 
     /// The running graph, as `/debug/pipelines` shows it.
@@ -145,6 +159,7 @@ impl Telemetry {
                 capacity: q.capacity,
                 bytes: (q.bytes)(),
                 capacity_bytes: q.capacity_bytes,
+                corrupt_bytes: (q.corrupt_bytes)(),
             })
             .collect()
     }
@@ -194,32 +209,42 @@ impl Telemetry {
         let queues = self.queue_snapshot();
         if !queues.is_empty() {
             type Read = fn(&QueueReading) -> u64;
-            let gauges: [(&str, &str, Read); 4] = [
+            let gauges: [(&str, &str, &str, Read); 5] = [
                 (
                     "queue_size",
+                    "gauge",
                     "Batches waiting in the exporter queue.",
                     |q| q.len as u64,
                 ),
                 (
                     "queue_capacity",
+                    "gauge",
                     "Batches the exporter queue can hold (waiting or being exported).",
                     |q| q.capacity as u64,
                 ),
                 (
                     "queue_size_bytes",
+                    "gauge",
                     "Encoded bytes the exporter queue holds, waiting or being exported.",
                     |q| q.bytes,
                 ),
                 (
                     "queue_capacity_bytes",
+                    "gauge",
                     "Encoded bytes the exporter queue can hold (0: no byte bound).",
                     |q| q.capacity_bytes,
                 ),
+                (
+                    "queue_corrupt_bytes_total",
+                    "counter",
+                    "Bytes a persistent queue found corrupt or cut short on disk and skipped (logged with the file and offset).",
+                    |q| q.corrupt_bytes,
+                ),
             ];
-            for (name, help, value) in gauges {
+            for (name, kind, help, value) in gauges {
                 let _ = writeln!(
                     out,
-                    "# HELP llamacol_exporter_{name} {help}\n# TYPE llamacol_exporter_{name} gauge"
+                    "# HELP llamacol_exporter_{name} {help}\n# TYPE llamacol_exporter_{name} {kind}"
                 );
                 for q in &queues {
                     let _ = writeln!(

@@ -9,7 +9,7 @@ use super::diagnostic::{join, suggestion, ConfigErrors, Diagnostic, Severity};
 use super::env;
 use super::positions::Positions;
 use super::service::{Config, ExporterConfig, PipelineConfig, TelemetryConfig, EXPORTER_KEYS};
-use super::typed::Listen;
+use super::typed::{Claims, Listen};
 use crate::component::{ComponentId, Kind};
 use crate::registry::Registry;
 use crate::signal::Signal;
@@ -21,8 +21,14 @@ pub struct Source {
     pub text: String,
 }
 
-const TOP_KEYS: [&str; 4] = ["receivers", "processors", "exporters", "service"];
-const SERVICE_KEYS: [&str; 2] = ["pipelines", "telemetry"];
+const TOP_KEYS: [&str; 5] = [
+    "receivers",
+    "processors",
+    "exporters",
+    "extensions",
+    "service",
+];
+const SERVICE_KEYS: [&str; 3] = ["extensions", "pipelines", "telemetry"];
 const PIPELINE_KEYS: [&str; 3] = ["receivers", "processors", "exporters"];
 
 /// Reads `sources` (later files override earlier ones, maps merged key by key), expands
@@ -114,7 +120,7 @@ struct Checker<'a> {
 struct Defined {
     kind: Kind,
     signals: Option<&'static [Signal]>,
-    listens: Vec<Listen>,
+    claims: Claims,
 }
 
 impl Checker<'_> {
@@ -141,6 +147,7 @@ impl Checker<'_> {
         let receivers = self.components(top.get("receivers"), Kind::Receiver, &mut defined);
         let processors = self.components(top.get("processors"), Kind::Processor, &mut defined);
         let exporter_blocks = self.components(top.get("exporters"), Kind::Exporter, &mut defined);
+        let extensions = self.components(top.get("extensions"), Kind::Extension, &mut defined);
         let mut exporters = Vec::new();
         for (id, block) in exporter_blocks {
             exporters.push(self.exporter(id, block));
@@ -158,24 +165,90 @@ impl Checker<'_> {
                 let hint = suggestion(key, SERVICE_KEYS);
                 self.error(
                     join("service", key),
-                    format!("unknown key `{key}`{hint}; valid keys: pipelines, telemetry"),
+                    format!(
+                        "unknown key `{key}`{hint}; valid keys: {}",
+                        SERVICE_KEYS.join(", ")
+                    ),
                 );
             }
         }
-        let telemetry: TelemetryConfig = self
-            .typed(service_map.get("telemetry"), "service.telemetry")
-            .unwrap_or_default();
+        let telemetry = self.telemetry(service_map.get("telemetry"));
+        let service_extensions = self.references(
+            service_map.get("extensions"),
+            "service.extensions",
+            Kind::Extension,
+            None,
+            &defined,
+        );
+        for exporter in &exporters {
+            self.storage(exporter, &service_extensions);
+        }
         let pipelines = self.pipelines(service_map.get("pipelines"), &defined);
-        self.unused(&pipelines, &defined);
-        self.ports(&pipelines, &defined, &telemetry);
+        let used = used_ids(&pipelines, &service_extensions);
+        self.unused(&used, &defined);
+        self.ports(&used, &defined, &telemetry);
+        self.directories(&used, &defined);
 
         Some(Config {
             receivers,
             processors,
             exporters,
+            extensions,
             pipelines,
+            service_extensions,
             telemetry,
         })
+    }
+
+    /// `service.telemetry`; `metrics.address` or a `pull` reader moves the admin server.
+    fn telemetry(&mut self, block: Option<&Value>) -> TelemetryConfig {
+        let path = "service.telemetry";
+        let mut telemetry: TelemetryConfig = self.typed(block, path).unwrap_or_default();
+        match telemetry.metrics.endpoint() {
+            Ok(Some(address)) => {
+                let admin_set = block
+                    .and_then(|b| b.get("admin"))
+                    .and_then(|a| a.get("endpoint"))
+                    .is_some();
+                if admin_set && telemetry.admin.endpoint != address {
+                    self.error(
+                        join(path, "metrics"),
+                        format!("`/metrics` is served by the admin server, which `admin.endpoint` puts at `{}`, not `{address}`; set one of the two", telemetry.admin.endpoint),
+                    );
+                }
+                telemetry.admin.endpoint = address;
+            }
+            Ok(None) => {}
+            Err((at, message)) => self.error(join(&join(path, "metrics"), &at), message),
+        }
+        telemetry
+    }
+
+    /// `sending_queue.storage` must name a storage extension that runs.
+    fn storage(&mut self, exporter: &ExporterConfig, running: &[ComponentId]) {
+        let Some(name) = &exporter.queue.storage else {
+            return;
+        };
+        let path = join(
+            &join(
+                &join("exporters", &exporter.id.to_string()),
+                "sending_queue",
+            ),
+            "storage",
+        );
+        let Some(id) = running.iter().find(|id| id.to_string() == *name) else {
+            let names: Vec<String> = running.iter().map(ToString::to_string).collect();
+            let hint = suggestion(name, names.iter().map(String::as_str));
+            self.error(path, format!("storage `{name}` is not an extension listed in `service.extensions`{hint}; define it under `extensions` (e.g. `file_storage: {{directory: /var/lib/llamacol/queue}}`) and list it in `service.extensions`"));
+            return;
+        };
+        let is_storage = self
+            .registry
+            .find_extension(&id.type_name)
+            .is_some_and(|f| f.storage);
+        if !is_storage {
+            self.error(path, format!("extension `{name}` does not store queues; name a storage extension such as `file_storage`"));
+        }
     }
 
     fn mapping<'v>(&mut self, value: &'v Value, path: &str) -> Option<&'v Mapping> {
@@ -246,21 +319,24 @@ impl Checker<'_> {
             };
             let Some((signals, spec)) = self.registry.describe(kind, &id.type_name) else {
                 let known = self.registry.types(kind);
-                let hint = suggestion(&id.type_name, known.iter().copied());
-                self.error(
-                    path,
-                    format!(
-                        "unknown {kind} type `{}`{hint}; known {kind}s: {} (`llamacol components` lists them)",
-                        id.type_name,
-                        known.join(", ")
-                    ),
-                );
+                let message = match not_offered(kind, &id.type_name) {
+                    Some(instead) => instead.to_string(),
+                    None => {
+                        let hint = suggestion(&id.type_name, known.iter().copied());
+                        format!(
+                            "unknown {kind} type `{}`{hint}; known {kind}s: {} (`llamacol components` lists them)",
+                            id.type_name,
+                            known.join(", ")
+                        )
+                    }
+                };
+                self.error(path, message);
                 defined.insert(
                     (kind, key),
                     Defined {
                         kind,
                         signals: None,
-                        listens: Vec::new(),
+                        claims: Claims::default(),
                     },
                 );
                 continue;
@@ -270,8 +346,8 @@ impl Checker<'_> {
             } else {
                 block.clone()
             };
-            let listens = match (spec.check)(&factory_block) {
-                Ok(listens) => listens,
+            let claims = match (spec.check)(&factory_block) {
+                Ok(claims) => claims,
                 Err(issues) => {
                     for issue in issues {
                         let message =
@@ -286,22 +362,27 @@ impl Checker<'_> {
                             };
                         self.error(join(&path, &issue.path), message);
                     }
-                    Vec::new()
+                    Claims::default()
                 }
             };
-            let listens = listens
-                .into_iter()
-                .map(|l| Listen {
-                    path: join(&path, &l.path),
-                    address: l.address,
-                })
-                .collect();
+            let rooted = |list: Vec<Listen>| {
+                list.into_iter()
+                    .map(|l| Listen {
+                        path: join(&path, &l.path),
+                        address: l.address,
+                    })
+                    .collect()
+            };
+            let claims = Claims {
+                listens: rooted(claims.listens),
+                directories: rooted(claims.directories),
+            };
             defined.insert(
                 (kind, key),
                 Defined {
                     kind,
                     signals: Some(signals),
-                    listens,
+                    claims,
                 },
             );
             out.push((id, block.clone()));
@@ -382,7 +463,7 @@ impl Checker<'_> {
                     body.get(list_key),
                     &join(&ppath, list_key),
                     kind,
-                    signal,
+                    Some(signal),
                     defined,
                 ));
             }
@@ -416,13 +497,14 @@ impl Checker<'_> {
         out
     }
 
-    /// Checks one reference list of a pipeline: defined, right kind, signal, no repeats.
+    /// Checks one reference list (a pipeline's, or `service.extensions`): defined, right
+    /// kind, signal (pipelines only), no repeats.
     fn references(
         &mut self,
         list: Option<&Value>,
         path: &str,
         kind: Kind,
-        signal: Signal,
+        signal: Option<Signal>,
         defined: &HashMap<(Kind, String), Defined>,
     ) -> Vec<ComponentId> {
         let Some(list) = list.filter(|v| !v.is_null()) else {
@@ -466,10 +548,15 @@ impl Checker<'_> {
                     .collect();
                 let hint = suggestion(name, candidates.iter().copied());
                 let section = format!("{kind}s");
-                self.error(ipath, format!("{kind} `{name}` is not defined under `{section}`{hint}; define it there or remove it from this pipeline"));
+                let place = if signal.is_some() {
+                    "this pipeline"
+                } else {
+                    "this list"
+                };
+                self.error(ipath, format!("{kind} `{name}` is not defined under `{section}`{hint}; define it there or remove it from {place}"));
                 continue;
             };
-            if let Some(signals) = def.signals {
+            if let (Some(signals), Some(signal)) = (def.signals, signal) {
                 if !signals.contains(&signal) {
                     let supported: Vec<&str> = signals.iter().map(|s| s.as_str()).collect();
                     self.error(
@@ -486,8 +573,11 @@ impl Checker<'_> {
         out
     }
 
-    fn unused(&mut self, pipelines: &[PipelineConfig], defined: &HashMap<(Kind, String), Defined>) {
-        let used = used_ids(pipelines);
+    fn unused(
+        &mut self,
+        used: &BTreeSet<(Kind, String)>,
+        defined: &HashMap<(Kind, String), Defined>,
+    ) {
         let mut unused: Vec<(&String, &Defined)> = defined
             .iter()
             .filter(|(k, _)| !used.contains(*k))
@@ -496,10 +586,15 @@ impl Checker<'_> {
         unused.sort_by_key(|(k, d)| (d.kind, k.as_str()));
         for (key, def) in unused {
             let path = join(&format!("{}s", def.kind), key);
+            let where_ = if def.kind == Kind::Extension {
+                "listed in `service.extensions`"
+            } else {
+                "used in any pipeline"
+            };
             self.diagnostics.push(Diagnostic::warning(
                 path,
                 format!(
-                    "{} `{key}` is defined but not used in any pipeline; it will not run",
+                    "{} `{key}` is defined but not {where_}; it will not run",
                     def.kind
                 ),
             ));
@@ -510,19 +605,16 @@ impl Checker<'_> {
     /// than an "address in use" at start.
     fn ports(
         &mut self,
-        pipelines: &[PipelineConfig],
+        used: &BTreeSet<(Kind, String)>,
         defined: &HashMap<(Kind, String), Defined>,
         telemetry: &TelemetryConfig,
     ) {
-        let used = used_ids(pipelines);
         let mut binds: Vec<Listen> = vec![Listen {
             path: "service.telemetry.admin.endpoint".to_string(),
             address: telemetry.admin.endpoint.clone(),
         }];
-        let mut keys: Vec<&(Kind, String)> = defined.keys().filter(|k| used.contains(*k)).collect();
-        keys.sort();
-        for key in keys {
-            binds.extend(defined[key].listens.iter().cloned());
+        for key in used_keys(used, defined) {
+            binds.extend(defined[key].claims.listens.iter().cloned());
         }
         for (i, later) in binds.iter().enumerate() {
             if let Some(earlier) = binds[..i]
@@ -539,11 +631,40 @@ impl Checker<'_> {
             }
         }
     }
+
+    /// Two running components never share a directory (a persistent queue's files).
+    fn directories(
+        &mut self,
+        used: &BTreeSet<(Kind, String)>,
+        defined: &HashMap<(Kind, String), Defined>,
+    ) {
+        let mut seen: Vec<Listen> = Vec::new();
+        for key in used_keys(used, defined) {
+            for dir in &defined[key].claims.directories {
+                let norm = |d: &str| d.trim_end_matches('/').to_string();
+                if let Some(earlier) = seen.iter().find(|e| norm(&e.address) == norm(&dir.address))
+                {
+                    self.error(
+                        dir.path.clone(),
+                        format!(
+                            "directory `{}` is also used at {}: each storage needs its own directory; change one of them",
+                            dir.address, earlier.path
+                        ),
+                    );
+                }
+                seen.push(dir.clone());
+            }
+        }
+    }
 }
 
-/// Every (kind, id) some pipeline uses: a receiver and an exporter may share an id.
-fn used_ids(pipelines: &[PipelineConfig]) -> BTreeSet<(Kind, String)> {
-    let mut used = BTreeSet::new();
+/// Every (kind, id) that runs: used by a pipeline (a receiver and an exporter may share
+/// an id), or an extension listed in `service.extensions`.
+fn used_ids(pipelines: &[PipelineConfig], extensions: &[ComponentId]) -> BTreeSet<(Kind, String)> {
+    let mut used: BTreeSet<(Kind, String)> = extensions
+        .iter()
+        .map(|id| (Kind::Extension, id.to_string()))
+        .collect();
     for p in pipelines {
         for (kind, ids) in [
             (Kind::Receiver, &p.receivers),
@@ -554,6 +675,25 @@ fn used_ids(pipelines: &[PipelineConfig]) -> BTreeSet<(Kind, String)> {
         }
     }
     used
+}
+
+/// The defined components that run, in a stable order.
+fn used_keys<'d>(
+    used: &BTreeSet<(Kind, String)>,
+    defined: &'d HashMap<(Kind, String), Defined>,
+) -> Vec<&'d (Kind, String)> {
+    let mut keys: Vec<&(Kind, String)> = defined.keys().filter(|k| used.contains(*k)).collect();
+    keys.sort();
+    keys
+}
+
+/// Collector components llamacol does not offer, and what it offers instead.
+fn not_offered(kind: Kind, type_name: &str) -> Option<&'static str> {
+    match (kind, type_name) {
+        (Kind::Extension, "pprof") => Some("llamacol has no `pprof` extension (it serves Go's runtime profiler, and llamacol is not a Go program): profile llamacol with `perf record -p <pid>`, and read its own counters at the admin server's `/metrics` and `/debug/pipelines`; remove `pprof` from `extensions` and `service.extensions`"),
+        (Kind::Extension, "zpages") => Some("llamacol has no `zpages` extension: the admin server (`service.telemetry.admin.endpoint`, default 127.0.0.1:8888) serves the running pipelines with their counters at `/debug/pipelines` and every counter at `/metrics`; remove `zpages` from `extensions` and `service.extensions`"),
+        _ => None,
+    }
 }
 
 fn without_exporter_keys(block: &Value) -> Value {

@@ -14,7 +14,7 @@ mod typed;
 pub use diagnostic::{did_you_mean, join, ConfigErrors, Diagnostic, Severity};
 pub use load::{load, Source};
 pub use service::{
-    AdminConfig, Config, ExporterConfig, LogFormat, LogsConfig, PipelineConfig, QueueSettings,
-    RetrySettings, TelemetryConfig,
+    AdminConfig, Config, ExporterConfig, LogFormat, LogsConfig, MetricsConfig, MetricsLevel,
+    PipelineConfig, QueueSettings, RetrySettings, TelemetryConfig,
 };
-pub use typed::{parse, parse_block, ComponentConfig, ConfigSpec, Issue, Listen};
+pub use typed::{parse, parse_block, Claims, ComponentConfig, ConfigSpec, Issue, Listen};

@@ -14,7 +14,10 @@ pub struct Config {
     pub receivers: Vec<(ComponentId, Value)>,
     pub processors: Vec<(ComponentId, Value)>,
     pub exporters: Vec<ExporterConfig>,
+    pub extensions: Vec<(ComponentId, Value)>,
     pub pipelines: Vec<PipelineConfig>,
+    /// `service.extensions`: the extensions that run, in start order.
+    pub service_extensions: Vec<ComponentId>,
     pub telemetry: TelemetryConfig,
 }
 
@@ -67,6 +70,9 @@ pub struct QueueSettings {
     /// How long `block_on_overflow` waits for room. Default 5s.
     #[serde(with = "humantime_serde")]
     pub block_timeout: Duration,
+    /// A storage extension's id (`file_storage`): the queue is kept on disk and survives
+    /// a crash. Unset: in memory.
+    pub storage: Option<String>,
 }
 
 impl Default for QueueSettings {
@@ -78,6 +84,7 @@ impl Default for QueueSettings {
             queue_size_mib: 64,
             block_on_overflow: true,
             block_timeout: Duration::from_secs(5),
+            storage: None,
         }
     }
 }
@@ -121,6 +128,9 @@ impl Default for RetrySettings {
 pub struct TelemetryConfig {
     pub logs: LogsConfig,
     pub admin: AdminConfig,
+    /// The Collector's `service.telemetry.metrics`: how much of our own metrics to serve
+    /// and where (the admin server's `/metrics`).
+    pub metrics: MetricsConfig,
     /// Deadline for each shutdown stage (receivers, processors, exporter queues). Default 10s.
     #[serde(with = "humantime_serde", default = "default_shutdown_timeout")]
     pub shutdown_timeout: Duration,
@@ -133,6 +143,7 @@ impl Default for TelemetryConfig {
         TelemetryConfig {
             logs: LogsConfig::default(),
             admin: AdminConfig::default(),
+            metrics: MetricsConfig::default(),
             shutdown_timeout: default_shutdown_timeout(),
         }
     }
@@ -172,5 +183,107 @@ impl Default for AdminConfig {
         AdminConfig {
             endpoint: "127.0.0.1:8888".to_string(),
         }
+    }
+}
+
+/// `service.telemetry.metrics`, in the Collector's shape. Our metrics are served by the
+/// admin server; `address` or one `pull` reader moves that server.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    pub level: MetricsLevel,
+    /// `host:port` (the Collector's older key).
+    pub address: Option<String>,
+    pub readers: Vec<MetricReader>,
+}
+
+/// `none` turns `/metrics` off; `basic`, `normal` (default) and `detailed` all serve
+/// every llamacol metric (there are few enough that we have no finer cut).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsLevel {
+    None,
+    Basic,
+    #[default]
+    Normal,
+    Detailed,
+}
+
+/// One of `service.telemetry.metrics.readers`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricReader {
+    pub pull: Option<PullReader>,
+    /// Pushing our own metrics is not offered; kept to answer with a clear message.
+    pub periodic: Option<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullReader {
+    pub exporter: PullExporter,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullExporter {
+    pub prometheus: PrometheusPull,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusPull {
+    #[serde(default = "default_pull_host")]
+    pub host: String,
+    #[serde(default = "default_pull_port")]
+    pub port: u16,
+}
+
+fn default_pull_host() -> String {
+    "localhost".to_string()
+}
+
+fn default_pull_port() -> u16 {
+    8888
+}
+
+impl MetricsConfig {
+    /// Where `address` or the `pull` reader asks `/metrics` to be served, if anywhere;
+    /// or the option that cannot be honoured (path below `metrics`, message).
+    pub fn endpoint(&self) -> Result<Option<String>, (String, String)> {
+        let mut found = self.address.clone().map(|a| ("address".to_string(), a));
+        for (i, reader) in self.readers.iter().enumerate() {
+            let path = format!("readers[{i}]");
+            if reader.periodic.is_some() {
+                return Err((
+                    format!("{path}.periodic"),
+                    "llamacol does not push its own metrics; scrape them from `/metrics` (a `pull` reader with `exporter.prometheus.host`/`port` says where it is served)".to_string(),
+                ));
+            }
+            let Some(pull) = &reader.pull else {
+                return Err((
+                    path,
+                    "a reader needs `pull: {exporter: {prometheus: {host: ..., port: ...}}}`"
+                        .to_string(),
+                ));
+            };
+            let p = &pull.exporter.prometheus;
+            let host = if p.host.contains(':') && !p.host.starts_with('[') {
+                format!("[{}]", p.host)
+            } else {
+                p.host.clone()
+            };
+            let address = format!("{host}:{}", p.port);
+            if let Some((other, earlier)) = &found {
+                if *earlier != address {
+                    return Err((
+                        path,
+                        format!("llamacol serves its metrics at one address, and `{other}` already says `{earlier}`; keep one"),
+                    ));
+                }
+            }
+            found = Some((path, address));
+        }
+        Ok(found.map(|(_, a)| a))
     }
 }

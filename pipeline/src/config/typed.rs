@@ -40,12 +40,25 @@ pub trait ComponentConfig: DeserializeOwned + Default {
     fn listens(&self) -> Vec<Listen> {
         Vec::new()
     }
+    /// Directories this component needs for itself (a storage extension's), checked so
+    /// that no two components share one.
+    fn directories(&self) -> Vec<Listen> {
+        Vec::new()
+    }
+}
+
+/// What a valid block claims for itself, checked across components.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Claims {
+    pub listens: Vec<Listen>,
+    /// `path` is the option, `address` the directory.
+    pub directories: Vec<Listen>,
 }
 
 /// How the pipeline checks a factory's config without building it.
 #[derive(Clone, Copy)]
 pub struct ConfigSpec {
-    pub check: fn(&Value) -> Result<Vec<Listen>, Vec<Issue>>,
+    pub check: fn(&Value) -> Result<Claims, Vec<Issue>>,
 }
 
 impl ConfigSpec {
@@ -54,11 +67,14 @@ impl ConfigSpec {
     }
 }
 
-fn check<C: ComponentConfig>(value: &Value) -> Result<Vec<Listen>, Vec<Issue>> {
+fn check<C: ComponentConfig>(value: &Value) -> Result<Claims, Vec<Issue>> {
     let config = parse::<C>(value)?;
     let issues = config.validate();
     if issues.is_empty() {
-        Ok(config.listens())
+        Ok(Claims {
+            listens: config.listens(),
+            directories: config.directories(),
+        })
     } else {
         Err(issues)
     }

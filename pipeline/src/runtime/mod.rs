@@ -1,5 +1,5 @@
-//! Builds the running graph from a validated config, starts it in order
-//! (exporters, processors, receivers) and shuts it down in reverse with a deadline per stage.
+//! Builds the running graph from a validated config, starts it in order (extensions,
+//! exporters, processors, receivers) and shuts it down in reverse with a deadline per stage.
 
 mod counted;
 mod queue;
@@ -11,7 +11,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use counted::Counted;
-pub use queue::{ExporterQueue, QueueError};
+pub use queue::{
+    ExporterQueue, MemoryQueue, Queue, QueueError, QueueSpec, QueueStorage, Queued, Refused,
+    Reservation, Room,
+};
 
 use crate::batch::Batch;
 use crate::component::{
@@ -20,6 +23,7 @@ use crate::component::{
 };
 use crate::config::{Config, PipelineConfig};
 use crate::consumer::{BoxError, ConsumeError, Consumer, FanOut};
+use crate::extension::{Extension, ExtensionContext, ServiceStatus};
 use crate::registry::Registry;
 use crate::signal::Signal;
 use crate::telemetry::{Scope, Telemetry};
@@ -35,8 +39,15 @@ struct ProcessorSlot {
     processor: Arc<dyn Processor>,
 }
 
+struct ExtensionSlot {
+    id: ComponentId,
+    extension: Arc<dyn Extension>,
+}
+
 /// The built graph. `start` it, then `shutdown` it.
 pub struct Service {
+    /// In `service.extensions` order.
+    extensions: Vec<ExtensionSlot>,
     receivers: Vec<ReceiverSlot>,
     /// Per pipeline, in pipeline order (first processor first).
     processors: Vec<ProcessorSlot>,
@@ -57,6 +68,29 @@ impl Service {
         registry: &Registry,
         telemetry: Arc<Telemetry>,
     ) -> Result<Service, ComponentError> {
+        let mut extensions = Vec::new();
+        for id in &config.service_extensions {
+            let factory = registry
+                .find_extension(&id.type_name)
+                .ok_or_else(|| unknown(Kind::Extension, id))?;
+            let block = config
+                .extensions
+                .iter()
+                .find(|(e, _)| e == id)
+                .map(|(_, b)| b.clone())
+                .unwrap_or_default();
+            let ctx = ExtensionContext {
+                id: id.clone(),
+                status: ServiceStatus::new(telemetry.clone()),
+            };
+            let extension =
+                (factory.build)(&ctx, &block).map_err(|e| failed(Kind::Extension, id, e))?;
+            extensions.push(ExtensionSlot {
+                id: id.clone(),
+                extension,
+            });
+        }
+
         let mut exporters: BTreeMap<ComponentId, Arc<ExporterQueue>> = BTreeMap::new();
         for exporter in &config.exporters {
             let signals = signals_using(&config.pipelines, &exporter.id, |p| &p.exporters);
@@ -83,13 +117,31 @@ impl Service {
             };
             let built = (factory.build)(&ctx, &exporter.block)
                 .map_err(|e| failed(Kind::Exporter, &exporter.id, e))?;
+            let storage = match &exporter.queue.storage {
+                Some(name) => Some(
+                    extensions
+                        .iter()
+                        .find(|e| e.id.to_string() == *name)
+                        .and_then(|e| e.extension.storage())
+                        .ok_or_else(|| {
+                            failed(
+                                Kind::Exporter,
+                                &exporter.id,
+                                format!("`sending_queue.storage: {name}` is not a storage extension listed in `service.extensions`").into(),
+                            )
+                        })?,
+                ),
+                None => None,
+            };
             let queue = ExporterQueue::new(
                 exporter.id.clone(),
                 built,
                 exporter.queue.clone(),
                 exporter.retry.clone(),
+                storage,
                 &telemetry,
-            );
+            )
+            .map_err(|e| failed(Kind::Exporter, &exporter.id, e))?;
             exporters.insert(exporter.id.clone(), queue);
         }
 
@@ -194,6 +246,7 @@ impl Service {
 
         telemetry.set_pipelines(describe(config));
         Ok(Service {
+            extensions,
             receivers,
             processors,
             exporters: exporters.into_values().collect(),
@@ -202,8 +255,14 @@ impl Service {
         })
     }
 
-    /// Starts exporters, then processors, then receivers; ready once all have started.
+    /// Starts extensions, exporters, processors, then receivers; ready once all have started.
     pub async fn start(&mut self) -> Result<(), ComponentError> {
+        for slot in &self.extensions {
+            slot.extension
+                .start()
+                .await
+                .map_err(|e| failed(Kind::Extension, &slot.id, e))?;
+        }
         for queue in &self.exporters {
             queue
                 .start()
@@ -228,7 +287,7 @@ impl Service {
     }
 
     /// Receivers stop first; then processors flush in pipeline order; then exporter
-    /// queues drain. Each stage has `service.telemetry.shutdown_timeout`.
+    /// queues drain; extensions stop last. Each stage has `service.telemetry.shutdown_timeout`.
     pub async fn shutdown(mut self) -> ShutdownReport {
         self.telemetry.set_ready(false);
         let deadline = self.shutdown_timeout;
@@ -255,6 +314,14 @@ impl Service {
             .map(|q| async move { (q.id().clone(), q.shutdown(deadline).await) });
         for (id, result) in futures::future::join_all(drains).await {
             note(&mut report, Kind::Exporter, &id, Ok(result));
+        }
+        for slot in self.extensions.iter().rev() {
+            note(
+                &mut report,
+                Kind::Extension,
+                &slot.id,
+                tokio::time::timeout(deadline, slot.extension.shutdown()).await,
+            );
         }
         report
     }

@@ -1,10 +1,13 @@
 //! Every exporter sits behind a queue, workers and a retry loop. One concern per file:
 //! the [`Queue`] interface and the exporter wrapper that counts (here), the in-memory
 //! queue (`memory.rs`), and the retry loop (`retry.rs`). A queue implementation only
-//! stores batches; waiting, counting and retrying are the same for every one.
+//! stores batches; waiting, counting and retrying are the same for every one. The
+//! persistent queue lives in a storage extension (`file_storage`) behind [`QueueStorage`],
+//! the same API a user's own storage would implement.
 
 mod memory;
 mod retry;
+mod room;
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -20,7 +23,8 @@ use crate::signal::Signal;
 use crate::telemetry::{Counters, QueueGauge, Scope, Telemetry};
 
 pub use memory::MemoryQueue;
-use retry::Retrier;
+use retry::{Delivery, Retrier};
+pub use room::{Reservation, Room};
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
@@ -33,6 +37,8 @@ pub enum QueueError {
     },
     #[error("exporter `{exporter}` is shutting down")]
     Closed { exporter: String },
+    #[error("exporter `{exporter}` cannot write its persistent queue (disk full or unwritable; the log says which); retry later")]
+    Storage { exporter: String },
 }
 
 /// Why a queue did not take a batch.
@@ -42,6 +48,8 @@ pub enum Refused {
     Full,
     /// The queue is closed (shutting down).
     Closed,
+    /// A persistent queue could not write the batch (disk full, I/O error).
+    Storage,
 }
 
 /// Where an exporter's batches wait for a worker: in memory, or on disk behind the same
@@ -62,20 +70,54 @@ pub trait Queue: Send + Sync {
     fn len(&self) -> usize;
     /// Encoded bytes held, waiting or being exported.
     fn bytes(&self) -> u64;
+    /// Whether what is left at shutdown survives for the next start (on disk), instead
+    /// of being counted as dropped.
+    fn persistent(&self) -> bool {
+        false
+    }
+    /// Bytes found corrupt on disk and skipped (persistent queues).
+    fn corrupt_bytes(&self) -> u64 {
+        0
+    }
+}
+
+/// Opens persistent exporter queues: implemented by storage extensions.
+pub trait QueueStorage: Send + Sync {
+    /// The queue of `spec.owner`, with whatever an earlier run left unacknowledged in it.
+    fn open_queue(&self, spec: &QueueSpec) -> Result<Arc<dyn Queue>, BoxError>;
+}
+
+/// Who a queue is for and how much it may hold.
+#[derive(Debug, Clone)]
+pub struct QueueSpec {
+    pub owner: ComponentId,
+    /// Batches held, waiting or being exported.
+    pub batches: usize,
+    /// Encoded bytes held, waiting or being exported; 0: no byte bound.
+    pub max_bytes: u64,
 }
 
 /// A batch out of a queue. Dropping it, once the batch was delivered or given up,
-/// releases its room (a persistent queue acknowledges it there).
+/// releases its room (a persistent queue acknowledges it there); [`Queued::keep`]
+/// releases the room but leaves it unacknowledged, to be sent again on the next start.
 pub struct Queued {
     pub batch: Option<Batch>,
-    done: Option<Box<dyn FnOnce() + Send>>,
+    done: Option<Box<dyn FnOnce(bool) + Send>>,
 }
 
 impl Queued {
-    pub fn new(batch: Batch, done: impl FnOnce() + Send + 'static) -> Queued {
+    /// `done(acknowledged)` runs once, when this is dropped or kept.
+    pub fn new(batch: Batch, done: impl FnOnce(bool) + Send + 'static) -> Queued {
         Queued {
             batch: Some(batch),
             done: Some(Box::new(done)),
+        }
+    }
+
+    /// Not delivered (cut off at shutdown): a persistent queue sends it again next start.
+    pub fn keep(mut self) {
+        if let Some(done) = self.done.take() {
+            done(false);
         }
     }
 }
@@ -83,7 +125,7 @@ impl Queued {
 impl Drop for Queued {
     fn drop(&mut self) {
         if let Some(done) = self.done.take() {
-            done();
+            done(true);
         }
     }
 }
@@ -100,17 +142,24 @@ pub struct ExporterQueue {
 }
 
 impl ExporterQueue {
+    /// `storage`: the persistent queue's opener (`sending_queue.storage`); in memory without.
     pub fn new(
         id: ComponentId,
         exporter: Arc<dyn Exporter>,
         settings: QueueSettings,
         retry: RetrySettings,
+        storage: Option<&dyn QueueStorage>,
         telemetry: &Telemetry,
-    ) -> Arc<ExporterQueue> {
-        let queue: Arc<dyn Queue> = Arc::new(MemoryQueue::new(
-            settings.queue_size,
-            settings.queue_size_mib.saturating_mul(1024 * 1024),
-        ));
+    ) -> Result<Arc<ExporterQueue>, BoxError> {
+        let spec = QueueSpec {
+            owner: id.clone(),
+            batches: settings.queue_size.max(1),
+            max_bytes: settings.queue_size_mib.saturating_mul(1024 * 1024),
+        };
+        let queue: Arc<dyn Queue> = match storage {
+            Some(storage) if settings.enabled => storage.open_queue(&spec)?,
+            _ => Arc::new(MemoryQueue::new(spec.batches, spec.max_bytes)),
+        };
         let counters = Signal::ALL.map(|signal| {
             telemetry.counters(Scope {
                 kind: Kind::Exporter,
@@ -122,23 +171,25 @@ impl ExporterQueue {
         if settings.enabled {
             let probe = queue.clone();
             let bytes = queue.clone();
+            let corrupt = queue.clone();
             telemetry.register_queue(QueueGauge {
                 component: id.to_string(),
                 capacity: settings.queue_size.max(1),
                 len: Box::new(move || probe.len()),
                 capacity_bytes: settings.queue_size_mib.saturating_mul(1024 * 1024),
                 bytes: Box::new(move || bytes.bytes()),
+                corrupt_bytes: Box::new(move || corrupt.corrupt_bytes()),
             });
         }
-        Arc::new(ExporterQueue {
-            retrier: Retrier::new(id.clone(), retry),
+        Ok(Arc::new(ExporterQueue {
+            retrier: Retrier::new(id.clone(), retry, queue.persistent()),
             id,
             exporter,
             settings,
             queue,
             counters,
             workers: Mutex::new(JoinSet::new()),
-        })
+        }))
     }
 
     pub fn id(&self) -> &ComponentId {
@@ -159,14 +210,21 @@ impl ExporterQueue {
                         };
                         let counters = me.counter(batch.signal());
                         if me.retrier.hard_stop.is_cancelled() {
-                            // Past the deadline: never sent, so dropped (not unknown).
-                            Counters::add(&counters.dropped, batch.items());
+                            if me.queue.persistent() {
+                                queued.keep();
+                            } else {
+                                // Past the deadline: never sent, so dropped (not unknown).
+                                Counters::add(&counters.dropped, batch.items());
+                            }
                             continue;
                         }
-                        let _ = me
+                        let delivery = me
                             .retrier
                             .deliver(me.exporter.as_ref(), batch, counters)
                             .await;
+                        if matches!(delivery, Delivery::Kept(_)) {
+                            queued.keep();
+                        }
                     }
                 });
             }
@@ -187,16 +245,25 @@ impl ExporterQueue {
         if drained.is_err() {
             self.retrier.hard_stop.cancel();
             while workers.join_next().await.is_some() {}
-            let mut left = 0;
-            for batch in self.queue.take_all() {
-                left += batch.items();
-                Counters::add(&self.counter(batch.signal()).dropped, batch.items());
+            if self.queue.persistent() {
+                tracing::warn!(
+                    component = %self.id,
+                    batches = self.queue.len(),
+                    bytes = self.queue.bytes(),
+                    "exporter did not drain before the shutdown deadline; what is left stays in the persistent queue and is sent on the next start"
+                );
+            } else {
+                let mut left = 0;
+                for batch in self.queue.take_all() {
+                    left += batch.items();
+                    Counters::add(&self.counter(batch.signal()).dropped, batch.items());
+                }
+                tracing::warn!(
+                    component = %self.id,
+                    dropped_in_queue = left,
+                    "exporter did not drain before the shutdown deadline; remaining data counted as dropped"
+                );
             }
-            tracing::warn!(
-                component = %self.id,
-                dropped_in_queue = left,
-                "exporter did not drain before the shutdown deadline; remaining data counted as dropped"
-            );
         }
         self.exporter.shutdown().await
     }
@@ -216,7 +283,8 @@ impl Consumer for ExporterQueue {
             return self
                 .retrier
                 .deliver(self.exporter.as_ref(), batch, counters)
-                .await;
+                .await
+                .into_result();
         }
         let wait = if self.settings.block_on_overflow {
             self.settings.block_timeout
@@ -232,6 +300,9 @@ impl Consumer for ExporterQueue {
                     waited: wait,
                 },
                 Refused::Closed => QueueError::Closed {
+                    exporter: self.id.to_string(),
+                },
+                Refused::Storage => QueueError::Storage {
                     exporter: self.id.to_string(),
                 },
             })

@@ -19,54 +19,84 @@ use crate::telemetry::Counters;
 pub struct Retrier {
     id: ComponentId,
     settings: RetrySettings,
-    /// Cancelled at the shutdown deadline: in-flight retries stop and are counted dropped.
+    /// Cancelled at the shutdown deadline: in-flight retries stop.
     pub hard_stop: CancellationToken,
+    /// Batches cut off at the deadline stay in a persistent queue (not counted here).
+    persistent: bool,
     last_error: Mutex<Option<String>>,
 }
 
+/// How one batch's delivery ended; every outcome but `Kept` is counted by `deliver`.
+pub enum Delivery {
+    Sent,
+    /// Failed for good, or dropped at the shutdown deadline.
+    GivenUp(ConsumeError),
+    /// Cut off at the shutdown deadline, to be sent again from a persistent queue.
+    Kept(ConsumeError),
+}
+
+impl Delivery {
+    pub fn into_result(self) -> Result<(), ConsumeError> {
+        match self {
+            Delivery::Sent => Ok(()),
+            Delivery::GivenUp(e) | Delivery::Kept(e) => Err(e),
+        }
+    }
+}
+
 impl Retrier {
-    pub fn new(id: ComponentId, settings: RetrySettings) -> Retrier {
+    pub fn new(id: ComponentId, settings: RetrySettings, persistent: bool) -> Retrier {
         Retrier {
             id,
             settings,
             hard_stop: CancellationToken::new(),
+            persistent,
             last_error: Mutex::new(None),
         }
     }
 
-    /// Exports `batch`, counting it as sent, failed or dropped in `counters`.
+    /// Exports `batch`, counting it as sent, failed, dropped or unknown in `counters`.
     pub async fn deliver(
         &self,
         exporter: &dyn Exporter,
         mut batch: Batch,
         counters: &Counters,
-    ) -> Result<(), ConsumeError> {
+    ) -> Delivery {
         let items = batch.items();
         let started = Instant::now();
         let mut interval = self.settings.initial_interval;
+        let closed = || {
+            ConsumeError::retryable(QueueError::Closed {
+                exporter: self.id.to_string(),
+            })
+        };
         loop {
             let result = tokio::select! {
                 r = exporter.export(&mut batch) => r,
                 () = self.hard_stop.cancelled() => {
+                    if self.persistent {
+                        // Sent again on the next start: a duplicate at worst, never a loss.
+                        return Delivery::Kept(closed());
+                    }
                     // Cut off mid-request: the backend may already have it. Not `dropped`
                     // (that would double-count what it got), not `sent` (it may not have).
                     Counters::add(&counters.unknown, items);
                     tracing::warn!(component = %self.id, items, "export in flight at the shutdown deadline; outcome unknown");
-                    return Err(ConsumeError::retryable(QueueError::Closed { exporter: self.id.to_string() }));
+                    return Delivery::GivenUp(closed());
                 }
             };
             let error = match result {
                 Ok(()) => {
                     Counters::add(&counters.sent, items);
                     self.note_recovered();
-                    return Ok(());
+                    return Delivery::Sent;
                 }
                 Err(e) => e,
             };
             if !error.is_retryable() || !self.settings.enabled {
                 Counters::add(&counters.failed, items);
                 tracing::warn!(component = %self.id, error = %error, items, "export failed permanently; data dropped");
-                return Err(error);
+                return Delivery::GivenUp(error);
             }
             let wait = error
                 .retry_after()
@@ -75,14 +105,17 @@ impl Retrier {
             if !max.is_zero() && started.elapsed() + wait > max {
                 Counters::add(&counters.failed, items);
                 tracing::warn!(component = %self.id, error = %error, items, "export still failing after {max:?} of retries; data dropped");
-                return Err(error);
+                return Delivery::GivenUp(error);
             }
             self.note_failure(&error, wait);
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
                 () = self.hard_stop.cancelled() => {
+                    if self.persistent {
+                        return Delivery::Kept(error);
+                    }
                     Counters::add(&counters.dropped, items);
-                    return Err(error);
+                    return Delivery::GivenUp(error);
                 }
             }
             interval = interval
