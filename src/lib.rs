@@ -19,7 +19,9 @@ pub fn registry() -> Registry {
         .exporter(llamacol_exporters::prometheus::factory())
         .exporter(llamacol_exporters::prometheusremotewrite::factory())
         .exporter(llamacol_exporters::debug::factory())
-        .exporter(llamacol_exporters::file::factory());
+        .exporter(llamacol_exporters::file::factory())
+        .extension(llamacol_extensions::file_storage::factory())
+        .extension(llamacol_extensions::health_check::factory());
     for processor in llamacol_processors::factories() {
         registry = registry.processor(processor);
     }

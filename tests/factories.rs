@@ -28,6 +28,21 @@ fn required_keys(kind: Kind, type_name: &str, dir: &std::path::Path) -> Option<S
     }
 }
 
+/// Blocks that keep a type's side effects inside the test (its own port or directory).
+fn isolated(kind: Kind, type_name: &str, dir: &std::path::Path) -> Option<String> {
+    match (kind, type_name) {
+        (Kind::Extension, "file_storage") => Some(format!(
+            "{{directory: \"{}\", create_directory: true}}",
+            dir.join("queue").display()
+        )),
+        (Kind::Extension, "health_check") => Some(format!(
+            "{{endpoint: \"127.0.0.1:{}\"}}",
+            testing::free_port()
+        )),
+        _ => None,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn every_factory_builds_from_defaults_starts_and_shuts_down() {
     let registry = llamacol::registry()
@@ -37,9 +52,11 @@ async fn every_factory_builds_from_defaults_starts_and_shuts_down() {
     let built_ins = llamacol::registry().list();
     assert!(built_ins.len() >= 3);
     for (kind, name, signals) in built_ins {
-        let signal = signals[0];
+        // Extensions serve no signal: they run beside a traces pipeline.
+        let signal = signals.first().copied().unwrap_or(Signal::Traces);
         let tag = format!("generic-{kind}-{name}");
         let block = required_keys(kind, name, dir.path()).unwrap_or_default();
+        let isolated_block = isolated(kind, name, dir.path()).unwrap_or_default();
         if !block.is_empty() {
             let bare = format!("{kind}s:\n  {name}:\nservice: {{pipelines: {{{signal}: {{receivers: [x], exporters: [y]}}}}}}");
             let rejected = load(
@@ -71,10 +88,29 @@ async fn every_factory_builds_from_defaults_starts_and_shuts_down() {
                 None,
                 format!("{name}: {block}"),
             ),
+            // A storage extension holds the sink's queue.
+            Kind::Extension if name == "file_storage" => (
+                format!("source: {{name: {tag}}}"),
+                None,
+                format!("sink: {{name: {tag}, sending_queue: {{storage: {name}}}}}"),
+            ),
+            Kind::Extension => (
+                format!("source: {{name: {tag}}}"),
+                None,
+                format!("sink: {{name: {tag}}}"),
+            ),
+        };
+        let (extensions, listed) = if kind == Kind::Extension {
+            (
+                format!("extensions:\n  {name}: {isolated_block}\n"),
+                name.to_string(),
+            )
+        } else {
+            (String::new(), String::new())
         };
         let id = |s: &str| s.split(':').next().unwrap_or_default().to_string();
         let yaml = format!(
-            "receivers:\n  {receiver}\n{}exporters:\n  {exporter}\nservice:\n  telemetry: {{shutdown_timeout: 1s}}\n  pipelines:\n    {signal}:\n      receivers: [{}]\n      processors: [{}]\n      exporters: [{}]\n",
+            "{extensions}receivers:\n  {receiver}\n{}exporters:\n  {exporter}\nservice:\n  extensions: [{listed}]\n  telemetry: {{shutdown_timeout: 1s}}\n  pipelines:\n    {signal}:\n      receivers: [{}]\n      processors: [{}]\n      exporters: [{}]\n",
             processor.as_ref().map(|p| format!("processors:\n  {p}\n")).unwrap_or_default(),
             id(&receiver),
             processor.as_deref().map(id).unwrap_or_default(),
@@ -129,7 +165,7 @@ async fn every_factory_builds_from_defaults_starts_and_shuts_down() {
             "{kind} {name}: {:?}",
             report.problems
         );
-        if kind == Kind::Processor {
+        if matches!(kind, Kind::Processor | Kind::Extension) {
             assert_eq!(
                 Sink::named(&tag).items(Signal::Traces),
                 2,

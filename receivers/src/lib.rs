@@ -4,6 +4,6 @@
 //! nothing of it that a plugin author could not use.
 
 pub mod llamacpp;
-pub mod net;
+pub use llamacol_pipeline::net;
 pub mod nvml;
 pub mod otlp;

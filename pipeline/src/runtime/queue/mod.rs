@@ -68,6 +68,9 @@ pub trait Queue: Send + Sync {
     fn close(&self);
     /// Batches waiting (not counting those being exported).
     fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Encoded bytes held, waiting or being exported.
     fn bytes(&self) -> u64;
     /// Whether what is left at shutdown survives for the next start (on disk), instead

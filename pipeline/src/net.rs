@@ -1,4 +1,5 @@
-//! Listening sockets, shared by receivers that serve a protocol.
+//! Listening sockets, shared by every component that serves a protocol (receivers,
+//! extensions) and by the admin server.
 
 use tokio::net::TcpListener;
 

@@ -1,0 +1,161 @@
+//! `file_storage` extension: persistent exporter queues on local disk, named by an
+//! exporter's `sending_queue.storage`. Each exporter gets its own subdirectory of
+//! `directory` (`exporter-<type>` or `exporter-<type>+<name>`) holding segment files,
+//! the delivered position and a lock. See `queue.rs` for the format and guarantees.
+
+mod config;
+mod position;
+mod queue;
+mod record;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use llamacol_pipeline::config::{parse_block, ConfigSpec};
+use llamacol_pipeline::runtime::{Queue, QueueSpec, QueueStorage};
+use llamacol_pipeline::serde_yaml::Value;
+use llamacol_pipeline::{BoxError, ComponentId, Extension, ExtensionContext, ExtensionFactory};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{FileStorageConfig, Fsync};
+pub use queue::{Options, PersistentQueue};
+
+pub fn factory() -> ExtensionFactory {
+    ExtensionFactory {
+        type_name: "file_storage",
+        config: ConfigSpec::of::<FileStorageConfig>(),
+        storage: true,
+        build,
+    }
+}
+
+fn build(ctx: &ExtensionContext, block: &Value) -> Result<Arc<dyn Extension>, BoxError> {
+    Ok(Arc::new(FileStorage {
+        id: ctx.id.clone(),
+        config: parse_block::<FileStorageConfig>(block)?,
+        queues: Mutex::new(Vec::new()),
+        cancel: CancellationToken::new(),
+        ticker: Mutex::new(None),
+    }))
+}
+
+pub struct FileStorage {
+    id: ComponentId,
+    config: FileStorageConfig,
+    queues: Mutex<Vec<Arc<queue::Inner>>>,
+    cancel: CancellationToken,
+    ticker: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl FileStorage {
+    fn queues(&self) -> Vec<Arc<queue::Inner>> {
+        self.queues
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    async fn sync_all(queues: Vec<Arc<queue::Inner>>, id: &ComponentId) {
+        let synced =
+            tokio::task::spawn_blocking(move || queues.iter().try_for_each(|q| q.sync())).await;
+        match synced {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(component = %id, error = %e, "fsync of the persistent queue failed; a power loss now could lose recent batches")
+            }
+            Err(e) => tracing::warn!(component = %id, error = %e, "fsync task failed"),
+        }
+    }
+}
+
+impl QueueStorage for FileStorage {
+    fn open_queue(&self, spec: &QueueSpec) -> Result<Arc<dyn Queue>, BoxError> {
+        let base = Path::new(&self.config.directory);
+        if !base.is_dir() {
+            if !self.config.create_directory {
+                return Err(format!(
+                    "extension `{}`: directory `{}` does not exist; create it, or set `create_directory: true`",
+                    self.id, self.config.directory
+                )
+                .into());
+            }
+            std::fs::create_dir_all(base).map_err(|e| {
+                format!(
+                    "extension `{}`: cannot create `{}`: {e}",
+                    self.id, self.config.directory
+                )
+            })?;
+        }
+        let dir = base.join(subdirectory(&spec.owner));
+        let options = Options {
+            fsync: self.config.fsync,
+            segment_size: self.config.segment_size_mib.saturating_mul(1024 * 1024),
+        };
+        let queue = PersistentQueue::open(&dir, options, spec)
+            .map_err(|e| format!("persistent queue in `{}`: {e}", dir.display()))?;
+        self.queues
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(queue.inner());
+        Ok(Arc::new(queue))
+    }
+}
+
+#[async_trait]
+impl Extension for FileStorage {
+    async fn start(&self) -> Result<(), BoxError> {
+        if self.config.fsync != Fsync::Interval {
+            return Ok(());
+        }
+        let queues = self.queues();
+        let id = self.id.clone();
+        let cancel = self.cancel.clone();
+        let every = self.config.fsync_interval;
+        let ticker = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => FileStorage::sync_all(queues.clone(), &id).await,
+                    () = cancel.cancelled() => return,
+                }
+            }
+        });
+        *self.ticker.lock().unwrap_or_else(PoisonError::into_inner) = Some(ticker);
+        Ok(())
+    }
+
+    /// Runs after every exporter drained: the final fsync (except with `fsync: never`).
+    async fn shutdown(&self) -> Result<(), BoxError> {
+        self.cancel.cancel();
+        let ticker = self
+            .ticker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(ticker) = ticker {
+            let _ = ticker.await;
+        }
+        if self.config.fsync != Fsync::Never {
+            FileStorage::sync_all(self.queues(), &self.id).await;
+        }
+        Ok(())
+    }
+
+    fn storage(&self) -> Option<&dyn QueueStorage> {
+        Some(self)
+    }
+}
+
+/// One directory per exporter; `+` cannot appear in an id, so no two ids share one.
+fn subdirectory(owner: &ComponentId) -> String {
+    match &owner.name {
+        Some(name) => format!("exporter-{}+{name}", owner.type_name),
+        None => format!("exporter-{}", owner.type_name),
+    }
+}
+
+#[cfg(test)]
+mod tests;
