@@ -34,7 +34,15 @@ impl Collector {
     /// Starts `llamacol -c A -c B ...` (merged in order) with extra environment variables.
     pub fn launch(configs: &[&str], env: &[(&str, String)]) -> Collector {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (grpc, http, admin) = (free_port(), free_port(), free_port());
+        // A port given in `env` (e.g. a gateway restarted where an agent sends) wins.
+        let port = |var: &str| {
+            env.iter()
+                .find(|(k, _)| *k == var)
+                .and_then(|(_, v)| v.rsplit(':').next()?.parse().ok())
+                .unwrap_or_else(free_port)
+        };
+        let grpc = port("LLAMACOL_OTLP_GRPC_ENDPOINT");
+        let (http, admin) = (free_port(), free_port());
         let file = dir.path().join("out.jsonl");
         let mut command = Command::new(env!("CARGO_BIN_EXE_llamacol"));
         command.args(["run", "--log-level", "info"]);
@@ -42,11 +50,11 @@ impl Collector {
             command.args(["-c", config]);
         }
         command
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .env("LLAMACOL_OTLP_GRPC_ENDPOINT", format!("127.0.0.1:{grpc}"))
             .env("LLAMACOL_OTLP_HTTP_ENDPOINT", format!("127.0.0.1:{http}"))
             .env("LLAMACOL_ADMIN_ENDPOINT", format!("127.0.0.1:{admin}"))
-            .env("LLAMACOL_FILE_PATH", &file);
+            .env("LLAMACOL_FILE_PATH", &file)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
         let process = Running::spawn("llamacol", &mut command, dir.path().join("stderr.log"));
         let mut collector = Collector {
             process,
@@ -78,6 +86,11 @@ impl Collector {
 
     pub fn stderr(&self) -> String {
         self.process.log()
+    }
+
+    /// SIGKILL: no shutdown, no flush; what survives is what was on disk.
+    pub fn kill(&mut self) {
+        self.process.kill();
     }
 
     /// Sends SIGTERM and waits for the exit; returns the status and how long it took.
