@@ -240,3 +240,68 @@ fn a_receiver_and_an_exporter_may_share_an_id() {
         ["warning: tests/testdata/config/same_id_two_kinds.yaml:4:3: exporters.otlp: exporter `otlp` is defined but not used in any pipeline; it will not run"]
     );
 }
+
+#[test]
+fn the_collectors_documented_example_is_refused_only_for_pprof_and_zpages() {
+    assert_eq!(
+        errors("collector_docs_example.yaml"),
+        [
+            "error: tests/testdata/config/collector_docs_example.yaml:39:3: extensions.pprof: llamacol has no `pprof` extension (it serves Go's runtime profiler, and llamacol is not a Go program): profile llamacol with `perf record -p <pid>`, and read its own counters at the admin server's `/metrics` and `/debug/pipelines`; remove `pprof` from `extensions` and `service.extensions`",
+            "error: tests/testdata/config/collector_docs_example.yaml:40:3: extensions.zpages: llamacol has no `zpages` extension: the admin server (`service.telemetry.admin.endpoint`, default 127.0.0.1:8888) serves the running pipelines with their counters at `/debug/pipelines` and every counter at `/metrics`; remove `zpages` from `extensions` and `service.extensions`",
+        ]
+    );
+    // Without the two, it runs as written.
+    let text = std::fs::read_to_string("tests/testdata/config/collector_docs_example.yaml")
+        .expect("read")
+        .replace("  pprof:\n  zpages:\n", "")
+        .replace("[health_check, pprof, zpages]", "[health_check]");
+    let (config, warnings) = load(
+        &[Source {
+            name: "example.yaml".into(),
+            text,
+        }],
+        &registry(),
+        &|_| None,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(config.service_extensions.len(), 1);
+    assert_eq!(
+        config.telemetry.metrics.level,
+        llamacol_pipeline::config::MetricsLevel::Detailed
+    );
+}
+
+#[test]
+fn extension_and_storage_mistakes_are_each_named() {
+    assert_eq!(
+        errors("extension_errors.yaml"),
+        [
+            "error: tests/testdata/config/extension_errors.yaml:22:11: service.telemetry.metrics.readers[0].periodic: llamacol does not push its own metrics; scrape them from `/metrics` (a `pull` reader with `exporter.prometheus.host`/`port` says where it is served)",
+            "error: tests/testdata/config/extension_errors.yaml:18:64: service.extensions[3]: extension `helth_check` is not defined under `extensions` (did you mean `health_check`?); define it there or remove it from this list",
+            "error: tests/testdata/config/extension_errors.yaml:13:7: exporters.otlp.sending_queue.storage: storage `file_storag` is not an extension listed in `service.extensions` (did you mean `file_storage`?); define it under `extensions` (e.g. `file_storage: {directory: /var/lib/llamacol/queue}`) and list it in `service.extensions`",
+            "error: tests/testdata/config/extension_errors.yaml:16:7: exporters.debug.sending_queue.storage: extension `health_check` does not store queues; name a storage extension such as `file_storage`",
+            "error: tests/testdata/config/extension_errors.yaml:5:5: extensions.file_storage/spare.directory: directory `/var/lib/llamacol/queue/` is also used at extensions.file_storage.directory: each storage needs its own directory; change one of them",
+        ]
+    );
+}
+
+#[test]
+fn an_unlisted_extension_is_a_warning_and_a_pull_reader_moves_the_admin_server() {
+    let (config, warnings) = load(
+        &[Source {
+            name: "tests/testdata/config/extension_unlisted.yaml".into(),
+            text: std::fs::read_to_string("tests/testdata/config/extension_unlisted.yaml")
+                .expect("read"),
+        }],
+        &registry(),
+        &|_| None,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let warnings: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        ["warning: tests/testdata/config/extension_unlisted.yaml:2:3: extensions.health_check: extension `health_check` is defined but not listed in `service.extensions`; it will not run"]
+    );
+    assert_eq!(config.telemetry.admin.endpoint, "127.0.0.1:9464");
+}
