@@ -54,6 +54,10 @@ impl Collector {
             .env("LLAMACOL_OTLP_HTTP_ENDPOINT", format!("127.0.0.1:{http}"))
             .env("LLAMACOL_ADMIN_ENDPOINT", format!("127.0.0.1:{admin}"))
             .env("LLAMACOL_FILE_PATH", &file)
+            .env(
+                "LLAMACOL_HEALTH_ENDPOINT",
+                format!("127.0.0.1:{}", free_port()),
+            )
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
         let process = Running::spawn("llamacol", &mut command, dir.path().join("stderr.log"));
         let mut collector = Collector {

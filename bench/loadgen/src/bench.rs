@@ -18,6 +18,8 @@ pub struct Options {
     /// The real OpenTelemetry Collector (built by scripts/peers.sh): when set, the same
     /// scenarios run against it too, in the same run, and a comparison table is printed.
     pub otelcol: Option<PathBuf>,
+    /// An earlier llamacol build, run on the fast-backend forward scenario too.
+    pub baseline: Option<PathBuf>,
     pub duration: Duration,
     pub connections: usize,
     pub batch_size: usize,
@@ -84,6 +86,8 @@ fn ready(port: u16) -> bool {
 #[derive(Clone, Copy, PartialEq)]
 pub enum Which {
     Llamacol,
+    /// `--baseline`: an earlier llamacol build.
+    Baseline,
     Otelcol,
 }
 
@@ -117,8 +121,12 @@ fn start_collector(
     let (grpc, admin) = (free_port(), free_port());
     let stderr = opts.work_dir.join(format!("{name}.log"));
     let mut cmd = match which {
-        Which::Llamacol => {
-            let mut c = pinned(cpu, &opts.llamacol);
+        Which::Llamacol | Which::Baseline => {
+            let binary = match which {
+                Which::Baseline => opts.baseline.as_deref().context("no --baseline given")?,
+                _ => &opts.llamacol,
+            };
+            let mut c = pinned(cpu, binary);
             c.args(["run", "--log-format", "json"]);
             if let Some(config) = config {
                 c.args(["-c", config]);
@@ -154,7 +162,7 @@ fn start_collector(
         .with_context(|| format!("starting {name}"))?;
     let mut proc = Proc { child, stderr };
     let serving = || match which {
-        Which::Llamacol => ready(admin),
+        Which::Llamacol | Which::Baseline => ready(admin),
         Which::Otelcol => TcpStream::connect(("127.0.0.1", grpc)).is_ok(),
     };
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -337,8 +345,12 @@ async fn scenario(opts: &Options, sc: Scenario<'_>) -> anyhow::Result<Row> {
     let name = sc.name;
     let sink = start_sink_kind(opts, sc.sink, &format!("{name}-sink"))?;
     let file = opts.work_dir.join(format!("{name}.jsonl"));
+    // A persistent queue starts empty: an earlier run's leftovers would be sent again.
+    let queue_dir = opts.work_dir.join(format!("{name}-queue"));
+    let _ = std::fs::remove_dir_all(&queue_dir);
     let mut env = vec![
         ("BENCH_FILE_PATH", file.display().to_string()),
+        ("BENCH_QUEUE_DIR", queue_dir.display().to_string()),
         ("BENCH_COMPRESSION", sc.compression.to_string()),
     ];
     if let Some(sink) = &sink {
@@ -362,7 +374,7 @@ async fn scenario(opts: &Options, sc: Scenario<'_>) -> anyhow::Result<Row> {
     let peak_rss_mib = cpu::status_mib(collector.pid(), "VmHWM:").unwrap_or(0.0);
     let log = collector.stop()?;
     let (sent, dropped, unknown) = match sc.which {
-        Which::Llamacol => {
+        Which::Llamacol | Which::Baseline => {
             let (sent, _failed, dropped, unknown) = exporter_totals(&log);
             (sent, dropped, unknown)
         }
@@ -490,6 +502,20 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         scenario(
             &opts,
             llamacol(
+                "otlp-batch-otlp-persistent",
+                "otlp-batch-otlp, queue on disk (file_storage)",
+                "otlp-batch-otlp-persistent.yaml",
+                SinkKind::Counting {
+                    delay: "0ms",
+                    queue: 1000,
+                },
+                opts.connections,
+            ),
+        )
+        .await?,
+        scenario(
+            &opts,
+            llamacol(
                 "otlp-batch-file",
                 "otlp-batch-file",
                 "otlp-batch-file.yaml",
@@ -513,6 +539,34 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         )
         .await?,
     ];
+
+    let mut baseline = Vec::new();
+    if opts.baseline.is_some() {
+        for (which, label) in [
+            (Which::Baseline, "otlp-batch-otlp: baseline build"),
+            (Which::Llamacol, "otlp-batch-otlp: this build"),
+        ] {
+            baseline.push(
+                scenario(
+                    &opts,
+                    Scenario {
+                        which,
+                        ..llamacol(
+                            "baseline",
+                            label,
+                            "otlp-batch-otlp.yaml",
+                            SinkKind::Counting {
+                                delay: "0ms",
+                                queue: 1000,
+                            },
+                            opts.connections,
+                        )
+                    },
+                )
+                .await?,
+            );
+        }
+    }
 
     // Slow backend: the same writing sink, first fed directly, then through llamacol's
     // default queue (otlp-batch-otlp.yaml); delivered spans/s must stay close.
@@ -590,6 +644,26 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     println!("idle RSS, embedded default config: {idle_rss:.1} MiB");
     println!();
     print_table(&rows, floor);
+    println!(
+        "\npersistent / in-memory queue, CPU-s per 1M spans: {:.2} / {:.2} = {:.2}; peak RSS {:.1} / {:.1} MiB",
+        rows[1].cpu_per_million,
+        rows[0].cpu_per_million,
+        rows[1].cpu_per_million / rows[0].cpu_per_million.max(f64::MIN_POSITIVE),
+        rows[1].peak_rss_mib,
+        rows[0].peak_rss_mib
+    );
+    if let [old, new] = baseline.as_slice() {
+        println!();
+        println!("This build against the baseline build, fast backend, same run:");
+        println!();
+        print_table(&baseline, floor);
+        println!(
+            "\nCPU-s per 1M spans, this build / baseline: {:.2} / {:.2} = {:.2}",
+            new.cpu_per_million,
+            old.cpu_per_million,
+            new.cpu_per_million / old.cpu_per_million.max(f64::MIN_POSITIVE)
+        );
+    }
     println!();
     println!("Slow backend (the sink writes OTLP/JSON on core 0, shared with the load generator):");
     println!();

@@ -73,6 +73,10 @@ enum Command {
         /// ~/.cache/llamacol-peers/bin/otelcol); given, the same scenarios also run against it.
         #[arg(long)]
         otelcol: Option<std::path::PathBuf>,
+        /// An earlier llamacol build: the fast-backend forward scenario also runs against
+        /// it in the same run, to show a change did not make forwarding slower.
+        #[arg(long)]
+        baseline: Option<std::path::PathBuf>,
         #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
         duration: Duration,
         #[arg(long, default_value_t = 4)]
@@ -155,6 +159,7 @@ fn main() -> anyhow::Result<()> {
         Command::Bench {
             llamacol,
             otelcol,
+            baseline,
             duration,
             connections,
             batch_size,
@@ -163,6 +168,7 @@ fn main() -> anyhow::Result<()> {
         } => runtime.block_on(bench::run(bench::Options {
             llamacol,
             otelcol,
+            baseline,
             duration,
             connections,
             batch_size,
