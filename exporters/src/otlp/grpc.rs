@@ -1,12 +1,10 @@
 //! OTLP/gRPC sending: the batch's bytes go out as they are (no decode for forwarding).
 
-use std::marker::PhantomData;
-
-use bytes::{Buf, BufMut, Bytes};
+use bytes::Bytes;
 use llamacol_pipeline::otlp::collector::{logs, metrics, trace};
 use llamacol_pipeline::{Batch, BoxError, ConsumeError};
-use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
-use tonic::codegen::http::uri::PathAndQuery;
+use tonic::codec::CompressionEncoding;
+use tonic::codegen::{http, Service};
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic::Status;
@@ -87,33 +85,175 @@ impl GrpcSender {
         }
     }
 
+    /// One gRPC unary call, framed here so the batch's bytes go out as they are: tonic's
+    /// codec path copies every request into its own buffer first, which for 10 workers
+    /// with multi-megabyte batches in flight was tens of MiB outside any queue bound.
     async fn call<R: prost::Message + Default + PartialSuccess + Send + 'static>(
         &self,
         path: &'static str,
         body: Bytes,
     ) -> Result<(), ConsumeError> {
-        let mut grpc = tonic::client::Grpc::new(self.channel.clone())
-            .accept_compressed(CompressionEncoding::Gzip);
-        if let Some(c) = self.compression {
-            grpc = grpc.send_compressed(c);
-        }
-        grpc.ready()
-            .await
-            .map_err(|e| from_grpc(&Status::unavailable(format!("connecting: {e}"))))?;
-        let mut request = tonic::Request::new(body);
-        *request.metadata_mut() = self.metadata.clone();
-        request.set_timeout(self.timeout);
-        let response = grpc
-            .unary(
-                request,
-                PathAndQuery::from_static(path),
-                BytesCodec::<R>(PhantomData),
+        let (flag, payload) = match self.compression {
+            Some(encoding) => (1u8, compress(encoding, &body)?),
+            None => (0u8, body),
+        };
+        let mut header = [0u8; 5];
+        header[0] = flag;
+        header[1..].copy_from_slice(&(payload.len() as u32).to_be_bytes());
+        let mut request = http::Request::builder()
+            .method(http::Method::POST)
+            .uri(path)
+            .header(http::header::CONTENT_TYPE, "application/grpc")
+            .header(http::header::TE, "trailers")
+            .header("grpc-accept-encoding", "gzip")
+            .header(
+                "grpc-timeout",
+                format!("{}m", self.timeout.as_millis().max(1)),
             )
+            .header(http::header::USER_AGENT, USER_AGENT);
+        if let Some(encoding) = self.compression {
+            request = request.header("grpc-encoding", encoding.to_string());
+        }
+        let mut request = request
+            .body(tonic::body::Body::new(Frames(
+                [Bytes::copy_from_slice(&header), payload].into(),
+            )))
+            .map_err(|e| from_grpc(&Status::internal(format!("building the request: {e}"))))?;
+        request
+            .headers_mut()
+            .extend(self.metadata.clone().into_headers());
+        let exchange = async {
+            let mut channel = self.channel.clone();
+            std::future::poll_fn(|cx| channel.poll_ready(cx))
+                .await
+                .map_err(|e| Status::unavailable(format!("connecting: {e}")))?;
+            let response = channel
+                .call(request)
+                .await
+                .map_err(|e| Status::unavailable(transport_error(&e)))?;
+            answer::<R>(response).await
+        };
+        let reply = tokio::time::timeout(self.timeout, exchange)
             .await
+            .unwrap_or_else(|_| {
+                Err(Status::deadline_exceeded(format!(
+                    "no answer within {:?} (`timeout`)",
+                    self.timeout
+                )))
+            })
             .map_err(|status| from_grpc(&status))?;
-        report_partial(&self.id, response.get_ref());
+        report_partial(&self.id, &reply);
         Ok(())
     }
+}
+
+const USER_AGENT: &str = concat!("llamacol/", env!("CARGO_PKG_VERSION"));
+
+/// The request body: the 5-byte gRPC message header, then the payload, as they are.
+struct Frames(std::collections::VecDeque<Bytes>);
+
+impl http_body::Body for Frames {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        std::task::Poll::Ready(self.0.pop_front().map(|b| Ok(http_body::Frame::data(b))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.0.iter().map(|b| b.len() as u64).sum())
+    }
+}
+
+fn compress(encoding: CompressionEncoding, body: &[u8]) -> Result<Bytes, ConsumeError> {
+    let compressed = match encoding {
+        CompressionEncoding::Zstd => zstd::bulk::compress(body, 0).map_err(|e| e.to_string()),
+        _ => {
+            let mut gz = flate2::write::GzEncoder::new(
+                Vec::with_capacity(body.len() / 4),
+                flate2::Compression::fast(),
+            );
+            std::io::Write::write_all(&mut gz, body)
+                .and_then(|()| gz.finish())
+                .map_err(|e| e.to_string())
+        }
+    };
+    compressed
+        .map(Bytes::from)
+        .map_err(|e| from_grpc(&Status::internal(format!("compressing the request: {e}"))))
+}
+
+/// The response's status (trailers, or headers for a trailers-only answer) and message.
+async fn answer<R: prost::Message + Default>(
+    response: http::Response<tonic::body::Body>,
+) -> Result<R, Status> {
+    if let Some(status) = Status::from_header_map(response.headers()) {
+        if status.code() != tonic::Code::Ok {
+            return Err(status);
+        }
+    }
+    let http_status = response.status();
+    let compressed = response
+        .headers()
+        .get("grpc-encoding")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let collected = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .map_err(|e| Status::unavailable(format!("reading the answer: {e}")))?;
+    if let Some(status) = collected.trailers().and_then(Status::from_header_map) {
+        if status.code() != tonic::Code::Ok {
+            return Err(status);
+        }
+    } else if !http_status.is_success() {
+        return Err(Status::unavailable(format!(
+            "HTTP {http_status} without a gRPC status (a proxy in the way?)"
+        )));
+    }
+    let data = collected.to_bytes();
+    if data.len() < 5 {
+        return Ok(R::default());
+    }
+    let message = data.slice(5..);
+    let message = if data[0] == 1 {
+        match compressed.as_deref() {
+            Some("gzip") => {
+                let mut out = Vec::new();
+                std::io::Read::read_to_end(
+                    &mut flate2::read::GzDecoder::new(&message[..]),
+                    &mut out,
+                )
+                .map_err(|e| Status::internal(format!("decompressing the answer: {e}")))?;
+                Bytes::from(out)
+            }
+            other => {
+                return Err(Status::internal(format!(
+                    "answer compressed with {other:?}, which was not offered"
+                )))
+            }
+        }
+    } else {
+        message
+    };
+    R::decode(message).map_err(|e| Status::internal(format!("decoding the export response: {e}")))
+}
+
+/// The innermost cause: "tcp connect error" rather than "transport error".
+fn transport_error(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        text = format!("{text}: {inner}");
+        source = inner.source();
+    }
+    text
 }
 
 fn tls(config: &OtlpExporterConfig) -> Result<ClientTlsConfig, BoxError> {
@@ -132,44 +272,4 @@ fn tls(config: &OtlpExporterConfig) -> Result<ClientTlsConfig, BoxError> {
         tls = tls.domain_name(name.clone());
     }
     Ok(tls)
-}
-
-/// Sends request bytes as they are; decodes the (small) response with prost.
-struct BytesCodec<R>(PhantomData<fn() -> R>);
-
-impl<R: prost::Message + Default + Send + 'static> Codec for BytesCodec<R> {
-    type Encode = Bytes;
-    type Decode = R;
-    type Encoder = BytesEncoder;
-    type Decoder = ResponseDecoder<R>;
-    fn encoder(&mut self) -> BytesEncoder {
-        BytesEncoder
-    }
-    fn decoder(&mut self) -> ResponseDecoder<R> {
-        ResponseDecoder(PhantomData)
-    }
-}
-
-struct BytesEncoder;
-
-impl Encoder for BytesEncoder {
-    type Item = Bytes;
-    type Error = Status;
-    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put(item);
-        Ok(())
-    }
-}
-
-struct ResponseDecoder<R>(PhantomData<fn() -> R>);
-
-impl<R: prost::Message + Default> Decoder for ResponseDecoder<R> {
-    type Item = R;
-    type Error = Status;
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<R>, Status> {
-        let bytes = src.copy_to_bytes(src.remaining());
-        R::decode(bytes)
-            .map(Some)
-            .map_err(|e| Status::internal(format!("decoding the export response: {e}")))
-    }
 }
