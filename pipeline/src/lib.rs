@@ -18,6 +18,7 @@ pub mod registry;
 pub mod rpc_status;
 pub mod runtime;
 pub mod signal;
+pub mod task;
 pub mod telemetry;
 pub mod testing;
 pub mod wire;

@@ -19,10 +19,10 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use llamacol_pipeline::config::{parse_block, ConfigSpec};
 use llamacol_pipeline::serde_yaml::Value;
+use llamacol_pipeline::task::Background;
 use llamacol_pipeline::{
     Batch, BoxError, BuildContext, ConsumeError, DropCounter, Exporter, ExporterFactory, Signal,
 };
-use tokio_util::sync::CancellationToken;
 
 pub use config::{PrometheusConfig, ResourceToTelemetry};
 use observe::Options;
@@ -45,8 +45,7 @@ fn build(ctx: &BuildContext, block: &Value) -> Result<Arc<dyn Exporter>, BoxErro
         options: config.options(),
         ingest: Arc::new(Ingest::new(ctx.dropped.clone())),
         config,
-        stop: CancellationToken::new(),
-        server: Mutex::new(None),
+        server: Background::new(),
     }))
 }
 
@@ -55,8 +54,7 @@ pub struct PrometheusExporter {
     config: PrometheusConfig,
     options: Options,
     ingest: Arc<Ingest>,
-    stop: CancellationToken,
-    server: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    server: Background,
 }
 
 /// The accumulated series and the bookkeeping of what could not be translated; shared
@@ -186,13 +184,11 @@ impl Exporter for PrometheusExporter {
                 ingest: self.ingest.clone(),
                 config: self.config.clone(),
             }));
-        let stop = self.stop.clone();
-        let handle = tokio::spawn(async move {
+        self.server.spawn(|stop| async move {
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(stop.cancelled_owned())
                 .await;
         });
-        *self.server.lock().unwrap_or_else(PoisonError::into_inner) = Some(handle);
         Ok(())
     }
 
@@ -203,15 +199,7 @@ impl Exporter for PrometheusExporter {
     }
 
     async fn shutdown(&self) -> Result<(), BoxError> {
-        self.stop.cancel();
-        let handle = self
-            .server
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(h) = handle {
-            let _ = h.await;
-        }
+        self.server.stop().await;
         Ok(())
     }
 }

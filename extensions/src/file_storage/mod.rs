@@ -15,9 +15,8 @@ use async_trait::async_trait;
 use llamacol_pipeline::config::{parse_block, ConfigSpec};
 use llamacol_pipeline::runtime::{Queue, QueueSpec, QueueStorage};
 use llamacol_pipeline::serde_yaml::Value;
+use llamacol_pipeline::task::Background;
 use llamacol_pipeline::{BoxError, ComponentId, Extension, ExtensionContext, ExtensionFactory};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 pub use config::{FileStorageConfig, Fsync};
 pub use queue::{Options, PersistentQueue};
@@ -36,8 +35,7 @@ fn build(ctx: &ExtensionContext, block: &Value) -> Result<Arc<dyn Extension>, Bo
         id: ctx.id.clone(),
         config: parse_block::<FileStorageConfig>(block)?,
         queues: Mutex::new(Vec::new()),
-        cancel: CancellationToken::new(),
-        ticker: Mutex::new(None),
+        ticker: Background::new(),
     }))
 }
 
@@ -45,8 +43,7 @@ pub struct FileStorage {
     id: ComponentId,
     config: FileStorageConfig,
     queues: Mutex<Vec<Arc<queue::Inner>>>,
-    cancel: CancellationToken,
-    ticker: Mutex<Option<JoinHandle<()>>>,
+    ticker: Background,
 }
 
 impl FileStorage {
@@ -111,9 +108,8 @@ impl Extension for FileStorage {
         }
         let queues = self.queues();
         let id = self.id.clone();
-        let cancel = self.cancel.clone();
         let every = self.config.fsync_interval;
-        let ticker = tokio::spawn(async move {
+        self.ticker.spawn(|cancel| async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -123,21 +119,12 @@ impl Extension for FileStorage {
                 }
             }
         });
-        *self.ticker.lock().unwrap_or_else(PoisonError::into_inner) = Some(ticker);
         Ok(())
     }
 
     /// Runs after every exporter drained: the final fsync (except with `fsync: never`).
     async fn shutdown(&self) -> Result<(), BoxError> {
-        self.cancel.cancel();
-        let ticker = self
-            .ticker
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(ticker) = ticker {
-            let _ = ticker.await;
-        }
+        self.ticker.stop().await;
         if self.config.fsync != Fsync::Never {
             FileStorage::sync_all(self.queues(), &self.id).await;
         }

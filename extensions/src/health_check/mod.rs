@@ -4,7 +4,7 @@
 
 mod config;
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use axum::extract::State;
@@ -14,11 +14,10 @@ use axum::routing::get;
 use axum::Router;
 use llamacol_pipeline::config::{parse_block, ConfigSpec};
 use llamacol_pipeline::serde_yaml::Value;
+use llamacol_pipeline::task::Background;
 use llamacol_pipeline::{
     BoxError, ComponentId, Extension, ExtensionContext, ExtensionFactory, ServiceStatus,
 };
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 pub use config::{HealthCheckConfig, ResponseBody};
 
@@ -36,8 +35,7 @@ fn build(ctx: &ExtensionContext, block: &Value) -> Result<Arc<dyn Extension>, Bo
         id: ctx.id.clone(),
         config: parse_block::<HealthCheckConfig>(block)?,
         status: ctx.status.clone(),
-        cancel: CancellationToken::new(),
-        server: Mutex::new(None),
+        server: Background::new(),
     }))
 }
 
@@ -45,8 +43,7 @@ pub struct HealthCheck {
     id: ComponentId,
     config: HealthCheckConfig,
     status: ServiceStatus,
-    cancel: CancellationToken,
-    server: Mutex<Option<JoinHandle<()>>>,
+    server: Background,
 }
 
 #[derive(Clone)]
@@ -71,30 +68,20 @@ impl Extension for HealthCheck {
                 status: self.status.clone(),
                 body: self.config.response_body.clone(),
             });
-        let cancel = self.cancel.clone();
         let id = self.id.clone();
-        let server = tokio::spawn(async move {
+        self.server.spawn(|cancel| async move {
             let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { cancel.cancelled().await })
+                .with_graceful_shutdown(cancel.cancelled_owned())
                 .await;
             if let Err(e) = served {
                 tracing::warn!(component = %id, error = %e, "health check server stopped");
             }
         });
-        *self.server.lock().unwrap_or_else(PoisonError::into_inner) = Some(server);
         Ok(())
     }
 
     async fn shutdown(&self) -> Result<(), BoxError> {
-        self.cancel.cancel();
-        let server = self
-            .server
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(server) = server {
-            let _ = server.await;
-        }
+        self.server.stop().await;
         Ok(())
     }
 }
