@@ -617,6 +617,17 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
             ),
         )
         .await?,
+        scenario(
+            &opts,
+            llamacol(
+                "slow-through-1mib",
+                "slow backend: load generator -> llamacol (queue_size_mib: 1) -> sink",
+                "otlp-batch-otlp-queue1mib.yaml",
+                SinkKind::Writer,
+                opts.connections,
+            ),
+        )
+        .await?,
     ];
 
     let mut versus = Vec::new();
@@ -700,6 +711,12 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         through,
         per_second(&slow[1]),
         through / per_second(&slow[1]).max(f64::MIN_POSITIVE)
+    );
+    println!(
+        "peak RSS behind the slow backend: {:.1} MiB with the default 64 MiB queue, {:.1} MiB with 1 MiB: {:.2} MiB per queued MiB",
+        slow[2].peak_rss_mib,
+        slow[3].peak_rss_mib,
+        (slow[2].peak_rss_mib - slow[3].peak_rss_mib) / 63.0
     );
     if !versus.is_empty() {
         println!();
