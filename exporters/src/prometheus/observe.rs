@@ -10,7 +10,7 @@ use llamacol_pipeline::otlp::metrics::v1::{
     Metric,
 };
 
-use super::translate::{label_name, metric_name, FamilyType, TranslationStrategy};
+use super::translate::{label_name, metric_name, FamilyType, MetricKind, TranslationStrategy};
 
 /// Translation settings shared by the pull and remote-write exporters.
 #[derive(Debug, Clone, Default)]
@@ -143,13 +143,7 @@ pub fn observe(
             if !others.is_empty() {
                 add_attributes(&mut info, &others, options.strategy);
                 out.push(Observation {
-                    name: metric_name(
-                        "target_info",
-                        "",
-                        FamilyType::Gauge,
-                        None,
-                        TranslationStrategy::UnderscoreEscapingWithoutSuffixes,
-                    ),
+                    name: "target_info".to_string(),
                     family: FamilyType::Gauge,
                     help: "Target metadata".into(),
                     unit: String::new(),
@@ -215,7 +209,10 @@ fn add_attributes(
     sorted.sort_by(|a, b| a.key.cmp(&b.key));
     let mut fresh: BTreeMap<String, (String, String)> = BTreeMap::new();
     for kv in sorted {
-        let name = label_name(&kv.key, strategy);
+        // A key that translates to nothing (empty, only underscores) cannot be a label.
+        let Ok(name) = label_name(&kv.key, strategy) else {
+            continue;
+        };
         let value = kv.value.as_ref().map(value_string).unwrap_or_default();
         match fresh.get_mut(&name) {
             Some((_, existing)) => {
@@ -310,7 +307,25 @@ fn metric_observations(
     dropped: &mut Dropped,
 ) {
     let ns = options.namespace.as_deref();
-    let make = |family: FamilyType| metric_name(&m.name, &m.unit, family, ns, options.strategy);
+    let kind = match &m.data {
+        Some(metric::Data::Sum(s)) if s.is_monotonic => MetricKind::MonotonicCounter,
+        Some(metric::Data::Sum(_)) => MetricKind::NonMonotonicCounter,
+        Some(metric::Data::Histogram(_)) => MetricKind::Histogram,
+        Some(metric::Data::ExponentialHistogram(_)) => MetricKind::ExponentialHistogram,
+        Some(metric::Data::Summary(_)) => MetricKind::Summary,
+        Some(metric::Data::Gauge(_)) | None => MetricKind::Gauge,
+    };
+    let name = match metric_name(&m.name, &m.unit, kind, ns, options.strategy) {
+        Ok(name) => name,
+        Err(_) => {
+            dropped.push((
+                m.name.clone(),
+                "the name is empty or only underscores in Prometheus form",
+                points(m),
+            ));
+            return;
+        }
+    };
     let labels_of = |attributes: &[KeyValue]| {
         let mut labels = base.clone();
         add_attributes(&mut labels, attributes, options.strategy);
@@ -325,7 +340,7 @@ fn metric_observations(
                     is_delta: bool,
                     exemplar: Option<Exemplar>| {
         out.push(Observation {
-            name: make(family),
+            name: name.clone(),
             family,
             // promtool (and people) want HELP; the OTLP name is the best fallback.
             help: if m.description.is_empty() {
@@ -539,4 +554,16 @@ fn exponential_to_explicit(p: &ExponentialHistogramDataPoint) -> Option<Value> {
         bounds,
         counts,
     })
+}
+
+/// Data points in a metric, of any type.
+fn points(m: &Metric) -> usize {
+    match &m.data {
+        Some(metric::Data::Gauge(g)) => g.data_points.len(),
+        Some(metric::Data::Sum(s)) => s.data_points.len(),
+        Some(metric::Data::Histogram(h)) => h.data_points.len(),
+        Some(metric::Data::ExponentialHistogram(h)) => h.data_points.len(),
+        Some(metric::Data::Summary(s)) => s.data_points.len(),
+        None => 0,
+    }
 }
