@@ -28,8 +28,10 @@ use tokio_util::sync::CancellationToken;
 pub use config::BatchConfig;
 pub use groups::Groups;
 
-/// Batches waiting in the inbox before `consume` has to wait.
-const INBOX: usize = 64;
+/// Batches waiting in the inbox before `consume` has to wait. Memory outside any queue
+/// bound while the next stage waits (16 requests of 500 spans are about 3 MiB); 64 cost
+/// 9-14 MiB more peak RSS behind a slow backend for no throughput (BENCHMARKS.md).
+const INBOX: usize = 16;
 
 pub fn factory() -> ProcessorFactory {
     ProcessorFactory {
