@@ -13,6 +13,7 @@ pub mod component;
 pub mod config;
 pub mod consumer;
 pub mod extension;
+pub mod log_once;
 pub mod net;
 pub mod registry;
 pub mod rpc_status;

@@ -290,6 +290,12 @@ enum SinkKind<'a> {
     Writer,
 }
 
+/// A sink that keeps up: counts every batch at once.
+const FAST_SINK: SinkKind = SinkKind::Counting {
+    delay: "0ms",
+    queue: 1000,
+};
+
 /// A started sink: the process, its OTLP/gRPC port, and where it counts.
 struct StartedSink {
     proc: Proc,
@@ -494,10 +500,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
                 "otlp-batch-otlp",
                 "otlp-batch-otlp",
                 "otlp-batch-otlp.yaml",
-                SinkKind::Counting {
-                    delay: "0ms",
-                    queue: 1000,
-                },
+                FAST_SINK,
                 opts.connections,
             ),
         )
@@ -508,10 +511,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
                 "otlp-batch-otlp-persistent",
                 "otlp-batch-otlp, queue on disk (file_storage)",
                 "otlp-batch-otlp-persistent.yaml",
-                SinkKind::Counting {
-                    delay: "0ms",
-                    queue: 1000,
-                },
+                FAST_SINK,
                 opts.connections,
             ),
         )
@@ -558,10 +558,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
                             "baseline",
                             label,
                             "otlp-batch-otlp.yaml",
-                            SinkKind::Counting {
-                                delay: "0ms",
-                                queue: 1000,
-                            },
+                            FAST_SINK,
                             opts.connections,
                         )
                     },
@@ -653,14 +650,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
                             label: format!("{label}: {who}"),
                             which,
                             config: cfg(config),
-                            sink: if sink {
-                                SinkKind::Counting {
-                                    delay: "0ms",
-                                    queue: 1000,
-                                }
-                            } else {
-                                SinkKind::None
-                            },
+                            sink: if sink { FAST_SINK } else { SinkKind::None },
                             cpu: COLLECTOR_CPU,
                             connections: opts.connections,
                             compression,

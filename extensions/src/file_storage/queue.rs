@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use llamacol_pipeline::log_once::LogOnce;
 use llamacol_pipeline::runtime::{Queue, QueueSpec, Queued, Refused, Reservation, Room};
 use llamacol_pipeline::Batch;
 
@@ -46,8 +47,8 @@ pub(super) struct Inner {
     /// One token per record written and not yet handed out.
     tokens: (async_channel::Sender<()>, async_channel::Receiver<()>),
     corrupt: AtomicU64,
-    /// The last write error logged, so a full disk is said once, not per batch.
-    write_error: Mutex<Option<String>>,
+    /// A full disk is said once, not per batch.
+    write_errors: LogOnce,
     /// Held (locked) while the queue is open: a second process is refused.
     _lock: File,
 }
@@ -197,7 +198,7 @@ impl PersistentQueue {
                 state: Mutex::new(state),
                 tokens,
                 corrupt,
-                write_error: Mutex::new(None),
+                write_errors: LogOnce::new(),
                 _lock: lock,
             }),
         })
@@ -440,22 +441,13 @@ impl Inner {
 
     fn note_write_error(&self, error: &io::Error) {
         let message = error.to_string();
-        let mut last = self
-            .write_error
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if last.as_deref() != Some(message.as_str()) {
+        if self.write_errors.is_new(&message) {
             tracing::warn!(dir = %self.dir.display(), error = %message, "persistent queue cannot write; batches are refused retryably until it can (repeats are not logged)");
-            *last = Some(message);
         }
     }
 
     fn note_write_ok(&self) {
-        let mut last = self
-            .write_error
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if last.take().is_some() {
+        if self.write_errors.cleared() {
             tracing::info!(dir = %self.dir.display(), "persistent queue writes again");
         }
     }

@@ -3,7 +3,6 @@
 //! `max_elapsed_time`, or the shutdown deadline. Outcomes are counted by the caller's
 //! counters; repeated failures are logged once per distinct error.
 
-use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
@@ -14,6 +13,7 @@ use crate::batch::Batch;
 use crate::component::{ComponentId, Exporter};
 use crate::config::RetrySettings;
 use crate::consumer::ConsumeError;
+use crate::log_once::LogOnce;
 use crate::telemetry::Counters;
 
 pub struct Retrier {
@@ -23,7 +23,7 @@ pub struct Retrier {
     pub hard_stop: CancellationToken,
     /// Batches cut off at the deadline stay in a persistent queue (not counted here).
     persistent: bool,
-    last_error: Mutex<Option<String>>,
+    failures: LogOnce,
 }
 
 /// How one batch's delivery ended; every outcome but `Kept` is counted by `deliver`.
@@ -51,7 +51,7 @@ impl Retrier {
             settings,
             hard_stop: CancellationToken::new(),
             persistent,
-            last_error: Mutex::new(None),
+            failures: LogOnce::new(),
         }
     }
 
@@ -127,22 +127,13 @@ impl Retrier {
     /// Logs a failure once per distinct error, not once per retry.
     fn note_failure(&self, error: &ConsumeError, wait: Duration) {
         let message = error.to_string();
-        let mut last = self
-            .last_error
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if last.as_deref() != Some(message.as_str()) {
+        if self.failures.is_new(&message) {
             tracing::warn!(component = %self.id, error = %message, "export failed; will retry (in {wait:?}); repeats are not logged");
-            *last = Some(message);
         }
     }
 
     fn note_recovered(&self) {
-        let mut last = self
-            .last_error
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if last.take().is_some() {
+        if self.failures.cleared() {
             tracing::info!(component = %self.id, "export recovered");
         }
     }
