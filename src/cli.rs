@@ -94,11 +94,12 @@ fn validate(cli: &Cli) -> ExitCode {
                 eprintln!("{w}");
             }
             eprintln!(
-                "configuration is valid: {} pipeline(s), {} receiver(s), {} processor(s), {} exporter(s)",
+                "configuration is valid: {} pipeline(s), {} receiver(s), {} processor(s), {} exporter(s), {} extension(s)",
                 config.pipelines.len(),
                 config.receivers.len(),
                 config.processors.len(),
-                config.exporters.len()
+                config.exporters.len(),
+                config.service_extensions.len()
             );
             ExitCode::SUCCESS
         }
@@ -112,7 +113,13 @@ fn components() -> ExitCode {
     println!("{:<10} {:<12} SIGNALS", "KIND", "TYPE");
     for (kind, name, signals) in registry().list() {
         let signals: Vec<&str> = signals.iter().map(|s| s.as_str()).collect();
-        println!("{:<10} {:<12} {}", kind.as_str(), name, signals.join(","));
+        // Extensions take no signal.
+        let signals = if signals.is_empty() {
+            "-".to_string()
+        } else {
+            signals.join(",")
+        };
+        println!("{:<10} {:<12} {signals}", kind.as_str(), name);
     }
     ExitCode::SUCCESS
 }
