@@ -32,6 +32,11 @@ impl ServiceStatus {
     pub fn is_running(&self) -> bool {
         self.0.is_ready()
     }
+
+    /// Since when the pipelines have been running; `None` while they are not.
+    pub fn running_since(&self) -> Option<std::time::SystemTime> {
+        self.0.ready_since()
+    }
 }
 
 /// A component outside pipelines that others use by id (the Collector's extensions):

@@ -66,6 +66,8 @@ pub struct Telemetry {
     counters: Mutex<Vec<(Scope, Arc<Counters>)>>,
     queues: Mutex<Vec<QueueGauge>>,
     ready: AtomicBool,
+    /// When the service last became ready (`health_check`'s `upSince`).
+    ready_since: Mutex<Option<std::time::SystemTime>>,
     /// `service.telemetry.metrics.level: none`.
     metrics_off: AtomicBool,
     pipelines: Mutex<serde_json::Value>,
@@ -95,11 +97,23 @@ impl Telemetry {
     }
 
     pub fn set_ready(&self, ready: bool) {
+        *self
+            .ready_since
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = ready.then(std::time::SystemTime::now);
         self.ready.store(ready, Ordering::SeqCst);
     }
 
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::SeqCst)
+    }
+
+    /// Since when the service has been ready; `None` while it is not.
+    pub fn ready_since(&self) -> Option<std::time::SystemTime> {
+        *self
+            .ready_since
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Whether `/metrics` serves our counters (`service.telemetry.metrics.level`).

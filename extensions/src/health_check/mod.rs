@@ -5,6 +5,7 @@
 mod config;
 
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use axum::extract::State;
@@ -87,35 +88,74 @@ impl Extension for HealthCheck {
 }
 
 async fn health(State(answer): State<Answer>) -> axum::response::Response {
-    let running = answer.status.is_running();
-    let code = if running {
+    let since = answer.status.running_since();
+    let code = if since.is_some() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    match &answer.body {
-        Some(body) => {
-            let text = if running {
-                &body.healthy
-            } else {
-                &body.unhealthy
-            };
-            (code, text.clone()).into_response()
-        }
-        None => {
-            let status = if running {
-                "Server available"
-            } else {
-                "Server not available"
-            };
-            (
-                code,
-                [(header::CONTENT_TYPE, "application/json")],
-                format!("{{\"status\":\"{status}\"}}"),
-            )
-                .into_response()
-        }
+    match (&answer.body, since) {
+        (Some(body), Some(_)) => (code, body.healthy.clone()).into_response(),
+        (Some(body), None) => (code, body.unhealthy.clone()).into_response(),
+        (None, since) => (
+            code,
+            [(header::CONTENT_TYPE, "application/json")],
+            status_json(since, SystemTime::now()),
+        )
+            .into_response(),
     }
+}
+
+/// The Collector's body: `status`, and while available `upSince` (RFC 3339, UTC) and
+/// `uptime` (a Go duration, e.g. `16m24.684476004s`).
+fn status_json(since: Option<SystemTime>, now: SystemTime) -> String {
+    match since {
+        Some(since) => format!(
+            "{{\"status\":\"Server available\",\"upSince\":\"{}\",\"uptime\":\"{}\"}}",
+            humantime::format_rfc3339_nanos(since),
+            go_duration(now.duration_since(since).unwrap_or_default())
+        ),
+        None => "{\"status\":\"Server not available\"}".to_string(),
+    }
+}
+
+/// A duration as Go prints it: `1h2m3.5s`, `16m24.684476004s`, `250ms` below a second.
+fn go_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    let nanos = d.subsec_nanos();
+    if secs == 0 {
+        return match nanos {
+            0 => "0s".to_string(),
+            n if n >= 1_000_000 => format!("{}ms", trim_fraction(n, 1_000_000)),
+            n if n >= 1_000 => format!("{}µs", trim_fraction(n, 1_000)),
+            n => format!("{n}ns"),
+        };
+    }
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let seconds = if nanos == 0 {
+        s.to_string()
+    } else {
+        format!("{s}.{}", format!("{nanos:09}").trim_end_matches('0'))
+    };
+    match (h, m) {
+        (0, 0) => format!("{seconds}s"),
+        (0, m) => format!("{m}m{seconds}s"),
+        (h, m) => format!("{h}h{m}m{seconds}s"),
+    }
+}
+
+/// `n / unit` with its decimals, trailing zeros dropped (`1500000 / 1e6` -> `1.5`).
+fn trim_fraction(n: u32, unit: u32) -> String {
+    let whole = n / unit;
+    let rest = n % unit;
+    if rest == 0 {
+        return whole.to_string();
+    }
+    let width = unit.ilog10() as usize;
+    format!(
+        "{whole}.{}",
+        format!("{rest:0width$}").trim_end_matches('0')
+    )
 }
 
 #[cfg(test)]

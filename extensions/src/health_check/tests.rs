@@ -38,9 +38,17 @@ async fn unavailable_until_the_pipelines_run_and_again_once_shutdown_begins() {
         (503, r#"{"status":"Server not available"}"#.to_string())
     );
     telemetry.set_ready(true);
-    assert_eq!(
-        get(port, "/health/status").await,
-        (200, r#"{"status":"Server available"}"#.to_string())
+    let (code, body) = get(port, "/health/status").await;
+    assert_eq!(code, 200);
+    let body: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(body["status"], "Server available");
+    assert!(
+        body["upSince"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{body}"
+    );
+    assert!(
+        body["uptime"].as_str().is_some_and(|t| t.ends_with('s')),
+        "{body}"
     );
     assert_eq!(get(port, "/").await.0, 404, "only the configured path");
     telemetry.set_ready(false); // what the service does when shutdown begins
@@ -78,4 +86,19 @@ async fn a_port_in_use_is_a_start_error_naming_the_endpoint() {
         error.contains(&format!("cannot listen on `127.0.0.1:{port}`")),
         "{error}"
     );
+}
+
+#[test]
+fn uptime_is_written_as_go_writes_durations() {
+    use std::time::Duration;
+    let go = super::go_duration;
+    assert_eq!(go(Duration::ZERO), "0s");
+    assert_eq!(go(Duration::from_millis(250)), "250ms");
+    assert_eq!(go(Duration::from_micros(1500)), "1.5ms");
+    assert_eq!(
+        go(Duration::from_nanos(984_476_004_000 + 0)),
+        "16m24.476004s"
+    );
+    assert_eq!(go(Duration::from_secs(3723)), "1h2m3s");
+    assert_eq!(go(Duration::from_millis(3_723_500)), "1h2m3.5s");
 }
