@@ -305,3 +305,22 @@ fn an_unlisted_extension_is_a_warning_and_a_pull_reader_moves_the_admin_server()
     );
     assert_eq!(config.telemetry.admin.endpoint, "127.0.0.1:9464");
 }
+
+#[test]
+fn a_storage_without_a_queue_is_an_error() {
+    let text = "extensions:\n  file_storage: {directory: /tmp/q}\nreceivers:\n  otlp:\nexporters:\n  debug:\n    sending_queue: {enabled: false, storage: file_storage}\nservice:\n  extensions: [file_storage]\n  pipelines:\n    traces: {receivers: [otlp], exporters: [debug]}\n";
+    let errors = load(
+        &[Source {
+            name: "q.yaml".into(),
+            text: text.into(),
+        }],
+        &registry(),
+        &|_| None,
+    )
+    .expect_err("refused");
+    let shown: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        ["error: q.yaml:7:37: exporters.debug.sending_queue.storage: `storage: file_storage` keeps the queue on disk, but `sending_queue.enabled` is false: there is no queue to keep; remove one of the two"]
+    );
+}

@@ -236,6 +236,10 @@ impl Checker<'_> {
             ),
             "storage",
         );
+        if !exporter.queue.enabled {
+            self.error(path, format!("`storage: {name}` keeps the queue on disk, but `sending_queue.enabled` is false: there is no queue to keep; remove one of the two"));
+            return;
+        }
         let Some(id) = running.iter().find(|id| id.to_string() == *name) else {
             let names: Vec<String> = running.iter().map(ToString::to_string).collect();
             let hint = suggestion(name, names.iter().map(String::as_str));
