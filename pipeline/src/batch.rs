@@ -8,6 +8,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+use opentelemetry_proto::tonic::metrics::v1::Metric;
 use prost::Message;
 
 use crate::signal::Signal;
@@ -36,6 +37,18 @@ impl SignalMessage for ExportTraceServiceRequest {
     }
 }
 
+/// Data points in one metric, of any type: a metric's items.
+pub fn data_points(m: &Metric) -> usize {
+    match &m.data {
+        Some(Data::Gauge(g)) => g.data_points.len(),
+        Some(Data::Sum(s)) => s.data_points.len(),
+        Some(Data::Histogram(h)) => h.data_points.len(),
+        Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
+        Some(Data::Summary(s)) => s.data_points.len(),
+        None => 0,
+    }
+}
+
 impl SignalMessage for ExportMetricsServiceRequest {
     const SIGNAL: Signal = Signal::Metrics;
     fn count_items(&self) -> usize {
@@ -43,14 +56,7 @@ impl SignalMessage for ExportMetricsServiceRequest {
             .iter()
             .flat_map(|r| &r.scope_metrics)
             .flat_map(|s| &s.metrics)
-            .map(|m| match &m.data {
-                Some(Data::Gauge(g)) => g.data_points.len(),
-                Some(Data::Sum(s)) => s.data_points.len(),
-                Some(Data::Histogram(h)) => h.data_points.len(),
-                Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
-                Some(Data::Summary(s)) => s.data_points.len(),
-                None => 0,
-            })
+            .map(data_points)
             .sum()
     }
     fn append(&mut self, other: Self) {

@@ -10,6 +10,8 @@ use llamacol_pipeline::otlp::metrics::v1::{
     Metric,
 };
 
+use llamacol_pipeline::batch::data_points;
+
 use super::translate::{label_name, metric_name, FamilyType, MetricKind, TranslationStrategy};
 
 /// Translation settings shared by the pull and remote-write exporters.
@@ -321,7 +323,7 @@ fn metric_observations(
             dropped.push((
                 m.name.clone(),
                 "the name is empty or only underscores in Prometheus form",
-                points(m),
+                data_points(m),
             ));
             return;
         }
@@ -554,16 +556,4 @@ fn exponential_to_explicit(p: &ExponentialHistogramDataPoint) -> Option<Value> {
         bounds,
         counts,
     })
-}
-
-/// Data points in a metric, of any type.
-fn points(m: &Metric) -> usize {
-    match &m.data {
-        Some(metric::Data::Gauge(g)) => g.data_points.len(),
-        Some(metric::Data::Sum(s)) => s.data_points.len(),
-        Some(metric::Data::Histogram(h)) => h.data_points.len(),
-        Some(metric::Data::ExponentialHistogram(h)) => h.data_points.len(),
-        Some(metric::Data::Summary(s)) => s.data_points.len(),
-        None => 0,
-    }
 }

@@ -23,7 +23,7 @@ use llamacol_pipeline::Batch;
 
 use super::config::Fsync;
 use super::position::{Position, PositionFile};
-use super::record::{self, Found};
+use super::record::{self, Found, FRAMING};
 
 /// How a queue writes: from the storage's config.
 #[derive(Debug, Clone, Copy)]
@@ -31,9 +31,6 @@ pub struct Options {
     pub fsync: Fsync,
     pub segment_size: u64,
 }
-
-/// Bytes of header and metadata before each payload.
-const FRAMING: u64 = 17;
 
 pub struct PersistentQueue {
     inner: Arc<Inner>,

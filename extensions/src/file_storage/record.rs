@@ -11,6 +11,8 @@ use llamacol_pipeline::{Batch, Signal};
 
 const HEADER: usize = 8;
 const META: usize = 9;
+/// Bytes of header and metadata before each payload.
+pub const FRAMING: u64 = (HEADER + META) as u64;
 /// The body of one record is at most this (far above any batch we make).
 const MAX_BODY: u64 = 1 << 31;
 

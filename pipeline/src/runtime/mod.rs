@@ -73,12 +73,7 @@ impl Service {
             let factory = registry
                 .find_extension(&id.type_name)
                 .ok_or_else(|| unknown(Kind::Extension, id))?;
-            let block = config
-                .extensions
-                .iter()
-                .find(|(e, _)| e == id)
-                .map(|(_, b)| b.clone())
-                .unwrap_or_default();
+            let block = block_of(&config.extensions, id);
             let ctx = ExtensionContext {
                 id: id.clone(),
                 status: ServiceStatus::new(telemetry.clone()),
@@ -170,12 +165,7 @@ impl Service {
                 let factory = registry
                     .find_processor(&id.type_name)
                     .ok_or_else(|| unknown(Kind::Processor, id))?;
-                let block = config
-                    .processors
-                    .iter()
-                    .find(|(p, _)| p == id)
-                    .map(|(_, b)| b.clone())
-                    .unwrap_or_default();
+                let block = block_of(&config.processors, id);
                 let counters = telemetry.counters(scope(Kind::Processor, id));
                 let ctx = BuildContext {
                     id: id.clone(),
@@ -394,6 +384,15 @@ fn describe(config: &Config) -> serde_json::Value {
             })
             .collect(),
     )
+}
+
+/// The config block of `id` (empty when it has none).
+fn block_of(blocks: &[(ComponentId, serde_yaml::Value)], id: &ComponentId) -> serde_yaml::Value {
+    blocks
+        .iter()
+        .find(|(b, _)| b == id)
+        .map(|(_, b)| b.clone())
+        .unwrap_or_default()
 }
 
 fn unknown(kind: Kind, id: &ComponentId) -> ComponentError {
