@@ -110,16 +110,21 @@ fn validate(cli: &Cli) -> ExitCode {
 // Listing components is this command's output, so it goes to stdout.
 #[allow(clippy::print_stdout)]
 fn components() -> ExitCode {
-    println!("{:<10} {:<12} SIGNALS", "KIND", "TYPE");
-    for (kind, name, signals) in registry().list() {
-        let signals: Vec<&str> = signals.iter().map(|s| s.as_str()).collect();
+    println!("{:<10} {:<14} SIGNALS", "KIND", "TYPE");
+    for listed in registry().list() {
+        let mut signals: Vec<String> = listed.signals.iter().map(|s| s.to_string()).collect();
+        signals.extend(listed.pairs.iter().map(|p| p.to_string()));
         // Extensions take no signal.
         let signals = if signals.is_empty() {
             "-".to_string()
         } else {
             signals.join(",")
         };
-        println!("{:<10} {:<12} {signals}", kind.as_str(), name);
+        println!(
+            "{:<10} {:<14} {signals}",
+            listed.kind.as_str(),
+            listed.type_name
+        );
     }
     ExitCode::SUCCESS
 }

@@ -25,6 +25,9 @@ pub fn registry() -> Registry {
     for processor in llamacol_processors::factories() {
         registry = registry.processor(processor);
     }
+    for connector in llamacol_connectors::factories() {
+        registry = registry.connector(connector);
+    }
     registry
 }
 

@@ -62,9 +62,10 @@ fn components_lists_every_registered_type() {
     let (code, stdout, _) = llamacol(&["components"]);
     assert_eq!(code, 0);
     for line in [
-        "receiver   otlp         traces,metrics,logs",
-        "exporter   debug        traces,metrics,logs",
-        "exporter   file         traces,metrics,logs",
+        "receiver   otlp           traces,metrics,logs",
+        "exporter   debug          traces,metrics,logs",
+        "exporter   file           traces,metrics,logs",
+        "connector  forward        traces->traces,metrics->metrics,logs->logs",
     ] {
         assert!(stdout.contains(line), "missing `{line}` in:\n{stdout}");
     }

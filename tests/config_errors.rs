@@ -83,7 +83,7 @@ fn unknown_key_in_a_component_suggests_the_right_one() {
 fn pipeline_referencing_an_undefined_component() {
     assert_eq!(
         errors("undefined_reference.yaml"),
-        ["error: tests/testdata/config/undefined_reference.yaml:9:26: service.pipelines.traces.exporters[1]: exporter `file/spans` is not defined under `exporters`; define it there or remove it from this pipeline"]
+        ["error: tests/testdata/config/undefined_reference.yaml:9:26: service.pipelines.traces.exporters[1]: exporter `file/spans` is not defined under `exporters` or `connectors`; define it there or remove it from this pipeline"]
     );
 }
 
@@ -146,7 +146,7 @@ fn every_error_is_reported_at_once() {
             "error: tests/testdata/config/many_errors.yaml:4:7: receivers.otlp.protocols.htpp: unknown key `htpp` (did you mean `http`?); valid keys: grpc, http",
             "error: tests/testdata/config/many_errors.yaml:7:5: exporters.debug.verbosity: unknown value `loud`; valid values: basic, normal, detailed",
             "error: tests/testdata/config/many_errors.yaml:8:3: exporters.file.path: `path` is required: the file to write OTLP/JSON lines to",
-            "error: tests/testdata/config/many_errors.yaml:13:32: service.pipelines.traces.exporters[2]: exporter `missing` is not defined under `exporters`; define it there or remove it from this pipeline",
+            "error: tests/testdata/config/many_errors.yaml:13:32: service.pipelines.traces.exporters[2]: exporter `missing` is not defined under `exporters` or `connectors`; define it there or remove it from this pipeline",
             "error: tests/testdata/config/many_errors.yaml:14:5: service.pipelines.metrcs: pipeline id `metrcs` must start with a signal: `traces`, `metrics` or `logs` (optionally `/name`) (did you mean `metrics`?)",
         ]
     );
@@ -322,5 +322,32 @@ fn a_storage_without_a_queue_is_an_error() {
     assert_eq!(
         shown,
         ["error: q.yaml:7:37: exporters.debug.sending_queue.storage: `storage: file_storage` keeps the queue on disk, but `sending_queue.enabled` is false: there is no queue to keep; remove one of the two"]
+    );
+}
+
+#[test]
+fn connectors_used_wrongly_are_each_named() {
+    assert_eq!(
+        errors("connector_cycle.yaml"),
+        ["error: tests/testdata/config/connector_cycle.yaml:10:5: service.pipelines.traces/a: pipelines form a cycle through connectors: traces/a -> [forward] -> traces/b -> [forward/back] -> traces/a; data would go round forever: remove one of these connectors from one side"]
+    );
+    assert_eq!(
+        errors("connector_one_sided.yaml"),
+        ["error: tests/testdata/config/connector_one_sided.yaml:4:3: connectors.forward: connector `forward` is used as an exporter but no pipeline lists it under `receivers`: a connector takes data from one pipeline (as its exporter) and feeds another (as its receiver); list it on both sides (traces->traces, metrics->metrics, logs->logs)"]
+    );
+    assert_eq!(
+        errors("connector_signal_pair.yaml"),
+        [
+            "error: tests/testdata/config/connector_signal_pair.yaml:11:19: service.pipelines.traces.exporters[0]: connector `forward` in this traces pipeline has no pipeline on its other side (`receivers`) that it supports: it supports traces->traces, metrics->metrics, logs->logs; use it between pipelines of one of those pairs",
+            "error: tests/testdata/config/connector_signal_pair.yaml:13:19: service.pipelines.metrics.receivers[0]: connector `forward` in this metrics pipeline has no pipeline on its other side (`exporters`) that it supports: it supports traces->traces, metrics->metrics, logs->logs; use it between pipelines of one of those pairs",
+        ]
+    );
+    assert_eq!(
+        errors("connector_ambiguous.yaml"),
+        [
+            "error: tests/testdata/config/connector_ambiguous.yaml:4:3: connectors.otlp: unknown connector type `otlp`; known connectors: forward (`llamacol components` lists them)",
+            "error: tests/testdata/config/connector_ambiguous.yaml:5:3: connectors.forwrd: unknown connector type `forwrd` (did you mean `forward`?); known connectors: forward (`llamacol components` lists them)",
+            "error: tests/testdata/config/connector_ambiguous.yaml:4:3: connectors.otlp: `otlp` is defined both as a connector and as a receiver: a pipeline could not tell which one it names; rename one of them (e.g. `otlp/2`)",
+        ]
     );
 }

@@ -51,9 +51,17 @@ async fn every_factory_builds_from_defaults_starts_and_shuts_down() {
     let dir = tempfile::tempdir().expect("tmp");
     let built_ins = llamacol::registry().list();
     assert!(built_ins.len() >= 3);
-    for (kind, name, signals) in built_ins {
-        // Extensions serve no signal: they run beside a traces pipeline.
-        let signal = signals.first().copied().unwrap_or(Signal::Traces);
+    for listed in built_ins {
+        let (kind, name) = (listed.kind, listed.type_name);
+        // Extensions serve no signal: they run beside a traces pipeline. A connector
+        // joins a pipeline of its first pair's signals.
+        let pair = listed.pairs.first().copied();
+        let signal = listed
+            .signals
+            .first()
+            .copied()
+            .or(pair.map(|p| p.from))
+            .unwrap_or(Signal::Traces);
         let tag = format!("generic-{kind}-{name}");
         let block = required_keys(kind, name, dir.path()).unwrap_or_default();
         let isolated_block = isolated(kind, name, dir.path()).unwrap_or_default();
@@ -94,7 +102,7 @@ async fn every_factory_builds_from_defaults_starts_and_shuts_down() {
                 None,
                 format!("sink: {{name: {tag}, sending_queue: {{storage: {name}}}}}"),
             ),
-            Kind::Extension => (
+            Kind::Extension | Kind::Connector => (
                 format!("source: {{name: {tag}}}"),
                 None,
                 format!("sink: {{name: {tag}}}"),
@@ -109,13 +117,19 @@ async fn every_factory_builds_from_defaults_starts_and_shuts_down() {
             (String::new(), String::new())
         };
         let id = |s: &str| s.split(':').next().unwrap_or_default().to_string();
-        let yaml = format!(
+        let yaml = match pair {
+            Some(pair) => format!(
+                "connectors:\n  {name}: {block}\nreceivers:\n  {receiver}\nexporters:\n  {exporter}\nservice:\n  telemetry: {{shutdown_timeout: 1s}}\n  pipelines:\n    {}/in: {{receivers: [source], exporters: [{name}]}}\n    {}/out: {{receivers: [{name}], exporters: [sink]}}\n",
+                pair.from, pair.to
+            ),
+            None => format!(
             "{extensions}receivers:\n  {receiver}\n{}exporters:\n  {exporter}\nservice:\n  extensions: [{listed}]\n  telemetry: {{shutdown_timeout: 1s}}\n  pipelines:\n    {signal}:\n      receivers: [{}]\n      processors: [{}]\n      exporters: [{}]\n",
             processor.as_ref().map(|p| format!("processors:\n  {p}\n")).unwrap_or_default(),
             id(&receiver),
             processor.as_deref().map(id).unwrap_or_default(),
             id(&exporter),
-        );
+        ),
+        };
         let (config, _) = load(
             &[Source {
                 name: format!("{tag}.yaml"),
@@ -165,7 +179,8 @@ async fn every_factory_builds_from_defaults_starts_and_shuts_down() {
             "{kind} {name}: {:?}",
             report.problems
         );
-        if matches!(kind, Kind::Processor | Kind::Extension) {
+        let passes_through = matches!(kind, Kind::Processor | Kind::Extension) || name == "forward";
+        if passes_through {
             assert_eq!(
                 Sink::named(&tag).items(Signal::Traces),
                 2,

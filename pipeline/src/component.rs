@@ -56,6 +56,7 @@ pub enum Kind {
     Receiver,
     Processor,
     Exporter,
+    Connector,
     Extension,
 }
 
@@ -65,6 +66,7 @@ impl Kind {
             Kind::Receiver => "receiver",
             Kind::Processor => "processor",
             Kind::Exporter => "exporter",
+            Kind::Connector => "connector",
             Kind::Extension => "extension",
         }
     }
@@ -100,6 +102,8 @@ pub struct BuildContext {
     /// For scraping receivers: count failed fetches here (shown as the receiver's
     /// `failed` counter).
     pub failures: FailureCounter,
+    /// What this node's components discovered (llama.cpp servers, GPUs): publish and read.
+    pub node: crate::node::NodeContext,
 }
 
 /// Counts a receiver's failed scrapes.
@@ -127,6 +131,7 @@ impl BuildContext {
             pipeline: None,
             dropped: DropCounter::default(),
             failures: FailureCounter::default(),
+            node: crate::node::NodeContext::default(),
         }
     }
 }
@@ -180,6 +185,46 @@ pub trait Exporter: Send + Sync {
     }
 }
 
+/// The exporter of one pipeline and the receiver of others: takes batches of its
+/// `from` signal and passes on batches of its `to` signal (the Collector's connector).
+/// Like a processor, a stateful connector flushes into its next consumer on `shutdown`.
+#[async_trait]
+pub trait Connector: Consumer {
+    async fn start(&self) -> Result<(), BoxError> {
+        Ok(())
+    }
+    async fn shutdown(&self) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+/// The signal a connector instance takes (`from`, as an exporter) and the one it emits
+/// (`to`, as a receiver).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SignalPair {
+    pub from: Signal,
+    pub to: Signal,
+}
+
+impl SignalPair {
+    pub const fn new(from: Signal, to: Signal) -> SignalPair {
+        SignalPair { from, to }
+    }
+
+    /// Every signal to itself: what a pass-through connector supports.
+    pub const SAME: [SignalPair; 3] = [
+        SignalPair::new(Signal::Traces, Signal::Traces),
+        SignalPair::new(Signal::Metrics, Signal::Metrics),
+        SignalPair::new(Signal::Logs, Signal::Logs),
+    ];
+}
+
+impl fmt::Display for SignalPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}->{}", self.from, self.to)
+    }
+}
+
 pub type BuildReceiver =
     fn(&BuildContext, &serde_yaml::Value) -> Result<Box<dyn Receiver>, BoxError>;
 pub type BuildProcessor = fn(
@@ -189,6 +234,13 @@ pub type BuildProcessor = fn(
 ) -> Result<Arc<dyn Processor>, BoxError>;
 pub type BuildExporter =
     fn(&BuildContext, &serde_yaml::Value) -> Result<Arc<dyn Exporter>, BoxError>;
+/// Builds one instance per signal pair in use; `ctx.signals` is `[pair.to]`.
+pub type BuildConnector = fn(
+    &BuildContext,
+    &serde_yaml::Value,
+    SignalPair,
+    Arc<dyn Consumer>,
+) -> Result<Arc<dyn Connector>, BoxError>;
 
 /// A component type: its name, signals, config checker and constructor. Plain values,
 /// listed in one table by the binary (see `src/lib.rs`), so users add theirs the same way.
@@ -202,3 +254,11 @@ pub struct Factory<B> {
 pub type ReceiverFactory = Factory<BuildReceiver>;
 pub type ProcessorFactory = Factory<BuildProcessor>;
 pub type ExporterFactory = Factory<BuildExporter>;
+
+/// A connector type: its name, the signal pairs it supports, config checker and constructor.
+pub struct ConnectorFactory {
+    pub type_name: &'static str,
+    pub pairs: &'static [SignalPair],
+    pub config: ConfigSpec,
+    pub build: BuildConnector,
+}

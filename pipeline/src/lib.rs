@@ -15,6 +15,7 @@ pub mod consumer;
 pub mod extension;
 pub mod log_once;
 pub mod net;
+pub mod node;
 pub mod registry;
 pub mod rpc_status;
 pub mod runtime;
@@ -26,11 +27,13 @@ pub mod wire;
 
 pub use batch::{Batch, Logs, Metrics, Payload, SignalMessage, Traces};
 pub use component::{
-    BuildContext, ComponentError, ComponentId, DropCounter, Exporter, ExporterFactory, Factory,
-    FailureCounter, Kind, Processor, ProcessorFactory, Receiver, ReceiverFactory,
+    BuildContext, ComponentError, ComponentId, Connector, ConnectorFactory, DropCounter, Exporter,
+    ExporterFactory, Factory, FailureCounter, Kind, Processor, ProcessorFactory, Receiver,
+    ReceiverFactory, SignalPair,
 };
 pub use consumer::{BoxError, ConsumeError, Consumer, ErrorKind, FanOut};
 pub use extension::{Extension, ExtensionContext, ExtensionFactory, ServiceStatus};
+pub use node::NodeContext;
 pub use registry::Registry;
 pub use signal::Signal;
 

@@ -1,6 +1,8 @@
 //! Type name -> factory, for each kind. Filled from one explicit table by the binary.
 
-use crate::component::{ExporterFactory, Kind, ProcessorFactory, ReceiverFactory};
+use crate::component::{
+    ConnectorFactory, ExporterFactory, Kind, ProcessorFactory, ReceiverFactory, SignalPair,
+};
 use crate::config::ConfigSpec;
 use crate::extension::ExtensionFactory;
 use crate::signal::Signal;
@@ -10,7 +12,19 @@ pub struct Registry {
     receivers: Vec<ReceiverFactory>,
     processors: Vec<ProcessorFactory>,
     exporters: Vec<ExporterFactory>,
+    connectors: Vec<ConnectorFactory>,
     extensions: Vec<ExtensionFactory>,
+}
+
+/// One registered type, as `llamacol components` lists it.
+#[derive(Debug, Clone, Copy)]
+pub struct Listed {
+    pub kind: Kind,
+    pub type_name: &'static str,
+    /// The signals it takes (empty for extensions and connectors).
+    pub signals: &'static [Signal],
+    /// A connector's signal pairs (empty for every other kind).
+    pub pairs: &'static [SignalPair],
 }
 
 impl Registry {
@@ -31,6 +45,15 @@ impl Registry {
     pub fn exporter(mut self, factory: ExporterFactory) -> Registry {
         self.exporters.push(factory);
         self
+    }
+
+    pub fn connector(mut self, factory: ConnectorFactory) -> Registry {
+        self.connectors.push(factory);
+        self
+    }
+
+    pub fn find_connector(&self, type_name: &str) -> Option<&ConnectorFactory> {
+        self.connectors.iter().find(|f| f.type_name == type_name)
     }
 
     pub fn extension(mut self, factory: ExtensionFactory) -> Registry {
@@ -54,7 +77,8 @@ impl Registry {
         self.exporters.iter().find(|f| f.type_name == type_name)
     }
 
-    /// The signals and config spec of a type of any kind.
+    /// The signals and config spec of a type of any kind (connectors: see
+    /// [`Registry::find_connector`] for their pairs).
     pub fn describe(&self, kind: Kind, type_name: &str) -> Option<(&'static [Signal], ConfigSpec)> {
         match kind {
             Kind::Receiver => self.find_receiver(type_name).map(|f| (f.signals, f.config)),
@@ -62,6 +86,7 @@ impl Registry {
                 .find_processor(type_name)
                 .map(|f| (f.signals, f.config)),
             Kind::Exporter => self.find_exporter(type_name).map(|f| (f.signals, f.config)),
+            Kind::Connector => self.find_connector(type_name).map(|f| (&[][..], f.config)),
             Kind::Extension => self.find_extension(type_name).map(|f| (&[][..], f.config)),
         }
     }
@@ -71,22 +96,33 @@ impl Registry {
             Kind::Receiver => self.receivers.iter().map(|f| f.type_name).collect(),
             Kind::Processor => self.processors.iter().map(|f| f.type_name).collect(),
             Kind::Exporter => self.exporters.iter().map(|f| f.type_name).collect(),
+            Kind::Connector => self.connectors.iter().map(|f| f.type_name).collect(),
             Kind::Extension => self.extensions.iter().map(|f| f.type_name).collect(),
         }
     }
 
-    /// Every registered type: (kind, type name, signals); extensions have no signals.
-    pub fn list(&self) -> Vec<(Kind, &'static str, &'static [Signal])> {
+    /// Every registered type, kind by kind.
+    pub fn list(&self) -> Vec<Listed> {
         let mut out = Vec::new();
         for kind in [
             Kind::Receiver,
             Kind::Processor,
             Kind::Exporter,
+            Kind::Connector,
             Kind::Extension,
         ] {
-            for name in self.types(kind) {
-                if let Some((signals, _)) = self.describe(kind, name) {
-                    out.push((kind, name, signals));
+            for type_name in self.types(kind) {
+                let pairs = self
+                    .find_connector(type_name)
+                    .filter(|_| kind == Kind::Connector)
+                    .map_or(&[][..], |f| f.pairs);
+                if let Some((signals, _)) = self.describe(kind, type_name) {
+                    out.push(Listed {
+                        kind,
+                        type_name,
+                        signals,
+                        pairs,
+                    });
                 }
             }
         }

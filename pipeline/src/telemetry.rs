@@ -190,7 +190,12 @@ impl Telemetry {
         ];
         let snapshot = self.snapshot();
         let mut out = String::new();
-        for kind in [Kind::Receiver, Kind::Processor, Kind::Exporter] {
+        for kind in [
+            Kind::Receiver,
+            Kind::Processor,
+            Kind::Connector,
+            Kind::Exporter,
+        ] {
             for (i, (outcome, help)) in OUTCOMES.iter().enumerate() {
                 let rows: Vec<&(Scope, [u64; 6])> = snapshot
                     .iter()

@@ -5,6 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use serde::de::DeserializeOwned;
 use serde_yaml::{Mapping, Value};
 
+use super::connections::Graph;
 use super::diagnostic::{join, suggestion, ConfigErrors, Diagnostic, Severity};
 use super::env;
 use super::positions::Positions;
@@ -21,10 +22,11 @@ pub struct Source {
     pub text: String,
 }
 
-const TOP_KEYS: [&str; 5] = [
+const TOP_KEYS: [&str; 6] = [
     "receivers",
     "processors",
     "exporters",
+    "connectors",
     "extensions",
     "service",
 ];
@@ -147,7 +149,9 @@ impl Checker<'_> {
         let receivers = self.components(top.get("receivers"), Kind::Receiver, &mut defined);
         let processors = self.components(top.get("processors"), Kind::Processor, &mut defined);
         let exporter_blocks = self.components(top.get("exporters"), Kind::Exporter, &mut defined);
+        let connectors = self.components(top.get("connectors"), Kind::Connector, &mut defined);
         let extensions = self.components(top.get("extensions"), Kind::Extension, &mut defined);
+        self.ambiguous(&defined);
         let mut exporters = Vec::new();
         for (id, block) in exporter_blocks {
             exporters.push(self.exporter(id, block));
@@ -184,6 +188,9 @@ impl Checker<'_> {
             self.storage(exporter, &service_extensions);
         }
         let pipelines = self.pipelines(service_map.get("pipelines"), &defined);
+        let connector_ids: Vec<ComponentId> = connectors.iter().map(|(id, _)| id.clone()).collect();
+        self.diagnostics
+            .extend(Graph::new(&pipelines, &connector_ids).check(self.registry));
         let used = used_ids(&pipelines, &service_extensions);
         self.unused(&used, &defined);
         self.ports(&used, &defined, &telemetry);
@@ -193,6 +200,7 @@ impl Checker<'_> {
             receivers,
             processors,
             exporters,
+            connectors,
             extensions,
             pipelines,
             service_extensions,
@@ -222,6 +230,28 @@ impl Checker<'_> {
             Err((at, message)) => self.error(join(&join(path, "metrics"), &at), message),
         }
         telemetry
+    }
+
+    /// A connector is listed where receivers and exporters are, so its id must not also
+    /// be a receiver's or an exporter's.
+    fn ambiguous(&mut self, defined: &HashMap<(Kind, String), Defined>) {
+        let mut connectors: Vec<&String> = defined
+            .keys()
+            .filter(|(kind, _)| *kind == Kind::Connector)
+            .map(|(_, key)| key)
+            .collect();
+        connectors.sort();
+        for key in connectors {
+            let type_name = key.split('/').next().unwrap_or_default();
+            for kind in [Kind::Receiver, Kind::Exporter] {
+                if defined.contains_key(&(kind, key.clone())) {
+                    self.error(
+                        join("connectors", key),
+                        format!("`{key}` is defined both as a connector and as {} {kind}: a pipeline could not tell which one it names; rename one of them (e.g. `{type_name}/2`)", if kind == Kind::Exporter { "an" } else { "a" }),
+                    );
+                }
+            }
+        }
     }
 
     /// `sending_queue.storage` must name a storage extension that runs.
@@ -544,10 +574,20 @@ impl Checker<'_> {
                 self.error(ipath, message);
                 continue;
             }
+            // Receivers and exporters of a pipeline may be connectors; which pairs of
+            // signals they join is checked over all pipelines (connections.rs).
+            let may_be_connector =
+                signal.is_some() && matches!(kind, Kind::Receiver | Kind::Exporter);
+            if may_be_connector && defined.contains_key(&(Kind::Connector, name.to_string())) {
+                if let Ok(id) = ComponentId::parse(name) {
+                    out.push(id);
+                }
+                continue;
+            }
             let Some(def) = defined.get(&(kind, name.to_string())) else {
                 let candidates: Vec<&str> = defined
                     .keys()
-                    .filter(|(k, _)| *k == kind)
+                    .filter(|(k, _)| *k == kind || (may_be_connector && *k == Kind::Connector))
                     .map(|(_, id)| id.as_str())
                     .collect();
                 let hint = suggestion(name, candidates.iter().copied());
@@ -556,6 +596,11 @@ impl Checker<'_> {
                     "this pipeline"
                 } else {
                     "this list"
+                };
+                let section = if may_be_connector {
+                    format!("{section}` or `connectors")
+                } else {
+                    section
                 };
                 self.error(ipath, format!("{kind} `{name}` is not defined under `{section}`{hint}; define it there or remove it from {place}"));
                 continue;
@@ -592,6 +637,8 @@ impl Checker<'_> {
             let path = join(&format!("{}s", def.kind), key);
             let where_ = if def.kind == Kind::Extension {
                 "listed in `service.extensions`"
+            } else if def.kind == Kind::Connector {
+                "used by any pipeline (list it under one pipeline's `exporters` and another's `receivers`)"
             } else {
                 "used in any pipeline"
             };
@@ -676,6 +723,10 @@ fn used_ids(pipelines: &[PipelineConfig], extensions: &[ComponentId]) -> BTreeSe
             (Kind::Exporter, &p.exporters),
         ] {
             used.extend(ids.iter().map(|id| (kind, id.to_string())));
+        }
+        // A receiver or exporter id may name a connector (ids never name both).
+        for id in p.receivers.iter().chain(&p.exporters) {
+            used.insert((Kind::Connector, id.to_string()));
         }
     }
     used

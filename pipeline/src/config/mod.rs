@@ -4,6 +4,7 @@
 //! Parsing has two phases: the top level is read here, keeping each component's block as
 //! a raw YAML value; each factory then parses its own typed config (`deny_unknown_fields`).
 
+mod connections;
 mod diagnostic;
 mod env;
 mod load;
@@ -11,6 +12,7 @@ mod positions;
 mod service;
 mod typed;
 
+pub use connections::{Graph, Instance};
 pub use diagnostic::{did_you_mean, join, ConfigErrors, Diagnostic, Severity};
 pub use load::{load, Source};
 pub use service::{

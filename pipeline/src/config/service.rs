@@ -14,6 +14,8 @@ pub struct Config {
     pub receivers: Vec<(ComponentId, Value)>,
     pub processors: Vec<(ComponentId, Value)>,
     pub exporters: Vec<ExporterConfig>,
+    /// Connectors: each an exporter of some pipelines and a receiver of others.
+    pub connectors: Vec<(ComponentId, Value)>,
     pub extensions: Vec<(ComponentId, Value)>,
     pub pipelines: Vec<PipelineConfig>,
     /// `service.extensions`: the extensions that run, in start order.

@@ -2,6 +2,7 @@
 //! exporters, processors, receivers) and shuts it down in reverse with a deadline per stage.
 
 mod counted;
+mod flow;
 mod queue;
 
 use std::collections::BTreeMap;
@@ -18,25 +19,21 @@ pub use queue::{
 
 use crate::batch::Batch;
 use crate::component::{
-    BuildContext, ComponentError, ComponentId, DropCounter, FailureCounter, Kind, Processor,
-    Receiver,
+    BuildContext, ComponentError, ComponentId, DropCounter, FailureCounter, Kind, Receiver,
 };
 use crate::config::{Config, PipelineConfig};
 use crate::consumer::{BoxError, ConsumeError, Consumer, FanOut};
 use crate::extension::{Extension, ExtensionContext, ServiceStatus};
+use crate::node::NodeContext;
 use crate::registry::Registry;
 use crate::signal::Signal;
 use crate::telemetry::{Scope, Telemetry};
+use flow::{Flow, Stage};
 
 struct ReceiverSlot {
     id: ComponentId,
     receiver: Box<dyn Receiver>,
     next: Arc<dyn Consumer>,
-}
-
-struct ProcessorSlot {
-    id: ComponentId,
-    processor: Arc<dyn Processor>,
 }
 
 struct ExtensionSlot {
@@ -49,8 +46,9 @@ pub struct Service {
     /// In `service.extensions` order.
     extensions: Vec<ExtensionSlot>,
     receivers: Vec<ReceiverSlot>,
-    /// Per pipeline, in pipeline order (first processor first).
-    processors: Vec<ProcessorSlot>,
+    /// Processors and connectors, upstream first: each flushes into stages that are
+    /// still running when it shuts down.
+    stages: Vec<Stage>,
     exporters: Vec<Arc<ExporterQueue>>,
     telemetry: Arc<Telemetry>,
     shutdown_timeout: Duration,
@@ -68,6 +66,7 @@ impl Service {
         registry: &Registry,
         telemetry: Arc<Telemetry>,
     ) -> Result<Service, ComponentError> {
+        let node = NodeContext::new();
         let mut extensions = Vec::new();
         for id in &config.service_extensions {
             let factory = registry
@@ -109,6 +108,7 @@ impl Service {
                 pipeline: None,
                 dropped,
                 failures: FailureCounter::default(),
+                node: node.clone(),
             };
             let built = (factory.build)(&ctx, &exporter.block)
                 .map_err(|e| failed(Kind::Exporter, &exporter.id, e))?;
@@ -140,52 +140,9 @@ impl Service {
             exporters.insert(exporter.id.clone(), queue);
         }
 
-        let mut processors = Vec::new();
-        let mut heads: Vec<(&PipelineConfig, Arc<dyn Consumer>)> = Vec::new();
-        for pipeline in &config.pipelines {
-            let scope = |kind: Kind, id: &ComponentId| Scope {
-                kind,
-                component: id.to_string(),
-                signal: pipeline.signal,
-                pipeline: Some(pipeline.id.clone()),
-            };
-            let mut outs = Vec::new();
-            for id in &pipeline.exporters {
-                let queue = exporters
-                    .get(id)
-                    .ok_or_else(|| unknown(Kind::Exporter, id))?;
-                outs.push(Counted::wrap(
-                    queue.clone(),
-                    telemetry.counters(scope(Kind::Exporter, id)),
-                ));
-            }
-            let mut next = FanOut::over(outs);
-            let mut built = Vec::new();
-            for id in pipeline.processors.iter().rev() {
-                let factory = registry
-                    .find_processor(&id.type_name)
-                    .ok_or_else(|| unknown(Kind::Processor, id))?;
-                let block = block_of(&config.processors, id);
-                let counters = telemetry.counters(scope(Kind::Processor, id));
-                let ctx = BuildContext {
-                    id: id.clone(),
-                    signals: vec![pipeline.signal],
-                    pipeline: Some(pipeline.id.clone()),
-                    dropped: DropCounter::new(counters.clone()),
-                    failures: FailureCounter::default(),
-                };
-                let processor = (factory.build)(&ctx, &block, next)
-                    .map_err(|e| failed(Kind::Processor, id, e))?;
-                next = Counted::wrap(processor.clone(), counters);
-                built.push(ProcessorSlot {
-                    id: id.clone(),
-                    processor,
-                });
-            }
-            built.reverse();
-            processors.extend(built);
-            heads.push((pipeline, next));
-        }
+        let flow = Flow::build(config, registry, &telemetry, &node, &exporters)?;
+        let heads: Vec<(&PipelineConfig, Arc<dyn Consumer>)> =
+            config.pipelines.iter().zip(flow.heads).collect();
 
         let mut receivers = Vec::new();
         for (id, block) in &config.receivers {
@@ -224,6 +181,7 @@ impl Service {
                     signal: routes[0].0,
                     pipeline: None,
                 })),
+                node: node.clone(),
             };
             let receiver =
                 (factory.build)(&ctx, block).map_err(|e| failed(Kind::Receiver, id, e))?;
@@ -238,7 +196,7 @@ impl Service {
         Ok(Service {
             extensions,
             receivers,
-            processors,
+            stages: flow.stages,
             exporters: exporters.into_values().collect(),
             telemetry,
             shutdown_timeout: config.telemetry.shutdown_timeout,
@@ -259,11 +217,11 @@ impl Service {
                 .await
                 .map_err(|e| failed(Kind::Exporter, queue.id(), e))?;
         }
-        for slot in &self.processors {
-            slot.processor
+        for stage in self.stages.iter().rev() {
+            stage
                 .start()
                 .await
-                .map_err(|e| failed(Kind::Processor, &slot.id, e))?;
+                .map_err(|e| failed(stage.kind(), stage.id(), e))?;
         }
         for slot in &mut self.receivers {
             slot.receiver
@@ -276,7 +234,7 @@ impl Service {
         Ok(())
     }
 
-    /// Receivers stop first; then processors flush in pipeline order; then exporter
+    /// Receivers stop first; then processors and connectors flush, upstream first; then exporter
     /// queues drain; extensions stop last. Each stage has `service.telemetry.shutdown_timeout`.
     pub async fn shutdown(mut self) -> ShutdownReport {
         self.telemetry.set_ready(false);
@@ -290,12 +248,12 @@ impl Service {
                 tokio::time::timeout(deadline, slot.receiver.shutdown()).await,
             );
         }
-        for slot in &self.processors {
+        for stage in &self.stages {
             note(
                 &mut report,
-                Kind::Processor,
-                &slot.id,
-                tokio::time::timeout(deadline, slot.processor.shutdown()).await,
+                stage.kind(),
+                stage.id(),
+                tokio::time::timeout(deadline, stage.shutdown()).await,
             );
         }
         let drains = self
@@ -387,7 +345,10 @@ fn describe(config: &Config) -> serde_json::Value {
 }
 
 /// The config block of `id` (empty when it has none).
-fn block_of(blocks: &[(ComponentId, serde_yaml::Value)], id: &ComponentId) -> serde_yaml::Value {
+pub(crate) fn block_of(
+    blocks: &[(ComponentId, serde_yaml::Value)],
+    id: &ComponentId,
+) -> serde_yaml::Value {
     blocks
         .iter()
         .find(|(b, _)| b == id)
@@ -395,7 +356,7 @@ fn block_of(blocks: &[(ComponentId, serde_yaml::Value)], id: &ComponentId) -> se
         .unwrap_or_default()
 }
 
-fn unknown(kind: Kind, id: &ComponentId) -> ComponentError {
+pub(crate) fn unknown(kind: Kind, id: &ComponentId) -> ComponentError {
     failed(
         kind,
         id,
@@ -403,7 +364,7 @@ fn unknown(kind: Kind, id: &ComponentId) -> ComponentError {
     )
 }
 
-fn failed(kind: Kind, id: &ComponentId, source: BoxError) -> ComponentError {
+pub(crate) fn failed(kind: Kind, id: &ComponentId, source: BoxError) -> ComponentError {
     ComponentError {
         kind,
         id: id.clone(),

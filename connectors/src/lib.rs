@@ -1,0 +1,12 @@
+//! llamacol-connectors: the built-in connectors, one module folder per component. A
+//! connector is the exporter of one pipeline and the receiver of others.
+//!
+//! Depends on `llamacol-pipeline` only, and uses nothing of it that a plugin author could
+//! not use.
+
+pub mod forward;
+
+/// The connector factories this crate provides, for the binary's registry table.
+pub fn factories() -> Vec<llamacol_pipeline::ConnectorFactory> {
+    vec![forward::factory()]
+}
