@@ -34,7 +34,7 @@ fn build(ctx: &BuildContext, block: &Value) -> Result<Box<dyn Receiver>, BoxErro
     let scrapers = config
         .targets
         .iter()
-        .map(|t| Scraper::new(t, &config))
+        .map(|t| Scraper::new(t, &config).map(|s| s.publishing_to(ctx.node.clone())))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Box::new(LlamaCppReceiver {
         id: ctx.id.to_string(),

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use llamacol_pipeline::attributes::{int, string as text};
+use llamacol_pipeline::node::{LlamaServer, NodeContext};
 use llamacol_pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
 use llamacol_pipeline::otlp::common::v1::{InstrumentationScope, KeyValue};
 use llamacol_pipeline::otlp::metrics::v1::{
@@ -34,6 +35,8 @@ pub struct Scraper {
     last_totals: Option<(u64, f64, f64)>,
     props: Option<Props>,
     props_read: Option<Instant>,
+    /// Where what `/props` says about the server is published for other components.
+    node: NodeContext,
     /// Last outcome per endpoint, to log only changes.
     outcomes: HashMap<&'static str, String>,
     /// This cycle's changes: (endpoint, problem or None when recovered).
@@ -78,6 +81,7 @@ impl Scraper {
             last_totals: None,
             props: None,
             props_read: None,
+            node: NodeContext::default(),
             outcomes: HashMap::new(),
             changes: Vec::new(),
         })
@@ -216,6 +220,7 @@ impl Scraper {
             let result = match &props {
                 Ok(r) if r.status == 200 => parse::props(&r.body)
                     .map(|p| {
+                        self.publish(&p);
                         self.props = Some(p);
                         self.props_read = Some(Instant::now());
                     })
@@ -287,6 +292,24 @@ impl Scraper {
             }],
         };
         (request, failures)
+    }
+
+    /// Publish on this node context (the service's, in a pipeline).
+    pub fn publishing_to(mut self, node: NodeContext) -> Scraper {
+        self.node = node;
+        self
+    }
+
+    fn publish(&self, props: &Props) {
+        self.node.publish_llama_server(LlamaServer {
+            endpoint: self.base.clone(),
+            address: self.address.clone(),
+            port: u16::try_from(self.port).unwrap_or_default(),
+            model: props.model.clone(),
+            build: props.build.clone(),
+            context_size: props.n_ctx,
+            slots: props.total_slots,
+        });
     }
 
     fn resource(&self) -> Resource {

@@ -165,9 +165,19 @@ fn resource(r: &ExportMetricsServiceRequest, key: &str) -> Option<any_value::Val
 #[tokio::test]
 async fn real_server_outputs_become_otlp_metrics() {
     let base = serve(real_server()).await;
-    let mut s = scraper(&base, 2000);
+    let node = llamacol_pipeline::NodeContext::new();
+    let mut s = scraper(&base, 2000).publishing_to(node.clone());
     let (r, failures) = s.scrape().await;
     assert_eq!(failures, 0);
+    // What /props said is on the node context for other components.
+    let published = node.snapshot();
+    let server = published.llama_servers.values().next().expect("published");
+    assert_eq!(server.endpoint, base);
+    assert!(
+        server.model.is_some() && server.build.is_some(),
+        "{server:?}"
+    );
+    assert!(server.context_size.is_some_and(|n| n > 0));
 
     let prompt = find(&r, "llamacpp.prompt_tokens").expect("counter");
     assert_eq!(prompt.unit, "{token}");

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use llamacol_pipeline::config::{parse_block, ConfigSpec};
+use llamacol_pipeline::node::{Gpu, NodeContext};
 use llamacol_pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
 use llamacol_pipeline::otlp::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use llamacol_pipeline::otlp::metrics::v1::{ResourceMetrics, ScopeMetrics};
@@ -40,12 +41,15 @@ pub fn factory() -> ReceiverFactory {
 }
 
 fn build(ctx: &BuildContext, block: &Value) -> Result<Box<dyn Receiver>, BoxError> {
-    Ok(Box::new(NvmlReceiver::new(
-        ctx.id.to_string(),
-        parse_block::<NvmlConfig>(block)?,
-        None,
-        ctx.failures.clone(),
-    )))
+    Ok(Box::new(
+        NvmlReceiver::new(
+            ctx.id.to_string(),
+            parse_block::<NvmlConfig>(block)?,
+            None,
+            ctx.failures.clone(),
+        )
+        .publishing_to(ctx.node.clone()),
+    ))
 }
 
 /// Opens the real NVML backend.
@@ -65,6 +69,7 @@ pub struct NvmlReceiver {
     config: NvmlConfig,
     backend: Option<Arc<dyn Gpus>>,
     failures: FailureCounter,
+    node: NodeContext,
     cancel: CancellationToken,
     task: Option<JoinHandle<()>>,
 }
@@ -82,10 +87,32 @@ impl NvmlReceiver {
             config,
             backend,
             failures,
+            node: NodeContext::default(),
             cancel: CancellationToken::new(),
             task: None,
         }
     }
+
+    /// Publish the GPUs it reads on this node context (the service's, in a pipeline).
+    pub fn publishing_to(mut self, node: NodeContext) -> NvmlReceiver {
+        self.node = node;
+        self
+    }
+}
+
+/// The GPUs as other components see them (the genai processor's `hw.gpu.*`).
+fn publish(node: &NodeContext, gpus: &dyn Gpus, devices: &[DeviceInfo]) {
+    node.publish_gpus(
+        devices
+            .iter()
+            .map(|d| Gpu {
+                index: d.index,
+                uuid: d.uuid.clone(),
+                model: d.name.clone(),
+                memory_bytes: gpus.read(d, false).memory_total_bytes.ok(),
+            })
+            .collect(),
+    );
 }
 
 fn hostname() -> String {
@@ -190,6 +217,11 @@ impl Receiver for NvmlReceiver {
             gpus.devices().map_err(|e| format!("listing GPUs: {e:?}"))?,
         );
         let driver = gpus.driver_version().unwrap_or_default();
+        let (g, d, node) = (gpus.clone(), devices.clone(), self.node.clone());
+        // One reading per GPU for its memory size; NVML calls block.
+        tokio::task::spawn_blocking(move || publish(&node, g.as_ref(), &d))
+            .await
+            .map_err(|e| format!("reading GPU memory sizes: {e}"))?;
         tracing::info!(component = %self.id, gpus = devices.len(), driver = %driver, "reading NVIDIA GPUs");
         let (config, id, cancel, failures) = (
             self.config.clone(),

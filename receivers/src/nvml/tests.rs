@@ -287,13 +287,22 @@ impl Consumer for Capture {
 #[tokio::test]
 async fn the_receiver_reads_every_interval_through_the_backend() {
     let capture = Arc::new(Capture::default());
+    let node = llamacol_pipeline::NodeContext::new();
     let mut receiver = NvmlReceiver::new(
         "nvml".into(),
         config("{collection_interval: 50ms}"),
         Some(Arc::new(FakeGpus::new(8))),
         FailureCounter::default(),
-    );
+    )
+    .publishing_to(node.clone());
     receiver.start(capture.clone()).await.expect("start");
+    let published = node.snapshot();
+    assert_eq!(published.gpus.len(), 8, "every GPU on the node context");
+    assert!(published.gpus[0].uuid.starts_with("GPU-"));
+    assert!(published
+        .gpus
+        .iter()
+        .all(|g| g.memory_bytes.is_some_and(|b| b > 0)));
     tokio::time::sleep(Duration::from_millis(180)).await;
     receiver.shutdown().await.expect("shutdown");
     let batches = capture
