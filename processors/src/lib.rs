@@ -4,9 +4,14 @@
 //! nothing of it that a plugin author could not use.
 
 pub mod batch;
+pub mod genai;
 pub mod memory_limiter;
 
 /// The processor factories this crate provides, for the binary's registry table.
 pub fn factories() -> Vec<llamacol_pipeline::ProcessorFactory> {
-    vec![batch::factory(), memory_limiter::factory()]
+    vec![
+        batch::factory(),
+        memory_limiter::factory(),
+        genai::factory(),
+    ]
 }

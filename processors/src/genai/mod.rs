@@ -1,0 +1,258 @@
+//! `genai` processor (traces, logs): brings every LLM naming scheme (the llamatelemetry
+//! notebooks' `llm.*`, older GenAI semconv, OpenLLMetry, OpenInference) to the current
+//! GenAI semantic conventions (`mapping.rs` is the table), names the operation of spans
+//! that lack one, marks failed ones with `error.type`, drops prompt content by default,
+//! and optionally renames generic span names, adds the node's llama.cpp server and GPUs
+//! to the resource, and prices each call.
+
+mod config;
+mod content;
+pub mod mapping;
+mod node;
+mod normalize;
+mod values;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use llamacol_pipeline::config::{parse_block, ConfigSpec};
+use llamacol_pipeline::otlp::collector::logs::v1::ExportLogsServiceRequest;
+use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
+use llamacol_pipeline::otlp::common::v1::any_value::Value;
+use llamacol_pipeline::otlp::trace::v1::{status::StatusCode, Span};
+use llamacol_pipeline::serde_yaml;
+use llamacol_pipeline::{
+    Batch, BoxError, BuildContext, ConsumeError, Consumer, Processor, ProcessorFactory, Signal,
+};
+
+pub use config::{GenaiConfig, Price};
+pub use content::ContentMode;
+use normalize::{attr, get, has, normalize, OPERATION};
+use values::int_of;
+
+pub fn factory() -> ProcessorFactory {
+    ProcessorFactory {
+        type_name: "genai",
+        signals: &[Signal::Traces, Signal::Logs],
+        config: ConfigSpec::of::<GenaiConfig>(),
+        build,
+    }
+}
+
+fn build(
+    ctx: &BuildContext,
+    block: &serde_yaml::Value,
+    next: Arc<dyn Consumer>,
+) -> Result<Arc<dyn Processor>, BoxError> {
+    let config = parse_block::<GenaiConfig>(block)?;
+    Ok(Arc::new(GenaiProcessor::new(
+        config,
+        ctx.node.clone(),
+        next,
+    )))
+}
+
+pub struct GenaiProcessor {
+    config: GenaiConfig,
+    node: node::NodeResource,
+    next: Arc<dyn Consumer>,
+}
+
+#[async_trait]
+impl Consumer for GenaiProcessor {
+    async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
+        let batch = match batch {
+            Batch::Traces(mut p) => {
+                self.traces(p.message_mut().map_err(ConsumeError::permanent)?);
+                Batch::Traces(p)
+            }
+            Batch::Logs(mut p) => {
+                self.logs(p.message_mut().map_err(ConsumeError::permanent)?);
+                Batch::Logs(p)
+            }
+            other => other,
+        };
+        self.next.consume(batch).await
+    }
+}
+
+impl Processor for GenaiProcessor {}
+
+impl GenaiProcessor {
+    pub fn new(
+        config: GenaiConfig,
+        node: llamacol_pipeline::NodeContext,
+        next: Arc<dyn Consumer>,
+    ) -> Self {
+        GenaiProcessor {
+            node: node::NodeResource::new(node),
+            config,
+            next,
+        }
+    }
+
+    /// Normalizes every span of `request` in place.
+    pub fn traces(&self, request: &mut ExportTraceServiceRequest) {
+        let c = &self.config;
+        for rs in &mut request.resource_spans {
+            let mut server: Option<node::Endpoint> = None;
+            let mut any = false;
+            for span in rs.scope_spans.iter_mut().flat_map(|s| &mut s.spans) {
+                let genai = normalize(&mut span.attributes, c.keep_original);
+                content::apply(
+                    &mut span.attributes,
+                    c.content,
+                    c.max_content_bytes,
+                    c.keep_original,
+                );
+                for event in &mut span.events {
+                    content::apply(
+                        &mut event.attributes,
+                        c.content,
+                        c.max_content_bytes,
+                        c.keep_original,
+                    );
+                }
+                if !genai {
+                    continue;
+                }
+                any = true;
+                self.genai_span(span);
+                if c.node_context && server.is_none() {
+                    server = node::Endpoint::of(&span.attributes);
+                }
+            }
+            if any && c.node_context {
+                let resource = rs.resource.get_or_insert_with(Default::default);
+                self.node.add_to(&mut resource.attributes, server.as_ref());
+            }
+        }
+    }
+
+    /// Normalizes every log record (GenAI events sent as logs) of `request` in place;
+    /// the body of a GenAI event is content.
+    pub fn logs(&self, request: &mut ExportLogsServiceRequest) {
+        let c = &self.config;
+        for record in request
+            .resource_logs
+            .iter_mut()
+            .flat_map(|r| &mut r.scope_logs)
+            .flat_map(|s| &mut s.log_records)
+        {
+            normalize(&mut record.attributes, c.keep_original);
+            content::apply(
+                &mut record.attributes,
+                c.content,
+                c.max_content_bytes,
+                c.keep_original,
+            );
+            let event = if record.event_name.is_empty() {
+                get(&record.attributes, "event.name").and_then(|v| match v {
+                    Value::StringValue(s) => Some(s.clone()),
+                    _ => None,
+                })
+            } else {
+                Some(record.event_name.clone())
+            };
+            if !event.is_some_and(|e| e.starts_with("gen_ai.")) {
+                continue;
+            }
+            match c.content {
+                ContentMode::Drop => record.body = None,
+                ContentMode::Keep => {}
+                ContentMode::Truncate => {
+                    if let Some(Value::StringValue(s)) =
+                        record.body.as_mut().and_then(|b| b.value.as_mut())
+                    {
+                        content::truncate(s, c.max_content_bytes);
+                    }
+                }
+            }
+        }
+    }
+
+    /// What a span with a GenAI operation gets beyond the mapping.
+    fn genai_span(&self, span: &mut Span) {
+        let failed = span
+            .status
+            .as_ref()
+            .is_some_and(|s| s.code == StatusCode::Error as i32);
+        if failed && !has(&span.attributes, "error.type") {
+            // The conventions' fallback when the error has no better name.
+            span.attributes
+                .push(attr("error.type", Value::StringValue("_OTHER".into())));
+        }
+        if self.config.rename_spans {
+            rename(span);
+        }
+        if !self.config.pricing.is_empty() && !has(&span.attributes, "gen_ai.usage.cost") {
+            if let Some(cost) = self.cost(&span.attributes) {
+                span.attributes
+                    .push(attr("gen_ai.usage.cost", Value::DoubleValue(cost)));
+            }
+        }
+    }
+
+    /// USD for this call, from the model's price and the token counts.
+    fn cost(&self, attrs: &[llamacol_pipeline::otlp::common::v1::KeyValue]) -> Option<f64> {
+        let model = ["gen_ai.response.model", "gen_ai.request.model"]
+            .iter()
+            .find_map(|k| match get(attrs, k) {
+                Some(Value::StringValue(m)) if self.config.pricing.contains_key(m) => Some(m),
+                _ => None,
+            })?;
+        let price = self.config.pricing.get(model)?;
+        let tokens = |k: &str| get(attrs, k).and_then(int_of).unwrap_or(0).max(0) as f64;
+        let (input, output) = (
+            tokens("gen_ai.usage.input_tokens"),
+            tokens("gen_ai.usage.output_tokens"),
+        );
+        // The conventions count cached tokens inside input tokens.
+        let cached = tokens("gen_ai.usage.cache_read.input_tokens").min(input);
+        let cached_price = price.cached_input.unwrap_or(price.input);
+        Some(((input - cached) * price.input + cached * cached_price + output * price.output) / 1e6)
+    }
+}
+
+/// Names no one chose for the call itself: what SDKs put when they know nothing better.
+const GENERIC_NAMES: [&str; 12] = [
+    "",
+    "llm",
+    "llm.request",
+    "llm_call",
+    "chat",
+    "completion",
+    "completions",
+    "chat.completions",
+    "chatcompletion",
+    "embedding",
+    "generate",
+    "inference",
+];
+
+/// `{operation} {model}` for a span with a generic name.
+fn rename(span: &mut Span) {
+    let text = |k: &str| match get(&span.attributes, k) {
+        Some(Value::StringValue(s)) => Some(s.as_str()),
+        _ => None,
+    };
+    let Some(operation) = text(OPERATION) else {
+        return;
+    };
+    let name = span.name.to_ascii_lowercase();
+    let provider = text("gen_ai.provider.name").unwrap_or_default();
+    let generic = GENERIC_NAMES.contains(&name.as_str())
+        || name == operation
+        || (!provider.is_empty()
+            && (name == provider || name.starts_with(&format!("{provider}."))));
+    if !generic {
+        return;
+    }
+    span.name = match text("gen_ai.request.model") {
+        Some(model) => format!("{operation} {model}"),
+        None => operation.to_string(),
+    };
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,109 @@
+//! What `node_context: true` adds to the resource of GenAI spans: the llama.cpp server
+//! that answered (its model and build) and this node's GPUs. Built from the node
+//! context's snapshot and kept until the snapshot's version moves.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use llamacol_pipeline::node::{LlamaServer, NodeContext, NodeSnapshot};
+use llamacol_pipeline::otlp::common::v1::{any_value::Value, KeyValue};
+
+use super::normalize::{attr, get, has};
+use super::values::{int_of, strings};
+
+/// A span's `server.address` / `server.port`.
+pub struct Endpoint {
+    address: String,
+    port: Option<i64>,
+}
+
+impl Endpoint {
+    pub fn of(attrs: &[KeyValue]) -> Option<Endpoint> {
+        let address = match get(attrs, "server.address") {
+            Some(Value::StringValue(a)) => loopback(a).to_string(),
+            _ => return None,
+        };
+        let port = get(attrs, "server.port").and_then(int_of);
+        Some(Endpoint { address, port })
+    }
+
+    fn matches(&self, server: &LlamaServer) -> bool {
+        self.address == loopback(&server.address)
+            && self.port.is_none_or(|p| p == i64::from(server.port))
+    }
+}
+
+/// `localhost` and `::1` name the same server as 127.0.0.1.
+fn loopback(address: &str) -> &str {
+    match address {
+        "localhost" | "::1" | "[::1]" => "127.0.0.1",
+        other => other,
+    }
+}
+
+pub struct NodeResource {
+    node: NodeContext,
+    /// The snapshot the GPU attributes were built from, and them.
+    cache: Mutex<(u64, Arc<Vec<KeyValue>>)>,
+}
+
+impl NodeResource {
+    pub fn new(node: NodeContext) -> NodeResource {
+        NodeResource {
+            node,
+            cache: Mutex::new((u64::MAX, Arc::new(Vec::new()))),
+        }
+    }
+
+    /// Adds the server matched by `endpoint` (else the only one) and the GPUs to a
+    /// resource, leaving attributes it already has alone.
+    pub fn add_to(&self, resource: &mut Vec<KeyValue>, endpoint: Option<&Endpoint>) {
+        let snapshot = self.node.snapshot();
+        let servers = &snapshot.llama_servers;
+        let server = match endpoint {
+            Some(e) => servers.values().find(|s| e.matches(s)),
+            None => None,
+        }
+        .or_else(|| {
+            (servers.len() == 1)
+                .then(|| servers.values().next())
+                .flatten()
+        });
+        if let Some(server) = server {
+            for (key, value) in [
+                ("llamacpp.model", &server.model),
+                ("llamacpp.build", &server.build),
+            ] {
+                if let Some(v) = value {
+                    if !has(resource, key) {
+                        resource.push(attr(key, Value::StringValue(v.clone())));
+                    }
+                }
+            }
+        }
+        for kv in self.gpus(&snapshot).iter() {
+            if !has(resource, &kv.key) {
+                resource.push(kv.clone());
+            }
+        }
+    }
+
+    fn gpus(&self, snapshot: &NodeSnapshot) -> Arc<Vec<KeyValue>> {
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if cache.0 != snapshot.version {
+            let gpus = &snapshot.gpus;
+            let built = if gpus.is_empty() {
+                Vec::new()
+            } else {
+                vec![
+                    attr("hw.gpu.ids", strings(gpus.iter().map(|g| g.uuid.clone()))),
+                    attr(
+                        "hw.gpu.models",
+                        strings(gpus.iter().map(|g| g.model.clone())),
+                    ),
+                ]
+            };
+            *cache = (snapshot.version, Arc::new(built));
+        }
+        cache.1.clone()
+    }
+}

@@ -1,0 +1,535 @@
+use std::sync::Arc;
+
+use llamacol_pipeline::node::{Gpu, LlamaServer};
+use llamacol_pipeline::otlp::collector::logs::v1::ExportLogsServiceRequest;
+use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
+use llamacol_pipeline::otlp::common::v1::{any_value::Value, AnyValue, KeyValue};
+use llamacol_pipeline::otlp::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use llamacol_pipeline::otlp::trace::v1::{span::Event, ResourceSpans, ScopeSpans, Span, Status};
+use llamacol_pipeline::NodeContext;
+
+use super::mapping::{Convert, RULES};
+use super::normalize::{attr, get};
+use super::values::strings;
+use super::*;
+
+fn s(v: &str) -> Value {
+    Value::StringValue(v.into())
+}
+
+fn span(name: &str, attrs: Vec<KeyValue>) -> Span {
+    Span {
+        name: name.into(),
+        attributes: attrs,
+        ..Default::default()
+    }
+}
+
+fn request(spans: Vec<Span>) -> ExportTraceServiceRequest {
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+fn processor(yaml: &str) -> GenaiProcessor {
+    processor_on(yaml, NodeContext::new())
+}
+
+fn processor_on(yaml: &str, node: NodeContext) -> GenaiProcessor {
+    let value: serde_yaml::Value = serde_yaml::from_str(yaml).expect("yaml");
+    let config = llamacol_pipeline::config::parse_block::<GenaiConfig>(&value).expect("config");
+    GenaiProcessor::new(config, node, Arc::new(Nowhere))
+}
+
+struct Nowhere;
+
+#[async_trait::async_trait]
+impl Consumer for Nowhere {
+    async fn consume(&self, _: Batch) -> Result<(), ConsumeError> {
+        Ok(())
+    }
+}
+
+/// Runs one span through a processor and returns it.
+fn run(p: &GenaiProcessor, s: Span) -> Span {
+    let mut r = request(vec![s]);
+    p.traces(&mut r);
+    r.resource_spans[0].scope_spans[0].spans[0].clone()
+}
+
+fn keys(span: &Span) -> Vec<&str> {
+    span.attributes.iter().map(|kv| kv.key.as_str()).collect()
+}
+
+/// A legacy value of the shape each conversion expects, and what it must become.
+fn sample(convert: Convert) -> (Value, Value) {
+    match convert {
+        Convert::Same => (s("llama-3-8b"), s("llama-3-8b")),
+        Convert::Int => (s("42"), Value::IntValue(42)),
+        Convert::Double => (Value::IntValue(1), Value::DoubleValue(1.0)),
+        Convert::Bool => (s("true"), Value::BoolValue(true)),
+        Convert::Provider => (s("vertex_ai"), s("gcp.vertex_ai")),
+        Convert::OneElementArray | Convert::StringArray => (s("stop"), strings(["stop".into()])),
+        Convert::Derive => (s("chat"), s("chat")),
+    }
+}
+
+#[test]
+fn every_mapping_row_arrives_in_current_form_and_the_legacy_key_is_gone() {
+    let p = processor("{}");
+    for rule in RULES.iter().filter(|r| r.convert != Convert::Derive) {
+        let (legacy, current) = sample(rule.convert);
+        let out = run(&p, span("x", vec![attr(rule.from, legacy)]));
+        assert_eq!(
+            get(&out.attributes, rule.to),
+            Some(&current),
+            "{} row `{}` -> `{}`: {:?}",
+            rule.scheme,
+            rule.from,
+            rule.to,
+            out.attributes
+        );
+        assert!(
+            !keys(&out).contains(&rule.from),
+            "{} row `{}` is still there",
+            rule.scheme,
+            rule.from
+        );
+    }
+}
+
+#[test]
+fn derive_only_rows_are_read_then_removed() {
+    let p = processor("{}");
+    for (key, value, expect) in [
+        (
+            "llm.request.type",
+            "embedding",
+            ("gen_ai.operation.name", s("embeddings")),
+        ),
+        (
+            "llm.request.type",
+            "completion",
+            ("gen_ai.operation.name", s("text_completion")),
+        ),
+        (
+            "llm.request.type",
+            "chat",
+            ("gen_ai.operation.name", s("chat")),
+        ),
+        (
+            "openinference.span.kind",
+            "EMBEDDING",
+            ("gen_ai.operation.name", s("embeddings")),
+        ),
+        (
+            "openinference.span.kind",
+            "LLM",
+            ("gen_ai.operation.name", s("chat")),
+        ),
+        (
+            "llm.usage.total_tokens",
+            "30",
+            ("gen_ai.operation.name", s("chat")),
+        ),
+        (
+            "llm.token_count.total",
+            "30",
+            ("gen_ai.operation.name", s("chat")),
+        ),
+        (
+            "llm.invocation_parameters",
+            r#"{"temperature": 0.2, "max_tokens": 64, "top_p": 0.9, "stop": ["END"], "seed": 7}"#,
+            ("gen_ai.request.temperature", Value::DoubleValue(0.2)),
+        ),
+    ] {
+        let out = run(
+            &p,
+            span(
+                "x",
+                vec![attr(key, s(value)), attr("llm.model_name", s("m"))],
+            ),
+        );
+        assert_eq!(
+            get(&out.attributes, expect.0),
+            Some(&expect.1),
+            "{key}={value}"
+        );
+        assert!(!keys(&out).contains(&key), "{key} still there");
+    }
+    let out = run(
+        &p,
+        span(
+            "x",
+            vec![attr(
+                "llm.invocation_parameters",
+                s(r#"{"max_tokens": 64, "top_p": 0.9, "stop": ["END"], "seed": 7, "n": 2}"#),
+            )],
+        ),
+    );
+    assert_eq!(
+        get(&out.attributes, "gen_ai.request.max_tokens"),
+        Some(&Value::IntValue(64))
+    );
+    assert_eq!(
+        get(&out.attributes, "gen_ai.request.top_p"),
+        Some(&Value::DoubleValue(0.9))
+    );
+    assert_eq!(
+        get(&out.attributes, "gen_ai.request.stop_sequences"),
+        Some(&strings(["END".into()]))
+    );
+    assert_eq!(
+        get(&out.attributes, "gen_ai.request.seed"),
+        Some(&Value::IntValue(7))
+    );
+    assert_eq!(
+        get(&out.attributes, "gen_ai.request.choice.count"),
+        Some(&Value::IntValue(2))
+    );
+    assert_eq!(
+        get(&out.attributes, "gen_ai.operation.name"),
+        None,
+        "no model, no tokens: not a GenAI call"
+    );
+}
+
+#[test]
+fn current_form_wins_and_keep_original_keeps_the_legacy_keys() {
+    let both = || {
+        span(
+            "x",
+            vec![
+                attr("gen_ai.usage.prompt_tokens", Value::IntValue(5)),
+                attr("gen_ai.usage.input_tokens", Value::IntValue(9)),
+                attr("llm.token_count.prompt", Value::IntValue(7)),
+            ],
+        )
+    };
+    let out = run(&processor("{}"), both());
+    assert_eq!(
+        get(&out.attributes, "gen_ai.usage.input_tokens"),
+        Some(&Value::IntValue(9))
+    );
+    assert_eq!(
+        keys(&out),
+        ["gen_ai.usage.input_tokens", "gen_ai.operation.name"]
+    );
+    let kept = run(&processor("{keep_original: true}"), both());
+    assert!(keys(&kept).contains(&"gen_ai.usage.prompt_tokens"));
+    assert!(keys(&kept).contains(&"llm.token_count.prompt"));
+    // Among legacy keys the earlier row wins: llamatelemetry's before OpenInference's.
+    let out = run(
+        &processor("{}"),
+        span(
+            "x",
+            vec![attr("llm.model_name", s("b")), attr("llm.model", s("a"))],
+        ),
+    );
+    assert_eq!(get(&out.attributes, "gen_ai.request.model"), Some(&s("a")));
+}
+
+#[test]
+fn failed_genai_spans_get_the_fallback_error_type() {
+    let p = processor("{}");
+    let mut failed = span("x", vec![attr("gen_ai.request.model", s("m"))]);
+    failed.status = Some(Status {
+        code: 2,
+        message: "boom".into(),
+    });
+    let out = run(&p, failed.clone());
+    assert_eq!(get(&out.attributes, "error.type"), Some(&s("_OTHER")));
+    failed.attributes.push(attr("error.type", s("timeout")));
+    assert_eq!(
+        get(&run(&p, failed).attributes, "error.type"),
+        Some(&s("timeout"))
+    );
+    let plain = span("GET /", vec![attr("http.request.method", s("GET"))]);
+    let out = run(&p, plain.clone());
+    assert_eq!(
+        out, plain,
+        "a span that is not a GenAI call is left as it was"
+    );
+}
+
+fn with_content() -> Span {
+    let mut sp = span(
+        "x",
+        vec![
+            attr("gen_ai.request.model", s("m")),
+            attr("gen_ai.prompt.0.role", s("user")),
+            attr(
+                "gen_ai.prompt.0.content",
+                s("what is the capital of France?"),
+            ),
+            attr("gen_ai.completion.0.role", s("assistant")),
+            attr("gen_ai.completion.0.content", s("Paris")),
+            attr("gen_ai.completion.0.finish_reason", s("stop")),
+            attr("input.value", s("what is the capital of France?")),
+            attr("gen_ai.system_instructions", s("be brief")),
+        ],
+    );
+    sp.events.push(Event {
+        name: "gen_ai.content.prompt".into(),
+        attributes: vec![
+            attr("gen_ai.prompt", s("secret")),
+            attr("n", Value::IntValue(1)),
+        ],
+        ..Default::default()
+    });
+    sp
+}
+
+#[test]
+fn content_is_dropped_by_default_kept_as_messages_or_truncated() {
+    let dropped = run(&processor("{}"), with_content());
+    assert_eq!(
+        keys(&dropped),
+        ["gen_ai.request.model", "gen_ai.operation.name"]
+    );
+    assert_eq!(
+        dropped.events[0].attributes.len(),
+        1,
+        "event content dropped, event kept"
+    );
+
+    let kept = run(&processor("{content: keep}"), with_content());
+    let Some(Value::StringValue(input)) = get(&kept.attributes, "gen_ai.input.messages") else {
+        panic!("{:?}", kept.attributes)
+    };
+    let input: serde_json::Value = serde_json::from_str(input).expect("json");
+    assert_eq!(
+        input,
+        serde_json::json!([{"role": "user", "parts": [{"type": "text", "content": "what is the capital of France?"}]}])
+    );
+    let Some(Value::StringValue(output)) = get(&kept.attributes, "gen_ai.output.messages") else {
+        panic!("{:?}", kept.attributes)
+    };
+    assert!(output.contains("\"finish_reason\":\"stop\"") && output.contains("Paris"));
+    assert!(!keys(&kept).iter().any(|k| k.starts_with("gen_ai.prompt.")));
+
+    let cut = run(
+        &processor("{content: truncate, max_content_bytes: 8}"),
+        with_content(),
+    );
+    assert_eq!(get(&cut.attributes, "input.value"), Some(&s("what is ")));
+    assert_eq!(
+        get(&cut.events[0].attributes, "gen_ai.prompt"),
+        Some(&s("secret"))
+    );
+}
+
+#[test]
+fn openinference_messages_become_input_messages() {
+    let out = run(
+        &processor("{content: keep}"),
+        span(
+            "x",
+            vec![
+                attr("llm.model_name", s("m")),
+                attr("llm.input_messages.0.message.role", s("system")),
+                attr("llm.input_messages.0.message.content", s("be brief")),
+                attr("llm.input_messages.1.message.role", s("user")),
+                attr("llm.input_messages.1.message.content", s("hi")),
+            ],
+        ),
+    );
+    let Some(Value::StringValue(input)) = get(&out.attributes, "gen_ai.input.messages") else {
+        panic!("{:?}", out.attributes)
+    };
+    let input: serde_json::Value = serde_json::from_str(input).expect("json");
+    assert_eq!(input[1]["role"], "user");
+    assert_eq!(input[0]["parts"][0]["content"], "be brief");
+}
+
+#[test]
+fn generic_span_names_are_renamed_when_asked() {
+    let p = processor("{rename_spans: true}");
+    for (name, expect) in [
+        ("openai.chat", "chat gpt-4o"),
+        ("llm", "chat gpt-4o"),
+        ("", "chat gpt-4o"),
+        ("answer_question", "answer_question"),
+    ] {
+        let out = run(
+            &p,
+            span(
+                name,
+                vec![
+                    attr("gen_ai.system", s("openai")),
+                    attr("gen_ai.request.model", s("gpt-4o")),
+                ],
+            ),
+        );
+        assert_eq!(out.name, expect, "{name}");
+    }
+    let out = run(
+        &processor("{}"),
+        span("llm", vec![attr("llm.model", s("m"))]),
+    );
+    assert_eq!(out.name, "llm", "off by default");
+}
+
+#[test]
+fn pricing_sets_the_cost_of_each_call() {
+    let p = processor("{pricing: {gpt-4o: {input: 2.5, output: 10, cached_input: 1.25}}}");
+    let out = run(
+        &p,
+        span(
+            "x",
+            vec![
+                attr("gen_ai.request.model", s("gpt-4o")),
+                attr("gen_ai.usage.input_tokens", Value::IntValue(1_000_000)),
+                attr(
+                    "gen_ai.usage.cache_read.input_tokens",
+                    Value::IntValue(200_000),
+                ),
+                attr("gen_ai.usage.output_tokens", Value::IntValue(100_000)),
+            ],
+        ),
+    );
+    // 800k * 2.5 + 200k * 1.25 + 100k * 10, per million.
+    assert_eq!(
+        get(&out.attributes, "gen_ai.usage.cost"),
+        Some(&Value::DoubleValue(3.25))
+    );
+    let unpriced = run(
+        &p,
+        span("x", vec![attr("gen_ai.request.model", s("other"))]),
+    );
+    assert_eq!(get(&unpriced.attributes, "gen_ai.usage.cost"), None);
+}
+
+#[test]
+fn node_context_adds_the_matching_server_and_the_gpus_to_the_resource() {
+    let node = NodeContext::new();
+    for (port, model) in [(8080, "qwen"), (8081, "llama")] {
+        node.publish_llama_server(LlamaServer {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            address: "127.0.0.1".into(),
+            port,
+            model: Some(model.into()),
+            build: Some("b1".into()),
+            ..Default::default()
+        });
+    }
+    node.publish_gpus(vec![
+        Gpu {
+            index: 0,
+            uuid: "GPU-a".into(),
+            model: "NVIDIA H200".into(),
+            memory_bytes: None,
+        },
+        Gpu {
+            index: 1,
+            uuid: "GPU-b".into(),
+            model: "NVIDIA H200".into(),
+            memory_bytes: None,
+        },
+    ]);
+    let p = processor_on("{node_context: true}", node);
+    let mut r = request(vec![
+        span("GET", vec![]),
+        span(
+            "chat",
+            vec![
+                attr("gen_ai.request.model", s("llama")),
+                attr("server.address", s("localhost")),
+                attr("server.port", Value::IntValue(8081)),
+            ],
+        ),
+    ]);
+    p.traces(&mut r);
+    let resource = &r.resource_spans[0]
+        .resource
+        .as_ref()
+        .expect("resource")
+        .attributes;
+    assert_eq!(get(resource, "llamacpp.model"), Some(&s("llama")));
+    assert_eq!(get(resource, "llamacpp.build"), Some(&s("b1")));
+    assert_eq!(
+        get(resource, "hw.gpu.ids"),
+        Some(&strings(["GPU-a".into(), "GPU-b".into()]))
+    );
+    assert_eq!(
+        get(resource, "hw.gpu.models"),
+        Some(&strings(["NVIDIA H200".into(), "NVIDIA H200".into()]))
+    );
+    let mut plain = request(vec![span("GET", vec![])]);
+    p.traces(&mut plain);
+    assert!(
+        plain.resource_spans[0].resource.is_none(),
+        "no GenAI span, no node context"
+    );
+}
+
+#[test]
+fn genai_events_sent_as_logs_are_normalized_and_their_body_dropped() {
+    let mut r = ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            scope_logs: vec![ScopeLogs {
+                log_records: vec![
+                    LogRecord {
+                        event_name: "gen_ai.user.message".into(),
+                        attributes: vec![attr("gen_ai.system", s("az.ai.openai"))],
+                        body: Some(AnyValue {
+                            value: Some(s("my secret prompt")),
+                        }),
+                        ..Default::default()
+                    },
+                    LogRecord {
+                        body: Some(AnyValue {
+                            value: Some(s("an ordinary log line")),
+                        }),
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    processor("{}").logs(&mut r);
+    let records = &r.resource_logs[0].scope_logs[0].log_records;
+    assert_eq!(
+        get(&records[0].attributes, "gen_ai.provider.name"),
+        Some(&s("azure.ai.openai"))
+    );
+    assert!(records[0].body.is_none());
+    assert!(records[1].body.is_some(), "not a GenAI event: untouched");
+}
+
+/// README's mapping table lists every row, so the documentation cannot fall behind.
+#[test]
+fn the_readme_lists_every_mapping_row() {
+    let readme = include_str!("../../../README.md");
+    for rule in RULES {
+        let row = if rule.to.is_empty() {
+            format!("| `{}` | (read, then removed) |", rule.from)
+        } else {
+            format!("| `{}` | `{}` |", rule.from, rule.to)
+        };
+        assert!(readme.contains(&row), "README lacks the row `{row}`");
+    }
+}
+
+#[test]
+fn bad_configs_are_refused_with_the_key() {
+    let issues = (ConfigSpec::of::<GenaiConfig>().check)(
+        &serde_yaml::from_str("{content: truncate, max_content_bytes: 0}").expect("yaml"),
+    );
+    assert!(format!("{issues:?}").contains("max_content_bytes"));
+    let issues = (ConfigSpec::of::<GenaiConfig>().check)(
+        &serde_yaml::from_str("{contnet: keep}").expect("yaml"),
+    );
+    assert!(
+        format!("{issues:?}").contains("did you mean `content`"),
+        "{issues:?}"
+    );
+}
