@@ -94,11 +94,12 @@ fn validate(cli: &Cli) -> ExitCode {
                 eprintln!("{w}");
             }
             eprintln!(
-                "configuration is valid: {} pipeline(s), {} receiver(s), {} processor(s), {} exporter(s), {} extension(s)",
+                "configuration is valid: {} pipeline(s), {} receiver(s), {} processor(s), {} exporter(s), {} connector(s), {} extension(s)",
                 config.pipelines.len(),
                 config.receivers.len(),
                 config.processors.len(),
                 config.exporters.len(),
+                config.connectors.len(),
                 config.service_extensions.len()
             );
             ExitCode::SUCCESS

@@ -1,0 +1,193 @@
+//! `genai_metrics` connector (traces -> metrics): from every span with
+//! `gen_ai.operation.name` (run the `genai` processor first to name legacy spans), the
+//! GenAI conventions' metrics: `gen_ai.client.token.usage`,
+//! `gen_ai.client.operation.duration`, `gen_ai.server.time_to_first_token`,
+//! `gen_ai.server.time_per_output_token`, `gen_ai.requests` and, when spans carry a
+//! cost, `gen_ai.usage.cost`. Cumulative, emitted every `metrics_flush_interval` and at
+//! shutdown; series are bounded by `max_series`, the rest share one overflow series.
+
+mod config;
+mod emit;
+mod series;
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use llamacol_pipeline::config::{parse_block, ConfigSpec};
+use llamacol_pipeline::log_once::LogOnce;
+use llamacol_pipeline::serde_yaml::Value;
+use llamacol_pipeline::task::Background;
+use llamacol_pipeline::{
+    Batch, BoxError, BuildContext, Connector, ConnectorFactory, ConsumeError, Consumer,
+    DropCounter, Signal, SignalPair,
+};
+
+pub use config::{Buckets, Dimension, GenaiMetricsConfig};
+use series::Table;
+
+const PAIRS: [SignalPair; 1] = [SignalPair::new(Signal::Traces, Signal::Metrics)];
+
+pub fn factory() -> ConnectorFactory {
+    ConnectorFactory {
+        type_name: "genai_metrics",
+        pairs: &PAIRS,
+        config: ConfigSpec::of::<GenaiMetricsConfig>(),
+        build,
+    }
+}
+
+fn build(
+    ctx: &BuildContext,
+    block: &Value,
+    _pair: SignalPair,
+    next: Arc<dyn Consumer>,
+) -> Result<Arc<dyn Connector>, BoxError> {
+    let config = parse_block::<GenaiMetricsConfig>(block)?;
+    Ok(Arc::new(GenaiMetrics::new(
+        ctx.id.to_string(),
+        config,
+        next,
+        ctx.dropped.clone(),
+    )))
+}
+
+pub struct GenaiMetrics {
+    inner: Arc<Inner>,
+    flusher: Background,
+}
+
+struct Inner {
+    id: String,
+    config: GenaiMetricsConfig,
+    table: Mutex<Table>,
+    next: Arc<dyn Consumer>,
+    dropped: DropCounter,
+    overflow_said: LogOnce,
+    refused_said: LogOnce,
+}
+
+impl GenaiMetrics {
+    pub fn new(
+        id: String,
+        config: GenaiMetricsConfig,
+        next: Arc<dyn Consumer>,
+        dropped: DropCounter,
+    ) -> GenaiMetrics {
+        GenaiMetrics {
+            inner: Arc::new(Inner {
+                id,
+                table: Mutex::new(Table::new(config.max_series)),
+                config,
+                next,
+                dropped,
+                overflow_said: LogOnce::default(),
+                refused_said: LogOnce::default(),
+            }),
+            flusher: Background::new(),
+        }
+    }
+
+    /// Emits the metrics now (what the timer does).
+    pub async fn flush(&self) -> Result<(), ConsumeError> {
+        self.inner.flush().await
+    }
+}
+
+impl Inner {
+    fn record(
+        &self,
+        request: &llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest,
+    ) {
+        let now = llamacol_pipeline::clock::unix_nanos();
+        let c = &self.config;
+        let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
+        let before = table.overflowed_spans;
+        for rs in &request.resource_spans {
+            let resource = rs.resource.as_ref().map_or(&[][..], |r| &r.attributes[..]);
+            for span in rs.scope_spans.iter().flat_map(|s| &s.spans) {
+                table.record(span, resource, &c.dimensions, &c.buckets, now);
+            }
+        }
+        if table.overflowed_spans > before && self.overflow_said.is_new("overflow") {
+            tracing::warn!(component = %self.id, max_series = c.max_series, "more distinct series than `max_series`: further ones are counted in one series with otel.metric.overflow=true (logged once)");
+        }
+    }
+
+    async fn flush(&self) -> Result<(), ConsumeError> {
+        let request = {
+            let table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
+            if table.series.is_empty() && table.overflow.is_none() {
+                return Ok(());
+            }
+            emit::request(
+                &table,
+                &self.config.dimensions,
+                &self.config.buckets,
+                llamacol_pipeline::clock::unix_nanos(),
+            )
+        };
+        // Cumulative: a refused flush loses nothing, the next one carries the totals.
+        match self.next.consume(Batch::from(request)).await {
+            Ok(()) => {
+                self.refused_said.cleared();
+                Ok(())
+            }
+            Err(e) => {
+                if self.refused_said.is_new("refused") {
+                    tracing::warn!(component = %self.id, error = %e, "GenAI metrics refused downstream; the next flush carries the totals (logged once until one succeeds)");
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Consumer for GenaiMetrics {
+    async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
+        if let Batch::Traces(mut p) = batch {
+            let request = p.message().map_err(ConsumeError::permanent)?;
+            self.inner.record(request);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Connector for GenaiMetrics {
+    async fn start(&self) -> Result<(), BoxError> {
+        let inner = self.inner.clone();
+        let every = inner.config.metrics_flush_interval;
+        self.flusher.spawn(move |cancel| async move {
+            let mut ticker = tokio::time::interval(every);
+            ticker.tick().await;
+            loop {
+                tokio::select! {
+                    _ = ticker.tick() => { let _ = inner.flush().await; }
+                    () = cancel.cancelled() => return,
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// The last flush: what was aggregated since the previous one is handed on now.
+    async fn shutdown(&self) -> Result<(), BoxError> {
+        self.flusher.stop().await;
+        if let Err(e) = self.inner.flush().await {
+            let points = self
+                .inner
+                .table
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .series
+                .len();
+            self.inner.dropped.add(points);
+            return Err(format!("the final GenAI metrics were refused: {e}").into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

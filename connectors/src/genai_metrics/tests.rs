@@ -1,0 +1,334 @@
+use std::sync::{Arc, Mutex, PoisonError};
+
+use llamacol_pipeline::attributes::{int, string};
+use llamacol_pipeline::config::parse_block;
+use llamacol_pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
+use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
+use llamacol_pipeline::otlp::common::v1::{any_value::Value, KeyValue};
+use llamacol_pipeline::otlp::metrics::v1::{metric, HistogramDataPoint, Metric, NumberDataPoint};
+use llamacol_pipeline::otlp::resource::v1::Resource;
+use llamacol_pipeline::otlp::trace::v1::{span::Event, ResourceSpans, ScopeSpans, Span, Status};
+use llamacol_pipeline::serde_yaml;
+
+use super::*;
+
+#[derive(Default)]
+struct Capture(Mutex<Vec<ExportMetricsServiceRequest>>);
+
+#[async_trait]
+impl Consumer for Capture {
+    async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
+        if let Batch::Metrics(p) = batch {
+            let m = p.into_message().map_err(ConsumeError::permanent)?;
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(m);
+        }
+        Ok(())
+    }
+}
+
+impl Capture {
+    fn last(&self) -> ExportMetricsServiceRequest {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .last()
+            .cloned()
+            .expect("a flush")
+    }
+}
+
+fn connector(yaml: &str) -> (GenaiMetrics, Arc<Capture>) {
+    let value: serde_yaml::Value = serde_yaml::from_str(yaml).expect("yaml");
+    let config = parse_block::<GenaiMetricsConfig>(&value).expect("config");
+    let capture = Arc::new(Capture::default());
+    (
+        GenaiMetrics::new(
+            "genai_metrics".into(),
+            config,
+            capture.clone(),
+            DropCounter::default(),
+        ),
+        capture,
+    )
+}
+
+const START: u64 = 1_700_000_000_000_000_000;
+const MS: u64 = 1_000_000;
+
+fn chat(model: &str, millis: u64, input: i64, output: i64) -> Span {
+    Span {
+        name: format!("chat {model}"),
+        start_time_unix_nano: START,
+        end_time_unix_nano: START + millis * MS,
+        attributes: vec![
+            string("gen_ai.operation.name", "chat"),
+            string("gen_ai.provider.name", "llama.cpp"),
+            string("gen_ai.request.model", model),
+            int("gen_ai.usage.input_tokens", input),
+            int("gen_ai.usage.output_tokens", output),
+        ],
+        ..Default::default()
+    }
+}
+
+fn traces(spans: Vec<Span>) -> Batch {
+    Batch::from(ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![string("service.name", "rag"), string("host.name", "n1")],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    })
+}
+
+fn metric<'a>(r: &'a ExportMetricsServiceRequest, name: &str) -> &'a Metric {
+    r.resource_metrics
+        .iter()
+        .flat_map(|rm| &rm.scope_metrics)
+        .flat_map(|s| &s.metrics)
+        .find(|m| m.name == name)
+        .unwrap_or_else(|| panic!("no {name}"))
+}
+
+fn histogram<'a>(r: &'a ExportMetricsServiceRequest, name: &str) -> &'a [HistogramDataPoint] {
+    match &metric(r, name).data {
+        Some(metric::Data::Histogram(h)) => &h.data_points,
+        other => panic!("{name}: {other:?}"),
+    }
+}
+
+/// Every point of a sum, across resources (the overflow series has its own).
+fn sum(r: &ExportMetricsServiceRequest, name: &str) -> Vec<NumberDataPoint> {
+    r.resource_metrics
+        .iter()
+        .flat_map(|rm| &rm.scope_metrics)
+        .flat_map(|s| &s.metrics)
+        .filter(|m| m.name == name)
+        .flat_map(|m| match &m.data {
+            Some(metric::Data::Sum(s)) => {
+                assert!(s.is_monotonic && s.aggregation_temporality == 2);
+                s.data_points.clone()
+            }
+            other => panic!("{name}: {other:?}"),
+        })
+        .collect()
+}
+
+fn attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a str> {
+    attrs.iter().find(|kv| kv.key == key).and_then(|kv| {
+        match kv.value.as_ref()?.value.as_ref()? {
+            Value::StringValue(s) => Some(s.as_str()),
+            _ => None,
+        }
+    })
+}
+
+#[tokio::test]
+async fn token_usage_duration_ttft_and_time_per_token_follow_the_conventions() {
+    let (c, out) = connector("{}");
+    let mut streamed = chat("qwen", 2000, 100, 11);
+    streamed.events.push(Event {
+        name: "gen_ai.first_chunk".into(),
+        time_unix_nano: START + 500 * MS,
+        ..Default::default()
+    });
+    let mut told = chat("qwen", 1000, 50, 1);
+    told.attributes.push(KeyValue {
+        key: "gen_ai.response.time_to_first_chunk".into(),
+        value: Some(llamacol_pipeline::otlp::common::v1::AnyValue {
+            value: Some(Value::DoubleValue(0.25)),
+        }),
+        ..Default::default()
+    });
+    let plain = Span {
+        name: "GET /".into(),
+        ..Default::default()
+    };
+    c.consume(traces(vec![streamed, told, plain]))
+        .await
+        .expect("taken");
+    c.flush().await.expect("flushed");
+    let r = out.last();
+    assert_eq!(r.resource_metrics.len(), 1);
+    let resource = &r.resource_metrics[0]
+        .resource
+        .as_ref()
+        .expect("resource")
+        .attributes;
+    assert_eq!(resource.len(), 1, "service.name only");
+    assert_eq!(attr(resource, "service.name"), Some("rag"));
+
+    let usage = metric(&r, "gen_ai.client.token.usage");
+    assert_eq!(usage.unit, "{token}");
+    let tokens = histogram(&r, "gen_ai.client.token.usage");
+    let by_type = |t: &str| {
+        tokens
+            .iter()
+            .find(|p| attr(&p.attributes, "gen_ai.token.type") == Some(t))
+            .expect(t)
+    };
+    assert_eq!(
+        (by_type("input").count, by_type("input").sum),
+        (2, Some(150.0))
+    );
+    assert_eq!(
+        (by_type("output").count, by_type("output").sum),
+        (2, Some(12.0))
+    );
+    assert_eq!(by_type("input").explicit_bounds[..3], [1.0, 4.0, 16.0]);
+    assert_eq!(
+        attr(&by_type("input").attributes, "gen_ai.request.model"),
+        Some("qwen")
+    );
+
+    let duration = histogram(&r, "gen_ai.client.operation.duration");
+    assert_eq!(metric(&r, "gen_ai.client.operation.duration").unit, "s");
+    assert_eq!((duration[0].count, duration[0].sum), (2, Some(3.0)));
+    // 1.0s falls in (0.64, 1.28], 2.0s in (1.28, 2.56].
+    assert_eq!(duration[0].bucket_counts[7], 1);
+    assert_eq!(duration[0].bucket_counts[8], 1);
+
+    let ttft = histogram(&r, "gen_ai.server.time_to_first_token");
+    assert_eq!((ttft[0].count, ttft[0].sum), (2, Some(0.75)));
+    // (2.0 - 0.5) / (11 - 1); the one-token response has no time per token.
+    let tpot = histogram(&r, "gen_ai.server.time_per_output_token");
+    assert_eq!(tpot[0].count, 1);
+    assert!((tpot[0].sum.unwrap_or_default() - 0.15).abs() < 1e-9);
+
+    let requests = sum(&r, "gen_ai.requests");
+    assert_eq!(requests[0].value, Some(number_data_point::Value::AsInt(2)));
+    assert_eq!(metric(&r, "gen_ai.requests").unit, "{request}");
+    assert!(
+        r.resource_metrics[0].scope_metrics[0]
+            .metrics
+            .iter()
+            .all(|m| m.name != "gen_ai.usage.cost"),
+        "no cost on the spans, no cost metric"
+    );
+}
+
+use llamacol_pipeline::otlp::metrics::v1::number_data_point;
+
+#[tokio::test]
+async fn failures_are_split_by_error_type_and_totals_are_cumulative() {
+    let (c, out) = connector("{}");
+    let mut failed = chat("m", 100, 1, 1);
+    failed.status = Some(Status {
+        code: 2,
+        message: "x".into(),
+    });
+    c.consume(traces(vec![chat("m", 100, 1, 1), failed.clone()]))
+        .await
+        .expect("taken");
+    c.flush().await.expect("flushed");
+    c.consume(traces(vec![failed])).await.expect("taken");
+    c.flush().await.expect("flushed");
+    let r = out.last();
+    let requests = sum(&r, "gen_ai.requests");
+    let of = |e: Option<&str>| {
+        requests
+            .iter()
+            .find(|p| attr(&p.attributes, "error.type") == e)
+            .and_then(|p| p.value.clone())
+    };
+    assert_eq!(of(None), Some(number_data_point::Value::AsInt(1)));
+    assert_eq!(
+        of(Some("_OTHER")),
+        Some(number_data_point::Value::AsInt(2)),
+        "cumulative over flushes"
+    );
+    assert!(requests
+        .iter()
+        .all(|p| p.start_time_unix_nano > 0 && p.start_time_unix_nano <= p.time_unix_nano));
+}
+
+#[tokio::test]
+async fn series_beyond_max_series_share_one_overflow_series() {
+    let (c, out) = connector("{max_series: 2}");
+    let spans = (0..5)
+        .map(|i| chat(&format!("model-{i}"), 10, 1, 1))
+        .collect();
+    c.consume(traces(spans)).await.expect("taken");
+    c.flush().await.expect("flushed");
+    let r = out.last();
+    let requests = sum(&r, "gen_ai.requests");
+    assert_eq!(requests.len(), 3, "two series and the overflow");
+    let overflow = requests
+        .iter()
+        .find(|p| {
+            p.attributes
+                .iter()
+                .any(|kv| kv.key == "otel.metric.overflow")
+        })
+        .expect("overflow series");
+    assert_eq!(overflow.value, Some(number_data_point::Value::AsInt(3)));
+}
+
+#[tokio::test]
+async fn a_hundred_thousand_series_offered_keep_the_table_at_max_series() {
+    let (c, _) = connector("{max_series: 10000}");
+    for chunk in 0..100 {
+        let spans = (0..1000)
+            .map(|i| chat(&format!("m-{chunk}-{i}"), 10, 1, 1))
+            .collect();
+        c.consume(traces(spans)).await.expect("taken");
+    }
+    let table = c.inner.table.lock().unwrap_or_else(PoisonError::into_inner);
+    assert_eq!(table.series.len(), 10_000);
+    assert_eq!(table.overflowed_spans, 90_000);
+}
+
+#[tokio::test]
+async fn dimensions_and_cost_are_added_and_shutdown_flushes() {
+    let (c, out) = connector("{dimensions: [{name: host.name}, {name: tenant, default: none}], metrics_flush_interval: 1h}");
+    let mut priced = chat("m", 10, 1, 1);
+    priced.attributes.push(KeyValue {
+        key: "gen_ai.usage.cost".into(),
+        value: Some(llamacol_pipeline::otlp::common::v1::AnyValue {
+            value: Some(Value::DoubleValue(0.5)),
+        }),
+        ..Default::default()
+    });
+    c.start().await.expect("start");
+    c.consume(traces(vec![priced.clone(), priced]))
+        .await
+        .expect("taken");
+    c.shutdown().await.expect("final flush");
+    let r = out.last();
+    let requests = sum(&r, "gen_ai.requests");
+    assert_eq!(
+        attr(&requests[0].attributes, "host.name"),
+        Some("n1"),
+        "from the resource"
+    );
+    assert_eq!(
+        attr(&requests[0].attributes, "tenant"),
+        Some("none"),
+        "the default"
+    );
+    let cost = sum(&r, "gen_ai.usage.cost");
+    assert_eq!(cost[0].value, Some(number_data_point::Value::AsDouble(1.0)));
+    assert_eq!(metric(&r, "gen_ai.usage.cost").unit, "USD");
+}
+
+#[test]
+fn bad_configs_name_the_key() {
+    let check = |yaml: &str| {
+        let v: serde_yaml::Value = serde_yaml::from_str(yaml).expect("yaml");
+        format!("{:?}", (ConfigSpec::of::<GenaiMetricsConfig>().check)(&v))
+    };
+    assert!(
+        check("{buckets: {time_to_first_token: [1, 0.5]}}").contains("buckets.time_to_first_token")
+    );
+    assert!(check("{dimensions: [{name: gen_ai.request.model}]}").contains("always an attribute"));
+    assert!(check("{max_series: 0}").contains("max_series"));
+}
