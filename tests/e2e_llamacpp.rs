@@ -6,72 +6,10 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::process::Running;
+use common::llama_server::LlamaServer;
 use common::{lines, metrics, Collector};
-use llamacol_pipeline::testing::{external_program, free_port};
-
-/// A running `llama-server` with the tiny model and 2 slots.
-struct LlamaServer {
-    process: Running,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl LlamaServer {
-    fn start() -> LlamaServer {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let model = dir.path().join("tiny-llama.gguf");
-        let made = Command::new(external_program("peers-python"))
-            .arg("tests/peers/python/tiny_llama.py")
-            .arg(&model)
-            .output()
-            .expect("python");
-        assert!(
-            made.status.success(),
-            "{}",
-            String::from_utf8_lossy(&made.stderr)
-        );
-        let port = free_port();
-        let mut command = Command::new(external_program("llama-server"));
-        command
-            .arg("-m")
-            .arg(&model)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--metrics", "--slots", "-np", "2", "-c", "1024", "-t", "1"]);
-        let log = dir.path().join("server.log");
-        let mut server = LlamaServer {
-            process: Running::spawn("llama-server", &mut command, log),
-            port,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while common::http_get(port, "/health").0 != 200 {
-            server.process.assert_running();
-            assert!(Instant::now() < deadline, "llama-server not healthy in 60s");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        server
-    }
-
-    /// POSTs a completion; returns the (prompt_n, predicted_n) its `timings` report.
-    fn complete(&self, path: &str, body: serde_json::Value) -> (f64, f64) {
-        let response: serde_json::Value = reqwest::blocking::Client::new()
-            .post(format!("http://127.0.0.1:{}{path}", self.port))
-            .json(&body)
-            .send()
-            .and_then(|r| r.error_for_status())
-            .and_then(|r| r.json())
-            .expect("completion");
-        let t = &response["timings"];
-        (
-            t["prompt_n"].as_f64().expect("prompt_n"),
-            t["predicted_n"].as_f64().expect("predicted_n"),
-        )
-    }
-}
 
 /// The newest point of metric `name` whose attributes contain `with` (key, value):
 /// (time in ns, value).

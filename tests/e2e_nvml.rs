@@ -6,30 +6,15 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::fake_nvml::build_fake_nvml;
 use common::{http_get, Collector};
 use llamacol_pipeline::testing::free_port;
 
 const H100: &str = "GPU-8c7a3b2e-1f4d-4a6b-9e0c-2d5f7a8b9c01";
 const L4: &str = "GPU-3f9e2d1c-7b6a-4c5d-8e9f-0a1b2c3d4e5f";
 const MIG: &str = "MIG-5e1c9a7b-3d2f-4e6a-8b0c-1d2e3f4a5b6c";
-
-/// Builds the fake library into `dir` as `libnvidia-ml.so.1`.
-fn build_fake_nvml(dir: &std::path::Path) {
-    let out = Command::new("cc")
-        .args(["-shared", "-fPIC", "-O1", "-Wall", "-Werror", "-o"])
-        .arg(dir.join("libnvidia-ml.so.1"))
-        .arg("tests/fake_nvml/libnvidia-ml.c")
-        .output()
-        .expect("cc (the C compiler Rust links with)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// The sample value of the first line of `text` that starts with `name{` and contains
 /// every one of `labels`.

@@ -9,9 +9,12 @@ use std::time::{Duration, Instant};
 
 use llamacol_pipeline::testing::free_port;
 
+pub mod fake_nvml;
+pub mod llama_server;
 pub mod llm_app;
 pub mod otelcol;
 pub mod process;
+pub mod prometheus;
 
 use process::Running;
 

@@ -102,12 +102,15 @@ fn metrics(rows: &[Row<'_>], buckets: &Buckets, now: u64) -> Vec<Metric> {
             ));
         }
     }
-    push_histogram(
+    push(
         &mut out,
-        "gen_ai.client.token.usage",
-        "{token}",
-        "Tokens used per GenAI operation, by type (input or output).",
+        (
+            "gen_ai.client.token.usage",
+            "{token}",
+            "Tokens used per GenAI operation, by type (input or output).",
+        ),
         token_points,
+        histogram,
     );
     type Pick = fn(&Aggregates) -> &Histogram;
     let histograms: [(&str, &str, &[f64], Pick); 3] = [
@@ -128,7 +131,7 @@ fn metrics(rows: &[Row<'_>], buckets: &Buckets, now: u64) -> Vec<Metric> {
                 )
             })
             .collect();
-        push_histogram(&mut out, name, "s", description, points);
+        push(&mut out, (name, "s", description), points, histogram);
     }
     let requests = rows
         .iter()
@@ -140,12 +143,15 @@ fn metrics(rows: &[Row<'_>], buckets: &Buckets, now: u64) -> Vec<Metric> {
             )
         })
         .collect();
-    push_sum(
+    push(
         &mut out,
-        "gen_ai.requests",
-        "{request}",
-        "GenAI operations (spans), with error.type when they failed.",
+        (
+            "gen_ai.requests",
+            "{request}",
+            "GenAI operations (spans), with error.type when they failed.",
+        ),
         requests,
+        counter,
     );
     let costs = rows
         .iter()
@@ -155,12 +161,15 @@ fn metrics(rows: &[Row<'_>], buckets: &Buckets, now: u64) -> Vec<Metric> {
                 .map(|c| number(r, now, number_data_point::Value::AsDouble(c)))
         })
         .collect();
-    push_sum(
+    push(
         &mut out,
-        "gen_ai.usage.cost",
-        "USD",
-        "Cost of GenAI operations, from the genai processor's pricing.",
+        (
+            "gen_ai.usage.cost",
+            "USD",
+            "Cost of GenAI operations, from the genai processor's pricing.",
+        ),
         costs,
+        counter,
     );
     out
 }
@@ -196,47 +205,36 @@ fn number(row: &Row<'_>, now: u64, value: number_data_point::Value) -> NumberDat
     }
 }
 
-fn push_histogram(
+/// Adds a metric holding `points` (none: no metric), wrapped by `data` as its type.
+fn push<P>(
     out: &mut Vec<Metric>,
-    name: &str,
-    unit: &str,
-    description: &str,
-    data_points: Vec<HistogramDataPoint>,
+    (name, unit, description): (&str, &str, &str),
+    points: Vec<P>,
+    data: fn(Vec<P>) -> metric::Data,
 ) {
-    if data_points.is_empty() {
+    if points.is_empty() {
         return;
     }
     out.push(Metric {
         name: name.into(),
         unit: unit.into(),
         description: description.into(),
-        data: Some(metric::Data::Histogram(OtlpHistogram {
-            data_points,
-            aggregation_temporality: CUMULATIVE,
-        })),
+        data: Some(data(points)),
         ..Default::default()
     });
 }
 
-fn push_sum(
-    out: &mut Vec<Metric>,
-    name: &str,
-    unit: &str,
-    description: &str,
-    data_points: Vec<NumberDataPoint>,
-) {
-    if data_points.is_empty() {
-        return;
-    }
-    out.push(Metric {
-        name: name.into(),
-        unit: unit.into(),
-        description: description.into(),
-        data: Some(metric::Data::Sum(Sum {
-            data_points,
-            aggregation_temporality: CUMULATIVE,
-            is_monotonic: true,
-        })),
-        ..Default::default()
-    });
+fn histogram(data_points: Vec<HistogramDataPoint>) -> metric::Data {
+    metric::Data::Histogram(OtlpHistogram {
+        data_points,
+        aggregation_temporality: CUMULATIVE,
+    })
+}
+
+fn counter(data_points: Vec<NumberDataPoint>) -> metric::Data {
+    metric::Data::Sum(Sum {
+        data_points,
+        aggregation_temporality: CUMULATIVE,
+        is_monotonic: true,
+    })
 }

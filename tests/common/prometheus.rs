@@ -1,0 +1,73 @@
+//! A real Prometheus (Debian's `prometheus`, from `scripts/test`) on loopback, scraping
+//! one target every second, with its remote-write receiver on; and its query API.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use llamacol_pipeline::testing::{external_program, free_port};
+
+use super::process::Running;
+
+pub struct Prometheus {
+    _process: Running,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+pub fn start_prometheus(scrape_port: u16) -> Prometheus {
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: llamacol\n    honor_labels: true\n    static_configs:\n      - targets: ['127.0.0.1:{scrape_port}']\n"),
+    )
+    .expect("write config");
+    let port = free_port();
+    let mut command = Command::new(external_program("prometheus"));
+    command
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--web.enable-remote-write-receiver");
+    let log = dir.path().join("prometheus.log");
+    Prometheus {
+        _process: Running::spawn("prometheus", &mut command, log),
+        port,
+        _dir: dir,
+    }
+}
+
+/// `/api/v1/query` result vector, retried until it is non-empty or 30 s pass.
+pub fn query(port: u16, promql: &str) -> Vec<serde_json::Value> {
+    let client = reqwest::blocking::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let response = client
+            .get(format!("http://127.0.0.1:{port}/api/v1/query"))
+            .query(&[("query", promql)])
+            .send();
+        if let Ok(r) = response {
+            if let Ok(v) = r.json::<serde_json::Value>() {
+                let result = v["data"]["result"].as_array().cloned().unwrap_or_default();
+                if !result.is_empty() {
+                    return result;
+                }
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no result for `{promql}` within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+pub fn value(sample: &serde_json::Value) -> f64 {
+    sample["value"][1]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN)
+}
