@@ -441,7 +441,7 @@ fn print_table(rows: &[Row], floor: f64) {
 /// The same load against llamacol and the real Collector, one after the other in this
 /// run, each on the collector core with the same sink: (name, llamacol config, Collector
 /// config, compression, sink).
-const VERSUS: [(&str, &str, &str, &str, bool); 3] = [
+const VERSUS: [(&str, &str, &str, &str, bool); 4] = [
     (
         "otlp-batch-otlp, no compression",
         "otlp-batch-otlp.yaml",
@@ -462,6 +462,13 @@ const VERSUS: [(&str, &str, &str, &str, bool); 3] = [
         "otelcol/otlp-batch-debug.yaml",
         "none",
         false,
+    ),
+    (
+        "span metrics: genai + genai_metrics / span_metrics, traces forwarded",
+        "otlp-genai-metrics.yaml",
+        "otelcol/otlp-spanmetrics.yaml",
+        "none",
+        true,
     ),
 ];
 

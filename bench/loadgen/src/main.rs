@@ -8,6 +8,7 @@ mod bench;
 mod cpu;
 mod data;
 mod floor;
+mod genai;
 mod send;
 mod sink;
 
@@ -87,6 +88,15 @@ enum Command {
         floor_items: usize,
         #[arg(long, default_value = "target/bench")]
         work_dir: std::path::PathBuf,
+    },
+    /// The genai processor + genai_metrics connector on legacy GenAI spans, next to the
+    /// prost floor of the same requests (CPU per span), and the connector's memory with
+    /// 100k distinct series offered to max_series 10000.
+    Genai {
+        #[arg(long, default_value_t = 500)]
+        batch_size: usize,
+        #[arg(long, default_value_t = 1_500_000)]
+        items: usize,
     },
     /// CPU-seconds per million items for prost to decode and re-encode the same requests.
     Floor {
@@ -175,6 +185,15 @@ fn main() -> anyhow::Result<()> {
             floor_items,
             work_dir,
         }))?,
+        Command::Genai { batch_size, items } => {
+            let r = genai::run(batch_size, items);
+            println!(
+                "floor (prost decode + re-encode): {:.3} CPU-s per 1M spans",
+                r.floor
+            );
+            println!("genai + genai_metrics (decode, normalize, aggregate, re-encode): {:.3} CPU-s per 1M spans = {:.2}x floor", r.genai, r.genai / r.floor);
+            println!("genai_metrics memory, max_series 10000: RSS {:.1} MiB after 10k distinct series offered, {:.1} MiB after 100k; {} series held", r.rss_after_10k_mib, r.rss_after_100k_mib, r.series_held);
+        }
         Command::Floor {
             signal,
             batch_size,

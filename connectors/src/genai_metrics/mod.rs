@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use llamacol_pipeline::config::{parse_block, ConfigSpec};
 use llamacol_pipeline::log_once::LogOnce;
+use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
 use llamacol_pipeline::serde_yaml::Value;
 use llamacol_pipeline::task::Background;
 use llamacol_pipeline::{
@@ -87,6 +88,21 @@ impl GenaiMetrics {
         }
     }
 
+    /// Adds the GenAI spans of `request` (what `consume` does with a decoded batch).
+    pub fn record(&self, request: &ExportTraceServiceRequest) {
+        self.inner.record(request);
+    }
+
+    /// Distinct series held now (at most `max_series`, plus the overflow series).
+    pub fn series(&self) -> usize {
+        let table = self
+            .inner
+            .table
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        table.series.len() + usize::from(table.overflow.is_some())
+    }
+
     /// Emits the metrics now (what the timer does).
     pub async fn flush(&self) -> Result<(), ConsumeError> {
         self.inner.flush().await
@@ -102,10 +118,12 @@ impl Inner {
         let c = &self.config;
         let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
         let before = table.overflowed_spans;
+        let mut key = Vec::new();
         for rs in &request.resource_spans {
-            let resource = rs.resource.as_ref().map_or(&[][..], |r| &r.attributes[..]);
+            let attributes = rs.resource.as_ref().map_or(&[][..], |r| &r.attributes[..]);
+            let resource = series::Resource::new(attributes);
             for span in rs.scope_spans.iter().flat_map(|s| &s.spans) {
-                table.record(span, resource, &c.dimensions, &c.buckets, now);
+                table.record(span, resource, &c.dimensions, &c.buckets, now, &mut key);
             }
         }
         if table.overflowed_spans > before && self.overflow_said.is_new("overflow") {

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 
 use llamacol_pipeline::otlp::common::v1::{any_value::Value, KeyValue};
 use llamacol_pipeline::otlp::trace::v1::{status::StatusCode, Span};
@@ -99,25 +99,27 @@ impl Table {
     }
 
     /// Adds one span; returns false when it is not a GenAI span (no operation name).
-    pub fn record(
+    /// `key` is scratch space, reused across the spans of one request.
+    pub fn record<'a>(
         &mut self,
-        span: &Span,
-        resource: &[KeyValue],
-        dimensions: &[Dimension],
+        span: &'a Span,
+        resource: Resource<'a>,
+        dimensions: &'a [Dimension],
         buckets: &Buckets,
         now: u64,
+        key: &mut Vec<Option<Cow<'a, str>>>,
     ) -> bool {
-        let key = key_of(span, resource, dimensions);
+        key_of(span, resource, dimensions, key);
         if key[1 + OPERATION].is_none() {
             return false;
         }
-        let values = self.find_or_insert(&key, now);
+        let values = self.find_or_insert(key, now);
         add(values, span, buckets);
         true
     }
 
     fn find_or_insert(&mut self, key: &[Option<Cow<'_, str>>], now: u64) -> &mut Aggregates {
-        let mut hasher = DefaultHasher::new();
+        let mut hasher = Fnv(0xcbf2_9ce4_8422_2325);
         for part in key {
             part.as_deref().hash(&mut hasher);
         }
@@ -180,15 +182,48 @@ fn find<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
     attrs.iter().find(|kv| kv.key == key).and_then(value_of)
 }
 
-/// `service.name`, the fixed attributes, the dimensions: one pass over the span's
-/// attributes for the fixed ones.
+/// A span's resource: its attributes and its `service.name`, found once per resource.
+#[derive(Clone, Copy)]
+pub struct Resource<'a> {
+    pub attributes: &'a [KeyValue],
+    pub service: Option<&'a Value>,
+}
+
+impl<'a> Resource<'a> {
+    pub fn new(attributes: &'a [KeyValue]) -> Resource<'a> {
+        Resource {
+            attributes,
+            service: find(attributes, "service.name"),
+        }
+    }
+}
+
+/// FNV-1a: series keys are short strings hashed once per span; SipHash's defence
+/// against chosen keys buys nothing for a table that is bounded anyway.
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// `service.name`, the fixed attributes, the dimensions, into `key`: one pass over the
+/// span's attributes for the fixed ones.
 fn key_of<'a>(
     span: &'a Span,
-    resource: &'a [KeyValue],
+    resource: Resource<'a>,
     dimensions: &'a [Dimension],
-) -> Vec<Option<Cow<'a, str>>> {
-    let mut key: Vec<Option<Cow<'a, str>>> = Vec::with_capacity(1 + 6 + dimensions.len());
-    key.push(text(find(resource, "service.name")));
+    key: &mut Vec<Option<Cow<'a, str>>>,
+) {
+    key.clear();
+    key.push(text(resource.service));
     key.extend(std::iter::repeat_n(None, FIXED_ATTRIBUTES.len()));
     for kv in &span.attributes {
         if let Some(i) = FIXED_ATTRIBUTES.iter().position(|k| *k == kv.key) {
@@ -203,11 +238,11 @@ fn key_of<'a>(
         key[1 + ERROR_TYPE] = Some(Cow::Borrowed("_OTHER"));
     }
     for d in dimensions {
-        let v = text(find(&span.attributes, &d.name).or_else(|| find(resource, &d.name)))
-            .or_else(|| d.default.as_deref().map(Cow::Borrowed));
+        let v =
+            text(find(&span.attributes, &d.name).or_else(|| find(resource.attributes, &d.name)))
+                .or_else(|| d.default.as_deref().map(Cow::Borrowed));
         key.push(v);
     }
-    key
 }
 
 fn number(value: Option<&Value>) -> Option<f64> {

@@ -45,6 +45,10 @@ const CONTENT_PREFIXES: [&str; 5] = [
 ];
 
 pub fn is_content(key: &str) -> bool {
+    // Every content key starts with one of these four letters: most keys stop here.
+    if !matches!(key.as_bytes().first(), Some(b'g' | b'i' | b'o' | b'l')) {
+        return false;
+    }
     CONTENT_KEYS.contains(&key)
         || key == "llm.prompts"
         || CONTENT_PREFIXES.iter().any(|p| key.starts_with(p))

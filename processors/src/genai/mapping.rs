@@ -103,14 +103,47 @@ pub static RULES: &[Rule] = &[
     rule(OPENINFERENCE, "llm.invocation_parameters", "", Derive),
 ];
 
+/// Open-addressing table of the rows' keys (FNV-1a, linear probing): every attribute of
+/// every span is looked up, and most are not legacy keys, so a miss must be cheap.
+const SLOTS: usize = 128;
+
+fn fnv(key: &str) -> usize {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h as usize
+}
+
+/// Slot -> row + 1 (0: empty).
+static TABLE: std::sync::LazyLock<[u8; SLOTS]> = std::sync::LazyLock::new(|| {
+    let mut table = [0u8; SLOTS];
+    for (row, rule) in RULES.iter().enumerate() {
+        let mut slot = fnv(rule.from) % SLOTS;
+        while table[slot] != 0 {
+            slot = (slot + 1) % SLOTS;
+        }
+        table[slot] = u8::try_from(row + 1).unwrap_or(0);
+    }
+    table
+});
+
 /// The row for `key`, if it is a legacy key.
 pub fn lookup(key: &str) -> Option<(usize, &'static Rule)> {
-    // Every legacy key starts with one of these: a cheap test before the scan.
+    // Every legacy key starts with one of these: a cheap test before hashing.
     if !(key.starts_with("llm.") || key.starts_with("gen_ai.") || key.starts_with("openinference."))
     {
         return None;
     }
-    RULES.iter().enumerate().find(|(_, r)| r.from == key)
+    let table = &*TABLE;
+    let mut slot = fnv(key) % SLOTS;
+    loop {
+        let row = usize::from(table[slot]).checked_sub(1)?;
+        if RULES[row].from == key {
+            return Some((row, &RULES[row]));
+        }
+        slot = (slot + 1) % SLOTS;
+    }
 }
 
 /// `llm.invocation_parameters` (OpenInference: the request's JSON parameters): key in

@@ -533,3 +533,45 @@ fn bad_configs_are_refused_with_the_key() {
         "{issues:?}"
     );
 }
+
+#[test]
+fn spans_with_many_attributes_are_normalized_alike() {
+    let mut attrs: Vec<KeyValue> = (0..70)
+        .map(|i| attr(&format!("app.a{i}"), s("x")))
+        .collect();
+    attrs.push(attr("llm.model", s("m")));
+    attrs.push(attr("llm.model_name", s("other")));
+    let out = run(&processor("{}"), span("x", attrs));
+    assert_eq!(get(&out.attributes, "gen_ai.request.model"), Some(&s("m")));
+    assert_eq!(
+        out.attributes.len(),
+        72,
+        "70 kept, one renamed, one removed, one operation"
+    );
+    assert!(!keys(&out).contains(&"llm.model_name"));
+}
+
+#[test]
+fn the_lookup_table_finds_every_row_and_nothing_else() {
+    assert!(
+        RULES.len() < 64,
+        "the lookup table has 128 slots: keep it at most half full"
+    );
+    for (row, rule) in RULES.iter().enumerate() {
+        assert_eq!(
+            super::mapping::lookup(rule.from).map(|(r, _)| r),
+            Some(row),
+            "{}",
+            rule.from
+        );
+    }
+    for key in [
+        "gen_ai.request.model",
+        "llm.",
+        "llm.modelx",
+        "http.method",
+        "",
+    ] {
+        assert!(super::mapping::lookup(key).is_none(), "{key}");
+    }
+}

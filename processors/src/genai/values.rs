@@ -86,6 +86,19 @@ pub fn convert(value: &Value, convert: Convert) -> Option<Value> {
     })
 }
 
+/// As [`convert`], taking the value: strings are moved, not copied.
+pub fn convert_owned(value: Value, how: Convert) -> Option<Value> {
+    match (how, value) {
+        (Convert::Same | Convert::Derive, v) => Some(v),
+        (Convert::Provider, Value::StringValue(s)) => Some(Value::StringValue(provider(&s))),
+        (Convert::OneElementArray | Convert::StringArray, Value::StringValue(s)) => {
+            Some(strings([s]))
+        }
+        (Convert::OneElementArray | Convert::StringArray, v @ Value::ArrayValue(_)) => Some(v),
+        (how, v) => convert(&v, how),
+    }
+}
+
 /// A JSON value (from `llm.invocation_parameters`) as an attribute value.
 pub fn from_json(json: &serde_json::Value, how: Convert) -> Option<Value> {
     let raw = match json {
