@@ -131,6 +131,17 @@ impl<M: SignalMessage> Payload<M> {
         }
     }
 
+    /// The decoded request, if the payload holds one (nothing is decoded here): for a
+    /// component that only reads and can read either form.
+    pub fn decoded(&self) -> Option<&M> {
+        self.decoded.as_ref()
+    }
+
+    /// The encoded request, if the payload holds one (nothing is encoded here).
+    pub fn encoded(&self) -> Option<&Bytes> {
+        self.encoded.as_ref()
+    }
+
     /// Whether the payload is empty of items (it may still carry resource blocks).
     pub fn is_empty(&self) -> bool {
         self.items == 0

@@ -5,7 +5,7 @@ use std::time::Duration;
 use llamacol_pipeline::config::{ComponentConfig, Issue};
 use serde::Deserialize;
 
-use super::series::FIXED_ATTRIBUTES;
+use super::facts::FIXED_ATTRIBUTES;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -13,7 +13,8 @@ use llamacol_pipeline::otlp::metrics::v1::{
 use llamacol_pipeline::otlp::resource::v1::Resource;
 
 use super::config::{Buckets, Dimension};
-use super::series::{Aggregates, Histogram, Table, FIXED_ATTRIBUTES};
+use super::facts::FIXED_ATTRIBUTES;
+use super::series::{Aggregates, Histogram, Table};
 
 const CUMULATIVE: i32 = AggregationTemporality::Cumulative as i32;
 

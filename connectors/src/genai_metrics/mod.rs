@@ -8,6 +8,8 @@
 
 mod config;
 mod emit;
+mod facts;
+mod raw;
 mod series;
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -24,6 +26,7 @@ use llamacol_pipeline::{
 };
 
 pub use config::{Buckets, Dimension, GenaiMetricsConfig};
+use facts::Facts;
 use series::Table;
 
 const PAIRS: [SignalPair; 1] = [SignalPair::new(Signal::Traces, Signal::Metrics)];
@@ -93,6 +96,11 @@ impl GenaiMetrics {
         self.inner.record(request);
     }
 
+    /// Adds the GenAI spans of an encoded request (what `consume` does with one).
+    pub fn record_encoded(&self, bytes: &[u8]) {
+        self.inner.record_encoded(bytes);
+    }
+
     /// Distinct series held now (at most `max_series`, plus the overflow series).
     pub fn series(&self) -> usize {
         let table = self
@@ -110,24 +118,40 @@ impl GenaiMetrics {
 }
 
 impl Inner {
-    fn record(
-        &self,
-        request: &llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest,
-    ) {
+    fn record(&self, request: &ExportTraceServiceRequest) {
         let now = llamacol_pipeline::clock::unix_nanos();
         let c = &self.config;
         let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
         let before = table.overflowed_spans;
-        let mut key = Vec::new();
+        let mut facts = Facts::default();
         for rs in &request.resource_spans {
-            let attributes = rs.resource.as_ref().map_or(&[][..], |r| &r.attributes[..]);
-            let resource = series::Resource::new(attributes);
+            let resource = rs.resource.as_ref().map_or(&[][..], |r| &r.attributes[..]);
+            let service = facts::find(resource, "service.name");
             for span in rs.scope_spans.iter().flat_map(|s| &s.spans) {
-                table.record(span, resource, &c.dimensions, &c.buckets, now, &mut key);
+                if facts.of_span(span, resource, service, &c.dimensions) {
+                    table.record(&facts, &c.buckets, now);
+                }
             }
         }
+        self.said_overflow(&table, before);
+    }
+
+    /// The same from an encoded request, read in place.
+    fn record_encoded(&self, bytes: &[u8]) {
+        let now = llamacol_pipeline::clock::unix_nanos();
+        let c = &self.config;
+        let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
+        let before = table.overflowed_spans;
+        let mut facts = Facts::default();
+        raw::spans(bytes, &c.dimensions, &mut facts, |f| {
+            table.record(f, &c.buckets, now)
+        });
+        self.said_overflow(&table, before);
+    }
+
+    fn said_overflow(&self, table: &Table, before: u64) {
         if table.overflowed_spans > before && self.overflow_said.is_new("overflow") {
-            tracing::warn!(component = %self.id, max_series = c.max_series, "more distinct series than `max_series`: further ones are counted in one series with otel.metric.overflow=true (logged once)");
+            tracing::warn!(component = %self.id, max_series = self.config.max_series, "more distinct series than `max_series`: further ones are counted in one series with otel.metric.overflow=true (logged once)");
         }
     }
 
@@ -163,9 +187,15 @@ impl Inner {
 #[async_trait]
 impl Consumer for GenaiMetrics {
     async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
-        if let Batch::Traces(mut p) = batch {
-            let request = p.message().map_err(ConsumeError::permanent)?;
-            self.inner.record(request);
+        // Read whichever form the batch holds; decoding only to read would cost more
+        // than the metrics themselves.
+        if let Batch::Traces(p) = batch {
+            match p.decoded() {
+                Some(request) => self.inner.record(request),
+                None => self
+                    .inner
+                    .record_encoded(p.encoded().map_or(&[][..], |b| &b[..])),
+            }
         }
         Ok(())
     }

@@ -332,3 +332,100 @@ fn bad_configs_name_the_key() {
     assert!(check("{dimensions: [{name: gen_ai.request.model}]}").contains("always an attribute"));
     assert!(check("{max_series: 0}").contains("max_series"));
 }
+
+/// The same spans, once decoded and once as the encoded bytes a batch processor hands
+/// on, give the same metrics.
+#[tokio::test]
+async fn encoded_and_decoded_batches_give_the_same_metrics() {
+    use llamacol_pipeline::Signal;
+    use prost::Message;
+    let yaml = "{dimensions: [{name: host.name}, {name: tenant, default: none}, {name: gen_ai.request.temperature}]}";
+    let (decoded, from_decoded) = connector(yaml);
+    let (encoded, from_encoded) = connector(yaml);
+    let mut streamed = chat("qwen", 2000, 100, 11);
+    streamed.events.push(Event {
+        name: "gen_ai.first_chunk".into(),
+        time_unix_nano: START + 500 * MS,
+        ..Default::default()
+    });
+    streamed.attributes.push(KeyValue {
+        key: "gen_ai.request.temperature".into(),
+        value: Some(llamacol_pipeline::otlp::common::v1::AnyValue {
+            value: Some(Value::DoubleValue(0.7)),
+        }),
+        ..Default::default()
+    });
+    let mut failed = chat("llama", 300, 7, 0);
+    failed.status = Some(Status {
+        code: 2,
+        message: "x".into(),
+    });
+    failed.attributes.push(KeyValue {
+        key: "gen_ai.usage.cost".into(),
+        value: Some(llamacol_pipeline::otlp::common::v1::AnyValue {
+            value: Some(Value::StringValue("0.25".into())),
+        }),
+        ..Default::default()
+    });
+    let plain = Span {
+        name: "GET /".into(),
+        ..Default::default()
+    };
+    let Batch::Traces(p) = traces(vec![streamed, failed, plain, chat("qwen", 10, 1, 1)]) else {
+        panic!("traces")
+    };
+    let request = p.into_message().expect("decoded");
+    decoded
+        .consume(Batch::from(request.clone()))
+        .await
+        .expect("taken");
+    let bytes = bytes::Bytes::from(request.encode_to_vec());
+    encoded
+        .consume(Batch::from_bytes(Signal::Traces, bytes).expect("valid"))
+        .await
+        .expect("taken");
+    decoded.flush().await.expect("flushed");
+    encoded.flush().await.expect("flushed");
+    let without_times = |mut r: ExportMetricsServiceRequest| {
+        for m in r
+            .resource_metrics
+            .iter_mut()
+            .flat_map(|rm| &mut rm.scope_metrics)
+            .flat_map(|s| &mut s.metrics)
+        {
+            match &mut m.data {
+                Some(metric::Data::Histogram(h)) => h.data_points.iter_mut().for_each(|p| {
+                    p.time_unix_nano = 0;
+                    p.start_time_unix_nano = 0;
+                }),
+                Some(metric::Data::Sum(s)) => s.data_points.iter_mut().for_each(|p| {
+                    p.time_unix_nano = 0;
+                    p.start_time_unix_nano = 0;
+                }),
+                _ => {}
+            }
+        }
+        r
+    };
+    let (a, b) = (
+        without_times(from_decoded.last()),
+        without_times(from_encoded.last()),
+    );
+    assert_eq!(a, b);
+    let requests = sum(&b, "gen_ai.requests");
+    assert_eq!(
+        requests.len(),
+        3,
+        "qwen with and without temperature, failed llama"
+    );
+    assert!(requests
+        .iter()
+        .any(|p| attr(&p.attributes, "error.type") == Some("_OTHER")));
+    assert!(requests
+        .iter()
+        .all(|p| attr(&p.attributes, "host.name") == Some("n1")));
+    assert_eq!(
+        sum(&b, "gen_ai.usage.cost")[0].value,
+        Some(number_data_point::Value::AsDouble(0.25))
+    );
+}
