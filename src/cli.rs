@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use llamacol_pipeline::config::{load, ConfigErrors, Diagnostic, Source};
 
-use crate::{registry, DEFAULT_CONFIG};
+use llamacol_pipeline::Registry;
+
+use crate::DEFAULT_CONFIG;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -45,11 +47,12 @@ pub enum Command {
     Components,
 }
 
-pub fn main_with_args(cli: Cli) -> ExitCode {
+/// Runs an already parsed command line over `registry` (tests call this directly).
+pub fn main_with_args(cli: Cli, registry: Registry) -> ExitCode {
     match cli.command {
-        None | Some(Command::Run) => crate::run::run(&cli),
-        Some(Command::Validate) => validate(&cli),
-        Some(Command::Components) => components(),
+        None | Some(Command::Run) => crate::run::run(&cli, registry),
+        Some(Command::Validate) => validate(&cli, &registry),
+        Some(Command::Components) => components(&registry),
     }
 }
 
@@ -76,19 +79,20 @@ pub(crate) fn sources(cli: &Cli) -> Result<Vec<Source>, String> {
 
 pub(crate) fn load_config(
     cli: &Cli,
+    registry: &Registry,
 ) -> Result<(llamacol_pipeline::config::Config, Vec<Diagnostic>), ExitCode> {
     let sources = sources(cli).map_err(|e| {
         eprintln!("{e}");
         ExitCode::from(2)
     })?;
-    load(&sources, &registry(), &|name| std::env::var(name).ok()).map_err(|ConfigErrors(all)| {
+    load(&sources, registry, &|name| std::env::var(name).ok()).map_err(|ConfigErrors(all)| {
         eprint!("{}", ConfigErrors(all));
         ExitCode::from(2)
     })
 }
 
-fn validate(cli: &Cli) -> ExitCode {
-    match load_config(cli) {
+fn validate(cli: &Cli, registry: &Registry) -> ExitCode {
+    match load_config(cli, registry) {
         Ok((config, warnings)) => {
             for w in &warnings {
                 eprintln!("{w}");
@@ -110,9 +114,9 @@ fn validate(cli: &Cli) -> ExitCode {
 
 // Listing components is this command's output, so it goes to stdout.
 #[allow(clippy::print_stdout)]
-fn components() -> ExitCode {
+fn components(registry: &Registry) -> ExitCode {
     println!("{:<10} {:<14} SIGNALS", "KIND", "TYPE");
-    for listed in registry().list() {
+    for listed in registry.list() {
         let mut signals: Vec<String> = listed.signals.iter().map(|s| s.to_string()).collect();
         signals.extend(listed.pairs.iter().map(|p| p.to_string()));
         // Extensions take no signal.

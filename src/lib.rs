@@ -1,5 +1,12 @@
-//! The `llamacol` binary's library half: the component table and the CLI commands, kept
-//! here so tests can call them. A custom build adds its factories to [`registry`]'s table.
+//! The `llamacol` binary's library half: the built-in component table and the whole
+//! command line as a function of a registry, so that a custom collector is three lines:
+//!
+//! ```no_run
+//! fn main() -> std::process::ExitCode {
+//!     let registry = llamacol::builtins(); // .processor(my_processor::factory()) ...
+//!     llamacol::main(registry)
+//! }
+//! ```
 
 mod cli;
 mod run;
@@ -8,27 +15,38 @@ pub use cli::{main_with_args, Cli, Command};
 
 use llamacol_pipeline::Registry;
 
-/// Every built-in component, in one explicit table. To add your own, copy this function
-/// into your binary and chain `.receiver(my::factory())` (see `examples/`).
-pub fn registry() -> Registry {
-    let mut registry = Registry::new()
+/// Every built-in component: the one registration table, one line per factory, kind by
+/// kind. A custom build starts from it and chains its own (see `examples/custom-collector`).
+pub fn builtins() -> Registry {
+    Registry::new()
+        // receivers
         .receiver(llamacol_receivers::otlp::factory())
         .receiver(llamacol_receivers::llamacpp::factory())
         .receiver(llamacol_receivers::nvml::factory())
+        // processors
+        .processor(llamacol_processors::batch::factory())
+        .processor(llamacol_processors::memory_limiter::factory())
+        .processor(llamacol_processors::genai::factory())
+        // exporters
         .exporter(llamacol_exporters::otlp::factory())
         .exporter(llamacol_exporters::prometheus::factory())
         .exporter(llamacol_exporters::prometheusremotewrite::factory())
         .exporter(llamacol_exporters::debug::factory())
         .exporter(llamacol_exporters::file::factory())
+        // connectors
+        .connector(llamacol_connectors::forward::factory())
+        .connector(llamacol_connectors::genai_metrics::factory())
+        // extensions
         .extension(llamacol_extensions::file_storage::factory())
-        .extension(llamacol_extensions::health_check::factory());
-    for processor in llamacol_processors::factories() {
-        registry = registry.processor(processor);
-    }
-    for connector in llamacol_connectors::factories() {
-        registry = registry.connector(connector);
-    }
-    registry
+        .extension(llamacol_extensions::health_check::factory())
+}
+
+/// Parses the command line and runs it (`run`, `validate`, `components`) over `registry`:
+/// what the `llamacol` binary does with [`builtins`], and what a custom collector does
+/// with its own table. Returns the process exit code.
+pub fn main(registry: Registry) -> std::process::ExitCode {
+    use clap::Parser;
+    main_with_args(Cli::parse(), registry)
 }
 
 /// The config `llamacol` runs when given none.

@@ -1,9 +1,5 @@
 //! `llamacol`: see `llamacol --help`.
 
-use std::process::ExitCode;
-
-use clap::Parser;
-
-fn main() -> ExitCode {
-    llamacol::main_with_args(llamacol::Cli::parse())
+fn main() -> std::process::ExitCode {
+    llamacol::main(llamacol::builtins())
 }

@@ -9,10 +9,10 @@ use llamacol_pipeline::telemetry::Telemetry;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{load_config, Cli, LogFormatArg};
-use crate::registry;
+use llamacol_pipeline::Registry;
 
-pub fn run(cli: &Cli) -> ExitCode {
-    let (config, warnings) = match load_config(cli) {
+pub fn run(cli: &Cli, registry: Registry) -> ExitCode {
+    let (config, warnings) = match load_config(cli, &registry) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
@@ -30,10 +30,10 @@ pub fn run(cli: &Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(serve(config))
+    runtime.block_on(serve(config, registry))
 }
 
-async fn serve(config: Config) -> ExitCode {
+async fn serve(config: Config, registry: Registry) -> ExitCode {
     let telemetry = Telemetry::new();
     telemetry.set_metrics_served(config.telemetry.metrics.level != MetricsLevel::None);
     let admin_cancel = CancellationToken::new();
@@ -54,7 +54,7 @@ async fn serve(config: Config) -> ExitCode {
         admin_cancel.clone(),
     ));
 
-    let mut service = match Service::build(&config, &registry(), Arc::clone(&telemetry)) {
+    let mut service = match Service::build(&config, &registry, Arc::clone(&telemetry)) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!("{e}");

@@ -19,7 +19,7 @@ impl Exporter for Nothing {
 /// The built-in table plus two test components for cases no built-in shows yet: an
 /// exporter of metrics only, and a processor.
 fn registry() -> Registry {
-    llamacol::registry()
+    llamacol::builtins()
         .processor(hold_factory())
         .exporter(ExporterFactory {
             type_name: "metrics_only",

@@ -45,11 +45,11 @@ fn isolated(kind: Kind, type_name: &str, dir: &std::path::Path) -> Option<String
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_factory_builds_from_defaults_starts_and_shuts_down() {
-    let registry = llamacol::registry()
+    let registry = llamacol::builtins()
         .receiver(testing::source_factory())
         .exporter(testing::sink_factory());
     let dir = tempfile::tempdir().expect("tmp");
-    let built_ins = llamacol::registry().list();
+    let built_ins = llamacol::builtins().list();
     assert!(built_ins.len() >= 3);
     for listed in built_ins {
         let (kind, name) = (listed.kind, listed.type_name);

@@ -6,8 +6,3 @@
 
 pub mod forward;
 pub mod genai_metrics;
-
-/// The connector factories this crate provides, for the binary's registry table.
-pub fn factories() -> Vec<llamacol_pipeline::ConnectorFactory> {
-    vec![forward::factory(), genai_metrics::factory()]
-}

@@ -5,7 +5,6 @@
 
 pub mod debug;
 pub mod file;
-mod http_client;
 pub mod json;
 pub mod otlp;
 pub mod prometheus;

@@ -13,6 +13,7 @@ pub mod component;
 pub mod config;
 pub mod consumer;
 pub mod extension;
+pub mod http;
 pub mod log_once;
 pub mod net;
 pub mod node;

@@ -6,12 +6,3 @@
 pub mod batch;
 pub mod genai;
 pub mod memory_limiter;
-
-/// The processor factories this crate provides, for the binary's registry table.
-pub fn factories() -> Vec<llamacol_pipeline::ProcessorFactory> {
-    vec![
-        batch::factory(),
-        memory_limiter::factory(),
-        genai::factory(),
-    ]
-}

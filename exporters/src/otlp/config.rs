@@ -1,12 +1,10 @@
 //! `exporters.otlp` config: the Collector's `otlp` and `otlphttp` exporters in one,
 //! chosen by `protocol`.
 
-use std::collections::BTreeMap;
-use std::fmt;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use llamacol_pipeline::config::{ComponentConfig, Issue};
+use llamacol_pipeline::http::{Headers, TlsConfig};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -74,33 +72,6 @@ pub enum Compression {
     Gzip,
     Zstd,
     None,
-}
-
-/// Header names and values; `Debug` shows names only, so secrets stay out of logs.
-#[derive(Clone, Default, Deserialize)]
-#[serde(transparent)]
-pub struct Headers(pub BTreeMap<String, String>);
-
-impl fmt::Debug for Headers {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map()
-            .entries(self.0.keys().map(|k| (k, "<redacted>")))
-            .finish()
-    }
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TlsConfig {
-    /// gRPC without a URL scheme: plaintext instead of TLS.
-    pub insecure: bool,
-    /// PEM CA bundle to trust instead of the system roots.
-    pub ca_file: Option<PathBuf>,
-    /// PEM client certificate (with `key_file`) for mutual TLS.
-    pub cert_file: Option<PathBuf>,
-    pub key_file: Option<PathBuf>,
-    /// Server name to verify, when it differs from the endpoint's host.
-    pub server_name_override: Option<String>,
 }
 
 impl ComponentConfig for OtlpExporterConfig {

@@ -10,7 +10,9 @@ use prost::Message;
 use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 
 use super::config::{Compression, Encoding, OtlpExporterConfig};
-use super::outcome::{from_http, report_partial, ExportError, PartialSuccess};
+use llamacol_pipeline::http::classify;
+
+use super::outcome::{report_partial, ExportError, PartialSuccess};
 use crate::json::to_json;
 
 pub struct HttpSender {
@@ -23,7 +25,7 @@ pub struct HttpSender {
 
 impl HttpSender {
     pub fn new(id: String, config: &OtlpExporterConfig) -> Result<HttpSender, BoxError> {
-        let client = crate::http_client::build(config.timeout, &config.tls, &config.headers)?;
+        let client = llamacol_pipeline::http::client(config.timeout, &config.tls, &config.headers)?;
         let base = config.endpoint.trim_end_matches('/');
         let url = |own: &Option<String>, path: &str| {
             own.clone().unwrap_or_else(|| format!("{base}{path}"))
@@ -85,7 +87,7 @@ impl HttpSender {
             self.report(signal, json, &body);
             return Ok(());
         }
-        Err(from_http(
+        Err(classify(
             status,
             retry_after.as_deref(),
             error_message(json, &body),

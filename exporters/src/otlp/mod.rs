@@ -15,8 +15,7 @@ use llamacol_pipeline::{
     Batch, BoxError, BuildContext, ConsumeError, Exporter, ExporterFactory, Signal,
 };
 
-pub use config::{Compression, Encoding, Headers, OtlpExporterConfig, Protocol, TlsConfig};
-pub use outcome::{from_http, parse_retry_after};
+pub use config::{Compression, Encoding, OtlpExporterConfig, Protocol};
 
 pub fn factory() -> ExporterFactory {
     ExporterFactory {

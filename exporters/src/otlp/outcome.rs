@@ -1,7 +1,5 @@
 //! Which failures the OTLP spec says to retry, and partial-success reporting.
 
-use std::time::{Duration, SystemTime};
-
 use llamacol_pipeline::otlp::collector::{logs, metrics, trace};
 use llamacol_pipeline::ConsumeError;
 use tonic::{Code, Status};
@@ -11,8 +9,6 @@ use tonic_types::StatusExt;
 pub enum ExportError {
     #[error("gRPC export failed: {code:?}: {message}")]
     Grpc { code: Code, message: String },
-    #[error("HTTP export failed with status {status}: {message}")]
-    Http { status: u16, message: String },
     #[error("HTTP export failed: {0}")]
     Transport(#[source] reqwest::Error),
     #[error("encoding the request: {0}")]
@@ -42,30 +38,6 @@ pub fn from_grpc(status: &Status) -> ConsumeError {
         (true, None) => ConsumeError::retryable(error),
         (false, _) => ConsumeError::permanent(error),
     }
-}
-
-/// OTLP/HTTP: 429, 502, 503 and 504 are retryable, honouring `Retry-After`.
-pub fn from_http(status: u16, retry_after: Option<&str>, message: String) -> ConsumeError {
-    let error = ExportError::Http { status, message };
-    if matches!(status, 429 | 502 | 503 | 504) {
-        let e = ConsumeError::retryable(error);
-        match retry_after.and_then(parse_retry_after) {
-            Some(d) => e.with_retry_after(d),
-            None => e,
-        }
-    } else {
-        ConsumeError::permanent(error)
-    }
-}
-
-/// `Retry-After`: delay-seconds or an HTTP-date.
-pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(SystemTime::now()).unwrap_or_default())
 }
 
 /// Items a server rejected in an otherwise successful response, and its message.

@@ -379,14 +379,3 @@ fn header_values_never_show_in_debug_output() {
         "{shown}"
     );
 }
-
-#[test]
-fn retry_after_takes_seconds_or_an_http_date() {
-    assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
-    let later = std::time::SystemTime::now() + Duration::from_secs(60);
-    let secs = parse_retry_after(&httpdate::fmt_http_date(later))
-        .expect("date")
-        .as_secs();
-    assert!((58..=60).contains(&secs), "{secs}");
-    assert_eq!(parse_retry_after("soon"), None);
-}

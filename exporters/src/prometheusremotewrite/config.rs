@@ -6,10 +6,10 @@ use std::time::Duration;
 use llamacol_pipeline::config::{ComponentConfig, Issue};
 use serde::Deserialize;
 
-use crate::otlp::{Headers, TlsConfig};
 use crate::prometheus::observe::Options;
 use crate::prometheus::translate::TranslationStrategy;
 use crate::prometheus::ResourceToTelemetry;
+use llamacol_pipeline::http::{Headers, TlsConfig};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]

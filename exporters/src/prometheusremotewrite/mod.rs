@@ -22,10 +22,10 @@ use prost::Message;
 pub use config::{RemoteWriteConfig, TargetInfo};
 pub use proto::{Label, Sample, TimeSeries, WriteRequest};
 
-use crate::otlp::{from_http, parse_retry_after};
 use crate::prometheus::observe::{cumulative_buckets, Options, Value as PointValue};
 use crate::prometheus::render::number;
 use crate::prometheus::Ingest;
+use llamacol_pipeline::http::{classify, parse_retry_after};
 
 /// Accumulated series not updated for this long are forgotten (bounds the memory that
 /// delta-to-cumulative needs).
@@ -44,7 +44,7 @@ fn build(ctx: &BuildContext, block: &Value) -> Result<Arc<dyn Exporter>, BoxErro
     let config = parse_block::<RemoteWriteConfig>(block)?;
     Ok(Arc::new(RemoteWriteExporter {
         id: ctx.id.to_string(),
-        client: crate::http_client::build(config.timeout, &config.tls, &config.headers)?,
+        client: llamacol_pipeline::http::client(config.timeout, &config.tls, &config.headers)?,
         options: config.options(),
         ingest: Ingest::new(ctx.dropped.clone()),
         config,
@@ -191,7 +191,7 @@ impl Exporter for RemoteWriteExporter {
                 None => e,
             });
         }
-        Err(from_http(
+        Err(classify(
             status,
             retry_after.as_deref(),
             message.trim().to_string(),

@@ -1,9 +1,9 @@
 //! `receivers.llamacpp` config.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use llamacol_pipeline::config::{ComponentConfig, Issue};
+use llamacol_pipeline::http::Headers;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -42,7 +42,7 @@ pub struct Target {
     pub name: Option<String>,
     /// Sent with every request, e.g. `authorization: "Bearer ${env:LLAMA_API_KEY}"`.
     #[serde(default)]
-    pub headers: BTreeMap<String, String>,
+    pub headers: Headers,
 }
 
 impl Default for LlamaCppConfig {
@@ -51,7 +51,7 @@ impl Default for LlamaCppConfig {
             targets: vec![Target {
                 endpoint: "http://127.0.0.1:8080".into(),
                 name: None,
-                headers: BTreeMap::new(),
+                headers: Headers::default(),
             }],
             collection_interval: Duration::from_secs(10),
             timeout: None,

@@ -54,19 +54,11 @@ impl Scraper {
         let url = reqwest::Url::parse(&base).map_err(|e| format!("target `{base}`: {e}"))?;
         let address = url.host_str().unwrap_or_default().to_string();
         let port = url.port_or_known_default().unwrap_or(80) as i64;
-        let mut headers = reqwest::header::HeaderMap::new();
-        for (k, v) in &target.headers {
-            let name = reqwest::header::HeaderName::from_bytes(k.as_bytes())
-                .map_err(|_| format!("invalid header name `{k}`"))?;
-            let mut value = reqwest::header::HeaderValue::from_str(v)
-                .map_err(|_| format!("invalid value for header `{k}`"))?;
-            value.set_sensitive(true);
-            headers.insert(name, value);
-        }
-        let client = reqwest::Client::builder()
-            .timeout(config.effective_timeout())
-            .default_headers(headers)
-            .build()?;
+        let client = llamacol_pipeline::http::client(
+            config.effective_timeout(),
+            &llamacol_pipeline::http::TlsConfig::default(),
+            &target.headers,
+        )?;
         Ok(Scraper {
             name: target
                 .name
