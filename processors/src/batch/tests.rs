@@ -1,11 +1,15 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
 
 use bytes::Bytes;
 use llamacol_pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
 use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
 use llamacol_pipeline::telemetry::{Counters, Scope, Telemetry};
 use llamacol_pipeline::testing::{sample_metrics, sample_traces, string_attr};
-use llamacol_pipeline::{ComponentId, Kind, SignalMessage};
+use llamacol_pipeline::{ComponentId, ConsumeError, DropCounter, Kind, SignalMessage};
 use prost::Message;
 
 use super::*;
