@@ -18,19 +18,8 @@ static RECEIVED: AtomicU64 = AtomicU64::new(0);
 #[serde(deny_unknown_fields, default)]
 struct CountConfig {
     /// Pause per batch, to play a slow backend.
-    #[serde(with = "humantime_serde_compat")]
+    #[serde(with = "llamacol_pipeline::config::duration")]
     delay: Duration,
-}
-
-mod humantime_serde_compat {
-    use std::time::Duration;
-
-    use serde::Deserialize;
-
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let s = String::deserialize(d)?;
-        humantime::parse_duration(&s).map_err(serde::de::Error::custom)
-    }
 }
 
 impl ComponentConfig for CountConfig {}

@@ -7,6 +7,7 @@
 mod connections;
 mod diagnostic;
 mod env;
+mod fields;
 mod load;
 mod positions;
 mod service;
@@ -14,6 +15,7 @@ mod typed;
 
 pub use connections::{Graph, Instance};
 pub use diagnostic::{did_you_mean, join, ConfigErrors, Diagnostic, Severity};
+pub use fields::{duration, ByteSize};
 pub use load::{load, Source};
 pub use service::{
     AdminConfig, Config, ExporterConfig, LogFormat, LogsConfig, MetricsConfig, MetricsLevel,

@@ -1,0 +1,112 @@
+//! Field types and helpers component configs share, so every component reads durations,
+//! sizes and the like the same way (and gives the same errors):
+//!
+//! ```
+//! use std::time::Duration;
+//! use llamacol_pipeline::config::{ByteSize, ComponentConfig};
+//!
+//! #[derive(Debug, serde::Deserialize)]
+//! #[serde(deny_unknown_fields, default)]   // unknown keys are errors, every key optional
+//! struct MyConfig {
+//!     /// How long to wait for the backend. Default 5s.
+//!     #[serde(with = "llamacol_pipeline::config::duration")]
+//!     timeout: Duration,
+//!     /// Largest request sent. Default 4MiB.
+//!     max_request: ByteSize,
+//! }
+//!
+//! impl Default for MyConfig {
+//!     fn default() -> Self {
+//!         MyConfig { timeout: Duration::from_secs(5), max_request: ByteSize(4 << 20) }
+//!     }
+//! }
+//!
+//! impl ComponentConfig for MyConfig {}
+//! ```
+//!
+//! `headers:` and `tls:` blocks are [`crate::http::Headers`] and [`crate::http::TlsConfig`].
+
+use serde::{Deserialize, Deserializer};
+
+/// `#[serde(with = "llamacol_pipeline::config::duration")]`: humantime strings such as
+/// `200ms`, `10s`, `5m`, `1h30m`, as every built-in component reads them.
+pub mod duration {
+    pub use humantime_serde::{deserialize, serialize};
+}
+
+/// A size in bytes: a plain number, or a number with a unit (`512KiB`, `16MiB`, `1GiB`,
+/// `10MB`, `100B`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    pub fn parse(text: &str) -> Result<ByteSize, String> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let number: u64 = number
+            .parse()
+            .map_err(|_| format!("`{text}` is not a size; write e.g. `16MiB` or `1048576`"))?;
+        let factor: u64 = match unit.trim() {
+            "" | "B" => 1,
+            "KB" => 1_000,
+            "MB" => 1_000_000,
+            "GB" => 1_000_000_000,
+            "KiB" => 1 << 10,
+            "MiB" => 1 << 20,
+            "GiB" => 1 << 30,
+            other => {
+                return Err(format!(
+                    "unknown size unit `{other}` in `{text}`; use B, KB, MB, GB, KiB, MiB or GiB"
+                ))
+            }
+        };
+        number
+            .checked_mul(factor)
+            .map(ByteSize)
+            .ok_or_else(|| format!("`{text}` is too large"))
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Number(n) => Ok(ByteSize(n)),
+            Raw::Text(t) => ByteSize::parse(&t).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_with_and_without_units() {
+        for (text, bytes) in [
+            ("100", 100),
+            ("16MiB", 16 << 20),
+            ("1 GiB", 1 << 30),
+            ("10MB", 10_000_000),
+            ("512KiB", 512 << 10),
+        ] {
+            assert_eq!(ByteSize::parse(text), Ok(ByteSize(bytes)), "{text}");
+        }
+        assert!(ByteSize::parse("12 parsecs")
+            .unwrap_err()
+            .contains("unknown size unit"));
+        assert!(ByteSize::parse("lots").unwrap_err().contains("not a size"));
+        let v: ByteSize = serde_yaml::from_str("4096").expect("number");
+        assert_eq!(v, ByteSize(4096));
+        let v: ByteSize = serde_yaml::from_str("\"2KiB\"").expect("text");
+        assert_eq!(v, ByteSize(2048));
+    }
+}
