@@ -24,6 +24,7 @@ pub mod signal;
 pub mod stateful;
 pub mod task;
 pub mod telemetry;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod wire;
 

@@ -23,7 +23,11 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use serde::Deserialize;
 
+pub mod conformance;
 mod external;
+pub use conformance::{
+    check_connector, check_exporter, check_extension, check_processor, check_receiver, Flow,
+};
 pub use external::{external_program, find_program, peers_dir};
 
 use crate::batch::Batch;
