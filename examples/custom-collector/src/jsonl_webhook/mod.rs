@@ -1,0 +1,73 @@
+//! `jsonl_webhook` exporter (traces, metrics, logs): POSTs each batch as one OTLP/JSON
+//! line (`application/x-ndjson`) to an HTTP endpoint. The pipeline puts its bounded queue
+//! and retry loop in front: this module only sends and says whether a failure is worth
+//! retrying (429/502/503/504 and network errors are, honouring `Retry-After`; other
+//! statuses are not), through `llamacol_pipeline::http`.
+
+mod config;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use llamacol_exporters::json::to_json;
+use llamacol_pipeline::config::{parse_block, ConfigSpec};
+use llamacol_pipeline::http::{classify, client};
+use llamacol_pipeline::serde_yaml;
+use llamacol_pipeline::{
+    Batch, BoxError, BuildContext, ConsumeError, Exporter, ExporterFactory, Signal,
+};
+
+pub use config::JsonlWebhookConfig;
+
+pub fn factory() -> ExporterFactory {
+    ExporterFactory {
+        type_name: "jsonl_webhook",
+        signals: &Signal::ALL,
+        config: ConfigSpec::of::<JsonlWebhookConfig>(),
+        build,
+    }
+}
+
+fn build(_ctx: &BuildContext, block: &serde_yaml::Value) -> Result<Arc<dyn Exporter>, BoxError> {
+    let config = parse_block::<JsonlWebhookConfig>(block)?;
+    Ok(Arc::new(JsonlWebhook {
+        client: client(config.timeout, &config.tls, &config.headers)?,
+        endpoint: config.endpoint,
+    }))
+}
+
+pub struct JsonlWebhook {
+    client: reqwest::Client,
+    endpoint: String,
+}
+
+#[async_trait]
+impl Exporter for JsonlWebhook {
+    async fn export(&self, batch: &mut Batch) -> Result<(), ConsumeError> {
+        let mut line = to_json(batch).map_err(ConsumeError::permanent)?;
+        line.push('\n');
+        let response = self
+            .client
+            .post(&self.endpoint)
+            .header("content-type", "application/x-ndjson")
+            .body(line)
+            .send()
+            .await
+            // Connection refused, reset, timed out: the backend may come back.
+            .map_err(ConsumeError::retryable)?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let message = response.text().await.unwrap_or_default();
+        Err(classify(status.as_u16(), retry_after.as_deref(), message))
+    }
+}
+
+#[cfg(test)]
+mod tests;
