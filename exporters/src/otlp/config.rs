@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use llamacol_pipeline::config::{ComponentConfig, Issue};
+use llamacol_pipeline::config::{is_http_url, ComponentConfig, Issue};
 use llamacol_pipeline::http::{Headers, TlsConfig};
 use serde::Deserialize;
 
@@ -100,10 +100,7 @@ impl ComponentConfig for OtlpExporterConfig {
                     issues.push(Issue::new(key, "per-signal URLs are for `protocol: http`"));
                 }
             }
-        } else if !self.endpoint.is_empty()
-            && !self.endpoint.starts_with("http://")
-            && !self.endpoint.starts_with("https://")
-        {
+        } else if !self.endpoint.is_empty() && !is_http_url(&self.endpoint) {
             issues.push(Issue::new(
                 "endpoint",
                 format!(

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use llamacol_pipeline::config::{ComponentConfig, Issue};
+use llamacol_pipeline::config::{is_http_url, ComponentConfig, Issue};
 use serde::Deserialize;
 
 use crate::prometheus::observe::Options;
@@ -76,7 +76,7 @@ impl RemoteWriteConfig {
 impl ComponentConfig for RemoteWriteConfig {
     fn validate(&self) -> Vec<Issue> {
         let mut issues = Vec::new();
-        if !(self.endpoint.starts_with("http://") || self.endpoint.starts_with("https://")) {
+        if !is_http_url(&self.endpoint) {
             issues.push(Issue::new("endpoint", "`endpoint` is required: the remote-write URL, e.g. `http://prometheus:9090/api/v1/write`"));
         }
         if self.timeout.is_zero() {

@@ -1,6 +1,6 @@
 //! `health_check` config: the Collector's `endpoint`, `path` and `response_body`.
 
-use llamacol_pipeline::config::{ComponentConfig, Issue, Listen};
+use llamacol_pipeline::config::{check_listen, ComponentConfig, Issue, Listen};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -41,12 +41,7 @@ impl ComponentConfig for HealthCheckConfig {
                 format!("must start with `/`, e.g. `/{}`", self.path),
             ));
         }
-        if !self.endpoint.contains(':') {
-            issues.push(Issue::new(
-                "endpoint",
-                format!("must be `host:port`, e.g. `{}:13133`", self.endpoint),
-            ));
-        }
+        issues.extend(check_listen("endpoint", &self.endpoint, 13133));
         issues
     }
 

@@ -28,6 +28,36 @@
 
 use serde::{Deserialize, Deserializer};
 
+use super::typed::Issue;
+
+/// Whether `url` is an `http://` or `https://` URL (what an HTTP client can send to).
+pub fn is_http_url(url: &str) -> bool {
+    url.starts_with("http://") || url.starts_with("https://")
+}
+
+/// A listen endpoint must be `host:port` with a numeric port (`0.0.0.0:4317`,
+/// `localhost:13133`, `[::]:8888`); the issue, at `path`, shows `example_port`.
+pub fn check_listen(path: &str, endpoint: &str, example_port: u16) -> Option<Issue> {
+    // An unexpanded `${env:...}` is reported where it is, once.
+    if endpoint.contains("${") {
+        return None;
+    }
+    let port_ok = endpoint
+        .rsplit_once(':')
+        .is_some_and(|(_, port)| port.parse::<u16>().is_ok());
+    (!port_ok).then(|| {
+        let host = endpoint
+            .split(':')
+            .next()
+            .filter(|h| !h.is_empty())
+            .unwrap_or("localhost");
+        Issue::new(
+            path,
+            format!("`{endpoint}` must be `host:port`, e.g. `{host}:{example_port}`"),
+        )
+    })
+}
+
 /// `#[serde(with = "llamacol_pipeline::config::duration")]`: humantime strings such as
 /// `200ms`, `10s`, `5m`, `1h30m`, as every built-in component reads them.
 pub mod duration {
@@ -88,6 +118,19 @@ impl<'de> Deserialize<'de> for ByteSize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listen_endpoints_need_a_numeric_port() {
+        assert!(check_listen("endpoint", "0.0.0.0:4317", 4317).is_none());
+        assert!(check_listen("endpoint", "[::]:8888", 8888).is_none());
+        let issue = check_listen("endpoint", "localhost", 13133).expect("no port");
+        assert_eq!(
+            issue.message,
+            "`localhost` must be `host:port`, e.g. `localhost:13133`"
+        );
+        assert!(check_listen("endpoint", "localhost:http", 4318).is_some());
+        assert!(is_http_url("https://x/y") && !is_http_url("x:4318"));
+    }
 
     #[test]
     fn sizes_read_with_and_without_units() {

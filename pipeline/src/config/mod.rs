@@ -15,7 +15,7 @@ mod typed;
 
 pub use connections::{Graph, Instance};
 pub use diagnostic::{did_you_mean, join, ConfigErrors, Diagnostic, Severity};
-pub use fields::{duration, ByteSize};
+pub use fields::{check_listen, duration, is_http_url, ByteSize};
 pub use load::{load, Source};
 pub use service::{
     AdminConfig, Config, ExporterConfig, LogFormat, LogsConfig, MetricsConfig, MetricsLevel,

@@ -1,6 +1,6 @@
 //! `receivers.otlp` config, with the Collector's keys and defaults.
 
-use llamacol_pipeline::config::{ComponentConfig, Issue, Listen};
+use llamacol_pipeline::config::{check_listen, ComponentConfig, Issue, Listen};
 use serde::{Deserialize, Deserializer};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -100,6 +100,7 @@ impl ComponentConfig for OtlpConfig {
             ));
         }
         if let Some(g) = &self.protocols.grpc {
+            issues.extend(check_listen("protocols.grpc.endpoint", &g.endpoint, 4317));
             if g.max_recv_msg_size_mib == 0 {
                 issues.push(Issue::new(
                     "protocols.grpc.max_recv_msg_size_mib",
@@ -108,6 +109,7 @@ impl ComponentConfig for OtlpConfig {
             }
         }
         if let Some(h) = &self.protocols.http {
+            issues.extend(check_listen("protocols.http.endpoint", &h.endpoint, 4318));
             for (key, path) in [
                 ("traces_url_path", &h.traces_url_path),
                 ("metrics_url_path", &h.metrics_url_path),

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use llamacol_pipeline::config::{ComponentConfig, Issue};
+use llamacol_pipeline::config::{is_http_url, ComponentConfig, Issue};
 use llamacol_pipeline::http::{Headers, TlsConfig};
 use serde::Deserialize;
 
@@ -34,7 +34,7 @@ impl Default for JsonlWebhookConfig {
 impl ComponentConfig for JsonlWebhookConfig {
     fn validate(&self) -> Vec<Issue> {
         let mut issues = Vec::new();
-        if !(self.endpoint.starts_with("http://") || self.endpoint.starts_with("https://")) {
+        if !is_http_url(&self.endpoint) {
             issues.push(Issue::new(
                 "endpoint",
                 format!(
