@@ -102,6 +102,28 @@ pub fn classify(status: u16, retry_after: Option<&str>, message: String) -> Cons
     }
 }
 
+/// A response's `Retry-After` header, as sent.
+pub fn retry_after_header(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// A non-success response's status, `Retry-After` and body (trimmed), read in full.
+pub async fn read_refusal(response: reqwest::Response) -> (u16, Option<String>, String) {
+    let status = response.status().as_u16();
+    let retry_after = retry_after_header(response.headers());
+    let message = response.text().await.unwrap_or_default().trim().to_string();
+    (status, retry_after, message)
+}
+
+/// A non-success response as the error to return: read, then [`classify`]d.
+pub async fn refused(response: reqwest::Response) -> ConsumeError {
+    let (status, retry_after, message) = read_refusal(response).await;
+    classify(status, retry_after.as_deref(), message)
+}
+
 /// `Retry-After`: delay-seconds or an HTTP-date.
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
     let value = value.trim();

@@ -7,10 +7,10 @@ use llamacol_pipeline::otlp::collector::{logs, metrics, trace};
 use llamacol_pipeline::rpc_status::RpcStatus;
 use llamacol_pipeline::{Batch, BoxError, ConsumeError, Signal};
 use prost::Message;
-use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE};
 
 use super::config::{Compression, Encoding, OtlpExporterConfig};
-use llamacol_pipeline::http::classify;
+use llamacol_pipeline::http::{classify, retry_after_header};
 
 use super::outcome::{report_partial, ExportError, PartialSuccess};
 use crate::json::to_json;
@@ -72,11 +72,7 @@ impl HttpSender {
             .await
             .map_err(|e| ConsumeError::retryable(ExportError::Transport(e)))?;
         let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+        let retry_after = retry_after_header(response.headers());
         let json = response
             .headers()
             .get(CONTENT_TYPE)

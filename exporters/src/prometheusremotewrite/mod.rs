@@ -25,7 +25,7 @@ pub use proto::{Label, Sample, TimeSeries, WriteRequest};
 use crate::prometheus::observe::{cumulative_buckets, Options, Value as PointValue};
 use crate::prometheus::render::number;
 use crate::prometheus::Ingest;
-use llamacol_pipeline::http::{classify, parse_retry_after};
+use llamacol_pipeline::http::{classify, parse_retry_after, read_refusal};
 
 /// Accumulated series not updated for this long are forgotten (bounds the memory that
 /// delta-to-cumulative needs).
@@ -170,32 +170,21 @@ impl Exporter for RemoteWriteExporter {
             .map_err(|e| {
                 ConsumeError::retryable(format!("remote write to {}: {e}", self.config.endpoint))
             })?;
-        let status = response.status().as_u16();
-        if (200..300).contains(&status) {
+        if response.status().is_success() {
             return Ok(());
         }
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let message = response.text().await.unwrap_or_default();
+        let (status, retry_after, message) = read_refusal(response).await;
         // Remote write: every 5xx is retryable too, not only the OTLP set.
         if status >= 500 {
             let e = ConsumeError::retryable(format!(
-                "remote write failed with status {status}: {}",
-                message.trim()
+                "remote write failed with status {status}: {message}"
             ));
             return Err(match retry_after.as_deref().and_then(parse_retry_after) {
                 Some(d) => e.with_retry_after(d),
                 None => e,
             });
         }
-        Err(classify(
-            status,
-            retry_after.as_deref(),
-            message.trim().to_string(),
-        ))
+        Err(classify(status, retry_after.as_deref(), message))
     }
 }
 

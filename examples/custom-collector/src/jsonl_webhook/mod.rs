@@ -11,7 +11,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use llamacol_exporters::json::to_json;
 use llamacol_pipeline::config::{parse_block, ConfigSpec};
-use llamacol_pipeline::http::{classify, client};
+use llamacol_pipeline::http::{client, refused};
 use llamacol_pipeline::serde_yaml;
 use llamacol_pipeline::{
     Batch, BoxError, BuildContext, ConsumeError, Exporter, ExporterFactory, Signal,
@@ -55,17 +55,10 @@ impl Exporter for JsonlWebhook {
             .await
             // Connection refused, reset, timed out: the backend may come back.
             .map_err(ConsumeError::retryable)?;
-        let status = response.status();
-        if status.is_success() {
+        if response.status().is_success() {
             return Ok(());
         }
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let message = response.text().await.unwrap_or_default();
-        Err(classify(status.as_u16(), retry_after.as_deref(), message))
+        Err(refused(response).await)
     }
 }
 
