@@ -19,14 +19,14 @@ impl NvmlGpus {
     pub fn init() -> Result<NvmlGpus, String> {
         Nvml::init().map(|nvml| NvmlGpus { nvml }).map_err(|e| {
             let why = match &e {
-                NvmlError::LibloadingError(inner) => format!("libnvidia-ml.so.1 could not be loaded ({inner})"),
+                NvmlError::LibloadingError(inner) => {
+                    format!("libnvidia-ml.so.1 could not be loaded ({inner})")
+                }
                 NvmlError::DriverNotLoaded => "the NVIDIA kernel driver is not loaded".to_string(),
                 NvmlError::LibraryNotFound => "libnvidia-ml.so.1 was not found".to_string(),
                 other => format!("NVML failed to initialise ({other})"),
             };
-            format!(
-                "NVML is not available: {why}. Install the NVIDIA driver (it ships libnvidia-ml.so.1), or in a container use the NVIDIA Container Toolkit (--gpus all, or runtimeClassName: nvidia)"
-            )
+            super::unavailable(&why)
         })
     }
 }

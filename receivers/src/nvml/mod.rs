@@ -52,6 +52,13 @@ fn build(ctx: &BuildContext, block: &Value) -> Result<Box<dyn Receiver>, BoxErro
     ))
 }
 
+/// What a user is told when NVML cannot be used, and how to fix it.
+pub fn unavailable(why: &str) -> String {
+    format!(
+        "NVML is not available: {why}. Install the NVIDIA driver (it ships libnvidia-ml.so.1), or in a container use the NVIDIA Container Toolkit (--gpus all, or runtimeClassName: nvidia)"
+    )
+}
+
 /// Opens the real NVML backend.
 pub fn open_nvml() -> Result<Arc<dyn Gpus>, String> {
     #[cfg(feature = "nvml")]
@@ -60,7 +67,9 @@ pub fn open_nvml() -> Result<Arc<dyn Gpus>, String> {
     }
     #[cfg(not(feature = "nvml"))]
     {
-        Err("this llamacol was built without the `nvml` feature".to_string())
+        Err(unavailable(
+            "this llamacol was built without the `nvml` feature",
+        ))
     }
 }
 
@@ -70,6 +79,8 @@ pub struct NvmlReceiver {
     backend: Option<Arc<dyn Gpus>>,
     failures: FailureCounter,
     node: NodeContext,
+    /// How the backend is opened at start when none was given (`open_nvml`).
+    opener: fn() -> Result<Arc<dyn Gpus>, String>,
     cancel: CancellationToken,
     task: Option<JoinHandle<()>>,
 }
@@ -88,9 +99,17 @@ impl NvmlReceiver {
             backend,
             failures,
             node: NodeContext::default(),
+            opener: open_nvml,
             cancel: CancellationToken::new(),
             task: None,
         }
+    }
+
+    /// Open the backend with `opener` instead of loading NVML (tests of what happens when
+    /// NVML is missing, on any machine).
+    pub fn opening_with(mut self, opener: fn() -> Result<Arc<dyn Gpus>, String>) -> NvmlReceiver {
+        self.opener = opener;
+        self
     }
 
     /// Publish the GPUs it reads on this node context (the service's, in a pipeline).
@@ -200,7 +219,7 @@ pub fn collect(
 #[async_trait]
 impl Receiver for NvmlReceiver {
     async fn start(&mut self, next: Arc<dyn Consumer>) -> Result<(), BoxError> {
-        let gpus = match self.backend.take().map(Ok).unwrap_or_else(open_nvml) {
+        let gpus = match self.backend.take().map(Ok).unwrap_or_else(self.opener) {
             Ok(g) => g,
             Err(message) => {
                 return match self.config.on_unavailable {
