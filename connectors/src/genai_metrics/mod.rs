@@ -149,6 +149,13 @@ impl Inner {
         self.said_overflow(&table, before);
     }
 
+    /// Data points a flush would emit now.
+    fn points(&self) -> usize {
+        use llamacol_pipeline::SignalMessage;
+        let table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
+        emit::request(&table, &self.config.dimensions, &self.config.buckets, 0).count_items()
+    }
+
     fn said_overflow(&self, table: &Table, before: u64) {
         if table.overflowed_spans > before && self.overflow_said.is_new("overflow") {
             tracing::warn!(component = %self.id, max_series = self.config.max_series, "more distinct series than `max_series`: further ones are counted in one series with otel.metric.overflow=true (logged once)");
@@ -223,14 +230,8 @@ impl Connector for GenaiMetrics {
     async fn shutdown(&self) -> Result<(), BoxError> {
         self.flusher.stop().await;
         if let Err(e) = self.inner.flush().await {
-            let points = self
-                .inner
-                .table
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .series
-                .len();
-            self.inner.dropped.add(points);
+            // Cumulative points not handed on: what the last flush would have carried.
+            self.inner.dropped.add(self.inner.points());
             return Err(format!("the final GenAI metrics were refused: {e}").into());
         }
         Ok(())

@@ -15,7 +15,10 @@ pub fn spans<'a>(
     facts: &mut Facts<'a>,
     mut each: impl FnMut(&Facts<'a>),
 ) {
-    for rs in fields(buf).flatten().filter(|f| f.number == 1) {
+    for rs in fields(buf)
+        .flatten()
+        .filter(|f| f.number == 1 && f.wire_type == 2)
+    {
         let rs = body(buf, &rs);
         // The resource may come after the spans on the wire: read it first.
         let mut resource: &[u8] = &[];

@@ -429,3 +429,37 @@ async fn encoded_and_decoded_batches_give_the_same_metrics() {
         Some(number_data_point::Value::AsDouble(0.25))
     );
 }
+
+struct Refuses;
+
+#[async_trait]
+impl Consumer for Refuses {
+    async fn consume(&self, _: Batch) -> Result<(), ConsumeError> {
+        Err(ConsumeError::permanent("no"))
+    }
+}
+
+#[tokio::test]
+async fn a_refused_final_flush_counts_its_points_as_dropped() {
+    use llamacol_pipeline::telemetry::Counters;
+    let counters = Arc::new(Counters::default());
+    let c = GenaiMetrics::new(
+        "genai_metrics".into(),
+        GenaiMetricsConfig::default(),
+        Arc::new(Refuses),
+        DropCounter::new(counters.clone()),
+    );
+    c.start().await.expect("start");
+    c.consume(traces(vec![chat("m", 10, 1, 1)]))
+        .await
+        .expect("taken");
+    assert!(
+        c.shutdown().await.is_err(),
+        "says the final flush was refused"
+    );
+    // One series: token usage (input, output), duration, requests.
+    assert_eq!(
+        counters.dropped.load(std::sync::atomic::Ordering::SeqCst),
+        4
+    );
+}
