@@ -22,6 +22,14 @@ pub const FIXED_ATTRIBUTES: [&str; 6] = [
 pub const OPERATION: usize = 0;
 const ERROR_TYPE: usize = 5;
 
+/// The numeric attributes read as measurements.
+const MEASURED: [&str; 4] = [
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.cost",
+    "gen_ai.response.time_to_first_chunk",
+];
+
 /// Span events whose time marks the first chunk or completion of a response.
 const FIRST_CHUNK_EVENTS: [&str; 5] = [
     "gen_ai.first_chunk",
@@ -108,6 +116,13 @@ impl<'a> Facts<'a> {
         self.first_chunk_at = None;
     }
 
+    /// Whether a span attribute with this key is read at all.
+    pub fn wants(key: &[u8], dimensions: &[Dimension]) -> bool {
+        FIXED_ATTRIBUTES.iter().any(|k| k.as_bytes() == key)
+            || MEASURED.iter().any(|k| k.as_bytes() == key)
+            || dimensions.iter().any(|d| d.name.as_bytes() == key)
+    }
+
     /// Takes one span attribute.
     pub fn attribute(&mut self, key: &str, value: Attr<'a>, dimensions: &[Dimension]) {
         if let Some(i) = FIXED_ATTRIBUTES.iter().position(|k| *k == key) {
@@ -115,10 +130,10 @@ impl<'a> Facts<'a> {
             return;
         }
         match key {
-            "gen_ai.usage.input_tokens" => self.input_tokens = value.amount(),
-            "gen_ai.usage.output_tokens" => self.output_tokens = value.amount(),
-            "gen_ai.usage.cost" => self.cost = value.amount(),
-            "gen_ai.response.time_to_first_chunk" => self.time_to_first_chunk = value.amount(),
+            k if k == MEASURED[0] => self.input_tokens = value.amount(),
+            k if k == MEASURED[1] => self.output_tokens = value.amount(),
+            k if k == MEASURED[2] => self.cost = value.amount(),
+            k if k == MEASURED[3] => self.time_to_first_chunk = value.amount(),
             _ => {
                 if let Some(d) = dimensions.iter().position(|d| d.name == key) {
                     self.key[1 + FIXED_ATTRIBUTES.len() + d] = Some(value.text());

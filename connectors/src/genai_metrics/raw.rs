@@ -71,17 +71,19 @@ fn text(b: &[u8]) -> Option<&str> {
     std::str::from_utf8(b).ok()
 }
 
-/// A `KeyValue`: its key and scalar value.
-fn key_value(kv: &[u8]) -> Option<(&str, Attr<'_>)> {
+/// A `KeyValue`: its key and scalar value, the value read only when `wanted(key)`
+/// (most attributes of a span are not, and are skipped without a UTF-8 check).
+fn key_value<'a>(kv: &'a [u8], wanted: impl Fn(&[u8]) -> bool) -> Option<(&'a str, Attr<'a>)> {
     let (mut key, mut value) = (None, None);
     for f in fields(kv).flatten() {
         match (f.number, f.wire_type) {
-            (1, 2) => key = text(body(kv, &f)),
-            (2, 2) => value = any_value(body(kv, &f)),
+            (1, 2) => key = Some(body(kv, &f)),
+            (2, 2) => value = Some(body(kv, &f)),
             _ => {}
         }
     }
-    Some((key?, value?))
+    let key = key.filter(|k| wanted(k))?;
+    Some((text(key)?, any_value(value?)?))
 }
 
 fn any_value(v: &[u8]) -> Option<Attr<'_>> {
@@ -104,7 +106,7 @@ fn attribute_of<'a>(msg: &'a [u8], number: u32, key: &str) -> Option<Attr<'a>> {
     fields(msg)
         .flatten()
         .filter(|f| f.number == number && f.wire_type == 2)
-        .filter_map(|f| key_value(body(msg, &f)))
+        .filter_map(|f| key_value(body(msg, &f), |k| k == key.as_bytes()))
         .filter(|(k, _)| *k == key)
         .map(|(_, v)| v)
         .last()
@@ -123,7 +125,7 @@ fn read_span<'a>(
             (7, 1) => facts.start = fixed64(b).unwrap_or(0),
             (8, 1) => facts.end = fixed64(b).unwrap_or(0),
             (9, 2) => {
-                if let Some((k, v)) = key_value(b) {
+                if let Some((k, v)) = key_value(b, |k| Facts::wants(k, dimensions)) {
                     facts.attribute(k, v, dimensions);
                 }
             }
