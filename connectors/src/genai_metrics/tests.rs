@@ -1,4 +1,4 @@
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, PoisonError};
 
 use llamacol_pipeline::attributes::{int, string};
 use llamacol_pipeline::config::parse_block;
@@ -9,6 +9,7 @@ use llamacol_pipeline::otlp::metrics::v1::{metric, HistogramDataPoint, Metric, N
 use llamacol_pipeline::otlp::resource::v1::Resource;
 use llamacol_pipeline::otlp::trace::v1::{span::Event, ResourceSpans, ScopeSpans, Span, Status};
 use llamacol_pipeline::serde_yaml;
+use llamacol_pipeline::testing::Capture;
 
 use super::*;
 
@@ -157,7 +158,7 @@ async fn token_usage_duration_ttft_and_time_per_token_follow_the_conventions() {
         .await
         .expect("taken");
     c.flush().await.expect("flushed");
-    let r = out.last();
+    let r = last(&out);
     assert_eq!(r.resource_metrics.len(), 1);
     let resource = &r.resource_metrics[0]
         .resource
@@ -232,7 +233,7 @@ async fn failures_are_split_by_error_type_and_totals_are_cumulative() {
     c.flush().await.expect("flushed");
     c.consume(traces(vec![failed])).await.expect("taken");
     c.flush().await.expect("flushed");
-    let r = out.last();
+    let r = last(&out);
     let requests = sum(&r, "gen_ai.requests");
     let of = |e: Option<&str>| {
         requests
@@ -259,7 +260,7 @@ async fn series_beyond_max_series_share_one_overflow_series() {
         .collect();
     c.consume(traces(spans)).await.expect("taken");
     c.flush().await.expect("flushed");
-    let r = out.last();
+    let r = last(&out);
     let requests = sum(&r, "gen_ai.requests");
     assert_eq!(requests.len(), 3, "two series and the overflow");
     let overflow = requests
@@ -303,7 +304,7 @@ async fn dimensions_and_cost_are_added_and_shutdown_flushes() {
         .await
         .expect("taken");
     c.shutdown().await.expect("final flush");
-    let r = out.last();
+    let r = last(&out);
     let requests = sum(&r, "gen_ai.requests");
     assert_eq!(
         attr(&requests[0].attributes, "host.name"),
@@ -408,8 +409,8 @@ async fn encoded_and_decoded_batches_give_the_same_metrics() {
         r
     };
     let (a, b) = (
-        without_times(from_decoded.last()),
-        without_times(from_encoded.last()),
+        without_times(last(&from_decoded)),
+        without_times(last(&from_encoded)),
     );
     assert_eq!(a, b);
     let requests = sum(&b, "gen_ai.requests");

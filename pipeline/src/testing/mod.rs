@@ -226,6 +226,42 @@ fn name_of(block: &serde_yaml::Value) -> Result<String, BoxError> {
         .map_err(|issues| format!("{issues:?}").into())
 }
 
+/// The `next` of a component under test: keeps every batch it is given, and takes it.
+#[derive(Default)]
+pub struct Capture {
+    batches: Mutex<Vec<Batch>>,
+}
+
+impl Capture {
+    /// Every batch so far, in order.
+    pub fn batches(&self) -> Vec<Batch> {
+        self.batches
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The latest batch, if any.
+    pub fn last(&self) -> Option<Batch> {
+        self.batches
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .last()
+            .cloned()
+    }
+}
+
+#[async_trait]
+impl Consumer for Capture {
+    async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
+        self.batches
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(batch);
+        Ok(())
+    }
+}
+
 /// Captures everything exported to it. Can be told to stall (never return) or to fail.
 #[derive(Default)]
 pub struct Sink {

@@ -6,6 +6,7 @@ use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
 use llamacol_pipeline::otlp::common::v1::{any_value::Value, AnyValue, KeyValue};
 use llamacol_pipeline::otlp::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use llamacol_pipeline::otlp::trace::v1::{span::Event, ResourceSpans, ScopeSpans, Span, Status};
+use llamacol_pipeline::testing::Capture;
 use llamacol_pipeline::NodeContext;
 
 use super::mapping::{Convert, RULES};
@@ -44,16 +45,7 @@ fn processor(yaml: &str) -> GenaiProcessor {
 fn processor_on(yaml: &str, node: NodeContext) -> GenaiProcessor {
     let value: serde_yaml::Value = serde_yaml::from_str(yaml).expect("yaml");
     let config = llamacol_pipeline::config::parse_block::<GenaiConfig>(&value).expect("config");
-    GenaiProcessor::new(config, node, Arc::new(Nowhere))
-}
-
-struct Nowhere;
-
-#[async_trait::async_trait]
-impl Consumer for Nowhere {
-    async fn consume(&self, _: Batch) -> Result<(), ConsumeError> {
-        Ok(())
-    }
+    GenaiProcessor::new(config, node, Arc::new(Capture::default()))
 }
 
 /// Runs one span through a processor and returns it.

@@ -1,12 +1,11 @@
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use llamacol_pipeline::config::{parse, ComponentConfig};
 use llamacol_pipeline::otlp::metrics::v1::{metric, Metric, NumberDataPoint};
-use llamacol_pipeline::{ConsumeError, Signal};
+use llamacol_pipeline::Signal;
 
-use llamacol_pipeline::testing::{number_points as points, number_value as value};
+use llamacol_pipeline::testing::{number_points as points, number_value as value, Capture};
 
 use super::fake::FakeGpus;
 use super::*;
@@ -270,20 +269,6 @@ fn switches_turn_metrics_off_and_typos_are_caught() {
     );
 }
 
-#[derive(Default)]
-struct Capture(Mutex<Vec<Batch>>);
-
-#[async_trait]
-impl Consumer for Capture {
-    async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(batch);
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn the_receiver_reads_every_interval_through_the_backend() {
     let capture = Arc::new(Capture::default());
@@ -305,11 +290,7 @@ async fn the_receiver_reads_every_interval_through_the_backend() {
         .all(|g| g.memory_bytes.is_some_and(|b| b > 0)));
     tokio::time::sleep(Duration::from_millis(180)).await;
     receiver.shutdown().await.expect("shutdown");
-    let batches = capture
-        .0
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone();
+    let batches = capture.batches();
     assert!(batches.len() >= 3, "{} cycles", batches.len());
     assert_eq!(batches[0].signal(), Signal::Metrics);
     let mut first = batches[0].clone();
@@ -343,11 +324,7 @@ async fn without_nvml_warn_idles_and_fail_refuses_to_start() {
         .expect("warn: starts and idles");
     tokio::time::sleep(Duration::from_millis(120)).await;
     warn.shutdown().await.expect("shutdown");
-    assert!(capture
-        .0
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .is_empty());
+    assert!(capture.batches().is_empty());
 
     let mut fail = NvmlReceiver::new(
         "nvml".into(),

@@ -1,29 +1,15 @@
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use llamacol_pipeline::attributes::string;
 use llamacol_pipeline::config::parse_block;
 use llamacol_pipeline::otlp::collector::logs::v1::ExportLogsServiceRequest;
 use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
-use llamacol_pipeline::testing::{check_processor, sample_logs, sample_traces, Flow};
+use llamacol_pipeline::testing::{check_processor, sample_logs, sample_traces, Capture, Flow};
 
 use super::*;
 
 const EMAIL: &str = r"[\w.+-]+@[\w-]+\.[\w.]+";
 const API_KEY: &str = r"sk-[A-Za-z0-9]{8,}";
-
-#[derive(Default)]
-struct Capture(Mutex<Vec<Batch>>);
-
-#[async_trait]
-impl Consumer for Capture {
-    async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(batch);
-        Ok(())
-    }
-}
 
 fn redact(yaml: &str) -> (Redact, Arc<Capture>) {
     let block: serde_yaml::Value = serde_yaml::from_str(yaml).expect("yaml");
@@ -55,8 +41,7 @@ async fn emails_and_keys_are_masked_in_every_string_attribute() {
     ));
     span.attributes.push(string("user.id", "42"));
     p.consume(Batch::from(request)).await.expect("passed on");
-    let Some(Batch::Traces(mut t)) = out.0.lock().unwrap_or_else(PoisonError::into_inner).pop()
-    else {
+    let Some(Batch::Traces(mut t)) = out.last() else {
         panic!("traces")
     };
     let attrs = &t.message().expect("decoded").resource_spans[0].scope_spans[0].spans[0].attributes;
@@ -79,8 +64,7 @@ async fn only_the_listed_keys_when_attributes_is_set_and_log_bodies_otherwise() 
         .push(string("user.email", "ada@example.com"));
     record.attributes.push(string("note", "bob@example.com"));
     p.consume(Batch::from(request)).await.expect("passed on");
-    let Some(Batch::Logs(mut l)) = out.0.lock().unwrap_or_else(PoisonError::into_inner).pop()
-    else {
+    let Some(Batch::Logs(mut l)) = out.last() else {
         panic!("logs")
     };
     let record = &l.message().expect("decoded").resource_logs[0].scope_logs[0].log_records[0];
@@ -99,8 +83,7 @@ async fn only_the_listed_keys_when_attributes_is_set_and_log_bodies_otherwise() 
         value: Some(Value::StringValue("from ada@example.com".into())),
     });
     p.consume(Batch::from(request)).await.expect("passed on");
-    let Some(Batch::Logs(mut l)) = out.0.lock().unwrap_or_else(PoisonError::into_inner).pop()
-    else {
+    let Some(Batch::Logs(mut l)) = out.last() else {
         panic!("logs")
     };
     let body = &l.message().expect("decoded").resource_logs[0].scope_logs[0].log_records[0].body;
