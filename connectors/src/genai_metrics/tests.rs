@@ -13,31 +13,11 @@ use llamacol_pipeline::testing::Capture;
 
 use super::*;
 
-#[derive(Default)]
-struct Capture(Mutex<Vec<ExportMetricsServiceRequest>>);
-
-#[async_trait]
-impl Consumer for Capture {
-    async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
-        if let Batch::Metrics(p) = batch {
-            let m = p.into_message().map_err(ConsumeError::permanent)?;
-            self.0
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(m);
-        }
-        Ok(())
-    }
-}
-
-impl Capture {
-    fn last(&self) -> ExportMetricsServiceRequest {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .last()
-            .cloned()
-            .expect("a flush")
+/// The last metrics request `capture` was given.
+fn last(capture: &Capture) -> ExportMetricsServiceRequest {
+    match capture.last() {
+        Some(Batch::Metrics(p)) => p.into_message().expect("decoded"),
+        other => panic!("no metrics flushed: {other:?}"),
     }
 }
 
@@ -239,7 +219,7 @@ async fn failures_are_split_by_error_type_and_totals_are_cumulative() {
         requests
             .iter()
             .find(|p| attr(&p.attributes, "error.type") == e)
-            .and_then(|p| p.value.clone())
+            .and_then(|p| p.value)
     };
     assert_eq!(of(None), Some(number_data_point::Value::AsInt(1)));
     assert_eq!(

@@ -144,9 +144,11 @@ mod tests {
             assert_eq!(ByteSize::parse(text), Ok(ByteSize(bytes)), "{text}");
         }
         assert!(ByteSize::parse("12 parsecs")
-            .unwrap_err()
+            .expect_err("refused")
             .contains("unknown size unit"));
-        assert!(ByteSize::parse("lots").unwrap_err().contains("not a size"));
+        assert!(ByteSize::parse("lots")
+            .expect_err("refused")
+            .contains("not a size"));
         let v: ByteSize = serde_yaml::from_str("4096").expect("number");
         assert_eq!(v, ByteSize(4096));
         let v: ByteSize = serde_yaml::from_str("\"2KiB\"").expect("text");
