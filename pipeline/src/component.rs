@@ -244,6 +244,7 @@ pub type BuildConnector = fn(
 
 /// A component type: its name, signals, config checker and constructor. Plain values,
 /// listed in one table by the binary (see `src/lib.rs`), so users add theirs the same way.
+#[derive(Clone, Copy)]
 pub struct Factory<B> {
     pub type_name: &'static str,
     pub signals: &'static [Signal],
@@ -256,6 +257,7 @@ pub type ProcessorFactory = Factory<BuildProcessor>;
 pub type ExporterFactory = Factory<BuildExporter>;
 
 /// A connector type: its name, the signal pairs it supports, config checker and constructor.
+#[derive(Clone, Copy)]
 pub struct ConnectorFactory {
     pub type_name: &'static str,
     pub pairs: &'static [SignalPair],

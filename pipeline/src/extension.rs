@@ -60,6 +60,7 @@ pub type BuildExtension =
 
 /// An extension type. `storage` says whether exporters may name it in
 /// `sending_queue.storage` (checked when the config is validated).
+#[derive(Clone, Copy)]
 pub struct ExtensionFactory {
     pub type_name: &'static str,
     pub config: ConfigSpec,

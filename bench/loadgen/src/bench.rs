@@ -579,37 +579,36 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
 
     // Slow backend: the same writing sink, first fed directly, then through llamacol's
     // default queue (otlp-batch-otlp.yaml); delivered spans/s must stay close.
+    // The sink fed directly, with the load generator's requests and with requests of the
+    // size llamacol's batch processor sends (8192 spans): what the sink itself takes.
+    let direct = |name, label: &str, batch_size| Scenario {
+        name,
+        label: label.to_string(),
+        which: Which::Llamacol,
+        config: cfg("slow-sink.yaml"),
+        sink: SinkKind::None,
+        cpu: "0",
+        connections: opts.connections,
+        compression: "none",
+        batch_size,
+    };
     let slow = vec![
         scenario(
             &opts,
-            Scenario {
-                name: "slow-direct",
-                label: "slow backend: load generator -> sink directly".into(),
-                which: Which::Llamacol,
-                config: cfg("slow-sink.yaml"),
-                sink: SinkKind::None,
-                cpu: "0",
-                connections: opts.connections,
-                compression: "none",
-                batch_size: None,
-            },
+            direct(
+                "slow-direct",
+                "slow backend: load generator -> sink directly",
+                None,
+            ),
         )
         .await?,
-        // The requests llamacol's batch processor sends (8192 spans): what the sink
-        // itself takes of that shape.
         scenario(
             &opts,
-            Scenario {
-                name: "slow-direct-8192",
-                label: "slow backend: load generator -> sink directly, 8192-span requests".into(),
-                which: Which::Llamacol,
-                config: cfg("slow-sink.yaml"),
-                sink: SinkKind::None,
-                cpu: "0",
-                connections: opts.connections,
-                compression: "none",
-                batch_size: Some(8192),
-            },
+            direct(
+                "slow-direct-8192",
+                "slow backend: load generator -> sink directly, 8192-span requests",
+                Some(8192),
+            ),
         )
         .await?,
         scenario(
