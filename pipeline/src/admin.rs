@@ -1,4 +1,5 @@
-//! The admin HTTP server: `/healthz`, `/readyz`, `/metrics`, `/debug/pipelines`.
+//! The admin HTTP server: `/healthz`, `/readyz`, `/metrics`, `/debug/pipelines`,
+//! `/debug/alerts`.
 
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ pub async fn serve(
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/debug/pipelines", get(pipelines))
+        .route("/debug/alerts", get(alerts))
         .with_state(telemetry);
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
@@ -60,6 +62,11 @@ async fn metrics(State(t): State<Arc<Telemetry>>) -> axum::response::Response {
         t.render(),
     )
         .into_response()
+}
+
+/// The current alerts of every alerting processor: `{component: [alert, ...]}`.
+async fn alerts(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
+    Json(t.node().alerts())
 }
 
 async fn pipelines(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {

@@ -5,7 +5,8 @@
 //! never waits on a publisher.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 /// A llama.cpp server a receiver scrapes, as its `/props` describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -49,6 +50,34 @@ pub struct NodeSnapshot {
 #[derive(Debug, Clone, Default)]
 pub struct NodeContext {
     board: Arc<RwLock<Arc<NodeSnapshot>>>,
+    alerts: Arc<Mutex<Alerts>>,
+}
+
+/// What alerting components (the `slo` processor) report: their current alerts, shown
+/// at the admin server's `/debug/alerts`, and how their notifications went, rendered as
+/// `llamacol_alert_notifications_total`.
+#[derive(Debug, Default)]
+struct Alerts {
+    by_component: BTreeMap<String, serde_json::Value>,
+    notifications: Vec<(String, String, Arc<NotificationCounters>)>,
+}
+
+/// Alerts one component sent to one target (`alertmanager`, `webhook`).
+#[derive(Debug, Default)]
+pub struct NotificationCounters {
+    /// Delivered (the target answered 2xx).
+    pub sent: AtomicU64,
+    /// Given up on after retries (the target was down or refused them).
+    pub failed: AtomicU64,
+    /// Not attempted: the notification queue was full (a firing alert is sent again at
+    /// the next `resend_delay`).
+    pub dropped: AtomicU64,
+}
+
+impl NotificationCounters {
+    pub fn add(counter: &AtomicU64, n: usize) {
+        counter.fetch_add(n as u64, Ordering::Relaxed);
+    }
 }
 
 impl NodeContext {
@@ -84,6 +113,61 @@ impl NodeContext {
             board.gpus = gpus;
             true
         });
+    }
+
+    /// Replaces what `component` reports as its current alerts (a JSON array).
+    pub fn publish_alerts(&self, component: &str, alerts: serde_json::Value) {
+        self.alerts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .by_component
+            .insert(component.to_string(), alerts);
+    }
+
+    /// Every component's current alerts: `{component: [...]}`.
+    pub fn alerts(&self) -> serde_json::Value {
+        let alerts = self.alerts.lock().unwrap_or_else(PoisonError::into_inner);
+        serde_json::Value::Object(
+            alerts
+                .by_component
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        )
+    }
+
+    /// The notification counters of `component` for `target`, created on first use.
+    pub fn notification_counters(&self, component: &str, target: &str) -> Arc<NotificationCounters> {
+        let mut alerts = self.alerts.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, _, c)) = alerts
+            .notifications
+            .iter()
+            .find(|(c, t, _)| c == component && t == target)
+        {
+            return c.clone();
+        }
+        let c = Arc::new(NotificationCounters::default());
+        alerts
+            .notifications
+            .push((component.to_string(), target.to_string(), c.clone()));
+        c
+    }
+
+    /// `(component, target, [sent, failed, dropped])` for every notifying component.
+    pub fn notification_snapshot(&self) -> Vec<(String, String, [u64; 3])> {
+        let alerts = self.alerts.lock().unwrap_or_else(PoisonError::into_inner);
+        alerts
+            .notifications
+            .iter()
+            .map(|(component, target, c)| {
+                let read = |a: &AtomicU64| a.load(Ordering::Relaxed);
+                (
+                    component.clone(),
+                    target.clone(),
+                    [read(&c.sent), read(&c.failed), read(&c.dropped)],
+                )
+            })
+            .collect()
     }
 
     fn update(&self, change: impl FnOnce(&mut NodeSnapshot) -> bool) {

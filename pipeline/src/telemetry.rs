@@ -71,11 +71,18 @@ pub struct Telemetry {
     /// `service.telemetry.metrics.level: none`.
     metrics_off: AtomicBool,
     pipelines: Mutex<serde_json::Value>,
+    /// The node board every component of this service shares (alerts are read from it).
+    node: crate::node::NodeContext,
 }
 
 impl Telemetry {
     pub fn new() -> Arc<Telemetry> {
         Arc::new(Telemetry::default())
+    }
+
+    /// The node context the service hands its components.
+    pub fn node(&self) -> &crate::node::NodeContext {
+        &self.node
     }
 
     /// The counters of `scope`, created on first use.
@@ -271,6 +278,21 @@ impl Telemetry {
                         "llamacol_exporter_{name}{{component=\"{}\"}} {}",
                         escape(&q.component),
                         value(q)
+                    );
+                }
+            }
+        }
+        let notifications = self.node.notification_snapshot();
+        if !notifications.is_empty() {
+            let name = "llamacol_alert_notifications_total";
+            let _ = writeln!(out, "# HELP {name} Alerts an alerting processor sent (outcome sent), gave up on after retries (failed) or could not queue (dropped), per target.\n# TYPE {name} counter");
+            for (component, target, values) in &notifications {
+                for (outcome, value) in ["sent", "failed", "dropped"].iter().zip(values) {
+                    let _ = writeln!(
+                        out,
+                        "{name}{{component=\"{}\",target=\"{}\",outcome=\"{outcome}\"}} {value}",
+                        escape(component),
+                        escape(target)
                     );
                 }
             }

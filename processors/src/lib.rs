@@ -6,3 +6,4 @@
 pub mod batch;
 pub mod genai;
 pub mod memory_limiter;
+pub mod slo;

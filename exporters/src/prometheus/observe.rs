@@ -4,12 +4,13 @@
 use std::collections::BTreeMap;
 
 use llamacol_pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
-use llamacol_pipeline::otlp::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use llamacol_pipeline::otlp::common::v1::{InstrumentationScope, KeyValue};
 use llamacol_pipeline::otlp::metrics::v1::{
     exemplar, metric, number_data_point, AggregationTemporality, ExponentialHistogramDataPoint,
     Metric,
 };
 
+use llamacol_pipeline::attributes::{job_instance, value_string};
 use llamacol_pipeline::batch::data_points;
 
 use super::translate::{label_name, metric_name, FamilyType, MetricKind, TranslationStrategy};
@@ -107,18 +108,7 @@ pub fn observe(
             .as_ref()
             .map(|r| r.attributes.as_slice())
             .unwrap_or_default();
-        let get = |k: &str| {
-            resource
-                .iter()
-                .find(|kv| kv.key == k)
-                .and_then(|kv| kv.value.as_ref())
-                .map(value_string)
-        };
-        let job = match (get("service.namespace"), get("service.name")) {
-            (Some(ns), Some(name)) if !ns.is_empty() => Some(format!("{ns}/{name}")),
-            (_, name) => name,
-        };
-        let instance = get("service.instance.id");
+        let (job, instance) = job_instance(resource);
         let mut base: BTreeMap<String, (String, String)> = BTreeMap::new();
         if options.resource_to_telemetry {
             add_attributes(&mut base, resource, options.strategy);
@@ -242,46 +232,6 @@ fn finish(
         .filter(|(_, (_, v))| !v.is_empty())
         .map(|(k, (_, v))| (k, v))
         .collect()
-}
-
-/// Attribute values as strings per the attribute spec: strings as they are, others as JSON.
-pub fn value_string(v: &AnyValue) -> String {
-    match &v.value {
-        Some(any_value::Value::StringValue(s)) => s.clone(),
-        Some(any_value::Value::BoolValue(b)) => b.to_string(),
-        Some(any_value::Value::IntValue(i)) => i.to_string(),
-        Some(any_value::Value::DoubleValue(d)) => d.to_string(),
-        Some(any_value::Value::BytesValue(b)) => b.iter().map(|x| format!("{x:02x}")).collect(),
-        Some(any_value::Value::ArrayValue(a)) => {
-            let items: Vec<serde_json::Value> = a.values.iter().map(json).collect();
-            serde_json::Value::Array(items).to_string()
-        }
-        Some(any_value::Value::KvlistValue(l)) => {
-            let map: serde_json::Map<String, serde_json::Value> = l
-                .values
-                .iter()
-                .map(|kv| {
-                    (
-                        kv.key.clone(),
-                        kv.value.as_ref().map(json).unwrap_or_default(),
-                    )
-                })
-                .collect();
-            serde_json::Value::Object(map).to_string()
-        }
-        Some(any_value::Value::StringValueStrindex(i)) => i.to_string(),
-        None => String::new(),
-    }
-}
-
-fn json(v: &AnyValue) -> serde_json::Value {
-    match &v.value {
-        Some(any_value::Value::StringValue(s)) => s.clone().into(),
-        Some(any_value::Value::BoolValue(b)) => (*b).into(),
-        Some(any_value::Value::IntValue(i)) => (*i).into(),
-        Some(any_value::Value::DoubleValue(d)) => (*d).into(),
-        _ => value_string(v).into(),
-    }
 }
 
 fn hex(b: &[u8]) -> String {

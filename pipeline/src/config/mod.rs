@@ -21,4 +21,5 @@ pub use service::{
     AdminConfig, Config, ExporterConfig, LogFormat, LogsConfig, MetricsConfig, MetricsLevel,
     PipelineConfig, QueueSettings, RetrySettings, TelemetryConfig,
 };
+pub use positions::Positions;
 pub use typed::{parse, parse_block, Claims, ComponentConfig, ConfigSpec, Issue, Listen};

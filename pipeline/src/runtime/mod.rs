@@ -24,7 +24,6 @@ use crate::component::{
 use crate::config::{Config, PipelineConfig};
 use crate::consumer::{BoxError, ConsumeError, Consumer, FanOut};
 use crate::extension::{Extension, ExtensionContext, ServiceStatus};
-use crate::node::NodeContext;
 use crate::registry::Registry;
 use crate::signal::Signal;
 use crate::telemetry::{Scope, Telemetry};
@@ -66,7 +65,7 @@ impl Service {
         registry: &Registry,
         telemetry: Arc<Telemetry>,
     ) -> Result<Service, ComponentError> {
-        let node = NodeContext::new();
+        let node = telemetry.node().clone();
         let mut extensions = Vec::new();
         for id in &config.service_extensions {
             let factory = registry

@@ -1,0 +1,196 @@
+//! `slo` processor (metrics): evaluates threshold rules and burn-rate SLOs over the
+//! metrics passing through, every `evaluation_interval`, on its own task. Batches pass on
+//! unchanged; after each evaluation it adds `ALERTS` and SLO gauges of its own, notifies
+//! Alertmanager and webhooks (from another task, never blocking the metrics), and
+//! publishes its alerts at the admin server's `/debug/alerts`.
+
+mod alert;
+mod burn;
+pub mod config;
+mod engine;
+mod notify;
+mod rule;
+mod select;
+mod series;
+pub mod template;
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use llamacol_pipeline::config::{parse_block, ConfigSpec};
+use llamacol_pipeline::serde_yaml;
+use llamacol_pipeline::stateful::{State, StatefulProcessor};
+use llamacol_pipeline::{
+    Batch, BoxError, BuildContext, ConsumeError, Consumer, NodeContext, Processor,
+    ProcessorFactory, Signal,
+};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+pub use config::SloConfig;
+pub use engine::{Engine, Evaluation};
+
+use alert::Notice;
+
+pub fn factory() -> ProcessorFactory {
+    ProcessorFactory {
+        type_name: "slo",
+        signals: &[Signal::Metrics],
+        config: ConfigSpec::of::<SloConfig>(),
+        build,
+    }
+}
+
+/// How long shutdown waits for notifications still being sent.
+const NOTIFY_DRAIN: Duration = Duration::from_secs(10);
+
+fn build(
+    ctx: &BuildContext,
+    block: &serde_yaml::Value,
+    next: Arc<dyn Consumer>,
+) -> Result<Arc<dyn Processor>, BoxError> {
+    let config = parse_block::<SloConfig>(block)?;
+    let mut rules = config.rules.clone();
+    let mut slos = config.slos.clone();
+    for path in &config.rule_files {
+        let file = config::load_rule_file(path).map_err(|e| e.join("; "))?;
+        rules.extend(file.rules);
+        slos.extend(file.slos);
+    }
+    let component = ctx.id.to_string();
+    let engine = Engine::new(&config, rules, slos, unix_nanos());
+    let notifier = notify::targets(&config.notify, &component, &ctx.node)?;
+    let (sender, pending) = match notifier {
+        Some((sender, rx, targets)) => (Some(sender), Some((rx, targets))),
+        None => (None, None),
+    };
+    let state = SloState {
+        engine,
+        interval: config.evaluation_interval,
+        next_evaluation: Instant::now() + config.evaluation_interval,
+        passing: VecDeque::new(),
+        sender,
+        node: ctx.node.clone(),
+        component: component.clone(),
+    };
+    let inner = StatefulProcessor::new(component, Box::new(state), 4, next, ctx.dropped.clone());
+    Ok(Arc::new(SloProcessor {
+        inner,
+        pending: Mutex::new(pending),
+        notifier: Mutex::new(None),
+    }))
+}
+
+fn unix_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+fn unix_seconds() -> f64 {
+    unix_nanos() as f64 / 1e9
+}
+
+type Pending = (mpsc::Receiver<Vec<Notice>>, Vec<notify::Target>);
+
+pub struct SloProcessor {
+    inner: StatefulProcessor,
+    /// The notifier's inbox and targets, until `start` spawns it.
+    pending: Mutex<Option<Pending>>,
+    notifier: Mutex<Option<JoinHandle<()>>>,
+}
+
+#[async_trait]
+impl Consumer for SloProcessor {
+    async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
+        self.inner.consume(batch).await
+    }
+}
+
+#[async_trait]
+impl Processor for SloProcessor {
+    async fn start(&self) -> Result<(), BoxError> {
+        let pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some((rx, targets)) = pending {
+            *self.notifier.lock().unwrap_or_else(PoisonError::into_inner) =
+                Some(tokio::spawn(notify::run(rx, targets)));
+        }
+        self.inner.start().await
+    }
+
+    /// Stops evaluating (the state, and with it the notifier's inbox, is dropped), then
+    /// gives notifications in flight a little time.
+    async fn shutdown(&self) -> Result<(), BoxError> {
+        let result = self.inner.shutdown().await;
+        let task = self.notifier.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(mut task) = task {
+            if tokio::time::timeout(NOTIFY_DRAIN, &mut task).await.is_err() {
+                tracing::warn!("slo: notifications still being sent at shutdown were abandoned");
+                task.abort();
+            }
+        }
+        result
+    }
+}
+
+/// What the processor's task holds.
+struct SloState {
+    engine: Engine,
+    interval: Duration,
+    next_evaluation: Instant,
+    /// Batches taken in and not yet passed on.
+    passing: VecDeque<Batch>,
+    sender: Option<notify::Sender>,
+    node: NodeContext,
+    component: String,
+}
+
+impl State for SloState {
+    fn add(&mut self, mut batch: Batch) -> Result<(), BoxError> {
+        if let Batch::Metrics(p) = &mut batch {
+            let request = p.message()?;
+            self.engine.ingest(request, unix_seconds());
+        }
+        self.passing.push_back(batch);
+        Ok(())
+    }
+
+    fn ready(&mut self) -> Option<Batch> {
+        self.passing.pop_front()
+    }
+
+    /// Everything taken in, then, when the evaluation is due, its `ALERTS` and SLO
+    /// gauges (notices go to the notifier; `/debug/alerts` is updated).
+    fn flush(&mut self) -> Option<Batch> {
+        if let Some(b) = self.passing.pop_front() {
+            return Some(b);
+        }
+        let now = Instant::now();
+        if now < self.next_evaluation {
+            return None;
+        }
+        // Evaluations keep their rhythm; a late one does not cause a burst to catch up.
+        let next = self.next_evaluation + self.interval;
+        self.next_evaluation = if next <= now { now + self.interval } else { next };
+        let evaluation = self.engine.evaluate(unix_seconds());
+        if let Some(sender) = &self.sender {
+            sender.send(evaluation.notices);
+        }
+        self.node.publish_alerts(&self.component, self.engine.report());
+        evaluation.metrics.map(|m| Batch::Metrics(llamacol_pipeline::Payload::from_message(m)))
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        Some(self.next_evaluation)
+    }
+
+    fn items(&self) -> usize {
+        self.passing.iter().map(Batch::items).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests;
