@@ -22,6 +22,9 @@ fn block(kind: Kind, type_name: &str, dir: &std::path::Path) -> String {
             free_port()
         ),
         (Kind::Processor, "memory_limiter") => "{limit_mib: 8192}".into(),
+        (Kind::Processor, "slo") => {
+            "{evaluation_interval: 100ms, rules: [{alert: A, metric: m, op: \">\", threshold: 1}]}".into()
+        }
         (Kind::Exporter, "file") => format!("{{path: \"{}\"}}", dir.join("out.jsonl").display()),
         (Kind::Exporter, "prometheus") => {
             format!("{{endpoint: \"127.0.0.1:{}\"}}", free_port())

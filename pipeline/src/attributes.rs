@@ -3,7 +3,6 @@
 
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 
-
 pub fn kv(key: &str, value: any_value::Value) -> KeyValue {
     KeyValue {
         key: key.into(),
@@ -63,7 +62,6 @@ fn json(v: &AnyValue) -> serde_json::Value {
         _ => value_string(v).into(),
     }
 }
-
 
 /// The Prometheus `job` and `instance` of a resource, as the Collector derives them:
 /// `service.namespace/service.name` (or `service.name` alone) and `service.instance.id`.

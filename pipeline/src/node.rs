@@ -137,7 +137,11 @@ impl NodeContext {
     }
 
     /// The notification counters of `component` for `target`, created on first use.
-    pub fn notification_counters(&self, component: &str, target: &str) -> Arc<NotificationCounters> {
+    pub fn notification_counters(
+        &self,
+        component: &str,
+        target: &str,
+    ) -> Arc<NotificationCounters> {
         let mut alerts = self.alerts.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((_, _, c)) = alerts
             .notifications

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use llamacol_pipeline::testing::free_port;
 
+pub mod alertmanager;
 pub mod fake_nvml;
 pub mod llama_server;
 pub mod llm_app;

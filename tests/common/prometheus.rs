@@ -15,11 +15,30 @@ pub struct Prometheus {
 }
 
 pub fn start_prometheus(scrape_port: u16) -> Prometheus {
+    start_prometheus_with(scrape_port, "1s", &[])
+}
+
+/// Prometheus scraping `scrape_port` every `scrape_interval`, evaluating the rule files
+/// given as `(file name, YAML)` every second.
+pub fn start_prometheus_with(
+    scrape_port: u16,
+    scrape_interval: &str,
+    rule_files: &[(&str, &str)],
+) -> Prometheus {
     let dir = tempfile::tempdir().expect("tmp");
     let config = dir.path().join("prometheus.yml");
+    let mut rules = String::new();
+    if !rule_files.is_empty() {
+        rules.push_str("rule_files:\n");
+        for (name, text) in rule_files {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).expect("write rules");
+            rules.push_str(&format!("  - {}\n", path.display()));
+        }
+    }
     std::fs::write(
         &config,
-        format!("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: llamacol\n    honor_labels: true\n    static_configs:\n      - targets: ['127.0.0.1:{scrape_port}']\n"),
+        format!("global:\n  scrape_interval: {scrape_interval}\n  evaluation_interval: 1s\n{rules}scrape_configs:\n  - job_name: llamacol\n    honor_labels: true\n    static_configs:\n      - targets: ['127.0.0.1:{scrape_port}']\n"),
     )
     .expect("write config");
     let port = free_port();

@@ -11,6 +11,7 @@ mod floor;
 mod genai;
 mod send;
 mod sink;
+mod slo;
 
 use std::time::Duration;
 
@@ -97,6 +98,13 @@ enum Command {
         batch_size: usize,
         #[arg(long, default_value_t = 1_500_000)]
         items: usize,
+    },
+    /// The slo processor's engine: 1,000 rules over 100,000 series; CPU per point taken
+    /// in next to the prost floor, CPU of one evaluation cycle, RSS growth.
+    Slo {
+        /// Samples of every series (one evaluation after each).
+        #[arg(long, default_value_t = 8)]
+        rounds: usize,
     },
     /// CPU-seconds per million items for prost to decode and re-encode the same requests.
     Floor {
@@ -193,6 +201,27 @@ fn main() -> anyhow::Result<()> {
             );
             println!("genai + genai_metrics (decode, normalize, aggregate, re-encode): {:.3} CPU-s per 1M spans = {:.2}x floor", r.genai, r.genai / r.floor);
             println!("genai_metrics memory, max_series 10000: RSS {:.1} MiB after 10k distinct series offered, {:.1} MiB after 100k; {} series held", r.rss_after_10k_mib, r.rss_after_100k_mib, r.series_held);
+        }
+        Command::Slo { rounds } => {
+            let r = slo::run(rounds);
+            println!(
+                "{} rules over {} series, {rounds} rounds",
+                r.rules, r.series
+            );
+            println!(
+                "floor (prost decode + re-encode): {:.3} us per point",
+                r.floor_us_per_point
+            );
+            println!(
+                "slo ingest: {:.3} us per point = {:.2}x floor",
+                r.ingest_us_per_point,
+                r.ingest_us_per_point / r.floor_us_per_point
+            );
+            println!(
+                "one evaluation cycle: {:.1} ms CPU ({} alerts sent)",
+                r.evaluation_ms, r.alerts_firing
+            );
+            println!("RSS growth: {:.1} MiB", r.rss_growth_mib);
         }
         Command::Floor {
             signal,

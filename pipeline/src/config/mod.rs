@@ -17,9 +17,9 @@ pub use connections::{Graph, Instance};
 pub use diagnostic::{did_you_mean, join, ConfigErrors, Diagnostic, Severity};
 pub use fields::{check_listen, duration, is_http_url, ByteSize};
 pub use load::{load, Source};
+pub use positions::Positions;
 pub use service::{
     AdminConfig, Config, ExporterConfig, LogFormat, LogsConfig, MetricsConfig, MetricsLevel,
     PipelineConfig, QueueSettings, RetrySettings, TelemetryConfig,
 };
-pub use positions::Positions;
 pub use typed::{parse, parse_block, Claims, ComponentConfig, ConfigSpec, Issue, Listen};

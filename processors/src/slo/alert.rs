@@ -64,19 +64,16 @@ impl Book {
                 continue;
             }
             seen.push(o.key.clone());
-            let alert = self
-                .alerts
-                .entry((owner, o.key))
-                .or_insert_with(|| Alert {
-                    labels: BTreeMap::new(),
-                    annotations: BTreeMap::new(),
-                    state: State::Pending,
-                    active_at: now,
-                    fired_at: None,
-                    resolved_at: None,
-                    last_sent: None,
-                    value: o.value,
-                });
+            let alert = self.alerts.entry((owner, o.key)).or_insert_with(|| Alert {
+                labels: BTreeMap::new(),
+                annotations: BTreeMap::new(),
+                state: State::Pending,
+                active_at: now,
+                fired_at: None,
+                resolved_at: None,
+                last_sent: None,
+                value: o.value,
+            });
             if alert.state == State::Resolved {
                 // Breaching again after a resolution: a new alert.
                 *alert = Alert {
@@ -107,7 +104,9 @@ impl Book {
                     alert.resolved_at = Some(now);
                     true
                 }
-                State::Resolved => alert.resolved_at.is_some_and(|r| now - r < RESOLVED_RETENTION),
+                State::Resolved => alert
+                    .resolved_at
+                    .is_some_and(|r| now - r < RESOLVED_RETENTION),
             }
         });
     }

@@ -34,9 +34,18 @@ pub struct Burn {
     pub rates: Vec<(f64, f64)>,
     /// Fraction of the period's error budget left (negative when overspent).
     pub budget_remaining: f64,
-    /// Per severity (`page`, `ticket`): the first window pair burning, as
-    /// `(long, short, long rate, short rate, threshold)`.
-    pub burning: Vec<(&'static str, Option<(f64, f64, f64, f64, f64)>)>,
+    /// Per severity (`page`, `ticket`): the first window pair burning.
+    pub burning: Vec<(&'static str, Option<Burning>)>,
+}
+
+/// A window pair whose both windows burn faster than its threshold.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Burning {
+    pub long: f64,
+    pub short: f64,
+    pub long_rate: f64,
+    pub short_rate: f64,
+    pub threshold: f64,
 }
 
 impl Slo {
@@ -106,7 +115,10 @@ impl Slo {
                 .collect();
             windows.sort_by(f64::total_cmp);
             windows.dedup();
-            windows.into_iter().map(|w| (w, self.burn_rate(now, w))).collect()
+            windows
+                .into_iter()
+                .map(|w| (w, self.burn_rate(now, w)))
+                .collect()
         };
         let rate_of = |w: f64| rates.iter().find(|(x, _)| *x == w).map_or(0.0, |r| r.1);
         let burning = self
@@ -118,7 +130,13 @@ impl Slo {
                 let hit = pairs.iter().find_map(|p| {
                     let (long, short) = (p.long.as_secs_f64(), p.short.as_secs_f64());
                     let (l, s) = (rate_of(long), rate_of(short));
-                    (l > p.burn_rate && s > p.burn_rate).then_some((long, short, l, s, p.burn_rate))
+                    (l > p.burn_rate && s > p.burn_rate).then_some(Burning {
+                        long,
+                        short,
+                        long_rate: l,
+                        short_rate: s,
+                        threshold: p.burn_rate,
+                    })
                 });
                 (*severity, hit)
             })
@@ -167,7 +185,11 @@ impl Slo {
         }
         let period = self.spec.period.as_secs_f64();
         let step = period / 720.0;
-        if self.coarse.back().is_none_or(|last| point.t - last.t >= step) {
+        if self
+            .coarse
+            .back()
+            .is_none_or(|last| point.t - last.t >= step)
+        {
             self.coarse.push_back(point);
         }
         while self.coarse.len() >= 2 && self.coarse[1].t <= point.t - period {

@@ -312,12 +312,21 @@ impl ComponentConfig for RuleFile {
 
 /// Reads and checks a rule file; errors name the file, line and column.
 pub fn load_rule_file(path: &str) -> Result<RuleFile, Vec<String>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| vec![format!("cannot read rule file `{path}`: {e}")])?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();
+        let hint = if std::path::Path::new(path).is_relative() {
+            format!(" (a relative path is read from the working directory, {cwd}; give an absolute path or start llamacol from there)")
+        } else {
+            String::new()
+        };
+        vec![format!("cannot read rule file `{path}`: {e}{hint}")]
+    })?;
     let at = |issue: &Issue| {
         let positions = Positions::index(&text);
         match positions.find(&issue.path) {
-            Some((_, (line, col))) => format!("{path}:{line}:{col}: {}: {}", issue.path, issue.message),
+            Some((_, (line, col))) => {
+                format!("{path}:{line}:{col}: {}: {}", issue.path, issue.message)
+            }
             None => format!("{path}: {}: {}", issue.path, issue.message),
         }
     };
@@ -328,7 +337,8 @@ pub fn load_rule_file(path: &str) -> Result<RuleFile, Vec<String>> {
             .unwrap_or_default();
         vec![format!("{path}{place}: not valid YAML: {e}")]
     })?;
-    let file = parse::<RuleFile>(&value).map_err(|issues| issues.iter().map(at).collect::<Vec<_>>())?;
+    let file =
+        parse::<RuleFile>(&value).map_err(|issues| issues.iter().map(at).collect::<Vec<_>>())?;
     let issues = file.validate();
     if issues.is_empty() {
         Ok(file)
@@ -341,7 +351,10 @@ impl ComponentConfig for SloConfig {
     fn validate(&self) -> Vec<Issue> {
         let mut issues = check_rules(&self.rules, &self.slos);
         if self.evaluation_interval.is_zero() {
-            issues.push(Issue::new("evaluation_interval", "must be more than 0, e.g. 15s"));
+            issues.push(Issue::new(
+                "evaluation_interval",
+                "must be more than 0, e.g. 15s",
+            ));
         }
         for (i, path) in self.rule_files.iter().enumerate() {
             if let Err(errors) = load_rule_file(path) {
@@ -394,15 +407,26 @@ fn check_rules(rules: &[RuleSpec], slos: &[SloSpec]) -> Vec<Issue> {
         };
         let mut issue = |key: &str, message: String| issues.push(Issue::new(at(key), message));
         if rule.alert.trim().is_empty() {
-            issue("alert", "give the alert a name, e.g. GPUTemperatureHigh".into());
+            issue(
+                "alert",
+                "give the alert a name, e.g. GPUTemperatureHigh".into(),
+            );
         }
         match (&rule.metric, &rule.ratio) {
-            (None, None) => issue("", "give `metric` (or `ratio: {numerator, denominator}`)".into()),
-            (Some(_), Some(_)) => issue("ratio", "give either `metric` or `ratio`, not both".into()),
+            (None, None) => issue(
+                "",
+                "give `metric` (or `ratio: {numerator, denominator}`)".into(),
+            ),
+            (Some(_), Some(_)) => {
+                issue("ratio", "give either `metric` or `ratio`, not both".into())
+            }
             _ => {}
         }
         if rule.ratio.is_some() && !rule.matchers.is_empty() {
-            issue("where", "with `ratio`, put `where` inside `numerator` / `denominator`".into());
+            issue(
+                "where",
+                "with `ratio`, put `where` inside `numerator` / `denominator`".into(),
+            );
         }
         match (rule.aggregate, rule.quantile) {
             (Aggregate::Quantile, None) => issue(
@@ -427,19 +451,23 @@ fn check_rules(rules: &[RuleSpec], slos: &[SloSpec]) -> Vec<Issue> {
             issue("op", "give a comparison: one of > >= < <= == !=".into());
         }
         match rule.threshold {
-            None => issue("threshold", "give the number the value is compared with".into()),
+            None => issue(
+                "threshold",
+                "give the number the value is compared with".into(),
+            ),
             Some(t) if !t.is_finite() => issue("threshold", "must be a finite number".into()),
             _ => {}
         }
         if rule.window.is_zero() {
             issue("window", "must be more than 0, e.g. 5m".into());
         }
-        let mut regexes: Vec<(String, &BTreeMap<String, Matcher>)> = vec![(at("where"), &rule.matchers)];
+        let mut regexes: Vec<(String, &BTreeMap<String, Matcher>)> =
+            vec![(at("where"), &rule.matchers)];
         if let Some(r) = &rule.ratio {
             regexes.push((at("ratio.numerator.where"), &r.numerator.matchers));
             regexes.push((at("ratio.denominator.where"), &r.denominator.matchers));
         }
-        for (label, _) in &rule.labels {
+        for label in rule.labels.keys() {
             if !valid_label_name(label) {
                 issues.push(Issue::new(
                     format!("rules[{i}].labels.{label}"),
@@ -453,7 +481,7 @@ fn check_rules(rules: &[RuleSpec], slos: &[SloSpec]) -> Vec<Issue> {
         let known = template::known_names(rule);
         for (key, text) in &rule.annotations {
             for name in template::names(text) {
-                if !known.iter().any(|k| *k == name) {
+                if !known.contains(&name) {
                     issues.push(Issue::new(
                         format!("rules[{i}].annotations.{key}"),
                         format!(
@@ -468,12 +496,18 @@ fn check_rules(rules: &[RuleSpec], slos: &[SloSpec]) -> Vec<Issue> {
     for (i, slo) in slos.iter().enumerate() {
         let at = |key: &str| format!("slos[{i}].{key}");
         if slo.name.trim().is_empty() {
-            issues.push(Issue::new(at("name"), "give the SLO a name, e.g. chat-availability"));
+            issues.push(Issue::new(
+                at("name"),
+                "give the SLO a name, e.g. chat-availability",
+            ));
         }
         if !(slo.objective > 0.0 && slo.objective < 100.0) {
             issues.push(Issue::new(
                 at("objective"),
-                format!("{} is not a percentage between 0 and 100 (exclusive), e.g. 99.5", slo.objective),
+                format!(
+                    "{} is not a percentage between 0 and 100 (exclusive), e.g. 99.5",
+                    slo.objective
+                ),
             ));
         }
         if slo.period.is_zero() {
@@ -484,10 +518,18 @@ fn check_rules(rules: &[RuleSpec], slos: &[SloSpec]) -> Vec<Issue> {
                 at("sli"),
                 "give `ratio: {errors, total}` or `latency: {metric, threshold}`",
             )),
-            (Some(_), Some(_)) => issues.push(Issue::new(at("sli"), "give `ratio` or `latency`, not both")),
+            (Some(_), Some(_)) => {
+                issues.push(Issue::new(at("sli"), "give `ratio` or `latency`, not both"))
+            }
             (Some(r), None) => {
-                issues.extend(check_matchers(&at("sli.ratio.errors.where"), &r.errors.matchers));
-                issues.extend(check_matchers(&at("sli.ratio.total.where"), &r.total.matchers));
+                issues.extend(check_matchers(
+                    &at("sli.ratio.errors.where"),
+                    &r.errors.matchers,
+                ));
+                issues.extend(check_matchers(
+                    &at("sli.ratio.total.where"),
+                    &r.total.matchers,
+                ));
             }
             (None, Some(l)) => issues.extend(check_matchers(&at("sli.latency.where"), &l.matchers)),
         }
@@ -501,7 +543,10 @@ fn check_rules(rules: &[RuleSpec], slos: &[SloSpec]) -> Vec<Issue> {
                     ));
                 }
                 if !(w.burn_rate > 0.0 && w.burn_rate.is_finite()) {
-                    issues.push(Issue::new(format!("{path}.burn_rate"), "must be a number above 0, e.g. 14.4"));
+                    issues.push(Issue::new(
+                        format!("{path}.burn_rate"),
+                        "must be a number above 0, e.g. 14.4",
+                    ));
                 }
             }
         }
@@ -513,9 +558,12 @@ fn check_matchers(path: &str, matchers: &BTreeMap<String, Matcher>) -> Vec<Issue
     matchers
         .iter()
         .filter_map(|(key, m)| match m {
-            Matcher::Regex { regex } => regex::Regex::new(regex)
-                .err()
-                .map(|e| Issue::new(format!("{path}.{key}.regex"), format!("not a valid regex: {e}"))),
+            Matcher::Regex { regex } => regex::Regex::new(regex).err().map(|e| {
+                Issue::new(
+                    format!("{path}.{key}.regex"),
+                    format!("not a valid regex: {e}"),
+                )
+            }),
             Matcher::Equals(_) => None,
         })
         .collect()

@@ -61,18 +61,29 @@ pub struct Evaluation {
 
 impl Engine {
     /// `rules`/`slos` are the block's plus those of its rule files (already loaded).
-    pub fn new(config: &SloConfig, rules: Vec<RuleSpec>, slos: Vec<SloSpec>, now_nanos: u64) -> Engine {
+    pub fn new(
+        config: &SloConfig,
+        rules: Vec<RuleSpec>,
+        slos: Vec<SloSpec>,
+        now_nanos: u64,
+    ) -> Engine {
         let rules: Vec<Rule> = rules.into_iter().map(Rule::new).collect();
         let slos: Vec<Slo> = slos.into_iter().map(Slo::new).collect();
         let mut feeds: HashMap<String, Vec<Feed>> = HashMap::new();
         for (i, rule) in rules.iter().enumerate() {
             for (j, part) in rule.parts.iter().enumerate() {
-                feeds.entry(part.selector.metric.clone()).or_default().push(Feed::Rule(i, j));
+                feeds
+                    .entry(part.selector.metric.clone())
+                    .or_default()
+                    .push(Feed::Rule(i, j));
             }
         }
         for (i, slo) in slos.iter().enumerate() {
             for (j, part) in slo.parts.iter().enumerate() {
-                feeds.entry(part.selector.metric.clone()).or_default().push(Feed::Slo(i, j));
+                feeds
+                    .entry(part.selector.metric.clone())
+                    .or_default()
+                    .push(Feed::Slo(i, j));
             }
         }
         let interval = config.evaluation_interval.as_secs_f64();
@@ -94,7 +105,11 @@ impl Engine {
     /// Takes in the points of every metric a rule or SLO reads; `now` in Unix seconds.
     pub fn ingest(&mut self, request: &ExportMetricsServiceRequest, now: f64) {
         for rm in &request.resource_metrics {
-            let resource: &[KeyValue] = rm.resource.as_ref().map(|r| r.attributes.as_slice()).unwrap_or_default();
+            let resource: &[KeyValue] = rm
+                .resource
+                .as_ref()
+                .map(|r| r.attributes.as_slice())
+                .unwrap_or_default();
             let (job, instance) = job_instance(resource);
             for metric in rm.scope_metrics.iter().flat_map(|s| &s.metrics) {
                 let Some(feeds) = self.feeds.get(&metric.name) else {
@@ -112,7 +127,14 @@ impl Engine {
                         }
                     };
                     let source = (&job, &instance);
-                    let ctx = Ctx { by, keep, resource, source, watching_since: self.watching_since, now };
+                    let ctx = Ctx {
+                        by,
+                        keep,
+                        resource,
+                        source,
+                        watching_since: self.watching_since,
+                        now,
+                    };
                     if let Err(message) = ingest_metric(&ctx, metric, part) {
                         let m = self.mismatches.entry(name.clone()).or_default();
                         if m.count == 0 {
@@ -152,7 +174,8 @@ impl Engine {
                     }
                 })
                 .collect();
-            self.book.update(i, observations, spec.for_.as_secs_f64(), now);
+            self.book
+                .update(i, observations, spec.for_.as_secs_f64(), now);
         }
         self.last_burns.clear();
         let owners = self.rules.len();
@@ -164,21 +187,21 @@ impl Engine {
                 labels.insert("slo".into(), slo.spec.name.clone());
                 labels.insert("severity".into(), severity.to_string());
                 let observations = hit
-                    .map(|(long, short, l, s, rate)| {
+                    .map(|b| {
                         let summary = format!(
                             "SLO {} burns its error budget {}x over {} and {}x over {} (alert at {}x)",
                             slo.spec.name,
-                            format_value(round(l)),
-                            seconds(long),
-                            format_value(round(s)),
-                            seconds(short),
-                            format_value(rate)
+                            format_value(round(b.long_rate)),
+                            seconds(b.long),
+                            format_value(round(b.short_rate)),
+                            seconds(b.short),
+                            format_value(b.threshold)
                         );
                         Observation {
                             key: Vec::new(),
                             labels: labels.clone(),
                             annotations: BTreeMap::from([("summary".to_string(), summary)]),
-                            value: l,
+                            value: b.long_rate,
                             breaching: true,
                         }
                     })
@@ -225,27 +248,38 @@ impl Engine {
             value: Some(number_data_point::Value::AsDouble(value)),
             ..Default::default()
         };
-        let gauge = |name: &str, unit: &str, description: &str, data_points: Vec<NumberDataPoint>| Metric {
-            name: name.into(),
-            unit: unit.into(),
-            description: description.into(),
-            data: Some(metric::Data::Gauge(Gauge { data_points })),
-            ..Default::default()
-        };
+        let gauge =
+            |name: &str, unit: &str, description: &str, data_points: Vec<NumberDataPoint>| Metric {
+                name: name.into(),
+                unit: unit.into(),
+                description: description.into(),
+                data: Some(metric::Data::Gauge(Gauge { data_points })),
+                ..Default::default()
+            };
         let mut metrics = Vec::new();
         let alerts: Vec<NumberDataPoint> = self
             .book
             .active()
             .into_iter()
             .map(|a| {
-                let mut attributes: Vec<KeyValue> = a.labels.iter().map(|(k, v)| string(k, v)).collect();
-                let state = if a.state == State::Firing { "firing" } else { "pending" };
+                let mut attributes: Vec<KeyValue> =
+                    a.labels.iter().map(|(k, v)| string(k, v)).collect();
+                let state = if a.state == State::Firing {
+                    "firing"
+                } else {
+                    "pending"
+                };
                 attributes.push(string("alertstate", state));
                 point(attributes, 1.0)
             })
             .collect();
         if !alerts.is_empty() {
-            metrics.push(gauge("ALERTS", "", "Pending and firing alerts of the slo processor.", alerts));
+            metrics.push(gauge(
+                "ALERTS",
+                "",
+                "Pending and firing alerts of the slo processor.",
+                alerts,
+            ));
         }
         if !self.last_burns.is_empty() {
             let budgets = self
@@ -253,17 +287,30 @@ impl Engine {
                 .iter()
                 .map(|(name, b)| point(vec![string("slo", name)], b.budget_remaining))
                 .collect();
-            metrics.push(gauge("slo.error_budget.remaining", "1", "Fraction of the SLO period's error budget left.", budgets));
+            metrics.push(gauge(
+                "slo.error_budget.remaining",
+                "1",
+                "Fraction of the SLO period's error budget left.",
+                budgets,
+            ));
             let rates = self
                 .last_burns
                 .iter()
                 .flat_map(|(name, b)| {
-                    b.rates
-                        .iter()
-                        .map(move |(w, r)| point(vec![string("slo", name), string("window", &seconds(*w))], *r))
+                    b.rates.iter().map(move |(w, r)| {
+                        point(
+                            vec![string("slo", name), string("window", &seconds(*w))],
+                            *r,
+                        )
+                    })
                 })
                 .collect();
-            metrics.push(gauge("slo.burn_rate", "1", "Error ratio over the window divided by the error budget.", rates));
+            metrics.push(gauge(
+                "slo.burn_rate",
+                "1",
+                "Error ratio over the window divided by the error budget.",
+                rates,
+            ));
         }
         (!metrics.is_empty()).then(|| ExportMetricsServiceRequest {
             resource_metrics: vec![ResourceMetrics {
@@ -304,8 +351,16 @@ fn ingest_metric(ctx: &Ctx, metric: &Metric, part: &mut Part) -> Result<(), Stri
             .map(|k| lookup(k, attrs, ctx.resource).unwrap_or_default())
             .collect();
         let id = series_id(attrs, ctx.resource);
-        part.store
-            .record(key, id, ctx.source, ctx.keep, reading, start, ctx.watching_since, ctx.now);
+        part.store.record(
+            key,
+            id,
+            ctx.source,
+            ctx.keep,
+            reading,
+            start,
+            ctx.watching_since,
+            ctx.now,
+        );
     };
     let number = |p: &NumberDataPoint| match p.value {
         // Flag 1: no recorded value (a staleness marker).
@@ -318,18 +373,34 @@ fn ingest_metric(ctx: &Ctx, metric: &Metric, part: &mut Part) -> Result<(), Stri
         (Some(metric::Data::Gauge(g)), Keep::Value) => {
             for p in &g.data_points {
                 if let Some(value) = number(p) {
-                    record(part, &p.attributes, 0, Reading::Number { value, sum: None, monotonic: false });
+                    record(
+                        part,
+                        &p.attributes,
+                        0,
+                        Reading::Number {
+                            value,
+                            sum: None,
+                            monotonic: false,
+                        },
+                    );
                 }
             }
         }
         (Some(metric::Data::Gauge(_)), Keep::Counter) => {
-            return Err("`rate`/`increase` (and SLI counts) need a counter, and this metric is a gauge".into())
+            return Err(
+                "`rate`/`increase` (and SLI counts) need a counter, and this metric is a gauge"
+                    .into(),
+            )
         }
         (Some(metric::Data::Sum(s)), Keep::Value | Keep::Counter) => {
             let delta = s.aggregation_temporality == DELTA;
             for p in &s.data_points {
                 if let Some(value) = number(p) {
-                    let reading = Reading::Number { value, sum: Some(delta), monotonic: s.is_monotonic };
+                    let reading = Reading::Number {
+                        value,
+                        sum: Some(delta),
+                        monotonic: s.is_monotonic,
+                    };
                     record(part, &p.attributes, p.start_time_unix_nano, reading);
                 }
             }
@@ -340,20 +411,33 @@ fn ingest_metric(ctx: &Ctx, metric: &Metric, part: &mut Part) -> Result<(), Stri
                 if p.flags & 1 == 1 || p.bucket_counts.len() != p.explicit_bounds.len() + 1 {
                     continue;
                 }
-                let reading = Reading::Histogram { bounds: &p.explicit_bounds, counts: &p.bucket_counts, delta };
+                let reading = Reading::Histogram {
+                    bounds: &p.explicit_bounds,
+                    counts: &p.bucket_counts,
+                    delta,
+                };
                 record(part, &p.attributes, p.start_time_unix_nano, reading);
             }
         }
         (Some(metric::Data::Histogram(_)), _) => {
-            return Err("this metric is a histogram: read it with `aggregate: quantile` (or a latency SLI)".into())
+            return Err(
+                "this metric is a histogram: read it with `aggregate: quantile` (or a latency SLI)"
+                    .into(),
+            )
         }
         (Some(metric::Data::ExponentialHistogram(_)), _) => {
-            return Err("exponential histograms are not supported yet; send explicit-bucket histograms".into())
+            return Err(
+                "exponential histograms are not supported yet; send explicit-bucket histograms"
+                    .into(),
+            )
         }
-        (Some(metric::Data::Summary(_)), _) => return Err("summaries are not supported; send a histogram".into()),
-        (_, Keep::Histogram) => {
-            return Err("`aggregate: quantile` (and latency SLIs) need a histogram, and this metric is not one".into())
+        (Some(metric::Data::Summary(_)), _) => {
+            return Err("summaries are not supported; send a histogram".into())
         }
+        (_, Keep::Histogram) => return Err(
+            "`aggregate: quantile` (and latency SLIs) need a histogram, and this metric is not one"
+                .into(),
+        ),
         (None, _) => {}
     }
     Ok(())
@@ -387,7 +471,9 @@ fn rule_labels(spec: &RuleSpec, key: &[String], source: &Source) -> BTreeMap<Str
 
 /// A window as text: `5m`, `1h`, `30s`.
 fn seconds(s: f64) -> String {
-    humantime::format_duration(std::time::Duration::from_secs_f64(s.max(0.0))).to_string().replace(' ', "")
+    humantime::format_duration(std::time::Duration::from_secs_f64(s.max(0.0)))
+        .to_string()
+        .replace(' ', "")
 }
 
 fn round(v: f64) -> f64 {

@@ -64,7 +64,7 @@ fn build(
     let engine = Engine::new(&config, rules, slos, unix_nanos());
     let notifier = notify::targets(&config.notify, &component, &ctx.node)?;
     let (sender, pending) = match notifier {
-        Some((sender, rx, targets)) => (Some(sender), Some((rx, targets))),
+        Some(n) => (Some(n.sender), Some((n.inbox, n.targets))),
         None => (None, None),
     };
     let state = SloState {
@@ -113,7 +113,11 @@ impl Consumer for SloProcessor {
 #[async_trait]
 impl Processor for SloProcessor {
     async fn start(&self) -> Result<(), BoxError> {
-        let pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         if let Some((rx, targets)) = pending {
             *self.notifier.lock().unwrap_or_else(PoisonError::into_inner) =
                 Some(tokio::spawn(notify::run(rx, targets)));
@@ -125,7 +129,11 @@ impl Processor for SloProcessor {
     /// gives notifications in flight a little time.
     async fn shutdown(&self) -> Result<(), BoxError> {
         let result = self.inner.shutdown().await;
-        let task = self.notifier.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let task = self
+            .notifier
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         if let Some(mut task) = task {
             if tokio::time::timeout(NOTIFY_DRAIN, &mut task).await.is_err() {
                 tracing::warn!("slo: notifications still being sent at shutdown were abandoned");
@@ -174,13 +182,20 @@ impl State for SloState {
         }
         // Evaluations keep their rhythm; a late one does not cause a burst to catch up.
         let next = self.next_evaluation + self.interval;
-        self.next_evaluation = if next <= now { now + self.interval } else { next };
+        self.next_evaluation = if next <= now {
+            now + self.interval
+        } else {
+            next
+        };
         let evaluation = self.engine.evaluate(unix_seconds());
         if let Some(sender) = &self.sender {
             sender.send(evaluation.notices);
         }
-        self.node.publish_alerts(&self.component, self.engine.report());
-        evaluation.metrics.map(|m| Batch::Metrics(llamacol_pipeline::Payload::from_message(m)))
+        self.node
+            .publish_alerts(&self.component, self.engine.report());
+        evaluation
+            .metrics
+            .map(|m| Batch::Metrics(llamacol_pipeline::Payload::from_message(m)))
     }
 
     fn deadline(&self) -> Option<Instant> {

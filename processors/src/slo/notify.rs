@@ -49,18 +49,32 @@ impl Sender {
     }
 }
 
+/// The configured targets, the engine's side of the channel, and the sender task's.
+pub struct Notifier {
+    pub sender: Sender,
+    pub inbox: mpsc::Receiver<Vec<Notice>>,
+    pub targets: Vec<Target>,
+}
+
 /// Builds the targets; `None` when none is configured.
 pub fn targets(
     config: &NotifyConfig,
     component: &str,
     node: &NodeContext,
-) -> Result<Option<(Sender, mpsc::Receiver<Vec<Notice>>, Vec<Target>)>, BoxError> {
+) -> Result<Option<Notifier>, BoxError> {
     let mut targets = Vec::new();
-    let mut add = |name: &'static str, c: &TargetConfig, format: Option<WebhookFormat>| -> Result<(), BoxError> {
+    let mut add = |name: &'static str,
+                   c: &TargetConfig,
+                   format: Option<WebhookFormat>|
+     -> Result<(), BoxError> {
         let base = c.endpoint.trim_end_matches('/');
         targets.push(Target {
             name,
-            url: if format.is_none() { format!("{base}/api/v2/alerts") } else { c.endpoint.clone() },
+            url: if format.is_none() {
+                format!("{base}/api/v2/alerts")
+            } else {
+                c.endpoint.clone()
+            },
             format,
             client: client(c.timeout, &c.tls, &c.headers)?,
             counters: node.notification_counters(component, name),
@@ -78,7 +92,11 @@ pub fn targets(
     }
     let (tx, rx) = mpsc::channel(QUEUE);
     let counters = targets.iter().map(|t| t.counters.clone()).collect();
-    Ok(Some((Sender { tx, counters }, rx, targets)))
+    Ok(Some(Notifier {
+        sender: Sender { tx, counters },
+        inbox: rx,
+        targets,
+    }))
 }
 
 /// Sends every notice list to every target until the channel closes.
@@ -106,7 +124,8 @@ impl Target {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body.clone())
                 .send()
-                .await {
+                .await
+            {
                 Ok(r) if r.status().is_success() => Ok(()),
                 Ok(r) => {
                     let status = r.status().as_u16();
@@ -142,7 +161,10 @@ impl Target {
 
 fn rfc3339(seconds: f64) -> String {
     let t = UNIX_EPOCH + Duration::from_secs_f64(seconds.max(0.0));
-    humantime::format_rfc3339_millis(t.min(SystemTime::UNIX_EPOCH + Duration::from_secs(253_402_300_799))).to_string()
+    humantime::format_rfc3339_millis(
+        t.min(SystemTime::UNIX_EPOCH + Duration::from_secs(253_402_300_799)),
+    )
+    .to_string()
 }
 
 /// Alertmanager v2 `postableAlerts`.
@@ -214,14 +236,22 @@ pub fn slack_body(notices: &[Notice]) -> serde_json::Value {
         .iter()
         .map(|n| {
             let state = if n.firing { "FIRING" } else { "RESOLVED" };
-            let name = n.labels.get("alertname").map(String::as_str).unwrap_or("alert");
+            let name = n
+                .labels
+                .get("alertname")
+                .map(String::as_str)
+                .unwrap_or("alert");
             let others: Vec<String> = n
                 .labels
                 .iter()
                 .filter(|(k, _)| *k != "alertname")
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect();
-            let summary = n.annotations.get("summary").map(|s| format!(": {s}")).unwrap_or_default();
+            let summary = n
+                .annotations
+                .get("summary")
+                .map(|s| format!(": {s}"))
+                .unwrap_or_default();
             format!("[{state}] {name} {{{}}}{summary}", others.join(", "))
         })
         .collect();

@@ -63,7 +63,15 @@ impl Rule {
         let mut values: Vec<Values> = self
             .parts
             .iter()
-            .map(|p| part_values(&p.store, self.spec.aggregate, self.spec.quantile, window, now))
+            .map(|p| {
+                part_values(
+                    &p.store,
+                    self.spec.aggregate,
+                    self.spec.quantile,
+                    window,
+                    now,
+                )
+            })
             .collect();
         match values.len() {
             1 => values.pop().unwrap_or_default(),
@@ -199,7 +207,10 @@ mod tests {
         assert!((p90 - 0.5).abs() < 1e-12, "{p90}");
         let p99 = histogram_quantile(0.99, &bounds, &counts).expect("a value");
         assert!((p99 - 0.95).abs() < 1e-12, "{p99}");
-        assert_eq!(histogram_quantile(0.99, &bounds, &[0.0, 0.0, 0.0, 3.0]), Some(1.0));
+        assert_eq!(
+            histogram_quantile(0.99, &bounds, &[0.0, 0.0, 0.0, 3.0]),
+            Some(1.0)
+        );
         assert_eq!(histogram_quantile(0.5, &bounds, &[0.0; 4]), None);
     }
 }

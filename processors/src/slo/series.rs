@@ -135,7 +135,14 @@ impl Store {
                 };
                 series.samples.push_back((now, v));
             }
-            (Keep::Counter, Reading::Number { value, sum, monotonic }) => {
+            (
+                Keep::Counter,
+                Reading::Number {
+                    value,
+                    sum,
+                    monotonic,
+                },
+            ) => {
                 let previous = series.samples.back().map_or(0.0, |s| s.1);
                 let total = if sum == Some(true) {
                     previous + value
@@ -145,7 +152,9 @@ impl Store {
                     } else {
                         0.0
                     }
-                } else if (monotonic && value < series.last_raw) || start_nanos != series.start_nanos {
+                } else if (monotonic && value < series.last_raw)
+                    || start_nanos != series.start_nanos
+                {
                     // A reset: everything it shows now is new.
                     previous + value
                 } else {
@@ -155,7 +164,14 @@ impl Store {
                 series.start_nanos = start_nanos;
                 series.samples.push_back((now, total));
             }
-            (Keep::Histogram, Reading::Histogram { bounds, counts, delta }) => {
+            (
+                Keep::Histogram,
+                Reading::Histogram {
+                    bounds,
+                    counts,
+                    delta,
+                },
+            ) => {
                 let raw: Vec<f64> = counts.iter().map(|&c| c as f64).collect();
                 if series.bounds.as_slice() != bounds {
                     // New or changed buckets: start this series over.
@@ -164,7 +180,11 @@ impl Store {
                     series.buckets.clear();
                     series.last_raw_buckets = vec![0.0; raw.len()];
                 }
-                let previous = series.buckets.back().cloned().unwrap_or_else(|| vec![0.0; raw.len()]);
+                let previous = series
+                    .buckets
+                    .back()
+                    .cloned()
+                    .unwrap_or_else(|| vec![0.0; raw.len()]);
                 let reset = raw.iter().zip(&series.last_raw_buckets).any(|(r, l)| r < l)
                     || start_nanos != series.start_nanos;
                 let next: Vec<f64> = if delta {

@@ -79,7 +79,9 @@ fn point(point_attrs: &[(&str, &str)], value: f64, start: f64) -> NumberDataPoin
 fn gauge(name: &str, points: Vec<NumberDataPoint>) -> Metric {
     Metric {
         name: name.into(),
-        data: Some(metric::Data::Gauge(Gauge { data_points: points })),
+        data: Some(metric::Data::Gauge(Gauge {
+            data_points: points,
+        })),
         ..Default::default()
     }
 }
@@ -98,7 +100,13 @@ fn counter(name: &str, points: Vec<NumberDataPoint>) -> Metric {
 }
 
 /// A cumulative histogram point: per-bucket counts.
-fn histogram(name: &str, point_attrs: &[(&str, &str)], bounds: &[f64], counts: &[u64], start: f64) -> Metric {
+fn histogram(
+    name: &str,
+    point_attrs: &[(&str, &str)],
+    bounds: &[f64],
+    counts: &[u64],
+    start: f64,
+) -> Metric {
     Metric {
         name: name.into(),
         data: Some(metric::Data::Histogram(Histogram {
@@ -116,12 +124,22 @@ fn histogram(name: &str, point_attrs: &[(&str, &str)], bounds: &[f64], counts: &
     }
 }
 
-const NVML_RESOURCE: &[(&str, &str)] = &[("service.name", "llamacol"), ("service.instance.id", "gpu-node-1")];
+const NVML_RESOURCE: &[(&str, &str)] = &[
+    ("service.name", "llamacol"),
+    ("service.instance.id", "gpu-node-1"),
+];
 
 fn temperature(celsius: f64) -> ExportMetricsServiceRequest {
     request(
         NVML_RESOURCE,
-        vec![gauge("hw.temperature", vec![point(&[("hw.id", "GPU-1"), ("hw.type", "gpu")], celsius, 0.0)])],
+        vec![gauge(
+            "hw.temperature",
+            vec![point(
+                &[("hw.id", "GPU-1"), ("hw.type", "gpu")],
+                celsius,
+                0.0,
+            )],
+        )],
     )
 }
 
@@ -159,12 +177,21 @@ fn a_threshold_alert_goes_pending_fires_after_for_is_resent_and_resolves() {
     let alerts = first.metrics.expect("ALERTS");
     let m = &alerts.resource_metrics[0].scope_metrics[0].metrics[0];
     assert_eq!(m.name, "ALERTS");
-    let Some(metric::Data::Gauge(g)) = &m.data else { panic!("gauge") };
-    let state: Vec<_> = g.data_points[0].attributes.iter().filter(|kv| kv.key == "alertstate").collect();
+    let Some(metric::Data::Gauge(g)) = &m.data else {
+        panic!("gauge")
+    };
+    let state: Vec<_> = g.data_points[0]
+        .attributes
+        .iter()
+        .filter(|kv| kv.key == "alertstate")
+        .collect();
     assert_eq!(state[0].value, string("alertstate", "pending").value);
 
     e.ingest(&temperature(91.0), T0 + 60.0);
-    assert!(e.evaluate(T0 + 60.0).notices.is_empty(), "still pending at 1m of `for: 2m`");
+    assert!(
+        e.evaluate(T0 + 60.0).notices.is_empty(),
+        "still pending at 1m of `for: 2m`"
+    );
     e.ingest(&temperature(92.0), T0 + 120.0);
     let fired = e.evaluate(T0 + 120.0).notices;
     assert_eq!(fired.len(), 1, "fires once `for` has passed");
@@ -182,23 +209,50 @@ fn a_threshold_alert_goes_pending_fires_after_for_is_resent_and_resolves() {
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     assert_eq!(n.labels, expected);
-    assert_eq!(n.annotations["summary"], "GPU GPU-1 at 92 C", "max over the 1m window");
-    assert_eq!(n.starts_at, T0, "startsAt is the first breaching evaluation");
-    assert_eq!(n.ends_at, T0 + 120.0 + 240.0, "endsAt = 4 x resend_delay ahead");
+    assert_eq!(
+        n.annotations["summary"], "GPU GPU-1 at 92 C",
+        "max over the 1m window"
+    );
+    assert_eq!(
+        n.starts_at, T0,
+        "startsAt is the first breaching evaluation"
+    );
+    assert_eq!(
+        n.ends_at,
+        T0 + 120.0 + 240.0,
+        "endsAt = 4 x resend_delay ahead"
+    );
 
     e.ingest(&temperature(92.0), T0 + 135.0);
-    assert!(e.evaluate(T0 + 135.0).notices.is_empty(), "not re-sent before resend_delay");
+    assert!(
+        e.evaluate(T0 + 135.0).notices.is_empty(),
+        "not re-sent before resend_delay"
+    );
     e.ingest(&temperature(92.0), T0 + 180.0);
-    assert_eq!(e.evaluate(T0 + 180.0).notices.len(), 1, "re-sent after resend_delay");
+    assert_eq!(
+        e.evaluate(T0 + 180.0).notices.len(),
+        1,
+        "re-sent after resend_delay"
+    );
 
     // Below the threshold for a whole window: resolved.
     e.ingest(&temperature(70.0), T0 + 200.0);
     e.ingest(&temperature(70.0), T0 + 250.0);
     let resolved = e.evaluate(T0 + 250.0).notices;
-    assert_eq!(names(&resolved), vec![("GPUTemperatureHigh".to_string(), false)]);
-    assert_eq!(resolved[0].ends_at, T0 + 250.0, "a resolved alert ends when it resolved");
+    assert_eq!(
+        names(&resolved),
+        vec![("GPUTemperatureHigh".to_string(), false)]
+    );
+    assert_eq!(
+        resolved[0].ends_at,
+        T0 + 250.0,
+        "a resolved alert ends when it resolved"
+    );
     assert!(e.evaluate(T0 + 265.0).notices.is_empty());
-    assert!(e.evaluate(T0 + 265.0).metrics.is_none(), "no ALERTS once nothing is active");
+    assert!(
+        e.evaluate(T0 + 265.0).metrics.is_none(),
+        "no ALERTS once nothing is active"
+    );
 }
 
 #[test]
@@ -209,7 +263,10 @@ fn a_pending_alert_that_stops_breaching_is_never_sent() {
     e.ingest(&temperature(60.0), T0 + 61.0);
     e.evaluate(T0 + 61.0);
     e.ingest(&temperature(90.0), T0 + 122.0);
-    assert!(e.evaluate(T0 + 122.0).notices.is_empty(), "`for` counts again from the new breach");
+    assert!(
+        e.evaluate(T0 + 122.0).notices.is_empty(),
+        "`for` counts again from the new breach"
+    );
     e.ingest(&temperature(90.0), T0 + 242.0);
     assert_eq!(e.evaluate(T0 + 242.0).notices.len(), 1);
 }
@@ -220,9 +277,15 @@ fn a_group_whose_series_disappear_for_two_windows_resolves() {
     e.ingest(&temperature(95.0), T0);
     assert_eq!(e.evaluate(T0).notices.len(), 1, "for: 0 fires at once");
     let quiet = e.evaluate(T0 + 100.0).notices;
-    assert!(quiet.iter().all(|n| n.firing), "a quiet series holds its value (re-sent firing)");
+    assert!(
+        quiet.iter().all(|n| n.firing),
+        "a quiet series holds its value (re-sent firing)"
+    );
     let gone = e.evaluate(T0 + 121.0).notices;
-    assert_eq!(names(&gone), vec![("GPUTemperatureHigh".to_string(), false)]);
+    assert_eq!(
+        names(&gone),
+        vec![("GPUTemperatureHigh".to_string(), false)]
+    );
 }
 
 #[test]
@@ -245,13 +308,52 @@ rules:
     let bounds = [0.1, 0.5, 1.0];
     let model = [("gen_ai.request.model", "qwen")];
     // Started before llamacol: the first sight is the baseline, not an increase.
-    e.ingest(&request(&[], vec![histogram("gen_ai.server.time_to_first_token", &model, &bounds, &[1000, 0, 100, 0], T0 - 3600.0)]), T0);
-    assert!(e.evaluate(T0).notices.is_empty(), "old observations do not count");
+    e.ingest(
+        &request(
+            &[],
+            vec![histogram(
+                "gen_ai.server.time_to_first_token",
+                &model,
+                &bounds,
+                &[1000, 0, 100, 0],
+                T0 - 3600.0,
+            )],
+        ),
+        T0,
+    );
+    assert!(
+        e.evaluate(T0).notices.is_empty(),
+        "old observations do not count"
+    );
     // 100 fast ones in 5 minutes: p99 in the first bucket.
-    e.ingest(&request(&[], vec![histogram("gen_ai.server.time_to_first_token", &model, &bounds, &[1100, 0, 100, 0], T0 - 3600.0)]), T0 + 60.0);
+    e.ingest(
+        &request(
+            &[],
+            vec![histogram(
+                "gen_ai.server.time_to_first_token",
+                &model,
+                &bounds,
+                &[1100, 0, 100, 0],
+                T0 - 3600.0,
+            )],
+        ),
+        T0 + 60.0,
+    );
     assert!(e.evaluate(T0 + 60.0).notices.is_empty());
     // Then 10 slow ones: 10 of 110 above 0.5 s, so p99 is in (0.5, 1].
-    e.ingest(&request(&[], vec![histogram("gen_ai.server.time_to_first_token", &model, &bounds, &[1100, 0, 110, 0], T0 - 3600.0)]), T0 + 120.0);
+    e.ingest(
+        &request(
+            &[],
+            vec![histogram(
+                "gen_ai.server.time_to_first_token",
+                &model,
+                &bounds,
+                &[1100, 0, 110, 0],
+                T0 - 3600.0,
+            )],
+        ),
+        T0 + 120.0,
+    );
     let n = e.evaluate(T0 + 120.0).notices;
     assert_eq!(n.len(), 1);
     assert_eq!(n[0].labels["gen_ai_request_model"], "qwen");
@@ -276,8 +378,14 @@ rules:
     );
     let memory = |gpu: &str, used: f64| {
         vec![
-            gauge("hw.gpu.memory.usage", vec![point(&[("hw.id", gpu)], used, 0.0)]),
-            gauge("hw.gpu.memory.limit", vec![point(&[("hw.id", gpu)], 100.0, 0.0)]),
+            gauge(
+                "hw.gpu.memory.usage",
+                vec![point(&[("hw.id", gpu)], used, 0.0)],
+            ),
+            gauge(
+                "hw.gpu.memory.limit",
+                vec![point(&[("hw.id", gpu)], 100.0, 0.0)],
+            ),
         ]
     };
     let mut metrics = memory("GPU-1", 97.0);
@@ -308,17 +416,30 @@ rules:
             &[],
             vec![counter(
                 "gen_ai.requests",
-                vec![point(&[("error.type", "timeout")], errors, T0 - 100.0), point(&[], ok, T0 - 100.0)],
+                vec![
+                    point(&[("error.type", "timeout")], errors, T0 - 100.0),
+                    point(&[], ok, T0 - 100.0),
+                ],
             )],
         )
     };
     e.ingest(&requests(100.0, 1000.0), T0);
-    assert!(e.evaluate(T0).notices.is_empty(), "the value at first sight is a baseline");
+    assert!(
+        e.evaluate(T0).notices.is_empty(),
+        "the value at first sight is a baseline"
+    );
     e.ingest(&requests(103.0, 5000.0), T0 + 20.0);
-    assert!(e.evaluate(T0 + 20.0).notices.is_empty(), "3 errors, and `ok` points do not match");
+    assert!(
+        e.evaluate(T0 + 20.0).notices.is_empty(),
+        "3 errors, and `ok` points do not match"
+    );
     // The sender restarted: 2 more since then.
     e.ingest(&requests(2.0, 10.0), T0 + 40.0);
-    assert_eq!(e.evaluate(T0 + 40.0).notices.len(), 1, "3 + 2 after a reset = 5");
+    assert_eq!(
+        e.evaluate(T0 + 40.0).notices.len(),
+        1,
+        "3 + 2 after a reset = 5"
+    );
 }
 
 #[test]
@@ -332,7 +453,9 @@ rules:
     e.ingest(&temperature(90.0), T0);
     e.ingest(&temperature(90.0), T0 + 1.0);
     assert_eq!(e.mismatches["BadQuantile"].count, 2);
-    assert!(e.mismatches["BadQuantile"].message.contains("need a histogram"));
+    assert!(e.mismatches["BadQuantile"]
+        .message
+        .contains("need a histogram"));
     let report = e.report();
     assert_eq!(report["rule_errors"]["BadQuantile"]["count"], 2);
 }
@@ -365,7 +488,10 @@ slos:
         // `total` counts every request, errors included: one series each.
         let m = counter(
             "gen_ai.requests",
-            vec![point(&[("error.type", "500")], errors, T0 + 1.0), point(&[], total - errors, T0 + 1.0)],
+            vec![
+                point(&[("error.type", "500")], errors, T0 + 1.0),
+                point(&[], total - errors, T0 + 1.0),
+            ],
         );
         e.ingest(&request(&[], vec![m]), t);
         e.evaluate(t)
@@ -377,7 +503,9 @@ slos:
         assert!(ev.notices.is_empty(), "no page at burn rate 10");
     }
     let report = e.report();
-    let rate = report["slos"][0]["burn_rates"][0]["burn_rate"].as_f64().expect("rate");
+    let rate = report["slos"][0]["burn_rates"][0]["burn_rate"]
+        .as_f64()
+        .expect("rate");
     assert!((rate - 10.0).abs() < 1e-6, "{rate}");
     // Then 3% (burn 30): the short window crosses at once, the long one after about a
     // quarter of its length (60s x (14.4-10)/(30-10) = 13s).
@@ -390,11 +518,21 @@ slos:
             assert_eq!(ev.notices[0].labels["slo"], "chat-availability");
         }
     }
-    assert_eq!(fired_at, Some(2), "fires on the third evaluation at 3% (15s in), not before");
-    let budget = e.report()["slos"][0]["error_budget_remaining"].as_f64().expect("budget");
+    assert_eq!(
+        fired_at,
+        Some(2),
+        "fires on the third evaluation at 3% (15s in), not before"
+    );
+    let budget = e.report()["slos"][0]["error_budget_remaining"]
+        .as_f64()
+        .expect("budget");
     // 180 s of traffic: 24 x 10 + 12 x 30 errors of 36,000 requests; budget 36.
     let spent = (24.0 * 10.0 + 12.0 * 30.0) / 36_000.0 / 0.001;
-    assert!((budget - (1.0 - spent)).abs() < 1e-9, "{budget} vs {}", 1.0 - spent);
+    assert!(
+        (budget - (1.0 - spent)).abs() < 1e-9,
+        "{budget} vs {}",
+        1.0 - spent
+    );
 }
 
 #[test]
@@ -409,12 +547,29 @@ slos:
 "#,
     );
     let bounds = [0.1, 0.5, 1.0];
-    e.ingest(&request(&[], vec![histogram("gen_ai.server.time_to_first_token", &[], &bounds, &[90, 5, 5, 0], T0 + 1.0)]), T0 + 5.0);
+    e.ingest(
+        &request(
+            &[],
+            vec![histogram(
+                "gen_ai.server.time_to_first_token",
+                &[],
+                &bounds,
+                &[90, 5, 5, 0],
+                T0 + 1.0,
+            )],
+        ),
+        T0 + 5.0,
+    );
     let ev = e.evaluate(T0 + 5.0);
     // 5 of 100 slow: an error ratio of 5% against a 1% budget.
-    let rate = e.report()["slos"][0]["burn_rates"][0]["burn_rate"].as_f64().expect("rate");
+    let rate = e.report()["slos"][0]["burn_rates"][0]["burn_rate"]
+        .as_f64()
+        .expect("rate");
     assert!((rate - 5.0).abs() < 1e-9, "{rate}");
-    assert_eq!(names(&ev.notices), vec![("SLOErrorBudgetBurn".to_string(), true)]);
+    assert_eq!(
+        names(&ev.notices),
+        vec![("SLOErrorBudgetBurn".to_string(), true)]
+    );
 }
 
 #[test]
@@ -436,7 +591,10 @@ fn config_mistakes_are_named_with_their_place_and_fix() {
     ];
     for (yaml, expected) in cases {
         let found = issues(yaml);
-        assert!(found.iter().any(|i| i.contains(expected)), "{yaml}\nexpected {expected:?}\ngot {found:?}");
+        assert!(
+            found.iter().any(|i| i.contains(expected)),
+            "{yaml}\nexpected {expected:?}\ngot {found:?}"
+        );
     }
 }
 
@@ -449,21 +607,46 @@ fn rule_file_errors_name_the_file_line_and_column() {
     let errors = load_rule_file(&path).expect_err("B has no quantile");
     assert_eq!(errors.len(), 1, "{errors:?}");
     // A missing key is placed at its rule (line 6).
-    assert!(errors[0].starts_with(&format!("{path}:6:")), "{}", errors[0]);
-    assert!(errors[0].contains("rules[1].quantile: `aggregate: quantile` needs"), "{}", errors[0]);
-    std::fs::write(dir.path().join("rules.yaml"), "rules:\n  - alert: A\n    metric: m\n    op: '>'\n    threshold: 1\n    window: soon\n").expect("write");
+    assert!(
+        errors[0].starts_with(&format!("{path}:6:")),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[0].contains("rules[1].quantile: `aggregate: quantile` needs"),
+        "{}",
+        errors[0]
+    );
+    std::fs::write(
+        dir.path().join("rules.yaml"),
+        "rules:\n  - alert: A\n    metric: m\n    op: '>'\n    threshold: 1\n    window: soon\n",
+    )
+    .expect("write");
     let errors = load_rule_file(&path).expect_err("bad duration");
-    assert!(errors[0].starts_with(&format!("{path}:6:5: rules[0].window")), "{}", errors[0]);
+    assert!(
+        errors[0].starts_with(&format!("{path}:6:5: rules[0].window")),
+        "{}",
+        errors[0]
+    );
     let found = issues(&format!("rule_files: ['{path}']"));
-    assert!(found[0].starts_with(&format!("rule_files[0]: {path}:6:5")), "{found:?}");
+    assert!(
+        found[0].starts_with(&format!("rule_files[0]: {path}:6:5")),
+        "{found:?}"
+    );
     let missing = issues("rule_files: [/nonexistent/rules.yaml]");
-    assert!(missing[0].contains("cannot read rule file `/nonexistent/rules.yaml`"), "{missing:?}");
+    assert!(
+        missing[0].contains("cannot read rule file `/nonexistent/rules.yaml`"),
+        "{missing:?}"
+    );
 }
 
 #[test]
 fn notification_payloads_have_alertmanagers_shapes() {
     let notice = Notice {
-        labels: BTreeMap::from([("alertname".to_string(), "A".to_string()), ("hw_id".to_string(), "GPU-1".to_string())]),
+        labels: BTreeMap::from([
+            ("alertname".to_string(), "A".to_string()),
+            ("hw_id".to_string(), "GPU-1".to_string()),
+        ]),
         annotations: BTreeMap::from([("summary".to_string(), "hot".to_string())]),
         starts_at: T0,
         ends_at: T0 + 240.0,
@@ -485,7 +668,10 @@ fn notification_payloads_have_alertmanagers_shapes() {
 // ---- the shipped rule pack: every rule fires and resolves -------------------------
 
 fn pack() -> Engine {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/rules/llm-node.yaml");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../configs/rules/llm-node.yaml"
+    );
     let file = load_rule_file(path).expect("the pack loads");
     let c = SloConfig::default();
     Engine::new(&c, file.rules, file.slos, (T0 * 1e9) as u64)
@@ -493,11 +679,19 @@ fn pack() -> Engine {
 
 /// The resource the llamacpp receiver puts on a target's metrics.
 fn llamacpp(target: &str, metrics: Vec<Metric>) -> ExportMetricsServiceRequest {
-    request(&[("service.name", "llama.cpp"), ("llamacpp.target", target)], metrics)
+    request(
+        &[("service.name", "llama.cpp"), ("llamacpp.target", target)],
+        metrics,
+    )
 }
 
 /// Feeds `data(t)` every 15 s from `from` to `to` and returns what was sent, by time.
-fn run(e: &mut Engine, from: f64, to: f64, data: &dyn Fn(f64) -> Vec<ExportMetricsServiceRequest>) -> Vec<(f64, Notice)> {
+fn run(
+    e: &mut Engine,
+    from: f64,
+    to: f64,
+    data: &dyn Fn(f64) -> Vec<ExportMetricsServiceRequest>,
+) -> Vec<(f64, Notice)> {
     let mut sent = Vec::new();
     let mut t = from;
     while t <= to {
@@ -512,19 +706,45 @@ fn run(e: &mut Engine, from: f64, to: f64, data: &dyn Fn(f64) -> Vec<ExportMetri
 
 /// Drives one pack rule: `bad` for `bad_for` seconds, then `good`; asserts the alert
 /// fired (only that alert, not before `hold`) and then resolved.
-fn fires_and_resolves(alert: &str, hold: f64, bad_for: f64, bad: &dyn Fn(f64) -> Vec<ExportMetricsServiceRequest>, good: &dyn Fn(f64) -> Vec<ExportMetricsServiceRequest>) {
+fn fires_and_resolves(
+    alert: &str,
+    hold: f64,
+    bad_for: f64,
+    bad: &dyn Fn(f64) -> Vec<ExportMetricsServiceRequest>,
+    good: &dyn Fn(f64) -> Vec<ExportMetricsServiceRequest>,
+) {
     let mut e = pack();
     let warmup = run(&mut e, T0, T0 + 600.0, good);
-    assert!(warmup.is_empty(), "{alert}: healthy data fired {:?}", warmup.iter().map(|(_, n)| &n.labels).collect::<Vec<_>>());
+    assert!(
+        warmup.is_empty(),
+        "{alert}: healthy data fired {:?}",
+        warmup.iter().map(|(_, n)| &n.labels).collect::<Vec<_>>()
+    );
     let start = T0 + 615.0;
     let sent = run(&mut e, start, start + bad_for, bad);
     let firing: Vec<&(f64, Notice)> = sent.iter().filter(|(_, n)| n.firing).collect();
     assert!(!firing.is_empty(), "{alert} did not fire");
-    assert!(firing.iter().all(|(_, n)| n.labels["alertname"] == alert), "{alert}: others fired too: {:?}", firing.iter().map(|(_, n)| &n.labels["alertname"]).collect::<Vec<_>>());
-    assert!(firing[0].0 - start >= hold, "{alert} fired {}s in, before its `for` ({hold}s)", firing[0].0 - start);
+    assert!(
+        firing.iter().all(|(_, n)| n.labels["alertname"] == alert),
+        "{alert}: others fired too: {:?}",
+        firing
+            .iter()
+            .map(|(_, n)| &n.labels["alertname"])
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        firing[0].0 - start >= hold,
+        "{alert} fired {}s in, before its `for` ({hold}s)",
+        firing[0].0 - start
+    );
     let after = start + bad_for + 15.0;
     let resolved = run(&mut e, after, after + 1800.0, good);
-    assert!(resolved.iter().any(|(_, n)| !n.firing && n.labels["alertname"] == alert), "{alert} did not resolve");
+    assert!(
+        resolved
+            .iter()
+            .any(|(_, n)| !n.firing && n.labels["alertname"] == alert),
+        "{alert} did not resolve"
+    );
 }
 
 #[test]
@@ -539,7 +759,13 @@ fn pack_ttft_high() {
         c[bucket] += 10;
         vec![request(
             &[("service.name", "chat")],
-            vec![histogram("gen_ai.server.time_to_first_token", &model, &bounds, &*c, T0 + 1.0)],
+            vec![histogram(
+                "gen_ai.server.time_to_first_token",
+                &model,
+                &bounds,
+                &*c,
+                T0 + 1.0,
+            )],
         )]
     };
     fires_and_resolves("TTFTHigh", 300.0, 600.0, &|_| add(4), &|_| add(0));
@@ -565,7 +791,13 @@ fn pack_inference_error_rate_high() {
             )],
         )]
     };
-    fires_and_resolves("InferenceErrorRateHigh", 300.0, 600.0, &|_| add(0.05), &|_| add(0.0));
+    fires_and_resolves(
+        "InferenceErrorRateHigh",
+        300.0,
+        600.0,
+        &|_| add(0.05),
+        &|_| add(0.0),
+    );
 }
 
 fn up_series(t: f64, down: &[&str], now_down: bool) -> Vec<ExportMetricsServiceRequest> {
@@ -573,15 +805,28 @@ fn up_series(t: f64, down: &[&str], now_down: bool) -> Vec<ExportMetricsServiceR
     ["llama-8b", "llama-70b"]
         .iter()
         .map(|target| {
-            let up = if now_down && down.contains(target) { 0.0 } else { 1.0 };
-            llamacpp(target, vec![gauge("llamacpp.up", vec![point(&[], up, 0.0)])])
+            let up = if now_down && down.contains(target) {
+                0.0
+            } else {
+                1.0
+            };
+            llamacpp(
+                target,
+                vec![gauge("llamacpp.up", vec![point(&[], up, 0.0)])],
+            )
         })
         .collect()
 }
 
 #[test]
 fn pack_llama_server_down() {
-    fires_and_resolves("LlamaServerDown", 60.0, 300.0, &|t| up_series(t, &["llama-8b"], true), &|t| up_series(t, &[], false));
+    fires_and_resolves(
+        "LlamaServerDown",
+        60.0,
+        300.0,
+        &|t| up_series(t, &["llama-8b"], true),
+        &|t| up_series(t, &[], false),
+    );
 }
 
 #[test]
@@ -590,26 +835,69 @@ fn pack_all_llama_servers_down() {
     let both_down = |t: f64| up_series(t, &["llama-8b", "llama-70b"], true);
     assert!(run(&mut e, T0, T0 + 300.0, &|t| up_series(t, &[], false)).is_empty());
     let sent = run(&mut e, T0 + 315.0, T0 + 615.0, &both_down);
-    let fired: Vec<&String> = sent.iter().filter(|(_, n)| n.firing).map(|(_, n)| &n.labels["alertname"]).collect();
-    assert!(fired.contains(&&"AllLlamaServersDown".to_string()), "{fired:?}");
-    assert!(fired.contains(&&"LlamaServerDown".to_string()), "each server's own alert fires too");
-    let all = sent.iter().find(|(_, n)| n.labels["alertname"] == "AllLlamaServersDown").expect("sent");
+    let fired: Vec<&String> = sent
+        .iter()
+        .filter(|(_, n)| n.firing)
+        .map(|(_, n)| &n.labels["alertname"])
+        .collect();
+    assert!(
+        fired.contains(&&"AllLlamaServersDown".to_string()),
+        "{fired:?}"
+    );
+    assert!(
+        fired.contains(&&"LlamaServerDown".to_string()),
+        "each server's own alert fires too"
+    );
+    let all = sent
+        .iter()
+        .find(|(_, n)| n.labels["alertname"] == "AllLlamaServersDown")
+        .expect("sent");
     assert!(all.0 - (T0 + 315.0) >= 60.0);
-    assert_eq!(all.1.labels.get("severity").map(String::as_str), Some("critical"));
-    assert!(!all.1.labels.contains_key("instance"), "aggregated over instances");
-    let after = run(&mut e, T0 + 630.0, T0 + 900.0, &|t| up_series(t, &[], false));
-    assert!(after.iter().any(|(_, n)| !n.firing && n.labels["alertname"] == "AllLlamaServersDown"));
+    assert_eq!(
+        all.1.labels.get("severity").map(String::as_str),
+        Some("critical")
+    );
+    assert!(
+        !all.1.labels.contains_key("instance"),
+        "aggregated over instances"
+    );
+    let after = run(&mut e, T0 + 630.0, T0 + 900.0, &|t| {
+        up_series(t, &[], false)
+    });
+    assert!(after
+        .iter()
+        .any(|(_, n)| !n.firing && n.labels["alertname"] == "AllLlamaServersDown"));
 }
 
 #[test]
 fn pack_request_queue_deep() {
-    let q = |deferred: f64| move |_t: f64| vec![llamacpp("llama-8b", vec![gauge("llamacpp.requests_deferred", vec![point(&[], deferred, 0.0)])])];
+    let q = |deferred: f64| {
+        move |_t: f64| {
+            vec![llamacpp(
+                "llama-8b",
+                vec![gauge(
+                    "llamacpp.requests_deferred",
+                    vec![point(&[], deferred, 0.0)],
+                )],
+            )]
+        }
+    };
     fires_and_resolves("RequestQueueDeep", 300.0, 600.0, &q(1500.0), &q(3.0));
 }
 
 #[test]
 fn pack_kv_cache_nearly_full() {
-    let kv = |ratio: f64| move |_t: f64| vec![llamacpp("llama-8b", vec![gauge("llamacpp.kv_cache_usage_ratio", vec![point(&[], ratio, 0.0)])])];
+    let kv = |ratio: f64| {
+        move |_t: f64| {
+            vec![llamacpp(
+                "llama-8b",
+                vec![gauge(
+                    "llamacpp.kv_cache_usage_ratio",
+                    vec![point(&[], ratio, 0.0)],
+                )],
+            )]
+        }
+    };
     fires_and_resolves("KVCacheNearlyFull", 60.0, 300.0, &kv(0.97), &kv(0.5));
 }
 
@@ -623,7 +911,14 @@ fn gpu_attrs() -> [(&'static str, &'static str); 2] {
 
 #[test]
 fn pack_gpu_temperature_high() {
-    let temp = |c: f64| move |_t: f64| gpu(vec![gauge("hw.temperature", vec![point(&gpu_attrs(), c, 0.0)])]);
+    let temp = |c: f64| {
+        move |_t: f64| {
+            gpu(vec![gauge(
+                "hw.temperature",
+                vec![point(&gpu_attrs(), c, 0.0)],
+            )])
+        }
+    };
     fires_and_resolves("GPUTemperatureHigh", 120.0, 300.0, &temp(90.0), &temp(60.0));
 }
 
@@ -644,13 +939,30 @@ fn pack_gpu_memory_high() {
 fn pack_gpu_underutilized() {
     let util = |u: f64| {
         move |_t: f64| {
-            let attrs = [("hw.id", "GPU-1"), ("hw.type", "gpu"), ("hw.gpu.task", "general")];
-            let decoder = [("hw.id", "GPU-1"), ("hw.type", "gpu"), ("hw.gpu.task", "decoder")];
-            gpu(vec![gauge("hw.gpu.utilization", vec![point(&attrs, u, 0.0), point(&decoder, 0.0, 0.0)])])
+            let attrs = [
+                ("hw.id", "GPU-1"),
+                ("hw.type", "gpu"),
+                ("hw.gpu.task", "general"),
+            ];
+            let decoder = [
+                ("hw.id", "GPU-1"),
+                ("hw.type", "gpu"),
+                ("hw.gpu.task", "decoder"),
+            ];
+            gpu(vec![gauge(
+                "hw.gpu.utilization",
+                vec![point(&attrs, u, 0.0), point(&decoder, 0.0, 0.0)],
+            )])
         }
     };
     // An hour's average must fall under 30% and stay there for an hour.
-    fires_and_resolves("GPUUnderutilized", 3600.0, 3.0 * 3600.0, &util(0.05), &util(0.9));
+    fires_and_resolves(
+        "GPUUnderutilized",
+        3600.0,
+        3.0 * 3600.0,
+        &util(0.05),
+        &util(0.9),
+    );
 }
 
 #[test]
@@ -666,7 +978,10 @@ fn every_pack_rule_has_a_test() {
         "GPUMemoryHigh",
         "GPUUnderutilized",
     ];
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/rules/llm-node.yaml");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../configs/rules/llm-node.yaml"
+    );
     let file = load_rule_file(path).expect("loads");
     let names: Vec<&str> = file.rules.iter().map(|r| r.alert.as_str()).collect();
     assert_eq!(names, tested);
