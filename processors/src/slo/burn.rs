@@ -222,8 +222,8 @@ impl Slo {
                 let total = sum(store);
                 let mut good = 0.0;
                 for s in store.groups.values().flat_map(|g| g.series.values()) {
-                    if let Some(b) = s.buckets.back() {
-                        good += good_of(&s.bounds, b);
+                    if let Some(b) = s.latest_buckets() {
+                        good += good_of(s.bounds(), b);
                     }
                 }
                 Point {

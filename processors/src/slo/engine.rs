@@ -12,13 +12,14 @@ use llamacol_pipeline::otlp::metrics::v1::{
     ResourceMetrics, ScopeMetrics,
 };
 use llamacol_pipeline::otlp::resource::v1::Resource;
+use llamacol_pipeline::wire::fields;
 
 use super::alert::{Book, Notice, Observation, State};
 use super::burn::Slo;
 use super::config::{RuleSpec, SloConfig, SloSpec};
 use super::rule::{Part, Rule};
-use super::select::lookup;
-use super::series::{series_id, Keep, Reading, Source};
+use super::select::{find, lookup};
+use super::series::{hash_attributes, Fnv, Keep, Reading, Source};
 use super::template::{format_value, label_name, render};
 
 const DELTA: i32 = AggregationTemporality::Delta as i32;
@@ -102,6 +103,31 @@ impl Engine {
         }
     }
 
+    /// Whether an encoded request holds a metric some rule or SLO reads, found by reading
+    /// only the metric names on the wire: most batches can then pass without a decode.
+    pub fn reads_any(&self, encoded: &[u8]) -> bool {
+        let within = |buf: &'_ [u8], number: u32| -> Vec<std::ops::Range<usize>> {
+            fields(buf)
+                .flatten()
+                .filter(|f| f.number == number && f.wire_type == 2)
+                .map(|f| f.value)
+                .collect()
+        };
+        within(encoded, 1).into_iter().any(|rm| {
+            let rm = encoded.get(rm).unwrap_or_default();
+            within(rm, 2).into_iter().any(|sm| {
+                let sm = rm.get(sm).unwrap_or_default();
+                within(sm, 2).into_iter().any(|m| {
+                    let m = sm.get(m).unwrap_or_default();
+                    within(m, 1).into_iter().any(|name| {
+                        std::str::from_utf8(m.get(name).unwrap_or_default())
+                            .is_ok_and(|name| self.feeds.contains_key(name))
+                    })
+                })
+            })
+        })
+    }
+
     /// Takes in the points of every metric a rule or SLO reads; `now` in Unix seconds.
     pub fn ingest(&mut self, request: &ExportMetricsServiceRequest, now: f64) {
         for rm in &request.resource_metrics {
@@ -111,6 +137,7 @@ impl Engine {
                 .map(|r| r.attributes.as_slice())
                 .unwrap_or_default();
             let (job, instance) = job_instance(resource);
+            let resource_hash = hash_attributes(Fnv::new(), resource);
             for metric in rm.scope_metrics.iter().flat_map(|s| &s.metrics) {
                 let Some(feeds) = self.feeds.get(&metric.name) else {
                     continue;
@@ -131,6 +158,7 @@ impl Engine {
                         by,
                         keep,
                         resource,
+                        resource_hash,
                         source,
                         watching_since: self.watching_since,
                         now,
@@ -335,6 +363,8 @@ struct Ctx<'a> {
     by: &'a [String],
     keep: Keep,
     resource: &'a [KeyValue],
+    /// The resource's attributes hashed once: where each point's series identity starts.
+    resource_hash: Fnv,
     source: (&'a Option<String>, &'a Option<String>),
     watching_since: u64,
     now: f64,
@@ -345,13 +375,20 @@ fn ingest_metric(ctx: &Ctx, metric: &Metric, part: &mut Part) -> Result<(), Stri
         if !part.selector.matches(attrs, ctx.resource) {
             return;
         }
-        let key: Vec<String> = ctx
+        let group = ctx
             .by
             .iter()
-            .map(|k| lookup(k, attrs, ctx.resource).unwrap_or_default())
-            .collect();
-        let id = series_id(attrs, ctx.resource);
+            .fold(Fnv::new(), |h, k| h.value(find(k, attrs, ctx.resource)))
+            .finish();
+        let key = || {
+            ctx.by
+                .iter()
+                .map(|k| lookup(k, attrs, ctx.resource).unwrap_or_default())
+                .collect()
+        };
+        let id = hash_attributes(ctx.resource_hash, attrs).finish();
         part.store.record(
+            group,
             key,
             id,
             ctx.source,

@@ -20,12 +20,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use llamacol_pipeline::config::{parse_block, ConfigSpec};
+use llamacol_pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
 use llamacol_pipeline::serde_yaml;
 use llamacol_pipeline::stateful::{State, StatefulProcessor};
 use llamacol_pipeline::{
     Batch, BoxError, BuildContext, ConsumeError, Consumer, NodeContext, Processor,
     ProcessorFactory, Signal,
 };
+use prost::Message;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -157,10 +159,20 @@ struct SloState {
 }
 
 impl State for SloState {
-    fn add(&mut self, mut batch: Batch) -> Result<(), BoxError> {
-        if let Batch::Metrics(p) = &mut batch {
-            let request = p.message()?;
-            self.engine.ingest(request, unix_seconds());
+    fn add(&mut self, batch: Batch) -> Result<(), BoxError> {
+        if let Batch::Metrics(p) = &batch {
+            let now = unix_seconds();
+            match (p.decoded(), p.encoded()) {
+                (Some(request), _) => self.engine.ingest(request, now),
+                // Decoded into a copy that is dropped here: the batch goes on encoded only
+                // (no second copy held while it waits in a queue), and one whose metrics no
+                // rule reads is not decoded at all.
+                (None, Some(bytes)) if self.engine.reads_any(bytes) => {
+                    let request = ExportMetricsServiceRequest::decode(bytes.clone())?;
+                    self.engine.ingest(&request, now);
+                }
+                _ => {}
+            }
         }
         self.passing.push_back(batch);
         Ok(())

@@ -100,7 +100,7 @@ fn part_values(
 ) -> Values {
     let start = now - window;
     let mut out = Values::new();
-    for (key, group) in &store.groups {
+    for group in store.groups.values() {
         let series = group.series.values();
         let value = match aggregate {
             Aggregate::Last => series
@@ -139,11 +139,11 @@ fn part_values(
                     }
                     match bounds {
                         None => {
-                            bounds = Some(&s.bounds);
-                            counts = vec![0.0; s.bounds.len() + 1];
+                            bounds = Some(s.bounds());
+                            counts = vec![0.0; s.bounds().len() + 1];
                         }
                         // Series with other buckets cannot be merged; they are left out.
-                        Some(b) if b != s.bounds.as_slice() => continue,
+                        Some(b) if b != s.bounds() => continue,
                         _ => {}
                     }
                     let now_counts = s.buckets_at(now);
@@ -156,7 +156,7 @@ fn part_values(
             }
         };
         if let Some(v) = value.filter(|v| !v.is_nan()) {
-            out.insert(key.clone(), (v, group.source.clone()));
+            out.insert(group.key.clone(), (v, group.source.clone()));
         }
     }
     out

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use llamacol_pipeline::attributes::value_string;
-use llamacol_pipeline::otlp::common::v1::KeyValue;
+use llamacol_pipeline::otlp::common::v1::{any_value, AnyValue, KeyValue};
 use regex::Regex;
 
 use super::config::Matcher;
@@ -48,7 +48,15 @@ impl Selector {
     /// missing attribute is the empty string, as a missing label is in Prometheus.
     pub fn matches(&self, point: &[KeyValue], resource: &[KeyValue]) -> bool {
         self.matchers.iter().all(|(key, m)| {
-            let value = lookup(key, point, resource).unwrap_or_default();
+            let found = find(key, point, resource);
+            // Strings (nearly every attribute) are compared without a copy.
+            if let Some(any_value::Value::StringValue(s)) = found.and_then(|v| v.value.as_ref()) {
+                return match m {
+                    Match::Equals(v) => s == v,
+                    Match::Regex(r) => r.is_match(s),
+                };
+            }
+            let value = found.map(value_string).unwrap_or_default();
             match m {
                 Match::Equals(v) => value == *v,
                 Match::Regex(r) => r.is_match(&value),
@@ -57,12 +65,20 @@ impl Selector {
     }
 }
 
-/// An attribute of the point, else of its resource, as text.
-pub fn lookup(key: &str, point: &[KeyValue], resource: &[KeyValue]) -> Option<String> {
+/// An attribute of the point, else of its resource.
+pub fn find<'a>(
+    key: &str,
+    point: &'a [KeyValue],
+    resource: &'a [KeyValue],
+) -> Option<&'a AnyValue> {
     point
         .iter()
         .chain(resource)
         .find(|kv| kv.key == key)
         .and_then(|kv| kv.value.as_ref())
-        .map(value_string)
+}
+
+/// An attribute of the point, else of its resource, as text.
+pub fn lookup(key: &str, point: &[KeyValue], resource: &[KeyValue]) -> Option<String> {
+    find(key, point, resource).map(value_string)
 }

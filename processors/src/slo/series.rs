@@ -7,12 +7,11 @@
 //! and a series that started before llamacol did counts from its first sight, so before
 //! its first sample every series is at 0 and increases are differences of two samples.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use llamacol_pipeline::attributes::value_string;
-use llamacol_pipeline::otlp::common::v1::KeyValue;
+use llamacol_pipeline::otlp::common::v1::{any_value, AnyValue, KeyValue};
 
 /// Which source (Prometheus `job` / `instance`) a group's series came from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -60,14 +59,40 @@ pub enum Reading<'a> {
     },
 }
 
+/// A map keyed by a hash we computed already: the key is used as it is.
+pub type ByHash<V> = HashMap<u64, V, BuildHasherDefault<Prehashed>>;
+
+/// Passes a `u64` key through (it is an FNV hash already).
+#[derive(Default)]
+pub struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Store {
-    pub groups: HashMap<Vec<String>, Group>,
+    /// By a hash of the group's `by` values (the values themselves are in the group).
+    pub groups: ByHash<Group>,
 }
 
 #[derive(Debug, Default)]
 pub struct Group {
-    pub series: HashMap<u64, Series>,
+    /// The `by` values.
+    pub key: Vec<String>,
+    pub series: ByHash<Series>,
     pub last_seen: f64,
     pub source: Source,
 }
@@ -76,25 +101,66 @@ pub struct Group {
 pub struct Series {
     /// (time, value) oldest first; for histograms `value` is the total count.
     pub samples: VecDeque<(f64, f64)>,
-    /// For histograms: per sample, the bucket counts (parallel to `samples`).
-    pub buckets: VecDeque<Vec<f64>>,
-    pub bounds: Vec<f64>,
+    /// Histograms only: kept apart so number series stay small.
+    hist: Option<Box<Hist>>,
     last_raw: f64,
-    last_raw_buckets: Vec<f64>,
     start_nanos: u64,
     pub last_seen: f64,
 }
 
-/// Identity of a series: its point attributes and its resource's, hashed.
-pub fn series_id(point: &[KeyValue], resource: &[KeyValue]) -> u64 {
-    let mut h = DefaultHasher::new();
-    for kv in point.iter().chain(resource) {
-        kv.key.hash(&mut h);
-        if let Some(v) = &kv.value {
-            value_string(v).hash(&mut h);
+#[derive(Debug, Default)]
+struct Hist {
+    /// Per sample, the bucket counts (parallel to `samples`).
+    buckets: VecDeque<Vec<f64>>,
+    bounds: Vec<f64>,
+    last_raw: Vec<f64>,
+}
+
+/// FNV-1a, 64 bits: series and group identities without allocating.
+#[derive(Clone, Copy)]
+pub struct Fnv(u64);
+
+impl Fnv {
+    pub fn new() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+
+    pub fn bytes(mut self, bytes: &[u8]) -> Fnv {
+        for b in bytes.iter().chain([&0xff]) {
+            // 0xff ends each field, so ("ab", "c") and ("a", "bc") differ.
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+        self
+    }
+
+    /// An attribute value by its text (as labels compare), allocating only for values
+    /// that are not strings.
+    pub fn value(self, value: Option<&AnyValue>) -> Fnv {
+        match value.and_then(|v| v.value.as_ref()) {
+            Some(any_value::Value::StringValue(s)) => self.bytes(s.as_bytes()),
+            Some(_) => self.bytes(value.map(value_string).unwrap_or_default().as_bytes()),
+            None => self.bytes(&[]),
         }
     }
-    h.finish()
+
+    pub fn finish(self) -> u64 {
+        self.0
+    }
+}
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv::new()
+    }
+}
+
+/// Hashes attributes (keys and values) onto `h`: a resource's once, then each point's
+/// onto it, gives a series its identity.
+pub fn hash_attributes(h: Fnv, attributes: &[KeyValue]) -> Fnv {
+    attributes.iter().fold(h, |h, kv| {
+        h.bytes(kv.key.as_bytes()).value(kv.value.as_ref())
+    })
 }
 
 impl Store {
@@ -103,7 +169,8 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     pub fn record(
         &mut self,
-        key: Vec<String>,
+        group: u64,
+        key: impl FnOnce() -> Vec<String>,
         id: u64,
         source: (&Option<String>, &Option<String>),
         keep: Keep,
@@ -112,16 +179,17 @@ impl Store {
         watching_since: u64,
         now: f64,
     ) {
-        let group = self.groups.entry(key).or_default();
+        let group = self.groups.entry(group).or_insert_with(|| Group {
+            key: key(),
+            ..Group::default()
+        });
         group.last_seen = now;
         group.source.add(source.0, source.1);
         let fresh = !group.series.contains_key(&id);
         let series = group.series.entry(id).or_insert_with(|| Series {
             samples: VecDeque::new(),
-            buckets: VecDeque::new(),
-            bounds: Vec::new(),
+            hist: None,
             last_raw: 0.0,
-            last_raw_buckets: Vec::new(),
             start_nanos,
             last_seen: now,
         });
@@ -173,21 +241,22 @@ impl Store {
                 },
             ) => {
                 let raw: Vec<f64> = counts.iter().map(|&c| c as f64).collect();
-                if series.bounds.as_slice() != bounds {
+                let hist = series.hist.get_or_insert_with(Box::default);
+                if hist.bounds.as_slice() != bounds {
                     // New or changed buckets: start this series over.
-                    series.bounds = bounds.to_vec();
+                    hist.bounds = bounds.to_vec();
+                    hist.buckets.clear();
+                    hist.last_raw = vec![0.0; raw.len()];
                     series.samples.clear();
-                    series.buckets.clear();
-                    series.last_raw_buckets = vec![0.0; raw.len()];
                 }
-                let previous = series
+                let previous = hist
                     .buckets
                     .back()
                     .cloned()
                     .unwrap_or_else(|| vec![0.0; raw.len()]);
-                let reset = raw.iter().zip(&series.last_raw_buckets).any(|(r, l)| r < l)
+                let reset = raw.iter().zip(&hist.last_raw).any(|(r, l)| r < l)
                     || start_nanos != series.start_nanos;
-                let next: Vec<f64> = if delta {
+                let next: Vec<f64> = if delta || (reset && !series.samples.is_empty()) {
                     previous.iter().zip(&raw).map(|(p, r)| p + r).collect()
                 } else if series.samples.is_empty() {
                     if born_watched {
@@ -195,19 +264,17 @@ impl Store {
                     } else {
                         vec![0.0; raw.len()]
                     }
-                } else if reset {
-                    previous.iter().zip(&raw).map(|(p, r)| p + r).collect()
                 } else {
                     previous
                         .iter()
-                        .zip(raw.iter().zip(&series.last_raw_buckets))
+                        .zip(raw.iter().zip(&hist.last_raw))
                         .map(|(p, (r, l))| p + (r - l))
                         .collect()
                 };
-                series.last_raw_buckets = raw;
+                hist.last_raw = raw;
                 series.start_nanos = start_nanos;
                 series.samples.push_back((now, next.iter().sum()));
-                series.buckets.push_back(next);
+                hist.buckets.push_back(next);
             }
             _ => {}
         }
@@ -222,7 +289,9 @@ impl Store {
             group.series.retain(|_, s| {
                 while s.samples.len() >= 2 && s.samples[1].0 <= start {
                     s.samples.pop_front();
-                    s.buckets.pop_front();
+                    if let Some(h) = &mut s.hist {
+                        h.buckets.pop_front();
+                    }
                 }
                 now - s.last_seen <= stale
             });
@@ -241,14 +310,28 @@ impl Series {
             .map_or(0.0, |s| s.1)
     }
 
-    /// Bucket counts at or before `t`.
+    /// A histogram's bucket bounds (empty for number series).
+    pub fn bounds(&self) -> &[f64] {
+        self.hist.as_ref().map_or(&[], |h| &h.bounds)
+    }
+
+    /// A histogram's latest bucket counts.
+    pub fn latest_buckets(&self) -> Option<&Vec<f64>> {
+        self.hist.as_ref()?.buckets.back()
+    }
+
+    /// Bucket counts at or before `t` (zeros before the first sample).
     pub fn buckets_at(&self, t: f64) -> Vec<f64> {
+        let zeros = || vec![0.0; self.bounds().len() + 1];
+        let Some(h) = &self.hist else {
+            return zeros();
+        };
         self.samples
             .iter()
-            .zip(&self.buckets)
+            .zip(&h.buckets)
             .rev()
             .find(|(s, _)| s.0 <= t)
-            .map_or_else(|| vec![0.0; self.bounds.len() + 1], |(_, b)| b.clone())
+            .map_or_else(zeros, |(_, b)| b.clone())
     }
 
     pub fn latest(&self) -> Option<(f64, f64)> {

@@ -986,3 +986,63 @@ fn every_pack_rule_has_a_test() {
     let names: Vec<&str> = file.rules.iter().map(|r| r.alert.as_str()).collect();
     assert_eq!(names, tested);
 }
+
+#[test]
+fn only_requests_holding_a_read_metric_need_decoding() {
+    use prost::Message;
+    let e = engine(TEMPERATURE_RULE);
+    assert!(e.reads_any(&temperature(90.0).encode_to_vec()));
+    let other = request(
+        NVML_RESOURCE,
+        vec![gauge("hw.power", vec![point(&[], 300.0, 0.0)])],
+    );
+    assert!(!e.reads_any(&other.encode_to_vec()));
+    assert!(!e.reads_any(&[]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_processor_passes_batches_on_as_they_came_and_adds_alerts() {
+    use std::sync::Arc;
+
+    use llamacol_pipeline::testing::Capture;
+    use llamacol_pipeline::{BuildContext, ComponentId};
+    use prost::Message;
+
+    let yaml = TEMPERATURE_RULE
+        .replace("for: 2m", "for: 0s")
+        .replace("evaluation_interval: 15s", "evaluation_interval: 100ms");
+    let block: serde_yaml::Value = serde_yaml::from_str(&yaml).expect("yaml");
+    let ctx = BuildContext::new(
+        ComponentId::parse("slo").expect("id"),
+        vec![Signal::Metrics],
+    );
+    let capture = Arc::new(Capture::default());
+    let processor = (factory().build)(&ctx, &block, capture.clone()).expect("builds");
+    processor.start().await.expect("starts");
+    let bytes = bytes::Bytes::from(temperature(95.0).encode_to_vec());
+    let batch = Batch::from_bytes(Signal::Metrics, bytes.clone()).expect("valid");
+    processor.consume(batch).await.expect("accepted");
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    processor.shutdown().await.expect("stops");
+
+    let batches = capture.batches();
+    let Batch::Metrics(first) = &batches[0] else {
+        panic!("metrics")
+    };
+    assert_eq!(
+        first.encoded(),
+        Some(&bytes),
+        "the batch goes on as it came"
+    );
+    assert!(first.decoded().is_none(), "no decoded copy rides along");
+    let alerts: Vec<&Batch> = batches[1..].iter().collect();
+    assert!(!alerts.is_empty(), "an ALERTS batch after the evaluation");
+    let Batch::Metrics(p) = alerts[0] else {
+        panic!("metrics")
+    };
+    let m = &p.decoded().expect("built decoded").resource_metrics[0].scope_metrics[0].metrics[0];
+    assert_eq!(m.name, "ALERTS");
+    let board = ctx.node.alerts();
+    assert_eq!(board["slo"]["alerts"][0]["state"], "firing", "{board}");
+    assert_eq!(board["slo"]["alerts"][0]["labels"]["hw_id"], "GPU-1");
+}
