@@ -351,3 +351,15 @@ fn connectors_used_wrongly_are_each_named() {
         ]
     );
 }
+
+#[test]
+fn slo_rule_mistakes_name_the_line_in_the_config_and_in_the_rule_file() {
+    assert_eq!(
+        errors("slo_rule_errors.yaml"),
+        [
+            // A key that is missing is placed at its rule.
+            "error: tests/testdata/config/slo_rule_errors.yaml:7:14: processors.slo.rules[0].quantile: `aggregate: quantile` needs `quantile`, between 0 and 1 (e.g. 0.99)",
+            "error: tests/testdata/config/slo_rule_errors.yaml:5:18: processors.slo.rule_files[0]: tests/testdata/config/slo_bad_rules.yaml:6:5: rules[0].for: invalid value: string \"a while\", expected a duration",
+        ]
+    );
+}
