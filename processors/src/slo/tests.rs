@@ -869,35 +869,28 @@ fn pack_all_llama_servers_down() {
         .any(|(_, n)| !n.firing && n.labels["alertname"] == "AllLlamaServersDown"));
 }
 
+/// One gauge of the `llama-8b` target, at `value` on every evaluation.
+fn llamacpp_gauge(
+    name: &'static str,
+    value: f64,
+) -> impl Fn(f64) -> Vec<ExportMetricsServiceRequest> {
+    move |_| {
+        vec![llamacpp(
+            "llama-8b",
+            vec![gauge(name, vec![point(&[], value, 0.0)])],
+        )]
+    }
+}
+
 #[test]
 fn pack_request_queue_deep() {
-    let q = |deferred: f64| {
-        move |_t: f64| {
-            vec![llamacpp(
-                "llama-8b",
-                vec![gauge(
-                    "llamacpp.requests_deferred",
-                    vec![point(&[], deferred, 0.0)],
-                )],
-            )]
-        }
-    };
+    let q = |deferred| llamacpp_gauge("llamacpp.requests_deferred", deferred);
     fires_and_resolves("RequestQueueDeep", 300.0, 600.0, &q(1500.0), &q(3.0));
 }
 
 #[test]
 fn pack_kv_cache_nearly_full() {
-    let kv = |ratio: f64| {
-        move |_t: f64| {
-            vec![llamacpp(
-                "llama-8b",
-                vec![gauge(
-                    "llamacpp.kv_cache_usage_ratio",
-                    vec![point(&[], ratio, 0.0)],
-                )],
-            )]
-        }
-    };
+    let kv = |ratio| llamacpp_gauge("llamacpp.kv_cache_usage_ratio", ratio);
     fires_and_resolves("KVCacheNearlyFull", 60.0, 300.0, &kv(0.97), &kv(0.5));
 }
 
