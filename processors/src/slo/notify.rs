@@ -20,9 +20,12 @@ use super::config::{NotifyConfig, TargetConfig, WebhookFormat};
 const QUEUE: usize = 64;
 /// Tries per notice list and target (then counted as failed).
 const ATTEMPTS: u32 = 4;
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 
 pub struct Target {
     name: &'static str,
+    /// The first retry's wait, doubled for each next one.
+    first_backoff: Duration,
     url: String,
     format: Option<WebhookFormat>,
     client: reqwest::Client,
@@ -70,6 +73,7 @@ pub fn targets(
         let base = c.endpoint.trim_end_matches('/');
         targets.push(Target {
             name,
+            first_backoff: FIRST_BACKOFF,
             url: if format.is_none() {
                 format!("{base}/api/v2/alerts")
             } else {
@@ -109,6 +113,12 @@ pub async fn run(mut rx: mpsc::Receiver<Vec<Notice>>, targets: Vec<Target>) {
 }
 
 impl Target {
+    /// Waits `first` before the first retry (tests shorten it).
+    pub fn with_backoff(mut self, first: Duration) -> Target {
+        self.first_backoff = first;
+        self
+    }
+
     async fn deliver(&self, notices: &[Notice]) {
         let body = match self.format {
             None => alertmanager_body(notices),
@@ -116,7 +126,7 @@ impl Target {
             Some(WebhookFormat::Slack) => slack_body(notices),
         };
         let body = serde_json::to_vec(&body).unwrap_or_default();
-        let mut backoff = Duration::from_secs(1);
+        let mut backoff = self.first_backoff;
         for attempt in 1..=ATTEMPTS {
             let outcome = match self
                 .client

@@ -1039,3 +1039,113 @@ async fn the_processor_passes_batches_on_as_they_came_and_adds_alerts() {
     assert_eq!(board["slo"]["alerts"][0]["state"], "firing", "{board}");
     assert_eq!(board["slo"]["alerts"][0]["labels"]["hw_id"], "GPU-1");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn notifications_to_a_target_that_is_down_are_retried_then_counted_failed() {
+    use llamacol_pipeline::testing::free_port;
+    use llamacol_pipeline::NodeContext;
+    use std::sync::atomic::Ordering;
+
+    let port = free_port();
+    let c = config(&format!(
+        "rules: [{{alert: A, metric: m, op: '>', threshold: 1}}]\nnotify: {{alertmanager: {{endpoint: 'http://127.0.0.1:{port}', timeout: 1s}}}}"
+    ));
+    let node = NodeContext::new();
+    let n = notify::targets(&c.notify, "slo", &node)
+        .expect("builds")
+        .expect("one target");
+    let targets: Vec<_> = n
+        .targets
+        .into_iter()
+        .map(|t| t.with_backoff(Duration::from_millis(10)))
+        .collect();
+    let task = tokio::spawn(notify::run(n.inbox, targets));
+    let notice = Notice {
+        labels: BTreeMap::from([("alertname".to_string(), "A".to_string())]),
+        annotations: BTreeMap::new(),
+        starts_at: T0,
+        ends_at: T0 + 60.0,
+        firing: true,
+    };
+    n.sender.send(vec![notice.clone(), notice]);
+    drop(n.sender);
+    tokio::time::timeout(Duration::from_secs(20), task)
+        .await
+        .expect("gives up in time")
+        .expect("task");
+    let counters = node.notification_counters("slo", "alertmanager");
+    assert_eq!(
+        counters.failed.load(Ordering::Relaxed),
+        2,
+        "both alerts counted failed"
+    );
+    assert_eq!(counters.sent.load(Ordering::Relaxed), 0);
+    assert_eq!(node.notification_snapshot()[0].2, [0, 2, 0]);
+}
+
+/// The SRE workbook's default pairs: a steady 0.7% error ratio against 99.9% is a burn
+/// rate of 7: above the 6h/30m page (6) and both tickets (3, 1), under the 1h/5m page
+/// (14.4); the summary names the first pair that burns.
+#[test]
+fn the_workbook_defaults_page_and_ticket_at_their_rates() {
+    let mut e = engine(
+        r#"
+slos:
+  - name: api
+    objective: 99.9
+    sli:
+      ratio: {errors: {metric: requests, where: {code: "500"}}, total: {metric: requests}}
+"#,
+    );
+    let (mut bad, mut good) = (0.0, 0.0);
+    let mut last = Vec::new();
+    for minute in 1..=60 {
+        bad += 7.0;
+        good += 993.0;
+        let m = counter(
+            "requests",
+            vec![
+                point(&[("code", "500")], bad, T0 + 1.0),
+                point(&[("code", "200")], good, T0 + 1.0),
+            ],
+        );
+        let t = T0 + 60.0 * f64::from(minute);
+        e.ingest(&request(&[], vec![m]), t);
+        last = e.evaluate(t).notices;
+    }
+    let _ = last;
+    let report = e.report();
+    let alerts = report["alerts"].as_array().expect("alerts").clone();
+    let firing: Vec<(String, String)> = alerts
+        .iter()
+        .filter(|a| a["state"] == "firing")
+        .map(|a| {
+            (
+                a["labels"]["severity"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                a["annotations"]["summary"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(firing.len(), 2, "{alerts:?}");
+    assert_eq!(firing[0].0, "page");
+    assert!(firing[0].1.contains("7x over 6h"), "{}", firing[0].1);
+    assert_eq!(firing[1].0, "ticket");
+    assert!(
+        firing[1].1.contains("over 1day") || firing[1].1.contains("over 1d"),
+        "{}",
+        firing[1].1
+    );
+    let rates = report["slos"][0]["burn_rates"].as_array().expect("rates");
+    assert!(
+        rates
+            .iter()
+            .all(|r| (r["burn_rate"].as_f64().unwrap_or(0.0) - 7.0).abs() < 1e-9),
+        "{rates:?}"
+    );
+}
