@@ -114,6 +114,7 @@ pub async fn run(mut rx: mpsc::Receiver<Vec<Notice>>, targets: Vec<Target>) {
 
 impl Target {
     /// Waits `first` before the first retry (tests shorten it).
+    #[cfg(test)]
     pub fn with_backoff(mut self, first: Duration) -> Target {
         self.first_backoff = first;
         self
