@@ -22,6 +22,11 @@ fn block(kind: Kind, type_name: &str, dir: &std::path::Path) -> String {
             free_port()
         ),
         (Kind::Processor, "memory_limiter") => "{limit_mib: 8192}".into(),
+        // Keeps everything (the default, 0, keeps nothing), log records without a trace
+        // id included (no randomness: kept when not failing closed).
+        (Kind::Processor, "probabilistic_sampler") => {
+            "{sampling_percentage: 100, fail_closed: false}".into()
+        }
         (Kind::Processor, "slo") => {
             "{evaluation_interval: 100ms, rules: [{alert: A, metric: m, op: \">\", threshold: 1}]}".into()
         }

@@ -74,7 +74,7 @@ async fn pipelines(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
         .snapshot()
         .into_iter()
         .map(
-            |(scope, [accepted, refused, sent, failed, dropped, unknown])| {
+            |(scope, [accepted, refused, sent, failed, dropped, unknown, sampled_out])| {
                 serde_json::json!({
                     "kind": scope.kind,
                     "component": scope.component,
@@ -86,6 +86,7 @@ async fn pipelines(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
                     "failed": failed,
                     "dropped": dropped,
                     "unknown": unknown,
+                    "sampled_out": sampled_out,
                 })
             },
         )

@@ -99,6 +99,8 @@ pub struct BuildContext {
     /// For stateful components: count here what was accepted but can no longer be
     /// delivered (the wrapper counts everything else).
     pub dropped: DropCounter,
+    /// For sampling processors: count here what they decided not to pass on.
+    pub sampled_out: SampledOutCounter,
     /// For scraping receivers: count failed fetches here (shown as the receiver's
     /// `failed` counter).
     pub failures: FailureCounter,
@@ -130,6 +132,7 @@ impl BuildContext {
             signals,
             pipeline: None,
             dropped: DropCounter::default(),
+            sampled_out: SampledOutCounter::default(),
             failures: FailureCounter::default(),
             node: crate::node::NodeContext::default(),
         }
@@ -149,6 +152,29 @@ impl DropCounter {
         if let Some(c) = &self.0 {
             crate::telemetry::Counters::add(&c.dropped, items);
         }
+    }
+}
+
+/// Counts items a sampling processor decided not to pass on (not a loss).
+#[derive(Debug, Clone, Default)]
+pub struct SampledOutCounter(Option<Arc<crate::telemetry::Counters>>);
+
+impl SampledOutCounter {
+    pub fn new(counters: Arc<crate::telemetry::Counters>) -> Self {
+        SampledOutCounter(Some(counters))
+    }
+
+    pub fn add(&self, items: usize) {
+        if let Some(c) = &self.0 {
+            crate::telemetry::Counters::add(&c.sampled_out, items);
+        }
+    }
+
+    /// Items counted so far (0 when not attached to telemetry).
+    pub fn get(&self) -> u64 {
+        self.0.as_ref().map_or(0, |c| {
+            c.sampled_out.load(std::sync::atomic::Ordering::Relaxed)
+        })
     }
 }
 

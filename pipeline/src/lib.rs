@@ -32,7 +32,7 @@ pub use batch::{Batch, Logs, Metrics, Payload, SignalMessage, Traces};
 pub use component::{
     BuildContext, ComponentError, ComponentId, Connector, ConnectorFactory, DropCounter, Exporter,
     ExporterFactory, Factory, FailureCounter, Kind, Processor, ProcessorFactory, Receiver,
-    ReceiverFactory, SignalPair,
+    ReceiverFactory, SampledOutCounter, SignalPair,
 };
 pub use consumer::{BoxError, ConsumeError, Consumer, ErrorKind, FanOut};
 pub use extension::{Extension, ExtensionContext, ExtensionFactory, ServiceStatus};

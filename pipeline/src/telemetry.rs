@@ -29,6 +29,8 @@ pub struct Counters {
     /// Exports cut off at the shutdown deadline while in flight: the backend may or may
     /// not have them, so they are neither `sent` nor `dropped`.
     pub unknown: AtomicU64,
+    /// Items a sampling processor decided not to pass on: a decision, not a loss.
+    pub sampled_out: AtomicU64,
 }
 
 impl Counters {
@@ -148,9 +150,9 @@ impl Telemetry {
     }
 
     /// Current values: (scope, accepted, refused, sent, failed, dropped, unknown).
-    pub fn snapshot(&self) -> Vec<(Scope, [u64; 6])> {
+    pub fn snapshot(&self) -> Vec<(Scope, [u64; 7])> {
         let all = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut out: Vec<(Scope, [u64; 6])> = all
+        let mut out: Vec<(Scope, [u64; 7])> = all
             .iter()
             .map(|(s, c)| {
                 let v = [
@@ -160,6 +162,7 @@ impl Telemetry {
                     &c.failed,
                     &c.dropped,
                     &c.unknown,
+                    &c.sampled_out,
                 ]
                 .map(|a| a.load(Ordering::Relaxed));
                 (s.clone(), v)
@@ -187,13 +190,14 @@ impl Telemetry {
 
     /// Prometheus text format 0.0.4.
     pub fn render(&self) -> String {
-        const OUTCOMES: [(&str, &str); 6] = [
+        const OUTCOMES: [(&str, &str); 7] = [
             ("accepted", "Items the component took (for exporters: queued)."),
             ("refused", "Items the component refused; the sender was told to retry or that the data is bad."),
             ("sent", "Items an exporter delivered."),
             ("failed", "Items an exporter gave up on: permanent error or retries exhausted."),
             ("dropped", "Items discarded without delivery, e.g. still queued at the shutdown deadline."),
             ("unknown", "Items whose export was in flight at the shutdown deadline: the backend may or may not have them."),
+            ("sampled_out", "Items a sampling processor decided not to pass on: a decision, not a loss."),
         ];
         let snapshot = self.snapshot();
         let mut out = String::new();
@@ -204,7 +208,7 @@ impl Telemetry {
             Kind::Exporter,
         ] {
             for (i, (outcome, help)) in OUTCOMES.iter().enumerate() {
-                let rows: Vec<&(Scope, [u64; 6])> = snapshot
+                let rows: Vec<&(Scope, [u64; 7])> = snapshot
                     .iter()
                     .filter(|(s, v)| s.kind == kind && (applies(s, i) || v[i] > 0))
                     .collect();

@@ -6,4 +6,5 @@
 pub mod batch;
 pub mod genai;
 pub mod memory_limiter;
+pub mod probabilistic_sampler;
 pub mod slo;

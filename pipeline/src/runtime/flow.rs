@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::{block_of, failed, unknown, Counted, ExporterQueue};
 use crate::component::{
     BuildContext, ComponentError, ComponentId, Connector, DropCounter, FailureCounter, Kind,
-    Processor,
+    Processor, SampledOutCounter,
 };
 use crate::config::{Config, Graph, Instance};
 use crate::consumer::{BoxError, Consumer, FanOut};
@@ -188,6 +188,7 @@ impl Builder<'_> {
                 signals: vec![signal],
                 pipeline: Some(pipeline.id.clone()),
                 dropped: DropCounter::new(counters.clone()),
+                sampled_out: SampledOutCounter::new(counters.clone()),
                 failures: FailureCounter::default(),
                 node: self.node.clone(),
             };
@@ -240,6 +241,7 @@ impl Builder<'_> {
                 signals: vec![pair.to],
                 pipeline: None,
                 dropped: DropCounter::new(counters),
+                sampled_out: SampledOutCounter::default(),
                 failures: FailureCounter::default(),
                 node: self.node.clone(),
             };

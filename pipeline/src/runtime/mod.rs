@@ -20,6 +20,7 @@ pub use queue::{
 use crate::batch::Batch;
 use crate::component::{
     BuildContext, ComponentError, ComponentId, DropCounter, FailureCounter, Kind, Receiver,
+    SampledOutCounter,
 };
 use crate::config::{Config, PipelineConfig};
 use crate::consumer::{BoxError, ConsumeError, Consumer, FanOut};
@@ -106,6 +107,7 @@ impl Service {
                 signals,
                 pipeline: None,
                 dropped,
+                sampled_out: SampledOutCounter::default(),
                 failures: FailureCounter::default(),
                 node: node.clone(),
             };
@@ -174,6 +176,7 @@ impl Service {
                 signals: routes.iter().map(|(s, _)| *s).collect(),
                 pipeline: None,
                 dropped: DropCounter::default(),
+                sampled_out: SampledOutCounter::default(),
                 failures: FailureCounter::new(telemetry.counters(Scope {
                     kind: Kind::Receiver,
                     component: id.to_string(),
