@@ -14,10 +14,12 @@ use llamacol_pipeline::testing::Capture;
 use super::sampler::hash_randomness;
 use super::*;
 
+/// (input, parse error, serialized, th, rv)
+type Case = (&'static str, bool, &'static str, Option<u64>, Option<u64>);
+
 #[test]
 fn tracestates_read_and_write_as_the_collector_does() {
-    // (input, parse error, serialized, th, rv)
-    let cases: [(&str, bool, &str, Option<u64>, Option<u64>); 16] = [
+    let cases: [Case; 16] = [
         ("", false, "", None, None),
         ("ot=th:8", false, "ot=th:8", Some(1 << 55), None),
         (
