@@ -11,6 +11,7 @@ mod config;
 pub mod sampler;
 pub mod threshold;
 pub mod tracestate;
+mod wire;
 
 use std::sync::Arc;
 
@@ -66,13 +67,18 @@ pub struct ProbabilisticSampler {
 impl Consumer for ProbabilisticSampler {
     async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
         let batch = match batch {
-            Batch::Traces(mut p) => {
-                let before = p.items();
-                self.traces(p.message_mut().map_err(ConsumeError::permanent)?);
-                p.recount();
-                self.sampled_out.add(before - p.items());
-                Batch::Traces(p)
+            Batch::Traces(p) if p.decoded().is_none() => {
+                // Encoded only: decided on the wire, without decoding the spans.
+                let sampled = p.encoded().map(|bytes| wire::sample(&self.sampler, self.fail_closed, bytes));
+                match sampled {
+                    Some(Ok(s)) => {
+                        self.sampled_out.add(s.total - s.kept);
+                        Batch::Traces(llamacol_pipeline::Payload::from_encoded_parts(s.bytes.freeze(), s.kept))
+                    }
+                    _ => self.decoded_traces(p)?,
+                }
             }
+            Batch::Traces(p) => self.decoded_traces(p)?,
             Batch::Logs(mut p) => {
                 let before = p.items();
                 self.logs(p.message_mut().map_err(ConsumeError::permanent)?);
@@ -93,6 +99,17 @@ impl Consumer for ProbabilisticSampler {
 impl Processor for ProbabilisticSampler {}
 
 impl ProbabilisticSampler {
+    fn decoded_traces(
+        &self,
+        mut p: llamacol_pipeline::Payload<ExportTraceServiceRequest>,
+    ) -> Result<Batch, ConsumeError> {
+        let before = p.items();
+        self.traces(p.message_mut().map_err(ConsumeError::permanent)?);
+        p.recount();
+        self.sampled_out.add(before - p.items());
+        Ok(Batch::Traces(p))
+    }
+
     pub fn new(
         config: &ProbabilisticSamplerConfig,
         sampled_out: SampledOutCounter,
