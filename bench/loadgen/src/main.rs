@@ -9,6 +9,7 @@ mod cpu;
 mod data;
 mod floor;
 mod genai;
+mod head_sampling;
 mod send;
 mod sink;
 mod slo;
@@ -105,6 +106,12 @@ enum Command {
         /// Samples of every series (one evaluation after each).
         #[arg(long, default_value_t = 24)]
         rounds: usize,
+    },
+    /// The probabilistic_sampler processor on encoded 500-span requests, per mode, next
+    /// to the prost decode + re-encode floor of the same requests (CPU per span).
+    HeadSampling {
+        #[arg(long, default_value_t = 1_500_000)]
+        spans: usize,
     },
     /// CPU-seconds per million items for prost to decode and re-encode the same requests.
     Floor {
@@ -227,6 +234,19 @@ fn main() -> anyhow::Result<()> {
                 r.evaluation_ms, r.alerts_firing
             );
             println!("RSS growth: {:.1} MiB", r.rss_growth_mib);
+        }
+        Command::HeadSampling { spans } => {
+            let (floor, rows) = head_sampling::run(spans);
+            println!("floor (prost decode + re-encode): {floor:.3} CPU-s per 1M spans");
+            for r in rows {
+                println!(
+                    "probabilistic_sampler {}: {:.3} CPU-s per 1M spans = {:.2}x floor, kept {:.1}%",
+                    r.config,
+                    r.cpu_s_per_million,
+                    r.cpu_s_per_million / floor,
+                    r.kept_share * 100.0
+                );
+            }
         }
         Command::Floor {
             signal,

@@ -69,11 +69,16 @@ impl Consumer for ProbabilisticSampler {
         let batch = match batch {
             Batch::Traces(p) if p.decoded().is_none() => {
                 // Encoded only: decided on the wire, without decoding the spans.
-                let sampled = p.encoded().map(|bytes| wire::sample(&self.sampler, self.fail_closed, bytes));
+                let sampled = p
+                    .encoded()
+                    .map(|bytes| wire::sample(&self.sampler, self.fail_closed, bytes));
                 match sampled {
                     Some(Ok(s)) => {
                         self.sampled_out.add(s.total - s.kept);
-                        Batch::Traces(llamacol_pipeline::Payload::from_encoded_parts(s.bytes.freeze(), s.kept))
+                        Batch::Traces(llamacol_pipeline::Payload::from_encoded_parts(
+                            s.bytes.freeze(),
+                            s.kept,
+                        ))
                     }
                     _ => self.decoded_traces(p)?,
                 }

@@ -375,11 +375,20 @@ fn logs_sample_by_trace_id_attribute_or_priority() {
 #[test]
 fn the_wire_path_decides_and_writes_as_the_decoded_path() {
     use prost::Message;
-    let states = ["", "ot=th:8", "ot=rv:00112233445566", "vendor=1,ot=th:c;x:y", "ot=th:zz", "ot=rv:ffffffffffffff;th:4"];
+    let states = [
+        "",
+        "ot=th:8",
+        "ot=rv:00112233445566",
+        "vendor=1,ot=th:c;x:y",
+        "ot=th:zz",
+        "ot=rv:ffffffffffffff;th:4",
+    ];
     let mut spans = Vec::new();
     let mut seed = 99u64;
     for i in 0..600 {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let mut id = seed.to_be_bytes().to_vec();
         id.extend_from_slice(&seed.rotate_left(17).to_be_bytes());
         let mut trace_id = [0u8; 16];
@@ -402,13 +411,21 @@ fn the_wire_path_decides_and_writes_as_the_decoded_path() {
         p.traces(&mut decoded);
         let encoded = traces(spans.clone()).encode_to_vec();
         let sampled = wire::sample(&p.sampler, p.fail_closed, &encoded).expect("walks");
-        let on_wire = ExportTraceServiceRequest::decode(sampled.bytes.as_ref()).expect("valid protobuf");
+        let on_wire =
+            ExportTraceServiceRequest::decode(sampled.bytes.as_ref()).expect("valid protobuf");
         assert_eq!(sampled.total, spans.len());
         let kept = |r: &ExportTraceServiceRequest| -> Vec<Span> {
-            r.resource_spans.iter().flat_map(|rs| &rs.scope_spans).flat_map(|ss| ss.spans.clone()).collect()
+            r.resource_spans
+                .iter()
+                .flat_map(|rs| &rs.scope_spans)
+                .flat_map(|ss| ss.spans.clone())
+                .collect()
         };
         assert_eq!(kept(&on_wire), kept(&decoded), "{yaml}");
         assert_eq!(sampled.kept, kept(&decoded).len());
-        assert!(sampled.kept > 0 && sampled.kept < spans.len(), "{yaml}: a real sample");
+        assert!(
+            sampled.kept > 0 && sampled.kept < spans.len(),
+            "{yaml}: a real sample"
+        );
     }
 }

@@ -40,7 +40,8 @@ pub fn sample(sampler: &Sampler, fail_closed: bool, buf: &[u8]) -> Result<Sample
                 for_each_field(ss, |g, whole| {
                     if g.number == 2 && g.wire_type == 2 {
                         total += 1;
-                        if let Some(span) = sample_span(sampler, fail_closed, &ss[g.value.clone()])? {
+                        if let Some(span) = sample_span(sampler, fail_closed, &ss[g.value.clone()])?
+                        {
                             put_len_prefix(&mut ss_out, 2, span.len());
                             ss_out.put_slice(&span);
                             spans_kept += 1;
@@ -66,7 +67,11 @@ pub fn sample(sampler: &Sampler, fail_closed: bool, buf: &[u8]) -> Result<Sample
             out.put_slice(&rs_out);
         }
     }
-    Ok(Sampled { bytes: out, kept, total })
+    Ok(Sampled {
+        bytes: out,
+        kept,
+        total,
+    })
 }
 
 /// Calls `each` with every field of `buf` and its whole encoding (key included).
@@ -85,16 +90,23 @@ fn for_each_field(
 
 /// The span's bytes to keep (its tracestate replaced when the decision wrote one), or
 /// `None` when it is sampled out.
-fn sample_span(sampler: &Sampler, fail_closed: bool, span: &[u8]) -> Result<Option<Vec<u8>>, WireError> {
-    let (mut trace_id, mut trace_state, mut priority): (&[u8], &str, Option<bool>) = (&[], "", None);
+fn sample_span(
+    sampler: &Sampler,
+    fail_closed: bool,
+    span: &[u8],
+) -> Result<Option<Vec<u8>>, WireError> {
+    let (mut trace_id, mut trace_state, mut priority): (&[u8], &str, Option<bool>) =
+        (&[], "", None);
     for f in fields(span) {
         let f = f?;
         match (f.number, f.wire_type) {
             (1, 2) => trace_id = &span[f.value.clone()],
             (3, 2) => {
-                trace_state = std::str::from_utf8(&span[f.value.clone()]).map_err(|_| WireError::Malformed {
-                    offset: f.value.start,
-                    what: "tracestate is not UTF-8",
+                trace_state = std::str::from_utf8(&span[f.value.clone()]).map_err(|_| {
+                    WireError::Malformed {
+                        offset: f.value.start,
+                        what: "tracestate is not UTF-8",
+                    }
                 })?
             }
             (9, 2) => {
@@ -154,7 +166,9 @@ fn priority_attribute(kv: &[u8]) -> Result<Option<bool>, WireError> {
         let f = f?;
         let raw = &any[f.value.clone()];
         decoded = match (f.number, f.wire_type) {
-            (1, 2) => Some(Value::StringValue(String::from_utf8_lossy(raw).into_owned())),
+            (1, 2) => Some(Value::StringValue(
+                String::from_utf8_lossy(raw).into_owned(),
+            )),
             (3, 0) => Some(Value::IntValue(varint(raw) as i64)),
             (4, 1) => raw
                 .try_into()
