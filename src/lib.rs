@@ -28,6 +28,7 @@ pub fn builtins() -> Registry {
         .processor(llamacol_processors::memory_limiter::factory())
         .processor(llamacol_processors::slo::factory())
         .processor(llamacol_processors::probabilistic_sampler::factory())
+        .processor(llamacol_processors::tail_sampling::factory())
         .processor(llamacol_processors::genai::factory())
         // exporters
         .exporter(llamacol_exporters::otlp::factory())

@@ -92,7 +92,7 @@ async fn serve(config: Config, registry: Registry) -> ExitCode {
 /// The final account: what every receiver accepted and what became of it.
 fn log_totals(telemetry: &Telemetry) {
     use llamacol_pipeline::Kind;
-    for (scope, [accepted, refused, sent, failed, dropped, unknown, sampled_out]) in
+    for (scope, [accepted, refused, sent, failed, dropped, unknown, sampled_out, decided_early]) in
         telemetry.snapshot()
     {
         match (scope.kind, &scope.pipeline) {
@@ -103,7 +103,7 @@ fn log_totals(telemetry: &Telemetry) {
                 tracing::warn!(component = %scope.component, pipeline = %pipeline, signal = %scope.signal, dropped, sampled_out, "processor totals");
             }
             (Kind::Processor, Some(pipeline)) if sampled_out > 0 => {
-                tracing::info!(component = %scope.component, pipeline = %pipeline, signal = %scope.signal, sampled_out, "processor totals");
+                tracing::info!(component = %scope.component, pipeline = %pipeline, signal = %scope.signal, sampled_out, decided_early, "processor totals");
             }
             (Kind::Exporter, None) if sent + failed + dropped + unknown > 0 => {
                 tracing::info!(component = %scope.component, signal = %scope.signal, sent, failed, dropped, unknown, "exporter totals");

@@ -27,6 +27,9 @@ fn block(kind: Kind, type_name: &str, dir: &std::path::Path) -> String {
         (Kind::Processor, "probabilistic_sampler") => {
             "{sampling_percentage: 100, fail_closed: false}".into()
         }
+        (Kind::Processor, "tail_sampling") => {
+            "{decision_wait: 100ms, policies: [{name: all, type: always_sample}]}".into()
+        }
         (Kind::Processor, "slo") => {
             "{evaluation_interval: 100ms, rules: [{alert: A, metric: m, op: \">\", threshold: 1}]}".into()
         }

@@ -74,7 +74,10 @@ async fn pipelines(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
         .snapshot()
         .into_iter()
         .map(
-            |(scope, [accepted, refused, sent, failed, dropped, unknown, sampled_out])| {
+            |(
+                scope,
+                [accepted, refused, sent, failed, dropped, unknown, sampled_out, decided_early],
+            )| {
                 serde_json::json!({
                     "kind": scope.kind,
                     "component": scope.component,
@@ -87,6 +90,7 @@ async fn pipelines(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
                     "dropped": dropped,
                     "unknown": unknown,
                     "sampled_out": sampled_out,
+                    "decided_early": decided_early,
                 })
             },
         )

@@ -170,6 +170,13 @@ impl SampledOutCounter {
         }
     }
 
+    /// Counts items a tail sampler decided early because a bound was reached.
+    pub fn decided_early(&self, items: usize) {
+        if let Some(c) = &self.0 {
+            crate::telemetry::Counters::add(&c.decided_early, items);
+        }
+    }
+
     /// Items counted so far (0 when not attached to telemetry).
     pub fn get(&self) -> u64 {
         self.0.as_ref().map_or(0, |c| {

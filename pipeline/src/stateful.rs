@@ -30,6 +30,9 @@ pub trait State: Send + 'static {
     fn deadline(&self) -> Option<Instant>;
     /// Items held (counted as dropped if the shutdown deadline cuts the flush short).
     fn items(&self) -> usize;
+    /// The inbox closed (shutdown): `flush` is called next and should give up everything
+    /// held, whatever its timers say.
+    fn closing(&mut self) {}
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -158,6 +161,7 @@ impl Worker {
                     }
                     // Inbox closed: shutdown. Pass everything on, then stop.
                     None => {
+                        self.state.closing();
                         if self.deliver(State::flush).await {
                             return;
                         }

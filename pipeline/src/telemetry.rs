@@ -31,6 +31,9 @@ pub struct Counters {
     pub unknown: AtomicU64,
     /// Items a sampling processor decided not to pass on: a decision, not a loss.
     pub sampled_out: AtomicU64,
+    /// Items a tail sampler decided before their trace's `decision_wait` was over, because
+    /// a bound was reached (traces, spans per trace, bytes held).
+    pub decided_early: AtomicU64,
 }
 
 impl Counters {
@@ -150,9 +153,9 @@ impl Telemetry {
     }
 
     /// Current values: (scope, accepted, refused, sent, failed, dropped, unknown).
-    pub fn snapshot(&self) -> Vec<(Scope, [u64; 7])> {
+    pub fn snapshot(&self) -> Vec<(Scope, [u64; 8])> {
         let all = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut out: Vec<(Scope, [u64; 7])> = all
+        let mut out: Vec<(Scope, [u64; 8])> = all
             .iter()
             .map(|(s, c)| {
                 let v = [
@@ -163,6 +166,7 @@ impl Telemetry {
                     &c.dropped,
                     &c.unknown,
                     &c.sampled_out,
+                    &c.decided_early,
                 ]
                 .map(|a| a.load(Ordering::Relaxed));
                 (s.clone(), v)
@@ -190,7 +194,7 @@ impl Telemetry {
 
     /// Prometheus text format 0.0.4.
     pub fn render(&self) -> String {
-        const OUTCOMES: [(&str, &str); 7] = [
+        const OUTCOMES: [(&str, &str); 8] = [
             ("accepted", "Items the component took (for exporters: queued)."),
             ("refused", "Items the component refused; the sender was told to retry or that the data is bad."),
             ("sent", "Items an exporter delivered."),
@@ -198,6 +202,7 @@ impl Telemetry {
             ("dropped", "Items discarded without delivery, e.g. still queued at the shutdown deadline."),
             ("unknown", "Items whose export was in flight at the shutdown deadline: the backend may or may not have them."),
             ("sampled_out", "Items a sampling processor decided not to pass on: a decision, not a loss."),
+            ("decided_early", "Items a tail sampler decided before decision_wait was over because a bound was reached (num_traces, max_spans_per_trace, max_bytes)."),
         ];
         let snapshot = self.snapshot();
         let mut out = String::new();
@@ -208,7 +213,7 @@ impl Telemetry {
             Kind::Exporter,
         ] {
             for (i, (outcome, help)) in OUTCOMES.iter().enumerate() {
-                let rows: Vec<&(Scope, [u64; 7])> = snapshot
+                let rows: Vec<&(Scope, [u64; 8])> = snapshot
                     .iter()
                     .filter(|(s, v)| s.kind == kind && (applies(s, i) || v[i] > 0))
                     .collect();

@@ -8,3 +8,4 @@ pub mod genai;
 pub mod memory_limiter;
 pub mod probabilistic_sampler;
 pub mod slo;
+pub mod tail_sampling;

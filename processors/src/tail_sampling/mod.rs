@@ -1,0 +1,377 @@
+//! `tail_sampling` processor (traces): holds each trace's spans for `decision_wait` after
+//! its first span, then decides with the Collector's policies and final rule (a `drop`
+//! decision wins, then any sample); kept traces are passed on, the rest counted in
+//! `llamacol_processor_sampled_out_items_total`. Decided trace ids are remembered
+//! (bounded) so late spans follow the decision. Memory is bounded three ways: at most
+//! `num_traces` traces, `max_spans_per_trace` spans per trace and `max_bytes` held;
+//! reaching a bound decides the oldest (or the oversized) trace at once with the same
+//! policies, counted in `llamacol_processor_decided_early_items_total`. Nothing held is
+//! dropped: at shutdown every held trace is decided.
+
+mod config;
+mod policy;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use llamacol_pipeline::config::{parse_block, ConfigSpec};
+use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
+use llamacol_pipeline::otlp::trace::v1::{ResourceSpans, ScopeSpans};
+use llamacol_pipeline::serde_yaml;
+use llamacol_pipeline::stateful::{State, StatefulProcessor};
+use llamacol_pipeline::wire::len_field_size;
+use llamacol_pipeline::{
+    Batch, BoxError, BuildContext, Consumer, Payload, Processor, ProcessorFactory,
+    SampledOutCounter, Signal,
+};
+use prost::Message;
+use tokio::time::Instant;
+
+pub use config::TailSamplingConfig;
+use policy::{Decision, Policy, TraceView};
+
+pub fn factory() -> ProcessorFactory {
+    ProcessorFactory {
+        type_name: "tail_sampling",
+        signals: &[Signal::Traces],
+        config: ConfigSpec::of::<TailSamplingConfig>(),
+        build,
+    }
+}
+
+fn build(
+    ctx: &BuildContext,
+    block: &serde_yaml::Value,
+    next: Arc<dyn Consumer>,
+) -> Result<Arc<dyn Processor>, BoxError> {
+    let config = parse_block::<TailSamplingConfig>(block)?;
+    let state = TailSampler::new(&config, ctx.sampled_out.clone());
+    Ok(Arc::new(StatefulProcessor::new(
+        ctx.id.to_string(),
+        Box::new(state),
+        16,
+        next,
+        ctx.dropped.clone(),
+    )))
+}
+
+type TraceId = [u8; 16];
+
+/// Spans passed on per output batch at most.
+const OUT_BATCH_SPANS: usize = 8192;
+
+struct Held {
+    pieces: Vec<ResourceSpans>,
+    spans: usize,
+    /// Encoded size of the pieces as one request.
+    bytes: usize,
+    deadline: Instant,
+}
+
+/// The most recent decisions, first in first out.
+struct Decided {
+    ids: HashSet<TraceId>,
+    order: VecDeque<TraceId>,
+    capacity: usize,
+}
+
+impl Decided {
+    fn new(capacity: usize) -> Decided {
+        Decided {
+            ids: HashSet::new(),
+            order: VecDeque::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    fn insert(&mut self, id: TraceId) {
+        if self.ids.insert(id) {
+            self.order.push_back(id);
+            if self.order.len() > self.capacity {
+                if let Some(old) = self.order.pop_front() {
+                    self.ids.remove(&old);
+                }
+            }
+        }
+    }
+
+    fn contains(&self, id: &TraceId) -> bool {
+        self.ids.contains(id)
+    }
+}
+
+pub struct TailSampler {
+    policies: Vec<Policy>,
+    /// Leading `drop` policies, evaluated first.
+    drop_prefix: usize,
+    sample_on_first_match: bool,
+    decision_wait: Duration,
+    num_traces: usize,
+    max_spans: usize,
+    max_bytes: usize,
+    held: HashMap<TraceId, Held>,
+    /// Held trace ids by arrival (so by deadline: `decision_wait` is the same for all).
+    order: VecDeque<TraceId>,
+    held_spans: usize,
+    held_bytes: usize,
+    sampled: Decided,
+    not_sampled: Decided,
+    /// Kept spans waiting to be passed on.
+    out: Vec<ResourceSpans>,
+    out_spans: usize,
+    ready: VecDeque<Batch>,
+    closing: bool,
+    counter: SampledOutCounter,
+}
+
+impl TailSampler {
+    pub fn new(c: &TailSamplingConfig, counter: SampledOutCounter) -> TailSampler {
+        let policies: Vec<Policy> = c.policies.iter().map(Policy::new).collect();
+        let drop_prefix = policies.iter().take_while(|p| p.is_drop()).count();
+        let cache = |n: usize| if n == 0 { c.num_traces } else { n };
+        TailSampler {
+            policies,
+            drop_prefix,
+            sample_on_first_match: c.sample_on_first_match,
+            decision_wait: c.decision_wait,
+            num_traces: c.num_traces.max(1),
+            max_spans: c.max_spans_per_trace.max(1),
+            max_bytes: c.max_bytes.0 as usize,
+            held: HashMap::with_capacity(c.expected_new_traces_per_sec.min(c.num_traces)),
+            order: VecDeque::new(),
+            held_spans: 0,
+            held_bytes: 0,
+            sampled: Decided::new(cache(c.decision_cache.sampled_cache_size)),
+            not_sampled: Decided::new(cache(c.decision_cache.non_sampled_cache_size)),
+            out: Vec::new(),
+            out_spans: 0,
+            ready: VecDeque::new(),
+            closing: false,
+            counter,
+        }
+    }
+
+    /// Takes one request's spans in, trace by trace.
+    pub fn take(&mut self, request: ExportTraceServiceRequest, now: Instant) {
+        for (id, piece, spans) in split_by_trace(request) {
+            if self.sampled.contains(&id) {
+                self.emit(piece, spans);
+                continue;
+            }
+            if self.not_sampled.contains(&id) {
+                self.counter.add(spans);
+                continue;
+            }
+            let bytes = len_field_size(piece.encoded_len());
+            if !self.held.contains_key(&id) {
+                while self.held.len() >= self.num_traces {
+                    self.decide_oldest_early();
+                }
+                self.order.push_back(id);
+            }
+            let held = self.held.entry(id).or_insert_with(|| Held {
+                pieces: Vec::new(),
+                spans: 0,
+                bytes: 0,
+                deadline: now + self.decision_wait,
+            });
+            held.pieces.push(piece);
+            held.spans += spans;
+            held.bytes += bytes;
+            let too_many = held.spans >= self.max_spans;
+            self.held_spans += spans;
+            self.held_bytes += bytes;
+            if too_many {
+                self.order.retain(|x| *x != id);
+                self.decide_early(id);
+            }
+            while self.held_bytes > self.max_bytes && !self.order.is_empty() {
+                self.decide_oldest_early();
+            }
+        }
+        self.cut_batch(0);
+    }
+
+    fn decide_oldest_early(&mut self) {
+        if let Some(id) = self.order.pop_front() {
+            self.decide_early(id);
+        }
+    }
+
+    fn decide_early(&mut self, id: TraceId) {
+        let spans = self.held.get(&id).map_or(0, |h| h.spans);
+        self.counter.decided_early(spans);
+        self.decide(id);
+    }
+
+    /// Decides trace `id` (already taken out of `order`) and passes it on or counts it.
+    fn decide(&mut self, id: TraceId) -> Option<Decision> {
+        let held = self.held.remove(&id)?;
+        self.held_spans -= held.spans;
+        self.held_bytes -= held.bytes;
+        let view = TraceView {
+            id: &id,
+            pieces: &held.pieces,
+            spans: held.spans,
+            bytes: held.bytes,
+        };
+        let mut decision = Decision::NotSampled;
+        let mut dropped = false;
+        for p in &mut self.policies[..self.drop_prefix] {
+            if p.evaluate(&view) == Decision::Dropped {
+                dropped = true;
+                break;
+            }
+        }
+        if !dropped {
+            let mut sampled = false;
+            for p in &mut self.policies[self.drop_prefix..] {
+                match p.evaluate(&view) {
+                    Decision::Dropped => {
+                        dropped = true;
+                        break;
+                    }
+                    Decision::Sampled => {
+                        sampled = true;
+                        if self.sample_on_first_match {
+                            break;
+                        }
+                    }
+                    Decision::NotSampled => {}
+                }
+            }
+            if sampled && !dropped {
+                decision = Decision::Sampled;
+            }
+        }
+        if dropped {
+            decision = Decision::Dropped;
+        }
+        if decision == Decision::Sampled {
+            self.sampled.insert(id);
+            for piece in held.pieces {
+                self.emit(piece, 0);
+            }
+            self.out_spans += held.spans;
+        } else {
+            self.not_sampled.insert(id);
+            self.counter.add(held.spans);
+        }
+        Some(decision)
+    }
+
+    fn emit(&mut self, piece: ResourceSpans, spans: usize) {
+        self.out.push(piece);
+        self.out_spans += spans;
+    }
+
+    /// Moves what is waiting to be passed on into a batch once it has `at_least` spans.
+    fn cut_batch(&mut self, at_least: usize) {
+        if self.out.is_empty() || self.out_spans < at_least {
+            return;
+        }
+        let request = ExportTraceServiceRequest {
+            resource_spans: std::mem::take(&mut self.out),
+        };
+        self.out_spans = 0;
+        self.ready
+            .push_back(Batch::Traces(Payload::from_message(request)));
+    }
+
+    /// Decides every held trace whose wait is over (every one when closing).
+    pub fn decide_due(&mut self, now: Instant) {
+        while let Some(id) = self.order.front().copied() {
+            let due = self.closing || self.held.get(&id).is_none_or(|h| h.deadline <= now);
+            if !due {
+                break;
+            }
+            self.order.pop_front();
+            self.decide(id);
+            self.cut_batch(OUT_BATCH_SPANS);
+        }
+        self.cut_batch(0);
+    }
+}
+
+impl State for TailSampler {
+    fn add(&mut self, batch: Batch) -> Result<(), BoxError> {
+        if let Batch::Traces(p) = batch {
+            let request = p.into_message()?;
+            self.take(request, Instant::now());
+        }
+        Ok(())
+    }
+
+    fn ready(&mut self) -> Option<Batch> {
+        self.ready.pop_front()
+    }
+
+    fn flush(&mut self) -> Option<Batch> {
+        if let Some(b) = self.ready.pop_front() {
+            return Some(b);
+        }
+        self.decide_due(Instant::now());
+        self.ready.pop_front()
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        let first = self.order.front()?;
+        self.held.get(first).map(|h| h.deadline)
+    }
+
+    fn items(&self) -> usize {
+        self.held_spans + self.out_spans + self.ready.iter().map(Batch::items).sum::<usize>()
+    }
+
+    fn closing(&mut self) {
+        self.closing = true;
+    }
+}
+
+/// The request's spans grouped by trace: per trace and per resource block, one piece with
+/// the resource, its scopes and that trace's spans, in arrival order.
+fn split_by_trace(request: ExportTraceServiceRequest) -> Vec<(TraceId, ResourceSpans, usize)> {
+    let mut out: Vec<(TraceId, ResourceSpans, usize)> = Vec::new();
+    for rs in request.resource_spans {
+        // Per trace of this resource block: its piece in `out`, and the scope block its
+        // last ScopeSpans came from (spans of one scope block stay together).
+        let mut pieces: HashMap<TraceId, (usize, usize)> = HashMap::new();
+        for (s, ss) in rs.scope_spans.into_iter().enumerate() {
+            for span in ss.spans {
+                let mut id = [0u8; 16];
+                let n = span.trace_id.len().min(16);
+                id[..n].copy_from_slice(&span.trace_id[..n]);
+                let (i, last_scope) = pieces.entry(id).or_insert_with(|| {
+                    out.push((
+                        id,
+                        ResourceSpans {
+                            resource: rs.resource.clone(),
+                            scope_spans: Vec::new(),
+                            schema_url: rs.schema_url.clone(),
+                        },
+                        0,
+                    ));
+                    (out.len() - 1, usize::MAX)
+                });
+                let piece = &mut out[*i];
+                piece.2 += 1;
+                match piece.1.scope_spans.last_mut() {
+                    Some(last) if *last_scope == s => last.spans.push(span),
+                    _ => {
+                        *last_scope = s;
+                        piece.1.scope_spans.push(ScopeSpans {
+                            scope: ss.scope.clone(),
+                            spans: vec![span],
+                            schema_url: ss.schema_url.clone(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,227 @@
+//! Policies and the final rule on small traces, the bounds (traces, spans per trace,
+//! bytes) deciding early, late spans following the decision, and shutdown deciding all.
+
+use llamacol_pipeline::attributes::{int, string};
+use llamacol_pipeline::otlp::trace::v1::{status::StatusCode, Span, Status};
+
+use super::*;
+
+fn config(yaml: &str) -> TailSamplingConfig {
+    let value: serde_yaml::Value = serde_yaml::from_str(yaml).expect("yaml");
+    let c = llamacol_pipeline::config::parse::<TailSamplingConfig>(&value).expect("parses");
+    let issues = llamacol_pipeline::config::ComponentConfig::validate(&c);
+    assert!(issues.is_empty(), "{issues:?}");
+    c
+}
+
+fn span(
+    trace: u8,
+    ms: u64,
+    error: bool,
+    attributes: Vec<llamacol_pipeline::otlp::common::v1::KeyValue>,
+) -> Span {
+    Span {
+        trace_id: vec![trace; 16],
+        span_id: vec![trace, 1, 2, 3, 4, 5, 6, 7],
+        name: "s".into(),
+        start_time_unix_nano: 1_000_000_000,
+        end_time_unix_nano: 1_000_000_000 + ms * 1_000_000,
+        status: error.then(|| Status {
+            code: StatusCode::Error as i32,
+            ..Default::default()
+        }),
+        attributes,
+        ..Default::default()
+    }
+}
+
+fn request(spans: Vec<Span>) -> ExportTraceServiceRequest {
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+/// Trace ids (first byte) of everything passed on.
+fn kept(t: &mut TailSampler) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(Batch::Traces(p)) = t.ready() {
+        let r = p.into_message().expect("decoded");
+        for s in r
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .flat_map(|s| &s.spans)
+        {
+            if !out.contains(&s.trace_id[0]) {
+                out.push(s.trace_id[0]);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+const LLM_POLICIES: &str = r#"
+decision_wait: 1s
+policies:
+  - {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}
+  - {name: slow, type: latency, latency: {threshold_ms: 5000}}
+  - {name: big, type: numeric_attribute, numeric_attribute: {key: gen_ai.usage.output_tokens, min_value: 4000}}
+  - name: prod-chat
+    type: and
+    and:
+      and_sub_policy:
+        - {name: env, type: string_attribute, string_attribute: {key: env, values: [prod]}}
+        - {name: chat, type: string_attribute, string_attribute: {key: op, values: ["ch.*"], enabled_regex_matching: true}}
+"#;
+
+#[test]
+fn policies_keep_errors_slow_expensive_and_matching_traces() {
+    let mut t = TailSampler::new(&config(LLM_POLICIES), SampledOutCounter::default());
+    let now = Instant::now();
+    t.take(
+        request(vec![
+            span(1, 10, true, vec![]),
+            span(2, 6000, false, vec![]),
+            span(3, 10, false, vec![int("gen_ai.usage.output_tokens", 5000)]),
+            span(
+                4,
+                10,
+                false,
+                vec![string("env", "prod"), string("op", "chat")],
+            ),
+            span(
+                5,
+                10,
+                false,
+                vec![string("env", "prod"), string("op", "embed")],
+            ),
+            span(6, 10, false, vec![int("gen_ai.usage.output_tokens", 10)]),
+            // A double is not an int for numeric_attribute (pdata's Int() is 0).
+            span(
+                7,
+                10,
+                false,
+                vec![llamacol_pipeline::attributes::double(
+                    "gen_ai.usage.output_tokens",
+                    9000.0,
+                )],
+            ),
+        ]),
+        now,
+    );
+    assert!(kept(&mut t).is_empty(), "nothing before decision_wait");
+    t.decide_due(now + Duration::from_millis(500));
+    assert!(kept(&mut t).is_empty());
+    t.decide_due(now + Duration::from_secs(1));
+    assert_eq!(kept(&mut t), vec![1, 2, 3, 4]);
+    // Late spans follow the decision.
+    t.take(
+        request(vec![span(1, 1, false, vec![]), span(5, 1, true, vec![])]),
+        now + Duration::from_secs(2),
+    );
+    assert_eq!(
+        kept(&mut t),
+        vec![1],
+        "trace 5 was not sampled: its late error span is not either"
+    );
+}
+
+#[test]
+fn a_leading_drop_policy_wins_over_any_sample() {
+    let mut t = TailSampler::new(
+        &config(
+            r#"
+policies:
+  - name: no-health
+    type: drop
+    drop: {drop_sub_policy: [{name: health, type: string_attribute, string_attribute: {key: http.route, values: [/health]}}]}
+  - {name: all, type: always_sample}
+"#,
+        ),
+        SampledOutCounter::default(),
+    );
+    t.take(
+        request(vec![
+            span(1, 1, true, vec![string("http.route", "/health")]),
+            span(2, 1, false, vec![]),
+        ]),
+        Instant::now(),
+    );
+    t.closing();
+    t.decide_due(Instant::now());
+    assert_eq!(kept(&mut t), vec![2]);
+}
+
+#[test]
+fn bounds_decide_the_oldest_early_and_count_it() {
+    use llamacol_pipeline::telemetry::{Counters, Scope, Telemetry};
+    let telemetry = Telemetry::new();
+    let counters: Arc<Counters> = telemetry.counters(Scope {
+        kind: llamacol_pipeline::Kind::Processor,
+        component: "tail_sampling".into(),
+        signal: Signal::Traces,
+        pipeline: Some("traces".into()),
+    });
+    let mut t = TailSampler::new(
+        &config("{num_traces: 2, max_spans_per_trace: 3, policies: [{name: e, type: status_code, status_code: {status_codes: [ERROR]}}]}"),
+        SampledOutCounter::new(counters.clone()),
+    );
+    let now = Instant::now();
+    t.take(request(vec![span(1, 1, true, vec![])]), now);
+    t.take(request(vec![span(2, 1, false, vec![])]), now);
+    // A third trace: the oldest (1, an error) is decided at once and kept.
+    t.take(request(vec![span(3, 1, false, vec![])]), now);
+    assert_eq!(kept(&mut t), vec![1]);
+    // Trace 3 reaches 3 spans: decided (not sampled) without waiting.
+    t.take(
+        request(vec![span(3, 1, false, vec![]), span(3, 1, false, vec![])]),
+        now,
+    );
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(
+        load(&counters.decided_early),
+        1 + 3,
+        "trace 1 (1 span) and trace 3 (3 spans)"
+    );
+    assert_eq!(load(&counters.sampled_out), 3);
+    assert_eq!(t.held.len(), 1, "only trace 2 is still held");
+    // Shutdown decides what is left.
+    t.closing();
+    t.decide_due(now);
+    assert_eq!(load(&counters.sampled_out), 4);
+    assert_eq!(t.items(), 0);
+}
+
+#[test]
+fn config_mistakes_are_named() {
+    let issues = |yaml: &str| -> Vec<String> {
+        let value: serde_yaml::Value = serde_yaml::from_str(yaml).expect("yaml");
+        let c = llamacol_pipeline::config::parse::<TailSamplingConfig>(&value).expect("parses");
+        llamacol_pipeline::config::ComponentConfig::validate(&c)
+            .into_iter()
+            .map(|i| format!("{}: {}", i.path, i.message))
+            .collect()
+    };
+    let cases = [
+        ("{policies: [{name: a, type: status_cod}]}", "policies[0].type: unknown policy type `status_cod` (did you mean `status_code`?)"),
+        ("{policies: [{name: a, type: status_code, status_code: {status_codes: [BAD]}}]}", "unknown status code `BAD`"),
+        ("{policies: [{name: a, type: numeric_attribute, numeric_attribute: {key: k}}]}", "give `min_value`, `max_value` or both"),
+        ("{policies: [{name: a, type: always_sample}, {name: a, type: always_sample}]}", "policy name `a` is used twice"),
+        ("{policies: [{name: a, type: and, and: {and_sub_policy: [{name: b, type: composite}]}}]}", "policies[0].and.and_sub_policy[0].type: unknown policy type `composite`"),
+        ("{}", "no policies"),
+    ];
+    for (yaml, expected) in cases {
+        let found = issues(yaml);
+        assert!(
+            found.iter().any(|i| i.contains(expected)),
+            "{yaml}: {found:?}"
+        );
+    }
+}
