@@ -21,6 +21,7 @@ pub mod registry;
 pub mod rpc_status;
 pub mod runtime;
 pub mod signal;
+pub mod split;
 pub mod stateful;
 pub mod task;
 pub mod telemetry;

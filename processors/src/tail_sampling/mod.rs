@@ -17,8 +17,9 @@ use std::time::Duration;
 
 use llamacol_pipeline::config::{parse_block, ConfigSpec};
 use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
-use llamacol_pipeline::otlp::trace::v1::{ResourceSpans, ScopeSpans};
+use llamacol_pipeline::otlp::trace::v1::ResourceSpans;
 use llamacol_pipeline::serde_yaml;
+use llamacol_pipeline::split::{spans_by, trace_id_of};
 use llamacol_pipeline::stateful::{State, StatefulProcessor};
 use llamacol_pipeline::wire::len_field_size;
 use llamacol_pipeline::{
@@ -329,48 +330,9 @@ impl State for TailSampler {
     }
 }
 
-/// The request's spans grouped by trace: per trace and per resource block, one piece with
-/// the resource, its scopes and that trace's spans, in arrival order.
+/// The request's spans grouped by trace (per resource block, one piece per trace).
 fn split_by_trace(request: ExportTraceServiceRequest) -> Vec<(TraceId, ResourceSpans, usize)> {
-    let mut out: Vec<(TraceId, ResourceSpans, usize)> = Vec::new();
-    for rs in request.resource_spans {
-        // Per trace of this resource block: its piece in `out`, and the scope block its
-        // last ScopeSpans came from (spans of one scope block stay together).
-        let mut pieces: HashMap<TraceId, (usize, usize)> = HashMap::new();
-        for (s, ss) in rs.scope_spans.into_iter().enumerate() {
-            for span in ss.spans {
-                let mut id = [0u8; 16];
-                let n = span.trace_id.len().min(16);
-                id[..n].copy_from_slice(&span.trace_id[..n]);
-                let (i, last_scope) = pieces.entry(id).or_insert_with(|| {
-                    out.push((
-                        id,
-                        ResourceSpans {
-                            resource: rs.resource.clone(),
-                            scope_spans: Vec::new(),
-                            schema_url: rs.schema_url.clone(),
-                        },
-                        0,
-                    ));
-                    (out.len() - 1, usize::MAX)
-                });
-                let piece = &mut out[*i];
-                piece.2 += 1;
-                match piece.1.scope_spans.last_mut() {
-                    Some(last) if *last_scope == s => last.spans.push(span),
-                    _ => {
-                        *last_scope = s;
-                        piece.1.scope_spans.push(ScopeSpans {
-                            scope: ss.scope.clone(),
-                            spans: vec![span],
-                            schema_url: ss.schema_url.clone(),
-                        });
-                    }
-                }
-            }
-        }
-    }
-    out
+    spans_by(request, |_, span| trace_id_of(&span.trace_id))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! bytes) deciding early, late spans following the decision, and shutdown deciding all.
 
 use llamacol_pipeline::attributes::{int, string};
-use llamacol_pipeline::otlp::trace::v1::{status::StatusCode, Span, Status};
+use llamacol_pipeline::otlp::trace::v1::{status::StatusCode, ScopeSpans, Span, Status};
 
 use super::*;
 
