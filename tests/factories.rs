@@ -37,6 +37,10 @@ fn block(kind: Kind, type_name: &str, dir: &std::path::Path) -> String {
         (Kind::Exporter, "prometheus") => {
             format!("{{endpoint: \"127.0.0.1:{}\"}}", free_port())
         }
+        (Kind::Exporter, "loadbalancing") => format!(
+            "{{resolver: {{static: {{hostnames: [\"127.0.0.1:{}\"]}}}}, protocol: {{otlp: {{tls: {{insecure: true}}, timeout: 1s}}}}}}",
+            free_port()
+        ),
         (Kind::Exporter, "prometheusremotewrite") => format!(
             "{{endpoint: \"http://127.0.0.1:{}/api/v1/write\", timeout: 1s}}",
             free_port()

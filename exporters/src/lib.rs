@@ -6,6 +6,7 @@
 pub mod debug;
 pub mod file;
 pub mod json;
+pub mod loadbalancing;
 pub mod otlp;
 pub mod prometheus;
 pub mod prometheusremotewrite;

@@ -53,28 +53,71 @@ pub struct NodeContext {
     alerts: Arc<Mutex<Alerts>>,
 }
 
-/// What alerting components (the `slo` processor) report: their current alerts, shown
-/// at the admin server's `/debug/alerts`, and how their notifications went, rendered as
-/// `llamacol_alert_notifications_total`.
+/// What components report beyond the pipeline counters: alerting components' current
+/// alerts (the admin server's `/debug/alerts`), and per-target counters (alert
+/// notifications per target, exporter items per backend) rendered at `/metrics`.
 #[derive(Debug, Default)]
 struct Alerts {
     by_component: BTreeMap<String, serde_json::Value>,
-    notifications: Vec<(String, String, Arc<NotificationCounters>)>,
+    targets: Vec<(TargetFamily, String, String, Arc<TargetCounters>)>,
 }
 
-/// Alerts one component sent to one target (`alertmanager`, `webhook`).
+/// A family of per-target counters and how it is rendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetFamily {
+    /// `llamacol_alert_notifications_total{component,target,outcome}`: alerts sent to
+    /// `alertmanager` / `webhook`.
+    AlertNotifications,
+    /// `llamacol_exporter_backend_items_total{component,backend,outcome}`: items a
+    /// load-balancing exporter sent to each backend.
+    ExporterBackend,
+}
+
+impl TargetFamily {
+    pub fn metric(self) -> &'static str {
+        match self {
+            TargetFamily::AlertNotifications => "llamacol_alert_notifications_total",
+            TargetFamily::ExporterBackend => "llamacol_exporter_backend_items_total",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            TargetFamily::AlertNotifications => "target",
+            TargetFamily::ExporterBackend => "backend",
+        }
+    }
+
+    pub fn help(self) -> &'static str {
+        match self {
+            TargetFamily::AlertNotifications => "Alerts an alerting processor sent (outcome sent), gave up on after retries (failed) or could not queue (dropped), per target.",
+            TargetFamily::ExporterBackend => "Items a load-balancing exporter delivered to a backend (outcome sent), or whose export to it failed and that were routed to another backend or retried (failed).",
+        }
+    }
+
+    /// The outcomes shown, in the order of [`TargetCounters`]' fields.
+    pub fn outcomes(self) -> &'static [&'static str] {
+        match self {
+            TargetFamily::AlertNotifications => &["sent", "failed", "dropped"],
+            TargetFamily::ExporterBackend => &["sent", "failed"],
+        }
+    }
+}
+
+/// What one component sent to one target.
 #[derive(Debug, Default)]
-pub struct NotificationCounters {
-    /// Delivered (the target answered 2xx).
+pub struct TargetCounters {
+    /// Delivered (the target answered with success).
     pub sent: AtomicU64,
-    /// Given up on after retries (the target was down or refused them).
+    /// Not delivered there: given up on after retries (alerts), or routed elsewhere or
+    /// retried (backends).
     pub failed: AtomicU64,
     /// Not attempted: the notification queue was full (a firing alert is sent again at
     /// the next `resend_delay`).
     pub dropped: AtomicU64,
 }
 
-impl NotificationCounters {
+impl TargetCounters {
     pub fn add(counter: &AtomicU64, n: usize) {
         counter.fetch_add(n as u64, Ordering::Relaxed);
     }
@@ -136,36 +179,38 @@ impl NodeContext {
         )
     }
 
-    /// The notification counters of `component` for `target`, created on first use.
-    pub fn notification_counters(
+    /// The counters of `component` for `target` in `family`, created on first use.
+    pub fn target_counters(
         &self,
+        family: TargetFamily,
         component: &str,
         target: &str,
-    ) -> Arc<NotificationCounters> {
+    ) -> Arc<TargetCounters> {
         let mut alerts = self.alerts.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((_, _, c)) = alerts
-            .notifications
+        if let Some((_, _, _, c)) = alerts
+            .targets
             .iter()
-            .find(|(c, t, _)| c == component && t == target)
+            .find(|(f, c, t, _)| *f == family && c == component && t == target)
         {
             return c.clone();
         }
-        let c = Arc::new(NotificationCounters::default());
+        let c = Arc::new(TargetCounters::default());
         alerts
-            .notifications
-            .push((component.to_string(), target.to_string(), c.clone()));
+            .targets
+            .push((family, component.to_string(), target.to_string(), c.clone()));
         c
     }
 
-    /// `(component, target, [sent, failed, dropped])` for every notifying component.
-    pub fn notification_snapshot(&self) -> Vec<(String, String, [u64; 3])> {
+    /// `(family, component, target, [sent, failed, dropped])` for every target counted.
+    pub fn target_snapshot(&self) -> Vec<(TargetFamily, String, String, [u64; 3])> {
         let alerts = self.alerts.lock().unwrap_or_else(PoisonError::into_inner);
         alerts
-            .notifications
+            .targets
             .iter()
-            .map(|(component, target, c)| {
+            .map(|(family, component, target, c)| {
                 let read = |a: &AtomicU64| a.load(Ordering::Relaxed);
                 (
+                    *family,
                     component.clone(),
                     target.clone(),
                     [read(&c.sent), read(&c.failed), read(&c.dropped)],

@@ -291,16 +291,28 @@ impl Telemetry {
                 }
             }
         }
-        let notifications = self.node.notification_snapshot();
-        if !notifications.is_empty() {
-            let name = "llamacol_alert_notifications_total";
-            let _ = writeln!(out, "# HELP {name} Alerts an alerting processor sent (outcome sent), gave up on after retries (failed) or could not queue (dropped), per target.\n# TYPE {name} counter");
-            for (component, target, values) in &notifications {
-                for (outcome, value) in ["sent", "failed", "dropped"].iter().zip(values) {
+        let targets = self.node.target_snapshot();
+        for family in [
+            crate::node::TargetFamily::AlertNotifications,
+            crate::node::TargetFamily::ExporterBackend,
+        ] {
+            let rows: Vec<_> = targets.iter().filter(|t| t.0 == family).collect();
+            if rows.is_empty() {
+                continue;
+            }
+            let name = family.metric();
+            let _ = writeln!(
+                out,
+                "# HELP {name} {}\n# TYPE {name} counter",
+                family.help()
+            );
+            for (_, component, target, values) in rows {
+                for (outcome, value) in family.outcomes().iter().zip(values) {
                     let _ = writeln!(
                         out,
-                        "{name}{{component=\"{}\",target=\"{}\",outcome=\"{outcome}\"}} {value}",
+                        "{name}{{component=\"{}\",{}=\"{}\",outcome=\"{outcome}\"}} {value}",
                         escape(component),
+                        family.label(),
                         escape(target)
                     );
                 }

@@ -28,11 +28,15 @@ pub fn factory() -> ExporterFactory {
 
 fn build(ctx: &BuildContext, block: &Value) -> Result<Arc<dyn Exporter>, BoxError> {
     let config = parse_block::<OtlpExporterConfig>(block)?;
-    let id = ctx.id.to_string();
-    Ok(Arc::new(match config.protocol {
-        Protocol::Grpc => OtlpExporter::Grpc(grpc::GrpcSender::new(id, &config)?),
-        Protocol::Http => OtlpExporter::Http(http::HttpSender::new(id, &config)?),
-    }))
+    Ok(Arc::new(sender(ctx.id.to_string(), &config)?))
+}
+
+/// An OTLP sender for `config` (also what `loadbalancing` builds for each backend).
+pub fn sender(id: String, config: &OtlpExporterConfig) -> Result<OtlpExporter, BoxError> {
+    Ok(match config.protocol {
+        Protocol::Grpc => OtlpExporter::Grpc(grpc::GrpcSender::new(id, config)?),
+        Protocol::Http => OtlpExporter::Http(http::HttpSender::new(id, config)?),
+    })
 }
 
 pub enum OtlpExporter {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use llamacol_pipeline::http::{classify, client, retry_after_header};
-use llamacol_pipeline::node::{NodeContext, NotificationCounters};
+use llamacol_pipeline::node::{NodeContext, TargetCounters, TargetFamily};
 use llamacol_pipeline::{BoxError, ErrorKind};
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -29,13 +29,13 @@ pub struct Target {
     url: String,
     format: Option<WebhookFormat>,
     client: reqwest::Client,
-    counters: Arc<NotificationCounters>,
+    counters: Arc<TargetCounters>,
 }
 
 /// The engine's side: hands notices over without waiting.
 pub struct Sender {
     tx: mpsc::Sender<Vec<Notice>>,
-    counters: Vec<Arc<NotificationCounters>>,
+    counters: Vec<Arc<TargetCounters>>,
 }
 
 impl Sender {
@@ -46,7 +46,7 @@ impl Sender {
         }
         if self.tx.try_send(notices).is_err() {
             for c in &self.counters {
-                NotificationCounters::add(&c.dropped, n);
+                TargetCounters::add(&c.dropped, n);
             }
         }
     }
@@ -81,7 +81,7 @@ pub fn targets(
             },
             format,
             client: client(c.timeout, &c.tls, &c.headers)?,
-            counters: node.notification_counters(component, name),
+            counters: node.target_counters(TargetFamily::AlertNotifications, component, name),
         });
         Ok(())
     };
@@ -152,7 +152,7 @@ impl Target {
             };
             match outcome {
                 Ok(()) => {
-                    NotificationCounters::add(&self.counters.sent, notices.len());
+                    TargetCounters::add(&self.counters.sent, notices.len());
                     return;
                 }
                 Err((retryable, message)) if retryable && attempt < ATTEMPTS => {
@@ -162,7 +162,7 @@ impl Target {
                 }
                 Err((_, message)) => {
                     tracing::warn!(target = self.name, url = %self.url, alerts = notices.len(), error = %message, "alert notification failed after {attempt} attempt(s); firing alerts are sent again at the next resend_delay");
-                    NotificationCounters::add(&self.counters.failed, notices.len());
+                    TargetCounters::add(&self.counters.failed, notices.len());
                     return;
                 }
             }

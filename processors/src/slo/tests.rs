@@ -1073,14 +1073,18 @@ async fn notifications_to_a_target_that_is_down_are_retried_then_counted_failed(
         .await
         .expect("gives up in time")
         .expect("task");
-    let counters = node.notification_counters("slo", "alertmanager");
+    let counters = node.target_counters(
+        llamacol_pipeline::node::TargetFamily::AlertNotifications,
+        "slo",
+        "alertmanager",
+    );
     assert_eq!(
         counters.failed.load(Ordering::Relaxed),
         2,
         "both alerts counted failed"
     );
     assert_eq!(counters.sent.load(Ordering::Relaxed), 0);
-    assert_eq!(node.notification_snapshot()[0].2, [0, 2, 0]);
+    assert_eq!(node.target_snapshot()[0].3, [0, 2, 0]);
 }
 
 /// The SRE workbook's default pairs: a steady 0.7% error ratio against 99.9% is a burn

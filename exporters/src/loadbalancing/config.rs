@@ -1,0 +1,142 @@
+//! `exporters.loadbalancing` config: the Collector's keys (`routing_key`,
+//! `protocol.otlp`, `resolver.static` / `resolver.dns`).
+
+use std::time::Duration;
+
+use llamacol_pipeline::config::{parse, ComponentConfig, Issue};
+use llamacol_pipeline::serde_yaml;
+use serde::Deserialize;
+
+use crate::otlp::OtlpExporterConfig;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoadBalancingConfig {
+    pub routing_key: RoutingKey,
+    pub protocol: ProtocolConfig,
+    pub resolver: ResolverConfig,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum RoutingKey {
+    /// All spans (log records) of a trace to one backend.
+    #[default]
+    #[serde(rename = "traceID")]
+    TraceId,
+    /// All data of a `service.name` to one backend.
+    #[serde(rename = "service")]
+    Service,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProtocolConfig {
+    /// The `otlp` exporter's settings, used for every backend (its `endpoint` is each
+    /// backend's).
+    pub otlp: serde_yaml::Value,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResolverConfig {
+    #[serde(rename = "static")]
+    pub static_: Option<StaticResolver>,
+    pub dns: Option<DnsResolver>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StaticResolver {
+    /// Backends as `host:port` (the otlp exporter's endpoint form).
+    pub hostnames: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsResolver {
+    /// Resolved every `interval`; every address is a backend.
+    pub hostname: String,
+    /// Default 4317.
+    pub port: u16,
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+impl Default for DnsResolver {
+    fn default() -> Self {
+        DnsResolver {
+            hostname: String::new(),
+            port: 4317,
+            interval: Duration::from_secs(5),
+            timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+impl LoadBalancingConfig {
+    /// The otlp exporter's config for one backend.
+    pub fn otlp_for(&self, endpoint: &str) -> Result<OtlpExporterConfig, Vec<Issue>> {
+        let mut block = match &self.protocol.otlp {
+            serde_yaml::Value::Null => serde_yaml::Mapping::new(),
+            serde_yaml::Value::Mapping(m) => m.clone(),
+            _ => {
+                return Err(vec![Issue::new(
+                    "protocol.otlp",
+                    "must be a map of the otlp exporter's settings",
+                )])
+            }
+        };
+        block.insert("endpoint".into(), endpoint.into());
+        let config =
+            parse::<OtlpExporterConfig>(&serde_yaml::Value::Mapping(block)).map_err(|issues| {
+                issues
+                    .into_iter()
+                    .map(|i| Issue::new(format!("protocol.otlp.{}", i.path), i.message))
+                    .collect::<Vec<_>>()
+            })?;
+        let issues: Vec<Issue> = config
+            .validate()
+            .into_iter()
+            .map(|i| Issue::new(format!("protocol.otlp.{}", i.path), i.message))
+            .collect();
+        if issues.is_empty() {
+            Ok(config)
+        } else {
+            Err(issues)
+        }
+    }
+}
+
+impl ComponentConfig for LoadBalancingConfig {
+    fn validate(&self) -> Vec<Issue> {
+        let mut issues = Vec::new();
+        if let serde_yaml::Value::Mapping(m) = &self.protocol.otlp {
+            if m.contains_key("endpoint") {
+                issues.push(Issue::new(
+                    "protocol.otlp.endpoint",
+                    "each backend's endpoint comes from the resolver; remove `endpoint` here",
+                ));
+            }
+        }
+        if let Err(e) = self.otlp_for("backend:4317") {
+            issues.extend(e.into_iter().filter(|i| !i.path.ends_with("endpoint")));
+        }
+        match (&self.resolver.static_, &self.resolver.dns) {
+            (None, None) => issues.push(Issue::new(
+                "resolver",
+                "give `static: {hostnames: [gateway-1:4317, ...]}` or `dns: {hostname: gateways.example}`",
+            )),
+            (Some(_), Some(_)) => issues.push(Issue::new("resolver", "give `static` or `dns`, not both")),
+            (Some(s), None) if s.hostnames.is_empty() => {
+                issues.push(Issue::new("resolver.static.hostnames", "give at least one backend, e.g. gateway-1:4317"))
+            }
+            (None, Some(d)) if d.hostname.trim().is_empty() => {
+                issues.push(Issue::new("resolver.dns.hostname", "give the name to resolve, e.g. a headless Service"))
+            }
+            _ => {}
+        }
+        issues
+    }
+}
