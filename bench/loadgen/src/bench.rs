@@ -376,6 +376,7 @@ async fn scenario(opts: &Options, sc: Scenario<'_>) -> anyhow::Result<Row> {
         rate: 0,
         duration: opts.duration,
         connections: sc.connections,
+        fresh: false,
     };
     let report = send::run(plan).await?;
     let cpu_after = cpu::process_seconds(collector.pid()).unwrap_or(0.0);
@@ -736,4 +737,83 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// One collector under a tail-sampling trace storm.
+pub struct StormRow {
+    pub name: &'static str,
+    pub report: send::Report,
+    pub cpu_per_million: f64,
+    pub peak_rss_mib: f64,
+    /// (seconds into the load, RSS MiB), every 5 s.
+    pub rss: Vec<(u64, f64)>,
+    pub delivered: u64,
+}
+
+/// Tail sampling under a storm of new traces (`rate` spans/s of fresh trace trees, 3-10
+/// spans each) for `opts.duration`, llamacol and then the Collector, each on the
+/// collector core with `num_traces: 50000`, exporting what it keeps to the counting sink.
+pub async fn tail_storm(opts: &Options, rate: u64) -> anyhow::Result<Vec<StormRow>> {
+    std::fs::create_dir_all(&opts.work_dir)?;
+    let cfg = |f: &str| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../configs")
+            .join(f)
+            .display()
+            .to_string()
+    };
+    let mut runs = vec![("llamacol", Which::Llamacol, cfg("tail-storm.yaml"))];
+    if opts.otelcol.is_some() {
+        runs.push(("otelcol", Which::Otelcol, cfg("otelcol/tail-storm.yaml")));
+    }
+    let mut rows = Vec::new();
+    for (name, which, config) in runs {
+        let sink = start_sink_kind(opts, FAST_SINK, &format!("storm-{name}-sink"))?
+            .context("a counting sink")?;
+        let env = vec![("BENCH_SINK_ENDPOINT", format!("127.0.0.1:{}", sink.port))];
+        let (mut collector, grpc) = start_collector(
+            opts,
+            COLLECTOR_CPU,
+            which,
+            Some(&config),
+            &env,
+            &format!("storm-{name}"),
+        )?;
+        let pid = collector.pid();
+        let cpu_before = cpu::process_seconds(pid).unwrap_or(0.0);
+        let plan = send::Plan {
+            endpoint: format!("127.0.0.1:{grpc}"),
+            protocol: "grpc".into(),
+            compression: "none".into(),
+            signal: Signal::Traces,
+            batch_size: opts.batch_size,
+            rate,
+            duration: opts.duration,
+            connections: opts.connections,
+            fresh: true,
+        };
+        let load = tokio::spawn(send::run(plan));
+        let started = Instant::now();
+        let mut rss = Vec::new();
+        while !load.is_finished() {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            if let Some(mib) = cpu::status_mib(pid, "VmRSS:") {
+                rss.push((started.elapsed().as_secs(), mib));
+            }
+        }
+        let report = load.await??;
+        let cpu_after = cpu::process_seconds(pid).unwrap_or(0.0);
+        let peak_rss_mib = cpu::status_mib(pid, "VmHWM:").unwrap_or(0.0);
+        collector.stop()?;
+        let delivered = sink.stop()?;
+        rows.push(StormRow {
+            name,
+            cpu_per_million: (cpu_after - cpu_before) / report.accepted.max(1) as f64 * 1e6,
+            report,
+            peak_rss_mib,
+            rss,
+            delivered,
+        });
+    }
+    Ok(rows)
 }

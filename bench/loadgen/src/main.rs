@@ -113,6 +113,22 @@ enum Command {
         #[arg(long, default_value_t = 1_500_000)]
         spans: usize,
     },
+    /// tail_sampling under a storm of new traces (fixed span rate, fresh trace ids),
+    /// llamacol and then the real Collector: CPU per span, peak RSS, RSS over time,
+    /// spans the sink got.
+    TailStorm {
+        #[arg(long)]
+        llamacol: std::path::PathBuf,
+        #[arg(long)]
+        otelcol: Option<std::path::PathBuf>,
+        #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+        duration: Duration,
+        /// Spans per second (trace trees of 3-10 spans: about 3,000 traces/s at 20,000).
+        #[arg(long, default_value_t = 20_000)]
+        rate: u64,
+        #[arg(long, default_value = "target/bench")]
+        work_dir: std::path::PathBuf,
+    },
     /// CPU-seconds per million items for prost to decode and re-encode the same requests.
     Floor {
         #[arg(long, default_value = "traces")]
@@ -152,6 +168,7 @@ fn main() -> anyhow::Result<()> {
                 rate,
                 duration,
                 connections,
+                fresh: false,
             };
             let r = runtime.block_on(send::run(plan))?;
             if json {
@@ -234,6 +251,39 @@ fn main() -> anyhow::Result<()> {
                 r.evaluation_ms, r.alerts_firing
             );
             println!("RSS growth: {:.1} MiB", r.rss_growth_mib);
+        }
+        Command::TailStorm {
+            llamacol,
+            otelcol,
+            duration,
+            rate,
+            work_dir,
+        } => {
+            let opts = bench::Options {
+                llamacol,
+                otelcol,
+                baseline: None,
+                duration,
+                connections: 2,
+                batch_size: 500,
+                floor_items: 0,
+                work_dir,
+            };
+            let rows = runtime.block_on(bench::tail_storm(&opts, rate))?;
+            println!("| collector | spans/s accepted | CPU-s / 1M spans | peak RSS MiB | RSS MiB every 5 s | spans kept (sink) |");
+            println!("| --- | ---: | ---: | ---: | --- | ---: |");
+            for r in rows {
+                let rss: Vec<String> = r.rss.iter().map(|(t, m)| format!("{t}s {m:.0}")).collect();
+                println!(
+                    "| {} | {:.0} | {:.2} | {:.1} | {} | {} |",
+                    r.name,
+                    r.report.rate,
+                    r.cpu_per_million,
+                    r.peak_rss_mib,
+                    rss.join(", "),
+                    r.delivered
+                );
+            }
         }
         Command::HeadSampling { spans } => {
             let (floor, rows) = head_sampling::run(spans);

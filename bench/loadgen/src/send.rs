@@ -18,6 +18,9 @@ pub struct Plan {
     pub rate: u64,
     pub duration: Duration,
     pub connections: usize,
+    /// Traces only: every request is generated anew (new trace ids), instead of cycling
+    /// through a pool of 64; what a tail sampler must see as new traces.
+    pub fresh: bool,
 }
 
 #[derive(Default, Debug, Clone, serde::Serialize)]
@@ -41,13 +44,32 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
         let exporter = build_exporter(&plan)?;
         let requests = requests.clone();
         let per_worker_rate = plan.rate as f64 / plan.connections.max(1) as f64;
+        let (fresh, batch_size) = (plan.fresh && plan.signal == Signal::Traces, plan.batch_size);
         workers.push(tokio::spawn(async move {
             let mut report = Report::default();
             let mut latencies = Vec::new();
             let mut next_send = Instant::now();
             let mut k = w;
+            let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1000 + w as u64);
             while Instant::now() < deadline {
-                let (bytes, items) = &requests[k % requests.len()];
+                let fresh_request;
+                let (bytes, items) = if fresh {
+                    let request = data::traces(&mut rng, batch_size);
+                    let items = request
+                        .resource_spans
+                        .iter()
+                        .flat_map(|r| &r.scope_spans)
+                        .map(|s| s.spans.len())
+                        .sum::<usize>();
+                    fresh_request = (
+                        bytes::Bytes::from(prost::Message::encode_to_vec(&request)),
+                        items,
+                    );
+                    (&fresh_request.0, &fresh_request.1)
+                } else {
+                    let (bytes, items) = &requests[k % requests.len()];
+                    (bytes, items)
+                };
                 k += 1;
                 if per_worker_rate > 0.0 {
                     tokio::time::sleep_until(next_send.into()).await;
