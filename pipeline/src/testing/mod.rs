@@ -58,6 +58,19 @@ fn scope() -> Option<InstrumentationScope> {
     })
 }
 
+/// One resource block (no attributes) with one scope holding `spans`.
+pub fn traces_of(spans: Vec<Span>) -> ExportTraceServiceRequest {
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
 /// `resources` resource blocks of `spans_per` spans each.
 pub fn sample_traces(resources: usize, spans_per: usize) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {

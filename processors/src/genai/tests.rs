@@ -2,11 +2,10 @@ use std::sync::Arc;
 
 use llamacol_pipeline::node::{Gpu, LlamaServer};
 use llamacol_pipeline::otlp::collector::logs::v1::ExportLogsServiceRequest;
-use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
 use llamacol_pipeline::otlp::common::v1::{any_value::Value, AnyValue, KeyValue};
 use llamacol_pipeline::otlp::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
-use llamacol_pipeline::otlp::trace::v1::{span::Event, ResourceSpans, ScopeSpans, Span, Status};
-use llamacol_pipeline::testing::Capture;
+use llamacol_pipeline::otlp::trace::v1::{span::Event, Span, Status};
+use llamacol_pipeline::testing::{traces_of, Capture};
 use llamacol_pipeline::NodeContext;
 
 use super::mapping::{Convert, RULES};
@@ -26,18 +25,6 @@ fn span(name: &str, attrs: Vec<KeyValue>) -> Span {
     }
 }
 
-fn request(spans: Vec<Span>) -> ExportTraceServiceRequest {
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
-}
-
 fn processor(yaml: &str) -> GenaiProcessor {
     processor_on(yaml, NodeContext::new())
 }
@@ -50,7 +37,7 @@ fn processor_on(yaml: &str, node: NodeContext) -> GenaiProcessor {
 
 /// Runs one span through a processor and returns it.
 fn run(p: &GenaiProcessor, s: Span) -> Span {
-    let mut r = request(vec![s]);
+    let mut r = traces_of(vec![s]);
     p.traces(&mut r);
     r.resource_spans[0].scope_spans[0].spans[0].clone()
 }
@@ -426,7 +413,7 @@ fn node_context_adds_the_matching_server_and_the_gpus_to_the_resource() {
         },
     ]);
     let p = processor_on("{node_context: true}", node);
-    let mut r = request(vec![
+    let mut r = traces_of(vec![
         span("GET", vec![]),
         span(
             "chat",
@@ -453,7 +440,7 @@ fn node_context_adds_the_matching_server_and_the_gpus_to_the_resource() {
         get(resource, "hw.gpu.models"),
         Some(&strings(["NVIDIA H200".into(), "NVIDIA H200".into()]))
     );
-    let mut plain = request(vec![span("GET", vec![])]);
+    let mut plain = traces_of(vec![span("GET", vec![])]);
     p.traces(&mut plain);
     assert!(
         plain.resource_spans[0].resource.is_none(),

@@ -8,8 +8,8 @@ use llamacol_pipeline::attributes::{int, string};
 use llamacol_pipeline::otlp::collector::logs::v1::ExportLogsServiceRequest;
 use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
 use llamacol_pipeline::otlp::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
-use llamacol_pipeline::otlp::trace::v1::{ResourceSpans, ScopeSpans, Span};
-use llamacol_pipeline::testing::Capture;
+use llamacol_pipeline::otlp::trace::v1::Span;
+use llamacol_pipeline::testing::{traces_of, Capture};
 
 use super::sampler::hash_randomness;
 use super::*;
@@ -129,18 +129,6 @@ fn span(trace_id: [u8; 16], trace_state: &str, attributes: Vec<KeyValue>) -> Spa
     }
 }
 
-fn traces(spans: Vec<Span>) -> ExportTraceServiceRequest {
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
-}
-
 fn sampler(yaml: &str) -> ProbabilisticSampler {
     let value: serde_yaml::Value = serde_yaml::from_str(yaml).expect("yaml");
     let config = llamacol_pipeline::config::parse_block::<ProbabilisticSamplerConfig>(&value)
@@ -165,7 +153,7 @@ fn proportional_keeps_randomness_at_or_above_the_threshold_and_writes_th() {
     // th for 25% is c (0xc << 52): randomness just below and at it.
     let below = id_with_randomness((0xc << 52) - 1);
     let at = id_with_randomness(0xc << 52);
-    let mut r = traces(vec![
+    let mut r = traces_of(vec![
         span(below, "", vec![]),
         span(at, "vendor=1", vec![]),
         span(below, "", vec![int("sampling.priority", 1)]),
@@ -182,7 +170,7 @@ fn proportional_keeps_randomness_at_or_above_the_threshold_and_writes_th() {
         "priority 1 keeps at probability 1"
     );
     // An arriving 50% threshold: proportional multiplies (12.5% -> e).
-    let mut r = traces(vec![span(id_with_randomness(0xf << 52), "ot=th:8", vec![])]);
+    let mut r = traces_of(vec![span(id_with_randomness(0xf << 52), "ot=th:8", vec![])]);
     p.traces(&mut r);
     assert_eq!(
         r.resource_spans[0].scope_spans[0].spans[0].trace_state,
@@ -193,7 +181,7 @@ fn proportional_keeps_randomness_at_or_above_the_threshold_and_writes_th() {
 #[test]
 fn equalizing_keeps_an_arriving_lower_probability() {
     let p = sampler("{mode: equalizing, sampling_percentage: 50}");
-    let mut r = traces(vec![
+    let mut r = traces_of(vec![
         span(id_with_randomness(0xf << 52), "ot=th:e", vec![]),
         span(id_with_randomness(0x9 << 52), "", vec![]),
     ]);
@@ -209,7 +197,7 @@ fn equalizing_keeps_an_arriving_lower_probability() {
 #[test]
 fn unusable_inputs_follow_fail_closed() {
     let spans = || {
-        traces(vec![
+        traces_of(vec![
             span([0; 16], "", vec![]),
             span([1; 16], "ot=th:zz", vec![]),
         ])
@@ -237,7 +225,7 @@ fn unusable_inputs_follow_fail_closed() {
 fn hash_seed_writes_the_hash_randomness_and_threshold() {
     let p = sampler("{sampling_percentage: 100, hash_seed: 7}");
     let id = [3u8; 16];
-    let mut r = traces(vec![span(id, "", vec![])]);
+    let mut r = traces_of(vec![span(id, "", vec![])]);
     p.traces(&mut r);
     let rv = hash_randomness(&id, 7).rvalue();
     assert_eq!(
@@ -245,7 +233,7 @@ fn hash_seed_writes_the_hash_randomness_and_threshold() {
         format!("ot=rv:{rv};th:0")
     );
     // An arriving rv or th is an error in this mode (dropped: fail_closed).
-    let mut r = traces(vec![span(id, "ot=th:8", vec![])]);
+    let mut r = traces_of(vec![span(id, "ot=th:8", vec![])]);
     p.traces(&mut r);
     assert!(r.resource_spans.is_empty());
 }
@@ -272,7 +260,7 @@ async fn sampled_out_items_are_counted_and_never_handed_on_empty() {
     );
     let low = id_with_randomness(1);
     let high = id_with_randomness(0xf << 52);
-    let batch = |spans| Batch::Traces(llamacol_pipeline::Payload::from_message(traces(spans)));
+    let batch = |spans| Batch::Traces(llamacol_pipeline::Payload::from_message(traces_of(spans)));
     p.consume(batch(vec![span(low, "", vec![]), span(high, "", vec![])]))
         .await
         .expect("ok");
@@ -407,9 +395,9 @@ fn the_wire_path_decides_and_writes_as_the_decoded_path() {
         "{mode: equalizing, sampling_percentage: 60, fail_closed: false}",
     ] {
         let p = sampler(yaml);
-        let mut decoded = traces(spans.clone());
+        let mut decoded = traces_of(spans.clone());
         p.traces(&mut decoded);
-        let encoded = traces(spans.clone()).encode_to_vec();
+        let encoded = traces_of(spans.clone()).encode_to_vec();
         let sampled = wire::sample(&p.sampler, p.fail_closed, &encoded).expect("walks");
         let on_wire =
             ExportTraceServiceRequest::decode(sampled.bytes.as_ref()).expect("valid protobuf");

@@ -221,36 +221,20 @@ impl Policy {
                     invert: s.invert_match,
                 }
             }
-            "rate_limiting" => {
-                let r = &c.rate_limiting;
-                let rate = r.rate.spans_per_second;
-                Policy::Rate {
-                    bucket: TokenBucket::new(
-                        rate,
-                        if r.burst_capacity == 0 {
-                            rate * 2
-                        } else {
-                            r.burst_capacity
-                        },
-                    ),
-                    bytes: false,
-                }
-            }
-            "bytes_limiting" => {
-                let r = &c.bytes_limiting;
-                let rate = r.rate.bytes_per_second;
-                Policy::Rate {
-                    bucket: TokenBucket::new(
-                        rate,
-                        if r.burst_capacity == 0 {
-                            rate * 2
-                        } else {
-                            r.burst_capacity
-                        },
-                    ),
-                    bytes: true,
-                }
-            }
+            "rate_limiting" => Policy::Rate {
+                bucket: TokenBucket::with_burst(
+                    c.rate_limiting.rate.spans_per_second,
+                    c.rate_limiting.burst_capacity,
+                ),
+                bytes: false,
+            },
+            "bytes_limiting" => Policy::Rate {
+                bucket: TokenBucket::with_burst(
+                    c.bytes_limiting.rate.bytes_per_second,
+                    c.bytes_limiting.burst_capacity,
+                ),
+                bytes: true,
+            },
             "span_count" => Policy::SpanCount {
                 min: i64::from(c.span_count.min_spans),
                 max: i64::from(c.span_count.max_spans),
@@ -475,6 +459,11 @@ pub struct TokenBucket {
 }
 
 impl TokenBucket {
+    /// A burst of 0 means twice the rate (the Collector's default).
+    pub fn with_burst(rate: i64, burst: i64) -> TokenBucket {
+        TokenBucket::new(rate, if burst == 0 { rate * 2 } else { burst })
+    }
+
     pub fn new(rate: i64, burst: i64) -> TokenBucket {
         TokenBucket {
             rate: rate.max(0) as f64,

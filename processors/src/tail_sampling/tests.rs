@@ -2,7 +2,9 @@
 //! bytes) deciding early, late spans following the decision, and shutdown deciding all.
 
 use llamacol_pipeline::attributes::{int, string};
-use llamacol_pipeline::otlp::trace::v1::{status::StatusCode, ScopeSpans, Span, Status};
+use llamacol_pipeline::otlp::trace::v1::{status::StatusCode, Span, Status};
+
+use llamacol_pipeline::testing::traces_of;
 
 use super::*;
 
@@ -32,18 +34,6 @@ fn span(
         }),
         attributes,
         ..Default::default()
-    }
-}
-
-fn request(spans: Vec<Span>) -> ExportTraceServiceRequest {
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
     }
 }
 
@@ -86,7 +76,7 @@ fn policies_keep_errors_slow_expensive_and_matching_traces() {
     let mut t = TailSampler::new(&config(LLM_POLICIES), SampledOutCounter::default());
     let now = Instant::now();
     t.take(
-        request(vec![
+        traces_of(vec![
             span(1, 10, true, vec![]),
             span(2, 6000, false, vec![]),
             span(3, 10, false, vec![int("gen_ai.usage.output_tokens", 5000)]),
@@ -123,7 +113,7 @@ fn policies_keep_errors_slow_expensive_and_matching_traces() {
     assert_eq!(kept(&mut t), vec![1, 2, 3, 4]);
     // Late spans follow the decision.
     t.take(
-        request(vec![span(1, 1, false, vec![]), span(5, 1, true, vec![])]),
+        traces_of(vec![span(1, 1, false, vec![]), span(5, 1, true, vec![])]),
         now + Duration::from_secs(2),
     );
     assert_eq!(
@@ -148,7 +138,7 @@ policies:
         SampledOutCounter::default(),
     );
     t.take(
-        request(vec![
+        traces_of(vec![
             span(1, 1, true, vec![string("http.route", "/health")]),
             span(2, 1, false, vec![]),
         ]),
@@ -174,14 +164,14 @@ fn bounds_decide_the_oldest_early_and_count_it() {
         SampledOutCounter::new(counters.clone()),
     );
     let now = Instant::now();
-    t.take(request(vec![span(1, 1, true, vec![])]), now);
-    t.take(request(vec![span(2, 1, false, vec![])]), now);
+    t.take(traces_of(vec![span(1, 1, true, vec![])]), now);
+    t.take(traces_of(vec![span(2, 1, false, vec![])]), now);
     // A third trace: the oldest (1, an error) is decided at once and kept.
-    t.take(request(vec![span(3, 1, false, vec![])]), now);
+    t.take(traces_of(vec![span(3, 1, false, vec![])]), now);
     assert_eq!(kept(&mut t), vec![1]);
     // Trace 3 reaches 3 spans: decided (not sampled) without waiting.
     t.take(
-        request(vec![span(3, 1, false, vec![]), span(3, 1, false, vec![])]),
+        traces_of(vec![span(3, 1, false, vec![]), span(3, 1, false, vec![])]),
         now,
     );
     let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
