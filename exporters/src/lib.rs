@@ -8,5 +8,6 @@ pub mod file;
 pub mod json;
 pub mod loadbalancing;
 pub mod otlp;
+pub mod parquet;
 pub mod prometheus;
 pub mod prometheusremotewrite;

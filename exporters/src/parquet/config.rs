@@ -1,0 +1,94 @@
+//! `exporters.parquet` config.
+
+use std::time::Duration;
+
+use llamacol_pipeline::config::{ComponentConfig, Issue};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ParquetConfig {
+    /// Directory; files go under `<path>/<signal>/date=YYYY-MM-DD/hour=HH/`.
+    pub path: String,
+    /// `zstd` (default), `snappy` or `none`.
+    pub compression: ParquetCompression,
+    /// zstd level (1-22). Default 3.
+    pub compression_level: i32,
+    /// Rows per row group. Default 65536.
+    pub row_group_size: usize,
+    /// A file is closed (and a new one started) past this size. Default 128.
+    pub max_file_size_mib: u64,
+    /// ... or this long after it was opened. Default 5m.
+    #[serde(with = "humantime_serde")]
+    pub max_file_age: Duration,
+}
+
+impl Default for ParquetConfig {
+    fn default() -> Self {
+        ParquetConfig {
+            path: String::new(),
+            compression: ParquetCompression::Zstd,
+            compression_level: 3,
+            row_group_size: 65_536,
+            max_file_size_mib: 128,
+            max_file_age: Duration::from_secs(300),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParquetCompression {
+    Zstd,
+    Snappy,
+    None,
+}
+
+impl ComponentConfig for ParquetConfig {
+    fn validate(&self) -> Vec<Issue> {
+        let mut issues = Vec::new();
+        if self.path.trim().is_empty() {
+            issues.push(Issue::new(
+                "path",
+                "`path` is required: the directory the files go under",
+            ));
+        } else if self.path.contains("://") {
+            issues.push(Issue::new(
+                "path",
+                "object storage (s3://, gs://, az://) is not supported yet; give a local directory",
+            ));
+        }
+        if !(1..=22).contains(&self.compression_level) {
+            issues.push(Issue::new(
+                "compression_level",
+                "zstd levels are 1 to 22 (default 3)",
+            ));
+        }
+        if self.row_group_size == 0 {
+            issues.push(Issue::new(
+                "row_group_size",
+                "must be at least 1 (default 65536)",
+            ));
+        }
+        if self.max_file_size_mib == 0 {
+            issues.push(Issue::new(
+                "max_file_size_mib",
+                "must be at least 1 (default 128)",
+            ));
+        }
+        if self.max_file_age.is_zero() {
+            issues.push(Issue::new(
+                "max_file_age",
+                "must be more than 0 (default 5m)",
+            ));
+        }
+        issues
+    }
+
+    fn directories(&self) -> Vec<llamacol_pipeline::config::Listen> {
+        vec![llamacol_pipeline::config::Listen {
+            path: "path".into(),
+            address: self.path.clone(),
+        }]
+    }
+}

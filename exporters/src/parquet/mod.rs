@@ -1,0 +1,243 @@
+//! `parquet` exporter (traces, metrics, logs): fixed, documented tables (`schema.rs`)
+//! written with `arrow` and `parquet` into hive-partitioned files
+//! (`<path>/<signal>/date=YYYY-MM-DD/hour=HH/part-<unix-ms>-<id>.parquet`, by the data's
+//! time; the arrival time when an item has none), closed atomically (`writer.rs`) by size
+//! or age and at shutdown. Local directories only for now.
+
+mod config;
+mod schema;
+mod writer;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use llamacol_pipeline::config::{parse_block, ConfigSpec};
+use llamacol_pipeline::log_once::LogOnce;
+use llamacol_pipeline::otlp::metrics::v1::metric::Data;
+use llamacol_pipeline::serde_yaml::Value;
+use llamacol_pipeline::task::Background;
+use llamacol_pipeline::{
+    Batch, BoxError, BuildContext, ConsumeError, Exporter, ExporterFactory, Signal,
+};
+
+pub use config::{ParquetCompression, ParquetConfig};
+use schema::{LogRow, Point, PointRow, SpanRow};
+use writer::{partition, remove_leftovers, Files};
+
+pub fn factory() -> ExporterFactory {
+    ExporterFactory {
+        type_name: "parquet",
+        signals: &Signal::ALL,
+        config: ConfigSpec::of::<ParquetConfig>(),
+        build,
+    }
+}
+
+fn build(ctx: &BuildContext, block: &Value) -> Result<Arc<dyn Exporter>, BoxError> {
+    let config = parse_block::<ParquetConfig>(block)?;
+    Ok(Arc::new(ParquetExporter {
+        id: ctx.id.to_string(),
+        files: Arc::new(Mutex::new(Files::new(&config)?)),
+        ticker: Background::new(),
+        failures: LogOnce::new(),
+        config,
+    }))
+}
+
+pub struct ParquetExporter {
+    id: String,
+    config: ParquetConfig,
+    files: Arc<Mutex<Files>>,
+    /// Closes files past `max_file_age` even when no data comes.
+    ticker: Background,
+    failures: LogOnce,
+}
+
+fn now_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// The data's time, else the arrival time.
+fn time_or_now(ns: u64, now: u64) -> u64 {
+    if ns == 0 {
+        now
+    } else {
+        ns
+    }
+}
+
+#[async_trait]
+impl Exporter for ParquetExporter {
+    async fn start(&self) -> Result<(), BoxError> {
+        let removed = remove_leftovers(std::path::Path::new(&self.config.path));
+        if removed > 0 {
+            tracing::warn!(component = %self.id, removed, path = %self.config.path, "removed unfinished .parquet.tmp files left by an earlier run that did not shut down");
+        }
+        let files = self.files.clone();
+        let id = self.id.clone();
+        let every = self.config.max_file_age.min(Duration::from_secs(1));
+        self.ticker.spawn(move |cancel| async move {
+            loop {
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    () = tokio::time::sleep(every) => {}
+                }
+                let result = files
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .close_old();
+                if let Err(e) = result {
+                    tracing::warn!(component = %id, error = %e, "could not close a parquet file");
+                }
+            }
+        });
+        Ok(())
+    }
+
+    async fn export(&self, batch: &mut Batch) -> Result<(), ConsumeError> {
+        let now = now_nanos();
+        let result = match batch {
+            Batch::Traces(p) => {
+                let request = p.message().map_err(ConsumeError::permanent)?;
+                let mut parts: BTreeMap<String, Vec<SpanRow>> = BTreeMap::new();
+                for rs in &request.resource_spans {
+                    for ss in &rs.scope_spans {
+                        for span in &ss.spans {
+                            parts
+                                .entry(partition(time_or_now(span.start_time_unix_nano, now)))
+                                .or_default()
+                                .push(SpanRow {
+                                    resource: rs.resource.as_ref(),
+                                    scope: ss.scope.as_ref(),
+                                    span,
+                                });
+                        }
+                    }
+                }
+                self.write("traces", parts, |rows| schema::spans(rows))
+            }
+            Batch::Logs(p) => {
+                let request = p.message().map_err(ConsumeError::permanent)?;
+                let mut parts: BTreeMap<String, Vec<LogRow>> = BTreeMap::new();
+                for rl in &request.resource_logs {
+                    for sl in &rl.scope_logs {
+                        for record in &sl.log_records {
+                            let t = if record.time_unix_nano != 0 {
+                                record.time_unix_nano
+                            } else {
+                                record.observed_time_unix_nano
+                            };
+                            parts
+                                .entry(partition(time_or_now(t, now)))
+                                .or_default()
+                                .push(LogRow {
+                                    resource: rl.resource.as_ref(),
+                                    scope: sl.scope.as_ref(),
+                                    record,
+                                });
+                        }
+                    }
+                }
+                self.write("logs", parts, |rows| schema::logs(rows))
+            }
+            Batch::Metrics(p) => {
+                let request = p.message().map_err(ConsumeError::permanent)?;
+                let mut parts: BTreeMap<String, Vec<PointRow>> = BTreeMap::new();
+                for rm in &request.resource_metrics {
+                    for sm in &rm.scope_metrics {
+                        for metric in &sm.metrics {
+                            let points: Vec<(u64, Point)> = match &metric.data {
+                                Some(Data::Gauge(g)) => g
+                                    .data_points
+                                    .iter()
+                                    .map(|p| (p.time_unix_nano, Point::Number(p)))
+                                    .collect(),
+                                Some(Data::Sum(s)) => s
+                                    .data_points
+                                    .iter()
+                                    .map(|p| (p.time_unix_nano, Point::Number(p)))
+                                    .collect(),
+                                Some(Data::Histogram(h)) => h
+                                    .data_points
+                                    .iter()
+                                    .map(|p| (p.time_unix_nano, Point::Histogram(p)))
+                                    .collect(),
+                                Some(Data::ExponentialHistogram(h)) => h
+                                    .data_points
+                                    .iter()
+                                    .map(|p| (p.time_unix_nano, Point::Exponential(p)))
+                                    .collect(),
+                                Some(Data::Summary(s)) => s
+                                    .data_points
+                                    .iter()
+                                    .map(|p| (p.time_unix_nano, Point::Summary(p)))
+                                    .collect(),
+                                None => Vec::new(),
+                            };
+                            for (time, point) in points {
+                                parts
+                                    .entry(partition(time_or_now(time, now)))
+                                    .or_default()
+                                    .push(PointRow {
+                                        resource: rm.resource.as_ref(),
+                                        scope: sm.scope.as_ref(),
+                                        metric,
+                                        point,
+                                    });
+                            }
+                        }
+                    }
+                }
+                self.write("metrics", parts, |rows| schema::metrics(rows))
+            }
+        };
+        match result {
+            Ok(()) => {
+                if self.failures.cleared() {
+                    tracing::info!(component = %self.id, "parquet files are being written again");
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let message = format!("writing parquet under `{}`: {e}", self.config.path);
+                if self.failures.is_new(&message) {
+                    tracing::error!(component = %self.id, error = %message, "cannot write; retrying (logged once until it works)");
+                }
+                // A full disk or a permission problem can pass: retried by the queue.
+                Err(ConsumeError::retryable(message))
+            }
+        }
+    }
+
+    async fn shutdown(&self) -> Result<(), BoxError> {
+        self.ticker.stop().await;
+        self.files
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .close_all()?;
+        Ok(())
+    }
+}
+
+impl ParquetExporter {
+    fn write<R>(
+        &self,
+        signal: &str,
+        parts: BTreeMap<String, Vec<R>>,
+        table: impl Fn(&[R]) -> Result<arrow::array::RecordBatch, arrow::error::ArrowError>,
+    ) -> std::io::Result<()> {
+        let mut files = self.files.lock().unwrap_or_else(PoisonError::into_inner);
+        for (partition, rows) in parts {
+            let batch = table(&rows).map_err(std::io::Error::other)?;
+            files.write(signal, &partition, &batch)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

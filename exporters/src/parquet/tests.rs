@@ -1,0 +1,182 @@
+//! Files written for every signal and read back with the parquet crate's Arrow reader:
+//! hive layout, no `.tmp` left, row counts and values as sent.
+
+use std::fs::File;
+
+use arrow::array::{Array, AsArray, MapArray, RecordBatch};
+use arrow::datatypes::TimestampNanosecondType;
+use llamacol_pipeline::attributes::{int, string};
+use llamacol_pipeline::otlp::trace::v1::{span::Event, Span};
+use llamacol_pipeline::testing::{sample_logs, sample_metrics, traces_of};
+use llamacol_pipeline::{BuildContext, ComponentId, Payload};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use super::*;
+
+fn exporter(dir: &std::path::Path) -> Arc<dyn Exporter> {
+    let yaml = format!("{{path: \"{}\", max_file_age: 1h}}", dir.display());
+    let block: Value = llamacol_pipeline::serde_yaml::from_str(&yaml).expect("yaml");
+    let ctx = BuildContext::new(
+        ComponentId::parse("parquet").expect("id"),
+        Signal::ALL.to_vec(),
+    );
+    (factory().build)(&ctx, &block).expect("builds")
+}
+
+fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).expect("dir").flatten() {
+            if e.path().is_dir() {
+                dirs.push(e.path());
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn read(path: &std::path::Path) -> Vec<RecordBatch> {
+    ParquetRecordBatchReaderBuilder::try_new(File::open(path).expect("open"))
+        .expect("a parquet file")
+        .build()
+        .expect("reader")
+        .map(|b| b.expect("batch"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_signal_is_written_in_hive_partitions_and_reads_back() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let e = exporter(dir.path());
+    e.start().await.expect("starts");
+    let span = Span {
+        trace_id: vec![0xab; 16],
+        span_id: vec![0xcd; 8],
+        name: "chat qwen".into(),
+        // 2026-11-26T03:40:00Z plus 5 ns.
+        start_time_unix_nano: 1_795_664_400_000_000_005,
+        end_time_unix_nano: 1_795_664_401_000_000_005,
+        attributes: vec![
+            string("gen_ai.operation.name", "chat"),
+            int("gen_ai.usage.output_tokens", 42),
+            int("retries", 3),
+        ],
+        events: vec![Event {
+            name: "gen_ai.choice".into(),
+            time_unix_nano: 1_795_664_400_500_000_000,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let mut traces = Batch::Traces(Payload::from_message(traces_of(vec![span])));
+    e.export(&mut traces).await.expect("traces");
+    let mut metrics = Batch::Metrics(Payload::from_message(sample_metrics(3)));
+    e.export(&mut metrics).await.expect("metrics");
+    let mut logs = Batch::Logs(Payload::from_message(sample_logs(4)));
+    e.export(&mut logs).await.expect("logs");
+    assert!(
+        files(dir.path())
+            .iter()
+            .all(|f| f.to_string_lossy().ends_with(".parquet.tmp")),
+        "nothing final before close"
+    );
+    e.shutdown().await.expect("closes");
+
+    let all = files(dir.path());
+    assert!(
+        all.iter()
+            .all(|f| f.extension().is_some_and(|x| x == "parquet")),
+        "{all:?}"
+    );
+    let trace_file = all
+        .iter()
+        .find(|f| {
+            f.to_string_lossy()
+                .contains("/traces/date=2026-11-26/hour=03/part-")
+        })
+        .expect("a traces file in its partition");
+    let batches = read(trace_file);
+    let b = &batches[0];
+    assert_eq!(b.num_rows(), 1);
+    let col = |name: &str| {
+        b.column_by_name(name)
+            .unwrap_or_else(|| panic!("column {name}"))
+    };
+    assert_eq!(
+        col("trace_id").as_string::<i32>().value(0),
+        "abababababababababababababababab"
+    );
+    assert_eq!(
+        col("start_time")
+            .as_primitive::<TimestampNanosecondType>()
+            .value(0),
+        1_795_664_400_000_000_005
+    );
+    assert_eq!(
+        col("duration_ns")
+            .as_primitive::<arrow::datatypes::Int64Type>()
+            .value(0),
+        1_000_000_000
+    );
+    assert_eq!(
+        col("gen_ai_usage_output_tokens")
+            .as_primitive::<arrow::datatypes::Int64Type>()
+            .value(0),
+        42
+    );
+    assert!(col("parent_span_id").is_null(0), "an empty parent is null");
+    let attrs = col("attributes")
+        .as_any()
+        .downcast_ref::<MapArray>()
+        .expect("a map");
+    let keys = attrs.keys().as_string::<i32>();
+    let values = attrs.values().as_string::<i32>();
+    let pairs: Vec<(String, String)> = (0..keys.len())
+        .map(|i| (keys.value(i).into(), values.value(i).into()))
+        .collect();
+    assert!(pairs.contains(&("retries".into(), "3".into())), "{pairs:?}");
+    let events = col("events").as_list::<i32>();
+    assert_eq!(events.value(0).len(), 1);
+
+    let rows = |signal: &str| -> usize {
+        all.iter()
+            .filter(|f| f.to_string_lossy().contains(&format!("/{signal}/date=")))
+            .flat_map(|f| read(f))
+            .map(|b| b.num_rows())
+            .sum()
+    };
+    assert_eq!(rows("logs"), 4);
+    let points: usize = sample_metrics(3)
+        .resource_metrics
+        .iter()
+        .flat_map(|r| &r.scope_metrics)
+        .flat_map(|s| &s.metrics)
+        .map(llamacol_pipeline::batch::data_points)
+        .sum();
+    assert_eq!(rows("metrics"), points);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn leftover_tmp_files_are_removed_at_start() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let part = dir.path().join("traces/date=2026-01-01/hour=00");
+    std::fs::create_dir_all(&part).expect("dirs");
+    std::fs::write(part.join("part-1-x.parquet.tmp"), b"cut short").expect("write");
+    std::fs::write(part.join("part-1-y.parquet"), b"kept").expect("write");
+    let e = exporter(dir.path());
+    e.start().await.expect("starts");
+    e.shutdown().await.expect("stops");
+    let left: Vec<String> = files(dir.path())
+        .iter()
+        .map(|f| {
+            f.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(left, vec!["part-1-y.parquet"]);
+}
