@@ -10,6 +10,7 @@ mod data;
 mod floor;
 mod genai;
 mod head_sampling;
+mod parquet_bench;
 mod send;
 mod sink;
 mod slo;
@@ -126,6 +127,14 @@ enum Command {
         /// Spans per second (trace trees of 3-10 spans: about 3,000 traces/s at 20,000).
         #[arg(long, default_value_t = 20_000)]
         rate: u64,
+        #[arg(long, default_value = "target/bench")]
+        work_dir: std::path::PathBuf,
+    },
+    /// The parquet and file exporters on the same fresh trace requests: CPU per span and
+    /// bytes on disk per span next to the protobuf bytes.
+    Parquet {
+        #[arg(long, default_value_t = 400_000)]
+        spans: usize,
         #[arg(long, default_value = "target/bench")]
         work_dir: std::path::PathBuf,
     },
@@ -282,6 +291,20 @@ fn main() -> anyhow::Result<()> {
                     r.peak_rss_mib,
                     rss.join(", "),
                     r.delivered
+                );
+            }
+        }
+        Command::Parquet { spans, work_dir } => {
+            let (proto, rows) = parquet_bench::run(spans, &work_dir)?;
+            println!("OTLP protobuf: {proto:.1} bytes per span");
+            for r in rows {
+                println!(
+                    "{}: {:.3} CPU-s per 1M spans ({:.0} spans per core-second), {:.1} bytes per span on disk = protobuf / {:.2}",
+                    r.name,
+                    r.cpu_s_per_million,
+                    1e6 / r.cpu_s_per_million,
+                    r.bytes_per_span,
+                    proto / r.bytes_per_span
                 );
             }
         }

@@ -56,7 +56,13 @@ fn put_attrs(b: &mut Attrs, attrs: &[KeyValue]) {
 }
 
 pub fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(b.len() * 2);
+    for x in b {
+        out.push(DIGITS[usize::from(x >> 4)] as char);
+        out.push(DIGITS[usize::from(x & 0xf)] as char);
+    }
+    out
 }
 
 fn service_name(resource: Option<&Resource>) -> Option<String> {

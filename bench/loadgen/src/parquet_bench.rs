@@ -1,0 +1,105 @@
+//! `loadgen parquet`: the `parquet` exporter and the `file` (OTLP/JSON) exporter on the
+//! same fresh 500-span trace requests (the load generator's GenAI trace trees, every
+//! request generated anew so compression sees no repeats), in process, one thread: CPU
+//! per span (decode, build, encode, compress, write, close) and bytes on disk per span
+//! next to the OTLP protobuf bytes of the same spans.
+
+use std::sync::Arc;
+
+use llamacol_pipeline::serde_yaml;
+use llamacol_pipeline::{Batch, BuildContext, ComponentId, Exporter, Signal};
+use prost::Message;
+use rand::SeedableRng;
+
+use crate::{cpu, data};
+
+pub struct Row {
+    pub name: &'static str,
+    pub cpu_s_per_million: f64,
+    pub bytes_per_span: f64,
+}
+
+fn build(factory: llamacol_pipeline::ExporterFactory, yaml: &str) -> Arc<dyn Exporter> {
+    let block: serde_yaml::Value = serde_yaml::from_str(yaml).expect("yaml");
+    let ctx = BuildContext::new(
+        ComponentId::parse(factory.type_name).expect("id"),
+        vec![Signal::Traces],
+    );
+    (factory.build)(&ctx, &block).expect("builds")
+}
+
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    let mut total = 0;
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else {
+                total += e.metadata().map_or(0, |m| m.len());
+            }
+        }
+    }
+    total
+}
+
+/// Returns the protobuf bytes per span and one row per exporter.
+pub fn run(spans: usize, work_dir: &std::path::Path) -> anyhow::Result<(f64, Vec<Row>)> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let requests: Vec<(bytes::Bytes, usize)> = (0..spans.div_ceil(500))
+        .map(|_| {
+            let r = data::traces(&mut rng, 500);
+            let n = r
+                .resource_spans
+                .iter()
+                .flat_map(|x| &x.scope_spans)
+                .map(|s| s.spans.len())
+                .sum();
+            (bytes::Bytes::from(r.encode_to_vec()), n)
+        })
+        .collect();
+    let total: usize = requests.iter().map(|r| r.1).sum();
+    let proto: usize = requests.iter().map(|r| r.0.len()).sum();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let mut rows = Vec::new();
+    for (name, factory, file) in [
+        (
+            "parquet (zstd 3)",
+            llamacol_exporters::parquet::factory(),
+            "parquet",
+        ),
+        (
+            "file (OTLP/JSON lines)",
+            llamacol_exporters::file::factory(),
+            "out.jsonl",
+        ),
+    ] {
+        let dir = work_dir.join(format!("bench-{}", factory.type_name));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(file);
+        let exporter = build(factory, &format!("{{path: \"{}\"}}", path.display()));
+        let t = cpu::thread_seconds().unwrap_or(0.0);
+        runtime.block_on(async {
+            exporter.start().await.expect("starts");
+            for (bytes, items) in &requests {
+                let mut batch = Batch::from_encoded_parts(Signal::Traces, bytes.clone(), *items);
+                exporter.export(&mut batch).await.expect("written");
+            }
+            exporter.shutdown().await.expect("closed");
+        });
+        // The exporter runs on this thread (block_on); the runtime's worker is idle.
+        let spent = cpu::thread_seconds().unwrap_or(0.0) - t;
+        rows.push(Row {
+            name,
+            cpu_s_per_million: spent / total as f64 * 1e6,
+            bytes_per_span: dir_bytes(&dir) as f64 / total as f64,
+        });
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok((proto as f64 / total as f64, rows))
+}
