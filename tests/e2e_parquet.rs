@@ -116,3 +116,102 @@ fn kill_9_mid_stream_leaves_only_complete_files() {
     let (status, _) = again.terminate();
     assert!(status.success());
 }
+
+/// A local S3-compatible server: moto's, from the peers' virtualenv.
+struct Moto {
+    _process: common::process::Running,
+    port: u16,
+}
+
+fn start_moto(dir: &std::path::Path) -> Moto {
+    let port = llamacol_pipeline::testing::free_port();
+    let mut command = Command::new(external_program("peers-python"));
+    command.args([
+        "-m",
+        "moto.server",
+        "-H",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+    ]);
+    let process = common::process::Running::spawn("moto", &mut command, dir.join("moto.log"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "moto did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Moto {
+        _process: process,
+        port,
+    }
+}
+
+#[test]
+#[ignore = "needs moto, duckdb and pyarrow (peers-python): run scripts/test"]
+fn files_go_to_s3_and_read_back_the_same() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let moto = start_moto(dir.path());
+    let endpoint = format!("http://127.0.0.1:{}", moto.port);
+    python(&["s3-bucket", &endpoint, "telemetry"]);
+    let staging = dir.path().join("staging");
+    let path = dir.path().join("s3.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: ${{env:LLAMACOL_OTLP_HTTP_ENDPOINT}}\nexporters:\n  parquet:\n    path: s3://telemetry/llm/node-1\n    staging_directory: {}\n    max_file_age: 1h\nservice:\n  telemetry:\n    admin:\n      endpoint: ${{env:LLAMACOL_ADMIN_ENDPOINT}}\n  pipelines:\n    traces: {{receivers: [otlp], exporters: [parquet]}}\n    metrics: {{receivers: [otlp], exporters: [parquet]}}\n    logs: {{receivers: [otlp], exporters: [parquet]}}\n",
+            staging.display()
+        ),
+    )
+    .expect("write config");
+    let env = [
+        ("AWS_ENDPOINT", endpoint.clone()),
+        ("AWS_ALLOW_HTTP", "true".to_string()),
+        ("AWS_ACCESS_KEY_ID", "test".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+        ("AWS_REGION", "us-east-1".to_string()),
+    ];
+    let mut collector = Collector::launch(&[&path.to_string_lossy()], &env);
+    let sent = dir.path().join("sent.json");
+    python(&[
+        "send",
+        &format!("http://127.0.0.1:{}", collector.http),
+        &sent.to_string_lossy(),
+    ]);
+    let (status, _) = collector.terminate();
+    assert!(status.success(), "{}", collector.stderr());
+    let staged: Vec<_> = walk(&staging);
+    assert!(
+        staged.is_empty(),
+        "uploaded and removed from staging: {staged:?}"
+    );
+    let downloaded = dir.path().join("downloaded");
+    let listing = python(&[
+        "s3-get",
+        &endpoint,
+        "telemetry",
+        "llm/node-1",
+        &downloaded.to_string_lossy(),
+    ]);
+    eprintln!("{listing}");
+    let report = python(&[
+        "check",
+        &downloaded.to_string_lossy(),
+        &sent.to_string_lossy(),
+    ]);
+    assert!(report.starts_with("ok"), "{report}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                dirs.push(e.path());
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}

@@ -4,6 +4,8 @@ parquet files back with DuckDB and pyarrow and checks them against what was sent
 Usage: parquet_roundtrip.py send HTTP_ENDPOINT SENT_JSON
        parquet_roundtrip.py check PARQUET_DIR SENT_JSON
        parquet_roundtrip.py verify PARQUET_DIR   (every .parquet file opens; counts)
+       parquet_roundtrip.py s3-bucket ENDPOINT BUCKET        (creates it)
+       parquet_roundtrip.py s3-get ENDPOINT BUCKET PREFIX DIR (downloads every object)
 """
 import json
 import logging
@@ -157,8 +159,31 @@ def verify(directory):
     print(f"files {len(files)} rows {rows} tmp {len(tmp)}")
 
 
+def s3(endpoint):
+    import boto3
+
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id="test", aws_secret_access_key="test")
+
+
+def s3_get(endpoint, bucket, prefix, directory):
+    import pathlib
+
+    client = s3(endpoint)
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])]
+    for key in keys:
+        target = pathlib.Path(directory) / key[len(prefix):].lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        client.download_file(bucket, key, str(target))
+    print("objects", len(keys))
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "verify":
+    if sys.argv[1] == "s3-bucket":
+        s3(sys.argv[2]).create_bucket(Bucket=sys.argv[3])
+    elif sys.argv[1] == "s3-get":
+        s3_get(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
+    elif sys.argv[1] == "verify":
         verify(sys.argv[2])
     elif sys.argv[1] == "send":
         send(sys.argv[2], sys.argv[3])

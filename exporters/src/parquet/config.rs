@@ -8,8 +8,12 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ParquetConfig {
-    /// Directory; files go under `<path>/<signal>/date=YYYY-MM-DD/hour=HH/`.
+    /// Directory, or `s3://bucket/prefix`; files go under
+    /// `<path>/<signal>/date=YYYY-MM-DD/hour=HH/`.
     pub path: String,
+    /// With an `s3://` path: where files are written before upload. Default: a
+    /// `llamacol-parquet-<component>` directory under the system's temporary directory.
+    pub staging_directory: Option<String>,
     /// `zstd` (default), `snappy` or `none`.
     pub compression: ParquetCompression,
     /// zstd level (1-22). Default 3.
@@ -27,6 +31,7 @@ impl Default for ParquetConfig {
     fn default() -> Self {
         ParquetConfig {
             path: String::new(),
+            staging_directory: None,
             compression: ParquetCompression::Zstd,
             compression_level: 3,
             row_group_size: 65_536,
@@ -52,10 +57,10 @@ impl ComponentConfig for ParquetConfig {
                 "path",
                 "`path` is required: the directory the files go under",
             ));
-        } else if self.path.contains("://") {
+        } else if self.path.contains("://") && super::remote::parse_url(&self.path).is_none() {
             issues.push(Issue::new(
                 "path",
-                "object storage (s3://, gs://, az://) is not supported yet; give a local directory",
+                "give a local directory or `s3://bucket/prefix` (gs:// and az:// are not supported)",
             ));
         }
         if !(1..=22).contains(&self.compression_level) {
@@ -86,9 +91,14 @@ impl ComponentConfig for ParquetConfig {
     }
 
     fn directories(&self) -> Vec<llamacol_pipeline::config::Listen> {
+        let (path, address) = match &self.staging_directory {
+            Some(d) => ("staging_directory", d.clone()),
+            None if self.path.contains("://") => return Vec::new(),
+            None => ("path", self.path.clone()),
+        };
         vec![llamacol_pipeline::config::Listen {
-            path: "path".into(),
-            address: self.path.clone(),
+            path: path.into(),
+            address,
         }]
     }
 }

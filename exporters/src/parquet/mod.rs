@@ -5,6 +5,7 @@
 //! or age and at shutdown. Local directories only for now.
 
 mod config;
+mod remote;
 mod schema;
 mod writer;
 
@@ -37,18 +38,38 @@ pub fn factory() -> ExporterFactory {
 
 fn build(ctx: &BuildContext, block: &Value) -> Result<Arc<dyn Exporter>, BoxError> {
     let config = parse_block::<ParquetConfig>(block)?;
+    let id = ctx.id.to_string();
+    let remote = if config.path.contains("://") {
+        let staging = config.staging_directory.clone().map_or_else(
+            || std::env::temp_dir().join(format!("llamacol-parquet-{}", id.replace('/', "-"))),
+            std::path::PathBuf::from,
+        );
+        Some(Arc::new(remote::Remote::new(&config.path, staging)?))
+    } else {
+        None
+    };
+    let root = remote.as_ref().map_or_else(
+        || std::path::PathBuf::from(&config.path),
+        |r| r.staging.clone(),
+    );
     Ok(Arc::new(ParquetExporter {
-        id: ctx.id.to_string(),
-        files: Arc::new(Mutex::new(Files::new(&config)?)),
+        files: Arc::new(Mutex::new(Files::new(&config, root.clone())?)),
+        root,
+        remote,
         ticker: Background::new(),
         failures: LogOnce::new(),
         config,
+        id,
     }))
 }
 
 pub struct ParquetExporter {
     id: String,
     config: ParquetConfig,
+    /// Where files are written: `path`, or the staging directory for object storage.
+    root: std::path::PathBuf,
+    /// Uploads closed files when `path` is `s3://...`.
+    remote: Option<Arc<remote::Remote>>,
     files: Arc<Mutex<Files>>,
     /// Closes files past `max_file_age` even when no data comes.
     ticker: Background,
@@ -73,11 +94,19 @@ fn time_or_now(ns: u64, now: u64) -> u64 {
 #[async_trait]
 impl Exporter for ParquetExporter {
     async fn start(&self) -> Result<(), BoxError> {
-        let removed = remove_leftovers(std::path::Path::new(&self.config.path));
+        let removed = remove_leftovers(&self.root);
         if removed > 0 {
-            tracing::warn!(component = %self.id, removed, path = %self.config.path, "removed unfinished .parquet.tmp files left by an earlier run that did not shut down");
+            tracing::warn!(component = %self.id, removed, path = %self.root.display(), "removed unfinished .parquet.tmp files left by an earlier run that did not shut down");
+        }
+        if let Some(remote) = &self.remote {
+            // Closed files an earlier run staged and did not upload.
+            let uploaded = remote.upload_staged(&self.id).await;
+            if uploaded > 0 {
+                tracing::info!(component = %self.id, uploaded, "uploaded files staged by an earlier run");
+            }
         }
         let files = self.files.clone();
+        let remote = self.remote.clone();
         let id = self.id.clone();
         let every = self.config.max_file_age.min(Duration::from_secs(1));
         self.ticker.spawn(move |cancel| async move {
@@ -92,6 +121,9 @@ impl Exporter for ParquetExporter {
                     .close_old();
                 if let Err(e) = result {
                     tracing::warn!(component = %id, error = %e, "could not close a parquet file");
+                }
+                if let Some(remote) = &remote {
+                    remote.upload_staged(&id).await;
                 }
             }
         });
@@ -219,6 +251,13 @@ impl Exporter for ParquetExporter {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .close_all()?;
+        if let Some(remote) = &self.remote {
+            remote.upload_staged(&self.id).await;
+            let left = remote::staged_count(&remote.staging);
+            if left > 0 {
+                tracing::warn!(component = %self.id, files = left, staging = %remote.staging.display(), "files not uploaded at shutdown stay staged and are uploaded at the next start");
+            }
+        }
         Ok(())
     }
 }

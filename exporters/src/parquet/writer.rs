@@ -38,7 +38,8 @@ pub struct Files {
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
 impl Files {
-    pub fn new(c: &ParquetConfig) -> Result<Files, parquet::errors::ParquetError> {
+    /// Files under `root` (the `path`, or the staging directory of an `s3://` path).
+    pub fn new(c: &ParquetConfig, root: PathBuf) -> Result<Files, parquet::errors::ParquetError> {
         let compression = match c.compression {
             ParquetCompression::Zstd => Compression::ZSTD(ZstdLevel::try_new(c.compression_level)?),
             ParquetCompression::Snappy => Compression::SNAPPY,
@@ -54,7 +55,7 @@ impl Files {
             )]))
             .build();
         Ok(Files {
-            root: PathBuf::from(&c.path),
+            root,
             props,
             max_bytes: c.max_file_size_mib << 20,
             max_age: c.max_file_age,
@@ -133,8 +134,11 @@ impl Files {
     pub fn close_all(&mut self) -> std::io::Result<()> {
         let mut first_error = None;
         for (_, f) in self.open.drain() {
-            if let Err(e) = finish(f) {
-                first_error.get_or_insert(e);
+            match finish(f) {
+                Ok(()) => {}
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
             }
         }
         first_error.map_or(Ok(()), Err)

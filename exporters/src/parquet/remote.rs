@@ -1,0 +1,125 @@
+//! Object storage (`path: s3://bucket/prefix`): files are written and closed in a local
+//! staging directory exactly as for a local `path`, then uploaded (multipart) by a
+//! background task and deleted locally once the store has them. A failed upload stays
+//! staged and is tried again every second (logged once until it works); staged files
+//! left by an earlier run are uploaded at start, so nothing closed is lost. Credentials,
+//! region and endpoint come from the usual `AWS_*` environment variables.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use llamacol_pipeline::log_once::LogOnce;
+use object_store::aws::AmazonS3Builder;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
+
+pub struct Remote {
+    store: Arc<dyn ObjectStore>,
+    /// Key prefix inside the bucket (no leading or trailing `/`).
+    prefix: String,
+    /// Where files are written before upload.
+    pub staging: PathBuf,
+    failures: LogOnce,
+}
+
+/// `s3://bucket/prefix` split into its parts.
+pub fn parse_url(url: &str) -> Option<(String, String)> {
+    let rest = url.strip_prefix("s3://")?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    (!bucket.is_empty()).then(|| (bucket.to_string(), prefix.trim_matches('/').to_string()))
+}
+
+impl Remote {
+    pub fn new(url: &str, staging: PathBuf) -> Result<Remote, llamacol_pipeline::BoxError> {
+        let (bucket, prefix) =
+            parse_url(url).ok_or_else(|| format!("`{url}` is not an s3://bucket/prefix URL"))?;
+        let store = AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .build()?;
+        Ok(Remote {
+            store: Arc::new(store),
+            prefix,
+            staging,
+            failures: LogOnce::new(),
+        })
+    }
+
+    /// Uploads every closed `.parquet` file under the staging directory; returns how
+    /// many went up.
+    pub async fn upload_staged(&self, component: &str) -> usize {
+        let mut uploaded = 0;
+        for file in staged(&self.staging) {
+            match self.upload(&file).await {
+                Ok(()) => {
+                    uploaded += 1;
+                    if self.failures.cleared() {
+                        tracing::info!(component, "parquet uploads work again");
+                    }
+                }
+                Err(e) => {
+                    let message = format!("uploading {}: {e}", file.display());
+                    if self.failures.is_new(&message) {
+                        tracing::error!(component, error = %message, "upload failed; the file stays staged and is tried again (logged once until uploads work)");
+                    }
+                    break;
+                }
+            }
+        }
+        uploaded
+    }
+
+    async fn upload(&self, file: &Path) -> Result<(), llamacol_pipeline::BoxError> {
+        let relative = file.strip_prefix(&self.staging)?;
+        let key = if self.prefix.is_empty() {
+            relative.to_string_lossy().into_owned()
+        } else {
+            format!("{}/{}", self.prefix, relative.to_string_lossy())
+        };
+        let data = tokio::fs::read(file).await?;
+        let upload = self.store.put_multipart(&StorePath::from(key)).await?;
+        let mut writer = WriteMultipart::new(upload);
+        writer.put(bytes::Bytes::from(data));
+        writer.finish().await?;
+        tokio::fs::remove_file(file).await?;
+        Ok(())
+    }
+}
+
+/// How many closed files are waiting under `dir`.
+pub fn staged_count(dir: &Path) -> usize {
+    staged(dir).len()
+}
+
+/// Closed files waiting under `dir`, oldest name first.
+fn staged(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|x| x == "parquet") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_url;
+
+    #[test]
+    fn s3_urls_split_into_bucket_and_prefix() {
+        assert_eq!(
+            parse_url("s3://logs/llm/"),
+            Some(("logs".into(), "llm".into()))
+        );
+        assert_eq!(parse_url("s3://logs"), Some(("logs".into(), String::new())));
+        assert_eq!(parse_url("s3:///x"), None);
+        assert_eq!(parse_url("/data"), None);
+    }
+}
