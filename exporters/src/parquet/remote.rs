@@ -33,6 +33,9 @@ impl Remote {
     pub fn new(url: &str, staging: PathBuf) -> Result<Remote, llamacol_pipeline::BoxError> {
         let (bucket, prefix) =
             parse_url(url).ok_or_else(|| format!("`{url}` is not an s3://bucket/prefix URL"))?;
+        // object_store's HTTP client takes the process's rustls provider: ring, the one the
+        // rest of llamacol uses (an error only means one is installed already).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let store = AmazonS3Builder::from_env()
             .with_bucket_name(bucket)
             .build()?;
