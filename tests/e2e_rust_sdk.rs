@@ -50,6 +50,9 @@ fn send_metrics(exporter: MetricExporter) {
 
 #[test]
 fn rust_sdk_over_grpc_and_http_reaches_the_file_exporter() {
+    // The SDK's HTTP client is reqwest 0.13, which in this workspace takes the process's
+    // rustls provider (see the workspace Cargo.toml): ring, as llamacol installs it.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut collector = Collector::start("configs/otlp-to-file.yaml");
     let grpc = format!("http://127.0.0.1:{}", collector.grpc);
     let http = format!("http://127.0.0.1:{}", collector.http);
