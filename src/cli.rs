@@ -49,6 +49,9 @@ pub enum Command {
 
 /// Runs an already parsed command line over `registry` (tests call this directly).
 pub fn main_with_args(cli: Cli, registry: Registry) -> ExitCode {
+    // One rustls crypto provider for every TLS client in the process (tonic, reqwest 0.12,
+    // object_store's reqwest 0.13, which has none of its own): ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     match cli.command {
         None | Some(Command::Run) => crate::run::run(&cli, registry),
         Some(Command::Validate) => validate(&cli, &registry),
