@@ -48,8 +48,13 @@ fn field<T: ArrayBuilder>(st: &mut StructBuilder, i: usize) -> &mut T {
 fn put_attrs(b: &mut Attrs, attrs: &[KeyValue]) {
     for kv in attrs {
         b.keys().append_value(&kv.key);
-        b.values()
-            .append_value(kv.value.as_ref().map(value_string).unwrap_or_default());
+        // Strings (nearly every value) are copied straight in; others printed first.
+        match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+            Some(Value::StringValue(s)) => b.values().append_value(s),
+            _ => b
+                .values()
+                .append_value(kv.value.as_ref().map(value_string).unwrap_or_default()),
+        }
     }
     // A map entry list is always valid (possibly empty).
     let _ = b.append(true);
