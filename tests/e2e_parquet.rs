@@ -13,13 +13,14 @@ use std::process::Command;
 use common::Collector;
 use llamacol_pipeline::testing::external_program;
 
-fn config(dir: &std::path::Path, out: &std::path::Path, max_age: &str) -> String {
+/// A config writing every signal to `parquet` at `target` (a directory or an s3 URL),
+/// with `extra` lines of the exporter's block.
+fn config(dir: &std::path::Path, target: &str, max_age: &str, extra: &str) -> String {
     let path = dir.join("parquet.yaml");
     std::fs::write(
         &path,
         format!(
-            "receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: ${{env:LLAMACOL_OTLP_HTTP_ENDPOINT}}\nexporters:\n  parquet:\n    path: {}\n    max_file_age: {max_age}\nservice:\n  telemetry:\n    admin:\n      endpoint: ${{env:LLAMACOL_ADMIN_ENDPOINT}}\n  pipelines:\n    traces: {{receivers: [otlp], exporters: [parquet]}}\n    metrics: {{receivers: [otlp], exporters: [parquet]}}\n    logs: {{receivers: [otlp], exporters: [parquet]}}\n",
-            out.display()
+            "receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: ${{env:LLAMACOL_OTLP_HTTP_ENDPOINT}}\nexporters:\n  parquet:\n    path: {target}\n    max_file_age: {max_age}\n{extra}service:\n  telemetry:\n    admin:\n      endpoint: ${{env:LLAMACOL_ADMIN_ENDPOINT}}\n  pipelines:\n    traces: {{receivers: [otlp], exporters: [parquet]}}\n    metrics: {{receivers: [otlp], exporters: [parquet]}}\n    logs: {{receivers: [otlp], exporters: [parquet]}}\n"
         ),
     )
     .expect("write config");
@@ -42,7 +43,10 @@ fn python(args: &[&str]) -> String {
 fn sdk_data_reads_back_the_same_in_duckdb_and_pyarrow() {
     let dir = tempfile::tempdir().expect("tmp");
     let out = dir.path().join("parquet");
-    let mut collector = Collector::launch(&[&config(dir.path(), &out, "1h")], &[]);
+    let mut collector = Collector::launch(
+        &[&config(dir.path(), &out.to_string_lossy(), "1h", "")],
+        &[],
+    );
     let sent = dir.path().join("sent.json");
     python(&[
         "send",
@@ -74,7 +78,7 @@ fn kill_9_mid_stream_leaves_only_complete_files() {
 
     let dir = tempfile::tempdir().expect("tmp");
     let out = dir.path().join("parquet");
-    let config = config(dir.path(), &out, "1s");
+    let config = config(dir.path(), &out.to_string_lossy(), "1s", "");
     let mut collector = Collector::launch(&[&config], &[]);
     let client = reqwest::blocking::Client::new();
     let started = std::time::Instant::now();
@@ -154,15 +158,12 @@ fn files_go_to_s3_and_read_back_the_same() {
     let endpoint = format!("http://127.0.0.1:{}", moto.port);
     python(&["s3-bucket", &endpoint, "telemetry"]);
     let staging = dir.path().join("staging");
-    let path = dir.path().join("s3.yaml");
-    std::fs::write(
-        &path,
-        format!(
-            "receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: ${{env:LLAMACOL_OTLP_HTTP_ENDPOINT}}\nexporters:\n  parquet:\n    path: s3://telemetry/llm/node-1\n    staging_directory: {}\n    max_file_age: 1h\nservice:\n  telemetry:\n    admin:\n      endpoint: ${{env:LLAMACOL_ADMIN_ENDPOINT}}\n  pipelines:\n    traces: {{receivers: [otlp], exporters: [parquet]}}\n    metrics: {{receivers: [otlp], exporters: [parquet]}}\n    logs: {{receivers: [otlp], exporters: [parquet]}}\n",
-            staging.display()
-        ),
-    )
-    .expect("write config");
+    let path = config(
+        dir.path(),
+        "s3://telemetry/llm/node-1",
+        "1h",
+        &format!("    staging_directory: {}\n", staging.display()),
+    );
     let env = [
         ("AWS_ENDPOINT", endpoint.clone()),
         ("AWS_ALLOW_HTTP", "true".to_string()),
@@ -170,7 +171,7 @@ fn files_go_to_s3_and_read_back_the_same() {
         ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
         ("AWS_REGION", "us-east-1".to_string()),
     ];
-    let mut collector = Collector::launch(&[&path.to_string_lossy()], &env);
+    let mut collector = Collector::launch(&[&path], &env);
     let sent = dir.path().join("sent.json");
     python(&[
         "send",
