@@ -27,6 +27,23 @@ fn config(dir: &std::path::Path, target: &str, max_age: &str, extra: &str) -> St
     path.to_string_lossy().to_string()
 }
 
+/// Runs the SDK app against `collector`, then stops it (closing its files); returns the
+/// record of what was sent.
+fn send_with_the_sdk_and_stop(
+    collector: &mut Collector,
+    dir: &std::path::Path,
+) -> std::path::PathBuf {
+    let sent = dir.join("sent.json");
+    python(&[
+        "send",
+        &format!("http://127.0.0.1:{}", collector.http),
+        &sent.to_string_lossy(),
+    ]);
+    let (status, _) = collector.terminate();
+    assert!(status.success(), "{}", collector.stderr());
+    sent
+}
+
 fn python(args: &[&str]) -> String {
     let out = Command::new(external_program("peers-python"))
         .arg("tests/python/parquet_roundtrip.py")
@@ -47,14 +64,7 @@ fn sdk_data_reads_back_the_same_in_duckdb_and_pyarrow() {
         &[&config(dir.path(), &out.to_string_lossy(), "1h", "")],
         &[],
     );
-    let sent = dir.path().join("sent.json");
-    python(&[
-        "send",
-        &format!("http://127.0.0.1:{}", collector.http),
-        &sent.to_string_lossy(),
-    ]);
-    let (status, _) = collector.terminate();
-    assert!(status.success(), "{}", collector.stderr());
+    let sent = send_with_the_sdk_and_stop(&mut collector, dir.path());
     let report = python(&["check", &out.to_string_lossy(), &sent.to_string_lossy()]);
     eprintln!("{report}");
     assert!(report.starts_with("ok"), "{report}");
@@ -172,14 +182,7 @@ fn files_go_to_s3_and_read_back_the_same() {
         ("AWS_REGION", "us-east-1".to_string()),
     ];
     let mut collector = Collector::launch(&[&path], &env);
-    let sent = dir.path().join("sent.json");
-    python(&[
-        "send",
-        &format!("http://127.0.0.1:{}", collector.http),
-        &sent.to_string_lossy(),
-    ]);
-    let (status, _) = collector.terminate();
-    assert!(status.success(), "{}", collector.stderr());
+    let sent = send_with_the_sdk_and_stop(&mut collector, dir.path());
     let staged: Vec<_> = walk(&staging);
     assert!(
         staged.is_empty(),
