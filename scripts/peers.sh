@@ -14,6 +14,7 @@ mkdir -p "$peers/bin"
 PROMETHEUS_DEB=2.42.0+ds-5+deb12u1
 ALERTMANAGER_DEB=0.25.0-1+b4
 OTELCOL_VERSION=0.161.0
+JAEGER_VERSION=1.76.0     # the module version; the program is Jaeger v2 (tests/peers/jaeger)
 LLAMA_CPP_PYTHON=0.3.36   # its sdist vendors the llama.cpp source we build llama-server from
 
 step_started=0
@@ -73,6 +74,21 @@ else
   done_step "built $otelcol"
 fi
 link otelcol "$otelcol/otelcol-peer"
+
+# --- Jaeger v2, from its Go module (a tool of tests/peers/jaeger's go.mod) ---------------
+jaeger="$peers/jaeger-$JAEGER_VERSION-$(key tests/peers/jaeger/go.mod tests/peers/jaeger/go.sum)"
+step "Jaeger v$JAEGER_VERSION module (go build)"
+if [ -x "$jaeger/jaeger" ]; then
+  done_step "cached $jaeger"
+else
+  mkdir -p "$jaeger.tmp"
+  (cd tests/peers/jaeger && GOTOOLCHAIN=local GOFLAGS=-mod=mod go build -trimpath -ldflags='-s -w' \
+      -o "$jaeger.tmp/jaeger" github.com/jaegertracing/jaeger/cmd/jaeger >"$jaeger.tmp/build.log" 2>&1) \
+    || { tail -40 "$jaeger.tmp/build.log"; exit 1; }
+  rm -rf "$jaeger" && mv "$jaeger.tmp" "$jaeger"
+  done_step "built $jaeger"
+fi
+link jaeger "$jaeger/jaeger"
 
 # --- llama.cpp's llama-server, CPU-only, from the llama-cpp-python sdist ------------------
 # CPU only, static, and nothing fetched at build time (no UI download, no curl, no openssl).

@@ -32,6 +32,7 @@ pub fn builtins() -> Registry {
         .processor(llamacol_processors::genai::factory())
         // exporters
         .exporter(llamacol_exporters::otlp::factory())
+        .exporter(llamacol_exporters::jaeger::factory())
         .exporter(llamacol_exporters::loadbalancing::factory())
         .exporter(llamacol_exporters::parquet::factory())
         .exporter(llamacol_exporters::prometheus::factory())

@@ -48,7 +48,7 @@ fn block(kind: Kind, type_name: &str, dir: &std::path::Path) -> String {
         ),
         // Exports to a port nothing listens on: start and shutdown must still be clean
         // (what it took is retried to the deadline, then counted).
-        (Kind::Exporter, "otlp") => format!(
+        (Kind::Exporter, "otlp") | (Kind::Exporter, "jaeger") => format!(
             "{{endpoint: \"127.0.0.1:{}\", tls: {{insecure: true}}, timeout: 1s}}",
             free_port()
         ),

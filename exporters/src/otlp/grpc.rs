@@ -93,6 +93,19 @@ impl GrpcSender {
         path: &'static str,
         body: Bytes,
     ) -> Result<(), ConsumeError> {
+        let reply = self.unary::<R>(path, body).await?;
+        report_partial(&self.id, &reply);
+        Ok(())
+    }
+
+    /// One unary call to `path` with `body` (an encoded request message), its answer
+    /// decoded as `R`; failures classified as OTLP/gRPC says (the `jaeger` exporter's
+    /// `PostSpans` goes through here too).
+    pub(crate) async fn unary<R: prost::Message + Default + Send + 'static>(
+        &self,
+        path: &'static str,
+        body: Bytes,
+    ) -> Result<R, ConsumeError> {
         let (flag, payload) = match self.compression {
             Some(encoding) => (1u8, compress(encoding, &body)?),
             None => (0u8, body),
@@ -133,7 +146,7 @@ impl GrpcSender {
                 .map_err(|e| Status::unavailable(transport_error(&e)))?;
             answer::<R>(response).await
         };
-        let reply = tokio::time::timeout(self.timeout, exchange)
+        tokio::time::timeout(self.timeout, exchange)
             .await
             .unwrap_or_else(|_| {
                 Err(Status::deadline_exceeded(format!(
@@ -141,9 +154,7 @@ impl GrpcSender {
                     self.timeout
                 )))
             })
-            .map_err(|status| from_grpc(&status))?;
-        report_partial(&self.id, &reply);
-        Ok(())
+            .map_err(|status| from_grpc(&status))
     }
 }
 

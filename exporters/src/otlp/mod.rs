@@ -2,7 +2,7 @@
 //! another llamacol included. Retries follow the OTLP spec (see `outcome.rs`).
 
 mod config;
-mod grpc;
+pub(crate) mod grpc;
 mod http;
 mod outcome;
 
