@@ -33,6 +33,7 @@ pub fn builtins() -> Registry {
         // exporters
         .exporter(llamacol_exporters::otlp::factory())
         .exporter(llamacol_exporters::jaeger::factory())
+        .exporter(llamacol_exporters::graphistry::factory())
         .exporter(llamacol_exporters::loadbalancing::factory())
         .exporter(llamacol_exporters::parquet::factory())
         .exporter(llamacol_exporters::prometheus::factory())

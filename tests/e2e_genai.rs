@@ -7,33 +7,23 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::fake_nvml::build_fake_nvml;
 use common::llama_server::LlamaServer;
 use common::otelcol::Otelcol;
 use common::prometheus::{start_prometheus, value};
-use common::{http_get, lines, metrics, spans, Collector};
-use llamacol_pipeline::testing::{external_program, free_port};
+use common::{http_get, lines, metrics, python_json, spans, Collector};
+use llamacol_pipeline::testing::free_port;
 use serde_json::{json, Value};
 
 /// Runs the script against llamacol's gRPC port; returns what it says must arrive.
 fn send_schemes(grpc: u16, rounds: usize) -> Value {
-    let out = Command::new(external_program("peers-python"))
-        .args([
-            "tests/python/genai_schemes.py",
-            &format!("127.0.0.1:{grpc}"),
-        ])
-        .arg(rounds.to_string())
-        .output()
-        .expect("python");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && !stderr.contains("Failed to export"),
-        "{stderr}"
-    );
-    serde_json::from_slice(&out.stdout).expect("the script's JSON")
+    python_json(&[
+        "tests/python/genai_schemes.py",
+        &format!("127.0.0.1:{grpc}"),
+        &rounds.to_string(),
+    ])
 }
 
 /// A value the Python script wrote, as OTLP/JSON writes the attribute value.

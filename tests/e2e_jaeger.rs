@@ -7,11 +7,8 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::jaeger::Jaeger;
-use common::Collector;
-use llamacol_pipeline::testing::external_program;
+use common::{python_json, Collector};
 use serde_json::Value;
 
 /// llamacol with `otlp` in and a `jaeger` exporter with `protocol` to `endpoint`.
@@ -30,20 +27,11 @@ fn collector(protocol: &str, endpoint: &str) -> (Collector, tempfile::TempDir) {
 
 /// Runs the Python SDK script against llamacol; returns the ids it printed.
 fn send_trace(grpc: u16, service: &str) -> Value {
-    let out = Command::new(external_program("peers-python"))
-        .args([
-            "tests/python/jaeger_trace.py",
-            &format!("127.0.0.1:{grpc}"),
-            service,
-        ])
-        .output()
-        .expect("python");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && !stderr.contains("Failed to export"),
-        "{stderr}"
-    );
-    serde_json::from_slice(&out.stdout).expect("the script's JSON")
+    python_json(&[
+        "tests/python/jaeger_trace.py",
+        &format!("127.0.0.1:{grpc}"),
+        service,
+    ])
 }
 
 fn text(v: &Value) -> &str {

@@ -34,6 +34,9 @@ fn block(kind: Kind, type_name: &str, dir: &std::path::Path) -> String {
             "{evaluation_interval: 100ms, rules: [{alert: A, metric: m, op: \">\", threshold: 1}]}".into()
         }
         (Kind::Exporter, "file") => format!("{{path: \"{}\"}}", dir.join("out.jsonl").display()),
+        (Kind::Exporter, "graphistry") => {
+            format!("{{offline_dir: \"{}\"}}", dir.join("graphs").display())
+        }
         (Kind::Exporter, "parquet") => format!("{{path: \"{}\"}}", dir.join("parquet").display()),
         (Kind::Exporter, "prometheus") => {
             format!("{{endpoint: \"127.0.0.1:{}\"}}", free_port())

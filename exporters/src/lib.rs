@@ -5,6 +5,7 @@
 
 pub mod debug;
 pub mod file;
+pub mod graphistry;
 pub mod jaeger;
 pub mod json;
 pub mod loadbalancing;

@@ -71,13 +71,28 @@ pub enum TargetFamily {
     /// `llamacol_exporter_backend_items_total{component,backend,outcome}`: items a
     /// load-balancing exporter sent to each backend.
     ExporterBackend,
+    /// `llamacol_graphistry_datasets_total{component,server,outcome}`: trace graphs a
+    /// `graphistry` exporter uploaded (or wrote to its `offline_dir`).
+    GraphistryDatasets,
+    /// `llamacol_graphistry_spans_total{component,server,outcome}`: the spans in them.
+    GraphistrySpans,
 }
 
 impl TargetFamily {
+    /// Every family, in the order `/metrics` shows them.
+    pub const ALL: [TargetFamily; 4] = [
+        TargetFamily::AlertNotifications,
+        TargetFamily::ExporterBackend,
+        TargetFamily::GraphistryDatasets,
+        TargetFamily::GraphistrySpans,
+    ];
+
     pub fn metric(self) -> &'static str {
         match self {
             TargetFamily::AlertNotifications => "llamacol_alert_notifications_total",
             TargetFamily::ExporterBackend => "llamacol_exporter_backend_items_total",
+            TargetFamily::GraphistryDatasets => "llamacol_graphistry_datasets_total",
+            TargetFamily::GraphistrySpans => "llamacol_graphistry_spans_total",
         }
     }
 
@@ -85,6 +100,7 @@ impl TargetFamily {
         match self {
             TargetFamily::AlertNotifications => "target",
             TargetFamily::ExporterBackend => "backend",
+            TargetFamily::GraphistryDatasets | TargetFamily::GraphistrySpans => "server",
         }
     }
 
@@ -92,6 +108,8 @@ impl TargetFamily {
         match self {
             TargetFamily::AlertNotifications => "Alerts an alerting processor sent (outcome sent), gave up on after retries (failed) or could not queue (dropped), per target.",
             TargetFamily::ExporterBackend => "Items a load-balancing exporter delivered to a backend (outcome sent), or whose export to it failed and that were routed to another backend or retried (failed).",
+            TargetFamily::GraphistryDatasets => "Trace graphs a graphistry exporter uploaded or wrote offline (delivered), whose upload failed and is retried (failed), or that it gave up on (dropped).",
+            TargetFamily::GraphistrySpans => "Spans in the graphs a graphistry exporter delivered (delivered), spans that did not fit a full window and went to the next one (carried_over), and spans in graphs it gave up on (dropped).",
         }
     }
 
@@ -100,6 +118,8 @@ impl TargetFamily {
         match self {
             TargetFamily::AlertNotifications => &["sent", "failed", "dropped"],
             TargetFamily::ExporterBackend => &["sent", "failed"],
+            TargetFamily::GraphistryDatasets => &["delivered", "failed", "dropped"],
+            TargetFamily::GraphistrySpans => &["delivered", "carried_over", "dropped"],
         }
     }
 }

@@ -292,10 +292,7 @@ impl Telemetry {
             }
         }
         let targets = self.node.target_snapshot();
-        for family in [
-            crate::node::TargetFamily::AlertNotifications,
-            crate::node::TargetFamily::ExporterBackend,
-        ] {
+        for family in crate::node::TargetFamily::ALL {
             let rows: Vec<_> = targets.iter().filter(|t| t.0 == family).collect();
             if rows.is_empty() {
                 continue;

@@ -204,3 +204,19 @@ pub fn signal(pid: u32, name: &str) {
         .expect("kill");
     assert!(sent.success(), "kill -{name} {pid}");
 }
+
+/// Runs a script of `tests/python/` with the peers' Python (the OpenTelemetry SDK,
+/// pyarrow ...): `args` are the script and its arguments. The script must exit 0 with
+/// no SDK export failure on stderr; returns the JSON it printed.
+pub fn python_json(args: &[&str]) -> serde_json::Value {
+    let out = Command::new(llamacol_pipeline::testing::external_program("peers-python"))
+        .args(args)
+        .output()
+        .expect("python");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && !stderr.contains("Failed to export"),
+        "{args:?}: {stderr}"
+    );
+    serde_json::from_slice(&out.stdout).expect("the script's JSON")
+}

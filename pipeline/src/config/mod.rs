@@ -15,7 +15,7 @@ mod typed;
 
 pub use connections::{Graph, Instance};
 pub use diagnostic::{did_you_mean, join, ConfigErrors, Diagnostic, Severity};
-pub use fields::{check_listen, duration, is_http_url, ByteSize};
+pub use fields::{check_listen, duration, is_http_url, ByteSize, Secret};
 pub use load::{load, Source};
 pub use positions::Positions;
 pub use service::{
