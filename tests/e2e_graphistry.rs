@@ -130,3 +130,59 @@ fn the_sdks_spans_become_arrow_nodes_and_parent_child_edges_that_pyarrow_reads()
         "trace_id"
     );
 }
+
+/// The password and the personal key secret appear nowhere a user or a log collector
+/// can read: not in `validate`'s errors, not in the logs of failed logins, not on the
+/// admin server's pages.
+#[test]
+fn graphistry_secrets_stay_out_of_validate_output_logs_and_admin_pages() {
+    const SECRET: &str = "hunter2-do-not-print";
+    let dir = tempfile::tempdir().expect("tmp");
+    let unreachable = llamacol_pipeline::testing::free_port();
+    let config = dir.path().join("graphistry.yaml");
+    let write = |extra: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: ${{env:LLAMACOL_OTLP_HTTP_ENDPOINT}}\nexporters:\n  graphistry:\n    server: 127.0.0.1:{unreachable}\n    protocol: http\n    username: alice\n    password: {SECRET}\n    max_spans: 1\n{extra}service:\n  telemetry:\n    admin:\n      endpoint: ${{env:LLAMACOL_ADMIN_ENDPOINT}}\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [graphistry]\n"
+            ),
+        )
+        .expect("write config");
+    };
+    write("    windw: 1m\n");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_llamacol"))
+        .args(["validate", "-c", &config.to_string_lossy()])
+        .output()
+        .expect("validate");
+    let shown = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(shown.contains("did you mean `window`"), "{shown}");
+    assert!(!shown.contains(SECRET), "{shown}");
+
+    write("");
+    let mut collector = Collector::launch(&[&config.to_string_lossy()], &[]);
+    let trace = llamacol_pipeline::testing::sample_traces(1, 1);
+    let response = reqwest::blocking::Client::new()
+        .post(format!("http://127.0.0.1:{}/v1/traces", collector.http))
+        .header("content-type", "application/x-protobuf")
+        .body(prost::Message::encode_to_vec(&trace))
+        .send()
+        .expect("post");
+    assert!(response.status().is_success(), "{}", response.status());
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    for page in ["/debug/pipelines", "/metrics"] {
+        let (_, body) = common::http_get(collector.admin, page);
+        assert!(!body.contains(SECRET), "{page}: {body}");
+    }
+    let (status, _) = collector.terminate();
+    assert!(status.success());
+    let logs = collector.stderr();
+    assert!(
+        logs.contains("trace graph"),
+        "the failed upload is logged: {logs}"
+    );
+    assert!(!logs.contains(SECRET), "{logs}");
+}
