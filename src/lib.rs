@@ -30,6 +30,7 @@ pub fn builtins() -> Registry {
         .processor(llamacol_processors::probabilistic_sampler::factory())
         .processor(llamacol_processors::tail_sampling::factory())
         .processor(llamacol_processors::genai::factory())
+        .processor(llamacol_processors::resource::factory())
         // exporters
         .exporter(llamacol_exporters::otlp::factory())
         .exporter(llamacol_exporters::jaeger::factory())

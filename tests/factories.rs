@@ -21,6 +21,9 @@ fn block(kind: Kind, type_name: &str, dir: &std::path::Path) -> String {
             "{{targets: [{{endpoint: \"http://127.0.0.1:{}\"}}], collection_interval: 100ms}}",
             free_port()
         ),
+        (Kind::Processor, "resource") => {
+            "{attributes: [{key: k8s.node.name, value: n1, action: upsert}]}".into()
+        }
         (Kind::Processor, "memory_limiter") => "{limit_mib: 8192}".into(),
         // Keeps everything (the default, 0, keeps nothing), log records without a trace
         // id included (no randomness: kept when not failing closed).

@@ -15,6 +15,7 @@ pub mod consumer;
 pub mod extension;
 pub mod http;
 pub mod log_once;
+pub mod memory;
 pub mod net;
 pub mod node;
 pub mod registry;

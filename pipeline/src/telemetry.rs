@@ -315,6 +315,14 @@ impl Telemetry {
                 }
             }
         }
+        // The standard process metrics (client_golang's names), for the Collector
+        // dashboard's memory and CPU panels.
+        if let Some(rss) = crate::memory::resident_bytes() {
+            let _ = writeln!(out, "# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {rss}");
+        }
+        if let Some(cpu) = crate::memory::cpu_seconds() {
+            let _ = writeln!(out, "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total {cpu}");
+        }
         let _ = writeln!(
             out,
             "# HELP llamacol_build_info llamacol version.\n# TYPE llamacol_build_info gauge\nllamacol_build_info{{version=\"{}\"}} 1",

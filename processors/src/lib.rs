@@ -7,5 +7,6 @@ pub mod batch;
 pub mod genai;
 pub mod memory_limiter;
 pub mod probabilistic_sampler;
+pub mod resource;
 pub mod slo;
 pub mod tail_sampling;

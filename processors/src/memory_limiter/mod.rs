@@ -4,7 +4,6 @@
 //! accepted data; the pipeline wrapper counts every refusal.
 
 mod config;
-mod memory;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -18,7 +17,8 @@ use llamacol_pipeline::{
 use tokio::task::JoinHandle;
 
 pub use config::{Limits, MemoryLimiterConfig};
-pub use memory::{parse_cgroup_limit, parse_meminfo_total, parse_status_rss};
+use llamacol_pipeline::memory;
+pub use llamacol_pipeline::memory::{parse_cgroup_limit, parse_meminfo_total, parse_status_rss};
 
 pub fn factory() -> ProcessorFactory {
     ProcessorFactory {

@@ -1,0 +1,115 @@
+use llamacol_pipeline::attributes::string;
+use llamacol_pipeline::testing::{sample_logs, sample_metrics, sample_traces, Capture};
+use llamacol_pipeline::{ComponentId, Payload};
+
+use super::*;
+
+fn processor(yaml: &str) -> (Arc<dyn Processor>, Arc<Capture>) {
+    let block: serde_yaml::Value = serde_yaml::from_str(yaml).expect("yaml");
+    let issues = <ResourceConfig as llamacol_pipeline::config::ComponentConfig>::validate(
+        &llamacol_pipeline::config::parse(&block).expect("parse"),
+    );
+    assert!(issues.is_empty(), "{issues:?}");
+    let capture = Arc::new(Capture::default());
+    let ctx = BuildContext::new(
+        ComponentId::parse("resource").expect("id"),
+        Signal::ALL.to_vec(),
+    );
+    (
+        build(&ctx, &block, capture.clone()).expect("build"),
+        capture,
+    )
+}
+
+fn resource_of(batch: &Batch) -> Vec<(String, String)> {
+    let attrs = match batch {
+        Batch::Traces(p) => p.decoded().expect("decoded").resource_spans[0]
+            .resource
+            .clone(),
+        Batch::Metrics(p) => p.decoded().expect("decoded").resource_metrics[0]
+            .resource
+            .clone(),
+        Batch::Logs(p) => p.decoded().expect("decoded").resource_logs[0]
+            .resource
+            .clone(),
+    };
+    attrs
+        .unwrap_or_default()
+        .attributes
+        .iter()
+        .map(|kv| {
+            (
+                kv.key.clone(),
+                llamacol_pipeline::attributes::value_string(kv.value.as_ref().expect("value")),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn each_action_on_every_signal() {
+    let (p, capture) = processor(
+        "attributes:
+  - {key: k8s.node.name, value: gpu-node-3, action: upsert}
+  - {key: service.name, value: replaced, action: insert}
+  - {key: deployment.environment.name, value: prod, action: update}
+  - {key: host.name, from_attribute: k8s.node.name, action: upsert}
+  - {key: gpu.count, value: 8, action: insert}
+  - {key: service.name, action: delete}",
+    );
+    let mut traces = sample_traces(1, 1);
+    traces.resource_spans[0]
+        .resource
+        .as_mut()
+        .expect("resource")
+        .attributes
+        .push(string("k8s.node.name", "old"));
+    p.consume(Batch::Traces(Payload::from_message(traces)))
+        .await
+        .expect("traces");
+    p.consume(Batch::Metrics(Payload::from_message(sample_metrics(1))))
+        .await
+        .expect("metrics");
+    p.consume(Batch::Logs(Payload::from_message(sample_logs(1))))
+        .await
+        .expect("logs");
+    let batches = capture.batches();
+    let expected = |node: &str| {
+        vec![
+            ("k8s.node.name".to_string(), node.to_string()),
+            ("host.name".to_string(), node.to_string()),
+            ("gpu.count".to_string(), "8".to_string()),
+        ]
+    };
+    // service.name was there: insert left it, delete removed it; the environment was
+    // absent, so update did nothing.
+    assert_eq!(resource_of(&batches[0]), expected("gpu-node-3"));
+    for b in &batches[1..] {
+        let attrs = resource_of(b);
+        assert!(
+            attrs.contains(&("k8s.node.name".into(), "gpu-node-3".into())),
+            "{attrs:?}"
+        );
+        assert!(!attrs.iter().any(|(k, _)| k == "service.name"), "{attrs:?}");
+    }
+}
+
+#[test]
+fn config_errors_name_the_action() {
+    let issues = |yaml: &str| {
+        let block: serde_yaml::Value = serde_yaml::from_str(yaml).expect("yaml");
+        <ResourceConfig as llamacol_pipeline::config::ComponentConfig>::validate(
+            &llamacol_pipeline::config::parse(&block).expect("parse"),
+        )
+        .into_iter()
+        .map(|i| format!("{i:?}"))
+        .collect::<Vec<_>>()
+    };
+    assert!(issues("{}")[0].contains("lists no action"));
+    assert!(issues("attributes: [{key: a, action: upsert}]")[0].contains("exactly one of"));
+    assert!(issues("attributes: [{key: a, action: delete, value: x}]")[0].contains("takes no"));
+    assert!(
+        issues("attributes: [{key: a, action: insert, value: [1]}]")[0]
+            .contains("string, number or boolean")
+    );
+}
