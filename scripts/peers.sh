@@ -15,6 +15,7 @@ PROMETHEUS_DEB=2.42.0+ds-5+deb12u1
 ALERTMANAGER_DEB=0.25.0-1+b4
 OTELCOL_VERSION=0.161.0
 JAEGER_VERSION=1.76.0     # the module version; the program is Jaeger v2 (tests/peers/jaeger)
+HELM_VERSION=3.22.0       # helm.sh/helm/v3 (tests/peers/helm)
 LLAMA_CPP_PYTHON=0.3.36   # its sdist vendors the llama.cpp source we build llama-server from
 
 step_started=0
@@ -59,6 +60,7 @@ else
   done_step "built $venv"
 fi
 link peers-python "$venv/bin/python3"
+link hadolint "$venv/bin/hadolint"
 
 # --- The OpenTelemetry Collector, from Go modules --------------------------------------
 otelcol="$peers/otelcol-$OTELCOL_VERSION-$(key tests/peers/otelcol/go.mod tests/peers/otelcol/go.sum tests/peers/otelcol/main.go)"
@@ -89,6 +91,32 @@ else
   done_step "built $jaeger"
 fi
 link jaeger "$jaeger/jaeger"
+
+# --- Helm, from its Go module (a tool of tests/peers/helm's go.mod) ------------------------
+helm="$peers/helm-$HELM_VERSION-$(key tests/peers/helm/go.mod tests/peers/helm/go.sum)"
+step "helm v$HELM_VERSION (go build)"
+if [ -x "$helm/helm" ]; then
+  done_step "cached $helm"
+else
+  mkdir -p "$helm.tmp"
+  (cd tests/peers/helm && GOTOOLCHAIN=local GOFLAGS=-mod=mod go build -trimpath -ldflags='-s -w' \
+      -o "$helm.tmp/helm" helm.sh/helm/v3/cmd/helm >"$helm.tmp/build.log" 2>&1) \
+    || { tail -40 "$helm.tmp/build.log"; exit 1; }
+  rm -rf "$helm" && mv "$helm.tmp" "$helm"
+  done_step "built $helm"
+fi
+link helm "$helm/helm"
+
+# --- systemd-analyze (Debian's systemd), for the unit file's check ----------------------
+step "systemd-analyze (apt)"
+if command -v systemd-analyze >/dev/null; then
+  done_step "installed"
+else
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd >/dev/null
+  done_step "installed $(dpkg-query -W -f='${Version}' systemd)"
+fi
+link systemd-analyze "$(command -v systemd-analyze)"
 
 # --- llama.cpp's llama-server, CPU-only, from the llama-cpp-python sdist ------------------
 # CPU only, static, and nothing fetched at build time (no UI download, no curl, no openssl).

@@ -25,6 +25,15 @@ pub fn start_prometheus_with(
     scrape_interval: &str,
     rule_files: &[(&str, &str)],
 ) -> Prometheus {
+    start_prometheus_scraping(&[scrape_port], scrape_interval, rule_files)
+}
+
+/// Prometheus scraping every port of `scrape_ports` (one job) every `scrape_interval`.
+pub fn start_prometheus_scraping(
+    scrape_ports: &[u16],
+    scrape_interval: &str,
+    rule_files: &[(&str, &str)],
+) -> Prometheus {
     let dir = tempfile::tempdir().expect("tmp");
     let config = dir.path().join("prometheus.yml");
     let mut rules = String::new();
@@ -36,9 +45,14 @@ pub fn start_prometheus_with(
             rules.push_str(&format!("  - {}\n", path.display()));
         }
     }
+    let targets: Vec<String> = scrape_ports
+        .iter()
+        .map(|p| format!("'127.0.0.1:{p}'"))
+        .collect();
+    let targets = targets.join(", ");
     std::fs::write(
         &config,
-        format!("global:\n  scrape_interval: {scrape_interval}\n  evaluation_interval: 1s\n{rules}scrape_configs:\n  - job_name: llamacol\n    honor_labels: true\n    static_configs:\n      - targets: ['127.0.0.1:{scrape_port}']\n"),
+        format!("global:\n  scrape_interval: {scrape_interval}\n  evaluation_interval: 1s\n{rules}scrape_configs:\n  - job_name: llamacol\n    honor_labels: true\n    static_configs:\n      - targets: [{targets}]\n"),
     )
     .expect("write config");
     let port = free_port();

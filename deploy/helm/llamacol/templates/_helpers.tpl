@@ -1,0 +1,63 @@
+{{/* Names and labels. */}}
+{{- define "llamacol.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "llamacol.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "llamacol.component" -}}
+{{- if eq .Values.mode "daemonset" }}agent{{ else }}gateway{{ end -}}
+{{- end -}}
+
+{{- define "llamacol.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "llamacol.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: {{ include "llamacol.component" . }}
+{{- end -}}
+
+{{- define "llamacol.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "llamacol.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "llamacol.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "llamacol.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The gateway workload: a StatefulSet when each replica keeps a persistent queue. */}}
+{{- define "llamacol.workloadKind" -}}
+{{- if eq .Values.mode "daemonset" -}}DaemonSet
+{{- else if .Values.persistentQueue.enabled -}}StatefulSet
+{{- else -}}Deployment
+{{- end -}}
+{{- end -}}
+
+{{- define "llamacol.checkMode" -}}
+{{- if not (has .Values.mode (list "daemonset" "deployment")) -}}
+{{- fail (printf "mode must be `daemonset` (agent) or `deployment` (gateway), not `%s`" .Values.mode) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The configuration: the mode's default merged with .Values.config. */}}
+{{- define "llamacol.config" -}}
+{{- $default := include "llamacol.defaultConfig" . | fromYaml -}}
+{{- $merged := mustMergeOverwrite $default (deepCopy .Values.config) -}}
+{{- toYaml $merged -}}
+{{- end -}}
