@@ -29,6 +29,8 @@ pub struct PrometheusConfig {
     pub resource_to_telemetry_conversion: ResourceToTelemetry,
     /// Leave out the `otel_scope_name` / `otel_scope_version` labels.
     pub without_scope_info: bool,
+    /// Serve `/metrics` over TLS (mTLS with `client_ca_file`); plaintext when absent.
+    pub tls: Option<llamacol_pipeline::tls::ServerTlsConfig>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -50,6 +52,7 @@ impl Default for PrometheusConfig {
             translation_strategy: TranslationStrategy::default(),
             resource_to_telemetry_conversion: ResourceToTelemetry::default(),
             without_scope_info: false,
+            tls: None,
         }
     }
 }
@@ -74,6 +77,9 @@ impl PrometheusConfig {
 impl ComponentConfig for PrometheusConfig {
     fn validate(&self) -> Vec<Issue> {
         let mut issues = Vec::new();
+        if let Some(tls) = &self.tls {
+            issues.extend(tls.issues("tls"));
+        }
         if self.metric_expiration.is_zero() {
             issues.push(Issue::new(
                 "metric_expiration",

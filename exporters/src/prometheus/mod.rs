@@ -177,17 +177,39 @@ impl Exporter for PrometheusExporter {
         let listener = tokio::net::TcpListener::bind(&self.config.endpoint)
             .await
             .map_err(|e| format!("cannot serve /metrics on `{}`: {e}", self.config.endpoint))?;
-        tracing::info!(component = %self.id, endpoint = %listener.local_addr()?, "serving Prometheus /metrics");
+        let tls = self
+            .config
+            .tls
+            .as_ref()
+            .map(|t| llamacol_pipeline::tls::acceptor(t, &self.id))
+            .transpose()?;
+        let scheme = if tls.is_some() { "TLS" } else { "plaintext" };
+        tracing::info!(component = %self.id, endpoint = %listener.local_addr()?, scheme, "serving Prometheus /metrics");
         let app = axum::Router::new()
             .route("/metrics", get(scrape))
             .with_state(Arc::new(Scrape {
                 ingest: self.ingest.clone(),
                 config: self.config.clone(),
             }));
+        let id = self.id.clone();
         self.server.spawn(|stop| async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await;
+            match tls {
+                Some(acceptor) => {
+                    match llamacol_pipeline::tls::TlsIncoming::new(listener, acceptor, &id, stop.clone()) {
+                        Ok(incoming) => {
+                            let _ = axum::serve(incoming, app)
+                                .with_graceful_shutdown(stop.cancelled_owned())
+                                .await;
+                        }
+                        Err(e) => tracing::error!(component = %id, error = %e, "cannot serve /metrics over TLS"),
+                    }
+                }
+                None => {
+                    let _ = axum::serve(listener, app)
+                        .with_graceful_shutdown(stop.cancelled_owned())
+                        .await;
+                }
+            }
         });
         Ok(())
     }

@@ -25,6 +25,7 @@ use serde::Deserialize;
 
 pub mod conformance;
 mod external;
+pub mod tls;
 pub use conformance::{
     check_connector, check_exporter, check_extension, check_processor, check_receiver, Flow,
 };

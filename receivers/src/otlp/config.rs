@@ -1,6 +1,7 @@
 //! `receivers.otlp` config, with the Collector's keys and defaults.
 
 use llamacol_pipeline::config::{check_listen, ComponentConfig, Issue, Listen};
+use llamacol_pipeline::tls::ServerTlsConfig;
 use serde::{Deserialize, Deserializer};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -51,6 +52,8 @@ pub struct GrpcConfig {
     /// Largest request accepted, after decompression, in MiB. Default 4. Larger requests
     /// get RESOURCE_EXHAUSTED.
     pub max_recv_msg_size_mib: usize,
+    /// Serve TLS (and mTLS with `client_ca_file`); plaintext when absent.
+    pub tls: Option<ServerTlsConfig>,
 }
 
 impl Default for GrpcConfig {
@@ -58,6 +61,7 @@ impl Default for GrpcConfig {
         GrpcConfig {
             endpoint: "localhost:4317".into(),
             max_recv_msg_size_mib: 4,
+            tls: None,
         }
     }
 }
@@ -76,6 +80,8 @@ pub struct HttpConfig {
     pub metrics_url_path: String,
     /// Default `/v1/logs`.
     pub logs_url_path: String,
+    /// Serve TLS (and mTLS with `client_ca_file`); plaintext when absent.
+    pub tls: Option<ServerTlsConfig>,
 }
 
 impl Default for HttpConfig {
@@ -86,6 +92,7 @@ impl Default for HttpConfig {
             traces_url_path: "/v1/traces".into(),
             metrics_url_path: "/v1/metrics".into(),
             logs_url_path: "/v1/logs".into(),
+            tls: None,
         }
     }
 }
@@ -107,9 +114,15 @@ impl ComponentConfig for OtlpConfig {
                     "must be at least 1",
                 ));
             }
+            if let Some(tls) = &g.tls {
+                issues.extend(tls.issues("protocols.grpc.tls"));
+            }
         }
         if let Some(h) = &self.protocols.http {
             issues.extend(check_listen("protocols.http.endpoint", &h.endpoint, 4318));
+            if let Some(tls) = &h.tls {
+                issues.extend(tls.issues("protocols.http.tls"));
+            }
             for (key, path) in [
                 ("traces_url_path", &h.traces_url_path),
                 ("metrics_url_path", &h.metrics_url_path),

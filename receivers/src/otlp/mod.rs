@@ -10,6 +10,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use axum::serve::ListenerExt;
 use llamacol_pipeline::config::{parse_block, ConfigSpec};
+use llamacol_pipeline::tls::{self, ServerTlsConfig, TlsIncoming};
 use llamacol_pipeline::{BoxError, BuildContext, Consumer, Receiver, ReceiverFactory, Signal};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -60,8 +61,23 @@ impl Receiver for OtlpReceiver {
             Some(h) => Some((h.clone(), bind(&h.endpoint, "HTTP").await?)),
             None => None,
         };
+        // TLS acceptors are built before serving too: a bad certificate fails the start.
+        let tls = |t: &Option<ServerTlsConfig>, protocol: &str| {
+            t.as_ref()
+                .map(|t| {
+                    tls::acceptor(t, &self.id).map_err(|e| format!("OTLP/{protocol} tls: {e}"))
+                })
+                .transpose()
+        };
+        let grpc_tls = tls(&grpc.as_ref().and_then(|(g, _)| g.tls.clone()), "gRPC")?;
+        let http_tls = tls(&http.as_ref().and_then(|(h, _)| h.tls.clone()), "HTTP")?;
         if let Some((g, listener)) = grpc {
-            tracing::info!(component = %self.id, endpoint = %listener.local_addr()?, "OTLP/gRPC listening");
+            let scheme = if grpc_tls.is_some() {
+                "TLS"
+            } else {
+                "plaintext"
+            };
+            tracing::info!(component = %self.id, endpoint = %listener.local_addr()?, scheme, "OTLP/gRPC listening");
             let max = g.max_recv_msg_size_mib * 1024 * 1024;
             let has = |s| self.signals.contains(&s);
             let router = tonic::transport::Server::builder()
@@ -78,35 +94,59 @@ impl Receiver for OtlpReceiver {
                 );
             let cancel = self.cancel.clone();
             let id = self.id.clone();
+            let tls_incoming = match grpc_tls {
+                Some(a) => Ok(TlsIncoming::new(listener, a, &self.id, cancel.clone())?),
+                None => Err(listener),
+            };
             self.servers.spawn(async move {
-                // Nagle's algorithm would hold small responses back ~40ms behind delayed ACKs.
-                let incoming =
-                    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-                if let Err(e) = router
-                    .serve_with_incoming_shutdown(incoming, cancel.cancelled_owned())
-                    .await
-                {
+                let served = match tls_incoming {
+                    Ok(incoming) => {
+                        router
+                            .serve_with_incoming_shutdown(
+                                incoming.into_stream(),
+                                cancel.cancelled_owned(),
+                            )
+                            .await
+                    }
+                    Err(listener) => {
+                        // Nagle's algorithm would hold small responses back ~40ms behind
+                        // delayed ACKs.
+                        let incoming = tonic::transport::server::TcpIncoming::from(listener)
+                            .with_nodelay(Some(true));
+                        router
+                            .serve_with_incoming_shutdown(incoming, cancel.cancelled_owned())
+                            .await
+                    }
+                };
+                if let Err(e) = served {
                     tracing::error!(component = %id, error = %e, "OTLP/gRPC server stopped");
                 }
             });
         }
         if let Some((h, listener)) = http {
-            tracing::info!(component = %self.id, endpoint = %listener.local_addr()?, "OTLP/HTTP listening");
+            let scheme = if http_tls.is_some() {
+                "TLS"
+            } else {
+                "plaintext"
+            };
+            tracing::info!(component = %self.id, endpoint = %listener.local_addr()?, scheme, "OTLP/HTTP listening");
             let app = http::router(&self.signals, &h, next);
             let cancel = self.cancel.clone();
             let id = self.id.clone();
-            // Nagle's algorithm would hold small responses back ~40ms behind delayed ACKs.
-            let listener = listener.tap_io(|tcp| {
-                let _ = tcp.set_nodelay(true);
-            });
-            self.servers.spawn(async move {
-                let served = axum::serve(listener, app)
-                    .with_graceful_shutdown(cancel.cancelled_owned())
-                    .await;
-                if let Err(e) = served {
-                    tracing::error!(component = %id, error = %e, "OTLP/HTTP server stopped");
+            match http_tls {
+                Some(acceptor) => {
+                    let incoming = TlsIncoming::new(listener, acceptor, &self.id, cancel.clone())?;
+                    self.servers.spawn(serve_http(incoming, app, cancel, id));
                 }
-            });
+                None => {
+                    // Nagle's algorithm would hold small responses back ~40ms behind
+                    // delayed ACKs.
+                    let listener = listener.tap_io(|tcp| {
+                        let _ = tcp.set_nodelay(true);
+                    });
+                    self.servers.spawn(serve_http(listener, app, cancel, id));
+                }
+            }
         }
         Ok(())
     }
@@ -116,6 +156,19 @@ impl Receiver for OtlpReceiver {
         self.cancel.cancel();
         while self.servers.join_next().await.is_some() {}
         Ok(())
+    }
+}
+
+async fn serve_http<L>(listener: L, app: axum::Router, cancel: CancellationToken, id: String)
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(cancel.cancelled_owned())
+        .await;
+    if let Err(e) = served {
+        tracing::error!(component = %id, error = %e, "OTLP/HTTP server stopped");
     }
 }
 
