@@ -47,6 +47,8 @@ pub fn builtins() -> Registry {
         // extensions
         .extension(llamacol_extensions::file_storage::factory())
         .extension(llamacol_extensions::health_check::factory())
+        .extension(llamacol_extensions::bearertokenauth::factory())
+        .extension(llamacol_extensions::basicauth::factory())
 }
 
 /// Parses the command line and runs it (`run`, `validate`, `components`) over `registry`:

@@ -75,7 +75,7 @@ fn unknown_component_type_suggests_the_right_one() {
 fn unknown_key_in_a_component_suggests_the_right_one() {
     assert_eq!(
         errors("typo_key.yaml"),
-        ["error: tests/testdata/config/typo_key.yaml:5:9: receivers.otlp.protocols.grpc.endpont: unknown key `endpont` (did you mean `endpoint`?); valid keys: endpoint, max_recv_msg_size_mib"]
+        ["error: tests/testdata/config/typo_key.yaml:5:9: receivers.otlp.protocols.grpc.endpont: unknown key `endpont` (did you mean `endpoint`?); valid keys: endpoint, max_recv_msg_size_mib, tls, auth"]
     );
 }
 
@@ -360,6 +360,17 @@ fn slo_rule_mistakes_name_the_line_in_the_config_and_in_the_rule_file() {
             // A key that is missing is placed at its rule.
             "error: tests/testdata/config/slo_rule_errors.yaml:7:14: processors.slo.rules[0].quantile: `aggregate: quantile` needs `quantile`, between 0 and 1 (e.g. 0.99)",
             "error: tests/testdata/config/slo_rule_errors.yaml:5:18: processors.slo.rule_files[0]: tests/testdata/config/slo_bad_rules.yaml:6:5: rules[0].for: invalid value: string \"a while\", expected a duration",
+        ]
+    );
+}
+
+#[test]
+fn an_authenticator_must_be_a_listed_authenticator_extension() {
+    assert_eq!(
+        errors("auth_errors.yaml"),
+        [
+            "error: tests/testdata/config/auth_errors.yaml:13:16: receivers.otlp.protocols.grpc.auth.authenticator: authenticator `bearertokenauth/agent` is not an extension listed in `service.extensions` (did you mean `bearertokenauth/agents`?); define it under `extensions` (e.g. `bearertokenauth: {token: ${env:TOKEN}}`) and list it in `service.extensions`",
+            "error: tests/testdata/config/auth_errors.yaml:17:12: exporters.otlp.auth.authenticator: extension `file_storage` does not authenticate; name a `bearertokenauth` or `basicauth` extension",
         ]
     );
 }

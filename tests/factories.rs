@@ -62,6 +62,10 @@ fn block(kind: Kind, type_name: &str, dir: &std::path::Path) -> String {
             "{{directory: \"{}\", create_directory: true}}",
             dir.join("queue").display()
         ),
+        (Kind::Extension, "bearertokenauth") => "{token: conformance-token}".into(),
+        (Kind::Extension, "basicauth") => {
+            "{htpasswd: {inline: \"user:plain-password\"}, client_auth: {username: user, password: plain-password}}".into()
+        }
         (Kind::Extension, "health_check") => {
             format!("{{endpoint: \"127.0.0.1:{}\"}}", free_port())
         }

@@ -1,8 +1,13 @@
 //! llamacol-extensions: components outside pipelines that others use by id, one module
-//! folder per component (`file_storage` for persistent exporter queues, `health_check`).
+//! folder per component (`file_storage` for persistent exporter queues, `health_check`,
+//! the authenticators `bearertokenauth` and `basicauth`).
 //!
 //! Depends on `llamacol-pipeline` only (never on receivers, processors or exporters):
-//! an extension offers what the pipeline's traits ask for (`QueueStorage`), nothing more.
+//! an extension offers what the pipeline's traits ask for (`QueueStorage`,
+//! `Authenticator`), nothing more.
 
+pub mod basicauth;
+pub mod bearertokenauth;
 pub mod file_storage;
 pub mod health_check;
+mod watched;

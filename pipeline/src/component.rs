@@ -106,6 +106,8 @@ pub struct BuildContext {
     pub failures: FailureCounter,
     /// What this node's components discovered (llama.cpp servers, GPUs): publish and read.
     pub node: crate::node::NodeContext,
+    /// The running authenticator extensions, for `auth: {authenticator: ...}`.
+    pub auth: crate::auth::Authenticators,
 }
 
 /// Counts a receiver's failed scrapes.
@@ -135,6 +137,7 @@ impl BuildContext {
             sampled_out: SampledOutCounter::default(),
             failures: FailureCounter::default(),
             node: crate::node::NodeContext::default(),
+            auth: crate::auth::Authenticators::default(),
         }
     }
 }

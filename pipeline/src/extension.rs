@@ -53,17 +53,24 @@ pub trait Extension: Send + Sync {
     fn storage(&self) -> Option<&dyn QueueStorage> {
         None
     }
+    /// An authenticator extension (`bearertokenauth`, `basicauth`) checks requests to
+    /// receivers and gives exporters the header to send.
+    fn authenticator(&self) -> Option<Arc<dyn crate::auth::Authenticator>> {
+        None
+    }
 }
 
 pub type BuildExtension =
     fn(&ExtensionContext, &serde_yaml::Value) -> Result<Arc<dyn Extension>, BoxError>;
 
 /// An extension type. `storage` says whether exporters may name it in
-/// `sending_queue.storage` (checked when the config is validated).
+/// `sending_queue.storage`, `authenticator` whether receivers and exporters may name it
+/// in `auth.authenticator` (both checked when the config is validated).
 #[derive(Clone, Copy)]
 pub struct ExtensionFactory {
     pub type_name: &'static str,
     pub config: ConfigSpec,
     pub storage: bool,
+    pub authenticator: bool,
     pub build: BuildExtension,
 }

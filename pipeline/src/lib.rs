@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod attributes;
+pub mod auth;
 pub mod batch;
 pub mod clock;
 pub mod component;

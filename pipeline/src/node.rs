@@ -76,15 +76,19 @@ pub enum TargetFamily {
     GraphistryDatasets,
     /// `llamacol_graphistry_spans_total{component,server,outcome}`: the spans in them.
     GraphistrySpans,
+    /// `llamacol_receiver_unauthenticated_requests_total{component,protocol,outcome}`:
+    /// requests a receiver refused because its authenticator did not accept them.
+    ReceiverAuth,
 }
 
 impl TargetFamily {
     /// Every family, in the order `/metrics` shows them.
-    pub const ALL: [TargetFamily; 4] = [
+    pub const ALL: [TargetFamily; 5] = [
         TargetFamily::AlertNotifications,
         TargetFamily::ExporterBackend,
         TargetFamily::GraphistryDatasets,
         TargetFamily::GraphistrySpans,
+        TargetFamily::ReceiverAuth,
     ];
 
     pub fn metric(self) -> &'static str {
@@ -93,6 +97,7 @@ impl TargetFamily {
             TargetFamily::ExporterBackend => "llamacol_exporter_backend_items_total",
             TargetFamily::GraphistryDatasets => "llamacol_graphistry_datasets_total",
             TargetFamily::GraphistrySpans => "llamacol_graphistry_spans_total",
+            TargetFamily::ReceiverAuth => "llamacol_receiver_unauthenticated_requests_total",
         }
     }
 
@@ -101,6 +106,7 @@ impl TargetFamily {
             TargetFamily::AlertNotifications => "target",
             TargetFamily::ExporterBackend => "backend",
             TargetFamily::GraphistryDatasets | TargetFamily::GraphistrySpans => "server",
+            TargetFamily::ReceiverAuth => "protocol",
         }
     }
 
@@ -110,6 +116,7 @@ impl TargetFamily {
             TargetFamily::ExporterBackend => "Items a load-balancing exporter delivered to a backend (outcome sent), or whose export to it failed and that were routed to another backend or retried (failed).",
             TargetFamily::GraphistryDatasets => "Trace graphs a graphistry exporter uploaded or wrote offline (delivered), whose upload failed and is retried (failed), or that it gave up on (dropped).",
             TargetFamily::GraphistrySpans => "Spans in the graphs a graphistry exporter delivered (delivered), spans that did not fit a full window and went to the next one (carried_over), and spans in graphs it gave up on (dropped).",
+            TargetFamily::ReceiverAuth => "Requests a receiver refused because its authenticator did not accept their credentials (gRPC UNAUTHENTICATED, HTTP 401).",
         }
     }
 
@@ -120,6 +127,7 @@ impl TargetFamily {
             TargetFamily::ExporterBackend => &["sent", "failed"],
             TargetFamily::GraphistryDatasets => &["delivered", "failed", "dropped"],
             TargetFamily::GraphistrySpans => &["delivered", "carried_over", "dropped"],
+            TargetFamily::ReceiverAuth => &["refused"],
         }
     }
 }

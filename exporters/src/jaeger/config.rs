@@ -26,6 +26,8 @@ pub struct JaegerConfig {
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
     pub tls: TlsConfig,
+    /// Send the credentials of an authenticator extension.
+    pub auth: Option<llamacol_pipeline::auth::AuthConfig>,
 }
 
 impl Default for JaegerConfig {
@@ -37,6 +39,7 @@ impl Default for JaegerConfig {
             headers: Headers::default(),
             timeout: Duration::from_secs(5),
             tls: TlsConfig::default(),
+            auth: None,
         }
     }
 }
@@ -68,12 +71,17 @@ impl JaegerConfig {
             headers: self.headers.clone(),
             timeout: self.timeout,
             tls: self.tls.clone(),
+            auth: self.auth.clone(),
             ..OtlpExporterConfig::default()
         }
     }
 }
 
 impl ComponentConfig for JaegerConfig {
+    fn authenticators(&self) -> Vec<llamacol_pipeline::config::Listen> {
+        crate::otlp::auth_claim(self.auth.as_ref(), "auth.authenticator")
+    }
+
     fn validate(&self) -> Vec<Issue> {
         if self
             .endpoint

@@ -35,10 +35,11 @@ pub fn factory() -> ExporterFactory {
 fn build(ctx: &BuildContext, block: &Value) -> Result<Arc<dyn Exporter>, BoxError> {
     let config = parse_block::<JaegerConfig>(block)?;
     let id = ctx.id.to_string();
+    let auth = ctx.auth.resolve(config.auth.as_ref())?;
     Ok(Arc::new(match config.protocol {
-        JaegerProtocol::Grpc => JaegerExporter::Grpc(GrpcSender::new(id, &config.sender())?),
+        JaegerProtocol::Grpc => JaegerExporter::Grpc(GrpcSender::new(id, &config.sender(), auth)?),
         JaegerProtocol::Otlp | JaegerProtocol::OtlpHttp => {
-            JaegerExporter::Otlp(sender(id, &config.sender())?)
+            JaegerExporter::Otlp(sender(id, &config.sender(), auth)?)
         }
     }))
 }

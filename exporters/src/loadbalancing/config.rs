@@ -110,6 +110,12 @@ impl LoadBalancingConfig {
 }
 
 impl ComponentConfig for LoadBalancingConfig {
+    fn authenticators(&self) -> Vec<llamacol_pipeline::config::Listen> {
+        self.otlp_for("backend:4317")
+            .map(|o| crate::otlp::auth_claim(o.auth.as_ref(), "protocol.otlp.auth.authenticator"))
+            .unwrap_or_default()
+    }
+
     fn validate(&self) -> Vec<Issue> {
         let mut issues = Vec::new();
         if let serde_yaml::Value::Mapping(m) = &self.protocol.otlp {

@@ -49,9 +49,14 @@ pub fn factory() -> ExporterFactory {
 
 fn build(ctx: &BuildContext, block: &serde_yaml::Value) -> Result<Arc<dyn Exporter>, BoxError> {
     let config = parse_block::<LoadBalancingConfig>(block)?;
+    let auth = match config.otlp_for("backend:4317") {
+        Ok(otlp) => ctx.auth.resolve(otlp.auth.as_ref())?,
+        Err(_) => None,
+    };
     let shared = Arc::new(Shared {
         id: ctx.id.to_string(),
         node: ctx.node.clone(),
+        auth,
         backends: RwLock::new(Arc::new(Vec::new())),
         config,
     });
@@ -98,6 +103,8 @@ struct Shared {
     id: String,
     config: LoadBalancingConfig,
     node: NodeContext,
+    /// `protocol.otlp.auth`'s authenticator, for every backend.
+    auth: Option<Arc<dyn llamacol_pipeline::auth::Authenticator>>,
     backends: RwLock<Arc<Vec<Arc<Backend>>>>,
 }
 
@@ -121,7 +128,11 @@ impl Shared {
                 all.join("; ")
             })?;
             next.push(Arc::new(Backend {
-                sender: sender(format!("{}/{endpoint}", self.id), &config)?,
+                sender: sender(
+                    format!("{}/{endpoint}", self.id),
+                    &config,
+                    self.auth.clone(),
+                )?,
                 counters: self.node.target_counters(
                     TargetFamily::ExporterBackend,
                     &self.id,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use llamacol_pipeline::config::{is_http_url, ComponentConfig, Issue};
+use llamacol_pipeline::config::{is_http_url, ComponentConfig, Issue, Listen};
 use llamacol_pipeline::http::{Headers, TlsConfig};
 use serde::Deserialize;
 
@@ -33,6 +33,9 @@ pub struct OtlpExporterConfig {
     pub metrics_endpoint: Option<String>,
     /// HTTP only: full URL for logs.
     pub logs_endpoint: Option<String>,
+    /// Send the credentials of an authenticator extension (`bearertokenauth`,
+    /// `basicauth` with `client_auth`).
+    pub auth: Option<llamacol_pipeline::auth::AuthConfig>,
 }
 
 impl Default for OtlpExporterConfig {
@@ -48,6 +51,7 @@ impl Default for OtlpExporterConfig {
             traces_endpoint: None,
             metrics_endpoint: None,
             logs_endpoint: None,
+            auth: None,
         }
     }
 }
@@ -75,6 +79,10 @@ pub enum Compression {
 }
 
 impl ComponentConfig for OtlpExporterConfig {
+    fn authenticators(&self) -> Vec<Listen> {
+        auth_claim(self.auth.as_ref(), "auth.authenticator")
+    }
+
     fn validate(&self) -> Vec<Issue> {
         let mut issues = Vec::new();
         let all_signal_urls = self.traces_endpoint.is_some()
@@ -125,4 +133,14 @@ impl ComponentConfig for OtlpExporterConfig {
         }
         issues
     }
+}
+
+/// The claim of an exporter's `auth:` block, at `path`.
+pub fn auth_claim(auth: Option<&llamacol_pipeline::auth::AuthConfig>, path: &str) -> Vec<Listen> {
+    auth.map(|a| Listen {
+        path: path.into(),
+        address: a.authenticator.clone(),
+    })
+    .into_iter()
+    .collect()
 }

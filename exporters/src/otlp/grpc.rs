@@ -18,10 +18,15 @@ pub struct GrpcSender {
     metadata: MetadataMap,
     compression: Option<CompressionEncoding>,
     timeout: std::time::Duration,
+    auth: Option<std::sync::Arc<dyn llamacol_pipeline::auth::Authenticator>>,
 }
 
 impl GrpcSender {
-    pub fn new(id: String, config: &OtlpExporterConfig) -> Result<GrpcSender, BoxError> {
+    pub fn new(
+        id: String,
+        config: &OtlpExporterConfig,
+        auth: Option<std::sync::Arc<dyn llamacol_pipeline::auth::Authenticator>>,
+    ) -> Result<GrpcSender, BoxError> {
         let url = if config.endpoint.contains("://") {
             config.endpoint.clone()
         } else if config.tls.insecure {
@@ -55,6 +60,7 @@ impl GrpcSender {
             metadata,
             compression,
             timeout: config.timeout,
+            auth,
         })
     }
 
@@ -135,6 +141,9 @@ impl GrpcSender {
         request
             .headers_mut()
             .extend(self.metadata.clone().into_headers());
+        if let Some((name, value)) = self.auth.as_ref().and_then(|a| a.client_header()) {
+            request.headers_mut().insert(name, value);
+        }
         let exchange = async {
             let mut channel = self.channel.clone();
             std::future::poll_fn(|cx| channel.poll_ready(cx))

@@ -21,10 +21,15 @@ pub struct HttpSender {
     urls: [String; 3],
     encoding: Encoding,
     compression: Compression,
+    auth: Option<std::sync::Arc<dyn llamacol_pipeline::auth::Authenticator>>,
 }
 
 impl HttpSender {
-    pub fn new(id: String, config: &OtlpExporterConfig) -> Result<HttpSender, BoxError> {
+    pub fn new(
+        id: String,
+        config: &OtlpExporterConfig,
+        auth: Option<std::sync::Arc<dyn llamacol_pipeline::auth::Authenticator>>,
+    ) -> Result<HttpSender, BoxError> {
         let client = llamacol_pipeline::http::client(config.timeout, &config.tls, &config.headers)?;
         let base = config.endpoint.trim_end_matches('/');
         let url = |own: &Option<String>, path: &str| {
@@ -40,6 +45,7 @@ impl HttpSender {
             ],
             encoding: config.encoding,
             compression: config.compression,
+            auth,
         })
     }
 
@@ -54,11 +60,12 @@ impl HttpSender {
         let body = compress(self.compression, body)
             .map_err(|e| ConsumeError::permanent(ExportError::Encode(e.to_string())))?;
         let signal = batch.signal();
-        let mut request = self
+        let request = self
             .client
             .post(&self.urls[signal as usize])
             .header(CONTENT_TYPE, content_type)
             .body(body);
+        let mut request = llamacol_pipeline::auth::with_auth(request, self.auth.as_ref());
         if let Some(encoding) = match self.compression {
             Compression::Gzip => Some("gzip"),
             Compression::Zstd => Some("zstd"),

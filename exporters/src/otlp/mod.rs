@@ -15,7 +15,8 @@ use llamacol_pipeline::{
     Batch, BoxError, BuildContext, ConsumeError, Exporter, ExporterFactory, Signal,
 };
 
-pub use config::{Compression, Encoding, OtlpExporterConfig, Protocol};
+pub use config::{auth_claim, Compression, Encoding, OtlpExporterConfig, Protocol};
+use llamacol_pipeline::auth::Authenticator;
 
 pub fn factory() -> ExporterFactory {
     ExporterFactory {
@@ -28,14 +29,20 @@ pub fn factory() -> ExporterFactory {
 
 fn build(ctx: &BuildContext, block: &Value) -> Result<Arc<dyn Exporter>, BoxError> {
     let config = parse_block::<OtlpExporterConfig>(block)?;
-    Ok(Arc::new(sender(ctx.id.to_string(), &config)?))
+    let auth = ctx.auth.resolve(config.auth.as_ref())?;
+    Ok(Arc::new(sender(ctx.id.to_string(), &config, auth)?))
 }
 
-/// An OTLP sender for `config` (also what `loadbalancing` builds for each backend).
-pub fn sender(id: String, config: &OtlpExporterConfig) -> Result<OtlpExporter, BoxError> {
+/// An OTLP sender for `config` (also what `loadbalancing` builds for each backend),
+/// sending `auth`'s credentials when given.
+pub fn sender(
+    id: String,
+    config: &OtlpExporterConfig,
+    auth: Option<Arc<dyn Authenticator>>,
+) -> Result<OtlpExporter, BoxError> {
     Ok(match config.protocol {
-        Protocol::Grpc => OtlpExporter::Grpc(grpc::GrpcSender::new(id, config)?),
-        Protocol::Http => OtlpExporter::Http(http::HttpSender::new(id, config)?),
+        Protocol::Grpc => OtlpExporter::Grpc(grpc::GrpcSender::new(id, config, auth)?),
+        Protocol::Http => OtlpExporter::Http(http::HttpSender::new(id, config, auth)?),
     })
 }
 

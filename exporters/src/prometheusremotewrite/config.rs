@@ -29,6 +29,8 @@ pub struct RemoteWriteConfig {
     pub target_info: TargetInfo,
     pub resource_to_telemetry_conversion: ResourceToTelemetry,
     pub translation_strategy: TranslationStrategy,
+    /// Send the credentials of an authenticator extension.
+    pub auth: Option<llamacol_pipeline::auth::AuthConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -56,6 +58,7 @@ impl Default for RemoteWriteConfig {
             target_info: TargetInfo::default(),
             resource_to_telemetry_conversion: ResourceToTelemetry::default(),
             translation_strategy: TranslationStrategy::default(),
+            auth: None,
         }
     }
 }
@@ -74,6 +77,10 @@ impl RemoteWriteConfig {
 }
 
 impl ComponentConfig for RemoteWriteConfig {
+    fn authenticators(&self) -> Vec<llamacol_pipeline::config::Listen> {
+        crate::otlp::auth_claim(self.auth.as_ref(), "auth.authenticator")
+    }
+
     fn validate(&self) -> Vec<Issue> {
         let mut issues = Vec::new();
         if !is_http_url(&self.endpoint) {

@@ -45,6 +45,7 @@ fn build(ctx: &BuildContext, block: &Value) -> Result<Arc<dyn Exporter>, BoxErro
     Ok(Arc::new(RemoteWriteExporter {
         id: ctx.id.to_string(),
         client: llamacol_pipeline::http::client(config.timeout, &config.tls, &config.headers)?,
+        auth: ctx.auth.resolve(config.auth.as_ref())?,
         options: config.options(),
         ingest: Ingest::new(ctx.dropped.clone()),
         config,
@@ -57,6 +58,7 @@ pub struct RemoteWriteExporter {
     options: Options,
     client: reqwest::Client,
     ingest: Ingest,
+    auth: Option<Arc<dyn llamacol_pipeline::auth::Authenticator>>,
 }
 
 impl RemoteWriteExporter {
@@ -164,7 +166,8 @@ impl Exporter for RemoteWriteExporter {
                 "User-Agent",
                 concat!("llamacol/", env!("CARGO_PKG_VERSION")),
             )
-            .body(body)
+            .body(body);
+        let response = llamacol_pipeline::auth::with_auth(response, self.auth.as_ref())
             .send()
             .await
             .map_err(|e| {

@@ -26,6 +26,7 @@ pub fn factory() -> ExtensionFactory {
         type_name: "file_storage",
         config: ConfigSpec::of::<FileStorageConfig>(),
         storage: true,
+        authenticator: false,
         build,
     }
 }

@@ -27,6 +27,7 @@ pub fn factory() -> ExtensionFactory {
         type_name: "health_check",
         config: ConfigSpec::of::<HealthCheckConfig>(),
         storage: false,
+        authenticator: false,
         build,
     }
 }

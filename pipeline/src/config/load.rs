@@ -195,6 +195,7 @@ impl Checker<'_> {
         self.unused(&used, &defined);
         self.ports(&used, &defined, &telemetry);
         self.directories(&used, &defined);
+        self.authenticators(&used, &defined, &service_extensions);
 
         Some(Config {
             receivers,
@@ -410,6 +411,7 @@ impl Checker<'_> {
             let claims = Claims {
                 listens: rooted(claims.listens),
                 directories: rooted(claims.directories),
+                authenticators: rooted(claims.authenticators),
             };
             defined.insert(
                 (kind, key),
@@ -679,6 +681,33 @@ impl Checker<'_> {
                         later.address, earlier.address, earlier.path
                     ),
                 );
+            }
+        }
+    }
+
+    /// `auth.authenticator` must name an authenticator extension that runs.
+    fn authenticators(
+        &mut self,
+        used: &BTreeSet<(Kind, String)>,
+        defined: &HashMap<(Kind, String), Defined>,
+        running: &[ComponentId],
+    ) {
+        for key in used_keys(used, defined) {
+            for claim in &defined[key].claims.authenticators {
+                let name = &claim.address;
+                let Some(id) = running.iter().find(|id| id.to_string() == *name) else {
+                    let names: Vec<String> = running.iter().map(ToString::to_string).collect();
+                    let hint = suggestion(name, names.iter().map(String::as_str));
+                    self.error(claim.path.clone(), format!("authenticator `{name}` is not an extension listed in `service.extensions`{hint}; define it under `extensions` (e.g. `bearertokenauth: {{token: ${{env:TOKEN}}}}`) and list it in `service.extensions`"));
+                    continue;
+                };
+                let is_auth = self
+                    .registry
+                    .find_extension(&id.type_name)
+                    .is_some_and(|f| f.authenticator);
+                if !is_auth {
+                    self.error(claim.path.clone(), format!("extension `{name}` does not authenticate; name a `bearertokenauth` or `basicauth` extension"));
+                }
             }
         }
     }

@@ -45,6 +45,11 @@ pub trait ComponentConfig: DeserializeOwned + Default {
     fn directories(&self) -> Vec<Listen> {
         Vec::new()
     }
+    /// The authenticator extensions this component names (`auth.authenticator`):
+    /// `path` is the option, `address` the extension id.
+    fn authenticators(&self) -> Vec<Listen> {
+        Vec::new()
+    }
 }
 
 /// What a valid block claims for itself, checked across components.
@@ -53,6 +58,8 @@ pub struct Claims {
     pub listens: Vec<Listen>,
     /// `path` is the option, `address` the directory.
     pub directories: Vec<Listen>,
+    /// `path` is the option, `address` the authenticator extension's id.
+    pub authenticators: Vec<Listen>,
 }
 
 /// How the pipeline checks a factory's config without building it.
@@ -74,6 +81,7 @@ fn check<C: ComponentConfig>(value: &Value) -> Result<Claims, Vec<Issue>> {
         Ok(Claims {
             listens: config.listens(),
             directories: config.directories(),
+            authenticators: config.authenticators(),
         })
     } else {
         Err(issues)

@@ -191,6 +191,7 @@ impl Builder<'_> {
                 sampled_out: SampledOutCounter::new(counters.clone()),
                 failures: FailureCounter::default(),
                 node: self.node.clone(),
+                auth: crate::auth::Authenticators::default(),
             };
             let processor =
                 (factory.build)(&ctx, &block, next).map_err(|e| failed(Kind::Processor, id, e))?;
@@ -244,6 +245,7 @@ impl Builder<'_> {
                 sampled_out: SampledOutCounter::default(),
                 failures: FailureCounter::default(),
                 node: self.node.clone(),
+                auth: crate::auth::Authenticators::default(),
             };
             let connector = (factory.build)(&ctx, &block, pair, next)
                 .map_err(|e| failed(Kind::Connector, id, e))?;

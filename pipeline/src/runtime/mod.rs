@@ -85,6 +85,12 @@ impl Service {
             });
         }
 
+        let auth = crate::auth::Authenticators::new(
+            extensions
+                .iter()
+                .filter_map(|e| Some((e.id.to_string(), e.extension.authenticator()?)))
+                .collect(),
+        );
         let mut exporters: BTreeMap<ComponentId, Arc<ExporterQueue>> = BTreeMap::new();
         for exporter in &config.exporters {
             let signals = signals_using(&config.pipelines, &exporter.id, |p| &p.exporters);
@@ -110,6 +116,7 @@ impl Service {
                 sampled_out: SampledOutCounter::default(),
                 failures: FailureCounter::default(),
                 node: node.clone(),
+                auth: auth.clone(),
             };
             let built = (factory.build)(&ctx, &exporter.block)
                 .map_err(|e| failed(Kind::Exporter, &exporter.id, e))?;
@@ -184,6 +191,7 @@ impl Service {
                     pipeline: None,
                 })),
                 node: node.clone(),
+                auth: auth.clone(),
             };
             let receiver =
                 (factory.build)(&ctx, block).map_err(|e| failed(Kind::Receiver, id, e))?;

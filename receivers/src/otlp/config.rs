@@ -1,5 +1,6 @@
 //! `receivers.otlp` config, with the Collector's keys and defaults.
 
+use llamacol_pipeline::auth::AuthConfig;
 use llamacol_pipeline::config::{check_listen, ComponentConfig, Issue, Listen};
 use llamacol_pipeline::tls::ServerTlsConfig;
 use serde::{Deserialize, Deserializer};
@@ -54,6 +55,8 @@ pub struct GrpcConfig {
     pub max_recv_msg_size_mib: usize,
     /// Serve TLS (and mTLS with `client_ca_file`); plaintext when absent.
     pub tls: Option<ServerTlsConfig>,
+    /// Require credentials an authenticator extension accepts.
+    pub auth: Option<AuthConfig>,
 }
 
 impl Default for GrpcConfig {
@@ -62,6 +65,7 @@ impl Default for GrpcConfig {
             endpoint: "localhost:4317".into(),
             max_recv_msg_size_mib: 4,
             tls: None,
+            auth: None,
         }
     }
 }
@@ -82,6 +86,8 @@ pub struct HttpConfig {
     pub logs_url_path: String,
     /// Serve TLS (and mTLS with `client_ca_file`); plaintext when absent.
     pub tls: Option<ServerTlsConfig>,
+    /// Require credentials an authenticator extension accepts.
+    pub auth: Option<AuthConfig>,
 }
 
 impl Default for HttpConfig {
@@ -93,6 +99,7 @@ impl Default for HttpConfig {
             metrics_url_path: "/v1/metrics".into(),
             logs_url_path: "/v1/logs".into(),
             tls: None,
+            auth: None,
         }
     }
 }
@@ -137,6 +144,28 @@ impl ComponentConfig for OtlpConfig {
             }
         }
         issues
+    }
+
+    fn authenticators(&self) -> Vec<Listen> {
+        let mut out = Vec::new();
+        for (protocol, auth) in [
+            (
+                "grpc",
+                self.protocols.grpc.as_ref().and_then(|g| g.auth.as_ref()),
+            ),
+            (
+                "http",
+                self.protocols.http.as_ref().and_then(|h| h.auth.as_ref()),
+            ),
+        ] {
+            if let Some(a) = auth {
+                out.push(Listen {
+                    path: format!("protocols.{protocol}.auth.authenticator"),
+                    address: a.authenticator.clone(),
+                });
+            }
+        }
+        out
     }
 
     fn listens(&self) -> Vec<Listen> {

@@ -9,11 +9,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use axum::serve::ListenerExt;
+use llamacol_pipeline::auth::{http_guard, AuthConfig, Authenticators, Guard};
 use llamacol_pipeline::config::{parse_block, ConfigSpec};
+use llamacol_pipeline::node::TargetFamily;
 use llamacol_pipeline::tls::{self, ServerTlsConfig, TlsIncoming};
 use llamacol_pipeline::{BoxError, BuildContext, Consumer, Receiver, ReceiverFactory, Signal};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
 
 pub use config::{GrpcConfig, HttpConfig, OtlpConfig, Protocols};
 use grpc::{ExportService, LogsService, MetricsService, TracesService};
@@ -38,6 +41,8 @@ fn build(
         signals: ctx.signals.clone(),
         cancel: CancellationToken::new(),
         servers: JoinSet::new(),
+        auth: ctx.auth.clone(),
+        node: ctx.node.clone(),
     }))
 }
 
@@ -47,6 +52,34 @@ pub struct OtlpReceiver {
     signals: Vec<Signal>,
     cancel: CancellationToken,
     servers: JoinSet<()>,
+    auth: Authenticators,
+    node: llamacol_pipeline::NodeContext,
+}
+
+impl OtlpReceiver {
+    /// The guard for a protocol's `auth:` block, counting refusals under `protocol`.
+    fn guard(&self, auth: Option<&AuthConfig>, protocol: &str) -> Result<Option<Guard>, BoxError> {
+        Ok(self.auth.resolve(auth)?.map(|authenticator| Guard {
+            authenticator,
+            component: self.id.clone(),
+            counters: self
+                .node
+                .target_counters(TargetFamily::ReceiverAuth, &self.id, protocol),
+        }))
+    }
+}
+
+/// Checks every gRPC call with the protocol's guard (none: every call passes).
+#[derive(Clone)]
+struct GrpcGuard(Option<Guard>);
+
+impl tonic::service::Interceptor for GrpcGuard {
+    fn call(&mut self, request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        match &self.0 {
+            Some(guard) => guard.check_grpc(request.metadata()).map(|()| request),
+            None => Ok(request),
+        }
+    }
 }
 
 #[async_trait]
@@ -80,18 +113,26 @@ impl Receiver for OtlpReceiver {
             tracing::info!(component = %self.id, endpoint = %listener.local_addr()?, scheme, "OTLP/gRPC listening");
             let max = g.max_recv_msg_size_mib * 1024 * 1024;
             let has = |s| self.signals.contains(&s);
+            let guard = GrpcGuard(self.guard(g.auth.as_ref(), "grpc")?);
             let router = tonic::transport::Server::builder()
-                .add_optional_service(
-                    has(Signal::Traces)
-                        .then(|| ExportService::<TracesService>::new(next.clone(), max)),
-                )
-                .add_optional_service(
-                    has(Signal::Metrics)
-                        .then(|| ExportService::<MetricsService>::new(next.clone(), max)),
-                )
-                .add_optional_service(
-                    has(Signal::Logs).then(|| ExportService::<LogsService>::new(next.clone(), max)),
-                );
+                .add_optional_service(has(Signal::Traces).then(|| {
+                    InterceptedService::new(
+                        ExportService::<TracesService>::new(next.clone(), max),
+                        guard.clone(),
+                    )
+                }))
+                .add_optional_service(has(Signal::Metrics).then(|| {
+                    InterceptedService::new(
+                        ExportService::<MetricsService>::new(next.clone(), max),
+                        guard.clone(),
+                    )
+                }))
+                .add_optional_service(has(Signal::Logs).then(|| {
+                    InterceptedService::new(
+                        ExportService::<LogsService>::new(next.clone(), max),
+                        guard.clone(),
+                    )
+                }));
             let cancel = self.cancel.clone();
             let id = self.id.clone();
             let tls_incoming = match grpc_tls {
@@ -131,6 +172,10 @@ impl Receiver for OtlpReceiver {
             };
             tracing::info!(component = %self.id, endpoint = %listener.local_addr()?, scheme, "OTLP/HTTP listening");
             let app = http::router(&self.signals, &h, next);
+            let app = match self.guard(h.auth.as_ref(), "http")? {
+                Some(guard) => app.layer(axum::middleware::from_fn_with_state(guard, http_guard)),
+                None => app,
+            };
             let cancel = self.cancel.clone();
             let id = self.id.clone();
             match http_tls {

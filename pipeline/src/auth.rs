@@ -1,0 +1,154 @@
+//! Authentication, in the Collector's shape: an extension (`bearertokenauth`,
+//! `basicauth`) is an [`Authenticator`]; a receiver protocol or an exporter names it with
+//! `auth: {authenticator: <extension id>}`. Server side, a receiver refuses a request
+//! whose headers the authenticator does not accept (gRPC `UNAUTHENTICATED`, HTTP 401
+//! with `WWW-Authenticate`); client side, an exporter sends the header it gives.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use serde::Deserialize;
+
+/// `auth:` under a receiver protocol or an exporter.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// The id of an authenticator extension listed in `service.extensions`.
+    pub authenticator: String,
+}
+
+/// Why a request was refused (never holds the credentials it was given).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refusal(pub &'static str);
+
+pub trait Authenticator: Send + Sync {
+    /// Server side: accepts or refuses a request by its headers (HTTP headers, or gRPC
+    /// metadata, which travels as HTTP/2 headers). Comparisons are constant-time.
+    fn check(&self, headers: &HeaderMap) -> Result<(), Refusal>;
+    /// The `WWW-Authenticate` challenge of a 401, e.g. `Bearer realm="llamacol"`.
+    fn challenge(&self) -> &str;
+    /// Client side: the header to send with each request (read fresh each time, so a
+    /// reloaded token is used at once); `None` when this authenticator has no client
+    /// credentials configured.
+    fn client_header(&self) -> Option<(HeaderName, HeaderValue)>;
+}
+
+/// The running authenticator extensions by id, for components to look up at build.
+#[derive(Clone, Default)]
+pub struct Authenticators(Arc<BTreeMap<String, Arc<dyn Authenticator>>>);
+
+impl std::fmt::Debug for Authenticators {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
+}
+
+impl Authenticators {
+    pub fn new(by_id: BTreeMap<String, Arc<dyn Authenticator>>) -> Authenticators {
+        Authenticators(Arc::new(by_id))
+    }
+
+    /// The authenticator `config` names. The config check made sure it exists; a missing
+    /// one here (a component built outside a service) is an error naming it.
+    pub fn get(&self, config: &AuthConfig) -> Result<Arc<dyn Authenticator>, crate::BoxError> {
+        self.0.get(&config.authenticator).cloned().ok_or_else(|| {
+            format!(
+                "authenticator `{}` is not a running authenticator extension",
+                config.authenticator
+            )
+            .into()
+        })
+    }
+
+    /// `get` for an optional `auth:` block.
+    pub fn resolve(
+        &self,
+        config: Option<&AuthConfig>,
+    ) -> Result<Option<Arc<dyn Authenticator>>, crate::BoxError> {
+        config.map(|c| self.get(c)).transpose()
+    }
+}
+
+/// `request` with the authenticator's header, if there is one.
+pub fn with_auth(
+    request: reqwest::RequestBuilder,
+    auth: Option<&Arc<dyn Authenticator>>,
+) -> reqwest::RequestBuilder {
+    match auth.and_then(|a| a.client_header()) {
+        Some((name, value)) => request.header(name, value),
+        None => request,
+    }
+}
+
+/// Equal bytes, in time that depends only on the lengths.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The axum middleware a receiver's HTTP server puts in front of its routes: 401 with
+/// the challenge when the authenticator refuses, counted in `refused`.
+pub async fn http_guard(
+    axum::extract::State(guard): axum::extract::State<Guard>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    match guard.authenticator.check(request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(refusal) => {
+            guard.refused();
+            tracing::debug!(component = %guard.component, reason = %refusal, "HTTP request refused: unauthenticated");
+            let mut response = axum::response::IntoResponse::into_response((
+                axum::http::StatusCode::UNAUTHORIZED,
+                format!("unauthenticated: {refusal}"),
+            ));
+            if let Ok(v) = HeaderValue::from_str(guard.authenticator.challenge()) {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::WWW_AUTHENTICATE, v);
+            }
+            response
+        }
+    }
+}
+
+/// What a receiver's guard needs: the authenticator, and where refusals are counted.
+#[derive(Clone)]
+pub struct Guard {
+    pub authenticator: Arc<dyn Authenticator>,
+    pub component: String,
+    pub counters: Arc<crate::node::TargetCounters>,
+}
+
+impl Guard {
+    pub fn refused(&self) {
+        crate::node::TargetCounters::add(&self.counters.sent, 1);
+    }
+
+    /// gRPC: `UNAUTHENTICATED` unless the metadata passes.
+    pub fn check_grpc(&self, metadata: &tonic::metadata::MetadataMap) -> Result<(), tonic::Status> {
+        let headers = metadata.clone().into_headers();
+        self.authenticator.check(&headers).map_err(|refusal| {
+            self.refused();
+            tracing::debug!(component = %self.component, reason = %refusal, "gRPC request refused: unauthenticated");
+            tonic::Status::unauthenticated(format!("unauthenticated: {refusal}"))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_time_eq_compares_bytes_and_lengths() {
+        assert!(constant_time_eq(b"Bearer abc", b"Bearer abc"));
+        assert!(!constant_time_eq(b"Bearer abc", b"Bearer abd"));
+        assert!(!constant_time_eq(b"Bearer abc", b"Bearer abcd"));
+        assert!(constant_time_eq(b"", b""));
+    }
+}
