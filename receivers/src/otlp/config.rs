@@ -88,6 +88,8 @@ pub struct HttpConfig {
     pub tls: Option<ServerTlsConfig>,
     /// Require credentials an authenticator extension accepts.
     pub auth: Option<AuthConfig>,
+    /// CORS for browser SDKs; off when absent.
+    pub cors: Option<super::cors::CorsConfig>,
 }
 
 impl Default for HttpConfig {
@@ -100,6 +102,7 @@ impl Default for HttpConfig {
             logs_url_path: "/v1/logs".into(),
             tls: None,
             auth: None,
+            cors: None,
         }
     }
 }
@@ -129,6 +132,9 @@ impl ComponentConfig for OtlpConfig {
             issues.extend(check_listen("protocols.http.endpoint", &h.endpoint, 4318));
             if let Some(tls) = &h.tls {
                 issues.extend(tls.issues("protocols.http.tls"));
+            }
+            if let Some(cors) = &h.cors {
+                issues.extend(cors.issues("protocols.http.cors"));
             }
             for (key, path) in [
                 ("traces_url_path", &h.traces_url_path),

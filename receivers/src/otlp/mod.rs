@@ -1,6 +1,7 @@
 //! `otlp` receiver: OTLP over gRPC (port 4317) and HTTP (port 4318), all three signals.
 
 mod config;
+mod cors;
 mod grpc;
 mod http;
 mod status;
@@ -174,6 +175,11 @@ impl Receiver for OtlpReceiver {
             let app = http::router(&self.signals, &h, next);
             let app = match self.guard(h.auth.as_ref(), "http")? {
                 Some(guard) => app.layer(axum::middleware::from_fn_with_state(guard, http_guard)),
+                None => app,
+            };
+            // Outside the guard: a browser's preflight carries no credentials.
+            let app = match &h.cors {
+                Some(cors) => app.layer(cors.layer()),
                 None => app,
             };
             let cancel = self.cancel.clone();

@@ -454,3 +454,84 @@ impl tonic::codec::Decoder for BytesCoder {
         Ok(Some(src.copy_to_bytes(src.remaining())))
     }
 }
+
+#[tokio::test]
+async fn cors_answers_preflights_for_allowed_origins_only() {
+    let h = free_port();
+    let yaml = format!(
+        r#"
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: "127.0.0.1:{h}"
+        cors: {{allowed_origins: ["https://*.example.com"], allowed_headers: [X-Tenant], max_age: 600}}
+exporters:
+  sink: {{name: cors}}
+service:
+  telemetry: {{admin: {{endpoint: "127.0.0.1:0"}}, shutdown_timeout: 200ms}}
+  pipelines:
+    traces: {{receivers: [otlp], exporters: [sink]}}
+"#
+    );
+    let registry = Registry::new()
+        .receiver(super::factory())
+        .exporter(llamacol_pipeline::testing::sink_factory());
+    let (config, _) = load(
+        &[Source {
+            name: "t.yaml".into(),
+            text: yaml,
+        }],
+        &registry,
+        &|_| None,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut service = Service::build(&config, &registry, Telemetry::new()).expect("build");
+    service.start().await.expect("start");
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{h}/v1/traces");
+    let preflight = |origin: &'static str| {
+        client
+            .request(reqwest::Method::OPTIONS, &url)
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type,x-tenant")
+            .send()
+    };
+    let allowed = preflight("https://app.example.com")
+        .await
+        .expect("preflight");
+    assert!(allowed.status().is_success(), "{}", allowed.status());
+    let h = allowed.headers();
+    assert_eq!(h["access-control-allow-origin"], "https://app.example.com");
+    assert!(h["access-control-allow-methods"]
+        .to_str()
+        .expect("ascii")
+        .contains("POST"));
+    assert!(h["access-control-allow-headers"]
+        .to_str()
+        .expect("ascii")
+        .contains("x-tenant"));
+    assert_eq!(h["access-control-max-age"], "600");
+    let refused = preflight("https://evil.io").await.expect("preflight");
+    assert!(refused
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+
+    // The export itself carries the header back to the page.
+    let response = client
+        .post(&url)
+        .header("origin", "https://app.example.com")
+        .header("content-type", "application/x-protobuf")
+        .body(sample_traces(1, 1).encode_to_vec())
+        .send()
+        .await
+        .expect("post");
+    assert!(response.status().is_success());
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    service.shutdown().await;
+}
