@@ -38,6 +38,11 @@ impl Collector {
 
     /// Starts `llamacol -c A -c B ...` (merged in order) with extra environment variables.
     pub fn launch(configs: &[&str], env: &[(&str, String)]) -> Collector {
+        Collector::launch_at_level(configs, env, "info")
+    }
+
+    /// `launch` with `--log-level level`.
+    pub fn launch_at_level(configs: &[&str], env: &[(&str, String)], level: &str) -> Collector {
         let dir = tempfile::tempdir().expect("tempdir");
         // A port given in `env` (e.g. a gateway restarted where an agent sends) wins.
         let port = |var: &str| {
@@ -50,7 +55,7 @@ impl Collector {
         let (http, admin) = (free_port(), free_port());
         let file = dir.path().join("out.jsonl");
         let mut command = Command::new(env!("CARGO_BIN_EXE_llamacol"));
-        command.args(["run", "--log-level", "info"]);
+        command.args(["run", "--log-level", level]);
         for config in configs {
             command.args(["-c", config]);
         }
