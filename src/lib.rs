@@ -9,6 +9,7 @@
 //! ```
 
 mod cli;
+pub mod fuzzing;
 mod run;
 
 pub use cli::{main_with_args, Cli, Command};

@@ -183,24 +183,16 @@ async fn grpc_errors_are_classified_as_the_otlp_spec_says() {
 
 #[tokio::test]
 async fn grpc_tls_with_a_ca_made_in_the_test() {
-    let ca_key = rcgen::KeyPair::generate().expect("key");
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).expect("ca");
-    let server_key = rcgen::KeyPair::generate().expect("key");
-    let server_cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
-        .expect("params")
-        .signed_by(&server_key, &ca)
-        .expect("cert");
-    let identity =
-        tonic::transport::Identity::from_pem(server_cert.pem(), server_key.serialize_pem());
+    let dir = tempfile::tempdir().expect("tmp");
+    let ca = llamacol_pipeline::testing::tls::TestCa::new();
+    let server = ca.leaf(dir.path(), "server", &["localhost"], false);
+    let read = |p: &std::path::Path| std::fs::read(p).expect("pem");
+    let identity = tonic::transport::Identity::from_pem(read(&server.cert), read(&server.key));
     let (port, backend) = grpc_backend(Some(
         tonic::transport::ServerTlsConfig::new().identity(identity),
     ))
     .await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let ca_file = dir.path().join("ca.pem");
-    std::fs::write(&ca_file, ca.pem()).expect("write");
+    let ca_file = ca.write_ca(dir.path(), "ca.pem");
 
     let trusted = exporter(&format!(
         "{{endpoint: \"localhost:{port}\", tls: {{ca_file: \"{}\"}}}}",

@@ -321,6 +321,11 @@ pub fn load_rule_file(path: &str) -> Result<RuleFile, Vec<String>> {
         };
         vec![format!("cannot read rule file `{path}`: {e}{hint}")]
     })?;
+    parse_rule_file(path, &text)
+}
+
+/// Parses and checks a rule file's text; errors name `path`, line and column.
+pub fn parse_rule_file(path: &str, text: &str) -> Result<RuleFile, Vec<String>> {
     let at = |issue: &Issue| {
         let positions = Positions::index(&text);
         match positions.find(&issue.path) {
@@ -330,7 +335,7 @@ pub fn load_rule_file(path: &str) -> Result<RuleFile, Vec<String>> {
             None => format!("{path}: {}: {}", issue.path, issue.message),
         }
     };
-    let value: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| {
+    let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| {
         let place = e
             .location()
             .map(|l| format!(":{}:{}", l.line(), l.column()))

@@ -1,6 +1,5 @@
 //! OTLP/HTTP: `POST /v1/{traces,metrics,logs}` with protobuf or JSON bodies, gzip/deflate.
 
-use std::io::Read;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -11,13 +10,12 @@ use axum::routing::post;
 use axum::Router;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
-use llamacol_pipeline::otlp::collector::{logs, metrics, trace};
 use llamacol_pipeline::rpc_status::RpcStatus;
 use llamacol_pipeline::{Batch, Consumer, Signal};
 use prost::Message;
 
 use super::config::HttpConfig;
-use super::status::{invalid_payload, retry_after_secs};
+use super::status::retry_after_secs;
 
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
@@ -143,64 +141,17 @@ async fn read_body(state: &HttpState, headers: &HeaderMap, body: Body) -> Result
     let encoding = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    let reader: Box<dyn Read> = match encoding.as_str() {
-        "" | "identity" => return Ok(raw),
-        "gzip" => Box::new(flate2::read::GzDecoder::new(raw.as_ref())),
-        "deflate" => Box::new(flate2::read::ZlibDecoder::new(raw.as_ref())),
-        "zstd" => Box::new(
-            zstd::stream::read::Decoder::new(raw.as_ref())
-                .map_err(|e| (StatusCode::BAD_REQUEST, format!("invalid zstd body: {e}")))?,
-        ),
-        other => {
-            return Err((
-                StatusCode::BAD_REQUEST,
-                format!("unsupported Content-Encoding `{other}`; use gzip, zstd, deflate or none"),
-            ));
-        }
-    };
-    let mut out = Vec::new();
-    let limit = state.max_body as u64;
-    reader.take(limit + 1).read_to_end(&mut out).map_err(|e| {
-        (
-            StatusCode::BAD_REQUEST,
-            format!("invalid {encoding} body: {e}"),
-        )
-    })?;
-    if out.len() as u64 > limit {
-        return Err(too_large());
-    }
-    Ok(Bytes::from(out))
+        .unwrap_or("");
+    super::body::decompress(encoding, raw, state.max_body).map_err(|e| match e {
+        super::body::BodyError::TooLarge => too_large(),
+        super::body::BodyError::Invalid(message) => (StatusCode::BAD_REQUEST, message),
+    })
 }
 
 fn decode(signal: Signal, format: Format, bytes: Bytes) -> Result<Batch, String> {
     match format {
-        Format::Protobuf => {
-            Batch::from_bytes(signal, bytes).map_err(|e| invalid_payload(signal, &e))
-        }
-        Format::Json => {
-            let invalid =
-                |e: serde_json::Error| format!("invalid OTLP/JSON {signal} export request: {e}");
-            Ok(match signal {
-                Signal::Traces => {
-                    serde_json::from_slice::<trace::v1::ExportTraceServiceRequest>(&bytes)
-                        .map_err(invalid)?
-                        .into()
-                }
-                Signal::Metrics => {
-                    serde_json::from_slice::<metrics::v1::ExportMetricsServiceRequest>(&bytes)
-                        .map_err(invalid)?
-                        .into()
-                }
-                Signal::Logs => {
-                    serde_json::from_slice::<logs::v1::ExportLogsServiceRequest>(&bytes)
-                        .map_err(invalid)?
-                        .into()
-                }
-            })
-        }
+        Format::Protobuf => super::body::protobuf(signal, bytes),
+        Format::Json => super::body::json(signal, &bytes),
     }
 }
 

@@ -1,5 +1,6 @@
 //! `otlp` receiver: OTLP over gRPC (port 4317) and HTTP (port 4318), all three signals.
 
+pub mod body;
 mod config;
 mod cors;
 mod grpc;

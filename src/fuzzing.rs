@@ -1,0 +1,134 @@
+//! Entry points of the fuzzers (`fuzz/`, cargo fuzz) and of their corpus regression test
+//! (`tests/fuzz_corpus.rs`, in the README's test command): each feeds arbitrary bytes to
+//! a parser that reads untrusted input, exactly as the component runs it. They must
+//! return (an error is fine) and never panic, hang or allocate without bound.
+
+use bytes::Bytes;
+use llamacol_pipeline::{Batch, Signal};
+
+/// The targets, by name (the corpus folders under `fuzz/corpus/`).
+pub const TARGETS: [(&str, fn(&[u8])); 8] = [
+    ("otlp_wire", otlp_wire),
+    ("otlp_json", otlp_json),
+    ("http_body", http_body),
+    ("llamacpp_metrics", llamacpp_metrics),
+    ("llamacpp_json", llamacpp_json),
+    ("config", config),
+    ("tracestate", tracestate),
+    ("rule_file", rule_file),
+];
+
+/// The first byte picks the signal; the rest is an OTLP protobuf export request: checked
+/// on the wire, counted, decoded, split in two batches and merged back.
+pub fn otlp_wire(data: &[u8]) {
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let signal = Signal::ALL[usize::from(pick) % 3];
+    let Ok(mut batch) = Batch::from_bytes(signal, Bytes::copy_from_slice(rest)) else {
+        return;
+    };
+    let items = batch.items();
+    let again =
+        Batch::from_bytes(signal, batch.bytes()).expect("what was accepted once is accepted again");
+    assert_eq!(again.items(), items, "item counts agree");
+    // Merging with itself must hold twice the items.
+    let merged = match (batch, again) {
+        (Batch::Traces(mut a), Batch::Traces(b)) => a.append(b).map(|()| a.items()),
+        (Batch::Metrics(mut a), Batch::Metrics(b)) => a.append(b).map(|()| a.items()),
+        (Batch::Logs(mut a), Batch::Logs(b)) => a.append(b).map(|()| a.items()),
+        _ => unreachable!("same signal"),
+    };
+    if let Ok(n) = merged {
+        assert_eq!(n, 2 * items, "merged counts");
+    }
+}
+
+/// The first byte picks the signal; the rest is an OTLP/JSON export request.
+pub fn otlp_json(data: &[u8]) {
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let signal = Signal::ALL[usize::from(pick) % 3];
+    if let Ok(mut batch) = llamacol_receivers::otlp::body::json(signal, rest) {
+        let _ = batch.bytes();
+    }
+}
+
+/// The first byte picks the Content-Encoding; the rest is the body, decompressed within
+/// a 64 KiB limit, then checked as protobuf traces.
+pub fn http_body(data: &[u8]) {
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let encoding = ["", "gzip", "deflate", "zstd"][usize::from(pick) % 4];
+    use llamacol_receivers::otlp::body;
+    if let Ok(bytes) = body::decompress(encoding, Bytes::copy_from_slice(rest), 64 * 1024) {
+        assert!(bytes.len() <= 64 * 1024, "the limit holds");
+        let _ = body::protobuf(Signal::Traces, bytes);
+    }
+}
+
+/// A llama.cpp server's `/metrics` (Prometheus text).
+pub fn llamacpp_metrics(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = llamacol_receivers::llamacpp::parse::prometheus_text(text);
+    }
+}
+
+/// The first byte picks the reader: `/slots`, `/props` or `/health` (with a status).
+pub fn llamacpp_json(data: &[u8]) {
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    use llamacol_receivers::llamacpp::parse;
+    match pick % 3 {
+        0 => drop(parse::slots(rest)),
+        1 => drop(parse::props(rest)),
+        _ => drop(parse::health(
+            if pick & 0x80 == 0 { 200 } else { 503 },
+            rest,
+        )),
+    }
+}
+
+/// A config file: YAML, `${env:...}` expansion, merging with itself, every check.
+pub fn config(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let sources = [
+        llamacol_pipeline::config::Source {
+            name: "a.yaml".into(),
+            text: text.into(),
+        },
+        llamacol_pipeline::config::Source {
+            name: "b.yaml".into(),
+            text: text.into(),
+        },
+    ];
+    let env = |name: &str| (name == "FUZZ").then(|| "4317".to_string());
+    let _ = llamacol_pipeline::config::load(&sources[..1], &crate::builtins(), &env);
+    let _ = llamacol_pipeline::config::load(&sources, &crate::builtins(), &env);
+}
+
+/// A W3C `tracestate` header and its OpenTelemetry `ot=` entry, parsed and written back.
+pub fn tracestate(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    use llamacol_processors::probabilistic_sampler::tracestate::{OtelTraceState, W3cTraceState};
+    let (w3c, _) = W3cTraceState::parse(text);
+    let _ = W3cTraceState::parse(&w3c.serialize());
+    let (mut ot, _) = OtelTraceState::parse(text);
+    let _ = ot.threshold();
+    let _ = ot.randomness();
+    ot.clear_threshold();
+}
+
+/// An `slo` rule file (`rules:` and `slos:`).
+pub fn rule_file(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = llamacol_processors::slo::config::parse_rule_file("fuzz.yaml", text);
+    }
+}
