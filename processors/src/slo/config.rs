@@ -327,7 +327,7 @@ pub fn load_rule_file(path: &str) -> Result<RuleFile, Vec<String>> {
 /// Parses and checks a rule file's text; errors name `path`, line and column.
 pub fn parse_rule_file(path: &str, text: &str) -> Result<RuleFile, Vec<String>> {
     let at = |issue: &Issue| {
-        let positions = Positions::index(&text);
+        let positions = Positions::index(text);
         match positions.find(&issue.path) {
             Some((_, (line, col))) => {
                 format!("{path}:{line}:{col}: {}: {}", issue.path, issue.message)
