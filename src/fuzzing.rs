@@ -6,8 +6,11 @@
 use bytes::Bytes;
 use llamacol_pipeline::{Batch, Signal};
 
+/// One fuzz target: arbitrary bytes in, nothing out.
+pub type Target = fn(&[u8]);
+
 /// The targets, by name (the corpus folders under `fuzz/corpus/`).
-pub const TARGETS: [(&str, fn(&[u8])); 8] = [
+pub const TARGETS: [(&str, Target); 8] = [
     ("otlp_wire", otlp_wire),
     ("otlp_json", otlp_json),
     ("http_body", http_body),
