@@ -62,50 +62,37 @@ fi
 link peers-python "$venv/bin/python3"
 link hadolint "$venv/bin/hadolint"
 
-# --- The OpenTelemetry Collector, from Go modules --------------------------------------
-otelcol="$peers/otelcol-$OTELCOL_VERSION-$(key tests/peers/otelcol/go.mod tests/peers/otelcol/go.sum tests/peers/otelcol/main.go)"
-step "OpenTelemetry Collector $OTELCOL_VERSION (go build)"
-if [ -x "$otelcol/otelcol-peer" ]; then
-  done_step "cached $otelcol"
-else
-  mkdir -p "$otelcol.tmp"
-  (cd tests/peers/otelcol && GOTOOLCHAIN=local GOFLAGS=-mod=mod go build -trimpath -ldflags='-s -w' \
-      -o "$otelcol.tmp/otelcol-peer" . >"$otelcol.tmp/build.log" 2>&1) \
-    || { tail -40 "$otelcol.tmp/build.log"; exit 1; }
-  rm -rf "$otelcol" && mv "$otelcol.tmp" "$otelcol"
-  done_step "built $otelcol"
-fi
-link otelcol "$otelcol/otelcol-peer"
-
-# --- Jaeger v2, from its Go module (a tool of tests/peers/jaeger's go.mod) ---------------
-jaeger="$peers/jaeger-$JAEGER_VERSION-$(key tests/peers/jaeger/go.mod tests/peers/jaeger/go.sum)"
-step "Jaeger v$JAEGER_VERSION module (go build)"
-if [ -x "$jaeger/jaeger" ]; then
-  done_step "cached $jaeger"
-else
-  mkdir -p "$jaeger.tmp"
-  (cd tests/peers/jaeger && GOTOOLCHAIN=local GOFLAGS=-mod=mod go build -trimpath -ldflags='-s -w' \
-      -o "$jaeger.tmp/jaeger" github.com/jaegertracing/jaeger/cmd/jaeger >"$jaeger.tmp/build.log" 2>&1) \
-    || { tail -40 "$jaeger.tmp/build.log"; exit 1; }
-  rm -rf "$jaeger" && mv "$jaeger.tmp" "$jaeger"
-  done_step "built $jaeger"
-fi
-link jaeger "$jaeger/jaeger"
-
-# --- Helm, from its Go module (a tool of tests/peers/helm's go.mod) ------------------------
-helm="$peers/helm-$HELM_VERSION-$(key tests/peers/helm/go.mod tests/peers/helm/go.sum)"
-step "helm v$HELM_VERSION (go build)"
-if [ -x "$helm/helm" ]; then
-  done_step "cached $helm"
-else
-  mkdir -p "$helm.tmp"
-  (cd tests/peers/helm && GOTOOLCHAIN=local GOFLAGS=-mod=mod go build -trimpath -ldflags='-s -w' \
-      -o "$helm.tmp/helm" helm.sh/helm/v3/cmd/helm >"$helm.tmp/build.log" 2>&1) \
-    || { tail -40 "$helm.tmp/build.log"; exit 1; }
-  rm -rf "$helm" && mv "$helm.tmp" "$helm"
-  done_step "built $helm"
-fi
-link helm "$helm/helm"
+# --- Go programs: the OpenTelemetry Collector, Jaeger v2, helm -----------------------------
+# go_peer LINK CACHE_PREFIX LABEL MODULE_DIR PACKAGE BINARY KEY_FILES...: builds PACKAGE of
+# the pinned module in MODULE_DIR into $peers/CACHE_PREFIX-<hash of KEY_FILES>, links LINK.
+go_peer() {
+  local link_name=$1 prefix=$2 label=$3 dir=$4 package=$5 binary=$6
+  shift 6
+  local out
+  out="$peers/$prefix-$(key "$@")"
+  step "$label (go build)"
+  if [ -x "$out/$binary" ]; then
+    done_step "cached $out"
+  else
+    mkdir -p "$out.tmp"
+    (cd "$dir" && GOTOOLCHAIN=local GOFLAGS=-mod=mod go build -trimpath -ldflags='-s -w' \
+        -o "$out.tmp/$binary" "$package" >"$out.tmp/build.log" 2>&1) \
+      || { tail -40 "$out.tmp/build.log"; exit 1; }
+    rm -rf "$out" && mv "$out.tmp" "$out"
+    done_step "built $out"
+  fi
+  link "$link_name" "$out/$binary"
+}
+go_peer otelcol "otelcol-$OTELCOL_VERSION" "OpenTelemetry Collector $OTELCOL_VERSION" \
+  tests/peers/otelcol . otelcol-peer \
+  tests/peers/otelcol/go.mod tests/peers/otelcol/go.sum tests/peers/otelcol/main.go
+# Jaeger and helm are `tool`s of their go.mod files.
+go_peer jaeger "jaeger-$JAEGER_VERSION" "Jaeger v$JAEGER_VERSION module" \
+  tests/peers/jaeger github.com/jaegertracing/jaeger/cmd/jaeger jaeger \
+  tests/peers/jaeger/go.mod tests/peers/jaeger/go.sum
+go_peer helm "helm-$HELM_VERSION" "helm v$HELM_VERSION" \
+  tests/peers/helm helm.sh/helm/v3/cmd/helm helm \
+  tests/peers/helm/go.mod tests/peers/helm/go.sum
 
 # --- systemd-analyze (Debian's systemd), for the unit file's check ----------------------
 step "systemd-analyze (apt)"

@@ -10,4 +10,6 @@ pub mod basicauth;
 pub mod bearertokenauth;
 pub mod file_storage;
 pub mod health_check;
+#[cfg(test)]
+mod test_support;
 mod watched;

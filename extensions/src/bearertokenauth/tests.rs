@@ -1,24 +1,9 @@
 use axum::http::HeaderMap;
-use llamacol_pipeline::ComponentId;
 
 use super::*;
 
 fn auth(yaml: &str) -> Arc<dyn Authenticator> {
-    let block: Value = llamacol_pipeline::serde_yaml::from_str(yaml).expect("yaml");
-    let issues = <BearerTokenAuthConfig as llamacol_pipeline::config::ComponentConfig>::validate(
-        &llamacol_pipeline::config::parse(&block).expect("parse"),
-    );
-    assert!(issues.is_empty(), "{issues:?}");
-    let ctx = ExtensionContext {
-        id: ComponentId::parse("bearertokenauth").expect("id"),
-        status: llamacol_pipeline::ServiceStatus::new(
-            llamacol_pipeline::telemetry::Telemetry::new(),
-        ),
-    };
-    build(&ctx, &block)
-        .expect("build")
-        .authenticator()
-        .expect("an authenticator")
+    crate::test_support::authenticator(factory(), yaml)
 }
 
 fn with(header: &str, value: &str) -> HeaderMap {

@@ -43,6 +43,17 @@ service:
     logs: {{receivers: [otlp], exporters: [sink]}}
 "#
     );
+    let service = run(yaml).await;
+    Running {
+        service,
+        grpc: format!("http://127.0.0.1:{g}"),
+        http: format!("http://127.0.0.1:{h}"),
+        sink: Sink::named(name),
+    }
+}
+
+/// The otlp receiver and the test sink in a running service from `yaml`.
+async fn run(yaml: String) -> Service {
     let registry = Registry::new()
         .receiver(super::factory())
         .exporter(llamacol_pipeline::testing::sink_factory());
@@ -57,12 +68,7 @@ service:
     .unwrap_or_else(|e| panic!("{e}"));
     let mut service = Service::build(&config, &registry, Telemetry::new()).expect("build");
     service.start().await.expect("start");
-    Running {
-        service,
-        grpc: format!("http://127.0.0.1:{g}"),
-        http: format!("http://127.0.0.1:{h}"),
-        sink: Sink::named(name),
-    }
+    service
 }
 
 async fn post(
@@ -474,20 +480,7 @@ service:
     traces: {{receivers: [otlp], exporters: [sink]}}
 "#
     );
-    let registry = Registry::new()
-        .receiver(super::factory())
-        .exporter(llamacol_pipeline::testing::sink_factory());
-    let (config, _) = load(
-        &[Source {
-            name: "t.yaml".into(),
-            text: yaml,
-        }],
-        &registry,
-        &|_| None,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let mut service = Service::build(&config, &registry, Telemetry::new()).expect("build");
-    service.start().await.expect("start");
+    let service = run(yaml).await;
     let client = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{h}/v1/traces");
     let preflight = |origin: &'static str| {

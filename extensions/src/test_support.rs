@@ -1,0 +1,26 @@
+//! What the extensions' unit tests share.
+
+use std::sync::Arc;
+
+use llamacol_pipeline::auth::Authenticator;
+use llamacol_pipeline::{ComponentId, ExtensionContext, ExtensionFactory};
+
+/// The authenticator an extension of `factory` builds from `yaml` (which must pass the
+/// factory's config check).
+pub fn authenticator(factory: ExtensionFactory, yaml: &str) -> Arc<dyn Authenticator> {
+    let block: llamacol_pipeline::serde_yaml::Value =
+        llamacol_pipeline::serde_yaml::from_str(yaml).expect("yaml");
+    if let Err(issues) = (factory.config.check)(&block) {
+        panic!("{issues:?}");
+    }
+    let ctx = ExtensionContext {
+        id: ComponentId::parse(factory.type_name).expect("id"),
+        status: llamacol_pipeline::ServiceStatus::new(
+            llamacol_pipeline::telemetry::Telemetry::new(),
+        ),
+    };
+    (factory.build)(&ctx, &block)
+        .expect("build")
+        .authenticator()
+        .expect("an authenticator")
+}
