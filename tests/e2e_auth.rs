@@ -37,19 +37,9 @@ fn send(protocol: &str, port: u16, authorization: Option<&str>) -> (String, Stri
     )
 }
 
-/// Like `python_json`, but a refused export (the SDK logs it) is an expected outcome.
+/// The script's JSON; a refused export (the SDK logs it) is an expected outcome here.
 fn python_json_allowing_failure(args: &[&str]) -> Value {
-    let out =
-        std::process::Command::new(llamacol_pipeline::testing::external_program("peers-python"))
-            .args(args)
-            .output()
-            .expect("python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("json")
+    serde_json::from_slice(&common::python(args).0).expect("json")
 }
 
 fn received(collector: &Collector, trace_id: &str) -> bool {

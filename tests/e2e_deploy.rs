@@ -329,15 +329,7 @@ fn a_wrong_mode_is_refused_with_the_valid_ones() {
 #[ignore = "needs peers-python (grafana-foundation-sdk): run scripts/test"]
 fn the_dashboards_are_what_the_generator_writes() {
     let dir = tempfile::tempdir().expect("tmp");
-    let out = Command::new(external_program("peers-python"))
-        .args(["deploy/grafana/generate.py", &dir.path().to_string_lossy()])
-        .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::python(&["deploy/grafana/generate.py", &dir.path().to_string_lossy()]);
     for name in ["llm-serving.json", "gpu-node.json", "collector.json"] {
         let generated = std::fs::read_to_string(dir.path().join(name)).expect("generated");
         for committed in [

@@ -150,15 +150,7 @@ fn graphistry_secrets_stay_out_of_validate_output_logs_and_admin_pages() {
         .expect("write config");
     };
     write("    windw: 1m\n");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_llamacol"))
-        .args(["validate", "-c", &config.to_string_lossy()])
-        .output()
-        .expect("validate");
-    let shown = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (_, shown) = common::validate(&config, &[]);
     assert!(shown.contains("did you mean `window`"), "{shown}");
     assert!(!shown.contains(SECRET), "{shown}");
 

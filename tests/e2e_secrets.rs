@@ -127,16 +127,7 @@ fn no_secret_reaches_validate_output_start_errors_logs_or_admin_pages() {
         config("  otlp/typo:\n    endpont: x\n    headers: {authorization: sekr3t-mark-10}\n"),
     )
     .expect("write");
-    let out = Command::new(llamacol)
-        .args(["validate", "-c", &path.to_string_lossy()])
-        .envs(env)
-        .output()
-        .expect("validate");
-    let shown = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (_, shown) = common::validate(&path, &env);
     assert!(shown.contains("did you mean `endpoint`"), "{shown}");
     assert_clean("validate", &shown);
 

@@ -211,17 +211,36 @@ pub fn signal(pid: u32, name: &str) {
 }
 
 /// Runs a script of `tests/python/` with the peers' Python (the OpenTelemetry SDK,
-/// pyarrow ...): `args` are the script and its arguments. The script must exit 0 with
-/// no SDK export failure on stderr; returns the JSON it printed.
-pub fn python_json(args: &[&str]) -> serde_json::Value {
+/// pyarrow ...): `args` are the script and its arguments. It must exit 0; returns its
+/// stdout and stderr.
+pub fn python(args: &[&str]) -> (Vec<u8>, String) {
     let out = Command::new(llamacol_pipeline::testing::external_program("peers-python"))
         .args(args)
         .output()
         .expect("python");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && !stderr.contains("Failed to export"),
-        "{args:?}: {stderr}"
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{args:?}: {stderr}");
+    (out.stdout, stderr)
+}
+
+/// [`python`] for a script that prints JSON and whose SDK exports must all succeed.
+pub fn python_json(args: &[&str]) -> serde_json::Value {
+    let (stdout, stderr) = python(args);
+    assert!(!stderr.contains("Failed to export"), "{args:?}: {stderr}");
+    serde_json::from_slice(&stdout).expect("the script's JSON")
+}
+
+/// `llamacol validate -c config` with `env`: (valid, everything it printed).
+pub fn validate(config: &Path, env: &[(&str, &str)]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_llamacol"))
+        .args(["validate", "-c", &config.to_string_lossy()])
+        .envs(env.iter().copied())
+        .output()
+        .expect("llamacol validate");
+    let shown = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).expect("the script's JSON")
+    (out.status.success(), shown)
 }
