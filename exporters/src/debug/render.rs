@@ -1,5 +1,6 @@
 //! What the debug exporter prints for each verbosity.
 
+use crate::hex::hex;
 use std::fmt::Write as _;
 
 use llamacol_pipeline::otlp::common::v1::{any_value, AnyValue, KeyValue};
@@ -129,15 +130,6 @@ fn normal(batch: &mut Batch, out: &mut String) -> Result<(), JsonError> {
         }
     }
     Ok(())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 fn number(v: &Option<number_data_point::Value>) -> String {

@@ -3,6 +3,7 @@
 //! service -> service edges with call counts. Built as Arrow record batches and written
 //! as Arrow IPC files, which Graphistry's upload API takes.
 
+use crate::hex::hex;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -171,16 +172,6 @@ fn integer(kv: &KeyValue) -> Option<i64> {
         any_value::Value::StringValue(s) => s.trim().parse().ok(),
         _ => None,
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 #[derive(Default)]

@@ -4,6 +4,7 @@
 //! hex; times are UTC nanosecond timestamps; a string that is not valid UTF-8 cannot
 //! reach here (the OTLP decoder refuses it), and NaN is written as NaN.
 
+use crate::hex::hex;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -58,16 +59,6 @@ fn put_attrs(b: &mut Attrs, attrs: &[KeyValue]) {
     }
     // A map entry list is always valid (possibly empty).
     let _ = b.append(true);
-}
-
-pub fn hex(b: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(b.len() * 2);
-    for x in b {
-        out.push(DIGITS[usize::from(x >> 4)] as char);
-        out.push(DIGITS[usize::from(x & 0xf)] as char);
-    }
-    out
 }
 
 fn service_name(resource: Option<&Resource>) -> Option<String> {

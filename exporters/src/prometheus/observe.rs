@@ -1,6 +1,7 @@
 //! OTLP metrics to observations: one value per Prometheus series, with its labels,
 //! ready to be accumulated (`store.rs`) and rendered or pushed.
 
+use crate::hex::hex;
 use std::collections::BTreeMap;
 
 use llamacol_pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -232,10 +233,6 @@ fn finish(
         .filter(|(_, (_, v))| !v.is_empty())
         .map(|(k, (_, v))| (k, v))
         .collect()
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn ms(ns: u64, now_ms: i64) -> i64 {
