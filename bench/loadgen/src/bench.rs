@@ -13,6 +13,7 @@ use llamacol_pipeline::Signal;
 
 use crate::{cpu, floor, send};
 
+#[derive(Clone)]
 pub struct Options {
     pub llamacol: PathBuf,
     /// The real OpenTelemetry Collector (built by scripts/peers.sh): when set, the same
@@ -27,7 +28,7 @@ pub struct Options {
     pub work_dir: PathBuf,
 }
 
-struct Proc {
+pub(crate) struct Proc {
     child: Child,
     stderr: PathBuf,
 }
@@ -44,12 +45,16 @@ impl Drop for Proc {
 }
 
 impl Proc {
-    fn pid(&self) -> u32 {
+    pub(crate) fn new(child: Child, stderr: PathBuf) -> Proc {
+        Proc { child, stderr }
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// SIGTERM, wait, and return the collector's stderr.
-    fn stop(&mut self) -> anyhow::Result<String> {
+    pub(crate) fn stop(&mut self) -> anyhow::Result<String> {
         Command::new("kill")
             .args(["-TERM", &self.pid().to_string()])
             .status()?;
@@ -65,7 +70,7 @@ impl Proc {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -93,7 +98,7 @@ pub enum Which {
 
 /// `program` pinned to `cpu` with taskset when the machine has two cores or more, so the
 /// collector under test gets one core and the load generator and sink the other.
-fn pinned(cpu: &str, program: &Path) -> Command {
+pub(crate) fn pinned(cpu: &str, program: &Path) -> Command {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     if cores >= 2 && Path::new("/usr/bin/taskset").exists() {
         let mut c = Command::new("/usr/bin/taskset");
@@ -105,12 +110,12 @@ fn pinned(cpu: &str, program: &Path) -> Command {
 }
 
 /// The core the collector under test runs on; the load generator and sink use core 0.
-const COLLECTOR_CPU: &str = "1";
+pub(crate) const COLLECTOR_CPU: &str = "1";
 
 /// Starts a collector on its own core with `config` (None: llamacol's embedded default);
 /// returns it and its OTLP/gRPC port once it serves. Both collectors read the same
 /// environment variables (`${env:LLAMACOL_OTLP_GRPC_ENDPOINT}` and the `BENCH_*` ones).
-fn start_collector(
+pub(crate) fn start_collector(
     opts: &Options,
     cpu: &str,
     which: Which,
@@ -178,13 +183,15 @@ fn start_collector(
     Ok((proc, grpc))
 }
 
-fn start_sink(
+/// Starts the counting sink on `port` (0: a free one); returns it, its port and count file.
+pub(crate) fn start_sink(
     opts: &Options,
     delay: &str,
     queue: usize,
     name: &str,
+    port: u16,
 ) -> anyhow::Result<(Proc, u16, PathBuf)> {
-    let port = free_port();
+    let port = if port == 0 { free_port() } else { port };
     let count_file = opts.work_dir.join(format!("{name}.count"));
     let stderr = opts.work_dir.join(format!("{name}.log"));
     let child = pinned("0", &std::env::current_exe()?)
@@ -214,7 +221,7 @@ fn start_sink(
 
 /// `sent`, `failed`, `dropped`, `unknown` summed over the "exporter totals" lines llamacol
 /// logs at exit.
-fn exporter_totals(log: &str) -> (u64, u64, u64, u64) {
+pub(crate) fn exporter_totals(log: &str) -> (u64, u64, u64, u64) {
     let mut t = (0, 0, 0, 0);
     for line in log.lines().filter(|l| l.contains("exporter totals")) {
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
@@ -260,26 +267,26 @@ pub struct Row {
 }
 
 /// One load run against one collector.
-struct Scenario<'a> {
+pub(crate) struct Scenario<'a> {
     /// File-name stem for logs and outputs.
-    name: &'a str,
-    label: String,
-    which: Which,
-    config: String,
+    pub name: &'a str,
+    pub label: String,
+    pub which: Which,
+    pub config: String,
     /// Where the collector exports to.
-    sink: SinkKind<'a>,
+    pub sink: SinkKind<'a>,
     /// The core the collector runs on (the sink's core, "0", for a run straight at a sink).
-    cpu: &'a str,
-    connections: usize,
+    pub cpu: &'a str,
+    pub connections: usize,
     /// Of the load generator's requests, and (through `BENCH_COMPRESSION`) of the exporter's.
-    compression: &'a str,
+    pub compression: &'a str,
     /// Spans per request, when not `--batch-size`.
-    batch_size: Option<usize>,
+    pub batch_size: Option<usize>,
 }
 
 /// What a scenario's collector exports to.
 #[derive(Clone, Copy)]
-enum SinkKind<'a> {
+pub(crate) enum SinkKind<'a> {
     /// Nothing outside it (file, debug).
     None,
     /// `loadgen sink`: counts, after `delay` per batch, with a queue of `queue` batches.
@@ -311,7 +318,7 @@ fn start_sink_kind(
     Ok(match kind {
         SinkKind::None => None,
         SinkKind::Counting { delay, queue } => {
-            let (proc, port, count_file) = start_sink(opts, delay, queue, name)?;
+            let (proc, port, count_file) = start_sink(opts, delay, queue, name, 0)?;
             Some(StartedSink {
                 proc,
                 port,
@@ -349,15 +356,19 @@ impl StartedSink {
     }
 }
 
-async fn scenario(opts: &Options, sc: Scenario<'_>) -> anyhow::Result<Row> {
+pub(crate) async fn scenario(opts: &Options, sc: Scenario<'_>) -> anyhow::Result<Row> {
     let name = sc.name;
     let sink = start_sink_kind(opts, sc.sink, &format!("{name}-sink"))?;
     let file = opts.work_dir.join(format!("{name}.jsonl"));
     // A persistent queue starts empty: an earlier run's leftovers would be sent again.
     let queue_dir = opts.work_dir.join(format!("{name}-queue"));
     let _ = std::fs::remove_dir_all(&queue_dir);
+    // A directory for exporters that write many files (parquet), emptied before and after.
+    let out_dir = opts.work_dir.join(format!("{name}-out"));
+    let _ = std::fs::remove_dir_all(&out_dir);
     let mut env = vec![
         ("BENCH_FILE_PATH", file.display().to_string()),
+        ("BENCH_OUT_DIR", out_dir.display().to_string()),
         ("BENCH_QUEUE_DIR", queue_dir.display().to_string()),
         ("BENCH_COMPRESSION", sc.compression.to_string()),
     ];
@@ -397,6 +408,7 @@ async fn scenario(opts: &Options, sc: Scenario<'_>) -> anyhow::Result<Row> {
         None => sent,
     };
     let _ = std::fs::remove_file(&file);
+    let _ = std::fs::remove_dir_all(&out_dir);
     Ok(Row {
         name: sc.label,
         cpu_per_million: (cpu_after - cpu_before) / report.accepted.max(1) as f64 * 1e6,

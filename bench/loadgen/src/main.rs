@@ -14,6 +14,7 @@ mod parquet_bench;
 mod send;
 mod sink;
 mod slo;
+mod soak;
 
 use std::time::Duration;
 
@@ -136,6 +137,54 @@ enum Command {
         #[arg(long, default_value_t = 400_000)]
         spans: usize,
         #[arg(long, default_value = "target/bench")]
+        work_dir: std::path::PathBuf,
+        /// Run one exporter only (`parquet` or `file`), e.g. under a profiler.
+        #[arg(long)]
+        only: Option<String>,
+        /// More keys for the parquet exporter's config, e.g. `compression_level: 3`.
+        #[arg(long, default_value = "")]
+        parquet_keys: String,
+        /// Also the whole process (the release llamacol on OTLP/gRPC -> batch -> parquet,
+        /// and -> file, for `--duration`), next to the in-process run.
+        #[arg(long)]
+        whole: bool,
+        #[arg(long, default_value = "target/release/llamacol")]
+        llamacol: std::path::PathBuf,
+        #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+        duration: Duration,
+    },
+    /// The soak (BENCHMARKS.md): capacity first, then a long run at a fraction of it with
+    /// all three signals, a flapping llama-server and a backend that goes away; RSS every
+    /// `sample-every` into <work-dir>/soak.csv, the account and the log checked at the end.
+    Soak {
+        #[arg(long, default_value = "target/release/llamacol")]
+        llamacol: std::path::PathBuf,
+        #[arg(long)]
+        llama_server: std::path::PathBuf,
+        #[arg(long)]
+        python: std::path::PathBuf,
+        #[arg(long, default_value = "30m", value_parser = humantime::parse_duration)]
+        duration: Duration,
+        /// RSS after this long is the reference the end is compared with.
+        #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+        settle: Duration,
+        #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+        capacity_for: Duration,
+        #[arg(long, default_value_t = 0.5)]
+        fraction: f64,
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        sample_every: Duration,
+        #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+        flap_every: Duration,
+        #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+        outage_every: Duration,
+        #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+        outage_for: Duration,
+        /// The first outage; later ones follow every `outage-every`. The default puts them
+        /// between samples the RSS check compares (5 min, the end).
+        #[arg(long, default_value = "150s", value_parser = humantime::parse_duration)]
+        outage_at: Duration,
+        #[arg(long, default_value = "target/bench/soak")]
         work_dir: std::path::PathBuf,
     },
     /// CPU-seconds per million items for prost to decode and re-encode the same requests.
@@ -294,8 +343,42 @@ fn main() -> anyhow::Result<()> {
                 );
             }
         }
-        Command::Parquet { spans, work_dir } => {
-            let (proto, rows) = parquet_bench::run(spans, &work_dir)?;
+        Command::Parquet {
+            spans,
+            work_dir,
+            only,
+            parquet_keys,
+            whole,
+            llamacol,
+            duration,
+        } => {
+            if whole {
+                let opts = bench::Options {
+                    llamacol,
+                    otelcol: None,
+                    baseline: None,
+                    duration,
+                    connections: 4,
+                    batch_size: 500,
+                    floor_items: 0,
+                    work_dir: work_dir.clone(),
+                };
+                for r in runtime.block_on(parquet_bench::whole(&opts))? {
+                    println!(
+                        "whole process, {}: {:.0} spans/s accepted, {:.3} collector CPU-s per 1M spans ({:.0} spans per core-second), peak RSS {:.1} MiB, written {} of {} accepted, dropped {}",
+                        r.name,
+                        r.report.rate,
+                        r.cpu_per_million,
+                        1e6 / r.cpu_per_million,
+                        r.peak_rss_mib,
+                        r.delivered,
+                        r.report.accepted,
+                        r.dropped
+                    );
+                }
+            }
+            let (proto, rows) =
+                parquet_bench::run(spans, &work_dir, only.as_deref(), &parquet_keys)?;
             println!("OTLP protobuf: {proto:.1} bytes per span");
             for r in rows {
                 println!(
@@ -319,6 +402,39 @@ fn main() -> anyhow::Result<()> {
                     r.cpu_s_per_million / floor,
                     r.kept_share * 100.0
                 );
+            }
+        }
+        Command::Soak {
+            llamacol,
+            llama_server,
+            python,
+            duration,
+            settle,
+            capacity_for,
+            fraction,
+            sample_every,
+            flap_every,
+            outage_every,
+            outage_for,
+            outage_at,
+            work_dir,
+        } => {
+            let r = runtime.block_on(soak::run(soak::SoakOptions {
+                llamacol,
+                llama_server,
+                python,
+                duration,
+                capacity_for,
+                fraction,
+                sample_every,
+                flap_every,
+                outage_every,
+                outage_for,
+                outage_at,
+                work_dir: work_dir.clone(),
+            }))?;
+            if !soak::print(&r, settle, &work_dir) {
+                anyhow::bail!("the soak failed a check (above)");
             }
         }
         Command::Floor {

@@ -11,7 +11,7 @@ use llamacol_pipeline::{Batch, BuildContext, ComponentId, Exporter, Signal};
 use prost::Message;
 use rand::SeedableRng;
 
-use crate::{cpu, data};
+use crate::{bench, cpu, data};
 
 pub struct Row {
     pub name: &'static str,
@@ -44,8 +44,15 @@ fn dir_bytes(dir: &std::path::Path) -> u64 {
     total
 }
 
-/// Returns the protobuf bytes per span and one row per exporter.
-pub fn run(spans: usize, work_dir: &std::path::Path) -> anyhow::Result<(f64, Vec<Row>)> {
+/// Returns the protobuf bytes per span and one row per exporter (`only`: just that one,
+/// e.g. for a profile; `parquet_keys`: more config keys of the parquet exporter, e.g.
+/// `compression_level: 3`).
+pub fn run(
+    spans: usize,
+    work_dir: &std::path::Path,
+    only: Option<&str>,
+    parquet_keys: &str,
+) -> anyhow::Result<(f64, Vec<Row>)> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let requests: Vec<(bytes::Bytes, usize)> = (0..spans.div_ceil(500))
         .map(|_| {
@@ -68,7 +75,7 @@ pub fn run(spans: usize, work_dir: &std::path::Path) -> anyhow::Result<(f64, Vec
     let mut rows = Vec::new();
     for (name, factory, file) in [
         (
-            "parquet (zstd 3)",
+            "parquet (zstd 1)",
             llamacol_exporters::parquet::factory(),
             "parquet",
         ),
@@ -78,11 +85,22 @@ pub fn run(spans: usize, work_dir: &std::path::Path) -> anyhow::Result<(f64, Vec
             "out.jsonl",
         ),
     ] {
+        if only.is_some_and(|o| o != factory.type_name) {
+            continue;
+        }
         let dir = work_dir.join(format!("bench-{}", factory.type_name));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
         let path = dir.join(file);
-        let exporter = build(factory, &format!("{{path: \"{}\"}}", path.display()));
+        let extra = if factory.type_name == "parquet" {
+            parquet_keys
+        } else {
+            ""
+        };
+        let exporter = build(
+            factory,
+            &format!("{{path: \"{}\", {extra}}}", path.display()),
+        );
         let t = cpu::thread_seconds().unwrap_or(0.0);
         runtime.block_on(async {
             exporter.start().await.expect("starts");
@@ -102,4 +120,32 @@ pub fn run(spans: usize, work_dir: &std::path::Path) -> anyhow::Result<(f64, Vec
         let _ = std::fs::remove_dir_all(&dir);
     }
     Ok((proto as f64 / total as f64, rows))
+}
+
+/// The whole process, as issue 13 asks: the real `llamacol` (release) with
+/// `bench/configs/otlp-batch-parquet.yaml` (OTLP/gRPC -> batch -> parquet) and, on the same
+/// load, `otlp-batch-file.yaml`, each on its own core with the load generator on the other
+/// (`bench::scenario`): spans per collector CPU-second. The load cycles through 64 distinct
+/// requests, so bytes on disk are left to the in-process run (fresh requests).
+pub async fn whole(opts: &bench::Options) -> anyhow::Result<Vec<bench::Row>> {
+    let configs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+    let mut rows = Vec::new();
+    for (name, config) in [
+        ("otlp-batch-parquet", "otlp-batch-parquet.yaml"),
+        ("otlp-batch-file", "otlp-batch-file.yaml"),
+    ] {
+        let scenario = bench::Scenario {
+            name,
+            label: name.to_string(),
+            which: bench::Which::Llamacol,
+            config: configs.join(config).display().to_string(),
+            sink: bench::SinkKind::None,
+            cpu: bench::COLLECTOR_CPU,
+            connections: opts.connections,
+            compression: "none",
+            batch_size: None,
+        };
+        rows.push(bench::scenario(opts, scenario).await?);
+    }
+    Ok(rows)
 }

@@ -13,6 +13,9 @@ use llamacol_pipeline::telemetry::Telemetry;
 use llamacol_pipeline::{Batch, ConsumeError, Exporter, ExporterFactory, Registry, Signal};
 
 static RECEIVED: AtomicU64 = AtomicU64::new(0);
+/// Per signal, in `Signal::ALL` order (traces, metrics, logs).
+static RECEIVED_BY_SIGNAL: [AtomicU64; 3] =
+    [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
 
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -33,6 +36,11 @@ impl Exporter for Count {
             tokio::time::sleep(self.0).await;
         }
         RECEIVED.fetch_add(batch.items() as u64, Ordering::Relaxed);
+        let slot = Signal::ALL
+            .iter()
+            .position(|s| *s == batch.signal())
+            .unwrap_or(0);
+        RECEIVED_BY_SIGNAL[slot].fetch_add(batch.items() as u64, Ordering::Relaxed);
         Ok(())
     }
 }
@@ -46,7 +54,8 @@ fn count_factory() -> ExporterFactory {
     }
 }
 
-/// Serves until SIGINT/SIGTERM, writing the running total to `count_file` every 100ms.
+/// Serves until SIGINT/SIGTERM, writing the running total to `count_file` every 100ms,
+/// and the totals per signal to `<count_file>.signals` (`traces metrics logs`).
 pub async fn run(
     endpoint: &str,
     delay: Duration,
@@ -71,7 +80,14 @@ pub async fn run(
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut service = Service::build(&config, &registry, Telemetry::new())?;
     service.start().await?;
-    let write = || std::fs::write(count_file, RECEIVED.load(Ordering::Relaxed).to_string());
+    let write = || {
+        let by_signal: Vec<String> = RECEIVED_BY_SIGNAL
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed).to_string())
+            .collect();
+        std::fs::write(format!("{count_file}.signals"), by_signal.join(" "))?;
+        std::fs::write(count_file, RECEIVED.load(Ordering::Relaxed).to_string())
+    };
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
         tokio::select! {

@@ -16,7 +16,8 @@ pub struct ParquetConfig {
     pub staging_directory: Option<String>,
     /// `zstd` (default), `snappy` or `none`.
     pub compression: ParquetCompression,
-    /// zstd level (1-22). Default 3.
+    /// zstd level (1-22). Default 1: on the load generator's GenAI spans it was both
+    /// faster and smaller than 3 (BENCHMARKS.md, Parquet).
     pub compression_level: i32,
     /// Rows per row group. Default 65536.
     pub row_group_size: usize,
@@ -33,7 +34,7 @@ impl Default for ParquetConfig {
             path: String::new(),
             staging_directory: None,
             compression: ParquetCompression::Zstd,
-            compression_level: 3,
+            compression_level: 1,
             row_group_size: 65_536,
             max_file_size_mib: 128,
             max_file_age: Duration::from_secs(300),
@@ -66,7 +67,7 @@ impl ComponentConfig for ParquetConfig {
         if !(1..=22).contains(&self.compression_level) {
             issues.push(Issue::new(
                 "compression_level",
-                "zstd levels are 1 to 22 (default 3)",
+                "zstd levels are 1 to 22 (default 1)",
             ));
         }
         if self.row_group_size == 0 {

@@ -5,6 +5,7 @@
 //! or age and at shutdown. Local directories only for now.
 
 mod config;
+mod raw;
 mod remote;
 mod schema;
 mod writer;
@@ -91,6 +92,24 @@ fn time_or_now(ns: u64, now: u64) -> u64 {
     }
 }
 
+/// `partition()` of the last hour seen: the spans of a batch nearly always share one,
+/// and formatting it per span was a string allocation per row.
+#[derive(Default)]
+struct Hours {
+    last: Option<(u64, String)>,
+}
+
+impl Hours {
+    fn partition(&mut self, unix_nanos: u64) -> &str {
+        const HOUR: u64 = 3_600_000_000_000;
+        let hour = unix_nanos / HOUR;
+        if self.last.as_ref().is_none_or(|(h, _)| *h != hour) {
+            self.last = Some((hour, partition(unix_nanos)));
+        }
+        self.last.as_ref().map_or("", |(_, p)| p.as_str())
+    }
+}
+
 #[async_trait]
 impl Exporter for ParquetExporter {
     async fn start(&self) -> Result<(), BoxError> {
@@ -134,19 +153,31 @@ impl Exporter for ParquetExporter {
         let now = now_nanos();
         let result = match batch {
             Batch::Traces(p) => {
-                let request = p.message().map_err(ConsumeError::permanent)?;
+                // Read in place (`raw`): a batch another component decoded is encoded once.
+                let bytes = p.bytes();
                 let mut parts: BTreeMap<String, Vec<SpanRow>> = BTreeMap::new();
-                for rs in &request.resource_spans {
-                    for ss in &rs.scope_spans {
-                        for span in &ss.spans {
-                            parts
-                                .entry(partition(time_or_now(span.start_time_unix_nano, now)))
-                                .or_default()
-                                .push(SpanRow {
-                                    resource: rs.resource.as_ref(),
-                                    scope: ss.scope.as_ref(),
-                                    span,
-                                });
+                let mut hours = Hours::default();
+                for rs in raw::repeated(&bytes, 1) {
+                    let resource = raw::single(rs, 1);
+                    for ss in raw::repeated(rs, 2) {
+                        let scope = raw::single(ss, 1);
+                        let (scope_name, scope_version) =
+                            (raw::single(scope, 1), raw::single(scope, 2));
+                        for span in raw::repeated(ss, 2) {
+                            let start = time_or_now(raw::Span::start_of(span), now);
+                            let row = SpanRow {
+                                resource,
+                                scope_name,
+                                scope_version,
+                                span,
+                            };
+                            let key = hours.partition(start);
+                            match parts.get_mut(key) {
+                                Some(rows) => rows.push(row),
+                                None => {
+                                    parts.insert(key.to_string(), vec![row]);
+                                }
+                            }
                         }
                     }
                 }

@@ -4,6 +4,7 @@
 //! hex; times are UTC nanosecond timestamps; a string that is not valid UTF-8 cannot
 //! reach here (the OTLP decoder refuses it), and NaN is written as NaN.
 
+use super::raw;
 use crate::hex::hex;
 use std::sync::Arc;
 
@@ -14,9 +15,7 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Fields, Schema, TimeUnit};
 use llamacol_pipeline::attributes::value_string;
-use llamacol_pipeline::otlp::common::v1::{
-    any_value::Value, AnyValue, InstrumentationScope, KeyValue,
-};
+use llamacol_pipeline::otlp::common::v1::{any_value::Value, InstrumentationScope, KeyValue};
 use llamacol_pipeline::otlp::resource::v1::Resource;
 
 /// Written into each file's key-value metadata.
@@ -70,13 +69,6 @@ fn service_name(resource: Option<&Resource>) -> Option<String> {
         .map(value_string)
 }
 
-fn attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a AnyValue> {
-    attrs
-        .iter()
-        .find(|kv| kv.key == key)
-        .and_then(|kv| kv.value.as_ref())
-}
-
 /// Builds record batches of one table from named columns, in order.
 struct Table {
     columns: Vec<(&'static str, bool, Box<dyn ArrayBuilder>)>,
@@ -108,11 +100,52 @@ impl Table {
     }
 }
 
-/// One span's row, with its resource and scope.
+/// One span's row, with its resource and scope: the encoded messages' bodies, read in
+/// place (`raw`).
 pub struct SpanRow<'a> {
-    pub resource: Option<&'a Resource>,
-    pub scope: Option<&'a InstrumentationScope>,
-    pub span: &'a llamacol_pipeline::otlp::trace::v1::Span,
+    pub resource: &'a [u8],
+    /// The scope's name and version, read once per scope.
+    pub scope_name: &'a [u8],
+    pub scope_version: &'a [u8],
+    pub span: &'a [u8],
+}
+
+/// Appends encoded `KeyValue`s as one map entry list, read in place, and hands each
+/// (key, value) to `seen`.
+fn put_raw_attrs<'a>(
+    b: &mut Attrs,
+    key_values: impl IntoIterator<Item = &'a [u8]>,
+    mut seen: impl FnMut(&'a [u8], Option<&'a [u8]>),
+) {
+    for kv in key_values {
+        let (key, value) = raw::key_value(kv);
+        b.keys().append_value(raw::text(key));
+        raw::append_value(b.values(), value);
+        seen(key, value);
+    }
+    // A map entry list is always valid (possibly empty).
+    let _ = b.append(true);
+}
+
+/// The span attributes promoted to their own columns, in column order.
+const PROMOTED: [&str; 7] = [
+    "gen_ai.operation.name",
+    "gen_ai.provider.name",
+    "gen_ai.request.model",
+    "gen_ai.response.model",
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.output_tokens",
+    "error.type",
+];
+
+/// A promoted token count: integers as they are, doubles truncated, numeric strings parsed.
+fn promoted_int(value: &[u8]) -> Option<i64> {
+    match raw::scalar(value) {
+        raw::Scalar::Int(i) => Some(i),
+        raw::Scalar::Double(d) => Some(d as i64),
+        raw::Scalar::Str(s) => std::str::from_utf8(s).ok()?.parse().ok(),
+        _ => None,
+    }
 }
 
 fn event_fields() -> Fields {
@@ -143,6 +176,9 @@ const SPAN_KINDS: [&str; 6] = [
 const STATUS_CODES: [&str; 3] = ["UNSET", "OK", "ERROR"];
 
 pub fn spans(rows: &[SpanRow]) -> Result<RecordBatch, arrow::error::ArrowError> {
+    // Sized up front: the attribute map's text is most of a span, and growing its buffers
+    // by doubling was a copy of everything appended so far each time.
+    let span_bytes: usize = rows.iter().map(|r| r.span.len()).sum();
     let mut t = Table {
         columns: vec![
             ("trace_id", false, Box::new(StringBuilder::new())),
@@ -160,7 +196,16 @@ pub fn spans(rows: &[SpanRow]) -> Result<RecordBatch, arrow::error::ArrowError> 
             ("resource_attributes", false, Box::new(attrs_builder())),
             ("scope_name", false, Box::new(StringBuilder::new())),
             ("scope_version", false, Box::new(StringBuilder::new())),
-            ("attributes", false, Box::new(attrs_builder())),
+            (
+                "attributes",
+                false,
+                Box::new(MapBuilder::with_capacity(
+                    None,
+                    StringBuilder::with_capacity(rows.len() * 8, span_bytes / 2),
+                    StringBuilder::with_capacity(rows.len() * 8, span_bytes / 2),
+                    rows.len(),
+                )),
+            ),
             (
                 "events",
                 false,
@@ -211,21 +256,19 @@ pub fn spans(rows: &[SpanRow]) -> Result<RecordBatch, arrow::error::ArrowError> 
             ("error_type", true, Box::new(StringBuilder::new())),
         ],
     };
+    let mut lists = raw::SpanLists::default();
     for r in rows {
-        let s = r.span;
-        let text = |v: Option<&AnyValue>| v.map(value_string);
-        let int = |v: Option<&AnyValue>| match v.and_then(|v| v.value.as_ref()) {
-            Some(Value::IntValue(i)) => Some(*i),
-            Some(Value::DoubleValue(d)) => Some(*d as i64),
-            Some(Value::StringValue(s)) => s.parse().ok(),
-            _ => None,
-        };
-        t.col::<StringBuilder>(0).append_value(hex(&s.trace_id));
-        t.col::<StringBuilder>(1).append_value(hex(&s.span_id));
-        t.col::<StringBuilder>(2)
-            .append_option((!s.parent_span_id.is_empty()).then(|| hex(&s.parent_span_id)));
-        t.col::<StringBuilder>(3).append_value(&s.trace_state);
-        t.col::<StringBuilder>(4).append_value(&s.name);
+        let s = raw::Span::read(r.span, &mut lists);
+        raw::append_hex(t.col::<StringBuilder>(0), s.trace_id);
+        raw::append_hex(t.col::<StringBuilder>(1), s.span_id);
+        if s.parent_span_id.is_empty() {
+            t.col::<StringBuilder>(2).append_null();
+        } else {
+            raw::append_hex(t.col::<StringBuilder>(2), s.parent_span_id);
+        }
+        t.col::<StringBuilder>(3)
+            .append_value(raw::text(s.trace_state));
+        t.col::<StringBuilder>(4).append_value(raw::text(s.name));
         t.col::<StringBuilder>(5).append_value(
             SPAN_KINDS
                 .get(s.kind as usize)
@@ -233,71 +276,78 @@ pub fn spans(rows: &[SpanRow]) -> Result<RecordBatch, arrow::error::ArrowError> 
                 .unwrap_or("UNSPECIFIED"),
         );
         t.col::<TimestampNanosecondBuilder>(6)
-            .append_value(s.start_time_unix_nano as i64);
+            .append_value(s.start as i64);
         t.col::<TimestampNanosecondBuilder>(7)
-            .append_value(s.end_time_unix_nano as i64);
+            .append_value(s.end as i64);
         t.col::<Int64Builder>(8)
-            .append_value(s.end_time_unix_nano as i64 - s.start_time_unix_nano as i64);
-        let status = s.status.as_ref();
+            .append_value(s.end as i64 - s.start as i64);
         t.col::<StringBuilder>(9).append_value(
             STATUS_CODES
-                .get(status.map_or(0, |st| st.code) as usize)
+                .get(s.status_code as usize)
                 .copied()
                 .unwrap_or("UNSET"),
         );
         t.col::<StringBuilder>(10)
-            .append_value(status.map(|st| st.message.as_str()).unwrap_or_default());
-        t.col::<StringBuilder>(11)
-            .append_option(service_name(r.resource));
-        put_attrs(
-            t.col::<Attrs>(12),
-            r.resource
-                .map(|x| x.attributes.as_slice())
-                .unwrap_or_default(),
-        );
+            .append_value(raw::text(s.status_message));
+        let mut service = None;
+        put_raw_attrs(t.col::<Attrs>(12), raw::repeated(r.resource, 1), |k, v| {
+            if k == b"service.name" && service.is_none() {
+                service = Some(v.map(raw::value_text).unwrap_or_default());
+            }
+        });
+        t.col::<StringBuilder>(11).append_option(service);
         t.col::<StringBuilder>(13)
-            .append_value(r.scope.map(|x| x.name.as_str()).unwrap_or_default());
+            .append_value(raw::text(r.scope_name));
         t.col::<StringBuilder>(14)
-            .append_value(r.scope.map(|x| x.version.as_str()).unwrap_or_default());
-        put_attrs(t.col::<Attrs>(15), &s.attributes);
+            .append_value(raw::text(r.scope_version));
+        let mut promoted: [Option<&[u8]>; 7] = [None; 7];
+        put_raw_attrs(
+            t.col::<Attrs>(15),
+            lists.attributes.iter().copied(),
+            |k, v| {
+                if let Some(i) = PROMOTED.iter().position(|p| p.as_bytes() == k) {
+                    promoted[i] = promoted[i].or(Some(v.unwrap_or_default()));
+                }
+            },
+        );
         {
             let events = t.col::<ListBuilder<StructBuilder>>(16);
-            for e in &s.events {
+            for e in &lists.events {
                 let st = events.values();
-                field::<TimestampNanosecondBuilder>(st, 0).append_value(e.time_unix_nano as i64);
-                field::<StringBuilder>(st, 1).append_value(&e.name);
-                put_attrs(field::<Attrs>(st, 2), &e.attributes);
+                let time = raw::each(e)
+                    .filter(|(n, w, _)| *n == 1 && *w == 1)
+                    .map(|(_, _, b)| raw::fixed64(b))
+                    .last()
+                    .unwrap_or(0);
+                field::<TimestampNanosecondBuilder>(st, 0).append_value(time as i64);
+                field::<StringBuilder>(st, 1).append_value(raw::text(raw::single(e, 2)));
+                put_raw_attrs(field::<Attrs>(st, 2), raw::repeated(e, 3), |_, _| {});
                 st.append(true);
             }
             events.append(true);
         }
         {
             let links = t.col::<ListBuilder<StructBuilder>>(17);
-            for l in &s.links {
+            for l in &lists.links {
                 let st = links.values();
-                field::<StringBuilder>(st, 0).append_value(hex(&l.trace_id));
-                field::<StringBuilder>(st, 1).append_value(hex(&l.span_id));
-                field::<StringBuilder>(st, 2).append_value(&l.trace_state);
-                put_attrs(field::<Attrs>(st, 3), &l.attributes);
+                raw::append_hex(field::<StringBuilder>(st, 0), raw::single(l, 1));
+                raw::append_hex(field::<StringBuilder>(st, 1), raw::single(l, 2));
+                field::<StringBuilder>(st, 2).append_value(raw::text(raw::single(l, 3)));
+                put_raw_attrs(field::<Attrs>(st, 3), raw::repeated(l, 4), |_, _| {});
                 st.append(true);
             }
             links.append(true);
         }
-        let a = &s.attributes;
-        t.col::<StringBuilder>(18)
-            .append_option(text(attr(a, "gen_ai.operation.name")));
-        t.col::<StringBuilder>(19)
-            .append_option(text(attr(a, "gen_ai.provider.name")));
-        t.col::<StringBuilder>(20)
-            .append_option(text(attr(a, "gen_ai.request.model")));
-        t.col::<StringBuilder>(21)
-            .append_option(text(attr(a, "gen_ai.response.model")));
+        for (i, column) in [18, 19, 20, 21].into_iter().enumerate() {
+            t.col::<StringBuilder>(column)
+                .append_option(promoted[i].map(raw::value_text));
+        }
         t.col::<Int64Builder>(22)
-            .append_option(int(attr(a, "gen_ai.usage.input_tokens")));
+            .append_option(promoted[4].and_then(promoted_int));
         t.col::<Int64Builder>(23)
-            .append_option(int(attr(a, "gen_ai.usage.output_tokens")));
+            .append_option(promoted[5].and_then(promoted_int));
         t.col::<StringBuilder>(24)
-            .append_option(text(attr(a, "error.type")));
+            .append_option(promoted[6].map(raw::value_text));
     }
     t.finish()
 }

@@ -13,12 +13,45 @@ use arrow::array::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 
 use super::config::{ParquetCompression, ParquetConfig};
 use super::schema::SCHEMA_VERSION;
 
 const TMP_SUFFIX: &str = ".parquet.tmp";
+
+/// Columns of the three tables with min/max statistics (row-group and page pruning).
+const FILTERED_COLUMNS: [&str; 16] = [
+    "start_time",
+    "end_time",
+    "time",
+    "observed_time",
+    "duration_ns",
+    "name",
+    "service_name",
+    "status_code",
+    "gen_ai_operation_name",
+    "gen_ai_request_model",
+    "gen_ai_response_model",
+    "gen_ai_provider_name",
+    "error_type",
+    "metric_name",
+    "severity_number",
+    "trace_id",
+];
+
+/// Columns of the three tables written without a dictionary.
+const UNIQUE_COLUMNS: [&str; 8] = [
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "start_time",
+    "end_time",
+    "duration_ns",
+    "time",
+    "observed_time",
+];
 
 struct OpenFile {
     writer: ArrowWriter<File>,
@@ -45,10 +78,24 @@ impl Files {
             ParquetCompression::Snappy => Compression::SNAPPY,
             ParquetCompression::None => Compression::UNCOMPRESSED,
         };
-        let props = WriterProperties::builder()
+        let mut props = WriterProperties::builder()
             .set_compression(compression)
             .set_max_row_group_row_count(Some(c.row_group_size))
             .set_dictionary_enabled(true)
+            // Min/max of every map key and value cost two comparisons per entry and help
+            // no reader (none prunes row groups on map entries): statistics only for the
+            // top-level columns queries filter on.
+            .set_statistics_enabled(EnabledStatistics::None);
+        for column in FILTERED_COLUMNS {
+            props = props
+                .set_column_statistics_enabled(ColumnPath::from(column), EnabledStatistics::Page);
+        }
+        // Ids and times are (nearly) unique per row: a dictionary would only be built,
+        // outgrow its page and be thrown away, costing a hash and compare per value.
+        for column in UNIQUE_COLUMNS {
+            props = props.set_column_dictionary_enabled(ColumnPath::from(column), false);
+        }
+        let props = props
             .set_key_value_metadata(Some(vec![KeyValue::new(
                 "schema_version".to_string(),
                 SCHEMA_VERSION.to_string(),
