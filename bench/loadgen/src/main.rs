@@ -156,37 +156,7 @@ enum Command {
     /// The soak (BENCHMARKS.md): capacity first, then a long run at a fraction of it with
     /// all three signals, a flapping llama-server and a backend that goes away; RSS every
     /// `sample-every` into <work-dir>/soak.csv, the account and the log checked at the end.
-    Soak {
-        #[arg(long, default_value = "target/release/llamacol")]
-        llamacol: std::path::PathBuf,
-        #[arg(long)]
-        llama_server: std::path::PathBuf,
-        #[arg(long)]
-        python: std::path::PathBuf,
-        #[arg(long, default_value = "30m", value_parser = humantime::parse_duration)]
-        duration: Duration,
-        /// RSS after this long is the reference the end is compared with.
-        #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
-        settle: Duration,
-        #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
-        capacity_for: Duration,
-        #[arg(long, default_value_t = 0.5)]
-        fraction: f64,
-        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
-        sample_every: Duration,
-        #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
-        flap_every: Duration,
-        #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
-        outage_every: Duration,
-        #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
-        outage_for: Duration,
-        /// The first outage; later ones follow every `outage-every`. The default puts them
-        /// between samples the RSS check compares (5 min, the end).
-        #[arg(long, default_value = "150s", value_parser = humantime::parse_duration)]
-        outage_at: Duration,
-        #[arg(long, default_value = "target/bench/soak")]
-        work_dir: std::path::PathBuf,
-    },
+    Soak(soak::SoakOptions),
     /// CPU-seconds per million items for prost to decode and re-encode the same requests.
     Floor {
         #[arg(long, default_value = "traces")]
@@ -404,35 +374,9 @@ fn main() -> anyhow::Result<()> {
                 );
             }
         }
-        Command::Soak {
-            llamacol,
-            llama_server,
-            python,
-            duration,
-            settle,
-            capacity_for,
-            fraction,
-            sample_every,
-            flap_every,
-            outage_every,
-            outage_for,
-            outage_at,
-            work_dir,
-        } => {
-            let r = runtime.block_on(soak::run(soak::SoakOptions {
-                llamacol,
-                llama_server,
-                python,
-                duration,
-                capacity_for,
-                fraction,
-                sample_every,
-                flap_every,
-                outage_every,
-                outage_for,
-                outage_at,
-                work_dir: work_dir.clone(),
-            }))?;
+        Command::Soak(options) => {
+            let (settle, work_dir) = (options.settle, options.work_dir.clone());
+            let r = runtime.block_on(soak::run(options))?;
             if !soak::print(&r, settle, &work_dir) {
                 anyhow::bail!("the soak failed a check (above)");
             }

@@ -19,20 +19,37 @@ use llamacol_pipeline::Signal;
 use crate::bench::{self, free_port, start_collector, start_sink, Proc, Which, COLLECTOR_CPU};
 use crate::{cpu, send};
 
+#[derive(clap::Args)]
 pub struct SoakOptions {
+    #[arg(long, default_value = "target/release/llamacol")]
     pub llamacol: PathBuf,
+    #[arg(long)]
     pub llama_server: PathBuf,
     /// The peer virtualenv's python (`peers-python`), which writes the tiny model.
+    #[arg(long)]
     pub python: PathBuf,
+    #[arg(long, default_value = "30m", value_parser = humantime::parse_duration)]
     pub duration: Duration,
+    /// RSS after this long is the reference the end is compared with.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    pub settle: Duration,
+    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
     pub capacity_for: Duration,
+    #[arg(long, default_value_t = 0.5)]
     pub fraction: f64,
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub sample_every: Duration,
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub flap_every: Duration,
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
     pub outage_every: Duration,
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub outage_for: Duration,
-    /// When the first outage starts; the later ones follow every `outage_every`.
+    /// The first outage; later ones follow every `outage-every`. The default puts them
+    /// between the samples the RSS check compares (5 min, the end).
+    #[arg(long, default_value = "150s", value_parser = humantime::parse_duration)]
     pub outage_at: Duration,
+    #[arg(long, default_value = "target/bench/soak")]
     pub work_dir: PathBuf,
 }
 
@@ -260,14 +277,17 @@ pub async fn run(o: SoakOptions) -> anyhow::Result<SoakReport> {
     llama.start()?;
     backend.start()?;
     let env = collector_env(backend.port, llama.port);
-    let (mut collector, grpc) = start_collector(
-        &opts,
-        COLLECTOR_CPU,
-        Which::Llamacol,
-        Some(config),
-        &env,
-        "soak-capacity",
-    )?;
+    let start = |name| {
+        start_collector(
+            &opts,
+            COLLECTOR_CPU,
+            Which::Llamacol,
+            Some(config),
+            &env,
+            name,
+        )
+    };
+    let (mut collector, grpc) = start("soak-capacity")?;
     let reports = join_all(senders(
         &format!("127.0.0.1:{grpc}"),
         [0; 3],
@@ -284,14 +304,7 @@ pub async fn run(o: SoakOptions) -> anyhow::Result<SoakReport> {
 
     // The soak itself, on a fresh collector.
     backend.start()?;
-    let (mut collector, grpc) = start_collector(
-        &opts,
-        COLLECTOR_CPU,
-        Which::Llamacol,
-        Some(config),
-        &env,
-        "soak",
-    )?;
+    let (mut collector, grpc) = start("soak")?;
     let pid = collector.pid();
     let started = Instant::now();
     let load = senders(&format!("127.0.0.1:{grpc}"), rate, o.duration);
