@@ -500,5 +500,7 @@ pub fn put_len_prefix(out: &mut bytes::BytesMut, number: u32, body_len: usize) {
     out.put_u8(v as u8);
 }
 
+pub mod lenient;
+
 #[cfg(test)]
 mod tests;

@@ -1,9 +1,10 @@
 //! The spans of an encoded `ExportTraceServiceRequest`, read in place: only the fields
 //! the metrics need (times, status code, attributes, event names and times), strings
-//! borrowed from the buffer. The receiver checked the bytes already, so a field that
-//! does not read as expected is skipped, never trusted.
+//! borrowed from the buffer (`wire::lenient`, shared with the parquet exporter). The
+//! receiver checked the bytes already; a field that does not read as expected ends that
+//! message's walk, never trusted.
 
-use llamacol_pipeline::wire::{fields, RawField};
+use llamacol_pipeline::wire::lenient::{each, fixed64, repeated, single, varint};
 
 use super::config::Dimension;
 use super::facts::{Attr, Facts};
@@ -15,56 +16,20 @@ pub fn spans<'a>(
     facts: &mut Facts<'a>,
     mut each: impl FnMut(&Facts<'a>),
 ) {
-    for rs in fields(buf)
-        .flatten()
-        .filter(|f| f.number == 1 && f.wire_type == 2)
-    {
-        let rs = body(buf, &rs);
+    for rs in repeated(buf, 1) {
         // The resource may come after the spans on the wire: read it first.
-        let mut resource: &[u8] = &[];
-        for f in fields(rs)
-            .flatten()
-            .filter(|f| f.number == 1 && f.wire_type == 2)
-        {
-            resource = body(rs, &f);
-        }
+        let resource = single(rs, 1);
         let from_resource = |key: &str| attribute_of(resource, 1, key);
         let service = from_resource("service.name");
-        for ss in fields(rs)
-            .flatten()
-            .filter(|f| f.number == 2 && f.wire_type == 2)
-        {
-            let ss = body(rs, &ss);
-            for span in fields(ss)
-                .flatten()
-                .filter(|f| f.number == 2 && f.wire_type == 2)
-            {
-                read_span(body(ss, &span), service, dimensions, facts);
+        for ss in repeated(rs, 2) {
+            for span in repeated(ss, 2) {
+                read_span(span, service, dimensions, facts);
                 if facts.finish(dimensions, from_resource) {
                     each(facts);
                 }
             }
         }
     }
-}
-
-fn body<'a>(buf: &'a [u8], f: &RawField) -> &'a [u8] {
-    buf.get(f.value.clone()).unwrap_or_default()
-}
-
-fn fixed64(b: &[u8]) -> Option<u64> {
-    Some(u64::from_le_bytes(b.try_into().ok()?))
-}
-
-fn varint(b: &[u8]) -> Option<u64> {
-    let mut v = 0u64;
-    for (i, byte) in b.iter().enumerate().take(10) {
-        v |= u64::from(byte & 0x7f) << (7 * i);
-        if byte & 0x80 == 0 {
-            return Some(v);
-        }
-    }
-    None
 }
 
 fn text(b: &[u8]) -> Option<&str> {
@@ -75,10 +40,10 @@ fn text(b: &[u8]) -> Option<&str> {
 /// (most attributes of a span are not, and are skipped without a UTF-8 check).
 fn key_value<'a>(kv: &'a [u8], wanted: impl Fn(&[u8]) -> bool) -> Option<(&'a str, Attr<'a>)> {
     let (mut key, mut value) = (None, None);
-    for f in fields(kv).flatten() {
-        match (f.number, f.wire_type) {
-            (1, 2) => key = Some(body(kv, &f)),
-            (2, 2) => value = Some(body(kv, &f)),
+    for (number, wire, b) in each(kv) {
+        match (number, wire) {
+            (1, 2) => key = Some(b),
+            (2, 2) => value = Some(b),
             _ => {}
         }
     }
@@ -88,13 +53,12 @@ fn key_value<'a>(kv: &'a [u8], wanted: impl Fn(&[u8]) -> bool) -> Option<(&'a st
 
 fn any_value(v: &[u8]) -> Option<Attr<'_>> {
     let mut out = None;
-    for f in fields(v).flatten() {
-        let b = body(v, &f);
-        out = match (f.number, f.wire_type) {
+    for (number, wire, b) in each(v) {
+        out = match (number, wire) {
             (1, 2) => text(b).map(Attr::Str),
-            (2, 0) => varint(b).map(|x| Attr::Bool(x != 0)),
-            (3, 0) => varint(b).map(|x| Attr::Int(x as i64)),
-            (4, 1) => fixed64(b).map(|x| Attr::Double(f64::from_bits(x))),
+            (2, 0) => Some(Attr::Bool(varint(b) != 0)),
+            (3, 0) => Some(Attr::Int(varint(b) as i64)),
+            (4, 1) => Some(Attr::Double(f64::from_bits(fixed64(b)))),
             _ => out,
         };
     }
@@ -103,10 +67,8 @@ fn any_value(v: &[u8]) -> Option<Attr<'_>> {
 
 /// The value of attribute `key` in the message `msg`, whose attributes are field `number`.
 fn attribute_of<'a>(msg: &'a [u8], number: u32, key: &str) -> Option<Attr<'a>> {
-    fields(msg)
-        .flatten()
-        .filter(|f| f.number == number && f.wire_type == 2)
-        .filter_map(|f| key_value(body(msg, &f), |k| k == key.as_bytes()))
+    repeated(msg, number)
+        .filter_map(|kv| key_value(kv, |k| k == key.as_bytes()))
         .filter(|(k, _)| *k == key)
         .map(|(_, v)| v)
         .last()
@@ -119,11 +81,10 @@ fn read_span<'a>(
     facts: &mut Facts<'a>,
 ) {
     facts.clear(service, dimensions.len());
-    for f in fields(span).flatten() {
-        let b = body(span, &f);
-        match (f.number, f.wire_type) {
-            (7, 1) => facts.start = fixed64(b).unwrap_or(0),
-            (8, 1) => facts.end = fixed64(b).unwrap_or(0),
+    for (number, wire, b) in each(span) {
+        match (number, wire) {
+            (7, 1) => facts.start = fixed64(b),
+            (8, 1) => facts.end = fixed64(b),
             (9, 2) => {
                 if let Some((k, v)) = key_value(b, |k| Facts::wants(k, dimensions)) {
                     facts.attribute(k, v, dimensions);
@@ -131,22 +92,19 @@ fn read_span<'a>(
             }
             (11, 2) => {
                 let (mut name, mut time) = ("", 0);
-                for e in fields(b).flatten() {
-                    match (e.number, e.wire_type) {
-                        (1, 1) => time = fixed64(body(b, &e)).unwrap_or(0),
-                        (2, 2) => name = text(body(b, &e)).unwrap_or_default(),
+                for (n, w, e) in each(b) {
+                    match (n, w) {
+                        (1, 1) => time = fixed64(e),
+                        (2, 2) => name = text(e).unwrap_or_default(),
                         _ => {}
                     }
                 }
                 facts.event(name, time);
             }
             (15, 2) => {
-                for s in fields(b)
-                    .flatten()
-                    .filter(|s| s.number == 3 && s.wire_type == 0)
-                {
+                for (_, _, code) in each(b).filter(|(n, w, _)| *n == 3 && *w == 0) {
                     // STATUS_CODE_ERROR = 2.
-                    facts.failed = varint(body(b, &s)) == Some(2);
+                    facts.failed = varint(code) == 2;
                 }
             }
             _ => {}
