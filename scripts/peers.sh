@@ -137,4 +137,30 @@ else
 fi
 link llama-server "$llama/llama-server"
 
+# --- Headless Chromium (Debian) and playwright-core (npm), for the live page's test ---------
+step "chromium (apt)"
+if command -v chromium >/dev/null; then
+  done_step "installed"
+else
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  done_step "installed $(dpkg-query -W -f='${Version}' chromium)"
+fi
+link chromium "$(command -v chromium)"
+playwright="$peers/playwright-$(key tests/ui/package-lock.json)"
+step "playwright-core (npm ci)"
+if [ -f "$playwright/.complete" ]; then
+  done_step "cached $playwright"
+else
+  rm -rf "$playwright" && mkdir -p "$playwright"
+  cp tests/ui/package.json tests/ui/package-lock.json "$playwright/"
+  (cd "$playwright" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
+  touch "$playwright/.complete"
+  done_step "installed $playwright"
+fi
+# `playwright-node SCRIPT ...`: node with playwright-core where the script finds it.
+printf '#!/bin/sh\nPLAYWRIGHT_CORE_DIR="%s/node_modules/playwright-core" exec node "$@"\n' "$playwright" \
+  > "$peers/bin/playwright-node"
+chmod +x "$peers/bin/playwright-node"
+
 echo "peers: ready in $peers/bin: $(ls "$peers/bin" | tr '\n' ' ')"

@@ -6,7 +6,6 @@
 pub mod debug;
 pub mod file;
 pub mod graphistry;
-mod hex;
 pub mod jaeger;
 pub mod json;
 pub mod loadbalancing;

@@ -15,6 +15,7 @@ pub mod config;
 pub mod consumer;
 pub mod extension;
 pub mod http;
+pub mod live;
 pub mod log_once;
 pub mod memory;
 pub mod net;

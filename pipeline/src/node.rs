@@ -51,6 +51,7 @@ pub struct NodeSnapshot {
 pub struct NodeContext {
     board: Arc<RwLock<Arc<NodeSnapshot>>>,
     alerts: Arc<Mutex<Alerts>>,
+    live: Arc<crate::live::Live>,
 }
 
 /// What components report beyond the pipeline counters: alerting components' current
@@ -154,6 +155,12 @@ impl TargetCounters {
 impl NodeContext {
     pub fn new() -> NodeContext {
         NodeContext::default()
+    }
+
+    /// The live page's board: ring buffers of what components read (GPUs, llama.cpp
+    /// targets, GenAI totals, recent traces).
+    pub fn live(&self) -> &crate::live::Live {
+        &self.live
     }
 
     /// The latest values.

@@ -65,6 +65,38 @@ pub struct QueueReading {
     pub corrupt_bytes: u64,
 }
 
+/// The names of [`Telemetry::snapshot`]'s values, in order.
+pub const OUTCOME_NAMES: [&str; 8] = [
+    "accepted",
+    "refused",
+    "sent",
+    "failed",
+    "dropped",
+    "unknown",
+    "sampled_out",
+    "decided_early",
+];
+
+/// One scope's counters as `/debug/pipelines` and the live page show them.
+pub fn scope_json(scope: &Scope, values: &[u64; 8]) -> serde_json::Value {
+    let mut out = serde_json::json!({
+        "kind": scope.kind,
+        "component": scope.component,
+        "signal": scope.signal,
+        "pipeline": scope.pipeline,
+    });
+    for (name, value) in OUTCOME_NAMES.iter().zip(values) {
+        out[*name] = (*value).into();
+    }
+    out
+}
+
+impl QueueReading {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::json!({"component": self.component, "size": self.len, "capacity": self.capacity, "bytes": self.bytes, "capacity_bytes": self.capacity_bytes})
+    }
+}
+
 /// Shared by the runtime (which counts) and the admin server (which shows).
 #[derive(Default)]
 pub struct Telemetry {

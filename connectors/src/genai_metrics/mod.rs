@@ -16,13 +16,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use llamacol_pipeline::config::{parse_block, ConfigSpec};
+use llamacol_pipeline::live::GenAiTotals;
 use llamacol_pipeline::log_once::LogOnce;
 use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
 use llamacol_pipeline::serde_yaml::Value;
 use llamacol_pipeline::task::Background;
 use llamacol_pipeline::{
     Batch, BoxError, BuildContext, Connector, ConnectorFactory, ConsumeError, Consumer,
-    DropCounter, Signal, SignalPair,
+    DropCounter, NodeContext, Signal, SignalPair,
 };
 
 pub use config::{Buckets, Dimension, GenaiMetricsConfig};
@@ -47,12 +48,13 @@ fn build(
     next: Arc<dyn Consumer>,
 ) -> Result<Arc<dyn Connector>, BoxError> {
     let config = parse_block::<GenaiMetricsConfig>(block)?;
-    Ok(Arc::new(GenaiMetrics::new(
-        ctx.id.to_string(),
-        config,
-        next,
-        ctx.dropped.clone(),
-    )))
+    ctx.node
+        .live()
+        .feeds(llamacol_pipeline::live::Panel::Genai, &ctx.id.to_string());
+    Ok(Arc::new(
+        GenaiMetrics::new(ctx.id.to_string(), config, next, ctx.dropped.clone())
+            .publishing_to(ctx.node.clone()),
+    ))
 }
 
 pub struct GenaiMetrics {
@@ -68,6 +70,8 @@ struct Inner {
     dropped: DropCounter,
     overflow_said: LogOnce,
     refused_said: LogOnce,
+    /// Where the live page's GenAI totals are added (the service's node context).
+    node: NodeContext,
 }
 
 impl GenaiMetrics {
@@ -86,9 +90,18 @@ impl GenaiMetrics {
                 dropped,
                 overflow_said: LogOnce::default(),
                 refused_said: LogOnce::default(),
+                node: NodeContext::default(),
             }),
             flusher: Background::new(),
         }
+    }
+
+    /// Adds the live page's GenAI totals to `node` (the service's, in a pipeline).
+    pub fn publishing_to(mut self, node: NodeContext) -> GenaiMetrics {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.node = node;
+        }
+        self
     }
 
     /// Adds the GenAI spans of `request` (what `consume` does with a decoded batch).
@@ -124,16 +137,20 @@ impl Inner {
         let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
         let before = table.overflowed_spans;
         let mut facts = Facts::default();
+        let mut totals = GenAiTotals::default();
         for rs in &request.resource_spans {
             let resource = rs.resource.as_ref().map_or(&[][..], |r| &r.attributes[..]);
             let service = facts::find(resource, "service.name");
             for span in rs.scope_spans.iter().flat_map(|s| &s.spans) {
                 if facts.of_span(span, resource, service, &c.dimensions) {
                     table.record(&facts, &c.buckets, now);
+                    totals.record(&series::call(&facts));
                 }
             }
         }
         self.said_overflow(&table, before);
+        drop(table);
+        self.node.live().add_genai(&totals);
     }
 
     /// The same from an encoded request, read in place.
@@ -143,10 +160,14 @@ impl Inner {
         let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
         let before = table.overflowed_spans;
         let mut facts = Facts::default();
+        let mut totals = GenAiTotals::default();
         raw::spans(bytes, &c.dimensions, &mut facts, |f| {
-            table.record(f, &c.buckets, now)
+            table.record(f, &c.buckets, now);
+            totals.record(&series::call(f));
         });
         self.said_overflow(&table, before);
+        drop(table);
+        self.node.live().add_genai(&totals);
     }
 
     /// Data points a flush would emit now.

@@ -4,6 +4,8 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
+use llamacol_pipeline::live::GenAiCall;
+
 use super::config::Buckets;
 use super::facts::Facts;
 
@@ -142,6 +144,30 @@ impl Hasher for Fnv {
     }
 }
 
+/// A span's measurements in seconds: (duration, time to first token).
+pub fn timings(facts: &Facts<'_>) -> (Option<f64>, Option<f64>) {
+    let seconds = |ns: u64| ns as f64 / 1e9;
+    let duration = facts.end.checked_sub(facts.start).map(seconds);
+    let first_chunk = facts
+        .first_chunk_at
+        .and_then(|t| t.checked_sub(facts.start))
+        .map(seconds);
+    (duration, facts.time_to_first_chunk.or(first_chunk))
+}
+
+/// What the live page adds up of one span.
+pub fn call(facts: &Facts<'_>) -> GenAiCall {
+    let (duration, time_to_first_token) = timings(facts);
+    GenAiCall {
+        failed: facts.failed,
+        input_tokens: facts.input_tokens,
+        output_tokens: facts.output_tokens,
+        cost: facts.cost,
+        duration,
+        time_to_first_token,
+    }
+}
+
 fn add(values: &mut Aggregates, facts: &Facts<'_>, buckets: &Buckets) {
     values.requests += 1;
     if let Some(n) = facts.input_tokens {
@@ -150,16 +176,10 @@ fn add(values: &mut Aggregates, facts: &Facts<'_>, buckets: &Buckets) {
     if let Some(n) = facts.output_tokens {
         values.output_tokens.record(&buckets.token_usage, n);
     }
-    let seconds = |ns: u64| ns as f64 / 1e9;
-    let duration = facts.end.checked_sub(facts.start).map(seconds);
+    let (duration, ttft) = timings(facts);
     if let Some(d) = duration {
         values.duration.record(&buckets.operation_duration, d);
     }
-    let first_chunk = facts
-        .first_chunk_at
-        .and_then(|t| t.checked_sub(facts.start))
-        .map(seconds);
-    let ttft = facts.time_to_first_chunk.or(first_chunk);
     if let Some(t) = ttft {
         values
             .time_to_first_token

@@ -1,6 +1,6 @@
 //! What the debug exporter prints for each verbosity.
 
-use crate::hex::hex;
+use llamacol_pipeline::wire::hex;
 use std::fmt::Write as _;
 
 use llamacol_pipeline::otlp::common::v1::{any_value, AnyValue, KeyValue};

@@ -3,7 +3,7 @@
 //! service -> service edges with call counts. Built as Arrow record batches and written
 //! as Arrow IPC files, which Graphistry's upload API takes.
 
-use crate::hex::hex;
+use llamacol_pipeline::wire::hex;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::SystemTime;

@@ -5,7 +5,7 @@
 //! reach here (the OTLP decoder refuses it), and NaN is written as NaN.
 
 use super::raw;
-use crate::hex::hex;
+use llamacol_pipeline::wire::hex;
 use std::sync::Arc;
 
 use arrow::array::{

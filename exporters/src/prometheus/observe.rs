@@ -1,7 +1,7 @@
 //! OTLP metrics to observations: one value per Prometheus series, with its labels,
 //! ready to be accumulated (`store.rs`) and rendered or pushed.
 
-use crate::hex::hex;
+use llamacol_pipeline::wire::hex;
 use std::collections::BTreeMap;
 
 use llamacol_pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use llamacol_pipeline::config::{parse_block, ConfigSpec};
+use llamacol_pipeline::live::traces::TraceId;
 use llamacol_pipeline::otlp::collector::logs::v1::ExportLogsServiceRequest;
 use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
 use llamacol_pipeline::otlp::common::v1::any_value::Value;
@@ -45,6 +46,9 @@ fn build(
     next: Arc<dyn Consumer>,
 ) -> Result<Arc<dyn Processor>, BoxError> {
     let config = parse_block::<GenaiConfig>(block)?;
+    ctx.node
+        .live()
+        .feeds(llamacol_pipeline::live::Panel::Traces, &ctx.id.to_string());
     Ok(Arc::new(GenaiProcessor::new(
         config,
         ctx.node.clone(),
@@ -91,9 +95,11 @@ impl GenaiProcessor {
         }
     }
 
-    /// Normalizes every span of `request` in place.
+    /// Normalizes every span of `request` in place, then offers it to the live page's
+    /// list of recent GenAI traces (as normalized: content already dropped).
     pub fn traces(&self, request: &mut ExportTraceServiceRequest) {
         let c = &self.config;
+        let mut genai_traces: Vec<TraceId> = Vec::new();
         for rs in &mut request.resource_spans {
             let mut server: Option<node::Endpoint> = None;
             let mut any = false;
@@ -117,6 +123,11 @@ impl GenaiProcessor {
                     continue;
                 }
                 any = true;
+                if let Ok(id) = TraceId::try_from(&span.trace_id[..]) {
+                    if genai_traces.last() != Some(&id) && genai_traces.len() < 64 {
+                        genai_traces.push(id);
+                    }
+                }
                 self.genai_span(span);
                 if c.node_context && server.is_none() {
                     server = node::Endpoint::of(&span.attributes);
@@ -127,6 +138,11 @@ impl GenaiProcessor {
                 self.node.add_to(&mut resource.attributes, server.as_ref());
             }
         }
+        // Always offered: later spans of a trace already kept need not be GenAI ones.
+        self.node
+            .context()
+            .live()
+            .offer_traces(request, &genai_traces);
     }
 
     /// Normalizes every log record (GenAI events sent as logs) of `request` in place;

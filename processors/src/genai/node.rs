@@ -47,6 +47,10 @@ pub struct NodeResource {
 }
 
 impl NodeResource {
+    pub fn context(&self) -> &NodeContext {
+        &self.node
+    }
+
     pub fn new(node: NodeContext) -> NodeResource {
         NodeResource {
             node,

@@ -63,6 +63,9 @@ fn build(
         slos.extend(file.slos);
     }
     let component = ctx.id.to_string();
+    ctx.node
+        .live()
+        .feeds(llamacol_pipeline::live::Panel::Alerts, &component);
     let engine = Engine::new(&config, rules, slos, unix_nanos());
     let notifier = notify::targets(&config.notify, &component, &ctx.node)?;
     let (sender, pending) = match notifier {

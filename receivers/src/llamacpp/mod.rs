@@ -3,6 +3,7 @@
 //! dead target never delays the others; failures are logged once per change and counted.
 
 mod config;
+mod live;
 pub mod parse;
 mod scrape;
 
@@ -31,6 +32,10 @@ pub fn factory() -> ReceiverFactory {
 
 fn build(ctx: &BuildContext, block: &Value) -> Result<Box<dyn Receiver>, BoxError> {
     let config = parse_block::<LlamaCppConfig>(block)?;
+    ctx.node.live().feeds(
+        llamacol_pipeline::live::Panel::Llamacpp,
+        &ctx.id.to_string(),
+    );
     let scrapers = config
         .targets
         .iter()

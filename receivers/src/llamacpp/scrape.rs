@@ -268,6 +268,16 @@ impl Scraper {
         }
 
         self.log_changes();
+        super::live::record(
+            self.node.live(),
+            &super::live::Target {
+                name: &self.name,
+                endpoint: &self.base,
+                model: self.props.as_ref().and_then(|p| p.model.as_deref()),
+            },
+            &out,
+            now as f64 / 1e9,
+        );
         let request = ExportMetricsServiceRequest {
             resource_metrics: vec![ResourceMetrics {
                 resource: Some(self.resource()),

@@ -8,6 +8,7 @@ mod backend;
 mod config;
 pub mod fake;
 pub mod gpus;
+mod live;
 pub mod metrics;
 
 use std::collections::HashSet;
@@ -41,6 +42,9 @@ pub fn factory() -> ReceiverFactory {
 }
 
 fn build(ctx: &BuildContext, block: &Value) -> Result<Box<dyn Receiver>, BoxError> {
+    ctx.node
+        .live()
+        .feeds(llamacol_pipeline::live::Panel::Gpus, &ctx.id.to_string());
     Ok(Box::new(
         NvmlReceiver::new(
             ctx.id.to_string(),
@@ -162,6 +166,8 @@ pub struct Collected {
     pub unsupported: Vec<(String, &'static str)>,
     /// (device UUID, reading, error) that failed otherwise.
     pub failed: Vec<(String, &'static str, String)>,
+    /// Each device's readings, in the order of `devices` (for the live page).
+    pub readings: Vec<gpus::Reading>,
 }
 
 /// One cycle over `devices`.
@@ -177,9 +183,14 @@ pub fn collect(
     let mut cycle = Cycle::new(config, driver, host, now, start);
     let with_processes =
         config.enabled("nvml.process.memory.usage") && config.naming == Naming::Semconv;
-    for d in devices {
-        cycle.device(d, &gpus.read(d, with_processes));
-    }
+    let readings: Vec<gpus::Reading> = devices
+        .iter()
+        .map(|d| {
+            let reading = gpus.read(d, with_processes);
+            cycle.device(d, &reading);
+            reading
+        })
+        .collect();
     let (unsupported, failed) = (
         std::mem::take(&mut cycle.unsupported),
         std::mem::take(&mut cycle.failed),
@@ -213,6 +224,7 @@ pub fn collect(
         request,
         unsupported,
         failed,
+        readings,
     }
 }
 
@@ -224,6 +236,11 @@ impl Receiver for NvmlReceiver {
             Err(message) => {
                 return match self.config.on_unavailable {
                     OnUnavailable::Warn => {
+                        self.node.live().note(
+                            llamacol_pipeline::live::Panel::Gpus,
+                            &self.id,
+                            Some(message.clone()),
+                        );
                         tracing::warn!(component = %self.id, "{message}; the nvml receiver idles (set `on_unavailable: fail` to stop instead)");
                         Ok(())
                     }
@@ -242,11 +259,12 @@ impl Receiver for NvmlReceiver {
             .await
             .map_err(|e| format!("reading GPU memory sizes: {e}"))?;
         tracing::info!(component = %self.id, gpus = devices.len(), driver = %driver, "reading NVIDIA GPUs");
-        let (config, id, cancel, failures) = (
+        let (config, id, cancel, failures, node) = (
             self.config.clone(),
             self.id.clone(),
             self.cancel.clone(),
             self.failures.clone(),
+            self.node.clone(),
         );
         let host = hostname();
         let start = llamacol_pipeline::clock::unix_nanos();
@@ -271,6 +289,7 @@ impl Receiver for NvmlReceiver {
                     request,
                     unsupported,
                     failed,
+                    readings,
                 }) = tokio::task::spawn_blocking(move || {
                     collect(g.as_ref(), &d, &c, &dr, &h, start)
                 })
@@ -278,6 +297,12 @@ impl Receiver for NvmlReceiver {
                 else {
                     continue;
                 };
+                live::record(
+                    node.live(),
+                    &devices,
+                    &readings,
+                    llamacol_pipeline::clock::unix_nanos() as f64 / 1e9,
+                );
                 // One line per GPU listing what it newly does not support (a MIG
                 // instance lacks most readings: one line, not twenty).
                 let mut new_per_gpu: Vec<(String, Vec<&'static str>)> = Vec::new();

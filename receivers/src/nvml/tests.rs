@@ -23,6 +23,7 @@ fn run(
         request,
         unsupported,
         failed,
+        ..
     } = collect(gpus, &devices, config, "560.35.03", "gpu-node-7", 1);
     assert!(failed.is_empty(), "{failed:?}");
     let metrics = request.resource_metrics[0].scope_metrics[0]
@@ -358,6 +359,7 @@ fn nvml_real_hardware() {
         request,
         unsupported,
         failed,
+        ..
     } = collect(
         gpus.as_ref(),
         &devices,

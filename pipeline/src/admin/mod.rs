@@ -1,5 +1,7 @@
 //! The admin HTTP server: `/healthz`, `/readyz`, `/metrics`, `/debug/pipelines`,
-//! `/debug/alerts`.
+//! `/debug/alerts`, and the live page (`/`, `page.rs`).
+
+mod page;
 
 use std::sync::Arc;
 
@@ -12,7 +14,7 @@ use axum::{Json, Router};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::telemetry::Telemetry;
+use crate::telemetry::{QueueReading, Telemetry};
 
 /// Serves the admin endpoints on `listener` until `cancel`.
 pub async fn serve(
@@ -26,7 +28,11 @@ pub async fn serve(
         .route("/metrics", get(metrics))
         .route("/debug/pipelines", get(pipelines))
         .route("/debug/alerts", get(alerts))
-        .with_state(telemetry);
+        .merge(page::routes())
+        .with_state(telemetry.clone());
+    // The page's once-a-second rows are taken whether or not anyone looks, so a page
+    // opened later still shows the last 15 minutes.
+    tokio::spawn(crate::live::sample_every_second(telemetry, cancel.clone()));
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
@@ -72,34 +78,11 @@ async fn alerts(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
 async fn pipelines(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
     let components: Vec<serde_json::Value> = t
         .snapshot()
-        .into_iter()
-        .map(
-            |(
-                scope,
-                [accepted, refused, sent, failed, dropped, unknown, sampled_out, decided_early],
-            )| {
-                serde_json::json!({
-                    "kind": scope.kind,
-                    "component": scope.component,
-                    "signal": scope.signal,
-                    "pipeline": scope.pipeline,
-                    "accepted": accepted,
-                    "refused": refused,
-                    "sent": sent,
-                    "failed": failed,
-                    "dropped": dropped,
-                    "unknown": unknown,
-                    "sampled_out": sampled_out,
-                    "decided_early": decided_early,
-                })
-            },
-        )
+        .iter()
+        .map(|(scope, values)| crate::telemetry::scope_json(scope, values))
         .collect();
-    let queues: Vec<serde_json::Value> = t
-        .queue_snapshot()
-        .into_iter()
-        .map(|q| serde_json::json!({"component": q.component, "size": q.len, "capacity": q.capacity, "bytes": q.bytes, "capacity_bytes": q.capacity_bytes}))
-        .collect();
+    let queues: Vec<serde_json::Value> =
+        t.queue_snapshot().iter().map(QueueReading::json).collect();
     Json(serde_json::json!({
         "ready": t.is_ready(),
         "pipelines": t.pipelines(),

@@ -1,0 +1,70 @@
+//! Installs the live page's chart library (uPlot, pinned in `ui/package-lock.json`) from
+//! npm into OUT_DIR, so the admin server embeds it and the page works with no network.
+//! `LLAMACOL_UI_NODE_MODULES` points at an existing `node_modules` instead (offline
+//! builds: run `npm ci` in `pipeline/ui` once and point here).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const FILES: [&str; 2] = ["uplot/dist/uPlot.iife.min.js", "uplot/dist/uPlot.min.css"];
+
+fn main() {
+    println!("cargo:rerun-if-changed=ui/package.json");
+    println!("cargo:rerun-if-changed=ui/package-lock.json");
+    println!("cargo:rerun-if-env-changed=LLAMACOL_UI_NODE_MODULES");
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let modules = match std::env::var_os("LLAMACOL_UI_NODE_MODULES") {
+        Some(dir) => PathBuf::from(dir),
+        None => install(&out.join("ui")),
+    };
+    for file in FILES {
+        let from = modules.join(file);
+        let to = out.join(Path::new(file).file_name().expect("a file name"));
+        if let Err(e) = std::fs::copy(&from, &to) {
+            panic!(
+                "the live page needs {}: {e}. Run `npm ci` in pipeline/ui (Node.js and npm: \
+                 `apt install npm`), or set LLAMACOL_UI_NODE_MODULES to a node_modules \
+                 holding uplot as pinned in pipeline/ui/package-lock.json",
+                from.display()
+            );
+        }
+    }
+}
+
+/// `npm ci` of `ui/` in `dir` (once per lock file); returns its `node_modules`.
+fn install(dir: &Path) -> PathBuf {
+    let lock = std::fs::read("ui/package-lock.json").expect("pipeline/ui/package-lock.json");
+    let modules = dir.join("node_modules");
+    if std::fs::read(dir.join("package-lock.json")).ok() == Some(lock.clone())
+        && FILES.iter().all(|f| modules.join(f).exists())
+    {
+        return modules;
+    }
+    std::fs::create_dir_all(dir).expect("OUT_DIR is writable");
+    std::fs::copy("ui/package.json", dir.join("package.json")).expect("pipeline/ui/package.json");
+    std::fs::write(dir.join("package-lock.json"), &lock).expect("OUT_DIR is writable");
+    let status = Command::new("npm")
+        .args([
+            "ci",
+            "--ignore-scripts",
+            "--no-audit",
+            "--no-fund",
+            "--prefer-offline",
+        ])
+        .current_dir(dir)
+        .status();
+    match status {
+        Ok(s) if s.success() => modules,
+        Ok(s) => panic!(
+            "`npm ci` for the live page's chart library failed ({s}); is the npm registry \
+             reachable? Offline, set LLAMACOL_UI_NODE_MODULES to a node_modules holding \
+             uplot as pinned in pipeline/ui/package-lock.json"
+        ),
+        Err(e) => panic!(
+            "the live page's chart library (uPlot) is installed with npm at build time, and \
+             npm did not run: {e}. Install Node.js and npm (`apt install npm`), or set \
+             LLAMACOL_UI_NODE_MODULES to a node_modules holding uplot as pinned in \
+             pipeline/ui/package-lock.json"
+        ),
+    }
+}

@@ -1,0 +1,358 @@
+//! The last GenAI traces, for the live page's trace list: at most [`MAX_TRACES`] traces of
+//! at most [`MAX_SPANS`] spans, attribute text capped per span, and at most
+//! [`ADMITTED_PER_SECOND`] new traces a second, so what it holds and what it costs the
+//! data path stay bounded whatever the load.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
+
+use crate::otlp::collector::trace::v1::ExportTraceServiceRequest;
+use crate::otlp::common::v1::{any_value::Value, AnyValue, KeyValue};
+use crate::otlp::trace::v1::Span;
+
+pub const MAX_TRACES: usize = 50;
+pub const MAX_SPANS: usize = 64;
+/// Attribute keys and values of one span, in bytes, beyond which the rest is left out.
+pub const MAX_ATTRIBUTE_BYTES: usize = 2048;
+pub const ADMITTED_PER_SECOND: f64 = 20.0;
+
+pub type TraceId = [u8; 16];
+
+/// One span as the page shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LiveSpan {
+    pub span_id: String,
+    /// Empty for a root span.
+    pub parent_span_id: String,
+    pub name: String,
+    pub service: String,
+    pub start_unix_nano: u64,
+    pub end_unix_nano: u64,
+    /// `OK`, `ERROR` or `UNSET`.
+    pub status: &'static str,
+    pub status_message: String,
+    pub attributes: Vec<(String, String)>,
+    /// Attributes left out over [`MAX_ATTRIBUTE_BYTES`].
+    pub attributes_left_out: usize,
+}
+
+#[derive(Debug)]
+struct Trace {
+    id: TraceId,
+    spans: Vec<LiveSpan>,
+    /// Spans left out over [`MAX_SPANS`].
+    spans_left_out: usize,
+}
+
+#[derive(Debug)]
+pub struct RecentTraces {
+    traces: VecDeque<Trace>,
+    index: HashMap<TraceId, u64>,
+    /// Sequence number of `traces[0]`.
+    first: u64,
+    /// New traces that may still be admitted (refilled over time).
+    budget: f64,
+    refilled: Instant,
+}
+
+impl Default for RecentTraces {
+    fn default() -> Self {
+        RecentTraces {
+            traces: VecDeque::with_capacity(MAX_TRACES),
+            index: HashMap::with_capacity(MAX_TRACES),
+            first: 0,
+            budget: ADMITTED_PER_SECOND,
+            refilled: Instant::now(),
+        }
+    }
+}
+
+fn trace_id(bytes: &[u8]) -> Option<TraceId> {
+    bytes.try_into().ok()
+}
+
+impl RecentTraces {
+    /// Takes the spans of `request` whose trace is kept, after admitting the traces of
+    /// `genai` (trace ids of spans with a GenAI operation) while the budget allows.
+    pub fn offer(&mut self, request: &ExportTraceServiceRequest, genai: &[TraceId]) {
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.refilled).as_secs_f64();
+        self.refilled = now;
+        self.budget = (self.budget + elapsed * ADMITTED_PER_SECOND).min(ADMITTED_PER_SECOND);
+        for id in genai {
+            if self.budget < 1.0 {
+                break;
+            }
+            if !self.index.contains_key(id) {
+                self.admit(*id);
+                self.budget -= 1.0;
+            }
+        }
+        if self.index.is_empty() {
+            return;
+        }
+        for rs in &request.resource_spans {
+            let service = rs
+                .resource
+                .as_ref()
+                .and_then(|r| r.attributes.iter().find(|kv| kv.key == "service.name"))
+                .map(|kv| text(kv.value.as_ref()))
+                .unwrap_or_default();
+            for span in rs.scope_spans.iter().flat_map(|s| &s.spans) {
+                let Some(id) = trace_id(&span.trace_id) else {
+                    continue;
+                };
+                if let Some(&seq) = self.index.get(&id) {
+                    let trace = &mut self.traces[(seq - self.first) as usize];
+                    let hex = crate::wire::hex(&span.span_id);
+                    if trace.spans.iter().any(|s| s.span_id == hex) {
+                        continue; // a retried export
+                    }
+                    if trace.spans.len() < MAX_SPANS {
+                        trace.spans.push(live_span(span, &service, hex));
+                    } else {
+                        trace.spans_left_out += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    fn admit(&mut self, id: TraceId) {
+        if self.traces.len() == MAX_TRACES {
+            if let Some(old) = self.traces.pop_front() {
+                self.index.remove(&old.id);
+            }
+            self.first += 1;
+        }
+        self.index.insert(id, self.first + self.traces.len() as u64);
+        self.traces.push_back(Trace {
+            id,
+            spans: Vec::new(),
+            spans_left_out: 0,
+        });
+    }
+
+    /// The kept traces, newest first, as the list shows them.
+    pub fn list(&self) -> Vec<serde_json::Value> {
+        self.traces
+            .iter()
+            .rev()
+            .filter(|t| !t.spans.is_empty())
+            .map(summary)
+            .collect()
+    }
+
+    /// One kept trace with all its spans.
+    pub fn get(&self, id_hex: &str) -> Option<serde_json::Value> {
+        let trace = self
+            .traces
+            .iter()
+            .find(|t| crate::wire::hex(&t.id) == id_hex)?;
+        let mut out = summary(trace);
+        out["spans"] = serde_json::to_value(&trace.spans).unwrap_or_default();
+        out["spans_left_out"] = trace.spans_left_out.into();
+        Some(out)
+    }
+}
+
+fn summary(trace: &Trace) -> serde_json::Value {
+    let start = trace
+        .spans
+        .iter()
+        .map(|s| s.start_unix_nano)
+        .min()
+        .unwrap_or(0);
+    let end = trace
+        .spans
+        .iter()
+        .map(|s| s.end_unix_nano)
+        .max()
+        .unwrap_or(0);
+    let root = trace
+        .spans
+        .iter()
+        .find(|s| {
+            s.parent_span_id.is_empty()
+                || !trace.spans.iter().any(|p| p.span_id == s.parent_span_id)
+        })
+        .or(trace.spans.first());
+    let status = if trace.spans.iter().any(|s| s.status == "ERROR") {
+        "ERROR"
+    } else if trace.spans.iter().all(|s| s.status == "OK") {
+        "OK"
+    } else {
+        "UNSET"
+    };
+    let model = trace.spans.iter().find_map(|s| {
+        s.attributes
+            .iter()
+            .find(|(k, _)| k == "gen_ai.request.model")
+            .map(|(_, v)| v.clone())
+    });
+    serde_json::json!({
+        "trace_id": crate::wire::hex(&trace.id),
+        "name": root.map(|s| s.name.clone()).unwrap_or_default(),
+        "service": root.map(|s| s.service.clone()).unwrap_or_default(),
+        "model": model,
+        "start_unix_nano": start,
+        "duration_ms": end.saturating_sub(start) as f64 / 1e6,
+        "spans": trace.spans.len() + trace.spans_left_out,
+        "status": status,
+    })
+}
+
+fn live_span(span: &Span, service: &str, span_id: String) -> LiveSpan {
+    let mut attributes = Vec::new();
+    let mut bytes = 0;
+    let mut left_out = 0;
+    for kv in &span.attributes {
+        let value = text(kv.value.as_ref());
+        bytes += kv.key.len() + value.len();
+        if bytes > MAX_ATTRIBUTE_BYTES {
+            left_out += 1;
+        } else {
+            attributes.push((kv.key.clone(), value));
+        }
+    }
+    let (status, status_message) = match &span.status {
+        Some(s) if s.code == 1 => ("OK", s.message.clone()),
+        Some(s) if s.code == 2 => ("ERROR", s.message.clone()),
+        _ => ("UNSET", String::new()),
+    };
+    LiveSpan {
+        span_id,
+        parent_span_id: crate::wire::hex(&span.parent_span_id),
+        name: span.name.clone(),
+        service: service.to_string(),
+        start_unix_nano: span.start_time_unix_nano,
+        end_unix_nano: span.end_time_unix_nano,
+        status,
+        status_message,
+        attributes,
+        attributes_left_out: left_out,
+    }
+}
+
+/// An attribute value as text (arrays and maps as compact JSON-like text).
+fn text(value: Option<&AnyValue>) -> String {
+    match value.and_then(|v| v.value.as_ref()) {
+        // A string-table index only means something with the profile it came with.
+        None | Some(Value::StringValueStrindex(_)) => String::new(),
+        Some(Value::StringValue(s)) => s.clone(),
+        Some(Value::BoolValue(b)) => b.to_string(),
+        Some(Value::IntValue(i)) => i.to_string(),
+        Some(Value::DoubleValue(d)) => d.to_string(),
+        Some(Value::BytesValue(b)) => crate::wire::hex(b),
+        Some(Value::ArrayValue(a)) => format!(
+            "[{}]",
+            a.values
+                .iter()
+                .map(|v| text(Some(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Some(Value::KvlistValue(l)) => format!(
+            "{{{}}}",
+            l.values
+                .iter()
+                .map(|KeyValue { key, value, .. }| format!("{key}: {}", text(value.as_ref())))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::otlp::resource::v1::Resource;
+    use crate::otlp::trace::v1::{ResourceSpans, ScopeSpans, Status};
+
+    fn span(trace: u8, id: u8, parent: Option<u8>, status: i32) -> Span {
+        Span {
+            trace_id: vec![trace; 16],
+            span_id: vec![id; 8],
+            parent_span_id: parent.map(|p| vec![p; 8]).unwrap_or_default(),
+            name: format!("span {id}"),
+            start_time_unix_nano: 1_000_000_000 + u64::from(id),
+            end_time_unix_nano: 2_000_000_000,
+            status: Some(Status {
+                code: status,
+                message: String::new(),
+            }),
+            attributes: vec![KeyValue {
+                key: "gen_ai.request.model".into(),
+                value: Some(AnyValue {
+                    value: Some(Value::StringValue("tiny".into())),
+                }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    fn request(spans: Vec<Span>) -> ExportTraceServiceRequest {
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(Resource {
+                    attributes: vec![KeyValue {
+                        key: "service.name".into(),
+                        value: Some(AnyValue {
+                            value: Some(Value::StringValue("chat-app".into())),
+                        }),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+                scope_spans: vec![ScopeSpans {
+                    spans,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    #[test]
+    fn keeps_genai_traces_with_all_their_spans_newest_first() {
+        let mut recent = RecentTraces::default();
+        let batch = request(vec![
+            span(1, 1, None, 1),
+            span(1, 2, Some(1), 2),
+            span(2, 3, None, 0),
+        ]);
+        recent.offer(&batch, &[[1; 16]]);
+        recent.offer(&request(vec![span(1, 4, Some(1), 1)]), &[]);
+        recent.offer(&batch, &[]); // retried: no duplicates
+        let list = recent.list();
+        assert_eq!(list.len(), 1, "trace 2 has no GenAI span: {list:?}");
+        assert_eq!(list[0]["spans"], 3);
+        assert_eq!(list[0]["status"], "ERROR");
+        assert_eq!(list[0]["name"], "span 1");
+        assert_eq!(list[0]["service"], "chat-app");
+        assert_eq!(list[0]["model"], "tiny");
+        let trace = recent.get(&"01".repeat(16)).expect("kept");
+        assert_eq!(trace["spans"][1]["parent_span_id"], "01".repeat(8));
+        assert_eq!(trace["spans"][1]["status"], "ERROR");
+    }
+
+    #[test]
+    fn bounded_in_traces_and_in_new_traces_per_second() {
+        let mut recent = RecentTraces::default();
+        let ids: Vec<TraceId> = (0..=255u8).map(|i| [i; 16]).collect();
+        let spans = (0..=255u8).map(|i| span(i, 1, None, 0)).collect();
+        recent.offer(&request(spans), &ids);
+        assert_eq!(
+            recent.list().len(),
+            ADMITTED_PER_SECOND as usize,
+            "the admission budget"
+        );
+        recent.budget = 1000.0;
+        let spans = (0..=255u8).map(|i| span(i, 1, None, 0)).collect();
+        recent.offer(&request(spans), &ids);
+        assert_eq!(recent.traces.len(), MAX_TRACES);
+        assert_eq!(recent.index.len(), MAX_TRACES);
+        assert!(recent.get(&"00".repeat(16)).is_none(), "oldest evicted");
+    }
+}

@@ -1,0 +1,296 @@
+//! The admin server's live page in a real browser: Debian's headless chromium driven by
+//! playwright-core (`tests/ui/live_page.mjs`). With GenAI spans from an app using the
+//! OpenTelemetry Python SDK in front of the real llama-server, and the fake NVML library
+//! (2 GPUs) read through the real NVML backend, every panel draws data, the trace list
+//! shows the traces sent and one opens as a tree. In-process with 1 and 8 fake GPUs and
+//! nothing else, the GPU panel has a row and a line per GPU and the other panels say why
+//! they are empty. Screenshots go to target/test-artifacts/.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::fake_nvml::build_fake_nvml;
+use common::llama_server::LlamaServer;
+use common::{http_get, Collector};
+use llamacol_pipeline::testing::{external_program, free_port};
+use serde_json::{json, Value};
+
+const ALL_PANELS: [&str; 6] = ["pipeline", "gpus", "llamacpp", "genai", "alerts", "traces"];
+
+/// Opens `http://127.0.0.1:{port}/` in chromium; returns what the page showed.
+fn browse(port: u16, screenshot: &str, expect: Value) -> Value {
+    let artifacts = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("target dir")
+        .join("test-artifacts");
+    std::fs::create_dir_all(&artifacts).expect("artifacts dir");
+    let out = Command::new(external_program("playwright-node"))
+        .arg("tests/ui/live_page.mjs")
+        .arg(format!("http://127.0.0.1:{port}/"))
+        .arg(artifacts.join(screenshot))
+        .arg(expect.to_string())
+        .env("CHROMIUM", external_program("chromium"))
+        .output()
+        .expect("node");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the browser script failed: {stderr}");
+    let seen: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    assert_eq!(seen["errors"], json!([]), "console errors: {seen:#}");
+    assert_eq!(seen["requests_failed"], json!([]), "{seen:#}");
+    assert!(
+        artifacts
+            .join(screenshot)
+            .metadata()
+            .expect("screenshot")
+            .len()
+            > 10_000,
+        "no screenshot"
+    );
+    seen
+}
+
+/// Polls `/api/live` until `ready` holds (20 s at most).
+fn wait_for_live(admin: u16, what: &str, ready: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, body) = http_get(admin, "/api/live");
+        if status == 200 {
+            let live: Value = serde_json::from_str(&body).expect("JSON");
+            if ready(&live) {
+                return live;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what} not there in 20 s: {live:#}"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+#[ignore = "needs chromium, playwright-core, llama-server, peers-python and cc: run scripts/test"]
+fn every_panel_draws_live_data_and_a_trace_opens_as_a_tree() {
+    let llama = LlamaServer::start();
+    let lib = tempfile::tempdir().expect("tempdir");
+    build_fake_nvml(lib.path());
+    let collector = Collector::launch(
+        &["tests/testdata/e2e/live-page.yaml"],
+        &[
+            ("LD_LIBRARY_PATH", lib.path().display().to_string()),
+            (
+                "LLAMACOL_LLAMACPP_ENDPOINT",
+                format!("http://127.0.0.1:{}", llama.port),
+            ),
+        ],
+    );
+    let out = Command::new(external_program("peers-python"))
+        .args(["tests/python/live_page_app.py"])
+        .arg(format!("http://127.0.0.1:{}", collector.grpc))
+        .arg(format!("http://127.0.0.1:{}", llama.port))
+        .arg("6")
+        .output()
+        .expect("python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sent: Vec<String> = serde_json::from_slice(&out.stdout).expect("trace ids");
+    assert_eq!(sent.len(), 6);
+    // The data is flowing once the failed request has made the alert fire.
+    wait_for_live(collector.admin, "the firing alert", |live| {
+        live["panels"]["alerts"]["current"]["slo"]["alerts"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|a| a["state"] == "firing"))
+    });
+
+    let seen = browse(
+        collector.admin,
+        "live-page.png",
+        json!({"panels": ALL_PANELS, "trace": sent[5]}),
+    );
+    let drawn = seen["all_drawn_ms"].as_f64();
+    assert!(
+        drawn.is_some_and(|ms| ms < 5000.0),
+        "not every panel drew data within 5 s: {seen:#}"
+    );
+    let panel = |id: &str| &seen["panels"][id];
+    for id in ALL_PANELS {
+        assert_eq!(panel(id)["state"], "data", "{id}: {seen:#}");
+    }
+    for (id, charts) in [("pipeline", 2), ("gpus", 5), ("llamacpp", 2), ("genai", 3)] {
+        assert!(
+            panel(id)["charts"].as_u64() >= Some(charts),
+            "{id} charts: {seen:#}"
+        );
+    }
+    // The pipeline graph as configured, with connectors between pipelines.
+    let graph = seen["graph"].to_string();
+    for part in [
+        "otlp",
+        "genai",
+        "genai_metrics",
+        "llamacpp",
+        "nvml",
+        "slo",
+        "batch",
+        "file",
+    ] {
+        assert!(
+            graph.contains(part),
+            "{part} missing from the graph: {graph}"
+        );
+    }
+    // Two GPUs from the fake library, with their names and readings.
+    assert_eq!(panel("gpus")["rows"], 2, "{seen:#}");
+    let gpus = panel("gpus")["text"].as_str().unwrap_or_default();
+    assert!(
+        gpus.contains("NVIDIA H100 80GB HBM3") && gpus.contains("NVIDIA L4"),
+        "{gpus}"
+    );
+    assert!(gpus.contains("87%"), "H100 utilization: {gpus}");
+    // The llama.cpp target: healthy, with its slots.
+    let llamacpp = panel("llamacpp")["text"].as_str().unwrap_or_default();
+    assert!(
+        llamacpp.contains("tiny-llama") && llamacpp.contains("ok"),
+        "{llamacpp}"
+    );
+    assert!(llamacpp.contains("/ 2"), "2 slots: {llamacpp}");
+    // GenAI figures, priced.
+    let genai = panel("genai")["text"].as_str().unwrap_or_default();
+    assert!(
+        genai.contains("TTFT p50 / p99") && genai.contains('$'),
+        "{genai}"
+    );
+    // The alert the failed request fired, with its labels.
+    let alerts = panel("alerts")["text"].as_str().unwrap_or_default();
+    assert!(
+        alerts.contains("firing")
+            && alerts.contains("ChatRequestsFailing")
+            && alerts.contains("gen_ai_request_model=tiny"),
+        "{alerts}"
+    );
+    // Every trace sent is listed; the last (refused by llama-server) is red.
+    let listed: Vec<&str> = seen["traces"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|t| t["id"].as_str())
+        .collect();
+    for id in &sent {
+        assert!(
+            listed.contains(&id.as_str()),
+            "trace {id} not listed: {listed:?}"
+        );
+    }
+    let failed = seen["traces"]
+        .as_array()
+        .and_then(|l| l.iter().find(|t| t["id"] == sent[5].as_str()))
+        .expect("listed");
+    assert!(failed["status"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("ERROR"));
+    // Opened: the server span with the GenAI span under it, both failed.
+    let spans = seen["spans"].as_array().expect("spans");
+    assert_eq!(spans.len(), 2, "{seen:#}");
+    assert!(spans[0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("POST /v1/chat"));
+    assert!(spans[1]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("chat tiny"));
+    assert!(spans[1]["indent"].as_i64() > spans[0]["indent"].as_i64());
+    assert_eq!(spans[1]["status"], "ERROR");
+    let attributes = seen["attributes"].to_string();
+    for kv in [
+        r#"["gen_ai.request.model","tiny"]"#,
+        r#"["gen_ai.provider.name","llama.cpp"]"#,
+        r#"["error.type","400"]"#,
+    ] {
+        assert!(attributes.contains(kv), "{kv} not shown: {attributes}");
+    }
+}
+
+#[test]
+#[ignore = "needs chromium and playwright-core: run scripts/test"]
+fn at_one_and_eight_gpus_without_llamacpp_or_genai_the_page_says_why() {
+    use llamacol_pipeline::live::Panel;
+    use llamacol_pipeline::telemetry::Telemetry;
+    use llamacol_pipeline::testing::Capture;
+    use llamacol_pipeline::{FailureCounter, Receiver};
+    use llamacol_receivers::nvml::fake::FakeGpus;
+    use llamacol_receivers::nvml::{NvmlConfig, NvmlReceiver};
+
+    for gpus in [1u32, 8] {
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let telemetry = Telemetry::new();
+        let port = free_port();
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let mut receiver = runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+                .await
+                .expect("bind");
+            tokio::spawn(llamacol_pipeline::admin::serve(
+                listener,
+                telemetry.clone(),
+                cancel.clone(),
+            ));
+            let config: NvmlConfig =
+                llamacol_pipeline::serde_yaml::from_str("collection_interval: 1s").expect("config");
+            telemetry.node().live().feeds(Panel::Gpus, "nvml");
+            let mut receiver = NvmlReceiver::new(
+                "nvml".into(),
+                config,
+                Some(Arc::new(FakeGpus::new(gpus))),
+                FailureCounter::default(),
+            )
+            .publishing_to(telemetry.node().clone());
+            receiver
+                .start(Arc::new(Capture::default()))
+                .await
+                .expect("start");
+            telemetry.set_ready(true);
+            receiver
+        });
+        wait_for_live(port, "the GPU rows", |live| {
+            live["panels"]["gpus"]["series"]
+                .as_object()
+                .is_some_and(|s| s.len() == gpus as usize)
+        });
+        let seen = browse(
+            port,
+            &format!("live-page-{gpus}-gpus.png"),
+            json!({"panels": ["pipeline", "gpus"], "trace": null}),
+        );
+        let panel = |id: &str| &seen["panels"][id];
+        assert!(seen["all_drawn_ms"].as_f64().is_some(), "{seen:#}");
+        assert_eq!(panel("gpus")["rows"], gpus, "{seen:#}");
+        let text = panel("gpus")["text"].as_str().unwrap_or_default();
+        assert!(
+            text.contains(&format!("GPU {}", gpus - 1)),
+            "a line per GPU: {text}"
+        );
+        for (id, why) in [
+            ("llamacpp", "no llamacpp receiver in this config"),
+            ("genai", "no genai_metrics connector in this config"),
+            ("alerts", "no slo processor in this config"),
+            ("traces", "no genai processor in this config"),
+        ] {
+            assert_eq!(panel(id)["state"], "empty", "{id}: {seen:#}");
+            assert_eq!(panel(id)["why"], why, "{id}: {seen:#}");
+        }
+        runtime.block_on(async {
+            receiver.shutdown().await.expect("shutdown");
+            cancel.cancel();
+        });
+    }
+}
