@@ -123,7 +123,13 @@ pub(crate) fn start_collector(
     env: &[(&str, String)],
     name: &str,
 ) -> anyhow::Result<(Proc, u16)> {
-    let (grpc, admin) = (free_port(), free_port());
+    // An admin endpoint the caller chose (to read its pages) wins.
+    let admin = env
+        .iter()
+        .find(|(k, _)| *k == "LLAMACOL_ADMIN_ENDPOINT")
+        .and_then(|(_, v)| v.rsplit(':').next()?.parse().ok())
+        .unwrap_or_else(free_port);
+    let grpc = free_port();
     let stderr = opts.work_dir.join(format!("{name}.log"));
     let mut cmd = match which {
         Which::Llamacol | Which::Baseline => {

@@ -10,6 +10,7 @@ mod data;
 mod floor;
 mod genai;
 mod head_sampling;
+mod live_page;
 mod parquet_bench;
 mod send;
 mod sink;
@@ -152,6 +153,22 @@ enum Command {
         llamacol: std::path::PathBuf,
         #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
         duration: Duration,
+    },
+    /// What the admin server's live page costs: collector CPU at `rate` spans/s without
+    /// and with `viewers` polling `/api/live` once a second, alternating, then idle.
+    LivePage {
+        #[arg(long, default_value_t = 100_000)]
+        rate: u64,
+        #[arg(long, default_value_t = 10)]
+        viewers: usize,
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+        duration: Duration,
+        #[arg(long, default_value = "target/release/llamacol")]
+        llamacol: std::path::PathBuf,
+        #[arg(long, default_value = "target/bench")]
+        work_dir: std::path::PathBuf,
     },
     /// The soak (BENCHMARKS.md): capacity first, then a long run at a fraction of it with
     /// all three signals, a flapping llama-server and a backend that goes away; RSS every
@@ -373,6 +390,60 @@ fn main() -> anyhow::Result<()> {
                     r.kept_share * 100.0
                 );
             }
+        }
+        Command::LivePage {
+            rate,
+            viewers,
+            rounds,
+            duration,
+            llamacol,
+            work_dir,
+        } => {
+            let opts = bench::Options {
+                llamacol,
+                otelcol: None,
+                baseline: None,
+                duration,
+                connections: 4,
+                batch_size: 500,
+                floor_items: 0,
+                work_dir,
+            };
+            let r = runtime.block_on(live_page::run(&opts, rate, viewers, rounds))?;
+            println!("| phase | spans/s accepted | collector CPU (cores) | polls | bytes per poll |");
+            println!("| --- | ---: | ---: | ---: | ---: |");
+            for p in &r.phases {
+                println!(
+                    "| {} | {:.0} | {:.4} | {} | {:.0} |",
+                    p.label, p.rate, p.cores, p.polls, p.bytes_per_poll
+                );
+            }
+            let mean = |loaded: bool, n: usize| {
+                let v: Vec<f64> = r
+                    .phases
+                    .iter()
+                    .filter(|p| (p.rate > 0.0) == loaded && p.viewers == n)
+                    .map(|p| p.cores)
+                    .collect();
+                v.iter().sum::<f64>() / v.len().max(1) as f64
+            };
+            let (without, with) = (mean(true, 0), mean(true, viewers));
+            println!(
+                "under load: {viewers} viewers add {:+.4} cores ({:+.2}% of one core, {:+.2}% of the collector's CPU)",
+                with - without,
+                (with - without) * 100.0,
+                (with / without - 1.0) * 100.0
+            );
+            let (idle, idle_viewed) = (mean(false, 0), mean(false, viewers));
+            println!(
+                "idle: {viewers} viewers add {:+.4} cores ({:+.2}% of one core)",
+                idle_viewed - idle,
+                (idle_viewed - idle) * 100.0
+            );
+            println!(
+                "sink: {} spans delivered of {} accepted",
+                r.delivered, r.accepted
+            );
         }
         Command::Soak(options) => {
             let (settle, work_dir) = (options.settle, options.work_dir.clone());

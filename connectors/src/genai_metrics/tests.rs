@@ -444,3 +444,35 @@ async fn a_refused_final_flush_counts_its_points_as_dropped() {
         4
     );
 }
+
+#[tokio::test]
+async fn the_live_page_totals_count_requests_errors_tokens_and_latency_from_both_forms() {
+    let node = llamacol_pipeline::NodeContext::new();
+    let (c, _) = connector("{}");
+    let c = c.publishing_to(node.clone());
+    let mut failed = chat("m", 2000, 5, 0);
+    failed.status = Some(Status {
+        code: 2,
+        message: "x".into(),
+    });
+    c.consume(traces(vec![chat("m", 100, 10, 3), failed]))
+        .await
+        .expect("taken");
+    // The same span again, as encoded bytes (what a connector behind `batch` gets).
+    let encoded = match traces(vec![chat("m", 100, 10, 3)]) {
+        Batch::Traces(mut p) => {
+            let bytes = prost::Message::encode_to_vec(p.message_mut().expect("decoded"));
+            Batch::from_encoded_parts(Signal::Traces, bytes::Bytes::from(bytes), 1)
+        }
+        _ => unreachable!("traces"),
+    };
+    c.consume(encoded).await.expect("taken");
+    let totals = node.live().genai_totals();
+    assert_eq!(totals.requests, 3);
+    assert_eq!(totals.errors, 1);
+    assert_eq!(totals.input_tokens, 25.0);
+    assert_eq!(totals.output_tokens, 6.0);
+    let nothing = llamacol_pipeline::live::genai::LogHistogram::default();
+    let p99 = totals.duration.quantile_since(&nothing, 0.99).expect("p99");
+    assert!((p99 / 2.0 - 1.0).abs() < 0.125, "{p99}");
+}

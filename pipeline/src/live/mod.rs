@@ -180,7 +180,7 @@ impl Live {
                 "rows": entry.ring.json_since(since),
             });
         }
-        panels["traces"]["list"] = lock(&self.traces).list().into();
+        panels["traces"]["list"] = lock(&self.traces).list();
         serde_json::Value::Object(panels)
     }
 }

@@ -3,7 +3,7 @@
 //! [`ADMITTED_PER_SECOND`] new traces a second, so what it holds and what it costs the
 //! data path stay bounded whatever the load.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
 use crate::otlp::collector::trace::v1::ExportTraceServiceRequest;
@@ -53,6 +53,9 @@ pub struct RecentTraces {
     /// New traces that may still be admitted (refilled over time).
     budget: f64,
     refilled: Instant,
+    /// The list as last rendered, reused for a second: every viewer polls once a second,
+    /// and ten of them need not render it ten times.
+    rendered: Option<(Instant, serde_json::Value)>,
 }
 
 impl Default for RecentTraces {
@@ -63,6 +66,7 @@ impl Default for RecentTraces {
             first: 0,
             budget: ADMITTED_PER_SECOND,
             refilled: Instant::now(),
+            rendered: None,
         }
     }
 }
@@ -133,14 +137,23 @@ impl RecentTraces {
         });
     }
 
-    /// The kept traces, newest first, as the list shows them.
-    pub fn list(&self) -> Vec<serde_json::Value> {
-        self.traces
+    /// The kept traces, newest first, as the list shows them (rendered at most once a
+    /// second).
+    pub fn list(&mut self) -> serde_json::Value {
+        if let Some((at, list)) = &self.rendered {
+            if at.elapsed() < std::time::Duration::from_secs(1) {
+                return list.clone();
+            }
+        }
+        let list: serde_json::Value = self
+            .traces
             .iter()
             .rev()
             .filter(|t| !t.spans.is_empty())
             .map(summary)
-            .collect()
+            .collect();
+        self.rendered = Some((Instant::now(), list.clone()));
+        list
     }
 
     /// One kept trace with all its spans.
@@ -169,13 +182,11 @@ fn summary(trace: &Trace) -> serde_json::Value {
         .map(|s| s.end_unix_nano)
         .max()
         .unwrap_or(0);
+    let ids: HashSet<&str> = trace.spans.iter().map(|s| s.span_id.as_str()).collect();
     let root = trace
         .spans
         .iter()
-        .find(|s| {
-            s.parent_span_id.is_empty()
-                || !trace.spans.iter().any(|p| p.span_id == s.parent_span_id)
-        })
+        .find(|s| s.parent_span_id.is_empty() || !ids.contains(s.parent_span_id.as_str()))
         .or(trace.spans.first());
     let status = if trace.spans.iter().any(|s| s.status == "ERROR") {
         "ERROR"
@@ -326,6 +337,7 @@ mod tests {
         recent.offer(&request(vec![span(1, 4, Some(1), 1)]), &[]);
         recent.offer(&batch, &[]); // retried: no duplicates
         let list = recent.list();
+        let list = list.as_array().expect("list");
         assert_eq!(list.len(), 1, "trace 2 has no GenAI span: {list:?}");
         assert_eq!(list[0]["spans"], 3);
         assert_eq!(list[0]["status"], "ERROR");
@@ -344,8 +356,8 @@ mod tests {
         let spans = (0..=255u8).map(|i| span(i, 1, None, 0)).collect();
         recent.offer(&request(spans), &ids);
         assert_eq!(
-            recent.list().len(),
-            ADMITTED_PER_SECOND as usize,
+            recent.list().as_array().map(Vec::len),
+            Some(ADMITTED_PER_SECOND as usize),
             "the admission budget"
         );
         recent.budget = 1000.0;

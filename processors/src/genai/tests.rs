@@ -554,3 +554,36 @@ fn the_lookup_table_finds_every_row_and_nothing_else() {
         assert!(super::mapping::lookup(key).is_none(), "{key}");
     }
 }
+
+#[test]
+fn genai_traces_reach_the_live_page_with_content_already_dropped() {
+    let node = NodeContext::new();
+    let p = processor_on("{}", node.clone());
+    let mut chat = span(
+        "chat",
+        vec![
+            string_attr("llm.model", "llama-3-8b"),
+            string_attr("gen_ai.prompt", "a secret prompt"),
+        ],
+    );
+    chat.trace_id = vec![7; 16];
+    chat.span_id = vec![2; 8];
+    chat.parent_span_id = vec![1; 8];
+    let mut parent = span("POST /chat", vec![]);
+    parent.trace_id = vec![7; 16];
+    parent.span_id = vec![1; 8];
+    let mut other = span("GET /health", vec![]);
+    other.trace_id = vec![8; 16];
+    other.span_id = vec![3; 8];
+    p.traces(&mut traces_of(vec![chat, other]));
+    // The parent ends later, in another batch, with nothing GenAI on it.
+    p.traces(&mut traces_of(vec![parent]));
+    let live = node.live().json_since(0.0);
+    let list = live["traces"]["list"].as_array().expect("list");
+    assert_eq!(list.len(), 1, "only the GenAI trace: {list:?}");
+    assert_eq!(list[0]["spans"], 2);
+    let trace = node.live().trace(&"07".repeat(16)).expect("kept");
+    let text = trace.to_string();
+    assert!(text.contains("gen_ai.request.model"), "{text}");
+    assert!(!text.contains("a secret prompt"), "content was dropped first: {text}");
+}

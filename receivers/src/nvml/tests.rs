@@ -405,3 +405,22 @@ fn nvml_real_hardware() {
         assert!(names.contains(&must), "{must} missing: {names:?}");
     }
 }
+
+#[test]
+fn the_live_page_gets_a_row_per_physical_gpu_in_readable_units() {
+    let gpus = FakeGpus::new(3);
+    let devices = gpus.devices().expect("devices");
+    let Collected { readings, .. } = collect(&gpus, &devices, &config(""), "560", "node", 1);
+    let live = llamacol_pipeline::live::Live::default();
+    super::live::record(&live, &devices, &readings, 100.0);
+    let json = live.json_since(0.0);
+    let series = json["gpus"]["series"].as_object().expect("series");
+    assert_eq!(series.len(), 3);
+    let gpu = &series["GPU-00000000-0000-0000-0000-000000000001"];
+    assert_eq!(gpu["info"]["index"], 1);
+    assert_eq!(gpu["info"]["name"], "NVIDIA H200");
+    assert_eq!(gpu["rows"]["utilization"][0], 87.0);
+    assert_eq!(gpu["rows"]["power"][0], 412.345, "mW -> W");
+    assert_eq!(gpu["rows"]["memory_total_bytes"][0], 143_771_090_944.0);
+    assert!(gpu["info"]["throttle_reasons"].is_array());
+}
