@@ -410,7 +410,9 @@ fn main() -> anyhow::Result<()> {
                 work_dir,
             };
             let r = runtime.block_on(live_page::run(&opts, rate, viewers, rounds))?;
-            println!("| phase | spans/s accepted | collector CPU (cores) | polls | bytes per poll |");
+            println!(
+                "| phase | spans/s accepted | collector CPU (cores) | polls | bytes per poll |"
+            );
             println!("| --- | ---: | ---: | ---: | ---: |");
             for p in &r.phases {
                 println!(

@@ -5,7 +5,8 @@
 use std::collections::VecDeque;
 
 /// Bucket bounds grow by this factor from [`FIRST_BOUND`] seconds: 64 buckets reach
-/// about 21 minutes, and a percentile read from them is within 12% of the true value.
+/// about 21 minutes, and a percentile read from them is within one bucket (a factor of
+/// 1.25) of the true value.
 const GROWTH: f64 = 1.25;
 const FIRST_BOUND: f64 = 0.001;
 const BUCKETS: usize = 64;
@@ -210,20 +211,16 @@ mod tests {
         let empty = LogHistogram::default();
         let p50 = h.quantile_since(&empty, 0.5).expect("p50");
         let p99 = h.quantile_since(&empty, 0.99).expect("p99");
-        assert!((p50 / 0.5 - 1.0).abs() < 0.125, "p50 {p50}");
-        assert!((p99 / 0.99 - 1.0).abs() < 0.125, "p99 {p99}");
+        let within = |estimate: f64, truth: f64| estimate / truth < 1.25 && truth / estimate < 1.25;
+        assert!(within(p50, 0.5), "p50 {p50}");
+        assert!(within(p99, 0.99), "p99 {p99}");
         assert_eq!(h.quantile_since(&h, 0.5), None, "nothing in between");
     }
 
     #[test]
     fn a_row_has_rates_percentiles_tokens_and_cost() {
-        let mut window = Window::default();
+        let mut window = Window::new(100.0);
         let mut totals = GenAiTotals::default();
-        assert_eq!(
-            window.row(100.0, totals.clone())[0],
-            None,
-            "no interval yet"
-        );
         for _ in 0..10 {
             totals.record(&GenAiCall {
                 failed: false,
@@ -241,8 +238,11 @@ mod tests {
         let row = window.row(101.0, totals);
         assert_eq!(row[0], Some(11.0));
         assert_eq!(row[1], Some(1.0));
-        assert!((row[2].expect("ttft p50") / 0.2 - 1.0).abs() < 0.125);
-        assert!((row[5].expect("duration p99") / 2.0 - 1.0).abs() < 0.125);
+        let within = |estimate: Option<f64>, truth: f64| {
+            estimate.is_some_and(|e| e / truth < 1.25 && truth / e < 1.25)
+        };
+        assert!(within(row[2], 0.2), "ttft p50 {:?}", row[2]);
+        assert!(within(row[5], 2.0), "duration p99 {:?}", row[5]);
         assert_eq!(row[6], Some(1000.0 / 11.0));
         assert_eq!(row[7], Some(200.0 / 11.0));
         assert!((row[8].expect("cost") - 0.1 * 3600.0).abs() < 1e-6);

@@ -360,9 +360,12 @@ mod tests {
             Some(ADMITTED_PER_SECOND as usize),
             "the admission budget"
         );
-        recent.budget = 1000.0;
-        let spans = (0..=255u8).map(|i| span(i, 1, None, 0)).collect();
-        recent.offer(&request(spans), &ids);
+        // Two seconds later, two more budgets' worth: past MAX_TRACES, the oldest go.
+        for _ in 0..2 {
+            recent.refilled -= std::time::Duration::from_secs(1);
+            let spans = (0..=255u8).map(|i| span(i, 1, None, 0)).collect();
+            recent.offer(&request(spans), &ids);
+        }
         assert_eq!(recent.traces.len(), MAX_TRACES);
         assert_eq!(recent.index.len(), MAX_TRACES);
         assert!(recent.get(&"00".repeat(16)).is_none(), "oldest evicted");

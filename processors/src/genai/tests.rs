@@ -562,8 +562,8 @@ fn genai_traces_reach_the_live_page_with_content_already_dropped() {
     let mut chat = span(
         "chat",
         vec![
-            string_attr("llm.model", "llama-3-8b"),
-            string_attr("gen_ai.prompt", "a secret prompt"),
+            llamacol_pipeline::testing::string_attr("llm.model", "llama-3-8b"),
+            llamacol_pipeline::testing::string_attr("gen_ai.prompt", "a secret prompt"),
         ],
     );
     chat.trace_id = vec![7; 16];
@@ -585,5 +585,8 @@ fn genai_traces_reach_the_live_page_with_content_already_dropped() {
     let trace = node.live().trace(&"07".repeat(16)).expect("kept");
     let text = trace.to_string();
     assert!(text.contains("gen_ai.request.model"), "{text}");
-    assert!(!text.contains("a secret prompt"), "content was dropped first: {text}");
+    assert!(
+        !text.contains("a secret prompt"),
+        "content was dropped first: {text}"
+    );
 }

@@ -182,10 +182,19 @@ async fn real_server_outputs_become_otlp_metrics() {
     let live = node.live().json_since(0.0);
     let target = &live["llamacpp"]["series"][base.as_str()];
     assert_eq!(target["info"]["health"], "ok", "{live:#}");
-    assert_eq!(target["info"]["model"], server.model.clone().expect("model").as_str());
+    assert_eq!(
+        target["info"]["model"],
+        server.model.clone().expect("model").as_str()
+    );
     assert_eq!(target["rows"]["up"][0], 1.0);
-    assert_eq!(target["rows"]["slots_total"][0], only(&r, "llamacpp.slots.total"));
-    assert_eq!(target["rows"]["requests_deferred"][0], only(&r, "llamacpp.requests_deferred"));
+    assert_eq!(
+        target["rows"]["slots_total"][0],
+        only(&r, "llamacpp.slots.total")
+    );
+    assert_eq!(
+        target["rows"]["requests_deferred"][0],
+        only(&r, "llamacpp.requests_deferred")
+    );
 
     let prompt = find(&r, "llamacpp.prompt_tokens").expect("counter");
     assert_eq!(prompt.unit, "{token}");
