@@ -28,6 +28,22 @@ pub struct Options {
     pub work_dir: PathBuf,
 }
 
+impl Options {
+    /// One llamacol binary, no peers; 4 connections of 500-item requests.
+    pub fn llamacol_only(llamacol: PathBuf, duration: Duration, work_dir: PathBuf) -> Options {
+        Options {
+            llamacol,
+            otelcol: None,
+            baseline: None,
+            duration,
+            connections: 4,
+            batch_size: 500,
+            floor_items: 0,
+            work_dir,
+        }
+    }
+}
+
 pub(crate) struct Proc {
     child: Child,
     stderr: PathBuf,

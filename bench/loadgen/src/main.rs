@@ -340,16 +340,7 @@ fn main() -> anyhow::Result<()> {
             duration,
         } => {
             if whole {
-                let opts = bench::Options {
-                    llamacol,
-                    otelcol: None,
-                    baseline: None,
-                    duration,
-                    connections: 4,
-                    batch_size: 500,
-                    floor_items: 0,
-                    work_dir: work_dir.clone(),
-                };
+                let opts = bench::Options::llamacol_only(llamacol, duration, work_dir.clone());
                 for r in runtime.block_on(parquet_bench::whole(&opts))? {
                     println!(
                         "whole process, {}: {:.0} spans/s accepted, {:.3} collector CPU-s per 1M spans ({:.0} spans per core-second), peak RSS {:.1} MiB, written {} of {} accepted, dropped {}",
@@ -399,16 +390,7 @@ fn main() -> anyhow::Result<()> {
             llamacol,
             work_dir,
         } => {
-            let opts = bench::Options {
-                llamacol,
-                otelcol: None,
-                baseline: None,
-                duration,
-                connections: 4,
-                batch_size: 500,
-                floor_items: 0,
-                work_dir,
-            };
+            let opts = bench::Options::llamacol_only(llamacol, duration, work_dir);
             let r = runtime.block_on(live_page::run(&opts, rate, viewers, rounds))?;
             println!(
                 "| phase | spans/s accepted | collector CPU (cores) | polls | bytes per poll |"
