@@ -137,6 +137,17 @@ else
 fi
 link llama-server "$llama/llama-server"
 
+# --- Node.js and npm: the build installs the live page's chart library with `npm ci`
+# (pipeline/build.rs), and playwright-core below comes from npm. Debian's when missing.
+step "node, npm (apt)"
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  done_step "installed $(node --version)"
+else
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  done_step "installed $(node --version)"
+fi
+
 # --- Headless Chromium (Debian) and playwright-core (npm), for the live page's test ---------
 step "chromium (apt)"
 if command -v chromium >/dev/null; then

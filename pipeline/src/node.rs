@@ -8,6 +8,13 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
+/// This machine's host name (empty when it cannot be read).
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
 /// A llama.cpp server a receiver scrapes, as its `/props` describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LlamaServer {

@@ -143,8 +143,9 @@ impl Inner {
             let service = facts::find(resource, "service.name");
             for span in rs.scope_spans.iter().flat_map(|s| &s.spans) {
                 if facts.of_span(span, resource, service, &c.dimensions) {
-                    table.record(&facts, &c.buckets, now);
-                    totals.record(&series::call(&facts));
+                    let call = series::call(&facts);
+                    table.record(&facts, &call, &c.buckets, now);
+                    totals.record(&call);
                 }
             }
         }
@@ -162,8 +163,9 @@ impl Inner {
         let mut facts = Facts::default();
         let mut totals = GenAiTotals::default();
         raw::spans(bytes, &c.dimensions, &mut facts, |f| {
-            table.record(f, &c.buckets, now);
-            totals.record(&series::call(f));
+            let call = series::call(f);
+            table.record(f, &call, &c.buckets, now);
+            totals.record(&call);
         });
         self.said_overflow(&table, before);
         drop(table);

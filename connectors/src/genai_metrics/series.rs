@@ -76,10 +76,10 @@ impl Table {
         }
     }
 
-    /// Adds one GenAI span.
-    pub fn record(&mut self, facts: &Facts<'_>, buckets: &Buckets, now: u64) {
+    /// Adds one GenAI span (`call`: its measurements, [`call`] of the same facts).
+    pub fn record(&mut self, facts: &Facts<'_>, call: &GenAiCall, buckets: &Buckets, now: u64) {
         let values = self.find_or_insert(&facts.key, now);
-        add(values, facts, buckets);
+        add(values, call, buckets);
     }
 
     fn find_or_insert(&mut self, key: &[Option<Cow<'_, str>>], now: u64) -> &mut Aggregates {
@@ -144,39 +144,34 @@ impl Hasher for Fnv {
     }
 }
 
-/// A span's measurements in seconds: (duration, time to first token).
-pub fn timings(facts: &Facts<'_>) -> (Option<f64>, Option<f64>) {
+/// What one span measured, in seconds: read once, added to its series and to the live
+/// page's totals.
+pub fn call(facts: &Facts<'_>) -> GenAiCall {
     let seconds = |ns: u64| ns as f64 / 1e9;
     let duration = facts.end.checked_sub(facts.start).map(seconds);
     let first_chunk = facts
         .first_chunk_at
         .and_then(|t| t.checked_sub(facts.start))
         .map(seconds);
-    (duration, facts.time_to_first_chunk.or(first_chunk))
-}
-
-/// What the live page adds up of one span.
-pub fn call(facts: &Facts<'_>) -> GenAiCall {
-    let (duration, time_to_first_token) = timings(facts);
     GenAiCall {
         failed: facts.failed,
         input_tokens: facts.input_tokens,
         output_tokens: facts.output_tokens,
         cost: facts.cost,
         duration,
-        time_to_first_token,
+        time_to_first_token: facts.time_to_first_chunk.or(first_chunk),
     }
 }
 
-fn add(values: &mut Aggregates, facts: &Facts<'_>, buckets: &Buckets) {
+fn add(values: &mut Aggregates, call: &GenAiCall, buckets: &Buckets) {
     values.requests += 1;
-    if let Some(n) = facts.input_tokens {
+    if let Some(n) = call.input_tokens {
         values.input_tokens.record(&buckets.token_usage, n);
     }
-    if let Some(n) = facts.output_tokens {
+    if let Some(n) = call.output_tokens {
         values.output_tokens.record(&buckets.token_usage, n);
     }
-    let (duration, ttft) = timings(facts);
+    let (duration, ttft) = (call.duration, call.time_to_first_token);
     if let Some(d) = duration {
         values.duration.record(&buckets.operation_duration, d);
     }
@@ -185,7 +180,7 @@ fn add(values: &mut Aggregates, facts: &Facts<'_>, buckets: &Buckets) {
             .time_to_first_token
             .record(&buckets.time_to_first_token, t);
     }
-    if let (Some(d), Some(t), Some(out)) = (duration, ttft, facts.output_tokens) {
+    if let (Some(d), Some(t), Some(out)) = (duration, ttft, call.output_tokens) {
         if out > 1.0 && d >= t {
             let per_token = (d - t) / (out - 1.0);
             values
@@ -193,7 +188,7 @@ fn add(values: &mut Aggregates, facts: &Facts<'_>, buckets: &Buckets) {
                 .record(&buckets.time_per_output_token, per_token);
         }
     }
-    if let Some(cost) = facts.cost {
+    if let Some(cost) = call.cost {
         *values.cost.get_or_insert(0.0) += cost;
     }
 }

@@ -79,7 +79,7 @@ async fn live(State(t): State<Arc<Telemetry>>, RawQuery(query): RawQuery) -> imp
     Json(serde_json::json!({
         "now": crate::clock::unix_nanos() as f64 / 1e9,
         "window_seconds": crate::live::WINDOW_SECONDS,
-        "host": hostname(),
+        "host": crate::node::hostname(),
         "version": env!("CARGO_PKG_VERSION"),
         "panels": panels,
     }))
@@ -94,10 +94,4 @@ async fn trace(State(t): State<Arc<Telemetry>>, Path(id): Path<String>) -> impl 
         )
             .into_response(),
     }
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default()
 }

@@ -138,12 +138,6 @@ fn publish(node: &NodeContext, gpus: &dyn Gpus, devices: &[DeviceInfo]) {
     );
 }
 
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default()
-}
-
 fn selected(config: &NvmlConfig, devices: Vec<DeviceInfo>) -> Vec<DeviceInfo> {
     if config.devices.is_empty() {
         return devices;
@@ -266,7 +260,7 @@ impl Receiver for NvmlReceiver {
             self.failures.clone(),
             self.node.clone(),
         );
-        let host = hostname();
+        let host = llamacol_pipeline::node::hostname();
         let start = llamacol_pipeline::clock::unix_nanos();
         self.task = Some(tokio::spawn(async move {
             let mut ticker = tokio::time::interval(config.collection_interval);

@@ -365,7 +365,7 @@ fn nvml_real_hardware() {
         &devices,
         &NvmlConfig::default(),
         &driver,
-        &hostname(),
+        &llamacol_pipeline::node::hostname(),
         1,
     );
     for m in &request.resource_metrics[0].scope_metrics[0].metrics {
