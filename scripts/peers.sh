@@ -174,4 +174,18 @@ printf '#!/bin/sh\nPLAYWRIGHT_CORE_DIR="%s/node_modules/playwright-core" exec no
   > "$peers/bin/playwright-node"
 chmod +x "$peers/bin/playwright-node"
 
+# --- Azurite (npm): a local Azure Blob Storage server, for the parquet exporter's az:// test ---
+azurite="$peers/azurite-$(key tests/peers/azurite/package-lock.json)"
+step "azurite (npm ci)"
+if [ -f "$azurite/.complete" ]; then
+  done_step "cached $azurite"
+else
+  rm -rf "$azurite" && mkdir -p "$azurite"
+  cp tests/peers/azurite/package.json tests/peers/azurite/package-lock.json "$azurite/"
+  (cd "$azurite" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
+  touch "$azurite/.complete"
+  done_step "installed $azurite"
+fi
+link azurite-blob "$azurite/node_modules/.bin/azurite-blob"
+
 echo "peers: ready in $peers/bin: $(ls "$peers/bin" | tr '\n' ' ')"

@@ -6,6 +6,10 @@ Usage: parquet_roundtrip.py send HTTP_ENDPOINT SENT_JSON
        parquet_roundtrip.py verify PARQUET_DIR   (every .parquet file opens; counts)
        parquet_roundtrip.py s3-bucket ENDPOINT BUCKET        (creates it)
        parquet_roundtrip.py s3-get ENDPOINT BUCKET PREFIX DIR (downloads every object)
+       parquet_roundtrip.py gcs-bucket ENDPOINT BUCKET       (the JSON API, as the GCS emulator serves it)
+       parquet_roundtrip.py gcs-get ENDPOINT BUCKET PREFIX DIR
+       parquet_roundtrip.py az-container BLOB_ENDPOINT CONTAINER  (azure-storage-blob, Azurite's account)
+       parquet_roundtrip.py az-get BLOB_ENDPOINT CONTAINER PREFIX DIR
 """
 import json
 import logging
@@ -166,23 +170,81 @@ def s3(endpoint):
                         aws_access_key_id="test", aws_secret_access_key="test")
 
 
-def s3_get(endpoint, bucket, prefix, directory):
+def download(keys, prefix, directory, fetch):
+    """Writes each key's bytes (from `fetch`) under `directory`, the prefix cut off."""
     import pathlib
 
-    client = s3(endpoint)
-    keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])]
     for key in keys:
         target = pathlib.Path(directory) / key[len(prefix):].lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
-        client.download_file(bucket, key, str(target))
+        target.write_bytes(fetch(key))
     print("objects", len(keys))
+
+
+def s3_get(endpoint, bucket, prefix, directory):
+    client = s3(endpoint)
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])]
+    download(keys, prefix, directory,
+             lambda key: client.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def gcs(url, body=None):
+    import urllib.request
+
+    request = urllib.request.Request(url, data=body, method="POST" if body else "GET",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request) as response:
+        return response.read()
+
+
+def gcs_get(endpoint, bucket, prefix, directory):
+    import urllib.parse
+
+    keys, token = [], ""
+    while True:
+        query = urllib.parse.urlencode({"prefix": prefix, "pageToken": token})
+        page = json.loads(gcs(f"{endpoint}/storage/v1/b/{bucket}/o?{query}"))
+        keys += [item["name"] for item in page.get("items", [])]
+        token = page.get("nextPageToken")
+        if not token:
+            break
+    download(keys, prefix, directory, lambda key: gcs(
+        f"{endpoint}/storage/v1/b/{bucket}/o/{urllib.parse.quote(key, safe='')}?alt=media"))
+
+
+# Azurite's well-known development account (documented by Microsoft for the emulator).
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+def azure(blob_endpoint, container):
+    from azure.storage.blob import BlobServiceClient
+
+    service = BlobServiceClient.from_connection_string(
+        f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+        f"BlobEndpoint={blob_endpoint}/{AZURITE_ACCOUNT};")
+    return service.get_container_client(container)
+
+
+def az_get(blob_endpoint, container, prefix, directory):
+    client = azure(blob_endpoint, container)
+    keys = [blob.name for blob in client.list_blobs(name_starts_with=prefix)]
+    download(keys, prefix, directory, lambda key: client.download_blob(key).readall())
 
 
 if __name__ == "__main__":
     if sys.argv[1] == "s3-bucket":
         s3(sys.argv[2]).create_bucket(Bucket=sys.argv[3])
     elif sys.argv[1] == "s3-get":
-        s3_get(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
+        s3_get(*sys.argv[2:6])
+    elif sys.argv[1] == "gcs-bucket":
+        gcs(f"{sys.argv[2]}/storage/v1/b?project=test", json.dumps({"name": sys.argv[3]}).encode())
+    elif sys.argv[1] == "gcs-get":
+        gcs_get(*sys.argv[2:6])
+    elif sys.argv[1] == "az-container":
+        azure(sys.argv[2], sys.argv[3]).create_container()
+    elif sys.argv[1] == "az-get":
+        az_get(*sys.argv[2:6])
     elif sys.argv[1] == "verify":
         verify(sys.argv[2])
     elif sys.argv[1] == "send":

@@ -19,6 +19,11 @@ mod soak;
 
 use std::time::Duration;
 
+/// The allocator the `llamacol` binary uses (src/main.rs), so that components measured in
+/// process here (`loadgen parquet`, `genai`, ...) allocate as they do in the product.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 use llamacol_pipeline::Signal;
 
@@ -145,6 +150,12 @@ enum Command {
         /// More keys for the parquet exporter's config, e.g. `compression_level: 3`.
         #[arg(long, default_value = "")]
         parquet_keys: String,
+        /// Spans per exported batch in process: consecutive 500-span requests joined as
+        /// the `batch` processor joins them (its default `send_batch_size` is 8192, so
+        /// the pipeline hands the exporter 8500-span batches of this load).
+        /// `--batch-spans 500` hands over each request as the receiver does.
+        #[arg(long, default_value_t = 8192)]
+        batch_spans: usize,
         /// Also the whole process (the release llamacol on OTLP/gRPC -> batch -> parquet,
         /// and -> file, for `--duration`), next to the in-process run.
         #[arg(long)]
@@ -335,6 +346,7 @@ fn main() -> anyhow::Result<()> {
             work_dir,
             only,
             parquet_keys,
+            batch_spans,
             whole,
             llamacol,
             duration,
@@ -355,9 +367,16 @@ fn main() -> anyhow::Result<()> {
                     );
                 }
             }
-            let (proto, rows) =
-                parquet_bench::run(spans, &work_dir, only.as_deref(), &parquet_keys)?;
-            println!("OTLP protobuf: {proto:.1} bytes per span");
+            let (proto, rows) = parquet_bench::run(&parquet_bench::InProcess {
+                spans,
+                batch_spans,
+                work_dir: &work_dir,
+                only: only.as_deref(),
+                parquet_keys: &parquet_keys,
+            })?;
+            println!(
+                "OTLP protobuf: {proto:.1} bytes per span; batches of at least {batch_spans} spans"
+            );
             for r in rows {
                 println!(
                     "{}: {:.3} CPU-s per 1M spans ({:.0} spans per core-second), {:.1} bytes per span on disk = protobuf / {:.2}",

@@ -47,12 +47,40 @@ fn dir_bytes(dir: &std::path::Path) -> u64 {
 /// Returns the protobuf bytes per span and one row per exporter (`only`: just that one,
 /// e.g. for a profile; `parquet_keys`: more config keys of the parquet exporter, e.g.
 /// `compression_level: 3`).
-pub fn run(
-    spans: usize,
-    work_dir: &std::path::Path,
-    only: Option<&str>,
-    parquet_keys: &str,
-) -> anyhow::Result<(f64, Vec<Row>)> {
+/// What `run` measures.
+pub struct InProcess<'a> {
+    pub spans: usize,
+    /// Requests are joined into batches of at least this many spans.
+    pub batch_spans: usize,
+    pub work_dir: &'a std::path::Path,
+    pub only: Option<&'a str>,
+    pub parquet_keys: &'a str,
+}
+
+/// Consecutive encoded requests joined (concatenated, as `Batch::append` joins encoded
+/// batches) until each holds at least `spans` spans.
+fn join(requests: Vec<(bytes::Bytes, usize)>, spans: usize) -> Vec<(bytes::Bytes, usize)> {
+    let mut out: Vec<(bytes::BytesMut, usize)> = Vec::new();
+    for (bytes, n) in requests {
+        match out.last_mut() {
+            Some((joined, items)) if *items < spans => {
+                joined.extend_from_slice(&bytes);
+                *items += n;
+            }
+            _ => out.push((bytes::BytesMut::from(&bytes[..]), n)),
+        }
+    }
+    out.into_iter().map(|(b, n)| (b.freeze(), n)).collect()
+}
+
+pub fn run(opts: &InProcess) -> anyhow::Result<(f64, Vec<Row>)> {
+    let InProcess {
+        spans,
+        batch_spans,
+        work_dir,
+        only,
+        parquet_keys,
+    } = *opts;
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let requests: Vec<(bytes::Bytes, usize)> = (0..spans.div_ceil(500))
         .map(|_| {
@@ -68,6 +96,7 @@ pub fn run(
         .collect();
     let total: usize = requests.iter().map(|r| r.1).sum();
     let proto: usize = requests.iter().map(|r| r.0.len()).sum();
+    let requests = join(requests, batch_spans);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()

@@ -8,10 +8,11 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ParquetConfig {
-    /// Directory, or `s3://bucket/prefix`; files go under
+    /// Directory, or `s3://bucket/prefix`, `gs://bucket/prefix`, `az://container/prefix`;
+    /// files go under
     /// `<path>/<signal>/date=YYYY-MM-DD/hour=HH/`.
     pub path: String,
-    /// With an `s3://` path: where files are written before upload. Default: a
+    /// With an object storage path: where files are written before upload. Default: a
     /// `llamacol-parquet-<component>` directory under the system's temporary directory.
     pub staging_directory: Option<String>,
     /// `zstd` (default), `snappy` or `none`.
@@ -61,7 +62,7 @@ impl ComponentConfig for ParquetConfig {
         } else if self.path.contains("://") && super::remote::parse_url(&self.path).is_none() {
             issues.push(Issue::new(
                 "path",
-                "give a local directory or `s3://bucket/prefix` (gs:// and az:// are not supported)",
+                format!("give a local directory or {}", super::remote::URL_FORMS),
             ));
         }
         if !(1..=22).contains(&self.compression_level) {

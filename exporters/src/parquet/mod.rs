@@ -69,7 +69,7 @@ pub struct ParquetExporter {
     config: ParquetConfig,
     /// Where files are written: `path`, or the staging directory for object storage.
     root: std::path::PathBuf,
-    /// Uploads closed files when `path` is `s3://...`.
+    /// Uploads closed files when `path` is an object storage URL.
     remote: Option<Arc<remote::Remote>>,
     files: Arc<Mutex<Files>>,
     /// Closes files past `max_file_age` even when no data comes.

@@ -1,15 +1,20 @@
-//! Object storage (`path: s3://bucket/prefix`): files are written and closed in a local
-//! staging directory exactly as for a local `path`, then uploaded (multipart) by a
-//! background task and deleted locally once the store has them. A failed upload stays
-//! staged and is tried again every second (logged once until it works); staged files
-//! left by an earlier run are uploaded at start, so nothing closed is lost. Credentials,
-//! region and endpoint come from the usual `AWS_*` environment variables.
+//! Object storage (`path: s3://bucket/prefix`, `gs://bucket/prefix`,
+//! `az://container/prefix`): files are written and closed in a local staging directory
+//! exactly as for a local `path`, then uploaded by a background task and deleted locally
+//! once the store has them: a file of one part or less (5 MiB) in one PUT, as the AWS
+//! SDK's S3 upload manager does, a bigger one as a multipart upload of 5 MiB parts. A
+//! failed upload stays staged and is tried again every second (logged once until it works); staged files left by an earlier run
+//! are uploaded at start, so nothing closed is lost. Credentials, region, account and
+//! endpoint come from each store's usual environment variables (`AWS_*`, `GOOGLE_*`,
+//! `AZURE_*`), read by object_store's builders.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use llamacol_pipeline::log_once::LogOnce;
 use object_store::aws::AmazonS3Builder;
+use object_store::azure::MicrosoftAzureBuilder;
+use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
 
@@ -22,25 +27,65 @@ pub struct Remote {
     failures: LogOnce,
 }
 
-/// `s3://bucket/prefix` split into its parts.
-pub fn parse_url(url: &str) -> Option<(String, String)> {
-    let rest = url.strip_prefix("s3://")?;
+/// Multipart part size (S3's minimum part); files up to this size go up in one PUT.
+const PART_BYTES: usize = 5 << 20;
+
+/// Which object store a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    S3,
+    Gcs,
+    Azure,
+}
+
+/// The URL forms `path` accepts, for messages.
+pub const URL_FORMS: &str = "`s3://bucket/prefix`, `gs://bucket/prefix` or `az://container/prefix`";
+
+/// An object storage URL split into its store, bucket (container) and key prefix.
+pub fn parse_url(url: &str) -> Option<(Store, String, String)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let store = match scheme {
+        "s3" => Store::S3,
+        "gs" => Store::Gcs,
+        "az" => Store::Azure,
+        _ => return None,
+    };
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    (!bucket.is_empty()).then(|| (bucket.to_string(), prefix.trim_matches('/').to_string()))
+    (!bucket.is_empty()).then(|| {
+        (
+            store,
+            bucket.to_string(),
+            prefix.trim_matches('/').to_string(),
+        )
+    })
 }
 
 impl Remote {
     pub fn new(url: &str, staging: PathBuf) -> Result<Remote, llamacol_pipeline::BoxError> {
-        let (bucket, prefix) =
-            parse_url(url).ok_or_else(|| format!("`{url}` is not an s3://bucket/prefix URL"))?;
+        let (kind, bucket, prefix) =
+            parse_url(url).ok_or_else(|| format!("`{url}` is not one of {URL_FORMS}"))?;
         // object_store's HTTP client takes the process's rustls provider: ring, the one the
         // rest of llamacol uses (an error only means one is installed already).
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let store = AmazonS3Builder::from_env()
-            .with_bucket_name(bucket)
-            .build()?;
+        let store: Arc<dyn ObjectStore> = match kind {
+            Store::S3 => Arc::new(
+                AmazonS3Builder::from_env()
+                    .with_bucket_name(bucket)
+                    .build()?,
+            ),
+            Store::Gcs => Arc::new(
+                GoogleCloudStorageBuilder::from_env()
+                    .with_bucket_name(bucket)
+                    .build()?,
+            ),
+            Store::Azure => Arc::new(
+                MicrosoftAzureBuilder::from_env()
+                    .with_container_name(bucket)
+                    .build()?,
+            ),
+        };
         Ok(Remote {
-            store: Arc::new(store),
+            store,
             prefix,
             staging,
             failures: LogOnce::new(),
@@ -78,11 +123,16 @@ impl Remote {
         } else {
             format!("{}/{}", self.prefix, relative.to_string_lossy())
         };
-        let data = tokio::fs::read(file).await?;
-        let upload = self.store.put_multipart(&StorePath::from(key)).await?;
-        let mut writer = WriteMultipart::new(upload);
-        writer.put(bytes::Bytes::from(data));
-        writer.finish().await?;
+        let data = bytes::Bytes::from(tokio::fs::read(file).await?);
+        let location = StorePath::from(key);
+        if data.len() <= PART_BYTES {
+            self.store.put(&location, data.into()).await?;
+        } else {
+            let upload = self.store.put_multipart(&location).await?;
+            let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+            writer.put(data);
+            writer.finish().await?;
+        }
         tokio::fs::remove_file(file).await?;
         Ok(())
     }
@@ -113,16 +163,28 @@ fn staged(dir: &Path) -> Vec<PathBuf> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_url;
+    use super::{parse_url, Store};
 
     #[test]
-    fn s3_urls_split_into_bucket_and_prefix() {
+    fn urls_split_into_store_bucket_and_prefix() {
         assert_eq!(
             parse_url("s3://logs/llm/"),
-            Some(("logs".into(), "llm".into()))
+            Some((Store::S3, "logs".into(), "llm".into()))
         );
-        assert_eq!(parse_url("s3://logs"), Some(("logs".into(), String::new())));
+        assert_eq!(
+            parse_url("s3://logs"),
+            Some((Store::S3, "logs".into(), String::new()))
+        );
+        assert_eq!(
+            parse_url("gs://traces/a/b"),
+            Some((Store::Gcs, "traces".into(), "a/b".into()))
+        );
+        assert_eq!(
+            parse_url("az://container/x/"),
+            Some((Store::Azure, "container".into(), "x".into()))
+        );
         assert_eq!(parse_url("s3:///x"), None);
+        assert_eq!(parse_url("hdfs://x/y"), None);
         assert_eq!(parse_url("/data"), None);
     }
 }
