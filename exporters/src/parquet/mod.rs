@@ -8,6 +8,7 @@ mod config;
 mod raw;
 mod remote;
 mod schema;
+mod spans;
 mod writer;
 
 use std::collections::BTreeMap;
@@ -25,7 +26,8 @@ use llamacol_pipeline::{
 };
 
 pub use config::{ParquetCompression, ParquetConfig};
-use schema::{LogRow, Point, PointRow, SpanRow};
+use schema::{LogRow, Point, PointRow};
+use spans::{SpanRow, SpanTables};
 use writer::{partition, remove_leftovers, Files};
 
 pub fn factory() -> ExporterFactory {
@@ -92,24 +94,6 @@ fn time_or_now(ns: u64, now: u64) -> u64 {
     }
 }
 
-/// `partition()` of the last hour seen: the spans of a batch nearly always share one,
-/// and formatting it per span was a string allocation per row.
-#[derive(Default)]
-struct Hours {
-    last: Option<(u64, String)>,
-}
-
-impl Hours {
-    fn partition(&mut self, unix_nanos: u64) -> &str {
-        const HOUR: u64 = 3_600_000_000_000;
-        let hour = unix_nanos / HOUR;
-        if self.last.as_ref().is_none_or(|(h, _)| *h != hour) {
-            self.last = Some((hour, partition(unix_nanos)));
-        }
-        self.last.as_ref().map_or("", |(_, p)| p.as_str())
-    }
-}
-
 #[async_trait]
 impl Exporter for ParquetExporter {
     async fn start(&self) -> Result<(), BoxError> {
@@ -155,33 +139,37 @@ impl Exporter for ParquetExporter {
             Batch::Traces(p) => {
                 // Read in place (`raw`): a batch another component decoded is encoded once.
                 let bytes = p.bytes();
-                let mut parts: BTreeMap<String, Vec<SpanRow>> = BTreeMap::new();
-                let mut hours = Hours::default();
+                let mut tables = SpanTables::new(p.items(), bytes.len(), now);
+                let mut spans = Vec::new();
                 for rs in raw::repeated(&bytes, 1) {
                     let resource = raw::single(rs, 1);
                     for ss in raw::repeated(rs, 2) {
-                        let scope = raw::single(ss, 1);
+                        // One walk over the scope's fields finds its scope and its spans.
+                        let mut scope: &[u8] = &[];
+                        spans.clear();
+                        for (number, wire, body) in raw::each(ss) {
+                            match (number, wire) {
+                                (1, 2) => scope = body,
+                                (2, 2) => spans.push(body),
+                                _ => {}
+                            }
+                        }
                         let (scope_name, scope_version) =
                             (raw::single(scope, 1), raw::single(scope, 2));
-                        for span in raw::repeated(ss, 2) {
-                            let start = time_or_now(raw::Span::start_of(span), now);
-                            let row = SpanRow {
+                        for span in &spans {
+                            tables.push(&SpanRow {
                                 resource,
                                 scope_name,
                                 scope_version,
                                 span,
-                            };
-                            let key = hours.partition(start);
-                            match parts.get_mut(key) {
-                                Some(rows) => rows.push(row),
-                                None => {
-                                    parts.insert(key.to_string(), vec![row]);
-                                }
-                            }
+                            });
                         }
                     }
                 }
-                self.write("traces", parts, |rows| schema::spans(rows))
+                tables
+                    .finish()
+                    .map_err(std::io::Error::other)
+                    .and_then(|tables| self.write_tables("traces", tables))
             }
             Batch::Logs(p) => {
                 let request = p.message().map_err(ConsumeError::permanent)?;
@@ -300,9 +288,22 @@ impl ParquetExporter {
         parts: BTreeMap<String, Vec<R>>,
         table: impl Fn(&[R]) -> Result<arrow::array::RecordBatch, arrow::error::ArrowError>,
     ) -> std::io::Result<()> {
+        let tables = parts
+            .into_iter()
+            .map(|(partition, rows)| Ok((partition, table(&rows)?)))
+            .collect::<Result<Vec<_>, arrow::error::ArrowError>>()
+            .map_err(std::io::Error::other)?;
+        self.write_tables(signal, tables)
+    }
+
+    /// Appends each partition's table to its open file.
+    fn write_tables(
+        &self,
+        signal: &str,
+        tables: Vec<(String, arrow::array::RecordBatch)>,
+    ) -> std::io::Result<()> {
         let mut files = self.files.lock().unwrap_or_else(PoisonError::into_inner);
-        for (partition, rows) in parts {
-            let batch = table(&rows).map_err(std::io::Error::other)?;
+        for (partition, batch) in tables {
             files.write(signal, &partition, &batch)?;
         }
         Ok(())

@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use arrow::array::StringBuilder;
+use arrow::array::{BinaryArray, BinaryBuilder, StringArray, StringBuilder};
 use llamacol_pipeline::attributes::value_string;
 use llamacol_pipeline::otlp::common::v1::AnyValue;
 use prost::Message;
@@ -78,15 +78,6 @@ impl<'a> Span<'a> {
         }
         s
     }
-
-    /// The start time alone (to pick the partition before the row is built).
-    pub fn start_of(body: &[u8]) -> u64 {
-        each(body)
-            .filter(|(n, w, _)| *n == 7 && *w == 1)
-            .map(|(_, _, b)| fixed64(b))
-            .last()
-            .unwrap_or(0)
-    }
 }
 
 /// A `KeyValue`'s key and its `AnyValue` body (None when the value is absent).
@@ -132,22 +123,69 @@ pub fn scalar(v: &[u8]) -> Scalar<'_> {
     out
 }
 
-/// Appends the text form of an `AnyValue` (as `value_string` prints it) as one value.
-pub fn append_value(b: &mut StringBuilder, value: Option<&[u8]>) {
-    match value.map(scalar) {
-        None => b.append_value(""),
-        Some(Scalar::Str(s)) => b.append_value(text(s)),
-        Some(Scalar::Bool(x)) => b.append_value(if x { "true" } else { "false" }),
-        Some(Scalar::Int(i)) => {
-            let _ = write!(b, "{i}");
-            b.append_value("");
-        }
-        Some(Scalar::Double(d)) => {
-            let _ = write!(b, "{d}");
-            b.append_value("");
-        }
-        Some(Scalar::Other(v)) => b.append_value(other_string(v)),
+/// A text column being built: a `StringBuilder` (each value checked as UTF-8 as it is
+/// appended), or a `BinaryBuilder` whose bytes are checked once for the whole column by
+/// `utf8` at the end (one pass over the buffer instead of a call per value: the spans
+/// table's hot path).
+pub trait Text {
+    /// Text from the wire, perhaps not UTF-8.
+    fn bytes(&mut self, b: &[u8]);
+    fn str(&mut self, s: &str);
+}
+
+impl Text for StringBuilder {
+    fn bytes(&mut self, b: &[u8]) {
+        self.append_value(text(b));
     }
+    fn str(&mut self, s: &str) {
+        self.append_value(s);
+    }
+}
+
+impl Text for BinaryBuilder {
+    fn bytes(&mut self, b: &[u8]) {
+        self.append_value(b);
+    }
+    fn str(&mut self, s: &str) {
+        self.append_value(s);
+    }
+}
+
+/// A column of wire bytes as text: checked in one pass; should any value not be UTF-8,
+/// every value is converted on its own with U+FFFD for the bad bytes.
+pub fn utf8(binary: &BinaryArray) -> StringArray {
+    StringArray::try_from_binary(binary.clone()).unwrap_or_else(|_| {
+        binary
+            .iter()
+            .map(|v| v.map(String::from_utf8_lossy))
+            .collect()
+    })
+}
+
+/// Appends the text form of an `AnyValue` (as `value_string` prints it) as one value.
+pub fn append_value(b: &mut impl Text, value: Option<&[u8]>) {
+    match value.map(scalar) {
+        None => b.str(""),
+        Some(Scalar::Str(s)) => b.bytes(s),
+        Some(Scalar::Bool(x)) => b.str(if x { "true" } else { "false" }),
+        Some(Scalar::Int(i)) => b.str(itoa::Buffer::new().format(i)),
+        Some(Scalar::Double(d)) => double_text(d, |s| b.str(s)),
+        Some(Scalar::Other(v)) => b.str(&other_string(v)),
+    }
+}
+
+/// Hands `out` a double as Rust's `Display` (and so `value_string`) prints it, through
+/// `ryu` when the two agree: ryu writes `1.0` and `1e16` where `Display` writes `1` and
+/// `10000000000000000`, so those forms (and NaN, infinities) go through `Display`.
+fn double_text(d: f64, out: impl FnOnce(&str)) {
+    if d.is_finite() {
+        let mut buffer = ryu::Buffer::new();
+        let s = buffer.format_finite(d);
+        if !s.contains('e') {
+            return out(s.strip_suffix(".0").unwrap_or(s));
+        }
+    }
+    out(&d.to_string());
 }
 
 /// The text of an `AnyValue` as an owned string (promoted columns, service name).
@@ -155,8 +193,12 @@ pub fn value_text(value: &[u8]) -> String {
     match scalar(value) {
         Scalar::Str(s) => text(s).into_owned(),
         Scalar::Bool(x) => x.to_string(),
-        Scalar::Int(i) => i.to_string(),
-        Scalar::Double(d) => d.to_string(),
+        Scalar::Int(i) => itoa::Buffer::new().format(i).to_string(),
+        Scalar::Double(d) => {
+            let mut out = String::new();
+            double_text(d, |s| out.push_str(s));
+            out
+        }
         Scalar::Other(v) => other_string(v),
     }
 }
@@ -184,12 +226,21 @@ mod tests {
     use arrow::array::Array;
     use llamacol_pipeline::otlp::common::v1::{any_value::Value, ArrayValue, KeyValue};
 
-    fn printed(v: Value) -> (String, String) {
+    /// The value as appended to a `StringBuilder`, to a `BinaryBuilder` checked by `utf8`,
+    /// as `value_text` gives it, and as `value_string` prints it.
+    fn printed(v: Value) -> [String; 4] {
         let any = AnyValue { value: Some(v) };
-        let mut b = StringBuilder::new();
-        append_value(&mut b, Some(&any.encode_to_vec()));
-        let a = b.finish();
-        (a.value(0).to_string(), value_string(&any))
+        let bytes = any.encode_to_vec();
+        let mut text = StringBuilder::new();
+        append_value(&mut text, Some(&bytes));
+        let mut binary = BinaryBuilder::new();
+        append_value(&mut binary, Some(&bytes));
+        [
+            text.finish().value(0).to_string(),
+            utf8(&binary.finish()).value(0).to_string(),
+            value_text(&bytes),
+            value_string(&any),
+        ]
     }
 
     #[test]
@@ -202,6 +253,18 @@ mod tests {
             Value::IntValue(-42),
             Value::IntValue(i64::MAX),
             Value::DoubleValue(0.1),
+            Value::DoubleValue(0.7),
+            Value::DoubleValue(1.0),
+            Value::DoubleValue(-0.0),
+            Value::DoubleValue(123456.789),
+            Value::DoubleValue(1e15),
+            Value::DoubleValue(1e16),
+            Value::DoubleValue(1e-5),
+            Value::DoubleValue(1e-7),
+            Value::DoubleValue(f64::MAX),
+            Value::DoubleValue(f64::MIN_POSITIVE),
+            Value::DoubleValue(5e-324),
+            Value::DoubleValue(f64::INFINITY),
             Value::DoubleValue(f64::NAN),
             Value::DoubleValue(-1e300),
             Value::BytesValue(vec![0, 255, 16]),
@@ -211,8 +274,8 @@ mod tests {
                 }],
             }),
         ] {
-            let (ours, shared) = printed(v);
-            assert_eq!(ours, shared);
+            let forms = printed(v);
+            assert!(forms.iter().all(|f| *f == forms[3]), "{forms:?}");
         }
     }
 
@@ -228,6 +291,20 @@ mod tests {
         let mut b = StringBuilder::new();
         append_value(&mut b, value);
         assert_eq!(b.finish().value(0), "");
+    }
+
+    #[test]
+    fn a_binary_column_checked_as_utf8_replaces_only_bad_bytes() {
+        let mut b = BinaryBuilder::new();
+        b.append_value("ok");
+        b.append_value(b"bad\xffbyte");
+        b.append_null();
+        b.append_value("héllo");
+        let a = utf8(&b.finish());
+        assert_eq!(a.value(0), "ok");
+        assert_eq!(a.value(1), "bad\u{fffd}byte");
+        assert!(a.is_null(2));
+        assert_eq!(a.value(3), "héllo");
     }
 
     #[test]

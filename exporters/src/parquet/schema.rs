@@ -1,17 +1,15 @@
-//! The fixed tables (README, "Parquet schema"): one row per span, per metric data point,
-//! per log record, built with Arrow builders. Attribute maps are `map<string,string>`
+//! The fixed tables (README, "Parquet schema"): one row per metric data point and per
+//! log record, built with Arrow builders (spans: `spans`, the hot path). Attribute maps are `map<string,string>`
 //! (non-string values as JSON text, as our other exporters print them); ids are lowercase
 //! hex; times are UTC nanosecond timestamps; a string that is not valid UTF-8 cannot
 //! reach here (the OTLP decoder refuses it), and NaN is written as NaN.
 
-use super::raw;
 use llamacol_pipeline::wire::hex;
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayBuilder, ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder,
-    ListBuilder, MapBuilder, RecordBatch, StringBuilder, StructBuilder, TimestampNanosecondBuilder,
-    UInt64Builder,
+    ArrayBuilder, ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, ListBuilder, MapBuilder,
+    RecordBatch, StringBuilder, StructBuilder, TimestampNanosecondBuilder, UInt64Builder,
 };
 use arrow::datatypes::{DataType, Field, Fields, Schema, TimeUnit};
 use llamacol_pipeline::attributes::value_string;
@@ -21,26 +19,26 @@ use llamacol_pipeline::otlp::resource::v1::Resource;
 /// Written into each file's key-value metadata.
 pub const SCHEMA_VERSION: &str = "1";
 
-type Attrs = MapBuilder<StringBuilder, StringBuilder>;
+pub(super) type Attrs = MapBuilder<StringBuilder, StringBuilder>;
 
-fn attrs_builder() -> Attrs {
+pub(super) fn attrs_builder() -> Attrs {
     MapBuilder::new(None, StringBuilder::new(), StringBuilder::new())
 }
 
-fn ts_builder() -> TimestampNanosecondBuilder {
+pub(super) fn ts_builder() -> TimestampNanosecondBuilder {
     TimestampNanosecondBuilder::new().with_timezone("UTC")
 }
 
-fn ts_type() -> DataType {
+pub(super) fn ts_type() -> DataType {
     DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
 }
 
-fn map_type() -> DataType {
+pub(super) fn map_type() -> DataType {
     arrow::array::Array::data_type(&attrs_builder().finish()).clone()
 }
 
 /// A struct column's field builder (of the type it was created with).
-fn field<T: ArrayBuilder>(st: &mut StructBuilder, i: usize) -> &mut T {
+pub(super) fn field<T: ArrayBuilder>(st: &mut StructBuilder, i: usize) -> &mut T {
     st.field_builder::<T>(i)
         .unwrap_or_else(|| unreachable!("struct field {i} is built with its own builder type"))
 }
@@ -98,258 +96,6 @@ impl Table {
             .downcast_mut::<T>()
             .unwrap_or_else(|| unreachable!("column {i} is built with its own builder type"))
     }
-}
-
-/// One span's row, with its resource and scope: the encoded messages' bodies, read in
-/// place (`raw`).
-pub struct SpanRow<'a> {
-    pub resource: &'a [u8],
-    /// The scope's name and version, read once per scope.
-    pub scope_name: &'a [u8],
-    pub scope_version: &'a [u8],
-    pub span: &'a [u8],
-}
-
-/// Appends encoded `KeyValue`s as one map entry list, read in place, and hands each
-/// (key, value) to `seen`.
-fn put_raw_attrs<'a>(
-    b: &mut Attrs,
-    key_values: impl IntoIterator<Item = &'a [u8]>,
-    mut seen: impl FnMut(&'a [u8], Option<&'a [u8]>),
-) {
-    for kv in key_values {
-        let (key, value) = raw::key_value(kv);
-        b.keys().append_value(raw::text(key));
-        raw::append_value(b.values(), value);
-        seen(key, value);
-    }
-    // A map entry list is always valid (possibly empty).
-    let _ = b.append(true);
-}
-
-/// The span attributes promoted to their own columns, in column order.
-const PROMOTED: [&str; 7] = [
-    "gen_ai.operation.name",
-    "gen_ai.provider.name",
-    "gen_ai.request.model",
-    "gen_ai.response.model",
-    "gen_ai.usage.input_tokens",
-    "gen_ai.usage.output_tokens",
-    "error.type",
-];
-
-/// A promoted token count: integers as they are, doubles truncated, numeric strings parsed.
-fn promoted_int(value: &[u8]) -> Option<i64> {
-    match raw::scalar(value) {
-        raw::Scalar::Int(i) => Some(i),
-        raw::Scalar::Double(d) => Some(d as i64),
-        raw::Scalar::Str(s) => std::str::from_utf8(s).ok()?.parse().ok(),
-        _ => None,
-    }
-}
-
-fn event_fields() -> Fields {
-    Fields::from(vec![
-        Field::new("time", ts_type(), true),
-        Field::new("name", DataType::Utf8, true),
-        Field::new("attributes", map_type(), true),
-    ])
-}
-
-fn link_fields() -> Fields {
-    Fields::from(vec![
-        Field::new("trace_id", DataType::Utf8, true),
-        Field::new("span_id", DataType::Utf8, true),
-        Field::new("trace_state", DataType::Utf8, true),
-        Field::new("attributes", map_type(), true),
-    ])
-}
-
-const SPAN_KINDS: [&str; 6] = [
-    "UNSPECIFIED",
-    "INTERNAL",
-    "SERVER",
-    "CLIENT",
-    "PRODUCER",
-    "CONSUMER",
-];
-const STATUS_CODES: [&str; 3] = ["UNSET", "OK", "ERROR"];
-
-pub fn spans(rows: &[SpanRow]) -> Result<RecordBatch, arrow::error::ArrowError> {
-    // Sized up front: the attribute map's text is most of a span, and growing its buffers
-    // by doubling was a copy of everything appended so far each time.
-    let span_bytes: usize = rows.iter().map(|r| r.span.len()).sum();
-    let mut t = Table {
-        columns: vec![
-            ("trace_id", false, Box::new(StringBuilder::new())),
-            ("span_id", false, Box::new(StringBuilder::new())),
-            ("parent_span_id", true, Box::new(StringBuilder::new())),
-            ("trace_state", false, Box::new(StringBuilder::new())),
-            ("name", false, Box::new(StringBuilder::new())),
-            ("kind", false, Box::new(StringBuilder::new())),
-            ("start_time", false, Box::new(ts_builder())),
-            ("end_time", false, Box::new(ts_builder())),
-            ("duration_ns", false, Box::new(Int64Builder::new())),
-            ("status_code", false, Box::new(StringBuilder::new())),
-            ("status_message", false, Box::new(StringBuilder::new())),
-            ("service_name", true, Box::new(StringBuilder::new())),
-            ("resource_attributes", false, Box::new(attrs_builder())),
-            ("scope_name", false, Box::new(StringBuilder::new())),
-            ("scope_version", false, Box::new(StringBuilder::new())),
-            (
-                "attributes",
-                false,
-                Box::new(MapBuilder::with_capacity(
-                    None,
-                    StringBuilder::with_capacity(rows.len() * 8, span_bytes / 2),
-                    StringBuilder::with_capacity(rows.len() * 8, span_bytes / 2),
-                    rows.len(),
-                )),
-            ),
-            (
-                "events",
-                false,
-                Box::new(ListBuilder::new(StructBuilder::new(
-                    event_fields(),
-                    vec![
-                        Box::new(ts_builder()),
-                        Box::new(StringBuilder::new()),
-                        Box::new(attrs_builder()),
-                    ],
-                ))),
-            ),
-            (
-                "links",
-                false,
-                Box::new(ListBuilder::new(StructBuilder::new(
-                    link_fields(),
-                    vec![
-                        Box::new(StringBuilder::new()),
-                        Box::new(StringBuilder::new()),
-                        Box::new(StringBuilder::new()),
-                        Box::new(attrs_builder()),
-                    ],
-                ))),
-            ),
-            (
-                "gen_ai_operation_name",
-                true,
-                Box::new(StringBuilder::new()),
-            ),
-            ("gen_ai_provider_name", true, Box::new(StringBuilder::new())),
-            ("gen_ai_request_model", true, Box::new(StringBuilder::new())),
-            (
-                "gen_ai_response_model",
-                true,
-                Box::new(StringBuilder::new()),
-            ),
-            (
-                "gen_ai_usage_input_tokens",
-                true,
-                Box::new(Int64Builder::new()),
-            ),
-            (
-                "gen_ai_usage_output_tokens",
-                true,
-                Box::new(Int64Builder::new()),
-            ),
-            ("error_type", true, Box::new(StringBuilder::new())),
-        ],
-    };
-    let mut lists = raw::SpanLists::default();
-    for r in rows {
-        let s = raw::Span::read(r.span, &mut lists);
-        raw::append_hex(t.col::<StringBuilder>(0), s.trace_id);
-        raw::append_hex(t.col::<StringBuilder>(1), s.span_id);
-        if s.parent_span_id.is_empty() {
-            t.col::<StringBuilder>(2).append_null();
-        } else {
-            raw::append_hex(t.col::<StringBuilder>(2), s.parent_span_id);
-        }
-        t.col::<StringBuilder>(3)
-            .append_value(raw::text(s.trace_state));
-        t.col::<StringBuilder>(4).append_value(raw::text(s.name));
-        t.col::<StringBuilder>(5).append_value(
-            SPAN_KINDS
-                .get(s.kind as usize)
-                .copied()
-                .unwrap_or("UNSPECIFIED"),
-        );
-        t.col::<TimestampNanosecondBuilder>(6)
-            .append_value(s.start as i64);
-        t.col::<TimestampNanosecondBuilder>(7)
-            .append_value(s.end as i64);
-        t.col::<Int64Builder>(8)
-            .append_value(s.end as i64 - s.start as i64);
-        t.col::<StringBuilder>(9).append_value(
-            STATUS_CODES
-                .get(s.status_code as usize)
-                .copied()
-                .unwrap_or("UNSET"),
-        );
-        t.col::<StringBuilder>(10)
-            .append_value(raw::text(s.status_message));
-        let mut service = None;
-        put_raw_attrs(t.col::<Attrs>(12), raw::repeated(r.resource, 1), |k, v| {
-            if k == b"service.name" && service.is_none() {
-                service = Some(v.map(raw::value_text).unwrap_or_default());
-            }
-        });
-        t.col::<StringBuilder>(11).append_option(service);
-        t.col::<StringBuilder>(13)
-            .append_value(raw::text(r.scope_name));
-        t.col::<StringBuilder>(14)
-            .append_value(raw::text(r.scope_version));
-        let mut promoted: [Option<&[u8]>; 7] = [None; 7];
-        put_raw_attrs(
-            t.col::<Attrs>(15),
-            lists.attributes.iter().copied(),
-            |k, v| {
-                if let Some(i) = PROMOTED.iter().position(|p| p.as_bytes() == k) {
-                    promoted[i] = promoted[i].or(Some(v.unwrap_or_default()));
-                }
-            },
-        );
-        {
-            let events = t.col::<ListBuilder<StructBuilder>>(16);
-            for e in &lists.events {
-                let st = events.values();
-                let time = raw::each(e)
-                    .filter(|(n, w, _)| *n == 1 && *w == 1)
-                    .map(|(_, _, b)| raw::fixed64(b))
-                    .last()
-                    .unwrap_or(0);
-                field::<TimestampNanosecondBuilder>(st, 0).append_value(time as i64);
-                field::<StringBuilder>(st, 1).append_value(raw::text(raw::single(e, 2)));
-                put_raw_attrs(field::<Attrs>(st, 2), raw::repeated(e, 3), |_, _| {});
-                st.append(true);
-            }
-            events.append(true);
-        }
-        {
-            let links = t.col::<ListBuilder<StructBuilder>>(17);
-            for l in &lists.links {
-                let st = links.values();
-                raw::append_hex(field::<StringBuilder>(st, 0), raw::single(l, 1));
-                raw::append_hex(field::<StringBuilder>(st, 1), raw::single(l, 2));
-                field::<StringBuilder>(st, 2).append_value(raw::text(raw::single(l, 3)));
-                put_raw_attrs(field::<Attrs>(st, 3), raw::repeated(l, 4), |_, _| {});
-                st.append(true);
-            }
-            links.append(true);
-        }
-        for (i, column) in [18, 19, 20, 21].into_iter().enumerate() {
-            t.col::<StringBuilder>(column)
-                .append_option(promoted[i].map(raw::value_text));
-        }
-        t.col::<Int64Builder>(22)
-            .append_option(promoted[4].and_then(promoted_int));
-        t.col::<Int64Builder>(23)
-            .append_option(promoted[5].and_then(promoted_int));
-        t.col::<StringBuilder>(24)
-            .append_option(promoted[6].map(raw::value_text));
-    }
-    t.finish()
 }
 
 /// One log record's row.

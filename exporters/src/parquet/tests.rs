@@ -180,3 +180,53 @@ async fn leftover_tmp_files_are_removed_at_start() {
         .collect();
     assert_eq!(left, vec!["part-1-y.parquet"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_batch_across_an_hour_fills_two_partitions() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let e = exporter(dir.path());
+    e.start().await.expect("starts");
+    let span = |name: &str, start: u64| Span {
+        trace_id: vec![1; 16],
+        span_id: vec![2; 8],
+        name: name.into(),
+        start_time_unix_nano: start,
+        end_time_unix_nano: start + 1,
+        attributes: vec![string("gen_ai.request.model", "tiny")],
+        ..Default::default()
+    };
+    // 2026-11-26T03:59:59.999999999Z and 04:00:00Z, then 03:00:00Z again.
+    let request = traces_of(vec![
+        span("first", 1_795_665_599_999_999_999),
+        span("second", 1_795_665_600_000_000_000),
+        span("third", 1_795_662_000_000_000_000),
+    ]);
+    let mut batch = Batch::Traces(Payload::from_message(request));
+    e.export(&mut batch).await.expect("written");
+    e.shutdown().await.expect("closes");
+
+    let in_hour = |hour: &str| -> RecordBatch {
+        let file = files(dir.path())
+            .into_iter()
+            .find(|f| {
+                f.to_string_lossy()
+                    .contains(&format!("/traces/date=2026-11-26/hour={hour}/part-"))
+            })
+            .unwrap_or_else(|| panic!("a file for hour {hour}"));
+        read(&file).remove(0)
+    };
+    let names = |b: &RecordBatch| -> Vec<String> {
+        let column = b.column_by_name("name").expect("name").as_string::<i32>();
+        column.iter().flatten().map(String::from).collect()
+    };
+    let (three, four) = (in_hour("03"), in_hour("04"));
+    assert_eq!(names(&three), ["first", "third"]);
+    assert_eq!(names(&four), ["second"]);
+    assert_eq!(
+        four.column_by_name("gen_ai_request_model")
+            .expect("model")
+            .as_string::<i32>()
+            .value(0),
+        "tiny"
+    );
+}
