@@ -109,3 +109,17 @@ fn walker_accepts_only_what_prost_decodes() {
         "mutations too destructive to test anything: {accepted}"
     );
 }
+
+#[test]
+fn fields_are_found_by_number_with_gaps_and_out_of_range() {
+    // LOG_RECORD has no field 4: 5..12 sit one place before their number.
+    let numbers: Vec<Option<u32>> = (0..=13)
+        .map(|n| LOG_RECORD.field(n).map(|f| f.number))
+        .collect();
+    let expected: Vec<Option<u32>> = (0..=13)
+        .map(|n| (n != 0 && n != 4 && n != 13).then_some(n))
+        .collect();
+    assert_eq!(numbers, expected);
+    assert!(LOG_RECORD.field(u32::MAX).is_none());
+    assert!(matches!(LOG_RECORD.field(12).map(|f| f.kind), Some(Str)));
+}
