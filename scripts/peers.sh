@@ -158,34 +158,30 @@ else
   done_step "installed $(dpkg-query -W -f='${Version}' chromium)"
 fi
 link chromium "$(command -v chromium)"
-playwright="$peers/playwright-$(key tests/ui/package-lock.json)"
-step "playwright-core (npm ci)"
-if [ -f "$playwright/.complete" ]; then
-  done_step "cached $playwright"
-else
-  rm -rf "$playwright" && mkdir -p "$playwright"
-  cp tests/ui/package.json tests/ui/package-lock.json "$playwright/"
-  (cd "$playwright" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
-  touch "$playwright/.complete"
-  done_step "installed $playwright"
-fi
+# npm_peer VAR PREFIX LABEL DIR: `npm ci` of DIR's package.json and lock file into
+# $peers/PREFIX-<hash of the lock file>; sets VAR to that directory.
+npm_peer() {
+  local out="$peers/$2-$(key "$4/package-lock.json")"
+  step "$3 (npm ci)"
+  if [ -f "$out/.complete" ]; then
+    done_step "cached $out"
+  else
+    rm -rf "$out" && mkdir -p "$out"
+    cp "$4/package.json" "$4/package-lock.json" "$out/"
+    (cd "$out" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
+    touch "$out/.complete"
+    done_step "installed $out"
+  fi
+  printf -v "$1" '%s' "$out"
+}
+npm_peer playwright playwright playwright-core tests/ui
 # `playwright-node SCRIPT ...`: node with playwright-core where the script finds it.
 printf '#!/bin/sh\nPLAYWRIGHT_CORE_DIR="%s/node_modules/playwright-core" exec node "$@"\n' "$playwright" \
   > "$peers/bin/playwright-node"
 chmod +x "$peers/bin/playwright-node"
 
 # --- Azurite (npm): a local Azure Blob Storage server, for the parquet exporter's az:// test ---
-azurite="$peers/azurite-$(key tests/peers/azurite/package-lock.json)"
-step "azurite (npm ci)"
-if [ -f "$azurite/.complete" ]; then
-  done_step "cached $azurite"
-else
-  rm -rf "$azurite" && mkdir -p "$azurite"
-  cp tests/peers/azurite/package.json tests/peers/azurite/package-lock.json "$azurite/"
-  (cd "$azurite" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
-  touch "$azurite/.complete"
-  done_step "installed $azurite"
-fi
+npm_peer azurite azurite azurite tests/peers/azurite
 link azurite-blob "$azurite/node_modules/.bin/azurite-blob"
 
 echo "peers: ready in $peers/bin: $(ls "$peers/bin" | tr '\n' ' ')"
