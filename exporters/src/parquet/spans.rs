@@ -2,8 +2,9 @@
 //! This is the exporter's hot path (issue 13's benchmark), so: one typed builder per
 //! column (no downcast per value), builders sized from the batch before the first row,
 //! a resource's attributes and service name read once per resource rather than per row,
-//! promoted columns appended straight from the attribute's bytes, integers printed with
-//! `itoa`.
+//! promoted columns appended straight from the attribute's bytes, text from the wire
+//! checked as UTF-8 once per column (`raw::utf8`), numbers printed with `itoa` and `ryu`
+//! (BENCHMARKS.md, "Parquet exporter").
 
 use std::sync::Arc;
 
@@ -169,8 +170,9 @@ fn utf8_map(map: MapArray) -> Result<MapArray, ArrowError> {
     MapArray::try_new(entries_field, offsets, entries, nulls, ordered)
 }
 
-/// A text column for `rows` values of about `bytes` bytes each.
-fn text(rows: usize, bytes: usize) -> StringBuilder {
+/// A text column of strings we hold (ids in hex, names from a table, resource text) for
+/// `rows` values of about `bytes` bytes each.
+fn strings(rows: usize, bytes: usize) -> StringBuilder {
     StringBuilder::with_capacity(rows, rows * bytes)
 }
 
@@ -180,22 +182,22 @@ impl SpanColumns {
     fn new(rows: usize, span_bytes: usize) -> SpanColumns {
         let ts = || ts_builder_with_capacity(rows);
         SpanColumns {
-            trace_id: text(rows, 32),
-            span_id: text(rows, 16),
-            parent_span_id: text(rows, 16),
+            trace_id: strings(rows, 32),
+            span_id: strings(rows, 16),
+            parent_span_id: strings(rows, 16),
             trace_state: wire(rows, 0),
             name: wire(rows, 24),
-            kind: text(rows, 8),
+            kind: strings(rows, 8),
             start_time: ts(),
             end_time: ts(),
             duration_ns: Int64Builder::with_capacity(rows),
-            status_code: text(rows, 5),
+            status_code: strings(rows, 5),
             status_message: wire(rows, 0),
-            service_name: text(rows, 16),
+            service_name: strings(rows, 16),
             resource_attributes: MapBuilder::with_capacity(
                 None,
-                text(rows * 8, 16),
-                text(rows * 8, 24),
+                strings(rows * 8, 16),
+                strings(rows * 8, 24),
                 rows,
             ),
             scope_name: wire(rows, 16),
