@@ -439,7 +439,7 @@ impl<'a> SpanTables<'a> {
 
     pub fn push(&mut self, row: &SpanRow<'a>) {
         let s = raw::Span::read(row.span, &mut self.lists);
-        let start = if s.start == 0 { self.now } else { s.start };
+        let start = super::time_or_now(s.start, self.now);
         let hour = start / HOUR_NANOS;
         if self.tables.get(self.last).is_none_or(|(h, _)| *h != hour) {
             self.last = match self.tables.iter().position(|(h, _)| *h == hour) {
