@@ -72,21 +72,27 @@ struct Table {
     columns: Vec<(&'static str, bool, Box<dyn ArrayBuilder>)>,
 }
 
+/// A record batch of named columns, in order: (name, nullable, values).
+pub(super) fn record_batch(
+    columns: impl IntoIterator<Item = (&'static str, bool, ArrayRef)>,
+) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = columns
+        .into_iter()
+        .map(|(name, nullable, array)| {
+            let field = Field::new(name, array.data_type().clone(), nullable);
+            (field, array)
+        })
+        .unzip();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+}
+
 impl Table {
     fn finish(mut self) -> Result<RecordBatch, arrow::error::ArrowError> {
-        let mut fields = Vec::with_capacity(self.columns.len());
-        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
-        for (name, nullable, builder) in &mut self.columns {
-            let array = builder.finish();
-            fields.push(Field::new(
-                *name,
-                arrow::array::Array::data_type(&array).clone(),
-                *nullable,
-            ));
-            arrays.push(array);
-        }
-        let schema = Arc::new(Schema::new(fields));
-        RecordBatch::try_new(schema, arrays)
+        record_batch(
+            self.columns
+                .iter_mut()
+                .map(|(name, nullable, builder)| (*name, *nullable, builder.finish())),
+        )
     }
 
     fn col<T: ArrayBuilder>(&mut self, i: usize) -> &mut T {

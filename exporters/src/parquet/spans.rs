@@ -9,14 +9,14 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BinaryBuilder, Int64Builder, ListBuilder, MapArray, MapBuilder,
-    RecordBatch, StringBuilder, StructArray, StructBuilder, TimestampNanosecondBuilder,
+    ArrayRef, AsArray, BinaryBuilder, Int64Builder, ListBuilder, MapArray, MapBuilder, RecordBatch,
+    StringBuilder, StructArray, StructBuilder, TimestampNanosecondBuilder,
 };
-use arrow::datatypes::{DataType, Field, Fields, Schema};
+use arrow::datatypes::{DataType, Field, Fields};
 use arrow::error::ArrowError;
 
 use super::raw;
-use super::schema::{attrs_builder, field, map_type, ts_builder, ts_type, Attrs};
+use super::schema::{attrs_builder, field, map_type, record_batch, ts_builder, ts_type, Attrs};
 
 /// One span's row, with its resource and scope: the encoded messages' bodies, read in
 /// place (`raw`).
@@ -335,7 +335,7 @@ impl SpanColumns {
     fn finish(mut self) -> Result<RecordBatch, ArrowError> {
         let text = |b: &mut BinaryBuilder| -> ArrayRef { Arc::new(raw::utf8(&b.finish())) };
         let [operation, provider, request_model, response_model] = &mut self.promoted_text;
-        let columns: [(&str, bool, ArrayRef); 25] = [
+        let columns: [(&'static str, bool, ArrayRef); 25] = [
             ("trace_id", false, Arc::new(self.trace_id.finish())),
             ("span_id", false, Arc::new(self.span_id.finish())),
             (
@@ -382,12 +382,7 @@ impl SpanColumns {
             ),
             ("error_type", true, text(&mut self.error_type)),
         ];
-        let fields: Vec<Field> = columns
-            .iter()
-            .map(|(name, nullable, array)| Field::new(*name, array.data_type().clone(), *nullable))
-            .collect();
-        let arrays = columns.into_iter().map(|(_, _, a)| a).collect();
-        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+        record_batch(columns)
     }
 }
 
