@@ -199,13 +199,7 @@ pub fn number_value(p: &NumberDataPoint) -> f64 {
     }
 }
 
-/// A loopback port that was free a moment ago (for configs that must name a port).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
-}
+pub use crate::net::free_port;
 
 /// The repository's `testdata/` folder: fixtures no one here wrote (real llama.cpp
 /// captures, the OTLP specification's JSON examples), each folder with a README
