@@ -81,7 +81,31 @@ impl<'a> Span<'a> {
 }
 
 /// A `KeyValue`'s key and its `AnyValue` body (None when the value is absent).
+#[inline]
 pub fn key_value(kv: &[u8]) -> (&[u8], Option<&[u8]>) {
+    // As every OTLP encoder writes it: the key (field 1) then the value (field 2), each
+    // under 128 bytes, so each length is one byte. Read without the general field walk,
+    // which a span pays for on each of its dozens of attributes.
+    if let [0x0a, key_len, rest @ ..] = kv {
+        if let Some((key, rest)) = rest.split_at_checked(usize::from(*key_len)) {
+            match rest {
+                [] if *key_len < 0x80 => return (key, None),
+                [0x12, value_len, value @ ..]
+                    if *key_len < 0x80
+                        && *value_len < 0x80
+                        && usize::from(*value_len) == value.len() =>
+                {
+                    return (key, Some(value));
+                }
+                _ => {}
+            }
+        }
+    }
+    key_value_walked(kv)
+}
+
+/// `key_value` for any layout: fields in any order, repeated (the last wins), long lengths.
+fn key_value_walked(kv: &[u8]) -> (&[u8], Option<&[u8]>) {
     let (mut key, mut value) = (&[][..], None);
     for (n, w, b) in each(kv) {
         match (n, w) {
@@ -95,6 +119,7 @@ pub fn key_value(kv: &[u8]) -> (&[u8], Option<&[u8]>) {
 
 /// A scalar `AnyValue` as read in place; arrays, maps and anything unusual are decoded
 /// and printed by `value_string`, the form every exporter shares.
+#[derive(Debug, PartialEq)]
 pub enum Scalar<'a> {
     Str(&'a [u8]),
     Bool(bool),
@@ -103,7 +128,36 @@ pub enum Scalar<'a> {
     Other(&'a [u8]),
 }
 
+#[inline]
 pub fn scalar(v: &[u8]) -> Scalar<'_> {
+    // A value that is exactly one field as encoders write it (a string under 128 bytes,
+    // an int, a double, a bool) is read without the general field walk.
+    match v {
+        [0x0a, len, s @ ..] if *len < 0x80 && usize::from(*len) == s.len() => {
+            return Scalar::Str(s)
+        }
+        [0x21, bits @ ..] if bits.len() == 8 => {
+            return Scalar::Double(f64::from_bits(fixed64(bits)))
+        }
+        [0x18, int @ ..] if one_varint(int) => return Scalar::Int(varint(int) as i64),
+        [0x10, b] if *b < 0x80 => return Scalar::Bool(*b != 0),
+        _ => {}
+    }
+    scalar_walked(v)
+}
+
+/// Whether `b` is exactly one varint (every byte but the last has the continuation bit).
+fn one_varint(b: &[u8]) -> bool {
+    match b.split_last() {
+        Some((last, rest)) => {
+            last & 0x80 == 0 && rest.len() < 10 && rest.iter().all(|x| x & 0x80 != 0)
+        }
+        None => false,
+    }
+}
+
+/// `scalar` for any layout.
+fn scalar_walked(v: &[u8]) -> Scalar<'_> {
     let mut out = Scalar::Str(&[]);
     let mut fields_seen = 0;
     for (n, w, b) in each(v) {
@@ -276,6 +330,71 @@ mod tests {
         ] {
             let forms = printed(v);
             assert!(forms.iter().all(|f| *f == forms[3]), "{forms:?}");
+        }
+    }
+
+    /// Every layout the fast paths take, and those next to them they must leave to the
+    /// general walk, read the same both ways.
+    #[test]
+    fn fast_paths_read_as_the_general_walk() {
+        let long = "x".repeat(200);
+        let values = [
+            Value::StringValue(String::new()),
+            Value::StringValue("chat".into()),
+            Value::StringValue("y".repeat(127)),
+            Value::StringValue("y".repeat(128)),
+            Value::IntValue(0),
+            Value::IntValue(-1),
+            Value::IntValue(300),
+            Value::DoubleValue(0.7),
+            Value::BoolValue(true),
+            Value::BoolValue(false),
+            Value::BytesValue(vec![1, 2]),
+        ];
+        let mut encoded: Vec<Vec<u8>> = Vec::new();
+        for key in ["", "k", &"k".repeat(127), &long] {
+            encoded.push(
+                KeyValue {
+                    key: key.into(),
+                    ..KeyValue::default()
+                }
+                .encode_to_vec(),
+            );
+            for v in &values {
+                encoded.push(
+                    KeyValue {
+                        key: key.into(),
+                        value: Some(AnyValue {
+                            value: Some(v.clone()),
+                        }),
+                        ..KeyValue::default()
+                    }
+                    .encode_to_vec(),
+                );
+            }
+        }
+        // Value before key; the key twice (the last wins); a value whose body is two
+        // fields; trailing garbage; a one-byte length of 0x85 over 0x85 bytes.
+        encoded.push([&[0x12, 2, 0x18, 5][..], &[0x0a, 1, b'k']].concat());
+        encoded.push([&[0x0a, 1, b'a'][..], &[0x0a, 1, b'b'], &[0x12, 2, 0x18, 5]].concat());
+        encoded.push(vec![0x0a, 1, b'k', 0x12, 4, 0x18, 5, 0x18, 6]);
+        encoded.push(vec![0x0a, 1, b'k', 0x12, 2, 0x18, 5, 0xff]);
+        encoded.push([&[0x0a, 1, b'k', 0x12, 0x85][..], &[0x0a; 0x85]].concat());
+        for kv in &encoded {
+            assert_eq!(key_value(kv), key_value_walked(kv), "{kv:?}");
+            if let (_, Some(v)) = key_value_walked(kv) {
+                assert_eq!(scalar(v), scalar_walked(v), "{v:?}");
+            }
+        }
+        // Scalars cut short or over-long fall back, and read as the walk reads them.
+        for v in [
+            &[0x21, 1, 2][..],
+            &[0x18],
+            &[0x18, 0x80],
+            &[0x10, 0x80, 1],
+            &[0x0a, 3, b'a'],
+        ] {
+            assert_eq!(scalar(v), scalar_walked(v), "{v:?}");
         }
     }
 

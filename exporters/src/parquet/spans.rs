@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use arrow::array::{
     ArrayRef, AsArray, BinaryBuilder, Int64Builder, ListBuilder, MapArray, MapBuilder, RecordBatch,
-    StringBuilder, StructArray, StructBuilder, TimestampNanosecondBuilder,
+    StringArray, StringBuilder, StructArray, StructBuilder, TimestampNanosecondBuilder,
 };
 use arrow::datatypes::{DataType, Field, Fields};
 use arrow::error::ArrowError;
@@ -87,13 +87,25 @@ const SPAN_KINDS: [&str; 6] = [
 const STATUS_CODES: [&str; 3] = ["UNSET", "OK", "ERROR"];
 
 /// A resource's attributes as text, and its service name: read once for all the rows
-/// that share the resource (every span of a request usually does).
-#[derive(Default)]
+/// that share the resource (every span of a request usually does), and appended to each
+/// row's map as whole arrays.
 struct ResourceText<'a> {
     /// The encoded resource these were read from (compared by address and length).
     source: Option<&'a [u8]>,
-    attributes: Vec<(String, String)>,
+    keys: StringArray,
+    values: StringArray,
     service_name: Option<String>,
+}
+
+impl Default for ResourceText<'_> {
+    fn default() -> Self {
+        ResourceText {
+            source: None,
+            keys: StringBuilder::new().finish(),
+            values: StringBuilder::new().finish(),
+            service_name: None,
+        }
+    }
 }
 
 impl<'a> ResourceText<'a> {
@@ -105,16 +117,28 @@ impl<'a> ResourceText<'a> {
             return;
         }
         self.source = Some(resource);
-        self.attributes.clear();
         self.service_name = None;
+        let (mut keys, mut values) = (StringBuilder::new(), StringBuilder::new());
         for kv in raw::repeated(resource, 1) {
             let (key, v) = raw::key_value(kv);
             let text = v.map(raw::value_text).unwrap_or_default();
             if key == b"service.name" && self.service_name.is_none() {
                 self.service_name = Some(text.clone());
             }
-            self.attributes.push((raw::text(key).into_owned(), text));
+            keys.append_value(raw::text(key));
+            values.append_value(text);
         }
+        (self.keys, self.values) = (keys.finish(), values.finish());
+    }
+
+    /// Appends the attributes as one row's map entry list.
+    fn append_to(&self, map: &mut Attrs) {
+        // Appending whole arrays cannot overflow i32 offsets before the batch itself
+        // would (the batch is bounded by the exporter's request size).
+        let _ = map.keys().append_array(&self.keys);
+        let _ = map.values().append_array(&self.values);
+        // A map entry list is always valid (possibly empty).
+        let _ = map.append(true);
     }
 }
 
@@ -268,12 +292,7 @@ impl SpanColumns {
         resource.read(r.resource);
         self.service_name
             .append_option(resource.service_name.as_deref());
-        for (k, v) in &resource.attributes {
-            self.resource_attributes.keys().append_value(k);
-            self.resource_attributes.values().append_value(v);
-        }
-        // A map entry list is always valid (possibly empty).
-        let _ = self.resource_attributes.append(true);
+        resource.append_to(&mut self.resource_attributes);
         self.scope_name.append_value(r.scope_name);
         self.scope_version.append_value(r.scope_version);
         let mut promoted: [Option<&[u8]>; 7] = [None; 7];

@@ -230,3 +230,89 @@ async fn one_batch_across_an_hour_fills_two_partitions() {
         "tiny"
     );
 }
+
+/// Each row carries its own resource's attributes and service name, with resources of
+/// different sizes (none, one, three) in one batch.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_row_has_its_own_resource_attributes() {
+    use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
+    use llamacol_pipeline::otlp::resource::v1::Resource;
+    use llamacol_pipeline::otlp::trace::v1::{ResourceSpans, ScopeSpans};
+    let dir = tempfile::tempdir().expect("tmp");
+    let e = exporter(dir.path());
+    e.start().await.expect("starts");
+    let resources = [
+        vec![],
+        vec![string("service.name", "svc-a")],
+        vec![
+            string("host.name", "gpu-1"),
+            string("service.name", "svc-b"),
+            int("process.pid", 42),
+        ],
+    ];
+    let request = ExportTraceServiceRequest {
+        resource_spans: resources
+            .iter()
+            .map(|attributes| ResourceSpans {
+                resource: Some(Resource {
+                    attributes: attributes.clone(),
+                    ..Default::default()
+                }),
+                scope_spans: vec![ScopeSpans {
+                    spans: (0..2)
+                        .map(|_| Span {
+                            trace_id: vec![1; 16],
+                            span_id: vec![2; 8],
+                            start_time_unix_nano: 1_795_662_000_000_000_000,
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+            .collect(),
+    };
+    let mut batch = Batch::Traces(Payload::from_message(request));
+    e.export(&mut batch).await.expect("written");
+    e.shutdown().await.expect("closes");
+    let b = read(&files(dir.path())[0]).remove(0);
+    let map = b
+        .column_by_name("resource_attributes")
+        .expect("column")
+        .as_map();
+    let entries = |row: usize| -> Vec<(String, String)> {
+        let entry = map.value(row);
+        let (k, v) = (
+            entry.column(0).as_string::<i32>(),
+            entry.column(1).as_string::<i32>(),
+        );
+        (0..entry.len())
+            .map(|i| (k.value(i).to_string(), v.value(i).to_string()))
+            .collect()
+    };
+    let service = b
+        .column_by_name("service_name")
+        .expect("column")
+        .as_string::<i32>();
+    let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+    for row in 0..2 {
+        assert_eq!(entries(row), []);
+        assert!(service.is_null(row));
+    }
+    for row in 2..4 {
+        assert_eq!(entries(row), [pair("service.name", "svc-a")]);
+        assert_eq!(service.value(row), "svc-a");
+    }
+    for row in 4..6 {
+        assert_eq!(
+            entries(row),
+            [
+                pair("host.name", "gpu-1"),
+                pair("service.name", "svc-b"),
+                pair("process.pid", "42")
+            ]
+        );
+        assert_eq!(service.value(row), "svc-b");
+    }
+}
