@@ -27,7 +27,6 @@ use llamacol_pipeline::{
 
 pub use config::{ParquetCompression, ParquetConfig};
 use schema::{LogRow, Point, PointRow};
-use spans::{SpanRow, SpanTables};
 use writer::{partition, remove_leftovers, Files};
 
 pub fn factory() -> ExporterFactory {
@@ -139,35 +138,7 @@ impl Exporter for ParquetExporter {
             Batch::Traces(p) => {
                 // Read in place (`raw`): a batch another component decoded is encoded once.
                 let bytes = p.bytes();
-                let mut tables = SpanTables::new(p.items(), bytes.len(), now);
-                let mut spans = Vec::new();
-                for rs in raw::repeated(&bytes, 1) {
-                    let resource = raw::single(rs, 1);
-                    for ss in raw::repeated(rs, 2) {
-                        // One walk over the scope's fields finds its scope and its spans.
-                        let mut scope: &[u8] = &[];
-                        spans.clear();
-                        for (number, wire, body) in raw::each(ss) {
-                            match (number, wire) {
-                                (1, 2) => scope = body,
-                                (2, 2) => spans.push(body),
-                                _ => {}
-                            }
-                        }
-                        let (scope_name, scope_version) =
-                            (raw::single(scope, 1), raw::single(scope, 2));
-                        for span in &spans {
-                            tables.push(&SpanRow {
-                                resource,
-                                scope_name,
-                                scope_version,
-                                span,
-                            });
-                        }
-                    }
-                }
-                tables
-                    .finish()
+                spans::tables(&bytes, p.items(), now)
                     .map_err(std::io::Error::other)
                     .and_then(|tables| self.write_tables("traces", tables))
             }

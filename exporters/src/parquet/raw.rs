@@ -7,6 +7,7 @@
 //! is not UTF-8 is written with U+FFFD in place of the bad bytes.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt::Write as _;
 
 use arrow::array::{BinaryArray, BinaryBuilder, StringArray, StringBuilder};
@@ -228,18 +229,35 @@ pub fn append_value(b: &mut impl Text, value: Option<&[u8]>) {
     }
 }
 
-/// Hands `out` a double as Rust's `Display` (and so `value_string`) prints it, through
-/// `ryu` when the two agree: ryu writes `1.0` and `1e16` where `Display` writes `1` and
-/// `10000000000000000`, so those forms (and NaN, infinities) go through `Display`.
+/// Hands `out` a double as Rust's `Display` (and so `value_string`) prints it.
 fn double_text(d: f64, out: impl FnOnce(&str)) {
+    // GenAI request parameters (temperature, top_p) repeat from span to span: the last
+    // double printed on this thread is kept and handed out again unformatted.
+    thread_local! {
+        static LAST: RefCell<(Option<u64>, String)> = const { RefCell::new((None, String::new())) };
+    }
+    LAST.with_borrow_mut(|(bits, text)| {
+        if *bits != Some(d.to_bits()) {
+            text.clear();
+            print_double(d, text);
+            *bits = Some(d.to_bits());
+        }
+        out(text)
+    })
+}
+
+/// `ryu` where it agrees with `Display`: ryu writes `1.0` and `1e16` where `Display`
+/// writes `1` and `10000000000000000`, so those forms (and NaN, infinities) go through
+/// `Display`.
+fn print_double(d: f64, text: &mut String) {
     if d.is_finite() {
         let mut buffer = ryu::Buffer::new();
         let s = buffer.format_finite(d);
         if !s.contains('e') {
-            return out(s.strip_suffix(".0").unwrap_or(s));
+            return text.push_str(s.strip_suffix(".0").unwrap_or(s));
         }
     }
-    out(&d.to_string());
+    let _ = write!(text, "{d}");
 }
 
 /// The text of an `AnyValue` as an owned string (promoted columns, service name).
@@ -263,15 +281,20 @@ fn other_string(v: &[u8]) -> String {
         .unwrap_or_default()
 }
 
-/// Lowercase hex of an id, appended without an intermediate `String`.
+/// Lowercase hex of an id, appended as one value (a trace id's 32 digits written into a
+/// stack buffer, not one `write_char` each).
 pub fn append_hex(b: &mut StringBuilder, id: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for x in id {
-        b.write_char(char::from(DIGITS[usize::from(x >> 4)]))
-            .and_then(|()| b.write_char(char::from(DIGITS[usize::from(x & 0xf)])))
-            .unwrap_or_default();
+    let mut digits = [0u8; 64];
+    if id.len() > digits.len() / 2 {
+        return b.append_value(llamacol_pipeline::wire::hex(id));
     }
-    b.append_value("");
+    for (pair, x) in digits.chunks_exact_mut(2).zip(id) {
+        pair[0] = DIGITS[usize::from(x >> 4)];
+        pair[1] = DIGITS[usize::from(x & 0xf)];
+    }
+    // Hex digits are ASCII, so always UTF-8.
+    b.append_value(std::str::from_utf8(&digits[..id.len() * 2]).unwrap_or_default());
 }
 
 #[cfg(test)]
@@ -328,8 +351,11 @@ mod tests {
                 }],
             }),
         ] {
-            let forms = printed(v);
-            assert!(forms.iter().all(|f| *f == forms[3]), "{forms:?}");
+            // Twice: the second time from the last-double cache.
+            for _ in 0..2 {
+                let forms = printed(v.clone());
+                assert!(forms.iter().all(|f| *f == forms[3]), "{forms:?}");
+            }
         }
     }
 
@@ -438,7 +464,11 @@ mod tests {
         let mut b = StringBuilder::new();
         append_hex(&mut b, &[0xab, 0x01]);
         append_hex(&mut b, &[]);
+        let long: Vec<u8> = (0..40).collect();
+        append_hex(&mut b, &long);
         let a = b.finish();
-        assert_eq!((a.value(0), a.value(1), a.len()), ("ab01", "", 2));
+        assert_eq!((a.value(0), a.value(1), a.len()), ("ab01", "", 3));
+        assert_eq!(a.value(2), llamacol_pipeline::wire::hex(&long));
+        assert!(a.value(2).starts_with("000102"), "{}", a.value(2));
     }
 }

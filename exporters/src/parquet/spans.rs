@@ -20,7 +20,7 @@ use super::schema::{attrs_builder, field, map_type, record_batch, ts_builder, ts
 
 /// One span's row, with its resource and scope: the encoded messages' bodies, read in
 /// place (`raw`).
-pub struct SpanRow<'a> {
+struct SpanRow<'a> {
     pub resource: &'a [u8],
     /// The scope's name and version, read once per scope.
     pub scope_name: &'a [u8],
@@ -422,7 +422,7 @@ fn put_raw_attrs<'a>(b: &mut Attrs, key_values: impl IntoIterator<Item = &'a [u8
 
 /// The span tables of one batch, one per hour partition (nearly always one), filled as
 /// each span is read: one walk over each span's bytes, while they are in the cache.
-pub struct SpanTables<'a> {
+struct SpanTables<'a> {
     /// Arrival time, for spans without a start time.
     now: u64,
     /// Capacity for the first table: the whole batch.
@@ -486,5 +486,120 @@ impl<'a> SpanTables<'a> {
                 ))
             })
             .collect()
+    }
+}
+
+/// The spans tables of an encoded `ExportTraceServiceRequest` of `items` spans arriving
+/// at `now`: each hour's partition name and its table.
+pub fn tables(
+    bytes: &[u8],
+    items: usize,
+    now: u64,
+) -> Result<Vec<(String, RecordBatch)>, ArrowError> {
+    let mut tables = SpanTables::new(items, bytes.len(), now);
+    let mut spans = Vec::new();
+    for rs in raw::repeated(bytes, 1) {
+        let resource = raw::single(rs, 1);
+        for ss in raw::repeated(rs, 2) {
+            // Encoders write the scope (field 1) before the spans (field 2): each span
+            // is then written as it is reached, while its bytes are in the cache (a walk
+            // to find the spans, then another to write them, missed the cache twice per
+            // span). Spans before any scope wait for the last scope in the message; a
+            // scope after spans were written applies to the spans after it.
+            let mut scope: Option<(&[u8], &[u8])> = None;
+            spans.clear();
+            for (number, wire, body) in raw::each(ss) {
+                match (number, wire, scope) {
+                    (1, 2, _) => {
+                        scope = Some((raw::single(body, 1), raw::single(body, 2)));
+                    }
+                    (2, 2, Some((scope_name, scope_version))) if spans.is_empty() => {
+                        tables.push(&SpanRow {
+                            resource,
+                            scope_name,
+                            scope_version,
+                            span: body,
+                        });
+                    }
+                    (2, 2, _) => spans.push(body),
+                    _ => {}
+                }
+            }
+            let (scope_name, scope_version) = scope.unwrap_or_default();
+            for span in &spans {
+                tables.push(&SpanRow {
+                    resource,
+                    scope_name,
+                    scope_version,
+                    span,
+                });
+            }
+        }
+    }
+    tables.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use llamacol_pipeline::otlp::common::v1::InstrumentationScope;
+    use llamacol_pipeline::otlp::trace::v1::{ScopeSpans, Span};
+    use prost::Message;
+
+    /// Field `number` holding `body`, length-delimited.
+    fn field(number: u32, body: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        prost::encoding::encode_key(number, prost::encoding::WireType::LengthDelimited, &mut out);
+        prost::encoding::encode_varint(body.len() as u64, &mut out);
+        out.extend_from_slice(body);
+        out
+    }
+
+    fn scope(name: &str) -> Vec<u8> {
+        ScopeSpans {
+            scope: Some(InstrumentationScope {
+                name: name.into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+        .encode_to_vec()
+    }
+
+    fn span(name: &str) -> Vec<u8> {
+        ScopeSpans {
+            spans: vec![Span {
+                name: name.into(),
+                start_time_unix_nano: 1_795_662_000_000_000_000,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+        .encode_to_vec()
+    }
+
+    /// Spans written as reached when their scope came first, held for the scope when it
+    /// comes after them, and given no scope when there is none.
+    #[test]
+    fn each_span_gets_the_scope_its_message_gives_it() {
+        let scope_spans = [
+            [span("s1"), scope("late"), span("s2")].concat(),
+            [scope("early"), span("s3"), scope("second"), span("s4")].concat(),
+            span("s5"),
+        ];
+        let resource: Vec<u8> = scope_spans.iter().flat_map(|ss| field(2, ss)).collect();
+        let request = field(1, &resource);
+        let tables = tables(&request, 5, 0).expect("tables");
+        assert_eq!(tables.len(), 1);
+        let batch = &tables[0].1;
+        let text = |name: &str| -> Vec<String> {
+            let column = batch
+                .column_by_name(name)
+                .expect("column")
+                .as_string::<i32>();
+            column.iter().map(|v| v.unwrap_or("").to_string()).collect()
+        };
+        assert_eq!(text("name"), ["s1", "s2", "s3", "s4", "s5"]);
+        assert_eq!(text("scope_name"), ["late", "late", "early", "second", ""]);
     }
 }
