@@ -282,19 +282,19 @@ fn other_string(v: &[u8]) -> String {
 }
 
 /// Lowercase hex of an id, appended as one value (a trace id's 32 digits written into a
-/// stack buffer, not one `write_char` each).
-pub fn append_hex(b: &mut StringBuilder, id: &[u8]) {
+/// stack buffer, not one `write_char` each; to a `BinaryBuilder`, unchecked until the
+/// column is done).
+pub fn append_hex(b: &mut impl Text, id: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut digits = [0u8; 64];
     if id.len() > digits.len() / 2 {
-        return b.append_value(llamacol_pipeline::wire::hex(id));
+        return b.str(&llamacol_pipeline::wire::hex(id));
     }
     for (pair, x) in digits.chunks_exact_mut(2).zip(id) {
         pair[0] = DIGITS[usize::from(x >> 4)];
         pair[1] = DIGITS[usize::from(x & 0xf)];
     }
-    // Hex digits are ASCII, so always UTF-8.
-    b.append_value(std::str::from_utf8(&digits[..id.len() * 2]).unwrap_or_default());
+    b.bytes(&digits[..id.len() * 2]);
 }
 
 #[cfg(test)]

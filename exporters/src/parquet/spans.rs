@@ -144,9 +144,9 @@ impl<'a> ResourceText<'a> {
 
 /// The spans table's builders, one per column in column order.
 struct SpanColumns {
-    trace_id: StringBuilder,
-    span_id: StringBuilder,
-    parent_span_id: StringBuilder,
+    trace_id: BinaryBuilder,
+    span_id: BinaryBuilder,
+    parent_span_id: BinaryBuilder,
     trace_state: BinaryBuilder,
     name: BinaryBuilder,
     kind: StringBuilder,
@@ -173,7 +173,8 @@ struct SpanColumns {
 /// An attribute map whose text is checked as UTF-8 once per column (`raw::utf8`).
 type WireAttrs = MapBuilder<BinaryBuilder, BinaryBuilder>;
 
-/// Wire bytes for `rows` values of about `bytes` bytes each.
+/// Text checked as UTF-8 once the column is done (`raw::utf8`): wire bytes, and ids in
+/// hex, for `rows` values of about `bytes` bytes each.
 fn wire(rows: usize, bytes: usize) -> BinaryBuilder {
     BinaryBuilder::with_capacity(rows, rows * bytes)
 }
@@ -194,7 +195,7 @@ fn utf8_map(map: MapArray) -> Result<MapArray, ArrowError> {
     MapArray::try_new(entries_field, offsets, entries, nulls, ordered)
 }
 
-/// A text column of strings we hold (ids in hex, names from a table, resource text) for
+/// A text column of strings we hold (names from a table, resource text) for
 /// `rows` values of about `bytes` bytes each.
 fn strings(rows: usize, bytes: usize) -> StringBuilder {
     StringBuilder::with_capacity(rows, rows * bytes)
@@ -206,9 +207,9 @@ impl SpanColumns {
     fn new(rows: usize, span_bytes: usize) -> SpanColumns {
         let ts = || ts_builder_with_capacity(rows);
         SpanColumns {
-            trace_id: strings(rows, 32),
-            span_id: strings(rows, 16),
-            parent_span_id: strings(rows, 16),
+            trace_id: wire(rows, 32),
+            span_id: wire(rows, 16),
+            parent_span_id: wire(rows, 16),
             trace_state: wire(rows, 0),
             name: wire(rows, 24),
             kind: strings(rows, 8),
@@ -355,13 +356,9 @@ impl SpanColumns {
         let text = |b: &mut BinaryBuilder| -> ArrayRef { Arc::new(raw::utf8(&b.finish())) };
         let [operation, provider, request_model, response_model] = &mut self.promoted_text;
         let columns: [(&'static str, bool, ArrayRef); 25] = [
-            ("trace_id", false, Arc::new(self.trace_id.finish())),
-            ("span_id", false, Arc::new(self.span_id.finish())),
-            (
-                "parent_span_id",
-                true,
-                Arc::new(self.parent_span_id.finish()),
-            ),
+            ("trace_id", false, text(&mut self.trace_id)),
+            ("span_id", false, text(&mut self.span_id)),
+            ("parent_span_id", true, text(&mut self.parent_span_id)),
             ("trace_state", false, text(&mut self.trace_state)),
             ("name", false, text(&mut self.name)),
             ("kind", false, Arc::new(self.kind.finish())),
