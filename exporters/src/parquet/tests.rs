@@ -316,3 +316,46 @@ async fn each_row_has_its_own_resource_attributes() {
         assert_eq!(service.value(row), "svc-b");
     }
 }
+
+/// Min/max statistics where queries filter (times, names), none on `trace_id` (random ids:
+/// nothing to prune) or on map entries.
+#[tokio::test(flavor = "multi_thread")]
+async fn statistics_only_where_they_can_prune() {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let dir = tempfile::tempdir().expect("tmp");
+    let e = exporter(dir.path());
+    e.start().await.expect("starts");
+    let span = Span {
+        trace_id: vec![7; 16],
+        span_id: vec![8; 8],
+        name: "chat".into(),
+        start_time_unix_nano: 1_795_662_000_000_000_000,
+        attributes: vec![string("gen_ai.request.model", "tiny")],
+        ..Default::default()
+    };
+    let mut batch = Batch::Traces(Payload::from_message(traces_of(vec![span])));
+    e.export(&mut batch).await.expect("written");
+    e.shutdown().await.expect("closes");
+    let reader = SerializedFileReader::new(File::open(&files(dir.path())[0]).expect("open"))
+        .expect("a parquet file");
+    let group = reader.metadata().row_group(0);
+    let stats = |path: &str| {
+        group
+            .columns()
+            .iter()
+            .find(|c| c.column_path().string() == path)
+            .unwrap_or_else(|| panic!("column {path}"))
+            .statistics()
+            .is_some_and(|s| s.min_bytes_opt().is_some())
+    };
+    for path in ["start_time", "name", "gen_ai_request_model"] {
+        assert!(stats(path), "{path} has min/max");
+    }
+    for path in [
+        "trace_id",
+        "attributes.entries.key",
+        "attributes.entries.value",
+    ] {
+        assert!(!stats(path), "{path} has no min/max");
+    }
+}
