@@ -138,9 +138,12 @@ impl Exporter for ParquetExporter {
             Batch::Traces(p) => {
                 // Read in place (`raw`): a batch another component decoded is encoded once.
                 let bytes = p.bytes();
-                spans::tables(&bytes, p.items(), now)
-                    .map_err(std::io::Error::other)
-                    .and_then(|tables| self.write_tables("traces", tables))
+                // A batch whose table cannot be built never will be: refused, not retried
+                // (the queue logs it and counts it as dropped).
+                let tables = spans::tables(&bytes, p.items(), now).map_err(|e| {
+                    ConsumeError::permanent(format!("building the spans table: {e}"))
+                })?;
+                self.write_tables("traces", tables)
             }
             Batch::Logs(p) => {
                 let request = p.message().map_err(ConsumeError::permanent)?;

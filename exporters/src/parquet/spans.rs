@@ -95,6 +95,8 @@ struct ResourceText<'a> {
     keys: StringArray,
     values: StringArray,
     service_name: Option<String>,
+    /// The text every row of this resource repeats: attribute keys and values, service name.
+    bytes: usize,
 }
 
 impl Default for ResourceText<'_> {
@@ -104,6 +106,7 @@ impl Default for ResourceText<'_> {
             keys: StringBuilder::new().finish(),
             values: StringBuilder::new().finish(),
             service_name: None,
+            bytes: 0,
         }
     }
 }
@@ -129,16 +132,16 @@ impl<'a> ResourceText<'a> {
             values.append_value(text);
         }
         (self.keys, self.values) = (keys.finish(), values.finish());
+        self.bytes = self.keys.values().len()
+            + self.values.values().len()
+            + self.service_name.as_ref().map_or(0, String::len);
     }
 
     /// Appends the attributes as one row's map entry list.
-    fn append_to(&self, map: &mut Attrs) {
-        // Appending whole arrays cannot overflow i32 offsets before the batch itself
-        // would (the batch is bounded by the exporter's request size).
-        let _ = map.keys().append_array(&self.keys);
-        let _ = map.values().append_array(&self.values);
-        // A map entry list is always valid (possibly empty).
-        let _ = map.append(true);
+    fn append_to(&self, map: &mut Attrs) -> Result<(), ArrowError> {
+        map.keys().append_array(&self.keys)?;
+        map.values().append_array(&self.values)?;
+        map.append(true)
     }
 }
 
@@ -168,6 +171,8 @@ struct SpanColumns {
     input_tokens: Int64Builder,
     output_tokens: Int64Builder,
     error_type: BinaryBuilder,
+    /// Bytes of resource and scope text the rows so far repeat (`REPEATED_LIMIT`).
+    repeated: usize,
 }
 
 /// An attribute map whose text is checked as UTF-8 once per column (`raw::utf8`).
@@ -255,6 +260,7 @@ impl SpanColumns {
             input_tokens: Int64Builder::with_capacity(rows),
             output_tokens: Int64Builder::with_capacity(rows),
             error_type: wire(rows, 0),
+            repeated: 0,
         }
     }
 
@@ -264,7 +270,18 @@ impl SpanColumns {
         s: &raw::Span<'a>,
         lists: &raw::SpanLists<'a>,
         resource: &mut ResourceText<'a>,
-    ) {
+        repeated_limit: usize,
+    ) -> Result<(), ArrowError> {
+        resource.read(r.resource);
+        let repeated = resource.bytes + r.scope_name.len() + r.scope_version.len();
+        if self.repeated + repeated > repeated_limit {
+            return Err(ArrowError::InvalidArgumentError(format!(
+                "the resource and scope text repeated on every span ({repeated} bytes a span) \
+                 would pass {repeated_limit} bytes in one batch's table; the batch is refused \
+                 (send smaller batches, or fewer or shorter resource attributes)"
+            )));
+        }
+        self.repeated += repeated;
         raw::append_hex(&mut self.trace_id, s.trace_id);
         raw::append_hex(&mut self.span_id, s.span_id);
         if s.parent_span_id.is_empty() {
@@ -290,10 +307,9 @@ impl SpanColumns {
                 .unwrap_or("UNSET"),
         );
         self.status_message.append_value(s.status_message);
-        resource.read(r.resource);
         self.service_name
             .append_option(resource.service_name.as_deref());
-        resource.append_to(&mut self.resource_attributes);
+        resource.append_to(&mut self.resource_attributes)?;
         self.scope_name.append_value(r.scope_name);
         self.scope_version.append_value(r.scope_version);
         let mut promoted: [Option<&[u8]>; 7] = [None; 7];
@@ -322,6 +338,7 @@ impl SpanColumns {
             Some(v) => raw::append_value(&mut self.error_type, Some(v)),
             None => self.error_type.append_null(),
         }
+        Ok(())
     }
 
     fn push_events(&mut self, events: &[&[u8]]) {
@@ -430,13 +447,22 @@ struct SpanTables<'a> {
     last: usize,
     lists: raw::SpanLists<'a>,
     resource: ResourceText<'a>,
+    repeated_limit: usize,
+    /// The first row that could not be added: the batch is refused.
+    error: Option<ArrowError>,
 }
 
 const HOUR_NANOS: u64 = 3_600_000_000_000;
 
+/// At most this much resource and scope text repeated on the rows of one table. Every span
+/// carries its resource's attributes and its scope's name, so a request of a few MiB with
+/// a large resource and many small spans would otherwise ask for tens of GiB (and pass the
+/// 2 GiB an Arrow text column holds); real batches repeat a few MiB.
+const REPEATED_LIMIT: usize = 1 << 30;
+
 impl<'a> SpanTables<'a> {
     /// Tables for a batch of `rows` spans in `bytes` encoded bytes, arriving at `now`.
-    pub fn new(rows: usize, bytes: usize, now: u64) -> SpanTables<'a> {
+    pub fn new(rows: usize, bytes: usize, now: u64, repeated_limit: usize) -> SpanTables<'a> {
         SpanTables {
             now,
             rows,
@@ -445,10 +471,15 @@ impl<'a> SpanTables<'a> {
             last: 0,
             lists: raw::SpanLists::default(),
             resource: ResourceText::default(),
+            repeated_limit,
+            error: None,
         }
     }
 
     pub fn push(&mut self, row: &SpanRow<'a>) {
+        if self.error.is_some() {
+            return;
+        }
         let s = raw::Span::read(row.span, &mut self.lists);
         let start = super::time_or_now(s.start, self.now);
         let hour = start / HOUR_NANOS;
@@ -469,11 +500,21 @@ impl<'a> SpanTables<'a> {
             };
         }
         let (_, columns) = &mut self.tables[self.last];
-        columns.push(row, &s, &self.lists, &mut self.resource);
+        let pushed = columns.push(
+            row,
+            &s,
+            &self.lists,
+            &mut self.resource,
+            self.repeated_limit,
+        );
+        self.error = pushed.err();
     }
 
     /// Each hour's partition name (`super::writer::partition`) and its table.
     pub fn finish(self) -> Result<Vec<(String, RecordBatch)>, ArrowError> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
         self.tables
             .into_iter()
             .map(|(hour, columns)| {
@@ -493,7 +534,18 @@ pub fn tables(
     items: usize,
     now: u64,
 ) -> Result<Vec<(String, RecordBatch)>, ArrowError> {
-    let mut tables = SpanTables::new(items, bytes.len(), now);
+    tables_within(bytes, items, now, REPEATED_LIMIT)
+}
+
+/// `tables` with at most `repeated_limit` bytes of resource and scope text repeated in one
+/// table.
+fn tables_within(
+    bytes: &[u8],
+    items: usize,
+    now: u64,
+    repeated_limit: usize,
+) -> Result<Vec<(String, RecordBatch)>, ArrowError> {
+    let mut tables = SpanTables::new(items, bytes.len(), now, repeated_limit);
     let mut spans = Vec::new();
     for rs in raw::repeated(bytes, 1) {
         let resource = raw::single(rs, 1);
@@ -573,6 +625,39 @@ mod tests {
             ..Default::default()
         }
         .encode_to_vec()
+    }
+
+    /// A resource repeated on every span past the limit refuses the batch with an error
+    /// that says why, never a panic or a column past 2 GiB; under it the batch is written.
+    #[test]
+    fn resource_text_repeated_past_the_limit_refuses_the_batch() {
+        use llamacol_pipeline::attributes::string;
+        use llamacol_pipeline::otlp::resource::v1::Resource;
+        use llamacol_pipeline::otlp::trace::v1::ResourceSpans;
+        let request = ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![string("k8s.pod.annotations", &"x".repeat(1000))],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans: (0..20)
+                    .map(|_| Span {
+                        start_time_unix_nano: 1_795_662_000_000_000_000,
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let bytes = field(1, &request.encode_to_vec());
+        let error = tables_within(&bytes, 20, 0, 10_000).expect_err("past the limit");
+        assert!(
+            error.to_string().contains("repeated on every span"),
+            "{error}"
+        );
+        let written = tables_within(&bytes, 20, 0, 1 << 20).expect("under the limit");
+        assert_eq!(written[0].1.num_rows(), 20);
     }
 
     /// Spans written as reached when their scope came first, held for the scope when it
