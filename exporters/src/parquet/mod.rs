@@ -24,6 +24,7 @@ use llamacol_pipeline::task::Background;
 use llamacol_pipeline::{
     Batch, BoxError, BuildContext, ConsumeError, Exporter, ExporterFactory, Signal,
 };
+use prost::Message;
 
 pub use config::{ParquetCompression, ParquetConfig};
 use schema::{LogRow, Point, PointRow};
@@ -148,8 +149,12 @@ impl Exporter for ParquetExporter {
             Batch::Logs(p) => {
                 let request = p.message().map_err(ConsumeError::permanent)?;
                 let mut parts: BTreeMap<String, Vec<LogRow>> = BTreeMap::new();
+                let mut repeated = Repeated::default();
                 for rl in &request.resource_logs {
+                    let resource = rl.resource.as_ref().map_or(0, Message::encoded_len);
                     for sl in &rl.scope_logs {
+                        let scope = sl.scope.as_ref().map_or(0, Message::encoded_len);
+                        repeated.add("log record", resource + scope, sl.log_records.len())?;
                         for record in &sl.log_records {
                             let t = if record.time_unix_nano != 0 {
                                 record.time_unix_nano
@@ -167,13 +172,17 @@ impl Exporter for ParquetExporter {
                         }
                     }
                 }
-                self.write("logs", parts, |rows| schema::logs(rows))
+                let tables = tables_of(parts, |rows| schema::logs(rows))?;
+                self.write_tables("logs", tables)
             }
             Batch::Metrics(p) => {
                 let request = p.message().map_err(ConsumeError::permanent)?;
                 let mut parts: BTreeMap<String, Vec<PointRow>> = BTreeMap::new();
+                let mut repeated = Repeated::default();
                 for rm in &request.resource_metrics {
+                    let resource = rm.resource.as_ref().map_or(0, Message::encoded_len);
                     for sm in &rm.scope_metrics {
+                        let scope = sm.scope.as_ref().map_or(0, Message::encoded_len);
                         for metric in &sm.metrics {
                             let points: Vec<(u64, Point)> = match &metric.data {
                                 Some(Data::Gauge(g)) => g
@@ -203,6 +212,14 @@ impl Exporter for ParquetExporter {
                                     .collect(),
                                 None => Vec::new(),
                             };
+                            // Each point also repeats its metric's name, unit and description.
+                            let metric_text =
+                                metric.name.len() + metric.unit.len() + metric.description.len();
+                            repeated.add(
+                                "data point",
+                                resource + scope + metric_text,
+                                points.len(),
+                            )?;
                             for (time, point) in points {
                                 parts
                                     .entry(partition(time_or_now(time, now)))
@@ -217,7 +234,8 @@ impl Exporter for ParquetExporter {
                         }
                     }
                 }
-                self.write("metrics", parts, |rows| schema::metrics(rows))
+                let tables = tables_of(parts, |rows| schema::metrics(rows))?;
+                self.write_tables("metrics", tables)
             }
         };
         match result {
@@ -256,20 +274,6 @@ impl Exporter for ParquetExporter {
 }
 
 impl ParquetExporter {
-    fn write<R>(
-        &self,
-        signal: &str,
-        parts: BTreeMap<String, Vec<R>>,
-        table: impl Fn(&[R]) -> Result<arrow::array::RecordBatch, arrow::error::ArrowError>,
-    ) -> std::io::Result<()> {
-        let tables = parts
-            .into_iter()
-            .map(|(partition, rows)| Ok((partition, table(&rows)?)))
-            .collect::<Result<Vec<_>, arrow::error::ArrowError>>()
-            .map_err(std::io::Error::other)?;
-        self.write_tables(signal, tables)
-    }
-
     /// Appends each partition's table to its open file.
     fn write_tables(
         &self,
@@ -279,6 +283,38 @@ impl ParquetExporter {
         let mut files = self.files.lock().unwrap_or_else(PoisonError::into_inner);
         for (partition, batch) in tables {
             files.write(signal, &partition, &batch)?;
+        }
+        Ok(())
+    }
+}
+
+/// Each partition's table; a table that cannot be built never will be, so the batch is
+/// refused, not retried (the queue logs it and counts it as dropped).
+fn tables_of<R>(
+    parts: BTreeMap<String, Vec<R>>,
+    table: impl Fn(&[R]) -> Result<arrow::array::RecordBatch, arrow::error::ArrowError>,
+) -> Result<Vec<(String, arrow::array::RecordBatch)>, ConsumeError> {
+    parts
+        .into_iter()
+        .map(|(partition, rows)| Ok((partition, table(&rows)?)))
+        .collect::<Result<Vec<_>, arrow::error::ArrowError>>()
+        .map_err(|e| ConsumeError::permanent(format!("building the table: {e}")))
+}
+
+/// The resource and scope text a batch's rows repeat (every row carries them), bounded
+/// as the spans table bounds it (`spans::REPEATED_LIMIT`).
+#[derive(Default)]
+struct Repeated(usize);
+
+impl Repeated {
+    fn add(&mut self, row: &str, per_row: usize, rows: usize) -> Result<(), ConsumeError> {
+        self.0 = self.0.saturating_add(per_row.saturating_mul(rows));
+        if self.0 > spans::REPEATED_LIMIT {
+            return Err(ConsumeError::permanent(spans::too_repetitive(
+                row,
+                per_row,
+                spans::REPEATED_LIMIT,
+            )));
         }
         Ok(())
     }

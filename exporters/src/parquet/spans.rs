@@ -275,10 +275,10 @@ impl SpanColumns {
         resource.read(r.resource);
         let repeated = resource.bytes + r.scope_name.len() + r.scope_version.len();
         if self.repeated + repeated > repeated_limit {
-            return Err(ArrowError::InvalidArgumentError(format!(
-                "the resource and scope text repeated on every span ({repeated} bytes a span) \
-                 would pass {repeated_limit} bytes in one batch's table; the batch is refused \
-                 (send smaller batches, or fewer or shorter resource attributes)"
+            return Err(ArrowError::InvalidArgumentError(too_repetitive(
+                "span",
+                repeated,
+                repeated_limit,
             )));
         }
         self.repeated += repeated;
@@ -458,7 +458,16 @@ const HOUR_NANOS: u64 = 3_600_000_000_000;
 /// carries its resource's attributes and its scope's name, so a request of a few MiB with
 /// a large resource and many small spans would otherwise ask for tens of GiB (and pass the
 /// 2 GiB an Arrow text column holds); real batches repeat a few MiB.
-const REPEATED_LIMIT: usize = 1 << 30;
+pub(super) const REPEATED_LIMIT: usize = 1 << 30;
+
+/// Why a batch whose rows repeat `per_row` bytes would pass `limit` is refused.
+pub(super) fn too_repetitive(row: &str, per_row: usize, limit: usize) -> String {
+    format!(
+        "the resource and scope text repeated on every {row} ({per_row} bytes a {row}) would \
+         pass {limit} bytes in one batch's table; the batch is refused (send smaller batches, \
+         or fewer or shorter resource attributes)"
+    )
+}
 
 impl<'a> SpanTables<'a> {
     /// Tables for a batch of `rows` spans in `bytes` encoded bytes, arriving at `now`.

@@ -359,3 +359,18 @@ async fn statistics_only_where_they_can_prune() {
         assert!(!stats(path), "{path} has no min/max");
     }
 }
+
+/// Logs and metrics rows repeat their resource and scope as spans do: past the same bound
+/// the batch is refused as a permanent error naming the cause, counted across blocks.
+#[test]
+fn repeated_text_past_the_limit_is_a_permanent_error() {
+    let mut repeated = Repeated::default();
+    assert!(repeated.add("log record", 1_000, 10).is_ok());
+    assert!(repeated.add("log record", 1 << 20, 1_000).is_ok());
+    let error = repeated
+        .add("log record", 1 << 20, 24)
+        .expect_err("past 1 GiB in all");
+    assert_eq!(error.kind(), llamacol_pipeline::ErrorKind::Permanent);
+    assert!(error.to_string().contains("repeated on every log record"), "{error}");
+    assert!(Repeated::default().add("data point", usize::MAX, 2).is_err(), "no overflow");
+}
