@@ -371,6 +371,14 @@ fn repeated_text_past_the_limit_is_a_permanent_error() {
         .add("log record", 1 << 20, 24)
         .expect_err("past 1 GiB in all");
     assert_eq!(error.kind(), llamacol_pipeline::ErrorKind::Permanent);
-    assert!(error.to_string().contains("repeated on every log record"), "{error}");
-    assert!(Repeated::default().add("data point", usize::MAX, 2).is_err(), "no overflow");
+    assert!(
+        error.to_string().contains("repeated on every log record"),
+        "{error}"
+    );
+    assert!(
+        Repeated::default()
+            .add("data point", usize::MAX, 2)
+            .is_err(),
+        "no overflow"
+    );
 }
