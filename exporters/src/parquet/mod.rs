@@ -140,7 +140,7 @@ impl Exporter for ParquetExporter {
                 // Read in place (`raw`): a batch another component decoded is encoded once.
                 let bytes = p.bytes();
                 // A batch whose table cannot be built never will be: refused, not retried
-                // (the queue logs it and counts it as dropped).
+                // (the queue logs it and counts it as failed).
                 let tables = spans::tables(&bytes, p.items(), now).map_err(|e| {
                     ConsumeError::permanent(format!("building the spans table: {e}"))
                 })?;
@@ -289,7 +289,7 @@ impl ParquetExporter {
 }
 
 /// Each partition's table; a table that cannot be built never will be, so the batch is
-/// refused, not retried (the queue logs it and counts it as dropped).
+/// refused, not retried (the queue logs it and counts it as failed).
 fn tables_of<R>(
     parts: BTreeMap<String, Vec<R>>,
     table: impl Fn(&[R]) -> Result<arrow::array::RecordBatch, arrow::error::ArrowError>,
