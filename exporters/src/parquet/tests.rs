@@ -6,6 +6,7 @@ use std::fs::File;
 use arrow::array::{Array, AsArray, MapArray, RecordBatch};
 use arrow::datatypes::TimestampNanosecondType;
 use llamacol_pipeline::attributes::{int, string};
+use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
 use llamacol_pipeline::otlp::trace::v1::{span::Event, Span};
 use llamacol_pipeline::testing::{sample_logs, sample_metrics, traces_of};
 use llamacol_pipeline::{BuildContext, ComponentId, Payload};
@@ -46,6 +47,17 @@ fn read(path: &std::path::Path) -> Vec<RecordBatch> {
         .expect("reader")
         .map(|b| b.expect("batch"))
         .collect()
+}
+
+/// A directory holding what the exporter wrote for one traces request, after shutdown.
+async fn traces_written(request: ExportTraceServiceRequest) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tmp");
+    let e = exporter(dir.path());
+    e.start().await.expect("starts");
+    let mut batch = Batch::Traces(Payload::from_message(request));
+    e.export(&mut batch).await.expect("written");
+    e.shutdown().await.expect("closes");
+    dir
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -183,9 +195,6 @@ async fn leftover_tmp_files_are_removed_at_start() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_batch_across_an_hour_fills_two_partitions() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let e = exporter(dir.path());
-    e.start().await.expect("starts");
     let span = |name: &str, start: u64| Span {
         trace_id: vec![1; 16],
         span_id: vec![2; 8],
@@ -201,9 +210,7 @@ async fn one_batch_across_an_hour_fills_two_partitions() {
         span("second", 1_795_665_600_000_000_000),
         span("third", 1_795_662_000_000_000_000),
     ]);
-    let mut batch = Batch::Traces(Payload::from_message(request));
-    e.export(&mut batch).await.expect("written");
-    e.shutdown().await.expect("closes");
+    let dir = traces_written(request).await;
 
     let in_hour = |hour: &str| -> RecordBatch {
         let file = files(dir.path())
@@ -235,12 +242,8 @@ async fn one_batch_across_an_hour_fills_two_partitions() {
 /// different sizes (none, one, three) in one batch.
 #[tokio::test(flavor = "multi_thread")]
 async fn each_row_has_its_own_resource_attributes() {
-    use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
     use llamacol_pipeline::otlp::resource::v1::Resource;
     use llamacol_pipeline::otlp::trace::v1::{ResourceSpans, ScopeSpans};
-    let dir = tempfile::tempdir().expect("tmp");
-    let e = exporter(dir.path());
-    e.start().await.expect("starts");
     let resources = [
         vec![],
         vec![string("service.name", "svc-a")],
@@ -273,9 +276,7 @@ async fn each_row_has_its_own_resource_attributes() {
             })
             .collect(),
     };
-    let mut batch = Batch::Traces(Payload::from_message(request));
-    e.export(&mut batch).await.expect("written");
-    e.shutdown().await.expect("closes");
+    let dir = traces_written(request).await;
     let b = read(&files(dir.path())[0]).remove(0);
     let map = b
         .column_by_name("resource_attributes")
@@ -322,9 +323,6 @@ async fn each_row_has_its_own_resource_attributes() {
 #[tokio::test(flavor = "multi_thread")]
 async fn statistics_only_where_they_can_prune() {
     use parquet::file::reader::{FileReader, SerializedFileReader};
-    let dir = tempfile::tempdir().expect("tmp");
-    let e = exporter(dir.path());
-    e.start().await.expect("starts");
     let span = Span {
         trace_id: vec![7; 16],
         span_id: vec![8; 8],
@@ -333,9 +331,7 @@ async fn statistics_only_where_they_can_prune() {
         attributes: vec![string("gen_ai.request.model", "tiny")],
         ..Default::default()
     };
-    let mut batch = Batch::Traces(Payload::from_message(traces_of(vec![span])));
-    e.export(&mut batch).await.expect("written");
-    e.shutdown().await.expect("closes");
+    let dir = traces_written(traces_of(vec![span])).await;
     let reader = SerializedFileReader::new(File::open(&files(dir.path())[0]).expect("open"))
         .expect("a parquet file");
     let group = reader.metadata().row_group(0);
