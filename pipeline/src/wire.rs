@@ -295,6 +295,11 @@ impl Walker<'_> {
                                 return malformed(body.base, "string field is not valid UTF-8");
                             }
                         }
+                        // Attributes are most of every request: one laid out as every
+                        // encoder writes it is checked by matching its bytes, without the
+                        // two nested walks (the walk still decides anything else).
+                        Some(Msg(inner))
+                            if std::ptr::eq(inner, &KEY_VALUE) && plain_key_value(body.buf) => {}
                         Some(Msg(inner)) => items += body.message(inner, depth + 1)?,
                         Some(PackedFixed64) => {
                             if len % 8 != 0 {
@@ -418,6 +423,55 @@ impl Walker<'_> {
             }
             _ => malformed(self.base + *pos, "field runs past the end of its message"),
         }
+    }
+}
+
+/// Whether `kv` is a `KeyValue` the walk would accept, laid out as encoders write it:
+/// an ASCII key under 128 bytes, then a value under 128 bytes holding exactly one ASCII
+/// string (under 128 bytes), bool, int or double. `false` says nothing about validity:
+/// the caller walks such a message field by field.
+#[inline]
+fn plain_key_value(kv: &[u8]) -> bool {
+    let [0x0a, key_len, rest @ ..] = kv else {
+        return false;
+    };
+    let key_len = usize::from(*key_len);
+    if key_len >= 0x80 || rest.len() < key_len {
+        return false;
+    }
+    let (key, rest) = rest.split_at(key_len);
+    let [0x12, value_len, value @ ..] = rest else {
+        return false;
+    };
+    *value_len < 0x80
+        && usize::from(*value_len) == value.len()
+        && key.is_ascii()
+        && plain_any_value(value)
+}
+
+/// Whether `value` (under 128 bytes) is an `AnyValue` of exactly one field: an ASCII
+/// string (1), a bool (2) or int (3) varint, or a double (4).
+#[inline]
+fn plain_any_value(value: &[u8]) -> bool {
+    match value {
+        // (`len` is under 128: the whole value is.)
+        [0x0a, len, text @ ..] => usize::from(*len) == text.len() && text.is_ascii(),
+        [0x10 | 0x18, varint @ ..] => whole_varint(varint),
+        [0x21, fixed @ ..] => fixed.len() == 8,
+        _ => false,
+    }
+}
+
+/// Whether `bytes` is exactly one varint that fits 64 bits.
+#[inline]
+fn whole_varint(bytes: &[u8]) -> bool {
+    match bytes.split_last() {
+        Some((&last, init)) => {
+            last < 0x80
+                && init.iter().all(|b| *b >= 0x80)
+                && (bytes.len() < 10 || (bytes.len() == 10 && last <= 1))
+        }
+        None => false,
     }
 }
 

@@ -123,3 +123,101 @@ fn fields_are_found_by_number_with_gaps_and_out_of_range() {
     assert!(LOG_RECORD.field(u32::MAX).is_none());
     assert!(matches!(LOG_RECORD.field(12).map(|f| f.kind), Some(Str)));
 }
+
+/// Every `KeyValue` layout near the ones encoders write: the byte-matching check accepts
+/// the usual ones, and whatever it accepts the field-by-field walk accepts too.
+#[test]
+fn plain_key_values_are_what_the_walk_accepts() {
+    use opentelemetry_proto::tonic::common::v1::{any_value::Value, AnyValue, KeyValue};
+    let kv = |key: &str, value: Option<Value>| {
+        KeyValue {
+            key: key.into(),
+            value: value.map(|v| AnyValue { value: Some(v) }),
+            ..Default::default()
+        }
+        .encode_to_vec()
+    };
+    let usual = [
+        kv(
+            "gen_ai.request.model",
+            Some(Value::StringValue("qwen2.5-7b".into())),
+        ),
+        kv("server.port", Some(Value::IntValue(8080))),
+        kv("n", Some(Value::IntValue(-1))),
+        kv("ok", Some(Value::BoolValue(true))),
+        kv("t", Some(Value::DoubleValue(0.7))),
+        kv("k", Some(Value::StringValue(String::new()))),
+    ];
+    for b in &usual {
+        assert!(plain_key_value(b), "usual layout not taken: {b:?}");
+    }
+    let unusual = [
+        kv(&"k".repeat(200), Some(Value::StringValue("v".into()))),
+        kv("k", Some(Value::StringValue("v".repeat(126)))),
+        kv("k", Some(Value::StringValue("é".into()))),
+        kv("k", None),
+        kv("", Some(Value::StringValue("no key field".into()))),
+        kv("k", Some(Value::BytesValue(vec![1, 2]))),
+    ];
+    for b in &unusual {
+        assert!(!plain_key_value(b), "unusual layout taken: {b:?}");
+        assert!(Walker { buf: b, base: 0 }.message(&KEY_VALUE, 0).is_ok());
+    }
+    // Lengths of 128 or more take two bytes: a first byte that happens to equal what
+    // follows must not be read as the length.
+    // (0x80 0x0a is 1280, past the end.)
+    let mut two_byte_length = vec![0x0a, 1, b'k', 0x12, 0x80, 0x0a, 0x7e];
+    two_byte_length.extend([b'a'; 0x7e]);
+    assert!(!plain_key_value(&two_byte_length));
+    assert!(Walker {
+        buf: &two_byte_length,
+        base: 0
+    }
+    .message(&KEY_VALUE, 0)
+    .is_err());
+    // Each byte of each layout set to every value, and each layout cut short: nothing the
+    // byte match accepts is refused by the walk (or by prost).
+    let mut accepted = 0;
+    let crafted = [two_byte_length];
+    for seed in usual.iter().chain(&unusual).chain(&crafted) {
+        let mut variants: Vec<Vec<u8>> = (0..seed.len()).map(|n| seed[..n].to_vec()).collect();
+        for at in 0..seed.len() {
+            for byte in 0..=255u8 {
+                let mut b = seed.clone();
+                b[at] = byte;
+                variants.push(b);
+            }
+        }
+        for b in variants {
+            if plain_key_value(&b) {
+                accepted += 1;
+                let walked = Walker { buf: &b, base: 0 }.message(&KEY_VALUE, 0);
+                assert!(walked.is_ok(), "accepted what the walk refuses: {b:?}");
+                assert!(
+                    KeyValue::decode(b.as_slice()).is_ok(),
+                    "prost refuses {b:?}"
+                );
+            }
+        }
+    }
+    assert!(
+        accepted > 1000,
+        "too few variants accepted to test anything: {accepted}"
+    );
+}
+
+#[test]
+fn a_varint_is_whole_only_when_it_ends_at_the_end() {
+    assert!(whole_varint(&[0x00]));
+    assert!(whole_varint(&[0xff, 0x01]));
+    assert!(!whole_varint(&[]));
+    assert!(!whole_varint(&[0x80]));
+    assert!(!whole_varint(&[0x01, 0x01]));
+    let mut max = vec![0xff; 9];
+    max.push(0x01);
+    assert!(whole_varint(&max));
+    max[9] = 0x02;
+    assert!(!whole_varint(&max), "overflows 64 bits");
+    max.insert(0, 0xff);
+    assert!(!whole_varint(&max), "longer than 10 bytes");
+}
