@@ -13,3 +13,4 @@ pub mod otlp;
 pub mod parquet;
 pub mod prometheus;
 pub mod prometheusremotewrite;
+pub mod repeated;

@@ -185,10 +185,14 @@ enum Command {
     /// all three signals, a flapping llama-server and a backend that goes away; RSS every
     /// `sample-every` into <work-dir>/soak.csv, the account and the log checked at the end.
     Soak(soak::SoakOptions),
-    /// CPU-seconds per million items for prost to decode and re-encode the same requests.
+    /// CPU-seconds per million items for prost to decode and re-encode the same requests
+    /// (`--check`: for the receivers' request check instead).
     Floor {
         #[arg(long, default_value = "traces")]
         signal: String,
+        /// Measure the receivers' request check (`Batch::from_bytes`) instead of prost.
+        #[arg(long)]
+        check: bool,
         #[arg(long, default_value_t = 500)]
         batch_size: usize,
         #[arg(long, default_value_t = 2_000_000)]
@@ -457,10 +461,16 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Floor {
             signal,
+            check,
             batch_size,
             items,
         } => {
-            let per_million = floor::measure(signal.parse()?, batch_size, items);
+            let signal = signal.parse()?;
+            let per_million = if check {
+                floor::check(signal, batch_size, items)?
+            } else {
+                floor::measure(signal, batch_size, items)
+            };
             println!("{per_million:.3}");
         }
     }

@@ -30,6 +30,8 @@ pub use config::{ParquetCompression, ParquetConfig};
 use schema::{LogRow, Point, PointRow};
 use writer::{partition, remove_leftovers, Files};
 
+use crate::repeated::Repeated;
+
 pub fn factory() -> ExporterFactory {
     ExporterFactory {
         type_name: "parquet",
@@ -149,12 +151,14 @@ impl Exporter for ParquetExporter {
             Batch::Logs(p) => {
                 let request = p.message().map_err(ConsumeError::permanent)?;
                 let mut parts: BTreeMap<String, Vec<LogRow>> = BTreeMap::new();
-                let mut repeated = Repeated::default();
+                let mut repeated = repeated_text();
                 for rl in &request.resource_logs {
                     let resource = rl.resource.as_ref().map_or(0, Message::encoded_len);
                     for sl in &rl.scope_logs {
                         let scope = sl.scope.as_ref().map_or(0, Message::encoded_len);
-                        repeated.add("log record", resource + scope, sl.log_records.len())?;
+                        repeated
+                            .add("log record", resource + scope, sl.log_records.len())
+                            .map_err(ConsumeError::permanent)?;
                         for record in &sl.log_records {
                             let t = if record.time_unix_nano != 0 {
                                 record.time_unix_nano
@@ -178,7 +182,7 @@ impl Exporter for ParquetExporter {
             Batch::Metrics(p) => {
                 let request = p.message().map_err(ConsumeError::permanent)?;
                 let mut parts: BTreeMap<String, Vec<PointRow>> = BTreeMap::new();
-                let mut repeated = Repeated::default();
+                let mut repeated = repeated_text();
                 for rm in &request.resource_metrics {
                     let resource = rm.resource.as_ref().map_or(0, Message::encoded_len);
                     for sm in &rm.scope_metrics {
@@ -215,11 +219,9 @@ impl Exporter for ParquetExporter {
                             // Each point also repeats its metric's name, unit and description.
                             let metric_text =
                                 metric.name.len() + metric.unit.len() + metric.description.len();
-                            repeated.add(
-                                "data point",
-                                resource + scope + metric_text,
-                                points.len(),
-                            )?;
+                            repeated
+                                .add("data point", resource + scope + metric_text, points.len())
+                                .map_err(ConsumeError::permanent)?;
                             for (time, point) in points {
                                 parts
                                     .entry(partition(time_or_now(time, now)))
@@ -302,22 +304,9 @@ fn tables_of<R>(
 }
 
 /// The resource and scope text a batch's rows repeat (every row carries them), bounded
-/// as the spans table bounds it (`spans::REPEATED_LIMIT`).
-#[derive(Default)]
-struct Repeated(usize);
-
-impl Repeated {
-    fn add(&mut self, row: &str, per_row: usize, rows: usize) -> Result<(), ConsumeError> {
-        self.0 = self.0.saturating_add(per_row.saturating_mul(rows));
-        if self.0 > spans::REPEATED_LIMIT {
-            return Err(ConsumeError::permanent(spans::too_repetitive(
-                row,
-                per_row,
-                spans::REPEATED_LIMIT,
-            )));
-        }
-        Ok(())
-    }
+/// as the spans table bounds it; a batch past the bound is refused, not retried.
+fn repeated_text() -> Repeated {
+    Repeated::new(spans::REPEATED_TEXT)
 }
 
 #[cfg(test)]

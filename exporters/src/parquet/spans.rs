@@ -17,6 +17,7 @@ use arrow::error::ArrowError;
 
 use super::raw;
 use super::schema::{attrs_builder, field, map_type, record_batch, ts_builder, ts_type, Attrs};
+use crate::repeated::{self, Repeated};
 
 /// One span's row, with its resource and scope: the encoded messages' bodies, read in
 /// place (`raw`).
@@ -171,8 +172,8 @@ struct SpanColumns {
     input_tokens: Int64Builder,
     output_tokens: Int64Builder,
     error_type: BinaryBuilder,
-    /// Bytes of resource and scope text the rows so far repeat (`REPEATED_LIMIT`).
-    repeated: usize,
+    /// The resource and scope text the rows so far repeat (`crate::repeated`).
+    repeated: Repeated,
 }
 
 /// An attribute map whose text is checked as UTF-8 once per column (`raw::utf8`).
@@ -209,7 +210,7 @@ fn strings(rows: usize, bytes: usize) -> StringBuilder {
 impl SpanColumns {
     /// Builders sized for `rows` spans of `span_bytes` encoded bytes in all: growing a
     /// buffer by doubling copies everything appended so far, each time.
-    fn new(rows: usize, span_bytes: usize) -> SpanColumns {
+    fn new(rows: usize, span_bytes: usize, repeated_limit: usize) -> SpanColumns {
         let ts = || ts_builder_with_capacity(rows);
         SpanColumns {
             trace_id: wire(rows, 32),
@@ -260,7 +261,7 @@ impl SpanColumns {
             input_tokens: Int64Builder::with_capacity(rows),
             output_tokens: Int64Builder::with_capacity(rows),
             error_type: wire(rows, 0),
-            repeated: 0,
+            repeated: Repeated::within(REPEATED_TEXT, repeated_limit),
         }
     }
 
@@ -270,18 +271,12 @@ impl SpanColumns {
         s: &raw::Span<'a>,
         lists: &raw::SpanLists<'a>,
         resource: &mut ResourceText<'a>,
-        repeated_limit: usize,
     ) -> Result<(), ArrowError> {
         resource.read(r.resource);
         let repeated = resource.bytes + r.scope_name.len() + r.scope_version.len();
-        if self.repeated + repeated > repeated_limit {
-            return Err(ArrowError::InvalidArgumentError(too_repetitive(
-                "span",
-                repeated,
-                repeated_limit,
-            )));
-        }
-        self.repeated += repeated;
+        self.repeated
+            .add("span", repeated, 1)
+            .map_err(ArrowError::InvalidArgumentError)?;
         raw::append_hex(&mut self.trace_id, s.trace_id);
         raw::append_hex(&mut self.span_id, s.span_id);
         if s.parent_span_id.is_empty() {
@@ -454,20 +449,9 @@ struct SpanTables<'a> {
 
 const HOUR_NANOS: u64 = 3_600_000_000_000;
 
-/// At most this much resource and scope text repeated on the rows of one table. Every span
-/// carries its resource's attributes and its scope's name, so a request of a few MiB with
-/// a large resource and many small spans would otherwise ask for tens of GiB (and pass the
-/// 2 GiB an Arrow text column holds); real batches repeat a few MiB.
-pub(super) const REPEATED_LIMIT: usize = 1 << 30;
-
-/// Why a batch whose rows repeat `per_row` bytes would pass `limit` is refused.
-pub(super) fn too_repetitive(row: &str, per_row: usize, limit: usize) -> String {
-    format!(
-        "the resource and scope text repeated on every {row} ({per_row} bytes a {row}) would \
-         pass {limit} bytes in one batch's table; the batch is refused (send smaller batches, \
-         or fewer or shorter resource attributes)"
-    )
-}
+/// What every row of the three tables repeats (`crate::repeated`): past its limit in one
+/// table (at most 1 GiB, under the 2 GiB an Arrow text column holds), a batch is refused.
+pub(super) const REPEATED_TEXT: &str = "resource and scope text";
 
 impl<'a> SpanTables<'a> {
     /// Tables for a batch of `rows` spans in `bytes` encoded bytes, arriving at `now`.
@@ -503,19 +487,14 @@ impl<'a> SpanTables<'a> {
                     } else {
                         (0, 0)
                     };
-                    self.tables.push((hour, SpanColumns::new(rows, bytes)));
+                    self.tables
+                        .push((hour, SpanColumns::new(rows, bytes, self.repeated_limit)));
                     self.tables.len() - 1
                 }
             };
         }
         let (_, columns) = &mut self.tables[self.last];
-        let pushed = columns.push(
-            row,
-            &s,
-            &self.lists,
-            &mut self.resource,
-            self.repeated_limit,
-        );
+        let pushed = columns.push(row, &s, &self.lists, &mut self.resource);
         self.error = pushed.err();
     }
 
@@ -543,7 +522,7 @@ pub fn tables(
     items: usize,
     now: u64,
 ) -> Result<Vec<(String, RecordBatch)>, ArrowError> {
-    tables_within(bytes, items, now, REPEATED_LIMIT)
+    tables_within(bytes, items, now, repeated::LIMIT)
 }
 
 /// `tables` with at most `repeated_limit` bytes of resource and scope text repeated in one

@@ -356,25 +356,31 @@ async fn statistics_only_where_they_can_prune() {
     }
 }
 
-/// Logs and metrics rows repeat their resource and scope as spans do: past the same bound
-/// the batch is refused as a permanent error naming the cause, counted across blocks.
-#[test]
-fn repeated_text_past_the_limit_is_a_permanent_error() {
-    let mut repeated = Repeated::default();
-    assert!(repeated.add("log record", 1_000, 10).is_ok());
-    assert!(repeated.add("log record", 1 << 20, 1_000).is_ok());
-    let error = repeated
-        .add("log record", 1 << 20, 24)
-        .expect_err("past 1 GiB in all");
+/// Logs rows repeat their resource as spans do: a 1 MiB resource on 1,100 log records
+/// (1.1 GiB of repeated text from a request of about 1 MiB) is refused as a permanent
+/// error naming the cause, before any table is built, and nothing is written.
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_repeating_a_large_resource_past_the_bound_are_refused() {
+    let mut request = sample_logs(1);
+    let rl = &mut request.resource_logs[0];
+    let record = rl.scope_logs[0].log_records[0].clone();
+    rl.scope_logs[0].log_records = vec![record; 1_100];
+    rl.resource
+        .get_or_insert_with(Default::default)
+        .attributes
+        .push(string("big", &"x".repeat(1 << 20)));
+    let dir = tempfile::tempdir().expect("tmp");
+    let e = exporter(dir.path());
+    e.start().await.expect("starts");
+    let mut batch = Batch::Logs(Payload::from_message(request));
+    let error = e.export(&mut batch).await.expect_err("refused");
     assert_eq!(error.kind(), llamacol_pipeline::ErrorKind::Permanent);
     assert!(
-        error.to_string().contains("repeated on every log record"),
+        error
+            .to_string()
+            .contains("resource and scope text repeated on every log record"),
         "{error}"
     );
-    assert!(
-        Repeated::default()
-            .add("data point", usize::MAX, 2)
-            .is_err(),
-        "no overflow"
-    );
+    e.shutdown().await.expect("closes");
+    assert!(files(dir.path()).is_empty(), "{:?}", files(dir.path()));
 }

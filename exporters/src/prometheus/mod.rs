@@ -87,7 +87,8 @@ impl Ingest {
             return Ok(Vec::new());
         };
         let request = payload.message().map_err(ConsumeError::permanent)?;
-        let (observations, dropped) = observe::observe(request, options, now_ms());
+        let (observations, dropped) =
+            observe::observe(request, options, now_ms()).map_err(ConsumeError::permanent)?;
         for (metric, reason, points) in dropped {
             self.drop_points(id, &metric, reason, points);
         }

@@ -14,6 +14,8 @@ use llamacol_pipeline::otlp::metrics::v1::{
 use llamacol_pipeline::attributes::{job_instance, value_string};
 use llamacol_pipeline::batch::data_points;
 
+use crate::repeated::Repeated;
+
 use super::translate::{label_name, metric_name, FamilyType, MetricKind, TranslationStrategy};
 
 /// Translation settings shared by the pull and remote-write exporters.
@@ -96,13 +98,21 @@ pub struct Observation {
 /// What could not be translated: (metric name, reason, points).
 pub type Dropped = Vec<(String, &'static str, usize)>;
 
+/// The observations of a request's points, and what could not be translated. Every point
+/// carries its metric's name, help and unit and the scope (and resource) labels: a request
+/// that would so repeat more than `repeated::LIMIT` bytes is refused (`crate::repeated`).
 pub fn observe(
     request: &ExportMetricsServiceRequest,
     options: &Options,
     now_ms: i64,
-) -> (Vec<Observation>, Dropped) {
+) -> Result<(Vec<Observation>, Dropped), String> {
     let mut out = Vec::new();
     let mut dropped = Vec::new();
+    let mut repeated = Repeated::new("metric name, help, unit and scope and resource labels");
+    let label_bytes = |labels: &[(String, String)]| -> usize {
+        labels.iter().map(|(k, v)| k.len() + v.len()).sum()
+    };
+    let shared = label_bytes(&options.const_labels);
     for rm in &request.resource_metrics {
         let resource = rm
             .resource
@@ -155,7 +165,16 @@ pub fn observe(
             if !options.without_scope_info {
                 add_scope(&mut scope_base, sm.scope.as_ref());
             }
+            let scope_bytes: usize = scope_base.iter().map(|(k, (_, v))| k.len() + v.len()).sum();
+            let labels = shared + label_bytes(&identity) + scope_bytes;
             for m in &sm.metrics {
+                let help = if m.description.is_empty() {
+                    m.name.len()
+                } else {
+                    m.description.len()
+                };
+                let per_point = labels + m.name.len() + help + m.unit.len();
+                repeated.add("data point", per_point, data_points(m))?;
                 metric_observations(
                     m,
                     &scope_base,
@@ -168,7 +187,7 @@ pub fn observe(
             }
         }
     }
-    (out, dropped)
+    Ok((out, dropped))
 }
 
 fn add_scope(

@@ -222,7 +222,8 @@ pub fn rich_input() -> ExportMetricsServiceRequest {
 
 fn exposition(request: &ExportMetricsServiceRequest, options: &Options, format: Format) -> String {
     let mut store = Store::default();
-    let (observations, dropped) = observe(request, options, 1_732_400_000_000);
+    let (observations, dropped) =
+        observe(request, options, 1_732_400_000_000).expect("within the bound");
     assert!(dropped.is_empty(), "{dropped:?}");
     for obs in observations {
         store
@@ -410,7 +411,7 @@ fn sum_request(value: f64, start: u64, time: u64, temporality: i32) -> ExportMet
 }
 
 fn apply(store: &mut Store, request: &ExportMetricsServiceRequest) {
-    let (obs, _) = observe(request, &defaults(), 0);
+    let (obs, _) = observe(request, &defaults(), 0).expect("within the bound");
     for o in obs {
         store.apply(o, std::time::Instant::now()).expect("apply");
     }
@@ -448,7 +449,7 @@ fn a_counter_reset_is_exposed_as_prometheus_expects() {
 #[test]
 fn series_expire_after_metric_expiration() {
     let mut store = Store::default();
-    let (obs, _) = observe(&rich_input(), &defaults(), 0);
+    let (obs, _) = observe(&rich_input(), &defaults(), 0).expect("within the bound");
     let start = std::time::Instant::now();
     for o in obs {
         store.apply(o, start).expect("apply");
@@ -486,7 +487,7 @@ fn a_name_reused_with_another_type_is_refused() {
             }),
         ),
     ];
-    let (obs, _) = observe(&r, &defaults(), 0);
+    let (obs, _) = observe(&r, &defaults(), 0).expect("within the bound");
     let results: Vec<bool> = obs
         .into_iter()
         .filter(|o| o.name == "clash")
@@ -545,4 +546,41 @@ fn promtool_accepts_the_exposition() {
         !lints.iter().any(|l| l.contains("no help text")),
         "{report}"
     );
+}
+
+/// Every point carries its metric's help and the scope labels: a 1 MiB description, or a
+/// 1 MiB scope name, on 1,100 points (1.1 GiB of copies from a request of about 1 MiB)
+/// refuses the request with the cause instead of asking for the memory; 100 such points
+/// are taken.
+#[test]
+fn text_repeated_on_every_point_past_the_bound_refuses_the_request() {
+    let big = "x".repeat(1 << 20);
+    let request = |points: usize, description: &str, scope: &str| {
+        let data = metric::Data::Gauge(Gauge {
+            data_points: (0..points)
+                .map(|n| num(1.0, vec![kv("n", &n.to_string())]))
+                .collect(),
+        });
+        ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                scope_metrics: vec![ScopeMetrics {
+                    scope: Some(InstrumentationScope {
+                        name: scope.into(),
+                        ..Default::default()
+                    }),
+                    metrics: vec![metric("queue.depth", "1", description, data)],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    };
+    for (description, scope) in [(big.as_str(), "llamacol"), ("Depth", big.as_str())] {
+        let error = observe(&request(1_100, description, scope), &defaults(), 0)
+            .expect_err("past the bound");
+        assert!(error.contains("repeated on every data point"), "{error}");
+        let (taken, _) =
+            observe(&request(100, description, scope), &defaults(), 0).expect("within");
+        assert_eq!(taken.len(), 100);
+    }
 }
