@@ -47,6 +47,8 @@ pub struct Graph {
     pub started: SystemTime,
     nodes: Vec<SpanNode>,
     traces: HashSet<String>,
+    /// Bytes of service name the nodes repeat (one copy per span).
+    service_bytes: usize,
 }
 
 /// A closed window, ready to upload or write.
@@ -65,6 +67,7 @@ impl Graph {
             started,
             nodes: Vec::new(),
             traces: HashSet::new(),
+            service_bytes: 0,
         }
     }
 
@@ -72,9 +75,15 @@ impl Graph {
         self.nodes.len()
     }
 
+    /// Bytes of service name the nodes so far repeat.
+    pub fn service_bytes(&self) -> usize {
+        self.service_bytes
+    }
+
     pub fn push(&mut self, service: &str, span: &Span) {
         let trace_id = hex(&span.trace_id);
         self.traces.insert(trace_id.clone());
+        self.service_bytes += service.len();
         let duration_ns = span
             .end_time_unix_nano
             .saturating_sub(span.start_time_unix_nano);

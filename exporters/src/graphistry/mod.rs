@@ -34,6 +34,8 @@ use llamacol_pipeline::{
 pub use config::{EdgeMode, GraphistryConfig, Privacy, PrivacyMode};
 use graph::{dataset_json, ipc_file, rfc3339, Built, Graph};
 
+use crate::repeated::{self, Repeated};
+
 /// Closed windows that may wait for upload before new batches are refused.
 pub const MAX_WAITING: usize = 4;
 /// Tries per waiting window at shutdown.
@@ -142,6 +144,16 @@ impl Inner {
         };
         let total = payload.items();
         let request = payload.message().map_err(ConsumeError::permanent)?;
+        // Every span's node carries its resource's service name: a request that would
+        // repeat more than `repeated::LIMIT` bytes of it is refused (`crate::repeated`).
+        let services: Vec<String> = request.resource_spans.iter().map(service_of).collect();
+        let mut repeated = Repeated::new("service name");
+        for (rs, service) in request.resource_spans.iter().zip(&services) {
+            let spans = rs.scope_spans.iter().map(|ss| ss.spans.len()).sum();
+            repeated
+                .add("span", service.len(), spans)
+                .map_err(ConsumeError::permanent)?;
+        }
         let mut state = self.state.lock().await;
         if state.waiting.len() >= MAX_WAITING {
             self.deliver(&mut state, false).await;
@@ -155,14 +167,21 @@ impl Inner {
             }
         }
         let mut taken = 0;
-        for rs in &request.resource_spans {
-            let service = service_of(rs);
+        for (rs, service) in request.resource_spans.iter().zip(&services) {
             for ss in &rs.scope_spans {
                 for span in &ss.spans {
+                    // Nor does a window: one that would pass it is closed first (its
+                    // Arrow text columns hold at most 2 GiB).
+                    let full = state.open.as_ref().is_some_and(|(graph, _)| {
+                        graph.service_bytes() + service.len() > repeated::LIMIT
+                    });
+                    if full {
+                        self.close(&mut state);
+                    }
                     let (graph, _) = state
                         .open
                         .get_or_insert_with(|| (Graph::new(SystemTime::now()), Instant::now()));
-                    graph.push(&service, span);
+                    graph.push(service, span);
                     taken += 1;
                     if graph.spans() >= self.config.max_spans {
                         self.close(&mut state);

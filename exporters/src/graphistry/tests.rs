@@ -629,6 +629,47 @@ async fn offline_dir_gets_nodes_edges_and_bindings_per_window() {
     );
 }
 
+/// Every span's node repeats its service name: a 1 MiB `service.name` on 1,100 spans
+/// (1.1 GiB of copies from a request of about 1 MiB) is refused as a permanent error
+/// naming the cause, and no window is written; 100 such spans are taken.
+#[tokio::test]
+async fn a_service_name_repeated_past_the_bound_refuses_the_request() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let under = exporter(&format!("{{offline_dir: '{}'}}", dir.path().display()));
+    under.exporter.start().await.expect("start");
+    let service = "s".repeat(1 << 20);
+    let request = |spans: u8, copies: usize| {
+        let spans = (0..copies).map(|n| span(n as u8, spans, None, "op", false));
+        Batch::Traces(Payload::from_message(ExportTraceServiceRequest {
+            resource_spans: vec![resource(&service, spans.collect())],
+        }))
+    };
+    let error = under
+        .exporter
+        .export(&mut request(1, 1_100))
+        .await
+        .expect_err("refused");
+    assert_eq!(error.kind(), llamacol_pipeline::ErrorKind::Permanent);
+    assert!(
+        error
+            .to_string()
+            .contains("service name repeated on every span"),
+        "{error}"
+    );
+    under
+        .exporter
+        .export(&mut request(2, 100))
+        .await
+        .expect("taken");
+    under.exporter.shutdown().await.expect("shutdown");
+    let windows = std::fs::read_dir(dir.path()).expect("dir").count();
+    assert_eq!(windows, 1, "only the 100 spans' window");
+    assert_eq!(
+        counted(&under.node, TargetFamily::GraphistrySpans),
+        [100, 0, 0]
+    );
+}
+
 #[test]
 fn config_errors_name_the_key_and_the_fix_and_secrets_never_print() {
     let issues = |yaml: &str| {
