@@ -13,4 +13,3 @@ pub mod otlp;
 pub mod parquet;
 pub mod prometheus;
 pub mod prometheusremotewrite;
-pub mod repeated;

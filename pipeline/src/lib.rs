@@ -21,6 +21,7 @@ pub mod memory;
 pub mod net;
 pub mod node;
 pub mod registry;
+pub mod repeated;
 pub mod rpc_status;
 pub mod runtime;
 pub mod signal;

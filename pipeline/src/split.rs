@@ -2,8 +2,13 @@
 //! and scope: what routes traces by trace id (load balancing) and groups them per trace
 //! (tail sampling).
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::Hash;
+
+use prost::Message;
+
+use crate::repeated::Repeated;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -11,37 +16,55 @@ use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 
+/// What each piece repeats; the item a `Repeated` error names.
+const REPEATED_TEXT: &str = "resource and scope text";
+const PIECE: &str = "group the request is split into";
+
+fn encoded_len(message: Option<&impl Message>, schema_url: &str) -> usize {
+    message.map_or(0, Message::encoded_len) + schema_url.len()
+}
+
 /// Per key and per resource block, one piece with the resource, the scopes and the spans
-/// of that key, in arrival order; with the number of spans in it.
+/// of that key, in arrival order; with the number of spans in it. Each piece holds a copy
+/// of its resource and scopes: a request whose pieces would copy more than
+/// `repeated::LIMIT` bytes of them (a large resource on very many keys) is refused.
 pub fn spans_by<K: Hash + Eq + Copy>(
     request: ExportTraceServiceRequest,
     mut key: impl FnMut(Option<&Resource>, &Span) -> K,
-) -> Vec<(K, ResourceSpans, usize)> {
+) -> Result<Vec<(K, ResourceSpans, usize)>, String> {
     let mut out: Vec<(K, ResourceSpans, usize)> = Vec::new();
+    let mut repeated = Repeated::new(REPEATED_TEXT);
     for rs in request.resource_spans {
+        let resource_bytes = encoded_len(rs.resource.as_ref(), &rs.schema_url);
         // Per key in this resource block: its piece in `out` and the scope block its last
         // ScopeSpans came from (spans of one scope block stay together).
         let mut pieces: HashMap<K, (usize, usize)> = HashMap::new();
         for (s, ss) in rs.scope_spans.into_iter().enumerate() {
+            let scope_bytes = encoded_len(ss.scope.as_ref(), &ss.schema_url);
             for span in ss.spans {
                 let k = key(rs.resource.as_ref(), &span);
-                let (i, last_scope) = pieces.entry(k).or_insert_with(|| {
-                    out.push((
-                        k,
-                        ResourceSpans {
-                            resource: rs.resource.clone(),
-                            scope_spans: Vec::new(),
-                            schema_url: rs.schema_url.clone(),
-                        },
-                        0,
-                    ));
-                    (out.len() - 1, usize::MAX)
-                });
+                let (i, last_scope) = match pieces.entry(k) {
+                    Entry::Occupied(e) => e.into_mut(),
+                    Entry::Vacant(e) => {
+                        repeated.add(PIECE, resource_bytes, 1)?;
+                        out.push((
+                            k,
+                            ResourceSpans {
+                                resource: rs.resource.clone(),
+                                scope_spans: Vec::new(),
+                                schema_url: rs.schema_url.clone(),
+                            },
+                            0,
+                        ));
+                        e.insert((out.len() - 1, usize::MAX))
+                    }
+                };
                 let piece = &mut out[*i];
                 piece.2 += 1;
                 match piece.1.scope_spans.last_mut() {
                     Some(last) if *last_scope == s => last.spans.push(span),
                     _ => {
+                        repeated.add(PIECE, scope_bytes, 1)?;
                         *last_scope = s;
                         piece.1.scope_spans.push(ScopeSpans {
                             scope: ss.scope.clone(),
@@ -53,37 +76,45 @@ pub fn spans_by<K: Hash + Eq + Copy>(
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// [`spans_by`] for log records.
 pub fn logs_by<K: Hash + Eq + Copy>(
     request: ExportLogsServiceRequest,
     mut key: impl FnMut(Option<&Resource>, &LogRecord) -> K,
-) -> Vec<(K, ResourceLogs, usize)> {
+) -> Result<Vec<(K, ResourceLogs, usize)>, String> {
     let mut out: Vec<(K, ResourceLogs, usize)> = Vec::new();
+    let mut repeated = Repeated::new(REPEATED_TEXT);
     for rl in request.resource_logs {
+        let resource_bytes = encoded_len(rl.resource.as_ref(), &rl.schema_url);
         let mut pieces: HashMap<K, (usize, usize)> = HashMap::new();
         for (s, sl) in rl.scope_logs.into_iter().enumerate() {
+            let scope_bytes = encoded_len(sl.scope.as_ref(), &sl.schema_url);
             for record in sl.log_records {
                 let k = key(rl.resource.as_ref(), &record);
-                let (i, last_scope) = pieces.entry(k).or_insert_with(|| {
-                    out.push((
-                        k,
-                        ResourceLogs {
-                            resource: rl.resource.clone(),
-                            scope_logs: Vec::new(),
-                            schema_url: rl.schema_url.clone(),
-                        },
-                        0,
-                    ));
-                    (out.len() - 1, usize::MAX)
-                });
+                let (i, last_scope) = match pieces.entry(k) {
+                    Entry::Occupied(e) => e.into_mut(),
+                    Entry::Vacant(e) => {
+                        repeated.add(PIECE, resource_bytes, 1)?;
+                        out.push((
+                            k,
+                            ResourceLogs {
+                                resource: rl.resource.clone(),
+                                scope_logs: Vec::new(),
+                                schema_url: rl.schema_url.clone(),
+                            },
+                            0,
+                        ));
+                        e.insert((out.len() - 1, usize::MAX))
+                    }
+                };
                 let piece = &mut out[*i];
                 piece.2 += 1;
                 match piece.1.scope_logs.last_mut() {
                     Some(last) if *last_scope == s => last.log_records.push(record),
                     _ => {
+                        repeated.add(PIECE, scope_bytes, 1)?;
                         *last_scope = s;
                         piece.1.scope_logs.push(ScopeLogs {
                             scope: sl.scope.clone(),
@@ -95,7 +126,7 @@ pub fn logs_by<K: Hash + Eq + Copy>(
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// A span's (or record's) trace id as 16 bytes (zeros where it has fewer).
@@ -135,7 +166,7 @@ mod tests {
                 ..Default::default()
             }],
         };
-        let pieces = spans_by(request, |_, s| trace_id_of(&s.trace_id)[0]);
+        let pieces = spans_by(request, |_, s| trace_id_of(&s.trace_id)[0]).expect("within");
         let names = |p: &ResourceSpans| -> Vec<Vec<String>> {
             p.scope_spans
                 .iter()
@@ -146,5 +177,57 @@ mod tests {
         assert_eq!((pieces[0].0, pieces[0].2), (1, 3));
         assert_eq!(names(&pieces[0].1), vec![vec!["a", "c"], vec!["d"]]);
         assert_eq!(names(&pieces[1].1), vec![vec!["b"]]);
+    }
+
+    /// Each piece copies its resource: a 1 MiB resource split by trace into 1,100 pieces
+    /// (1.1 GiB of copies from a request of about 1 MiB) is refused with the cause; into
+    /// 100 pieces it is split. Log records the same.
+    #[test]
+    fn pieces_copying_a_large_resource_past_the_bound_are_refused() {
+        let resource = Some(Resource {
+            attributes: vec![crate::attributes::string("big", &"x".repeat(1 << 20))],
+            ..Default::default()
+        });
+        let traces = |n: u16| ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: resource.clone(),
+                scope_spans: vec![ScopeSpans {
+                    spans: (0..n)
+                        .map(|t| Span {
+                            trace_id: t.to_be_bytes().repeat(8),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        let by_trace = |_: Option<&Resource>, s: &Span| trace_id_of(&s.trace_id);
+        let error = spans_by(traces(1_100), by_trace).expect_err("past the bound");
+        assert!(
+            error.contains("resource and scope text repeated"),
+            "{error}"
+        );
+        assert_eq!(spans_by(traces(100), by_trace).expect("within").len(), 100);
+
+        let logs = |n: u16| ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                resource: resource.clone(),
+                scope_logs: vec![ScopeLogs {
+                    log_records: (0..n)
+                        .map(|t| LogRecord {
+                            trace_id: t.to_be_bytes().repeat(8),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        let by_trace = |_: Option<&Resource>, l: &LogRecord| trace_id_of(&l.trace_id);
+        assert!(logs_by(logs(1_100), by_trace).is_err());
+        assert_eq!(logs_by(logs(100), by_trace).expect("within").len(), 100);
     }
 }

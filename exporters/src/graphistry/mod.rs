@@ -34,7 +34,7 @@ use llamacol_pipeline::{
 pub use config::{EdgeMode, GraphistryConfig, Privacy, PrivacyMode};
 use graph::{dataset_json, ipc_file, rfc3339, Built, Graph};
 
-use crate::repeated::{self, Repeated};
+use llamacol_pipeline::repeated::{self, Repeated};
 
 /// Closed windows that may wait for upload before new batches are refused.
 pub const MAX_WAITING: usize = 4;
@@ -145,7 +145,8 @@ impl Inner {
         let total = payload.items();
         let request = payload.message().map_err(ConsumeError::permanent)?;
         // Every span's node carries its resource's service name: a request that would
-        // repeat more than `repeated::LIMIT` bytes of it is refused (`crate::repeated`).
+        // repeat more than `repeated::LIMIT` bytes of it is refused
+        // (`llamacol_pipeline::repeated`).
         let services: Vec<String> = request.resource_spans.iter().map(service_of).collect();
         let mut repeated = Repeated::new("service name");
         for (rs, service) in request.resource_spans.iter().zip(&services) {

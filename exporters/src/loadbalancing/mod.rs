@@ -190,7 +190,9 @@ impl Shared {
                 let request = p.into_message().map_err(ConsumeError::permanent)?;
                 let mut per: Vec<ExportTraceServiceRequest> =
                     vec![ExportTraceServiceRequest::default(); up.len()];
-                for (i, piece, _) in spans_by(request, |r, s| owner(self.key(r, &s.trace_id))) {
+                let pieces = spans_by(request, |r, s| owner(self.key(r, &s.trace_id)))
+                    .map_err(ConsumeError::permanent)?;
+                for (i, piece, _) in pieces {
                     per[i].resource_spans.push(piece);
                 }
                 for (i, r) in per.into_iter().enumerate() {
@@ -203,7 +205,9 @@ impl Shared {
                 let request = p.into_message().map_err(ConsumeError::permanent)?;
                 let mut per: Vec<ExportLogsServiceRequest> =
                     vec![ExportLogsServiceRequest::default(); up.len()];
-                for (i, piece, _) in logs_by(request, |r, l| owner(self.key(r, &l.trace_id))) {
+                let pieces = logs_by(request, |r, l| owner(self.key(r, &l.trace_id)))
+                    .map_err(ConsumeError::permanent)?;
+                for (i, piece, _) in pieces {
                     per[i].resource_logs.push(piece);
                 }
                 for (i, r) in per.into_iter().enumerate() {

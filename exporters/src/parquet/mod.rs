@@ -30,7 +30,7 @@ pub use config::{ParquetCompression, ParquetConfig};
 use schema::{LogRow, Point, PointRow};
 use writer::{partition, remove_leftovers, Files};
 
-use crate::repeated::Repeated;
+use llamacol_pipeline::repeated::Repeated;
 
 pub fn factory() -> ExporterFactory {
     ExporterFactory {

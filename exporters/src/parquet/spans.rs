@@ -17,7 +17,7 @@ use arrow::error::ArrowError;
 
 use super::raw;
 use super::schema::{attrs_builder, field, map_type, record_batch, ts_builder, ts_type, Attrs};
-use crate::repeated::{self, Repeated};
+use llamacol_pipeline::repeated::{self, Repeated};
 
 /// One span's row, with its resource and scope: the encoded messages' bodies, read in
 /// place (`raw`).
@@ -172,7 +172,7 @@ struct SpanColumns {
     input_tokens: Int64Builder,
     output_tokens: Int64Builder,
     error_type: BinaryBuilder,
-    /// The resource and scope text the rows so far repeat (`crate::repeated`).
+    /// The resource and scope text the rows so far repeat (`llamacol_pipeline::repeated`).
     repeated: Repeated,
 }
 
@@ -449,7 +449,7 @@ struct SpanTables<'a> {
 
 const HOUR_NANOS: u64 = 3_600_000_000_000;
 
-/// What every row of the three tables repeats (`crate::repeated`): past its limit in one
+/// What every row of the three tables repeats (`llamacol_pipeline::repeated`): past its limit in one
 /// table (at most 1 GiB, under the 2 GiB an Arrow text column holds), a batch is refused.
 pub(super) const REPEATED_TEXT: &str = "resource and scope text";
 

@@ -14,7 +14,7 @@ use llamacol_pipeline::otlp::metrics::v1::{
 use llamacol_pipeline::attributes::{job_instance, value_string};
 use llamacol_pipeline::batch::data_points;
 
-use crate::repeated::Repeated;
+use llamacol_pipeline::repeated::Repeated;
 
 use super::translate::{label_name, metric_name, FamilyType, MetricKind, TranslationStrategy};
 
@@ -100,7 +100,8 @@ pub type Dropped = Vec<(String, &'static str, usize)>;
 
 /// The observations of a request's points, and what could not be translated. Every point
 /// carries its metric's name, help and unit and the scope (and resource) labels: a request
-/// that would so repeat more than `repeated::LIMIT` bytes is refused (`crate::repeated`).
+/// that would so repeat more than `repeated::LIMIT` bytes is refused
+/// (`llamacol_pipeline::repeated`).
 pub fn observe(
     request: &ExportMetricsServiceRequest,
     options: &Options,

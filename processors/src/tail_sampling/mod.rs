@@ -153,9 +153,10 @@ impl TailSampler {
         }
     }
 
-    /// Takes one request's spans in, trace by trace.
-    pub fn take(&mut self, request: ExportTraceServiceRequest, now: Instant) {
-        for (id, piece, spans) in split_by_trace(request) {
+    /// Takes one request's spans in, trace by trace; refuses one whose split would copy
+    /// too much resource and scope text (`llamacol_pipeline::split`).
+    pub fn take(&mut self, request: ExportTraceServiceRequest, now: Instant) -> Result<(), String> {
+        for (id, piece, spans) in split_by_trace(request)? {
             if self.sampled.contains(&id) {
                 self.emit(piece, spans);
                 continue;
@@ -192,6 +193,7 @@ impl TailSampler {
             }
         }
         self.cut_batch(0);
+        Ok(())
     }
 
     fn decide_oldest_early(&mut self) {
@@ -299,7 +301,7 @@ impl State for TailSampler {
     fn add(&mut self, batch: Batch) -> Result<(), BoxError> {
         if let Batch::Traces(p) = batch {
             let request = p.into_message()?;
-            self.take(request, Instant::now());
+            self.take(request, Instant::now())?;
         }
         Ok(())
     }
@@ -331,7 +333,9 @@ impl State for TailSampler {
 }
 
 /// The request's spans grouped by trace (per resource block, one piece per trace).
-fn split_by_trace(request: ExportTraceServiceRequest) -> Vec<(TraceId, ResourceSpans, usize)> {
+fn split_by_trace(
+    request: ExportTraceServiceRequest,
+) -> Result<Vec<(TraceId, ResourceSpans, usize)>, String> {
     spans_by(request, |_, span| trace_id_of(&span.trace_id))
 }
 

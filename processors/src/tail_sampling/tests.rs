@@ -105,7 +105,8 @@ fn policies_keep_errors_slow_expensive_and_matching_traces() {
             ),
         ]),
         now,
-    );
+    )
+    .expect("taken");
     assert!(kept(&mut t).is_empty(), "nothing before decision_wait");
     t.decide_due(now + Duration::from_millis(500));
     assert!(kept(&mut t).is_empty());
@@ -115,7 +116,8 @@ fn policies_keep_errors_slow_expensive_and_matching_traces() {
     t.take(
         traces_of(vec![span(1, 1, false, vec![]), span(5, 1, true, vec![])]),
         now + Duration::from_secs(2),
-    );
+    )
+    .expect("taken");
     assert_eq!(
         kept(&mut t),
         vec![1],
@@ -143,7 +145,8 @@ policies:
             span(2, 1, false, vec![]),
         ]),
         Instant::now(),
-    );
+    )
+    .expect("taken");
     t.closing();
     t.decide_due(Instant::now());
     assert_eq!(kept(&mut t), vec![2]);
@@ -164,16 +167,20 @@ fn bounds_decide_the_oldest_early_and_count_it() {
         SampledOutCounter::new(counters.clone()),
     );
     let now = Instant::now();
-    t.take(traces_of(vec![span(1, 1, true, vec![])]), now);
-    t.take(traces_of(vec![span(2, 1, false, vec![])]), now);
+    t.take(traces_of(vec![span(1, 1, true, vec![])]), now)
+        .expect("taken");
+    t.take(traces_of(vec![span(2, 1, false, vec![])]), now)
+        .expect("taken");
     // A third trace: the oldest (1, an error) is decided at once and kept.
-    t.take(traces_of(vec![span(3, 1, false, vec![])]), now);
+    t.take(traces_of(vec![span(3, 1, false, vec![])]), now)
+        .expect("taken");
     assert_eq!(kept(&mut t), vec![1]);
     // Trace 3 reaches 3 spans: decided (not sampled) without waiting.
     t.take(
         traces_of(vec![span(3, 1, false, vec![]), span(3, 1, false, vec![])]),
         now,
-    );
+    )
+    .expect("taken");
     let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(
         load(&counters.decided_early),
@@ -214,4 +221,32 @@ fn config_mistakes_are_named() {
             "{yaml}: {found:?}"
         );
     }
+}
+
+/// Holding spans per trace copies each trace's resource: a request with a 1 MiB resource
+/// on 1,100 traces is refused before anything is held (the stateful processor counts its
+/// spans as dropped), not turned into 1.1 GiB of copies.
+#[test]
+fn a_large_resource_on_very_many_traces_is_refused_before_anything_is_held() {
+    let mut t = TailSampler::new(&config(LLM_POLICIES), SampledOutCounter::default());
+    let mut request = traces_of(
+        (0..1_100u16)
+            .map(|n| span(n as u8, 1, false, vec![]))
+            .collect(),
+    );
+    for (n, s) in request.resource_spans[0].scope_spans[0]
+        .spans
+        .iter_mut()
+        .enumerate()
+    {
+        s.trace_id = (n as u32).to_be_bytes().repeat(4);
+    }
+    request.resource_spans[0]
+        .resource
+        .get_or_insert_with(Default::default)
+        .attributes
+        .push(string("big", &"x".repeat(1 << 20)));
+    let error = t.take(request, Instant::now()).expect_err("refused");
+    assert!(error.contains("repeated on every group"), "{error}");
+    assert_eq!(t.items(), 0);
 }

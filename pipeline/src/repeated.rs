@@ -1,12 +1,14 @@
 //! A bound on the text every item of a batch repeats.
 //!
-//! Several exporters copy text that a request carries once onto each item they make of it:
-//! the parquet exporter writes a resource's attributes and scope on every row, the
+//! Several components copy text that a request carries once onto each item they make of
+//! it: the parquet exporter writes a resource's attributes and scope on every row, the
 //! Prometheus exporters put a metric's name, help and unit and the scope (and resource)
-//! labels on every point. A request of a few MiB with one large resource or description
-//! and very many tiny items would so ask for tens of GiB and take the process down. Past
-//! `LIMIT` such bytes in one batch, the batch is refused with an error that says why; real
-//! batches repeat a few MiB (8,500 spans x a 1 KiB resource is 8.5 MiB).
+//! labels on every point, graphistry a service name on every node, and splitting a
+//! request by trace (`split`, tail sampling) copies the resource and scope into each piece.
+//! A request of a few MiB with one large resource or description and very many tiny items
+//! would so ask for tens of GiB and take the process down. Past `LIMIT` such bytes in one
+//! batch, the batch is refused with an error that says why; real batches repeat a few MiB
+//! (8,500 spans x a 1 KiB resource is 8.5 MiB).
 
 /// Bytes of repeated text one batch may ask for.
 pub const LIMIT: usize = 1 << 30;
