@@ -55,9 +55,19 @@ pub struct Series {
     pub values: Aggregates,
 }
 
-/// Every series, bounded by `max_series`; the rest share one overflow series.
+/// Text all series keys may hold together. Keys are a service name and a few attribute
+/// values (under 200 bytes each, so 10,000 series hold about 2 MiB); without a bound in
+/// bytes, `max_series` keys of a long service name or model would hold `max_series` times
+/// it (10,000 x a 2 MiB service name is 20 GiB, from one request of a few MiB).
+pub const MAX_KEY_BYTES: usize = 64 << 20;
+
+/// Every series, bounded by `max_series` and `MAX_KEY_BYTES`; the rest share one overflow
+/// series.
 pub struct Table {
     max_series: usize,
+    max_key_bytes: usize,
+    /// Bytes of text the keys of `series` hold.
+    key_bytes: usize,
     index: HashMap<u64, Vec<usize>>,
     pub series: Vec<Series>,
     pub overflow: Option<Aggregates>,
@@ -67,8 +77,15 @@ pub struct Table {
 
 impl Table {
     pub fn new(max_series: usize) -> Table {
+        Table::within(max_series, MAX_KEY_BYTES)
+    }
+
+    /// A table of at most `max_series` series whose keys hold at most `max_key_bytes`.
+    pub fn within(max_series: usize, max_key_bytes: usize) -> Table {
         Table {
             max_series,
+            max_key_bytes,
+            key_bytes: 0,
             index: HashMap::new(),
             series: Vec::new(),
             overflow: None,
@@ -99,9 +116,13 @@ impl Table {
             .index
             .get(&hash)
             .and_then(|slots| slots.iter().copied().find(|&i| same(&self.series[i])));
+        let key_bytes: usize = key.iter().flatten().map(|p| p.len()).sum();
+        let fits = self.series.len() < self.max_series
+            && self.key_bytes.saturating_add(key_bytes) <= self.max_key_bytes;
         let slot = match found {
             Some(i) => i,
-            None if self.series.len() < self.max_series => {
+            None if fits => {
+                self.key_bytes += key_bytes;
                 self.series.push(Series {
                     key: key
                         .iter()

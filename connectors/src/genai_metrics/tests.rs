@@ -268,6 +268,31 @@ async fn a_hundred_thousand_series_offered_keep_the_table_at_max_series() {
     assert_eq!(table.overflowed_spans, 90_000);
 }
 
+/// Every series key copies its resource's `service.name`: 100 series of a 1 MiB service
+/// name would hold 100 MiB; the keys stop at `MAX_KEY_BYTES` (64 MiB) and the rest go to
+/// the overflow series, as past `max_series`.
+#[tokio::test]
+async fn series_keys_stop_at_their_byte_bound_and_the_rest_overflow() {
+    let (c, _) = connector("{max_series: 10000}");
+    let spans = (0..100)
+        .map(|i| chat(&format!("m-{i}"), 10, 1, 1))
+        .collect();
+    let Batch::Traces(mut payload) = traces(spans) else {
+        unreachable!("traces")
+    };
+    let mut request = payload.into_message().expect("decoded");
+    request.resource_spans[0]
+        .resource
+        .get_or_insert_with(Default::default)
+        .attributes[0] = string("service.name", &"s".repeat(1 << 20));
+    payload = llamacol_pipeline::Payload::from_message(request);
+    c.consume(Batch::Traces(payload)).await.expect("taken");
+    let table = c.inner.table.lock().unwrap_or_else(PoisonError::into_inner);
+    let held = table.series.len();
+    assert_eq!(held, 63, "64 MiB of keys of just over 1 MiB each");
+    assert_eq!(table.overflowed_spans, 100 - held as u64);
+}
+
 #[tokio::test]
 async fn dimensions_and_cost_are_added_and_shutdown_flushes() {
     let (c, out) = connector("{dimensions: [{name: host.name}, {name: tenant, default: none}], metrics_flush_interval: 1h}");
