@@ -181,7 +181,7 @@ impl Inner {
 
     fn said_overflow(&self, table: &Table, before: u64) {
         if table.overflowed_spans > before && self.overflow_said.is_new("overflow") {
-            tracing::warn!(component = %self.id, max_series = self.config.max_series, "more distinct series than `max_series`: further ones are counted in one series with otel.metric.overflow=true (logged once)");
+            tracing::warn!(component = %self.id, max_series = self.config.max_series, "more distinct series than `max_series`, or their keys past 64 MiB: further ones are counted in one series with otel.metric.overflow=true (logged once)");
         }
     }
 
