@@ -116,13 +116,14 @@ impl Table {
             .index
             .get(&hash)
             .and_then(|slots| slots.iter().copied().find(|&i| same(&self.series[i])));
-        let key_bytes: usize = key.iter().flatten().map(|p| p.len()).sum();
-        let fits = self.series.len() < self.max_series
-            && self.key_bytes.saturating_add(key_bytes) <= self.max_key_bytes;
+        // Measured only for a key not found (a new series), not on every span.
+        let key_bytes = || -> usize { key.iter().flatten().map(|p| p.len()).sum() };
         let slot = match found {
             Some(i) => i,
-            None if fits => {
-                self.key_bytes += key_bytes;
+            None if self.series.len() < self.max_series
+                && self.key_bytes.saturating_add(key_bytes()) <= self.max_key_bytes =>
+            {
+                self.key_bytes += key_bytes();
                 self.series.push(Series {
                     key: key
                         .iter()
