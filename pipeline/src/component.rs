@@ -215,6 +215,15 @@ pub trait Exporter: Send + Sync {
     async fn start(&self) -> Result<(), BoxError> {
         Ok(())
     }
+    /// The largest encoded OTLP request (uncompressed protobuf bytes) the far side takes;
+    /// the queue cuts larger batches on the wire before `export` sees them. An exporter
+    /// that finds its own request too large (another encoding), or is refused for size,
+    /// returns [`ConsumeError::request_too_large`] and gets the batch again in pieces.
+    fn max_request_size(&self) -> Option<usize> {
+        None
+    }
+    /// Sends `batch`. When part of it was delivered before an error, `batch` is left
+    /// holding only the rest, so a retry sends nothing twice.
     async fn export(&self, batch: &mut Batch) -> Result<(), ConsumeError>;
     async fn shutdown(&self) -> Result<(), BoxError> {
         Ok(())

@@ -30,7 +30,17 @@ pub enum ErrorKind {
 pub struct ConsumeError {
     kind: ErrorKind,
     retry_after: Option<Duration>,
+    too_large: Option<RequestTooLarge>,
     source: BoxError,
+}
+
+/// The far side refused a request for its size (gRPC `RESOURCE_EXHAUSTED` "larger than
+/// max", HTTP 413), or the exporter found it larger than the far side takes before
+/// sending. Not retried as it is: the exporter's queue splits it and sends the pieces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestTooLarge {
+    /// The largest encoded OTLP request the far side takes, when its answer said so.
+    pub limit: Option<usize>,
 }
 
 impl ConsumeError {
@@ -38,6 +48,7 @@ impl ConsumeError {
         ConsumeError {
             kind: ErrorKind::Retryable,
             retry_after: None,
+            too_large: None,
             source: source.into(),
         }
     }
@@ -46,8 +57,23 @@ impl ConsumeError {
         ConsumeError {
             kind: ErrorKind::Permanent,
             retry_after: None,
+            too_large: None,
             source: source.into(),
         }
+    }
+
+    /// A request refused for its size: permanent as it is, but its pieces may pass.
+    /// `limit`: the largest encoded OTLP request the far side takes, when known.
+    pub fn request_too_large(source: impl Into<BoxError>, limit: Option<usize>) -> Self {
+        ConsumeError {
+            too_large: Some(RequestTooLarge { limit }),
+            ..ConsumeError::permanent(source)
+        }
+    }
+
+    /// Set when the request was refused for its size (see [`RequestTooLarge`]).
+    pub fn too_large(&self) -> Option<RequestTooLarge> {
+        self.too_large
     }
 
     /// A server's hint for when to retry (HTTP `Retry-After`, gRPC `RetryInfo`).

@@ -88,9 +88,13 @@ pub struct HttpError {
 }
 
 /// 429, 502, 503 and 504 are retryable (after `Retry-After` when the server sent one);
-/// every other status is permanent.
+/// 413 is a refusal for size (the queue cuts the request and sends the pieces); every
+/// other status is permanent.
 pub fn classify(status: u16, retry_after: Option<&str>, message: String) -> ConsumeError {
     let error = HttpError { status, message };
+    if status == 413 {
+        return ConsumeError::request_too_large(error, None);
+    }
     if matches!(status, 429 | 502 | 503 | 504) {
         let e = ConsumeError::retryable(error);
         match retry_after.and_then(parse_retry_after) {

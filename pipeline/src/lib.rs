@@ -40,7 +40,7 @@ pub use component::{
     ExporterFactory, Factory, FailureCounter, Kind, Processor, ProcessorFactory, Receiver,
     ReceiverFactory, SampledOutCounter, SignalPair,
 };
-pub use consumer::{BoxError, ConsumeError, Consumer, ErrorKind, FanOut};
+pub use consumer::{BoxError, ConsumeError, Consumer, ErrorKind, FanOut, RequestTooLarge};
 pub use extension::{Extension, ExtensionContext, ExtensionFactory, ServiceStatus};
 pub use node::NodeContext;
 pub use registry::Registry;

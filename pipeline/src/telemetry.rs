@@ -54,6 +54,15 @@ pub struct QueueGauge {
     pub corrupt_bytes: Box<dyn Fn() -> u64 + Send + Sync>,
 }
 
+/// The request-size limit an exporter sends within (configured or learned from the far
+/// side's refusals), and how many requests were cut to it.
+pub struct RequestLimitGauge {
+    pub component: String,
+    /// 0: no limit.
+    pub limit: Box<dyn Fn() -> u64 + Send + Sync>,
+    pub split: Box<dyn Fn() -> u64 + Send + Sync>,
+}
+
 /// What [`Telemetry::queue_snapshot`] reads of one queue.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueueReading {
@@ -102,6 +111,7 @@ impl QueueReading {
 pub struct Telemetry {
     counters: Mutex<Vec<(Scope, Arc<Counters>)>>,
     queues: Mutex<Vec<QueueGauge>>,
+    request_limits: Mutex<Vec<RequestLimitGauge>>,
     ready: AtomicBool,
     /// When the service last became ready (`health_check`'s `upSince`).
     ready_since: Mutex<Option<std::time::SystemTime>>,
@@ -135,6 +145,13 @@ impl Telemetry {
 
     pub fn register_queue(&self, gauge: QueueGauge) {
         self.queues
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(gauge);
+    }
+
+    pub fn register_request_limit(&self, gauge: RequestLimitGauge) {
+        self.request_limits
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(gauge);
@@ -323,6 +340,7 @@ impl Telemetry {
                 }
             }
         }
+        self.render_request_limits(&mut out);
         let targets = self.node.target_snapshot();
         for family in crate::node::TargetFamily::ALL {
             let rows: Vec<_> = targets.iter().filter(|t| t.0 == family).collect();
@@ -361,6 +379,47 @@ impl Telemetry {
             env!("CARGO_PKG_VERSION")
         );
         out
+    }
+}
+
+impl Telemetry {
+    fn render_request_limits(&self, out: &mut String) {
+        let limits = self
+            .request_limits
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if limits.is_empty() {
+            return;
+        }
+        type Read = fn(&RequestLimitGauge) -> u64;
+        let families: [(&str, &str, &str, Read); 2] = [
+            (
+                "request_size_limit_bytes",
+                "gauge",
+                "Largest encoded request the exporter sends: its max_request_size, or less when the far side refused requests for their size (0: no limit).",
+                |g| (g.limit)(),
+            ),
+            (
+                "requests_split_total",
+                "counter",
+                "Batches cut into several requests because they were larger than the request-size limit.",
+                |g| (g.split)(),
+            ),
+        ];
+        for (name, kind, help, value) in families {
+            let _ = writeln!(
+                out,
+                "# HELP llamacol_exporter_{name} {help}\n# TYPE llamacol_exporter_{name} {kind}"
+            );
+            for g in limits.iter() {
+                let _ = writeln!(
+                    out,
+                    "llamacol_exporter_{name}{{component=\"{}\"}} {}",
+                    escape(&g.component),
+                    value(g)
+                );
+            }
+        }
     }
 }
 

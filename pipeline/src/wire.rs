@@ -496,6 +496,8 @@ pub struct RawField {
     pub number: u32,
     pub wire_type: u8,
     pub value: std::ops::Range<usize>,
+    /// Where the field's key starts: `start..value.end` is the whole field, as written.
+    pub start: usize,
 }
 
 /// The top-level fields of an encoded message, in order.
@@ -552,6 +554,7 @@ impl Fields<'_> {
             number,
             wire_type,
             value,
+            start,
         })
     }
 }
@@ -583,7 +586,9 @@ pub fn put_len_prefix(out: &mut bytes::BytesMut, number: u32, body_len: usize) {
     out.put_u8(v as u8);
 }
 
+mod by_size;
 pub mod lenient;
+pub use by_size::{split_by_size, SizedPieces};
 
 #[cfg(test)]
 mod tests;

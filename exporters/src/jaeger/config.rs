@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use llamacol_pipeline::config::{ComponentConfig, Issue};
+use llamacol_pipeline::config::{ByteSize, ComponentConfig, Issue};
 use llamacol_pipeline::http::{Headers, TlsConfig};
 use serde::Deserialize;
 
@@ -28,6 +28,9 @@ pub struct JaegerConfig {
     pub tls: TlsConfig,
     /// Send the credentials of an authenticator extension.
     pub auth: Option<llamacol_pipeline::auth::AuthConfig>,
+    /// Largest request sent, uncompressed: as the `otlp` exporter's (default `4MiB` for
+    /// gRPC, Jaeger's own receivers included; `20MiB` for `otlp_http`; `0`: no limit).
+    pub max_request_size: Option<ByteSize>,
 }
 
 impl Default for JaegerConfig {
@@ -40,6 +43,7 @@ impl Default for JaegerConfig {
             timeout: Duration::from_secs(5),
             tls: TlsConfig::default(),
             auth: None,
+            max_request_size: None,
         }
     }
 }
@@ -72,6 +76,7 @@ impl JaegerConfig {
             timeout: self.timeout,
             tls: self.tls.clone(),
             auth: self.auth.clone(),
+            max_request_size: self.max_request_size,
             ..OtlpExporterConfig::default()
         }
     }

@@ -51,6 +51,13 @@ pub enum JaegerExporter {
 
 #[async_trait]
 impl Exporter for JaegerExporter {
+    fn max_request_size(&self) -> Option<usize> {
+        match self {
+            JaegerExporter::Otlp(s) => s.request_limit(),
+            JaegerExporter::Grpc(s) => s.request_limit(),
+        }
+    }
+
     async fn export(&self, batch: &mut Batch) -> Result<(), ConsumeError> {
         match self {
             JaegerExporter::Otlp(s) => s.export(batch).await,

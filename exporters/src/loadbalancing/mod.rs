@@ -63,8 +63,14 @@ fn build(ctx: &BuildContext, block: &serde_yaml::Value) -> Result<Arc<dyn Export
     if let Some(s) = &shared.config.resolver.static_ {
         shared.set_members(s.hostnames.clone())?;
     }
+    let request_limit = shared
+        .config
+        .otlp_for("backend:4317")
+        .ok()
+        .and_then(|c| c.request_limit());
     Ok(Arc::new(LoadBalancing {
         shared,
+        request_limit,
         resolver: Background::new(),
     }))
 }
@@ -94,6 +100,8 @@ impl Backend {
 
 pub struct LoadBalancing {
     shared: Arc<Shared>,
+    /// `protocol.otlp.max_request_size`, or its default.
+    request_limit: Option<usize>,
     /// Re-resolves DNS backends.
     resolver: Background,
 }
@@ -251,6 +259,12 @@ impl Exporter for LoadBalancing {
         Ok(())
     }
 
+    /// Each backend's request is a part of the batch, so a batch within the backends'
+    /// `max_request_size` gives requests within it.
+    fn max_request_size(&self) -> Option<usize> {
+        self.request_limit
+    }
+
     async fn export(&self, batch: &mut Batch) -> Result<(), ConsumeError> {
         self.shared.export(batch).await
     }
@@ -289,19 +303,22 @@ impl Shared {
             });
             let mut remainder: Option<Batch> = None;
             let mut permanent: Option<ConsumeError> = None;
+            let mut too_large: Option<ConsumeError> = None;
             for (backend, part, result) in futures::future::join_all(sends).await {
                 let items = part.items();
                 match result {
                     Ok(()) => TargetCounters::add(&backend.counters.sent, items),
                     Err(e) => {
-                        TargetCounters::add(&backend.counters.failed, items);
-                        if e.is_retryable() {
+                        if e.too_large().is_some() {
+                            // Kept for the queue, which cuts it and sends the pieces.
+                            too_large.get_or_insert(e);
+                        } else if e.is_retryable() {
+                            TargetCounters::add(&backend.counters.failed, items);
                             tracing::warn!(component = %self.id, backend = %backend.endpoint, error = %e, items, "backend failed; its share goes to the other backends for {BACKEND_PAUSE:?}");
                             backend.pause(now);
-                        } else if permanent.is_none() {
-                            permanent = Some(e);
-                            continue;
                         } else {
+                            TargetCounters::add(&backend.counters.failed, items);
+                            permanent.get_or_insert(e);
                             continue;
                         }
                         remainder = Some(match remainder.take() {
@@ -311,7 +328,7 @@ impl Shared {
                     }
                 }
             }
-            if let Some(e) = permanent {
+            if let Some(e) = permanent.or(too_large) {
                 // What a backend refused as bad data is not sent elsewhere; what is still
                 // undelivered for other reasons is kept for the retry.
                 *batch = remainder.unwrap_or_else(|| empty(signal));

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use llamacol_pipeline::config::{is_http_url, ComponentConfig, Issue, Listen};
+use llamacol_pipeline::config::{is_http_url, ByteSize, ComponentConfig, Issue, Listen};
 use llamacol_pipeline::http::{Headers, TlsConfig};
 use serde::Deserialize;
 
@@ -36,6 +36,30 @@ pub struct OtlpExporterConfig {
     /// Send the credentials of an authenticator extension (`bearertokenauth`,
     /// `basicauth` with `client_auth`).
     pub auth: Option<llamacol_pipeline::auth::AuthConfig>,
+    /// Largest request sent, measured uncompressed (servers check it after
+    /// decompression); larger batches are cut into several requests along resource,
+    /// scope and item boundaries. Default: for gRPC `4MiB`, the default limit of every
+    /// gRPC server (the Collector, Jaeger, Tempo, llamacol); for HTTP `20MiB`, the
+    /// Collector's `max_request_body_size`. Raise it only with the far side's limit.
+    /// `0`: no limit. A refusal for size lowers it for this exporter (see README).
+    pub max_request_size: Option<ByteSize>,
+}
+
+/// gRPC servers' default message limit (grpc-go's `defaultServerMaxReceiveMessageSize`).
+pub const GRPC_MAX_REQUEST: usize = 4 * 1024 * 1024;
+/// The Collector's OTLP/HTTP receiver's default `max_request_body_size`.
+pub const HTTP_MAX_REQUEST: usize = 20 * 1024 * 1024;
+
+impl OtlpExporterConfig {
+    /// `max_request_size`, or the protocol's default; `None` when set to 0.
+    pub fn request_limit(&self) -> Option<usize> {
+        match self.max_request_size {
+            Some(ByteSize(0)) => None,
+            Some(ByteSize(n)) => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+            None if self.protocol == Protocol::Grpc => Some(GRPC_MAX_REQUEST),
+            None => Some(HTTP_MAX_REQUEST),
+        }
+    }
 }
 
 impl Default for OtlpExporterConfig {
@@ -52,6 +76,7 @@ impl Default for OtlpExporterConfig {
             metrics_endpoint: None,
             logs_endpoint: None,
             auth: None,
+            max_request_size: None,
         }
     }
 }

@@ -19,6 +19,7 @@ pub struct GrpcSender {
     compression: Option<CompressionEncoding>,
     timeout: std::time::Duration,
     auth: Option<std::sync::Arc<dyn llamacol_pipeline::auth::Authenticator>>,
+    max_request_size: Option<usize>,
 }
 
 impl GrpcSender {
@@ -61,7 +62,12 @@ impl GrpcSender {
             compression,
             timeout: config.timeout,
             auth,
+            max_request_size: config.request_limit(),
         })
+    }
+
+    pub fn request_limit(&self) -> Option<usize> {
+        self.max_request_size
     }
 
     pub async fn send(&self, batch: &mut Batch) -> Result<(), ConsumeError> {
@@ -112,6 +118,16 @@ impl GrpcSender {
         path: &'static str,
         body: Bytes,
     ) -> Result<R, ConsumeError> {
+        if let Some(limit) = self.max_request_size.filter(|l| body.len() > *l) {
+            // Another encoding than the batch's (Jaeger's model) can be larger than it.
+            return Err(ConsumeError::request_too_large(
+                TooLarge {
+                    size: body.len(),
+                    limit,
+                },
+                None,
+            ));
+        }
         let (flag, payload) = match self.compression {
             Some(encoding) => (1u8, compress(encoding, &body)?),
             None => (0u8, body),
@@ -165,6 +181,14 @@ impl GrpcSender {
             })
             .map_err(|status| from_grpc(&status))
     }
+}
+
+/// A request this sender will not send: larger than `max_request_size`.
+#[derive(Debug, thiserror::Error)]
+#[error("request of {size} bytes is larger than `max_request_size` ({limit} bytes)")]
+pub struct TooLarge {
+    pub size: usize,
+    pub limit: usize,
 }
 
 const USER_AGENT: &str = concat!("llamacol/", env!("CARGO_PKG_VERSION"));

@@ -22,6 +22,7 @@ pub struct HttpSender {
     encoding: Encoding,
     compression: Compression,
     auth: Option<std::sync::Arc<dyn llamacol_pipeline::auth::Authenticator>>,
+    max_request_size: Option<usize>,
 }
 
 impl HttpSender {
@@ -46,7 +47,12 @@ impl HttpSender {
             encoding: config.encoding,
             compression: config.compression,
             auth,
+            max_request_size: config.request_limit(),
         })
+    }
+
+    pub fn request_limit(&self) -> Option<usize> {
+        self.max_request_size
     }
 
     pub async fn send(&self, batch: &mut Batch) -> Result<(), ConsumeError> {
@@ -57,6 +63,16 @@ impl HttpSender {
                 Bytes::from(to_json(batch).map_err(ConsumeError::permanent)?),
             ),
         };
+        if let Some(limit) = self.max_request_size.filter(|l| body.len() > *l) {
+            // JSON is larger than the protobuf the queue measured: cut smaller.
+            return Err(ConsumeError::request_too_large(
+                super::grpc::TooLarge {
+                    size: body.len(),
+                    limit,
+                },
+                None,
+            ));
+        }
         let body = compress(self.compression, body)
             .map_err(|e| ConsumeError::permanent(ExportError::Encode(e.to_string())))?;
         let signal = batch.signal();

@@ -51,8 +51,22 @@ pub enum OtlpExporter {
     Http(http::HttpSender),
 }
 
+impl OtlpExporter {
+    /// The largest encoded request this sender sends (`max_request_size`).
+    pub fn request_limit(&self) -> Option<usize> {
+        match self {
+            OtlpExporter::Grpc(s) => s.request_limit(),
+            OtlpExporter::Http(s) => s.request_limit(),
+        }
+    }
+}
+
 #[async_trait]
 impl Exporter for OtlpExporter {
+    fn max_request_size(&self) -> Option<usize> {
+        self.request_limit()
+    }
+
     async fn export(&self, batch: &mut Batch) -> Result<(), ConsumeError> {
         match self {
             OtlpExporter::Grpc(s) => s.send(batch).await,

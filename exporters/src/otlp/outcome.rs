@@ -17,12 +17,19 @@ pub enum ExportError {
 
 /// OTLP/gRPC: UNAVAILABLE, CANCELLED, DEADLINE_EXCEEDED, ABORTED, OUT_OF_RANGE and
 /// DATA_LOSS are retryable; RESOURCE_EXHAUSTED only when the server sent RetryInfo.
+/// A refusal for the message's size (RESOURCE_EXHAUSTED from grpc-go servers, tonic's
+/// OUT_OF_RANGE) is neither: the queue cuts the request and sends the pieces.
 pub fn from_grpc(status: &Status) -> ConsumeError {
     let retry_info = status.get_details_retry_info().and_then(|r| r.retry_delay);
     let error = ExportError::Grpc {
         code: status.code(),
         message: status.message().to_string(),
     };
+    if matches!(status.code(), Code::ResourceExhausted | Code::OutOfRange)
+        && says_too_large(status.message())
+    {
+        return ConsumeError::request_too_large(error, stated_limit(status.message()));
+    }
     let retryable = match status.code() {
         Code::Unavailable
         | Code::Cancelled
@@ -38,6 +45,22 @@ pub fn from_grpc(status: &Status) -> ConsumeError {
         (true, None) => ConsumeError::retryable(error),
         (false, _) => ConsumeError::permanent(error),
     }
+}
+
+/// Whether a gRPC status message is a refusal for the message's size: grpc-go's
+/// "received message larger than max (N vs. M)" and "received message after decompression
+/// larger than max M", tonic's "decoded message length too large: found N bytes, the limit
+/// is: M bytes".
+fn says_too_large(message: &str) -> bool {
+    message.contains("larger than max") || message.contains("message length too large")
+}
+
+/// The limit a size refusal states: the last number in the message (`M` above).
+fn stated_limit(message: &str) -> Option<usize> {
+    message
+        .split(|c: char| !c.is_ascii_digit())
+        .rfind(|s| !s.is_empty())
+        .and_then(|n| n.parse().ok())
 }
 
 /// Items a server rejected in an otherwise successful response, and its message.

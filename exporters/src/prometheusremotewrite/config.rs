@@ -31,6 +31,10 @@ pub struct RemoteWriteConfig {
     pub translation_strategy: TranslationStrategy,
     /// Send the credentials of an authenticator extension.
     pub auth: Option<llamacol_pipeline::auth::AuthConfig>,
+    /// Largest `WriteRequest` sent, uncompressed, in bytes (the Collector's key and
+    /// default, 3000000); a batch's series are sent in as many requests as it takes. A
+    /// 413 from the endpoint halves the requests from then on.
+    pub max_batch_size_bytes: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -59,6 +63,7 @@ impl Default for RemoteWriteConfig {
             resource_to_telemetry_conversion: ResourceToTelemetry::default(),
             translation_strategy: TranslationStrategy::default(),
             auth: None,
+            max_batch_size_bytes: 3_000_000,
         }
     }
 }
@@ -88,6 +93,12 @@ impl ComponentConfig for RemoteWriteConfig {
         }
         if self.timeout.is_zero() {
             issues.push(Issue::new("timeout", "must be more than 0"));
+        }
+        if self.max_batch_size_bytes == 0 {
+            issues.push(Issue::new(
+                "max_batch_size_bytes",
+                "must be more than 0 (the Collector's default is 3000000)",
+            ));
         }
         issues
     }

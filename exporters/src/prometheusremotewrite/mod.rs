@@ -7,7 +7,8 @@
 mod config;
 mod proto;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -48,6 +49,7 @@ fn build(ctx: &BuildContext, block: &Value) -> Result<Arc<dyn Exporter>, BoxErro
         auth: ctx.auth.resolve(config.auth.as_ref())?,
         options: config.options(),
         ingest: Ingest::new(ctx.dropped.clone()),
+        learned_limit: AtomicUsize::new(usize::MAX),
         config,
     }))
 }
@@ -59,6 +61,8 @@ pub struct RemoteWriteExporter {
     client: reqwest::Client,
     ingest: Ingest,
     auth: Option<Arc<dyn llamacol_pipeline::auth::Authenticator>>,
+    /// Half the size of the smallest request the endpoint refused with 413.
+    learned_limit: AtomicUsize,
 }
 
 impl RemoteWriteExporter {
@@ -148,11 +152,63 @@ impl RemoteWriteExporter {
 
 #[async_trait]
 impl Exporter for RemoteWriteExporter {
+    /// The batch's series, in requests of at most `max_batch_size_bytes` (or the smaller
+    /// size learned from a 413). Cut here, after translation, not by the queue: the queue
+    /// would export the pieces again, and translating a batch twice would count its
+    /// deltas twice.
     async fn export(&self, batch: &mut Batch) -> Result<(), ConsumeError> {
         let request = self.write_request(batch)?;
-        if request.timeseries.is_empty() {
-            return Ok(());
+        let limit = self
+            .config
+            .max_batch_size_bytes
+            .min(self.learned_limit.load(Ordering::Relaxed));
+        let mut pending: VecDeque<WriteRequest> = chunks(request.timeseries, limit).into();
+        while let Some(request) = pending.pop_front() {
+            match self.post(&request).await {
+                Ok(()) => {}
+                Err(e) if e.too_large().is_some() && request.timeseries.len() > 1 => {
+                    let size = request.encoded_len();
+                    if size / 2 < self.learned_limit.fetch_min(size / 2, Ordering::Relaxed) {
+                        tracing::warn!(component = %self.id, refused_bytes = size, error = %e, "remote-write endpoint refused a request for its size; sending requests of at most {} bytes from now on", size / 2);
+                    }
+                    let mut first = request.timeseries;
+                    let second = first.split_off(first.len() / 2);
+                    pending.push_front(WriteRequest { timeseries: second });
+                    pending.push_front(WriteRequest { timeseries: first });
+                }
+                // One series alone too large: the queue must not cut and translate again.
+                Err(e) if e.too_large().is_some() => return Err(ConsumeError::permanent(e)),
+                Err(e) => return Err(e),
+            }
         }
+        Ok(())
+    }
+}
+
+/// `series` in requests of at most `limit` encoded bytes, in order; a series larger than
+/// the limit goes alone.
+fn chunks(series: Vec<TimeSeries>, limit: usize) -> Vec<WriteRequest> {
+    let mut out = Vec::new();
+    let mut current = WriteRequest::default();
+    let mut size = 0;
+    for s in series {
+        let field = 1 + prost::length_delimiter_len(s.encoded_len()) + s.encoded_len();
+        if size + field > limit && !current.timeseries.is_empty() {
+            out.push(std::mem::take(&mut current));
+            size = 0;
+        }
+        size += field;
+        current.timeseries.push(s);
+    }
+    if !current.timeseries.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+impl RemoteWriteExporter {
+    /// One remote-write request.
+    async fn post(&self, request: &WriteRequest) -> Result<(), ConsumeError> {
         let body = snap::raw::Encoder::new()
             .compress_vec(&request.encode_to_vec())
             .map_err(|e| ConsumeError::permanent(format!("snappy: {e}")))?;

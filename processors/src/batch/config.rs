@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use llamacol_pipeline::config::{ComponentConfig, Issue};
+use llamacol_pipeline::config::{ByteSize, ComponentConfig, Issue};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -19,6 +19,11 @@ pub struct BatchConfig {
     /// Metrics are split at whole metrics: one metric with more data points than this is
     /// sent on its own.
     pub send_batch_max_size: usize,
+    /// Upper bound of one sent batch in encoded bytes (`4MiB`, `1000000`); a batch is
+    /// also sent as soon as this many bytes are pending. 0 (default) means no bound.
+    /// Not a Collector key: exporters already cut requests to the far side's limit
+    /// (`max_request_size`); set this to bound batches by size for other reasons.
+    pub send_batch_max_bytes: ByteSize,
 }
 
 impl Default for BatchConfig {
@@ -27,6 +32,7 @@ impl Default for BatchConfig {
             send_batch_size: 8192,
             timeout: Duration::from_millis(200),
             send_batch_max_size: 0,
+            send_batch_max_bytes: ByteSize(0),
         }
     }
 }

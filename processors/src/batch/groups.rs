@@ -43,6 +43,8 @@ pub struct Groups {
     signal: Signal,
     resources: Vec<ResourceGroup>,
     items: usize,
+    /// Encoded bytes of the pending items (their resource and scope blocks not counted).
+    item_bytes: usize,
 }
 
 impl Groups {
@@ -51,11 +53,17 @@ impl Groups {
             signal,
             resources: Vec::new(),
             items: 0,
+            item_bytes: 0,
         }
     }
 
     pub fn items(&self) -> usize {
         self.items
+    }
+
+    /// Encoded bytes of the pending items.
+    pub fn bytes(&self) -> usize {
+        self.item_bytes
     }
 
     pub fn signal(&self) -> Signal {
@@ -115,6 +123,7 @@ impl Groups {
                         1
                     };
                     self.items += count;
+                    self.item_bytes += len_field_size(item.len());
                     group.scopes[scope_index].items.push_back((item, count));
                 }
             }
@@ -122,22 +131,44 @@ impl Groups {
         Ok(())
     }
 
-    /// Takes up to `max` items (0: all) from the front, as one encoded request, and the
-    /// number of items in it. At least one item is taken when any is pending.
-    pub fn take(&mut self, max: usize) -> (Bytes, usize) {
+    /// Takes up to `max` items (0: all) and at most `max_bytes` encoded bytes (0: no
+    /// bound) from the front, as one encoded request, and the number of items in it. At
+    /// least one item is taken when any is pending, whatever its size.
+    pub fn take(&mut self, max: usize, max_bytes: usize) -> (Bytes, usize) {
         let limit = if max == 0 { usize::MAX } else { max };
+        let byte_limit = if max_bytes == 0 {
+            usize::MAX
+        } else {
+            max_bytes
+        };
         let mut taken: Vec<OutResource> = Vec::new();
         let mut count = 0;
+        // An upper bound of the request's size so far: blocks are counted with the
+        // longest length prefix, so the request written is never larger.
+        let mut bytes = 0;
         'outer: for resource in &mut self.resources {
             let mut scopes = Vec::new();
+            let resource_cost =
+                BLOCK_PREFIX + part_size(&resource.resource) + part_size(&resource.schema_url);
             for scope in &mut resource.scopes {
                 let mut items = Vec::new();
-                while let Some((_, n)) = scope.items.front() {
-                    if count > 0 && count + n > limit {
+                let scope_cost =
+                    BLOCK_PREFIX + part_size(&scope.scope) + part_size(&scope.schema_url);
+                while let Some((item, n)) = scope.items.front() {
+                    let mut cost = len_field_size(item.len());
+                    if items.is_empty() {
+                        cost += scope_cost;
+                        if scopes.is_empty() {
+                            cost += resource_cost;
+                        }
+                    }
+                    if count > 0 && (count + n > limit || bytes + cost > byte_limit) {
                         break;
                     }
                     let (item, n) = scope.items.pop_front().unwrap_or_default();
+                    self.item_bytes -= len_field_size(item.len());
                     count += n;
+                    bytes += cost;
                     items.push(item);
                 }
                 let full = !scope.items.is_empty();
@@ -168,9 +199,14 @@ impl Groups {
         }
         self.resources.retain(|r| !r.scopes.is_empty());
         self.items -= count;
-        (encode(&taken), count)
+        let out = encode(&taken);
+        debug_assert!(count <= 1 || out.len() <= byte_limit);
+        (out, count)
     }
 }
+
+/// The most a resource or scope block's key and length prefix take (a 5-byte length).
+const BLOCK_PREFIX: usize = 6;
 
 /// Splits a Resource*/Scope* block into its field 1, field 3 and the list of field 2.
 fn split(block: &Bytes) -> Result<(Part, Part, Vec<Bytes>), WireError> {

@@ -70,9 +70,11 @@ struct Pending {
 }
 
 impl Pending {
-    /// One batch of at most `max` items (0: everything).
+    /// One batch of at most `max` items (0: everything) and `send_batch_max_bytes`.
     fn take(&mut self, max: usize) -> Option<Batch> {
-        let (bytes, items) = self.groups.take(max);
+        let (bytes, items) = self
+            .groups
+            .take(max, self.config.send_batch_max_bytes.0 as usize);
         if items == 0 {
             self.deadline = None;
             return None;
@@ -95,9 +97,14 @@ impl State for Pending {
         Ok(())
     }
 
-    /// A full batch of `send_batch_size` (capped by `send_batch_max_size`).
+    /// A full batch of `send_batch_size` (capped by `send_batch_max_size`), or of
+    /// `send_batch_max_bytes` when that many bytes are pending first.
     fn ready(&mut self) -> Option<Batch> {
         let size = self.config.send_batch_size;
+        let max_bytes = self.config.send_batch_max_bytes.0 as usize;
+        if max_bytes > 0 && self.groups.bytes() >= max_bytes {
+            return self.take(self.config.send_batch_max_size);
+        }
         if size == 0 || self.groups.items() < size {
             if self.groups.is_empty() {
                 self.deadline = None;

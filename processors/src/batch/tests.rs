@@ -25,7 +25,7 @@ fn equal_resources_merge_into_one_block_and_keep_every_span() {
     groups.add(&encoded(&sample_traces(1, 2))).expect("add");
     groups.add(&encoded(&sample_traces(2, 1))).expect("add"); // resources svc-0 and svc-1
     assert_eq!(groups.items(), 7);
-    let (bytes, items) = groups.take(0);
+    let (bytes, items) = groups.take(0, 0);
     assert_eq!(items, 7);
     assert!(groups.is_empty());
     let merged = ExportTraceServiceRequest::decode(bytes).expect("valid protobuf");
@@ -61,7 +61,7 @@ fn different_scopes_under_one_resource_stay_apart() {
     let mut groups = Groups::new(Signal::Traces);
     groups.add(&encoded(&a)).expect("add");
     groups.add(&encoded(&b)).expect("add");
-    let merged = ExportTraceServiceRequest::decode(groups.take(0).0).expect("valid");
+    let merged = ExportTraceServiceRequest::decode(groups.take(0, 0).0).expect("valid");
     assert_eq!(merged.resource_spans.len(), 1);
     assert_eq!(
         merged.resource_spans[0].schema_url,
@@ -76,7 +76,7 @@ fn take_splits_at_the_maximum() {
     groups.add(&encoded(&sample_traces(3, 9))).expect("add");
     let mut sizes = Vec::new();
     while !groups.is_empty() {
-        let (bytes, items) = groups.take(10);
+        let (bytes, items) = groups.take(10, 0);
         let decoded = ExportTraceServiceRequest::decode(bytes).expect("valid");
         assert_eq!(decoded.count_items(), items);
         sizes.push(items);
@@ -85,19 +85,44 @@ fn take_splits_at_the_maximum() {
 }
 
 #[test]
+fn take_stops_at_the_byte_bound_and_an_item_larger_than_it_leaves_alone() {
+    let mut groups = Groups::new(Signal::Traces);
+    let mut request = sample_traces(3, 40);
+    request.resource_spans[1].scope_spans[0].spans[5]
+        .attributes
+        .push(string_attr("gen_ai.prompt", &"p".repeat(5_000)));
+    groups.add(&encoded(&request)).expect("add");
+    assert!(groups.bytes() > 10_000);
+    let mut total = 0;
+    let mut oversize = 0;
+    while !groups.is_empty() {
+        let (bytes, items) = groups.take(0, 2_000);
+        let decoded = ExportTraceServiceRequest::decode(bytes.clone()).expect("valid");
+        assert_eq!(decoded.count_items(), items);
+        if bytes.len() > 2_000 {
+            assert_eq!(items, 1, "only a single item may exceed the bound");
+            oversize += 1;
+        }
+        total += items;
+    }
+    assert_eq!((total, oversize), (120, 1));
+    assert_eq!(groups.bytes(), 0);
+}
+
+#[test]
 fn metrics_count_data_points_and_split_at_whole_metrics() {
     let mut groups = Groups::new(Signal::Metrics);
     let request = sample_metrics(2); // per i: gauge (1 point), sum (2 points), histogram (1 point)
     groups.add(&encoded(&request)).expect("add");
     assert_eq!(groups.items(), request.count_items());
-    let (bytes, items) = groups.take(2);
+    let (bytes, items) = groups.take(2, 0);
     let decoded = ExportMetricsServiceRequest::decode(bytes).expect("valid");
     assert_eq!(
         (items, decoded.count_items()),
         (1, 1),
         "gauge alone: the sum's 2 points would exceed 2"
     );
-    let (_, items) = groups.take(2);
+    let (_, items) = groups.take(2, 0);
     assert_eq!(items, 2, "the sum");
 }
 
@@ -228,6 +253,25 @@ async fn respects_the_maximum_and_flushes_on_shutdown() {
         .await
         .expect_err("closed")
         .is_retryable());
+}
+
+#[tokio::test(start_paused = true)]
+async fn send_batch_max_bytes_sends_as_soon_as_that_many_bytes_are_pending() {
+    let capture = Arc::new(Capture::default());
+    let (p, _) = processor(
+        "{send_batch_size: 100000, send_batch_max_bytes: 3KiB, timeout: 1h}",
+        capture.clone(),
+    );
+    p.start().await.expect("start");
+    p.consume(traces(2, 100)).await.expect("accepted");
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let sent = capture.batches();
+    assert!(
+        sent.len() >= 4,
+        "sent before the timeout, in pieces: {sent:?}"
+    );
+    p.shutdown().await.expect("shutdown");
+    assert_eq!(capture.batches().iter().sum::<usize>(), 200);
 }
 
 #[tokio::test(start_paused = true)]

@@ -5,6 +5,7 @@
 //! persistent queue lives in a storage extension (`file_storage`) behind [`QueueStorage`],
 //! the same API a user's own storage would implement.
 
+mod fit;
 mod memory;
 mod retry;
 mod room;
@@ -20,7 +21,7 @@ use crate::component::{ComponentId, Exporter, Kind};
 use crate::config::{QueueSettings, RetrySettings};
 use crate::consumer::{BoxError, ConsumeError, Consumer};
 use crate::signal::Signal;
-use crate::telemetry::{Counters, QueueGauge, Scope, Telemetry};
+use crate::telemetry::{Counters, QueueGauge, RequestLimitGauge, Scope, Telemetry};
 
 pub use memory::MemoryQueue;
 use retry::{Delivery, Retrier};
@@ -184,8 +185,19 @@ impl ExporterQueue {
                 corrupt_bytes: Box::new(move || corrupt.corrupt_bytes()),
             });
         }
+        let retrier = Retrier::new(id.clone(), retry, queue.persistent());
+        let (fit, limited) = (retrier.fit.clone(), exporter.clone());
+        let split = retrier.fit.clone();
+        telemetry.register_request_limit(RequestLimitGauge {
+            component: id.to_string(),
+            limit: Box::new(move || {
+                fit.limit(limited.max_request_size())
+                    .map_or(0, |l| l as u64)
+            }),
+            split: Box::new(move || split.split.load(std::sync::atomic::Ordering::Relaxed)),
+        });
         Ok(Arc::new(ExporterQueue {
-            retrier: Retrier::new(id.clone(), retry, queue.persistent()),
+            retrier,
             id,
             exporter,
             settings,

@@ -107,3 +107,183 @@ async fn closing_wakes_waiters_and_pop_drains_what_is_left() {
     drop(left);
     assert!(q.pop().await.is_none(), "closed and empty");
 }
+
+/// A far side that refuses requests above `limit` bytes for their size, saying the limit
+/// (as grpc-go does) or not (as an HTTP 413 does).
+struct Limited {
+    declared: Option<usize>,
+    limit: usize,
+    states_limit: bool,
+    seen: std::sync::Mutex<Vec<usize>>,
+    delivered: std::sync::atomic::AtomicUsize,
+}
+
+impl Limited {
+    fn new(declared: Option<usize>, limit: usize, states_limit: bool) -> Limited {
+        Limited {
+            declared,
+            limit,
+            states_limit,
+            seen: std::sync::Mutex::new(Vec::new()),
+            delivered: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    fn delivered(&self) -> usize {
+        self.delivered.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn seen(&self) -> Vec<usize> {
+        self.seen.lock().expect("lock").clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::component::Exporter for Limited {
+    fn max_request_size(&self) -> Option<usize> {
+        self.declared
+    }
+
+    async fn export(&self, batch: &mut Batch) -> Result<(), crate::ConsumeError> {
+        let size = batch.encoded_len();
+        self.seen.lock().expect("lock").push(size);
+        if size > self.limit {
+            let message = format!(
+                "grpc: received message larger than max ({size} vs. {})",
+                self.limit
+            );
+            let stated = self.states_limit.then_some(self.limit);
+            return Err(crate::ConsumeError::request_too_large(message, stated));
+        }
+        self.delivered
+            .fetch_add(batch.items(), std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+fn retrier() -> super::Retrier {
+    let id = crate::ComponentId::parse("otlp/limited").expect("id");
+    super::Retrier::new(id, crate::config::RetrySettings::default(), false)
+}
+
+fn outcomes(c: &crate::telemetry::Counters) -> [u64; 3] {
+    use std::sync::atomic::Ordering::SeqCst;
+    [
+        c.sent.load(SeqCst),
+        c.failed.load(SeqCst),
+        c.dropped.load(SeqCst),
+    ]
+}
+
+#[tokio::test]
+async fn batches_are_cut_to_the_exporters_max_request_size() {
+    let exporter = Limited::new(Some(4_000), 4_000, true);
+    let retrier = retrier();
+    let counters = crate::telemetry::Counters::default();
+    let big = batch(300);
+    assert!(big.encoded_len() > 3 * 4_000);
+    let delivery = retrier.deliver(&exporter, big, &counters).await;
+    assert!(delivery.into_result().is_ok());
+    assert_eq!(exporter.delivered(), 300);
+    assert_eq!(outcomes(&counters), [300, 0, 0]);
+    assert!(
+        exporter.seen().iter().all(|s| *s <= 4_000),
+        "{:?}",
+        exporter.seen()
+    );
+    assert_eq!(
+        retrier.fit.split.load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_refusal_for_size_is_cut_at_the_stated_limit_and_the_limit_kept() {
+    let exporter = Limited::new(None, 5_000, true);
+    let retrier = retrier();
+    let counters = crate::telemetry::Counters::default();
+    let delivery = retrier.deliver(&exporter, batch(300), &counters).await;
+    assert!(delivery.into_result().is_ok());
+    assert_eq!(
+        outcomes(&counters),
+        [300, 0, 0],
+        "nothing failed, nothing retried as it was"
+    );
+    assert_eq!(
+        retrier.fit.limit(None),
+        Some(5_000),
+        "learned from the refusal"
+    );
+    let refused = exporter.seen().iter().filter(|s| **s > 5_000).count();
+    assert_eq!(refused, 1, "one refusal: {:?}", exporter.seen());
+
+    // The next batch is cut before it is sent: no refusal at all.
+    let before = exporter.seen().len();
+    let delivery = retrier.deliver(&exporter, batch(300), &counters).await;
+    assert!(delivery.into_result().is_ok());
+    assert!(exporter.seen()[before..].iter().all(|s| *s <= 5_000));
+    assert_eq!(exporter.delivered(), 600);
+}
+
+#[tokio::test]
+async fn a_refusal_that_states_no_limit_halves_the_request_until_it_passes() {
+    let exporter = Limited::new(None, 3_000, false);
+    let retrier = retrier();
+    let counters = crate::telemetry::Counters::default();
+    let delivery = retrier.deliver(&exporter, batch(300), &counters).await;
+    assert!(delivery.into_result().is_ok());
+    assert_eq!(outcomes(&counters), [300, 0, 0]);
+    let learned = retrier.fit.limit(None).expect("learned");
+    assert!(learned <= 3_000 && learned > 3_000 / 4, "{learned}");
+}
+
+#[tokio::test]
+async fn an_item_too_large_alone_is_counted_failed_with_the_limit_and_the_rest_delivered() {
+    let mut request = sample_traces(1, 100);
+    request.resource_spans[0].scope_spans[0].spans[42]
+        .attributes
+        .push(crate::testing::string_attr(
+            "gen_ai.prompt",
+            &"p".repeat(30_000),
+        ));
+    let exporter = Limited::new(Some(20_000), 20_000, true);
+    let retrier = retrier();
+    let counters = crate::telemetry::Counters::default();
+    let delivery = retrier
+        .deliver(&exporter, Batch::from(request), &counters)
+        .await;
+    let error = delivery.into_result().expect_err("one item failed");
+    assert!(!error.is_retryable());
+    let message = error.to_string();
+    assert!(
+        message.contains("1 item(s) left out") && message.contains("at most 20000 bytes"),
+        "{message}"
+    );
+    assert_eq!(outcomes(&counters), [99, 1, 0]);
+    assert_eq!(exporter.delivered(), 99);
+}
+
+#[tokio::test]
+async fn a_single_item_refused_for_size_is_failed_not_retried() {
+    let mut request = sample_traces(1, 1);
+    request.resource_spans[0].scope_spans[0].spans[0]
+        .attributes
+        .push(crate::testing::string_attr(
+            "gen_ai.prompt",
+            &"p".repeat(10_000),
+        ));
+    let exporter = Limited::new(None, 5_000, true);
+    let retrier = retrier();
+    let counters = crate::telemetry::Counters::default();
+    let started = Instant::now();
+    let delivery = retrier
+        .deliver(&exporter, Batch::from(request), &counters)
+        .await;
+    assert!(delivery.into_result().is_err());
+    assert_eq!(outcomes(&counters), [0, 1, 0]);
+    assert_eq!(exporter.seen().len(), 1, "sent once, not retried");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "no backoff wait"
+    );
+}
