@@ -34,7 +34,7 @@ fn hot_paths(c: &mut Criterion) {
             let mut groups = Groups::new(Signal::Traces);
             let _ = groups.add(&bytes);
             let _ = groups.add(&bytes);
-            groups.take(0)
+            groups.take(0, 0)
         })
     });
     let encoded = Batch::from_bytes(Signal::Traces, bytes.clone()).expect("valid");
