@@ -19,15 +19,26 @@ pub struct Jaeger {
     pub grpc: u16,
     /// The query service's HTTP API (16686).
     pub query: u16,
+    /// Jaeger's own metrics (Prometheus text on `/metrics`), when started with them.
+    pub metrics: Option<u16>,
     _dir: tempfile::TempDir,
 }
 
 impl Jaeger {
     pub fn start() -> Jaeger {
+        Jaeger::start_config("all-in-one.yaml", None)
+    }
+
+    /// Started with its own metrics served on a free port (`metrics`).
+    pub fn start_with_metrics() -> Jaeger {
+        Jaeger::start_config("all-in-one-metrics.yaml", Some(free_port()))
+    }
+
+    fn start_config(file: &str, metrics: Option<u16>) -> Jaeger {
         let dir = tempfile::tempdir().expect("tempdir");
-        let config = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/testdata/jaeger/all-in-one.yaml"
+        let config = format!(
+            "{}/tests/testdata/jaeger/{file}",
+            env!("CARGO_MANIFEST_DIR")
         );
         let (otlp_grpc, otlp_http, grpc, query, query_grpc) = (
             free_port(),
@@ -43,7 +54,11 @@ impl Jaeger {
             .env("JAEGER_OTLP_HTTP_PORT", otlp_http.to_string())
             .env("JAEGER_GRPC_PORT", grpc.to_string())
             .env("JAEGER_QUERY_HTTP_PORT", query.to_string())
-            .env("JAEGER_QUERY_GRPC_PORT", query_grpc.to_string());
+            .env("JAEGER_QUERY_GRPC_PORT", query_grpc.to_string())
+            .env(
+                "JAEGER_METRICS_PORT",
+                metrics.unwrap_or_default().to_string(),
+            );
         let mut process = Running::spawn("jaeger", &mut command, dir.path().join("jaeger.log"));
         let deadline = Instant::now() + Duration::from_secs(30);
         while ![otlp_grpc, grpc, query]
@@ -64,6 +79,7 @@ impl Jaeger {
             otlp_http,
             grpc,
             query,
+            metrics,
             _dir: dir,
         }
     }

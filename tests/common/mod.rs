@@ -14,6 +14,7 @@ pub mod fake_nvml;
 pub mod jaeger;
 pub mod llama_server;
 pub mod llm_app;
+pub mod llm_load;
 pub mod otelcol;
 pub mod process;
 pub mod prometheus;
