@@ -14,27 +14,13 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::fake_nvml::build_fake_nvml;
+use common::helm::{by_kind, render, rendered_config, run, CHART};
 use common::llama_server::LlamaServer;
 use common::prometheus::start_prometheus_scraping;
 use common::{python_json, Collector};
 use llamacol_pipeline::serde_yaml;
-use llamacol_pipeline::testing::{external_program, free_port};
+use llamacol_pipeline::testing::free_port;
 use serde_json::Value;
-
-const CHART: &str = "deploy/helm/llamacol";
-
-/// Runs `program` (a peer from scripts/peers.sh) with `args`: (success, stdout, stderr).
-fn run(program: &str, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(external_program(program))
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// The values sets the chart is checked with: (what, helm arguments).
 fn values_sets() -> Vec<(&'static str, Vec<String>)> {
@@ -57,33 +43,10 @@ fn values_sets() -> Vec<(&'static str, Vec<String>)> {
     ]
 }
 
-fn render(args: &[String]) -> Vec<serde_yaml::Value> {
-    let mut all = vec!["template", "rel", CHART];
-    all.extend(args.iter().map(String::as_str));
-    let (ok, out, err) = run("helm", &all);
-    assert!(ok, "helm template {args:?}: {err}");
-    // helm separates documents with `---` lines.
-    out.split("\n---")
-        .map(|d| serde_yaml::from_str::<serde_yaml::Value>(d).expect("rendered YAML"))
-        .filter(|v| !v.is_null())
-        .collect()
-}
-
-fn kind(doc: &serde_yaml::Value) -> &str {
-    doc["kind"].as_str().unwrap_or_default()
-}
-
-fn by_kind<'a>(docs: &'a [serde_yaml::Value], k: &str) -> Vec<&'a serde_yaml::Value> {
-    docs.iter().filter(|d| kind(d) == k).collect()
-}
-
 /// `llamacol validate` on the config the chart put in its ConfigMap, with the pod's
 /// environment (what the downward API sets).
 fn validate_rendered_config(docs: &[serde_yaml::Value], what: &str) -> serde_yaml::Value {
-    let config = by_kind(docs, "ConfigMap")
-        .into_iter()
-        .find_map(|d| d["data"]["config.yaml"].as_str())
-        .unwrap_or_else(|| panic!("{what}: no ConfigMap with config.yaml"));
+    let config = rendered_config(docs, what);
     let dir = tempfile::tempdir().expect("tmp");
     let path = dir.path().join("config.yaml");
     std::fs::write(&path, config).expect("write");

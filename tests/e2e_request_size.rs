@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::helm::{render, rendered_config};
 use common::jaeger::Jaeger;
 use common::llm_load::{metric, requests, scrape, send, spans, wait_for};
 use common::otelcol::Otelcol;
@@ -207,4 +208,199 @@ fn llamacol_forwards_llm_traces_to_jaeger_on_defaults_without_loss() {
         )
     };
     check_delivery(&mut sender, &mut { received }, "llamacol -> jaeger");
+}
+
+/// How a shipped config names its next hop.
+#[derive(Clone, Copy)]
+enum Hop {
+    Grpc,
+    Http,
+}
+
+/// Runs shipped `config` with its next hop (`variable`) on a default llamacol receiver,
+/// sends the LLM load through it, and checks what its forwarding `exporter` did: every
+/// span accepted delivered (or, for a sampling config, everything it sent delivered),
+/// nothing failed.
+fn shipped_config_delivers(config: &str, variable: &str, hop: Hop, exporter: &str) {
+    let receiver = llamacol_receiver();
+    let dir = tempfile::tempdir().expect("tmp");
+    let closed = llamacol_pipeline::testing::free_port();
+    let next_hop = match hop {
+        Hop::Grpc => format!("127.0.0.1:{}", receiver.grpc),
+        Hop::Http => format!("http://127.0.0.1:{}", receiver.http),
+    };
+    let free = || format!("127.0.0.1:{}", llamacol_pipeline::testing::free_port());
+    let mut sender = Collector::launch(
+        &[config],
+        &[
+            (variable, next_hop),
+            (
+                "LLAMACOL_QUEUE_DIR",
+                dir.path().join("queue").display().to_string(),
+            ),
+            ("LLAMACOL_PROMETHEUS_ENDPOINT", free()),
+            (
+                "LLAMACOL_LLAMACPP_ENDPOINT",
+                format!("http://127.0.0.1:{closed}"),
+            ),
+            ("GRAPHISTRY_SERVER", format!("127.0.0.1:{closed}")),
+            (
+                "GRAPHISTRY_OFFLINE_DIR",
+                dir.path().join("graphs").display().to_string(),
+            ),
+            // What the chart's downward API sets.
+            ("K8S_NODE_NAME", "gpu-node-1".to_string()),
+            ("K8S_POD_NAME", "llamacol-abcde".to_string()),
+            ("K8S_NAMESPACE", "observability".to_string()),
+        ],
+    );
+    let load = requests(40, 30);
+    let total = spans(&load) as u64;
+    send(sender.grpc, &load);
+    let component = format!("component=\"{exporter}\"");
+    let exporter_count = |page: &str, outcome: &str| {
+        metric(
+            page,
+            &format!("llamacol_exporter_{outcome}_items_total"),
+            &[&component, "signal=\"traces\""],
+        )
+    };
+    let page = || scrape(sender.admin, "/metrics");
+    let sampling = config.contains("sampling");
+    if !sampling {
+        let got = wait_for(total, || llamacol_received(&receiver));
+        let page = page();
+        assert_eq!(
+            (
+                got,
+                exporter_count(&page, "failed"),
+                exporter_count(&page, "dropped")
+            ),
+            (total, 0, 0),
+            "{config}:\n{}",
+            tail(&sender.stderr())
+        );
+    }
+    // The rest is delivered at shutdown (tail sampling decides what it holds then).
+    let (status, _) = sender.terminate();
+    assert!(status.success(), "{config}: {}", tail(&sender.stderr()));
+    let log = sender.stderr();
+    let failures: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(&format!("component={exporter} ")))
+        .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+        .collect();
+    assert!(failures.is_empty(), "{config}: {failures:#?}");
+    assert!(
+        llamacol_received(&receiver) > 0,
+        "{config}: nothing arrived"
+    );
+}
+
+#[test]
+fn shipped_agent_config_delivers_llm_traces_to_a_default_receiver() {
+    shipped_config_delivers(
+        "configs/agent.yaml",
+        "LLAMACOL_GATEWAY_ENDPOINT",
+        Hop::Grpc,
+        "otlp/gateway",
+    );
+}
+
+#[test]
+fn shipped_persistent_agent_config_delivers_llm_traces_to_a_default_receiver() {
+    shipped_config_delivers(
+        "configs/agent-persistent.yaml",
+        "LLAMACOL_GATEWAY_ENDPOINT",
+        Hop::Grpc,
+        "otlp/gateway",
+    );
+}
+
+#[test]
+fn shipped_gateway_config_delivers_llm_traces_to_a_default_receiver() {
+    shipped_config_delivers(
+        "configs/gateway.yaml",
+        "LLAMACOL_BACKEND_ENDPOINT",
+        Hop::Http,
+        "otlp/backend",
+    );
+}
+
+#[test]
+fn shipped_genai_config_delivers_llm_traces_to_a_default_receiver() {
+    shipped_config_delivers(
+        "configs/genai.yaml",
+        "LLAMACOL_TRACES_ENDPOINT",
+        Hop::Grpc,
+        "otlp",
+    );
+}
+
+#[test]
+fn shipped_gpu_node_config_delivers_llm_traces_to_a_default_receiver() {
+    shipped_config_delivers(
+        "configs/gpu-node.yaml",
+        "LLAMACOL_GATEWAY_ENDPOINT",
+        Hop::Grpc,
+        "otlp/gateway",
+    );
+}
+
+#[test]
+fn shipped_trace_graphs_config_delivers_llm_traces_to_a_default_receiver() {
+    shipped_config_delivers(
+        "configs/trace-graphs.yaml",
+        "JAEGER_ENDPOINT",
+        Hop::Grpc,
+        "jaeger",
+    );
+}
+
+#[test]
+fn shipped_tail_sampling_config_delivers_what_it_samples_to_a_default_receiver() {
+    shipped_config_delivers(
+        "configs/tail-sampling-genai.yaml",
+        "LLAMACOL_TRACES_ENDPOINT",
+        Hop::Grpc,
+        "otlp",
+    );
+}
+
+/// The config the chart renders with `args`, its listeners and its forwarding
+/// `exporter`'s endpoint pointed at the variables the test harness sets.
+fn helm_config(args: &[String], exporter: &str, dir: &std::path::Path) -> String {
+    use llamacol_pipeline::serde_yaml::{self, Value};
+    let docs = render(args);
+    let mut config: Value =
+        serde_yaml::from_str(rendered_config(&docs, exporter)).expect("config YAML");
+    let env = |name: &str| Value::from(format!("${{env:{name}}}"));
+    let otlp = &mut config["receivers"]["otlp"]["protocols"];
+    otlp["grpc"]["endpoint"] = env("LLAMACOL_OTLP_GRPC_ENDPOINT");
+    otlp["http"]["endpoint"] = env("LLAMACOL_OTLP_HTTP_ENDPOINT");
+    config["service"]["telemetry"]["admin"]["endpoint"] = env("LLAMACOL_ADMIN_ENDPOINT");
+    config["exporters"][exporter]["endpoint"] = env("NEXT_HOP");
+    if config["exporters"].get("prometheus").is_some() {
+        config["exporters"]["prometheus"]["endpoint"] = env("LLAMACOL_PROMETHEUS_ENDPOINT");
+    }
+    let path = dir.join("rendered.yaml");
+    std::fs::write(&path, serde_yaml::to_string(&config).expect("YAML")).expect("write");
+    path.display().to_string()
+}
+
+#[test]
+#[ignore = "needs helm: run scripts/test"]
+fn the_charts_agent_config_delivers_llm_traces_to_a_default_receiver() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = helm_config(&[], "otlp/gateway", dir.path());
+    shipped_config_delivers(&config, "NEXT_HOP", Hop::Grpc, "otlp/gateway");
+}
+
+#[test]
+#[ignore = "needs helm: run scripts/test"]
+fn the_charts_gateway_config_delivers_llm_traces_to_a_default_receiver() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let args = ["--set".to_string(), "mode=deployment".to_string()];
+    let config = helm_config(&args, "otlp/backend", dir.path());
+    shipped_config_delivers(&config, "NEXT_HOP", Hop::Http, "otlp/backend");
 }

@@ -11,6 +11,7 @@ use llamacol_pipeline::testing::free_port;
 
 pub mod alertmanager;
 pub mod fake_nvml;
+pub mod helm;
 pub mod jaeger;
 pub mod llama_server;
 pub mod llm_app;
