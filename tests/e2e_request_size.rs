@@ -404,3 +404,23 @@ fn the_charts_gateway_config_delivers_llm_traces_to_a_default_receiver() {
     let config = helm_config(&args, "otlp/backend", dir.path());
     shipped_config_delivers(&config, "NEXT_HOP", Hop::Http, "otlp/backend");
 }
+
+/// `loadbalancing` splits each batch by trace id over two gateways on their defaults:
+/// every per-gateway request within 4 MiB, every span delivered once.
+#[test]
+fn loadbalancing_delivers_llm_traces_to_gateways_on_defaults_without_loss() {
+    let (a, b) = (llamacol_receiver(), llamacol_receiver());
+    let mut sender = Collector::launch(
+        &["tests/testdata/e2e/loadbalance-defaults.yaml"],
+        &[
+            ("BACKEND_A", format!("127.0.0.1:{}", a.grpc)),
+            ("BACKEND_B", format!("127.0.0.1:{}", b.grpc)),
+        ],
+    );
+    check_delivery(
+        &mut sender,
+        &mut || llamacol_received(&a) + llamacol_received(&b),
+        "llamacol loadbalancing -> two llamacol gateways",
+    );
+    assert!(llamacol_received(&a) > 0 && llamacol_received(&b) > 0);
+}

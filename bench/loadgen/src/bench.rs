@@ -208,6 +208,18 @@ pub(crate) fn start_sink(
     name: &str,
     port: u16,
 ) -> anyhow::Result<(Proc, u16, PathBuf)> {
+    start_sink_limited(opts, delay, queue, name, port, 64)
+}
+
+/// [`start_sink`] with the sink's gRPC message limit (MiB).
+pub(crate) fn start_sink_limited(
+    opts: &Options,
+    delay: &str,
+    queue: usize,
+    name: &str,
+    port: u16,
+    max_recv_mib: usize,
+) -> anyhow::Result<(Proc, u16, PathBuf)> {
     let port = if port == 0 { free_port() } else { port };
     let count_file = opts.work_dir.join(format!("{name}.count"));
     let stderr = opts.work_dir.join(format!("{name}.log"));
@@ -220,6 +232,8 @@ pub(crate) fn start_sink(
             delay,
             "--queue-size",
             &queue.to_string(),
+            "--max-recv-mib",
+            &max_recv_mib.to_string(),
             "--count-file",
         ])
         .arg(&count_file)

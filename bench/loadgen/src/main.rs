@@ -12,6 +12,7 @@ mod genai;
 mod head_sampling;
 mod live_page;
 mod parquet_bench;
+mod request_size;
 mod send;
 mod sink;
 mod slo;
@@ -74,6 +75,9 @@ enum Command {
         queue_size: usize,
         #[arg(long)]
         count_file: String,
+        /// The receiver's gRPC message limit in MiB (4: every gRPC server's default).
+        #[arg(long, default_value_t = 64)]
+        max_recv_mib: usize,
     },
     /// The whole-process benchmark (see BENCHMARKS.md): prints a Markdown table.
     Bench {
@@ -134,6 +138,22 @@ enum Command {
         /// Spans per second (trace trees of 3-10 spans: about 3,000 traces/s at 20,000).
         #[arg(long, default_value_t = 20_000)]
         rate: u64,
+        #[arg(long, default_value = "target/bench")]
+        work_dir: std::path::PathBuf,
+    },
+    /// `otlp -> batch -> otlp` on defaults into receivers on their 4 MiB default (the
+    /// loadgen sink, the real Collector): an earlier build and this one, delivered counted
+    /// at the sink; and this build with and without cutting requests into a 64 MiB sink.
+    RequestSize {
+        #[arg(long, default_value = "target/release/llamacol")]
+        llamacol: std::path::PathBuf,
+        /// The build before requests were cut to size.
+        #[arg(long)]
+        baseline: Option<std::path::PathBuf>,
+        #[arg(long)]
+        otelcol: Option<std::path::PathBuf>,
+        #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
+        duration: Duration,
         #[arg(long, default_value = "target/bench")]
         work_dir: std::path::PathBuf,
     },
@@ -257,7 +277,14 @@ fn main() -> anyhow::Result<()> {
             delay,
             queue_size,
             count_file,
-        } => runtime.block_on(sink::run(&endpoint, delay, queue_size, &count_file))?,
+            max_recv_mib,
+        } => runtime.block_on(sink::run(
+            &endpoint,
+            delay,
+            queue_size,
+            &count_file,
+            max_recv_mib,
+        ))?,
         Command::Bench {
             llamacol,
             otelcol,
@@ -344,6 +371,20 @@ fn main() -> anyhow::Result<()> {
                     r.delivered
                 );
             }
+        }
+        Command::RequestSize {
+            llamacol,
+            baseline,
+            otelcol,
+            duration,
+            work_dir,
+        } => {
+            let opts = bench::Options {
+                baseline,
+                otelcol,
+                ..bench::Options::llamacol_only(llamacol, duration, work_dir)
+            };
+            runtime.block_on(request_size::run(&opts))?;
         }
         Command::Parquet {
             spans,

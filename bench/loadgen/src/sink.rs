@@ -56,14 +56,17 @@ fn count_factory() -> ExporterFactory {
 
 /// Serves until SIGINT/SIGTERM, writing the running total to `count_file` every 100ms,
 /// and the totals per signal to `<count_file>.signals` (`traces metrics logs`).
+/// `max_recv_mib`: the receiver's message limit (4 is every gRPC server's default; the
+/// benchmarks use 64 so that the sink never refuses what a collector sends).
 pub async fn run(
     endpoint: &str,
     delay: Duration,
     queue_size: usize,
     count_file: &str,
+    max_recv_mib: usize,
 ) -> anyhow::Result<()> {
     let yaml = format!(
-        "receivers:\n  otlp:\n    protocols:\n      grpc: {{endpoint: \"{endpoint}\", max_recv_msg_size_mib: 64}}\nexporters:\n  count:\n    delay: {}ms\n    sending_queue: {{queue_size: {queue_size}, num_consumers: 4}}\nservice:\n  pipelines:\n    traces: {{receivers: [otlp], exporters: [count]}}\n    metrics: {{receivers: [otlp], exporters: [count]}}\n    logs: {{receivers: [otlp], exporters: [count]}}\n",
+        "receivers:\n  otlp:\n    protocols:\n      grpc: {{endpoint: \"{endpoint}\", max_recv_msg_size_mib: {max_recv_mib}}}\nexporters:\n  count:\n    delay: {}ms\n    sending_queue: {{queue_size: {queue_size}, num_consumers: 4}}\nservice:\n  pipelines:\n    traces: {{receivers: [otlp], exporters: [count]}}\n    metrics: {{receivers: [otlp], exporters: [count]}}\n    logs: {{receivers: [otlp], exporters: [count]}}\n",
         delay.as_millis()
     );
     let registry = Registry::new()

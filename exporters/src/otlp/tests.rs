@@ -358,6 +358,81 @@ async fn http_errors_are_classified_and_retry_after_is_honoured() {
         .is_retryable());
 }
 
+/// What grpc-go servers (the Collector, Jaeger, Tempo) and tonic servers answer a message
+/// over their limit: a refusal for size with the limit they state, not a retry, not a
+/// loss. Other OUT_OF_RANGE answers stay retryable, as the OTLP spec says.
+#[tokio::test]
+async fn grpc_refusals_for_size_say_so_with_the_stated_limit() {
+    let (port, backend) = grpc_backend(None).await;
+    let e = exporter(&format!("{{endpoint: \"http://127.0.0.1:{port}\"}}"));
+    let cases = [
+        (
+            Status::resource_exhausted("grpc: received message after decompression larger than max 4194304"),
+            Some(Some(4_194_304)),
+        ),
+        (
+            Status::resource_exhausted("grpc: received message larger than max (5500000 vs. 4194304)"),
+            Some(Some(4_194_304)),
+        ),
+        (
+            Status::out_of_range("Error, decoded message length too large: found 5500000 bytes, the limit is: 4194304 bytes"),
+            Some(Some(4_194_304)),
+        ),
+        (Status::out_of_range("seek past end"), None),
+        (Status::resource_exhausted("memory limit reached"), None),
+    ];
+    for (status, expected) in cases {
+        let message = status.message().to_string();
+        *backend
+            .answer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(status);
+        let err = e.export(&mut traces(1)).await.expect_err("fails");
+        assert_eq!(err.too_large().map(|t| t.limit), expected, "{message}");
+        if expected.is_some() {
+            assert!(!err.is_retryable(), "{message}");
+        }
+    }
+}
+
+/// A request larger than `max_request_size` in the encoding sent (JSON is larger than the
+/// protobuf the queue measures) is not sent: the queue gets it back to cut.
+#[tokio::test]
+async fn a_body_over_max_request_size_is_handed_back_unsent() {
+    let (port, backend) = http_backend((200, vec![], "")).await;
+    let e = exporter(&format!("{{endpoint: \"http://127.0.0.1:{port}\", protocol: http, encoding: json, max_request_size: 2KiB}}"));
+    assert_eq!(e.max_request_size(), Some(2048));
+    let err = e.export(&mut traces(20)).await.expect_err("too large");
+    assert_eq!(err.too_large().map(|t| t.limit), Some(None));
+    assert!(
+        err.to_string()
+            .contains("larger than `max_request_size` (2048 bytes)"),
+        "{err}"
+    );
+    e.export(&mut traces(1)).await.expect("one span fits");
+    assert_eq!(backend.spans(), 1, "the large request was never sent");
+    let defaults = exporter(&format!("{{endpoint: \"127.0.0.1:{port}\"}}"));
+    assert_eq!(defaults.max_request_size(), Some(4 * 1024 * 1024));
+    let http = exporter(&format!(
+        "{{endpoint: \"http://127.0.0.1:{port}\", protocol: http}}"
+    ));
+    assert_eq!(http.max_request_size(), Some(20 * 1024 * 1024));
+    let off = exporter(&format!(
+        "{{endpoint: \"127.0.0.1:{port}\", max_request_size: 0}}"
+    ));
+    assert_eq!(off.max_request_size(), None);
+}
+
+#[tokio::test]
+async fn http_413_is_a_refusal_for_size() {
+    let (port, _) = http_backend((413, vec![], "request entity too large")).await;
+    let e = exporter(&format!(
+        "{{endpoint: \"http://127.0.0.1:{port}\", protocol: http}}"
+    ));
+    let err = e.export(&mut traces(1)).await.expect_err("413");
+    assert_eq!(err.too_large().map(|t| t.limit), Some(None));
+}
+
 #[test]
 fn header_values_never_show_in_debug_output() {
     let block: Value = llamacol_pipeline::serde_yaml::from_str(

@@ -196,3 +196,94 @@ async fn server_errors_retry_and_client_errors_do_not() {
     assert_eq!(err.kind(), ErrorKind::Permanent);
     assert!(err.to_string().contains("told to answer this"), "{err}");
 }
+
+/// A remote-write endpoint that answers 413 to a request over `limit` bytes (uncompressed)
+/// and keeps the others.
+async fn limited_receiver(limit: usize) -> (String, Arc<Received>) {
+    let got = Arc::new(Received::default());
+    let g = got.clone();
+    let app = axum::Router::new().route(
+        "/api/v1/write",
+        axum::routing::post(move |body: Bytes| {
+            let g = g.clone();
+            async move {
+                let raw = snap::raw::Decoder::new()
+                    .decompress_vec(&body)
+                    .expect("snappy");
+                if raw.len() > limit {
+                    return (StatusCode::PAYLOAD_TOO_LARGE, "too large");
+                }
+                g.requests
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(WriteRequest::decode(raw.as_slice()).expect("WriteRequest"));
+                (StatusCode::OK, "")
+            }
+        }),
+    );
+    let port = free_port();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("bind");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://127.0.0.1:{port}/api/v1/write"), got)
+}
+
+fn series_received(got: &Received) -> (usize, usize, usize) {
+    let requests = got.requests.lock().unwrap_or_else(PoisonError::into_inner);
+    let largest = requests.iter().map(Message::encoded_len).max().unwrap_or(0);
+    let series = requests.iter().map(|r| r.timeseries.len()).sum();
+    (requests.len(), largest, series)
+}
+
+fn many_series() -> Batch {
+    Batch::from(llamacol_pipeline::testing::sample_metrics(60))
+}
+
+#[tokio::test]
+async fn a_batch_goes_out_in_requests_of_at_most_max_batch_size_bytes() {
+    let (endpoint, got) = limited_receiver(usize::MAX).await;
+    let block: Value = llamacol_pipeline::serde_yaml::from_str(&format!(
+        "{{endpoint: \"{endpoint}\", max_batch_size_bytes: 2000}}"
+    ))
+    .expect("yaml");
+    let ctx = BuildContext::new(
+        ComponentId::parse("prometheusremotewrite").expect("id"),
+        vec![Signal::Metrics],
+    );
+    let e = build(&ctx, &block).expect("build");
+    e.export(&mut many_series()).await.expect("exported");
+    let (requests, largest, series) = series_received(&got);
+    assert!(requests > 3, "{requests} requests");
+    assert!(largest <= 2000, "{largest}");
+
+    let (endpoint, whole) = limited_receiver(usize::MAX).await;
+    exporter(&endpoint)
+        .export(&mut many_series())
+        .await
+        .expect("exported");
+    let (one, _, all) = series_received(&whole);
+    assert_eq!((one, series), (1, all), "the same series, cut or not");
+}
+
+/// A 413 halves the request and the pieces are sent at once, not retried as they were:
+/// every series arrives within the endpoint's limit.
+#[tokio::test]
+async fn a_413_halves_the_requests_until_they_pass() {
+    let (endpoint, got) = limited_receiver(3000).await;
+    let e = exporter(&endpoint);
+    e.export(&mut many_series())
+        .await
+        .expect("delivered in halves");
+    let (requests, largest, series) = series_received(&got);
+    assert!(requests >= 2 && largest <= 3000, "{requests} {largest}");
+    let (_, _, expected) = {
+        let (endpoint, whole) = limited_receiver(usize::MAX).await;
+        exporter(&endpoint)
+            .export(&mut many_series())
+            .await
+            .expect("exported");
+        series_received(&whole)
+    };
+    assert_eq!(series, expected);
+}
