@@ -293,8 +293,10 @@ impl Policy {
                         .clamp(i128::from(i64::MIN), i128::from(i64::MAX))
                         as i64)
                         / 1_000_000;
+                    // The Collector: at or over the threshold; with an upper bound, over
+                    // the lower and at or under the upper.
                     if *upper_ms == 0 {
-                        ms > *threshold_ms
+                        ms >= *threshold_ms
                     } else {
                         *threshold_ms < ms && ms <= *upper_ms
                     }

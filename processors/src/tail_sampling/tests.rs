@@ -125,6 +125,42 @@ fn policies_keep_errors_slow_expensive_and_matching_traces() {
     );
 }
 
+/// The Collector's boundaries (its own cases "duration equal to threshold" and the
+/// numeric ones): a trace exactly at a threshold is sampled as the Collector samples it.
+#[test]
+fn numeric_policies_decide_on_their_boundaries_as_the_collector_does() {
+    let cases: [(&str, Vec<(u64, i64)>, Vec<u8>); 3] = [
+        (
+            "{name: slow, type: latency, latency: {threshold_ms: 5000}}",
+            vec![(4999, 0), (5000, 0), (5001, 0)],
+            vec![2, 3],
+        ),
+        (
+            "{name: band, type: latency, latency: {threshold_ms: 5000, upper_threshold_ms: 6000}}",
+            vec![(5000, 0), (5001, 0), (6000, 0), (6001, 0)],
+            vec![2, 3],
+        ),
+        (
+            "{name: tokens, type: numeric_attribute, numeric_attribute: {key: n, min_value: 4000, max_value: 5000}}",
+            vec![(1, 3999), (1, 4000), (1, 5000), (1, 5001)],
+            vec![2, 3],
+        ),
+    ];
+    for (policy, traces, expected) in cases {
+        let yaml = format!("{{decision_wait: 1s, policies: [{policy}]}}");
+        let mut t = TailSampler::new(&config(&yaml), SampledOutCounter::default());
+        let now = Instant::now();
+        let spans = traces
+            .iter()
+            .enumerate()
+            .map(|(i, (ms, n))| span(i as u8 + 1, *ms, false, vec![int("n", *n)]))
+            .collect();
+        t.take(traces_of(spans), now).expect("taken");
+        t.decide_due(now + Duration::from_secs(1));
+        assert_eq!(kept(&mut t), expected, "{policy}");
+    }
+}
+
 #[test]
 fn a_leading_drop_policy_wins_over_any_sample() {
     let mut t = TailSampler::new(
