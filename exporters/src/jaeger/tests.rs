@@ -356,8 +356,11 @@ fn dropped_counts_become_tags_when_there_are_any() {
     assert!(translated(span()).tags.is_empty());
 }
 
+/// As the Collector's translator (`resourceSpansToJaegerProto`): one batch per resource;
+/// none for a resource with no attributes and no scopes; a resource with attributes but
+/// no spans (or scopes without spans) is a batch holding only its process.
 #[test]
-fn one_batch_per_resource_and_none_for_a_resource_without_spans() {
+fn one_batch_per_resource_and_the_process_alone_for_a_resource_without_spans() {
     let request = sample_traces(3, 4);
     let batches: Vec<model::Batch> = request.resource_spans.iter().filter_map(batch).collect();
     assert_eq!(batches.len(), 3);
@@ -367,6 +370,22 @@ fn one_batch_per_resource_and_none_for_a_resource_without_spans() {
         Some("svc-2")
     );
     assert!(batch(&ResourceSpans::default()).is_none());
+
+    let mut only_resource = request.resource_spans[1].clone();
+    only_resource.scope_spans.clear();
+    let alone = batch(&only_resource).expect("the process alone");
+    assert!(alone.spans.is_empty());
+    assert_eq!(
+        alone.process.as_ref().map(|p| p.service_name.as_str()),
+        Some("svc-1")
+    );
+    let mut empty_scopes = ResourceSpans::default();
+    empty_scopes.scope_spans.push(Default::default());
+    let placeholder = batch(&empty_scopes).expect("a scope makes a batch");
+    assert_eq!(
+        placeholder.process.map(|p| p.service_name),
+        Some(NO_SERVICE_NAME.to_string())
+    );
 }
 
 #[test]

@@ -25,7 +25,10 @@ pub fn batch(rs: &ResourceSpans) -> Option<model::Batch> {
                 .map(move |s| jaeger_span(s, ss.scope.as_ref()))
         })
         .collect();
-    if spans.is_empty() {
+    // The Collector's translator: nothing only for a resource with no attributes and no
+    // scopes; a resource with attributes but no spans is a batch of its process alone.
+    let no_attributes = rs.resource.as_ref().is_none_or(|r| r.attributes.is_empty());
+    if no_attributes && rs.scope_spans.is_empty() {
         return None;
     }
     Some(model::Batch {
