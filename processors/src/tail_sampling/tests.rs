@@ -129,7 +129,9 @@ fn policies_keep_errors_slow_expensive_and_matching_traces() {
 /// numeric ones): a trace exactly at a threshold is sampled as the Collector samples it.
 #[test]
 fn numeric_policies_decide_on_their_boundaries_as_the_collector_does() {
-    let cases: [(&str, Vec<(u64, i64)>, Vec<u8>); 3] = [
+    // (policy, traces as (duration ms, attribute `n`), trace ids kept)
+    type Case = (&'static str, Vec<(u64, i64)>, Vec<u8>);
+    let cases: [Case; 3] = [
         (
             "{name: slow, type: latency, latency: {threshold_ms: 5000}}",
             vec![(4999, 0), (5000, 0), (5001, 0)],
