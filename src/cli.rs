@@ -44,7 +44,18 @@ pub enum Command {
     /// Check the config and print every problem; exit 0 if valid, 2 if not.
     Validate,
     /// List every registered component type with its kind and signals.
-    Components,
+    Components {
+        /// `table` (default, aligned columns) or `json` (an array of
+        /// `{kind, type, signals, pairs}`, for scripts).
+        #[arg(long, value_enum, default_value = "table")]
+        output: OutputFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
 }
 
 /// Runs an already parsed command line over `registry` (tests call this directly).
@@ -55,7 +66,7 @@ pub fn main_with_args(cli: Cli, registry: Registry) -> ExitCode {
     match cli.command {
         None | Some(Command::Run) => crate::run::run(&cli, registry),
         Some(Command::Validate) => validate(&cli, &registry),
-        Some(Command::Components) => components(&registry),
+        Some(Command::Components { output }) => components(&registry, output),
     }
 }
 
@@ -117,22 +128,43 @@ fn validate(cli: &Cli, registry: &Registry) -> ExitCode {
 
 // Listing components is this command's output, so it goes to stdout.
 #[allow(clippy::print_stdout)]
-fn components(registry: &Registry) -> ExitCode {
-    println!("{:<10} {:<14} SIGNALS", "KIND", "TYPE");
-    for listed in registry.list() {
-        let mut signals: Vec<String> = listed.signals.iter().map(|s| s.to_string()).collect();
-        signals.extend(listed.pairs.iter().map(|p| p.to_string()));
-        // Extensions take no signal.
-        let signals = if signals.is_empty() {
-            "-".to_string()
-        } else {
-            signals.join(",")
-        };
-        println!(
-            "{:<10} {:<14} {signals}",
-            listed.kind.as_str(),
-            listed.type_name
-        );
+fn components(registry: &Registry, output: OutputFormat) -> ExitCode {
+    let listed = registry.list();
+    if let OutputFormat::Json = output {
+        let all: Vec<serde_json::Value> = listed
+            .iter()
+            .map(|l| {
+                serde_json::json!({
+                    "kind": l.kind.as_str(),
+                    "type": l.type_name,
+                    "signals": l.signals.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                    "pairs": l.pairs.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(all));
+        return ExitCode::SUCCESS;
+    }
+    let rows: Vec<(&str, &str, String)> = listed
+        .iter()
+        .map(|l| {
+            let mut signals: Vec<String> = l.signals.iter().map(|s| s.to_string()).collect();
+            signals.extend(l.pairs.iter().map(|p| p.to_string()));
+            // Extensions take no signal.
+            let signals = if signals.is_empty() {
+                "-".to_string()
+            } else {
+                signals.join(",")
+            };
+            (l.kind.as_str(), l.type_name, signals)
+        })
+        .collect();
+    // Columns as wide as their longest entry (`prometheusremotewrite`), plus two spaces.
+    let kind_width = rows.iter().map(|r| r.0.len()).chain([4]).max().unwrap_or(4) + 2;
+    let type_width = rows.iter().map(|r| r.1.len()).chain([4]).max().unwrap_or(4) + 2;
+    println!("{:<kind_width$}{:<type_width$}SIGNALS", "KIND", "TYPE");
+    for (kind, type_name, signals) in rows {
+        println!("{kind:<kind_width$}{type_name:<type_width$}{signals}");
     }
     ExitCode::SUCCESS
 }

@@ -61,14 +61,60 @@ fn validate_exits_2_and_prints_every_error() {
 fn components_lists_every_registered_type() {
     let (code, stdout, _) = llamacol(&["components"]);
     assert_eq!(code, 0);
-    for line in [
-        "receiver   otlp           traces,metrics,logs",
-        "exporter   debug          traces,metrics,logs",
-        "exporter   file           traces,metrics,logs",
-        "connector  forward        traces->traces,metrics->metrics,logs->logs",
+    let rows: Vec<Vec<&str>> = stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    for row in [
+        ["receiver", "otlp", "traces,metrics,logs"],
+        ["exporter", "debug", "traces,metrics,logs"],
+        ["exporter", "prometheusremotewrite", "metrics"],
+        [
+            "connector",
+            "forward",
+            "traces->traces,metrics->metrics,logs->logs",
+        ],
     ] {
-        assert!(stdout.contains(line), "missing `{line}` in:\n{stdout}");
+        assert!(
+            rows.contains(&row.to_vec()),
+            "missing `{row:?}` in:\n{stdout}"
+        );
     }
+    // Every column starts where its heading does, the longest type name included.
+    let heading = stdout.lines().next().expect("heading");
+    let signals_at = heading.find("SIGNALS").expect("SIGNALS column");
+    for line in stdout.lines().skip(1) {
+        let cell = &line[signals_at..];
+        assert!(
+            !cell.starts_with(' ') && !line[..signals_at].ends_with(|c: char| c != ' '),
+            "misaligned: `{line}`"
+        );
+    }
+}
+
+#[test]
+fn components_as_json_for_scripts() {
+    let (code, stdout, _) = llamacol(&["components", "--output", "json"]);
+    assert_eq!(code, 0);
+    let all: Vec<serde_json::Value> = serde_json::from_str(&stdout).expect("a JSON array");
+    let find = |kind: &str, name: &str| {
+        all.iter()
+            .find(|c| c["kind"] == kind && c["type"] == name)
+            .unwrap_or_else(|| panic!("{kind} {name} missing: {stdout}"))
+            .clone()
+    };
+    assert_eq!(
+        find("exporter", "prometheusremotewrite")["signals"],
+        serde_json::json!(["metrics"])
+    );
+    assert_eq!(
+        find("connector", "genai_metrics")["pairs"],
+        serde_json::json!(["traces->metrics"])
+    );
+    assert_eq!(
+        find("extension", "health_check")["signals"],
+        serde_json::json!([])
+    );
 }
 
 #[test]
