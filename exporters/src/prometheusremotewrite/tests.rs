@@ -54,12 +54,17 @@ async fn receiver(status: u16) -> (String, Arc<Received>) {
             }
         }),
     );
+    (serve(app).await, got)
+}
+
+/// Serves `app` on a free loopback port; its remote-write URL.
+async fn serve(app: axum::Router) -> String {
     let port = free_port();
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .expect("bind");
     tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://127.0.0.1:{port}/api/v1/write"), got)
+    format!("http://127.0.0.1:{port}/api/v1/write")
 }
 
 fn exporter(endpoint: &str) -> Arc<dyn Exporter> {
@@ -221,12 +226,7 @@ async fn limited_receiver(limit: usize) -> (String, Arc<Received>) {
             }
         }),
     );
-    let port = free_port();
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .expect("bind");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://127.0.0.1:{port}/api/v1/write"), got)
+    (serve(app).await, got)
 }
 
 fn series_received(got: &Received) -> (usize, usize, usize) {
