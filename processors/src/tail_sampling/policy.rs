@@ -293,10 +293,11 @@ impl Policy {
                         .clamp(i128::from(i64::MIN), i128::from(i64::MAX))
                         as i64)
                         / 1_000_000;
-                    // The Collector: at or over the threshold; with an upper bound, over
-                    // the lower and at or under the upper.
+                    // As the Collector v0.161.0 (`latency.go`; v0.140 sampled at the
+                    // threshold too): over the threshold; with an upper bound, over the
+                    // lower and at or under the upper.
                     if *upper_ms == 0 {
-                        ms >= *threshold_ms
+                        ms > *threshold_ms
                     } else {
                         *threshold_ms < ms && ms <= *upper_ms
                     }
