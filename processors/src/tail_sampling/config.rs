@@ -95,6 +95,8 @@ pub struct NumericAttributeConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct ProbabilisticConfig {
     pub hash_salt: String,
+    /// Percentage of traces sampled; as in the Collector, 100 or more samples every
+    /// trace and 0 or less none.
     pub sampling_percentage: f64,
 }
 
@@ -280,15 +282,6 @@ fn check_policy(path: &str, p: &PolicyConfig, allowed: &[&str], issues: &mut Vec
                 "numeric_attribute",
                 "give `min_value`, `max_value` or both".into(),
             );
-        }
-        "probabilistic" => {
-            let pct = p.probabilistic.sampling_percentage;
-            if !(0.0..=100.0).contains(&pct) {
-                issue(
-                    "probabilistic.sampling_percentage",
-                    format!("{pct} is outside 0..100"),
-                );
-            }
         }
         "status_code" => {
             if p.status_code.status_codes.is_empty() {

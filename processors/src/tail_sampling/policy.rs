@@ -190,7 +190,12 @@ impl Policy {
                 invert: c.numeric_attribute.invert_match,
             },
             "probabilistic" => Policy::Probabilistic {
-                threshold: uint64_times_ratio(c.probabilistic.sampling_percentage / 100.0),
+                // As the Collector: 100% or more samples everything, 0 or less (or NaN)
+                // nothing; no value is refused.
+                threshold: match c.probabilistic.sampling_percentage / 100.0 {
+                    r if r >= 1.0 => u64::MAX,
+                    r => uint64_times_ratio(r),
+                },
                 salt: if c.probabilistic.hash_salt.is_empty() {
                     "default-hash-seed".into()
                 } else {

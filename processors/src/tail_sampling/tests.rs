@@ -165,6 +165,23 @@ fn numeric_policies_decide_on_their_boundaries_as_the_collector_does() {
     }
 }
 
+/// The Collector accepts any `sampling_percentage`: 100 or more samples every trace, 0 or
+/// less none.
+#[test]
+fn probabilistic_percentages_outside_0_to_100_are_accepted_and_clamped() {
+    for (pct, expected) in [("150", (1..=20).collect::<Vec<u8>>()), ("-5", vec![])] {
+        let yaml = format!(
+            "{{decision_wait: 1s, policies: [{{name: p, type: probabilistic, probabilistic: {{sampling_percentage: {pct}}}}}]}}"
+        );
+        let mut t = TailSampler::new(&config(&yaml), SampledOutCounter::default());
+        let now = Instant::now();
+        let spans = (1..=20).map(|i| span(i, 1, false, vec![])).collect();
+        t.take(traces_of(spans), now).expect("taken");
+        t.decide_due(now + Duration::from_secs(1));
+        assert_eq!(kept(&mut t), expected, "{pct}%");
+    }
+}
+
 #[test]
 fn a_leading_drop_policy_wins_over_any_sample() {
     let mut t = TailSampler::new(
