@@ -88,6 +88,12 @@ pub struct Limits {
 
 const MIB: u64 = 1024 * 1024;
 
+/// `pct`% of `total`, as the Collector computes it (multiplied first, so 50% of 512 MiB
+/// is 256 MiB, not a few bytes less), without overflowing.
+fn percent_of(total: u64, pct: u64) -> u64 {
+    u64::try_from(u128::from(total) * u128::from(pct) / 100).unwrap_or(u64::MAX)
+}
+
 impl MemoryLimiterConfig {
     /// `total` is the memory the percentages refer to (cgroup limit or physical memory).
     pub fn limits(&self, total: Option<u64>) -> Result<Limits, String> {
@@ -95,11 +101,11 @@ impl MemoryLimiterConfig {
             self.limit_mib * MIB
         } else {
             let total = total.ok_or("cannot read the cgroup memory limit or physical memory for `limit_percentage`; use `limit_mib`")?;
-            total / 100 * self.limit_percentage
+            percent_of(total, self.limit_percentage)
         };
         let spike = match (self.spike_limit_mib, self.spike_limit_percentage, total) {
             (Some(mib), _, _) => mib * MIB,
-            (None, Some(pct), Some(total)) => total / 100 * pct,
+            (None, Some(pct), Some(total)) => percent_of(total, pct),
             _ => hard / 5,
         };
         Ok(Limits {

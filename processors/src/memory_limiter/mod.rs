@@ -35,7 +35,16 @@ fn build(
     next: Arc<dyn Consumer>,
 ) -> Result<Arc<dyn Processor>, BoxError> {
     let config = parse_block::<MemoryLimiterConfig>(block)?;
-    let limits = config.limits(memory::total_bytes())?;
+    let total = memory::memory_total(std::path::Path::new("/"));
+    let limits = config.limits(total.as_ref().map(|t| t.bytes))?;
+    tracing::info!(
+        component = %ctx.id,
+        hard_limit_mib = limits.hard >> 20,
+        soft_limit_mib = limits.soft >> 20,
+        total_mib = total.as_ref().map_or(0, |t| t.bytes >> 20),
+        total_from = total.as_ref().map_or("unknown", |t| t.source.as_str()),
+        "memory limits"
+    );
     Ok(Arc::new(MemoryLimiter::new(
         ctx.id.to_string(),
         config,
