@@ -5,6 +5,7 @@
 //! the node and edge tables as Arrow IPC files to `.../{id}/nodes/arrow` and
 //! `.../{id}/edges/arrow`, and the share settings to `POST /api/v2/share/link/`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
@@ -25,6 +26,15 @@ pub struct Client {
     base: String,
     config: GraphistryConfig,
     jwt: tokio::sync::Mutex<Option<Jwt>>,
+    /// Set once the server answered the share call with 404.
+    share_unsupported: AtomicBool,
+}
+
+/// The HTTP status a refusal carries, if it is one.
+fn http_status(e: &ConsumeError) -> Option<u16> {
+    std::error::Error::source(e)?
+        .downcast_ref::<HttpError>()
+        .map(|h| h.status)
 }
 
 #[derive(Clone)]
@@ -74,6 +84,7 @@ impl Client {
             base: config.base_url(),
             config: config.clone(),
             jwt: tokio::sync::Mutex::new(None),
+            share_unsupported: AtomicBool::new(false),
         })
     }
 
@@ -120,14 +131,26 @@ impl Client {
             "message": privacy.message,
         }))
         .map_err(|e| permanent(e.to_string()))?;
-        self.call("setting the dataset's sharing", |c, token| {
-            c.http
-                .post(format!("{}/api/v2/share/link/", c.base))
-                .bearer_auth(token)
-                .header("content-type", "application/json")
-                .body(share.clone())
-        })
-        .await?;
+        let shared = self
+            .call("setting the dataset's sharing", |c, token| {
+                c.http
+                    .post(format!("{}/api/v2/share/link/", c.base))
+                    .bearer_auth(token)
+                    .header("content-type", "application/json")
+                    .body(share.clone())
+            })
+            .await;
+        match shared {
+            Ok(_) => {}
+            // A server without the share API: the dataset is uploaded and keeps the
+            // server's default sharing.
+            Err(e) if http_status(&e) == Some(404) => {
+                if !self.share_unsupported.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(server = %self.base, "graphistry: this server has no sharing API (POST /api/v2/share/link/ answered 404); datasets are uploaded with its default sharing and `privacy` is not applied (logged once)");
+                }
+            }
+            Err(e) => return Err(e),
+        }
         Ok(id)
     }
 

@@ -42,6 +42,8 @@ struct Fake {
     fail_next: VecDeque<u16>,
     /// Every upload call fails with this status.
     fail_always: Option<u16>,
+    /// The share API is missing: the share call answers 404 (a server without it).
+    no_share_api: bool,
 }
 
 type Shared = Arc<Mutex<Fake>>;
@@ -171,6 +173,9 @@ async fn fake_graphistry() -> (String, Shared) {
                 let mut fake = lock(&s);
                 if let Some(refusal) = gate(&mut fake, &headers) {
                     return refusal;
+                }
+                if fake.no_share_api {
+                    return answer(404, json!({"detail": "Not found."}));
                 }
                 fake.shares.push(body);
                 answer(200, json!({"success": true}))
@@ -400,6 +405,34 @@ async fn a_window_is_uploaded_as_a_dataset_with_the_notebooks_bindings_and_arrow
     assert_eq!(
         counted(&under.node, TargetFamily::GraphistrySpans),
         [3, 0, 0]
+    );
+}
+
+/// A Graphistry without the share API answers its call with 404: the dataset was
+/// uploaded, so the graph is delivered (counted sent), not refused.
+#[tokio::test]
+async fn a_server_without_the_share_api_still_gets_its_graphs_delivered() {
+    let (server, fake) = fake_graphistry().await;
+    lock(&fake).no_share_api = true;
+    let under = uploading(&server, "");
+    under.exporter.start().await.expect("start");
+    under
+        .exporter
+        .export(&mut llm_trace())
+        .await
+        .expect("accepted");
+    under.exporter.shutdown().await.expect("shutdown");
+    let fake = lock(&fake);
+    assert_eq!((fake.datasets.len(), fake.shares.len()), (1, 0));
+    drop(fake);
+    assert_eq!(
+        counted(&under.node, TargetFamily::GraphistryDatasets),
+        [1, 0, 0]
+    );
+    assert_eq!(
+        counted(&under.node, TargetFamily::GraphistrySpans)[2],
+        0,
+        "nothing dropped"
     );
 }
 
