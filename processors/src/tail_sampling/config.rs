@@ -25,6 +25,12 @@ pub struct TailSamplingConfig {
     /// Encoded bytes held for undecided traces at most; past it the oldest are decided.
     /// Default 256MiB.
     pub max_bytes: ByteSize,
+    /// A trace larger than this (encoded) is not sampled, at once, without running the
+    /// policies (the Collector's key; its later spans follow). 0 (default): no such bound.
+    pub maximum_trace_size_bytes: ByteSize,
+    /// At shutdown, traces still waiting for their decision are dropped (counted in
+    /// `llamacol_processor_dropped_items_total`) instead of decided. Default false.
+    pub drop_pending_traces_on_shutdown: bool,
 }
 
 impl Default for TailSamplingConfig {
@@ -38,6 +44,8 @@ impl Default for TailSamplingConfig {
             sample_on_first_match: false,
             max_spans_per_trace: 10_000,
             max_bytes: ByteSize(256 << 20),
+            maximum_trace_size_bytes: ByteSize(0),
+            drop_pending_traces_on_shutdown: false,
         }
     }
 }
@@ -197,8 +205,9 @@ pub struct RateAllocation {
 
 /// The policy types and where each may appear (`and`, `drop`, `not`: the shared types;
 /// `composite`: the shared types and `and`).
-pub const SHARED_TYPES: [&str; 11] = [
+pub const SHARED_TYPES: [&str; 12] = [
     "always_sample",
+    "trace_flags",
     "latency",
     "numeric_attribute",
     "probabilistic",

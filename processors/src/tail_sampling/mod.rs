@@ -5,8 +5,10 @@
 //! (bounded) so late spans follow the decision. Memory is bounded three ways: at most
 //! `num_traces` traces, `max_spans_per_trace` spans per trace and `max_bytes` held;
 //! reaching a bound decides the oldest (or the oversized) trace at once with the same
-//! policies, counted in `llamacol_processor_decided_early_items_total`. Nothing held is
-//! dropped: at shutdown every held trace is decided.
+//! policies, counted in `llamacol_processor_decided_early_items_total`; a trace past
+//! `maximum_trace_size_bytes` is not sampled at once. Nothing held is dropped: at
+//! shutdown every held trace is decided (unless `drop_pending_traces_on_shutdown` asks to
+//! drop them, counted).
 
 mod config;
 mod policy;
@@ -23,7 +25,7 @@ use llamacol_pipeline::split::{spans_by, trace_id_of};
 use llamacol_pipeline::stateful::{State, StatefulProcessor};
 use llamacol_pipeline::wire::len_field_size;
 use llamacol_pipeline::{
-    Batch, BoxError, BuildContext, Consumer, Payload, Processor, ProcessorFactory,
+    Batch, BoxError, BuildContext, Consumer, DropCounter, Payload, Processor, ProcessorFactory,
     SampledOutCounter, Signal,
 };
 use prost::Message;
@@ -47,7 +49,8 @@ fn build(
     next: Arc<dyn Consumer>,
 ) -> Result<Arc<dyn Processor>, BoxError> {
     let config = parse_block::<TailSamplingConfig>(block)?;
-    let state = TailSampler::new(&config, ctx.sampled_out.clone());
+    let mut state = TailSampler::new(&config, ctx.sampled_out.clone());
+    state.dropped = ctx.dropped.clone();
     Ok(Arc::new(StatefulProcessor::new(
         ctx.id.to_string(),
         Box::new(state),
@@ -111,6 +114,10 @@ pub struct TailSampler {
     num_traces: usize,
     max_spans: usize,
     max_bytes: usize,
+    /// `maximum_trace_size_bytes` (0: none).
+    max_trace_bytes: usize,
+    /// `drop_pending_traces_on_shutdown`.
+    drop_pending: bool,
     held: HashMap<TraceId, Held>,
     /// Held trace ids by arrival (so by deadline: `decision_wait` is the same for all).
     order: VecDeque<TraceId>,
@@ -124,6 +131,8 @@ pub struct TailSampler {
     ready: VecDeque<Batch>,
     closing: bool,
     counter: SampledOutCounter,
+    /// Where held spans dropped at shutdown are counted (the build context's counter).
+    pub dropped: DropCounter,
 }
 
 impl TailSampler {
@@ -139,6 +148,8 @@ impl TailSampler {
             num_traces: c.num_traces.max(1),
             max_spans: c.max_spans_per_trace.max(1),
             max_bytes: c.max_bytes.0 as usize,
+            max_trace_bytes: usize::try_from(c.maximum_trace_size_bytes.0).unwrap_or(usize::MAX),
+            drop_pending: c.drop_pending_traces_on_shutdown,
             held: HashMap::with_capacity(c.expected_new_traces_per_sec.min(c.num_traces)),
             order: VecDeque::new(),
             held_spans: 0,
@@ -150,6 +161,7 @@ impl TailSampler {
             ready: VecDeque::new(),
             closing: false,
             counter,
+            dropped: DropCounter::default(),
         }
     }
 
@@ -182,9 +194,14 @@ impl TailSampler {
             held.spans += spans;
             held.bytes += bytes;
             let too_many = held.spans >= self.max_spans;
+            let too_large = self.max_trace_bytes > 0 && held.bytes > self.max_trace_bytes;
             self.held_spans += spans;
             self.held_bytes += bytes;
-            if too_many {
+            if too_large {
+                // The Collector's `maximum_trace_size_bytes`: not sampled, no policy run.
+                self.order.retain(|x| *x != id);
+                self.not_sampled_early(id);
+            } else if too_many {
                 self.order.retain(|x| *x != id);
                 self.decide_early(id);
             }
@@ -194,6 +211,17 @@ impl TailSampler {
         }
         self.cut_batch(0);
         Ok(())
+    }
+
+    /// Decides trace `id` (already out of `order`) as not sampled, before its wait is over.
+    fn not_sampled_early(&mut self, id: TraceId) {
+        if let Some(held) = self.held.remove(&id) {
+            self.held_spans -= held.spans;
+            self.held_bytes -= held.bytes;
+            self.not_sampled.insert(id);
+            self.counter.decided_early(held.spans);
+            self.counter.add(held.spans);
+        }
     }
 
     fn decide_oldest_early(&mut self) {
@@ -282,8 +310,19 @@ impl TailSampler {
             .push_back(Batch::Traces(Payload::from_message(request)));
     }
 
-    /// Decides every held trace whose wait is over (every one when closing).
+    /// Decides every held trace whose wait is over (every one when closing, or drops
+    /// them all then with `drop_pending_traces_on_shutdown`).
     pub fn decide_due(&mut self, now: Instant) {
+        if self.closing && self.drop_pending {
+            let pending = self.held_spans;
+            self.held.clear();
+            self.order.clear();
+            (self.held_spans, self.held_bytes) = (0, 0);
+            self.dropped.add(pending);
+            if pending > 0 {
+                tracing::info!(spans = pending, "tail_sampling: traces still waiting for their decision dropped at shutdown (drop_pending_traces_on_shutdown)");
+            }
+        }
         while let Some(id) = self.order.front().copied() {
             let due = self.closing || self.held.get(&id).is_none_or(|h| h.deadline <= now);
             if !due {

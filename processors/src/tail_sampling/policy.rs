@@ -118,6 +118,8 @@ fn bool_of(v: &Value) -> bool {
 
 pub enum Policy {
     AlwaysSample,
+    /// Some span has the W3C `sampled` flag (bit 0 of its `flags`).
+    TraceFlags,
     Latency {
         threshold_ms: i64,
         upper_ms: i64,
@@ -240,6 +242,7 @@ impl Policy {
                 ),
                 bytes: true,
             },
+            "trace_flags" => Policy::TraceFlags,
             "span_count" => Policy::SpanCount {
                 min: i64::from(c.span_count.min_spans),
                 max: i64::from(c.span_count.max_spans),
@@ -280,6 +283,7 @@ impl Policy {
     pub fn evaluate(&mut self, t: &TraceView) -> Decision {
         match self {
             Policy::AlwaysSample => Decision::Sampled,
+            Policy::TraceFlags => t.any_span(|s| s.flags & 0x01 != 0),
             Policy::Latency {
                 threshold_ms,
                 upper_ms,

@@ -209,6 +209,107 @@ policies:
     assert_eq!(kept(&mut t), vec![2]);
 }
 
+fn counters() -> Arc<llamacol_pipeline::telemetry::Counters> {
+    use llamacol_pipeline::telemetry::{Scope, Telemetry};
+    Telemetry::new().counters(Scope {
+        kind: llamacol_pipeline::Kind::Processor,
+        component: "tail_sampling".into(),
+        signal: Signal::Traces,
+        pipeline: Some("traces".into()),
+    })
+}
+
+fn read(counter: &std::sync::atomic::AtomicU64) -> u64 {
+    counter.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// The Collector's `trace_flags` policy: a trace with a span whose W3C `sampled` flag
+/// (bit 0 of `flags`) is set; the other bits (e.g. 0x100, "has remote parent") do not.
+#[test]
+fn trace_flags_samples_traces_with_a_sampled_span() {
+    let mut t = TailSampler::new(
+        &config("{decision_wait: 1s, policies: [{name: f, type: trace_flags}]}"),
+        SampledOutCounter::default(),
+    );
+    let flagged = |trace: u8, flags: u32| Span {
+        flags,
+        ..span(trace, 1, false, vec![])
+    };
+    let now = Instant::now();
+    t.take(
+        traces_of(vec![
+            flagged(1, 0x01),
+            flagged(2, 0x00),
+            flagged(3, 0x101),
+            flagged(4, 0x100),
+        ]),
+        now,
+    )
+    .expect("taken");
+    t.decide_due(now + Duration::from_secs(1));
+    assert_eq!(kept(&mut t), vec![1, 3]);
+}
+
+/// `maximum_trace_size_bytes`: a trace that grows past it is not sampled at once, whatever
+/// the policies say, and so are its later spans; counted as decided early.
+#[test]
+fn a_trace_over_maximum_trace_size_bytes_is_not_sampled_at_once() {
+    let counters = counters();
+    let mut t = TailSampler::new(
+        &config("{decision_wait: 1s, maximum_trace_size_bytes: 2KiB, policies: [{name: all, type: always_sample}]}"),
+        SampledOutCounter::new(counters.clone()),
+    );
+    let now = Instant::now();
+    let big = |trace: u8| {
+        span(
+            trace,
+            1,
+            false,
+            vec![string("gen_ai.prompt", &"p".repeat(1_500))],
+        )
+    };
+    t.take(traces_of(vec![big(1), span(2, 1, false, vec![])]), now)
+        .expect("taken");
+    t.take(traces_of(vec![big(1)]), now).expect("taken");
+    assert_eq!(
+        (read(&counters.sampled_out), read(&counters.decided_early)),
+        (2, 2)
+    );
+    t.take(traces_of(vec![span(1, 1, false, vec![])]), now)
+        .expect("late span");
+    t.decide_due(now + Duration::from_secs(1));
+    assert_eq!(
+        kept(&mut t),
+        vec![2],
+        "trace 1 is not sampled, late span included"
+    );
+    assert_eq!(read(&counters.sampled_out), 3);
+}
+
+/// `drop_pending_traces_on_shutdown`: what still waits for its decision at shutdown is
+/// dropped and counted, not decided.
+#[test]
+fn pending_traces_are_dropped_at_shutdown_when_asked() {
+    for (drop, kept_at_shutdown, dropped) in [(true, vec![], 2), (false, vec![1, 2], 0)] {
+        let counters = counters();
+        let mut t = TailSampler::new(
+            &config(&format!("{{drop_pending_traces_on_shutdown: {drop}, policies: [{{name: all, type: always_sample}}]}}")),
+            SampledOutCounter::new(counters.clone()),
+        );
+        t.dropped = DropCounter::new(counters.clone());
+        t.take(
+            traces_of(vec![span(1, 1, false, vec![]), span(2, 1, false, vec![])]),
+            Instant::now(),
+        )
+        .expect("taken");
+        t.closing();
+        t.decide_due(Instant::now());
+        assert_eq!(kept(&mut t), kept_at_shutdown, "drop: {drop}");
+        assert_eq!(read(&counters.dropped), dropped);
+        assert_eq!(t.items(), 0);
+    }
+}
+
 #[test]
 fn bounds_decide_the_oldest_early_and_count_it() {
     use llamacol_pipeline::telemetry::{Counters, Scope, Telemetry};
