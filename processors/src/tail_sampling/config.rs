@@ -28,6 +28,10 @@ pub struct TailSamplingConfig {
     /// A trace larger than this (encoded) is not sampled, at once, without running the
     /// policies (the Collector's key; its later spans follow). 0 (default): no such bound.
     pub maximum_trace_size_bytes: ByteSize,
+    /// When a trace's root span (no parent) arrives, decide it this long after, if that
+    /// is sooner than `decision_wait` after its first span. 0 (default): off.
+    #[serde(with = "humantime_serde")]
+    pub decision_wait_after_root_received: Duration,
     /// At shutdown, traces still waiting for their decision are dropped (counted in
     /// `llamacol_processor_dropped_items_total`) instead of decided. Default false.
     pub drop_pending_traces_on_shutdown: bool,
@@ -46,6 +50,7 @@ impl Default for TailSamplingConfig {
             max_bytes: ByteSize(256 << 20),
             maximum_trace_size_bytes: ByteSize(0),
             drop_pending_traces_on_shutdown: false,
+            decision_wait_after_root_received: Duration::ZERO,
         }
     }
 }

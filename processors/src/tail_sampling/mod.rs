@@ -13,7 +13,7 @@
 mod config;
 mod policy;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -118,6 +118,11 @@ pub struct TailSampler {
     max_trace_bytes: usize,
     /// `drop_pending_traces_on_shutdown`.
     drop_pending: bool,
+    /// `decision_wait_after_root_received` (None: 0, off).
+    root_wait: Option<Duration>,
+    /// Deadlines a root span brought forward, soonest first (entries of traces decided
+    /// meanwhile are skipped when they come up).
+    sooner: BTreeSet<(Instant, TraceId)>,
     held: HashMap<TraceId, Held>,
     /// Held trace ids by arrival (so by deadline: `decision_wait` is the same for all).
     order: VecDeque<TraceId>,
@@ -150,6 +155,8 @@ impl TailSampler {
             max_bytes: c.max_bytes.0 as usize,
             max_trace_bytes: usize::try_from(c.maximum_trace_size_bytes.0).unwrap_or(usize::MAX),
             drop_pending: c.drop_pending_traces_on_shutdown,
+            root_wait: Some(c.decision_wait_after_root_received).filter(|w| !w.is_zero()),
+            sooner: BTreeSet::new(),
             held: HashMap::with_capacity(c.expected_new_traces_per_sec.min(c.num_traces)),
             order: VecDeque::new(),
             held_spans: 0,
@@ -190,6 +197,15 @@ impl TailSampler {
                 bytes: 0,
                 deadline: now + self.decision_wait,
             });
+            // `decision_wait_after_root_received`: the root span brings the decision
+            // forward (never later than `decision_wait` after the first span).
+            if let Some(wait) = self.root_wait.filter(|_| has_root_span(&piece)) {
+                let sooner = now + wait;
+                if sooner < held.deadline {
+                    held.deadline = sooner;
+                    self.sooner.insert((sooner, id));
+                }
+            }
             held.pieces.push(piece);
             held.spans += spans;
             held.bytes += bytes;
@@ -317,12 +333,26 @@ impl TailSampler {
             let pending = self.held_spans;
             self.held.clear();
             self.order.clear();
+            self.sooner.clear();
             (self.held_spans, self.held_bytes) = (0, 0);
             self.dropped.add(pending);
             if pending > 0 {
                 tracing::info!(spans = pending, "tail_sampling: traces still waiting for their decision dropped at shutdown (drop_pending_traces_on_shutdown)");
             }
         }
+        // Traces whose root span brought their decision forward.
+        while let Some(&(at, id)) = self.sooner.first() {
+            if !self.closing && at > now {
+                break;
+            }
+            self.sooner.pop_first();
+            // Still held with this deadline (not decided some other way meanwhile).
+            if self.held.get(&id).is_some_and(|h| h.deadline == at) {
+                self.decide(id);
+                self.cut_batch(OUT_BATCH_SPANS);
+            }
+        }
+        // Decided ones stay in `order` until they reach its front: skipped there.
         while let Some(id) = self.order.front().copied() {
             let due = self.closing || self.held.get(&id).is_none_or(|h| h.deadline <= now);
             if !due {
@@ -358,8 +388,16 @@ impl State for TailSampler {
     }
 
     fn deadline(&self) -> Option<Instant> {
-        let first = self.order.front()?;
-        self.held.get(first).map(|h| h.deadline)
+        let oldest = self
+            .order
+            .iter()
+            .find_map(|id| self.held.get(id))
+            .map(|h| h.deadline);
+        let sooner = self.sooner.first().map(|(at, _)| *at);
+        match (oldest, sooner) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     fn items(&self) -> usize {
@@ -369,6 +407,15 @@ impl State for TailSampler {
     fn closing(&mut self) {
         self.closing = true;
     }
+}
+
+/// Whether a trace's piece holds its root span (no parent).
+fn has_root_span(piece: &ResourceSpans) -> bool {
+    piece
+        .scope_spans
+        .iter()
+        .flat_map(|s| &s.spans)
+        .any(|s| s.parent_span_id.iter().all(|b| *b == 0))
 }
 
 /// The request's spans grouped by trace (per resource block, one piece per trace).

@@ -310,6 +310,36 @@ fn pending_traces_are_dropped_at_shutdown_when_asked() {
     }
 }
 
+/// `decision_wait_after_root_received`: a trace whose root span arrived is decided that
+/// long after it, sooner than `decision_wait`; one without waits the whole time.
+#[test]
+fn a_root_span_brings_the_decision_forward() {
+    let mut t = TailSampler::new(
+        &config("{decision_wait: 10s, decision_wait_after_root_received: 1s, policies: [{name: all, type: always_sample}]}"),
+        SampledOutCounter::default(),
+    );
+    let child = |trace: u8| Span {
+        parent_span_id: vec![9; 8],
+        ..span(trace, 1, false, vec![])
+    };
+    let now = Instant::now();
+    t.take(traces_of(vec![child(1), child(2)]), now)
+        .expect("taken");
+    assert_eq!(t.deadline(), Some(now + Duration::from_secs(10)));
+    t.take(
+        traces_of(vec![span(1, 1, false, vec![])]),
+        now + Duration::from_secs(2),
+    )
+    .expect("the root of trace 1");
+    assert_eq!(t.deadline(), Some(now + Duration::from_secs(3)));
+    t.decide_due(now + Duration::from_secs(3));
+    assert_eq!(kept(&mut t), vec![1], "decided 1s after its root");
+    assert_eq!(t.deadline(), Some(now + Duration::from_secs(10)));
+    t.decide_due(now + Duration::from_secs(10));
+    assert_eq!(kept(&mut t), vec![2]);
+    assert_eq!(t.deadline(), None);
+}
+
 #[test]
 fn bounds_decide_the_oldest_early_and_count_it() {
     use llamacol_pipeline::telemetry::{Counters, Scope, Telemetry};
