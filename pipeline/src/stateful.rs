@@ -33,6 +33,11 @@ pub trait State: Send + 'static {
     /// The inbox closed (shutdown): `flush` is called next and should give up everything
     /// held, whatever its timers say.
     fn closing(&mut self) {}
+    /// While true, nothing more is taken from the inbox until the timer frees room: the
+    /// inbox fills and senders wait (backpressure; tail sampling's `block_on_overflow`).
+    fn full(&self) -> bool {
+        false
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -149,8 +154,10 @@ impl Worker {
                     None => std::future::pending().await,
                 }
             };
+            // A full state takes nothing new, except to see that the inbox closed.
+            let taking = !self.state.full() || inbox.is_closed();
             let delivered = tokio::select! {
-                received = inbox.recv() => match received {
+                received = inbox.recv(), if taking => match received {
                     Some(batch) => {
                         let items = batch.items();
                         if let Err(e) = self.state.add(batch) {

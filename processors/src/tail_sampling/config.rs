@@ -28,6 +28,10 @@ pub struct TailSamplingConfig {
     /// A trace larger than this (encoded) is not sampled, at once, without running the
     /// policies (the Collector's key; its later spans follow). 0 (default): no such bound.
     pub maximum_trace_size_bytes: ByteSize,
+    /// At `num_traces`, take no new trace until a decision makes room (the senders wait:
+    /// backpressure) instead of deciding the oldest at once. Default false. The traces of
+    /// a request already taken are all held, so `num_traces` may be passed by one request.
+    pub block_on_overflow: bool,
     /// When a trace's root span (no parent) arrives, decide it this long after, if that
     /// is sooner than `decision_wait` after its first span. 0 (default): off.
     #[serde(with = "humantime_serde")]
@@ -51,6 +55,7 @@ impl Default for TailSamplingConfig {
             maximum_trace_size_bytes: ByteSize(0),
             drop_pending_traces_on_shutdown: false,
             decision_wait_after_root_received: Duration::ZERO,
+            block_on_overflow: false,
         }
     }
 }

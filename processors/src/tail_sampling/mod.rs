@@ -118,6 +118,8 @@ pub struct TailSampler {
     max_trace_bytes: usize,
     /// `drop_pending_traces_on_shutdown`.
     drop_pending: bool,
+    /// `block_on_overflow`: at `num_traces`, wait for room instead of deciding the oldest.
+    block_on_overflow: bool,
     /// `decision_wait_after_root_received` (None: 0, off).
     root_wait: Option<Duration>,
     /// Deadlines a root span brought forward, soonest first (entries of traces decided
@@ -155,6 +157,7 @@ impl TailSampler {
             max_bytes: c.max_bytes.0 as usize,
             max_trace_bytes: usize::try_from(c.maximum_trace_size_bytes.0).unwrap_or(usize::MAX),
             drop_pending: c.drop_pending_traces_on_shutdown,
+            block_on_overflow: c.block_on_overflow,
             root_wait: Some(c.decision_wait_after_root_received).filter(|w| !w.is_zero()),
             sooner: BTreeSet::new(),
             held: HashMap::with_capacity(c.expected_new_traces_per_sec.min(c.num_traces)),
@@ -186,7 +189,9 @@ impl TailSampler {
             }
             let bytes = len_field_size(piece.encoded_len());
             if !self.held.contains_key(&id) {
-                while self.held.len() >= self.num_traces {
+                // `block_on_overflow`: this request's traces are all taken (its senders
+                // were answered already); `full` then holds the next ones back.
+                while !self.block_on_overflow && self.held.len() >= self.num_traces {
                     self.decide_oldest_early();
                 }
                 self.order.push_back(id);
@@ -406,6 +411,10 @@ impl State for TailSampler {
 
     fn closing(&mut self) {
         self.closing = true;
+    }
+
+    fn full(&self) -> bool {
+        self.block_on_overflow && self.held.len() >= self.num_traces
     }
 }
 

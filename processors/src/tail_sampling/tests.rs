@@ -438,3 +438,50 @@ fn a_large_resource_on_very_many_traces_is_refused_before_anything_is_held() {
     assert!(error.contains("repeated on every group"), "{error}");
     assert_eq!(t.items(), 0);
 }
+
+/// Span counts of what the processor passed on.
+fn captured_spans(capture: &llamacol_pipeline::testing::Capture) -> usize {
+    capture.batches().iter().map(Batch::items).sum()
+}
+
+/// `block_on_overflow`: at `num_traces`, no trace is decided early to make room; the
+/// third trace waits in the inbox until the first two are decided at their deadline.
+/// Without it, the third trace makes the oldest be decided at once.
+#[tokio::test(start_paused = true)]
+async fn block_on_overflow_waits_for_room_instead_of_deciding_early() {
+    // (block, passed on before the first deadline, by 1.5 s)
+    for (block, passed_before_deadline, by_1_5s) in [(true, 0, 2), (false, 1, 3)] {
+        let capture = Arc::new(llamacol_pipeline::testing::Capture::default());
+        let yaml = format!("{{num_traces: 2, decision_wait: 1s, block_on_overflow: {block}, policies: [{{name: all, type: always_sample}}]}}");
+        let block_value: serde_yaml::Value = serde_yaml::from_str(&yaml).expect("yaml");
+        let ctx = BuildContext::new(
+            llamacol_pipeline::ComponentId::parse("tail_sampling").expect("id"),
+            vec![Signal::Traces],
+        );
+        let p = build(&ctx, &block_value, capture.clone()).expect("build");
+        p.start().await.expect("start");
+        for trace in 1..=3 {
+            p.consume(Batch::from(traces_of(vec![span(trace, 1, false, vec![])])))
+                .await
+                .expect("accepted");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(
+            captured_spans(&capture),
+            passed_before_deadline,
+            "block: {block}"
+        );
+        // Blocking, the third trace was taken in only once the first two were decided,
+        // so its own wait started then.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(captured_spans(&capture), by_1_5s, "block: {block}");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(
+            captured_spans(&capture),
+            3,
+            "block: {block}: all decided in the end"
+        );
+        p.shutdown().await.expect("shutdown");
+    }
+}
