@@ -424,3 +424,25 @@ fn loadbalancing_delivers_llm_traces_to_gateways_on_defaults_without_loss() {
     );
     assert!(llamacol_received(&a) > 0 && llamacol_received(&b) > 0);
 }
+
+/// Log noise while a backend is down (issue 29): with 10 export workers retrying, one line
+/// when failures start and one when they stop, not one per attempt or per batch.
+#[test]
+fn a_backend_outage_is_logged_once_when_it_starts_and_once_when_it_ends() {
+    let port = llamacol_pipeline::testing::free_port();
+    let sender = forwarder(format!("127.0.0.1:{port}"));
+    let load = requests(12, 0);
+    let total = spans(&load) as u64;
+    send(sender.grpc, &load);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let receiver = Collector::launch(
+        &["tests/testdata/e2e/default-receiver.yaml"],
+        &[("LLAMACOL_OTLP_GRPC_ENDPOINT", format!("127.0.0.1:{port}"))],
+    );
+    let got = wait_for(total, || llamacol_received(&receiver));
+    assert_eq!(got, total, "{}", tail(&sender.stderr()));
+    let log = sender.stderr();
+    let failed = log.matches("export failed; will retry").count();
+    let recovered = log.matches("export recovered").count();
+    assert_eq!((failed, recovered), (1, 1), "{}", tail(&log));
+}
