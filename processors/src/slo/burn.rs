@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use super::config::SloSpec;
 use super::rule::Part;
 use super::select::Selector;
-use super::series::{Keep, Store};
+use super::series::{Keep, Limits, Store};
 
 #[derive(Debug)]
 pub struct Slo {
@@ -49,14 +49,14 @@ pub struct Burning {
 }
 
 impl Slo {
-    pub fn new(spec: SloSpec) -> Slo {
+    pub fn new(spec: SloSpec, limits: Limits) -> Slo {
         let (parts, keep) = match (&spec.sli.ratio, &spec.sli.latency) {
             (Some(r), _) => (
                 [&r.errors, &r.total]
                     .into_iter()
                     .map(|s| Part {
                         selector: Selector::new(&s.metric, &s.matchers),
-                        store: Store::default(),
+                        store: Store::bounded(limits),
                     })
                     .collect(),
                 Keep::Counter,
@@ -64,7 +64,7 @@ impl Slo {
             (None, Some(l)) => (
                 vec![Part {
                     selector: Selector::new(&l.metric, &l.matchers),
-                    store: Store::default(),
+                    store: Store::bounded(limits),
                 }],
                 Keep::Histogram,
             ),

@@ -26,6 +26,13 @@ pub struct SloConfig {
     pub rules: Vec<RuleSpec>,
     pub slos: Vec<SloSpec>,
     pub notify: NotifyConfig,
+    /// Groups (distinct `by` values) one rule or SLO keeps at most; the points of further
+    /// groups are evaluated together in one overflow group, whose alerts carry
+    /// `otel_metric_overflow="true"` and no `by` labels. Default 1000.
+    pub max_groups: usize,
+    /// Series (distinct attribute sets) one rule or SLO keeps at most; points of further
+    /// series are left out of its evaluation, counted. Default 10000.
+    pub max_series: usize,
 }
 
 impl Default for SloConfig {
@@ -37,6 +44,8 @@ impl Default for SloConfig {
             rules: Vec::new(),
             slos: Vec::new(),
             notify: NotifyConfig::default(),
+            max_groups: 1_000,
+            max_series: 10_000,
         }
     }
 }
@@ -360,6 +369,14 @@ impl ComponentConfig for SloConfig {
                 "evaluation_interval",
                 "must be more than 0, e.g. 15s",
             ));
+        }
+        for (key, value) in [
+            ("max_groups", self.max_groups),
+            ("max_series", self.max_series),
+        ] {
+            if value == 0 {
+                issues.push(Issue::new(key, "must be at least 1"));
+            }
         }
         for (i, path) in self.rule_files.iter().enumerate() {
             if let Err(errors) = load_rule_file(path) {

@@ -9,7 +9,7 @@ use llamacol_pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest
 use llamacol_pipeline::otlp::common::v1::{InstrumentationScope, KeyValue};
 use llamacol_pipeline::otlp::metrics::v1::{
     metric, number_data_point, AggregationTemporality, Gauge, Metric, NumberDataPoint,
-    ResourceMetrics, ScopeMetrics,
+    ResourceMetrics, ScopeMetrics, Sum,
 };
 use llamacol_pipeline::otlp::resource::v1::Resource;
 use llamacol_pipeline::wire::fields;
@@ -19,7 +19,7 @@ use super::burn::Slo;
 use super::config::{RuleSpec, SloConfig, SloSpec};
 use super::rule::{Part, Rule};
 use super::select::{find, lookup};
-use super::series::{hash_attributes, Fnv, Keep, Reading, Source};
+use super::series::{hash_attributes, is_overflow, Fnv, Keep, Limits, Reading, Source};
 use super::template::{format_value, label_name, render};
 
 const DELTA: i32 = AggregationTemporality::Delta as i32;
@@ -68,8 +68,12 @@ impl Engine {
         slos: Vec<SloSpec>,
         now_nanos: u64,
     ) -> Engine {
-        let rules: Vec<Rule> = rules.into_iter().map(Rule::new).collect();
-        let slos: Vec<Slo> = slos.into_iter().map(Slo::new).collect();
+        let limits = Limits {
+            max_groups: config.max_groups,
+            max_series: config.max_series,
+        };
+        let rules: Vec<Rule> = rules.into_iter().map(|r| Rule::new(r, limits)).collect();
+        let slos: Vec<Slo> = slos.into_iter().map(|s| Slo::new(s, limits)).collect();
         let mut feeds: HashMap<String, Vec<Feed>> = HashMap::new();
         for (i, rule) in rules.iter().enumerate() {
             for (j, part) in rule.parts.iter().enumerate() {
@@ -239,6 +243,12 @@ impl Engine {
             }
             self.last_burns.push((slo.spec.name.clone(), burn));
         }
+        for rule in &mut self.rules {
+            say_overflow("rule", &rule.spec.alert, &mut rule.parts);
+        }
+        for slo in &mut self.slos {
+            say_overflow("slo", &slo.spec.name, &mut slo.parts);
+        }
         Evaluation {
             notices: self.book.due(now, self.resend_delay, self.valid_for),
             metrics: self.metrics(now),
@@ -339,6 +349,41 @@ impl Engine {
                 "Error ratio over the window divided by the error budget.",
                 rates,
             ));
+        }
+        let overflow: Vec<NumberDataPoint> = self
+            .rules
+            .iter()
+            .map(|r| ("alertname", &r.spec.alert, &r.parts))
+            .chain(self.slos.iter().map(|s| ("slo", &s.spec.name, &s.parts)))
+            .flat_map(|(label, name, parts)| {
+                let sum = |f: fn(&Part) -> u64| parts.iter().map(f).sum::<u64>();
+                [
+                    ("overflow_group", sum(|p| p.store.overflow_group_points)),
+                    ("left_out", sum(|p| p.store.left_out_points)),
+                ]
+                .into_iter()
+                .filter(|(_, n)| *n > 0)
+                .map(move |(outcome, n)| NumberDataPoint {
+                    start_time_unix_nano: self.watching_since,
+                    ..point(
+                        vec![string(label, name), string("outcome", outcome)],
+                        n as f64,
+                    )
+                })
+            })
+            .collect();
+        if !overflow.is_empty() {
+            metrics.push(Metric {
+                name: "slo.overflow.points".into(),
+                unit: "{point}".into(),
+                description: "Points of groups past max_groups, evaluated together in the overflow group (outcome overflow_group), and points of series past max_series, left out (outcome left_out).".into(),
+                data: Some(metric::Data::Sum(Sum {
+                    data_points: overflow,
+                    aggregation_temporality: AggregationTemporality::Cumulative as i32,
+                    is_monotonic: true,
+                })),
+                ..Default::default()
+            });
         }
         (!metrics.is_empty()).then(|| ExportMetricsServiceRequest {
             resource_metrics: vec![ResourceMetrics {
@@ -480,6 +525,24 @@ fn ingest_metric(ctx: &Ctx, metric: &Metric, part: &mut Part) -> Result<(), Stri
     Ok(())
 }
 
+/// Logs once per store when a rule's or SLO's bounds are first reached.
+fn say_overflow(kind: &str, name: &str, parts: &mut [Part]) {
+    for part in parts {
+        let store = &mut part.store;
+        if store.overflow_said || store.overflow_group_points + store.left_out_points == 0 {
+            continue;
+        }
+        store.overflow_said = true;
+        tracing::warn!(
+            kind,
+            name,
+            max_groups = store.limits.max_groups,
+            max_series = store.limits.max_series,
+            "slo: more groups or series than max_groups / max_series (or 16 MiB of group labels): further groups are evaluated together in one overflow group (alerts with otel_metric_overflow=\"true\"), further series are left out; counted in slo.overflow.points (logged once)"
+        );
+    }
+}
+
 /// An alert's labels: `alertname`, `severity`, the `by` attributes as label names, `job`
 /// and `instance` of the group's single source, then the rule's own labels.
 fn rule_labels(spec: &RuleSpec, key: &[String], source: &Source) -> BTreeMap<String, String> {
@@ -495,6 +558,10 @@ fn rule_labels(spec: &RuleSpec, key: &[String], source: &Source) -> BTreeMap<Str
         if !v.is_empty() {
             labels.insert(label_name(k), v.clone());
         }
+    }
+    if is_overflow(key, &spec.by) {
+        // The groups past `max_groups`, evaluated together (the OTel SDKs' convention).
+        labels.insert("otel_metric_overflow".into(), "true".into());
     }
     if let Some(severity) = &spec.severity {
         labels.insert("severity".into(), severity.clone());

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::config::{Aggregate, RuleSpec};
 use super::select::Selector;
-use super::series::{Keep, Source, Store};
+use super::series::{Keep, Limits, Source, Store};
 
 /// One selector of a rule (`metric`, or each side of a `ratio`) and what it keeps.
 #[derive(Debug)]
@@ -25,17 +25,17 @@ pub struct Rule {
 pub type Values = HashMap<Vec<String>, (f64, Source)>;
 
 impl Rule {
-    pub fn new(spec: RuleSpec) -> Rule {
+    pub fn new(spec: RuleSpec, limits: Limits) -> Rule {
         let parts = match (&spec.metric, &spec.ratio) {
             (Some(metric), _) => vec![Part {
                 selector: Selector::new(metric, &spec.matchers),
-                store: Store::default(),
+                store: Store::bounded(limits),
             }],
             (None, Some(r)) => [&r.numerator, &r.denominator]
                 .into_iter()
                 .map(|s| Part {
                     selector: Selector::new(&s.metric, &s.matchers),
-                    store: Store::default(),
+                    store: Store::bounded(limits),
                 })
                 .collect(),
             (None, None) => Vec::new(),

@@ -86,6 +86,46 @@ impl Hasher for Prehashed {
 pub struct Store {
     /// By a hash of the group's `by` values (the values themselves are in the group).
     pub groups: ByHash<Group>,
+    pub limits: Limits,
+    /// Series held, over every group.
+    series: usize,
+    /// Bytes of text the groups hold (their `by` values, `job` and `instance`).
+    group_bytes: usize,
+    /// Points of groups past `max_groups` (or the text bound), kept in the overflow group.
+    pub overflow_group_points: u64,
+    /// Points left out because their series would pass `max_series`.
+    pub left_out_points: u64,
+    /// Whether the overflow was logged (once per store).
+    pub overflow_said: bool,
+}
+
+/// How much one rule's (or SLO's) store may hold: groups past `max_groups`, or past
+/// `MAX_GROUP_BYTES` of their text, share one overflow group; series past `max_series`
+/// are left out (both counted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_groups: usize,
+    pub max_series: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_groups: 1_000,
+            max_series: 10_000,
+        }
+    }
+}
+
+/// Text the groups of one store may hold (a long service name on many groups).
+pub const MAX_GROUP_BYTES: usize = 16 << 20;
+
+/// The key of the overflow group: no `by` values (a real key has one per `by` label).
+pub const OVERFLOW: u64 = 0x6f76_6572_666c_6f77;
+
+/// Whether `key` is the overflow group's (alerts over it say `otel_metric_overflow`).
+pub fn is_overflow(key: &[String], by: &[String]) -> bool {
+    key.is_empty() && !by.is_empty()
 }
 
 #[derive(Debug, Default)]
@@ -95,6 +135,19 @@ pub struct Group {
     pub series: ByHash<Series>,
     pub last_seen: f64,
     pub source: Source,
+}
+
+impl Group {
+    /// Bytes of text this group holds.
+    fn text_bytes(&self) -> usize {
+        let source = match &self.source {
+            Source::One(j, i) => {
+                j.as_ref().map_or(0, String::len) + i.as_ref().map_or(0, String::len)
+            }
+            Source::None | Source::Mixed => 0,
+        };
+        self.key.iter().map(String::len).sum::<usize>() + source
+    }
 }
 
 #[derive(Debug)]
@@ -164,6 +217,13 @@ pub fn hash_attributes(h: Fnv, attributes: &[KeyValue]) -> Fnv {
 }
 
 impl Store {
+    pub fn bounded(limits: Limits) -> Store {
+        Store {
+            limits,
+            ..Store::default()
+        }
+    }
+
     /// Records one point at `now`. `watching_since` is when llamacol started (Unix ns):
     /// a counter that started later is counted from zero.
     #[allow(clippy::too_many_arguments)]
@@ -179,13 +239,39 @@ impl Store {
         watching_since: u64,
         now: f64,
     ) {
-        let group = self.groups.entry(group).or_insert_with(|| Group {
-            key: key(),
-            ..Group::default()
-        });
+        let text = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        let mut group = group;
+        if !self.groups.contains_key(&group) {
+            let key = key();
+            let bytes =
+                key.iter().map(String::len).sum::<usize>() + text(source.0) + text(source.1);
+            if self.groups.len() >= self.limits.max_groups
+                || self.group_bytes + bytes > MAX_GROUP_BYTES
+            {
+                group = OVERFLOW;
+                self.overflow_group_points += 1;
+            } else {
+                self.group_bytes += bytes;
+                self.groups.insert(
+                    group,
+                    Group {
+                        key,
+                        ..Group::default()
+                    },
+                );
+            }
+        }
+        let group = self.groups.entry(group).or_default();
+        let fresh = !group.series.contains_key(&id);
+        if fresh && self.series >= self.limits.max_series {
+            self.left_out_points += 1;
+            return;
+        }
+        if fresh {
+            self.series += 1;
+        }
         group.last_seen = now;
         group.source.add(source.0, source.1);
-        let fresh = !group.series.contains_key(&id);
         let series = group.series.entry(id).or_insert_with(|| Series {
             samples: VecDeque::new(),
             hist: None,
@@ -285,6 +371,7 @@ impl Store {
     /// and groups with no series left.
     pub fn prune(&mut self, now: f64, window: f64, stale: f64) {
         let start = now - window;
+        let (mut series, mut group_bytes) = (0, 0);
         self.groups.retain(|_, group| {
             group.series.retain(|_, s| {
                 while s.samples.len() >= 2 && s.samples[1].0 <= start {
@@ -295,8 +382,14 @@ impl Store {
                 }
                 now - s.last_seen <= stale
             });
-            !group.series.is_empty()
+            let keep = !group.series.is_empty();
+            if keep {
+                series += group.series.len();
+                group_bytes += group.text_bytes();
+            }
+            keep
         });
+        (self.series, self.group_bytes) = (series, group_bytes);
     }
 }
 

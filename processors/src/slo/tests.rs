@@ -1153,3 +1153,121 @@ slos:
         "{rates:?}"
     );
 }
+
+/// Values of `slo.overflow.points` by (name, outcome).
+fn overflow_points(metrics: &ExportMetricsServiceRequest) -> BTreeMap<(String, String), f64> {
+    let mut out = BTreeMap::new();
+    for m in metrics.resource_metrics[0].scope_metrics[0].metrics.iter() {
+        if m.name != "slo.overflow.points" {
+            continue;
+        }
+        let Some(metric::Data::Sum(s)) = &m.data else {
+            panic!("a sum")
+        };
+        assert!(s.is_monotonic);
+        for p in &s.data_points {
+            let get = |k: &str| {
+                p.attributes
+                    .iter()
+                    .find(|kv| kv.key == k)
+                    .map(|kv| {
+                        llamacol_pipeline::attributes::value_string(
+                            kv.value.as_ref().expect("value"),
+                        )
+                    })
+                    .unwrap_or_default()
+            };
+            let Some(number_data_point::Value::AsDouble(v)) = p.value else {
+                panic!("a double")
+            };
+            out.insert((get("alertname"), get("outcome")), v);
+        }
+    }
+    out
+}
+
+/// A cardinality burst: groups past `max_groups` are evaluated together in one overflow
+/// group, whose alert carries `otel_metric_overflow="true"` and no `by` label; series past
+/// `max_series` are left out; both are counted, and the store stays bounded.
+#[test]
+fn groups_and_series_past_their_bounds_overflow_and_are_counted() {
+    let mut e = engine(
+        r#"
+evaluation_interval: 15s
+max_groups: 3
+max_series: 5
+rules:
+  - alert: GPUTemperatureHigh
+    metric: hw.temperature
+    by: [hw.id]
+    aggregate: max
+    window: 1m
+    op: ">"
+    threshold: 85
+"#,
+    );
+    // Ten GPUs, each its own group and series; all hot.
+    let points = (0..10)
+        .map(|i| point(&[("hw.id", &format!("GPU-{i}"))], 90.0, 0.0))
+        .collect();
+    e.ingest(
+        &request(NVML_RESOURCE, vec![gauge("hw.temperature", points)]),
+        T0,
+    );
+    let evaluation = e.evaluate(T0);
+    let metrics = evaluation.metrics.expect("metrics");
+    let alerts = &metrics.resource_metrics[0].scope_metrics[0].metrics[0];
+    let Some(metric::Data::Gauge(g)) = &alerts.data else {
+        panic!("ALERTS gauge")
+    };
+    let labels: Vec<BTreeMap<String, String>> = g
+        .data_points
+        .iter()
+        .map(|p| {
+            p.attributes
+                .iter()
+                .map(|kv| {
+                    (
+                        kv.key.clone(),
+                        llamacol_pipeline::attributes::value_string(kv.value.as_ref().expect("v")),
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    // Three groups of their own, and the overflow group (holding two series: 5 in all).
+    assert_eq!(labels.len(), 4, "{labels:#?}");
+    let overflow: Vec<_> = labels
+        .iter()
+        .filter(|l| l.get("otel_metric_overflow").map(String::as_str) == Some("true"))
+        .collect();
+    assert_eq!(overflow.len(), 1, "{labels:#?}");
+    assert!(!overflow[0].contains_key("hw_id"), "{labels:#?}");
+    assert_eq!(labels.iter().filter(|l| l.contains_key("hw_id")).count(), 3);
+    let counted = overflow_points(&metrics);
+    let key = |o: &str| ("GPUTemperatureHigh".to_string(), o.to_string());
+    // GPUs 3..9 went to the overflow group: 2 kept there, 5 past max_series left out.
+    assert_eq!(
+        counted.get(&key("overflow_group")),
+        Some(&7.0),
+        "{counted:?}"
+    );
+    assert_eq!(counted.get(&key("left_out")), Some(&5.0), "{counted:?}");
+}
+
+#[test]
+fn max_groups_and_max_series_of_0_are_refused() {
+    let found = issues("{max_groups: 0, max_series: 0}");
+    assert!(
+        found
+            .iter()
+            .any(|i| i.starts_with("max_groups: must be at least 1")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|i| i.starts_with("max_series: must be at least 1")),
+        "{found:?}"
+    );
+}
