@@ -1,6 +1,7 @@
 //! Every exporter sits behind a queue, workers and a retry loop. One concern per file:
 //! the [`Queue`] interface and the exporter wrapper that counts (here), the in-memory
-//! queue (`memory.rs`), and the retry loop (`retry.rs`). A queue implementation only
+//! queue (`memory.rs`), the retry loop (`retry.rs`), and keeping requests within the far
+//! side's size limit (`fit.rs`). A queue implementation only
 //! stores batches; waiting, counting and retrying are the same for every one. The
 //! persistent queue lives in a storage extension (`file_storage`) behind [`QueueStorage`],
 //! the same API a user's own storage would implement.
