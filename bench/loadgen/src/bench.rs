@@ -805,22 +805,30 @@ pub async fn tail_storm(opts: &Options, rate: u64) -> anyhow::Result<Vec<StormRo
             .display()
             .to_string()
     };
-    let mut runs = vec![("llamacol", Which::Llamacol, cfg("tail-storm.yaml"))];
+    // (name, collector, config, the Collector's `num_shards`)
+    let mut runs = vec![("llamacol", Which::Llamacol, cfg("tail-storm.yaml"), "1")];
     if opts.otelcol.is_some() {
-        runs.push(("otelcol", Which::Otelcol, cfg("otelcol/tail-storm.yaml")));
+        let config = cfg("otelcol/tail-storm.yaml");
+        runs.push(("otelcol", Which::Otelcol, config.clone(), "1"));
+        // Its sharded decision loop (v0.161.0), on the same single core.
+        runs.push(("otelcol, num_shards 2", Which::Otelcol, config, "2"));
     }
     let mut rows = Vec::new();
-    for (name, which, config) in runs {
-        let sink = start_sink_kind(opts, FAST_SINK, &format!("storm-{name}-sink"))?
+    for (name, which, config, shards) in runs {
+        let file_name = name.replace([',', ' '], "-");
+        let sink = start_sink_kind(opts, FAST_SINK, &format!("storm-{file_name}-sink"))?
             .context("a counting sink")?;
-        let env = vec![("BENCH_SINK_ENDPOINT", format!("127.0.0.1:{}", sink.port))];
+        let env = vec![
+            ("BENCH_SINK_ENDPOINT", format!("127.0.0.1:{}", sink.port)),
+            ("BENCH_NUM_SHARDS", shards.to_string()),
+        ];
         let (mut collector, grpc) = start_collector(
             opts,
             COLLECTOR_CPU,
             which,
             Some(&config),
             &env,
-            &format!("storm-{name}"),
+            &format!("storm-{file_name}"),
         )?;
         let pid = collector.pid();
         let cpu_before = cpu::process_seconds(pid).unwrap_or(0.0);
