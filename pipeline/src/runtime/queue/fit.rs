@@ -144,9 +144,11 @@ impl RequestFit {
         self.pieces(piece, Some(limit), counters, why)
     }
 
-    /// A request of `size` bytes was delivered: says once what the learned limit is.
-    pub fn delivered(&self, size: usize) {
+    /// `batch` was delivered: says once what the learned limit is. (Its size is read only
+    /// then: for a batch held decoded, reading it walks the whole message.)
+    pub fn delivered(&self, batch: &Batch) {
         if self.announce.swap(false, Ordering::Relaxed) {
+            let size = batch.encoded_len();
             let limit = self.learned.load(Ordering::Relaxed);
             tracing::info!(
                 component = %self.id,

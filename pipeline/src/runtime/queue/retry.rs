@@ -128,7 +128,6 @@ impl Retrier {
             })
         };
         loop {
-            let size = batch.encoded_len();
             let result = tokio::select! {
                 r = exporter.export(&mut batch) => r,
                 () = self.hard_stop.cancelled() => {
@@ -147,7 +146,7 @@ impl Retrier {
             let error = match result {
                 Ok(()) => {
                     Counters::add(&counters.sent, items);
-                    self.fit.delivered(size);
+                    self.fit.delivered(&batch);
                     self.recovered(failing);
                     return Attempt::Sent;
                 }
