@@ -10,7 +10,7 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity
 use tonic::Status;
 
 use super::config::{Compression, OtlpExporterConfig};
-use super::outcome::{from_grpc, report_partial, PartialSuccess};
+use super::outcome::{check_size, from_grpc, report_partial, PartialSuccess};
 
 pub struct GrpcSender {
     id: String,
@@ -118,16 +118,7 @@ impl GrpcSender {
         path: &'static str,
         body: Bytes,
     ) -> Result<R, ConsumeError> {
-        if let Some(limit) = self.max_request_size.filter(|l| body.len() > *l) {
-            // Another encoding than the batch's (Jaeger's model) can be larger than it.
-            return Err(ConsumeError::request_too_large(
-                TooLarge {
-                    size: body.len(),
-                    limit,
-                },
-                None,
-            ));
-        }
+        check_size(body.len(), self.max_request_size)?;
         let (flag, payload) = match self.compression {
             Some(encoding) => (1u8, compress(encoding, &body)?),
             None => (0u8, body),
@@ -181,14 +172,6 @@ impl GrpcSender {
             })
             .map_err(|status| from_grpc(&status))
     }
-}
-
-/// A request this sender will not send: larger than `max_request_size`.
-#[derive(Debug, thiserror::Error)]
-#[error("request of {size} bytes is larger than `max_request_size` ({limit} bytes)")]
-pub struct TooLarge {
-    pub size: usize,
-    pub limit: usize,
 }
 
 const USER_AGENT: &str = concat!("llamacol/", env!("CARGO_PKG_VERSION"));

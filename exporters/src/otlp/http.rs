@@ -12,7 +12,7 @@ use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use super::config::{Compression, Encoding, OtlpExporterConfig};
 use llamacol_pipeline::http::{classify, retry_after_header};
 
-use super::outcome::{report_partial, ExportError, PartialSuccess};
+use super::outcome::{check_size, report_partial, ExportError, PartialSuccess};
 use crate::json::to_json;
 
 pub struct HttpSender {
@@ -63,16 +63,7 @@ impl HttpSender {
                 Bytes::from(to_json(batch).map_err(ConsumeError::permanent)?),
             ),
         };
-        if let Some(limit) = self.max_request_size.filter(|l| body.len() > *l) {
-            // JSON is larger than the protobuf the queue measured: cut smaller.
-            return Err(ConsumeError::request_too_large(
-                super::grpc::TooLarge {
-                    size: body.len(),
-                    limit,
-                },
-                None,
-            ));
-        }
+        check_size(body.len(), self.max_request_size)?;
         let body = compress(self.compression, body)
             .map_err(|e| ConsumeError::permanent(ExportError::Encode(e.to_string())))?;
         let signal = batch.signal();

@@ -13,6 +13,22 @@ pub enum ExportError {
     Transport(#[source] reqwest::Error),
     #[error("encoding the request: {0}")]
     Encode(String),
+    #[error("request of {size} bytes is larger than `max_request_size` ({limit} bytes)")]
+    TooLarge { size: usize, limit: usize },
+}
+
+/// Refuses, before it is sent, a body larger than `limit` (`max_request_size`): in another
+/// encoding than the batch's (OTLP/JSON, Jaeger's model) a batch the queue cut to size can
+/// still be over it. The queue then cuts it smaller; the limit is in that encoding's bytes,
+/// so it is not stated as the batch's.
+pub fn check_size(size: usize, limit: Option<usize>) -> Result<(), ConsumeError> {
+    match limit {
+        Some(limit) if size > limit => Err(ConsumeError::request_too_large(
+            ExportError::TooLarge { size, limit },
+            None,
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// OTLP/gRPC: UNAVAILABLE, CANCELLED, DEADLINE_EXCEEDED, ABORTED, OUT_OF_RANGE and
