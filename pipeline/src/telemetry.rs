@@ -291,55 +291,39 @@ impl Telemetry {
             }
         }
         let queues = self.queue_snapshot();
-        if !queues.is_empty() {
-            type Read = fn(&QueueReading) -> u64;
-            let gauges: [(&str, &str, &str, Read); 5] = [
-                (
-                    "queue_size",
-                    "gauge",
-                    "Batches waiting in the exporter queue.",
-                    |q| q.len as u64,
-                ),
-                (
-                    "queue_capacity",
-                    "gauge",
-                    "Batches the exporter queue can hold (waiting or being exported).",
-                    |q| q.capacity as u64,
-                ),
-                (
-                    "queue_size_bytes",
-                    "gauge",
-                    "Encoded bytes the exporter queue holds, waiting or being exported.",
-                    |q| q.bytes,
-                ),
-                (
-                    "queue_capacity_bytes",
-                    "gauge",
-                    "Encoded bytes the exporter queue can hold (0: no byte bound).",
-                    |q| q.capacity_bytes,
-                ),
-                (
-                    "queue_corrupt_bytes_total",
-                    "counter",
-                    "Bytes a persistent queue found corrupt or cut short on disk and skipped (logged with the file and offset).",
-                    |q| q.corrupt_bytes,
-                ),
-            ];
-            for (name, kind, help, value) in gauges {
-                let _ = writeln!(
-                    out,
-                    "# HELP llamacol_exporter_{name} {help}\n# TYPE llamacol_exporter_{name} {kind}"
-                );
-                for q in &queues {
-                    let _ = writeln!(
-                        out,
-                        "llamacol_exporter_{name}{{component=\"{}\"}} {}",
-                        escape(&q.component),
-                        value(q)
-                    );
-                }
-            }
-        }
+        let gauges: [Family<QueueReading>; 5] = [
+            (
+                "queue_size",
+                "gauge",
+                "Batches waiting in the exporter queue.",
+                |q| q.len as u64,
+            ),
+            (
+                "queue_capacity",
+                "gauge",
+                "Batches the exporter queue can hold (waiting or being exported).",
+                |q| q.capacity as u64,
+            ),
+            (
+                "queue_size_bytes",
+                "gauge",
+                "Encoded bytes the exporter queue holds, waiting or being exported.",
+                |q| q.bytes,
+            ),
+            (
+                "queue_capacity_bytes",
+                "gauge",
+                "Encoded bytes the exporter queue can hold (0: no byte bound).",
+                |q| q.capacity_bytes,
+            ),
+            (
+                "queue_corrupt_bytes_total",
+                "counter",
+                "Bytes a persistent queue found corrupt or cut short on disk and skipped (logged with the file and offset).",
+                |q| q.corrupt_bytes,
+            ),
+        ];
+        write_exporter_families(&mut out, &gauges, &queues, |q| &q.component);
         self.render_request_limits(&mut out);
         let targets = self.node.target_snapshot();
         for family in crate::node::TargetFamily::ALL {
@@ -388,11 +372,7 @@ impl Telemetry {
             .request_limits
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if limits.is_empty() {
-            return;
-        }
-        type Read = fn(&RequestLimitGauge) -> u64;
-        let families: [(&str, &str, &str, Read); 2] = [
+        let families: [Family<RequestLimitGauge>; 2] = [
             (
                 "request_size_limit_bytes",
                 "gauge",
@@ -406,19 +386,37 @@ impl Telemetry {
                 |g| (g.split)(),
             ),
         ];
-        for (name, kind, help, value) in families {
+        write_exporter_families(out, &families, &limits, |g| &g.component);
+    }
+}
+
+/// A metric family of one sample per exporter: name (after `llamacol_exporter_`), type,
+/// help, and how a row gives its value.
+type Family<T> = (&'static str, &'static str, &'static str, fn(&T) -> u64);
+
+/// Writes `llamacol_exporter_<name>{component} value` families over `rows`, one sample
+/// per row; nothing when there are no rows.
+fn write_exporter_families<T>(
+    out: &mut String,
+    families: &[Family<T>],
+    rows: &[T],
+    component: fn(&T) -> &str,
+) {
+    if rows.is_empty() {
+        return;
+    }
+    for (name, kind, help, value) in families {
+        let _ = writeln!(
+            out,
+            "# HELP llamacol_exporter_{name} {help}\n# TYPE llamacol_exporter_{name} {kind}"
+        );
+        for row in rows {
             let _ = writeln!(
                 out,
-                "# HELP llamacol_exporter_{name} {help}\n# TYPE llamacol_exporter_{name} {kind}"
+                "llamacol_exporter_{name}{{component=\"{}\"}} {}",
+                escape(component(row)),
+                value(row)
             );
-            for g in limits.iter() {
-                let _ = writeln!(
-                    out,
-                    "llamacol_exporter_{name}{{component=\"{}\"}} {}",
-                    escape(&g.component),
-                    value(g)
-                );
-            }
         }
     }
 }
