@@ -237,20 +237,25 @@ async fn a_refusal_that_states_no_limit_halves_the_request_until_it_passes() {
     assert!(learned <= 3_000 && learned > 3_000 / 4, "{learned}");
 }
 
-#[tokio::test]
-async fn an_item_too_large_alone_is_counted_failed_with_the_limit_and_the_rest_delivered() {
-    let mut request = sample_traces(1, 100);
-    request.resource_spans[0].scope_spans[0].spans[42]
+/// `spans` spans, the one at `index` carrying a prompt of `prompt` bytes.
+fn with_a_long_prompt(spans: usize, index: usize, prompt: usize) -> Batch {
+    let mut request = sample_traces(1, spans);
+    request.resource_spans[0].scope_spans[0].spans[index]
         .attributes
         .push(crate::testing::string_attr(
             "gen_ai.prompt",
-            &"p".repeat(30_000),
+            &"p".repeat(prompt),
         ));
+    Batch::from(request)
+}
+
+#[tokio::test]
+async fn an_item_too_large_alone_is_counted_failed_with_the_limit_and_the_rest_delivered() {
     let exporter = Limited::new(Some(20_000), 20_000, true);
     let retrier = retrier();
     let counters = crate::telemetry::Counters::default();
     let delivery = retrier
-        .deliver(&exporter, Batch::from(request), &counters)
+        .deliver(&exporter, with_a_long_prompt(100, 42, 30_000), &counters)
         .await;
     let error = delivery.into_result().expect_err("one item failed");
     assert!(!error.is_retryable());
@@ -265,19 +270,12 @@ async fn an_item_too_large_alone_is_counted_failed_with_the_limit_and_the_rest_d
 
 #[tokio::test]
 async fn a_single_item_refused_for_size_is_failed_not_retried() {
-    let mut request = sample_traces(1, 1);
-    request.resource_spans[0].scope_spans[0].spans[0]
-        .attributes
-        .push(crate::testing::string_attr(
-            "gen_ai.prompt",
-            &"p".repeat(10_000),
-        ));
     let exporter = Limited::new(None, 5_000, true);
     let retrier = retrier();
     let counters = crate::telemetry::Counters::default();
     let started = Instant::now();
     let delivery = retrier
-        .deliver(&exporter, Batch::from(request), &counters)
+        .deliver(&exporter, with_a_long_prompt(1, 0, 10_000), &counters)
         .await;
     assert!(delivery.into_result().is_err());
     assert_eq!(outcomes(&counters), [0, 1, 0]);
