@@ -305,6 +305,17 @@ fn strings(batch: &RecordBatch, column: &str) -> Vec<Option<String>> {
         .collect()
 }
 
+/// Starts the exporter, gives it one LLM trace and shuts it down (which closes the window).
+async fn one_window(under: &Under) {
+    under.exporter.start().await.expect("start");
+    under
+        .exporter
+        .export(&mut llm_trace())
+        .await
+        .expect("accepted");
+    under.exporter.shutdown().await.expect("shutdown");
+}
+
 fn some(v: &[&str]) -> Vec<Option<String>> {
     v.iter().map(|s| Some((*s).to_string())).collect()
 }
@@ -415,13 +426,7 @@ async fn a_server_without_the_share_api_still_gets_its_graphs_delivered() {
     let (server, fake) = fake_graphistry().await;
     lock(&fake).no_share_api = true;
     let under = uploading(&server, "");
-    under.exporter.start().await.expect("start");
-    under
-        .exporter
-        .export(&mut llm_trace())
-        .await
-        .expect("accepted");
-    under.exporter.shutdown().await.expect("shutdown");
+    one_window(&under).await;
     let fake = lock(&fake);
     assert_eq!((fake.datasets.len(), fake.shares.len()), (1, 0));
     drop(fake);
@@ -442,12 +447,7 @@ async fn a_personal_key_logs_in_and_the_organization_is_named_in_the_dataset() {
     let under = exporter(&format!(
         "{{server: '{server}', protocol: http, personal_key_id: pk-id, personal_key_secret: pk-secret, org_name: llm-team, privacy: {{mode: organization}}}}"
     ));
-    under
-        .exporter
-        .export(&mut llm_trace())
-        .await
-        .expect("accepted");
-    under.exporter.shutdown().await.expect("shutdown");
+    one_window(&under).await;
     let fake = lock(&fake);
     assert_eq!((fake.key_logins, fake.password_logins), (1, 0));
     assert_eq!(fake.datasets[0]["org_name"], "llm-team");
@@ -617,13 +617,7 @@ async fn offline_dir_gets_nodes_edges_and_bindings_per_window() {
         "{{offline_dir: '{}', edges: service, name: 'gpu-node {{spans}} spans'}}",
         dir.path().display()
     ));
-    under.exporter.start().await.expect("start");
-    under
-        .exporter
-        .export(&mut llm_trace())
-        .await
-        .expect("accepted");
-    under.exporter.shutdown().await.expect("shutdown");
+    one_window(&under).await;
     let windows: Vec<_> = std::fs::read_dir(dir.path())
         .expect("dir")
         .map(|e| e.expect("entry").path())
