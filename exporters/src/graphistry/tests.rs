@@ -305,14 +305,19 @@ fn strings(batch: &RecordBatch, column: &str) -> Vec<Option<String>> {
         .collect()
 }
 
-/// Starts the exporter, gives it one LLM trace and shuts it down (which closes the window).
-async fn one_window(under: &Under) {
+/// Starts the exporter and gives it one LLM trace (its window stays open).
+async fn start_with_one_trace(under: &Under) {
     under.exporter.start().await.expect("start");
     under
         .exporter
         .export(&mut llm_trace())
         .await
         .expect("accepted");
+}
+
+/// One LLM trace, then shutdown, which closes the window.
+async fn one_window(under: &Under) {
+    start_with_one_trace(under).await;
     under.exporter.shutdown().await.expect("shutdown");
 }
 
@@ -324,12 +329,7 @@ fn some(v: &[&str]) -> Vec<Option<String>> {
 async fn a_window_is_uploaded_as_a_dataset_with_the_notebooks_bindings_and_arrow_tables() {
     let (server, fake) = fake_graphistry().await;
     let under = uploading(&server, "");
-    under.exporter.start().await.expect("start");
-    under
-        .exporter
-        .export(&mut llm_trace())
-        .await
-        .expect("accepted");
+    start_with_one_trace(&under).await;
     assert!(lock(&fake).datasets.is_empty(), "the window is still open");
     under
         .exporter
