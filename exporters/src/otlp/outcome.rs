@@ -65,10 +65,13 @@ pub fn from_grpc(status: &Status) -> ConsumeError {
 
 /// Whether a gRPC status message is a refusal for the message's size: grpc-go's
 /// "received message larger than max (N vs. M)" and "received message after decompression
-/// larger than max M", tonic's "decoded message length too large: found N bytes, the limit
-/// is: M bytes".
+/// larger than max M"; tonic's "decoded message length too large: found N bytes, the limit
+/// is: M bytes", and for a compressed message "Error decompressing: size limit, of M bytes,
+/// exceeded while decompressing message" (seen from llamacol's receiver, tonic 0.14).
 fn says_too_large(message: &str) -> bool {
-    message.contains("larger than max") || message.contains("message length too large")
+    message.contains("larger than max")
+        || message.contains("message length too large")
+        || message.contains("exceeded while decompressing")
 }
 
 /// The limit a size refusal states: the last number in the message (`M` above).

@@ -378,6 +378,10 @@ async fn grpc_refusals_for_size_say_so_with_the_stated_limit() {
             Status::out_of_range("Error, decoded message length too large: found 5500000 bytes, the limit is: 4194304 bytes"),
             Some(Some(4_194_304)),
         ),
+        (
+            Status::resource_exhausted("Error decompressing: size limit, of 4194304 bytes, exceeded while decompressing message"),
+            Some(Some(4_194_304)),
+        ),
         (Status::out_of_range("seek past end"), None),
         (Status::resource_exhausted("memory limit reached"), None),
     ];
