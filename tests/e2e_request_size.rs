@@ -70,16 +70,29 @@ fn check_delivery(sender: &mut Collector, received: &mut dyn FnMut() -> u64, wha
         tail(&sender.stderr())
     );
     assert_eq!(counts.accepted, total);
-    assert!(
-        !sender.stderr().contains("export failed"),
-        "{what}: {}",
-        tail(&sender.stderr())
-    );
+    // The queue's own failure lines (a size refusal's warning quotes its error, which
+    // says "export failed" too, and is no failure).
+    let log = sender.stderr();
+    for line in [
+        "export failed;",
+        "export failed permanently",
+        "still failing",
+    ] {
+        assert!(!log.contains(line), "{what}: `{line}`:\n{}", tail(&log));
+    }
 }
 
 fn tail(log: &str) -> String {
     let lines: Vec<&str> = log.lines().collect();
     lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+/// The real Collector on its defaults (otlp receiver, nop exporter), counting what its
+/// receiver accepted on its own metrics, served on `metrics_port`.
+fn counting_collector_config(metrics_port: u16) -> String {
+    format!(
+        "receivers:\n  otlp:\n    protocols:\n      grpc: {{endpoint: \"${{env:OTELCOL_GRPC}}\"}}\n      http: {{endpoint: \"${{env:OTELCOL_HTTP}}\"}}\nexporters:\n  nop:\nservice:\n  telemetry:\n    metrics:\n      level: basic\n      readers:\n        - pull:\n            exporter:\n              prometheus: {{host: 127.0.0.1, port: {metrics_port}}}\n  pipelines:\n    traces: {{receivers: [otlp], exporters: [nop]}}\n"
+    )
 }
 
 fn forwarder(next_hop: String) -> Collector {
@@ -173,10 +186,7 @@ fn a_span_over_the_limit_alone_fails_and_the_rest_is_delivered() {
 #[ignore = "needs otelcol: run scripts/test"]
 fn llamacol_forwards_llm_traces_to_the_collector_on_defaults_without_loss() {
     let metrics_port = llamacol_pipeline::testing::free_port();
-    let config = format!(
-        "receivers:\n  otlp:\n    protocols:\n      grpc: {{endpoint: \"${{env:OTELCOL_GRPC}}\"}}\n      http: {{endpoint: \"${{env:OTELCOL_HTTP}}\"}}\nexporters:\n  nop:\nservice:\n  telemetry:\n    metrics:\n      level: basic\n      readers:\n        - pull:\n            exporter:\n              prometheus: {{host: 127.0.0.1, port: {metrics_port}}}\n  pipelines:\n    traces: {{receivers: [otlp], exporters: [nop]}}\n"
-    );
-    let collector = Otelcol::start(&config, &[]);
+    let collector = Otelcol::start(&counting_collector_config(metrics_port), &[]);
     let mut sender = forwarder(format!("127.0.0.1:{}", collector.grpc));
     let received = || {
         metric(
@@ -458,4 +468,79 @@ fn a_backend_outage_is_logged_once_when_it_starts_and_once_when_it_ends() {
     let failed = log.matches("export failed; will retry").count();
     let recovered = log.matches("export recovered").count();
     assert_eq!((failed, recovered), (1, 1), "{}", tail(&log));
+}
+
+/// A sender that believes the far side takes 16 MiB: the far side's own refusal (its
+/// real message, on its defaults) must teach it the 4 MiB limit, and nothing is lost.
+fn learns_the_limit_from_the_refusal(
+    next_hop: String,
+    received: &mut dyn FnMut() -> u64,
+    what: &str,
+) {
+    let mut sender = Collector::launch(
+        &[
+            "tests/testdata/e2e/forward-defaults.yaml",
+            "tests/testdata/e2e/max-request-16mib.yaml",
+        ],
+        &[("NEXT_HOP", next_hop)],
+    );
+    check_delivery(&mut sender, received, what);
+    let page = scrape(sender.admin, "/metrics");
+    assert_eq!(
+        metric(&page, "llamacol_exporter_request_size_limit_bytes", &[]),
+        4 * 1024 * 1024,
+        "{what}: the limit the far side stated is kept\n{}",
+        tail(&sender.stderr())
+    );
+    assert!(
+        sender.stderr().contains("refused a request for its size"),
+        "{what}: {}",
+        tail(&sender.stderr())
+    );
+}
+
+#[test]
+fn a_limit_set_too_high_is_learned_from_llamacols_refusal() {
+    let receiver = llamacol_receiver();
+    learns_the_limit_from_the_refusal(
+        format!("127.0.0.1:{}", receiver.grpc),
+        &mut || llamacol_received(&receiver),
+        "llamacol (tonic's message)",
+    );
+}
+
+#[test]
+#[ignore = "needs otelcol: run scripts/test"]
+fn a_limit_set_too_high_is_learned_from_the_collectors_refusal() {
+    let metrics_port = llamacol_pipeline::testing::free_port();
+    let collector = Otelcol::start(&counting_collector_config(metrics_port), &[]);
+    learns_the_limit_from_the_refusal(
+        format!("127.0.0.1:{}", collector.grpc),
+        &mut || {
+            metric(
+                &scrape(metrics_port, "/metrics"),
+                "otelcol_receiver_accepted_spans",
+                &[],
+            )
+        },
+        "otelcol (grpc-go's message)",
+    );
+}
+
+#[test]
+#[ignore = "needs jaeger: run scripts/test"]
+fn a_limit_set_too_high_is_learned_from_jaegers_refusal() {
+    let jaeger = Jaeger::start_with_metrics();
+    let port = jaeger.metrics.expect("metrics port");
+    learns_the_limit_from_the_refusal(
+        format!("127.0.0.1:{}", jaeger.otlp_grpc),
+        &mut || {
+            metric(
+                &scrape(port, "/metrics"),
+                "otelcol_receiver_accepted_spans",
+                &["receiver=\"otlp\""],
+            )
+        },
+        "jaeger",
+    );
 }
