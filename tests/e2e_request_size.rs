@@ -544,3 +544,54 @@ fn a_limit_set_too_high_is_learned_from_jaegers_refusal() {
         "jaeger",
     );
 }
+
+/// A real client library: the OpenTelemetry Python SDK (its BatchSpanProcessor and OTLP/gRPC
+/// exporter on their defaults) sends 6,000 chat spans carrying prompt and completion text
+/// (2-7 KB each, about 27 MB) to llamacol on defaults, which forwards them to the real
+/// Collector on its defaults: every span the SDK exported arrives.
+#[test]
+#[ignore = "needs otelcol and peers-python: run scripts/test"]
+fn the_python_sdks_content_spans_reach_the_collector_through_llamacol_on_defaults() {
+    let metrics_port = llamacol_pipeline::testing::free_port();
+    let collector = Otelcol::start(&counting_collector_config(metrics_port), &[]);
+    let sender = forwarder(format!("127.0.0.1:{}", collector.grpc));
+    let exported = common::python_json(&[
+        "tests/python/llm_app_content.py",
+        &format!("127.0.0.1:{}", sender.grpc),
+        "6000",
+    ]);
+    assert_eq!(
+        exported.as_u64(),
+        Some(6000),
+        "the SDK's own leg lost nothing"
+    );
+    let got = wait_for(6000, || {
+        metric(
+            &scrape(metrics_port, "/metrics"),
+            "otelcol_receiver_accepted_spans",
+            &[],
+        )
+    });
+    let counts = sender_counts(sender.admin);
+    assert_eq!(
+        (got, counts.accepted, counts.failed, counts.dropped),
+        (6000, 6000, 0, 0),
+        "{}",
+        tail(&sender.stderr())
+    );
+    assert!(
+        metric(
+            &scrape(sender.admin, "/metrics"),
+            "llamacol_exporter_requests_split_total",
+            &[]
+        ) > 0,
+        "the SDK's spans made batches over 4 MiB, and they were cut"
+    );
+    // Cut before sending: the Collector never had to refuse one (a sender without the
+    // default limit gets there only through refusals, learnt from).
+    assert!(
+        !sender.stderr().contains("refused a request for its size"),
+        "{}",
+        tail(&sender.stderr())
+    );
+}
