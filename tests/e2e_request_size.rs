@@ -464,6 +464,13 @@ fn a_backend_outage_is_logged_once_when_it_starts_and_once_when_it_ends() {
     );
     let got = wait_for(total, || llamacol_received(&receiver));
     assert_eq!(got, total, "{}", tail(&sender.stderr()));
+    // The receiver counts a request before the sender has its answer, and the sender says
+    // it recovered on that answer: wait for the line (or give up after 10 s).
+    let said = |log: &str| log.contains("export recovered");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !said(&sender.stderr()) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     let log = sender.stderr();
     let failed = log.matches("export failed; will retry").count();
     let recovered = log.matches("export recovered").count();
