@@ -6,9 +6,9 @@
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
+use llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest;
+use llamacol_api::{wire, Batch, Signal};
 use llamacol_pipeline::testing::sample_traces;
-use llamacol_pipeline::{wire, Batch, Signal};
 use llamacol_processors::batch::Groups;
 use prost::Message;
 

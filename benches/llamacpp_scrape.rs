@@ -39,10 +39,9 @@ fn bench(c: &mut Criterion) {
     std::thread::sleep(std::time::Duration::from_millis(200));
     let yaml =
         format!("{{targets: [{{endpoint: \"http://127.0.0.1:{port}\"}}], props_interval: 0s}}");
-    let config: LlamaCppConfig = llamacol_pipeline::config::parse(
-        &llamacol_pipeline::serde_yaml::from_str(&yaml).expect("yaml"),
-    )
-    .expect("config");
+    let config: LlamaCppConfig =
+        llamacol_pipeline::config::parse(&llamacol_api::serde_yaml::from_str(&yaml).expect("yaml"))
+            .expect("config");
     let mut scraper = runtime
         .block_on(async { Scraper::new(&config.targets[0], &config) })
         .expect("scraper");

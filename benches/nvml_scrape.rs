@@ -14,7 +14,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| collect(&gpus, &devices, &semconv, "560.35.03", "gpu-node-7", 1))
     });
     let dcgm: NvmlConfig = llamacol_pipeline::config::parse(
-        &llamacol_pipeline::serde_yaml::from_str("{naming: dcgm}").expect("yaml"),
+        &llamacol_api::serde_yaml::from_str("{naming: dcgm}").expect("yaml"),
     )
     .expect("config");
     c.bench_function("nvml cycle, 8 GPUs, dcgm naming", |b| {

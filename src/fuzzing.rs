@@ -4,7 +4,7 @@
 //! return (an error is fine) and never panic, hang or allocate without bound.
 
 use bytes::Bytes;
-use llamacol_pipeline::{Batch, Signal};
+use llamacol_api::{Batch, Signal};
 
 /// One fuzz target: arbitrary bytes in, nothing out.
 pub type Target = fn(&[u8]);

@@ -38,7 +38,7 @@ async fn serve(config: Config, registry: Registry) -> ExitCode {
     telemetry.set_metrics_served(config.telemetry.metrics.level != MetricsLevel::None);
     let admin_cancel = CancellationToken::new();
     let admin_endpoint = &config.telemetry.admin.endpoint;
-    let listener = match llamacol_pipeline::net::bind(admin_endpoint).await {
+    let listener = match llamacol_api::net::bind(admin_endpoint).await {
         Ok(l) => l,
         Err(e) => {
             tracing::error!(endpoint = %admin_endpoint, error = %e, "cannot start the admin server (service.telemetry.admin.endpoint); is the port in use?");
@@ -91,7 +91,7 @@ async fn serve(config: Config, registry: Registry) -> ExitCode {
 
 /// The final account: what every receiver accepted and what became of it.
 fn log_totals(telemetry: &Telemetry) {
-    use llamacol_pipeline::Kind;
+    use llamacol_api::Kind;
     for (scope, [accepted, refused, sent, failed, dropped, unknown, sampled_out, decided_early]) in
         telemetry.snapshot()
     {

@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
+use llamacol_api::{Batch, ConsumeError, Exporter, ExporterFactory, Signal};
 use llamacol_pipeline::config::{load, ConfigSpec, Diagnostic, Severity, Source};
 use llamacol_pipeline::testing::{hold_factory, EmptyConfig};
-use llamacol_pipeline::{Batch, ConsumeError, Exporter, ExporterFactory, Registry, Signal};
+use llamacol_pipeline::Registry;
 
 struct Nothing;
 

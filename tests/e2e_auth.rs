@@ -166,7 +166,7 @@ fn an_agents_exporter_sends_the_token_the_gateway_requires() {
     };
     let post = |port: u16, trace: u8| {
         let request =
-            llamacol_pipeline::testing::traces_of(vec![llamacol_pipeline::otlp::trace::v1::Span {
+            llamacol_pipeline::testing::traces_of(vec![llamacol_api::otlp::trace::v1::Span {
                 trace_id: vec![trace; 16],
                 span_id: vec![1; 8],
                 name: "agent span".into(),

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{lines, log_records, spans, Collector};
-use llamacol_pipeline::otlp::collector::trace::v1::trace_service_client::TraceServiceClient;
+use llamacol_api::otlp::collector::trace::v1::trace_service_client::TraceServiceClient;
 use llamacol_pipeline::testing::{sample_logs, sample_traces};
 use prost::Message;
 

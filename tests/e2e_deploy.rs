@@ -18,7 +18,7 @@ use common::helm::{by_kind, render, rendered_config, run, CHART};
 use common::llama_server::LlamaServer;
 use common::prometheus::start_prometheus_scraping;
 use common::{python_json, Collector};
-use llamacol_pipeline::serde_yaml;
+use llamacol_api::serde_yaml;
 use llamacol_pipeline::testing::free_port;
 use serde_json::Value;
 

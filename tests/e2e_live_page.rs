@@ -223,10 +223,10 @@ fn every_panel_draws_live_data_and_a_trace_opens_as_a_tree() {
 #[test]
 #[ignore = "needs chromium and playwright-core: run scripts/test"]
 fn at_one_and_eight_gpus_without_llamacpp_or_genai_the_page_says_why() {
-    use llamacol_pipeline::live::Panel;
+    use llamacol_api::live::Panel;
+    use llamacol_api::{OutcomeCounter, Receiver};
     use llamacol_pipeline::telemetry::Telemetry;
     use llamacol_pipeline::testing::Capture;
-    use llamacol_pipeline::{FailureCounter, Receiver};
     use llamacol_receivers::nvml::fake::FakeGpus;
     use llamacol_receivers::nvml::{NvmlConfig, NvmlReceiver};
 
@@ -245,13 +245,13 @@ fn at_one_and_eight_gpus_without_llamacpp_or_genai_the_page_says_why() {
                 cancel.clone(),
             ));
             let config: NvmlConfig =
-                llamacol_pipeline::serde_yaml::from_str("collection_interval: 1s").expect("config");
+                llamacol_api::serde_yaml::from_str("collection_interval: 1s").expect("config");
             telemetry.node().live().feeds(Panel::Gpus, "nvml");
             let mut receiver = NvmlReceiver::new(
                 "nvml".into(),
                 config,
                 Some(Arc::new(FakeGpus::new(gpus))),
-                FailureCounter::default(),
+                OutcomeCounter::default(),
             )
             .publishing_to(telemetry.node().clone());
             receiver

@@ -67,7 +67,7 @@ fn wait_for(
     }
 }
 
-use llamacol_pipeline::clock::unix_nanos as now_ns;
+use llamacol_api::clock::unix_nanos as now_ns;
 
 #[test]
 #[ignore = "needs llama-server and peers-python: run scripts/test"]

@@ -8,9 +8,9 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::{lines, spans, Collector};
-use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
-use llamacol_pipeline::otlp::resource::v1::Resource;
-use llamacol_pipeline::otlp::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest;
+use llamacol_api::otlp::resource::v1::Resource;
+use llamacol_api::otlp::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 
 /// `traces` traces of 3 spans each, numbered from `first`; every request holds one span

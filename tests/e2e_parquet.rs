@@ -83,7 +83,7 @@ fn verify(dir: &std::path::Path) -> (u64, u64, u64) {
 #[test]
 #[ignore = "needs pyarrow (peers-python): run scripts/test"]
 fn kill_9_mid_stream_leaves_only_complete_files() {
-    use llamacol_pipeline::otlp::trace::v1::Span;
+    use llamacol_api::otlp::trace::v1::Span;
     use prost::Message;
 
     let dir = tempfile::tempdir().expect("tmp");

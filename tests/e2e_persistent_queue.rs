@@ -9,8 +9,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{lines, spans, Collector};
-use llamacol_pipeline::otlp::collector::trace::v1::trace_service_client::TraceServiceClient;
-use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
+use llamacol_api::otlp::collector::trace::v1::trace_service_client::TraceServiceClient;
+use llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest;
 use llamacol_pipeline::testing::{external_program, free_port, sample_traces};
 
 const AGENT: &str = "tests/testdata/e2e/persistent-agent.yaml";

@@ -393,7 +393,7 @@ fn shipped_tail_sampling_config_delivers_what_it_samples_to_a_default_receiver()
 /// The config the chart renders with `args`, its listeners and its forwarding
 /// `exporter`'s endpoint pointed at the variables the test harness sets.
 fn helm_config(args: &[String], exporter: &str, dir: &std::path::Path) -> String {
-    use llamacol_pipeline::serde_yaml::{self, Value};
+    use llamacol_api::serde_yaml::{self, Value};
     let docs = render(args);
     let mut config: Value =
         serde_yaml::from_str(rendered_config(&docs, exporter)).expect("config YAML");

@@ -15,10 +15,10 @@ use std::collections::BTreeSet;
 
 use common::otelcol::{Otelcol, QUIET_TELEMETRY};
 use common::{lines, spans, Collector};
-use llamacol_pipeline::attributes::int;
-use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
-use llamacol_pipeline::otlp::resource::v1::Resource;
-use llamacol_pipeline::otlp::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use llamacol_api::attributes::int;
+use llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest;
+use llamacol_api::otlp::resource::v1::Resource;
+use llamacol_api::otlp::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 
 const TRACES: usize = 20_000;
@@ -185,9 +185,9 @@ fn kept_spans_and_written_tracestates_match_the_collectors_in_every_mode() {
 /// GenAI token counts (ints, and some doubles that numeric policies read as 0), flags,
 /// tracestates. Returned as two parts: every trace's first span(s), then the rest.
 fn tail_traces() -> (Vec<Span>, Vec<Span>) {
-    use llamacol_pipeline::attributes::{double, kv, string};
-    use llamacol_pipeline::otlp::common::v1::any_value::Value;
-    use llamacol_pipeline::otlp::trace::v1::{status::StatusCode, Status};
+    use llamacol_api::attributes::{double, kv, string};
+    use llamacol_api::otlp::common::v1::any_value::Value;
+    use llamacol_api::otlp::trace::v1::{status::StatusCode, Status};
     let mut ids = Ids(77);
     let (mut first, mut rest) = (Vec::new(), Vec::new());
     for t in 0..3_000u64 {
@@ -206,12 +206,12 @@ fn tail_traces() -> (Vec<Span>, Vec<Span>) {
                 if r % 5 < 2 { "chat" } else { "embeddings" },
             ));
             match r % 41 {
-                0 => attributes.push(llamacol_pipeline::attributes::int(
+                0 => attributes.push(llamacol_api::attributes::int(
                     "gen_ai.usage.output_tokens",
                     5_000,
                 )),
                 1 => attributes.push(double("gen_ai.usage.output_tokens", 9_000.0)),
-                2 => attributes.push(llamacol_pipeline::attributes::int(
+                2 => attributes.push(llamacol_api::attributes::int(
                     "gen_ai.usage.output_tokens",
                     100,
                 )),

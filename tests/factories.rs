@@ -2,11 +2,11 @@
 //! (`llamacol_pipeline::testing::conformance`): the contract a plugin author's component
 //! is checked against too. A new built-in is checked as soon as it is in the table.
 
+use llamacol_api::Kind;
 use llamacol_pipeline::testing::{
     check_connector, check_exporter, check_extension, check_processor, check_receiver, free_port,
     Flow,
 };
-use llamacol_pipeline::Kind;
 
 /// The block each type is checked with: its defaults, except where a default would bind
 /// a fixed port, write outside the test's directory, or leave a required key unset.

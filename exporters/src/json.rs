@@ -2,8 +2,8 @@
 //! The shapes are the OTLP/JSON ones (`TracesData`, `MetricsData`, `LogsData`): lowerCamelCase
 //! fields, hex trace/span ids, enums as integers, 64-bit integers as strings.
 
-use llamacol_pipeline::wire::WireError;
-use llamacol_pipeline::Batch;
+use llamacol_api::wire::WireError;
+use llamacol_api::Batch;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JsonError {

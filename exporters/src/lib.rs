@@ -1,6 +1,6 @@
 //! llamacol-exporters: the built-in exporters, one module folder per component.
 //!
-//! Depends on `llamacol-pipeline` only (never on receivers or processors). The pipeline
+//! Depends on `llamacol-api` only (never on the engine, receivers or processors). The engine
 //! puts a queue and retry loop in front of each exporter; exporters only send.
 
 pub mod debug;

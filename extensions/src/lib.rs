@@ -2,8 +2,8 @@
 //! folder per component (`file_storage` for persistent exporter queues, `health_check`,
 //! the authenticators `bearertokenauth` and `basicauth`).
 //!
-//! Depends on `llamacol-pipeline` only (never on receivers, processors or exporters):
-//! an extension offers what the pipeline's traits ask for (`QueueStorage`,
+//! Depends on `llamacol-api` only (never on the engine, receivers, processors or
+//! exporters): an extension offers what the API's traits ask for (`QueueStorage`,
 //! `Authenticator`), nothing more.
 
 pub mod basicauth;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-use llamacol_pipeline::log_once::LogOnce;
+use llamacol_api::log_once::LogOnce;
 
 pub struct Watched<T> {
     path: PathBuf,

@@ -1,52 +1,25 @@
-//! llamacol-pipeline: the data model, component traits, registry, configuration, runtime,
-//! admin server and self-telemetry of llamacol.
+//! llamacol-pipeline: the engine. Loads and checks a config, builds the running graph
+//! from a [`Registry`] of factories, runs it (exporter queues, retries, the drain on
+//! shutdown), counts what every component does, and serves the admin endpoints and the
+//! live page's data.
 //!
-//! This crate knows nothing about any concrete component: receivers, processors and
-//! exporters depend on it, never the reverse. What built-in components use here is
-//! exactly the API a plugin author has.
+//! The plugin surface components are written against is `llamacol-api`; this crate
+//! depends on it and knows nothing about any concrete component: receivers, processors
+//! and exporters never depend on the engine (only their tests do, for the conformance kit).
 
 pub mod admin;
-pub mod attributes;
-pub mod auth;
-pub mod batch;
-pub mod clock;
-pub mod component;
 pub mod config;
-pub mod consumer;
-pub mod extension;
-pub mod http;
-pub mod live;
-pub mod log_once;
-pub mod memory;
-pub mod net;
-pub mod node;
+mod live_sampler;
 pub mod registry;
-pub mod repeated;
-pub mod rpc_status;
 pub mod runtime;
-pub mod signal;
-pub mod split;
-pub mod stateful;
-pub mod task;
 pub mod telemetry;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
-pub mod tls;
-pub mod wire;
 
-pub use batch::{Batch, Logs, Metrics, Payload, SignalMessage, Traces};
-pub use component::{
-    BuildContext, ComponentError, ComponentId, Connector, ConnectorFactory, DropCounter, Exporter,
-    ExporterFactory, Factory, FailureCounter, Kind, Processor, ProcessorFactory, Receiver,
-    ReceiverFactory, SampledOutCounter, SignalPair,
+// The API's modules under the paths the engine's files use (`crate::batch::Batch`).
+use llamacol_api::{
+    auth, batch, clock, component, consumer, extension, live, log_once, memory, node, signal, wire,
 };
-pub use consumer::{BoxError, ConsumeError, Consumer, ErrorKind, FanOut, RequestTooLarge};
-pub use extension::{Extension, ExtensionContext, ExtensionFactory, ServiceStatus};
-pub use node::NodeContext;
-pub use registry::Registry;
-pub use signal::Signal;
 
-/// The OTLP protobuf types (re-exported so components use the same version).
-pub use opentelemetry_proto::tonic as otlp;
-/// The YAML value type component blocks arrive as.
-pub use serde_yaml;
+pub use live_sampler::sample_every_second;
+pub use registry::Registry;

@@ -1,11 +1,12 @@
 //! llamacol's own counters, rendered in Prometheus text format by the admin server.
 
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::component::Kind;
 use crate::signal::Signal;
+pub use llamacol_api::outcome::Counters;
 
 /// Where a set of counters is attached.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -16,30 +17,6 @@ pub struct Scope {
     /// Set for per-pipeline edges (processors, pipeline -> exporter); unset for receivers
     /// (counted once, before fan-out) and exporter queues (shared by pipelines).
     pub pipeline: Option<String>,
-}
-
-/// Item counters of one scope. Only the ones that make sense for the scope move.
-#[derive(Debug, Default)]
-pub struct Counters {
-    pub accepted: AtomicU64,
-    pub refused: AtomicU64,
-    pub sent: AtomicU64,
-    pub failed: AtomicU64,
-    pub dropped: AtomicU64,
-    /// Exports cut off at the shutdown deadline while in flight: the backend may or may
-    /// not have them, so they are neither `sent` nor `dropped`.
-    pub unknown: AtomicU64,
-    /// Items a sampling processor decided not to pass on: a decision, not a loss.
-    pub sampled_out: AtomicU64,
-    /// Items a tail sampler decided before their trace's `decision_wait` was over, because
-    /// a bound was reached (traces, spans per trace, bytes held).
-    pub decided_early: AtomicU64,
-}
-
-impl Counters {
-    pub fn add(counter: &AtomicU64, n: usize) {
-        counter.fetch_add(n as u64, Ordering::Relaxed);
-    }
 }
 
 /// Length, size and bounds of one exporter queue.
@@ -112,9 +89,8 @@ pub struct Telemetry {
     counters: Mutex<Vec<(Scope, Arc<Counters>)>>,
     queues: Mutex<Vec<QueueGauge>>,
     request_limits: Mutex<Vec<RequestLimitGauge>>,
-    ready: AtomicBool,
-    /// When the service last became ready (`health_check`'s `upSince`).
-    ready_since: Mutex<Option<std::time::SystemTime>>,
+    /// Whether the pipelines run (`/readyz`, `health_check`).
+    status: llamacol_api::extension::ServiceStatus,
     /// `service.telemetry.metrics.level: none`.
     metrics_off: AtomicBool,
     pipelines: Mutex<serde_json::Value>,
@@ -158,23 +134,16 @@ impl Telemetry {
     }
 
     pub fn set_ready(&self, ready: bool) {
-        *self
-            .ready_since
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = ready.then(std::time::SystemTime::now);
-        self.ready.store(ready, Ordering::SeqCst);
+        self.status.set_running(ready);
     }
 
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::SeqCst)
+        self.status.is_running()
     }
 
-    /// Since when the service has been ready; `None` while it is not.
-    pub fn ready_since(&self) -> Option<std::time::SystemTime> {
-        *self
-            .ready_since
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+    /// What extensions are told of the service's state (the same flag as `/readyz`).
+    pub fn status(&self) -> llamacol_api::extension::ServiceStatus {
+        self.status.clone()
     }
 
     /// Whether `/metrics` serves our counters (`service.telemetry.metrics.level`).
@@ -326,24 +295,19 @@ impl Telemetry {
         write_exporter_families(&mut out, &gauges, &queues, |q| &q.component);
         self.render_request_limits(&mut out);
         let targets = self.node.target_snapshot();
-        for family in crate::node::TargetFamily::ALL {
-            let rows: Vec<_> = targets.iter().filter(|t| t.0 == family).collect();
-            if rows.is_empty() {
-                continue;
-            }
-            let name = family.metric();
-            let _ = writeln!(
-                out,
-                "# HELP {name} {}\n# TYPE {name} counter",
-                family.help()
-            );
-            for (_, component, target, values) in rows {
-                for (outcome, value) in family.outcomes().iter().zip(values) {
+        let mut families: Vec<_> = targets.iter().map(|t| t.0).collect();
+        families.sort_by_key(|f| f.metric);
+        families.dedup();
+        for family in families {
+            let name = family.metric;
+            let _ = writeln!(out, "# HELP {name} {}\n# TYPE {name} counter", family.help);
+            for (_, component, target, values) in targets.iter().filter(|t| t.0 == family) {
+                for (outcome, value) in family.outcomes.iter().zip(values) {
                     let _ = writeln!(
                         out,
                         "{name}{{component=\"{}\",{}=\"{}\",outcome=\"{outcome}\"}} {value}",
                         escape(component),
-                        family.label(),
+                        family.label,
                         escape(target)
                     );
                 }

@@ -53,6 +53,7 @@ function merge(key, entry, now) {
 
 // Draws (or updates) one chart of `lines` [{label, values}] over `xs` in `container`.
 function chart(container, id, title, xs, lines, unit = "") {
+  if (typeof uPlot === "undefined") return; // built without npm: numbers only
   const labels = lines.map((l) => l.label).join("|");
   let c = charts[id];
   if (c && (c.labels !== labels || !container.contains(c.root))) {

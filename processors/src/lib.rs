@@ -1,7 +1,7 @@
 //! llamacol-processors: the built-in processors, one module folder per component.
 //!
-//! Depends on `llamacol-pipeline` only (never on receivers or exporters), and uses
-//! nothing of it that a plugin author could not use.
+//! Depends on `llamacol-api` only (never on the engine, receivers or exporters): the
+//! same surface a plugin author has.
 
 pub mod batch;
 pub mod genai;

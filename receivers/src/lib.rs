@@ -1,9 +1,9 @@
 //! llamacol-receivers: the built-in receivers, one module folder per component.
 //!
-//! Depends on `llamacol-pipeline` only (never on processors or exporters), and uses
-//! nothing of it that a plugin author could not use.
+//! Depends on `llamacol-api` only (never on the engine, processors or exporters): the
+//! same surface a plugin author has.
 
 pub mod llamacpp;
-pub use llamacol_pipeline::net;
+pub use llamacol_api::net;
 pub mod nvml;
 pub mod otlp;

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use llamacol_pipeline::serde_yaml;
+use llamacol_api::serde_yaml;
 use llamacol_pipeline::testing::external_program;
 
 pub const CHART: &str = "deploy/helm/llamacol";

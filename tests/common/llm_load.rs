@@ -6,8 +6,8 @@
 
 use std::time::{Duration, Instant};
 
-use llamacol_pipeline::otlp::collector::trace::v1::trace_service_client::TraceServiceClient;
-use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
+use llamacol_api::otlp::collector::trace::v1::trace_service_client::TraceServiceClient;
+use llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest;
 use llamacol_pipeline::testing::string_attr;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use llamacol_pipeline::Signal;
+use llamacol_api::Signal;
 
 use crate::{cpu, floor, send};
 
@@ -86,7 +86,7 @@ impl Proc {
     }
 }
 
-pub(crate) use llamacol_pipeline::net::free_port;
+pub(crate) use llamacol_api::net::free_port;
 
 fn ready(port: u16) -> bool {
     let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {

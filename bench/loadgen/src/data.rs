@@ -1,19 +1,19 @@
 //! Synthetic but realistic OTLP requests: LLM-serving trace trees (3-10 spans, 10-20
 //! attributes each, GenAI-style names), GPU/LLM metrics (gauges, sums, histograms) and logs.
 
-use llamacol_pipeline::attributes::{double, int as i, string as s};
-use llamacol_pipeline::otlp::collector::logs::v1::ExportLogsServiceRequest;
-use llamacol_pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
-use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
-use llamacol_pipeline::otlp::common::v1::{any_value, AnyValue, InstrumentationScope};
-use llamacol_pipeline::otlp::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
-use llamacol_pipeline::otlp::metrics::v1::{
+use llamacol_api::attributes::{double, int as i, string as s};
+use llamacol_api::otlp::collector::logs::v1::ExportLogsServiceRequest;
+use llamacol_api::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
+use llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest;
+use llamacol_api::otlp::common::v1::{any_value, AnyValue, InstrumentationScope};
+use llamacol_api::otlp::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use llamacol_api::otlp::metrics::v1::{
     metric, number_data_point, Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint,
     ResourceMetrics, ScopeMetrics, Sum,
 };
-use llamacol_pipeline::otlp::resource::v1::Resource;
-use llamacol_pipeline::otlp::trace::v1::{span, status, ResourceSpans, ScopeSpans, Span, Status};
-use llamacol_pipeline::Signal;
+use llamacol_api::otlp::resource::v1::Resource;
+use llamacol_api::otlp::trace::v1::{span, status, ResourceSpans, ScopeSpans, Span, Status};
+use llamacol_api::Signal;
 use prost::Message;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -268,7 +268,7 @@ pub fn pool(signal: Signal, items: usize, count: usize, seed: u64) -> Vec<(bytes
                 Signal::Metrics => metrics(&mut rng, items).encode_to_vec(),
                 Signal::Logs => logs(&mut rng, items).encode_to_vec(),
             };
-            let n = llamacol_pipeline::wire::count_items(signal, &bytes).unwrap_or(0);
+            let n = llamacol_api::wire::count_items(signal, &bytes).unwrap_or(0);
             (bytes::Bytes::from(bytes), n)
         })
         .collect()

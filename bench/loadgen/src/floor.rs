@@ -2,10 +2,10 @@
 //! and re-encode the same requests the load generator sends; and what every receiver's
 //! request check (`Batch::from_bytes`) costs on them.
 
-use llamacol_pipeline::otlp::collector::logs::v1::ExportLogsServiceRequest;
-use llamacol_pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
-use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
-use llamacol_pipeline::{Batch, Signal};
+use llamacol_api::otlp::collector::logs::v1::ExportLogsServiceRequest;
+use llamacol_api::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
+use llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest;
+use llamacol_api::{Batch, Signal};
 use prost::Message;
 
 use crate::{cpu, data};

@@ -7,11 +7,11 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use llamacol_api::attributes::{int, string};
+use llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest;
+use llamacol_api::otlp::common::v1::{any_value::Value, KeyValue};
+use llamacol_api::{Batch, ConsumeError, Consumer, NodeContext, OutcomeCounter};
 use llamacol_connectors::genai_metrics::{GenaiMetrics, GenaiMetricsConfig};
-use llamacol_pipeline::attributes::{int, string};
-use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
-use llamacol_pipeline::otlp::common::v1::{any_value::Value, KeyValue};
-use llamacol_pipeline::{Batch, ConsumeError, Consumer, DropCounter, NodeContext};
 use llamacol_processors::genai::{GenaiConfig, GenaiProcessor};
 use prost::Message;
 use rand::rngs::StdRng;
@@ -138,7 +138,7 @@ fn metrics_connector(max_series: usize) -> GenaiMetrics {
         "genai_metrics".into(),
         config,
         Arc::new(Nowhere),
-        DropCounter::default(),
+        OutcomeCounter::default(),
     )
 }
 

@@ -6,10 +6,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest;
+use llamacol_api::serde_yaml;
+use llamacol_api::{Batch, ConsumeError, Consumer, OutcomeCounter, Payload, Signal};
 use llamacol_pipeline::config::parse_block;
-use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
-use llamacol_pipeline::serde_yaml;
-use llamacol_pipeline::{Batch, ConsumeError, Consumer, Payload, SampledOutCounter, Signal};
 use llamacol_processors::probabilistic_sampler::{
     ProbabilisticSampler, ProbabilisticSamplerConfig,
 };
@@ -57,7 +57,7 @@ pub fn run(spans: usize) -> (f64, Vec<Row>) {
             let config = parse_block::<ProbabilisticSamplerConfig>(&value).expect("config");
             let kept = Arc::new(Kept::default());
             (
-                ProbabilisticSampler::new(&config, SampledOutCounter::default(), kept.clone()),
+                ProbabilisticSampler::new(&config, OutcomeCounter::default(), kept.clone()),
                 kept,
             )
         })

@@ -12,7 +12,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use llamacol_pipeline::Signal;
+use llamacol_api::Signal;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::{bench, cpu, send};

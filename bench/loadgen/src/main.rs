@@ -26,7 +26,7 @@ use std::time::Duration;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::{Parser, Subcommand};
-use llamacol_pipeline::Signal;
+use llamacol_api::Signal;
 
 #[derive(Parser)]
 #[command(

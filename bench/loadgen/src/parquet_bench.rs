@@ -6,8 +6,8 @@
 
 use std::sync::Arc;
 
-use llamacol_pipeline::serde_yaml;
-use llamacol_pipeline::{Batch, BuildContext, ComponentId, Exporter, Signal};
+use llamacol_api::serde_yaml;
+use llamacol_api::{Batch, BuildContext, ComponentId, Exporter, Signal};
 use prost::Message;
 use rand::SeedableRng;
 
@@ -19,7 +19,7 @@ pub struct Row {
     pub bytes_per_span: f64,
 }
 
-fn build(factory: llamacol_pipeline::ExporterFactory, yaml: &str) -> Arc<dyn Exporter> {
+fn build(factory: llamacol_api::ExporterFactory, yaml: &str) -> Arc<dyn Exporter> {
     let block: serde_yaml::Value = serde_yaml::from_str(yaml).expect("yaml");
     let ctx = BuildContext::new(
         ComponentId::parse(factory.type_name).expect("id"),

@@ -8,8 +8,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
-use llamacol_pipeline::net::free_port;
-use llamacol_pipeline::Signal;
+use llamacol_api::net::free_port;
+use llamacol_api::Signal;
 
 use crate::bench::{
     exporter_totals, start_collector, start_sink_limited, Options, Proc, Which, COLLECTOR_CPU,

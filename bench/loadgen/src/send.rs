@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use llamacol_pipeline::{Batch, BuildContext, ComponentId, Signal};
+use llamacol_api::{Batch, BuildContext, ComponentId, Signal};
 
 use crate::data;
 
@@ -123,7 +123,7 @@ fn signal_of(s: &Signal) -> Signal {
     *s
 }
 
-type Client = (Arc<dyn llamacol_pipeline::Exporter>, Signal);
+type Client = (Arc<dyn llamacol_api::Exporter>, Signal);
 
 fn build_exporter(plan: &Plan) -> anyhow::Result<Client> {
     let endpoint = if plan.protocol == "grpc" && !plan.endpoint.contains("://") {
@@ -135,7 +135,7 @@ fn build_exporter(plan: &Plan) -> anyhow::Result<Client> {
         "{{endpoint: \"{endpoint}\", protocol: {}, compression: {}, timeout: 10s}}",
         plan.protocol, plan.compression
     );
-    let block = llamacol_pipeline::serde_yaml::from_str(&yaml)?;
+    let block = llamacol_api::serde_yaml::from_str(&yaml)?;
     let ctx = BuildContext::new(
         ComponentId::parse("otlp/loadgen").map_err(anyhow::Error::msg)?,
         vec![plan.signal],

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use llamacol_api::{Batch, ConsumeError, Exporter, ExporterFactory, Signal};
 use llamacol_pipeline::config::{load, parse_block, ComponentConfig, ConfigSpec, Source};
 use llamacol_pipeline::runtime::Service;
 use llamacol_pipeline::telemetry::Telemetry;
-use llamacol_pipeline::{Batch, ConsumeError, Exporter, ExporterFactory, Registry, Signal};
+use llamacol_pipeline::Registry;
 
 static RECEIVED: AtomicU64 = AtomicU64::new(0);
 /// Per signal, in `Signal::ALL` order (traces, metrics, logs).

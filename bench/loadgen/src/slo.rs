@@ -4,14 +4,14 @@
 //! taken in (every point read by a rule) next to the prost decode + re-encode floor of
 //! the same requests, CPU of one evaluation cycle, and the process's RSS growth.
 
-use llamacol_pipeline::attributes::string;
-use llamacol_pipeline::config::parse;
-use llamacol_pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
-use llamacol_pipeline::otlp::metrics::v1::{
+use llamacol_api::attributes::string;
+use llamacol_api::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
+use llamacol_api::otlp::metrics::v1::{
     metric, number_data_point, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
 };
-use llamacol_pipeline::otlp::resource::v1::Resource;
-use llamacol_pipeline::serde_yaml;
+use llamacol_api::otlp::resource::v1::Resource;
+use llamacol_api::serde_yaml;
+use llamacol_pipeline::config::parse;
 use llamacol_processors::slo::{Engine, SloConfig};
 use prost::Message;
 

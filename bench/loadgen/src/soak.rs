@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use llamacol_pipeline::Signal;
+use llamacol_api::Signal;
 
 use crate::bench::{self, free_port, start_collector, start_sink, Proc, Which, COLLECTOR_CPU};
 use crate::{cpu, send};

@@ -1,8 +1,9 @@
+use llamacol_api::{Kind, Signal};
 use llamacol_pipeline::config::{load, Source as ConfigSource};
 use llamacol_pipeline::runtime::Service;
 use llamacol_pipeline::telemetry::Telemetry;
 use llamacol_pipeline::testing::{registry, sample_traces, Sink, Source};
-use llamacol_pipeline::{Kind, Registry, Signal};
+use llamacol_pipeline::Registry;
 
 fn with_forward() -> Registry {
     registry().connector(super::factory())

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use llamacol_pipeline::config::{ComponentConfig, Issue};
+use llamacol_api::config::{ComponentConfig, Issue};
 use serde::Deserialize;
 
 use super::facts::FIXED_ATTRIBUTES;

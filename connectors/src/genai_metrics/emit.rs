@@ -3,14 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use llamacol_pipeline::attributes::{kv, string};
-use llamacol_pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
-use llamacol_pipeline::otlp::common::v1::{any_value, InstrumentationScope, KeyValue};
-use llamacol_pipeline::otlp::metrics::v1::{
+use llamacol_api::attributes::{kv, string};
+use llamacol_api::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
+use llamacol_api::otlp::common::v1::{any_value, InstrumentationScope, KeyValue};
+use llamacol_api::otlp::metrics::v1::{
     metric, number_data_point, AggregationTemporality, Histogram as OtlpHistogram,
     HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
 };
-use llamacol_pipeline::otlp::resource::v1::Resource;
+use llamacol_api::otlp::resource::v1::Resource;
 
 use super::config::{Buckets, Dimension};
 use super::facts::FIXED_ATTRIBUTES;

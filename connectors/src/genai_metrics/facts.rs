@@ -4,8 +4,8 @@
 
 use std::borrow::Cow;
 
-use llamacol_pipeline::otlp::common::v1::{any_value::Value, KeyValue};
-use llamacol_pipeline::otlp::trace::v1::{status::StatusCode, Span};
+use llamacol_api::otlp::common::v1::{any_value::Value, KeyValue};
+use llamacol_api::otlp::trace::v1::{status::StatusCode, Span};
 
 use super::config::Dimension;
 

@@ -15,15 +15,15 @@ mod series;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
-use llamacol_pipeline::config::{parse_block, ConfigSpec};
-use llamacol_pipeline::live::GenAiTotals;
-use llamacol_pipeline::log_once::LogOnce;
-use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
-use llamacol_pipeline::serde_yaml::Value;
-use llamacol_pipeline::task::Background;
-use llamacol_pipeline::{
+use llamacol_api::config::{parse_block, ConfigSpec};
+use llamacol_api::live::GenAiTotals;
+use llamacol_api::log_once::LogOnce;
+use llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest;
+use llamacol_api::serde_yaml::Value;
+use llamacol_api::task::Background;
+use llamacol_api::{
     Batch, BoxError, BuildContext, Connector, ConnectorFactory, ConsumeError, Consumer,
-    DropCounter, NodeContext, Signal, SignalPair,
+    NodeContext, OutcomeCounter, Signal, SignalPair,
 };
 
 pub use config::{Buckets, Dimension, GenaiMetricsConfig};
@@ -50,7 +50,7 @@ fn build(
     let config = parse_block::<GenaiMetricsConfig>(block)?;
     ctx.node
         .live()
-        .feeds(llamacol_pipeline::live::Panel::Genai, &ctx.id.to_string());
+        .feeds(llamacol_api::live::Panel::Genai, &ctx.id.to_string());
     Ok(Arc::new(
         GenaiMetrics::new(ctx.id.to_string(), config, next, ctx.dropped.clone())
             .publishing_to(ctx.node.clone()),
@@ -67,7 +67,7 @@ struct Inner {
     config: GenaiMetricsConfig,
     table: Mutex<Table>,
     next: Arc<dyn Consumer>,
-    dropped: DropCounter,
+    dropped: OutcomeCounter,
     overflow_said: LogOnce,
     refused_said: LogOnce,
     /// Where the live page's GenAI totals are added (the service's node context).
@@ -79,7 +79,7 @@ impl GenaiMetrics {
         id: String,
         config: GenaiMetricsConfig,
         next: Arc<dyn Consumer>,
-        dropped: DropCounter,
+        dropped: OutcomeCounter,
     ) -> GenaiMetrics {
         GenaiMetrics {
             inner: Arc::new(Inner {
@@ -132,7 +132,7 @@ impl GenaiMetrics {
 
 impl Inner {
     fn record(&self, request: &ExportTraceServiceRequest) {
-        let now = llamacol_pipeline::clock::unix_nanos();
+        let now = llamacol_api::clock::unix_nanos();
         let c = &self.config;
         let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
         let before = table.overflowed_spans;
@@ -156,7 +156,7 @@ impl Inner {
 
     /// The same from an encoded request, read in place.
     fn record_encoded(&self, bytes: &[u8]) {
-        let now = llamacol_pipeline::clock::unix_nanos();
+        let now = llamacol_api::clock::unix_nanos();
         let c = &self.config;
         let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
         let before = table.overflowed_spans;
@@ -174,7 +174,7 @@ impl Inner {
 
     /// Data points a flush would emit now.
     fn points(&self) -> usize {
-        use llamacol_pipeline::SignalMessage;
+        use llamacol_api::SignalMessage;
         let table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
         emit::request(&table, &self.config.dimensions, &self.config.buckets, 0).count_items()
     }
@@ -195,7 +195,7 @@ impl Inner {
                 &table,
                 &self.config.dimensions,
                 &self.config.buckets,
-                llamacol_pipeline::clock::unix_nanos(),
+                llamacol_api::clock::unix_nanos(),
             )
         };
         // Cumulative: a refused flush loses nothing, the next one carries the totals.

@@ -4,7 +4,7 @@
 //! receiver checked the bytes already; a field that does not read as expected ends that
 //! message's walk, never trusted.
 
-use llamacol_pipeline::wire::lenient::{each, fixed64, repeated, single, varint};
+use llamacol_api::wire::lenient::{each, fixed64, repeated, single, varint};
 
 use super::config::Dimension;
 use super::facts::{Attr, Facts};

@@ -1,14 +1,14 @@
 use std::sync::{Arc, PoisonError};
 
-use llamacol_pipeline::attributes::{int, string};
-use llamacol_pipeline::config::parse_block;
-use llamacol_pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
-use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
-use llamacol_pipeline::otlp::common::v1::{any_value::Value, KeyValue};
-use llamacol_pipeline::otlp::metrics::v1::{metric, HistogramDataPoint, Metric, NumberDataPoint};
-use llamacol_pipeline::otlp::resource::v1::Resource;
-use llamacol_pipeline::otlp::trace::v1::{span::Event, ResourceSpans, ScopeSpans, Span, Status};
-use llamacol_pipeline::serde_yaml;
+use llamacol_api::attributes::{int, string};
+use llamacol_api::config::parse_block;
+use llamacol_api::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
+use llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest;
+use llamacol_api::otlp::common::v1::{any_value::Value, KeyValue};
+use llamacol_api::otlp::metrics::v1::{metric, HistogramDataPoint, Metric, NumberDataPoint};
+use llamacol_api::otlp::resource::v1::Resource;
+use llamacol_api::otlp::trace::v1::{span::Event, ResourceSpans, ScopeSpans, Span, Status};
+use llamacol_api::serde_yaml;
 use llamacol_pipeline::testing::Capture;
 
 use super::*;
@@ -30,7 +30,7 @@ fn connector(yaml: &str) -> (GenaiMetrics, Arc<Capture>) {
             "genai_metrics".into(),
             config,
             capture.clone(),
-            DropCounter::default(),
+            OutcomeCounter::default(),
         ),
         capture,
     )
@@ -125,7 +125,7 @@ async fn token_usage_duration_ttft_and_time_per_token_follow_the_conventions() {
     let mut told = chat("qwen", 1000, 50, 1);
     told.attributes.push(KeyValue {
         key: "gen_ai.response.time_to_first_chunk".into(),
-        value: Some(llamacol_pipeline::otlp::common::v1::AnyValue {
+        value: Some(llamacol_api::otlp::common::v1::AnyValue {
             value: Some(Value::DoubleValue(0.25)),
         }),
         ..Default::default()
@@ -197,7 +197,7 @@ async fn token_usage_duration_ttft_and_time_per_token_follow_the_conventions() {
     );
 }
 
-use llamacol_pipeline::otlp::metrics::v1::number_data_point;
+use llamacol_api::otlp::metrics::v1::number_data_point;
 
 #[tokio::test]
 async fn failures_are_split_by_error_type_and_totals_are_cumulative() {
@@ -285,7 +285,7 @@ async fn series_keys_stop_at_their_byte_bound_and_the_rest_overflow() {
         .resource
         .get_or_insert_with(Default::default)
         .attributes[0] = string("service.name", &"s".repeat(1 << 20));
-    payload = llamacol_pipeline::Payload::from_message(request);
+    payload = llamacol_api::Payload::from_message(request);
     c.consume(Batch::Traces(payload)).await.expect("taken");
     let table = c.inner.table.lock().unwrap_or_else(PoisonError::into_inner);
     let held = table.series.len();
@@ -299,7 +299,7 @@ async fn dimensions_and_cost_are_added_and_shutdown_flushes() {
     let mut priced = chat("m", 10, 1, 1);
     priced.attributes.push(KeyValue {
         key: "gen_ai.usage.cost".into(),
-        value: Some(llamacol_pipeline::otlp::common::v1::AnyValue {
+        value: Some(llamacol_api::otlp::common::v1::AnyValue {
             value: Some(Value::DoubleValue(0.5)),
         }),
         ..Default::default()
@@ -343,7 +343,7 @@ fn bad_configs_name_the_key() {
 /// on, give the same metrics.
 #[tokio::test]
 async fn encoded_and_decoded_batches_give_the_same_metrics() {
-    use llamacol_pipeline::Signal;
+    use llamacol_api::Signal;
     use prost::Message;
     let yaml = "{dimensions: [{name: host.name}, {name: tenant, default: none}, {name: gen_ai.request.temperature}]}";
     let (decoded, from_decoded) = connector(yaml);
@@ -356,7 +356,7 @@ async fn encoded_and_decoded_batches_give_the_same_metrics() {
     });
     streamed.attributes.push(KeyValue {
         key: "gen_ai.request.temperature".into(),
-        value: Some(llamacol_pipeline::otlp::common::v1::AnyValue {
+        value: Some(llamacol_api::otlp::common::v1::AnyValue {
             value: Some(Value::DoubleValue(0.7)),
         }),
         ..Default::default()
@@ -368,7 +368,7 @@ async fn encoded_and_decoded_batches_give_the_same_metrics() {
     });
     failed.attributes.push(KeyValue {
         key: "gen_ai.usage.cost".into(),
-        value: Some(llamacol_pipeline::otlp::common::v1::AnyValue {
+        value: Some(llamacol_api::otlp::common::v1::AnyValue {
             value: Some(Value::StringValue("0.25".into())),
         }),
         ..Default::default()
@@ -447,13 +447,14 @@ impl Consumer for Refuses {
 
 #[tokio::test]
 async fn a_refused_final_flush_counts_its_points_as_dropped() {
-    use llamacol_pipeline::telemetry::Counters;
+    use llamacol_api::outcome::Counters;
+    use llamacol_api::Outcome;
     let counters = Arc::new(Counters::default());
     let c = GenaiMetrics::new(
         "genai_metrics".into(),
         GenaiMetricsConfig::default(),
         Arc::new(Refuses),
-        DropCounter::new(counters.clone()),
+        OutcomeCounter::new(counters.clone(), Outcome::Dropped),
     );
     c.start().await.expect("start");
     c.consume(traces(vec![chat("m", 10, 1, 1)]))
@@ -472,7 +473,7 @@ async fn a_refused_final_flush_counts_its_points_as_dropped() {
 
 #[tokio::test]
 async fn the_live_page_totals_count_requests_errors_tokens_and_latency_from_both_forms() {
-    let node = llamacol_pipeline::NodeContext::new();
+    let node = llamacol_api::NodeContext::new();
     let (c, _) = connector("{}");
     let c = c.publishing_to(node.clone());
     let mut failed = chat("m", 2000, 5, 0);
@@ -497,7 +498,7 @@ async fn the_live_page_totals_count_requests_errors_tokens_and_latency_from_both
     assert_eq!(totals.errors, 1);
     assert_eq!(totals.input_tokens, 25.0);
     assert_eq!(totals.output_tokens, 6.0);
-    let nothing = llamacol_pipeline::live::genai::LogHistogram::default();
+    let nothing = llamacol_api::live::genai::LogHistogram::default();
     let p99 = totals.duration.quantile_since(&nothing, 0.99).expect("p99");
     assert!(
         p99 / 2.0 < 1.25 && 2.0 / p99 < 1.25,

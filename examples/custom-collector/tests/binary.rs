@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use llamacol_pipeline::attributes::string;
+use llamacol_api::attributes::string;
 use llamacol_pipeline::testing::{free_port, sample_traces};
 use prost::Message;
 

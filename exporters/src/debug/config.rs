@@ -1,6 +1,6 @@
 //! `exporters.debug` config.
 
-use llamacol_pipeline::config::ComponentConfig;
+use llamacol_api::config::ComponentConfig;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -1,11 +1,11 @@
 //! What the debug exporter prints for each verbosity.
 
-use llamacol_pipeline::wire::hex;
+use llamacol_api::wire::hex;
 use std::fmt::Write as _;
 
-use llamacol_pipeline::otlp::common::v1::{any_value, AnyValue, KeyValue};
-use llamacol_pipeline::otlp::metrics::v1::{metric, number_data_point};
-use llamacol_pipeline::Batch;
+use llamacol_api::otlp::common::v1::{any_value, AnyValue, KeyValue};
+use llamacol_api::otlp::metrics::v1::{metric, number_data_point};
+use llamacol_api::Batch;
 
 use super::config::Verbosity;
 use crate::json::{to_json_pretty, JsonError};

@@ -1,5 +1,5 @@
+use llamacol_api::Batch;
 use llamacol_pipeline::testing::{sample_logs, sample_metrics, sample_traces};
-use llamacol_pipeline::Batch;
 
 use super::*;
 

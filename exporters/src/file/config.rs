@@ -1,6 +1,6 @@
 //! `exporters.file` config, with the Collector's file exporter keys.
 
-use llamacol_pipeline::config::{ComponentConfig, Issue};
+use llamacol_api::config::{ComponentConfig, Issue};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -1,12 +1,12 @@
-use llamacol_pipeline::config::parse;
-use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
+use llamacol_api::config::parse;
+use llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest;
+use llamacol_api::{Batch, ComponentId};
 use llamacol_pipeline::testing::{fixtures_dir, sample_logs, sample_traces};
-use llamacol_pipeline::{Batch, ComponentId};
 
 use super::*;
 
 fn exporter(yaml: &str) -> Arc<dyn Exporter> {
-    let block: Value = llamacol_pipeline::serde_yaml::from_str(yaml).expect("yaml");
+    let block: Value = llamacol_api::serde_yaml::from_str(yaml).expect("yaml");
     let ctx = BuildContext::new(
         ComponentId::parse("file").expect("id"),
         vec![Signal::Traces],
@@ -109,7 +109,7 @@ async fn rotates_by_size_and_keeps_max_backups() {
 
 #[test]
 fn path_is_required() {
-    let issues = <FileConfig as llamacol_pipeline::config::ComponentConfig>::validate(
+    let issues = <FileConfig as llamacol_api::config::ComponentConfig>::validate(
         &parse::<FileConfig>(&Value::Null).expect("parse"),
     );
     assert_eq!(issues[0].path, "path");

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
-use llamacol_pipeline::http::HttpError;
-use llamacol_pipeline::ConsumeError;
+use llamacol_api::http::HttpError;
+use llamacol_api::ConsumeError;
 use serde_json::{json, Value};
 
 use super::config::{Credentials, GraphistryConfig, PrivacyMode};
@@ -55,29 +55,18 @@ fn retryable(message: String) -> ConsumeError {
     ConsumeError::retryable(GraphistryError(message))
 }
 
-/// 429 and every 5xx are retried (after `Retry-After` when sent); other statuses are not.
+/// A refused request, classified by the rule every HTTP client shares
+/// ([`llamacol_api::http::classify`]: 429, 502, 503, 504 retried after `Retry-After`).
 fn refused(status: u16, retry_after: Option<&str>, what: &str, body: &str) -> ConsumeError {
-    let error = HttpError {
-        status,
-        message: format!("{what}: {}", body.trim()),
-    };
-    if status == 429 || (500..600).contains(&status) {
-        let e = ConsumeError::retryable(error);
-        match retry_after.and_then(llamacol_pipeline::http::parse_retry_after) {
-            Some(d) => e.with_retry_after(d),
-            None => e,
-        }
-    } else {
-        ConsumeError::permanent(error)
-    }
+    llamacol_api::http::classify(status, retry_after, format!("{what}: {}", body.trim()))
 }
 
 impl Client {
-    pub fn new(config: &GraphistryConfig) -> Result<Client, llamacol_pipeline::BoxError> {
-        let http = llamacol_pipeline::http::client(
+    pub fn new(config: &GraphistryConfig) -> Result<Client, llamacol_api::BoxError> {
+        let http = llamacol_api::http::client(
             config.timeout,
             &config.tls,
-            &llamacol_pipeline::http::Headers::default(),
+            &llamacol_api::http::Headers::default(),
         )?;
         Ok(Client {
             http,
@@ -172,7 +161,7 @@ impl Client {
                 .await
                 .map_err(|e| retryable(format!("{what}: {e}")))?;
             let status = response.status().as_u16();
-            let retry_after = llamacol_pipeline::http::retry_after_header(response.headers());
+            let retry_after = llamacol_api::http::retry_after_header(response.headers());
             let text = response.text().await.unwrap_or_default();
             if status == 401 && attempt == 0 {
                 token = self.token(true).await?;
@@ -272,7 +261,7 @@ impl Client {
             .await
             .map_err(|e| retryable(format!("logging in to {}: {e}", self.base)))?;
         let status = response.status().as_u16();
-        let retry_after = llamacol_pipeline::http::retry_after_header(response.headers());
+        let retry_after = llamacol_api::http::retry_after_header(response.headers());
         let text = response.text().await.unwrap_or_default();
         if matches!(status, 400 | 401 | 403) {
             return Err(permanent(format!("{} refused the login with {how} (HTTP {status}); check them (the password or key secret is never logged)", self.base)));

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use llamacol_pipeline::config::{ComponentConfig, Issue, Secret};
-use llamacol_pipeline::http::TlsConfig;
+use llamacol_api::config::{ComponentConfig, Issue, Secret};
+use llamacol_api::http::TlsConfig;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]

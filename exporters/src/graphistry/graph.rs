@@ -3,7 +3,7 @@
 //! service -> service edges with call counts. Built as Arrow record batches and written
 //! as Arrow IPC files, which Graphistry's upload API takes.
 
-use llamacol_pipeline::wire::hex;
+use llamacol_api::wire::hex;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -13,9 +13,9 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
-use llamacol_pipeline::attributes::value_string;
-use llamacol_pipeline::otlp::common::v1::{any_value, KeyValue};
-use llamacol_pipeline::otlp::trace::v1::Span;
+use llamacol_api::attributes::value_string;
+use llamacol_api::otlp::common::v1::{any_value, KeyValue};
+use llamacol_api::otlp::trace::v1::Span;
 
 use super::config::EdgeMode;
 

@@ -21,20 +21,37 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
-use llamacol_pipeline::attributes::value_string;
-use llamacol_pipeline::config::{parse_block, ConfigSpec};
-use llamacol_pipeline::log_once::LogOnce;
-use llamacol_pipeline::node::{TargetCounters, TargetFamily};
-use llamacol_pipeline::serde_yaml::Value;
-use llamacol_pipeline::task::Background;
-use llamacol_pipeline::{
-    Batch, BoxError, BuildContext, ConsumeError, DropCounter, Exporter, ExporterFactory, Signal,
+use llamacol_api::attributes::value_string;
+use llamacol_api::backoff::{Backoff, BackoffPolicy};
+use llamacol_api::config::{parse_block, ConfigSpec};
+use llamacol_api::log_once::LogOnce;
+use llamacol_api::node::{TargetCounters, TargetFamily};
+use llamacol_api::serde_yaml::Value;
+use llamacol_api::task::Background;
+use llamacol_api::{
+    Batch, BoxError, BuildContext, ConsumeError, Exporter, ExporterFactory, OutcomeCounter, Signal,
 };
 
 pub use config::{EdgeMode, GraphistryConfig, Privacy, PrivacyMode};
 use graph::{dataset_json, ipc_file, rfc3339, Built, Graph};
 
-use llamacol_pipeline::repeated::{self, Repeated};
+use llamacol_api::repeated::{self, Repeated};
+
+/// Trace graphs uploaded per server (`llamacol_graphistry_datasets_total`).
+pub const DATASETS: TargetFamily = TargetFamily {
+    metric: "llamacol_graphistry_datasets_total",
+    label: "server",
+    help: "Trace graphs a graphistry exporter uploaded or wrote offline (delivered), whose upload failed and is retried (failed), or that it gave up on (dropped).",
+    outcomes: &["delivered", "failed", "dropped"],
+};
+
+/// The spans in them (`llamacol_graphistry_spans_total`).
+pub const SPANS: TargetFamily = TargetFamily {
+    metric: "llamacol_graphistry_spans_total",
+    label: "server",
+    help: "Spans in the graphs a graphistry exporter delivered (delivered), spans that did not fit a full window and went to the next one (carried_over), and spans in graphs it gave up on (dropped).",
+    outcomes: &["delivered", "carried_over", "dropped"],
+};
 
 /// Closed windows that may wait for upload before new batches are refused.
 pub const MAX_WAITING: usize = 4;
@@ -62,12 +79,8 @@ fn build(ctx: &BuildContext, block: &Value) -> Result<Arc<dyn Exporter>, BoxErro
             config.base_url(),
         ),
     };
-    let datasets = ctx
-        .node
-        .target_counters(TargetFamily::GraphistryDatasets, &id, &server);
-    let spans = ctx
-        .node
-        .target_counters(TargetFamily::GraphistrySpans, &id, &server);
+    let datasets = ctx.node.target_counters(DATASETS, &id, &server);
+    let spans = ctx.node.target_counters(SPANS, &id, &server);
     Ok(Arc::new(GraphistryExporter {
         inner: Arc::new(Inner {
             id,
@@ -100,7 +113,7 @@ struct Inner {
     config: GraphistryConfig,
     sink: Sink,
     state: tokio::sync::Mutex<State>,
-    dropped: DropCounter,
+    dropped: OutcomeCounter,
     datasets: Arc<TargetCounters>,
     spans: Arc<TargetCounters>,
     failures: LogOnce,
@@ -108,7 +121,6 @@ struct Inner {
     written: AtomicU64,
 }
 
-#[derive(Default)]
 struct State {
     /// The window being filled, and when its first span came.
     open: Option<(Graph, Instant)>,
@@ -116,7 +128,18 @@ struct State {
     waiting: VecDeque<Closed>,
     /// No upload attempt before this (backoff after a failure).
     next_attempt: Option<Instant>,
-    backoff: Duration,
+    backoff: Backoff,
+}
+
+impl Default for State {
+    fn default() -> State {
+        State {
+            open: None,
+            waiting: VecDeque::new(),
+            next_attempt: None,
+            backoff: Backoff::new(BackoffPolicy::doubling(Duration::from_secs(1), MAX_BACKOFF)),
+        }
+    }
 }
 
 struct Closed {
@@ -125,7 +148,7 @@ struct Closed {
 }
 
 /// A span's service: `service.name` of its resource.
-fn service_of(rs: &llamacol_pipeline::otlp::trace::v1::ResourceSpans) -> String {
+fn service_of(rs: &llamacol_api::otlp::trace::v1::ResourceSpans) -> String {
     rs.resource
         .as_ref()
         .and_then(|r| r.attributes.iter().find(|kv| kv.key == "service.name"))
@@ -146,7 +169,7 @@ impl Inner {
         let request = payload.message().map_err(ConsumeError::permanent)?;
         // Every span's node carries its resource's service name: a request that would
         // repeat more than `repeated::LIMIT` bytes of it is refused
-        // (`llamacol_pipeline::repeated`).
+        // (`llamacol_api::repeated`).
         let services: Vec<String> = request.resource_spans.iter().map(service_of).collect();
         let mut repeated = Repeated::new("service name");
         for (rs, service) in request.resource_spans.iter().zip(&services) {
@@ -244,12 +267,14 @@ impl Inner {
                     tracing::info!(component = %self.id, dataset = %location, spans, traces = closed.built.traces, "trace graph delivered");
                     state.waiting.pop_front();
                     state.next_attempt = None;
-                    state.backoff = Duration::ZERO;
+                    state.backoff.reset();
                 }
                 Err(e) if e.is_retryable() => {
                     TargetCounters::add(&self.datasets.failed, 1);
-                    state.backoff = (state.backoff * 2).clamp(Duration::from_secs(1), MAX_BACKOFF);
-                    let wait = e.retry_after().unwrap_or(state.backoff);
+                    let wait = state
+                        .backoff
+                        .next_wait(e.retry_after())
+                        .unwrap_or(MAX_BACKOFF);
                     state.next_attempt = Some(Instant::now() + wait);
                     if self.failures.is_new(&e.to_string()) {
                         tracing::warn!(component = %self.id, error = %e, waiting = state.waiting.len(), retry_in = ?wait, "trace graph not delivered; kept and retried");

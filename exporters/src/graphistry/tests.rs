@@ -13,12 +13,12 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use base64::Engine;
-use llamacol_pipeline::attributes::{int, string};
-use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
-use llamacol_pipeline::otlp::resource::v1::Resource;
-use llamacol_pipeline::otlp::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
+use llamacol_api::attributes::{int, string};
+use llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest;
+use llamacol_api::otlp::resource::v1::Resource;
+use llamacol_api::otlp::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
+use llamacol_api::{Batch, ComponentId, NodeContext, Payload};
 use llamacol_pipeline::testing::free_port;
-use llamacol_pipeline::{Batch, ComponentId, NodeContext, Payload};
 use serde_json::{json, Value as Json};
 
 use super::*;
@@ -196,10 +196,9 @@ struct Under {
 }
 
 fn exporter(yaml: &str) -> Under {
-    let block: Value = llamacol_pipeline::serde_yaml::from_str(yaml).expect("yaml");
-    let config: GraphistryConfig = llamacol_pipeline::config::parse(&block).expect("parse");
-    let issues =
-        <GraphistryConfig as llamacol_pipeline::config::ComponentConfig>::validate(&config);
+    let block: Value = llamacol_api::serde_yaml::from_str(yaml).expect("yaml");
+    let config: GraphistryConfig = llamacol_api::config::parse(&block).expect("parse");
+    let issues = <GraphistryConfig as llamacol_api::config::ComponentConfig>::validate(&config);
     assert!(issues.is_empty(), "{issues:?}");
     let ctx = BuildContext::new(
         ComponentId::parse("graphistry").expect("id"),
@@ -409,14 +408,8 @@ async fn a_window_is_uploaded_as_a_dataset_with_the_notebooks_bindings_and_arrow
     assert_eq!(fake.shares[0]["obj_type"], "dataset");
     assert_eq!(fake.shares[0]["mode"], "private");
     drop(fake);
-    assert_eq!(
-        counted(&under.node, TargetFamily::GraphistryDatasets),
-        [1, 0, 0]
-    );
-    assert_eq!(
-        counted(&under.node, TargetFamily::GraphistrySpans),
-        [3, 0, 0]
-    );
+    assert_eq!(counted(&under.node, super::DATASETS), [1, 0, 0]);
+    assert_eq!(counted(&under.node, super::SPANS), [3, 0, 0]);
 }
 
 /// A Graphistry without the share API answers its call with 404: the dataset was
@@ -430,15 +423,8 @@ async fn a_server_without_the_share_api_still_gets_its_graphs_delivered() {
     let fake = lock(&fake);
     assert_eq!((fake.datasets.len(), fake.shares.len()), (1, 0));
     drop(fake);
-    assert_eq!(
-        counted(&under.node, TargetFamily::GraphistryDatasets),
-        [1, 0, 0]
-    );
-    assert_eq!(
-        counted(&under.node, TargetFamily::GraphistrySpans)[2],
-        0,
-        "nothing dropped"
-    );
+    assert_eq!(counted(&under.node, super::DATASETS), [1, 0, 0]);
+    assert_eq!(counted(&under.node, super::SPANS)[2], 0, "nothing dropped");
 }
 
 #[tokio::test]
@@ -510,14 +496,8 @@ async fn refused_credentials_are_a_permanent_error_and_the_spans_are_counted_as_
         .expect("accepted into the window");
     under.exporter.shutdown().await.expect("shutdown");
     assert!(lock(&fake).datasets.is_empty());
-    assert_eq!(
-        counted(&under.node, TargetFamily::GraphistryDatasets),
-        [0, 0, 1]
-    );
-    assert_eq!(
-        counted(&under.node, TargetFamily::GraphistrySpans),
-        [0, 0, 3]
-    );
+    assert_eq!(counted(&under.node, super::DATASETS), [0, 0, 1]);
+    assert_eq!(counted(&under.node, super::SPANS), [0, 0, 3]);
 }
 
 #[tokio::test]
@@ -541,14 +521,8 @@ async fn server_errors_and_429_are_retried_and_the_window_delivered_later() {
         1,
         "delivered on the third attempt"
     );
-    assert_eq!(
-        counted(&under.node, TargetFamily::GraphistryDatasets),
-        [1, 2, 0]
-    );
-    assert_eq!(
-        counted(&under.node, TargetFamily::GraphistrySpans),
-        [3, 0, 0]
-    );
+    assert_eq!(counted(&under.node, super::DATASETS), [1, 2, 0]);
+    assert_eq!(counted(&under.node, super::SPANS), [3, 0, 0]);
 }
 
 #[tokio::test]
@@ -574,10 +548,7 @@ async fn max_spans_closes_full_windows_and_counts_what_went_to_the_next() {
     assert_eq!(rows, [3, 3, 1]);
     drop(fake);
     // 4 spans left after the first window closed, 1 after the second.
-    assert_eq!(
-        counted(&under.node, TargetFamily::GraphistrySpans),
-        [7, 5, 0]
-    );
+    assert_eq!(counted(&under.node, super::SPANS), [7, 5, 0]);
 }
 
 #[tokio::test]
@@ -604,7 +575,7 @@ async fn while_windows_wait_for_a_down_server_new_batches_stay_in_the_queue() {
     );
     under.exporter.shutdown().await.expect("shutdown");
     assert_eq!(
-        counted(&under.node, TargetFamily::GraphistrySpans)[2],
+        counted(&under.node, super::SPANS)[2],
         MAX_WAITING as u64,
         "what waited at shutdown is counted as dropped"
     );
@@ -650,10 +621,7 @@ async fn offline_dir_gets_nodes_edges_and_bindings_per_window() {
             .expect("json");
     assert_eq!(bindings["name"], "gpu-node 3 spans");
     assert_eq!(bindings["node_encodings"]["bindings"]["node"], "span_id");
-    assert_eq!(
-        counted(&under.node, TargetFamily::GraphistryDatasets),
-        [1, 0, 0]
-    );
+    assert_eq!(counted(&under.node, super::DATASETS), [1, 0, 0]);
 }
 
 /// Every span's node repeats its service name: a 1 MiB `service.name` on 1,100 spans
@@ -676,7 +644,7 @@ async fn a_service_name_repeated_past_the_bound_refuses_the_request() {
         .export(&mut request(1, 1_100))
         .await
         .expect_err("refused");
-    assert_eq!(error.kind(), llamacol_pipeline::ErrorKind::Permanent);
+    assert_eq!(error.kind(), llamacol_api::ErrorKind::Permanent);
     assert!(
         error
             .to_string()
@@ -691,19 +659,16 @@ async fn a_service_name_repeated_past_the_bound_refuses_the_request() {
     under.exporter.shutdown().await.expect("shutdown");
     let windows = std::fs::read_dir(dir.path()).expect("dir").count();
     assert_eq!(windows, 1, "only the 100 spans' window");
-    assert_eq!(
-        counted(&under.node, TargetFamily::GraphistrySpans),
-        [100, 0, 0]
-    );
+    assert_eq!(counted(&under.node, super::SPANS), [100, 0, 0]);
 }
 
 #[test]
 fn config_errors_name_the_key_and_the_fix_and_secrets_never_print() {
     let issues = |yaml: &str| {
-        let block: Value = llamacol_pipeline::serde_yaml::from_str(yaml).expect("yaml");
-        let config: GraphistryConfig = llamacol_pipeline::config::parse(&block).expect("parse");
+        let block: Value = llamacol_api::serde_yaml::from_str(yaml).expect("yaml");
+        let config: GraphistryConfig = llamacol_api::config::parse(&block).expect("parse");
         let out: Vec<String> =
-            <GraphistryConfig as llamacol_pipeline::config::ComponentConfig>::validate(&config)
+            <GraphistryConfig as llamacol_api::config::ComponentConfig>::validate(&config)
                 .into_iter()
                 .map(|i| format!("{i:?}"))
                 .collect();

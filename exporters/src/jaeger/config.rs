@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use llamacol_pipeline::config::{ByteSize, ComponentConfig, Issue};
-use llamacol_pipeline::http::{Headers, TlsConfig};
+use llamacol_api::config::{ByteSize, ComponentConfig, Issue};
+use llamacol_api::http::{Headers, TlsConfig};
 use serde::Deserialize;
 
 use crate::otlp::{Compression, Encoding, OtlpExporterConfig, Protocol};
@@ -27,7 +27,7 @@ pub struct JaegerConfig {
     pub timeout: Duration,
     pub tls: TlsConfig,
     /// Send the credentials of an authenticator extension.
-    pub auth: Option<llamacol_pipeline::auth::AuthConfig>,
+    pub auth: Option<llamacol_api::auth::AuthConfig>,
     /// Largest request sent, uncompressed: as the `otlp` exporter's (default `4MiB` for
     /// gRPC, Jaeger's own receivers included; `20MiB` for `otlp_http`; `0`: no limit).
     pub max_request_size: Option<ByteSize>,
@@ -83,7 +83,7 @@ impl JaegerConfig {
 }
 
 impl ComponentConfig for JaegerConfig {
-    fn authenticators(&self) -> Vec<llamacol_pipeline::config::Listen> {
+    fn authenticators(&self) -> Vec<llamacol_api::config::Listen> {
         crate::otlp::auth_claim(self.auth.as_ref(), "auth.authenticator")
     }
 

@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use llamacol_pipeline::config::{parse_block, ConfigSpec};
-use llamacol_pipeline::serde_yaml::Value;
-use llamacol_pipeline::{
+use llamacol_api::config::{parse_block, ConfigSpec};
+use llamacol_api::serde_yaml::Value;
+use llamacol_api::{
     Batch, BoxError, BuildContext, ConsumeError, Exporter, ExporterFactory, Signal,
 };
 use prost::Message;

@@ -3,15 +3,15 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use llamacol_pipeline::attributes::{int, kv, string};
-use llamacol_pipeline::otlp::common::v1::{
+use llamacol_api::attributes::{int, kv, string};
+use llamacol_api::otlp::common::v1::{
     any_value, AnyValue, ArrayValue, InstrumentationScope, KeyValueList,
 };
-use llamacol_pipeline::otlp::resource::v1::Resource;
-use llamacol_pipeline::otlp::trace::v1::span::{Event, Link, SpanKind};
-use llamacol_pipeline::otlp::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
+use llamacol_api::otlp::resource::v1::Resource;
+use llamacol_api::otlp::trace::v1::span::{Event, Link, SpanKind};
+use llamacol_api::otlp::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
+use llamacol_api::{Batch, ComponentId, Signal};
 use llamacol_pipeline::testing::{free_port, sample_traces};
-use llamacol_pipeline::{Batch, ComponentId, Signal};
 
 use super::model::{self, SpanRefType, ValueType};
 use super::translate::{batch, process, NO_SERVICE_NAME};
@@ -391,8 +391,8 @@ fn one_batch_per_resource_and_the_process_alone_for_a_resource_without_spans() {
 #[test]
 fn config_defaults_follow_the_protocol() {
     let parse = |yaml: &str| -> JaegerConfig {
-        let block: Value = llamacol_pipeline::serde_yaml::from_str(yaml).expect("yaml");
-        llamacol_pipeline::config::parse(&block).expect("parse")
+        let block: Value = llamacol_api::serde_yaml::from_str(yaml).expect("yaml");
+        llamacol_api::config::parse(&block).expect("parse")
     };
     assert_eq!(parse("{}").sender().endpoint, "localhost:4317");
     assert_eq!(parse("protocol: grpc").sender().endpoint, "localhost:14250");
@@ -400,7 +400,7 @@ fn config_defaults_follow_the_protocol() {
         parse("protocol: otlp_http").sender().endpoint,
         "http://localhost:4318"
     );
-    let issues = <JaegerConfig as llamacol_pipeline::config::ComponentConfig>::validate(&parse(
+    let issues = <JaegerConfig as llamacol_api::config::ComponentConfig>::validate(&parse(
         "{protocol: otlp_http, endpoint: 'jaeger:4318'}",
     ));
     assert_eq!(issues.len(), 1, "{issues:?}");
@@ -475,7 +475,7 @@ async fn a_failed_post_keeps_only_the_resources_not_yet_delivered() {
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .push(2);
-    let block: Value = llamacol_pipeline::serde_yaml::from_str(&format!(
+    let block: Value = llamacol_api::serde_yaml::from_str(&format!(
         "{{protocol: grpc, endpoint: '127.0.0.1:{port}', tls: {{insecure: true}}, compression: none}}"
     ))
     .expect("yaml");

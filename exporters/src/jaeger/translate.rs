@@ -4,10 +4,10 @@
 //! `otel.dropped_*_count` tags (the specification's names for non-OTLP exporters),
 //! which the Collector leaves out.
 
-use llamacol_pipeline::attributes::value_string;
-use llamacol_pipeline::otlp::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
-use llamacol_pipeline::otlp::resource::v1::Resource;
-use llamacol_pipeline::otlp::trace::v1::{span, status, ResourceSpans, Span};
+use llamacol_api::attributes::value_string;
+use llamacol_api::otlp::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use llamacol_api::otlp::resource::v1::Resource;
+use llamacol_api::otlp::trace::v1::{span, status, ResourceSpans, Span};
 
 use super::model;
 

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use llamacol_pipeline::config::{parse, ComponentConfig, Issue};
-use llamacol_pipeline::serde_yaml;
+use llamacol_api::config::{parse, ComponentConfig, Issue};
+use llamacol_api::serde_yaml;
 use serde::Deserialize;
 
 use crate::otlp::OtlpExporterConfig;
@@ -110,7 +110,7 @@ impl LoadBalancingConfig {
 }
 
 impl ComponentConfig for LoadBalancingConfig {
-    fn authenticators(&self) -> Vec<llamacol_pipeline::config::Listen> {
+    fn authenticators(&self) -> Vec<llamacol_api::config::Listen> {
         self.otlp_for("backend:4317")
             .map(|o| crate::otlp::auth_claim(o.auth.as_ref(), "protocol.otlp.auth.authenticator"))
             .unwrap_or_default()

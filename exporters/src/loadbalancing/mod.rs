@@ -17,16 +17,16 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use llamacol_pipeline::config::{parse_block, ConfigSpec};
-use llamacol_pipeline::node::{NodeContext, TargetCounters, TargetFamily};
-use llamacol_pipeline::otlp::collector::logs::v1::ExportLogsServiceRequest;
-use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
-use llamacol_pipeline::otlp::common::v1::any_value::Value;
-use llamacol_pipeline::otlp::resource::v1::Resource;
-use llamacol_pipeline::serde_yaml;
-use llamacol_pipeline::split::{logs_by, spans_by};
-use llamacol_pipeline::task::Background;
-use llamacol_pipeline::{
+use llamacol_api::config::{parse_block, ConfigSpec};
+use llamacol_api::node::{NodeContext, TargetCounters, TargetFamily};
+use llamacol_api::otlp::collector::logs::v1::ExportLogsServiceRequest;
+use llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest;
+use llamacol_api::otlp::common::v1::any_value::Value;
+use llamacol_api::otlp::resource::v1::Resource;
+use llamacol_api::serde_yaml;
+use llamacol_api::split::{logs_by, spans_by};
+use llamacol_api::task::Background;
+use llamacol_api::{
     Batch, BoxError, BuildContext, ConsumeError, Exporter, ExporterFactory, Payload, Signal,
 };
 
@@ -34,6 +34,14 @@ pub use config::{LoadBalancingConfig, RoutingKey};
 use ring::{hash, Ring};
 
 use crate::otlp::{sender, OtlpExporter};
+
+/// Items sent to each backend.
+pub const BACKEND_ITEMS: TargetFamily = TargetFamily {
+    metric: "llamacol_exporter_backend_items_total",
+    label: "backend",
+    help: "Items a load-balancing exporter delivered to a backend (outcome sent), or whose export to it failed and that were routed to another backend or retried (failed).",
+    outcomes: &["sent", "failed"],
+};
 
 /// How long a backend that failed stays out of the ring before it is tried again.
 const BACKEND_PAUSE: Duration = Duration::from_secs(5);
@@ -112,7 +120,7 @@ struct Shared {
     config: LoadBalancingConfig,
     node: NodeContext,
     /// `protocol.otlp.auth`'s authenticator, for every backend.
-    auth: Option<Arc<dyn llamacol_pipeline::auth::Authenticator>>,
+    auth: Option<Arc<dyn llamacol_api::auth::Authenticator>>,
     backends: RwLock<Arc<Vec<Arc<Backend>>>>,
 }
 
@@ -141,11 +149,9 @@ impl Shared {
                     &config,
                     self.auth.clone(),
                 )?,
-                counters: self.node.target_counters(
-                    TargetFamily::ExporterBackend,
-                    &self.id,
-                    &endpoint,
-                ),
+                counters: self
+                    .node
+                    .target_counters(BACKEND_ITEMS, &self.id, &endpoint),
                 down_until: Mutex::new(None),
                 endpoint,
             }));

@@ -1,7 +1,7 @@
 //! Config checks and DNS resolution (the routing and failover run against real gateways
 //! in `tests/e2e_loadbalancing.rs`).
 
-use llamacol_pipeline::config::{parse, ComponentConfig};
+use llamacol_api::config::{parse, ComponentConfig};
 
 use super::config::DnsResolver;
 use super::*;

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use llamacol_pipeline::config::{is_http_url, ByteSize, ComponentConfig, Issue, Listen};
-use llamacol_pipeline::http::{Headers, TlsConfig};
+use llamacol_api::config::{is_http_url, ByteSize, ComponentConfig, Issue, Listen};
+use llamacol_api::http::{Headers, TlsConfig};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -35,7 +35,7 @@ pub struct OtlpExporterConfig {
     pub logs_endpoint: Option<String>,
     /// Send the credentials of an authenticator extension (`bearertokenauth`,
     /// `basicauth` with `client_auth`).
-    pub auth: Option<llamacol_pipeline::auth::AuthConfig>,
+    pub auth: Option<llamacol_api::auth::AuthConfig>,
     /// Largest request sent, measured uncompressed (servers check it after
     /// decompression); larger batches are cut into several requests along resource,
     /// scope and item boundaries. Default: for gRPC `4MiB`, the default limit of every
@@ -161,7 +161,7 @@ impl ComponentConfig for OtlpExporterConfig {
 }
 
 /// The claim of an exporter's `auth:` block, at `path`.
-pub fn auth_claim(auth: Option<&llamacol_pipeline::auth::AuthConfig>, path: &str) -> Vec<Listen> {
+pub fn auth_claim(auth: Option<&llamacol_api::auth::AuthConfig>, path: &str) -> Vec<Listen> {
     auth.map(|a| Listen {
         path: path.into(),
         address: a.authenticator.clone(),

@@ -1,8 +1,8 @@
 //! OTLP/gRPC sending: the batch's bytes go out as they are (no decode for forwarding).
 
 use bytes::Bytes;
-use llamacol_pipeline::otlp::collector::{logs, metrics, trace};
-use llamacol_pipeline::{Batch, BoxError, ConsumeError};
+use llamacol_api::otlp::collector::{logs, metrics, trace};
+use llamacol_api::{Batch, BoxError, ConsumeError};
 use tonic::codec::CompressionEncoding;
 use tonic::codegen::{http, Service};
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
@@ -18,7 +18,7 @@ pub struct GrpcSender {
     metadata: MetadataMap,
     compression: Option<CompressionEncoding>,
     timeout: std::time::Duration,
-    auth: Option<std::sync::Arc<dyn llamacol_pipeline::auth::Authenticator>>,
+    auth: Option<std::sync::Arc<dyn llamacol_api::auth::Authenticator>>,
     max_request_size: Option<usize>,
 }
 
@@ -26,7 +26,7 @@ impl GrpcSender {
     pub fn new(
         id: String,
         config: &OtlpExporterConfig,
-        auth: Option<std::sync::Arc<dyn llamacol_pipeline::auth::Authenticator>>,
+        auth: Option<std::sync::Arc<dyn llamacol_api::auth::Authenticator>>,
     ) -> Result<GrpcSender, BoxError> {
         let url = if config.endpoint.contains("://") {
             config.endpoint.clone()

@@ -3,14 +3,14 @@
 use std::io::Write;
 
 use bytes::Bytes;
-use llamacol_pipeline::otlp::collector::{logs, metrics, trace};
-use llamacol_pipeline::rpc_status::RpcStatus;
-use llamacol_pipeline::{Batch, BoxError, ConsumeError, Signal};
+use llamacol_api::otlp::collector::{logs, metrics, trace};
+use llamacol_api::rpc_status::RpcStatus;
+use llamacol_api::{Batch, BoxError, ConsumeError, Signal};
 use prost::Message;
 use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE};
 
 use super::config::{Compression, Encoding, OtlpExporterConfig};
-use llamacol_pipeline::http::{classify, retry_after_header};
+use llamacol_api::http::{classify, retry_after_header};
 
 use super::outcome::{check_size, report_partial, ExportError, PartialSuccess};
 use crate::json::to_json;
@@ -21,7 +21,7 @@ pub struct HttpSender {
     urls: [String; 3],
     encoding: Encoding,
     compression: Compression,
-    auth: Option<std::sync::Arc<dyn llamacol_pipeline::auth::Authenticator>>,
+    auth: Option<std::sync::Arc<dyn llamacol_api::auth::Authenticator>>,
     max_request_size: Option<usize>,
 }
 
@@ -29,9 +29,9 @@ impl HttpSender {
     pub fn new(
         id: String,
         config: &OtlpExporterConfig,
-        auth: Option<std::sync::Arc<dyn llamacol_pipeline::auth::Authenticator>>,
+        auth: Option<std::sync::Arc<dyn llamacol_api::auth::Authenticator>>,
     ) -> Result<HttpSender, BoxError> {
-        let client = llamacol_pipeline::http::client(config.timeout, &config.tls, &config.headers)?;
+        let client = llamacol_api::http::client(config.timeout, &config.tls, &config.headers)?;
         let base = config.endpoint.trim_end_matches('/');
         let url = |own: &Option<String>, path: &str| {
             own.clone().unwrap_or_else(|| format!("{base}{path}"))
@@ -72,7 +72,7 @@ impl HttpSender {
             .post(&self.urls[signal as usize])
             .header(CONTENT_TYPE, content_type)
             .body(body);
-        let mut request = llamacol_pipeline::auth::with_auth(request, self.auth.as_ref());
+        let mut request = llamacol_api::auth::with_auth(request, self.auth.as_ref());
         if let Some(encoding) = match self.compression {
             Compression::Gzip => Some("gzip"),
             Compression::Zstd => Some("zstd"),

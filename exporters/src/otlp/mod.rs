@@ -9,14 +9,14 @@ mod outcome;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use llamacol_pipeline::config::{parse_block, ConfigSpec};
-use llamacol_pipeline::serde_yaml::Value;
-use llamacol_pipeline::{
+use llamacol_api::config::{parse_block, ConfigSpec};
+use llamacol_api::serde_yaml::Value;
+use llamacol_api::{
     Batch, BoxError, BuildContext, ConsumeError, Exporter, ExporterFactory, Signal,
 };
 
 pub use config::{auth_claim, Compression, Encoding, OtlpExporterConfig, Protocol};
-use llamacol_pipeline::auth::Authenticator;
+use llamacol_api::auth::Authenticator;
 
 pub fn factory() -> ExporterFactory {
     ExporterFactory {

@@ -1,7 +1,7 @@
 //! Which failures the OTLP spec says to retry, and partial-success reporting.
 
-use llamacol_pipeline::otlp::collector::{logs, metrics, trace};
-use llamacol_pipeline::ConsumeError;
+use llamacol_api::otlp::collector::{logs, metrics, trace};
+use llamacol_api::ConsumeError;
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
 

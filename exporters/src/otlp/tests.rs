@@ -3,14 +3,14 @@ use std::time::Duration;
 
 use axum::body::Bytes as AxumBytes;
 use axum::http::{HeaderMap, StatusCode};
-use llamacol_pipeline::otlp::collector::trace::v1::trace_service_server::{
+use llamacol_api::otlp::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
-use llamacol_pipeline::otlp::collector::trace::v1::{
+use llamacol_api::otlp::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
+use llamacol_api::{Batch, ComponentId, ErrorKind};
 use llamacol_pipeline::testing::{free_port, sample_traces};
-use llamacol_pipeline::{Batch, ComponentId, ErrorKind};
 use prost::Message;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
@@ -93,9 +93,9 @@ async fn grpc_backend(tls: Option<tonic::transport::ServerTlsConfig>) -> (u16, A
 }
 
 fn exporter(yaml: &str) -> Arc<dyn Exporter> {
-    let block: Value = llamacol_pipeline::serde_yaml::from_str(yaml).expect("yaml");
-    let issues = <OtlpExporterConfig as llamacol_pipeline::config::ComponentConfig>::validate(
-        &llamacol_pipeline::config::parse(&block).expect("parse"),
+    let block: Value = llamacol_api::serde_yaml::from_str(yaml).expect("yaml");
+    let issues = <OtlpExporterConfig as llamacol_api::config::ComponentConfig>::validate(
+        &llamacol_api::config::parse(&block).expect("parse"),
     );
     assert!(issues.is_empty(), "{issues:?}");
     let ctx = BuildContext::new(
@@ -439,11 +439,11 @@ async fn http_413_is_a_refusal_for_size() {
 
 #[test]
 fn header_values_never_show_in_debug_output() {
-    let block: Value = llamacol_pipeline::serde_yaml::from_str(
+    let block: Value = llamacol_api::serde_yaml::from_str(
         "{endpoint: x:1, headers: {authorization: \"Bearer s3cret\"}}",
     )
     .expect("yaml");
-    let config: OtlpExporterConfig = llamacol_pipeline::config::parse(&block).expect("parse");
+    let config: OtlpExporterConfig = llamacol_api::config::parse(&block).expect("parse");
     let shown = format!("{config:?}");
     assert!(
         shown.contains("authorization") && !shown.contains("s3cret"),

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use llamacol_pipeline::config::{ComponentConfig, Issue};
+use llamacol_api::config::{ComponentConfig, Issue};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -92,13 +92,13 @@ impl ComponentConfig for ParquetConfig {
         issues
     }
 
-    fn directories(&self) -> Vec<llamacol_pipeline::config::Listen> {
+    fn directories(&self) -> Vec<llamacol_api::config::Listen> {
         let (path, address) = match &self.staging_directory {
             Some(d) => ("staging_directory", d.clone()),
             None if self.path.contains("://") => return Vec::new(),
             None => ("path", self.path.clone()),
         };
-        vec![llamacol_pipeline::config::Listen {
+        vec![llamacol_api::config::Listen {
             path: path.into(),
             address,
         }]

@@ -2,7 +2,8 @@
 //! written with `arrow` and `parquet` into hive-partitioned files
 //! (`<path>/<signal>/date=YYYY-MM-DD/hour=HH/part-<unix-ms>-<id>.parquet`, by the data's
 //! time; the arrival time when an item has none), closed atomically (`writer.rs`) by size
-//! or age and at shutdown. Local directories only for now.
+//! or age and at shutdown, into a local directory or an object store (`remote.rs`:
+//! S3, GCS, Azure Blob).
 
 mod config;
 mod raw;
@@ -16,12 +17,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use llamacol_pipeline::config::{parse_block, ConfigSpec};
-use llamacol_pipeline::log_once::LogOnce;
-use llamacol_pipeline::otlp::metrics::v1::metric::Data;
-use llamacol_pipeline::serde_yaml::Value;
-use llamacol_pipeline::task::Background;
-use llamacol_pipeline::{
+use llamacol_api::config::{parse_block, ConfigSpec};
+use llamacol_api::log_once::LogOnce;
+use llamacol_api::otlp::metrics::v1::metric::Data;
+use llamacol_api::serde_yaml::Value;
+use llamacol_api::task::Background;
+use llamacol_api::{
     Batch, BoxError, BuildContext, ConsumeError, Exporter, ExporterFactory, Signal,
 };
 use prost::Message;
@@ -30,7 +31,7 @@ pub use config::{ParquetCompression, ParquetConfig};
 use schema::{LogRow, Point, PointRow};
 use writer::{partition, remove_leftovers, Files};
 
-use llamacol_pipeline::repeated::Repeated;
+use llamacol_api::repeated::Repeated;
 
 pub fn factory() -> ExporterFactory {
     ExporterFactory {

@@ -11,11 +11,11 @@ use std::cell::RefCell;
 use std::fmt::Write as _;
 
 use arrow::array::{BinaryArray, BinaryBuilder, StringArray, StringBuilder};
-use llamacol_pipeline::attributes::value_string;
-use llamacol_pipeline::otlp::common::v1::AnyValue;
+use llamacol_api::attributes::value_string;
+use llamacol_api::otlp::common::v1::AnyValue;
 use prost::Message;
 
-pub use llamacol_pipeline::wire::lenient::{each, fixed64, repeated, single, varint};
+pub use llamacol_api::wire::lenient::{each, fixed64, repeated, single, varint};
 
 pub fn text(b: &[u8]) -> Cow<'_, str> {
     // The checked conversion is the fast path; the lossy one only runs on bad bytes.
@@ -288,7 +288,7 @@ pub fn append_hex(b: &mut impl Text, id: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut digits = [0u8; 64];
     if id.len() > digits.len() / 2 {
-        return b.str(&llamacol_pipeline::wire::hex(id));
+        return b.str(&llamacol_api::wire::hex(id));
     }
     for (pair, x) in digits.chunks_exact_mut(2).zip(id) {
         pair[0] = DIGITS[usize::from(x >> 4)];
@@ -301,7 +301,7 @@ pub fn append_hex(b: &mut impl Text, id: &[u8]) {
 mod tests {
     use super::*;
     use arrow::array::Array;
-    use llamacol_pipeline::otlp::common::v1::{any_value::Value, ArrayValue, KeyValue};
+    use llamacol_api::otlp::common::v1::{any_value::Value, ArrayValue, KeyValue};
 
     /// The value as appended to a `StringBuilder`, to a `BinaryBuilder` checked by `utf8`,
     /// as `value_text` gives it, and as `value_string` prints it.
@@ -468,7 +468,7 @@ mod tests {
         append_hex(&mut b, &long);
         let a = b.finish();
         assert_eq!((a.value(0), a.value(1), a.len()), ("ab01", "", 3));
-        assert_eq!(a.value(2), llamacol_pipeline::wire::hex(&long));
+        assert_eq!(a.value(2), llamacol_api::wire::hex(&long));
         assert!(a.value(2).starts_with("000102"), "{}", a.value(2));
     }
 }

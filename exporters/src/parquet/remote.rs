@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use llamacol_pipeline::log_once::LogOnce;
+use llamacol_api::log_once::LogOnce;
 use object_store::aws::AmazonS3Builder;
 use object_store::azure::MicrosoftAzureBuilder;
 use object_store::gcp::GoogleCloudStorageBuilder;
@@ -61,7 +61,7 @@ pub fn parse_url(url: &str) -> Option<(Store, String, String)> {
 }
 
 impl Remote {
-    pub fn new(url: &str, staging: PathBuf) -> Result<Remote, llamacol_pipeline::BoxError> {
+    pub fn new(url: &str, staging: PathBuf) -> Result<Remote, llamacol_api::BoxError> {
         let (kind, bucket, prefix) =
             parse_url(url).ok_or_else(|| format!("`{url}` is not one of {URL_FORMS}"))?;
         // object_store's HTTP client takes the process's rustls provider: ring, the one the
@@ -116,7 +116,7 @@ impl Remote {
         uploaded
     }
 
-    async fn upload(&self, file: &Path) -> Result<(), llamacol_pipeline::BoxError> {
+    async fn upload(&self, file: &Path) -> Result<(), llamacol_api::BoxError> {
         let relative = file.strip_prefix(&self.staging)?;
         let key = if self.prefix.is_empty() {
             relative.to_string_lossy().into_owned()

@@ -4,7 +4,7 @@
 //! hex; times are UTC nanosecond timestamps; a string that is not valid UTF-8 cannot
 //! reach here (the OTLP decoder refuses it), and NaN is written as NaN.
 
-use llamacol_pipeline::wire::hex;
+use llamacol_api::wire::hex;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -12,9 +12,9 @@ use arrow::array::{
     RecordBatch, StringBuilder, StructBuilder, TimestampNanosecondBuilder, UInt64Builder,
 };
 use arrow::datatypes::{DataType, Field, Fields, Schema, TimeUnit};
-use llamacol_pipeline::attributes::value_string;
-use llamacol_pipeline::otlp::common::v1::{any_value::Value, InstrumentationScope, KeyValue};
-use llamacol_pipeline::otlp::resource::v1::Resource;
+use llamacol_api::attributes::value_string;
+use llamacol_api::otlp::common::v1::{any_value::Value, InstrumentationScope, KeyValue};
+use llamacol_api::otlp::resource::v1::Resource;
 
 /// Written into each file's key-value metadata.
 pub const SCHEMA_VERSION: &str = "1";
@@ -108,7 +108,7 @@ impl Table {
 pub struct LogRow<'a> {
     pub resource: Option<&'a Resource>,
     pub scope: Option<&'a InstrumentationScope>,
-    pub record: &'a llamacol_pipeline::otlp::logs::v1::LogRecord,
+    pub record: &'a llamacol_api::otlp::logs::v1::LogRecord,
 }
 
 pub fn logs(rows: &[LogRow]) -> Result<RecordBatch, arrow::error::ArrowError> {
@@ -173,15 +173,15 @@ type Stats = (
 pub struct PointRow<'a> {
     pub resource: Option<&'a Resource>,
     pub scope: Option<&'a InstrumentationScope>,
-    pub metric: &'a llamacol_pipeline::otlp::metrics::v1::Metric,
+    pub metric: &'a llamacol_api::otlp::metrics::v1::Metric,
     pub point: Point<'a>,
 }
 
 pub enum Point<'a> {
-    Number(&'a llamacol_pipeline::otlp::metrics::v1::NumberDataPoint),
-    Histogram(&'a llamacol_pipeline::otlp::metrics::v1::HistogramDataPoint),
-    Exponential(&'a llamacol_pipeline::otlp::metrics::v1::ExponentialHistogramDataPoint),
-    Summary(&'a llamacol_pipeline::otlp::metrics::v1::SummaryDataPoint),
+    Number(&'a llamacol_api::otlp::metrics::v1::NumberDataPoint),
+    Histogram(&'a llamacol_api::otlp::metrics::v1::HistogramDataPoint),
+    Exponential(&'a llamacol_api::otlp::metrics::v1::ExponentialHistogramDataPoint),
+    Summary(&'a llamacol_api::otlp::metrics::v1::SummaryDataPoint),
 }
 
 fn quantile_fields() -> Fields {
@@ -201,9 +201,7 @@ fn exemplar_fields() -> Fields {
 }
 
 pub fn metrics(rows: &[PointRow]) -> Result<RecordBatch, arrow::error::ArrowError> {
-    use llamacol_pipeline::otlp::metrics::v1::{
-        exemplar, metric::Data, number_data_point, Exemplar,
-    };
+    use llamacol_api::otlp::metrics::v1::{exemplar, metric::Data, number_data_point, Exemplar};
     let mut t = Table {
         columns: vec![
             ("time", false, Box::new(ts_builder())),

@@ -17,7 +17,7 @@ use arrow::error::ArrowError;
 
 use super::raw;
 use super::schema::{attrs_builder, field, map_type, record_batch, ts_builder, ts_type, Attrs};
-use llamacol_pipeline::repeated::{self, Repeated};
+use llamacol_api::repeated::{self, Repeated};
 
 /// One span's row, with its resource and scope: the encoded messages' bodies, read in
 /// place (`raw`).
@@ -172,7 +172,7 @@ struct SpanColumns {
     input_tokens: Int64Builder,
     output_tokens: Int64Builder,
     error_type: BinaryBuilder,
-    /// The resource and scope text the rows so far repeat (`llamacol_pipeline::repeated`).
+    /// The resource and scope text the rows so far repeat (`llamacol_api::repeated`).
     repeated: Repeated,
 }
 
@@ -449,7 +449,7 @@ struct SpanTables<'a> {
 
 const HOUR_NANOS: u64 = 3_600_000_000_000;
 
-/// What every row of the three tables repeats (`llamacol_pipeline::repeated`): past its limit in one
+/// What every row of the three tables repeats (`llamacol_api::repeated`): past its limit in one
 /// table (at most 1 GiB, under the 2 GiB an Arrow text column holds), a batch is refused.
 pub(super) const REPEATED_TEXT: &str = "resource and scope text";
 
@@ -579,8 +579,8 @@ fn tables_within(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use llamacol_pipeline::otlp::common::v1::InstrumentationScope;
-    use llamacol_pipeline::otlp::trace::v1::{ScopeSpans, Span};
+    use llamacol_api::otlp::common::v1::InstrumentationScope;
+    use llamacol_api::otlp::trace::v1::{ScopeSpans, Span};
     use prost::Message;
 
     /// Field `number` holding `body`, length-delimited.
@@ -619,9 +619,9 @@ mod tests {
     /// that says why, never a panic or a column past 2 GiB; under it the batch is written.
     #[test]
     fn resource_text_repeated_past_the_limit_refuses_the_batch() {
-        use llamacol_pipeline::attributes::string;
-        use llamacol_pipeline::otlp::resource::v1::Resource;
-        use llamacol_pipeline::otlp::trace::v1::ResourceSpans;
+        use llamacol_api::attributes::string;
+        use llamacol_api::otlp::resource::v1::Resource;
+        use llamacol_api::otlp::trace::v1::ResourceSpans;
         let request = ResourceSpans {
             resource: Some(Resource {
                 attributes: vec![string("k8s.pod.annotations", &"x".repeat(1000))],

@@ -5,18 +5,18 @@ use std::fs::File;
 
 use arrow::array::{Array, AsArray, MapArray, RecordBatch};
 use arrow::datatypes::TimestampNanosecondType;
-use llamacol_pipeline::attributes::{int, string};
-use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
-use llamacol_pipeline::otlp::trace::v1::{span::Event, Span};
+use llamacol_api::attributes::{int, string};
+use llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest;
+use llamacol_api::otlp::trace::v1::{span::Event, Span};
+use llamacol_api::{BuildContext, ComponentId, Payload};
 use llamacol_pipeline::testing::{sample_logs, sample_metrics, traces_of};
-use llamacol_pipeline::{BuildContext, ComponentId, Payload};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::*;
 
 fn exporter(dir: &std::path::Path) -> Arc<dyn Exporter> {
     let yaml = format!("{{path: \"{}\", max_file_age: 1h}}", dir.display());
-    let block: Value = llamacol_pipeline::serde_yaml::from_str(&yaml).expect("yaml");
+    let block: Value = llamacol_api::serde_yaml::from_str(&yaml).expect("yaml");
     let ctx = BuildContext::new(
         ComponentId::parse("parquet").expect("id"),
         Signal::ALL.to_vec(),
@@ -167,7 +167,7 @@ async fn every_signal_is_written_in_hive_partitions_and_reads_back() {
         .iter()
         .flat_map(|r| &r.scope_metrics)
         .flat_map(|s| &s.metrics)
-        .map(llamacol_pipeline::batch::data_points)
+        .map(llamacol_api::batch::data_points)
         .sum();
     assert_eq!(rows("metrics"), points);
 }
@@ -242,8 +242,8 @@ async fn one_batch_across_an_hour_fills_two_partitions() {
 /// different sizes (none, one, three) in one batch.
 #[tokio::test(flavor = "multi_thread")]
 async fn each_row_has_its_own_resource_attributes() {
-    use llamacol_pipeline::otlp::resource::v1::Resource;
-    use llamacol_pipeline::otlp::trace::v1::{ResourceSpans, ScopeSpans};
+    use llamacol_api::otlp::resource::v1::Resource;
+    use llamacol_api::otlp::trace::v1::{ResourceSpans, ScopeSpans};
     let resources = [
         vec![],
         vec![string("service.name", "svc-a")],
@@ -374,7 +374,7 @@ async fn logs_repeating_a_large_resource_past_the_bound_are_refused() {
     e.start().await.expect("starts");
     let mut batch = Batch::Logs(Payload::from_message(request));
     let error = e.export(&mut batch).await.expect_err("refused");
-    assert_eq!(error.kind(), llamacol_pipeline::ErrorKind::Permanent);
+    assert_eq!(error.kind(), llamacol_api::ErrorKind::Permanent);
     assert!(
         error
             .to_string()

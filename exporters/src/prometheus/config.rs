@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use llamacol_pipeline::config::{ComponentConfig, Issue, Listen};
+use llamacol_api::config::{ComponentConfig, Issue, Listen};
 use serde::Deserialize;
 
 use super::observe::Options;
@@ -30,7 +30,7 @@ pub struct PrometheusConfig {
     /// Leave out the `otel_scope_name` / `otel_scope_version` labels.
     pub without_scope_info: bool,
     /// Serve `/metrics` over TLS (mTLS with `client_ca_file`); plaintext when absent.
-    pub tls: Option<llamacol_pipeline::tls::ServerTlsConfig>,
+    pub tls: Option<llamacol_api::tls::ServerTlsConfig>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -17,11 +17,11 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use llamacol_pipeline::config::{parse_block, ConfigSpec};
-use llamacol_pipeline::serde_yaml::Value;
-use llamacol_pipeline::task::Background;
-use llamacol_pipeline::{
-    Batch, BoxError, BuildContext, ConsumeError, DropCounter, Exporter, ExporterFactory, Signal,
+use llamacol_api::config::{parse_block, ConfigSpec};
+use llamacol_api::serde_yaml::Value;
+use llamacol_api::task::Background;
+use llamacol_api::{
+    Batch, BoxError, BuildContext, ConsumeError, Exporter, ExporterFactory, OutcomeCounter, Signal,
 };
 
 pub use config::{PrometheusConfig, ResourceToTelemetry};
@@ -61,12 +61,12 @@ pub struct PrometheusExporter {
 /// with the remote-write exporter.
 pub struct Ingest {
     pub store: Mutex<Store>,
-    dropped: DropCounter,
+    dropped: OutcomeCounter,
     warned: Mutex<HashSet<String>>,
 }
 
 impl Ingest {
-    pub fn new(dropped: DropCounter) -> Ingest {
+    pub fn new(dropped: OutcomeCounter) -> Ingest {
         Ingest {
             store: Mutex::new(Store::default()),
             dropped,
@@ -182,7 +182,7 @@ impl Exporter for PrometheusExporter {
             .config
             .tls
             .as_ref()
-            .map(|t| llamacol_pipeline::tls::acceptor(t, &self.id))
+            .map(|t| llamacol_api::tls::acceptor(t, &self.id))
             .transpose()?;
         let scheme = if tls.is_some() { "TLS" } else { "plaintext" };
         tracing::info!(component = %self.id, endpoint = %listener.local_addr()?, scheme, "serving Prometheus /metrics");
@@ -196,7 +196,7 @@ impl Exporter for PrometheusExporter {
         self.server.spawn(|stop| async move {
             match tls {
                 Some(acceptor) => {
-                    match llamacol_pipeline::tls::TlsIncoming::new(listener, acceptor, &id, stop.clone()) {
+                    match llamacol_api::tls::TlsIncoming::new(listener, acceptor, &id, stop.clone()) {
                         Ok(incoming) => {
                             let _ = axum::serve(incoming, app)
                                 .with_graceful_shutdown(stop.cancelled_owned())

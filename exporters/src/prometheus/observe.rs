@@ -1,20 +1,20 @@
 //! OTLP metrics to observations: one value per Prometheus series, with its labels,
 //! ready to be accumulated (`store.rs`) and rendered or pushed.
 
-use llamacol_pipeline::wire::hex;
+use llamacol_api::wire::hex;
 use std::collections::BTreeMap;
 
-use llamacol_pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
-use llamacol_pipeline::otlp::common::v1::{InstrumentationScope, KeyValue};
-use llamacol_pipeline::otlp::metrics::v1::{
+use llamacol_api::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
+use llamacol_api::otlp::common::v1::{InstrumentationScope, KeyValue};
+use llamacol_api::otlp::metrics::v1::{
     exemplar, metric, number_data_point, AggregationTemporality, ExponentialHistogramDataPoint,
     Metric,
 };
 
-use llamacol_pipeline::attributes::{job_instance, value_string};
-use llamacol_pipeline::batch::data_points;
+use llamacol_api::attributes::{job_instance, value_string};
+use llamacol_api::batch::data_points;
 
-use llamacol_pipeline::repeated::Repeated;
+use llamacol_api::repeated::Repeated;
 
 use super::translate::{label_name, metric_name, FamilyType, MetricKind, TranslationStrategy};
 
@@ -101,7 +101,7 @@ pub type Dropped = Vec<(String, &'static str, usize)>;
 /// The observations of a request's points, and what could not be translated. Every point
 /// carries its metric's name, help and unit and the scope (and resource) labels: a request
 /// that would so repeat more than `repeated::LIMIT` bytes is refused
-/// (`llamacol_pipeline::repeated`).
+/// (`llamacol_api::repeated`).
 pub fn observe(
     request: &ExportMetricsServiceRequest,
     options: &Options,
@@ -473,7 +473,7 @@ fn metric_observations(
     }
 }
 
-fn to_exemplar(e: &llamacol_pipeline::otlp::metrics::v1::Exemplar, now_ms: i64) -> Exemplar {
+fn to_exemplar(e: &llamacol_api::otlp::metrics::v1::Exemplar, now_ms: i64) -> Exemplar {
     let value = match e.value {
         Some(exemplar::Value::AsDouble(d)) => d,
         Some(exemplar::Value::AsInt(i)) => i as f64,

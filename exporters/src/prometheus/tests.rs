@@ -1,14 +1,14 @@
 use std::time::Duration;
 
-use llamacol_pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
-use llamacol_pipeline::otlp::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
-use llamacol_pipeline::otlp::metrics::v1::exponential_histogram_data_point::Buckets;
-use llamacol_pipeline::otlp::metrics::v1::{
+use llamacol_api::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
+use llamacol_api::otlp::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use llamacol_api::otlp::metrics::v1::exponential_histogram_data_point::Buckets;
+use llamacol_api::otlp::metrics::v1::{
     metric, number_data_point, summary_data_point::ValueAtQuantile, Exemplar as OtlpExemplar,
     ExponentialHistogram, ExponentialHistogramDataPoint, Gauge, Histogram, HistogramDataPoint,
     Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum, Summary, SummaryDataPoint,
 };
-use llamacol_pipeline::otlp::resource::v1::Resource;
+use llamacol_api::otlp::resource::v1::Resource;
 use llamacol_pipeline::testing::external_program;
 
 use super::observe::{observe, Options};
@@ -78,9 +78,7 @@ pub fn rich_input() -> ExportMetricsServiceRequest {
             metric::Data::Sum(Sum {
                 data_points: vec![NumberDataPoint {
                     exemplars: vec![OtlpExemplar {
-                        value: Some(
-                            llamacol_pipeline::otlp::metrics::v1::exemplar::Value::AsInt(12),
-                        ),
+                        value: Some(llamacol_api::otlp::metrics::v1::exemplar::Value::AsInt(12)),
                         time_unix_nano: T,
                         trace_id: vec![0xab; 16],
                         span_id: vec![0xcd; 8],

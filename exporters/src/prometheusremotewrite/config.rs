@@ -3,13 +3,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use llamacol_pipeline::config::{is_http_url, ComponentConfig, Issue};
+use llamacol_api::config::{is_http_url, ComponentConfig, Issue};
 use serde::Deserialize;
 
 use crate::prometheus::observe::Options;
 use crate::prometheus::translate::TranslationStrategy;
 use crate::prometheus::ResourceToTelemetry;
-use llamacol_pipeline::http::{Headers, TlsConfig};
+use llamacol_api::http::{Headers, TlsConfig};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -30,7 +30,7 @@ pub struct RemoteWriteConfig {
     pub resource_to_telemetry_conversion: ResourceToTelemetry,
     pub translation_strategy: TranslationStrategy,
     /// Send the credentials of an authenticator extension.
-    pub auth: Option<llamacol_pipeline::auth::AuthConfig>,
+    pub auth: Option<llamacol_api::auth::AuthConfig>,
     /// Largest `WriteRequest` sent, uncompressed, in bytes (the Collector's key and
     /// default, 3000000); a batch's series are sent in as many requests as it takes. A
     /// 413 from the endpoint halves the requests from then on.
@@ -82,7 +82,7 @@ impl RemoteWriteConfig {
 }
 
 impl ComponentConfig for RemoteWriteConfig {
-    fn authenticators(&self) -> Vec<llamacol_pipeline::config::Listen> {
+    fn authenticators(&self) -> Vec<llamacol_api::config::Listen> {
         crate::otlp::auth_claim(self.auth.as_ref(), "auth.authenticator")
     }
 

@@ -13,9 +13,9 @@ use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use llamacol_pipeline::config::{parse_block, ConfigSpec};
-use llamacol_pipeline::serde_yaml::Value;
-use llamacol_pipeline::{
+use llamacol_api::config::{parse_block, ConfigSpec};
+use llamacol_api::serde_yaml::Value;
+use llamacol_api::{
     Batch, BoxError, BuildContext, ConsumeError, Exporter, ExporterFactory, Signal,
 };
 use prost::Message;
@@ -26,7 +26,7 @@ pub use proto::{Label, Sample, TimeSeries, WriteRequest};
 use crate::prometheus::observe::{cumulative_buckets, Options, Value as PointValue};
 use crate::prometheus::render::number;
 use crate::prometheus::Ingest;
-use llamacol_pipeline::http::{classify, parse_retry_after, read_refusal};
+use llamacol_api::http::{classify, parse_retry_after, read_refusal};
 
 /// Accumulated series not updated for this long are forgotten (bounds the memory that
 /// delta-to-cumulative needs).
@@ -45,7 +45,7 @@ fn build(ctx: &BuildContext, block: &Value) -> Result<Arc<dyn Exporter>, BoxErro
     let config = parse_block::<RemoteWriteConfig>(block)?;
     Ok(Arc::new(RemoteWriteExporter {
         id: ctx.id.to_string(),
-        client: llamacol_pipeline::http::client(config.timeout, &config.tls, &config.headers)?,
+        client: llamacol_api::http::client(config.timeout, &config.tls, &config.headers)?,
         auth: ctx.auth.resolve(config.auth.as_ref())?,
         options: config.options(),
         ingest: Ingest::new(ctx.dropped.clone()),
@@ -60,7 +60,7 @@ pub struct RemoteWriteExporter {
     options: Options,
     client: reqwest::Client,
     ingest: Ingest,
-    auth: Option<Arc<dyn llamacol_pipeline::auth::Authenticator>>,
+    auth: Option<Arc<dyn llamacol_api::auth::Authenticator>>,
     /// Half the size of the smallest request the endpoint refused with 413.
     learned_limit: AtomicUsize,
 }
@@ -223,7 +223,7 @@ impl RemoteWriteExporter {
                 concat!("llamacol/", env!("CARGO_PKG_VERSION")),
             )
             .body(body);
-        let response = llamacol_pipeline::auth::with_auth(response, self.auth.as_ref())
+        let response = llamacol_api::auth::with_auth(response, self.auth.as_ref())
             .send()
             .await
             .map_err(|e| {

@@ -2,12 +2,10 @@ use std::sync::Mutex;
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
-use llamacol_pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
-use llamacol_pipeline::otlp::metrics::v1::{
-    metric, number_data_point, Metric, NumberDataPoint, Sum,
-};
+use llamacol_api::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
+use llamacol_api::otlp::metrics::v1::{metric, number_data_point, Metric, NumberDataPoint, Sum};
+use llamacol_api::{ComponentId, ErrorKind};
 use llamacol_pipeline::testing::free_port;
-use llamacol_pipeline::{ComponentId, ErrorKind};
 
 use super::*;
 
@@ -68,7 +66,7 @@ async fn serve(app: axum::Router) -> String {
 }
 
 fn exporter(endpoint: &str) -> Arc<dyn Exporter> {
-    let block: Value = llamacol_pipeline::serde_yaml::from_str(&format!(
+    let block: Value = llamacol_api::serde_yaml::from_str(&format!(
         "{{endpoint: \"{endpoint}\", external_labels: {{cluster: eu-1}}}}"
     ))
     .expect("yaml");
@@ -84,15 +82,15 @@ fn exporter(endpoint: &str) -> Arc<dyn Exporter> {
 
 fn delta_sum(value: f64, start_s: u64, time_s: u64) -> Batch {
     let request = ExportMetricsServiceRequest {
-        resource_metrics: vec![llamacol_pipeline::otlp::metrics::v1::ResourceMetrics {
-            resource: Some(llamacol_pipeline::otlp::resource::v1::Resource {
+        resource_metrics: vec![llamacol_api::otlp::metrics::v1::ResourceMetrics {
+            resource: Some(llamacol_api::otlp::resource::v1::Resource {
                 attributes: vec![
                     llamacol_pipeline::testing::string_attr("service.name", "llama-server"),
                     llamacol_pipeline::testing::string_attr("host.name", "gpu-7"),
                 ],
                 ..Default::default()
             }),
-            scope_metrics: vec![llamacol_pipeline::otlp::metrics::v1::ScopeMetrics {
+            scope_metrics: vec![llamacol_api::otlp::metrics::v1::ScopeMetrics {
                 metrics: vec![Metric {
                     name: "llm.requests".into(),
                     data: Some(metric::Data::Sum(Sum {
@@ -243,7 +241,7 @@ fn many_series() -> Batch {
 #[tokio::test]
 async fn a_batch_goes_out_in_requests_of_at_most_max_batch_size_bytes() {
     let (endpoint, got) = limited_receiver(usize::MAX).await;
-    let block: Value = llamacol_pipeline::serde_yaml::from_str(&format!(
+    let block: Value = llamacol_api::serde_yaml::from_str(&format!(
         "{{endpoint: \"{endpoint}\", max_batch_size_bytes: 2000}}"
     ))
     .expect("yaml");

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use llamacol_pipeline::config::{ComponentConfig, Issue, Secret};
+use llamacol_api::config::{ComponentConfig, Issue, Secret};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
-use llamacol_pipeline::auth::{constant_time_eq, Authenticator, Refusal};
-use llamacol_pipeline::config::{parse_block, ConfigSpec};
-use llamacol_pipeline::serde_yaml::Value;
-use llamacol_pipeline::{BoxError, Extension, ExtensionContext, ExtensionFactory};
+use llamacol_api::auth::{constant_time_eq, Authenticator, Refusal};
+use llamacol_api::config::{parse_block, ConfigSpec};
+use llamacol_api::serde_yaml::Value;
+use llamacol_api::{BoxError, Extension, ExtensionContext, ExtensionFactory};
 
 pub use config::BearerTokenAuthConfig;
 

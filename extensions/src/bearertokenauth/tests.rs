@@ -79,13 +79,13 @@ fn a_token_file_is_read_again_when_it_changes() {
 #[test]
 fn config_needs_exactly_one_source_and_never_prints_the_token() {
     let parse = |yaml: &str| -> BearerTokenAuthConfig {
-        let block: Value = llamacol_pipeline::serde_yaml::from_str(yaml).expect("yaml");
-        llamacol_pipeline::config::parse(&block).expect("parse")
+        let block: Value = llamacol_api::serde_yaml::from_str(yaml).expect("yaml");
+        llamacol_api::config::parse(&block).expect("parse")
     };
     let issues = |c: &BearerTokenAuthConfig| {
         format!(
             "{:?}",
-            <BearerTokenAuthConfig as llamacol_pipeline::config::ComponentConfig>::validate(c)
+            <BearerTokenAuthConfig as llamacol_api::config::ComponentConfig>::validate(c)
         )
     };
     assert!(issues(&parse("{}")).contains("exactly one of"));

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use llamacol_pipeline::config::{ComponentConfig, Issue, Listen};
+use llamacol_api::config::{ComponentConfig, Issue, Listen};
 use serde::{Deserialize, Deserializer};
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

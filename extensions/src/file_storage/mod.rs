@@ -12,11 +12,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
-use llamacol_pipeline::config::{parse_block, ConfigSpec};
-use llamacol_pipeline::runtime::{Queue, QueueSpec, QueueStorage};
-use llamacol_pipeline::serde_yaml::Value;
-use llamacol_pipeline::task::Background;
-use llamacol_pipeline::{BoxError, ComponentId, Extension, ExtensionContext, ExtensionFactory};
+use llamacol_api::config::{parse_block, ConfigSpec};
+use llamacol_api::queue::{Queue, QueueSpec, QueueStorage};
+use llamacol_api::serde_yaml::Value;
+use llamacol_api::task::Background;
+use llamacol_api::{BoxError, ComponentId, Extension, ExtensionContext, ExtensionFactory};
 
 pub use config::{FileStorageConfig, Fsync};
 pub use queue::{Options, PersistentQueue};

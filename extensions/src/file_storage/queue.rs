@@ -17,9 +17,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use llamacol_pipeline::log_once::LogOnce;
-use llamacol_pipeline::runtime::{Queue, QueueSpec, Queued, Refused, Reservation, Room};
-use llamacol_pipeline::Batch;
+use llamacol_api::log_once::LogOnce;
+use llamacol_api::queue::{Queue, QueueSpec, Queued, Refused, Reservation, Room};
+use llamacol_api::Batch;
 
 use super::config::Fsync;
 use super::position::{Position, PositionFile};

@@ -7,7 +7,7 @@ use std::io;
 use std::os::unix::fs::FileExt;
 
 use bytes::Bytes;
-use llamacol_pipeline::{Batch, Signal};
+use llamacol_api::{Batch, Signal};
 
 const HEADER: usize = 8;
 const META: usize = 9;

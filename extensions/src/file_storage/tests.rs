@@ -4,9 +4,9 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use llamacol_pipeline::runtime::{Queue, QueueSpec, Queued, Refused};
+use llamacol_api::queue::{Queue, QueueSpec, Queued, Refused};
+use llamacol_api::{Batch, ComponentId, Signal};
 use llamacol_pipeline::testing::sample_traces;
-use llamacol_pipeline::{Batch, ComponentId, Signal};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 

@@ -1,6 +1,6 @@
 //! `health_check` config: the Collector's `endpoint`, `path` and `response_body`.
 
-use llamacol_pipeline::config::{check_listen, ComponentConfig, Issue, Listen};
+use llamacol_api::config::{check_listen, ComponentConfig, Issue, Listen};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

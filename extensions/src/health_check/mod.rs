@@ -13,10 +13,10 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
-use llamacol_pipeline::config::{parse_block, ConfigSpec};
-use llamacol_pipeline::serde_yaml::Value;
-use llamacol_pipeline::task::Background;
-use llamacol_pipeline::{
+use llamacol_api::config::{parse_block, ConfigSpec};
+use llamacol_api::serde_yaml::Value;
+use llamacol_api::task::Background;
+use llamacol_api::{
     BoxError, ComponentId, Extension, ExtensionContext, ExtensionFactory, ServiceStatus,
 };
 
@@ -58,7 +58,7 @@ struct Answer {
 impl Extension for HealthCheck {
     async fn start(&self) -> Result<(), BoxError> {
         let endpoint = &self.config.endpoint;
-        let listener = llamacol_pipeline::net::bind(endpoint)
+        let listener = llamacol_api::net::bind(endpoint)
             .await
             .map_err(|e| format!("cannot listen on `{endpoint}` (`endpoint`): {e}"))?;
         if let Ok(addr) = listener.local_addr() {

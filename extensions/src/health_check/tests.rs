@@ -1,7 +1,7 @@
-use llamacol_pipeline::serde_yaml;
+use llamacol_api::serde_yaml;
+use llamacol_api::{ComponentId, ExtensionContext};
 use llamacol_pipeline::telemetry::Telemetry;
 use llamacol_pipeline::testing::free_port;
-use llamacol_pipeline::{ComponentId, ExtensionContext, ServiceStatus};
 
 async fn get(port: u16, path: &str) -> (u16, String) {
     let response = reqwest::get(format!("http://127.0.0.1:{port}{path}"))
@@ -14,10 +14,10 @@ async fn get(port: u16, path: &str) -> (u16, String) {
 fn build(
     block: &str,
     telemetry: &std::sync::Arc<Telemetry>,
-) -> std::sync::Arc<dyn llamacol_pipeline::Extension> {
+) -> std::sync::Arc<dyn llamacol_api::Extension> {
     let ctx = ExtensionContext {
         id: ComponentId::parse("health_check").expect("id"),
-        status: ServiceStatus::new(telemetry.clone()),
+        status: telemetry.status(),
     };
     let block: serde_yaml::Value = serde_yaml::from_str(block).expect("yaml");
     (super::factory().build)(&ctx, &block).expect("builds")

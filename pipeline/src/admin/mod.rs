@@ -32,7 +32,7 @@ pub async fn serve(
         .with_state(telemetry.clone());
     // The page's once-a-second rows are taken whether or not anyone looks, so a page
     // opened later still shows the last 15 minutes.
-    tokio::spawn(crate::live::sample_every_second(telemetry, cancel.clone()));
+    tokio::spawn(crate::sample_every_second(telemetry, cancel.clone()));
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });

@@ -4,10 +4,10 @@
 
 use std::collections::BTreeSet;
 
-use super::diagnostic::{join, Diagnostic};
 use super::service::PipelineConfig;
 use crate::component::{ComponentId, SignalPair};
 use crate::registry::Registry;
+use llamacol_api::config::{join, Diagnostic};
 
 /// Pipelines joined by connectors.
 pub struct Graph<'a> {

@@ -2,7 +2,7 @@
 
 use serde_yaml::Value;
 
-use super::diagnostic::{join, Diagnostic};
+use llamacol_api::config::{join, Diagnostic};
 
 /// Expands every string in `value`. A string that is exactly one reference is re-read as a
 /// YAML scalar, so `port: ${env:PORT}` becomes a number.

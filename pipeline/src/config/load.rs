@@ -6,14 +6,14 @@ use serde::de::DeserializeOwned;
 use serde_yaml::{Mapping, Value};
 
 use super::connections::Graph;
-use super::diagnostic::{join, suggestion, ConfigErrors, Diagnostic, Severity};
 use super::env;
-use super::positions::Positions;
 use super::service::{Config, ExporterConfig, PipelineConfig, TelemetryConfig, EXPORTER_KEYS};
-use super::typed::{Claims, Listen};
 use crate::component::{ComponentId, Kind};
 use crate::registry::Registry;
 use crate::signal::Signal;
+use llamacol_api::config::{
+    describe_error, join, suggestion, Claims, ConfigErrors, Diagnostic, Listen, Positions, Severity,
+};
 
 /// One configuration file's text and the name errors should call it by.
 #[derive(Debug, Clone)]
@@ -320,7 +320,7 @@ impl Checker<'_> {
             Ok(t) => Some(t),
             Err(e) => {
                 let inner = e.path().to_string();
-                let issue = super::typed::describe_error(inner, &e.into_inner().to_string());
+                let issue = describe_error(inner, &e.into_inner().to_string());
                 self.error(join(path, &issue.path), issue.message);
                 None
             }

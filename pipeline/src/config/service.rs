@@ -111,6 +111,19 @@ pub struct RetrySettings {
     pub randomization_factor: f64,
 }
 
+impl RetrySettings {
+    /// The schedule these settings describe.
+    pub fn policy(&self) -> llamacol_api::backoff::BackoffPolicy {
+        llamacol_api::backoff::BackoffPolicy {
+            initial: self.initial_interval,
+            max_interval: self.max_interval,
+            multiplier: self.multiplier,
+            randomization_factor: self.randomization_factor,
+            max_elapsed: self.max_elapsed_time,
+        }
+    }
+}
+
 impl Default for RetrySettings {
     fn default() -> Self {
         RetrySettings {

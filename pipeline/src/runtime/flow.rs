@@ -6,16 +6,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{block_of, failed, unknown, Counted, ExporterQueue};
-use crate::component::{
-    BuildContext, ComponentError, ComponentId, Connector, DropCounter, FailureCounter, Kind,
-    Processor, SampledOutCounter,
-};
+use crate::component::{BuildContext, ComponentError, ComponentId, Connector, Kind, Processor};
 use crate::config::{Config, Graph, Instance};
 use crate::consumer::{BoxError, Consumer, FanOut};
 use crate::node::NodeContext;
 use crate::registry::Registry;
 use crate::signal::Signal;
 use crate::telemetry::{Scope, Telemetry};
+use llamacol_api::outcome::{Outcome, OutcomeCounter};
 
 /// A processor or a connector instance: what flushes downstream when it shuts down.
 pub enum Stage {
@@ -187,9 +185,9 @@ impl Builder<'_> {
                 id: id.clone(),
                 signals: vec![signal],
                 pipeline: Some(pipeline.id.clone()),
-                dropped: DropCounter::new(counters.clone()),
-                sampled_out: SampledOutCounter::new(counters.clone()),
-                failures: FailureCounter::default(),
+                dropped: OutcomeCounter::new(counters.clone(), Outcome::Dropped),
+                sampled_out: OutcomeCounter::new(counters.clone(), Outcome::SampledOut),
+                failures: OutcomeCounter::default(),
                 node: self.node.clone(),
                 auth: crate::auth::Authenticators::default(),
             };
@@ -241,9 +239,9 @@ impl Builder<'_> {
                 id: id.clone(),
                 signals: vec![pair.to],
                 pipeline: None,
-                dropped: DropCounter::new(counters),
-                sampled_out: SampledOutCounter::default(),
-                failures: FailureCounter::default(),
+                dropped: OutcomeCounter::new(counters, Outcome::Dropped),
+                sampled_out: OutcomeCounter::default(),
+                failures: OutcomeCounter::default(),
                 node: self.node.clone(),
                 auth: crate::auth::Authenticators::default(),
             };

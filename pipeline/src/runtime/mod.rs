@@ -18,17 +18,15 @@ pub use queue::{
 };
 
 use crate::batch::Batch;
-use crate::component::{
-    BuildContext, ComponentError, ComponentId, DropCounter, FailureCounter, Kind, Receiver,
-    SampledOutCounter,
-};
+use crate::component::{BuildContext, ComponentError, ComponentId, Kind, Receiver};
 use crate::config::{Config, PipelineConfig};
 use crate::consumer::{BoxError, ConsumeError, Consumer, FanOut};
-use crate::extension::{Extension, ExtensionContext, ServiceStatus};
+use crate::extension::{Extension, ExtensionContext};
 use crate::registry::Registry;
 use crate::signal::Signal;
 use crate::telemetry::{Scope, Telemetry};
 use flow::{Flow, Stage};
+use llamacol_api::outcome::{Outcome, OutcomeCounter};
 
 struct ReceiverSlot {
     id: ComponentId,
@@ -75,7 +73,7 @@ impl Service {
             let block = block_of(&config.extensions, id);
             let ctx = ExtensionContext {
                 id: id.clone(),
-                status: ServiceStatus::new(telemetry.clone()),
+                status: telemetry.status(),
             };
             let extension =
                 (factory.build)(&ctx, &block).map_err(|e| failed(Kind::Extension, id, e))?;
@@ -102,19 +100,22 @@ impl Service {
                 .ok_or_else(|| unknown(Kind::Exporter, &exporter.id))?;
             // Exporters that translate (e.g. to Prometheus) count what they cannot send
             // here, on the exporter's queue counters of its first signal.
-            let dropped = DropCounter::new(telemetry.counters(Scope {
-                kind: Kind::Exporter,
-                component: exporter.id.to_string(),
-                signal: signals[0],
-                pipeline: None,
-            }));
+            let dropped = OutcomeCounter::new(
+                telemetry.counters(Scope {
+                    kind: Kind::Exporter,
+                    component: exporter.id.to_string(),
+                    signal: signals[0],
+                    pipeline: None,
+                }),
+                Outcome::Dropped,
+            );
             let ctx = BuildContext {
                 id: exporter.id.clone(),
                 signals,
                 pipeline: None,
                 dropped,
-                sampled_out: SampledOutCounter::default(),
-                failures: FailureCounter::default(),
+                sampled_out: OutcomeCounter::default(),
+                failures: OutcomeCounter::default(),
                 node: node.clone(),
                 auth: auth.clone(),
             };
@@ -182,14 +183,17 @@ impl Service {
                 id: id.clone(),
                 signals: routes.iter().map(|(s, _)| *s).collect(),
                 pipeline: None,
-                dropped: DropCounter::default(),
-                sampled_out: SampledOutCounter::default(),
-                failures: FailureCounter::new(telemetry.counters(Scope {
-                    kind: Kind::Receiver,
-                    component: id.to_string(),
-                    signal: routes[0].0,
-                    pipeline: None,
-                })),
+                dropped: OutcomeCounter::default(),
+                sampled_out: OutcomeCounter::default(),
+                failures: OutcomeCounter::new(
+                    telemetry.counters(Scope {
+                        kind: Kind::Receiver,
+                        component: id.to_string(),
+                        signal: routes[0].0,
+                        pipeline: None,
+                    }),
+                    Outcome::Failed,
+                ),
                 node: node.clone(),
                 auth: auth.clone(),
             };

@@ -4,7 +4,7 @@ use std::time::Duration;
 use super::*;
 use crate::config::{load, Source as ConfigSource};
 use crate::testing::{registry, sample_traces, Sink, Source};
-use crate::Batch;
+use llamacol_api::Batch;
 
 const WAIT: Duration = Duration::from_secs(5);
 

@@ -326,10 +326,11 @@ mod tests {
     use async_trait::async_trait;
 
     use super::*;
-    use crate::component::{BuildContext, DropCounter, Processor};
+    use crate::component::{BuildContext, Processor};
     use crate::config::{ComponentConfig, ConfigSpec};
     use crate::consumer::{BoxError, ConsumeError, Consumer};
     use crate::testing::{hold_factory, EmptyConfig};
+    use llamacol_api::outcome::OutcomeCounter;
 
     /// Holds batches like `hold`, but forgets them at shutdown.
     struct Forgets(Mutex<Vec<Batch>>);
@@ -359,7 +360,7 @@ mod tests {
     /// Passes every batch on and also counts it as dropped.
     struct CountsTwice {
         next: Arc<dyn Consumer>,
-        dropped: DropCounter,
+        dropped: OutcomeCounter,
     }
 
     #[async_trait]

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use llamacol_pipeline::config::{ByteSize, ComponentConfig, Issue};
+use llamacol_api::config::{ByteSize, ComponentConfig, Issue};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]

@@ -10,10 +10,8 @@
 use std::collections::VecDeque;
 
 use bytes::{Bytes, BytesMut};
-use llamacol_pipeline::wire::{
-    fields, len_field_size, metric_data_points, put_len_prefix, WireError,
-};
-use llamacol_pipeline::Signal;
+use llamacol_api::wire::{fields, len_field_size, metric_data_points, put_len_prefix, WireError};
+use llamacol_api::Signal;
 
 /// A message field taken whole: `None` when absent, empty values count as absent for
 /// strings (proto3 cannot tell them apart).

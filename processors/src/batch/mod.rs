@@ -12,12 +12,10 @@ mod groups;
 
 use std::sync::Arc;
 
-use llamacol_pipeline::config::{parse_block, ConfigSpec};
-use llamacol_pipeline::serde_yaml::Value;
-use llamacol_pipeline::stateful::{State, StatefulProcessor};
-use llamacol_pipeline::{
-    Batch, BoxError, BuildContext, Consumer, Processor, ProcessorFactory, Signal,
-};
+use llamacol_api::config::{parse_block, ConfigSpec};
+use llamacol_api::serde_yaml::Value;
+use llamacol_api::stateful::{State, StatefulProcessor};
+use llamacol_api::{Batch, BoxError, BuildContext, Consumer, Processor, ProcessorFactory, Signal};
 use tokio::time::Instant;
 
 pub use config::BatchConfig;

@@ -5,11 +5,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use bytes::Bytes;
-use llamacol_pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
-use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
-use llamacol_pipeline::telemetry::{Counters, Scope, Telemetry};
+use llamacol_api::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
+use llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest;
+use llamacol_api::outcome::Counters;
+use llamacol_api::{ComponentId, ConsumeError, Kind, Outcome, OutcomeCounter, SignalMessage};
+use llamacol_pipeline::telemetry::{Scope, Telemetry};
 use llamacol_pipeline::testing::{sample_metrics, sample_traces, string_attr};
-use llamacol_pipeline::{ComponentId, ConsumeError, DropCounter, Kind, SignalMessage};
 use prost::Message;
 
 use super::*;
@@ -192,8 +193,8 @@ fn processor(yaml: &str, next: Arc<Capture>) -> (Arc<dyn Processor>, Arc<Counter
         ComponentId::parse("batch").expect("id"),
         vec![Signal::Traces],
     );
-    ctx.dropped = DropCounter::new(counters.clone());
-    let block: Value = llamacol_pipeline::serde_yaml::from_str(yaml).expect("yaml");
+    ctx.dropped = OutcomeCounter::new(counters.clone(), Outcome::Dropped);
+    let block: Value = llamacol_api::serde_yaml::from_str(yaml).expect("yaml");
     (build(&ctx, &block, next).expect("build"), counters)
 }
 

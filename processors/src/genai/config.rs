@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use llamacol_pipeline::config::{ComponentConfig, Issue};
+use llamacol_api::config::{ComponentConfig, Issue};
 use serde::Deserialize;
 
 use super::content::ContentMode;

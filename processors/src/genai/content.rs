@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use llamacol_pipeline::otlp::common::v1::{any_value::Value, KeyValue};
+use llamacol_api::otlp::common::v1::{any_value::Value, KeyValue};
 use serde::Deserialize;
 
 use super::normalize::{attr, has};

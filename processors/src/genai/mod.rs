@@ -15,14 +15,14 @@ mod values;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use llamacol_pipeline::config::{parse_block, ConfigSpec};
-use llamacol_pipeline::live::traces::TraceId;
-use llamacol_pipeline::otlp::collector::logs::v1::ExportLogsServiceRequest;
-use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
-use llamacol_pipeline::otlp::common::v1::any_value::Value;
-use llamacol_pipeline::otlp::trace::v1::{status::StatusCode, Span};
-use llamacol_pipeline::serde_yaml;
-use llamacol_pipeline::{
+use llamacol_api::config::{parse_block, ConfigSpec};
+use llamacol_api::live::traces::TraceId;
+use llamacol_api::otlp::collector::logs::v1::ExportLogsServiceRequest;
+use llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest;
+use llamacol_api::otlp::common::v1::any_value::Value;
+use llamacol_api::otlp::trace::v1::{status::StatusCode, Span};
+use llamacol_api::serde_yaml;
+use llamacol_api::{
     Batch, BoxError, BuildContext, ConsumeError, Consumer, Processor, ProcessorFactory, Signal,
 };
 
@@ -48,7 +48,7 @@ fn build(
     let config = parse_block::<GenaiConfig>(block)?;
     ctx.node
         .live()
-        .feeds(llamacol_pipeline::live::Panel::Traces, &ctx.id.to_string());
+        .feeds(llamacol_api::live::Panel::Traces, &ctx.id.to_string());
     Ok(Arc::new(GenaiProcessor::new(
         config,
         ctx.node.clone(),
@@ -85,7 +85,7 @@ impl Processor for GenaiProcessor {}
 impl GenaiProcessor {
     pub fn new(
         config: GenaiConfig,
-        node: llamacol_pipeline::NodeContext,
+        node: llamacol_api::NodeContext,
         next: Arc<dyn Consumer>,
     ) -> Self {
         GenaiProcessor {
@@ -210,7 +210,7 @@ impl GenaiProcessor {
     }
 
     /// USD for this call, from the model's price and the token counts.
-    fn cost(&self, attrs: &[llamacol_pipeline::otlp::common::v1::KeyValue]) -> Option<f64> {
+    fn cost(&self, attrs: &[llamacol_api::otlp::common::v1::KeyValue]) -> Option<f64> {
         let model = ["gen_ai.response.model", "gen_ai.request.model"]
             .iter()
             .find_map(|k| match get(attrs, k) {

@@ -4,8 +4,8 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use llamacol_pipeline::node::{LlamaServer, NodeContext, NodeSnapshot};
-use llamacol_pipeline::otlp::common::v1::{any_value::Value, KeyValue};
+use llamacol_api::node::{LlamaServer, NodeContext, NodeSnapshot};
+use llamacol_api::otlp::common::v1::{any_value::Value, KeyValue};
 
 use super::normalize::{attr, get, has};
 use super::values::{int_of, strings};

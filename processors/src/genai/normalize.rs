@@ -1,6 +1,6 @@
 //! One span's (or log record's) attributes brought to the current GenAI conventions.
 
-use llamacol_pipeline::otlp::common::v1::{any_value::Value, AnyValue, KeyValue};
+use llamacol_api::otlp::common::v1::{any_value::Value, AnyValue, KeyValue};
 
 use super::mapping::{self, Convert, INVOCATION_PARAMETERS};
 use super::values::{self, str_of, value_of};

@@ -1,6 +1,6 @@
 //! Converting attribute values between the shapes different schemes send them in.
 
-use llamacol_pipeline::otlp::common::v1::{any_value::Value, AnyValue, ArrayValue, KeyValue};
+use llamacol_api::otlp::common::v1::{any_value::Value, AnyValue, ArrayValue, KeyValue};
 
 use super::mapping::{Convert, PROVIDER_RENAMES};
 

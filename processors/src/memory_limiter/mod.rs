@@ -9,16 +9,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
-use llamacol_pipeline::config::{parse_block, ConfigSpec};
-use llamacol_pipeline::serde_yaml::Value;
-use llamacol_pipeline::{
+use llamacol_api::config::{parse_block, ConfigSpec};
+use llamacol_api::serde_yaml::Value;
+use llamacol_api::{
     Batch, BoxError, BuildContext, ConsumeError, Consumer, Processor, ProcessorFactory, Signal,
 };
 use tokio::task::JoinHandle;
 
 pub use config::{Limits, MemoryLimiterConfig};
-use llamacol_pipeline::memory;
-pub use llamacol_pipeline::memory::{parse_cgroup_limit, parse_meminfo_total, parse_status_rss};
+use llamacol_api::memory;
+pub use llamacol_api::memory::{parse_cgroup_limit, parse_meminfo_total, parse_status_rss};
 
 pub fn factory() -> ProcessorFactory {
     ProcessorFactory {

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use llamacol_pipeline::config::{parse, ComponentConfig};
+use llamacol_api::config::{parse, ComponentConfig};
 use llamacol_pipeline::testing::sample_traces;
 
 use super::*;
@@ -25,7 +25,7 @@ async fn refuses_retryably_above_the_soft_limit_and_recovers() {
         Arc::new(move || Some(usage.load(Ordering::SeqCst)))
     };
     let config: MemoryLimiterConfig = parse(
-        &llamacol_pipeline::serde_yaml::from_str("{limit_mib: 200, check_interval: 100ms}")
+        &llamacol_api::serde_yaml::from_str("{limit_mib: 200, check_interval: 100ms}")
             .expect("yaml"),
     )
     .expect("config");
@@ -71,10 +71,8 @@ async fn refuses_retryably_above_the_soft_limit_and_recovers() {
 #[test]
 fn percentages_resolve_against_total_memory() {
     let config: MemoryLimiterConfig = parse(
-        &llamacol_pipeline::serde_yaml::from_str(
-            "{limit_percentage: 80, spike_limit_percentage: 25}",
-        )
-        .expect("yaml"),
+        &llamacol_api::serde_yaml::from_str("{limit_percentage: 80, spike_limit_percentage: 25}")
+            .expect("yaml"),
     )
     .expect("config");
     assert!(config.validate().is_empty());
@@ -92,14 +90,12 @@ fn config_needs_exactly_one_limit() {
         "set `limit_mib` (e.g. 400) or `limit_percentage` (e.g. 80)"
     );
     let both: MemoryLimiterConfig = parse(
-        &llamacol_pipeline::serde_yaml::from_str("{limit_mib: 10, limit_percentage: 10}")
-            .expect("yaml"),
+        &llamacol_api::serde_yaml::from_str("{limit_mib: 10, limit_percentage: 10}").expect("yaml"),
     )
     .expect("config");
     assert_eq!(both.validate()[0].path, "limit_percentage");
     let spike: MemoryLimiterConfig = parse(
-        &llamacol_pipeline::serde_yaml::from_str("{limit_mib: 10, spike_limit_mib: 10}")
-            .expect("yaml"),
+        &llamacol_api::serde_yaml::from_str("{limit_mib: 10, spike_limit_mib: 10}").expect("yaml"),
     )
     .expect("config");
     assert_eq!(spike.validate()[0].path, "spike_limit_mib");

@@ -2,7 +2,7 @@
 //! code (v0.161.0 `createDefaultConfig`) sets: `mode: hash_seed`, `fail_closed: true`,
 //! `sampling_precision: 4`, `attribute_source: traceID`.
 
-use llamacol_pipeline::config::{ComponentConfig, Issue};
+use llamacol_api::config::{ComponentConfig, Issue};
 use serde::Deserialize;
 
 use super::threshold::{MIN_PROBABILITY, NUM_HEX_DIGITS};

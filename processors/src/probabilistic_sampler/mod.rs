@@ -16,15 +16,15 @@ mod wire;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use llamacol_pipeline::attributes::value_string;
-use llamacol_pipeline::config::{parse_block, ConfigSpec};
-use llamacol_pipeline::otlp::collector::logs::v1::ExportLogsServiceRequest;
-use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
-use llamacol_pipeline::otlp::common::v1::{any_value::Value, KeyValue};
-use llamacol_pipeline::serde_yaml;
-use llamacol_pipeline::{
-    Batch, BoxError, BuildContext, ConsumeError, Consumer, Processor, ProcessorFactory,
-    SampledOutCounter, Signal,
+use llamacol_api::attributes::value_string;
+use llamacol_api::config::{parse_block, ConfigSpec};
+use llamacol_api::otlp::collector::logs::v1::ExportLogsServiceRequest;
+use llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest;
+use llamacol_api::otlp::common::v1::{any_value::Value, KeyValue};
+use llamacol_api::serde_yaml;
+use llamacol_api::{
+    Batch, BoxError, BuildContext, ConsumeError, Consumer, OutcomeCounter, Processor,
+    ProcessorFactory, Signal,
 };
 
 pub use config::{AttributeSource, Mode, ProbabilisticSamplerConfig};
@@ -59,7 +59,7 @@ pub struct ProbabilisticSampler {
     fail_closed: bool,
     precision: usize,
     sampling_priority: String,
-    sampled_out: SampledOutCounter,
+    sampled_out: OutcomeCounter,
     next: Arc<dyn Consumer>,
 }
 
@@ -75,7 +75,7 @@ impl Consumer for ProbabilisticSampler {
                 match sampled {
                     Some(Ok(s)) => {
                         self.sampled_out.add(s.total - s.kept);
-                        Batch::Traces(llamacol_pipeline::Payload::from_encoded_parts(
+                        Batch::Traces(llamacol_api::Payload::from_encoded_parts(
                             s.bytes.freeze(),
                             s.kept,
                         ))
@@ -106,7 +106,7 @@ impl Processor for ProbabilisticSampler {}
 impl ProbabilisticSampler {
     fn decoded_traces(
         &self,
-        mut p: llamacol_pipeline::Payload<ExportTraceServiceRequest>,
+        mut p: llamacol_api::Payload<ExportTraceServiceRequest>,
     ) -> Result<Batch, ConsumeError> {
         let before = p.items();
         self.traces(p.message_mut().map_err(ConsumeError::permanent)?);
@@ -117,7 +117,7 @@ impl ProbabilisticSampler {
 
     pub fn new(
         config: &ProbabilisticSamplerConfig,
-        sampled_out: SampledOutCounter,
+        sampled_out: OutcomeCounter,
         next: Arc<dyn Consumer>,
     ) -> Self {
         ProbabilisticSampler {
@@ -288,7 +288,7 @@ impl<'a> RecordCarrier<'a> {
     }
 
     fn put(&mut self, key: &str, value: String) {
-        let value = Some(llamacol_pipeline::otlp::common::v1::AnyValue {
+        let value = Some(llamacol_api::otlp::common::v1::AnyValue {
             value: Some(Value::StringValue(value)),
         });
         match self.attributes.iter_mut().find(|kv| kv.key == key) {

@@ -233,9 +233,9 @@ pub fn hash_randomness(bytes: &[u8], seed: u32) -> Randomness {
 
 /// The span `sampling.priority` attribute: `Some(true)` keep, `Some(false)` drop.
 pub fn span_priority(
-    value: Option<&llamacol_pipeline::otlp::common::v1::any_value::Value>,
+    value: Option<&llamacol_api::otlp::common::v1::any_value::Value>,
 ) -> Option<bool> {
-    use llamacol_pipeline::otlp::common::v1::any_value::Value;
+    use llamacol_api::otlp::common::v1::any_value::Value;
     let v = match value? {
         Value::IntValue(i) => *i as f64,
         Value::DoubleValue(d) => *d,

@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
-use llamacol_pipeline::attributes::{int, string};
-use llamacol_pipeline::otlp::collector::logs::v1::ExportLogsServiceRequest;
-use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
-use llamacol_pipeline::otlp::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
-use llamacol_pipeline::otlp::trace::v1::Span;
+use llamacol_api::attributes::{int, string};
+use llamacol_api::otlp::collector::logs::v1::ExportLogsServiceRequest;
+use llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest;
+use llamacol_api::otlp::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use llamacol_api::otlp::trace::v1::Span;
 use llamacol_pipeline::testing::{traces_of, Capture};
 
 use super::sampler::hash_randomness;
@@ -131,11 +131,11 @@ fn span(trace_id: [u8; 16], trace_state: &str, attributes: Vec<KeyValue>) -> Spa
 
 fn sampler(yaml: &str) -> ProbabilisticSampler {
     let value: serde_yaml::Value = serde_yaml::from_str(yaml).expect("yaml");
-    let config = llamacol_pipeline::config::parse_block::<ProbabilisticSamplerConfig>(&value)
-        .expect("config");
+    let config =
+        llamacol_api::config::parse_block::<ProbabilisticSamplerConfig>(&value).expect("config");
     ProbabilisticSampler::new(
         &config,
-        SampledOutCounter::default(),
+        OutcomeCounter::default(),
         Arc::new(Capture::default()),
     )
 }
@@ -240,10 +240,12 @@ fn hash_seed_writes_the_hash_randomness_and_threshold() {
 
 #[tokio::test]
 async fn sampled_out_items_are_counted_and_never_handed_on_empty() {
-    use llamacol_pipeline::telemetry::{Counters, Telemetry};
+    use llamacol_api::outcome::Counters;
+    use llamacol_api::Outcome;
+    use llamacol_pipeline::telemetry::Telemetry;
     let telemetry = Telemetry::new();
     let counters: Arc<Counters> = telemetry.counters(llamacol_pipeline::telemetry::Scope {
-        kind: llamacol_pipeline::Kind::Processor,
+        kind: llamacol_api::Kind::Processor,
         component: "probabilistic_sampler".into(),
         signal: Signal::Traces,
         pipeline: Some("traces".into()),
@@ -251,16 +253,16 @@ async fn sampled_out_items_are_counted_and_never_handed_on_empty() {
     let capture = Arc::new(Capture::default());
     let value: serde_yaml::Value =
         serde_yaml::from_str("{mode: proportional, sampling_percentage: 50}").expect("yaml");
-    let config = llamacol_pipeline::config::parse_block::<ProbabilisticSamplerConfig>(&value)
-        .expect("config");
+    let config =
+        llamacol_api::config::parse_block::<ProbabilisticSamplerConfig>(&value).expect("config");
     let p = ProbabilisticSampler::new(
         &config,
-        SampledOutCounter::new(counters.clone()),
+        OutcomeCounter::new(counters.clone(), Outcome::SampledOut),
         capture.clone(),
     );
     let low = id_with_randomness(1);
     let high = id_with_randomness(0xf << 52);
-    let batch = |spans| Batch::Traces(llamacol_pipeline::Payload::from_message(traces_of(spans)));
+    let batch = |spans| Batch::Traces(llamacol_api::Payload::from_message(traces_of(spans)));
     p.consume(batch(vec![span(low, "", vec![]), span(high, "", vec![])]))
         .await
         .expect("ok");

@@ -5,8 +5,8 @@
 //! (the same `Sampler`), so both give the same answers.
 
 use bytes::{BufMut, BytesMut};
-use llamacol_pipeline::otlp::common::v1::any_value::Value;
-use llamacol_pipeline::wire::{fields, put_len_prefix, RawField, WireError};
+use llamacol_api::otlp::common::v1::any_value::Value;
+use llamacol_api::wire::{fields, put_len_prefix, RawField, WireError};
 
 use super::sampler::{should_sample, span_priority, Sampler};
 use super::threshold::Threshold;

@@ -1,6 +1,6 @@
 //! `processors.resource` config: the Collector's `resource` processor keys.
 
-use llamacol_pipeline::config::{ComponentConfig, Issue};
+use llamacol_api::config::{ComponentConfig, Issue};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -20,7 +20,7 @@ pub struct Action {
     /// The value for insert/update/upsert: a string, integer, float or boolean (use
     /// `${env:K8S_NODE_NAME}` for values from the environment).
     #[serde(default)]
-    pub value: Option<llamacol_pipeline::serde_yaml::Value>,
+    pub value: Option<llamacol_api::serde_yaml::Value>,
     /// Instead of `value`: the value of this other resource attribute.
     #[serde(default)]
     pub from_attribute: Option<String>,

@@ -7,11 +7,11 @@ mod config;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use llamacol_pipeline::config::{parse_block, ConfigSpec};
-use llamacol_pipeline::otlp::common::v1::{any_value, AnyValue, KeyValue};
-use llamacol_pipeline::otlp::resource::v1::Resource;
-use llamacol_pipeline::serde_yaml;
-use llamacol_pipeline::{
+use llamacol_api::config::{parse_block, ConfigSpec};
+use llamacol_api::otlp::common::v1::{any_value, AnyValue, KeyValue};
+use llamacol_api::otlp::resource::v1::Resource;
+use llamacol_api::serde_yaml;
+use llamacol_api::{
     Batch, BoxError, BuildContext, ConsumeError, Consumer, Processor, ProcessorFactory, Signal,
 };
 

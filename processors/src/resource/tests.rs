@@ -1,13 +1,13 @@
-use llamacol_pipeline::attributes::string;
+use llamacol_api::attributes::string;
+use llamacol_api::{ComponentId, Payload};
 use llamacol_pipeline::testing::{sample_logs, sample_metrics, sample_traces, Capture};
-use llamacol_pipeline::{ComponentId, Payload};
 
 use super::*;
 
 fn processor(yaml: &str) -> (Arc<dyn Processor>, Arc<Capture>) {
     let block: serde_yaml::Value = serde_yaml::from_str(yaml).expect("yaml");
-    let issues = <ResourceConfig as llamacol_pipeline::config::ComponentConfig>::validate(
-        &llamacol_pipeline::config::parse(&block).expect("parse"),
+    let issues = <ResourceConfig as llamacol_api::config::ComponentConfig>::validate(
+        &llamacol_api::config::parse(&block).expect("parse"),
     );
     assert!(issues.is_empty(), "{issues:?}");
     let capture = Arc::new(Capture::default());
@@ -40,7 +40,7 @@ fn resource_of(batch: &Batch) -> Vec<(String, String)> {
         .map(|kv| {
             (
                 kv.key.clone(),
-                llamacol_pipeline::attributes::value_string(kv.value.as_ref().expect("value")),
+                llamacol_api::attributes::value_string(kv.value.as_ref().expect("value")),
             )
         })
         .collect()
@@ -98,8 +98,8 @@ async fn each_action_on_every_signal() {
 fn config_errors_name_the_action() {
     let issues = |yaml: &str| {
         let block: serde_yaml::Value = serde_yaml::from_str(yaml).expect("yaml");
-        <ResourceConfig as llamacol_pipeline::config::ComponentConfig>::validate(
-            &llamacol_pipeline::config::parse(&block).expect("parse"),
+        <ResourceConfig as llamacol_api::config::ComponentConfig>::validate(
+            &llamacol_api::config::parse(&block).expect("parse"),
         )
         .into_iter()
         .map(|i| format!("{i:?}"))

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use llamacol_pipeline::config::{is_http_url, parse, ComponentConfig, Issue, Positions};
-use llamacol_pipeline::http::{Headers, TlsConfig};
-use llamacol_pipeline::serde_yaml;
+use llamacol_api::config::{is_http_url, parse, ComponentConfig, Issue, Positions};
+use llamacol_api::http::{Headers, TlsConfig};
+use llamacol_api::serde_yaml;
 use serde::Deserialize;
 
 use super::template;

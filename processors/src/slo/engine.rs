@@ -4,15 +4,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use llamacol_pipeline::attributes::{job_instance, string};
-use llamacol_pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
-use llamacol_pipeline::otlp::common::v1::{InstrumentationScope, KeyValue};
-use llamacol_pipeline::otlp::metrics::v1::{
+use llamacol_api::attributes::{job_instance, string};
+use llamacol_api::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
+use llamacol_api::otlp::common::v1::{InstrumentationScope, KeyValue};
+use llamacol_api::otlp::metrics::v1::{
     metric, number_data_point, AggregationTemporality, Gauge, Metric, NumberDataPoint,
     ResourceMetrics, ScopeMetrics, Sum,
 };
-use llamacol_pipeline::otlp::resource::v1::Resource;
-use llamacol_pipeline::wire::fields;
+use llamacol_api::otlp::resource::v1::Resource;
+use llamacol_api::wire::fields;
 
 use super::alert::{Book, Notice, Observation, State};
 use super::burn::Slo;

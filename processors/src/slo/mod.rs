@@ -19,11 +19,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use llamacol_pipeline::config::{parse_block, ConfigSpec};
-use llamacol_pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
-use llamacol_pipeline::serde_yaml;
-use llamacol_pipeline::stateful::{State, StatefulProcessor};
-use llamacol_pipeline::{
+use llamacol_api::config::{parse_block, ConfigSpec};
+use llamacol_api::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
+use llamacol_api::serde_yaml;
+use llamacol_api::stateful::{State, StatefulProcessor};
+use llamacol_api::{
     Batch, BoxError, BuildContext, ConsumeError, Consumer, NodeContext, Processor,
     ProcessorFactory, Signal,
 };
@@ -65,7 +65,7 @@ fn build(
     let component = ctx.id.to_string();
     ctx.node
         .live()
-        .feeds(llamacol_pipeline::live::Panel::Alerts, &component);
+        .feeds(llamacol_api::live::Panel::Alerts, &component);
     let engine = Engine::new(&config, rules, slos, unix_nanos());
     let notifier = notify::targets(&config.notify, &component, &ctx.node)?;
     let (sender, pending) = match notifier {
@@ -210,7 +210,7 @@ impl State for SloState {
             .publish_alerts(&self.component, self.engine.report());
         evaluation
             .metrics
-            .map(|m| Batch::Metrics(llamacol_pipeline::Payload::from_message(m)))
+            .map(|m| Batch::Metrics(llamacol_api::Payload::from_message(m)))
     }
 
     fn deadline(&self) -> Option<Instant> {

@@ -7,20 +7,31 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use llamacol_pipeline::http::{classify, client, retry_after_header};
-use llamacol_pipeline::node::{NodeContext, TargetCounters, TargetFamily};
-use llamacol_pipeline::{BoxError, ErrorKind};
+use llamacol_api::backoff::{Backoff, BackoffPolicy};
+use llamacol_api::http::{classify, client, retry_after_header};
+use llamacol_api::node::{NodeContext, TargetCounters, TargetFamily};
+use llamacol_api::{BoxError, ErrorKind};
 use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::alert::Notice;
 use super::config::{NotifyConfig, TargetConfig, WebhookFormat};
 
+/// Alerts sent to each `alertmanager` / `webhook` target.
+pub const NOTIFICATIONS: TargetFamily = TargetFamily {
+    metric: "llamacol_alert_notifications_total",
+    label: "target",
+    help: "Alerts an alerting processor sent (outcome sent), gave up on after retries (failed) or could not queue (dropped), per target.",
+    outcomes: &["sent", "failed", "dropped"],
+};
+
 /// Notice lists waiting to be sent.
 const QUEUE: usize = 64;
 /// Tries per notice list and target (then counted as failed).
 const ATTEMPTS: u32 = 4;
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// Upper bound of one computed wait (a server's `Retry-After` is waited as given).
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 pub struct Target {
     name: &'static str,
@@ -81,7 +92,7 @@ pub fn targets(
             },
             format,
             client: client(c.timeout, &c.tls, &c.headers)?,
-            counters: node.target_counters(TargetFamily::AlertNotifications, component, name),
+            counters: node.target_counters(NOTIFICATIONS, component, name),
         });
         Ok(())
     };
@@ -127,7 +138,7 @@ impl Target {
             Some(WebhookFormat::Slack) => slack_body(notices),
         };
         let body = serde_json::to_vec(&body).unwrap_or_default();
-        let mut backoff = self.first_backoff;
+        let mut backoff = Backoff::new(BackoffPolicy::doubling(self.first_backoff, MAX_BACKOFF));
         for attempt in 1..=ATTEMPTS {
             let outcome = match self
                 .client
@@ -143,24 +154,25 @@ impl Target {
                     let retry_after = retry_after_header(r.headers());
                     let text = r.text().await.unwrap_or_default();
                     let e = classify(status, retry_after.as_deref(), text.trim().to_string());
-                    if let Some(d) = e.retry_after() {
-                        backoff = backoff.max(d);
-                    }
-                    Err((e.kind() == ErrorKind::Retryable, e.to_string()))
+                    Err((
+                        e.kind() == ErrorKind::Retryable,
+                        e.retry_after(),
+                        e.to_string(),
+                    ))
                 }
-                Err(e) => Err((true, e.to_string())),
+                Err(e) => Err((true, None, e.to_string())),
             };
             match outcome {
                 Ok(()) => {
                     TargetCounters::add(&self.counters.sent, notices.len());
                     return;
                 }
-                Err((retryable, message)) if retryable && attempt < ATTEMPTS => {
+                Err((retryable, retry_after, message)) if retryable && attempt < ATTEMPTS => {
                     tracing::debug!(target = self.name, url = %self.url, attempt, error = %message, "alert notification failed; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
+                    let wait = backoff.next_wait(retry_after).unwrap_or(MAX_BACKOFF);
+                    tokio::time::sleep(wait).await;
                 }
-                Err((_, message)) => {
+                Err((_, _, message)) => {
                     tracing::warn!(target = self.name, url = %self.url, alerts = notices.len(), error = %message, "alert notification failed after {attempt} attempt(s); firing alerts are sent again at the next resend_delay");
                     TargetCounters::add(&self.counters.failed, notices.len());
                     return;

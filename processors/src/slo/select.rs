@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use llamacol_pipeline::attributes::value_string;
-use llamacol_pipeline::otlp::common::v1::{any_value, AnyValue, KeyValue};
+use llamacol_api::attributes::value_string;
+use llamacol_api::otlp::common::v1::{any_value, AnyValue, KeyValue};
 use regex::Regex;
 
 use super::config::Matcher;

@@ -10,8 +10,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use llamacol_pipeline::attributes::value_string;
-use llamacol_pipeline::otlp::common::v1::{any_value, AnyValue, KeyValue};
+use llamacol_api::attributes::value_string;
+use llamacol_api::otlp::common::v1::{any_value, AnyValue, KeyValue};
 
 /// Which source (Prometheus `job` / `instance`) a group's series came from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

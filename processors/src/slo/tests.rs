@@ -5,20 +5,20 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-use llamacol_pipeline::attributes::string;
-use llamacol_pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
-use llamacol_pipeline::otlp::common::v1::KeyValue;
-use llamacol_pipeline::otlp::metrics::v1::{
+use llamacol_api::attributes::string;
+use llamacol_api::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
+use llamacol_api::otlp::common::v1::KeyValue;
+use llamacol_api::otlp::metrics::v1::{
     metric, number_data_point, Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint,
     ResourceMetrics, ScopeMetrics, Sum,
 };
-use llamacol_pipeline::otlp::resource::v1::Resource;
+use llamacol_api::otlp::resource::v1::Resource;
 
 use super::alert::Notice;
 use super::config::{load_rule_file, SloConfig};
 use super::engine::Engine;
 use super::*;
-use llamacol_pipeline::config::{parse, ComponentConfig};
+use llamacol_api::config::{parse, ComponentConfig};
 
 /// Unix seconds the tests start at (a counter with a later start time is "new").
 const T0: f64 = 1_800_000_000.0;
@@ -997,8 +997,8 @@ fn only_requests_holding_a_read_metric_need_decoding() {
 async fn the_processor_passes_batches_on_as_they_came_and_adds_alerts() {
     use std::sync::Arc;
 
+    use llamacol_api::{BuildContext, ComponentId};
     use llamacol_pipeline::testing::Capture;
-    use llamacol_pipeline::{BuildContext, ComponentId};
     use prost::Message;
 
     let yaml = TEMPERATURE_RULE
@@ -1042,8 +1042,8 @@ async fn the_processor_passes_batches_on_as_they_came_and_adds_alerts() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn notifications_to_a_target_that_is_down_are_retried_then_counted_failed() {
+    use llamacol_api::NodeContext;
     use llamacol_pipeline::testing::free_port;
-    use llamacol_pipeline::NodeContext;
     use std::sync::atomic::Ordering;
 
     let port = free_port();
@@ -1073,11 +1073,7 @@ async fn notifications_to_a_target_that_is_down_are_retried_then_counted_failed(
         .await
         .expect("gives up in time")
         .expect("task");
-    let counters = node.target_counters(
-        llamacol_pipeline::node::TargetFamily::AlertNotifications,
-        "slo",
-        "alertmanager",
-    );
+    let counters = node.target_counters(super::notify::NOTIFICATIONS, "slo", "alertmanager");
     assert_eq!(
         counters.failed.load(Ordering::Relaxed),
         2,
@@ -1171,9 +1167,7 @@ fn overflow_points(metrics: &ExportMetricsServiceRequest) -> BTreeMap<(String, S
                     .iter()
                     .find(|kv| kv.key == k)
                     .map(|kv| {
-                        llamacol_pipeline::attributes::value_string(
-                            kv.value.as_ref().expect("value"),
-                        )
+                        llamacol_api::attributes::value_string(kv.value.as_ref().expect("value"))
                     })
                     .unwrap_or_default()
             };
@@ -1229,7 +1223,7 @@ rules:
                 .map(|kv| {
                     (
                         kv.key.clone(),
-                        llamacol_pipeline::attributes::value_string(kv.value.as_ref().expect("v")),
+                        llamacol_api::attributes::value_string(kv.value.as_ref().expect("v")),
                     )
                 })
                 .collect()

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use llamacol_pipeline::config::{ByteSize, ComponentConfig, Issue};
+use llamacol_api::config::{ByteSize, ComponentConfig, Issue};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -278,7 +278,7 @@ impl ComponentConfig for TailSamplingConfig {
 fn check_policy(path: &str, p: &PolicyConfig, allowed: &[&str], issues: &mut Vec<Issue>) {
     let kind = p.kind.as_str();
     if !allowed.contains(&kind) {
-        let hint = llamacol_pipeline::config::did_you_mean(kind, allowed.iter().copied())
+        let hint = llamacol_api::config::did_you_mean(kind, allowed.iter().copied())
             .map(|s| format!(" (did you mean `{s}`?)"))
             .unwrap_or_default();
         issues.push(Issue::new(

@@ -17,16 +17,16 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use llamacol_pipeline::config::{parse_block, ConfigSpec};
-use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
-use llamacol_pipeline::otlp::trace::v1::ResourceSpans;
-use llamacol_pipeline::serde_yaml;
-use llamacol_pipeline::split::{spans_by, trace_id_of};
-use llamacol_pipeline::stateful::{State, StatefulProcessor};
-use llamacol_pipeline::wire::len_field_size;
-use llamacol_pipeline::{
-    Batch, BoxError, BuildContext, Consumer, DropCounter, Payload, Processor, ProcessorFactory,
-    SampledOutCounter, Signal,
+use llamacol_api::config::{parse_block, ConfigSpec};
+use llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest;
+use llamacol_api::otlp::trace::v1::ResourceSpans;
+use llamacol_api::serde_yaml;
+use llamacol_api::split::{spans_by, trace_id_of};
+use llamacol_api::stateful::{State, StatefulProcessor};
+use llamacol_api::wire::len_field_size;
+use llamacol_api::{
+    Batch, BoxError, BuildContext, Consumer, OutcomeCounter, Payload, Processor, ProcessorFactory,
+    Signal,
 };
 use prost::Message;
 use tokio::time::Instant;
@@ -137,13 +137,13 @@ pub struct TailSampler {
     out_spans: usize,
     ready: VecDeque<Batch>,
     closing: bool,
-    counter: SampledOutCounter,
+    counter: OutcomeCounter,
     /// Where held spans dropped at shutdown are counted (the build context's counter).
-    pub dropped: DropCounter,
+    pub dropped: OutcomeCounter,
 }
 
 impl TailSampler {
-    pub fn new(c: &TailSamplingConfig, counter: SampledOutCounter) -> TailSampler {
+    pub fn new(c: &TailSamplingConfig, counter: OutcomeCounter) -> TailSampler {
         let policies: Vec<Policy> = c.policies.iter().map(Policy::new).collect();
         let drop_prefix = policies.iter().take_while(|p| p.is_drop()).count();
         let cache = |n: usize| if n == 0 { c.num_traces } else { n };
@@ -171,12 +171,12 @@ impl TailSampler {
             ready: VecDeque::new(),
             closing: false,
             counter,
-            dropped: DropCounter::default(),
+            dropped: OutcomeCounter::default(),
         }
     }
 
     /// Takes one request's spans in, trace by trace; refuses one whose split would copy
-    /// too much resource and scope text (`llamacol_pipeline::split`).
+    /// too much resource and scope text (`llamacol_api::split`).
     pub fn take(&mut self, request: ExportTraceServiceRequest, now: Instant) -> Result<(), String> {
         for (id, piece, spans) in split_by_trace(request)? {
             if self.sampled.contains(&id) {

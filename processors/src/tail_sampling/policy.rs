@@ -6,8 +6,8 @@
 use std::collections::HashSet;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use llamacol_pipeline::otlp::common::v1::{any_value::Value, KeyValue};
-use llamacol_pipeline::otlp::trace::v1::{ResourceSpans, Span};
+use llamacol_api::otlp::common::v1::{any_value::Value, KeyValue};
+use llamacol_api::otlp::trace::v1::{ResourceSpans, Span};
 use regex::Regex;
 
 use super::config::PolicyConfig;

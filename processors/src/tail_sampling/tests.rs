@@ -1,8 +1,9 @@
 //! Policies and the final rule on small traces, the bounds (traces, spans per trace,
 //! bytes) deciding early, late spans following the decision, and shutdown deciding all.
 
-use llamacol_pipeline::attributes::{int, string};
-use llamacol_pipeline::otlp::trace::v1::{status::StatusCode, Span, Status};
+use llamacol_api::attributes::{int, string};
+use llamacol_api::otlp::trace::v1::{status::StatusCode, Span, Status};
+use llamacol_api::Outcome;
 
 use llamacol_pipeline::testing::traces_of;
 
@@ -10,8 +11,8 @@ use super::*;
 
 fn config(yaml: &str) -> TailSamplingConfig {
     let value: serde_yaml::Value = serde_yaml::from_str(yaml).expect("yaml");
-    let c = llamacol_pipeline::config::parse::<TailSamplingConfig>(&value).expect("parses");
-    let issues = llamacol_pipeline::config::ComponentConfig::validate(&c);
+    let c = llamacol_api::config::parse::<TailSamplingConfig>(&value).expect("parses");
+    let issues = llamacol_api::config::ComponentConfig::validate(&c);
     assert!(issues.is_empty(), "{issues:?}");
     c
 }
@@ -20,7 +21,7 @@ fn span(
     trace: u8,
     ms: u64,
     error: bool,
-    attributes: Vec<llamacol_pipeline::otlp::common::v1::KeyValue>,
+    attributes: Vec<llamacol_api::otlp::common::v1::KeyValue>,
 ) -> Span {
     Span {
         trace_id: vec![trace; 16],
@@ -73,7 +74,7 @@ policies:
 
 #[test]
 fn policies_keep_errors_slow_expensive_and_matching_traces() {
-    let mut t = TailSampler::new(&config(LLM_POLICIES), SampledOutCounter::default());
+    let mut t = TailSampler::new(&config(LLM_POLICIES), OutcomeCounter::default());
     let now = Instant::now();
     t.take(
         traces_of(vec![
@@ -98,7 +99,7 @@ fn policies_keep_errors_slow_expensive_and_matching_traces() {
                 7,
                 10,
                 false,
-                vec![llamacol_pipeline::attributes::double(
+                vec![llamacol_api::attributes::double(
                     "gen_ai.usage.output_tokens",
                     9000.0,
                 )],
@@ -152,7 +153,7 @@ fn numeric_policies_decide_on_their_boundaries_as_the_collector_does() {
     ];
     for (policy, traces, expected) in cases {
         let yaml = format!("{{decision_wait: 1s, policies: [{policy}]}}");
-        let mut t = TailSampler::new(&config(&yaml), SampledOutCounter::default());
+        let mut t = TailSampler::new(&config(&yaml), OutcomeCounter::default());
         let now = Instant::now();
         let spans = traces
             .iter()
@@ -173,7 +174,7 @@ fn probabilistic_percentages_outside_0_to_100_are_accepted_and_clamped() {
         let yaml = format!(
             "{{decision_wait: 1s, policies: [{{name: p, type: probabilistic, probabilistic: {{sampling_percentage: {pct}}}}}]}}"
         );
-        let mut t = TailSampler::new(&config(&yaml), SampledOutCounter::default());
+        let mut t = TailSampler::new(&config(&yaml), OutcomeCounter::default());
         let now = Instant::now();
         let spans = (1..=20).map(|i| span(i, 1, false, vec![])).collect();
         t.take(traces_of(spans), now).expect("taken");
@@ -194,7 +195,7 @@ policies:
   - {name: all, type: always_sample}
 "#,
         ),
-        SampledOutCounter::default(),
+        OutcomeCounter::default(),
     );
     t.take(
         traces_of(vec![
@@ -209,10 +210,10 @@ policies:
     assert_eq!(kept(&mut t), vec![2]);
 }
 
-fn counters() -> Arc<llamacol_pipeline::telemetry::Counters> {
+fn counters() -> Arc<llamacol_api::outcome::Counters> {
     use llamacol_pipeline::telemetry::{Scope, Telemetry};
     Telemetry::new().counters(Scope {
-        kind: llamacol_pipeline::Kind::Processor,
+        kind: llamacol_api::Kind::Processor,
         component: "tail_sampling".into(),
         signal: Signal::Traces,
         pipeline: Some("traces".into()),
@@ -229,7 +230,7 @@ fn read(counter: &std::sync::atomic::AtomicU64) -> u64 {
 fn trace_flags_samples_traces_with_a_sampled_span() {
     let mut t = TailSampler::new(
         &config("{decision_wait: 1s, policies: [{name: f, type: trace_flags}]}"),
-        SampledOutCounter::default(),
+        OutcomeCounter::default(),
     );
     let flagged = |trace: u8, flags: u32| Span {
         flags,
@@ -257,7 +258,7 @@ fn a_trace_over_maximum_trace_size_bytes_is_not_sampled_at_once() {
     let counters = counters();
     let mut t = TailSampler::new(
         &config("{decision_wait: 1s, maximum_trace_size_bytes: 2KiB, policies: [{name: all, type: always_sample}]}"),
-        SampledOutCounter::new(counters.clone()),
+        OutcomeCounter::new(counters.clone(), Outcome::SampledOut),
     );
     let now = Instant::now();
     let big = |trace: u8| {
@@ -294,9 +295,9 @@ fn pending_traces_are_dropped_at_shutdown_when_asked() {
         let counters = counters();
         let mut t = TailSampler::new(
             &config(&format!("{{drop_pending_traces_on_shutdown: {drop}, policies: [{{name: all, type: always_sample}}]}}")),
-            SampledOutCounter::new(counters.clone()),
+            OutcomeCounter::new(counters.clone(), Outcome::SampledOut),
         );
-        t.dropped = DropCounter::new(counters.clone());
+        t.dropped = OutcomeCounter::new(counters.clone(), Outcome::Dropped);
         t.take(
             traces_of(vec![span(1, 1, false, vec![]), span(2, 1, false, vec![])]),
             Instant::now(),
@@ -316,7 +317,7 @@ fn pending_traces_are_dropped_at_shutdown_when_asked() {
 fn a_root_span_brings_the_decision_forward() {
     let mut t = TailSampler::new(
         &config("{decision_wait: 10s, decision_wait_after_root_received: 1s, policies: [{name: all, type: always_sample}]}"),
-        SampledOutCounter::default(),
+        OutcomeCounter::default(),
     );
     let child = |trace: u8| Span {
         parent_span_id: vec![9; 8],
@@ -342,17 +343,19 @@ fn a_root_span_brings_the_decision_forward() {
 
 #[test]
 fn bounds_decide_the_oldest_early_and_count_it() {
-    use llamacol_pipeline::telemetry::{Counters, Scope, Telemetry};
+    use llamacol_api::outcome::Counters;
+    use llamacol_api::Outcome;
+    use llamacol_pipeline::telemetry::{Scope, Telemetry};
     let telemetry = Telemetry::new();
     let counters: Arc<Counters> = telemetry.counters(Scope {
-        kind: llamacol_pipeline::Kind::Processor,
+        kind: llamacol_api::Kind::Processor,
         component: "tail_sampling".into(),
         signal: Signal::Traces,
         pipeline: Some("traces".into()),
     });
     let mut t = TailSampler::new(
         &config("{num_traces: 2, max_spans_per_trace: 3, policies: [{name: e, type: status_code, status_code: {status_codes: [ERROR]}}]}"),
-        SampledOutCounter::new(counters.clone()),
+        OutcomeCounter::new(counters.clone(), Outcome::SampledOut),
     );
     let now = Instant::now();
     t.take(traces_of(vec![span(1, 1, true, vec![])]), now)
@@ -388,8 +391,8 @@ fn bounds_decide_the_oldest_early_and_count_it() {
 fn config_mistakes_are_named() {
     let issues = |yaml: &str| -> Vec<String> {
         let value: serde_yaml::Value = serde_yaml::from_str(yaml).expect("yaml");
-        let c = llamacol_pipeline::config::parse::<TailSamplingConfig>(&value).expect("parses");
-        llamacol_pipeline::config::ComponentConfig::validate(&c)
+        let c = llamacol_api::config::parse::<TailSamplingConfig>(&value).expect("parses");
+        llamacol_api::config::ComponentConfig::validate(&c)
             .into_iter()
             .map(|i| format!("{}: {}", i.path, i.message))
             .collect()
@@ -416,7 +419,7 @@ fn config_mistakes_are_named() {
 /// spans as dropped), not turned into 1.1 GiB of copies.
 #[test]
 fn a_large_resource_on_very_many_traces_is_refused_before_anything_is_held() {
-    let mut t = TailSampler::new(&config(LLM_POLICIES), SampledOutCounter::default());
+    let mut t = TailSampler::new(&config(LLM_POLICIES), OutcomeCounter::default());
     let mut request = traces_of(
         (0..1_100u16)
             .map(|n| span(n as u8, 1, false, vec![]))
@@ -455,7 +458,7 @@ async fn block_on_overflow_waits_for_room_instead_of_deciding_early() {
         let yaml = format!("{{num_traces: 2, decision_wait: 1s, block_on_overflow: {block}, policies: [{{name: all, type: always_sample}}]}}");
         let block_value: serde_yaml::Value = serde_yaml::from_str(&yaml).expect("yaml");
         let ctx = BuildContext::new(
-            llamacol_pipeline::ComponentId::parse("tail_sampling").expect("id"),
+            llamacol_api::ComponentId::parse("tail_sampling").expect("id"),
             vec![Signal::Traces],
         );
         let p = build(&ctx, &block_value, capture.clone()).expect("build");

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use llamacol_pipeline::config::{ComponentConfig, Issue};
-use llamacol_pipeline::http::Headers;
+use llamacol_api::config::{ComponentConfig, Issue};
+use llamacol_api::http::Headers;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1,9 +1,9 @@
 //! The llama.cpp panel of the admin server's live page: one row per target per scrape,
 //! read from the metrics the scrape just made, so the page shows exactly what is exported.
 
-use llamacol_pipeline::live::{Live, Panel};
-use llamacol_pipeline::otlp::common::v1::any_value::Value;
-use llamacol_pipeline::otlp::metrics::v1::{metric::Data, number_data_point, Metric};
+use llamacol_api::live::{Live, Panel};
+use llamacol_api::otlp::common::v1::any_value::Value;
+use llamacol_api::otlp::metrics::v1::{metric::Data, number_data_point, Metric};
 
 pub const COLUMNS: &[&str] = &[
     "up",

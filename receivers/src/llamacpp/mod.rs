@@ -10,10 +10,10 @@ mod scrape;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use llamacol_pipeline::config::{parse_block, ConfigSpec};
-use llamacol_pipeline::serde_yaml::Value;
-use llamacol_pipeline::{
-    Batch, BoxError, BuildContext, Consumer, FailureCounter, Receiver, ReceiverFactory, Signal,
+use llamacol_api::config::{parse_block, ConfigSpec};
+use llamacol_api::serde_yaml::Value;
+use llamacol_api::{
+    Batch, BoxError, BuildContext, Consumer, OutcomeCounter, Receiver, ReceiverFactory, Signal,
 };
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -32,10 +32,9 @@ pub fn factory() -> ReceiverFactory {
 
 fn build(ctx: &BuildContext, block: &Value) -> Result<Box<dyn Receiver>, BoxError> {
     let config = parse_block::<LlamaCppConfig>(block)?;
-    ctx.node.live().feeds(
-        llamacol_pipeline::live::Panel::Llamacpp,
-        &ctx.id.to_string(),
-    );
+    ctx.node
+        .live()
+        .feeds(llamacol_api::live::Panel::Llamacpp, &ctx.id.to_string());
     let scrapers = config
         .targets
         .iter()
@@ -55,7 +54,7 @@ pub struct LlamaCppReceiver {
     id: String,
     interval: std::time::Duration,
     scrapers: Vec<Scraper>,
-    failures: FailureCounter,
+    failures: OutcomeCounter,
     cancel: CancellationToken,
     tasks: JoinSet<()>,
 }

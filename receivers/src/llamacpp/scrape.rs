@@ -4,14 +4,14 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use llamacol_pipeline::attributes::{int, string as text};
-use llamacol_pipeline::node::{LlamaServer, NodeContext};
-use llamacol_pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
-use llamacol_pipeline::otlp::common::v1::{InstrumentationScope, KeyValue};
-use llamacol_pipeline::otlp::metrics::v1::{
+use llamacol_api::attributes::{int, string as text};
+use llamacol_api::node::{LlamaServer, NodeContext};
+use llamacol_api::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
+use llamacol_api::otlp::common::v1::{InstrumentationScope, KeyValue};
+use llamacol_api::otlp::metrics::v1::{
     metric, number_data_point, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
 };
-use llamacol_pipeline::otlp::resource::v1::Resource;
+use llamacol_api::otlp::resource::v1::Resource;
 
 use super::config::{LlamaCppConfig, Target};
 use super::parse::{self, Health, Props};
@@ -43,20 +43,20 @@ pub struct Scraper {
     changes: Vec<(&'static str, Option<String>)>,
 }
 
-use llamacol_pipeline::clock::unix_nanos as now_ns;
+use llamacol_api::clock::unix_nanos as now_ns;
 
 impl Scraper {
     pub fn new(
         target: &Target,
         config: &LlamaCppConfig,
-    ) -> Result<Scraper, llamacol_pipeline::BoxError> {
+    ) -> Result<Scraper, llamacol_api::BoxError> {
         let base = target.endpoint.trim_end_matches('/').to_string();
         let url = reqwest::Url::parse(&base).map_err(|e| format!("target `{base}`: {e}"))?;
         let address = url.host_str().unwrap_or_default().to_string();
         let port = url.port_or_known_default().unwrap_or(80) as i64;
-        let client = llamacol_pipeline::http::client(
+        let client = llamacol_api::http::client(
             config.effective_timeout(),
-            &llamacol_pipeline::http::TlsConfig::default(),
+            &llamacol_api::http::TlsConfig::default(),
             &target.headers,
         )?;
         Ok(Scraper {

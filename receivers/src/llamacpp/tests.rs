@@ -4,9 +4,9 @@ use std::time::{Duration, Instant};
 
 use axum::http::{StatusCode, Uri};
 use axum::response::IntoResponse;
-use llamacol_pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
-use llamacol_pipeline::otlp::common::v1::any_value;
-use llamacol_pipeline::otlp::metrics::v1::{metric, Metric, NumberDataPoint};
+use llamacol_api::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
+use llamacol_api::otlp::common::v1::any_value;
+use llamacol_api::otlp::metrics::v1::{metric, Metric, NumberDataPoint};
 use llamacol_pipeline::testing::{
     fixtures_dir, free_port, number_points as points, number_value as value,
 };
@@ -102,8 +102,8 @@ fn real_server() -> Arc<FakeServer> {
 }
 
 fn scraper(endpoint: &str, timeout_ms: u64) -> Scraper {
-    let config: LlamaCppConfig = llamacol_pipeline::config::parse(
-        &llamacol_pipeline::serde_yaml::from_str(&format!(
+    let config: LlamaCppConfig = llamacol_api::config::parse(
+        &llamacol_api::serde_yaml::from_str(&format!(
             "{{targets: [{{endpoint: \"{endpoint}\", name: llama-8b}}], timeout: {timeout_ms}ms}}"
         ))
         .expect("yaml"),
@@ -165,7 +165,7 @@ fn resource(r: &ExportMetricsServiceRequest, key: &str) -> Option<any_value::Val
 #[tokio::test]
 async fn real_server_outputs_become_otlp_metrics() {
     let base = serve(real_server()).await;
-    let node = llamacol_pipeline::NodeContext::new();
+    let node = llamacol_api::NodeContext::new();
     let mut s = scraper(&base, 2000).publishing_to(node.clone());
     let (r, failures) = s.scrape().await;
     assert_eq!(failures, 0);
@@ -360,12 +360,10 @@ async fn the_process_start_header_is_never_the_counter_start() {
 
 #[test]
 fn an_unset_timeout_follows_a_short_interval_and_a_written_one_is_checked() {
-    use llamacol_pipeline::config::ComponentConfig;
+    use llamacol_api::config::ComponentConfig;
     let parse = |yaml: &str| -> LlamaCppConfig {
-        llamacol_pipeline::config::parse(
-            &llamacol_pipeline::serde_yaml::from_str(yaml).expect("yaml"),
-        )
-        .expect("config")
+        llamacol_api::config::parse(&llamacol_api::serde_yaml::from_str(yaml).expect("yaml"))
+            .expect("config")
     };
     let short = parse("{collection_interval: 1s}");
     assert!(short.validate().is_empty(), "{:?}", short.validate());
@@ -571,4 +569,4 @@ async fn a_hanging_target_does_not_delay_the_others() {
     );
 }
 
-use llamacol_pipeline::clock::unix_nanos as now_ns;
+use llamacol_api::clock::unix_nanos as now_ns;

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use llamacol_pipeline::config::{did_you_mean, ComponentConfig, Issue};
+use llamacol_api::config::{did_you_mean, ComponentConfig, Issue};
 use serde::Deserialize;
 
 use super::metrics::METRICS;

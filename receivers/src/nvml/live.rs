@@ -1,7 +1,7 @@
 //! The GPU panel of the admin server's live page: one row per GPU per cycle, in the units
 //! people read (percent, bytes, °C, W, MHz), and the throttle reasons active now.
 
-use llamacol_pipeline::live::{Live, Panel};
+use llamacol_api::live::{Live, Panel};
 
 use super::gpus::{DeviceInfo, Reading, THROTTLE_REASONS};
 

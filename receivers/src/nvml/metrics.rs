@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use llamacol_pipeline::otlp::common::v1::{any_value, KeyValue};
-use llamacol_pipeline::otlp::metrics::v1::{
+use llamacol_api::otlp::common::v1::{any_value, KeyValue};
+use llamacol_api::otlp::metrics::v1::{
     metric, number_data_point, Gauge, Metric, NumberDataPoint, Sum,
 };
 
-use llamacol_pipeline::attributes::{kv, string as s};
+use llamacol_api::attributes::{kv, string as s};
 
 use super::config::{Naming, NvmlConfig};
 use super::gpus::{DeviceInfo, Read, ReadError, Reading, THROTTLE_REASONS};

@@ -15,15 +15,15 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use llamacol_pipeline::config::{parse_block, ConfigSpec};
-use llamacol_pipeline::node::{Gpu, NodeContext};
-use llamacol_pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
-use llamacol_pipeline::otlp::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
-use llamacol_pipeline::otlp::metrics::v1::{ResourceMetrics, ScopeMetrics};
-use llamacol_pipeline::otlp::resource::v1::Resource;
-use llamacol_pipeline::serde_yaml::Value;
-use llamacol_pipeline::{
-    Batch, BoxError, BuildContext, Consumer, FailureCounter, Receiver, ReceiverFactory, Signal,
+use llamacol_api::config::{parse_block, ConfigSpec};
+use llamacol_api::node::{Gpu, NodeContext};
+use llamacol_api::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
+use llamacol_api::otlp::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use llamacol_api::otlp::metrics::v1::{ResourceMetrics, ScopeMetrics};
+use llamacol_api::otlp::resource::v1::Resource;
+use llamacol_api::serde_yaml::Value;
+use llamacol_api::{
+    Batch, BoxError, BuildContext, Consumer, OutcomeCounter, Receiver, ReceiverFactory, Signal,
 };
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -44,7 +44,7 @@ pub fn factory() -> ReceiverFactory {
 fn build(ctx: &BuildContext, block: &Value) -> Result<Box<dyn Receiver>, BoxError> {
     ctx.node
         .live()
-        .feeds(llamacol_pipeline::live::Panel::Gpus, &ctx.id.to_string());
+        .feeds(llamacol_api::live::Panel::Gpus, &ctx.id.to_string());
     Ok(Box::new(
         NvmlReceiver::new(
             ctx.id.to_string(),
@@ -81,7 +81,7 @@ pub struct NvmlReceiver {
     id: String,
     config: NvmlConfig,
     backend: Option<Arc<dyn Gpus>>,
-    failures: FailureCounter,
+    failures: OutcomeCounter,
     node: NodeContext,
     /// How the backend is opened at start when none was given (`open_nvml`).
     opener: fn() -> Result<Arc<dyn Gpus>, String>,
@@ -95,7 +95,7 @@ impl NvmlReceiver {
         id: String,
         config: NvmlConfig,
         backend: Option<Arc<dyn Gpus>>,
-        failures: FailureCounter,
+        failures: OutcomeCounter,
     ) -> NvmlReceiver {
         NvmlReceiver {
             id,
@@ -173,7 +173,7 @@ pub fn collect(
     host: &str,
     start: u64,
 ) -> Collected {
-    let now = llamacol_pipeline::clock::unix_nanos();
+    let now = llamacol_api::clock::unix_nanos();
     let mut cycle = Cycle::new(config, driver, host, now, start);
     let with_processes =
         config.enabled("nvml.process.memory.usage") && config.naming == Naming::Semconv;
@@ -231,7 +231,7 @@ impl Receiver for NvmlReceiver {
                 return match self.config.on_unavailable {
                     OnUnavailable::Warn => {
                         self.node.live().note(
-                            llamacol_pipeline::live::Panel::Gpus,
+                            llamacol_api::live::Panel::Gpus,
                             &self.id,
                             Some(message.clone()),
                         );
@@ -260,8 +260,8 @@ impl Receiver for NvmlReceiver {
             self.failures.clone(),
             self.node.clone(),
         );
-        let host = llamacol_pipeline::node::hostname();
-        let start = llamacol_pipeline::clock::unix_nanos();
+        let host = llamacol_api::node::hostname();
+        let start = llamacol_api::clock::unix_nanos();
         self.task = Some(tokio::spawn(async move {
             let mut ticker = tokio::time::interval(config.collection_interval);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -295,7 +295,7 @@ impl Receiver for NvmlReceiver {
                     node.live(),
                     &devices,
                     &readings,
-                    llamacol_pipeline::clock::unix_nanos() as f64 / 1e9,
+                    llamacol_api::clock::unix_nanos() as f64 / 1e9,
                 );
                 // One line per GPU listing what it newly does not support (a MIG
                 // instance lacks most readings: one line, not twenty).

@@ -1,9 +1,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use llamacol_pipeline::config::{parse, ComponentConfig};
-use llamacol_pipeline::otlp::metrics::v1::{metric, Metric, NumberDataPoint};
-use llamacol_pipeline::Signal;
+use llamacol_api::config::{parse, ComponentConfig};
+use llamacol_api::otlp::metrics::v1::{metric, Metric, NumberDataPoint};
+use llamacol_api::Signal;
 
 use llamacol_pipeline::testing::{number_points as points, number_value as value, Capture};
 
@@ -11,7 +11,7 @@ use super::fake::FakeGpus;
 use super::*;
 
 fn config(yaml: &str) -> NvmlConfig {
-    parse(&llamacol_pipeline::serde_yaml::from_str(yaml).expect("yaml")).expect("config")
+    parse(&llamacol_api::serde_yaml::from_str(yaml).expect("yaml")).expect("config")
 }
 
 fn run(
@@ -273,12 +273,12 @@ fn switches_turn_metrics_off_and_typos_are_caught() {
 #[tokio::test]
 async fn the_receiver_reads_every_interval_through_the_backend() {
     let capture = Arc::new(Capture::default());
-    let node = llamacol_pipeline::NodeContext::new();
+    let node = llamacol_api::NodeContext::new();
     let mut receiver = NvmlReceiver::new(
         "nvml".into(),
         config("{collection_interval: 50ms}"),
         Some(Arc::new(FakeGpus::new(8))),
-        FailureCounter::default(),
+        OutcomeCounter::default(),
     )
     .publishing_to(node.clone());
     receiver.start(capture.clone()).await.expect("start");
@@ -317,7 +317,7 @@ async fn without_nvml_warn_idles_and_fail_refuses_to_start() {
         "nvml".into(),
         config("{collection_interval: 50ms}"),
         None,
-        FailureCounter::default(),
+        OutcomeCounter::default(),
     )
     .opening_with(missing);
     warn.start(capture.clone())
@@ -331,7 +331,7 @@ async fn without_nvml_warn_idles_and_fail_refuses_to_start() {
         "nvml".into(),
         config("{on_unavailable: fail}"),
         None,
-        FailureCounter::default(),
+        OutcomeCounter::default(),
     )
     .opening_with(missing);
     let err = fail
@@ -365,7 +365,7 @@ fn nvml_real_hardware() {
         &devices,
         &NvmlConfig::default(),
         &driver,
-        &llamacol_pipeline::node::hostname(),
+        &llamacol_api::node::hostname(),
         1,
     );
     for m in &request.resource_metrics[0].scope_metrics[0].metrics {
@@ -411,7 +411,7 @@ fn the_live_page_gets_a_row_per_physical_gpu_in_readable_units() {
     let gpus = FakeGpus::new(3);
     let devices = gpus.devices().expect("devices");
     let Collected { readings, .. } = collect(&gpus, &devices, &config(""), "560", "node", 1);
-    let live = llamacol_pipeline::live::Live::default();
+    let live = llamacol_api::live::Live::default();
     super::live::record(&live, &devices, &readings, 100.0);
     let json = live.json_since(0.0);
     let series = json["gpus"]["series"].as_object().expect("series");

@@ -5,8 +5,8 @@
 use std::io::Read;
 
 use bytes::Bytes;
-use llamacol_pipeline::otlp::collector::{logs, metrics, trace};
-use llamacol_pipeline::{Batch, Signal};
+use llamacol_api::otlp::collector::{logs, metrics, trace};
+use llamacol_api::{Batch, Signal};
 
 #[derive(Debug)]
 pub enum BodyError {

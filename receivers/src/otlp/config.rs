@@ -1,8 +1,8 @@
 //! `receivers.otlp` config, with the Collector's keys and defaults.
 
-use llamacol_pipeline::auth::AuthConfig;
-use llamacol_pipeline::config::{check_listen, ComponentConfig, Issue, Listen};
-use llamacol_pipeline::tls::ServerTlsConfig;
+use llamacol_api::auth::AuthConfig;
+use llamacol_api::config::{check_listen, ComponentConfig, Issue, Listen};
+use llamacol_api::tls::ServerTlsConfig;
 use serde::{Deserialize, Deserializer};
 
 #[derive(Debug, Clone, Deserialize)]

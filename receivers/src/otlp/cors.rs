@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use axum::http::{HeaderName, HeaderValue, Method};
-use llamacol_pipeline::config::Issue;
+use llamacol_api::config::Issue;
 use serde::Deserialize;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes};
-use llamacol_pipeline::otlp::collector::{logs, metrics, trace};
-use llamacol_pipeline::{Batch, Consumer, Signal};
+use llamacol_api::otlp::collector::{logs, metrics, trace};
+use llamacol_api::{Batch, Consumer, Signal};
 use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::codegen::{http, Body, BoxFuture, Service, StdError};
 use tonic::server::{Grpc, NamedService, UnaryService};

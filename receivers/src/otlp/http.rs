@@ -10,8 +10,8 @@ use axum::routing::post;
 use axum::Router;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
-use llamacol_pipeline::rpc_status::RpcStatus;
-use llamacol_pipeline::{Batch, Consumer, Signal};
+use llamacol_api::rpc_status::RpcStatus;
+use llamacol_api::{Batch, Consumer, Signal};
 use prost::Message;
 
 use super::config::HttpConfig;

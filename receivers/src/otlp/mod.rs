@@ -1,5 +1,6 @@
 //! `otlp` receiver: OTLP over gRPC (port 4317) and HTTP (port 4318), all three signals.
 
+mod auth;
 pub mod body;
 mod config;
 mod cors;
@@ -10,18 +11,27 @@ mod status;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use auth::{http_guard, Guard};
 use axum::serve::ListenerExt;
-use llamacol_pipeline::auth::{http_guard, AuthConfig, Authenticators, Guard};
-use llamacol_pipeline::config::{parse_block, ConfigSpec};
-use llamacol_pipeline::node::TargetFamily;
-use llamacol_pipeline::tls::{self, ServerTlsConfig, TlsIncoming};
-use llamacol_pipeline::{BoxError, BuildContext, Consumer, Receiver, ReceiverFactory, Signal};
+use llamacol_api::auth::{AuthConfig, Authenticators};
+use llamacol_api::config::{parse_block, ConfigSpec};
+use llamacol_api::node::TargetFamily;
+use llamacol_api::tls::{self, ServerTlsConfig, TlsIncoming};
+use llamacol_api::{BoxError, BuildContext, Consumer, Receiver, ReceiverFactory, Signal};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
 
 pub use config::{GrpcConfig, HttpConfig, OtlpConfig, Protocols};
 use grpc::{ExportService, LogsService, MetricsService, TracesService};
+
+/// Requests refused per protocol (`llamacol_receiver_unauthenticated_requests_total`).
+pub const UNAUTHENTICATED: TargetFamily = TargetFamily {
+    metric: "llamacol_receiver_unauthenticated_requests_total",
+    label: "protocol",
+    help: "Requests a receiver refused because its authenticator did not accept their credentials (gRPC UNAUTHENTICATED, HTTP 401).",
+    outcomes: &["refused"],
+};
 
 pub fn factory() -> ReceiverFactory {
     ReceiverFactory {
@@ -34,7 +44,7 @@ pub fn factory() -> ReceiverFactory {
 
 fn build(
     ctx: &BuildContext,
-    block: &llamacol_pipeline::serde_yaml::Value,
+    block: &llamacol_api::serde_yaml::Value,
 ) -> Result<Box<dyn Receiver>, BoxError> {
     let config = parse_block::<OtlpConfig>(block)?;
     Ok(Box::new(OtlpReceiver {
@@ -55,7 +65,7 @@ pub struct OtlpReceiver {
     cancel: CancellationToken,
     servers: JoinSet<()>,
     auth: Authenticators,
-    node: llamacol_pipeline::NodeContext,
+    node: llamacol_api::NodeContext,
 }
 
 impl OtlpReceiver {
@@ -66,7 +76,7 @@ impl OtlpReceiver {
             component: self.id.clone(),
             counters: self
                 .node
-                .target_counters(TargetFamily::ReceiverAuth, &self.id, protocol),
+                .target_counters(UNAUTHENTICATED, &self.id, protocol),
         }))
     }
 }
@@ -236,7 +246,7 @@ mod tests;
 /// The message of a protobuf google.rpc.Status body (for tests and clients of this crate).
 #[cfg(test)]
 fn http_status_message(body: &[u8]) -> String {
-    <llamacol_pipeline::rpc_status::RpcStatus as prost::Message>::decode(body)
+    <llamacol_api::rpc_status::RpcStatus as prost::Message>::decode(body)
         .map(|s| s.message)
         .unwrap_or_default()
 }

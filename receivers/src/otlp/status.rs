@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use llamacol_pipeline::wire::WireError;
-use llamacol_pipeline::{ConsumeError, Signal};
+use llamacol_api::wire::WireError;
+use llamacol_api::{ConsumeError, Signal};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 

@@ -3,14 +3,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use llamacol_api::otlp::collector::trace::v1::trace_service_client::TraceServiceClient;
+use llamacol_api::Signal;
 use llamacol_pipeline::config::{load, Source};
-use llamacol_pipeline::otlp::collector::trace::v1::trace_service_client::TraceServiceClient;
 use llamacol_pipeline::runtime::Service;
 use llamacol_pipeline::telemetry::Telemetry;
 use llamacol_pipeline::testing::{
     fixtures_dir, free_port, sample_logs, sample_metrics, sample_traces, Sink,
 };
-use llamacol_pipeline::{Registry, Signal};
+use llamacol_pipeline::Registry;
 use prost::Message;
 use tonic::codec::CompressionEncoding;
 
@@ -131,7 +132,7 @@ async fn accepts_the_otlp_spec_json_examples() {
     let mut traces = batches
         .into_iter()
         .find_map(|b| match b {
-            llamacol_pipeline::Batch::Traces(t) => Some(t),
+            llamacol_api::Batch::Traces(t) => Some(t),
             _ => None,
         })
         .expect("traces batch");
@@ -212,7 +213,7 @@ async fn accepts_grpc_with_and_without_gzip() {
     gz.export(sample_traces(1, 6)).await.expect("gzip export");
     let mut zs = client.clone().send_compressed(CompressionEncoding::Zstd);
     zs.export(sample_traces(1, 5)).await.expect("zstd export");
-    let mut metrics = llamacol_pipeline::otlp::collector::metrics::v1::metrics_service_client::MetricsServiceClient::connect(r.grpc.clone()).await.expect("connect");
+    let mut metrics = llamacol_api::otlp::collector::metrics::v1::metrics_service_client::MetricsServiceClient::connect(r.grpc.clone()).await.expect("connect");
     metrics
         .export(sample_metrics(2))
         .await

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use llamacol_pipeline::config::{is_http_url, ComponentConfig, Issue};
-use llamacol_pipeline::http::{Headers, TlsConfig};
+use llamacol_api::config::{is_http_url, ComponentConfig, Issue};
+use llamacol_api::http::{Headers, TlsConfig};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -15,7 +15,7 @@ pub struct JsonlWebhookConfig {
     /// Sent with every request (values never logged).
     pub headers: Headers,
     /// Per request. Default 5s.
-    #[serde(with = "llamacol_pipeline::config::duration")]
+    #[serde(with = "llamacol_api::config::duration")]
     pub timeout: Duration,
     pub tls: TlsConfig,
 }

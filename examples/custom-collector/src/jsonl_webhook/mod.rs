@@ -2,7 +2,7 @@
 //! line (`application/x-ndjson`) to an HTTP endpoint. The pipeline puts its bounded queue
 //! and retry loop in front: this module only sends and says whether a failure is worth
 //! retrying (429/502/503/504 and network errors are, honouring `Retry-After`; other
-//! statuses are not), through `llamacol_pipeline::http`.
+//! statuses are not), through `llamacol_api::http`.
 
 mod config;
 
@@ -10,12 +10,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use llamacol_exporters::json::to_json;
-use llamacol_pipeline::config::{parse_block, ConfigSpec};
-use llamacol_pipeline::http::{client, refused};
-use llamacol_pipeline::serde_yaml;
-use llamacol_pipeline::{
-    Batch, BoxError, BuildContext, ConsumeError, Exporter, ExporterFactory, Signal,
-};
+use llamacol_api::config::{parse_block, ConfigSpec};
+use llamacol_api::http::{client, refused};
+use llamacol_api::serde_yaml;
+use llamacol_api::{Batch, BoxError, BuildContext, ConsumeError, Exporter, ExporterFactory, Signal};
 
 pub use config::JsonlWebhookConfig;
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
 use llamacol_pipeline::testing::{check_exporter, free_port, sample_traces};
-use llamacol_pipeline::ErrorKind;
+use llamacol_api::ErrorKind;
 
 use super::*;
 
@@ -68,12 +68,12 @@ fn exporter(endpoint: &str) -> Arc<dyn Exporter> {
 }
 
 trait ParseId {
-    fn parse_id(&self) -> llamacol_pipeline::ComponentId;
+    fn parse_id(&self) -> llamacol_api::ComponentId;
 }
 
 impl ParseId for str {
-    fn parse_id(&self) -> llamacol_pipeline::ComponentId {
-        llamacol_pipeline::ComponentId::parse(self).expect("id")
+    fn parse_id(&self) -> llamacol_api::ComponentId {
+        llamacol_api::ComponentId::parse(self).expect("id")
     }
 }
 

@@ -1,6 +1,6 @@
 //! `processors.redact` config.
 
-use llamacol_pipeline::config::{ComponentConfig, Issue};
+use llamacol_api::config::{ComponentConfig, Issue};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]

@@ -9,12 +9,10 @@ mod config;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use llamacol_pipeline::config::{parse_block, ConfigSpec};
-use llamacol_pipeline::otlp::common::v1::{any_value::Value, AnyValue, KeyValue};
-use llamacol_pipeline::serde_yaml;
-use llamacol_pipeline::{
-    Batch, BoxError, BuildContext, ConsumeError, Consumer, Processor, ProcessorFactory, Signal,
-};
+use llamacol_api::config::{parse_block, ConfigSpec};
+use llamacol_api::otlp::common::v1::{any_value::Value, AnyValue, KeyValue};
+use llamacol_api::serde_yaml;
+use llamacol_api::{Batch, BoxError, BuildContext, ConsumeError, Consumer, Processor, ProcessorFactory, Signal};
 use regex::RegexSet;
 
 pub use config::RedactConfig;

@@ -1,9 +1,9 @@
 use std::sync::Arc;
 
-use llamacol_pipeline::attributes::string;
-use llamacol_pipeline::config::parse_block;
-use llamacol_pipeline::otlp::collector::logs::v1::ExportLogsServiceRequest;
-use llamacol_pipeline::otlp::collector::trace::v1::ExportTraceServiceRequest;
+use llamacol_api::attributes::string;
+use llamacol_api::config::parse_block;
+use llamacol_api::otlp::collector::logs::v1::ExportLogsServiceRequest;
+use llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest;
 use llamacol_pipeline::testing::{check_processor, sample_logs, sample_traces, Capture, Flow};
 
 use super::*;

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::room::{Reservation, Room};
 use super::{Queue, Queued, Refused};
 use crate::batch::Batch;
+use llamacol_api::queue::{Reservation, Room};
 
 pub struct MemoryQueue {
     room: Arc<Room>,

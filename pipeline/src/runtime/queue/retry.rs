@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rand::Rng;
+use llamacol_api::backoff::Backoff;
 use tokio_util::sync::CancellationToken;
 
 use super::fit::RequestFit;
@@ -120,7 +120,7 @@ impl Retrier {
         started: Instant,
     ) -> Attempt {
         let mut items = batch.items();
-        let mut interval = self.settings.initial_interval;
+        let mut backoff = Backoff::started_at(self.settings.policy(), started);
         let mut failing = false;
         let closed = || {
             ConsumeError::retryable(QueueError::Closed {
@@ -168,16 +168,13 @@ impl Retrier {
                 tracing::warn!(component = %self.id, error = %error, items, "export failed permanently; data dropped");
                 return Attempt::GivenUp(error);
             }
-            let wait = error
-                .retry_after()
-                .unwrap_or_else(|| jitter(interval, self.settings.randomization_factor));
-            let max = self.settings.max_elapsed_time;
-            if !max.is_zero() && started.elapsed() + wait > max {
+            let Some(wait) = backoff.next_wait(error.retry_after()) else {
                 self.stop_failing(failing);
                 Counters::add(&counters.failed, items);
+                let max = self.settings.max_elapsed_time;
                 tracing::warn!(component = %self.id, error = %error, items, "export still failing after {max:?} of retries; data dropped");
                 return Attempt::GivenUp(error);
-            }
+            };
             if !failing {
                 failing = true;
                 self.retrying.fetch_add(1, Ordering::Relaxed);
@@ -194,9 +191,6 @@ impl Retrier {
                     return Attempt::Stopped(error);
                 }
             }
-            interval = interval
-                .mul_f64(self.settings.multiplier)
-                .min(self.settings.max_interval);
         }
     }
 
@@ -238,14 +232,4 @@ enum Attempt {
     Kept(ConsumeError),
     /// Cut off at the shutdown deadline (in memory): counted unknown or dropped.
     Stopped(ConsumeError),
-}
-
-/// `interval` spread uniformly over +/- `factor` of itself.
-pub fn jitter(interval: Duration, factor: f64) -> Duration {
-    let factor = factor.clamp(0.0, 1.0);
-    if factor == 0.0 {
-        return interval;
-    }
-    let scale = rand::rng().random_range((1.0 - factor)..=(1.0 + factor));
-    interval.mul_f64(scale)
 }

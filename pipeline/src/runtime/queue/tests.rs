@@ -144,7 +144,7 @@ impl crate::component::Exporter for Limited {
         self.declared
     }
 
-    async fn export(&self, batch: &mut Batch) -> Result<(), crate::ConsumeError> {
+    async fn export(&self, batch: &mut Batch) -> Result<(), llamacol_api::ConsumeError> {
         let size = batch.encoded_len();
         self.seen.lock().expect("lock").push(size);
         if size > self.limit {
@@ -153,7 +153,9 @@ impl crate::component::Exporter for Limited {
                 self.limit
             );
             let stated = self.states_limit.then_some(self.limit);
-            return Err(crate::ConsumeError::request_too_large(message, stated));
+            return Err(llamacol_api::ConsumeError::request_too_large(
+                message, stated,
+            ));
         }
         self.delivered
             .fetch_add(batch.items(), std::sync::atomic::Ordering::SeqCst);
@@ -162,7 +164,7 @@ impl crate::component::Exporter for Limited {
 }
 
 fn retrier() -> super::Retrier {
-    let id = crate::ComponentId::parse("otlp/limited").expect("id");
+    let id = llamacol_api::ComponentId::parse("otlp/limited").expect("id");
     super::Retrier::new(id, crate::config::RetrySettings::default(), false)
 }
 

@@ -7,7 +7,6 @@
 
 pub mod genai;
 mod ring;
-mod sampler;
 pub mod traces;
 
 use std::collections::BTreeMap;
@@ -15,7 +14,6 @@ use std::sync::{Mutex, PoisonError};
 
 pub use genai::{GenAiCall, GenAiTotals};
 pub use ring::{number, Ring, WINDOW_SECONDS};
-pub use sampler::sample_every_second;
 use traces::{RecentTraces, TraceId};
 
 use crate::otlp::collector::trace::v1::ExportTraceServiceRequest;

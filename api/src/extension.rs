@@ -1,15 +1,16 @@
 //! Extensions: components outside pipelines that others use by id (the Collector's
 //! model), such as a storage for persistent exporter queues or a health endpoint.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 
 use crate::component::ComponentId;
 use crate::config::ConfigSpec;
 use crate::consumer::BoxError;
-use crate::runtime::QueueStorage;
-use crate::telemetry::Telemetry;
+use crate::queue::QueueStorage;
 
 /// What an extension's build function is told: its id, and the service status a health
 /// endpoint reports.
@@ -20,22 +21,31 @@ pub struct ExtensionContext {
 }
 
 /// Whether the pipelines are running: true once every component started, false again
-/// as soon as shutdown begins.
-#[derive(Clone)]
-pub struct ServiceStatus(Arc<Telemetry>);
+/// as soon as shutdown begins. The engine sets it; a health endpoint reads it.
+#[derive(Clone, Default)]
+pub struct ServiceStatus(Arc<Readiness>);
+
+#[derive(Default)]
+struct Readiness {
+    running: AtomicBool,
+    /// When the service last became ready (`health_check`'s `upSince`).
+    since: Mutex<Option<SystemTime>>,
+}
 
 impl ServiceStatus {
-    pub fn new(telemetry: Arc<Telemetry>) -> ServiceStatus {
-        ServiceStatus(telemetry)
+    pub fn set_running(&self, running: bool) {
+        *self.0.since.lock().unwrap_or_else(PoisonError::into_inner) =
+            running.then(SystemTime::now);
+        self.0.running.store(running, Ordering::SeqCst);
     }
 
     pub fn is_running(&self) -> bool {
-        self.0.is_ready()
+        self.0.running.load(Ordering::SeqCst)
     }
 
     /// Since when the pipelines have been running; `None` while they are not.
-    pub fn running_since(&self) -> Option<std::time::SystemTime> {
-        self.0.ready_since()
+    pub fn running_since(&self) -> Option<SystemTime> {
+        *self.0.since.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

@@ -32,7 +32,7 @@ async fn echo(config: &ServerTlsConfig) -> u16 {
     .expect("incoming");
     tokio::spawn(async move {
         loop {
-            let (mut tls, _) = axum::serve::Listener::accept(&mut incoming).await;
+            let (mut tls, _) = incoming.accept().await;
             tokio::spawn(async move {
                 let mut buf = [0u8; 4];
                 if tls.read_exact(&mut buf).await.is_ok() {

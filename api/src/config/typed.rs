@@ -115,7 +115,7 @@ pub fn parse_block<C: ComponentConfig>(value: &Value) -> Result<C, crate::consum
 }
 
 /// Turns serde's messages into ours: unknown keys get a did-you-mean from the expected list.
-pub(super) fn describe_error(path: String, message: &str) -> Issue {
+pub fn describe_error(path: String, message: &str) -> Issue {
     let ticks: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
     if let Some(rest) = message.strip_prefix("unknown field ") {
         let key = ticks.first().copied().unwrap_or_default();

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::{genai, Panel};
 use crate::component::Kind;
+use crate::live::{genai, number, Panel};
 use crate::telemetry::{scope_json, Scope, Telemetry, OUTCOME_NAMES};
 
 /// The columns of the pipeline chart: the process's resident memory, and items per
@@ -87,7 +87,7 @@ impl Sampler {
                     .map(|(name, r)| {
                         (
                             (*name).to_string(),
-                            r.map_or(serde_json::Value::Null, super::number),
+                            r.map_or(serde_json::Value::Null, number),
                         )
                     })
                     .collect::<serde_json::Map<_, _>>()

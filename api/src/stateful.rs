@@ -1,5 +1,5 @@
-//! The worker every stateful processor needs (what `batch` runs on; tail sampling and
-//! rule evaluation will too): a bounded inbox whose send is the backpressure, a timer, and
+//! The worker every stateful processor runs on (`batch`, `tail_sampling`, `slo`): a
+//! bounded inbox whose send is the backpressure, a timer, and
 //! delivery downstream that retries while the next stage refuses retryably, counts what a
 //! permanent refusal or the shutdown deadline leaves undelivered, and flushes everything
 //! on shutdown. A processor supplies only its [`State`].
@@ -13,9 +13,18 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::backoff::{Backoff, BackoffPolicy};
 use crate::batch::Batch;
-use crate::component::{DropCounter, Processor};
+use crate::component::Processor;
 use crate::consumer::{BoxError, ConsumeError, Consumer};
+use crate::outcome::OutcomeCounter;
+
+/// Pauses between offers of a batch the next stage refused retryably: from 50 ms,
+/// doubling, to 2 s (the stage is in-process: it frees room quickly or not at all).
+const REFUSED_BACKOFF: BackoffPolicy =
+    BackoffPolicy::doubling(Duration::from_millis(50), Duration::from_secs(2));
+/// The longest pause, even when the stage asks for more (`Retry-After`).
+const MAX_PAUSE: Duration = Duration::from_secs(5);
 
 /// What a stateful processor holds between batches. Called from one task only.
 pub trait State: Send + 'static {
@@ -62,7 +71,7 @@ impl StatefulProcessor {
         state: Box<dyn State>,
         inbox: usize,
         next: Arc<dyn Consumer>,
-        dropped: DropCounter,
+        dropped: OutcomeCounter,
     ) -> StatefulProcessor {
         let (tx, rx) = mpsc::channel(inbox.max(1));
         let hard_stop = CancellationToken::new();
@@ -140,7 +149,7 @@ struct Worker {
     id: String,
     state: Box<dyn State>,
     next: Arc<dyn Consumer>,
-    dropped: DropCounter,
+    dropped: OutcomeCounter,
     hard_stop: CancellationToken,
 }
 
@@ -200,7 +209,7 @@ impl Worker {
     /// the rest).
     async fn send(&mut self, batch: Batch) -> bool {
         let items = batch.items();
-        let mut wait = Duration::from_millis(50);
+        let mut backoff = Backoff::new(REFUSED_BACKOFF);
         loop {
             let asked = Instant::now();
             let result = tokio::select! {
@@ -218,7 +227,10 @@ impl Worker {
                     // (`block_on_overflow`): time spent there counts toward the backoff,
                     // so a stage that waited is asked again at once, and only a stage that
                     // refuses at once (memory_limiter) is retried after a pause.
-                    let pause = e.retry_after().unwrap_or(wait).min(Duration::from_secs(5));
+                    let pause = backoff
+                        .next_wait(e.retry_after())
+                        .unwrap_or(MAX_PAUSE)
+                        .min(MAX_PAUSE);
                     tokio::select! {
                         () = tokio::time::sleep_until(asked + pause) => {}
                         () = self.hard_stop.cancelled() => {
@@ -226,7 +238,6 @@ impl Worker {
                             return false;
                         }
                     }
-                    wait = (wait * 2).min(Duration::from_secs(2));
                 }
                 Err(e) => {
                     self.dropped.add(items);

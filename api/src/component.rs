@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use crate::batch::Batch;
 use crate::config::ConfigSpec;
 use crate::consumer::{BoxError, ConsumeError, Consumer};
+use crate::outcome::OutcomeCounter;
 use crate::signal::Signal;
 
 /// `type` or `type/name`, as in the OpenTelemetry Collector.
@@ -98,32 +99,16 @@ pub struct BuildContext {
     pub pipeline: Option<String>,
     /// For stateful components: count here what was accepted but can no longer be
     /// delivered (the wrapper counts everything else).
-    pub dropped: DropCounter,
+    pub dropped: OutcomeCounter,
     /// For sampling processors: count here what they decided not to pass on.
-    pub sampled_out: SampledOutCounter,
+    pub sampled_out: OutcomeCounter,
     /// For scraping receivers: count failed fetches here (shown as the receiver's
     /// `failed` counter).
-    pub failures: FailureCounter,
+    pub failures: OutcomeCounter,
     /// What this node's components discovered (llama.cpp servers, GPUs): publish and read.
     pub node: crate::node::NodeContext,
     /// The running authenticator extensions, for `auth: {authenticator: ...}`.
     pub auth: crate::auth::Authenticators,
-}
-
-/// Counts a receiver's failed scrapes.
-#[derive(Debug, Clone, Default)]
-pub struct FailureCounter(Option<Arc<crate::telemetry::Counters>>);
-
-impl FailureCounter {
-    pub fn new(counters: Arc<crate::telemetry::Counters>) -> Self {
-        FailureCounter(Some(counters))
-    }
-
-    pub fn add(&self, n: usize) {
-        if let Some(c) = &self.0 {
-            crate::telemetry::Counters::add(&c.failed, n);
-        }
-    }
 }
 
 impl BuildContext {
@@ -133,58 +118,12 @@ impl BuildContext {
             id,
             signals,
             pipeline: None,
-            dropped: DropCounter::default(),
-            sampled_out: SampledOutCounter::default(),
-            failures: FailureCounter::default(),
+            dropped: OutcomeCounter::default(),
+            sampled_out: OutcomeCounter::default(),
+            failures: OutcomeCounter::default(),
             node: crate::node::NodeContext::default(),
             auth: crate::auth::Authenticators::default(),
         }
-    }
-}
-
-/// Counts items a component accepted and then had to discard.
-#[derive(Debug, Clone, Default)]
-pub struct DropCounter(Option<Arc<crate::telemetry::Counters>>);
-
-impl DropCounter {
-    pub fn new(counters: Arc<crate::telemetry::Counters>) -> Self {
-        DropCounter(Some(counters))
-    }
-
-    pub fn add(&self, items: usize) {
-        if let Some(c) = &self.0 {
-            crate::telemetry::Counters::add(&c.dropped, items);
-        }
-    }
-}
-
-/// Counts items a sampling processor decided not to pass on (not a loss).
-#[derive(Debug, Clone, Default)]
-pub struct SampledOutCounter(Option<Arc<crate::telemetry::Counters>>);
-
-impl SampledOutCounter {
-    pub fn new(counters: Arc<crate::telemetry::Counters>) -> Self {
-        SampledOutCounter(Some(counters))
-    }
-
-    pub fn add(&self, items: usize) {
-        if let Some(c) = &self.0 {
-            crate::telemetry::Counters::add(&c.sampled_out, items);
-        }
-    }
-
-    /// Counts items a tail sampler decided early because a bound was reached.
-    pub fn decided_early(&self, items: usize) {
-        if let Some(c) = &self.0 {
-            crate::telemetry::Counters::add(&c.decided_early, items);
-        }
-    }
-
-    /// Items counted so far (0 when not attached to telemetry).
-    pub fn get(&self) -> u64 {
-        self.0.as_ref().map_or(0, |c| {
-            c.sampled_out.load(std::sync::atomic::Ordering::Relaxed)
-        })
     }
 }
 

@@ -248,8 +248,8 @@ impl ResolvesServerCert for Reloading {
 /// Connections accepted on `listener` after their TLS handshake. Handshakes run
 /// concurrently (a slow or silent client holds up no one) with a 10 s deadline; a failed
 /// one (no client certificate under mTLS, a plaintext client) is logged at debug and
-/// dropped. Serve it with `axum::serve` (it is an axum `Listener`) or, for tonic,
-/// through [`TlsIncoming::into_stream`].
+/// dropped. Serve it with `axum::serve` (feature `axum`: it is then an axum `Listener`)
+/// or, for tonic, through [`TlsIncoming::into_stream`].
 pub struct TlsIncoming {
     connections: tokio::sync::mpsc::Receiver<(TlsStream, std::net::SocketAddr)>,
     local: std::net::SocketAddr,
@@ -311,18 +311,30 @@ impl TlsIncoming {
             rx.recv().await.map(|(tls, _)| (Ok(tls), rx))
         })
     }
+
+    /// The next connection, handshake done. Once the accept loop has ended (shutdown)
+    /// this never returns: there are no more connections, ever.
+    pub async fn accept(&mut self) -> (TlsStream, std::net::SocketAddr) {
+        match self.connections.recv().await {
+            Some(c) => c,
+            None => std::future::pending().await,
+        }
+    }
+
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.local
+    }
 }
 
+/// For receivers and exporters that serve HTTP with axum (feature `axum`, off for a
+/// plugin that does not serve).
+#[cfg(feature = "axum")]
 impl axum::serve::Listener for TlsIncoming {
     type Io = TlsStream;
     type Addr = std::net::SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.connections.recv().await {
-            Some(c) => c,
-            // The accept loop ended (shutdown): no more connections, ever.
-            None => std::future::pending().await,
-        }
+        TlsIncoming::accept(self).await
     }
 
     fn local_addr(&self) -> std::io::Result<Self::Addr> {

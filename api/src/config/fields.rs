@@ -3,13 +3,13 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use llamacol_pipeline::config::{ByteSize, ComponentConfig};
+//! use llamacol_api::config::{ByteSize, ComponentConfig};
 //!
 //! #[derive(Debug, serde::Deserialize)]
 //! #[serde(deny_unknown_fields, default)]   // unknown keys are errors, every key optional
 //! struct MyConfig {
 //!     /// How long to wait for the backend. Default 5s.
-//!     #[serde(with = "llamacol_pipeline::config::duration")]
+//!     #[serde(with = "llamacol_api::config::duration")]
 //!     timeout: Duration,
 //!     /// Largest request sent. Default 4MiB.
 //!     max_request: ByteSize,
@@ -58,7 +58,7 @@ pub fn check_listen(path: &str, endpoint: &str, example_port: u16) -> Option<Iss
     })
 }
 
-/// `#[serde(with = "llamacol_pipeline::config::duration")]`: humantime strings such as
+/// `#[serde(with = "llamacol_api::config::duration")]`: humantime strings such as
 /// `200ms`, `10s`, `5m`, `1h30m`, as every built-in component reads them.
 pub mod duration {
     pub use humantime_serde::{deserialize, serialize};

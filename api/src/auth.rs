@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::Deserialize;
 
 /// `auth:` under a receiver protocol or an exporter.
@@ -88,56 +88,6 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
         return false;
     }
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// The axum middleware a receiver's HTTP server puts in front of its routes: 401 with
-/// the challenge when the authenticator refuses, counted in `refused`.
-pub async fn http_guard(
-    axum::extract::State(guard): axum::extract::State<Guard>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    match guard.authenticator.check(request.headers()) {
-        Ok(()) => next.run(request).await,
-        Err(refusal) => {
-            guard.refused();
-            tracing::debug!(component = %guard.component, reason = %refusal, "HTTP request refused: unauthenticated");
-            let mut response = axum::response::IntoResponse::into_response((
-                axum::http::StatusCode::UNAUTHORIZED,
-                format!("unauthenticated: {refusal}"),
-            ));
-            if let Ok(v) = HeaderValue::from_str(guard.authenticator.challenge()) {
-                response
-                    .headers_mut()
-                    .insert(axum::http::header::WWW_AUTHENTICATE, v);
-            }
-            response
-        }
-    }
-}
-
-/// What a receiver's guard needs: the authenticator, and where refusals are counted.
-#[derive(Clone)]
-pub struct Guard {
-    pub authenticator: Arc<dyn Authenticator>,
-    pub component: String,
-    pub counters: Arc<crate::node::TargetCounters>,
-}
-
-impl Guard {
-    pub fn refused(&self) {
-        crate::node::TargetCounters::add(&self.counters.sent, 1);
-    }
-
-    /// gRPC: `UNAUTHENTICATED` unless the metadata passes.
-    pub fn check_grpc(&self, metadata: &tonic::metadata::MetadataMap) -> Result<(), tonic::Status> {
-        let headers = metadata.clone().into_headers();
-        self.authenticator.check(&headers).map_err(|refusal| {
-            self.refused();
-            tracing::debug!(component = %self.component, reason = %refusal, "gRPC request refused: unauthenticated");
-            tonic::Status::unauthenticated(format!("unauthenticated: {refusal}"))
-        })
-    }
 }
 
 #[cfg(test)]

@@ -70,74 +70,19 @@ struct Alerts {
     targets: Vec<(TargetFamily, String, String, Arc<TargetCounters>)>,
 }
 
-/// A family of per-target counters and how it is rendered.
+/// A family of per-target counters a component contributes to `/metrics`, rendered
+/// `metric{component, <label>=target, outcome}` with the outcomes in the order of
+/// [`TargetCounters`]' fields. A component declares its families as constants; the
+/// engine renders whatever families were counted, by metric name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TargetFamily {
-    /// `llamacol_alert_notifications_total{component,target,outcome}`: alerts sent to
-    /// `alertmanager` / `webhook`.
-    AlertNotifications,
-    /// `llamacol_exporter_backend_items_total{component,backend,outcome}`: items a
-    /// load-balancing exporter sent to each backend.
-    ExporterBackend,
-    /// `llamacol_graphistry_datasets_total{component,server,outcome}`: trace graphs a
-    /// `graphistry` exporter uploaded (or wrote to its `offline_dir`).
-    GraphistryDatasets,
-    /// `llamacol_graphistry_spans_total{component,server,outcome}`: the spans in them.
-    GraphistrySpans,
-    /// `llamacol_receiver_unauthenticated_requests_total{component,protocol,outcome}`:
-    /// requests a receiver refused because its authenticator did not accept them.
-    ReceiverAuth,
-}
-
-impl TargetFamily {
-    /// Every family, in the order `/metrics` shows them.
-    pub const ALL: [TargetFamily; 5] = [
-        TargetFamily::AlertNotifications,
-        TargetFamily::ExporterBackend,
-        TargetFamily::GraphistryDatasets,
-        TargetFamily::GraphistrySpans,
-        TargetFamily::ReceiverAuth,
-    ];
-
-    pub fn metric(self) -> &'static str {
-        match self {
-            TargetFamily::AlertNotifications => "llamacol_alert_notifications_total",
-            TargetFamily::ExporterBackend => "llamacol_exporter_backend_items_total",
-            TargetFamily::GraphistryDatasets => "llamacol_graphistry_datasets_total",
-            TargetFamily::GraphistrySpans => "llamacol_graphistry_spans_total",
-            TargetFamily::ReceiverAuth => "llamacol_receiver_unauthenticated_requests_total",
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            TargetFamily::AlertNotifications => "target",
-            TargetFamily::ExporterBackend => "backend",
-            TargetFamily::GraphistryDatasets | TargetFamily::GraphistrySpans => "server",
-            TargetFamily::ReceiverAuth => "protocol",
-        }
-    }
-
-    pub fn help(self) -> &'static str {
-        match self {
-            TargetFamily::AlertNotifications => "Alerts an alerting processor sent (outcome sent), gave up on after retries (failed) or could not queue (dropped), per target.",
-            TargetFamily::ExporterBackend => "Items a load-balancing exporter delivered to a backend (outcome sent), or whose export to it failed and that were routed to another backend or retried (failed).",
-            TargetFamily::GraphistryDatasets => "Trace graphs a graphistry exporter uploaded or wrote offline (delivered), whose upload failed and is retried (failed), or that it gave up on (dropped).",
-            TargetFamily::GraphistrySpans => "Spans in the graphs a graphistry exporter delivered (delivered), spans that did not fit a full window and went to the next one (carried_over), and spans in graphs it gave up on (dropped).",
-            TargetFamily::ReceiverAuth => "Requests a receiver refused because its authenticator did not accept their credentials (gRPC UNAUTHENTICATED, HTTP 401).",
-        }
-    }
-
-    /// The outcomes shown, in the order of [`TargetCounters`]' fields.
-    pub fn outcomes(self) -> &'static [&'static str] {
-        match self {
-            TargetFamily::AlertNotifications => &["sent", "failed", "dropped"],
-            TargetFamily::ExporterBackend => &["sent", "failed"],
-            TargetFamily::GraphistryDatasets => &["delivered", "failed", "dropped"],
-            TargetFamily::GraphistrySpans => &["delivered", "carried_over", "dropped"],
-            TargetFamily::ReceiverAuth => &["refused"],
-        }
-    }
+pub struct TargetFamily {
+    /// The metric name (`llamacol_..._total`).
+    pub metric: &'static str,
+    /// The label naming the target (`target`, `backend`, `server`, `protocol`).
+    pub label: &'static str,
+    pub help: &'static str,
+    /// The `outcome` values of `sent`, `failed`, `dropped`, as many as the family uses.
+    pub outcomes: &'static [&'static str],
 }
 
 /// What one component sent to one target.
