@@ -17,6 +17,7 @@ pub mod clock;
 pub mod component;
 pub mod config;
 pub mod consumer;
+pub mod exposition;
 pub mod extension;
 pub mod http;
 pub mod live;

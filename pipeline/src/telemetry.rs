@@ -1,11 +1,11 @@
 //! llamacol's own counters, rendered in Prometheus text format by the admin server.
 
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::component::Kind;
 use crate::signal::Signal;
+use llamacol_api::exposition::{write_family, write_sample};
 pub use llamacol_api::outcome::Counters;
 
 /// Where a set of counters is attached.
@@ -244,18 +244,19 @@ impl Telemetry {
                 } else {
                     help
                 };
-                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+                write_family(&mut out, &name, "counter", help);
                 for (scope, values) in rows {
-                    let _ = write!(
-                        out,
-                        "{name}{{component=\"{}\",signal=\"{}\"",
-                        escape(&scope.component),
-                        scope.signal
+                    let labels = [
+                        ("component", scope.component.as_str()),
+                        ("signal", scope.signal.as_str()),
+                    ];
+                    let pipeline = scope.pipeline.as_deref().map(|p| ("pipeline", p));
+                    write_sample(
+                        &mut out,
+                        &name,
+                        labels.into_iter().chain(pipeline),
+                        values[i],
                     );
-                    if let Some(p) = &scope.pipeline {
-                        let _ = write!(out, ",pipeline=\"{}\"", escape(p));
-                    }
-                    let _ = writeln!(out, "}} {}", values[i]);
                 }
             }
         }
@@ -300,32 +301,38 @@ impl Telemetry {
         families.dedup();
         for family in families {
             let name = family.metric;
-            let _ = writeln!(out, "# HELP {name} {}\n# TYPE {name} counter", family.help);
+            write_family(&mut out, name, "counter", family.help);
             for (_, component, target, values) in targets.iter().filter(|t| t.0 == family) {
                 for (outcome, value) in family.outcomes.iter().zip(values) {
-                    let _ = writeln!(
-                        out,
-                        "{name}{{component=\"{}\",{}=\"{}\",outcome=\"{outcome}\"}} {value}",
-                        escape(component),
-                        family.label,
-                        escape(target)
-                    );
+                    let labels = [
+                        ("component", component.as_str()),
+                        (family.label, target.as_str()),
+                        ("outcome", outcome),
+                    ];
+                    write_sample(&mut out, name, labels, value);
                 }
             }
         }
         // The standard process metrics (client_golang's names), for the Collector
         // dashboard's memory and CPU panels.
         if let Some(rss) = crate::memory::resident_bytes() {
-            let _ = writeln!(out, "# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {rss}");
+            let name = "process_resident_memory_bytes";
+            write_family(&mut out, name, "gauge", "Resident memory size in bytes.");
+            write_sample(&mut out, name, [], rss);
         }
         if let Some(cpu) = crate::memory::cpu_seconds() {
-            let _ = writeln!(out, "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total {cpu}");
+            let name = "process_cpu_seconds_total";
+            write_family(
+                &mut out,
+                name,
+                "counter",
+                "Total user and system CPU time spent in seconds.",
+            );
+            write_sample(&mut out, name, [], cpu);
         }
-        let _ = writeln!(
-            out,
-            "# HELP llamacol_build_info llamacol version.\n# TYPE llamacol_build_info gauge\nllamacol_build_info{{version=\"{}\"}} 1",
-            env!("CARGO_PKG_VERSION")
-        );
+        let name = "llamacol_build_info";
+        write_family(&mut out, name, "gauge", "llamacol version.");
+        write_sample(&mut out, name, [("version", env!("CARGO_PKG_VERSION"))], 1);
         out
     }
 }
@@ -370,17 +377,10 @@ fn write_exporter_families<T>(
         return;
     }
     for (name, kind, help, value) in families {
-        let _ = writeln!(
-            out,
-            "# HELP llamacol_exporter_{name} {help}\n# TYPE llamacol_exporter_{name} {kind}"
-        );
+        let name = format!("llamacol_exporter_{name}");
+        write_family(out, &name, kind, help);
         for row in rows {
-            let _ = writeln!(
-                out,
-                "llamacol_exporter_{name}{{component=\"{}\"}} {}",
-                escape(component(row)),
-                value(row)
-            );
+            write_sample(out, &name, [("component", component(row))], value(row));
         }
     }
 }
@@ -391,10 +391,4 @@ fn applies(scope: &Scope, i: usize) -> bool {
         (Kind::Exporter, false) => i >= 2,
         _ => i < 2,
     }
-}
-
-fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }

@@ -61,9 +61,10 @@ pub fn cumulative_buckets(bounds: &[f64], counts: &[u64]) -> Vec<(String, u64)> 
         .map(|(i, c)| {
             total += c;
             (
-                bounds
-                    .get(i)
-                    .map_or_else(|| "+Inf".to_string(), |b| super::render::number(*b)),
+                bounds.get(i).map_or_else(
+                    || "+Inf".to_string(),
+                    |b| llamacol_api::exposition::number(*b),
+                ),
                 total,
             )
         })

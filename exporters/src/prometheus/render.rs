@@ -2,6 +2,8 @@
 
 use std::fmt::Write as _;
 
+use llamacol_api::exposition::{self, number, write_family};
+
 use super::observe::{cumulative_buckets, Labels, Value};
 use super::store::FamilySnapshot;
 use super::translate::FamilyType;
@@ -31,10 +33,7 @@ pub fn render(families: &[FamilySnapshot], format: Format, timestamps: bool) -> 
         } else {
             &f.name
         };
-        if !f.help.is_empty() {
-            let _ = writeln!(out, "# HELP {family_name} {}", escape_help(&f.help));
-        }
-        let _ = writeln!(out, "# TYPE {family_name} {}", f.family.as_str());
+        write_family(&mut out, family_name, f.family.as_str(), &f.help);
         let mut series: Vec<&(std::sync::Arc<Labels>, std::sync::Arc<super::store::Point>)> =
             f.series.iter().collect();
         series.sort_by(|a, b| a.0.cmp(&b.0));
@@ -135,23 +134,8 @@ pub fn render(families: &[FamilySnapshot], format: Format, timestamps: bool) -> 
 }
 
 fn write_labels(out: &mut String, labels: &Labels, extra: Option<(&str, &str)>) {
-    if labels.is_empty() && extra.is_none() {
-        return;
-    }
-    out.push('{');
-    let mut first = true;
-    for (k, v) in labels
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .chain(extra)
-    {
-        if !first {
-            out.push(',');
-        }
-        first = false;
-        let _ = write!(out, "{k}=\"{}\"", escape_value(v));
-    }
-    out.push('}');
+    let labels = labels.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    exposition::write_labels(out, labels.chain(extra));
 }
 
 fn write_exemplar(out: &mut String, e: &super::observe::Exemplar) {
@@ -163,29 +147,4 @@ fn write_exemplar(out: &mut String, e: &super::observe::Exemplar) {
         number(e.value),
         e.time_ms as f64 / 1000.0
     );
-}
-
-/// Floats as Prometheus writes them: `+Inf`, `-Inf`, `NaN`, else the shortest form.
-pub fn number(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v.is_infinite() {
-        if v > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        }
-    } else {
-        format!("{v}")
-    }
-}
-
-fn escape_value(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-fn escape_help(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('\n', "\\n")
 }

@@ -24,8 +24,8 @@ pub use config::{RemoteWriteConfig, TargetInfo};
 pub use proto::{Label, Sample, TimeSeries, WriteRequest};
 
 use crate::prometheus::observe::{cumulative_buckets, Options, Value as PointValue};
-use crate::prometheus::render::number;
 use crate::prometheus::Ingest;
+use llamacol_api::exposition::number;
 use llamacol_api::http::{classify, parse_retry_after, read_refusal};
 
 /// Accumulated series not updated for this long are forgotten (bounds the memory that
