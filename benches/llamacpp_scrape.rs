@@ -3,7 +3,7 @@
 //! the parsing alone. Run: `cargo bench --bench llamacpp_scrape`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use llamacol_receivers::llamacpp::{parse, LlamaCppConfig, Scraper};
+use llamacol_receivers::llamacpp::{parse, LlamaCppConfig, TargetScraper};
 
 fn fixture(name: &str) -> String {
     let dir = llamacol_pipeline::testing::fixtures_dir().join("llamacpp");
@@ -43,11 +43,11 @@ fn bench(c: &mut Criterion) {
         llamacol_pipeline::config::parse(&llamacol_api::serde_yaml::from_str(&yaml).expect("yaml"))
             .expect("config");
     let mut scraper = runtime
-        .block_on(async { Scraper::new(&config.targets[0], &config) })
+        .block_on(async { TargetScraper::new(&config.targets[0], &config) })
         .expect("scraper");
     c.bench_function(
         "llamacpp scrape cycle (4 endpoints, loopback, fixtures)",
-        |b| b.iter(|| runtime.block_on(scraper.scrape())),
+        |b| b.iter(|| runtime.block_on(scraper.cycle())),
     );
     let text = fixture("metrics_during.txt");
     let slots = fixture("slots_busy.json");

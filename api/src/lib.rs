@@ -29,6 +29,7 @@ pub mod outcome;
 pub mod queue;
 pub mod repeated;
 pub mod rpc_status;
+pub mod scrape;
 pub mod signal;
 pub mod split;
 pub mod stateful;

@@ -12,6 +12,7 @@ use llamacol_api::otlp::metrics::v1::{
     metric, number_data_point, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
 };
 use llamacol_api::otlp::resource::v1::Resource;
+use llamacol_api::scrape::{Scraped, Scraper};
 
 use super::config::{LlamaCppConfig, Target};
 use super::parse::{self, Health, Props};
@@ -22,7 +23,7 @@ pub struct Response {
 }
 
 /// Per-target state carried between cycles.
-pub struct Scraper {
+pub struct TargetScraper {
     pub name: String,
     base: String,
     address: String,
@@ -45,11 +46,11 @@ pub struct Scraper {
 
 use llamacol_api::clock::unix_nanos as now_ns;
 
-impl Scraper {
+impl TargetScraper {
     pub fn new(
         target: &Target,
         config: &LlamaCppConfig,
-    ) -> Result<Scraper, llamacol_api::BoxError> {
+    ) -> Result<TargetScraper, llamacol_api::BoxError> {
         let base = target.endpoint.trim_end_matches('/').to_string();
         let url = reqwest::Url::parse(&base).map_err(|e| format!("target `{base}`: {e}"))?;
         let address = url.host_str().unwrap_or_default().to_string();
@@ -59,7 +60,7 @@ impl Scraper {
             &llamacol_api::http::TlsConfig::default(),
             &target.headers,
         )?;
-        Ok(Scraper {
+        Ok(TargetScraper {
             name: target
                 .name
                 .clone()
@@ -101,7 +102,7 @@ impl Scraper {
     }
 
     /// Notes an endpoint's outcome; returns whether it failed. Changes are logged together
-    /// at the end of the cycle ([`Scraper::log_changes`]), one line per target.
+    /// at the end of the cycle ([`TargetScraper::log_changes`]), one line per target.
     fn outcome(&mut self, endpoint: &'static str, outcome: Result<(), String>) -> bool {
         let (text, failed) = match &outcome {
             Ok(()) => ("ok".to_string(), false),
@@ -136,7 +137,7 @@ impl Scraper {
     }
 
     /// One cycle. Returns the request and how many endpoint fetches failed.
-    pub async fn scrape(&mut self) -> (ExportMetricsServiceRequest, usize) {
+    pub async fn cycle(&mut self) -> (ExportMetricsServiceRequest, usize) {
         let props_due = self.config.props
             && self
                 .props_read
@@ -297,7 +298,7 @@ impl Scraper {
     }
 
     /// Publish on this node context (the service's, in a pipeline).
-    pub fn publishing_to(mut self, node: NodeContext) -> Scraper {
+    pub fn publishing_to(mut self, node: NodeContext) -> TargetScraper {
         self.node = node;
         self
     }
@@ -516,5 +517,17 @@ fn sum(name: &str, unit: &str, data_points: Vec<NumberDataPoint>) -> Metric {
             is_monotonic: true,
         })),
         ..Default::default()
+    }
+}
+
+#[async_trait::async_trait]
+impl Scraper for TargetScraper {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn scrape(&mut self) -> Scraped {
+        let (request, failed) = self.cycle().await;
+        Scraped { request, failed }
     }
 }

@@ -12,6 +12,7 @@ use llamacol_pipeline::testing::{
 };
 
 use super::*;
+use llamacol_api::Batch;
 
 /// A stand-in llama-server answering each path with a scripted status, body and delay.
 /// Status, body, delay before answering, `Process-Start-Time-Unix` header.
@@ -101,7 +102,7 @@ fn real_server() -> Arc<FakeServer> {
     fake
 }
 
-fn scraper(endpoint: &str, timeout_ms: u64) -> Scraper {
+fn scraper(endpoint: &str, timeout_ms: u64) -> TargetScraper {
     let config: LlamaCppConfig = llamacol_api::config::parse(
         &llamacol_api::serde_yaml::from_str(&format!(
             "{{targets: [{{endpoint: \"{endpoint}\", name: llama-8b}}], timeout: {timeout_ms}ms}}"
@@ -109,7 +110,7 @@ fn scraper(endpoint: &str, timeout_ms: u64) -> Scraper {
         .expect("yaml"),
     )
     .expect("config");
-    Scraper::new(&config.targets[0], &config).expect("scraper")
+    TargetScraper::new(&config.targets[0], &config).expect("scraper")
 }
 
 fn metrics(r: &ExportMetricsServiceRequest) -> &[Metric] {
@@ -167,7 +168,7 @@ async fn real_server_outputs_become_otlp_metrics() {
     let base = serve(real_server()).await;
     let node = llamacol_api::NodeContext::new();
     let mut s = scraper(&base, 2000).publishing_to(node.clone());
-    let (r, failures) = s.scrape().await;
+    let (r, failures) = s.cycle().await;
     assert_eq!(failures, 0);
     // What /props said is on the node context for other components.
     let published = node.snapshot();
@@ -309,7 +310,7 @@ async fn throughput_from_deltas_and_restarts_give_a_new_start() {
     let base = serve(fake.clone()).await;
     let mut s = scraper(&base, 2000);
     fake.set("/metrics", 200, &fixture("metrics_before.txt"));
-    let (first, _) = s.scrape().await;
+    let (first, _) = s.cycle().await;
     assert!(
         find(&first, "llamacpp.prompt_tokens.rate").is_none(),
         "needs two scrapes"
@@ -318,7 +319,7 @@ async fn throughput_from_deltas_and_restarts_give_a_new_start() {
         points(find(&first, "llamacpp.prompt_tokens").expect("counter"))[0].start_time_unix_nano;
     tokio::time::sleep(Duration::from_millis(100)).await;
     fake.set("/metrics", 200, &fixture("metrics_after.txt"));
-    let (second, _) = s.scrape().await;
+    let (second, _) = s.cycle().await;
     assert!(only(&second, "llamacpp.prompt_tokens.rate") > 0.0);
     assert!(only(&second, "llamacpp.generated_tokens.rate") > 0.0);
     assert_eq!(
@@ -329,7 +330,7 @@ async fn throughput_from_deltas_and_restarts_give_a_new_start() {
     // The server restarted: counters are back near zero.
     tokio::time::sleep(Duration::from_millis(20)).await;
     fake.set("/metrics", 200, &fixture("metrics_before.txt"));
-    let (third, _) = s.scrape().await;
+    let (third, _) = s.cycle().await;
     assert!(
         find(&third, "llamacpp.prompt_tokens.rate").is_none(),
         "no negative rate across a restart"
@@ -349,7 +350,7 @@ async fn the_process_start_header_is_never_the_counter_start() {
     fake.set_with_start("/metrics", &fixture("metrics_during.txt"), "600874937");
     let base = serve(fake).await;
     let before = now_ns();
-    let (r, _) = scraper(&base, 2000).scrape().await;
+    let (r, _) = scraper(&base, 2000).cycle().await;
     let start =
         points(find(&r, "llamacpp.prompt_tokens").expect("counter"))[0].start_time_unix_nano;
     assert!(
@@ -388,7 +389,7 @@ async fn a_slot_without_a_limit_has_no_remaining_point() {
     let fake = real_server();
     fake.set("/slots", 200, &fixture("slots_after.json"));
     let base = serve(fake).await;
-    let (r, _) = scraper(&base, 2000).scrape().await;
+    let (r, _) = scraper(&base, 2000).cycle().await;
     assert!(find(&r, "llamacpp.slot.remaining").is_none());
     assert_eq!(
         points(find(&r, "llamacpp.slot.context").expect("context")).len(),
@@ -414,7 +415,7 @@ async fn older_and_newer_llama_cpp_versions_both_read() {
     fake.set("/health", 503, r#"{"status":"loading model"}"#);
     let base = serve(fake.clone()).await;
     let mut s = scraper(&base, 2000);
-    let (r, _) = s.scrape().await;
+    let (r, _) = s.cycle().await;
     assert_eq!(only(&r, "llamacpp.kv_cache_usage_ratio"), 0.25);
     assert_eq!(
         find(&r, "llamacpp.kv_cache_usage_ratio").map(|m| m.unit.as_str()),
@@ -442,7 +443,7 @@ async fn older_and_newer_llama_cpp_versions_both_read() {
         503,
         r#"{"error":{"code":503,"message":"Loading model","type":"unavailable_error"}}"#,
     );
-    let (r, _) = s.scrape().await;
+    let (r, _) = s.cycle().await;
     assert_eq!(current_health(&r), ["loading"]);
     // An old "ok" body with extra fields.
     fake.set(
@@ -450,7 +451,7 @@ async fn older_and_newer_llama_cpp_versions_both_read() {
         200,
         r#"{"status":"ok","slots_idle":1,"slots_processing":0}"#,
     );
-    let (r, _) = s.scrape().await;
+    let (r, _) = s.cycle().await;
     assert_eq!(only(&r, "llamacpp.up"), 1.0);
 }
 
@@ -464,7 +465,7 @@ async fn disabled_endpoints_are_counted_and_the_others_keep_working() {
     );
     fake.set("/slots", 404, "not found");
     let base = serve(fake).await;
-    let (r, failures) = scraper(&base, 2000).scrape().await;
+    let (r, failures) = scraper(&base, 2000).cycle().await;
     assert_eq!(failures, 2);
     assert!(find(&r, "llamacpp.prompt_tokens").is_none());
     assert!(find(&r, "llamacpp.slots.total").is_none());
@@ -483,7 +484,7 @@ async fn garbage_bodies_are_errors_not_panics() {
     fake.set("/props", 200, "[1,2,3]");
     fake.set("/health", 200, "\u{0}\u{ff}");
     let base = serve(fake).await;
-    let (r, failures) = scraper(&base, 2000).scrape().await;
+    let (r, failures) = scraper(&base, 2000).cycle().await;
     assert_eq!(failures, 3, "metrics, slots and props unreadable");
     assert_eq!(
         only(&r, "llamacpp.up"),

@@ -21,12 +21,11 @@ use llamacol_api::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
 use llamacol_api::otlp::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use llamacol_api::otlp::metrics::v1::{ResourceMetrics, ScopeMetrics};
 use llamacol_api::otlp::resource::v1::Resource;
+use llamacol_api::scrape::{Schedule, ScrapeController, Scraped, Scraper};
 use llamacol_api::serde_yaml::Value;
 use llamacol_api::{
-    Batch, BoxError, BuildContext, Consumer, OutcomeCounter, Receiver, ReceiverFactory, Signal,
+    BoxError, BuildContext, Consumer, OutcomeCounter, Receiver, ReceiverFactory, Signal,
 };
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 pub use config::{DeviceSelector, Naming, NvmlConfig, OnUnavailable};
 use gpus::{DeviceInfo, Gpus};
@@ -81,12 +80,10 @@ pub struct NvmlReceiver {
     id: String,
     config: NvmlConfig,
     backend: Option<Arc<dyn Gpus>>,
-    failures: OutcomeCounter,
     node: NodeContext,
     /// How the backend is opened at start when none was given (`open_nvml`).
     opener: fn() -> Result<Arc<dyn Gpus>, String>,
-    cancel: CancellationToken,
-    task: Option<JoinHandle<()>>,
+    controller: ScrapeController,
 }
 
 impl NvmlReceiver {
@@ -98,14 +95,12 @@ impl NvmlReceiver {
         failures: OutcomeCounter,
     ) -> NvmlReceiver {
         NvmlReceiver {
+            controller: ScrapeController::new(&id, failures),
             id,
             config,
             backend,
-            failures,
             node: NodeContext::default(),
             opener: open_nvml,
-            cancel: CancellationToken::new(),
-            task: None,
         }
     }
 
@@ -253,85 +248,109 @@ impl Receiver for NvmlReceiver {
             .await
             .map_err(|e| format!("reading GPU memory sizes: {e}"))?;
         tracing::info!(component = %self.id, gpus = devices.len(), driver = %driver, "reading NVIDIA GPUs");
-        let (config, id, cancel, failures, node) = (
-            self.config.clone(),
-            self.id.clone(),
-            self.cancel.clone(),
-            self.failures.clone(),
-            self.node.clone(),
+        let scraper = GpuScraper {
+            id: self.id.clone(),
+            gpus,
+            devices,
+            config: self.config.clone(),
+            driver,
+            host: llamacol_api::node::hostname(),
+            start: llamacol_api::clock::unix_nanos(),
+            logged: HashSet::new(),
+            node: self.node.clone(),
+        };
+        self.controller.spawn(
+            scraper,
+            Schedule::every(self.config.collection_interval),
+            next,
         );
-        let host = llamacol_api::node::hostname();
-        let start = llamacol_api::clock::unix_nanos();
-        self.task = Some(tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(config.collection_interval);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-            let mut logged: HashSet<(String, &'static str)> = HashSet::new();
-            loop {
-                tokio::select! {
-                    _ = ticker.tick() => {}
-                    () = cancel.cancelled() => return,
-                }
-                // NVML calls block; keep them off the async workers.
-                let (g, d, c, dr, h) = (
-                    gpus.clone(),
-                    devices.clone(),
-                    config.clone(),
-                    driver.clone(),
-                    host.clone(),
-                );
-                let Ok(Collected {
-                    request,
-                    unsupported,
-                    failed,
-                    readings,
-                }) = tokio::task::spawn_blocking(move || {
-                    collect(g.as_ref(), &d, &c, &dr, &h, start)
-                })
-                .await
-                else {
-                    continue;
-                };
-                live::record(
-                    node.live(),
-                    &devices,
-                    &readings,
-                    llamacol_api::clock::unix_nanos() as f64 / 1e9,
-                );
-                // One line per GPU listing what it newly does not support (a MIG
-                // instance lacks most readings: one line, not twenty).
-                let mut new_per_gpu: Vec<(String, Vec<&'static str>)> = Vec::new();
-                for (uuid, reading) in unsupported {
-                    if logged.insert((uuid.clone(), reading)) {
-                        match new_per_gpu.iter_mut().find(|(u, _)| *u == uuid) {
-                            Some((_, readings)) => readings.push(reading),
-                            None => new_per_gpu.push((uuid, vec![reading])),
-                        }
-                    }
-                }
-                for (uuid, readings) in new_per_gpu {
-                    let readings = readings.join(", ");
-                    tracing::info!(component = %id, gpu = %uuid, %readings, "not supported by this GPU; left out (logged once)");
-                }
-                failures.add(failed.len());
-                for (uuid, reading, error) in failed {
-                    if logged.insert((uuid.clone(), reading)) {
-                        tracing::warn!(component = %id, gpu = %uuid, reading, %error, "NVML reading failed (logged once; counted)");
-                    }
-                }
-                if let Err(e) = next.consume(Batch::from(request)).await {
-                    tracing::debug!(component = %id, error = %e, "GPU readings refused by the pipeline; cycle skipped");
-                }
-            }
-        }));
         Ok(())
     }
 
     async fn shutdown(&mut self) -> Result<(), BoxError> {
-        self.cancel.cancel();
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
+        self.controller.shutdown().await;
         Ok(())
+    }
+}
+
+/// One cycle over the selected GPUs, on the scrape controller.
+struct GpuScraper {
+    id: String,
+    gpus: Arc<dyn Gpus>,
+    devices: Vec<DeviceInfo>,
+    config: NvmlConfig,
+    driver: String,
+    host: String,
+    start: u64,
+    /// (GPU, reading) already logged as unsupported or failing: logged once.
+    logged: HashSet<(String, &'static str)>,
+    node: NodeContext,
+}
+
+#[async_trait]
+impl Scraper for GpuScraper {
+    fn name(&self) -> &str {
+        &self.id
+    }
+
+    async fn scrape(&mut self) -> Scraped {
+        // NVML calls block; keep them off the async workers.
+        let (g, d, c, dr, h, start) = (
+            self.gpus.clone(),
+            self.devices.clone(),
+            self.config.clone(),
+            self.driver.clone(),
+            self.host.clone(),
+            self.start,
+        );
+        let collected =
+            tokio::task::spawn_blocking(move || collect(g.as_ref(), &d, &c, &dr, &h, start)).await;
+        let Collected {
+            request,
+            unsupported,
+            failed,
+            readings,
+        } = match collected {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(component = %self.id, error = %e, "reading the GPUs failed; cycle counted as failed");
+                return Scraped {
+                    request: Default::default(),
+                    failed: 1,
+                };
+            }
+        };
+        live::record(
+            self.node.live(),
+            &self.devices,
+            &readings,
+            llamacol_api::clock::unix_nanos() as f64 / 1e9,
+        );
+        // One line per GPU listing what it newly does not support (a MIG instance lacks
+        // most readings: one line, not twenty).
+        let mut new_per_gpu: Vec<(String, Vec<&'static str>)> = Vec::new();
+        for (uuid, reading) in unsupported {
+            if self.logged.insert((uuid.clone(), reading)) {
+                match new_per_gpu.iter_mut().find(|(u, _)| *u == uuid) {
+                    Some((_, readings)) => readings.push(reading),
+                    None => new_per_gpu.push((uuid, vec![reading])),
+                }
+            }
+        }
+        for (uuid, readings) in new_per_gpu {
+            let readings = readings.join(", ");
+            tracing::info!(component = %self.id, gpu = %uuid, %readings, "not supported by this GPU; left out (logged once)");
+        }
+        let failures = failed.len();
+        for (uuid, reading, error) in failed {
+            if self.logged.insert((uuid.clone(), reading)) {
+                tracing::warn!(component = %self.id, gpu = %uuid, reading, %error, "NVML reading failed (logged once; counted)");
+            }
+        }
+        Scraped {
+            request,
+            failed: failures,
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use llamacol_pipeline::testing::{number_points as points, number_value as value,
 
 use super::fake::FakeGpus;
 use super::*;
+use llamacol_api::Batch;
 
 fn config(yaml: &str) -> NvmlConfig {
     parse(&llamacol_api::serde_yaml::from_str(yaml).expect("yaml")).expect("config")
