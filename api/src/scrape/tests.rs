@@ -28,7 +28,7 @@ impl Scraper for Counting {
             tokio::time::sleep(self.slow).await;
         }
         Scraped {
-            request: if self.cycle % 4 == 0 {
+            request: if self.cycle.is_multiple_of(4) {
                 Default::default()
             } else {
                 sample_metrics(1)
