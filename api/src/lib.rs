@@ -33,6 +33,7 @@ pub mod scrape;
 pub mod signal;
 pub mod split;
 pub mod stateful;
+pub mod stateless;
 pub mod task;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

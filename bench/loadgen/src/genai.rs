@@ -166,11 +166,7 @@ fn per_million(
 
 pub fn run(batch_size: usize, total: usize) -> Report {
     let requests = pool(batch_size, 64);
-    let processor = GenaiProcessor::new(
-        GenaiConfig::default(),
-        NodeContext::new(),
-        Arc::new(Nowhere),
-    );
+    let processor = GenaiProcessor::new(GenaiConfig::default(), NodeContext::new());
     let connector = metrics_connector(10_000);
     // Alternate the two measurements so that machine noise falls on both alike.
     let (mut floor, mut genai) = (0.0, 0.0);

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest;
 use llamacol_api::serde_yaml;
-use llamacol_api::{Batch, ConsumeError, Consumer, OutcomeCounter, Payload, Signal};
+use llamacol_api::{Batch, ConsumeError, Consumer, OutcomeCounter, Payload, Processor, Signal};
 use llamacol_pipeline::config::parse_block;
 use llamacol_processors::probabilistic_sampler::{
     ProbabilisticSampler, ProbabilisticSamplerConfig,
@@ -50,14 +50,17 @@ pub fn run(spans: usize) -> (f64, Vec<Row>) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
-    let samplers: Vec<(ProbabilisticSampler, Arc<Kept>)> = CONFIGS
+    let samplers: Vec<(Arc<dyn Processor>, Arc<Kept>)> = CONFIGS
         .iter()
         .map(|yaml| {
             let value: serde_yaml::Value = serde_yaml::from_str(yaml).expect("yaml");
             let config = parse_block::<ProbabilisticSamplerConfig>(&value).expect("config");
             let kept = Arc::new(Kept::default());
             (
-                ProbabilisticSampler::new(&config, OutcomeCounter::default(), kept.clone()),
+                llamacol_api::stateless::processor(
+                    ProbabilisticSampler::new(&config, OutcomeCounter::default()),
+                    kept.clone(),
+                ),
                 kept,
             )
         })

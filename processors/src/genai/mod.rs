@@ -14,7 +14,6 @@ mod values;
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use llamacol_api::config::{parse_block, ConfigSpec};
 use llamacol_api::live::traces::TraceId;
 use llamacol_api::otlp::collector::logs::v1::ExportLogsServiceRequest;
@@ -22,6 +21,7 @@ use llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest;
 use llamacol_api::otlp::common::v1::any_value::Value;
 use llamacol_api::otlp::trace::v1::{status::StatusCode, Span};
 use llamacol_api::serde_yaml;
+use llamacol_api::stateless::{self, Process};
 use llamacol_api::{
     Batch, BoxError, BuildContext, ConsumeError, Consumer, Processor, ProcessorFactory, Signal,
 };
@@ -49,23 +49,20 @@ fn build(
     ctx.node
         .live()
         .feeds(llamacol_api::live::Panel::Traces, &ctx.id.to_string());
-    Ok(Arc::new(GenaiProcessor::new(
-        config,
-        ctx.node.clone(),
+    Ok(stateless::processor(
+        GenaiProcessor::new(config, ctx.node.clone()),
         next,
-    )))
+    ))
 }
 
 pub struct GenaiProcessor {
     config: GenaiConfig,
     node: node::NodeResource,
-    next: Arc<dyn Consumer>,
 }
 
-#[async_trait]
-impl Consumer for GenaiProcessor {
-    async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
-        let batch = match batch {
+impl Process for GenaiProcessor {
+    fn process(&self, batch: Batch) -> Result<Batch, ConsumeError> {
+        Ok(match batch {
             Batch::Traces(mut p) => {
                 self.traces(p.message_mut().map_err(ConsumeError::permanent)?);
                 Batch::Traces(p)
@@ -75,23 +72,15 @@ impl Consumer for GenaiProcessor {
                 Batch::Logs(p)
             }
             other => other,
-        };
-        self.next.consume(batch).await
+        })
     }
 }
 
-impl Processor for GenaiProcessor {}
-
 impl GenaiProcessor {
-    pub fn new(
-        config: GenaiConfig,
-        node: llamacol_api::NodeContext,
-        next: Arc<dyn Consumer>,
-    ) -> Self {
+    pub fn new(config: GenaiConfig, node: llamacol_api::NodeContext) -> Self {
         GenaiProcessor {
             node: node::NodeResource::new(node),
             config,
-            next,
         }
     }
 

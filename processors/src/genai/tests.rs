@@ -1,12 +1,10 @@
-use std::sync::Arc;
-
 use llamacol_api::node::{Gpu, LlamaServer};
 use llamacol_api::otlp::collector::logs::v1::ExportLogsServiceRequest;
 use llamacol_api::otlp::common::v1::{any_value::Value, AnyValue, KeyValue};
 use llamacol_api::otlp::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use llamacol_api::otlp::trace::v1::{span::Event, Span, Status};
 use llamacol_api::NodeContext;
-use llamacol_pipeline::testing::{traces_of, Capture};
+use llamacol_pipeline::testing::traces_of;
 
 use super::mapping::{Convert, RULES};
 use super::normalize::{attr, get};
@@ -32,7 +30,7 @@ fn processor(yaml: &str) -> GenaiProcessor {
 fn processor_on(yaml: &str, node: NodeContext) -> GenaiProcessor {
     let value: serde_yaml::Value = serde_yaml::from_str(yaml).expect("yaml");
     let config = llamacol_api::config::parse_block::<GenaiConfig>(&value).expect("config");
-    GenaiProcessor::new(config, node, Arc::new(Capture::default()))
+    GenaiProcessor::new(config, node)
 }
 
 /// Runs one span through a processor and returns it.

@@ -15,13 +15,13 @@ mod wire;
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use llamacol_api::attributes::value_string;
 use llamacol_api::config::{parse_block, ConfigSpec};
 use llamacol_api::otlp::collector::logs::v1::ExportLogsServiceRequest;
 use llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest;
 use llamacol_api::otlp::common::v1::{any_value::Value, KeyValue};
 use llamacol_api::serde_yaml;
+use llamacol_api::stateless::{self, Process};
 use llamacol_api::{
     Batch, BoxError, BuildContext, ConsumeError, Consumer, OutcomeCounter, Processor,
     ProcessorFactory, Signal,
@@ -47,11 +47,10 @@ fn build(
     next: Arc<dyn Consumer>,
 ) -> Result<Arc<dyn Processor>, BoxError> {
     let config = parse_block::<ProbabilisticSamplerConfig>(block)?;
-    Ok(Arc::new(ProbabilisticSampler::new(
-        &config,
-        ctx.sampled_out.clone(),
+    Ok(stateless::processor(
+        ProbabilisticSampler::new(&config, ctx.sampled_out.clone()),
         next,
-    )))
+    ))
 }
 
 pub struct ProbabilisticSampler {
@@ -60,13 +59,11 @@ pub struct ProbabilisticSampler {
     precision: usize,
     sampling_priority: String,
     sampled_out: OutcomeCounter,
-    next: Arc<dyn Consumer>,
 }
 
-#[async_trait]
-impl Consumer for ProbabilisticSampler {
-    async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
-        let batch = match batch {
+impl Process for ProbabilisticSampler {
+    fn process(&self, batch: Batch) -> Result<Batch, ConsumeError> {
+        Ok(match batch {
             Batch::Traces(p) if p.decoded().is_none() => {
                 // Encoded only: decided on the wire, without decoding the spans.
                 let sampled = p
@@ -92,16 +89,9 @@ impl Consumer for ProbabilisticSampler {
                 Batch::Logs(p)
             }
             other => other,
-        };
-        if batch.items() == 0 {
-            // Everything was sampled out: nothing to hand on.
-            return Ok(());
-        }
-        self.next.consume(batch).await
+        })
     }
 }
-
-impl Processor for ProbabilisticSampler {}
 
 impl ProbabilisticSampler {
     fn decoded_traces(
@@ -115,18 +105,13 @@ impl ProbabilisticSampler {
         Ok(Batch::Traces(p))
     }
 
-    pub fn new(
-        config: &ProbabilisticSamplerConfig,
-        sampled_out: OutcomeCounter,
-        next: Arc<dyn Consumer>,
-    ) -> Self {
+    pub fn new(config: &ProbabilisticSamplerConfig, sampled_out: OutcomeCounter) -> Self {
         ProbabilisticSampler {
             sampler: Sampler::new(config),
             fail_closed: config.fail_closed,
             precision: config.sampling_precision,
             sampling_priority: config.sampling_priority.clone(),
             sampled_out,
-            next,
         }
     }
 

@@ -133,11 +133,7 @@ fn sampler(yaml: &str) -> ProbabilisticSampler {
     let value: serde_yaml::Value = serde_yaml::from_str(yaml).expect("yaml");
     let config =
         llamacol_api::config::parse_block::<ProbabilisticSamplerConfig>(&value).expect("config");
-    ProbabilisticSampler::new(
-        &config,
-        OutcomeCounter::default(),
-        Arc::new(Capture::default()),
-    )
+    ProbabilisticSampler::new(&config, OutcomeCounter::default())
 }
 
 /// A trace id whose low 56 bits are `r`.
@@ -255,9 +251,11 @@ async fn sampled_out_items_are_counted_and_never_handed_on_empty() {
         serde_yaml::from_str("{mode: proportional, sampling_percentage: 50}").expect("yaml");
     let config =
         llamacol_api::config::parse_block::<ProbabilisticSamplerConfig>(&value).expect("config");
-    let p = ProbabilisticSampler::new(
-        &config,
-        OutcomeCounter::new(counters.clone(), Outcome::SampledOut),
+    let p = llamacol_api::stateless::processor(
+        ProbabilisticSampler::new(
+            &config,
+            OutcomeCounter::new(counters.clone(), Outcome::SampledOut),
+        ),
         capture.clone(),
     );
     let low = id_with_randomness(1);

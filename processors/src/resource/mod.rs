@@ -6,11 +6,11 @@ mod config;
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use llamacol_api::config::{parse_block, ConfigSpec};
 use llamacol_api::otlp::common::v1::{any_value, AnyValue, KeyValue};
 use llamacol_api::otlp::resource::v1::Resource;
 use llamacol_api::serde_yaml;
+use llamacol_api::stateless::{self, Process};
 use llamacol_api::{
     Batch, BoxError, BuildContext, ConsumeError, Consumer, Processor, ProcessorFactory, Signal,
 };
@@ -42,7 +42,7 @@ fn build(
             from: a.from_attribute.clone(),
         })
         .collect();
-    Ok(Arc::new(ResourceProcessor { actions, next }))
+    Ok(stateless::processor(ResourceProcessor { actions }, next))
 }
 
 /// A YAML scalar as an attribute value of the same type.
@@ -67,7 +67,6 @@ struct Step {
 
 pub struct ResourceProcessor {
     actions: Vec<Step>,
-    next: Arc<dyn Consumer>,
 }
 
 impl ResourceProcessor {
@@ -102,9 +101,8 @@ impl ResourceProcessor {
     }
 }
 
-#[async_trait]
-impl Consumer for ResourceProcessor {
-    async fn consume(&self, mut batch: Batch) -> Result<(), ConsumeError> {
+impl Process for ResourceProcessor {
+    fn process(&self, mut batch: Batch) -> Result<Batch, ConsumeError> {
         match &mut batch {
             Batch::Traces(p) => {
                 for rs in &mut p
@@ -134,11 +132,9 @@ impl Consumer for ResourceProcessor {
                 }
             }
         }
-        self.next.consume(batch).await
+        Ok(batch)
     }
 }
-
-impl Processor for ResourceProcessor {}
 
 #[cfg(test)]
 mod tests;

@@ -9,11 +9,13 @@ mod config;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use llamacol_exporters::json::to_json;
 use llamacol_api::config::{parse_block, ConfigSpec};
 use llamacol_api::http::{client, refused};
 use llamacol_api::serde_yaml;
-use llamacol_api::{Batch, BoxError, BuildContext, ConsumeError, Exporter, ExporterFactory, Signal};
+use llamacol_api::{
+    Batch, BoxError, BuildContext, ConsumeError, Exporter, ExporterFactory, Signal,
+};
+use llamacol_exporters::json::to_json;
 
 pub use config::JsonlWebhookConfig;
 

@@ -3,8 +3,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
-use llamacol_pipeline::testing::{check_exporter, free_port, sample_traces};
 use llamacol_api::ErrorKind;
+use llamacol_pipeline::testing::{check_exporter, free_port, sample_traces};
 
 use super::*;
 

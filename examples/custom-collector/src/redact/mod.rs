@@ -1,18 +1,21 @@
 //! `redact` processor (traces, logs): replaces what matches any of `patterns` in string
 //! attribute values (spans, span events, resources, log records) and in log bodies with
 //! `mask`; e.g. email addresses and API keys that reach LLM prompts. A stateless
-//! processor: it changes the batch in place and hands it on, so the next stage's answer
-//! (backpressure, refusals) travels back unchanged.
+//! processor: a [`Process`] over each batch, which `llamacol_api::stateless` puts in
+//! front of the next stage (so its answer, backpressure and refusals, travels back
+//! unchanged).
 
 mod config;
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use llamacol_api::config::{parse_block, ConfigSpec};
 use llamacol_api::otlp::common::v1::{any_value::Value, AnyValue, KeyValue};
 use llamacol_api::serde_yaml;
-use llamacol_api::{Batch, BoxError, BuildContext, ConsumeError, Consumer, Processor, ProcessorFactory, Signal};
+use llamacol_api::stateless::{self, Process};
+use llamacol_api::{
+    Batch, BoxError, BuildContext, ConsumeError, Consumer, Processor, ProcessorFactory, Signal,
+};
 use regex::RegexSet;
 
 pub use config::RedactConfig;
@@ -32,7 +35,7 @@ fn build(
     next: Arc<dyn Consumer>,
 ) -> Result<Arc<dyn Processor>, BoxError> {
     let config = parse_block::<RedactConfig>(block)?;
-    Ok(Arc::new(Redact::new(&config, next)?))
+    Ok(stateless::processor(Redact::new(&config)?, next))
 }
 
 pub struct Redact {
@@ -41,11 +44,10 @@ pub struct Redact {
     patterns: Vec<regex::Regex>,
     mask: String,
     attributes: Vec<String>,
-    next: Arc<dyn Consumer>,
 }
 
 impl Redact {
-    pub fn new(config: &RedactConfig, next: Arc<dyn Consumer>) -> Result<Redact, BoxError> {
+    pub fn new(config: &RedactConfig) -> Result<Redact, BoxError> {
         Ok(Redact {
             any: RegexSet::new(&config.patterns)?,
             patterns: config
@@ -55,7 +57,6 @@ impl Redact {
                 .collect::<Result<_, _>>()?,
             mask: config.mask.clone(),
             attributes: config.attributes.clone(),
-            next,
         })
     }
 
@@ -91,10 +92,9 @@ impl Redact {
     }
 }
 
-#[async_trait]
-impl Consumer for Redact {
-    async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
-        let batch = match batch {
+impl Process for Redact {
+    fn process(&self, batch: Batch) -> Result<Batch, ConsumeError> {
+        Ok(match batch {
             Batch::Traces(mut p) => {
                 let request = p.message_mut().map_err(ConsumeError::permanent)?;
                 for rs in &mut request.resource_spans {
@@ -126,12 +126,9 @@ impl Consumer for Redact {
                 Batch::Logs(p)
             }
             other => other,
-        };
-        self.next.consume(batch).await
+        })
     }
 }
-
-impl Processor for Redact {}
 
 #[cfg(test)]
 mod tests;

@@ -11,12 +11,12 @@ use super::*;
 const EMAIL: &str = r"[\w.+-]+@[\w-]+\.[\w.]+";
 const API_KEY: &str = r"sk-[A-Za-z0-9]{8,}";
 
-fn redact(yaml: &str) -> (Redact, Arc<Capture>) {
+fn redact(yaml: &str) -> (Arc<dyn Processor>, Arc<Capture>) {
     let block: serde_yaml::Value = serde_yaml::from_str(yaml).expect("yaml");
     let config = parse_block::<RedactConfig>(&block).expect("config");
     let capture = Arc::new(Capture::default());
     (
-        Redact::new(&config, capture.clone()).expect("build"),
+        stateless::processor(Redact::new(&config).expect("build"), capture.clone()),
         capture,
     )
 }
