@@ -4,10 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use llamacol_pipeline::config::{load, ConfigErrors, Diagnostic, Source};
-
+use llamacol_pipeline::config::{load, Config, ConfigErrors, Diagnostic, LogFormat, Source};
 use llamacol_pipeline::Registry;
 
+use crate::run::Logging;
 use crate::DEFAULT_CONFIG;
 
 #[derive(Debug, Parser)]
@@ -64,7 +64,14 @@ pub fn main_with_args(cli: Cli, registry: Registry) -> ExitCode {
     // object_store's reqwest 0.13, which has none of its own): ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
     match cli.command {
-        None | Some(Command::Run) => crate::run::run(&cli, registry),
+        None | Some(Command::Run) => {
+            let (config, warnings) = match load_config(&cli, &registry) {
+                Ok(loaded) => loaded,
+                Err(code) => return code,
+            };
+            let logging = logging(&cli, &config);
+            crate::run::run(config, warnings, logging, registry)
+        }
         Some(Command::Validate) => validate(&cli, &registry),
         Some(Command::Components { output }) => components(&registry, output),
     }
@@ -91,7 +98,22 @@ pub(crate) fn sources(cli: &Cli) -> Result<Vec<Source>, String> {
         .collect()
 }
 
-pub(crate) fn load_config(
+/// The command line's log settings, else the config's, else `info` as text.
+fn logging(cli: &Cli, config: &Config) -> Logging {
+    let level = cli
+        .log_level
+        .clone()
+        .or_else(|| config.telemetry.logs.level.clone())
+        .unwrap_or_else(|| "info".into());
+    let json = match cli.log_format {
+        Some(LogFormatArg::Json) => true,
+        Some(LogFormatArg::Text) => false,
+        None => config.telemetry.logs.format == Some(LogFormat::Json),
+    };
+    Logging { level, json }
+}
+
+fn load_config(
     cli: &Cli,
     registry: &Registry,
 ) -> Result<(llamacol_pipeline::config::Config, Vec<Diagnostic>), ExitCode> {

@@ -3,20 +3,29 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use llamacol_pipeline::config::{Config, LogFormat, MetricsLevel};
+use llamacol_pipeline::config::{Config, Diagnostic, MetricsLevel};
 use llamacol_pipeline::runtime::Service;
 use llamacol_pipeline::telemetry::Telemetry;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{load_config, Cli, LogFormatArg};
 use llamacol_pipeline::Registry;
 
-pub fn run(cli: &Cli, registry: Registry) -> ExitCode {
-    let (config, warnings) = match load_config(cli, &registry) {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
-    init_logging(cli, &config);
+/// How the process logs: the command line's choice, else the config's
+/// `service.telemetry.logs`.
+pub struct Logging {
+    /// An `EnvFilter` directive (`info`, `llamacol=debug`).
+    pub level: String,
+    pub json: bool,
+}
+
+/// Runs a loaded, validated `config` until SIGTERM/SIGINT; `warnings` are the loader's.
+pub fn run(
+    config: Config,
+    warnings: Vec<Diagnostic>,
+    logging: Logging,
+    registry: Registry,
+) -> ExitCode {
+    init_logging(&logging);
     for w in &warnings {
         tracing::warn!("{w}");
     }
@@ -138,28 +147,19 @@ async fn wait_for_signal() {
     }
 }
 
-fn init_logging(cli: &Cli, config: &Config) {
+fn init_logging(logging: &Logging) {
     use tracing_subscriber::EnvFilter;
-    let level = cli
-        .log_level
-        .clone()
-        .or_else(|| config.telemetry.logs.level.clone())
-        .unwrap_or_else(|| "info".into());
-    let filter = EnvFilter::try_new(&level).unwrap_or_else(|e| {
+    let level = &logging.level;
+    let filter = EnvFilter::try_new(level).unwrap_or_else(|e| {
         eprintln!("warning: invalid log level `{level}` ({e}); using `info`");
         EnvFilter::new("info")
     });
-    let json = match cli.log_format {
-        Some(LogFormatArg::Json) => true,
-        Some(LogFormatArg::Text) => false,
-        None => config.telemetry.logs.format == Some(LogFormat::Json),
-    };
     use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
-    if json {
+    if logging.json {
         builder.json().init();
     } else {
         builder.init();

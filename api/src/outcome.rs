@@ -44,7 +44,7 @@ pub enum Outcome {
 }
 
 /// Counts one outcome of one component. Detached (counting nowhere) when built outside
-/// a running service, e.g. with [`crate::component::BuildContext::new`] in a test.
+/// a running service, e.g. with `BuildContext::new` in a test.
 #[derive(Debug, Clone, Default)]
 pub struct OutcomeCounter {
     counters: Option<Arc<Counters>>,

@@ -5,7 +5,16 @@ use std::time::Duration;
 use llamacol_api::config::{ComponentConfig, Issue};
 use serde::Deserialize;
 
-use super::facts::FIXED_ATTRIBUTES;
+/// The attributes every data point may carry, in this order (after the resource's
+/// `service.name`); `dimensions` add to them and may not repeat them.
+pub const FIXED_ATTRIBUTES: [&str; 6] = [
+    "gen_ai.operation.name",
+    "gen_ai.provider.name",
+    "gen_ai.request.model",
+    "gen_ai.response.model",
+    "server.address",
+    "error.type",
+];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -12,8 +12,8 @@ use llamacol_api::otlp::metrics::v1::{
 };
 use llamacol_api::otlp::resource::v1::Resource;
 
+use super::config::FIXED_ATTRIBUTES;
 use super::config::{Buckets, Dimension};
-use super::facts::FIXED_ATTRIBUTES;
 use super::series::{Aggregates, Histogram, Table};
 
 const CUMULATIVE: i32 = AggregationTemporality::Cumulative as i32;

@@ -7,18 +7,8 @@ use std::borrow::Cow;
 use llamacol_api::otlp::common::v1::{any_value::Value, KeyValue};
 use llamacol_api::otlp::trace::v1::{status::StatusCode, Span};
 
-use super::config::Dimension;
+use super::config::{Dimension, FIXED_ATTRIBUTES};
 
-/// The attributes every data point may carry, in this order (after the resource's
-/// `service.name`).
-pub const FIXED_ATTRIBUTES: [&str; 6] = [
-    "gen_ai.operation.name",
-    "gen_ai.provider.name",
-    "gen_ai.request.model",
-    "gen_ai.response.model",
-    "server.address",
-    "error.type",
-];
 pub const OPERATION: usize = 0;
 const ERROR_TYPE: usize = 5;
 

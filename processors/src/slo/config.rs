@@ -500,7 +500,7 @@ fn check_rules(rules: &[RuleSpec], slos: &[SloSpec]) -> Vec<Issue> {
         for (path, matchers) in regexes {
             issues.extend(check_matchers(&path, matchers));
         }
-        let known = template::known_names(rule);
+        let known = template::known_names(&rule.by, rule.labels.keys());
         for (key, text) in &rule.annotations {
             for name in template::names(text) {
                 if !known.contains(&name) {

@@ -4,8 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use super::config::RuleSpec;
-
 /// The names `text` refers to, in order.
 pub fn names(text: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -20,17 +18,18 @@ pub fn names(text: &str) -> Vec<String> {
     out
 }
 
-/// What a rule's annotations may refer to.
-pub fn known_names(rule: &RuleSpec) -> Vec<String> {
+/// What a rule's annotations may refer to: the built-in names, the rule's `by` keys
+/// (as written and as label names) and its extra label names.
+pub fn known_names<'a>(by: &[String], labels: impl Iterator<Item = &'a String>) -> Vec<String> {
     let mut known: Vec<String> = ["value", "alertname", "severity", "job", "instance"]
         .iter()
         .map(|s| s.to_string())
         .collect();
-    for key in &rule.by {
+    for key in by {
         known.push(key.clone());
         known.push(label_name(key));
     }
-    known.extend(rule.labels.keys().cloned());
+    known.extend(labels.cloned());
     known.dedup();
     known
 }

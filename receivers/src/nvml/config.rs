@@ -6,7 +6,23 @@ use std::time::Duration;
 use llamacol_api::config::{did_you_mean, ComponentConfig, Issue};
 use serde::Deserialize;
 
-use super::metrics::METRICS;
+/// Every metric of the semconv naming; the names `metrics:` switches use.
+pub const METRICS: [&str; 14] = [
+    "hw.gpu.utilization",
+    "hw.gpu.memory.utilization",
+    "hw.gpu.memory.usage",
+    "hw.gpu.memory.limit",
+    "hw.power",
+    "hw.energy",
+    "hw.temperature",
+    "hw.fan.speed_ratio",
+    "hw.errors",
+    "nvml.clock.frequency",
+    "nvml.pcie.throughput",
+    "nvml.pcie.replay.count",
+    "nvml.throttle.reason",
+    "nvml.performance_state",
+];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]

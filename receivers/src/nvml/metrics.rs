@@ -13,24 +13,6 @@ use llamacol_api::attributes::{kv, string as s};
 use super::config::{Naming, NvmlConfig};
 use super::gpus::{DeviceInfo, Read, ReadError, Reading, THROTTLE_REASONS};
 
-/// Every metric of the semconv naming; the names `metrics:` switches use.
-pub const METRICS: [&str; 14] = [
-    "hw.gpu.utilization",
-    "hw.gpu.memory.utilization",
-    "hw.gpu.memory.usage",
-    "hw.gpu.memory.limit",
-    "hw.power",
-    "hw.energy",
-    "hw.temperature",
-    "hw.fan.speed_ratio",
-    "hw.errors",
-    "nvml.clock.frequency",
-    "nvml.pcie.throughput",
-    "nvml.pcie.replay.count",
-    "nvml.throttle.reason",
-    "nvml.performance_state",
-];
-
 const PROCESS_MEMORY: &str = "nvml.process.memory.usage";
 
 /// One collection cycle's metrics, built device by device.
