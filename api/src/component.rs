@@ -19,7 +19,7 @@ pub struct ComponentId {
 }
 
 impl ComponentId {
-    pub fn parse(s: &str) -> Result<ComponentId, String> {
+    pub fn parse(s: &str) -> Result<ComponentId, InvalidComponentId> {
         let (type_name, name) = match s.split_once('/') {
             Some((t, n)) => (t, Some(n)),
             None => (s, None),
@@ -31,9 +31,7 @@ impl ComponentId {
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
         };
         if !valid(type_name) || name.is_some_and(|n| !valid(n)) {
-            return Err(format!(
-                "invalid component id `{s}`: use `type` or `type/name` with letters, digits, `_`, `-` or `.`"
-            ));
+            return Err(InvalidComponentId(s.to_string()));
         }
         Ok(ComponentId {
             type_name: type_name.to_string(),
@@ -41,6 +39,13 @@ impl ComponentId {
         })
     }
 }
+
+/// A component id that is not `type` or `type/name`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid component id `{0}`: use `type` or `type/name` with letters, digits, `_`, `-` or `.`"
+)]
+pub struct InvalidComponentId(pub String);
 
 impl fmt::Display for ComponentId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

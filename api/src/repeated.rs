@@ -38,18 +38,37 @@ impl Repeated {
 
     /// Counts `items` items that each repeat `per_item` bytes; the error says why the
     /// batch cannot be taken and what to change.
-    pub fn add(&mut self, item: &str, per_item: usize, items: usize) -> Result<(), String> {
+    pub fn add(
+        &mut self,
+        item: &str,
+        per_item: usize,
+        items: usize,
+    ) -> Result<(), TooMuchRepeated> {
         self.total = self.total.saturating_add(per_item.saturating_mul(items));
         if self.total > self.limit {
-            return Err(format!(
-                "the {} repeated on every {item} ({per_item} bytes a {item}) would pass {} \
-                 bytes in one batch; the batch is refused (send smaller batches, or less or \
-                 shorter {})",
-                self.what, self.limit, self.what
-            ));
+            return Err(TooMuchRepeated {
+                what: self.what,
+                item: item.to_string(),
+                per_item,
+                limit: self.limit,
+            });
         }
         Ok(())
     }
+}
+
+/// A batch that would repeat more than its bound: refused (permanently: the same batch
+/// would be refused again).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the {what} repeated on every {item} ({per_item} bytes a {item}) would pass {limit} bytes \
+     in one batch; the batch is refused (send smaller batches, or less or shorter {what})"
+)]
+pub struct TooMuchRepeated {
+    pub what: &'static str,
+    pub item: String,
+    pub per_item: usize,
+    pub limit: usize,
 }
 
 #[cfg(test)]
@@ -65,7 +84,9 @@ mod tests {
             .add("log record", 1 << 20, 24)
             .expect_err("past 1 GiB in all");
         assert!(
-            error.contains("resource and scope text repeated on every log record"),
+            error
+                .to_string()
+                .contains("resource and scope text repeated on every log record"),
             "{error}"
         );
         assert!(

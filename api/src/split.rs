@@ -8,7 +8,7 @@ use std::hash::Hash;
 
 use prost::Message;
 
-use crate::repeated::Repeated;
+use crate::repeated::{Repeated, TooMuchRepeated};
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -30,47 +30,69 @@ fn encoded_len(message: Option<&impl Message>, schema_url: &str) -> usize {
 /// `repeated::LIMIT` bytes of them (a large resource on very many keys) is refused.
 pub fn spans_by<K: Hash + Eq + Copy>(
     request: ExportTraceServiceRequest,
-    mut key: impl FnMut(Option<&Resource>, &Span) -> K,
-) -> Result<Vec<(K, ResourceSpans, usize)>, String> {
-    let mut out: Vec<(K, ResourceSpans, usize)> = Vec::new();
+    key: impl FnMut(Option<&Resource>, &Span) -> K,
+) -> Result<Vec<(K, ResourceSpans, usize)>, TooMuchRepeated> {
+    pieces_by(request.resource_spans, key)
+}
+
+/// [`spans_by`] for log records.
+pub fn logs_by<K: Hash + Eq + Copy>(
+    request: ExportLogsServiceRequest,
+    key: impl FnMut(Option<&Resource>, &LogRecord) -> K,
+) -> Result<Vec<(K, ResourceLogs, usize)>, TooMuchRepeated> {
+    pieces_by(request.resource_logs, key)
+}
+
+/// The resource > scope > item nesting spans and log records share.
+trait Nested: Sized {
+    type Scope;
+    type Item;
+    fn resource(&self) -> Option<&Resource>;
+    fn schema_url(&self) -> &str;
+    fn take_scopes(&mut self) -> Vec<Self::Scope>;
+    /// The same resource block with no scopes.
+    fn empty_like(&self) -> Self;
+    fn scopes_mut(&mut self) -> &mut Vec<Self::Scope>;
+    /// Bytes of the scope's own text (what each piece copies).
+    fn scope_len(scope: &Self::Scope) -> usize;
+    fn take_items(scope: &mut Self::Scope) -> Vec<Self::Item>;
+    /// The same scope with only `item` in it.
+    fn scope_like(scope: &Self::Scope, item: Self::Item) -> Self::Scope;
+    fn items_mut(scope: &mut Self::Scope) -> &mut Vec<Self::Item>;
+}
+
+fn pieces_by<R: Nested, K: Hash + Eq + Copy>(
+    blocks: Vec<R>,
+    mut key: impl FnMut(Option<&Resource>, &R::Item) -> K,
+) -> Result<Vec<(K, R, usize)>, TooMuchRepeated> {
+    let mut out: Vec<(K, R, usize)> = Vec::new();
     let mut repeated = Repeated::new(REPEATED_TEXT);
-    for rs in request.resource_spans {
-        let resource_bytes = encoded_len(rs.resource.as_ref(), &rs.schema_url);
+    for mut block in blocks {
+        let resource_bytes = encoded_len(block.resource(), block.schema_url());
         // Per key in this resource block: its piece in `out` and the scope block its last
-        // ScopeSpans came from (spans of one scope block stay together).
+        // scope came from (items of one scope block stay together).
         let mut pieces: HashMap<K, (usize, usize)> = HashMap::new();
-        for (s, ss) in rs.scope_spans.into_iter().enumerate() {
-            let scope_bytes = encoded_len(ss.scope.as_ref(), &ss.schema_url);
-            for span in ss.spans {
-                let k = key(rs.resource.as_ref(), &span);
+        for (s, mut scope) in block.take_scopes().into_iter().enumerate() {
+            let scope_bytes = R::scope_len(&scope);
+            for item in R::take_items(&mut scope) {
+                let k = key(block.resource(), &item);
                 let (i, last_scope) = match pieces.entry(k) {
                     Entry::Occupied(e) => e.into_mut(),
                     Entry::Vacant(e) => {
                         repeated.add(PIECE, resource_bytes, 1)?;
-                        out.push((
-                            k,
-                            ResourceSpans {
-                                resource: rs.resource.clone(),
-                                scope_spans: Vec::new(),
-                                schema_url: rs.schema_url.clone(),
-                            },
-                            0,
-                        ));
+                        out.push((k, block.empty_like(), 0));
                         e.insert((out.len() - 1, usize::MAX))
                     }
                 };
                 let piece = &mut out[*i];
                 piece.2 += 1;
-                match piece.1.scope_spans.last_mut() {
-                    Some(last) if *last_scope == s => last.spans.push(span),
+                let scopes = piece.1.scopes_mut();
+                match scopes.last_mut() {
+                    Some(last) if *last_scope == s => R::items_mut(last).push(item),
                     _ => {
                         repeated.add(PIECE, scope_bytes, 1)?;
                         *last_scope = s;
-                        piece.1.scope_spans.push(ScopeSpans {
-                            scope: ss.scope.clone(),
-                            spans: vec![span],
-                            schema_url: ss.schema_url.clone(),
-                        });
+                        scopes.push(R::scope_like(&scope, item));
                     }
                 }
             }
@@ -79,54 +101,84 @@ pub fn spans_by<K: Hash + Eq + Copy>(
     Ok(out)
 }
 
-/// [`spans_by`] for log records.
-pub fn logs_by<K: Hash + Eq + Copy>(
-    request: ExportLogsServiceRequest,
-    mut key: impl FnMut(Option<&Resource>, &LogRecord) -> K,
-) -> Result<Vec<(K, ResourceLogs, usize)>, String> {
-    let mut out: Vec<(K, ResourceLogs, usize)> = Vec::new();
-    let mut repeated = Repeated::new(REPEATED_TEXT);
-    for rl in request.resource_logs {
-        let resource_bytes = encoded_len(rl.resource.as_ref(), &rl.schema_url);
-        let mut pieces: HashMap<K, (usize, usize)> = HashMap::new();
-        for (s, sl) in rl.scope_logs.into_iter().enumerate() {
-            let scope_bytes = encoded_len(sl.scope.as_ref(), &sl.schema_url);
-            for record in sl.log_records {
-                let k = key(rl.resource.as_ref(), &record);
-                let (i, last_scope) = match pieces.entry(k) {
-                    Entry::Occupied(e) => e.into_mut(),
-                    Entry::Vacant(e) => {
-                        repeated.add(PIECE, resource_bytes, 1)?;
-                        out.push((
-                            k,
-                            ResourceLogs {
-                                resource: rl.resource.clone(),
-                                scope_logs: Vec::new(),
-                                schema_url: rl.schema_url.clone(),
-                            },
-                            0,
-                        ));
-                        e.insert((out.len() - 1, usize::MAX))
-                    }
-                };
-                let piece = &mut out[*i];
-                piece.2 += 1;
-                match piece.1.scope_logs.last_mut() {
-                    Some(last) if *last_scope == s => last.log_records.push(record),
-                    _ => {
-                        repeated.add(PIECE, scope_bytes, 1)?;
-                        *last_scope = s;
-                        piece.1.scope_logs.push(ScopeLogs {
-                            scope: sl.scope.clone(),
-                            log_records: vec![record],
-                            schema_url: sl.schema_url.clone(),
-                        });
-                    }
-                }
-            }
+impl Nested for ResourceSpans {
+    type Scope = ScopeSpans;
+    type Item = Span;
+    fn resource(&self) -> Option<&Resource> {
+        self.resource.as_ref()
+    }
+    fn schema_url(&self) -> &str {
+        &self.schema_url
+    }
+    fn take_scopes(&mut self) -> Vec<ScopeSpans> {
+        std::mem::take(&mut self.scope_spans)
+    }
+    fn empty_like(&self) -> Self {
+        ResourceSpans {
+            resource: self.resource.clone(),
+            scope_spans: Vec::new(),
+            schema_url: self.schema_url.clone(),
         }
     }
-    Ok(out)
+    fn scopes_mut(&mut self) -> &mut Vec<ScopeSpans> {
+        &mut self.scope_spans
+    }
+    fn scope_len(scope: &ScopeSpans) -> usize {
+        encoded_len(scope.scope.as_ref(), &scope.schema_url)
+    }
+    fn take_items(scope: &mut ScopeSpans) -> Vec<Span> {
+        std::mem::take(&mut scope.spans)
+    }
+    fn scope_like(scope: &ScopeSpans, item: Span) -> ScopeSpans {
+        ScopeSpans {
+            scope: scope.scope.clone(),
+            spans: vec![item],
+            schema_url: scope.schema_url.clone(),
+        }
+    }
+    fn items_mut(scope: &mut ScopeSpans) -> &mut Vec<Span> {
+        &mut scope.spans
+    }
+}
+
+impl Nested for ResourceLogs {
+    type Scope = ScopeLogs;
+    type Item = LogRecord;
+    fn resource(&self) -> Option<&Resource> {
+        self.resource.as_ref()
+    }
+    fn schema_url(&self) -> &str {
+        &self.schema_url
+    }
+    fn take_scopes(&mut self) -> Vec<ScopeLogs> {
+        std::mem::take(&mut self.scope_logs)
+    }
+    fn empty_like(&self) -> Self {
+        ResourceLogs {
+            resource: self.resource.clone(),
+            scope_logs: Vec::new(),
+            schema_url: self.schema_url.clone(),
+        }
+    }
+    fn scopes_mut(&mut self) -> &mut Vec<ScopeLogs> {
+        &mut self.scope_logs
+    }
+    fn scope_len(scope: &ScopeLogs) -> usize {
+        encoded_len(scope.scope.as_ref(), &scope.schema_url)
+    }
+    fn take_items(scope: &mut ScopeLogs) -> Vec<LogRecord> {
+        std::mem::take(&mut scope.log_records)
+    }
+    fn scope_like(scope: &ScopeLogs, item: LogRecord) -> ScopeLogs {
+        ScopeLogs {
+            scope: scope.scope.clone(),
+            log_records: vec![item],
+            schema_url: scope.schema_url.clone(),
+        }
+    }
+    fn items_mut(scope: &mut ScopeLogs) -> &mut Vec<LogRecord> {
+        &mut scope.log_records
+    }
 }
 
 /// A span's (or record's) trace id as 16 bytes (zeros where it has fewer).
@@ -206,7 +258,9 @@ mod tests {
         let by_trace = |_: Option<&Resource>, s: &Span| trace_id_of(&s.trace_id);
         let error = spans_by(traces(1_100), by_trace).expect_err("past the bound");
         assert!(
-            error.contains("resource and scope text repeated"),
+            error
+                .to_string()
+                .contains("resource and scope text repeated"),
             "{error}"
         );
         assert_eq!(spans_by(traces(100), by_trace).expect("within").len(), 100);

@@ -64,13 +64,24 @@ pub mod duration {
     pub use humantime_serde::{deserialize, serialize};
 }
 
+/// Why a size was not understood.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidByteSize {
+    #[error("`{0}` is not a size; write e.g. `16MiB` or `1048576`")]
+    NotASize(String),
+    #[error("unknown size unit `{unit}` in `{text}`; use B, KB, MB, GB, KiB, MiB or GiB")]
+    Unit { unit: String, text: String },
+    #[error("`{0}` is too large")]
+    TooLarge(String),
+}
+
 /// A size in bytes: a plain number, or a number with a unit (`512KiB`, `16MiB`, `1GiB`,
 /// `10MB`, `100B`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct ByteSize(pub u64);
 
 impl ByteSize {
-    pub fn parse(text: &str) -> Result<ByteSize, String> {
+    pub fn parse(text: &str) -> Result<ByteSize, InvalidByteSize> {
         let text = text.trim();
         let split = text
             .find(|c: char| !c.is_ascii_digit())
@@ -78,7 +89,7 @@ impl ByteSize {
         let (number, unit) = text.split_at(split);
         let number: u64 = number
             .parse()
-            .map_err(|_| format!("`{text}` is not a size; write e.g. `16MiB` or `1048576`"))?;
+            .map_err(|_| InvalidByteSize::NotASize(text.to_string()))?;
         let factor: u64 = match unit.trim() {
             "" | "B" => 1,
             "KB" => 1_000,
@@ -88,15 +99,16 @@ impl ByteSize {
             "MiB" => 1 << 20,
             "GiB" => 1 << 30,
             other => {
-                return Err(format!(
-                    "unknown size unit `{other}` in `{text}`; use B, KB, MB, GB, KiB, MiB or GiB"
-                ))
+                return Err(InvalidByteSize::Unit {
+                    unit: other.to_string(),
+                    text: text.to_string(),
+                })
             }
         };
         number
             .checked_mul(factor)
             .map(ByteSize)
-            .ok_or_else(|| format!("`{text}` is too large"))
+            .ok_or_else(|| InvalidByteSize::TooLarge(text.to_string()))
     }
 }
 
@@ -145,9 +157,11 @@ mod tests {
         }
         assert!(ByteSize::parse("12 parsecs")
             .expect_err("refused")
+            .to_string()
             .contains("unknown size unit"));
         assert!(ByteSize::parse("lots")
             .expect_err("refused")
+            .to_string()
             .contains("not a size"));
         let v: ByteSize = serde_yaml::from_str("4096").expect("number");
         assert_eq!(v, ByteSize(4096));

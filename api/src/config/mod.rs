@@ -9,7 +9,7 @@ mod positions;
 mod typed;
 
 pub use diagnostic::{did_you_mean, join, suggestion, ConfigErrors, Diagnostic, Severity};
-pub use fields::{check_listen, duration, is_http_url, ByteSize, Secret};
+pub use fields::{check_listen, duration, is_http_url, ByteSize, InvalidByteSize, Secret};
 pub use positions::Positions;
 pub use typed::{
     describe_error, parse, parse_block, Claims, ComponentConfig, ConfigSpec, Issue, Listen,

@@ -136,10 +136,7 @@ fn build_exporter(plan: &Plan) -> anyhow::Result<Client> {
         plan.protocol, plan.compression
     );
     let block = llamacol_api::serde_yaml::from_str(&yaml)?;
-    let ctx = BuildContext::new(
-        ComponentId::parse("otlp/loadgen").map_err(anyhow::Error::msg)?,
-        vec![plan.signal],
-    );
+    let ctx = BuildContext::new(ComponentId::parse("otlp/loadgen")?, vec![plan.signal]);
     let factory = llamacol_exporters::otlp::factory();
     let exporter = (factory.build)(&ctx, &block).map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok((exporter, plan.signal))

@@ -276,7 +276,7 @@ impl SpanColumns {
         let repeated = resource.bytes + r.scope_name.len() + r.scope_version.len();
         self.repeated
             .add("span", repeated, 1)
-            .map_err(ArrowError::InvalidArgumentError)?;
+            .map_err(|e| ArrowError::InvalidArgumentError(e.to_string()))?;
         raw::append_hex(&mut self.trace_id, s.trace_id);
         raw::append_hex(&mut self.span_id, s.span_id);
         if s.parent_span_id.is_empty() {

@@ -14,7 +14,7 @@ use llamacol_api::otlp::metrics::v1::{
 use llamacol_api::attributes::{job_instance, value_string};
 use llamacol_api::batch::data_points;
 
-use llamacol_api::repeated::Repeated;
+use llamacol_api::repeated::{Repeated, TooMuchRepeated};
 
 use super::translate::{label_name, metric_name, FamilyType, MetricKind, TranslationStrategy};
 
@@ -107,7 +107,7 @@ pub fn observe(
     request: &ExportMetricsServiceRequest,
     options: &Options,
     now_ms: i64,
-) -> Result<(Vec<Observation>, Dropped), String> {
+) -> Result<(Vec<Observation>, Dropped), TooMuchRepeated> {
     let mut out = Vec::new();
     let mut dropped = Vec::new();
     let mut repeated = Repeated::new("metric name, help, unit and scope and resource labels");

@@ -576,7 +576,10 @@ fn text_repeated_on_every_point_past_the_bound_refuses_the_request() {
     for (description, scope) in [(big.as_str(), "llamacol"), ("Depth", big.as_str())] {
         let error = observe(&request(1_100, description, scope), &defaults(), 0)
             .expect_err("past the bound");
-        assert!(error.contains("repeated on every data point"), "{error}");
+        assert!(
+            error.to_string().contains("repeated on every data point"),
+            "{error}"
+        );
         let (taken, _) =
             observe(&request(100, description, scope), &defaults(), 0).expect("within");
         assert_eq!(taken.len(), 100);

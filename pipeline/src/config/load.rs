@@ -347,8 +347,8 @@ impl Checker<'_> {
             let path = join(&section_name, &key);
             let id = match ComponentId::parse(&key) {
                 Ok(id) => id,
-                Err(message) => {
-                    self.error(path, message);
+                Err(invalid) => {
+                    self.error(path, invalid.to_string());
                     continue;
                 }
             };

@@ -20,6 +20,7 @@ use std::time::Duration;
 use llamacol_api::config::{parse_block, ConfigSpec};
 use llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest;
 use llamacol_api::otlp::trace::v1::ResourceSpans;
+use llamacol_api::repeated::TooMuchRepeated;
 use llamacol_api::serde_yaml;
 use llamacol_api::split::{spans_by, trace_id_of};
 use llamacol_api::stateful::{State, StatefulProcessor};
@@ -177,7 +178,11 @@ impl TailSampler {
 
     /// Takes one request's spans in, trace by trace; refuses one whose split would copy
     /// too much resource and scope text (`llamacol_api::split`).
-    pub fn take(&mut self, request: ExportTraceServiceRequest, now: Instant) -> Result<(), String> {
+    pub fn take(
+        &mut self,
+        request: ExportTraceServiceRequest,
+        now: Instant,
+    ) -> Result<(), TooMuchRepeated> {
         for (id, piece, spans) in split_by_trace(request)? {
             if self.sampled.contains(&id) {
                 self.emit(piece, spans);
@@ -430,7 +435,7 @@ fn has_root_span(piece: &ResourceSpans) -> bool {
 /// The request's spans grouped by trace (per resource block, one piece per trace).
 fn split_by_trace(
     request: ExportTraceServiceRequest,
-) -> Result<Vec<(TraceId, ResourceSpans, usize)>, String> {
+) -> Result<Vec<(TraceId, ResourceSpans, usize)>, TooMuchRepeated> {
     spans_by(request, |_, span| trace_id_of(&span.trace_id))
 }
 

@@ -438,7 +438,10 @@ fn a_large_resource_on_very_many_traces_is_refused_before_anything_is_held() {
         .attributes
         .push(string("big", &"x".repeat(1 << 20)));
     let error = t.take(request, Instant::now()).expect_err("refused");
-    assert!(error.contains("repeated on every group"), "{error}");
+    assert!(
+        error.to_string().contains("repeated on every group"),
+        "{error}"
+    );
     assert_eq!(t.items(), 0);
 }
 
