@@ -120,7 +120,7 @@ pub fn tracestate(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    use llamacol_processors::probabilistic_sampler::tracestate::{OtelTraceState, W3cTraceState};
+    use llamacol_api::tracestate::{OtelTraceState, W3cTraceState};
     let (w3c, _) = W3cTraceState::parse(text);
     let _ = W3cTraceState::parse(&w3c.serialize());
     let (mut ot, _) = OtelTraceState::parse(text);

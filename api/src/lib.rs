@@ -38,6 +38,7 @@ pub mod task;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod tls;
+pub mod tracestate;
 pub mod wire;
 
 pub use batch::{Batch, Logs, Metrics, Payload, SignalMessage, Traces};

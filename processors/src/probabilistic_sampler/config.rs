@@ -5,7 +5,7 @@
 use llamacol_api::config::{ComponentConfig, Issue};
 use serde::Deserialize;
 
-use super::threshold::{MIN_PROBABILITY, NUM_HEX_DIGITS};
+use llamacol_api::tracestate::threshold::{MIN_PROBABILITY, NUM_HEX_DIGITS};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -9,8 +9,6 @@
 
 mod config;
 pub mod sampler;
-pub mod threshold;
-pub mod tracestate;
 mod wire;
 
 use std::sync::Arc;
@@ -28,9 +26,9 @@ use llamacol_api::{
 };
 
 pub use config::{AttributeSource, Mode, ProbabilisticSamplerConfig};
+use llamacol_api::tracestate::threshold::{Randomness, Threshold, TraceStateError};
+use llamacol_api::tracestate::W3cTraceState;
 use sampler::{should_sample, span_priority, Carrier, Sampler};
-use threshold::{Randomness, Threshold, TraceStateError};
-use tracestate::W3cTraceState;
 
 pub fn factory() -> ProcessorFactory {
     ProcessorFactory {

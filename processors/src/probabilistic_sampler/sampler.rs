@@ -5,7 +5,9 @@
 //! attribute, compare, and on a keep write the threshold back.
 
 use super::config::{Mode, ProbabilisticSamplerConfig};
-use super::threshold::{Randomness, Threshold, TraceStateError, MIN_PROBABILITY};
+use llamacol_api::tracestate::threshold::{
+    Randomness, Threshold, TraceStateError, MIN_PROBABILITY,
+};
 
 const HASH_BUCKETS_LG2: u32 = 14;
 const HASH_BUCKETS: u32 = 1 << HASH_BUCKETS_LG2;

@@ -9,8 +9,8 @@ use llamacol_api::otlp::common::v1::any_value::Value;
 use llamacol_api::wire::{fields, put_len_prefix, RawField, WireError};
 
 use super::sampler::{should_sample, span_priority, Sampler};
-use super::threshold::Threshold;
-use super::tracestate::W3cTraceState;
+use llamacol_api::tracestate::threshold::Threshold;
+use llamacol_api::tracestate::W3cTraceState;
 
 /// The request with only the kept spans, and how many spans it kept of how many.
 pub struct Sampled {

@@ -448,7 +448,7 @@ fn uint64_times_ratio(ratio: f64) -> u64 {
 
 /// The value of `key` in a W3C tracestate (an invalid tracestate has none).
 fn tracestate_get<'a>(state: &'a str, key: &str) -> Option<&'a str> {
-    let (parsed, error) = crate::probabilistic_sampler::tracestate::W3cTraceState::parse(state);
+    let (parsed, error) = llamacol_api::tracestate::W3cTraceState::parse(state);
     if error.is_some() {
         return None;
     }

@@ -2,9 +2,12 @@
 //! and written as the Collector's `pkg/sampling` reads and writes them: the same
 //! validation (a malformed value is an error, never a panic), the same partial result
 //! next to an error, and the same output order (`ot` first, then `rv`, `th`, the other
-//! `ot` sub-keys, then the other vendors' entries as they came).
+//! `ot` sub-keys, then the other vendors' entries as they came). Head and tail sampling
+//! both read it; [`threshold`] is the OTEP 235 arithmetic behind `rv` and `th`.
 
-use super::threshold::{Randomness, Threshold, TraceStateError};
+pub mod threshold;
+
+use threshold::{Randomness, Threshold, TraceStateError};
 
 const MAX_PAIRS: usize = 32;
 const MAX_W3C_LENGTH: usize = 1024;
