@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use llamacol_pipeline::config::{load, Config, ConfigErrors, Diagnostic, LogFormat, Source};
+use llamacol_pipeline::config::{load, Config, ConfigErrors, ConfigText, Diagnostic, LogFormat};
 use llamacol_pipeline::Registry;
 
 use crate::run::Logging;
@@ -78,9 +78,9 @@ pub fn main_with_args(cli: Cli, registry: Registry) -> ExitCode {
 }
 
 /// Reads the files named by `-c`, or the embedded default.
-pub(crate) fn sources(cli: &Cli) -> Result<Vec<Source>, String> {
+pub(crate) fn sources(cli: &Cli) -> Result<Vec<ConfigText>, String> {
     if cli.config.is_empty() {
-        return Ok(vec![Source {
+        return Ok(vec![ConfigText {
             name: "<embedded default config>".into(),
             text: DEFAULT_CONFIG.into(),
         }]);
@@ -89,7 +89,7 @@ pub(crate) fn sources(cli: &Cli) -> Result<Vec<Source>, String> {
         .iter()
         .map(|path| {
             std::fs::read_to_string(path)
-                .map(|text| Source {
+                .map(|text| ConfigText {
                     name: path.display().to_string(),
                     text,
                 })

@@ -101,11 +101,11 @@ pub fn config(data: &[u8]) {
         return;
     };
     let sources = [
-        llamacol_pipeline::config::Source {
+        llamacol_pipeline::config::ConfigText {
             name: "a.yaml".into(),
             text: text.into(),
         },
-        llamacol_pipeline::config::Source {
+        llamacol_pipeline::config::ConfigText {
             name: "b.yaml".into(),
             text: text.into(),
         },

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use llamacol_api::{Batch, ConsumeError, Exporter, ExporterFactory, Signal};
-use llamacol_pipeline::config::{load, ConfigSpec, Diagnostic, Severity, Source};
+use llamacol_pipeline::config::{load, ConfigSpec, ConfigText, Diagnostic, Severity};
 use llamacol_pipeline::testing::{hold_factory, EmptyConfig};
 use llamacol_pipeline::Registry;
 
@@ -31,12 +31,12 @@ fn registry() -> Registry {
 }
 
 fn diagnostics(files: &[&str]) -> Result<Vec<String>, Vec<String>> {
-    let sources: Vec<Source> = files
+    let sources: Vec<ConfigText> = files
         .iter()
         .map(|f| {
             let name = format!("tests/testdata/config/{f}");
             let text = std::fs::read_to_string(&name).unwrap_or_else(|e| panic!("{name}: {e}"));
-            Source { name, text }
+            ConfigText { name, text }
         })
         .collect();
     let show = |ds: Vec<Diagnostic>| ds.iter().map(ToString::to_string).collect::<Vec<_>>();
@@ -160,11 +160,11 @@ fn later_files_override_earlier_ones_key_by_key() {
     let base =
         std::fs::read_to_string("tests/testdata/config/unused_component.yaml").expect("read");
     let sources = [
-        Source {
+        ConfigText {
             name: "base.yaml".into(),
             text: base,
         },
-        Source {
+        ConfigText {
             name: "overlay.yaml".into(),
             text: "service:\n  pipelines:\n    traces:\n      exporters: [debug, file]\n".into(),
         },
@@ -187,7 +187,7 @@ fn later_files_override_earlier_ones_key_by_key() {
 #[test]
 fn env_var_with_default_and_numbers() {
     let text = "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: \"127.0.0.1:${env:LLAMACOL_TEST_PORT}\"\n        max_recv_msg_size_mib: ${env:LLAMACOL_TEST_MIB:-8}\nexporters:\n  debug:\nservice:\n  pipelines:\n    traces: {receivers: [otlp], exporters: [debug]}\n";
-    let sources = [Source {
+    let sources = [ConfigText {
         name: "env.yaml".into(),
         text: text.into(),
     }];
@@ -211,7 +211,7 @@ fn env_var_with_default_and_numbers() {
 fn telemetry_defaults_apply_without_a_telemetry_block() {
     let text = "receivers:\n  otlp:\nexporters:\n  debug:\nservice:\n  pipelines:\n    traces: {receivers: [otlp], exporters: [debug]}\n";
     let (config, _) = load(
-        &[Source {
+        &[ConfigText {
             name: "t.yaml".into(),
             text: text.into(),
         }],
@@ -250,7 +250,7 @@ fn the_collectors_documented_example_is_refused_only_for_pprof_and_zpages() {
         .replace("  pprof:\n  zpages:\n", "")
         .replace("[health_check, pprof, zpages]", "[health_check]");
     let (config, warnings) = load(
-        &[Source {
+        &[ConfigText {
             name: "example.yaml".into(),
             text,
         }],
@@ -283,7 +283,7 @@ fn extension_and_storage_mistakes_are_each_named() {
 #[test]
 fn an_unlisted_extension_is_a_warning_and_a_pull_reader_moves_the_admin_server() {
     let (config, warnings) = load(
-        &[Source {
+        &[ConfigText {
             name: "tests/testdata/config/extension_unlisted.yaml".into(),
             text: std::fs::read_to_string("tests/testdata/config/extension_unlisted.yaml")
                 .expect("read"),
@@ -304,7 +304,7 @@ fn an_unlisted_extension_is_a_warning_and_a_pull_reader_moves_the_admin_server()
 fn a_storage_without_a_queue_is_an_error() {
     let text = "extensions:\n  file_storage: {directory: /tmp/q}\nreceivers:\n  otlp:\nexporters:\n  debug:\n    sending_queue: {enabled: false, storage: file_storage}\nservice:\n  extensions: [file_storage]\n  pipelines:\n    traces: {receivers: [otlp], exporters: [debug]}\n";
     let errors = load(
-        &[Source {
+        &[ConfigText {
             name: "q.yaml".into(),
             text: text.into(),
         }],

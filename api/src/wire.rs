@@ -18,7 +18,7 @@ pub enum WireError {
 }
 
 #[derive(Clone, Copy)]
-enum Kind {
+enum WireType {
     Varint,
     Fixed64,
     Fixed32,
@@ -33,7 +33,7 @@ enum Kind {
 
 struct Field {
     number: u32,
-    kind: Kind,
+    kind: WireType,
     /// Each occurrence of this field is one counted item.
     item: bool,
 }
@@ -54,7 +54,7 @@ impl Schema {
     }
 }
 
-const fn f(number: u32, kind: Kind) -> Field {
+const fn f(number: u32, kind: WireType) -> Field {
     Field {
         number,
         kind,
@@ -62,7 +62,7 @@ const fn f(number: u32, kind: Kind) -> Field {
     }
 }
 
-const fn item(number: u32, kind: Kind) -> Field {
+const fn item(number: u32, kind: WireType) -> Field {
     Field {
         number,
         kind,
@@ -70,7 +70,7 @@ const fn item(number: u32, kind: Kind) -> Field {
     }
 }
 
-use Kind::*;
+use WireType::*;
 
 // opentelemetry/proto/common/v1/common.proto
 static ANY_VALUE: Schema = Schema(&[

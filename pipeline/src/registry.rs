@@ -79,7 +79,7 @@ impl Registry {
 
     /// The signals and config spec of a type of any kind (connectors: see
     /// [`Registry::find_connector`] for their pairs).
-    pub fn describe(&self, kind: Kind, type_name: &str) -> Option<(&'static [Signal], ConfigSpec)> {
+    pub fn lookup(&self, kind: Kind, type_name: &str) -> Option<(&'static [Signal], ConfigSpec)> {
         match kind {
             Kind::Receiver => self.find_receiver(type_name).map(|f| (f.signals, f.config)),
             Kind::Processor => self
@@ -116,7 +116,7 @@ impl Registry {
                     .find_connector(type_name)
                     .filter(|_| kind == Kind::Connector)
                     .map_or(&[][..], |f| f.pairs);
-                if let Some((signals, _)) = self.describe(kind, type_name) {
+                if let Some((signals, _)) = self.lookup(kind, type_name) {
                     out.push(Listed {
                         kind,
                         type_name,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use llamacol_api::{Batch, ConsumeError, Exporter, ExporterFactory, Signal};
-use llamacol_pipeline::config::{load, parse_block, ComponentConfig, ConfigSpec, Source};
+use llamacol_pipeline::config::{load, parse_block, ComponentConfig, ConfigSpec, ConfigText};
 use llamacol_pipeline::runtime::Service;
 use llamacol_pipeline::telemetry::Telemetry;
 use llamacol_pipeline::Registry;
@@ -74,7 +74,7 @@ pub async fn run(
         .receiver(llamacol_receivers::otlp::factory())
         .exporter(count_factory());
     let (config, _) = load(
-        &[Source {
+        &[ConfigText {
             name: "sink".into(),
             text: yaml,
         }],

@@ -1,5 +1,5 @@
 use llamacol_api::{Kind, Signal};
-use llamacol_pipeline::config::{load, Source as ConfigSource};
+use llamacol_pipeline::config::{load, ConfigText};
 use llamacol_pipeline::runtime::Service;
 use llamacol_pipeline::telemetry::Telemetry;
 use llamacol_pipeline::testing::{registry, sample_traces, Sink, Source};
@@ -33,7 +33,7 @@ service:
     traces/mid: {receivers: [forward], processors: [hold/2], exporters: [forward/2]}
     traces/in: {receivers: [source], processors: [hold], exporters: [forward, sink/direct]}
 "#;
-    let sources = [ConfigSource {
+    let sources = [ConfigText {
         name: "forward.yaml".into(),
         text: yaml.into(),
     }];

@@ -17,7 +17,7 @@ use llamacol_api::config::{
 
 /// One configuration file's text and the name errors should call it by.
 #[derive(Debug, Clone)]
-pub struct Source {
+pub struct ConfigText {
     pub name: String,
     pub text: String,
 }
@@ -36,7 +36,7 @@ const PIPELINE_KEYS: [&str; 3] = ["receivers", "processors", "exporters"];
 /// Reads `sources` (later files override earlier ones, maps merged key by key), expands
 /// `${env:...}` and validates everything. Returns the config and its warnings, or every error.
 pub fn load(
-    sources: &[Source],
+    sources: &[ConfigText],
     registry: &Registry,
     lookup_env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(Config, Vec<Diagnostic>), ConfigErrors> {
@@ -96,7 +96,7 @@ fn merge(into: &mut Value, from: Value) {
 
 /// Gives each diagnostic the file and line:column of its path, preferring the most precise
 /// match and, among equals, the later file (the one whose value won the merge).
-fn locate(mut diagnostics: Vec<Diagnostic>, sources: &[Source]) -> Vec<Diagnostic> {
+fn locate(mut diagnostics: Vec<Diagnostic>, sources: &[ConfigText]) -> Vec<Diagnostic> {
     let indexes: Vec<Positions> = sources.iter().map(|s| Positions::index(&s.text)).collect();
     for d in diagnostics.iter_mut().filter(|d| d.file.is_none()) {
         let best = indexes
@@ -352,7 +352,7 @@ impl Checker<'_> {
                     continue;
                 }
             };
-            let Some((signals, spec)) = self.registry.describe(kind, &id.type_name) else {
+            let Some((signals, spec)) = self.registry.lookup(kind, &id.type_name) else {
                 let known = self.registry.types(kind);
                 let message = match not_offered(kind, &id.type_name) {
                     Some(instead) => instead.to_string(),

@@ -11,7 +11,7 @@ mod service;
 
 pub use connections::{Graph, Instance};
 pub use llamacol_api::config::*;
-pub use load::{load, Source};
+pub use load::{load, ConfigText};
 pub use service::{
     AdminConfig, Config, ExporterConfig, LogFormat, LogsConfig, MetricsConfig, MetricsLevel,
     PipelineConfig, QueueSettings, RetrySettings, TelemetryConfig,

@@ -206,7 +206,7 @@ impl Service {
             });
         }
 
-        telemetry.set_pipelines(describe(config));
+        telemetry.set_pipelines(graph_json(config));
         Ok(Service {
             extensions,
             receivers,
@@ -339,7 +339,8 @@ fn signals_using(
     signals
 }
 
-fn describe(config: &Config) -> serde_json::Value {
+/// The running graph as `/debug/pipelines` shows it.
+fn graph_json(config: &Config) -> serde_json::Value {
     let names = |ids: &[ComponentId]| ids.iter().map(ToString::to_string).collect::<Vec<_>>();
     serde_json::Value::Array(
         config

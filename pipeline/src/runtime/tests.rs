@@ -2,14 +2,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
-use crate::config::{load, Source as ConfigSource};
+use crate::config::{load, ConfigText};
 use crate::testing::{registry, sample_traces, Sink, Source};
 use llamacol_api::Batch;
 
 const WAIT: Duration = Duration::from_secs(5);
 
 fn service(yaml: &str) -> (Service, Arc<Telemetry>) {
-    let sources = [ConfigSource {
+    let sources = [ConfigText {
         name: "test.yaml".into(),
         text: yaml.into(),
     }];

@@ -31,7 +31,7 @@ use crate::batch::Batch;
 use crate::component::{
     ConnectorFactory, ExporterFactory, Kind, ProcessorFactory, ReceiverFactory, SignalPair,
 };
-use crate::config::{load, Source as ConfigSource};
+use crate::config::{load, ConfigText};
 use crate::extension::ExtensionFactory;
 use crate::registry::Registry;
 use crate::runtime::Service;
@@ -83,7 +83,7 @@ pub async fn check_processor(factory: ProcessorFactory, block: &str, flow: Flow)
             };
             run(&registry, &yaml, &tag, &[signal], expect)
                 .await
-                .map_err(|e| format!("{signal}, {}: {e}", sink_mode.describe()))?;
+                .map_err(|e| format!("{signal}, {}: {e}", sink_mode.says()))?;
         }
     }
     Ok(())
@@ -211,7 +211,8 @@ impl SinkMode {
         }
     }
 
-    fn describe(self) -> &'static str {
+    /// What the next stage does, for failure messages.
+    fn says(self) -> &'static str {
         match self {
             SinkMode::Takes => "the next stage takes everything",
             SinkMode::RefusesOnceRetryably => "the next stage refuses once, retryably",
@@ -245,7 +246,7 @@ async fn run(
     expect: Expect,
 ) -> Outcome {
     let (config, _) = load(
-        &[ConfigSource {
+        &[ConfigText {
             name: format!("{tag}.yaml"),
             text: yaml.to_string(),
         }],

@@ -19,7 +19,7 @@ use super::burn::Slo;
 use super::config::{RuleSpec, SloConfig, SloSpec};
 use super::rule::{Part, Rule};
 use super::select::{find, lookup};
-use super::series::{hash_attributes, is_overflow, Fnv, Keep, Limits, Reading, Source};
+use super::series::{hash_attributes, is_overflow, Fnv, Keep, Limits, Origin, Reading};
 use super::template::{format_value, label_name, render};
 
 const DELTA: i32 = AggregationTemporality::Delta as i32;
@@ -545,9 +545,9 @@ fn say_overflow(kind: &str, name: &str, parts: &mut [Part]) {
 
 /// An alert's labels: `alertname`, `severity`, the `by` attributes as label names, `job`
 /// and `instance` of the group's single source, then the rule's own labels.
-fn rule_labels(spec: &RuleSpec, key: &[String], source: &Source) -> BTreeMap<String, String> {
+fn rule_labels(spec: &RuleSpec, key: &[String], source: &Origin) -> BTreeMap<String, String> {
     let mut labels = BTreeMap::new();
-    if let Source::One(job, instance) = source {
+    if let Origin::One(job, instance) = source {
         for (k, v) in [("job", job), ("instance", instance)] {
             if let Some(v) = v.as_ref().filter(|v| !v.is_empty()) {
                 labels.insert(k.to_string(), v.clone());

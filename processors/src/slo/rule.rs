@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::config::{Aggregate, RuleSpec};
 use super::select::Selector;
-use super::series::{Keep, Limits, Source, Store};
+use super::series::{Keep, Limits, Origin, Store};
 
 /// One selector of a rule (`metric`, or each side of a `ratio`) and what it keeps.
 #[derive(Debug)]
@@ -22,7 +22,7 @@ pub struct Rule {
 }
 
 /// A group's value, and where its series came from.
-pub type Values = HashMap<Vec<String>, (f64, Source)>;
+pub type Values = HashMap<Vec<String>, (f64, Origin)>;
 
 impl Rule {
     pub fn new(spec: RuleSpec, limits: Limits) -> Rule {

@@ -15,7 +15,7 @@ use llamacol_api::otlp::common::v1::{any_value, AnyValue, KeyValue};
 
 /// Which source (Prometheus `job` / `instance`) a group's series came from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum Source {
+pub enum Origin {
     #[default]
     None,
     One(Option<String>, Option<String>),
@@ -23,11 +23,11 @@ pub enum Source {
     Mixed,
 }
 
-impl Source {
+impl Origin {
     fn add(&mut self, job: &Option<String>, instance: &Option<String>) {
         match self {
-            Source::None => *self = Source::One(job.clone(), instance.clone()),
-            Source::One(j, i) if j != job || i != instance => *self = Source::Mixed,
+            Origin::None => *self = Origin::One(job.clone(), instance.clone()),
+            Origin::One(j, i) if j != job || i != instance => *self = Origin::Mixed,
             _ => {}
         }
     }
@@ -134,17 +134,17 @@ pub struct Group {
     pub key: Vec<String>,
     pub series: ByHash<Series>,
     pub last_seen: f64,
-    pub source: Source,
+    pub source: Origin,
 }
 
 impl Group {
     /// Bytes of text this group holds.
     fn text_bytes(&self) -> usize {
         let source = match &self.source {
-            Source::One(j, i) => {
+            Origin::One(j, i) => {
                 j.as_ref().map_or(0, String::len) + i.as_ref().map_or(0, String::len)
             }
-            Source::None | Source::Mixed => 0,
+            Origin::None | Origin::Mixed => 0,
         };
         self.key.iter().map(String::len).sum::<usize>() + source
     }

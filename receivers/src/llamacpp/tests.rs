@@ -512,7 +512,7 @@ async fn a_hanging_target_does_not_delay_the_others() {
         .receiver(factory())
         .exporter(llamacol_pipeline::testing::sink_factory());
     let (config, _) = llamacol_pipeline::config::load(
-        &[llamacol_pipeline::config::Source {
+        &[llamacol_pipeline::config::ConfigText {
             name: "t.yaml".into(),
             text: yaml,
         }],

@@ -5,7 +5,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use llamacol_api::otlp::collector::trace::v1::trace_service_client::TraceServiceClient;
 use llamacol_api::Signal;
-use llamacol_pipeline::config::{load, Source};
+use llamacol_pipeline::config::{load, ConfigText};
 use llamacol_pipeline::runtime::Service;
 use llamacol_pipeline::telemetry::Telemetry;
 use llamacol_pipeline::testing::{
@@ -59,7 +59,7 @@ async fn run(yaml: String) -> Service {
         .receiver(super::factory())
         .exporter(llamacol_pipeline::testing::sink_factory());
     let (config, _) = load(
-        &[Source {
+        &[ConfigText {
             name: "t.yaml".into(),
             text: yaml,
         }],
