@@ -105,7 +105,7 @@ fn every_panel_draws_live_data_and_a_trace_opens_as_a_tree() {
     assert_eq!(sent.len(), 6);
     // The data is flowing once the failed request has made the alert fire.
     wait_for_live(collector.admin, "the firing alert", |live| {
-        live["panels"]["alerts"]["current"]["slo"]["alerts"]
+        live["alerts"]["slo"]["alerts"]
             .as_array()
             .is_some_and(|a| a.iter().any(|a| a["state"] == "firing"))
     });
@@ -246,7 +246,7 @@ fn at_one_and_eight_gpus_without_llamacpp_or_genai_the_page_says_why() {
             ));
             let config: NvmlConfig =
                 llamacol_api::serde_yaml::from_str("collection_interval: 1s").expect("config");
-            telemetry.node().live().feeds(Panel::Gpus, "nvml");
+            telemetry.node().live().feeds(Panel::new("gpus"), "nvml");
             let mut receiver = NvmlReceiver::new(
                 "nvml".into(),
                 config,

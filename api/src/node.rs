@@ -4,7 +4,8 @@
 //! the board; reads clone one `Arc` under a lock held for nanoseconds, so the data path
 //! never waits on a publisher.
 
-use std::collections::BTreeMap;
+use std::any::{Any, TypeId};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
@@ -59,6 +60,18 @@ pub struct NodeContext {
     board: Arc<RwLock<Arc<NodeSnapshot>>>,
     alerts: Arc<Mutex<Alerts>>,
     live: Arc<crate::live::Live>,
+    shared: Arc<Mutex<Shared>>,
+}
+
+/// One value per type, for the instances of a component type to share (every
+/// `genai_metrics` connector adds to one GenAI panel).
+#[derive(Default)]
+struct Shared(HashMap<TypeId, Arc<dyn Any + Send + Sync>>);
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} shared values", self.0.len())
+    }
 }
 
 /// What components report beyond the pipeline counters: alerting components' current
@@ -113,6 +126,21 @@ impl NodeContext {
     /// targets, GenAI totals, recent traces).
     pub fn live(&self) -> &crate::live::Live {
         &self.live
+    }
+
+    /// The one `T` of this service, made on first use: state the instances of a component
+    /// type share (declare a type of your own, so no one else reaches it).
+    pub fn shared<T: Default + Send + Sync + 'static>(&self) -> Arc<T> {
+        let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+        let value = shared
+            .0
+            .entry(TypeId::of::<T>())
+            .or_insert_with(|| Arc::new(T::default()));
+        match value.clone().downcast::<T>() {
+            Ok(v) => v,
+            // Keyed by the type itself: always that type.
+            Err(_) => Arc::new(T::default()),
+        }
     }
 
     /// The latest values.

@@ -1,5 +1,6 @@
-//! Once a second: the pipeline's own rates (from the self-telemetry counters), the
-//! process's memory, and the GenAI row (from the connector's totals), into the board.
+//! Once a second: the pipeline's own rates (from the self-telemetry counters) and the
+//! process's memory, into the board's pipeline panel. Components record their own
+//! panels.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -8,7 +9,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::component::Kind;
-use crate::live::{genai, number, Panel};
+use crate::live::{number, Panel};
 use crate::telemetry::{scope_json, Scope, Telemetry, OUTCOME_NAMES};
 
 /// The columns of the pipeline chart: the process's resident memory, and items per
@@ -26,7 +27,7 @@ pub const PIPELINE_COLUMNS: &[&str] = &[
 pub async fn sample_every_second(telemetry: Arc<Telemetry>, cancel: CancellationToken) {
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut sampler = Sampler::new(crate::clock::unix_nanos() as f64 / 1e9);
+    let mut sampler = Sampler::new();
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
@@ -38,15 +39,11 @@ pub async fn sample_every_second(telemetry: Arc<Telemetry>, cancel: Cancellation
 
 struct Sampler {
     last: Option<(f64, BTreeMap<Scope, [u64; 8]>)>,
-    genai: genai::Window,
 }
 
 impl Sampler {
-    fn new(start: f64) -> Sampler {
-        Sampler {
-            last: None,
-            genai: genai::Window::new(start),
-        }
+    fn new() -> Sampler {
+        Sampler { last: None }
     }
 
     fn sample(&mut self, telemetry: &Telemetry, now: f64) {
@@ -105,24 +102,13 @@ impl Sampler {
         let rates = totals.map(|v| before.map(|_| v));
         let row = [memory, rates[0], rates[1], rates[2], rates[3], rates[4]];
         live.record(
-            Panel::Pipeline,
+            Panel::PIPELINE,
             "process",
             info,
             PIPELINE_COLUMNS,
             now,
             &row,
         );
-        if live.has_feeders(Panel::Genai) {
-            let row = self.genai.row(now, live.genai_totals());
-            live.record(
-                Panel::Genai,
-                "all",
-                serde_json::Value::Null,
-                genai::COLUMNS,
-                now,
-                &row,
-            );
-        }
         self.last = Some((now, snapshot.into_iter().collect()));
     }
 }
@@ -148,7 +134,7 @@ mod tests {
             signal: Signal::Traces,
             pipeline: None,
         });
-        let mut sampler = Sampler::new(crate::clock::unix_nanos() as f64 / 1e9);
+        let mut sampler = Sampler::new();
         sampler.sample(&telemetry, 100.0);
         Counters::add(&receiver.accepted, 200);
         Counters::add(&receiver.refused, 10);
@@ -168,6 +154,9 @@ mod tests {
             .expect("otlp");
         assert_eq!(otlp["accepted"], 200);
         assert_eq!(otlp["per_second"]["accepted"], 100.0);
-        assert!(json["genai"]["series"].as_object().expect("map").is_empty());
+        assert!(
+            json.get("genai").is_none(),
+            "the engine records only its own panel"
+        );
     }
 }

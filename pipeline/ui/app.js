@@ -225,9 +225,9 @@ function renderGenai(panel, now) {
     { label: "input", values: rows.input_tokens_per_request }, { label: "output", values: rows.output_tokens_per_request }]);
 }
 
-function renderAlerts(panel) {
+function renderAlerts(panel, current) {
   const section = $("#alerts");
-  const reports = Object.entries(panel.current || {});
+  const reports = Object.entries(current || {});
   explain(panel, section, reports.length > 0, "no slo processor in this config");
   if (!reports.length) return;
   const alerts = reports.flatMap(([component, r]) => (r.alerts || []).filter((a) => a.state !== "inactive").map((a) => [component, a]));
@@ -301,14 +301,16 @@ async function poll() {
   try {
     const response = await fetch(`/api/live?since=${since}`);
     const data = await response.json();
-    const { panels, now } = data;
+    const { now } = data;
+    // A panel no component of this config feeds is not in the data at all.
+    const panel = (key) => data.panels[key] || { components: [], notes: {}, series: {} };
     $("#host").textContent = `${data.host} · v${data.version}`;
-    renderPipeline(panels.pipeline, now);
-    renderGpus(panels.gpus, now);
-    renderLlamacpp(panels.llamacpp, now);
-    renderGenai(panels.genai, now);
-    renderAlerts(panels.alerts);
-    renderTraces(panels.traces);
+    renderPipeline(panel("pipeline"), now);
+    renderGpus(panel("gpus"), now);
+    renderLlamacpp(panel("llamacpp"), now);
+    renderGenai(panel("genai"), now);
+    renderAlerts(panel("alerts"), data.alerts);
+    renderTraces(panel("traces"));
     since = now - OVERLAP_SECONDS;
   } catch (e) {
     // Said on the page, and on the console, where a test or a curious operator sees it.

@@ -1,60 +1,39 @@
 //! What the admin server's live page shows (`GET /`, data at `/api/live`): components
-//! record into this board through their node context (GPU readings, llama.cpp scrapes,
-//! GenAI totals, recent traces), and a sampler adds the pipeline's own rates once a
-//! second. Every series is a [`Ring`] of 15 minutes, so the board's memory is fixed by the
+//! record into this board through their node context, each into the panels it declares
+//! (GPU readings, llama.cpp scrapes, GenAI rows, recent traces), and the engine adds the
+//! pipeline's own rates once a second. Every series is a [`Ring`] of 15 minutes, so the board's memory is fixed by the
 //! number of GPUs and targets; publishers take a lock for a copy of a few numbers, and the
 //! trace list is offered with `try_lock`, so no batch ever waits for a page.
 
-pub mod genai;
 mod ring;
 pub mod traces;
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
 
-pub use genai::{GenAiCall, GenAiTotals};
 pub use ring::{number, Ring, WINDOW_SECONDS};
 use traces::{RecentTraces, TraceId};
 
 use crate::otlp::collector::trace::v1::ExportTraceServiceRequest;
 
-/// A panel of the page, and what feeds it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Panel {
-    /// The sampler (always there).
-    Pipeline,
-    /// `nvml` receivers.
-    Gpus,
-    /// `llamacpp` receivers.
-    Llamacpp,
-    /// `genai_metrics` connectors.
-    Genai,
-    /// Alerting processors (`slo`).
-    Alerts,
-    /// `genai` processors.
-    Traces,
-}
+/// A panel of the page, named by its key in `/api/live`. A component that feeds one
+/// declares it as a constant (`nvml`: `Panel::new("gpus")`); the board names only its
+/// own two: the pipeline's rates (the engine's sampler) and the recent-trace list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Panel(&'static str);
 
 impl Panel {
-    pub const ALL: [Panel; 6] = [
-        Panel::Pipeline,
-        Panel::Gpus,
-        Panel::Llamacpp,
-        Panel::Genai,
-        Panel::Alerts,
-        Panel::Traces,
-    ];
+    /// The pipeline's own rates and memory, recorded by the engine once a second.
+    pub const PIPELINE: Panel = Panel("pipeline");
+    /// Recent traces ([`Live::offer_traces`]).
+    pub const TRACES: Panel = Panel("traces");
 
-    fn key(self) -> &'static str {
-        match self {
-            Panel::Pipeline => "pipeline",
-            Panel::Gpus => "gpus",
-            Panel::Llamacpp => "llamacpp",
-            Panel::Genai => "genai",
-            Panel::Alerts => "alerts",
-            Panel::Traces => "traces",
-        }
+    pub const fn new(key: &'static str) -> Panel {
+        Panel(key)
+    }
+
+    pub fn key(self) -> &'static str {
+        self.0
     }
 }
 
@@ -78,7 +57,6 @@ struct Feeders {
 pub struct Live {
     entries: Mutex<BTreeMap<(Panel, String), Entry>>,
     feeders: Mutex<Feeders>,
-    genai: Mutex<GenAiTotals>,
     traces: Mutex<RecentTraces>,
 }
 
@@ -133,15 +111,6 @@ impl Live {
         entry.ring.push(time, values);
     }
 
-    /// Adds what a batch of GenAI spans added up to.
-    pub fn add_genai(&self, batch: &GenAiTotals) {
-        lock(&self.genai).add(batch);
-    }
-
-    pub fn genai_totals(&self) -> GenAiTotals {
-        lock(&self.genai).clone()
-    }
-
     /// Offers a batch of spans to the trace list; `genai` holds the trace ids of its GenAI
     /// spans. Skipped (never waited for) while a page reads the list.
     pub fn offer_traces(&self, request: &ExportTraceServiceRequest, genai: &[TraceId]) {
@@ -155,13 +124,21 @@ impl Live {
         lock(&self.traces).get(id_hex)
     }
 
-    /// Everything after `since` (Unix seconds): per panel, who feeds it, why some have no
-    /// data, and per subject its info and the new rows.
+    /// Everything after `since` (Unix seconds): per panel (the board's own two, and every
+    /// panel a component feeds or recorded into), who feeds it, why some have no data,
+    /// and per subject its info and the new rows. The page shows a panel no component
+    /// feeds as not in this config.
     pub fn json_since(&self, since: f64) -> serde_json::Value {
         let mut panels = serde_json::Map::new();
         {
             let f = lock(&self.feeders);
-            for panel in Panel::ALL {
+            let entries = lock(&self.entries);
+            let mut all: Vec<Panel> = vec![Panel::PIPELINE, Panel::TRACES];
+            all.extend(f.components.keys().copied());
+            all.extend(entries.keys().map(|(panel, _)| *panel));
+            all.sort();
+            all.dedup();
+            for panel in all {
                 panels.insert(
                     panel.key().into(),
                     serde_json::json!({
@@ -189,11 +166,12 @@ mod tests {
 
     #[test]
     fn json_names_feeders_notes_and_series_per_panel() {
+        const GPUS: Panel = Panel::new("gpus");
         let live = Live::default();
-        live.feeds(Panel::Gpus, "nvml");
-        live.note(Panel::Gpus, "nvml", Some("NVML is not available".into()));
+        live.feeds(GPUS, "nvml");
+        live.note(GPUS, "nvml", Some("NVML is not available".into()));
         live.record(
-            Panel::Llamacpp,
+            Panel::new("llamacpp"),
             "http://127.0.0.1:8080",
             serde_json::json!({"model": "tiny"}),
             &["up"],
@@ -203,7 +181,11 @@ mod tests {
         let json = live.json_since(0.0);
         assert_eq!(json["gpus"]["components"], serde_json::json!(["nvml"]));
         assert_eq!(json["gpus"]["notes"]["nvml"], "NVML is not available");
-        assert_eq!(json["genai"]["components"], serde_json::json!([]));
+        assert!(
+            json.get("genai").is_none(),
+            "a panel no one feeds is left out"
+        );
+        assert_eq!(json["pipeline"]["components"], serde_json::json!([]));
         let target = &json["llamacpp"]["series"]["http://127.0.0.1:8080"];
         assert_eq!(target["info"]["model"], "tiny");
         assert_eq!(target["rows"]["up"], serde_json::json!([1.0]));
@@ -211,7 +193,7 @@ mod tests {
             live.json_since(100.0)["llamacpp"]["series"]["http://127.0.0.1:8080"]["rows"]["t"],
             serde_json::json!([])
         );
-        live.note(Panel::Gpus, "nvml", None);
+        live.note(GPUS, "nvml", None);
         assert_eq!(live.json_since(0.0)["gpus"]["notes"], serde_json::json!({}));
     }
 }

@@ -9,14 +9,15 @@
 mod config;
 mod emit;
 mod facts;
+mod live;
 mod raw;
 mod series;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
+use live::{Board, GenAiTotals};
 use llamacol_api::config::{parse_block, ConfigSpec};
-use llamacol_api::live::GenAiTotals;
 use llamacol_api::log_once::LogOnce;
 use llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest;
 use llamacol_api::serde_yaml::Value;
@@ -48,9 +49,7 @@ fn build(
     next: Arc<dyn Consumer>,
 ) -> Result<Arc<dyn Connector>, BoxError> {
     let config = parse_block::<GenaiMetricsConfig>(block)?;
-    ctx.node
-        .live()
-        .feeds(llamacol_api::live::Panel::Genai, &ctx.id.to_string());
+    ctx.node.live().feeds(live::PANEL, &ctx.id.to_string());
     Ok(Arc::new(
         GenaiMetrics::new(ctx.id.to_string(), config, next, ctx.dropped.clone())
             .publishing_to(ctx.node.clone()),
@@ -60,6 +59,8 @@ fn build(
 pub struct GenaiMetrics {
     inner: Arc<Inner>,
     flusher: Background,
+    /// Records the live page's GenAI row once a second.
+    live_rows: Background,
 }
 
 struct Inner {
@@ -70,8 +71,10 @@ struct Inner {
     dropped: OutcomeCounter,
     overflow_said: LogOnce,
     refused_said: LogOnce,
-    /// Where the live page's GenAI totals are added (the service's node context).
+    /// The live page's board (the service's node context).
     node: NodeContext,
+    /// The GenAI panel's totals, shared by the service's `genai_metrics` connectors.
+    board: Arc<Board>,
 }
 
 impl GenaiMetrics {
@@ -91,14 +94,17 @@ impl GenaiMetrics {
                 overflow_said: LogOnce::default(),
                 refused_said: LogOnce::default(),
                 node: NodeContext::default(),
+                board: Arc::default(),
             }),
             flusher: Background::new(),
+            live_rows: Background::new(),
         }
     }
 
     /// Adds the live page's GenAI totals to `node` (the service's, in a pipeline).
     pub fn publishing_to(mut self, node: NodeContext) -> GenaiMetrics {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.board = node.shared::<Board>();
             inner.node = node;
         }
         self
@@ -151,7 +157,7 @@ impl Inner {
         }
         self.said_overflow(&table, before);
         drop(table);
-        self.node.live().add_genai(&totals);
+        self.board.add(&totals);
     }
 
     /// The same from an encoded request, read in place.
@@ -169,7 +175,7 @@ impl Inner {
         });
         self.said_overflow(&table, before);
         drop(table);
-        self.node.live().add_genai(&totals);
+        self.board.add(&totals);
     }
 
     /// Data points a flush would emit now.
@@ -236,6 +242,17 @@ impl Connector for GenaiMetrics {
     async fn start(&self) -> Result<(), BoxError> {
         let inner = self.inner.clone();
         let every = inner.config.metrics_flush_interval;
+        let (board, node) = (inner.board.clone(), inner.node.clone());
+        board.start(unix_seconds());
+        self.live_rows.spawn(move |cancel| async move {
+            let mut ticker = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                tokio::select! {
+                    _ = ticker.tick() => board.record_row(node.live(), unix_seconds()),
+                    () = cancel.cancelled() => return,
+                }
+            }
+        });
         self.flusher.spawn(move |cancel| async move {
             let mut ticker = tokio::time::interval(every);
             ticker.tick().await;
@@ -251,6 +268,7 @@ impl Connector for GenaiMetrics {
 
     /// The last flush: what was aggregated since the previous one is handed on now.
     async fn shutdown(&self) -> Result<(), BoxError> {
+        self.live_rows.stop().await;
         self.flusher.stop().await;
         if let Err(e) = self.inner.flush().await {
             // Cumulative points not handed on: what the last flush would have carried.
@@ -259,6 +277,10 @@ impl Connector for GenaiMetrics {
         }
         Ok(())
     }
+}
+
+fn unix_seconds() -> f64 {
+    llamacol_api::clock::unix_nanos() as f64 / 1e9
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
-use llamacol_api::live::GenAiCall;
+use super::live::GenAiCall;
 
 use super::config::Buckets;
 use super::facts::Facts;

@@ -493,12 +493,12 @@ async fn the_live_page_totals_count_requests_errors_tokens_and_latency_from_both
         _ => unreachable!("traces"),
     };
     c.consume(encoded).await.expect("taken");
-    let totals = node.live().genai_totals();
+    let totals = node.shared::<super::live::Board>().totals();
     assert_eq!(totals.requests, 3);
     assert_eq!(totals.errors, 1);
     assert_eq!(totals.input_tokens, 25.0);
     assert_eq!(totals.output_tokens, 6.0);
-    let nothing = llamacol_api::live::genai::LogHistogram::default();
+    let nothing = super::live::LogHistogram::default();
     let p99 = totals.duration.quantile_since(&nothing, 0.99).expect("p99");
     assert!(
         p99 / 2.0 < 1.25 && 2.0 / p99 < 1.25,

@@ -74,14 +74,15 @@ fn since(query: Option<&str>) -> f64 {
 
 async fn live(State(t): State<Arc<Telemetry>>, RawQuery(query): RawQuery) -> impl IntoResponse {
     let node = t.node();
-    let mut panels = node.live().json_since(since(query.as_deref()));
-    panels["alerts"]["current"] = node.alerts();
+    let panels = node.live().json_since(since(query.as_deref()));
     Json(serde_json::json!({
         "now": crate::clock::unix_nanos() as f64 / 1e9,
         "window_seconds": crate::live::WINDOW_SECONDS,
         "host": crate::node::hostname(),
         "version": env!("CARGO_PKG_VERSION"),
         "panels": panels,
+        // What alerting components report now (`/debug/alerts`).
+        "alerts": node.alerts(),
     }))
 }
 

@@ -48,7 +48,7 @@ fn build(
     let config = parse_block::<GenaiConfig>(block)?;
     ctx.node
         .live()
-        .feeds(llamacol_api::live::Panel::Traces, &ctx.id.to_string());
+        .feeds(llamacol_api::live::Panel::TRACES, &ctx.id.to_string());
     Ok(stateless::processor(
         GenaiProcessor::new(config, ctx.node.clone()),
         next,

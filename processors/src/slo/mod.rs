@@ -37,6 +37,10 @@ pub use engine::{Engine, Evaluation};
 
 use alert::Notice;
 
+/// The live page's alerts panel (its key in `/api/live`); the alerts themselves are read
+/// from the node context's reports.
+const ALERTS_PANEL: llamacol_api::live::Panel = llamacol_api::live::Panel::new("alerts");
+
 pub fn factory() -> ProcessorFactory {
     ProcessorFactory {
         type_name: "slo",
@@ -63,9 +67,7 @@ fn build(
         slos.extend(file.slos);
     }
     let component = ctx.id.to_string();
-    ctx.node
-        .live()
-        .feeds(llamacol_api::live::Panel::Alerts, &component);
+    ctx.node.live().feeds(ALERTS_PANEL, &component);
     let engine = Engine::new(&config, rules, slos, unix_nanos());
     let notifier = notify::targets(&config.notify, &component, &ctx.node)?;
     let (sender, pending) = match notifier {

@@ -5,6 +5,9 @@ use llamacol_api::live::{Live, Panel};
 use llamacol_api::otlp::common::v1::any_value::Value;
 use llamacol_api::otlp::metrics::v1::{metric::Data, number_data_point, Metric};
 
+/// The live page's llama.cpp panel (its key in `/api/live`).
+pub const PANEL: Panel = Panel::new("llamacpp");
+
 pub const COLUMNS: &[&str] = &[
     "up",
     "prompt_tokens_per_s",
@@ -71,5 +74,5 @@ pub fn record(live: &Live, target: &Target<'_>, metrics: &[Metric], now: f64) {
         value(metrics, "llamacpp.requests_processing"),
         value(metrics, "llamacpp.requests_deferred"),
     ];
-    live.record(Panel::Llamacpp, target.endpoint, info, COLUMNS, now, &row);
+    live.record(PANEL, target.endpoint, info, COLUMNS, now, &row);
 }

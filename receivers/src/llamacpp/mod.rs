@@ -30,9 +30,7 @@ pub fn factory() -> ReceiverFactory {
 
 fn build(ctx: &BuildContext, block: &Value) -> Result<Box<dyn Receiver>, BoxError> {
     let config = parse_block::<LlamaCppConfig>(block)?;
-    ctx.node
-        .live()
-        .feeds(llamacol_api::live::Panel::Llamacpp, &ctx.id.to_string());
+    ctx.node.live().feeds(live::PANEL, &ctx.id.to_string());
     let scrapers = config
         .targets
         .iter()

@@ -5,6 +5,9 @@ use llamacol_api::live::{Live, Panel};
 
 use super::gpus::{DeviceInfo, Reading, THROTTLE_REASONS};
 
+/// The live page's GPU panel (its key in `/api/live`).
+pub const PANEL: Panel = Panel::new("gpus");
+
 pub const COLUMNS: &[&str] = &[
     "utilization",
     "memory_used_bytes",
@@ -48,6 +51,6 @@ pub fn record(live: &Live, devices: &[DeviceInfo], readings: &[Reading], now: f6
             small(&r.clock_sm_mhz),
             small(&r.clock_memory_mhz),
         ];
-        live.record(Panel::Gpus, &d.uuid, info, COLUMNS, now, &row);
+        live.record(PANEL, &d.uuid, info, COLUMNS, now, &row);
     }
 }

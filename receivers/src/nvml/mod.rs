@@ -41,9 +41,7 @@ pub fn factory() -> ReceiverFactory {
 }
 
 fn build(ctx: &BuildContext, block: &Value) -> Result<Box<dyn Receiver>, BoxError> {
-    ctx.node
-        .live()
-        .feeds(llamacol_api::live::Panel::Gpus, &ctx.id.to_string());
+    ctx.node.live().feeds(live::PANEL, &ctx.id.to_string());
     Ok(Box::new(
         NvmlReceiver::new(
             ctx.id.to_string(),
@@ -225,11 +223,9 @@ impl Receiver for NvmlReceiver {
             Err(message) => {
                 return match self.config.on_unavailable {
                     OnUnavailable::Warn => {
-                        self.node.live().note(
-                            llamacol_api::live::Panel::Gpus,
-                            &self.id,
-                            Some(message.clone()),
-                        );
+                        self.node
+                            .live()
+                            .note(live::PANEL, &self.id, Some(message.clone()));
                         tracing::warn!(component = %self.id, "{message}; the nvml receiver idles (set `on_unavailable: fail` to stop instead)");
                         Ok(())
                     }

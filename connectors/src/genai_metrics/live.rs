@@ -1,8 +1,63 @@
-//! GenAI figures for the live page: cumulative totals the `genai_metrics` connector adds
-//! to once per batch, and the once-a-second row derived from them (rates over the last
-//! 10 seconds, percentiles and tokens per request over the last minute).
+//! The live page's GenAI panel: cumulative totals every `genai_metrics` connector of the
+//! service adds to once per batch (one [`Board`], shared through the node context), and
+//! the once-a-second row derived from them (rates over the last 10 seconds, percentiles
+//! and tokens per request over the last minute).
 
 use std::collections::VecDeque;
+use std::sync::{Mutex, PoisonError};
+
+use llamacol_api::live::{Live, Panel};
+
+/// The panel's key in `/api/live`.
+pub const PANEL: Panel = Panel::new("genai");
+
+/// What the service's `genai_metrics` connectors add up to, and the rows made of it.
+#[derive(Debug, Default)]
+pub struct Board {
+    totals: Mutex<GenAiTotals>,
+    /// Made at the first connector's start; `None` before.
+    window: Mutex<Option<Window>>,
+}
+
+impl Board {
+    /// Adds what a batch of GenAI spans added up to.
+    pub fn add(&self, batch: &GenAiTotals) {
+        self.totals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .add(batch);
+    }
+
+    pub fn totals(&self) -> GenAiTotals {
+        self.totals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Counting starts at `now` (Unix seconds); later calls change nothing.
+    pub fn start(&self, now: f64) {
+        self.window
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert_with(|| Window::new(now));
+    }
+
+    /// Records the row for `now` into `live`: once a second however many connectors ask
+    /// (each runs its own ticker; a second call within the second is skipped).
+    pub fn record_row(&self, live: &Live, now: f64) {
+        let totals = self.totals();
+        let mut window = self.window.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(window) = window.as_mut() else {
+            return;
+        };
+        if window.latest().is_some_and(|t| now - t < 0.5) {
+            return;
+        }
+        let row = window.row(now, totals);
+        live.record(PANEL, "all", serde_json::Value::Null, COLUMNS, now, &row);
+    }
+}
 
 /// Bucket bounds grow by this factor from [`FIRST_BOUND`] seconds: 64 buckets reach
 /// about 21 minutes, and a percentile read from them is within one bucket (a factor of
@@ -163,6 +218,11 @@ impl Window {
         Window {
             samples: VecDeque::from([(start, GenAiTotals::default())]),
         }
+    }
+
+    /// When the last row was taken (or counting began).
+    fn latest(&self) -> Option<f64> {
+        self.samples.back().map(|(t, _)| *t)
     }
 
     /// Takes this second's totals and returns the row for it (in [`COLUMNS`] order).
