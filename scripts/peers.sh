@@ -138,7 +138,7 @@ fi
 link llama-server "$llama/llama-server"
 
 # --- Node.js and npm: the build installs the live page's chart library with `npm ci`
-# (pipeline/build.rs), and playwright-core below comes from npm. Debian's when missing.
+# (build.rs), and playwright-core below comes from npm. Debian's when missing.
 step "node, npm (apt)"
 if command -v node >/dev/null && command -v npm >/dev/null; then
   done_step "installed $(node --version)"

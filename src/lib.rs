@@ -8,6 +8,7 @@
 //! }
 //! ```
 
+pub mod admin;
 mod cli;
 pub mod fuzzing;
 mod run;

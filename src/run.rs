@@ -57,7 +57,7 @@ async fn serve(config: Config, registry: Registry) -> ExitCode {
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(endpoint = %addr, "admin server listening (/healthz /readyz /metrics /debug/pipelines /debug/alerts)");
     }
-    let admin = tokio::spawn(llamacol_pipeline::admin::serve(
+    let admin = tokio::spawn(crate::admin::serve(
         listener,
         Arc::clone(&telemetry),
         admin_cancel.clone(),

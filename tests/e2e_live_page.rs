@@ -239,7 +239,7 @@ fn at_one_and_eight_gpus_without_llamacpp_or_genai_the_page_says_why() {
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
                 .await
                 .expect("bind");
-            tokio::spawn(llamacol_pipeline::admin::serve(
+            tokio::spawn(llamacol::admin::serve(
                 listener,
                 telemetry.clone(),
                 cancel.clone(),

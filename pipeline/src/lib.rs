@@ -1,13 +1,12 @@
 //! llamacol-pipeline: the engine. Loads and checks a config, builds the running graph
 //! from a [`Registry`] of factories, runs it (exporter queues, retries, the drain on
-//! shutdown), counts what every component does, and serves the admin endpoints and the
-//! live page's data.
+//! shutdown), counts what every component does, and samples the pipeline's rates for the
+//! live page (the admin server that serves them is the binary's, `src/admin/`).
 //!
 //! The plugin surface components are written against is `llamacol-api`; this crate
 //! depends on it and knows nothing about any concrete component: receivers, processors
 //! and exporters never depend on the engine (only their tests do, for the conformance kit).
 
-pub mod admin;
 pub mod config;
 mod live_sampler;
 pub mod registry;

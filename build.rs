@@ -1,7 +1,7 @@
-//! Installs the live page's chart library (uPlot, pinned in `ui/package-lock.json`) from
+//! Installs the live page's chart library (uPlot, pinned in `src/admin/ui/package-lock.json`) from
 //! npm into OUT_DIR, so the admin server embeds it and the page works with no network.
 //! `LLAMACOL_UI_NODE_MODULES` points at an existing `node_modules` instead (offline
-//! builds: run `npm ci` in `pipeline/ui` once and point here). With no npm on PATH the
+//! builds: run `npm ci` in `src/admin/ui` once and point here). With no npm on PATH the
 //! build still succeeds: the page is embedded without its charts and says so (numbers and
 //! tables only), and cargo prints a warning naming the fix.
 
@@ -11,8 +11,8 @@ use std::process::Command;
 const FILES: [&str; 2] = ["uplot/dist/uPlot.iife.min.js", "uplot/dist/uPlot.min.css"];
 
 fn main() {
-    println!("cargo:rerun-if-changed=ui/package.json");
-    println!("cargo:rerun-if-changed=ui/package-lock.json");
+    println!("cargo:rerun-if-changed=src/admin/ui/package.json");
+    println!("cargo:rerun-if-changed=src/admin/ui/package-lock.json");
     println!("cargo:rerun-if-env-changed=LLAMACOL_UI_NODE_MODULES");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     println!("cargo:rerun-if-env-changed=PATH");
@@ -26,9 +26,9 @@ fn main() {
         let to = out.join(Path::new(file).file_name().expect("a file name"));
         if let Err(e) = std::fs::copy(&from, &to) {
             panic!(
-                "the live page needs {}: {e}. Run `npm ci` in pipeline/ui (Node.js and npm: \
+                "the live page needs {}: {e}. Run `npm ci` in src/admin/ui (Node.js and npm: \
                  `apt install npm`), or set LLAMACOL_UI_NODE_MODULES to a node_modules \
-                 holding uplot as pinned in pipeline/ui/package-lock.json",
+                 holding uplot as pinned in src/admin/ui/package-lock.json",
                 from.display()
             );
         }
@@ -60,7 +60,8 @@ fn without_charts(out: &Path) {
 
 /// `npm ci` of `ui/` in `dir` (once per lock file); returns its `node_modules`.
 fn install(dir: &Path) -> PathBuf {
-    let lock = std::fs::read("ui/package-lock.json").expect("pipeline/ui/package-lock.json");
+    let lock =
+        std::fs::read("src/admin/ui/package-lock.json").expect("src/admin/ui/package-lock.json");
     let modules = dir.join("node_modules");
     if std::fs::read(dir.join("package-lock.json")).ok() == Some(lock.clone())
         && FILES.iter().all(|f| modules.join(f).exists())
@@ -68,7 +69,8 @@ fn install(dir: &Path) -> PathBuf {
         return modules;
     }
     std::fs::create_dir_all(dir).expect("OUT_DIR is writable");
-    std::fs::copy("ui/package.json", dir.join("package.json")).expect("pipeline/ui/package.json");
+    std::fs::copy("src/admin/ui/package.json", dir.join("package.json"))
+        .expect("src/admin/ui/package.json");
     std::fs::write(dir.join("package-lock.json"), &lock).expect("OUT_DIR is writable");
     let status = Command::new("npm")
         .args([
@@ -85,13 +87,13 @@ fn install(dir: &Path) -> PathBuf {
         Ok(s) => panic!(
             "`npm ci` for the live page's chart library failed ({s}); is the npm registry \
              reachable? Offline, set LLAMACOL_UI_NODE_MODULES to a node_modules holding \
-             uplot as pinned in pipeline/ui/package-lock.json"
+             uplot as pinned in src/admin/ui/package-lock.json"
         ),
         Err(e) => panic!(
             "the live page's chart library (uPlot) is installed with npm at build time, and \
              npm did not run: {e}. Install Node.js and npm (`apt install npm`), or set \
              LLAMACOL_UI_NODE_MODULES to a node_modules holding uplot as pinned in \
-             pipeline/ui/package-lock.json"
+             src/admin/ui/package-lock.json"
         ),
     }
 }

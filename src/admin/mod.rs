@@ -14,7 +14,7 @@ use axum::{Json, Router};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::telemetry::{QueueReading, Telemetry};
+use llamacol_pipeline::telemetry::{QueueReading, Telemetry};
 
 /// Serves the admin endpoints on `listener` until `cancel`.
 pub async fn serve(
@@ -32,7 +32,10 @@ pub async fn serve(
         .with_state(telemetry.clone());
     // The page's once-a-second rows are taken whether or not anyone looks, so a page
     // opened later still shows the last 15 minutes.
-    tokio::spawn(crate::sample_every_second(telemetry, cancel.clone()));
+    tokio::spawn(llamacol_pipeline::sample_every_second(
+        telemetry,
+        cancel.clone(),
+    ));
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
@@ -79,7 +82,7 @@ async fn pipelines(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
     let components: Vec<serde_json::Value> = t
         .snapshot()
         .iter()
-        .map(|(scope, values)| crate::telemetry::scope_json(scope, values))
+        .map(|(scope, values)| llamacol_pipeline::telemetry::scope_json(scope, values))
         .collect();
     let queues: Vec<serde_json::Value> =
         t.queue_snapshot().iter().map(QueueReading::json).collect();

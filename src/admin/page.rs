@@ -1,4 +1,4 @@
-//! The live page: `GET /` and its assets (the page's own code from `pipeline/ui/`, uPlot
+//! The live page: `GET /` and its assets (the page's own code from `src/admin/ui/`, uPlot
 //! installed from npm by build.rs; all embedded, so it works air-gapped), `/api/live`
 //! (everything after `?since=`, Unix seconds) and `/api/traces/{id}`.
 
@@ -10,23 +10,23 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 
-use crate::telemetry::Telemetry;
+use llamacol_pipeline::telemetry::Telemetry;
 
 const ASSETS: [(&str, &str, &str); 5] = [
     (
         "/",
         "text/html; charset=utf-8",
-        include_str!("../../ui/index.html"),
+        include_str!("ui/index.html"),
     ),
     (
         "/ui/app.js",
         "text/javascript; charset=utf-8",
-        include_str!("../../ui/app.js"),
+        include_str!("ui/app.js"),
     ),
     (
         "/ui/style.css",
         "text/css; charset=utf-8",
-        include_str!("../../ui/style.css"),
+        include_str!("ui/style.css"),
     ),
     (
         "/ui/uPlot.js",
@@ -76,9 +76,9 @@ async fn live(State(t): State<Arc<Telemetry>>, RawQuery(query): RawQuery) -> imp
     let node = t.node();
     let panels = node.live().json_since(since(query.as_deref()));
     Json(serde_json::json!({
-        "now": crate::clock::unix_nanos() as f64 / 1e9,
-        "window_seconds": crate::live::WINDOW_SECONDS,
-        "host": crate::node::hostname(),
+        "now": llamacol_api::clock::unix_nanos() as f64 / 1e9,
+        "window_seconds": llamacol_api::live::WINDOW_SECONDS,
+        "host": llamacol_api::node::hostname(),
         "version": env!("CARGO_PKG_VERSION"),
         "panels": panels,
         // What alerting components report now (`/debug/alerts`).
