@@ -5,10 +5,10 @@
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use llamacol_exporters::prometheus::observe::{Observation, Value};
-use llamacol_exporters::prometheus::render::{render, Format};
-use llamacol_exporters::prometheus::store::Store;
-use llamacol_exporters::prometheus::translate::FamilyType;
+use llamacol_exporters::prometheus::model::observe::{Observation, Value};
+use llamacol_exporters::prometheus::model::store::Store;
+use llamacol_exporters::prometheus::model::translate::FamilyType;
+use llamacol_exporters::prometheus::pull::render::{render, Format};
 
 fn store(series: usize) -> Store {
     let mut store = Store::default();

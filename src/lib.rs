@@ -39,8 +39,8 @@ pub fn builtins() -> Registry {
         .exporter(llamacol_exporters::graphistry::factory())
         .exporter(llamacol_exporters::loadbalancing::factory())
         .exporter(llamacol_exporters::parquet::factory())
-        .exporter(llamacol_exporters::prometheus::factory())
-        .exporter(llamacol_exporters::prometheusremotewrite::factory())
+        .exporter(llamacol_exporters::prometheus::pull::factory())
+        .exporter(llamacol_exporters::prometheus::remote_write::factory())
         .exporter(llamacol_exporters::debug::factory())
         .exporter(llamacol_exporters::file::factory())
         // connectors

@@ -12,4 +12,3 @@ pub mod loadbalancing;
 pub mod otlp;
 pub mod parquet;
 pub mod prometheus;
-pub mod prometheusremotewrite;

@@ -11,11 +11,13 @@ use llamacol_api::otlp::metrics::v1::{
 use llamacol_api::otlp::resource::v1::Resource;
 use llamacol_pipeline::testing::external_program;
 
-use super::observe::{observe, Options};
 use super::render::{render, Format};
-use super::store::Store;
-use super::translate::{label_name, metric_name, MetricKind, TranslationStrategy};
 use super::*;
+use crate::prometheus::model::observe::{observe, Options};
+use crate::prometheus::model::store::Store;
+use crate::prometheus::model::translate::{
+    label_name, metric_name, MetricKind, TranslationStrategy,
+};
 
 const T: u64 = 1_732_400_000_000_000_000;
 

@@ -23,8 +23,8 @@ use prost::Message;
 pub use config::{RemoteWriteConfig, TargetInfo};
 pub use proto::{Label, Sample, TimeSeries, WriteRequest};
 
-use crate::prometheus::observe::{cumulative_buckets, Options, Value as PointValue};
-use crate::prometheus::Ingest;
+use crate::prometheus::model::observe::{cumulative_buckets, Options, Value as PointValue};
+use crate::prometheus::model::Ingest;
 use llamacol_api::exposition::number;
 use llamacol_api::http::{classify, parse_retry_after, read_refusal};
 

@@ -6,8 +6,9 @@ use std::time::Duration;
 use llamacol_api::config::{ComponentConfig, Issue, Listen};
 use serde::Deserialize;
 
-use super::observe::Options;
-use super::translate::TranslationStrategy;
+use crate::prometheus::model::observe::Options;
+use crate::prometheus::model::translate::TranslationStrategy;
+use crate::prometheus::model::ResourceToTelemetry;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -31,13 +32,6 @@ pub struct PrometheusConfig {
     pub without_scope_info: bool,
     /// Serve `/metrics` over TLS (mTLS with `client_ca_file`); plaintext when absent.
     pub tls: Option<llamacol_api::tls::ServerTlsConfig>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ResourceToTelemetry {
-    /// Copy every resource attribute onto every series (besides `target_info`).
-    pub enabled: bool,
 }
 
 impl Default for PrometheusConfig {

@@ -4,9 +4,9 @@ use std::fmt::Write as _;
 
 use llamacol_api::exposition::{self, number, write_family};
 
-use super::observe::{cumulative_buckets, Labels, Value};
-use super::store::FamilySnapshot;
-use super::translate::FamilyType;
+use crate::prometheus::model::observe::{cumulative_buckets, Exemplar, Labels, Value};
+use crate::prometheus::model::store::{FamilySnapshot, Point};
+use crate::prometheus::model::translate::FamilyType;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -34,7 +34,7 @@ pub fn render(families: &[FamilySnapshot], format: Format, timestamps: bool) -> 
             &f.name
         };
         write_family(&mut out, family_name, f.family.as_str(), &f.help);
-        let mut series: Vec<&(std::sync::Arc<Labels>, std::sync::Arc<super::store::Point>)> =
+        let mut series: Vec<&(std::sync::Arc<Labels>, std::sync::Arc<Point>)> =
             f.series.iter().collect();
         series.sort_by(|a, b| a.0.cmp(&b.0));
         for (labels, point) in series {
@@ -138,7 +138,7 @@ fn write_labels(out: &mut String, labels: &Labels, extra: Option<(&str, &str)>) 
     exposition::write_labels(out, labels.chain(extra));
 }
 
-fn write_exemplar(out: &mut String, e: &super::observe::Exemplar) {
+fn write_exemplar(out: &mut String, e: &Exemplar) {
     let _ = write!(
         out,
         " # {{trace_id=\"{}\",span_id=\"{}\"}} {} {}",

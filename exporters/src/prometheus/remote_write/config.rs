@@ -6,9 +6,9 @@ use std::time::Duration;
 use llamacol_api::config::{is_http_url, ComponentConfig, Issue};
 use serde::Deserialize;
 
-use crate::prometheus::observe::Options;
-use crate::prometheus::translate::TranslationStrategy;
-use crate::prometheus::ResourceToTelemetry;
+use crate::prometheus::model::observe::Options;
+use crate::prometheus::model::translate::TranslationStrategy;
+use crate::prometheus::model::ResourceToTelemetry;
 use llamacol_api::http::{Headers, TlsConfig};
 
 #[derive(Debug, Clone, Deserialize)]
