@@ -8,9 +8,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use llamacol_api::log_once::LogOnce;
 
-pub struct Watched<T> {
+pub struct Watched<T, E> {
     path: PathBuf,
-    parse: fn(&str) -> Result<T, String>,
+    parse: fn(&str) -> Result<T, E>,
     state: Mutex<State<T>>,
     failures: LogOnce,
     component: String,
@@ -28,16 +28,38 @@ fn modified(path: &PathBuf) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-impl<T> Watched<T> {
+/// A watched file that cannot be used at start (named, never its contents).
+#[derive(Debug, thiserror::Error)]
+pub enum WatchedError<E: std::error::Error + 'static> {
+    #[error("reading `{path}`: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{path}`: {source}")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: E,
+    },
+}
+
+impl<T, E: std::error::Error + 'static> Watched<T, E> {
     /// Reads and parses `path` now; an error names the file (never its contents).
     pub fn open(
         path: PathBuf,
-        parse: fn(&str) -> Result<T, String>,
+        parse: fn(&str) -> Result<T, E>,
         component: &str,
-    ) -> Result<Watched<T>, String> {
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("reading `{}`: {e}", path.display()))?;
-        let value = parse(&text).map_err(|e| format!("`{}`: {e}", path.display()))?;
+    ) -> Result<Watched<T, E>, WatchedError<E>> {
+        let text = std::fs::read_to_string(&path).map_err(|source| WatchedError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let value = parse(&text).map_err(|source| WatchedError::Parse {
+            path: path.clone(),
+            source,
+        })?;
         Ok(Watched {
             state: Mutex::new(State {
                 value: Arc::new(value),
@@ -60,7 +82,7 @@ impl<T> Watched<T> {
             if now != state.modified {
                 let read = std::fs::read_to_string(&self.path)
                     .map_err(|e| e.to_string())
-                    .and_then(|t| (self.parse)(&t));
+                    .and_then(|t| (self.parse)(&t).map_err(|e| e.to_string()));
                 match read {
                     Ok(value) => {
                         state.value = Arc::new(value);

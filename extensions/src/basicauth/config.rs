@@ -45,7 +45,7 @@ impl ComponentConfig for BasicAuthConfig {
             }
             if let Some(inline) = &h.inline {
                 if let Err(e) = super::parse_htpasswd(inline.expose()) {
-                    issues.push(Issue::new("htpasswd.inline", e));
+                    issues.push(Issue::new("htpasswd.inline", e.to_string()));
                 }
             }
         }

@@ -77,7 +77,18 @@ enum Hash {
 
 /// `user:hash` lines; blank lines and `#` comments are skipped. Errors name the line
 /// number, never its contents.
-pub fn parse_htpasswd(text: &str) -> Result<Vec<User>, String> {
+/// A line of an htpasswd file that cannot be used (named by number, never by contents).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadHtpasswd {
+    #[error("line {0}: not `user:hash`")]
+    Format(usize),
+    #[error("line {0}: a `{{SHA}}` hash that is not 20 bytes of base64")]
+    Sha1(usize),
+    #[error("line {line}: hash type `{kind}` is not supported; use bcrypt (`htpasswd -B`)")]
+    Unsupported { line: usize, kind: String },
+}
+
+pub fn parse_htpasswd(text: &str) -> Result<Vec<User>, BadHtpasswd> {
     let mut users = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -85,7 +96,7 @@ pub fn parse_htpasswd(text: &str) -> Result<Vec<User>, String> {
             continue;
         }
         let Some((name, stored)) = line.split_once(':') else {
-            return Err(format!("line {}: not `user:hash`", i + 1));
+            return Err(BadHtpasswd::Format(i + 1));
         };
         let hash = if stored.starts_with("$2y$")
             || stored.starts_with("$2b$")
@@ -97,19 +108,13 @@ pub fn parse_htpasswd(text: &str) -> Result<Vec<User>, String> {
                 .decode(b64)
                 .ok()
                 .and_then(|b| <[u8; 20]>::try_from(b).ok())
-                .ok_or_else(|| {
-                    format!(
-                        "line {}: a `{{SHA}}` hash that is not 20 bytes of base64",
-                        i + 1
-                    )
-                })?;
+                .ok_or(BadHtpasswd::Sha1(i + 1))?;
             Hash::Sha1(bytes)
         } else if stored.starts_with('$') {
-            return Err(format!(
-                "line {}: hash type `{}` is not supported; use bcrypt (`htpasswd -B`)",
-                i + 1,
-                stored.split('$').nth(1).unwrap_or_default()
-            ));
+            return Err(BadHtpasswd::Unsupported {
+                line: i + 1,
+                kind: stored.split('$').nth(1).unwrap_or_default().to_string(),
+            });
         } else {
             Hash::Plain(stored.to_string())
         };
@@ -122,7 +127,7 @@ pub fn parse_htpasswd(text: &str) -> Result<Vec<User>, String> {
 }
 
 struct Inner {
-    file: Option<Watched<Vec<User>>>,
+    file: Option<Watched<Vec<User>, BadHtpasswd>>,
     inline: Vec<User>,
     client: Option<String>,
 }

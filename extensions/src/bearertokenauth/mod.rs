@@ -54,10 +54,15 @@ fn build(ctx: &ExtensionContext, block: &Value) -> Result<Arc<dyn Extension>, Bo
     }))))
 }
 
-fn first_line(text: &str) -> Result<String, String> {
+/// A token file whose first line is empty.
+#[derive(Debug, thiserror::Error)]
+#[error("holds no token")]
+struct NoToken;
+
+fn first_line(text: &str) -> Result<String, NoToken> {
     let token = text.lines().next().unwrap_or_default().trim().to_string();
     if token.is_empty() {
-        Err("holds no token".into())
+        Err(NoToken)
     } else {
         Ok(token)
     }
@@ -65,7 +70,7 @@ fn first_line(text: &str) -> Result<String, String> {
 
 enum Tokens {
     Fixed(Vec<String>),
-    File(Watched<String>),
+    File(Watched<String, NoToken>),
 }
 
 struct Inner {

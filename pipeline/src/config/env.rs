@@ -27,7 +27,7 @@ pub fn substitute(
                     Value::String(expanded)
                 };
             }
-            Err(message) => errors.push(Diagnostic::error(path, message)),
+            Err(bad) => errors.push(Diagnostic::error(path, bad.to_string())),
         },
         Value::Mapping(map) => {
             for (k, v) in map.iter_mut() {
@@ -45,7 +45,18 @@ pub fn substitute(
     }
 }
 
-fn expand(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+/// A `${...}` reference that cannot be expanded.
+#[derive(Debug, thiserror::Error)]
+enum BadReference {
+    #[error("unclosed `${{` in `{0}`")]
+    Unclosed(String),
+    #[error("unsupported reference `${{{0}}}`: use `${{env:VAR}}` or `${{env:VAR:-default}}` (write `$$` for a literal `$`)")]
+    Unsupported(String),
+    #[error("environment variable `{0}` is not set and `${{env:{0}}}` has no default; set it or write `${{env:{0}:-default}}`")]
+    Unset(String),
+}
+
+fn expand(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, BadReference> {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(at) = rest.find('$') {
@@ -57,11 +68,11 @@ fn expand(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, St
         } else if let Some(body) = rest.strip_prefix("${") {
             let end = body
                 .find('}')
-                .ok_or_else(|| format!("unclosed `${{` in `{s}`"))?;
+                .ok_or_else(|| BadReference::Unclosed(s.to_string()))?;
             let reference = &body[..end];
-            let spec = reference.strip_prefix("env:").ok_or_else(|| {
-                format!("unsupported reference `${{{reference}}}`: use `${{env:VAR}}` or `${{env:VAR:-default}}` (write `$$` for a literal `$`)")
-            })?;
+            let spec = reference
+                .strip_prefix("env:")
+                .ok_or_else(|| BadReference::Unsupported(reference.to_string()))?;
             let (name, default) = match spec.split_once(":-") {
                 Some((n, d)) => (n, Some(d)),
                 None => (spec, None),
@@ -69,11 +80,7 @@ fn expand(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, St
             match (lookup(name), default) {
                 (Some(v), _) => out.push_str(&v),
                 (None, Some(d)) => out.push_str(d),
-                (None, None) => {
-                    return Err(format!(
-                        "environment variable `{name}` is not set and `${{env:{name}}}` has no default; set it or write `${{env:{name}:-default}}`"
-                    ))
-                }
+                (None, None) => return Err(BadReference::Unset(name.to_string())),
             }
             rest = &body[end + 1..];
         } else {

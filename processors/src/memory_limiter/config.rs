@@ -94,13 +94,18 @@ fn percent_of(total: u64, pct: u64) -> u64 {
     u64::try_from(u128::from(total) * u128::from(pct) / 100).unwrap_or(u64::MAX)
 }
 
+/// `limit_percentage` with no total to take it of.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read the cgroup memory limit or physical memory for `limit_percentage`; use `limit_mib`")]
+pub struct NoMemoryTotal;
+
 impl MemoryLimiterConfig {
     /// `total` is the memory the percentages refer to (cgroup limit or physical memory).
-    pub fn limits(&self, total: Option<u64>) -> Result<Limits, String> {
+    pub fn limits(&self, total: Option<u64>) -> Result<Limits, NoMemoryTotal> {
         let hard = if self.limit_mib > 0 {
             self.limit_mib * MIB
         } else {
-            let total = total.ok_or("cannot read the cgroup memory limit or physical memory for `limit_percentage`; use `limit_mib`")?;
+            let total = total.ok_or(NoMemoryTotal)?;
             percent_of(total, self.limit_percentage)
         };
         let spike = match (self.spike_limit_mib, self.spike_limit_percentage, total) {

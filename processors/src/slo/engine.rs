@@ -167,7 +167,8 @@ impl Engine {
                         watching_since: self.watching_since,
                         now,
                     };
-                    if let Err(message) = ingest_metric(&ctx, metric, part) {
+                    if let Err(unreadable) = ingest_metric(&ctx, metric, part) {
+                        let message = unreadable.to_string();
                         let m = self.mismatches.entry(name.clone()).or_default();
                         if m.count == 0 {
                             tracing::warn!(rule = %name, metric = %metric.name, "{message}; the rule ignores these points (logged once, counted at /debug/alerts)");
@@ -415,7 +416,24 @@ struct Ctx<'a> {
     now: f64,
 }
 
-fn ingest_metric(ctx: &Ctx, metric: &Metric, part: &mut Part) -> Result<(), String> {
+/// A metric whose type a rule cannot read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+enum Unreadable {
+    #[error("`rate`/`increase` (and SLI counts) need a counter, and this metric is a gauge")]
+    GaugeNotCounter,
+    #[error("this metric is a histogram: read it with `aggregate: quantile` (or a latency SLI)")]
+    Histogram,
+    #[error("exponential histograms are not supported yet; send explicit-bucket histograms")]
+    Exponential,
+    #[error("summaries are not supported; send a histogram")]
+    Summary,
+    #[error(
+        "`aggregate: quantile` (and latency SLIs) need a histogram, and this metric is not one"
+    )]
+    NotHistogram,
+}
+
+fn ingest_metric(ctx: &Ctx, metric: &Metric, part: &mut Part) -> Result<(), Unreadable> {
     let record = |part: &mut Part, attrs: &[KeyValue], start: u64, reading: Reading| {
         if !part.selector.matches(attrs, ctx.resource) {
             return;
@@ -468,12 +486,7 @@ fn ingest_metric(ctx: &Ctx, metric: &Metric, part: &mut Part) -> Result<(), Stri
                 }
             }
         }
-        (Some(metric::Data::Gauge(_)), Keep::Counter) => {
-            return Err(
-                "`rate`/`increase` (and SLI counts) need a counter, and this metric is a gauge"
-                    .into(),
-            )
-        }
+        (Some(metric::Data::Gauge(_)), Keep::Counter) => return Err(Unreadable::GaugeNotCounter),
         (Some(metric::Data::Sum(s)), Keep::Value | Keep::Counter) => {
             let delta = s.aggregation_temporality == DELTA;
             for p in &s.data_points {
@@ -501,25 +514,10 @@ fn ingest_metric(ctx: &Ctx, metric: &Metric, part: &mut Part) -> Result<(), Stri
                 record(part, &p.attributes, p.start_time_unix_nano, reading);
             }
         }
-        (Some(metric::Data::Histogram(_)), _) => {
-            return Err(
-                "this metric is a histogram: read it with `aggregate: quantile` (or a latency SLI)"
-                    .into(),
-            )
-        }
-        (Some(metric::Data::ExponentialHistogram(_)), _) => {
-            return Err(
-                "exponential histograms are not supported yet; send explicit-bucket histograms"
-                    .into(),
-            )
-        }
-        (Some(metric::Data::Summary(_)), _) => {
-            return Err("summaries are not supported; send a histogram".into())
-        }
-        (_, Keep::Histogram) => return Err(
-            "`aggregate: quantile` (and latency SLIs) need a histogram, and this metric is not one"
-                .into(),
-        ),
+        (Some(metric::Data::Histogram(_)), _) => return Err(Unreadable::Histogram),
+        (Some(metric::Data::ExponentialHistogram(_)), _) => return Err(Unreadable::Exponential),
+        (Some(metric::Data::Summary(_)), _) => return Err(Unreadable::Summary),
+        (_, Keep::Histogram) => return Err(Unreadable::NotHistogram),
         (None, _) => {}
     }
     Ok(())

@@ -8,6 +8,11 @@ use bytes::Bytes;
 use llamacol_api::otlp::collector::{logs, metrics, trace};
 use llamacol_api::{Batch, Signal};
 
+/// A body that is not a valid export request of its signal: what the client is told (400).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidRequest(pub String);
+
 #[derive(Debug)]
 pub enum BodyError {
     /// Larger than the limit, before or after decompression.
@@ -46,13 +51,16 @@ pub fn decompress(encoding: &str, raw: Bytes, max: usize) -> Result<Bytes, BodyE
 }
 
 /// A protobuf export request, checked on the wire.
-pub fn protobuf(signal: Signal, bytes: Bytes) -> Result<Batch, String> {
-    Batch::from_bytes(signal, bytes).map_err(|e| super::status::invalid_payload(signal, &e))
+pub fn protobuf(signal: Signal, bytes: Bytes) -> Result<Batch, InvalidRequest> {
+    Batch::from_bytes(signal, bytes)
+        .map_err(|e| InvalidRequest(super::status::invalid_payload(signal, &e)))
 }
 
 /// An OTLP/JSON export request.
-pub fn json(signal: Signal, bytes: &[u8]) -> Result<Batch, String> {
-    let invalid = |e: serde_json::Error| format!("invalid OTLP/JSON {signal} export request: {e}");
+pub fn json(signal: Signal, bytes: &[u8]) -> Result<Batch, InvalidRequest> {
+    let invalid = |e: serde_json::Error| {
+        InvalidRequest(format!("invalid OTLP/JSON {signal} export request: {e}"))
+    };
     Ok(match signal {
         Signal::Traces => serde_json::from_slice::<trace::v1::ExportTraceServiceRequest>(bytes)
             .map_err(invalid)?

@@ -11,6 +11,8 @@ use axum::Router;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use llamacol_api::rpc_status::RpcStatus;
+
+use super::body::InvalidRequest;
 use llamacol_api::{Batch, Consumer, Signal};
 use prost::Message;
 
@@ -80,7 +82,7 @@ async fn export(state: Arc<HttpState>, signal: Signal, headers: HeaderMap, body:
     };
     let batch = match decode(signal, format, bytes) {
         Ok(b) => b,
-        Err(message) => return error(format, StatusCode::BAD_REQUEST, message),
+        Err(InvalidRequest(message)) => return error(format, StatusCode::BAD_REQUEST, message),
     };
     match state.next.consume(batch).await {
         Ok(()) => success(format),
@@ -148,7 +150,7 @@ async fn read_body(state: &HttpState, headers: &HeaderMap, body: Body) -> Result
     })
 }
 
-fn decode(signal: Signal, format: Format, bytes: Bytes) -> Result<Batch, String> {
+fn decode(signal: Signal, format: Format, bytes: Bytes) -> Result<Batch, InvalidRequest> {
     match format {
         Format::Protobuf => super::body::protobuf(signal, bytes),
         Format::Json => super::body::json(signal, &bytes),
