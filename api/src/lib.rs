@@ -20,6 +20,7 @@ pub mod consumer;
 pub mod exposition;
 pub mod extension;
 pub mod http;
+pub mod json;
 pub mod live;
 pub mod log_once;
 pub mod memory;

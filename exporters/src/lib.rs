@@ -7,7 +7,6 @@ pub mod debug;
 pub mod file;
 pub mod graphistry;
 pub mod jaeger;
-pub mod json;
 pub mod loadbalancing;
 pub mod otlp;
 pub mod parquet;

@@ -131,8 +131,11 @@ fn build_exporter(plan: &Plan) -> anyhow::Result<Client> {
     } else {
         plan.endpoint.clone()
     };
+    // `max_request_size: 0`: the load generator sends the requests it is told to, whatever
+    // their size; the receiver under test decides (the 8192-span scenario feeds a sink
+    // that takes 64 MiB).
     let yaml = format!(
-        "{{endpoint: \"{endpoint}\", protocol: {}, compression: {}, timeout: 10s}}",
+        "{{endpoint: \"{endpoint}\", protocol: {}, compression: {}, timeout: 10s, max_request_size: 0}}",
         plan.protocol, plan.compression
     );
     let block = llamacol_api::serde_yaml::from_str(&yaml)?;

@@ -8,7 +8,7 @@ use llamacol_api::otlp::metrics::v1::{metric, number_data_point};
 use llamacol_api::Batch;
 
 use super::config::Verbosity;
-use crate::json::{to_json_pretty, JsonError};
+use llamacol_api::json::{to_json_pretty, JsonError};
 
 /// The text printed for one batch; every line ends with a newline.
 pub fn render(id: &str, batch: &mut Batch, verbosity: Verbosity) -> Result<String, JsonError> {

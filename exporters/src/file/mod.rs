@@ -17,7 +17,7 @@ use llamacol_api::{
 pub use config::{FileConfig, Rotation};
 use writer::LineWriter;
 
-use crate::json::to_json;
+use llamacol_api::json::to_json;
 
 pub fn factory() -> ExporterFactory {
     ExporterFactory {

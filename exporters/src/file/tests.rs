@@ -56,7 +56,7 @@ async fn spec_examples_round_trip() {
         std::fs::read_to_string(fixtures_dir().join("otlp-json/trace.json")).expect("fixture");
     let request: ExportTraceServiceRequest =
         serde_json::from_str(&fixture).expect("spec JSON parses");
-    let written = crate::json::to_json(&mut Batch::from(request.clone())).expect("json");
+    let written = llamacol_api::json::to_json(&mut Batch::from(request.clone())).expect("json");
     let back: ExportTraceServiceRequest = serde_json::from_str(&written).expect("our JSON parses");
     assert_eq!(back, request);
     let ours: serde_json::Value = serde_json::from_str(&written).expect("json");

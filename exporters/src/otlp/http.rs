@@ -13,7 +13,7 @@ use super::config::{Compression, Encoding, OtlpExporterConfig};
 use llamacol_api::http::{classify, retry_after_header};
 
 use super::outcome::{check_size, report_partial, ExportError, PartialSuccess};
-use crate::json::to_json;
+use llamacol_api::json::to_json;
 
 pub struct HttpSender {
     id: String,

@@ -106,7 +106,7 @@ impl Exporter for ParquetExporter {
         }
         if let Some(remote) = &self.remote {
             // Closed files an earlier run staged and did not upload.
-            let uploaded = remote.upload_staged(&self.id).await;
+            let uploaded = remote.upload_staged(&self.id, true).await;
             if uploaded > 0 {
                 tracing::info!(component = %self.id, uploaded, "uploaded files staged by an earlier run");
             }
@@ -129,7 +129,7 @@ impl Exporter for ParquetExporter {
                     tracing::warn!(component = %id, error = %e, "could not close a parquet file");
                 }
                 if let Some(remote) = &remote {
-                    remote.upload_staged(&id).await;
+                    remote.upload_staged(&id, false).await;
                 }
             }
         });
@@ -266,7 +266,7 @@ impl Exporter for ParquetExporter {
             .unwrap_or_else(PoisonError::into_inner)
             .close_all()?;
         if let Some(remote) = &self.remote {
-            remote.upload_staged(&self.id).await;
+            remote.upload_staged(&self.id, true).await;
             let left = remote::staged_count(&remote.staging);
             if left > 0 {
                 tracing::warn!(component = %self.id, files = left, staging = %remote.staging.display(), "files not uploaded at shutdown stay staged and are uploaded at the next start");

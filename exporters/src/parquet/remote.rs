@@ -3,14 +3,16 @@
 //! exactly as for a local `path`, then uploaded by a background task and deleted locally
 //! once the store has them: a file of one part or less (5 MiB) in one PUT, as the AWS
 //! SDK's S3 upload manager does, a bigger one as a multipart upload of 5 MiB parts. A
-//! failed upload stays staged and is tried again every second (logged once until it works); staged files left by an earlier run
+//! failed upload stays staged and is tried again after a backoff (1 s doubling to 30 s; logged once until it works); staged files left by an earlier run
 //! are uploaded at start, so nothing closed is lost. Credentials, region, account and
 //! endpoint come from each store's usual environment variables (`AWS_*`, `GOOGLE_*`,
 //! `AZURE_*`), read by object_store's builders.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
+use llamacol_api::backoff::{Backoff, BackoffPolicy};
 use llamacol_api::log_once::LogOnce;
 use object_store::aws::AmazonS3Builder;
 use object_store::azure::MicrosoftAzureBuilder;
@@ -25,7 +27,12 @@ pub struct Remote {
     /// Where files are written before upload.
     pub staging: PathBuf,
     failures: LogOnce,
+    /// After a failed upload: the schedule, and no attempt before the instant.
+    retry: Mutex<(Backoff, Option<Instant>)>,
 }
+
+/// Waits between upload attempts after a failure: from 1 s, doubling, to this.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Multipart part size (S3's minimum part); files up to this size go up in one PUT.
 const PART_BYTES: usize = 5 << 20;
@@ -89,22 +96,39 @@ impl Remote {
             prefix,
             staging,
             failures: LogOnce::new(),
+            retry: Mutex::new((
+                Backoff::new(BackoffPolicy::doubling(Duration::from_secs(1), MAX_BACKOFF)),
+                None,
+            )),
         })
     }
 
     /// Uploads every closed `.parquet` file under the staging directory; returns how
-    /// many went up.
-    pub async fn upload_staged(&self, component: &str) -> usize {
+    /// many went up. After a failure, nothing is tried until the backoff has passed,
+    /// unless `now` (start and shutdown).
+    pub async fn upload_staged(&self, component: &str, now: bool) -> usize {
+        let due = |retry: &(Backoff, Option<Instant>)| retry.1.is_none_or(|t| Instant::now() >= t);
+        if !now && !due(&self.retry.lock().unwrap_or_else(PoisonError::into_inner)) {
+            return 0;
+        }
         let mut uploaded = 0;
         for file in staged(&self.staging) {
             match self.upload(&file).await {
                 Ok(()) => {
                     uploaded += 1;
+                    let mut retry = self.retry.lock().unwrap_or_else(PoisonError::into_inner);
+                    retry.0.reset();
+                    retry.1 = None;
+                    drop(retry);
                     if self.failures.cleared() {
                         tracing::info!(component, "parquet uploads work again");
                     }
                 }
                 Err(e) => {
+                    let mut retry = self.retry.lock().unwrap_or_else(PoisonError::into_inner);
+                    let wait = retry.0.next_wait(None).unwrap_or(MAX_BACKOFF);
+                    retry.1 = Some(Instant::now() + wait);
+                    drop(retry);
                     let message = format!("uploading {}: {e}", file.display());
                     if self.failures.is_new(&message) {
                         tracing::error!(component, error = %message, "upload failed; the file stays staged and is tried again (logged once until uploads work)");

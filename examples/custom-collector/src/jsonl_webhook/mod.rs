@@ -15,7 +15,7 @@ use llamacol_api::serde_yaml;
 use llamacol_api::{
     Batch, BoxError, BuildContext, ConsumeError, Exporter, ExporterFactory, Signal,
 };
-use llamacol_exporters::json::to_json;
+use llamacol_api::json::to_json;
 
 pub use config::JsonlWebhookConfig;
 

@@ -1,9 +1,10 @@
-//! OTLP/JSON encoding of batches, shared by the exporters that write JSON.
+//! OTLP/JSON encoding of batches, for every component that writes JSON (file, debug,
+//! OTLP/HTTP with `encoding: json`, a user's webhook).
 //! The shapes are the OTLP/JSON ones (`TracesData`, `MetricsData`, `LogsData`): lowerCamelCase
 //! fields, hex trace/span ids, enums as integers, 64-bit integers as strings.
 
-use llamacol_api::wire::WireError;
-use llamacol_api::Batch;
+use crate::wire::WireError;
+use crate::Batch;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JsonError {
