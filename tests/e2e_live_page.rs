@@ -247,6 +247,21 @@ fn at_one_and_eight_gpus_without_llamacpp_or_genai_the_page_says_why() {
             let config: NvmlConfig =
                 llamacol_api::serde_yaml::from_str("collection_interval: 1s").expect("config");
             telemetry.node().live().feeds(Panel::new("gpus"), "nvml");
+            // A panel the page has no layout for (a user's own component's): drawn
+            // generically, a table row and a chart per subject.
+            let custom = Panel::new("my_component");
+            telemetry.node().live().feeds(custom, "my_component");
+            let now = llamacol_api::clock::unix_nanos() as f64 / 1e9;
+            for (i, t) in [now - 2.0, now - 1.0, now].into_iter().enumerate() {
+                telemetry.node().live().record(
+                    custom,
+                    "queue-a",
+                    json!(null),
+                    &["depth", "rate_per_s"],
+                    t,
+                    &[Some(i as f64), Some(2.5)],
+                );
+            }
             let mut receiver = NvmlReceiver::new(
                 "nvml".into(),
                 config,
@@ -269,11 +284,18 @@ fn at_one_and_eight_gpus_without_llamacpp_or_genai_the_page_says_why() {
         let seen = browse(
             port,
             &format!("live-page-{gpus}-gpus.png"),
-            json!({"panels": ["pipeline", "gpus"], "trace": null}),
+            json!({"panels": ["pipeline", "gpus", "my_component"], "trace": null}),
         );
         let panel = |id: &str| &seen["panels"][id];
         assert!(seen["all_drawn_ms"].as_f64().is_some(), "{seen:#}");
         assert_eq!(panel("gpus")["rows"], gpus, "{seen:#}");
+        assert_eq!(panel("my_component")["rows"], 1, "{seen:#}");
+        assert_eq!(panel("my_component")["charts"], 1, "{seen:#}");
+        let custom_text = panel("my_component")["text"].as_str().unwrap_or_default();
+        assert!(
+            custom_text.contains("queue-a") && custom_text.contains("2.50"),
+            "{custom_text}"
+        );
         let text = panel("gpus")["text"].as_str().unwrap_or_default();
         assert!(
             text.contains(&format!("GPU {}", gpus - 1)),

@@ -225,6 +225,33 @@ function renderGenai(panel, now) {
     { label: "input", values: rows.input_tokens_per_request }, { label: "output", values: rows.output_tokens_per_request }]);
 }
 
+// The panels this page draws with its own layout; any other panel a component feeds
+// (a custom component's) gets a generic section: a table of each subject's latest values
+// and a chart per subject with a line per column.
+const KNOWN_PANELS = ["pipeline", "gpus", "llamacpp", "genai", "alerts", "traces"];
+
+function renderOther(key, panel, now) {
+  let section = document.getElementById(key);
+  if (!section) {
+    section = el("section", { class: "panel", id: key, "data-state": "empty" },
+      el("h2", {}, key), el("p", { class: "why" }), el("table", { class: "current" }), el("div", { class: "charts" }));
+    $("main").append(section);
+  }
+  const subjectsOf = subjects(panel, key, now);
+  explain(panel, section, subjectsOf.some(([, s]) => s.rows.t.length), "");
+  if (!subjectsOf.length) return;
+  const columns = [...new Set(subjectsOf.flatMap(([, s]) => Object.keys(s.rows).filter((c) => c !== "t")))];
+  $(".current", section).replaceChildren(
+    el("tr", {}, el("th", {}, "subject"), ...columns.map((c) => el("th", {}, c.replaceAll("_", " ")))),
+    ...subjectsOf.map(([subject, { rows }]) => el("tr", {}, el("td", { class: "ellipsis", title: subject }, subject),
+      ...columns.map((c) => el("td", { class: "num" }, fixed(last(rows, c), 2))))));
+  const charts = $(".charts", section);
+  for (const [subject, { rows }] of subjectsOf) {
+    chart(charts, `${key}-${subject}`, subject, rows.t, columns.filter((c) => rows[c])
+      .map((c) => ({ label: c.replaceAll("_", " "), values: rows[c] })));
+  }
+}
+
 function renderAlerts(panel, current) {
   const section = $("#alerts");
   const reports = Object.entries(current || {});
@@ -311,6 +338,9 @@ async function poll() {
     renderGenai(panel("genai"), now);
     renderAlerts(panel("alerts"), data.alerts);
     renderTraces(panel("traces"));
+    for (const [key, other] of Object.entries(data.panels)) {
+      if (!KNOWN_PANELS.includes(key)) renderOther(key, other, now);
+    }
     since = now - OVERLAP_SECONDS;
   } catch (e) {
     // Said on the page, and on the console, where a test or a curious operator sees it.
