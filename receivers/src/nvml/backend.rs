@@ -16,7 +16,7 @@ pub struct NvmlGpus {
 
 impl NvmlGpus {
     /// Loads NVML; the error says what is missing and how to get it.
-    pub fn init() -> Result<NvmlGpus, String> {
+    pub fn init() -> Result<NvmlGpus, super::Unavailable> {
         Nvml::init().map(|nvml| NvmlGpus { nvml }).map_err(|e| {
             let why = match &e {
                 NvmlError::LibloadingError(inner) => {

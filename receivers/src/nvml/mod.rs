@@ -53,15 +53,18 @@ fn build(ctx: &BuildContext, block: &Value) -> Result<Box<dyn Receiver>, BoxErro
     ))
 }
 
-/// What a user is told when NVML cannot be used, and how to fix it.
-pub fn unavailable(why: &str) -> String {
-    format!(
-        "NVML is not available: {why}. Install the NVIDIA driver (it ships libnvidia-ml.so.1), or in a container use the NVIDIA Container Toolkit (--gpus all, or runtimeClassName: nvidia)"
-    )
+/// NVML cannot be used: what is missing, and (in the message) how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("NVML is not available: {0}. Install the NVIDIA driver (it ships libnvidia-ml.so.1), or in a container use the NVIDIA Container Toolkit (--gpus all, or runtimeClassName: nvidia)")]
+pub struct Unavailable(pub String);
+
+/// NVML is unavailable because of `why`.
+pub fn unavailable(why: &str) -> Unavailable {
+    Unavailable(why.to_string())
 }
 
 /// Opens the real NVML backend.
-pub fn open_nvml() -> Result<Arc<dyn Gpus>, String> {
+pub fn open_nvml() -> Result<Arc<dyn Gpus>, Unavailable> {
     #[cfg(feature = "nvml")]
     {
         backend::NvmlGpus::init().map(|g| Arc::new(g) as Arc<dyn Gpus>)
@@ -80,7 +83,7 @@ pub struct NvmlReceiver {
     backend: Option<Arc<dyn Gpus>>,
     node: NodeContext,
     /// How the backend is opened at start when none was given (`open_nvml`).
-    opener: fn() -> Result<Arc<dyn Gpus>, String>,
+    opener: fn() -> Result<Arc<dyn Gpus>, Unavailable>,
     controller: ScrapeController,
 }
 
@@ -104,7 +107,10 @@ impl NvmlReceiver {
 
     /// Open the backend with `opener` instead of loading NVML (tests of what happens when
     /// NVML is missing, on any machine).
-    pub fn opening_with(mut self, opener: fn() -> Result<Arc<dyn Gpus>, String>) -> NvmlReceiver {
+    pub fn opening_with(
+        mut self,
+        opener: fn() -> Result<Arc<dyn Gpus>, Unavailable>,
+    ) -> NvmlReceiver {
         self.opener = opener;
         self
     }
@@ -220,16 +226,16 @@ impl Receiver for NvmlReceiver {
     async fn start(&mut self, next: Arc<dyn Consumer>) -> Result<(), BoxError> {
         let gpus = match self.backend.take().map(Ok).unwrap_or_else(self.opener) {
             Ok(g) => g,
-            Err(message) => {
+            Err(unavailable) => {
                 return match self.config.on_unavailable {
                     OnUnavailable::Warn => {
                         self.node
                             .live()
-                            .note(live::PANEL, &self.id, Some(message.clone()));
-                        tracing::warn!(component = %self.id, "{message}; the nvml receiver idles (set `on_unavailable: fail` to stop instead)");
+                            .note(live::PANEL, &self.id, Some(unavailable.to_string()));
+                        tracing::warn!(component = %self.id, "{unavailable}; the nvml receiver idles (set `on_unavailable: fail` to stop instead)");
                         Ok(())
                     }
-                    OnUnavailable::Fail => Err(message.into()),
+                    OnUnavailable::Fail => Err(unavailable.into()),
                 };
             }
         };
