@@ -17,6 +17,36 @@ use llamacol_api::scrape::{Scraped, Scraper};
 use super::config::{LlamaCppConfig, Target};
 use super::parse::{self, Health, Props};
 
+/// Why one endpoint of a target gave nothing usable this cycle (its text is compared
+/// across cycles, so only changes are logged).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    #[error("timed out")]
+    TimedOut,
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    #[error("reading the body: {0}")]
+    Body(String),
+    /// Not asked for (its switch is off).
+    #[error("off")]
+    Off,
+    #[error("status {status} ({state})")]
+    Health { status: u16, state: &'static str },
+    #[error("status {0}")]
+    Status(u16),
+    #[error("status {status}: {endpoint} is disabled on the server{hint}")]
+    Disabled {
+        status: u16,
+        endpoint: &'static str,
+        hint: &'static str,
+    },
+    #[error("unreadable {endpoint}: {reason}")]
+    Unreadable {
+        endpoint: &'static str,
+        reason: String,
+    },
+}
+
 pub struct Response {
     pub status: u16,
     pub body: bytes::Bytes,
@@ -80,7 +110,7 @@ impl TargetScraper {
         })
     }
 
-    async fn fetch(&self, path: &str) -> Result<Response, String> {
+    async fn fetch(&self, path: &str) -> Result<Response, Problem> {
         let response = self
             .client
             .get(format!("{}{path}", self.base))
@@ -88,25 +118,25 @@ impl TargetScraper {
             .await
             .map_err(|e| {
                 if e.is_timeout() {
-                    "timed out".to_string()
+                    Problem::TimedOut
                 } else {
-                    format!("unreachable: {e}")
+                    Problem::Unreachable(e.to_string())
                 }
             })?;
         let status = response.status().as_u16();
         let body = response
             .bytes()
             .await
-            .map_err(|e| format!("reading the body: {e}"))?;
+            .map_err(|e| Problem::Body(e.to_string()))?;
         Ok(Response { status, body })
     }
 
     /// Notes an endpoint's outcome; returns whether it failed. Changes are logged together
     /// at the end of the cycle ([`TargetScraper::log_changes`]), one line per target.
-    fn outcome(&mut self, endpoint: &'static str, outcome: Result<(), String>) -> bool {
+    fn outcome(&mut self, endpoint: &'static str, outcome: Result<(), Problem>) -> bool {
         let (text, failed) = match &outcome {
             Ok(()) => ("ok".to_string(), false),
-            Err(e) => (e.clone(), true),
+            Err(problem) => (problem.to_string(), true),
         };
         if self.outcomes.get(endpoint) != Some(&text) {
             let was_known = self.outcomes.insert(endpoint, text.clone()).is_some();
@@ -142,7 +172,7 @@ impl TargetScraper {
             && self
                 .props_read
                 .is_none_or(|t| t.elapsed() >= self.config.props_interval);
-        let skip = || async { Err::<Response, String>("off".into()) };
+        let skip = || async { Err::<Response, Problem>(Problem::Off) };
         let (metrics, slots, health, props) = tokio::join!(
             async {
                 if self.config.metrics {
@@ -186,7 +216,10 @@ impl TargetScraper {
             let result = match (&health, state) {
                 (Err(e), _) => Err(e.clone()),
                 (Ok(_), Health::Ok) => Ok(()),
-                (Ok(r), s) => Err(format!("status {} ({})", r.status, s.as_str())),
+                (Ok(r), s) => Err(Problem::Health {
+                    status: r.status,
+                    state: s.as_str(),
+                }),
             };
             failures += usize::from(self.outcome("/health", result));
             out.push(gauge(
@@ -217,10 +250,13 @@ impl TargetScraper {
                         self.props = Some(p);
                         self.props_read = Some(Instant::now());
                     })
-                    .map_err(|e| format!("unreadable /props: {e}")),
+                    .map_err(|e| Problem::Unreadable {
+                        endpoint: "/props",
+                        reason: e.to_string(),
+                    }),
                 Ok(r) => {
                     self.props_read = Some(Instant::now());
-                    Err(format!("status {}", r.status))
+                    Err(Problem::Status(r.status))
                 }
                 Err(e) => Err(e.clone()),
             };
@@ -237,13 +273,17 @@ impl TargetScraper {
                         self.metrics(samples, now, &mut out);
                         Ok(())
                     }
-                    Err(e) => Err(format!("unreadable /metrics: {e}")),
+                    Err(e) => Err(Problem::Unreadable {
+                        endpoint: "/metrics",
+                        reason: e,
+                    }),
                 },
-                Ok(r) if r.status == 501 || r.status == 404 => Err(format!(
-                    "status {}: /metrics is disabled on the server (start it with --metrics)",
-                    r.status
-                )),
-                Ok(r) => Err(format!("status {}", r.status)),
+                Ok(r) if r.status == 501 || r.status == 404 => Err(Problem::Disabled {
+                    status: r.status,
+                    endpoint: "/metrics",
+                    hint: " (start it with --metrics)",
+                }),
+                Ok(r) => Err(Problem::Status(r.status)),
                 Err(e) => Err(e.clone()),
             };
             failures += usize::from(self.outcome("/metrics", result));
@@ -256,13 +296,17 @@ impl TargetScraper {
                         slot_metrics(&slots, now, &mut out);
                         Ok(())
                     }
-                    Err(e) => Err(format!("unreadable /slots: {e}")),
+                    Err(e) => Err(Problem::Unreadable {
+                        endpoint: "/slots",
+                        reason: e.to_string(),
+                    }),
                 },
-                Ok(r) if r.status == 501 || r.status == 404 => Err(format!(
-                    "status {}: /slots is disabled on the server",
-                    r.status
-                )),
-                Ok(r) => Err(format!("status {}", r.status)),
+                Ok(r) if r.status == 501 || r.status == 404 => Err(Problem::Disabled {
+                    status: r.status,
+                    endpoint: "/slots",
+                    hint: "",
+                }),
+                Ok(r) => Err(Problem::Status(r.status)),
                 Err(e) => Err(e.clone()),
             };
             failures += usize::from(self.outcome("/slots", result));
