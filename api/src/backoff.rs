@@ -53,6 +53,8 @@ pub struct Backoff {
     policy: BackoffPolicy,
     interval: Duration,
     started: Instant,
+    /// Set by [`Backoff::failed`]: no attempt before this.
+    not_before: Option<Instant>,
 }
 
 impl Backoff {
@@ -67,6 +69,7 @@ impl Backoff {
             policy,
             interval: policy.initial,
             started,
+            not_before: None,
         }
     }
 
@@ -91,6 +94,23 @@ impl Backoff {
     pub fn reset(&mut self) {
         self.interval = self.policy.initial;
         self.started = Instant::now();
+        self.not_before = None;
+    }
+
+    /// For a task that tries again on its own timer (a background upload): notes a
+    /// failure and returns the wait, after which [`Backoff::due`] is true again. Past
+    /// `max_elapsed` it keeps waiting `max_interval` (the caller decides when to give up).
+    pub fn failed(&mut self, retry_after: Option<Duration>) -> Duration {
+        let wait = self
+            .next_wait(retry_after)
+            .unwrap_or(self.policy.max_interval);
+        self.not_before = Some(Instant::now() + wait);
+        wait
+    }
+
+    /// Whether the wait after the last failure is over (always, before any failure).
+    pub fn due(&self) -> bool {
+        self.not_before.is_none_or(|t| Instant::now() >= t)
     }
 }
 
@@ -143,6 +163,27 @@ mod tests {
         });
         assert_eq!(b.next_wait(None), Some(Duration::from_secs(4)));
         assert_eq!(b.next_wait(Some(Duration::from_secs(11))), None);
+    }
+
+    #[test]
+    fn a_failure_makes_it_not_due_until_the_wait_is_over_and_a_success_clears_it() {
+        let mut b = Backoff::new(BackoffPolicy::doubling(
+            Duration::from_millis(20),
+            Duration::from_secs(1),
+        ));
+        assert!(b.due(), "due before any failure");
+        assert_eq!(b.failed(None), Duration::from_millis(20));
+        assert!(!b.due());
+        std::thread::sleep(Duration::from_millis(25));
+        assert!(b.due());
+        assert_eq!(b.failed(None), Duration::from_millis(40));
+        b.reset();
+        assert!(b.due(), "a success clears the wait");
+        assert_eq!(
+            b.failed(None),
+            Duration::from_millis(20),
+            "and the schedule"
+        );
     }
 
     #[test]

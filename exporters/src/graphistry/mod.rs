@@ -126,8 +126,7 @@ struct State {
     open: Option<(Graph, Instant)>,
     /// Closed windows not yet delivered, oldest first.
     waiting: VecDeque<Closed>,
-    /// No upload attempt before this (backoff after a failure).
-    next_attempt: Option<Instant>,
+    /// After a failed upload, no attempt until its wait is over.
     backoff: Backoff,
 }
 
@@ -136,7 +135,6 @@ impl Default for State {
         State {
             open: None,
             waiting: VecDeque::new(),
-            next_attempt: None,
             backoff: Backoff::new(BackoffPolicy::doubling(Duration::from_secs(1), MAX_BACKOFF)),
         }
     }
@@ -253,7 +251,7 @@ impl Inner {
     /// the backoff (shutdown).
     async fn deliver(&self, state: &mut State, now: bool) {
         while let Some(closed) = state.waiting.front() {
-            if !now && state.next_attempt.is_some_and(|t| Instant::now() < t) {
+            if !now && !state.backoff.due() {
                 return;
             }
             let spans = closed.built.spans;
@@ -266,16 +264,11 @@ impl Inner {
                     }
                     tracing::info!(component = %self.id, dataset = %location, spans, traces = closed.built.traces, "trace graph delivered");
                     state.waiting.pop_front();
-                    state.next_attempt = None;
                     state.backoff.reset();
                 }
                 Err(e) if e.is_retryable() => {
                     TargetCounters::add(&self.datasets.failed, 1);
-                    let wait = state
-                        .backoff
-                        .next_wait(e.retry_after())
-                        .unwrap_or(MAX_BACKOFF);
-                    state.next_attempt = Some(Instant::now() + wait);
+                    let wait = state.backoff.failed(e.retry_after());
                     if self.failures.is_new(&e.to_string()) {
                         tracing::warn!(component = %self.id, error = %e, waiting = state.waiting.len(), retry_in = ?wait, "trace graph not delivered; kept and retried");
                     }

@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use llamacol_api::backoff::{Backoff, BackoffPolicy};
 use llamacol_api::log_once::LogOnce;
@@ -27,8 +27,8 @@ pub struct Remote {
     /// Where files are written before upload.
     pub staging: PathBuf,
     failures: LogOnce,
-    /// After a failed upload: the schedule, and no attempt before the instant.
-    retry: Mutex<(Backoff, Option<Instant>)>,
+    /// After a failed upload, no attempt until its wait is over.
+    retry: Mutex<Backoff>,
 }
 
 /// Waits between upload attempts after a failure: from 1 s, doubling, to this.
@@ -96,10 +96,10 @@ impl Remote {
             prefix,
             staging,
             failures: LogOnce::new(),
-            retry: Mutex::new((
-                Backoff::new(BackoffPolicy::doubling(Duration::from_secs(1), MAX_BACKOFF)),
-                None,
-            )),
+            retry: Mutex::new(Backoff::new(BackoffPolicy::doubling(
+                Duration::from_secs(1),
+                MAX_BACKOFF,
+            ))),
         })
     }
 
@@ -107,8 +107,7 @@ impl Remote {
     /// many went up. After a failure, nothing is tried until the backoff has passed,
     /// unless `now` (start and shutdown).
     pub async fn upload_staged(&self, component: &str, now: bool) -> usize {
-        let due = |retry: &(Backoff, Option<Instant>)| retry.1.is_none_or(|t| Instant::now() >= t);
-        if !now && !due(&self.retry.lock().unwrap_or_else(PoisonError::into_inner)) {
+        if !now && !self.retry().due() {
             return 0;
         }
         let mut uploaded = 0;
@@ -116,19 +115,13 @@ impl Remote {
             match self.upload(&file).await {
                 Ok(()) => {
                     uploaded += 1;
-                    let mut retry = self.retry.lock().unwrap_or_else(PoisonError::into_inner);
-                    retry.0.reset();
-                    retry.1 = None;
-                    drop(retry);
+                    self.retry().reset();
                     if self.failures.cleared() {
                         tracing::info!(component, "parquet uploads work again");
                     }
                 }
                 Err(e) => {
-                    let mut retry = self.retry.lock().unwrap_or_else(PoisonError::into_inner);
-                    let wait = retry.0.next_wait(None).unwrap_or(MAX_BACKOFF);
-                    retry.1 = Some(Instant::now() + wait);
-                    drop(retry);
+                    self.retry().failed(None);
                     let message = format!("uploading {}: {e}", file.display());
                     if self.failures.is_new(&message) {
                         tracing::error!(component, error = %message, "upload failed; the file stays staged and is tried again (logged once until uploads work)");
@@ -138,6 +131,10 @@ impl Remote {
             }
         }
         uploaded
+    }
+
+    fn retry(&self) -> std::sync::MutexGuard<'_, Backoff> {
+        self.retry.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     async fn upload(&self, file: &Path) -> Result<(), llamacol_api::BoxError> {
