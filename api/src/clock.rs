@@ -10,3 +10,8 @@ pub fn unix_nanos() -> u64 {
         .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
         .unwrap_or(0)
 }
+
+/// Now, in seconds since the Unix epoch (the live page's time axis).
+pub fn unix_seconds() -> f64 {
+    unix_nanos() as f64 / 1e9
+}

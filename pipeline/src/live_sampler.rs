@@ -33,7 +33,7 @@ pub async fn sample_every_second(telemetry: Arc<Telemetry>, cancel: Cancellation
             _ = ticker.tick() => {}
             () = cancel.cancelled() => return,
         }
-        sampler.sample(&telemetry, crate::clock::unix_nanos() as f64 / 1e9);
+        sampler.sample(&telemetry, crate::clock::unix_seconds());
     }
 }
 

@@ -76,7 +76,7 @@ async fn live(State(t): State<Arc<Telemetry>>, RawQuery(query): RawQuery) -> imp
     let node = t.node();
     let panels = node.live().json_since(since(query.as_deref()));
     Json(serde_json::json!({
-        "now": llamacol_api::clock::unix_nanos() as f64 / 1e9,
+        "now": llamacol_api::clock::unix_seconds(),
         "window_seconds": llamacol_api::live::WINDOW_SECONDS,
         "host": llamacol_api::node::hostname(),
         "version": env!("CARGO_PKG_VERSION"),

@@ -243,12 +243,12 @@ impl Connector for GenaiMetrics {
         let inner = self.inner.clone();
         let every = inner.config.metrics_flush_interval;
         let (board, node) = (inner.board.clone(), inner.node.clone());
-        board.start(unix_seconds());
+        board.start(llamacol_api::clock::unix_seconds());
         self.live_rows.spawn(move |cancel| async move {
             let mut ticker = tokio::time::interval(std::time::Duration::from_secs(1));
             loop {
                 tokio::select! {
-                    _ = ticker.tick() => board.record_row(node.live(), unix_seconds()),
+                    _ = ticker.tick() => board.record_row(node.live(), llamacol_api::clock::unix_seconds()),
                     () = cancel.cancelled() => return,
                 }
             }
@@ -277,10 +277,6 @@ impl Connector for GenaiMetrics {
         }
         Ok(())
     }
-}
-
-fn unix_seconds() -> f64 {
-    llamacol_api::clock::unix_nanos() as f64 / 1e9
 }
 
 #[cfg(test)]

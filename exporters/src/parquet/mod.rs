@@ -14,9 +14,10 @@ mod writer;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
+use llamacol_api::clock::unix_nanos as now_nanos;
 use llamacol_api::config::{parse_block, ConfigSpec};
 use llamacol_api::log_once::LogOnce;
 use llamacol_api::otlp::metrics::v1::metric::Data;
@@ -80,12 +81,6 @@ pub struct ParquetExporter {
     /// Closes files past `max_file_age` even when no data comes.
     ticker: Background,
     failures: LogOnce,
-}
-
-fn now_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// The data's time, else the arrival time.

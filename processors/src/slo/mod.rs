@@ -16,9 +16,10 @@ pub mod template;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
+use llamacol_api::clock::{unix_nanos, unix_seconds};
 use llamacol_api::config::{parse_block, ConfigSpec};
 use llamacol_api::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
 use llamacol_api::serde_yaml;
@@ -89,16 +90,6 @@ fn build(
         pending: Mutex::new(pending),
         notifier: Mutex::new(None),
     }))
-}
-
-fn unix_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
-}
-
-fn unix_seconds() -> f64 {
-    unix_nanos() as f64 / 1e9
 }
 
 type Pending = (mpsc::Receiver<Vec<Notice>>, Vec<notify::Target>);

@@ -326,7 +326,7 @@ impl Scraper for GpuScraper {
             self.node.live(),
             &self.devices,
             &readings,
-            llamacol_api::clock::unix_nanos() as f64 / 1e9,
+            llamacol_api::clock::unix_seconds(),
         );
         // One line per GPU listing what it newly does not support (a MIG instance lacks
         // most readings: one line, not twenty).
