@@ -75,10 +75,6 @@ impl Live {
         }
     }
 
-    pub fn has_feeders(&self, panel: Panel) -> bool {
-        lock(&self.feeders).components.contains_key(&panel)
-    }
-
     /// Why `component` has nothing for `panel` (`None` clears it).
     pub fn note(&self, panel: Panel, component: &str, why: Option<String>) {
         let mut f = lock(&self.feeders);
