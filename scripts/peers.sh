@@ -62,6 +62,25 @@ fi
 link peers-python "$venv/bin/python3"
 link hadolint "$venv/bin/hadolint"
 
+# --- The GenAI instrumentation libraries, each in its own virtualenv (they pin conflicting
+# OpenTelemetry versions): tests/e2e_genai_libraries.rs runs the real openai client under
+# each against the real llama-server. Linked as genai-<library>-python.
+for library in official openllmetry openinference openlit; do
+  requirements=tests/peers/genai-libraries/$library.txt
+  lib_venv="$peers/genai-$library-$(key "$requirements")"
+  step "python virtualenv: $library instrumentation"
+  if [ -x "$lib_venv/bin/python3" ] && [ -f "$lib_venv/.complete" ]; then
+    done_step "cached $lib_venv"
+  else
+    rm -rf "$lib_venv"
+    python3 -m venv "$lib_venv"
+    "$lib_venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+    touch "$lib_venv/.complete"
+    done_step "built $lib_venv"
+  fi
+  link "genai-$library-python" "$lib_venv/bin/python3"
+done
+
 # --- Go programs: the OpenTelemetry Collector, Jaeger v2, helm -----------------------------
 # go_peer LINK CACHE_PREFIX LABEL MODULE_DIR PACKAGE BINARY KEY_FILES...: builds PACKAGE of
 # the pinned module in MODULE_DIR into $peers/CACHE_PREFIX-<hash of KEY_FILES>, links LINK.

@@ -174,12 +174,12 @@ fn every_scheme_arrives_in_current_form_and_its_metrics_reach_prometheus() {
     // TTFTs sent: 40, 90, 150, 300, 700 ms: the median lies in the (0.1, 0.25] bucket.
     eventually(
         port,
-        "sum(gen_ai_server_time_to_first_token_seconds_count)",
+        "sum(gen_ai_client_operation_time_to_first_chunk_seconds_count)",
         (expected.len() * rounds) as f64,
     );
     let median = common::prometheus::query(
         port,
-        "histogram_quantile(0.5, sum by (le) (gen_ai_server_time_to_first_token_seconds_bucket))",
+        "histogram_quantile(0.5, sum by (le) (gen_ai_client_operation_time_to_first_chunk_seconds_bucket))",
     );
     let median = value(&median[0]);
     assert!((0.1..=0.25).contains(&median), "median TTFT {median}");

@@ -92,9 +92,9 @@ def llm_serving():
             (f'sum by (gen_ai_request_model) (rate(gen_ai_requests_total{{{model}, error_type!=""}}[{RATE}])) / sum by (gen_ai_request_model) (rate(gen_ai_requests_total{{{model}}}[{RATE}]))', "{{gen_ai_request_model}}"),
         ], "Share of requests that failed (error.type set), per model."))
         .with_row(dashboard.Row("Latency"))
-        .with_panel(ts("Time to first token", "s", quantiles("gen_ai_server_time_to_first_token_seconds")))
+        .with_panel(ts("Time to first chunk (streaming)", "s", quantiles("gen_ai_client_operation_time_to_first_chunk_seconds")))
         .with_panel(ts("End-to-end latency", "s", quantiles("gen_ai_client_operation_duration_seconds")))
-        .with_panel(ts("Time per output token", "s", quantiles("gen_ai_server_time_per_output_token_seconds")))
+        .with_panel(ts("Time per output chunk (streaming)", "s", quantiles("gen_ai_client_operation_time_per_output_chunk_seconds")))
         .with_row(dashboard.Row("Tokens and cost"))
         .with_panel(ts("Tokens per second", "short", [
             (f"sum by (gen_ai_token_type) (rate(gen_ai_client_token_usage_sum{{{model}}}[{RATE}]))", "{{gen_ai_token_type}}"),

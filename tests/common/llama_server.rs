@@ -17,6 +17,11 @@ pub struct LlamaServer {
 
 impl LlamaServer {
     pub fn start() -> LlamaServer {
+        LlamaServer::start_with(&[])
+    }
+
+    /// With more arguments (e.g. `--embeddings`).
+    pub fn start_with(extra: &[&str]) -> LlamaServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let model = dir.path().join("tiny-llama.gguf");
         let made = Command::new(external_program("peers-python"))
@@ -35,7 +40,8 @@ impl LlamaServer {
             .arg("-m")
             .arg(&model)
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--metrics", "--slots", "-np", "2", "-c", "1024", "-t", "1"]);
+            .args(["--metrics", "--slots", "-np", "2", "-c", "1024", "-t", "1"])
+            .args(extra);
         let log = dir.path().join("server.log");
         let mut server = LlamaServer {
             process: Running::spawn("llama-server", &mut command, log),

@@ -5,15 +5,28 @@ use std::time::Duration;
 use llamacol_api::config::{ComponentConfig, Issue};
 use serde::Deserialize;
 
-/// The attributes every data point may carry, in this order (after the resource's
-/// `service.name`); `dimensions` add to them and may not repeat them.
-pub const FIXED_ATTRIBUTES: [&str; 6] = [
+/// The resource attributes that tell series apart at a gateway (the metrics' resource
+/// carries those present).
+pub const RESOURCE_KEYS: [&str; 4] = [
+    "service.name",
+    "service.namespace",
+    "service.instance.id",
+    "host.name",
+];
+
+/// The span attributes series are split by, in this order; each instrument carries those
+/// the conventions give it (emit.rs). `dimensions` add to them and may not repeat them.
+pub const FIXED_ATTRIBUTES: [&str; 10] = [
     "gen_ai.operation.name",
     "gen_ai.provider.name",
     "gen_ai.request.model",
     "gen_ai.response.model",
     "server.address",
+    "server.port",
     "error.type",
+    "gen_ai.agent.name",
+    "gen_ai.tool.name",
+    "gen_ai.workflow.name",
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -58,10 +71,13 @@ pub struct Dimension {
 pub struct Buckets {
     /// `gen_ai.client.token.usage`, tokens.
     pub token_usage: Vec<f64>,
-    /// `gen_ai.client.operation.duration`, seconds.
+    /// `gen_ai.client.operation.duration`, `gen_ai.server.request.duration` and the agent,
+    /// tool and workflow durations, seconds.
     pub operation_duration: Vec<f64>,
+    /// `gen_ai.client.operation.time_to_first_chunk` and
     /// `gen_ai.server.time_to_first_token`, seconds.
     pub time_to_first_token: Vec<f64>,
+    /// `gen_ai.client.operation.time_per_output_chunk` and
     /// `gen_ai.server.time_per_output_token`, seconds.
     pub time_per_output_token: Vec<f64>,
 }

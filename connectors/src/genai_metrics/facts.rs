@@ -7,25 +7,39 @@ use std::borrow::Cow;
 use llamacol_api::otlp::common::v1::{any_value::Value, KeyValue};
 use llamacol_api::otlp::trace::v1::{status::StatusCode, Span};
 
-use super::config::{Dimension, FIXED_ATTRIBUTES};
+use super::config::{Dimension, FIXED_ATTRIBUTES, RESOURCE_KEYS};
 
+/// Where the parts of a series key are: the resource keys, the side (`server` for a
+/// SERVER span, else none), the fixed attributes, the dimensions.
+pub const SIDE: usize = RESOURCE_KEYS.len();
+pub const FIXED: usize = SIDE + 1;
+/// Indexes into [`FIXED_ATTRIBUTES`].
 pub const OPERATION: usize = 0;
-const ERROR_TYPE: usize = 5;
+const ERROR_TYPE: usize = 6;
+/// `SpanKind::SERVER`.
+const SERVER: i32 = 2;
 
 /// The numeric attributes read as measurements.
-const MEASURED: [&str; 4] = [
+const MEASURED: [&str; 5] = [
     "gen_ai.usage.input_tokens",
     "gen_ai.usage.output_tokens",
     "gen_ai.usage.cost",
     "gen_ai.response.time_to_first_chunk",
+    "gen_ai.request.stream",
 ];
 
-/// Span events whose time marks the first chunk or completion of a response.
-const FIRST_CHUNK_EVENTS: [&str; 5] = [
-    "gen_ai.first_chunk",
-    "gen_ai.choice",
-    "gen_ai.content.completion",
+/// Span events, one per chunk of a streaming response (OpenLLMetry).
+const CHUNK_EVENTS: [&str; 2] = [
+    "gen_ai.content.completion.chunk",
     "llm.content.completion.chunk",
+];
+
+/// Span events that mark the first chunk of a streaming response (OpenInference's, and
+/// names SDKs use for it). Never an end-of-response event (`gen_ai.choice`,
+/// `gen_ai.content.completion`): a non-streaming call emits those when it ends.
+const FIRST_CHUNK_EVENTS: [&str; 3] = [
+    "First Token Stream Event",
+    "gen_ai.first_chunk",
     "first_token",
 ];
 
@@ -73,7 +87,7 @@ impl<'a> Attr<'a> {
 /// One span's series key and measurements. Reused across spans (`clear`).
 #[derive(Debug, Default)]
 pub struct Facts<'a> {
-    /// `service.name`, the fixed attributes, the dimensions (`None`: absent).
+    /// The resource keys, the side, the fixed attributes, the dimensions (`None`: absent).
     pub key: Vec<Option<Cow<'a, str>>>,
     pub start: u64,
     pub end: u64,
@@ -81,20 +95,27 @@ pub struct Facts<'a> {
     pub input_tokens: Option<f64>,
     pub output_tokens: Option<f64>,
     pub cost: Option<f64>,
+    /// `gen_ai.request.stream`.
+    pub streaming: bool,
     /// `gen_ai.response.time_to_first_chunk`, seconds.
     pub time_to_first_chunk: Option<f64>,
     /// Time of the earliest first-chunk event, ns.
     pub first_chunk_at: Option<u64>,
+    /// Times of the per-chunk events, ns, as they came.
+    pub chunks: Vec<u64>,
 }
 
+/// The resource's values of [`RESOURCE_KEYS`].
+pub type ResourceKey<'a> = [Option<Attr<'a>>; RESOURCE_KEYS.len()];
+
 impl<'a> Facts<'a> {
-    /// Starts a span: the key holds the resource's service and no attributes yet.
-    pub fn clear(&mut self, service: Option<Attr<'a>>, dimensions: usize) {
+    /// Starts a span: the key holds the resource's keys and no attributes yet.
+    pub fn clear(&mut self, resource: &ResourceKey<'a>, dimensions: usize) {
         self.key.clear();
-        self.key.push(service.map(Attr::text));
+        self.key.extend(resource.iter().map(|v| v.map(Attr::text)));
         self.key.extend(std::iter::repeat_n(
             None,
-            FIXED_ATTRIBUTES.len() + dimensions,
+            1 + FIXED_ATTRIBUTES.len() + dimensions,
         ));
         self.start = 0;
         self.end = 0;
@@ -102,8 +123,22 @@ impl<'a> Facts<'a> {
         self.input_tokens = None;
         self.output_tokens = None;
         self.cost = None;
+        self.streaming = false;
         self.time_to_first_chunk = None;
         self.first_chunk_at = None;
+        self.chunks.clear();
+    }
+
+    /// Takes the span's kind.
+    pub fn kind(&mut self, kind: i32) {
+        if kind == SERVER {
+            self.key[SIDE] = Some(Cow::Borrowed("server"));
+        }
+    }
+
+    /// Whether the span is a SERVER span.
+    pub fn server(&self) -> bool {
+        self.key[SIDE].is_some()
     }
 
     /// Whether a span attribute with this key is read at all.
@@ -116,7 +151,7 @@ impl<'a> Facts<'a> {
     /// Takes one span attribute.
     pub fn attribute(&mut self, key: &str, value: Attr<'a>, dimensions: &[Dimension]) {
         if let Some(i) = FIXED_ATTRIBUTES.iter().position(|k| *k == key) {
-            self.key[1 + i] = Some(value.text());
+            self.key[FIXED + i] = Some(value.text());
             return;
         }
         match key {
@@ -124,9 +159,10 @@ impl<'a> Facts<'a> {
             k if k == MEASURED[1] => self.output_tokens = value.amount(),
             k if k == MEASURED[2] => self.cost = value.amount(),
             k if k == MEASURED[3] => self.time_to_first_chunk = value.amount(),
+            k if k == MEASURED[4] => self.streaming = matches!(value, Attr::Bool(true)),
             _ => {
                 if let Some(d) = dimensions.iter().position(|d| d.name == key) {
-                    self.key[1 + FIXED_ATTRIBUTES.len() + d] = Some(value.text());
+                    self.key[FIXED + FIXED_ATTRIBUTES.len() + d] = Some(value.text());
                 }
             }
         }
@@ -134,7 +170,11 @@ impl<'a> Facts<'a> {
 
     /// Takes one span event.
     pub fn event(&mut self, name: &str, time: u64) {
-        if FIRST_CHUNK_EVENTS.contains(&name) {
+        let chunk = CHUNK_EVENTS.contains(&name);
+        if chunk {
+            self.chunks.push(time);
+        }
+        if chunk || FIRST_CHUNK_EVENTS.contains(&name) {
             self.first_chunk_at = Some(self.first_chunk_at.map_or(time, |t| t.min(time)));
         }
     }
@@ -146,14 +186,14 @@ impl<'a> Facts<'a> {
         dimensions: &'a [Dimension],
         from_resource: impl Fn(&str) -> Option<Attr<'a>>,
     ) -> bool {
-        if self.key[1 + OPERATION].is_none() {
+        if self.key[FIXED + OPERATION].is_none() {
             return false;
         }
-        if self.failed && self.key[1 + ERROR_TYPE].is_none() {
-            self.key[1 + ERROR_TYPE] = Some(Cow::Borrowed("_OTHER"));
+        if self.failed && self.key[FIXED + ERROR_TYPE].is_none() {
+            self.key[FIXED + ERROR_TYPE] = Some(Cow::Borrowed("_OTHER"));
         }
         for (i, d) in dimensions.iter().enumerate() {
-            let slot = &mut self.key[1 + FIXED_ATTRIBUTES.len() + i];
+            let slot = &mut self.key[FIXED + FIXED_ATTRIBUTES.len() + i];
             if slot.is_none() {
                 *slot = from_resource(&d.name)
                     .map(Attr::text)
@@ -168,10 +208,11 @@ impl<'a> Facts<'a> {
         &mut self,
         span: &'a Span,
         resource: &'a [KeyValue],
-        service: Option<Attr<'a>>,
+        resource_key: &ResourceKey<'a>,
         dimensions: &'a [Dimension],
     ) -> bool {
-        self.clear(service, dimensions.len());
+        self.clear(resource_key, dimensions.len());
+        self.kind(span.kind);
         self.start = span.start_time_unix_nano;
         self.end = span.end_time_unix_nano;
         self.failed = span
@@ -188,6 +229,11 @@ impl<'a> Facts<'a> {
         }
         self.finish(dimensions, |k| find(resource, k))
     }
+}
+
+/// The values of [`RESOURCE_KEYS`] in a decoded resource.
+pub fn resource_key(resource: &[KeyValue]) -> ResourceKey<'_> {
+    RESOURCE_KEYS.map(|k| find(resource, k))
 }
 
 /// A decoded attribute list's value for `key`.

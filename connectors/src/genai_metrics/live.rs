@@ -147,7 +147,7 @@ pub struct GenAiTotals {
 }
 
 /// One GenAI span's measurements, as the connector reads them.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct GenAiCall {
     pub failed: bool,
     pub input_tokens: Option<f64>,
@@ -155,8 +155,10 @@ pub struct GenAiCall {
     pub cost: Option<f64>,
     /// Seconds.
     pub duration: Option<f64>,
-    /// Seconds.
+    /// Seconds: to the first chunk of a streaming call.
     pub time_to_first_token: Option<f64>,
+    /// Seconds: each chunk's time after the one before it (or the mean per token).
+    pub per_output: Vec<f64>,
 }
 
 impl GenAiTotals {
@@ -289,6 +291,7 @@ mod tests {
                 cost: Some(0.01),
                 duration: Some(2.0),
                 time_to_first_token: Some(0.2),
+                per_output: Vec::new(),
             });
         }
         totals.record(&GenAiCall {

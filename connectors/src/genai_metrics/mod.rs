@@ -146,9 +146,9 @@ impl Inner {
         let mut totals = GenAiTotals::default();
         for rs in &request.resource_spans {
             let resource = rs.resource.as_ref().map_or(&[][..], |r| &r.attributes[..]);
-            let service = facts::find(resource, "service.name");
+            let resource_key = facts::resource_key(resource);
             for span in rs.scope_spans.iter().flat_map(|s| &s.spans) {
-                if facts.of_span(span, resource, service, &c.dimensions) {
+                if facts.of_span(span, resource, &resource_key, &c.dimensions) {
                     let call = series::call(&facts);
                     table.record(&facts, &call, &c.buckets, now);
                     totals.record(&call);

@@ -6,8 +6,8 @@
 
 use llamacol_api::wire::lenient::{each, fixed64, repeated, single, varint};
 
-use super::config::Dimension;
-use super::facts::{Attr, Facts};
+use super::config::{Dimension, RESOURCE_KEYS};
+use super::facts::{Attr, Facts, ResourceKey};
 
 /// Calls `each` with every span's facts (GenAI spans only).
 pub fn spans<'a>(
@@ -20,10 +20,10 @@ pub fn spans<'a>(
         // The resource may come after the spans on the wire: read it first.
         let resource = single(rs, 1);
         let from_resource = |key: &str| attribute_of(resource, 1, key);
-        let service = from_resource("service.name");
+        let resource_key: ResourceKey<'a> = RESOURCE_KEYS.map(from_resource);
         for ss in repeated(rs, 2) {
             for span in repeated(ss, 2) {
-                read_span(span, service, dimensions, facts);
+                read_span(span, &resource_key, dimensions, facts);
                 if facts.finish(dimensions, from_resource) {
                     each(facts);
                 }
@@ -76,13 +76,14 @@ fn attribute_of<'a>(msg: &'a [u8], number: u32, key: &str) -> Option<Attr<'a>> {
 
 fn read_span<'a>(
     span: &'a [u8],
-    service: Option<Attr<'a>>,
+    resource_key: &ResourceKey<'a>,
     dimensions: &'a [Dimension],
     facts: &mut Facts<'a>,
 ) {
-    facts.clear(service, dimensions.len());
+    facts.clear(resource_key, dimensions.len());
     for (number, wire, b) in each(span) {
         match (number, wire) {
+            (6, 0) => facts.kind(varint(b) as i32),
             (7, 1) => facts.start = fixed64(b),
             (8, 1) => facts.end = fixed64(b),
             (9, 2) => {

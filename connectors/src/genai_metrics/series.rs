@@ -20,6 +20,24 @@ pub struct Histogram {
 }
 
 impl Histogram {
+    /// Adds `other`'s observations (same bounds).
+    pub fn merge(&mut self, other: &Histogram) {
+        if other.count == 0 {
+            return;
+        }
+        if self.count == 0 {
+            *self = other.clone();
+            return;
+        }
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+        self.count += other.count;
+        self.sum += other.sum;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+    }
+
     fn record(&mut self, bounds: &[f64], value: f64) {
         if self.counts.is_empty() {
             self.counts = vec![0; bounds.len() + 1];
@@ -43,13 +61,16 @@ pub struct Aggregates {
     pub input_tokens: Histogram,
     pub output_tokens: Histogram,
     pub duration: Histogram,
+    /// First chunk (client) or first token (server).
     pub time_to_first_token: Histogram,
+    /// Per output chunk after the first (client) or per output token (server).
     pub time_per_output_token: Histogram,
     /// USD, when any span carried `gen_ai.usage.cost`.
     pub cost: Option<f64>,
 }
 
-/// One series: `service.name`, the fixed attributes, then the dimensions (`None`: absent).
+/// One series: the resource keys, the side, the fixed attributes, then the dimensions
+/// (`None`: absent).
 pub struct Series {
     pub key: Vec<Option<String>>,
     pub values: Aggregates,
@@ -168,20 +189,58 @@ impl Hasher for Fnv {
 
 /// What one span measured, in seconds: read once, added to its series and to the live
 /// page's totals.
+///
+/// A first chunk is measured only for a streaming call (`gen_ai.request.stream`, a
+/// first-chunk or per-chunk event, or `gen_ai.response.time_to_first_chunk`), and only
+/// when it falls within the span: a time before its start or after its end is no
+/// observation. A SERVER span's first token and time per token count only when it
+/// succeeded, as the conventions define them.
 pub fn call(facts: &Facts<'_>) -> GenAiCall {
     let seconds = |ns: u64| ns as f64 / 1e9;
     let duration = facts.end.checked_sub(facts.start).map(seconds);
-    let first_chunk = facts
+    let within = |t: &f64| duration.is_some_and(|d| (0.0..=d).contains(t));
+    let streaming =
+        facts.streaming || facts.first_chunk_at.is_some() || facts.time_to_first_chunk.is_some();
+    let from_event = facts
         .first_chunk_at
         .and_then(|t| t.checked_sub(facts.start))
         .map(seconds);
+    let counts = streaming && !(facts.server() && facts.failed);
+    let first = counts
+        .then(|| {
+            facts
+                .time_to_first_chunk
+                .filter(within)
+                .or(from_event.filter(within))
+        })
+        .flatten();
+    let mut per_output = Vec::new();
+    if let Some(t) = first {
+        if facts.chunks.len() >= 2 && !facts.server() {
+            // Each chunk after the first: the time since the one before it.
+            let mut times: Vec<u64> = facts
+                .chunks
+                .iter()
+                .copied()
+                .filter(|c| (facts.start..=facts.end).contains(c))
+                .collect();
+            times.sort_unstable();
+            per_output.extend(times.windows(2).map(|w| seconds(w[1] - w[0])));
+        } else if let (Some(d), Some(out)) = (duration, facts.output_tokens) {
+            // No chunk events: the mean time per token after the first.
+            if out > 1.0 && d >= t {
+                per_output.push((d - t) / (out - 1.0));
+            }
+        }
+    }
     GenAiCall {
         failed: facts.failed,
         input_tokens: facts.input_tokens,
         output_tokens: facts.output_tokens,
         cost: facts.cost,
         duration,
-        time_to_first_token: facts.time_to_first_chunk.or(first_chunk),
+        time_to_first_token: first,
+        per_output,
     }
 }
 
@@ -193,22 +252,18 @@ fn add(values: &mut Aggregates, call: &GenAiCall, buckets: &Buckets) {
     if let Some(n) = call.output_tokens {
         values.output_tokens.record(&buckets.token_usage, n);
     }
-    let (duration, ttft) = (call.duration, call.time_to_first_token);
-    if let Some(d) = duration {
+    if let Some(d) = call.duration {
         values.duration.record(&buckets.operation_duration, d);
     }
-    if let Some(t) = ttft {
+    if let Some(t) = call.time_to_first_token {
         values
             .time_to_first_token
             .record(&buckets.time_to_first_token, t);
     }
-    if let (Some(d), Some(t), Some(out)) = (duration, ttft, call.output_tokens) {
-        if out > 1.0 && d >= t {
-            let per_token = (d - t) / (out - 1.0);
-            values
-                .time_per_output_token
-                .record(&buckets.time_per_output_token, per_token);
-        }
+    for gap in &call.per_output {
+        values
+            .time_per_output_token
+            .record(&buckets.time_per_output_token, *gap);
     }
     if let Some(cost) = call.cost {
         *values.cost.get_or_insert(0.0) += cost;

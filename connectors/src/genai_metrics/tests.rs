@@ -145,8 +145,9 @@ async fn token_usage_duration_ttft_and_time_per_token_follow_the_conventions() {
         .as_ref()
         .expect("resource")
         .attributes;
-    assert_eq!(resource.len(), 1, "service.name only");
+    assert_eq!(resource.len(), 2, "the resource keys present");
     assert_eq!(attr(resource, "service.name"), Some("rag"));
+    assert_eq!(attr(resource, "host.name"), Some("n1"));
 
     let usage = metric(&r, "gen_ai.client.token.usage");
     assert_eq!(usage.unit, "{token}");
@@ -178,10 +179,11 @@ async fn token_usage_duration_ttft_and_time_per_token_follow_the_conventions() {
     assert_eq!(duration[0].bucket_counts[7], 1);
     assert_eq!(duration[0].bucket_counts[8], 1);
 
-    let ttft = histogram(&r, "gen_ai.server.time_to_first_token");
+    // Client spans: the client instruments.
+    let ttft = histogram(&r, "gen_ai.client.operation.time_to_first_chunk");
     assert_eq!((ttft[0].count, ttft[0].sum), (2, Some(0.75)));
-    // (2.0 - 0.5) / (11 - 1); the one-token response has no time per token.
-    let tpot = histogram(&r, "gen_ai.server.time_per_output_token");
+    // No chunk events: the mean, (2.0 - 0.5) / (11 - 1); the one-token response has none.
+    let tpot = histogram(&r, "gen_ai.client.operation.time_per_output_chunk");
     assert_eq!(tpot[0].count, 1);
     assert!((tpot[0].sum.unwrap_or_default() - 0.15).abs() < 1e-9);
 
@@ -504,4 +506,175 @@ async fn the_live_page_totals_count_requests_errors_tokens_and_latency_from_both
         p99 / 2.0 < 1.25 && 2.0 / p99 < 1.25,
         "within a bucket: {p99}"
     );
+}
+
+fn event(name: &str, after_ms: u64) -> Event {
+    Event {
+        name: name.into(),
+        time_unix_nano: START + after_ms * MS,
+        ..Default::default()
+    }
+}
+
+fn names(r: &ExportMetricsServiceRequest) -> Vec<&str> {
+    r.resource_metrics
+        .iter()
+        .flat_map(|rm| &rm.scope_metrics)
+        .flat_map(|s| &s.metrics)
+        .map(|m| m.name.as_str())
+        .collect()
+}
+
+/// The cases: an end-of-response event of a non-streaming call is no first chunk;
+/// a first chunk outside its span is no observation; per-chunk events give one gap each.
+#[tokio::test]
+async fn a_first_chunk_only_for_streaming_calls_and_only_within_the_span() {
+    let (c, out) = connector("{}");
+    // Non-streaming: the completion event comes at the end.
+    let mut whole = chat("m", 1000, 10, 20);
+    whole.events.push(event("gen_ai.choice", 1000));
+    whole.events.push(event("gen_ai.content.completion", 999));
+    // Streaming, but the first chunk lies after the span's end (clock skew).
+    let mut skewed = chat("m", 100, 10, 20);
+    skewed.attributes.push(llamacol_api::attributes::kv(
+        "gen_ai.request.stream",
+        Value::BoolValue(true),
+    ));
+    skewed.events.push(event("First Token Stream Event", 400));
+    // Streaming with OpenLLMetry's per-chunk events at 200, 250, 350 ms.
+    let mut chunked = chat("m", 400, 10, 3);
+    for at in [250, 200, 350] {
+        chunked
+            .events
+            .push(event("gen_ai.content.completion.chunk", at));
+    }
+    c.consume(traces(vec![whole, skewed, chunked]))
+        .await
+        .expect("taken");
+    c.flush().await.expect("flushed");
+    let r = last(&out);
+    let ttfc = histogram(&r, "gen_ai.client.operation.time_to_first_chunk");
+    assert_eq!(ttfc[0].count, 1, "only the chunked call");
+    assert!((ttfc[0].sum.unwrap_or_default() - 0.2).abs() < 1e-9);
+    let per_chunk = histogram(&r, "gen_ai.client.operation.time_per_output_chunk");
+    assert_eq!(per_chunk[0].count, 2, "one per chunk after the first");
+    assert!((per_chunk[0].sum.unwrap_or_default() - 0.15).abs() < 1e-9);
+    assert!((per_chunk[0].min.unwrap_or_default() - 0.05).abs() < 1e-9);
+    assert_eq!(
+        histogram(&r, "gen_ai.client.operation.duration")[0].count,
+        3
+    );
+}
+
+#[tokio::test]
+async fn server_spans_feed_the_server_instruments_with_the_port_as_an_integer() {
+    let (c, out) = connector("{}");
+    let server = |failed: bool| {
+        let mut s = chat("m", 1000, 10, 11);
+        s.kind = 2;
+        s.attributes.push(string("server.address", "10.0.0.1"));
+        s.attributes.push(int("server.port", 8080));
+        s.attributes.push(llamacol_api::attributes::kv(
+            "gen_ai.request.stream",
+            Value::BoolValue(true),
+        ));
+        s.events.push(event("gen_ai.first_chunk", 100));
+        if failed {
+            s.status = Some(Status {
+                code: 2,
+                ..Default::default()
+            });
+        }
+        s
+    };
+    c.consume(traces(vec![server(false), server(true)]))
+        .await
+        .expect("taken");
+    c.flush().await.expect("flushed");
+    let r = last(&out);
+    let all = names(&r);
+    assert!(
+        all.iter().all(|n| !n.starts_with("gen_ai.client.")),
+        "no client instrument from SERVER spans: {all:?}"
+    );
+    let duration = histogram(&r, "gen_ai.server.request.duration");
+    assert_eq!(duration.len(), 2, "split by error.type");
+    // Time to first token and per token: the successful response only.
+    let ttft = histogram(&r, "gen_ai.server.time_to_first_token");
+    assert_eq!((ttft.len(), ttft[0].count), (1, 1));
+    assert!(ttft[0].attributes.iter().all(|a| a.key != "error.type"));
+    let port = ttft[0]
+        .attributes
+        .iter()
+        .find(|a| a.key == "server.port")
+        .and_then(|a| a.value.as_ref()?.value.clone());
+    assert_eq!(port, Some(Value::IntValue(8080)));
+    let tpot = histogram(&r, "gen_ai.server.time_per_output_token");
+    assert!((tpot[0].sum.unwrap_or_default() - 0.09).abs() < 1e-9);
+}
+
+#[tokio::test]
+async fn token_usage_merges_what_error_type_splits() {
+    let (c, out) = connector("{}");
+    let mut failed = chat("m", 100, 5, 0);
+    failed.status = Some(Status {
+        code: 2,
+        ..Default::default()
+    });
+    c.consume(traces(vec![chat("m", 100, 10, 1), failed]))
+        .await
+        .expect("taken");
+    c.flush().await.expect("flushed");
+    let r = last(&out);
+    let tokens = histogram(&r, "gen_ai.client.token.usage");
+    let input: Vec<_> = tokens
+        .iter()
+        .filter(|p| attr(&p.attributes, "gen_ai.token.type") == Some("input"))
+        .collect();
+    assert_eq!(input.len(), 1, "token usage has no error.type: one point");
+    assert_eq!((input[0].count, input[0].sum), (2, Some(15.0)));
+    assert_eq!(histogram(&r, "gen_ai.client.operation.duration").len(), 2);
+    assert_eq!(sum(&r, "gen_ai.requests").len(), 2);
+}
+
+#[tokio::test]
+async fn agents_tools_and_workflows_get_their_own_durations() {
+    let (c, out) = connector("{}");
+    let op = |operation: &str, name: (&str, &str), millis: u64| Span {
+        start_time_unix_nano: START,
+        end_time_unix_nano: START + millis * MS,
+        attributes: vec![
+            string("gen_ai.operation.name", operation),
+            string(name.0, name.1),
+            int("gen_ai.usage.input_tokens", 100),
+        ],
+        ..Default::default()
+    };
+    c.consume(traces(vec![
+        op("invoke_agent", ("gen_ai.agent.name", "planner"), 3000),
+        op("execute_tool", ("gen_ai.tool.name", "lookup_order"), 20),
+        op("invoke_workflow", ("gen_ai.workflow.name", "support"), 4000),
+    ]))
+    .await
+    .expect("taken");
+    c.flush().await.expect("flushed");
+    let r = last(&out);
+    let agent = histogram(&r, "gen_ai.invoke_agent.duration");
+    assert_eq!(
+        attr(&agent[0].attributes, "gen_ai.agent.name"),
+        Some("planner")
+    );
+    let tool = histogram(&r, "gen_ai.execute_tool.duration");
+    assert_eq!(
+        attr(&tool[0].attributes, "gen_ai.tool.name"),
+        Some("lookup_order")
+    );
+    let workflow = histogram(&r, "gen_ai.workflow.duration");
+    assert_eq!(workflow[0].sum, Some(4.0));
+    let all = names(&r);
+    assert!(
+        !all.contains(&"gen_ai.client.token.usage"),
+        "their token counts are the model calls' inside them: {all:?}"
+    );
+    assert_eq!(sum(&r, "gen_ai.requests").len(), 3);
 }

@@ -6,6 +6,7 @@ use llamacol_api::config::{ComponentConfig, Issue};
 use serde::Deserialize;
 
 use super::content::ContentMode;
+use super::identity::Identities;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -27,6 +28,13 @@ pub struct GenaiConfig {
     /// Per model (`gen_ai.response.model`, else `gen_ai.request.model`): USD per million
     /// tokens; sets `gen_ai.usage.cost`.
     pub pricing: BTreeMap<String, Price>,
+    /// User and session identifiers (`user.id`, `gen_ai.conversation.id`, ...): `hash`
+    /// (default), `keep` or `drop`.
+    pub identities: Identities,
+    /// The key of the identifiers' hash. Without it each collector process picks a random
+    /// one (and says so once): give the same salt to every collector whose hashes must
+    /// match, e.g. `${env:LLAMACOL_IDENTITY_SALT}`.
+    pub identity_salt: Option<String>,
 }
 
 impl Default for GenaiConfig {
@@ -38,6 +46,8 @@ impl Default for GenaiConfig {
             rename_spans: false,
             node_context: false,
             pricing: BTreeMap::new(),
+            identities: Identities::Hash,
+            identity_salt: None,
         }
     }
 }
@@ -60,6 +70,12 @@ impl ComponentConfig for GenaiConfig {
             issues.push(Issue::new(
                 "max_content_bytes",
                 "0 keeps nothing of each value; use `content: drop` for that, or give a size",
+            ));
+        }
+        if self.identity_salt.as_deref() == Some("") {
+            issues.push(Issue::new(
+                "identity_salt",
+                "an empty salt makes the hashes of known ids easy to guess; give a secret, or leave the key out",
             ));
         }
         for (model, price) in &self.pricing {

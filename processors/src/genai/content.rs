@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use llamacol_api::otlp::common::v1::{any_value::Value, KeyValue};
+use llamacol_api::otlp::common::v1::{any_value::Value, AnyValue, KeyValue};
 use serde::Deserialize;
 
 use super::normalize::{attr, has};
@@ -23,44 +23,133 @@ pub enum ContentMode {
     Truncate,
 }
 
-const CONTENT_KEYS: [&str; 11] = [
-    "gen_ai.input.messages",
-    "gen_ai.output.messages",
-    "gen_ai.system_instructions",
-    "gen_ai.prompt",
+/// Every content-bearing key of every scheme read here (the conventions, OpenLLMetry,
+/// OpenInference, OpenLIT, MCP), sorted: prompts, completions, messages, system
+/// instructions, tool arguments and results, retrieval queries and documents, embedded
+/// text, agents' inputs and outputs, and request headers (they may carry credentials).
+#[rustfmt::skip]
+pub static CONTENT_KEYS: &[&str] = &[
+    "audio.transcript", "audio.url",
+    "db.marqo.search.query",
+    "embedding.embeddings",
+    "gen_ai.agent.action.log", "gen_ai.agent.action.tool_input", "gen_ai.agent.actions",
+    "gen_ai.agent.actual_output", "gen_ai.agent.context", "gen_ai.agent.evaluation",
+    "gen_ai.agent.expected_output", "gen_ai.agent.final_result", "gen_ai.agent.finish.log",
+    "gen_ai.agent.finish.output", "gen_ai.agent.human_input", "gen_ai.agent.instructions",
+    "gen_ai.agent.memory", "gen_ai.agent.next_goal", "gen_ai.agent.step_messages",
+    "gen_ai.agent.task", "gen_ai.agent.thinking", "gen_ai.agent.tool_results",
+    "gen_ai.browser.action.value", "gen_ai.browser.console.logs",
+    "gen_ai.browser.task.description",
     "gen_ai.completion",
-    "gen_ai.tool.call.arguments",
-    "gen_ai.tool.call.result",
-    "input.value",
-    "output.value",
-    "input.mime_type",
-    "output.mime_type",
+    "gen_ai.content.completion", "gen_ai.content.prompt", "gen_ai.content.reasoning",
+    "gen_ai.content.revised_prompt",
+    "gen_ai.evaluation.explanation",
+    "gen_ai.execution.input", "gen_ai.execution.output",
+    "gen_ai.extraction.instruction",
+    "gen_ai.framework.pipeline.input_data", "gen_ai.framework.pipeline.output_data",
+    "gen_ai.framework.query.text",
+    "gen_ai.headers",
+    "gen_ai.input.messages",
+    "gen_ai.knowledge.search.query",
+    "gen_ai.memory.input", "gen_ai.memory.query.text", "gen_ai.memory.records",
+    "gen_ai.memory.search.query",
+    "gen_ai.message.content",
+    "gen_ai.output.messages",
+    "gen_ai.prompt",
+    "gen_ai.request.speech.prompt",
+    "gen_ai.response.audio.text", "gen_ai.response.image",
+    "gen_ai.response.speech.diarized_transcript", "gen_ai.response.speech.timestamps",
+    "gen_ai.response.tool_calls",
+    "gen_ai.retrieval.documents", "gen_ai.retrieval.query", "gen_ai.retrieval.query.text",
+    "gen_ai.system_instructions",
+    "gen_ai.task.description", "gen_ai.task.expected_output", "gen_ai.task.input",
+    "gen_ai.task.output",
+    "gen_ai.tool.args", "gen_ai.tool.call.arguments", "gen_ai.tool.call.result",
+    "gen_ai.tool.input", "gen_ai.tool.input_kwargs", "gen_ai.tool.output", "gen_ai.tool.result",
+    "gen_ai.vectordb.search.query",
+    "gen_ai.workflow.input", "gen_ai.workflow.output",
+    "image.url",
+    "input.documents", "input.images", "input.mime_type", "input.value",
+    "llm.choices", "llm.function_call", "llm.headers", "llm.input_messages",
+    "llm.output_messages", "llm.prompt_template.template", "llm.prompt_template.variables",
+    "llm.prompts",
+    "mcp.completion.argument.value", "mcp.completion.context.arguments",
+    "mcp.completion.values", "mcp.fastmcp.prompt.arguments", "mcp.params",
+    "mcp.request.argument", "mcp.request.payload", "mcp.response.payload", "mcp.response.value",
+    "mcp.result", "mcp.sampling.messages", "mcp.tool.arguments", "mcp.tool.result",
+    "output.documents", "output.images", "output.mime_type", "output.value",
+    "pinecone.query.queries",
+    "reranker.input_documents", "reranker.output_documents", "reranker.query",
+    "retrieval.documents",
+    "traceloop.entity.input", "traceloop.entity.output", "traceloop.prompt.template",
+    "traceloop.prompt.template_variables",
+    "video.url",
 ];
-const CONTENT_PREFIXES: [&str; 5] = [
-    "gen_ai.prompt.",
-    "gen_ai.completion.",
+
+/// Keys under these hold content (indexed messages, documents, embeddings).
+const CONTENT_PREFIXES: [&str; 10] = [
     "llm.input_messages.",
     "llm.output_messages.",
-    "llm.prompt_template.",
+    "llm.prompts.",
+    "llm.choices.",
+    "embedding.embeddings.",
+    "retrieval.documents.",
+    "reranker.input_documents.",
+    "reranker.output_documents.",
+    "input.documents.",
+    "output.documents.",
+];
+
+/// Inside a GenAI event (the older conventions' `gen_ai.user.message`, `gen_ai.choice`,
+/// ... sent as span events), the body's fields arrive as these attributes.
+const EVENT_CONTENT_KEYS: [&str; 6] = [
+    "content",
+    "message",
+    "tool_calls",
+    "arguments",
+    "result",
+    "body",
 ];
 
 pub fn is_content(key: &str) -> bool {
-    // Every content key starts with one of these four letters: most keys stop here.
-    if !matches!(key.as_bytes().first(), Some(b'g' | b'i' | b'o' | b'l')) {
+    // Every content key starts with one of these letters: most keys stop here.
+    if !matches!(
+        key.as_bytes().first(),
+        Some(b'a' | b'd' | b'e' | b'g' | b'i' | b'l' | b'm' | b'o' | b'p' | b'r' | b't' | b'v')
+    ) {
         return false;
     }
-    CONTENT_KEYS.contains(&key)
-        || key == "llm.prompts"
+    CONTENT_KEYS.binary_search(&key).is_ok()
         || CONTENT_PREFIXES.iter().any(|p| key.starts_with(p))
+        || indexed(key, "gen_ai.prompt.")
+        || indexed(key, "gen_ai.completion.")
 }
 
-/// Applies `mode` to `attrs`.
-pub fn apply(attrs: &mut Vec<KeyValue>, mode: ContentMode, max_bytes: usize, keep_original: bool) {
-    if !attrs.iter().any(|kv| is_content(&kv.key)) {
+/// `<prefix><digit>...`: OpenLLMetry's indexed prompts and completions (and not, say, the
+/// conventions' `gen_ai.prompt.name`).
+fn indexed(key: &str, prefix: &str) -> bool {
+    key.strip_prefix(prefix)
+        .is_some_and(|rest| rest.as_bytes().first().is_some_and(u8::is_ascii_digit))
+}
+
+/// Content of an attribute of a GenAI event.
+pub fn is_event_content(key: &str) -> bool {
+    EVENT_CONTENT_KEYS.contains(&key) || is_content(key)
+}
+
+/// Applies `mode` to the content of `attrs` (`content`: which keys are content).
+pub fn apply(
+    attrs: &mut Vec<KeyValue>,
+    mode: ContentMode,
+    max_bytes: usize,
+    keep_original: bool,
+    content: fn(&str) -> bool,
+) {
+    if !attrs.iter().any(|kv| content(&kv.key)) {
         return;
     }
     if mode == ContentMode::Drop {
-        attrs.retain(|kv| !is_content(&kv.key));
+        attrs.retain(|kv| !content(&kv.key));
         return;
     }
     for (prefix, sep, target) in [
@@ -76,11 +165,45 @@ pub fn apply(attrs: &mut Vec<KeyValue>, mode: ContentMode, max_bytes: usize, kee
         messages(attrs, prefix, sep, target, keep_original);
     }
     if mode == ContentMode::Truncate {
-        for kv in attrs.iter_mut().filter(|kv| is_content(&kv.key)) {
-            if let Some(Value::StringValue(s)) = kv.value.as_mut().and_then(|v| v.value.as_mut()) {
-                truncate(s, max_bytes);
+        for kv in attrs.iter_mut().filter(|kv| content(&kv.key)) {
+            if let Some(value) = kv.value.as_mut() {
+                truncate_value(value, max_bytes);
             }
         }
+    }
+}
+
+/// Keeps at most `max` bytes of text in `value`, structured values included: strings are
+/// cut in order (array items, map values) until `max` is spent; items after that are
+/// removed.
+pub fn truncate_value(value: &mut AnyValue, max: usize) {
+    let mut budget = max;
+    cut(value, &mut budget);
+}
+
+/// Cuts `value` to `budget`; false when nothing of it is left (the caller removes it).
+fn cut(value: &mut AnyValue, budget: &mut usize) -> bool {
+    match value.value.as_mut() {
+        Some(Value::StringValue(s)) => {
+            truncate(s, *budget);
+            *budget -= s.len();
+            true
+        }
+        Some(Value::BytesValue(b)) => {
+            b.truncate(*budget);
+            *budget -= b.len();
+            true
+        }
+        Some(Value::ArrayValue(a)) => {
+            a.values.retain_mut(|item| *budget > 0 && cut(item, budget));
+            true
+        }
+        Some(Value::KvlistValue(list)) => {
+            list.values
+                .retain_mut(|kv| *budget > 0 && kv.value.as_mut().is_none_or(|v| cut(v, budget)));
+            true
+        }
+        _ => true,
     }
 }
 

@@ -58,6 +58,7 @@ const LLAMATELEMETRY: &str = "llamatelemetry";
 const OLD_SEMCONV: &str = "older GenAI semconv";
 const OPENLLMETRY: &str = "OpenLLMetry";
 const OPENINFERENCE: &str = "OpenInference";
+const OPENLIT: &str = "OpenLIT";
 
 #[rustfmt::skip]
 pub static RULES: &[Rule] = &[
@@ -78,34 +79,81 @@ pub static RULES: &[Rule] = &[
     rule(OLD_SEMCONV, "gen_ai.openai.request.service_tier", "openai.request.service_tier", Same),
     rule(OLD_SEMCONV, "gen_ai.openai.response.service_tier", "openai.response.service_tier", Same),
     rule(OLD_SEMCONV, "gen_ai.openai.response.system_fingerprint", "openai.response.system_fingerprint", Same),
-    // OpenLLMetry (Traceloop).
+    // OpenLLMetry (Traceloop; opentelemetry-semantic-conventions-ai).
     rule(OPENLLMETRY, "llm.request.model", "gen_ai.request.model", Same),
     rule(OPENLLMETRY, "llm.response.model", "gen_ai.response.model", Same),
+    rule(OPENLLMETRY, "gen_ai.is_streaming", "gen_ai.request.stream", Bool),
     rule(OPENLLMETRY, "llm.is_streaming", "gen_ai.request.stream", Bool),
     rule(OPENLLMETRY, "llm.top_k", "gen_ai.request.top_k", Int),
     rule(OPENLLMETRY, "llm.frequency_penalty", "gen_ai.request.frequency_penalty", Double),
     rule(OPENLLMETRY, "llm.presence_penalty", "gen_ai.request.presence_penalty", Double),
     rule(OPENLLMETRY, "llm.chat.stop_sequences", "gen_ai.request.stop_sequences", StringArray),
+    rule(OPENLLMETRY, "gen_ai.request.n", "gen_ai.request.choice.count", Int),
+    rule(OPENLLMETRY, "gen_ai.request.max_completion_tokens", "gen_ai.request.max_tokens", Int),
+    rule(OPENLLMETRY, "gen_ai.response.finish_reason", "gen_ai.response.finish_reasons", OneElementArray),
+    rule(OPENLLMETRY, "gen_ai.response.stop_reason", "gen_ai.response.finish_reasons", OneElementArray),
     rule(OPENLLMETRY, "llm.response.stop_reason", "gen_ai.response.finish_reasons", OneElementArray),
     rule(OPENLLMETRY, "gen_ai.usage.cache_read_input_tokens", "gen_ai.usage.cache_read.input_tokens", Int),
     rule(OPENLLMETRY, "gen_ai.usage.cache_creation_input_tokens", "gen_ai.usage.cache_creation.input_tokens", Int),
+    rule(OPENLLMETRY, "gen_ai.usage.reasoning_tokens", "gen_ai.usage.reasoning.output_tokens", Int),
+    rule(OPENLLMETRY, "llm.usage.reasoning_tokens", "gen_ai.usage.reasoning.output_tokens", Int),
+    rule(OPENLLMETRY, "gen_ai.openai.system_fingerprint", "openai.response.system_fingerprint", Same),
+    rule(OPENLLMETRY, "gen_ai.user", "user.id", Same),
+    rule(OPENLLMETRY, "llm.user", "user.id", Same),
     rule(OPENLLMETRY, "llm.request.type", "", Derive),
+    rule(OPENLLMETRY, "traceloop.span.kind", "", Derive),
+    rule(OPENLLMETRY, "gen_ai.openai.api_base", "", Derive),
     rule(OPENLLMETRY, "llm.usage.total_tokens", "", Derive),
-    // OpenInference (Arize).
+    rule(OPENLLMETRY, "gen_ai.usage.total_tokens", "", Derive),
+    // OpenInference (Arize; openinference-semantic-conventions). `llm.model_name` is the
+    // model that answered (its OpenAI instrumentation reads it from the response); the
+    // requested one comes from `llm.invocation_parameters` (or, when no request model is
+    // found anywhere, from `llm.model_name` too: see normalize.rs).
     rule(OPENINFERENCE, "llm.provider", "gen_ai.provider.name", Provider),
-    rule(OPENINFERENCE, "llm.model_name", "gen_ai.request.model", Same),
+    rule(OPENINFERENCE, "llm.request.model_name", "gen_ai.request.model", Same),
+    rule(OPENINFERENCE, "llm.response.model_name", "gen_ai.response.model", Same),
+    rule(OPENINFERENCE, "llm.model_name", "gen_ai.response.model", Same),
+    rule(OPENINFERENCE, "embedding.model_name", "gen_ai.request.model", Same),
+    rule(OPENINFERENCE, "reranker.model_name", "gen_ai.request.model", Same),
     rule(OPENINFERENCE, "llm.token_count.prompt", "gen_ai.usage.input_tokens", Int),
     rule(OPENINFERENCE, "llm.token_count.completion", "gen_ai.usage.output_tokens", Int),
     rule(OPENINFERENCE, "llm.token_count.prompt_details.cache_read", "gen_ai.usage.cache_read.input_tokens", Int),
+    rule(OPENINFERENCE, "llm.token_count.prompt_details.cache_write", "gen_ai.usage.cache_creation.input_tokens", Int),
+    rule(OPENINFERENCE, "llm.token_count.prompt_details.audio", "gen_ai.usage.audio.input_tokens", Int),
     rule(OPENINFERENCE, "llm.token_count.completion_details.reasoning", "gen_ai.usage.reasoning.output_tokens", Int),
+    rule(OPENINFERENCE, "llm.token_count.completion_details.audio", "gen_ai.usage.audio.output_tokens", Int),
+    rule(OPENINFERENCE, "llm.finish_reason", "gen_ai.response.finish_reasons", OneElementArray),
+    rule(OPENINFERENCE, "llm.cost.total", "gen_ai.usage.cost", Double),
+    rule(OPENINFERENCE, "tool.name", "gen_ai.tool.name", Same),
+    rule(OPENINFERENCE, "tool.description", "gen_ai.tool.description", Same),
+    rule(OPENINFERENCE, "tool.id", "gen_ai.tool.call.id", Same),
+    rule(OPENINFERENCE, "agent.name", "gen_ai.agent.name", Same),
+    rule(OPENINFERENCE, "session.id", "gen_ai.conversation.id", Same),
     rule(OPENINFERENCE, "llm.token_count.total", "", Derive),
     rule(OPENINFERENCE, "openinference.span.kind", "", Derive),
     rule(OPENINFERENCE, "llm.invocation_parameters", "", Derive),
+    rule(OPENINFERENCE, "embedding.invocation_parameters", "", Derive),
+    // OpenLIT (openlit.semcov). Its `gen_ai.server.*` timings are attributes of the
+    // client span, set on non-streaming calls too (then equal to the whole latency):
+    // read only to derive the time to first chunk of a streaming call.
+    rule(OPENLIT, "gen_ai.request.user", "user.id", Same),
+    rule(OPENLIT, "gen_ai.user.id", "user.id", Same),
+    rule(OPENLIT, "gen_ai.session.id", "gen_ai.conversation.id", Same),
+    rule(OPENLIT, "gen_ai.request.embedding_dimension", "gen_ai.embeddings.dimension.count", Int),
+    rule(OPENLIT, "gen_ai.usage.completion_tokens_details.reasoning_tokens", "gen_ai.usage.reasoning.output_tokens", Int),
+    rule(OPENLIT, "gen_ai.usage.completion_tokens_details.audio_tokens", "gen_ai.usage.audio.output_tokens", Int),
+    rule(OPENLIT, "gen_ai.usage.prompt_tokens_details.cached_tokens", "gen_ai.usage.cache_read.input_tokens", Int),
+    rule(OPENLIT, "gen_ai.usage.prompt_tokens_details.cache_creation_tokens", "gen_ai.usage.cache_creation.input_tokens", Int),
+    rule(OPENLIT, "gen_ai.server.time_to_first_token", "", Derive),
+    rule(OPENLIT, "gen_ai.server.ttft", "", Derive),
+    rule(OPENLIT, "gen_ai.server.time_per_output_token", "", Derive),
+    rule(OPENLIT, "gen_ai.server.tbt", "", Derive),
+    rule(OPENLIT, "gen_ai.client.token.usage", "", Derive),
 ];
 
 /// Open-addressing table of the rows' keys (FNV-1a, linear probing): every attribute of
 /// every span is looked up, and most are not legacy keys, so a miss must be cheap.
-const SLOTS: usize = 128;
+const SLOTS: usize = 256;
 
 fn fnv(key: &str) -> usize {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -128,11 +176,23 @@ static TABLE: std::sync::LazyLock<[u8; SLOTS]> = std::sync::LazyLock::new(|| {
     table
 });
 
+/// Every legacy key starts with one of these (a test keeps it so).
+const LEGACY_PREFIXES: [&str; 9] = [
+    "gen_ai.",
+    "llm.",
+    "openinference.",
+    "embedding.",
+    "reranker.",
+    "tool.",
+    "agent.",
+    "session.",
+    "traceloop.",
+];
+
 /// The row for `key`, if it is a legacy key.
 pub fn lookup(key: &str) -> Option<(usize, &'static Rule)> {
     // Every legacy key starts with one of these: a cheap test before hashing.
-    if !(key.starts_with("llm.") || key.starts_with("gen_ai.") || key.starts_with("openinference."))
-    {
+    if !LEGACY_PREFIXES.iter().any(|p| key.starts_with(p)) {
         return None;
     }
     let table = &*TABLE;
@@ -146,7 +206,8 @@ pub fn lookup(key: &str) -> Option<(usize, &'static Rule)> {
     }
 }
 
-/// `llm.invocation_parameters` (OpenInference: the request's JSON parameters): key in
+/// `llm.invocation_parameters` and `embedding.invocation_parameters` (OpenInference: the
+/// request's JSON parameters): key in
 /// the JSON object, current attribute, conversion.
 pub static INVOCATION_PARAMETERS: &[(&str, &str, Convert)] = &[
     ("temperature", "gen_ai.request.temperature", Double),
@@ -168,6 +229,15 @@ pub static INVOCATION_PARAMETERS: &[(&str, &str, Convert)] = &[
     ("stop", "gen_ai.request.stop_sequences", StringArray),
     ("n", "gen_ai.request.choice.count", Int),
     ("stream", "gen_ai.request.stream", Bool),
+    ("model", "gen_ai.request.model", Same),
+    // LangChain's parameters name the model so.
+    ("model_name", "gen_ai.request.model", Same),
+    (
+        "encoding_format",
+        "gen_ai.request.encoding_formats",
+        StringArray,
+    ),
+    ("dimensions", "gen_ai.embeddings.dimension.count", Int),
 ];
 
 /// Provider names: the conventions' renames of `gen_ai.system` values, and the names
@@ -185,13 +255,57 @@ pub static PROVIDER_RENAMES: &[(&str, &str)] = &[
     ("mistralai", "mistral_ai"),
 ];
 
-/// The operation name a span gets when it has none, from OpenLLMetry's
-/// `llm.request.type` or OpenInference's span kind (`chat` otherwise).
-pub fn operation_from(request_type: Option<&str>, span_kind: Option<&str>) -> &'static str {
-    match (request_type, span_kind) {
-        (Some("completion"), _) => "text_completion",
-        (Some("embedding"), _) => "embeddings",
-        (_, Some("EMBEDDING")) => "embeddings",
-        _ => "chat",
+/// What the schemes say a span is, beside its attributes: OpenLLMetry's
+/// `llm.request.type` and `traceloop.span.kind`, OpenInference's span kind.
+#[derive(Debug, Default)]
+pub struct Hints {
+    pub request_type: Option<String>,
+    pub traceloop_kind: Option<String>,
+    pub openinference_kind: Option<String>,
+    /// The span has no parent: a chain at the root is the workflow.
+    pub root: bool,
+}
+
+/// The operation a span without `gen_ai.operation.name` performs, by its hints: `Some`
+/// when the hints name one; `None` when they name none (an OpenInference CHAIN below
+/// the root, a PROMPT, a Traceloop task, ...).
+pub fn operation_from(hints: &Hints) -> Option<&'static str> {
+    if let Some(kind) = hints.openinference_kind.as_deref() {
+        return match kind {
+            "LLM" => Some(match hints.request_type.as_deref() {
+                Some("completion") => "text_completion",
+                _ => "chat",
+            }),
+            "EMBEDDING" => Some("embeddings"),
+            "RETRIEVER" => Some("retrieval"),
+            "TOOL" => Some("execute_tool"),
+            "AGENT" => Some("invoke_agent"),
+            "CHAIN" if hints.root => Some("invoke_workflow"),
+            _ => None,
+        };
     }
+    if let Some(kind) = hints.traceloop_kind.as_deref() {
+        match kind {
+            "workflow" => return Some("invoke_workflow"),
+            "agent" => return Some("invoke_agent"),
+            "tool" => return Some("execute_tool"),
+            // A task is any decorated function; an LLM call inside one has its own span.
+            _ => {}
+        }
+    }
+    match hints.request_type.as_deref() {
+        Some("completion") => Some("text_completion"),
+        Some("embedding") => Some("embeddings"),
+        Some("chat") => Some("chat"),
+        _ => None,
+    }
+}
+
+/// Whether an operation is a call to a model (the one kind of span that a model or
+/// token usage alone makes a GenAI span).
+pub fn calls_a_model(operation: &str) -> bool {
+    matches!(
+        operation,
+        "chat" | "text_completion" | "embeddings" | "generate_content"
+    )
 }

@@ -6,7 +6,9 @@
 //! to the resource, and prices each call.
 
 mod config;
-mod content;
+pub mod content;
+pub mod identity;
+pub mod kept;
 pub mod mapping;
 mod node;
 mod normalize;
@@ -28,6 +30,7 @@ use llamacol_api::{
 
 pub use config::{GenaiConfig, Price};
 pub use content::ContentMode;
+pub use identity::Identities;
 use normalize::{attr, get, has, normalize, OPERATION};
 use values::int_of;
 
@@ -46,6 +49,14 @@ fn build(
     next: Arc<dyn Consumer>,
 ) -> Result<Arc<dyn Processor>, BoxError> {
     let config = parse_block::<GenaiConfig>(block)?;
+    if config.identities == Identities::Hash && config.identity_salt.is_none() {
+        tracing::warn!(
+            processor = %ctx.id,
+            "no identity_salt: user and session ids are hashed with a random key of this \
+             process, so their hashes change on restart and differ between collectors; \
+             set identity_salt (the same secret everywhere) to keep them comparable"
+        );
+    }
     ctx.node
         .live()
         .feeds(llamacol_api::live::Panel::TRACES, &ctx.id.to_string());
@@ -58,6 +69,7 @@ fn build(
 pub struct GenaiProcessor {
     config: GenaiConfig,
     node: node::NodeResource,
+    identities: identity::IdentityPolicy,
 }
 
 impl Process for GenaiProcessor {
@@ -80,8 +92,31 @@ impl GenaiProcessor {
     pub fn new(config: GenaiConfig, node: llamacol_api::NodeContext) -> Self {
         GenaiProcessor {
             node: node::NodeResource::new(node),
+            identities: identity::IdentityPolicy::new(
+                config.identities,
+                config.identity_salt.as_deref(),
+            ),
             config,
         }
+    }
+
+    /// Content and identifiers of one attribute list (`event`: the list of a GenAI event,
+    /// whose body fields are content too).
+    fn scrub(&self, attrs: &mut Vec<llamacol_api::otlp::common::v1::KeyValue>, event: bool) {
+        let c = &self.config;
+        let content = if event {
+            content::is_event_content
+        } else {
+            content::is_content
+        };
+        content::apply(
+            attrs,
+            c.content,
+            c.max_content_bytes,
+            c.keep_original,
+            content,
+        );
+        self.identities.apply(attrs);
     }
 
     /// Normalizes every span of `request` in place, then offers it to the live page's
@@ -93,20 +128,11 @@ impl GenaiProcessor {
             let mut server: Option<node::Endpoint> = None;
             let mut any = false;
             for span in rs.scope_spans.iter_mut().flat_map(|s| &mut s.spans) {
-                let genai = normalize(&mut span.attributes, c.keep_original);
-                content::apply(
-                    &mut span.attributes,
-                    c.content,
-                    c.max_content_bytes,
-                    c.keep_original,
-                );
+                let root = span.parent_span_id.is_empty();
+                let genai = normalize(&mut span.attributes, c.keep_original, root);
+                self.scrub(&mut span.attributes, false);
                 for event in &mut span.events {
-                    content::apply(
-                        &mut event.attributes,
-                        c.content,
-                        c.max_content_bytes,
-                        c.keep_original,
-                    );
+                    self.scrub(&mut event.attributes, event.name.starts_with("gen_ai."));
                 }
                 if !genai {
                     continue;
@@ -144,13 +170,7 @@ impl GenaiProcessor {
             .flat_map(|r| &mut r.scope_logs)
             .flat_map(|s| &mut s.log_records)
         {
-            normalize(&mut record.attributes, c.keep_original);
-            content::apply(
-                &mut record.attributes,
-                c.content,
-                c.max_content_bytes,
-                c.keep_original,
-            );
+            normalize(&mut record.attributes, c.keep_original, false);
             let event = if record.event_name.is_empty() {
                 get(&record.attributes, "event.name").and_then(|v| match v {
                     Value::StringValue(s) => Some(s.clone()),
@@ -159,17 +179,17 @@ impl GenaiProcessor {
             } else {
                 Some(record.event_name.clone())
             };
-            if !event.is_some_and(|e| e.starts_with("gen_ai.")) {
+            let genai_event = event.is_some_and(|e| e.starts_with("gen_ai."));
+            self.scrub(&mut record.attributes, genai_event);
+            if !genai_event {
                 continue;
             }
             match c.content {
                 ContentMode::Drop => record.body = None,
                 ContentMode::Keep => {}
                 ContentMode::Truncate => {
-                    if let Some(Value::StringValue(s)) =
-                        record.body.as_mut().and_then(|b| b.value.as_mut())
-                    {
-                        content::truncate(s, c.max_content_bytes);
+                    if let Some(body) = record.body.as_mut() {
+                        content::truncate_value(body, c.max_content_bytes);
                     }
                 }
             }

@@ -2,7 +2,7 @@
 
 use llamacol_api::otlp::common::v1::{any_value::Value, AnyValue, KeyValue};
 
-use super::mapping::{self, Convert, INVOCATION_PARAMETERS};
+use super::mapping::{self, Convert, Hints, INVOCATION_PARAMETERS};
 use super::values::{self, str_of, value_of};
 
 pub const OPERATION: &str = "gen_ai.operation.name";
@@ -24,13 +24,13 @@ pub fn attr(key: &str, value: Value) -> KeyValue {
 }
 
 /// Maps every legacy key of `attrs` (see `mapping.rs`), removes them unless
-/// `keep_original`, and names the operation of a span that has a model or token usage
-/// but no `gen_ai.operation.name`. Returns whether the attributes now describe a GenAI
-/// operation.
+/// `keep_original`, and names the operation of a span that has none when its scheme's
+/// hints or its model / token usage say what it is (`root`: the span has no parent).
+/// Returns whether the attributes now describe a GenAI operation.
 ///
 /// Without `keep_original` a legacy attribute that wins becomes the current one in place
 /// (its key rewritten, its value converted without a copy); the rest are removed.
-pub fn normalize(attrs: &mut Vec<KeyValue>, keep_original: bool) -> bool {
+pub fn normalize(attrs: &mut Vec<KeyValue>, keep_original: bool, root: bool) -> bool {
     // (row, index) of every legacy key, in table order.
     let mut legacy: Vec<(usize, usize)> = Vec::new();
     for (i, kv) in attrs.iter().enumerate() {
@@ -40,25 +40,46 @@ pub fn normalize(attrs: &mut Vec<KeyValue>, keep_original: bool) -> bool {
     }
     let has_operation = has(attrs, OPERATION);
     if legacy.is_empty() {
-        return has_operation || describes_a_call(attrs) && name_operation(attrs, None, None);
+        return has_operation || name_operation(attrs, &Hints::default());
     }
     legacy.sort_unstable();
     let original_len = attrs.len();
     let mut remove = Marks::new(original_len);
-    let (mut request_type, mut span_kind) = (None, None);
+    let mut hints = Hints {
+        root,
+        ..Hints::default()
+    };
+    let mut derived = Derived::default();
+    // Span kinds are removed only when they named the operation (decided below).
+    let mut kinds: Vec<usize> = Vec::new();
     for &(row, i) in &legacy {
         let rule = &mapping::RULES[row];
+        if rule.from == "llm.model_name" {
+            derived.model_name = str_of(&attrs[i]).map(str::to_string);
+        }
         match (rule.convert, rule.from) {
             (Convert::Derive, from) => {
-                let kv = &attrs[i];
+                let text = str_of(&attrs[i]).map(str::to_string);
                 match from {
-                    "llm.request.type" => request_type = str_of(kv).map(str::to_string),
-                    "openinference.span.kind" => span_kind = str_of(kv).map(str::to_string),
-                    "llm.invocation_parameters" => {
-                        let json = str_of(kv).and_then(|s| serde_json::from_str(s).ok());
-                        if let Some(json) = json {
+                    "llm.request.type" => hints.request_type = text,
+                    "openinference.span.kind" => {
+                        hints.openinference_kind = text;
+                        kinds.push(i);
+                        continue;
+                    }
+                    "traceloop.span.kind" => {
+                        hints.traceloop_kind = text;
+                        kinds.push(i);
+                        continue;
+                    }
+                    "llm.invocation_parameters" | "embedding.invocation_parameters" => {
+                        if let Some(json) = text.and_then(|s| serde_json::from_str(&s).ok()) {
                             parameters(attrs, &json);
                         }
+                    }
+                    "gen_ai.openai.api_base" => derived.base_url = text,
+                    "gen_ai.server.time_to_first_token" | "gen_ai.server.ttft" => {
+                        derived.first_chunk = value_of(&attrs[i]).and_then(values::double_of);
                     }
                     _ => {}
                 }
@@ -84,6 +105,13 @@ pub fn normalize(attrs: &mut Vec<KeyValue>, keep_original: bool) -> bool {
             }
         }
     }
+    derived.apply(attrs);
+    let genai = has_operation || name_operation(attrs, &hints);
+    // A kind that named nothing stays: it is all that says what the span is.
+    let named = has_operation || mapping::operation_from(&hints).is_some();
+    for i in kinds {
+        remove.set(i, named && !keep_original);
+    }
     if remove.any() {
         let mut at = 0;
         attrs.retain(|_| {
@@ -92,13 +120,79 @@ pub fn normalize(attrs: &mut Vec<KeyValue>, keep_original: bool) -> bool {
             keep
         });
     }
-    if has_operation {
-        return true;
-    }
-    describes_a_call(attrs) && name_operation(attrs, request_type.as_deref(), span_kind.as_deref())
+    genai
 }
 
-/// `llm.invocation_parameters`' JSON as `gen_ai.request.*` attributes (current ones win).
+/// What the legacy keys only hint at, applied once every row is read.
+#[derive(Default)]
+struct Derived {
+    /// OpenInference's `llm.model_name` (the response model).
+    model_name: Option<String>,
+    /// OpenLLMetry's `gen_ai.openai.api_base`.
+    base_url: Option<String>,
+    /// OpenLIT's time to first token, seconds (on every call, streaming or not).
+    first_chunk: Option<f64>,
+}
+
+impl Derived {
+    fn apply(self, attrs: &mut Vec<KeyValue>) {
+        if let Some(model) = self.model_name {
+            // No request model anywhere: the answering model is the best there is.
+            if !has(attrs, "gen_ai.request.model") {
+                attrs.push(attr("gen_ai.request.model", Value::StringValue(model)));
+            }
+        }
+        if let Some((host, port)) = self.base_url.as_deref().and_then(host_and_port) {
+            if !has(attrs, "server.address") {
+                attrs.push(attr("server.address", Value::StringValue(host)));
+            }
+            if !has(attrs, "server.port") {
+                attrs.push(attr("server.port", Value::IntValue(i64::from(port))));
+            }
+        }
+        // Only a streaming call has a first chunk; on any other call OpenLIT's value is the
+        // whole latency.
+        let streaming = matches!(
+            get(attrs, "gen_ai.request.stream"),
+            Some(Value::BoolValue(true))
+        );
+        if let Some(seconds) = self.first_chunk.filter(|s| s.is_finite() && *s >= 0.0) {
+            if streaming && !has(attrs, FIRST_CHUNK) {
+                attrs.push(attr(FIRST_CHUNK, Value::DoubleValue(seconds)));
+            }
+        }
+    }
+}
+
+pub const FIRST_CHUNK: &str = "gen_ai.response.time_to_first_chunk";
+
+/// Host and port of a base URL (`http://127.0.0.1:8080/v1/`), the scheme's default port
+/// when it names none.
+fn host_and_port(url: &str) -> Option<(String, u16)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit('@').next()?;
+    let (host, port) = match authority.strip_prefix('[') {
+        // [v6]:port
+        Some(v6) => {
+            let (host, after) = v6.split_once(']')?;
+            (host, after.strip_prefix(':'))
+        }
+        None => match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
+    };
+    let port = match port {
+        Some(p) => p.parse().ok()?,
+        None if scheme.eq_ignore_ascii_case("https") => 443,
+        None if scheme.eq_ignore_ascii_case("http") => 80,
+        None => return None,
+    };
+    (!host.is_empty()).then(|| (host.to_string(), port))
+}
+
+/// The JSON request parameters as `gen_ai.request.*` attributes (current ones win).
 fn parameters(attrs: &mut Vec<KeyValue>, json: &serde_json::Value) {
     for (name, to, how) in INVOCATION_PARAMETERS {
         if let Some(v) = json.get(name).and_then(|v| values::from_json(v, *how)) {
@@ -122,13 +216,14 @@ fn describes_a_call(attrs: &[KeyValue]) -> bool {
     })
 }
 
-/// Adds the operation name derived from the legacy hints; always true.
-fn name_operation(
-    attrs: &mut Vec<KeyValue>,
-    request_type: Option<&str>,
-    span_kind: Option<&str>,
-) -> bool {
-    let operation = mapping::operation_from(request_type, span_kind);
+/// Adds the operation the hints name, else `chat` for a span that describes a model
+/// call; whether it added one.
+fn name_operation(attrs: &mut Vec<KeyValue>, hints: &Hints) -> bool {
+    let operation = match mapping::operation_from(hints) {
+        Some(op) => op,
+        None if describes_a_call(attrs) && hints.openinference_kind.is_none() => "chat",
+        None => return false,
+    };
     attrs.push(attr(OPERATION, Value::StringValue(operation.to_string())));
     true
 }

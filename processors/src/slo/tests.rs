@@ -760,7 +760,7 @@ fn pack_ttft_high() {
         vec![request(
             &[("service.name", "chat")],
             vec![histogram(
-                "gen_ai.server.time_to_first_token",
+                "gen_ai.client.operation.time_to_first_chunk",
                 &model,
                 &bounds,
                 &*c,

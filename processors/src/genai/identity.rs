@@ -1,0 +1,113 @@
+//! User and session identifiers (`identities`): kept, replaced by a keyed hash (the
+//! default: the same user still groups together, but the id cannot be read back without
+//! the salt), or dropped. The schemes' own keys are mapped to `user.id` and
+//! `gen_ai.conversation.id` first (mapping.rs); an empty identifier is always removed.
+
+use llamacol_api::otlp::common::v1::{any_value::Value, AnyValue, KeyValue};
+use ring::hmac;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Identities {
+    Keep,
+    /// HMAC-SHA256 with `identity_salt`, first 16 bytes in hex.
+    #[default]
+    Hash,
+    Drop,
+}
+
+/// Identifier keys, after mapping.
+const IDENTITY_KEYS: [&str; 9] = [
+    "user.id",
+    "user.email",
+    "user.name",
+    "user.full_name",
+    "enduser.id",
+    "enduser.pseudo.id",
+    "gen_ai.conversation.id",
+    "gen_ai.memory.user_id",
+    "gen_ai.memory.session_id",
+];
+
+/// Traceloop's association properties are the application's own labels; these are the
+/// names its documentation gives user and session ids.
+const ASSOCIATION_PREFIX: &str = "traceloop.association.properties.";
+const ASSOCIATION_IDENTITIES: [&str; 4] = ["user_id", "session_id", "chat_id", "conversation_id"];
+
+pub fn is_identity(key: &str) -> bool {
+    IDENTITY_KEYS.contains(&key)
+        || key
+            .strip_prefix(ASSOCIATION_PREFIX)
+            .is_some_and(|name| ASSOCIATION_IDENTITIES.contains(&name))
+}
+
+/// What is done to identifiers, with the hash key.
+pub struct IdentityPolicy {
+    mode: Identities,
+    key: hmac::Key,
+}
+
+impl IdentityPolicy {
+    /// `salt`: the configured one; none gives a random one for this process (hashes then
+    /// differ between restarts and between collectors).
+    pub fn new(mode: Identities, salt: Option<&str>) -> IdentityPolicy {
+        let key = match salt {
+            Some(salt) => hmac::Key::new(hmac::HMAC_SHA256, salt.as_bytes()),
+            None => hmac::Key::generate(hmac::HMAC_SHA256, &ring::rand::SystemRandom::new())
+                .unwrap_or_else(|_| hmac::Key::new(hmac::HMAC_SHA256, &process_entropy())),
+        };
+        IdentityPolicy { mode, key }
+    }
+
+    pub fn apply(&self, attrs: &mut Vec<KeyValue>) {
+        if !attrs.iter().any(|kv| is_identity(&kv.key)) {
+            return;
+        }
+        attrs.retain_mut(|kv| {
+            if !is_identity(&kv.key) {
+                return true;
+            }
+            let text = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+                Some(Value::StringValue(s)) => s.clone(),
+                Some(Value::IntValue(i)) => i.to_string(),
+                _ => return false,
+            };
+            if text.is_empty() {
+                return false;
+            }
+            match self.mode {
+                Identities::Keep => true,
+                Identities::Drop => false,
+                Identities::Hash => {
+                    kv.value = Some(AnyValue {
+                        value: Some(Value::StringValue(self.hash(&text))),
+                    });
+                    true
+                }
+            }
+        });
+    }
+
+    fn hash(&self, text: &str) -> String {
+        let tag = hmac::sign(&self.key, text.as_bytes());
+        tag.as_ref()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+/// A key when the system's random source fails (it does not on Linux): the clock and
+/// the process id, different for every process all the same.
+fn process_entropy() -> Vec<u8> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    [
+        now.to_le_bytes().as_slice(),
+        &std::process::id().to_le_bytes(),
+    ]
+    .concat()
+}
