@@ -630,3 +630,303 @@ fn every_attribute_of_every_scheme_is_classified() {
         unknown.join("\n")
     );
 }
+
+fn kv_list(pairs: &[(&str, Value)]) -> Value {
+    Value::KvlistValue(llamacol_api::otlp::common::v1::KeyValueList {
+        values: pairs.iter().map(|(k, v)| attr(k, v.clone())).collect(),
+    })
+}
+
+/// OpenInference: `llm.model_name` is the model that answered; the request names the
+/// one asked for (as OpenInference's OpenAI instrumentation records it against the real
+/// llama-server: the server answers with its file path).
+#[test]
+fn openinference_requested_and_answering_models_are_told_apart() {
+    let out = run(
+        &processor("{}"),
+        span(
+            "ChatCompletion",
+            vec![
+                attr("llm.model_name", s("/models/qwen.gguf")),
+                attr(
+                    "llm.invocation_parameters",
+                    s(r#"{"model": "qwen", "stream": true, "max_tokens": 24}"#),
+                ),
+                attr("openinference.span.kind", s("LLM")),
+                attr("llm.finish_reason", s("length")),
+                attr("llm.token_count.total", Value::IntValue(30)),
+            ],
+        ),
+    );
+    assert_eq!(get(&out.attributes, "gen_ai.request.model"), Some(&s("qwen")));
+    assert_eq!(
+        get(&out.attributes, "gen_ai.response.model"),
+        Some(&s("/models/qwen.gguf"))
+    );
+    assert_eq!(
+        get(&out.attributes, "gen_ai.request.stream"),
+        Some(&Value::BoolValue(true))
+    );
+    assert_eq!(
+        get(&out.attributes, "gen_ai.response.finish_reasons"),
+        Some(&strings(["length".into()]))
+    );
+    assert_eq!(get(&out.attributes, "gen_ai.operation.name"), Some(&s("chat")));
+    for gone in ["llm.finish_reason", "llm.token_count.total", "openinference.span.kind"] {
+        assert!(!keys(&out).contains(&gone), "{gone}");
+    }
+    // No request model anywhere: the answering one is the best there is.
+    let alone = run(
+        &processor("{}"),
+        span("x", vec![attr("llm.model_name", s("m"))]),
+    );
+    assert_eq!(get(&alone.attributes, "gen_ai.request.model"), Some(&s("m")));
+}
+
+/// OpenLIT sets its time to first token on every call, equal to the whole latency when
+/// the call did not stream: only a streaming call's becomes a first chunk.
+#[test]
+fn openlit_time_to_first_token_counts_only_for_streaming_calls() {
+    let call = |stream: bool| {
+        run(
+            &processor("{}"),
+            span(
+                "chat m",
+                vec![
+                    attr("gen_ai.operation.name", s("chat")),
+                    attr("gen_ai.request.stream", Value::BoolValue(stream)),
+                    attr("gen_ai.server.time_to_first_token", Value::DoubleValue(0.25)),
+                    attr("gen_ai.server.time_per_output_token", Value::DoubleValue(0.01)),
+                    attr("gen_ai.client.token.usage", Value::IntValue(40)),
+                ],
+            ),
+        )
+    };
+    let streamed = call(true);
+    assert_eq!(
+        get(&streamed.attributes, "gen_ai.response.time_to_first_chunk"),
+        Some(&Value::DoubleValue(0.25))
+    );
+    let whole = call(false);
+    assert_eq!(get(&whole.attributes, "gen_ai.response.time_to_first_chunk"), None);
+    for out in [streamed, whole] {
+        for gone in [
+            "gen_ai.server.time_to_first_token",
+            "gen_ai.server.time_per_output_token",
+            "gen_ai.client.token.usage",
+        ] {
+            assert!(!keys(&out).contains(&gone), "{gone}");
+        }
+    }
+}
+
+/// OpenLLMetry's base URL gives `server.address` and `server.port`; its legacy
+/// duplicates go.
+#[test]
+fn openllmetry_base_url_becomes_the_server_and_duplicates_go() {
+    let out = run(
+        &processor("{}"),
+        span(
+            "openai.chat",
+            vec![
+                attr("gen_ai.operation.name", s("chat")),
+                attr("gen_ai.openai.api_base", s("http://10.0.0.7:8080/v1/")),
+                attr("gen_ai.is_streaming", Value::BoolValue(true)),
+                attr("gen_ai.usage.total_tokens", Value::IntValue(9)),
+            ],
+        ),
+    );
+    assert_eq!(get(&out.attributes, "server.address"), Some(&s("10.0.0.7")));
+    assert_eq!(get(&out.attributes, "server.port"), Some(&Value::IntValue(8080)));
+    assert_eq!(
+        get(&out.attributes, "gen_ai.request.stream"),
+        Some(&Value::BoolValue(true))
+    );
+    assert_eq!(out.attributes.len(), 4, "{:?}", keys(&out));
+    // The scheme's default port, and an IPv6 host.
+    let v6 = run(
+        &processor("{}"),
+        span(
+            "x",
+            vec![
+                attr("gen_ai.operation.name", s("chat")),
+                attr("gen_ai.openai.api_base", s("https://[::1]/v1")),
+            ],
+        ),
+    );
+    assert_eq!(get(&v6.attributes, "server.address"), Some(&s("::1")));
+    assert_eq!(get(&v6.attributes, "server.port"), Some(&Value::IntValue(443)));
+}
+
+/// Agent, tool and workflow spans get the conventions' operations; a chain below the root
+/// and a prompt template are no operation, and keep their kind.
+#[test]
+fn span_kinds_name_agents_tools_and_workflows() {
+    let p = processor("{}");
+    let kind = |k: &str, root: bool| {
+        let mut sp = span("x", vec![attr("openinference.span.kind", s(k))]);
+        if !root {
+            sp.parent_span_id = vec![1; 8];
+        }
+        let out = run(&p, sp);
+        (
+            get(&out.attributes, "gen_ai.operation.name").cloned(),
+            keys(&out).contains(&"openinference.span.kind"),
+        )
+    };
+    assert_eq!(kind("TOOL", false), (Some(s("execute_tool")), false));
+    assert_eq!(kind("AGENT", false), (Some(s("invoke_agent")), false));
+    assert_eq!(kind("RETRIEVER", false), (Some(s("retrieval")), false));
+    assert_eq!(kind("EMBEDDING", false), (Some(s("embeddings")), false));
+    assert_eq!(kind("CHAIN", true), (Some(s("invoke_workflow")), false));
+    assert_eq!(kind("CHAIN", false), (None, true));
+    assert_eq!(kind("PROMPT", true), (None, true));
+    let traceloop = |k: &str| {
+        let out = run(&p, span("x", vec![attr("traceloop.span.kind", s(k))]));
+        get(&out.attributes, "gen_ai.operation.name").cloned()
+    };
+    assert_eq!(traceloop("workflow"), Some(s("invoke_workflow")));
+    assert_eq!(traceloop("agent"), Some(s("invoke_agent")));
+    assert_eq!(traceloop("tool"), Some(s("execute_tool")));
+    assert_eq!(traceloop("task"), None);
+    // OpenInference's tool attributes.
+    let tool = run(
+        &p,
+        span(
+            "lookup",
+            vec![
+                attr("openinference.span.kind", s("TOOL")),
+                attr("tool.name", s("lookup_order")),
+                attr("input.value", s("order 42")),
+            ],
+        ),
+    );
+    assert_eq!(get(&tool.attributes, "gen_ai.tool.name"), Some(&s("lookup_order")));
+    assert!(!keys(&tool).contains(&"input.value"), "tool arguments are content");
+}
+
+#[test]
+fn identities_are_hashed_with_the_salt_kept_or_dropped() {
+    let ids = || {
+        span(
+            "x",
+            vec![
+                attr("gen_ai.operation.name", s("chat")),
+                attr("gen_ai.user", s("alice@example.com")),
+                attr("session.id", s("s-1")),
+                attr("gen_ai.request.user", s("")),
+                attr("traceloop.association.properties.user_id", s("alice")),
+                attr("traceloop.association.properties.team", s("search")),
+            ],
+        )
+    };
+    let hashed = run(&processor("identity_salt: pepper"), ids());
+    let Some(Value::StringValue(user)) = get(&hashed.attributes, "user.id").cloned() else {
+        panic!("{:?}", hashed.attributes)
+    };
+    assert_eq!(user.len(), 32);
+    assert_ne!(user, "alice@example.com");
+    // Keyed: the same id and salt give the same hash; another salt another one.
+    let again = run(&processor("identity_salt: pepper"), ids());
+    assert_eq!(get(&again.attributes, "user.id"), Some(&s(&user)));
+    let other = run(&processor("identity_salt: salt"), ids());
+    assert_ne!(get(&other.attributes, "user.id"), Some(&s(&user)));
+    assert!(get(&hashed.attributes, "gen_ai.conversation.id").is_some());
+    assert_eq!(
+        get(&hashed.attributes, "traceloop.association.properties.team"),
+        Some(&s("search")),
+        "the application's own labels stay"
+    );
+    assert_ne!(
+        get(&hashed.attributes, "traceloop.association.properties.user_id"),
+        Some(&s("alice"))
+    );
+
+    let kept = run(&processor("identities: keep"), ids());
+    assert_eq!(
+        get(&kept.attributes, "user.id"),
+        Some(&s("alice@example.com")),
+        "the empty gen_ai.request.user is removed, not a second user.id"
+    );
+    assert_eq!(get(&kept.attributes, "gen_ai.conversation.id"), Some(&s("s-1")));
+    let dropped = run(&processor("identities: drop"), ids());
+    for gone in [
+        "user.id",
+        "gen_ai.conversation.id",
+        "traceloop.association.properties.user_id",
+    ] {
+        assert!(!keys(&dropped).contains(&gone), "{gone}");
+    }
+    let issues = llamacol_api::config::ComponentConfig::validate(
+        &llamacol_api::config::parse_block::<GenaiConfig>(
+            &serde_yaml::from_str("identity_salt: ''").expect("yaml"),
+        )
+        .expect("config"),
+    );
+    assert_eq!(issues[0].path, "identity_salt", "{issues:?}");
+}
+
+/// Every scheme's content: entity input/output, retrieval, embeddings, tool calls, the
+/// older conventions' message events; structured values cut to the size too.
+#[test]
+fn every_schemes_content_is_dropped_and_structured_content_truncated() {
+    let mut sp = span(
+        "x",
+        vec![
+            attr("gen_ai.operation.name", s("chat")),
+            attr("traceloop.entity.input", s("secret")),
+            attr("traceloop.entity.output", s("secret")),
+            attr("gen_ai.retrieval.query.text", s("secret")),
+            attr("retrieval.documents.0.document.content", s("secret")),
+            attr("embedding.embeddings.0.embedding.text", s("secret")),
+            attr("gen_ai.tool.call.arguments", kv_list(&[("q", s("secret"))])),
+            attr("gen_ai.headers", s("Authorization: Bearer secret")),
+            attr("gen_ai.prompt.name", s("analyze-code")),
+        ],
+    );
+    sp.events.push(Event {
+        name: "gen_ai.user.message".into(),
+        attributes: vec![attr("content", s("secret")), attr("role", s("user"))],
+        ..Default::default()
+    });
+    sp.events.push(Event {
+        name: "exception".into(),
+        attributes: vec![attr("message", s("not content outside a GenAI event"))],
+        ..Default::default()
+    });
+    let out = run(&processor("{}"), sp.clone());
+    assert_eq!(
+        keys(&out),
+        ["gen_ai.operation.name", "gen_ai.prompt.name"],
+        "the conventions' prompt name is no content"
+    );
+    assert_eq!(keys_of(&out.events[0].attributes), ["role"]);
+    assert_eq!(keys_of(&out.events[1].attributes), ["message"]);
+
+    // Truncate: strings of a structured value share the budget, items past it go.
+    let structured = Value::ArrayValue(llamacol_api::otlp::common::v1::ArrayValue {
+        values: [s("abcdef"), s("ghijkl"), s("mnopqr")]
+            .into_iter()
+            .map(|v| AnyValue { value: Some(v) })
+            .collect(),
+    });
+    let cut = run(
+        &processor("{content: truncate, max_content_bytes: 8}"),
+        span(
+            "x",
+            vec![
+                attr("gen_ai.operation.name", s("chat")),
+                attr("gen_ai.output.messages", structured),
+            ],
+        ),
+    );
+    let Some(Value::ArrayValue(items)) = get(&cut.attributes, "gen_ai.output.messages") else {
+        panic!("{:?}", cut.attributes)
+    };
+    let texts: Vec<_> = items.values.iter().filter_map(|v| v.value.clone()).collect();
+    assert_eq!(texts, [s("abcdef"), s("gh")]);
+}
+
+fn keys_of(attrs: &[KeyValue]) -> Vec<&str> {
+    attrs.iter().map(|kv| kv.key.as_str()).collect()
+}
