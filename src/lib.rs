@@ -46,6 +46,8 @@ pub fn builtins() -> Registry {
         // connectors
         .connector(llamacol_connectors::forward::factory())
         .connector(llamacol_connectors::genai_metrics::factory())
+        .connector(llamacol_connectors::span_metrics::factory())
+        .connector(llamacol_connectors::span_metrics::factory_spanmetrics())
         // extensions
         .extension(llamacol_extensions::file_storage::factory())
         .extension(llamacol_extensions::health_check::factory())

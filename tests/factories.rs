@@ -77,7 +77,7 @@ fn block(kind: Kind, type_name: &str, dir: &std::path::Path) -> String {
 fn flow(type_name: &str) -> Flow {
     match type_name {
         // Emits metrics derived from the spans, not the spans.
-        "genai_metrics" => Flow::MayFilter,
+        "genai_metrics" | "span_metrics" | "spanmetrics" => Flow::MayFilter,
         _ => Flow::PassesThrough,
     }
 }

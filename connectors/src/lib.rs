@@ -6,3 +6,4 @@
 
 pub mod forward;
 pub mod genai_metrics;
+pub mod span_metrics;

@@ -658,7 +658,10 @@ fn openinference_requested_and_answering_models_are_told_apart() {
             ],
         ),
     );
-    assert_eq!(get(&out.attributes, "gen_ai.request.model"), Some(&s("qwen")));
+    assert_eq!(
+        get(&out.attributes, "gen_ai.request.model"),
+        Some(&s("qwen"))
+    );
     assert_eq!(
         get(&out.attributes, "gen_ai.response.model"),
         Some(&s("/models/qwen.gguf"))
@@ -671,8 +674,15 @@ fn openinference_requested_and_answering_models_are_told_apart() {
         get(&out.attributes, "gen_ai.response.finish_reasons"),
         Some(&strings(["length".into()]))
     );
-    assert_eq!(get(&out.attributes, "gen_ai.operation.name"), Some(&s("chat")));
-    for gone in ["llm.finish_reason", "llm.token_count.total", "openinference.span.kind"] {
+    assert_eq!(
+        get(&out.attributes, "gen_ai.operation.name"),
+        Some(&s("chat"))
+    );
+    for gone in [
+        "llm.finish_reason",
+        "llm.token_count.total",
+        "openinference.span.kind",
+    ] {
         assert!(!keys(&out).contains(&gone), "{gone}");
     }
     // No request model anywhere: the answering one is the best there is.
@@ -680,7 +690,10 @@ fn openinference_requested_and_answering_models_are_told_apart() {
         &processor("{}"),
         span("x", vec![attr("llm.model_name", s("m"))]),
     );
-    assert_eq!(get(&alone.attributes, "gen_ai.request.model"), Some(&s("m")));
+    assert_eq!(
+        get(&alone.attributes, "gen_ai.request.model"),
+        Some(&s("m"))
+    );
 }
 
 /// OpenLIT sets its time to first token on every call, equal to the whole latency when
@@ -695,8 +708,14 @@ fn openlit_time_to_first_token_counts_only_for_streaming_calls() {
                 vec![
                     attr("gen_ai.operation.name", s("chat")),
                     attr("gen_ai.request.stream", Value::BoolValue(stream)),
-                    attr("gen_ai.server.time_to_first_token", Value::DoubleValue(0.25)),
-                    attr("gen_ai.server.time_per_output_token", Value::DoubleValue(0.01)),
+                    attr(
+                        "gen_ai.server.time_to_first_token",
+                        Value::DoubleValue(0.25),
+                    ),
+                    attr(
+                        "gen_ai.server.time_per_output_token",
+                        Value::DoubleValue(0.01),
+                    ),
                     attr("gen_ai.client.token.usage", Value::IntValue(40)),
                 ],
             ),
@@ -708,7 +727,10 @@ fn openlit_time_to_first_token_counts_only_for_streaming_calls() {
         Some(&Value::DoubleValue(0.25))
     );
     let whole = call(false);
-    assert_eq!(get(&whole.attributes, "gen_ai.response.time_to_first_chunk"), None);
+    assert_eq!(
+        get(&whole.attributes, "gen_ai.response.time_to_first_chunk"),
+        None
+    );
     for out in [streamed, whole] {
         for gone in [
             "gen_ai.server.time_to_first_token",
@@ -737,7 +759,10 @@ fn openllmetry_base_url_becomes_the_server_and_duplicates_go() {
         ),
     );
     assert_eq!(get(&out.attributes, "server.address"), Some(&s("10.0.0.7")));
-    assert_eq!(get(&out.attributes, "server.port"), Some(&Value::IntValue(8080)));
+    assert_eq!(
+        get(&out.attributes, "server.port"),
+        Some(&Value::IntValue(8080))
+    );
     assert_eq!(
         get(&out.attributes, "gen_ai.request.stream"),
         Some(&Value::BoolValue(true))
@@ -755,7 +780,10 @@ fn openllmetry_base_url_becomes_the_server_and_duplicates_go() {
         ),
     );
     assert_eq!(get(&v6.attributes, "server.address"), Some(&s("::1")));
-    assert_eq!(get(&v6.attributes, "server.port"), Some(&Value::IntValue(443)));
+    assert_eq!(
+        get(&v6.attributes, "server.port"),
+        Some(&Value::IntValue(443))
+    );
 }
 
 /// Agent, tool and workflow spans get the conventions' operations; a chain below the root
@@ -801,8 +829,14 @@ fn span_kinds_name_agents_tools_and_workflows() {
             ],
         ),
     );
-    assert_eq!(get(&tool.attributes, "gen_ai.tool.name"), Some(&s("lookup_order")));
-    assert!(!keys(&tool).contains(&"input.value"), "tool arguments are content");
+    assert_eq!(
+        get(&tool.attributes, "gen_ai.tool.name"),
+        Some(&s("lookup_order"))
+    );
+    assert!(
+        !keys(&tool).contains(&"input.value"),
+        "tool arguments are content"
+    );
 }
 
 #[test]
@@ -838,7 +872,10 @@ fn identities_are_hashed_with_the_salt_kept_or_dropped() {
         "the application's own labels stay"
     );
     assert_ne!(
-        get(&hashed.attributes, "traceloop.association.properties.user_id"),
+        get(
+            &hashed.attributes,
+            "traceloop.association.properties.user_id"
+        ),
         Some(&s("alice"))
     );
 
@@ -848,7 +885,10 @@ fn identities_are_hashed_with_the_salt_kept_or_dropped() {
         Some(&s("alice@example.com")),
         "the empty gen_ai.request.user is removed, not a second user.id"
     );
-    assert_eq!(get(&kept.attributes, "gen_ai.conversation.id"), Some(&s("s-1")));
+    assert_eq!(
+        get(&kept.attributes, "gen_ai.conversation.id"),
+        Some(&s("s-1"))
+    );
     let dropped = run(&processor("identities: drop"), ids());
     for gone in [
         "user.id",
@@ -923,7 +963,11 @@ fn every_schemes_content_is_dropped_and_structured_content_truncated() {
     let Some(Value::ArrayValue(items)) = get(&cut.attributes, "gen_ai.output.messages") else {
         panic!("{:?}", cut.attributes)
     };
-    let texts: Vec<_> = items.values.iter().filter_map(|v| v.value.clone()).collect();
+    let texts: Vec<_> = items
+        .values
+        .iter()
+        .filter_map(|v| v.value.clone())
+        .collect();
     assert_eq!(texts, [s("abcdef"), s("gh")]);
 }
 
