@@ -6,4 +6,5 @@
 
 pub mod forward;
 pub mod genai_metrics;
+mod periodic;
 pub mod span_metrics;

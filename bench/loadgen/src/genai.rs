@@ -1,6 +1,7 @@
 //! `loadgen genai`: CPU per span of the `genai` processor plus the `genai_metrics`
-//! connector on 500-span requests where every span is a GenAI span in a legacy naming
-//! scheme (llamatelemetry `llm.*`, OpenLLMetry, OpenInference, in turn), next to the
+//! connector on 500-span requests where every span is a GenAI span in the shape one of
+//! the instrumentation schemes sends (llamatelemetry `llm.*`, OpenLLMetry, OpenInference,
+//! OpenLIT, the official one, in turn; half of them streaming), next to the
 //! prost decode + re-encode floor of the same requests, one thread, same run; then the
 //! connector's memory as 100k distinct series are offered to `max_series: 10000`.
 
@@ -10,6 +11,7 @@ use async_trait::async_trait;
 use llamacol_api::attributes::{int, string};
 use llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest;
 use llamacol_api::otlp::common::v1::{any_value::Value, KeyValue};
+use llamacol_api::otlp::trace::v1::span::Event;
 use llamacol_api::{Batch, ConsumeError, Consumer, NodeContext, OutcomeCounter};
 use llamacol_connectors::genai_metrics::{GenaiMetrics, GenaiMetricsConfig};
 use llamacol_processors::genai::{GenaiConfig, GenaiProcessor};
@@ -37,8 +39,17 @@ fn text(kv: &KeyValue) -> String {
     }
 }
 
-/// The load generator's spans with their GenAI attributes renamed to scheme `which`.
-fn legacy(attributes: Vec<KeyValue>, which: usize) -> Vec<KeyValue> {
+/// Instrumentation libraries whose shapes the spans take, in turn.
+const SCHEMES: usize = 5;
+
+/// The load generator's span attributes in the shape scheme `which` sends them, as
+/// captured from the real libraries against the real llama-server
+/// (tests/e2e_genai_libraries.rs): 0 the llamatelemetry notebooks' `llm.*`, 1 OpenLLMetry
+/// 0.62 (current keys plus its legacy duplicates and base URL), 2 OpenInference (`llm.*`,
+/// JSON invocation parameters, span kind), 3 OpenLIT 1.45 (current keys plus its timings,
+/// totals and labels), 4 the official instrumentation (current keys). `streaming`: the
+/// call streamed (OpenLLMetry adds per-chunk events, OpenInference a first-token event).
+fn shaped(attributes: Vec<KeyValue>, which: usize, streaming: bool) -> (Vec<KeyValue>, Vec<Event>) {
     let renames: &[(&str, &str)] = match which {
         0 => &[
             ("gen_ai.system", "llm.system"),
@@ -48,59 +59,109 @@ fn legacy(attributes: Vec<KeyValue>, which: usize) -> Vec<KeyValue> {
             ("gen_ai.request.temperature", "llm.request.temperature"),
             ("gen_ai.request.max_tokens", "llm.request.max_tokens"),
         ],
-        1 => &[
-            ("gen_ai.request.model", "llm.request.model"),
-            ("gen_ai.response.model", "llm.response.model"),
-            ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"),
-            (
-                "gen_ai.usage.output_tokens",
-                "gen_ai.usage.completion_tokens",
-            ),
-        ],
-        _ => &[
+        2 => &[
             ("gen_ai.system", "llm.provider"),
-            ("gen_ai.request.model", "llm.model_name"),
+            ("gen_ai.response.model", "llm.model_name"),
             ("gen_ai.usage.input_tokens", "llm.token_count.prompt"),
             ("gen_ai.usage.output_tokens", "llm.token_count.completion"),
         ],
+        _ => &[("gen_ai.system", "gen_ai.provider.name")],
     };
-    let mut out = Vec::with_capacity(attributes.len() + 2);
-    let (mut temperature, mut max_tokens) = (String::new(), String::new());
+    let mut out = Vec::with_capacity(attributes.len() + 8);
+    let (mut temperature, mut max_tokens, mut model) =
+        (String::new(), String::new(), String::new());
     for mut kv in attributes {
-        if kv.key == "gen_ai.operation.name" {
+        if kv.key == "gen_ai.operation.name" && which != 4 && which != 3 {
             continue;
         }
-        if which == 2 && kv.key == "gen_ai.request.temperature" {
-            temperature = text(&kv);
-            continue;
-        }
-        if which == 2 && kv.key == "gen_ai.request.max_tokens" {
-            max_tokens = text(&kv);
-            continue;
+        if which == 2 {
+            match kv.key.as_str() {
+                "gen_ai.request.temperature" => {
+                    temperature = text(&kv);
+                    continue;
+                }
+                "gen_ai.request.max_tokens" => {
+                    max_tokens = text(&kv);
+                    continue;
+                }
+                "gen_ai.request.model" => {
+                    model = text(&kv);
+                    continue;
+                }
+                _ => {}
+            }
         }
         if let Some((_, to)) = renames.iter().find(|(from, _)| *from == kv.key) {
             kv.key = (*to).to_string();
         }
         out.push(kv);
     }
+    let mut events = Vec::new();
+    let event = |name: &str, at: u64| Event {
+        name: name.into(),
+        time_unix_nano: at,
+        ..Default::default()
+    };
     match which {
         1 => {
-            out.push(string("llm.request.type", "chat"));
-            out.push(int("llm.usage.total_tokens", 1000));
+            out.push(KeyValue {
+                key: "gen_ai.is_streaming".into(),
+                value: Some(llamacol_api::otlp::common::v1::AnyValue {
+                    value: Some(Value::BoolValue(streaming)),
+                }),
+                ..Default::default()
+            });
+            out.push(int("gen_ai.usage.total_tokens", 1000));
+            out.push(string(
+                "gen_ai.openai.api_base",
+                "http://127.0.0.1:8080/v1/",
+            ));
+            out.push(string("gen_ai.user", "alice@example.com"));
+            if streaming {
+                events.extend((0..8).map(|i| event("gen_ai.content.completion.chunk", i)));
+            }
         }
         2 => {
             out.push(string("openinference.span.kind", "LLM"));
+            out.push(string("llm.finish_reason", "stop"));
+            out.push(int("llm.token_count.total", 1000));
+            out.push(string("session.id", "session-1"));
             out.push(string(
                 "llm.invocation_parameters",
-                &format!("{{\"temperature\": {temperature}, \"max_tokens\": {max_tokens}}}"),
+                &format!("{{\"model\": \"{model}\", \"stream\": {streaming}, \"temperature\": {temperature}, \"max_tokens\": {max_tokens}}}"),
             ));
+            if streaming {
+                events.push(event("First Token Stream Event", 0));
+            }
+        }
+        3 => {
+            out.push(KeyValue {
+                key: "gen_ai.request.stream".into(),
+                value: Some(llamacol_api::otlp::common::v1::AnyValue {
+                    value: Some(Value::BoolValue(streaming)),
+                }),
+                ..Default::default()
+            });
+            out.push(KeyValue {
+                key: "gen_ai.server.time_to_first_token".into(),
+                value: Some(llamacol_api::otlp::common::v1::AnyValue {
+                    value: Some(Value::DoubleValue(0.05)),
+                }),
+                ..Default::default()
+            });
+            out.push(int("gen_ai.server.time_per_output_token", 0));
+            out.push(int("gen_ai.client.token.usage", 1000));
+            out.push(string("gen_ai.sdk.version", "2.54.0"));
+            out.push(string("telemetry.sdk.name", "openlit"));
+            out.push(string("deployment.environment", "default"));
+            out.push(string("gen_ai.request.user", ""));
         }
         _ => {}
     }
-    out
+    (out, events)
 }
 
-/// `count` encoded requests of `items` legacy GenAI spans.
+/// `count` encoded requests of `items` GenAI spans in the schemes' shapes.
 fn pool(items: usize, count: usize) -> Vec<(bytes::Bytes, usize)> {
     let mut rng = StdRng::seed_from_u64(42);
     (0..count)
@@ -113,7 +174,15 @@ fn pool(items: usize, count: usize) -> Vec<(bytes::Bytes, usize)> {
                 .flat_map(|r| &mut r.scope_spans)
                 .flat_map(|s| &mut s.spans)
             {
-                span.attributes = legacy(std::mem::take(&mut span.attributes), n % 3);
+                let streaming = (n / SCHEMES) % 2 == 1;
+                let (attributes, mut events) =
+                    shaped(std::mem::take(&mut span.attributes), n % SCHEMES, streaming);
+                // Chunk events within the span.
+                for (i, e) in events.iter_mut().enumerate() {
+                    e.time_unix_nano = span.start_time_unix_nano + 1_000 * (i as u64 + 1);
+                }
+                span.attributes = attributes;
+                span.events = events;
                 n += 1;
             }
             (bytes::Bytes::from(request.encode_to_vec()), n)

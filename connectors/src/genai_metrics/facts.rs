@@ -2,8 +2,6 @@
 //! decoded span, or the encoded bytes (walked in place, nothing allocated, so a connector
 //! behind a `batch` processor does not decode what it only reads).
 
-use std::borrow::Cow;
-
 use llamacol_api::otlp::common::v1::{any_value::Value, KeyValue};
 use llamacol_api::otlp::trace::v1::{status::StatusCode, Span};
 
@@ -63,12 +61,32 @@ impl<'a> Attr<'a> {
         })
     }
 
-    fn text(self) -> Cow<'a, str> {
+    /// `f` of the value as text; an integer (a port, say) is written on the stack, not
+    /// allocated, since it is read for every span.
+    pub fn with_text<R>(self, f: impl FnOnce(&str) -> R) -> R {
         match self {
-            Attr::Str(s) => Cow::Borrowed(s),
-            Attr::Int(i) => Cow::Owned(i.to_string()),
-            Attr::Double(d) => Cow::Owned(d.to_string()),
-            Attr::Bool(b) => Cow::Owned(b.to_string()),
+            Attr::Str(s) => f(s),
+            Attr::Int(i) => {
+                let mut buf = [0u8; 20];
+                let mut at = buf.len();
+                let mut n = i.unsigned_abs();
+                loop {
+                    at -= 1;
+                    buf[at] = b'0' + (n % 10) as u8;
+                    n /= 10;
+                    if n == 0 {
+                        break;
+                    }
+                }
+                let digits = std::str::from_utf8(&buf[at..]).unwrap_or_default();
+                if i < 0 {
+                    f(&format!("-{digits}"))
+                } else {
+                    f(digits)
+                }
+            }
+            Attr::Double(d) => f(&d.to_string()),
+            Attr::Bool(b) => f(if b { "true" } else { "false" }),
         }
     }
 
@@ -88,7 +106,7 @@ impl<'a> Attr<'a> {
 #[derive(Debug, Default)]
 pub struct Facts<'a> {
     /// The resource keys, the side, the fixed attributes, the dimensions (`None`: absent).
-    pub key: Vec<Option<Cow<'a, str>>>,
+    pub key: Vec<Option<Attr<'a>>>,
     pub start: u64,
     pub end: u64,
     pub failed: bool,
@@ -112,7 +130,7 @@ impl<'a> Facts<'a> {
     /// Starts a span: the key holds the resource's keys and no attributes yet.
     pub fn clear(&mut self, resource: &ResourceKey<'a>, dimensions: usize) {
         self.key.clear();
-        self.key.extend(resource.iter().map(|v| v.map(Attr::text)));
+        self.key.extend(resource.iter().copied());
         self.key.extend(std::iter::repeat_n(
             None,
             1 + FIXED_ATTRIBUTES.len() + dimensions,
@@ -132,7 +150,7 @@ impl<'a> Facts<'a> {
     /// Takes the span's kind.
     pub fn kind(&mut self, kind: i32) {
         if kind == SERVER {
-            self.key[SIDE] = Some(Cow::Borrowed("server"));
+            self.key[SIDE] = Some(Attr::Str("server"));
         }
     }
 
@@ -151,7 +169,7 @@ impl<'a> Facts<'a> {
     /// Takes one span attribute.
     pub fn attribute(&mut self, key: &str, value: Attr<'a>, dimensions: &[Dimension]) {
         if let Some(i) = FIXED_ATTRIBUTES.iter().position(|k| *k == key) {
-            self.key[FIXED + i] = Some(value.text());
+            self.key[FIXED + i] = Some(value);
             return;
         }
         match key {
@@ -162,7 +180,7 @@ impl<'a> Facts<'a> {
             k if k == MEASURED[4] => self.streaming = matches!(value, Attr::Bool(true)),
             _ => {
                 if let Some(d) = dimensions.iter().position(|d| d.name == key) {
-                    self.key[FIXED + FIXED_ATTRIBUTES.len() + d] = Some(value.text());
+                    self.key[FIXED + FIXED_ATTRIBUTES.len() + d] = Some(value);
                 }
             }
         }
@@ -190,14 +208,12 @@ impl<'a> Facts<'a> {
             return false;
         }
         if self.failed && self.key[FIXED + ERROR_TYPE].is_none() {
-            self.key[FIXED + ERROR_TYPE] = Some(Cow::Borrowed("_OTHER"));
+            self.key[FIXED + ERROR_TYPE] = Some(Attr::Str("_OTHER"));
         }
         for (i, d) in dimensions.iter().enumerate() {
             let slot = &mut self.key[FIXED + FIXED_ATTRIBUTES.len() + i];
             if slot.is_none() {
-                *slot = from_resource(&d.name)
-                    .map(Attr::text)
-                    .or_else(|| d.default.as_deref().map(Cow::Borrowed));
+                *slot = from_resource(&d.name).or_else(|| d.default.as_deref().map(Attr::Str));
             }
         }
         true

@@ -205,18 +205,14 @@ impl Inner {
             )
         };
         // Cumulative: a refused flush loses nothing, the next one carries the totals.
-        match self.next.consume(Batch::from(request)).await {
-            Ok(()) => {
-                self.refused_said.cleared();
-                Ok(())
-            }
-            Err(e) => {
-                if self.refused_said.is_new("refused") {
-                    tracing::warn!(component = %self.id, error = %e, "GenAI metrics refused downstream; the next flush carries the totals (logged once until one succeeds)");
-                }
-                Err(e)
-            }
-        }
+        crate::periodic::hand_on(
+            &self.next,
+            request,
+            &self.refused_said,
+            &self.id,
+            "GenAI metrics refused downstream; the next flush carries the totals",
+        )
+        .await
     }
 }
 
@@ -253,14 +249,10 @@ impl Connector for GenaiMetrics {
                 }
             }
         });
-        self.flusher.spawn(move |cancel| async move {
-            let mut ticker = tokio::time::interval(every);
-            ticker.tick().await;
-            loop {
-                tokio::select! {
-                    _ = ticker.tick() => { let _ = inner.flush().await; }
-                    () = cancel.cancelled() => return,
-                }
+        crate::periodic::flush_every(&self.flusher, every, move || {
+            let inner = inner.clone();
+            async move {
+                let _ = inner.flush().await;
             }
         });
         Ok(())

@@ -1,13 +1,12 @@
 //! What one GenAI span adds to its series, and the bounded table of series.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
 use super::live::GenAiCall;
 
 use super::config::Buckets;
-use super::facts::Facts;
+use super::facts::{Attr, Facts};
 
 /// An explicit-bucket histogram: `counts[i]` counts values in `(bounds[i-1], bounds[i]]`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -120,10 +119,13 @@ impl Table {
         add(values, call, buckets);
     }
 
-    fn find_or_insert(&mut self, key: &[Option<Cow<'_, str>>], now: u64) -> &mut Aggregates {
+    fn find_or_insert(&mut self, key: &[Option<Attr<'_>>], now: u64) -> &mut Aggregates {
         let mut hasher = Fnv(0xcbf2_9ce4_8422_2325);
         for part in key {
-            part.as_deref().hash(&mut hasher);
+            match part {
+                Some(a) => a.with_text(|t| Some(t).hash(&mut hasher)),
+                None => None::<&str>.hash(&mut hasher),
+            }
         }
         let hash = hasher.finish();
         let same = |s: &Series| {
@@ -131,14 +133,18 @@ impl Table {
                 && s.key
                     .iter()
                     .zip(key)
-                    .all(|(a, b)| a.as_deref() == b.as_deref())
+                    .all(|(stored, part)| match (stored, part) {
+                        (None, None) => true,
+                        (Some(s), Some(a)) => a.with_text(|t| t == s),
+                        _ => false,
+                    })
         };
         let found = self
             .index
             .get(&hash)
             .and_then(|slots| slots.iter().copied().find(|&i| same(&self.series[i])));
         // Measured only for a key not found (a new series), not on every span.
-        let key_bytes = || -> usize { key.iter().flatten().map(|p| p.len()).sum() };
+        let key_bytes = || -> usize { key.iter().flatten().map(|p| p.with_text(str::len)).sum() };
         let slot = match found {
             Some(i) => i,
             None if self.series.len() < self.max_series
@@ -148,7 +154,7 @@ impl Table {
                 self.series.push(Series {
                     key: key
                         .iter()
-                        .map(|p| p.as_deref().map(str::to_string))
+                        .map(|p| p.map(|a| a.with_text(str::to_string)))
                         .collect(),
                     values: Aggregates {
                         start: now,

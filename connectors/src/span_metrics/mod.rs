@@ -232,10 +232,7 @@ impl Inner {
     fn record(&self, request: &ExportTraceServiceRequest) {
         let c = &self.config;
         let now = llamacol_api::clock::unix_nanos();
-        let limit = c.aggregation_cardinality_limit;
         let divider = c.histogram.unit.divider();
-        let exemplars = c.exemplars.enabled;
-        let max_exemplars = usize::try_from(c.exemplars.max_per_data_point).unwrap_or(0);
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let mut overflowed = false;
         let mut matched = Vec::new();
@@ -263,42 +260,32 @@ impl Inner {
                         0.0
                     };
                     let (count, adjusted) = series::adjusted_count(&span.trace_state, random);
-                    let base = Base {
-                        service,
-                        span,
-                        scope: ss.scope.as_ref(),
-                        adjusted,
-                        instance_id: &self.instance_id,
+                    let one = OneSpan {
+                        config: c,
+                        base: Base {
+                            service,
+                            span,
+                            scope: ss.scope.as_ref(),
+                            adjusted,
+                            instance_id: &self.instance_id,
+                        },
+                        now,
+                        count,
+                        exemplar: (c.exemplars.enabled && !span.trace_id.is_empty()).then(|| {
+                            Exemplar {
+                                trace_id: span.trace_id.clone(),
+                                span_id: span.span_id.clone(),
+                                value: duration,
+                            }
+                        }),
                     };
-                    let exemplar = (exemplars && !span.trace_id.is_empty()).then(|| Exemplar {
-                        trace_id: span.trace_id.clone(),
-                        span_id: span.span_id.clone(),
-                        value: duration,
-                    });
-                    // calls
                     matched.clear();
                     self.dims
                         .matched(&span.attributes, &resource_lookup, &mut matched);
                     let common = matched.len();
                     self.calls_dims
                         .matched(&span.attributes, &resource_lookup, &mut matched);
-                    overflowed |= add(
-                        &mut resource.calls,
-                        c,
-                        &base,
-                        &matched,
-                        limit,
-                        now,
-                        exemplar.as_ref(),
-                        max_exemplars,
-                        || Aggregate::Count(0),
-                        |v| {
-                            if let Aggregate::Count(n) = v {
-                                *n += count;
-                            }
-                        },
-                    );
-                    // duration
+                    overflowed |= one.count(&mut resource.calls, &matched);
                     if !c.histogram.disable {
                         matched.truncate(common);
                         self.duration_dims.matched(
@@ -306,25 +293,18 @@ impl Inner {
                             &resource_lookup,
                             &mut matched,
                         );
-                        let bounds = &self.bounds;
-                        overflowed |= add(
+                        overflowed |= one.add(
                             &mut resource.durations,
-                            c,
-                            &base,
                             &matched,
-                            limit,
-                            now,
-                            exemplar.as_ref(),
-                            max_exemplars,
                             || self.new_histogram(),
                             |v| {
                                 if let Aggregate::Histogram(h) = v {
-                                    h.observe(bounds, duration, count);
+                                    h.observe(&self.bounds, duration, count);
                                 }
                             },
                         );
                     }
-                    // events: dimensions read from the span, then the resource's and
+                    // Events: dimensions read from the span, then the resource's and
                     // the event's attributes (the event's win).
                     if c.events.enabled {
                         for event in &span.events {
@@ -335,28 +315,14 @@ impl Inner {
                                 .matched(&span.attributes, &both, &mut event_matched);
                             self.event_dims
                                 .matched(&span.attributes, &both, &mut event_matched);
-                            overflowed |= add(
-                                &mut resource.events,
-                                c,
-                                &base,
-                                &event_matched,
-                                limit,
-                                now,
-                                exemplar.as_ref(),
-                                max_exemplars,
-                                || Aggregate::Count(0),
-                                |v| {
-                                    if let Aggregate::Count(n) = v {
-                                        *n += count;
-                                    }
-                                },
-                            );
+                            overflowed |= one.count(&mut resource.events, &event_matched);
                         }
                     }
                 }
             }
         }
         drop(state);
+        let limit = c.aggregation_cardinality_limit;
         if overflowed && self.overflow_said.is_new("overflow") {
             tracing::warn!(connector = %self.id, limit, "more series than aggregation_cardinality_limit: further ones are counted in one series with otel.metric.overflow=true (logged once)");
         }
@@ -386,18 +352,14 @@ impl Inner {
         if request.resource_metrics.is_empty() {
             return Ok(());
         }
-        match self.next.consume(Batch::from(request)).await {
-            Ok(()) => {
-                self.refused_said.cleared();
-                Ok(())
-            }
-            Err(e) => {
-                if self.refused_said.is_new("refused") {
-                    tracing::warn!(connector = %self.id, error = %e, "span metrics refused downstream (logged once until one succeeds)");
-                }
-                Err(e)
-            }
-        }
+        crate::periodic::hand_on(
+            &self.next,
+            request,
+            &self.refused_said,
+            &self.id,
+            "span metrics refused downstream",
+        )
+        .await
     }
 
     /// After a flush: delta starts over; cumulative clears exemplars and expires what was
@@ -424,33 +386,57 @@ impl Inner {
     }
 }
 
-/// Adds one span to the series of `map` its key names; whether it went to the overflow
-/// series.
-#[allow(clippy::too_many_arguments)]
-fn add(
-    map: &mut table::SeriesMap,
-    config: &SpanMetricsConfig,
-    base: &Base<'_>,
-    matched: &[(&str, &llamacol_api::otlp::common::v1::any_value::Value)],
-    limit: usize,
+/// One span, as every series it counts in sees it.
+struct OneSpan<'a> {
+    config: &'a SpanMetricsConfig,
+    base: Base<'a>,
     now: u64,
-    exemplar: Option<&Exemplar>,
-    max_exemplars: usize,
-    new: impl FnOnce() -> Aggregate,
-    update: impl FnOnce(&mut Aggregate),
-) -> bool {
-    let (key, _) = series::key_and_attributes(config, base, matched, false);
-    let (s, overflow): (&mut Series, bool) = map.get_or_create(&key, limit, now, || {
-        let (_, attributes) = series::key_and_attributes(config, base, matched, true);
-        (attributes, new())
-    });
-    update(&mut s.value);
-    if let Some(e) = exemplar.filter(|_| !overflow) {
-        if s.exemplars.len() < max_exemplars {
-            s.exemplars.push(e.clone());
-        }
+    /// Spans it stands for.
+    count: u64,
+    exemplar: Option<Exemplar>,
+}
+
+impl OneSpan<'_> {
+    /// Counts it in the series of `map` that `matched` names; whether that was the
+    /// overflow series.
+    fn count(&self, map: &mut table::SeriesMap, matched: &[(&str, &AnyValueKind)]) -> bool {
+        let count = self.count;
+        self.add(
+            map,
+            matched,
+            || Aggregate::Count(0),
+            |v| {
+                if let Aggregate::Count(n) = v {
+                    *n += count;
+                }
+            },
+        )
     }
-    overflow
+
+    /// Adds it to the series of `map` that `matched` names (made by `new` when new).
+    fn add(
+        &self,
+        map: &mut table::SeriesMap,
+        matched: &[(&str, &AnyValueKind)],
+        new: impl FnOnce() -> Aggregate,
+        update: impl FnOnce(&mut Aggregate),
+    ) -> bool {
+        let c = self.config;
+        let (key, _) = series::key_and_attributes(c, &self.base, matched, false);
+        let (s, overflow): (&mut Series, bool) =
+            map.get_or_create(&key, c.aggregation_cardinality_limit, self.now, || {
+                let (_, attributes) = series::key_and_attributes(c, &self.base, matched, true);
+                (attributes, new())
+            });
+        update(&mut s.value);
+        let max = usize::try_from(c.exemplars.max_per_data_point).unwrap_or(0);
+        if let Some(e) = self.exemplar.as_ref().filter(|_| !overflow) {
+            if s.exemplars.len() < max {
+                s.exemplars.push(e.clone());
+            }
+        }
+        overflow
+    }
 }
 
 /// Start times: a series' own start (cumulative), or its previous flush (delta, from a
@@ -507,14 +493,10 @@ impl Connector for SpanMetrics {
     async fn start(&self) -> Result<(), BoxError> {
         let inner = self.inner.clone();
         let every = inner.config.metrics_flush_interval;
-        self.flusher.spawn(move |cancel| async move {
-            let mut ticker = tokio::time::interval(every);
-            ticker.tick().await;
-            loop {
-                tokio::select! {
-                    _ = ticker.tick() => { let _ = inner.flush().await; }
-                    () = cancel.cancelled() => return,
-                }
+        crate::periodic::flush_every(&self.flusher, every, move || {
+            let inner = inner.clone();
+            async move {
+                let _ = inner.flush().await;
             }
         });
         Ok(())

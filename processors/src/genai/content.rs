@@ -87,7 +87,7 @@ pub static CONTENT_KEYS: &[&str] = &[
 ];
 
 /// Keys under these hold content (indexed messages, documents, embeddings).
-const CONTENT_PREFIXES: [&str; 10] = [
+pub const CONTENT_PREFIXES: [&str; 10] = [
     "llm.input_messages.",
     "llm.output_messages.",
     "llm.prompts.",
@@ -112,24 +112,7 @@ const EVENT_CONTENT_KEYS: [&str; 6] = [
 ];
 
 pub fn is_content(key: &str) -> bool {
-    // Every content key starts with one of these letters: most keys stop here.
-    if !matches!(
-        key.as_bytes().first(),
-        Some(b'a' | b'd' | b'e' | b'g' | b'i' | b'l' | b'm' | b'o' | b'p' | b'r' | b't' | b'v')
-    ) {
-        return false;
-    }
-    CONTENT_KEYS.binary_search(&key).is_ok()
-        || CONTENT_PREFIXES.iter().any(|p| key.starts_with(p))
-        || indexed(key, "gen_ai.prompt.")
-        || indexed(key, "gen_ai.completion.")
-}
-
-/// `<prefix><digit>...`: OpenLLMetry's indexed prompts and completions (and not, say, the
-/// conventions' `gen_ai.prompt.name`).
-fn indexed(key: &str, prefix: &str) -> bool {
-    key.strip_prefix(prefix)
-        .is_some_and(|rest| rest.as_bytes().first().is_some_and(u8::is_ascii_digit))
+    super::keys::class(key) & super::keys::CONTENT != 0
 }
 
 /// Content of an attribute of a GenAI event.

@@ -18,7 +18,7 @@ pub enum Identities {
 }
 
 /// Identifier keys, after mapping.
-const IDENTITY_KEYS: [&str; 9] = [
+pub const IDENTITY_KEYS: [&str; 9] = [
     "user.id",
     "user.email",
     "user.name",
@@ -32,7 +32,7 @@ const IDENTITY_KEYS: [&str; 9] = [
 
 /// Traceloop's association properties are the application's own labels; these are the
 /// names its documentation gives user and session ids.
-const ASSOCIATION_PREFIX: &str = "traceloop.association.properties.";
+pub const ASSOCIATION_PREFIX: &str = "traceloop.association.properties.";
 const ASSOCIATION_IDENTITIES: [&str; 4] = ["user_id", "session_id", "chat_id", "conversation_id"];
 
 pub fn is_identity(key: &str) -> bool {
@@ -61,11 +61,12 @@ impl IdentityPolicy {
     }
 
     pub fn apply(&self, attrs: &mut Vec<KeyValue>) {
-        if !attrs.iter().any(|kv| is_identity(&kv.key)) {
+        let identity = |key: &str| super::keys::class(key) & super::keys::IDENTITY != 0;
+        if !attrs.iter().any(|kv| identity(&kv.key)) {
             return;
         }
         attrs.retain_mut(|kv| {
-            if !is_identity(&kv.key) {
+            if !identity(&kv.key) {
                 return true;
             }
             let text = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {

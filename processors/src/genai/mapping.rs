@@ -151,23 +151,16 @@ pub static RULES: &[Rule] = &[
     rule(OPENLIT, "gen_ai.client.token.usage", "", Derive),
 ];
 
-/// Open-addressing table of the rows' keys (FNV-1a, linear probing): every attribute of
-/// every span is looked up, and most are not legacy keys, so a miss must be cheap.
+/// Open-addressing table of the rows' keys (`keys::key_hash`, linear probing): every
+/// attribute of every span is looked up, and most are not legacy keys, so a miss must be
+/// cheap.
 const SLOTS: usize = 256;
-
-fn fnv(key: &str) -> usize {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in key.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    h as usize
-}
 
 /// Slot -> row + 1 (0: empty).
 static TABLE: std::sync::LazyLock<[u8; SLOTS]> = std::sync::LazyLock::new(|| {
     let mut table = [0u8; SLOTS];
     for (row, rule) in RULES.iter().enumerate() {
-        let mut slot = fnv(rule.from) % SLOTS;
+        let mut slot = super::keys::key_hash(rule.from.as_bytes()) % SLOTS;
         while table[slot] != 0 {
             slot = (slot + 1) % SLOTS;
         }
@@ -176,27 +169,19 @@ static TABLE: std::sync::LazyLock<[u8; SLOTS]> = std::sync::LazyLock::new(|| {
     table
 });
 
-/// Every legacy key starts with one of these (a test keeps it so).
-const LEGACY_PREFIXES: [&str; 9] = [
-    "gen_ai.",
-    "llm.",
-    "openinference.",
-    "embedding.",
-    "reranker.",
-    "tool.",
-    "agent.",
-    "session.",
-    "traceloop.",
-];
-
 /// The row for `key`, if it is a legacy key.
 pub fn lookup(key: &str) -> Option<(usize, &'static Rule)> {
     // Every legacy key starts with one of these: a cheap test before hashing.
-    if !LEGACY_PREFIXES.iter().any(|p| key.starts_with(p)) {
+    // Every legacy key starts with one of these letters (the lookup test finds every
+    // row): a cheaper test than hashing.
+    if !matches!(
+        key.as_bytes().first(),
+        Some(b'g' | b'l' | b'o' | b'e' | b'r' | b't' | b'a' | b's')
+    ) {
         return None;
     }
     let table = &*TABLE;
-    let mut slot = fnv(key) % SLOTS;
+    let mut slot = super::keys::key_hash(key.as_bytes()) % SLOTS;
     loop {
         let row = usize::from(table[slot]).checked_sub(1)?;
         if RULES[row].from == key {

@@ -9,6 +9,7 @@ mod config;
 pub mod content;
 pub mod identity;
 pub mod kept;
+mod keys;
 pub mod mapping;
 mod node;
 mod normalize;
