@@ -35,13 +35,18 @@ pub fn builtins() -> Registry {
         .processor(llamacol_processors::resource::factory())
         // exporters
         .exporter(llamacol_exporters::otlp::factory())
+        .exporter(llamacol_exporters::otlp::factory_grpc())
+        .exporter(llamacol_exporters::otlp::factory_http())
+        .exporter(llamacol_exporters::otlp::factory_otlphttp())
         .exporter(llamacol_exporters::jaeger::factory())
         .exporter(llamacol_exporters::graphistry::factory())
         .exporter(llamacol_exporters::loadbalancing::factory())
+        .exporter(llamacol_exporters::loadbalancing::factory_load_balancing())
         .exporter(llamacol_exporters::parquet::factory())
         .exporter(llamacol_exporters::prometheus::pull::factory())
         .exporter(llamacol_exporters::prometheus::remote_write::factory())
         .exporter(llamacol_exporters::debug::factory())
+        .exporter(llamacol_exporters::debug::factory_logging())
         .exporter(llamacol_exporters::file::factory())
         // connectors
         .connector(llamacol_connectors::forward::factory())

@@ -24,13 +24,24 @@ impl ComponentId {
             Some((t, n)) => (t, Some(n)),
             None => (s, None),
         };
-        let valid = |part: &str| {
+        // The Collector's rules: a type is letters, digits and `_` (we also take `-` and
+        // `.`); a name is anything but spaces, control characters and symbols, so it may
+        // hold `/` itself (`transform/otlp/x` is type `transform`, name `otlp/x`).
+        let valid_type = |part: &str| {
             !part.is_empty()
                 && part
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
         };
-        if !valid(type_name) || name.is_some_and(|n| !valid(n)) {
+        let valid_name = |part: &str| {
+            !part.is_empty()
+                && part.chars().all(|c| {
+                    !c.is_whitespace()
+                        && !c.is_control()
+                        && !matches!(c, '$' | '+' | '<' | '=' | '>' | '^' | '`' | '|' | '~')
+                })
+        };
+        if !valid_type(type_name) || name.is_some_and(|n| !valid_name(n)) {
             return Err(InvalidComponentId(s.to_string()));
         }
         Ok(ComponentId {
@@ -43,7 +54,7 @@ impl ComponentId {
 /// A component id that is not `type` or `type/name`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "invalid component id `{0}`: use `type` or `type/name` with letters, digits, `_`, `-` or `.`"
+    "invalid component id `{0}`: use `type` or `type/name`, the type of letters, digits, `_`, `-` or `.`, the name without spaces or symbols"
 )]
 pub struct InvalidComponentId(pub String);
 

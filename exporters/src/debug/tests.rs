@@ -44,3 +44,40 @@ fn detailed_prints_the_whole_batch_as_otlp_json() {
         "log 0"
     );
 }
+
+/// The Collector's sampling: per second, the first `sampling_initial` batches, then every
+/// `sampling_thereafter`-th (the debugexporter testdata's 10 and 50).
+#[test]
+fn sampling_prints_the_first_batches_of_a_second_then_every_nth() {
+    let mut s = super::Sampler {
+        initial: 10,
+        thereafter: 50,
+        second: 0,
+        seen: 0,
+    };
+    let printed: Vec<u64> = (1..=200).filter(|_| s.admit(7)).collect::<Vec<_>>();
+    assert_eq!(printed.len(), 10 + 190 / 50);
+    assert!(s.admit(8), "a new second starts over");
+}
+
+#[test]
+fn the_logging_exporters_loglevel_becomes_a_verbosity() {
+    use super::config::{LogLevel, LoggingConfig};
+    let logging = LoggingConfig {
+        loglevel: Some(LogLevel::Debug),
+        sampling_initial: Some(5),
+        sampling_thereafter: Some(200),
+        ..LoggingConfig::default()
+    };
+    let debug = logging.as_debug();
+    assert_eq!(debug.verbosity, Verbosity::Detailed);
+    assert_eq!(
+        (debug.sampling_initial, debug.sampling_thereafter),
+        (5, 200)
+    );
+    let info = LoggingConfig {
+        loglevel: Some(LogLevel::Info),
+        ..LoggingConfig::default()
+    };
+    assert_eq!(info.as_debug().verbosity, Verbosity::Normal);
+}

@@ -169,3 +169,43 @@ pub fn auth_claim(auth: Option<&llamacol_api::auth::AuthConfig>, path: &str) -> 
     .into_iter()
     .collect()
 }
+
+/// The Collector's `otlp_http` / `otlphttp` exporter: this config with `protocol: http`
+/// when the block names none.
+#[derive(Debug, Clone)]
+pub struct OtlpHttpExporterConfig(pub OtlpExporterConfig);
+
+impl Default for OtlpHttpExporterConfig {
+    fn default() -> Self {
+        OtlpHttpExporterConfig(OtlpExporterConfig {
+            protocol: Protocol::Http,
+            ..OtlpExporterConfig::default()
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for OtlpHttpExporterConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut value = llamacol_api::serde_yaml::Value::deserialize(d)?;
+        if let Some(map) = value.as_mapping_mut() {
+            let key = llamacol_api::serde_yaml::Value::from("protocol");
+            if !map.contains_key(&key) {
+                map.insert(key, "http".into());
+            }
+        }
+        OtlpExporterConfig::deserialize(value)
+            .map(OtlpHttpExporterConfig)
+            .map_err(D::Error::custom)
+    }
+}
+
+impl ComponentConfig for OtlpHttpExporterConfig {
+    fn authenticators(&self) -> Vec<Listen> {
+        self.0.authenticators()
+    }
+
+    fn validate(&self) -> Vec<Issue> {
+        self.0.validate()
+    }
+}

@@ -15,7 +15,9 @@ use llamacol_api::{
     Batch, BoxError, BuildContext, ConsumeError, Exporter, ExporterFactory, Signal,
 };
 
-pub use config::{auth_claim, Compression, Encoding, OtlpExporterConfig, Protocol};
+pub use config::{
+    auth_claim, Compression, Encoding, OtlpExporterConfig, OtlpHttpExporterConfig, Protocol,
+};
 use llamacol_api::auth::Authenticator;
 
 pub fn factory() -> ExporterFactory {
@@ -27,10 +29,47 @@ pub fn factory() -> ExporterFactory {
     }
 }
 
+/// The same exporter under the Collector's current name for its gRPC one (v0.161.0
+/// renamed `otlp` to `otlp_grpc` and keeps `otlp` as an alias; so does llamacol).
+pub fn factory_grpc() -> ExporterFactory {
+    ExporterFactory {
+        type_name: "otlp_grpc",
+        ..factory()
+    }
+}
+
+/// The Collector's OTLP/HTTP exporter, `otlp_http` (v0.161.0; `otlphttp` before): this
+/// exporter with `protocol: http` unless the block says otherwise.
+pub fn factory_http() -> ExporterFactory {
+    ExporterFactory {
+        type_name: "otlp_http",
+        signals: &Signal::ALL,
+        config: ConfigSpec::of::<OtlpHttpExporterConfig>(),
+        build: build_http,
+    }
+}
+
+/// [`factory_http`] under its previous name.
+pub fn factory_otlphttp() -> ExporterFactory {
+    ExporterFactory {
+        type_name: "otlphttp",
+        ..factory_http()
+    }
+}
+
 fn build(ctx: &BuildContext, block: &Value) -> Result<Arc<dyn Exporter>, BoxError> {
     let config = parse_block::<OtlpExporterConfig>(block)?;
+    start(ctx, &config)
+}
+
+fn build_http(ctx: &BuildContext, block: &Value) -> Result<Arc<dyn Exporter>, BoxError> {
+    let config = parse_block::<OtlpHttpExporterConfig>(block)?;
+    start(ctx, &config.0)
+}
+
+fn start(ctx: &BuildContext, config: &OtlpExporterConfig) -> Result<Arc<dyn Exporter>, BoxError> {
     let auth = ctx.auth.resolve(config.auth.as_ref())?;
-    Ok(Arc::new(sender(ctx.id.to_string(), &config, auth)?))
+    Ok(Arc::new(sender(ctx.id.to_string(), config, auth)?))
 }
 
 /// An OTLP sender for `config` (also what `loadbalancing` builds for each backend),

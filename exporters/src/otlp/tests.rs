@@ -450,3 +450,32 @@ fn header_values_never_show_in_debug_output() {
         "{shown}"
     );
 }
+
+/// `otlp_http` / `otlphttp` are this exporter over HTTP unless the block says otherwise.
+#[test]
+fn the_http_type_names_mean_protocol_http() {
+    use llamacol_api::config::parse_block;
+    let block: llamacol_api::serde_yaml::Value =
+        llamacol_api::serde_yaml::from_str("endpoint: https://example.com:4318").expect("yaml");
+    let http = parse_block::<super::OtlpHttpExporterConfig>(&block).expect("config");
+    assert_eq!(http.0.protocol, super::Protocol::Http);
+    assert_eq!(
+        http.0.request_limit(),
+        Some(super::config::HTTP_MAX_REQUEST)
+    );
+    let grpc_block: llamacol_api::serde_yaml::Value =
+        llamacol_api::serde_yaml::from_str("{endpoint: 'h:4317', protocol: grpc}").expect("yaml");
+    let told = parse_block::<super::OtlpHttpExporterConfig>(&grpc_block).expect("config");
+    assert_eq!(told.0.protocol, super::Protocol::Grpc);
+    assert_eq!(
+        llamacol_api::config::parse::<super::OtlpHttpExporterConfig>(
+            &llamacol_api::serde_yaml::Value::Null
+        )
+        .expect("default")
+        .0
+        .protocol,
+        super::Protocol::Http
+    );
+    assert_eq!(super::factory_otlphttp().type_name, "otlphttp");
+    assert_eq!(super::factory_http().type_name, "otlp_http");
+}

@@ -376,6 +376,12 @@ impl Checker<'_> {
                 );
                 continue;
             };
+            if kind == Kind::Exporter && id.type_name == "logging" {
+                self.diagnostics.push(Diagnostic::warning(
+                    path.clone(),
+                    "the `logging` exporter is deprecated (the Collector removed it in v0.111.0); it runs as `debug`: rename it to `debug` and `loglevel` to `verbosity`",
+                ));
+            }
             let factory_block = if kind == Kind::Exporter {
                 without_exporter_keys(block)
             } else {

@@ -1,0 +1,118 @@
+//! Configs from the Collector's own docs and testdata (origins in each file's header and
+//! in tests/testdata/collector-docs/README.md) load as they are: the current type names
+//! (`otlp_grpc`, `otlp_http`, `load_balancing`, `span_metrics`) and the previous ones
+//! (`otlp`, `otlphttp`, `loadbalancing`, `spanmetrics`), the deprecated `logging` exporter
+//! (as `debug`, with a warning), the debug exporter's sampling and output keys, ids with
+//! `/` in the name, and `${VAR}` / `${file:...}` references. `otlphttp` sends OTLP/HTTP.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{lines, spans, validate, Collector};
+
+const DIR: &str = "tests/testdata/collector-docs";
+
+#[test]
+fn every_collector_docs_config_validates() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (cert, key) = (dir.path().join("file.cert"), dir.path().join("file.key"));
+    std::fs::write(&cert, "").expect("cert");
+    std::fs::write(&key, "").expect("key");
+    let env = [
+        ("CERT_FILE", cert.to_str().unwrap_or_default()),
+        ("KEY_FILE", key.to_str().unwrap_or_default()),
+        ("LISTEN", "127.0.0.1:5317"),
+    ];
+    let mut checked = 0;
+    for entry in std::fs::read_dir(DIR).expect("dir") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let (valid, shown) = validate(&path, &env);
+        assert!(valid, "{}: {shown}", path.display());
+        let deprecated = shown.contains("the `logging` exporter is deprecated");
+        assert_eq!(
+            deprecated,
+            path.ends_with("logging.yaml"),
+            "{}: {shown}",
+            path.display()
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 6);
+}
+
+#[test]
+fn the_debug_exporters_checks_are_the_collectors() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = dir.path().join("c.yaml");
+    std::fs::write(
+        &config,
+        "receivers: {otlp: {protocols: {grpc: }}}\n\
+         exporters:\n  debug: {output_paths: [stdout]}\n  debug/2: {use_internal_logger: false, output_paths: []}\n\
+         service: {pipelines: {traces: {receivers: [otlp], exporters: [debug, debug/2]}}}\n",
+    )
+    .expect("write");
+    let (valid, shown) = validate(&config, &[]);
+    assert!(!valid);
+    assert!(
+        shown.contains("output_paths is not supported when use_internal_logger is true"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("must not be empty when use_internal_logger is false"),
+        "{shown}"
+    );
+}
+
+/// `otlphttp` is the OTLP exporter over HTTP: a second llamacol with only an HTTP
+/// receiver gets what the first one sends.
+#[test]
+fn otlphttp_sends_otlp_over_http() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let receiver_config = dir.path().join("receiver.yaml");
+    std::fs::write(
+        &receiver_config,
+        "receivers: {otlp: {protocols: {http: {endpoint: \"${env:LLAMACOL_OTLP_HTTP_ENDPOINT}\"}}}}\n\
+         exporters: {file: {path: \"${env:LLAMACOL_FILE_PATH}\"}}\n\
+         service:\n  telemetry: {admin: {endpoint: \"${env:LLAMACOL_ADMIN_ENDPOINT}\"}}\n  pipelines: {traces: {receivers: [otlp], exporters: [file]}}\n",
+    )
+    .expect("write");
+    let mut receiving = Collector::start(&receiver_config.to_string_lossy());
+    let config = dir.path().join("sender.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "receivers: {{otlp: {{protocols: {{http: {{endpoint: \"${{env:LLAMACOL_OTLP_HTTP_ENDPOINT}}\"}}}}}}}}\n\
+             exporters: {{otlphttp: {{endpoint: \"http://127.0.0.1:{}\"}}}}\n\
+             service:\n  telemetry: {{admin: {{endpoint: \"${{env:LLAMACOL_ADMIN_ENDPOINT}}\"}}}}\n  pipelines: {{traces: {{receivers: [otlp], exporters: [otlphttp]}}}}\n",
+            receiving.http
+        ),
+    )
+    .expect("write");
+    let mut sending = Collector::start(&config.to_string_lossy());
+    let body = std::fs::read("testdata/otlp-json/trace.json").expect("trace.json");
+    let status = reqwest::blocking::Client::new()
+        .post(format!("http://127.0.0.1:{}/v1/traces", sending.http))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .expect("post")
+        .status();
+    assert!(status.is_success(), "{status}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while spans(&lines(Path::new(&receiving.file))).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "nothing arrived: {}\n{}",
+            sending.stderr(),
+            receiving.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    sending.terminate();
+    receiving.terminate();
+}
