@@ -44,7 +44,7 @@ fn block(kind: Kind, type_name: &str, dir: &std::path::Path) -> String {
         (Kind::Exporter, "prometheus") => {
             format!("{{endpoint: \"127.0.0.1:{}\"}}", free_port())
         }
-        (Kind::Exporter, "loadbalancing") => format!(
+        (Kind::Exporter, "loadbalancing" | "load_balancing") => format!(
             "{{resolver: {{static: {{hostnames: [\"127.0.0.1:{}\"]}}}}, protocol: {{otlp: {{tls: {{insecure: true}}, timeout: 1s}}}}}}",
             free_port()
         ),
@@ -54,8 +54,12 @@ fn block(kind: Kind, type_name: &str, dir: &std::path::Path) -> String {
         ),
         // Exports to a port nothing listens on: start and shutdown must still be clean
         // (what it took is retried to the deadline, then counted).
-        (Kind::Exporter, "otlp") | (Kind::Exporter, "jaeger") => format!(
+        (Kind::Exporter, "otlp" | "otlp_grpc" | "jaeger") => format!(
             "{{endpoint: \"127.0.0.1:{}\", tls: {{insecure: true}}, timeout: 1s}}",
+            free_port()
+        ),
+        (Kind::Exporter, "otlp_http" | "otlphttp") => format!(
+            "{{endpoint: \"http://127.0.0.1:{}\", timeout: 1s}}",
             free_port()
         ),
         (Kind::Extension, "file_storage") => format!(
