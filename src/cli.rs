@@ -1,6 +1,5 @@
 //! Command line: `run` (default), `validate`, `components`.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -17,9 +16,15 @@ use crate::DEFAULT_CONFIG;
     about = "Telemetry pipeline for GPU nodes serving LLMs (OpenTelemetry Collector style)"
 )]
 pub struct Cli {
-    /// Config file; repeat to merge several in order (later files win).
+    /// Config: a file path, or a URI as the Collector takes them (`file:path`, `env:VAR`
+    /// holding YAML, `yaml:key::path: value`); repeat to merge several in order (later
+    /// ones win).
     #[arg(short = 'c', long = "config", global = true)]
-    pub config: Vec<PathBuf>,
+    pub config: Vec<String>,
+    /// One value, set over the configs: `key::path=value` (the Collector's form; `.`
+    /// also separates keys when there is no `::`), e.g. `--set processors::batch::timeout=2s`.
+    #[arg(long = "set", global = true)]
+    pub set: Vec<String>,
     /// Log filter: trace, debug, info, warn, error, or a tracing directive. Overrides
     /// `service.telemetry.logs.level`.
     #[arg(long, global = true)]
@@ -77,25 +82,92 @@ pub fn main_with_args(cli: Cli, registry: Registry) -> ExitCode {
     }
 }
 
-/// Reads the files named by `-c`, or the embedded default.
+/// Reads what `-c` names (files and URIs), or the embedded default, then `--set`.
 pub(crate) fn sources(cli: &Cli) -> Result<Vec<ConfigText>, String> {
-    if cli.config.is_empty() {
-        return Ok(vec![ConfigText {
+    let mut out = if cli.config.is_empty() {
+        vec![ConfigText {
             name: "<embedded default config>".into(),
             text: DEFAULT_CONFIG.into(),
-        }]);
+        }]
+    } else {
+        cli.config
+            .iter()
+            .map(|uri| config_uri(uri))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    for set in &cli.set {
+        out.push(set_option(set)?);
     }
-    cli.config
-        .iter()
-        .map(|path| {
-            std::fs::read_to_string(path)
-                .map(|text| ConfigText {
-                    name: path.display().to_string(),
-                    text,
-                })
-                .map_err(|e| format!("error: cannot read config file `{}`: {e}", path.display()))
+    Ok(out)
+}
+
+/// One `-c` value: `file:path`, `env:VAR` (YAML in a variable), `yaml:a::b: value`, or a
+/// plain path.
+fn config_uri(uri: &str) -> Result<ConfigText, String> {
+    if let Some(var) = uri.strip_prefix("env:") {
+        return std::env::var(var)
+            .map(|text| ConfigText {
+                name: format!("env:{var}"),
+                text,
+            })
+            .map_err(|_| {
+                format!("error: --config {uri}: environment variable `{var}` is not set")
+            });
+    }
+    if let Some(inline) = uri.strip_prefix("yaml:") {
+        // The Collector's yaml provider: `a::b::c: value` is `{a: {b: {c: value}}}`.
+        let (path, value) = inline
+            .split_once(": ")
+            .or_else(|| inline.split_once(':').filter(|(p, _)| !p.ends_with(':')))
+            .ok_or_else(|| format!("error: --config {uri}: expected `yaml:key::path: value`"))?;
+        return Ok(ConfigText {
+            name: uri.to_string(),
+            text: nested_yaml(&path.split("::").collect::<Vec<_>>(), value.trim()),
+        });
+    }
+    let path = uri.strip_prefix("file:").unwrap_or(uri);
+    std::fs::read_to_string(path)
+        .map(|text| ConfigText {
+            name: path.to_string(),
+            text,
         })
-        .collect()
+        .map_err(|e| format!("error: cannot read config file `{path}`: {e}"))
+}
+
+/// `--set key::path=value` as a config merged over the others.
+fn set_option(set: &str) -> Result<ConfigText, String> {
+    let (key, value) = set
+        .split_once('=')
+        .ok_or_else(|| format!("error: --set {set}: expected `key::path=value`"))?;
+    let path: Vec<&str> = if key.contains("::") {
+        key.split("::").collect()
+    } else {
+        key.split('.').collect()
+    };
+    if path.iter().any(|p| p.is_empty()) {
+        return Err(format!("error: --set {set}: an empty key in `{key}`"));
+    }
+    Ok(ConfigText {
+        name: format!("--set {set}"),
+        text: nested_yaml(&path, value),
+    })
+}
+
+/// `{a: {b: value}}` as YAML text, the keys quoted, the value read as YAML.
+fn nested_yaml(path: &[&str], value: &str) -> String {
+    let mut text = String::new();
+    for (depth, key) in path.iter().enumerate() {
+        let quoted = serde_json::to_string(key).unwrap_or_default();
+        text.push_str(&"  ".repeat(depth));
+        text.push_str(&quoted);
+        text.push(':');
+        if depth + 1 == path.len() {
+            text.push(' ');
+            text.push_str(value);
+        }
+        text.push('\n');
+    }
+    text
 }
 
 /// The command line's log settings, else the config's, else `info` as text.

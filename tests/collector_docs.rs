@@ -116,3 +116,77 @@ fn otlphttp_sends_otlp_over_http() {
     sending.terminate();
     receiving.terminate();
 }
+
+/// `--config` takes the Collector's URIs (`file:`, `env:`, `yaml:`) and `--set` sets one
+/// value over them, later ones winning; a missing variable or a bad `--set` says which.
+#[test]
+fn config_uris_and_set_merge_in_order() {
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_llamacol"))
+            .args(args)
+            .envs(env.iter().copied())
+            .output()
+            .expect("llamacol");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let base = "receivers: {otlp: {protocols: {grpc: {endpoint: 127.0.0.1:5999}}}}\n\
+                exporters: {debug: }\n\
+                service: {pipelines: {traces: {receivers: [otlp], exporters: [debug]}}}\n";
+    let (ok, shown) = run(
+        &[
+            "validate",
+            "-c",
+            "env:LLAMACOL_TEST_CONFIG",
+            "-c",
+            "yaml:exporters::debug::verbosity: detailed",
+            "--set",
+            "exporters::debug::sampling_initial=5",
+            "--set",
+            "processors.batch.timeout=2s",
+        ],
+        &[("LLAMACOL_TEST_CONFIG", base)],
+    );
+    // The batch processor is defined by --set but in no pipeline: a warning, still valid.
+    assert!(ok, "{shown}");
+    assert!(
+        shown.contains("processor `batch` is defined but not used"),
+        "{shown}"
+    );
+    // Later values win: verbosity set twice, the second one wrong.
+    let (ok, shown) = run(
+        &[
+            "validate",
+            "-c",
+            "env:LLAMACOL_TEST_CONFIG",
+            "--set",
+            "exporters::debug::verbosity=loud",
+        ],
+        &[("LLAMACOL_TEST_CONFIG", base)],
+    );
+    assert!(
+        !ok && shown.contains("exporters.debug.verbosity"),
+        "{shown}"
+    );
+    let (ok, shown) = run(&["validate", "-c", "env:LLAMACOL_NOT_SET_ANYWHERE"], &[]);
+    assert!(
+        !ok && shown.contains("`LLAMACOL_NOT_SET_ANYWHERE` is not set"),
+        "{shown}"
+    );
+    let (ok, shown) = run(
+        &[
+            "validate",
+            "-c",
+            "file:tests/testdata/collector-docs/otlp_http.yaml",
+            "--set",
+            "novalue",
+        ],
+        &[],
+    );
+    assert!(
+        !ok && shown.contains("expected `key::path=value`"),
+        "{shown}"
+    );
+}
