@@ -58,6 +58,7 @@ pub fn builtins() -> Registry {
         .extension(llamacol_extensions::health_check::factory())
         .extension(llamacol_extensions::bearertokenauth::factory())
         .extension(llamacol_extensions::basicauth::factory())
+        .extension(llamacol_extensions::zpages::factory())
 }
 
 /// Parses the command line and runs it (`run`, `validate`, `components`) over `registry`:

@@ -18,6 +18,9 @@ use crate::queue::QueueStorage;
 pub struct ExtensionContext {
     pub id: ComponentId,
     pub status: ServiceStatus,
+    /// The service's node context: what it runs (`service_info::ServiceInfo`), the live
+    /// page's board, shared values.
+    pub node: crate::NodeContext,
 }
 
 /// Whether the pipelines are running: true once every component started, false again

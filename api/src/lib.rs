@@ -31,6 +31,7 @@ pub mod queue;
 pub mod repeated;
 pub mod rpc_status;
 pub mod scrape;
+pub mod service_info;
 pub mod signal;
 pub mod split;
 pub mod stateful;

@@ -1,6 +1,6 @@
 //! llamacol-extensions: components outside pipelines that others use by id, one module
 //! folder per component (`file_storage` for persistent exporter queues, `health_check`,
-//! the authenticators `bearertokenauth` and `basicauth`).
+//! the authenticators `bearertokenauth` and `basicauth`, the `zpages` debug pages).
 //!
 //! Depends on `llamacol-api` only (never on the engine, receivers, processors or
 //! exporters): an extension offers what the API's traits ask for (`QueueStorage`,
@@ -13,3 +13,4 @@ pub mod health_check;
 #[cfg(test)]
 mod test_support;
 mod watched;
+pub mod zpages;

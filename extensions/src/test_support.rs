@@ -16,6 +16,7 @@ pub fn authenticator(factory: ExtensionFactory, yaml: &str) -> Arc<dyn Authentic
     let ctx = ExtensionContext {
         id: ComponentId::parse(factory.type_name).expect("id"),
         status: llamacol_api::extension::ServiceStatus::default(),
+        node: llamacol_api::NodeContext::new(),
     };
     (factory.build)(&ctx, &block)
         .expect("build")

@@ -18,6 +18,7 @@ fn build(
     let ctx = ExtensionContext {
         id: ComponentId::parse("health_check").expect("id"),
         status: telemetry.status(),
+        node: telemetry.node().clone(),
     };
     let block: serde_yaml::Value = serde_yaml::from_str(block).expect("yaml");
     (super::factory().build)(&ctx, &block).expect("builds")

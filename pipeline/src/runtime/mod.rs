@@ -52,6 +52,28 @@ pub struct Service {
     shutdown_timeout: Duration,
 }
 
+/// The config's pipelines and extensions, for the pages that show them (`zpages`).
+fn describe(config: &Config) -> llamacol_api::service_info::ServiceDescription {
+    use llamacol_api::service_info::{PipelineDescription, ServiceDescription};
+    let ids = |list: &[ComponentId]| list.iter().map(ToString::to_string).collect();
+    ServiceDescription {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        started: std::time::SystemTime::now(),
+        pipelines: config
+            .pipelines
+            .iter()
+            .map(|p| PipelineDescription {
+                id: p.id.clone(),
+                signal: p.signal.to_string(),
+                receivers: ids(&p.receivers),
+                processors: ids(&p.processors),
+                exporters: ids(&p.exporters),
+            })
+            .collect(),
+        extensions: ids(&config.service_extensions),
+    }
+}
+
 /// What went wrong during shutdown (the process still exits 0: data losses are counted).
 #[derive(Debug, Default)]
 pub struct ShutdownReport {
@@ -65,6 +87,8 @@ impl Service {
         telemetry: Arc<Telemetry>,
     ) -> Result<Service, ComponentError> {
         let node = telemetry.node().clone();
+        node.shared::<llamacol_api::service_info::ServiceInfo>()
+            .set(describe(config));
         let mut extensions = Vec::new();
         for id in &config.service_extensions {
             let factory = registry
@@ -74,6 +98,7 @@ impl Service {
             let ctx = ExtensionContext {
                 id: id.clone(),
                 status: telemetry.status(),
+                node: node.clone(),
             };
             let extension =
                 (factory.build)(&ctx, &block).map_err(|e| failed(Kind::Extension, id, e))?;
