@@ -59,6 +59,7 @@ pub fn builtins() -> Registry {
         .extension(llamacol_extensions::bearertokenauth::factory())
         .extension(llamacol_extensions::basicauth::factory())
         .extension(llamacol_extensions::zpages::factory())
+        .extension(llamacol_extensions::pprof::factory())
 }
 
 /// Parses the command line and runs it (`run`, `validate`, `components`) over `registry`:

@@ -42,7 +42,7 @@ fn every_collector_docs_config_validates() {
         );
         checked += 1;
     }
-    assert_eq!(checked, 7);
+    assert_eq!(checked, 8);
 }
 
 #[test]
