@@ -354,17 +354,12 @@ impl Checker<'_> {
             };
             let Some((signals, spec)) = self.registry.lookup(kind, &id.type_name) else {
                 let known = self.registry.types(kind);
-                let message = match not_offered(kind, &id.type_name) {
-                    Some(instead) => instead.to_string(),
-                    None => {
-                        let hint = suggestion(&id.type_name, known.iter().copied());
-                        format!(
-                            "unknown {kind} type `{}`{hint}; known {kind}s: {} (`llamacol components` lists them)",
-                            id.type_name,
-                            known.join(", ")
-                        )
-                    }
-                };
+                let hint = suggestion(&id.type_name, known.iter().copied());
+                let message = format!(
+                    "unknown {kind} type `{}`{hint}; known {kind}s: {} (`llamacol components` lists them)",
+                    id.type_name,
+                    known.join(", ")
+                );
                 self.error(path, message);
                 defined.insert(
                     (kind, key),
@@ -778,14 +773,6 @@ fn used_keys<'d>(
 }
 
 /// Collector components llamacol does not offer, and what it offers instead.
-fn not_offered(kind: Kind, type_name: &str) -> Option<&'static str> {
-    match (kind, type_name) {
-        (Kind::Extension, "pprof") => Some("llamacol has no `pprof` extension (it serves Go's runtime profiler, and llamacol is not a Go program): profile llamacol with `perf record -p <pid>`, and read its own counters at the admin server's `/metrics` and `/debug/pipelines`; remove `pprof` from `extensions` and `service.extensions`"),
-        (Kind::Extension, "zpages") => Some("llamacol has no `zpages` extension: the admin server (`service.telemetry.admin.endpoint`, default 127.0.0.1:8888) serves the running pipelines with their counters at `/debug/pipelines` and every counter at `/metrics`; remove `zpages` from `extensions` and `service.extensions`"),
-        _ => None,
-    }
-}
-
 fn without_exporter_keys(block: &Value) -> Value {
     match block {
         Value::Mapping(m) => {
