@@ -23,6 +23,7 @@ fn every_collector_docs_config_validates() {
     let env = [
         ("CERT_FILE", cert.to_str().unwrap_or_default()),
         ("KEY_FILE", key.to_str().unwrap_or_default()),
+        ("CA_FILE", cert.to_str().unwrap_or_default()),
         ("LISTEN", "127.0.0.1:5317"),
     ];
     let mut checked = 0;
@@ -42,7 +43,7 @@ fn every_collector_docs_config_validates() {
         );
         checked += 1;
     }
-    assert_eq!(checked, 8);
+    assert_eq!(checked, 9);
 }
 
 #[test]

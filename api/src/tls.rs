@@ -34,6 +34,9 @@ pub struct ServerTlsConfig {
     /// How often the files are checked for a change. Default 30s; `0s` never reloads.
     #[serde(with = "humantime_serde", default)]
     pub reload_interval: Option<Duration>,
+    /// Accepted as the Collector accepts it on a server, where it verifies nothing (a
+    /// server checks client certificates against `client_ca_file`).
+    pub ca_file: Option<PathBuf>,
 }
 
 const DEFAULT_RELOAD: Duration = Duration::from_secs(30);

@@ -13,6 +13,7 @@ fn config(leaf: &Leaf, client_ca: Option<PathBuf>, reload: Duration) -> ServerTl
         client_ca_file: client_ca,
         min_version: None,
         reload_interval: Some(reload),
+        ca_file: None,
     }
 }
 

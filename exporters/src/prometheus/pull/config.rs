@@ -32,6 +32,10 @@ pub struct PrometheusConfig {
     pub without_scope_info: bool,
     /// Serve `/metrics` over TLS (mTLS with `client_ca_file`); plaintext when absent.
     pub tls: Option<llamacol_api::tls::ServerTlsConfig>,
+    /// Deprecated in the Collector for `translation_strategy`, and ignored there since
+    /// v0.132.0 (its `DisableAddMetricSuffixes` gate is on by default); accepted and
+    /// ignored here too (said at start when `false`).
+    pub add_metric_suffixes: Option<bool>,
 }
 
 impl Default for PrometheusConfig {
@@ -43,6 +47,7 @@ impl Default for PrometheusConfig {
             send_timestamps: false,
             metric_expiration: Duration::from_secs(300),
             enable_open_metrics: false,
+            add_metric_suffixes: None,
             translation_strategy: TranslationStrategy::default(),
             resource_to_telemetry_conversion: ResourceToTelemetry::default(),
             without_scope_info: false,

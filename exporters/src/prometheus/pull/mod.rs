@@ -37,6 +37,9 @@ pub fn factory() -> ExporterFactory {
 
 fn build(ctx: &BuildContext, block: &Value) -> Result<Arc<dyn Exporter>, BoxError> {
     let config = parse_block::<PrometheusConfig>(block)?;
+    if config.add_metric_suffixes == Some(false) {
+        tracing::warn!(exporter = %ctx.id, "add_metric_suffixes is ignored, as in the Collector since v0.132.0: for names without unit and type suffixes set translation_strategy: UnderscoreEscapingWithoutSuffixes");
+    }
     Ok(Arc::new(PrometheusExporter {
         id: ctx.id.to_string(),
         options: config.options(),
