@@ -180,7 +180,7 @@ fn logging(cli: &Cli, config: &Config) -> Logging {
     let json = match cli.log_format {
         Some(LogFormatArg::Json) => true,
         Some(LogFormatArg::Text) => false,
-        None => config.telemetry.logs.format == Some(LogFormat::Json),
+        None => config.telemetry.logs.format() == Some(LogFormat::Json),
     };
     Logging { level, json }
 }

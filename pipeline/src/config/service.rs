@@ -175,6 +175,27 @@ pub struct LogsConfig {
     /// `trace`, `debug`, `info` (default), `warn`, `error`, or a tracing filter directive.
     pub level: Option<String>,
     pub format: Option<LogFormat>,
+    /// The Collector's name for it: `console` (text) or `json`; `format` wins when both
+    /// are given.
+    pub encoding: Option<LogEncoding>,
+}
+
+/// `service.telemetry.logs.encoding`, as the Collector spells it.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogEncoding {
+    Console,
+    Json,
+}
+
+impl LogsConfig {
+    /// The log format: `format`, else `encoding`.
+    pub fn format(&self) -> Option<LogFormat> {
+        self.format.or(self.encoding.map(|e| match e {
+            LogEncoding::Console => LogFormat::Text,
+            LogEncoding::Json => LogFormat::Json,
+        }))
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
@@ -300,5 +321,23 @@ impl MetricsConfig {
             found = Some((path, address));
         }
         Ok(found.map(|(_, a)| a))
+    }
+}
+
+#[cfg(test)]
+mod logs_tests {
+    use super::*;
+
+    /// The Collector's `encoding` (its docs: `service::telemetry::logs::encoding: json`).
+    #[test]
+    fn encoding_is_the_collectors_name_for_the_format() {
+        let parse = |yaml: &str| serde_yaml::from_str::<LogsConfig>(yaml).expect("yaml");
+        assert_eq!(parse("encoding: json").format(), Some(LogFormat::Json));
+        assert_eq!(parse("encoding: console").format(), Some(LogFormat::Text));
+        assert_eq!(
+            parse("{encoding: json, format: text}").format(),
+            Some(LogFormat::Text)
+        );
+        assert_eq!(parse("level: info").format(), None);
     }
 }
