@@ -10,6 +10,7 @@ pub mod basicauth;
 pub mod bearertokenauth;
 pub mod file_storage;
 pub mod health_check;
+mod http_server;
 pub mod pprof;
 #[cfg(test)]
 mod test_support;

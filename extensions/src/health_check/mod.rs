@@ -57,29 +57,20 @@ struct Answer {
 #[async_trait]
 impl Extension for HealthCheck {
     async fn start(&self) -> Result<(), BoxError> {
-        let endpoint = &self.config.endpoint;
-        let listener = llamacol_api::net::bind(endpoint)
-            .await
-            .map_err(|e| format!("cannot listen on `{endpoint}` (`endpoint`): {e}"))?;
-        if let Ok(addr) = listener.local_addr() {
-            tracing::info!(component = %self.id, endpoint = %addr, path = %self.config.path, "health check listening");
-        }
         let app = Router::new()
             .route(&self.config.path, get(health))
             .with_state(Answer {
                 status: self.status.clone(),
                 body: self.config.response_body.clone(),
             });
-        let id = self.id.clone();
-        self.server.spawn(|cancel| async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(cancel.cancelled_owned())
-                .await;
-            if let Err(e) = served {
-                tracing::warn!(component = %id, error = %e, "health check server stopped");
-            }
-        });
-        Ok(())
+        crate::http_server::serve(
+            &self.id,
+            "health check",
+            &self.config.endpoint,
+            app,
+            &self.server,
+        )
+        .await
     }
 
     async fn shutdown(&self) -> Result<(), BoxError> {

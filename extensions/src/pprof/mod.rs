@@ -165,16 +165,6 @@ impl Extension for Pprof {
         if c.block_profile_fraction != 0 || c.mutex_profile_fraction != 0 {
             tracing::warn!(component = %self.id, "block_profile_fraction and mutex_profile_fraction are Go runtime settings with no Rust equivalent: ignored");
         }
-        let endpoint = &c.endpoint;
-        let listener = llamacol_api::net::bind(endpoint)
-            .await
-            .map_err(|e| format!("cannot listen on `{endpoint}` (`endpoint`): {e}"))?;
-        if let Ok(addr) = listener.local_addr() {
-            tracing::info!(component = %self.id, endpoint = %addr, "pprof at /debug/pprof/");
-        }
-        if !c.save_to_file.is_empty() {
-            self.profile_whole_run()?;
-        }
         let app = Router::new()
             .route("/debug/pprof/", get(index))
             .route("/debug/pprof/profile", get(profile_handler))
@@ -184,15 +174,10 @@ impl Extension for Pprof {
             .route("/debug/pprof/goroutine", get(no_equivalent))
             .route("/debug/pprof/block", get(no_equivalent))
             .route("/debug/pprof/mutex", get(no_equivalent));
-        let id = self.id.clone();
-        self.server.spawn(|cancel| async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(cancel.cancelled_owned())
-                .await;
-            if let Err(e) = served {
-                tracing::warn!(component = %id, error = %e, "pprof server stopped");
-            }
-        });
+        crate::http_server::serve(&self.id, "pprof", &c.endpoint, app, &self.server).await?;
+        if !c.save_to_file.is_empty() {
+            self.profile_whole_run()?;
+        }
         Ok(())
     }
 

@@ -100,13 +100,6 @@ async fn expvarz() -> impl IntoResponse {
 #[async_trait]
 impl Extension for Zpages {
     async fn start(&self) -> Result<(), BoxError> {
-        let endpoint = &self.config.endpoint;
-        let listener = llamacol_api::net::bind(endpoint)
-            .await
-            .map_err(|e| format!("cannot listen on `{endpoint}` (`endpoint`): {e}"))?;
-        if let Ok(addr) = listener.local_addr() {
-            tracing::info!(component = %self.id, endpoint = %addr, "zpages at /debug/servicez");
-        }
         let mut app = Router::new()
             .route("/debug/servicez", get(servicez))
             .route("/debug/pipelinez", get(pipelinez))
@@ -116,16 +109,8 @@ impl Extension for Zpages {
             app = app.route("/debug/expvarz", get(expvarz));
         }
         let app = app.with_state(self.info.clone());
-        let id = self.id.clone();
-        self.server.spawn(|cancel| async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(cancel.cancelled_owned())
-                .await;
-            if let Err(e) = served {
-                tracing::warn!(component = %id, error = %e, "zpages server stopped");
-            }
-        });
-        Ok(())
+        crate::http_server::serve(&self.id, "zpages", &self.config.endpoint, app, &self.server)
+            .await
     }
 
     async fn shutdown(&self) -> Result<(), BoxError> {
