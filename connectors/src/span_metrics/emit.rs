@@ -48,50 +48,35 @@ pub fn request(
         .iter()
         .map(|(k, r)| (Some(k), r))
         .chain(evicted.iter().map(|r| (None, r)));
+    // The names, once for every resource.
+    let (calls, duration, events) = (name("calls"), name("duration"), name("events"));
+    let unit = config.histogram.unit.name();
     for (key, resource) in all {
-        let mut metrics = Vec::new();
-        let calls_name = name("calls");
-        if let Some(m) = sums(
-            &calls_name,
-            "",
-            &resource.calls,
-            key,
-            temporality,
-            now,
-            starts,
-        ) {
-            metrics.push(m);
-        }
-        if !config.histogram.disable {
-            let duration_name = name("duration");
-            let unit = config.histogram.unit.name();
-            if let Some(m) = histograms(
-                &duration_name,
-                unit,
-                &resource.durations,
-                key,
-                bounds,
-                temporality,
-                now,
-                starts,
-            ) {
-                metrics.push(m);
-            }
-        }
-        if config.events.enabled {
-            let events_name = name("events");
-            if let Some(m) = sums(
-                &events_name,
-                "",
-                &resource.events,
-                key,
-                temporality,
-                now,
-                starts,
-            ) {
-                metrics.push(m);
-            }
-        }
+        let metrics: Vec<Metric> = [
+            sums(&calls, &resource.calls, key, temporality, now, starts),
+            (!config.histogram.disable)
+                .then(|| {
+                    histograms(
+                        &duration,
+                        unit,
+                        &resource.durations,
+                        key,
+                        bounds,
+                        temporality,
+                        now,
+                        starts,
+                    )
+                })
+                .flatten(),
+            config
+                .events
+                .enabled
+                .then(|| sums(&events, &resource.events, key, temporality, now, starts))
+                .flatten(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         if metrics.is_empty() {
             continue;
         }
@@ -142,7 +127,6 @@ fn exemplars(list: &[Exemplar], now: u64) -> Vec<OtlpExemplar> {
 
 fn sums(
     name: &str,
-    unit: &str,
     map: &SeriesMap,
     resource: Option<&String>,
     temporality: i32,
@@ -177,7 +161,6 @@ fn sums(
         .collect();
     Some(Metric {
         name: name.into(),
-        unit: unit.into(),
         data: Some(metric::Data::Sum(Sum {
             data_points,
             aggregation_temporality: temporality,
