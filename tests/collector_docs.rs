@@ -191,3 +191,49 @@ fn config_uris_and_set_merge_in_order() {
         "{shown}"
     );
 }
+
+/// The Collector's own `sending_queue` testdata (exporterhelper's `queuebatch`), with what
+/// its `config_test.go` expects of each: whether batching is on, and what queue and batch
+/// count.
+#[test]
+fn sending_queue_batch_blocks_from_the_collectors_testdata_mean_the_same() {
+    use llamacol_pipeline::config::{QueueSettings, Sizer};
+    let cases = [
+        (
+            "batch_set_empty_explicit_sizer",
+            Sizer::Bytes,
+            Some((Sizer::Items, 8192)),
+        ),
+        (
+            "batch_set_empty_no_explicit_sizer",
+            Sizer::Requests,
+            Some((Sizer::Items, 8192)),
+        ),
+        (
+            "batch_set_nonempty_explicit_sizer",
+            Sizer::Bytes,
+            Some((Sizer::Bytes, 100)),
+        ),
+        (
+            "batch_set_nonempty_no_explicit_sizer",
+            Sizer::Requests,
+            Some((Sizer::Items, 100)),
+        ),
+        ("batch_unset", Sizer::Requests, None),
+        ("batch_disabled_explicit_sizer", Sizer::Requests, None),
+    ];
+    for (name, queue_sizer, batch) in cases {
+        let path = Path::new(DIR)
+            .join("queuebatch")
+            .join(format!("{name}.yaml"));
+        let text = std::fs::read_to_string(&path).expect("read");
+        let settings: QueueSettings = llamacol_api::serde_yaml::from_str(&text).expect(name);
+        assert_eq!(settings.sizer(), queue_sizer, "{name}");
+        let got = settings
+            .batch
+            .as_ref()
+            .map(|b| (settings.batch_sizer(), b.min_size));
+        assert_eq!(got, batch, "{name}");
+        assert_eq!(settings.problems(), Vec::new(), "{name}");
+    }
+}

@@ -19,6 +19,7 @@ pub mod config;
 pub mod consumer;
 pub mod exposition;
 pub mod extension;
+pub mod groups;
 pub mod http;
 pub mod json;
 pub mod live;

@@ -35,7 +35,9 @@ pub trait Queue: Send + Sync {
     /// Adds `batch`, waiting up to `wait` for room (zero: only if there is room now).
     /// A refused batch is handed back.
     async fn push(&self, batch: Batch, wait: Duration) -> Result<(), (Refused, Batch)>;
-    /// The next batch; `None` once closed and empty.
+    /// The next batch; `None` once closed and empty. Must be cancel-safe (dropping the
+    /// future before it completes loses no batch): `sending_queue.batch` races it against
+    /// its flush timer.
     async fn pop(&self) -> Option<Queued>;
     /// Takes every batch still waiting (to count them at the shutdown deadline).
     fn take_all(&self) -> Vec<Batch>;

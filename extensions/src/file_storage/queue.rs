@@ -141,7 +141,7 @@ impl PersistentQueue {
                             offset,
                         };
                         if !delivered.contains(&here) {
-                            waiting.push_back(room.recovered(next - offset));
+                            waiting.push_back(room.recovered(1, next - offset));
                         }
                         offset = next;
                     }
@@ -214,7 +214,7 @@ impl Queue for PersistentQueue {
             return Err((Refused::Closed, batch));
         }
         let size = batch.encoded_len() as u64 + FRAMING;
-        let held = match inner.room.reserve(size, wait).await {
+        let held = match inner.room.reserve(1, size, wait).await {
             Ok(h) => h,
             Err(refused) => return Err((refused, batch)),
         };

@@ -7,7 +7,9 @@ use serde_yaml::{Mapping, Value};
 
 use super::connections::Graph;
 use super::env;
-use super::service::{Config, ExporterConfig, PipelineConfig, TelemetryConfig, EXPORTER_KEYS};
+use super::service::{
+    Config, ExporterConfig, PipelineConfig, QueueSettings, TelemetryConfig, EXPORTER_KEYS,
+};
 use crate::component::{ComponentId, Kind};
 use crate::registry::Registry;
 use crate::signal::Signal;
@@ -429,9 +431,13 @@ impl Checker<'_> {
 
     fn exporter(&mut self, id: ComponentId, block: Value) -> ExporterConfig {
         let path = join("exporters", &id.to_string());
-        let queue = self
-            .typed(block.get("sending_queue"), &join(&path, "sending_queue"))
+        let queue_path = join(&path, "sending_queue");
+        let queue: QueueSettings = self
+            .typed(block.get("sending_queue"), &queue_path)
             .unwrap_or_default();
+        for (key, message) in queue.problems() {
+            self.error(join(&queue_path, key), message);
+        }
         let retry = self
             .typed(
                 block.get("retry_on_failure"),

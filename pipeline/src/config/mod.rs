@@ -14,5 +14,5 @@ pub use llamacol_api::config::*;
 pub use load::{load, ConfigText};
 pub use service::{
     AdminConfig, Config, ExporterConfig, LogFormat, LogsConfig, MetricsConfig, MetricsLevel,
-    PipelineConfig, QueueSettings, RetrySettings, TelemetryConfig,
+    PipelineConfig, QueueBatch, QueueSettings, RetrySettings, Sizer, TelemetryConfig,
 };

@@ -75,6 +75,130 @@ pub struct QueueSettings {
     /// A storage extension's id (`file_storage`): the queue is kept on disk and survives
     /// a crash. Unset: in memory.
     pub storage: Option<String>,
+    /// What `queue_size` counts: `requests` (default: batches as they arrive), `items`
+    /// (spans, data points, log records) or `bytes` (encoded).
+    pub sizer: Option<Sizer>,
+    /// The Collector's exporter-side batching (`batch: {}` turns it on with its
+    /// defaults): batches taken from the queue are merged before they are exported.
+    #[serde(deserialize_with = "present_is_on")]
+    pub batch: Option<QueueBatch>,
+}
+
+/// What a queue or batch size counts (`sizer`).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Sizer {
+    Requests,
+    Items,
+    Bytes,
+}
+
+/// `sending_queue.batch`, the Collector's keys and defaults.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueBatch {
+    /// `enabled: false` turns batching off again (the Collector's optional blocks).
+    pub enabled: bool,
+    /// Export what is pending this long after it began, even below `min_size`. Default 200ms.
+    #[serde(with = "humantime_serde")]
+    pub flush_timeout: Duration,
+    /// Export as soon as this much is pending. Default 8192.
+    pub min_size: u64,
+    /// Split exports above this; 0 (default): no bound.
+    pub max_size: u64,
+    /// `items` or `bytes`; unset: the queue's `sizer` when that is set, else `items`.
+    pub sizer: Option<Sizer>,
+}
+
+impl Default for QueueBatch {
+    fn default() -> Self {
+        QueueBatch {
+            enabled: true,
+            flush_timeout: Duration::from_millis(200),
+            min_size: 8192,
+            max_size: 0,
+            sizer: None,
+        }
+    }
+}
+
+/// `batch:` written with no value turns batching on with every default, its sizer
+/// `items` whatever the queue's (the Collector inherits the queue's `sizer` only into a
+/// written block); `enabled: false` turns it off.
+fn present_is_on<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<QueueBatch>, D::Error> {
+    Ok(match Option::<QueueBatch>::deserialize(d)? {
+        None => Some(QueueBatch {
+            sizer: Some(Sizer::Items),
+            ..QueueBatch::default()
+        }),
+        Some(batch) => batch.enabled.then_some(batch),
+    })
+}
+
+impl QueueSettings {
+    /// What the queue counts.
+    pub fn sizer(&self) -> Sizer {
+        self.sizer.unwrap_or(Sizer::Requests)
+    }
+
+    /// What `batch.min_size`/`max_size` count: its own `sizer`, else the queue's when
+    /// that is set (the Collector's rule), else items.
+    pub fn batch_sizer(&self) -> Sizer {
+        self.batch
+            .as_ref()
+            .and_then(|b| b.sizer)
+            .or(self.sizer)
+            .unwrap_or(Sizer::Items)
+    }
+
+    /// What the Collector refuses in these settings: (key below `sending_queue`, message).
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if self.num_consumers == 0 {
+            out.push(("num_consumers", "must be at least 1".to_string()));
+        }
+        if self.queue_size == 0 {
+            out.push(("queue_size", "must be at least 1".to_string()));
+        }
+        if self.storage.is_some() && self.sizer() == Sizer::Items {
+            out.push(("sizer", "a persistent queue (`storage`) counts `requests` or `bytes`; `items` would need every stored batch decoded at start".to_string()));
+        }
+        let Some(batch) = &self.batch else {
+            return out;
+        };
+        if !self.enabled {
+            out.push(("batch", "batches are merged in the queue, and `enabled: false` turns the queue off; remove one of the two".to_string()));
+        }
+        let sizer = self.batch_sizer();
+        if sizer == Sizer::Requests {
+            out.push(("batch.sizer", "`batch` counts `items` or `bytes`, not `requests` (unset, it takes the queue's `sizer`)".to_string()));
+        }
+        if batch.flush_timeout.is_zero() {
+            out.push(("batch.flush_timeout", "must be above 0".to_string()));
+        }
+        if batch.max_size > 0 && batch.max_size < batch.min_size {
+            out.push((
+                "batch.max_size",
+                format!(
+                    "{} is below `min_size` ({}); make it at least that, or 0 for no bound",
+                    batch.max_size, batch.min_size
+                ),
+            ));
+        }
+        if sizer != Sizer::Requests
+            && sizer == self.sizer()
+            && batch.min_size > self.queue_size as u64
+        {
+            out.push((
+                "batch.min_size",
+                format!(
+                    "{} is above `queue_size` ({}): the queue could never hold a whole batch",
+                    batch.min_size, self.queue_size
+                ),
+            ));
+        }
+        out
+    }
 }
 
 impl Default for QueueSettings {
@@ -87,6 +211,8 @@ impl Default for QueueSettings {
             block_on_overflow: true,
             block_timeout: Duration::from_secs(5),
             storage: None,
+            sizer: None,
+            batch: None,
         }
     }
 }

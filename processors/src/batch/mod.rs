@@ -8,7 +8,6 @@
 //! never lost silently. This module supplies only what is pending and when it leaves.
 
 mod config;
-mod groups;
 
 use std::sync::Arc;
 
@@ -19,7 +18,7 @@ use llamacol_api::{Batch, BoxError, BuildContext, Consumer, Processor, Processor
 use tokio::time::Instant;
 
 pub use config::BatchConfig;
-pub use groups::Groups;
+pub use llamacol_api::groups::Groups;
 
 /// Batches waiting in the inbox before `consume` has to wait. Memory outside any queue
 /// bound while the next stage waits (16 requests of 500 spans are about 3 MiB); 64 cost

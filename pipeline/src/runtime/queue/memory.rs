@@ -12,19 +12,22 @@ use llamacol_api::queue::{Reservation, Room};
 
 pub struct MemoryQueue {
     room: Arc<Room>,
+    /// `sizer: items`: each batch takes room for its items, not one slot.
+    count_items: bool,
     tx: async_channel::Sender<(Batch, Reservation)>,
     rx: async_channel::Receiver<(Batch, Reservation)>,
 }
 
 impl MemoryQueue {
-    /// A queue of at most `batches` batches and `max_bytes` encoded bytes (0: no byte
-    /// bound), counting both the batches waiting and those being exported (what is in
-    /// memory).
-    pub fn new(batches: usize, max_bytes: u64) -> MemoryQueue {
+    /// A queue of at most `count` batches (items with `count_items`) and `max_bytes`
+    /// encoded bytes (0: no byte bound), counting both the batches waiting and those
+    /// being exported (what is in memory).
+    pub fn new(count: usize, count_items: bool, max_bytes: u64) -> MemoryQueue {
         // Unbounded here because the room bounds it.
         let (tx, rx) = async_channel::unbounded();
         MemoryQueue {
-            room: Room::new(batches, max_bytes),
+            room: Room::new(count, max_bytes),
+            count_items,
             tx,
             rx,
         }
@@ -38,7 +41,8 @@ impl Queue for MemoryQueue {
             return Err((Refused::Closed, batch));
         }
         let size = batch.encoded_len() as u64;
-        let held = match self.room.reserve(size, wait).await {
+        let count = if self.count_items { batch.items() } else { 1 };
+        let held = match self.room.reserve(count, size, wait).await {
             Ok(h) => h,
             Err(refused) => return Err((refused, batch)),
         };

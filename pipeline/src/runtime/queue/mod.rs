@@ -1,11 +1,13 @@
 //! Every exporter sits behind a queue, workers and a retry loop. One concern per file:
 //! the exporter wrapper that counts (here; the [`Queue`] interface is the API's,
-//! `llamacol_api::queue`), the in-memory queue (`memory.rs`), the retry loop (`retry.rs`), and keeping requests within the far
-//! side's size limit (`fit.rs`). A queue implementation only
+//! `llamacol_api::queue`), the in-memory queue (`memory.rs`), merging queued batches
+//! (`batcher.rs`, `sending_queue.batch`), the retry loop (`retry.rs`), and keeping
+//! requests within the far side's size limit (`fit.rs`). A queue implementation only
 //! stores batches; waiting, counting and retrying are the same for every one. The
 //! persistent queue lives in a storage extension (`file_storage`) behind [`QueueStorage`],
 //! the same API a user's own storage would implement.
 
+mod batcher;
 mod fit;
 mod memory;
 mod retry;
@@ -18,7 +20,7 @@ use tokio::task::JoinSet;
 
 use crate::batch::Batch;
 use crate::component::{ComponentId, Exporter, Kind};
-use crate::config::{QueueSettings, RetrySettings};
+use crate::config::{QueueSettings, RetrySettings, Sizer};
 use crate::consumer::{BoxError, ConsumeError, Consumer};
 use crate::signal::Signal;
 use crate::telemetry::{Counters, QueueGauge, RequestLimitGauge, Scope, Telemetry};
@@ -63,14 +65,35 @@ impl ExporterQueue {
         storage: Option<&dyn QueueStorage>,
         telemetry: &Telemetry,
     ) -> Result<Arc<ExporterQueue>, BoxError> {
+        let mib_bound = settings.queue_size_mib.saturating_mul(1024 * 1024);
+        // `queue_size` in the sizer's unit; `queue_size_mib` bounds bytes in every case.
+        let (count, max_bytes) = match settings.sizer() {
+            Sizer::Requests | Sizer::Items => (settings.queue_size.max(1), mib_bound),
+            Sizer::Bytes => {
+                let bytes = settings.queue_size.max(1) as u64;
+                (
+                    usize::MAX,
+                    if mib_bound == 0 {
+                        bytes
+                    } else {
+                        bytes.min(mib_bound)
+                    },
+                )
+            }
+        };
         let spec = QueueSpec {
             owner: id.clone(),
-            batches: settings.queue_size.max(1),
-            max_bytes: settings.queue_size_mib.saturating_mul(1024 * 1024),
+            batches: count,
+            max_bytes,
         };
         let queue: Arc<dyn Queue> = match storage {
+            // Validation refuses `sizer: items` with a persistent queue.
             Some(storage) if settings.enabled => storage.open_queue(&spec)?,
-            _ => Arc::new(MemoryQueue::new(spec.batches, spec.max_bytes)),
+            _ => Arc::new(MemoryQueue::new(
+                count,
+                settings.sizer() == Sizer::Items,
+                max_bytes,
+            )),
         };
         let counters = Signal::ALL.map(|signal| {
             telemetry.counters(Scope {
@@ -122,37 +145,59 @@ impl ExporterQueue {
     /// Starts the exporter, then its queue workers.
     pub async fn start(self: &Arc<Self>) -> Result<(), BoxError> {
         self.exporter.start().await?;
-        if self.settings.enabled {
-            let mut workers = self.workers.lock().unwrap_or_else(PoisonError::into_inner);
-            for _ in 0..self.settings.num_consumers.max(1) {
+        if !self.settings.enabled {
+            return Ok(());
+        }
+        let mut workers = self.workers.lock().unwrap_or_else(PoisonError::into_inner);
+        let consumers = self.settings.num_consumers.max(1);
+        let Some(batch) = &self.settings.batch else {
+            for _ in 0..consumers {
                 let me = self.clone();
                 workers.spawn(async move {
                     while let Some(mut queued) = me.queue.pop().await {
-                        let Some(batch) = queued.batch.take() else {
-                            continue;
-                        };
-                        let counters = me.counter(batch.signal());
-                        if me.retrier.hard_stop.is_cancelled() {
-                            if me.queue.persistent() {
+                        if let Some(batch) = queued.batch.take() {
+                            if me.export(batch).await {
                                 queued.keep();
-                            } else {
-                                // Past the deadline: never sent, so dropped (not unknown).
-                                Counters::add(&counters.dropped, batch.items());
                             }
-                            continue;
-                        }
-                        let delivery = me
-                            .retrier
-                            .deliver(me.exporter.as_ref(), batch, counters)
-                            .await;
-                        if matches!(delivery, Delivery::Kept(_)) {
-                            queued.keep();
                         }
                     }
                 });
             }
+            return Ok(());
+        };
+        let cut = batcher::Cut::new(batch, self.settings.batch_sizer());
+        let (out, flushed) = async_channel::bounded(consumers);
+        workers.spawn(batcher::run(self.queue.clone(), cut, out));
+        for _ in 0..consumers {
+            let (me, flushed) = (self.clone(), flushed.clone());
+            workers.spawn(async move {
+                while let Ok(batcher::Flushed { batch, held }) = flushed.recv().await {
+                    if me.export(batch).await {
+                        held.keep();
+                    }
+                }
+            });
         }
         Ok(())
+    }
+
+    /// Exports one batch taken from the queue; true when it is to stay in a persistent
+    /// queue (cut off at the shutdown deadline).
+    async fn export(&self, batch: Batch) -> bool {
+        let counters = self.counter(batch.signal());
+        if self.retrier.hard_stop.is_cancelled() {
+            if self.queue.persistent() {
+                return true;
+            }
+            // Past the deadline: never sent, so dropped (not unknown).
+            Counters::add(&counters.dropped, batch.items());
+            return false;
+        }
+        let delivery = self
+            .retrier
+            .deliver(self.exporter.as_ref(), batch, counters)
+            .await;
+        matches!(delivery, Delivery::Kept(_))
     }
 
     /// Stops taking data, lets the workers drain the queue until `deadline`, then drops

@@ -10,7 +10,7 @@ fn batch(spans: usize) -> Batch {
 
 #[tokio::test]
 async fn a_full_queue_makes_the_pusher_wait_and_wakes_it_when_a_batch_is_done() {
-    let q = std::sync::Arc::new(MemoryQueue::new(2, 0));
+    let q = std::sync::Arc::new(MemoryQueue::new(2, false, 0));
     q.push(batch(1), Duration::ZERO).await.expect("room");
     let held = q.pop().await.expect("popped: being exported");
     q.push(batch(1), Duration::ZERO).await.expect("room");
@@ -44,7 +44,7 @@ async fn a_full_queue_makes_the_pusher_wait_and_wakes_it_when_a_batch_is_done() 
 
 #[tokio::test]
 async fn the_wait_is_bounded_and_the_batch_handed_back() {
-    let q = MemoryQueue::new(1, 0);
+    let q = MemoryQueue::new(1, false, 0);
     q.push(batch(3), Duration::ZERO).await.expect("room");
     let started = Instant::now();
     let (refused, back) = q
@@ -63,7 +63,7 @@ async fn the_wait_is_bounded_and_the_batch_handed_back() {
 #[tokio::test]
 async fn bytes_bound_the_queue_and_a_batch_larger_than_the_bound_passes_alone() {
     let one = batch(100).encoded_len() as u64;
-    let q = MemoryQueue::new(100, one * 2 + 10);
+    let q = MemoryQueue::new(100, false, one * 2 + 10);
     q.push(batch(100), Duration::ZERO).await.expect("1 of 2");
     q.push(batch(100), Duration::ZERO).await.expect("2 of 2");
     assert!(q.bytes() >= 2 * one);
@@ -89,7 +89,7 @@ async fn bytes_bound_the_queue_and_a_batch_larger_than_the_bound_passes_alone() 
 
 #[tokio::test]
 async fn closing_wakes_waiters_and_pop_drains_what_is_left() {
-    let q = std::sync::Arc::new(MemoryQueue::new(1, 0));
+    let q = std::sync::Arc::new(MemoryQueue::new(1, false, 0));
     q.push(batch(2), Duration::ZERO).await.expect("room");
     let waiter = {
         let q = q.clone();
@@ -286,4 +286,210 @@ async fn a_single_item_refused_for_size_is_failed_not_retried() {
         started.elapsed() < Duration::from_secs(1),
         "no backoff wait"
     );
+}
+
+/// Records each exported batch's items (and its resource blocks), slowly when asked.
+#[derive(Default)]
+struct Recording {
+    exported: std::sync::Mutex<Vec<(usize, usize)>>,
+    delay: Duration,
+}
+
+#[async_trait::async_trait]
+impl crate::component::Exporter for Recording {
+    async fn export(&self, batch: &mut Batch) -> Result<(), llamacol_api::ConsumeError> {
+        tokio::time::sleep(self.delay).await;
+        let Batch::Traces(traces) = batch.clone() else {
+            panic!("traces only here");
+        };
+        let resources = traces.into_message().expect("decodes").resource_spans.len();
+        self.exported
+            .lock()
+            .expect("lock")
+            .push((batch.items(), resources));
+        Ok(())
+    }
+}
+
+fn batching_queue(
+    yaml: &str,
+    exporter: std::sync::Arc<Recording>,
+) -> std::sync::Arc<super::ExporterQueue> {
+    let settings: crate::config::QueueSettings = serde_yaml::from_str(yaml).expect("settings");
+    assert_eq!(settings.problems(), Vec::new());
+    let id = llamacol_api::ComponentId::parse("otlp/batched").expect("id");
+    super::ExporterQueue::new(
+        id,
+        exporter,
+        settings,
+        crate::config::RetrySettings::default(),
+        None,
+        &crate::telemetry::Telemetry::new(),
+    )
+    .expect("queue")
+}
+
+async fn push(queue: &super::ExporterQueue, spans: usize, times: usize) {
+    use crate::consumer::Consumer;
+    for _ in 0..times {
+        queue.consume(batch(spans)).await.expect("queued");
+    }
+}
+
+#[tokio::test]
+async fn sending_queue_batch_merges_to_min_size_and_splits_at_max_size() {
+    let exporter = std::sync::Arc::new(Recording::default());
+    let queue = batching_queue(
+        "batch: {min_size: 100, max_size: 120, flush_timeout: 10s}",
+        exporter.clone(),
+    );
+    queue.start().await.expect("start");
+    // 10 requests of 30 spans, one resource each (all equal): 300 spans.
+    push(&queue, 30, 10).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let exported = exporter.exported.lock().expect("lock").clone();
+    // 120 reached at the 4th request: everything pending leaves in pieces of <= 120.
+    assert!(
+        exported.iter().all(|(items, _)| *items <= 120),
+        "{exported:?}"
+    );
+    assert!(
+        exported.iter().all(|(_, resources)| *resources == 1),
+        "equal resources merge into one block: {exported:?}"
+    );
+    assert_eq!(
+        exported.iter().map(|e| e.0).sum::<usize>(),
+        240,
+        "{exported:?}"
+    );
+    // The last 60 wait for the timeout (10s) or shutdown, which sends them.
+    queue
+        .shutdown(Duration::from_secs(5))
+        .await
+        .expect("shutdown");
+    let total: usize = exporter
+        .exported
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|e| e.0)
+        .sum();
+    assert_eq!(total, 300);
+}
+
+#[tokio::test]
+async fn sending_queue_batch_sends_below_min_size_after_flush_timeout() {
+    let exporter = std::sync::Arc::new(Recording::default());
+    let queue = batching_queue(
+        "batch: {flush_timeout: 150ms}", // min_size 8192 by default
+        exporter.clone(),
+    );
+    queue.start().await.expect("start");
+    push(&queue, 5, 4).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        exporter.exported.lock().expect("lock").is_empty(),
+        "before the timeout"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(*exporter.exported.lock().expect("lock"), vec![(20, 1)]);
+    queue
+        .shutdown(Duration::from_secs(1))
+        .await
+        .expect("shutdown");
+}
+
+#[tokio::test]
+async fn sending_queue_batch_in_bytes_and_the_room_is_held_until_exported() {
+    let exporter = std::sync::Arc::new(Recording {
+        delay: Duration::from_millis(300),
+        ..Recording::default()
+    });
+    let one = batch(10).encoded_len();
+    // Room for 3 requests; a merged export of 2 holds the room of both until it is done.
+    let queue = batching_queue(
+        &format!(
+            // Item bytes (what `min_size` counts) of one request are below `one`, of two above.
+            "{{queue_size: 3, block_on_overflow: false, num_consumers: 1, batch: {{sizer: bytes, min_size: {one}, flush_timeout: 10s}}}}",
+        ),
+        exporter.clone(),
+    );
+    queue.start().await.expect("start");
+    push(&queue, 10, 3).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    use crate::consumer::Consumer;
+    let refused = queue.consume(batch(10)).await;
+    assert!(
+        refused.is_err(),
+        "two merged (being exported) and one pending hold all 3 places"
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    push(&queue, 10, 1).await; // the export is done: room again
+    queue
+        .shutdown(Duration::from_secs(5))
+        .await
+        .expect("shutdown");
+    let exported = exporter.exported.lock().expect("lock").clone();
+    assert_eq!(
+        exported.iter().map(|e| e.0).sum::<usize>(),
+        40,
+        "{exported:?}"
+    );
+    assert_eq!(exported[0].0, 20, "merged at the byte size: {exported:?}");
+}
+
+#[tokio::test]
+async fn a_queue_sized_in_items_counts_items() {
+    let exporter = std::sync::Arc::new(Recording {
+        delay: Duration::from_secs(10),
+        ..Recording::default()
+    });
+    let queue = batching_queue(
+        "{sizer: items, queue_size: 100, block_on_overflow: false, num_consumers: 1}",
+        exporter,
+    );
+    queue.start().await.expect("start");
+    push(&queue, 60, 1).await;
+    use crate::consumer::Consumer;
+    assert!(queue.consume(batch(50)).await.is_err(), "110 items > 100");
+    queue.consume(batch(40)).await.expect("100 items fit");
+}
+
+#[test]
+fn sending_queue_settings_the_collector_refuses_are_refused() {
+    let problems = |yaml: &str| {
+        serde_yaml::from_str::<crate::config::QueueSettings>(yaml)
+            .expect("parses")
+            .problems()
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        problems("batch:"),
+        Vec::<&str>::new(),
+        "`batch:` alone turns it on"
+    );
+    assert_eq!(
+        problems("{sizer: requests, batch: {}}"),
+        vec!["batch.sizer"]
+    );
+    assert_eq!(
+        problems("{sizer: bytes, queue_size: 1000, batch: {}}"),
+        vec!["batch.min_size"]
+    );
+    assert_eq!(
+        problems("batch: {min_size: 10, max_size: 5}"),
+        vec!["batch.max_size"]
+    );
+    assert_eq!(problems("{enabled: false, batch: {}}"), vec!["batch"]);
+    assert_eq!(
+        problems("{sizer: items, storage: file_storage}"),
+        vec!["sizer"]
+    );
+    let on: crate::config::QueueSettings = serde_yaml::from_str("batch:").expect("parses");
+    assert_eq!(on.batch_sizer(), crate::config::Sizer::Items);
+    let off: crate::config::QueueSettings =
+        serde_yaml::from_str("batch: {enabled: false}").expect("parses");
+    assert_eq!(off.batch, None);
 }

@@ -1,4 +1,5 @@
-//! Pending items grouped by resource and scope, kept as slices of the encoded requests
+//! Pending items grouped by resource and scope (the batch processor's and the exporter
+//! queue's `sending_queue.batch`), kept as slices of the encoded requests
 //! they arrived in, so merging never decodes: equal resource (and scope) blocks are
 //! recognised by their bytes, and a batch is written out once, when it is sent.
 //!
@@ -9,9 +10,9 @@
 
 use std::collections::VecDeque;
 
+use crate::signal::Signal;
+use crate::wire::{fields, len_field_size, metric_data_points, put_len_prefix, WireError};
 use bytes::{Bytes, BytesMut};
-use llamacol_api::wire::{fields, len_field_size, metric_data_points, put_len_prefix, WireError};
-use llamacol_api::Signal;
 
 /// A message field taken whole: `None` when absent, empty values count as absent for
 /// strings (proto3 cannot tell them apart).
