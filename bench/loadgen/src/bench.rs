@@ -329,7 +329,7 @@ pub(crate) enum SinkKind<'a> {
 }
 
 /// A sink that keeps up: counts every batch at once.
-const FAST_SINK: SinkKind = SinkKind::Counting {
+pub(crate) const FAST_SINK: SinkKind = SinkKind::Counting {
     delay: "0ms",
     queue: 1000,
 };
@@ -453,7 +453,7 @@ pub(crate) async fn scenario(opts: &Options, sc: Scenario<'_>) -> anyhow::Result
 
 // The tables are this command's output.
 #[allow(clippy::print_stdout)]
-fn print_table(rows: &[Row], floor: f64) {
+pub(crate) fn print_table(rows: &[Row], floor: f64) {
     println!("| scenario | spans/s accepted | collector CPU-s / 1M spans | x floor | peak RSS MiB | client p50 ms | client p99 ms | refused | accepted | delivered | dropped |");
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for r in rows {

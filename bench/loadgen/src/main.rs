@@ -12,6 +12,7 @@ mod genai;
 mod head_sampling;
 mod live_page;
 mod parquet_bench;
+mod queue_batch;
 mod request_size;
 mod send;
 mod sink;
@@ -138,6 +139,18 @@ enum Command {
         /// Spans per second (trace trees of 3-10 spans: about 3,000 traces/s at 20,000).
         #[arg(long, default_value_t = 20_000)]
         rate: u64,
+        #[arg(long, default_value = "target/bench")]
+        work_dir: std::path::PathBuf,
+    },
+    /// `otlp -> otlp` batched by a `batch` processor and by the exporter's queue
+    /// (`sending_queue.batch`), llamacol and the real Collector on the same load, one run.
+    QueueBatch {
+        #[arg(long, default_value = "target/release/llamacol")]
+        llamacol: std::path::PathBuf,
+        #[arg(long)]
+        otelcol: Option<std::path::PathBuf>,
+        #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+        duration: Duration,
         #[arg(long, default_value = "target/bench")]
         work_dir: std::path::PathBuf,
     },
@@ -371,6 +384,19 @@ fn main() -> anyhow::Result<()> {
                     r.delivered
                 );
             }
+        }
+        Command::QueueBatch {
+            llamacol,
+            otelcol,
+            duration,
+            work_dir,
+        } => {
+            let opts = bench::Options {
+                otelcol,
+                floor_items: 2_000_000,
+                ..bench::Options::llamacol_only(llamacol, duration, work_dir)
+            };
+            runtime.block_on(queue_batch::run(&opts))?;
         }
         Command::RequestSize {
             llamacol,
