@@ -182,7 +182,11 @@ fn logging(cli: &Cli, config: &Config) -> Logging {
         Some(LogFormatArg::Text) => false,
         None => config.telemetry.logs.format() == Some(LogFormat::Json),
     };
-    Logging { level, json }
+    Logging {
+        level,
+        json,
+        config: config.telemetry.logs.clone(),
+    }
 }
 
 fn load_config(

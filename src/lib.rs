@@ -12,6 +12,7 @@ pub mod admin;
 mod cli;
 pub mod fuzzing;
 mod run;
+mod self_telemetry;
 
 pub use cli::{main_with_args, Cli, Command};
 

@@ -3,12 +3,14 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use llamacol_pipeline::config::{Config, Diagnostic, MetricsLevel};
+use llamacol_pipeline::config::{Config, Diagnostic, LogsConfig, MetricsLevel};
 use llamacol_pipeline::runtime::Service;
 use llamacol_pipeline::telemetry::Telemetry;
 use tokio_util::sync::CancellationToken;
 
 use llamacol_pipeline::Registry;
+
+use crate::self_telemetry::{self, LogPush, MetricsPush};
 
 /// How the process logs: the command line's choice, else the config's
 /// `service.telemetry.logs`.
@@ -16,6 +18,8 @@ pub struct Logging {
     /// An `EnvFilter` directive (`info`, `llamacol=debug`).
     pub level: String,
     pub json: bool,
+    /// Sampling, outputs and pushes (`service.telemetry.logs`).
+    pub config: LogsConfig,
 }
 
 /// Runs a loaded, validated `config` until SIGTERM/SIGINT; `warnings` are the loader's.
@@ -25,7 +29,13 @@ pub fn run(
     logging: Logging,
     registry: Registry,
 ) -> ExitCode {
-    init_logging(&logging);
+    let pushes = match init_logging(&logging) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     for w in &warnings {
         tracing::warn!("{w}");
     }
@@ -39,12 +49,26 @@ pub fn run(
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(serve(config, registry))
+    runtime.block_on(serve(config, registry, pushes))
 }
 
-async fn serve(config: Config, registry: Registry) -> ExitCode {
+async fn serve(config: Config, registry: Registry, pushes: Vec<LogPush>) -> ExitCode {
     let telemetry = Telemetry::new();
     telemetry.set_metrics_served(config.telemetry.metrics.level != MetricsLevel::None);
+    let resource = config
+        .telemetry
+        .resource
+        .resolve(&self_telemetry::instance_id());
+    telemetry.set_resource(resource.clone());
+    let self_cancel = CancellationToken::new();
+    let self_tasks =
+        match start_self_telemetry(&config, pushes, &telemetry, &resource, &self_cancel) {
+            Ok(tasks) => tasks,
+            Err(e) => {
+                tracing::error!("{e}");
+                return ExitCode::FAILURE;
+            }
+        };
     let admin_cancel = CancellationToken::new();
     let admin_endpoint = &config.telemetry.admin.endpoint;
     let listener = match llamacol_api::net::bind(admin_endpoint).await {
@@ -90,12 +114,52 @@ async fn serve(config: Config, registry: Registry) -> ExitCode {
     };
     let report = service.shutdown().await;
     log_totals(&telemetry);
+    // Last: the final push carries the totals, and the shutdown's own log lines.
+    self_cancel.cancel();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), futures_join(self_tasks)).await;
     admin_cancel.cancel();
     let _ = admin.await;
     if report.problems.is_empty() {
         tracing::info!("shutdown complete");
     }
     code
+}
+
+/// Starts the pushes of llamacol's own logs and metrics.
+fn start_self_telemetry(
+    config: &Config,
+    pushes: Vec<LogPush>,
+    telemetry: &Arc<Telemetry>,
+    resource: &[(String, String)],
+    cancel: &CancellationToken,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
+    let mut tasks = Vec::new();
+    for push in pushes {
+        if let Some(exporter) = push.exporter().map_err(|e| e.to_string())? {
+            tasks.push(tokio::spawn(push.run(
+                exporter,
+                resource.to_vec(),
+                cancel.clone(),
+            )));
+        }
+    }
+    for (place, reader) in config.telemetry.metrics.periodic() {
+        let push = MetricsPush::new(format!("service.telemetry.metrics.{place}"), reader.clone());
+        let exporter = push.exporter().map_err(|e| e.to_string())?;
+        tasks.push(tokio::spawn(push.run(
+            exporter,
+            Arc::clone(telemetry),
+            resource.to_vec(),
+            cancel.clone(),
+        )));
+    }
+    Ok(tasks)
+}
+
+async fn futures_join(tasks: Vec<tokio::task::JoinHandle<()>>) {
+    for task in tasks {
+        let _ = task.await;
+    }
 }
 
 /// The final account: what every receiver accepted and what became of it.
@@ -147,21 +211,46 @@ async fn wait_for_signal() {
     }
 }
 
-fn init_logging(logging: &Logging) {
-    use tracing_subscriber::EnvFilter;
+/// Installs the log subscriber: level filter, sampling, the formatted lines on their
+/// outputs, and one layer per `logs.processors` push (returned, to be started).
+fn init_logging(logging: &Logging) -> Result<Vec<LogPush>, String> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer};
     let level = &logging.level;
     let filter = EnvFilter::try_new(level).unwrap_or_else(|e| {
         eprintln!("warning: invalid log level `{level}` ({e}); using `info`");
         EnvFilter::new("info")
     });
-    use std::io::IsTerminal;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
-    if logging.json {
-        builder.json().init();
+    let config = &logging.config;
+    let (writer, ansi) = self_telemetry::writer(&config.output_paths)?;
+    let caller = config.disable_caller == Some(false);
+    let lines = tracing_subscriber::fmt::layer()
+        .with_ansi(ansi)
+        .with_writer(writer)
+        .with_file(caller)
+        .with_line_number(caller);
+    let lines = if logging.json {
+        lines.json().boxed()
     } else {
-        builder.init();
-    }
+        lines.boxed()
+    };
+    let sampling = config
+        .sampling
+        .as_ref()
+        .and_then(self_telemetry::SamplingLayer::new);
+    let (layers, pushes): (Vec<_>, Vec<_>) = config
+        .processors
+        .iter()
+        .enumerate()
+        .map(|(i, p)| self_telemetry::log_pair(p.clone(), i))
+        .unzip();
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(sampling)
+        .with(lines)
+        .with(layers)
+        .try_init()
+        .map_err(|e| format!("cannot install the logger: {e}"))?;
+    Ok(pushes)
 }

@@ -260,7 +260,7 @@ fn extension_and_storage_mistakes_are_each_named() {
     assert_eq!(
         errors("extension_errors.yaml"),
         [
-            "error: tests/testdata/config/extension_errors.yaml:22:11: service.telemetry.metrics.readers[0].periodic: llamacol does not push its own metrics; scrape them from `/metrics` (a `pull` reader with `exporter.prometheus.host`/`port` says where it is served)",
+            "error: tests/testdata/config/extension_errors.yaml:23:13: service.telemetry.metrics.readers[0].periodic.exporter: name one exporter: `otlp`, `otlp_http`, `otlp_grpc` or `console`",
             "error: tests/testdata/config/extension_errors.yaml:18:64: service.extensions[3]: extension `helth_check` is not defined under `extensions` (did you mean `health_check`?); define it there or remove it from this list",
             "error: tests/testdata/config/extension_errors.yaml:13:7: exporters.otlp.sending_queue.storage: storage `file_storag` is not an extension listed in `service.extensions` (did you mean `file_storage`?); define it under `extensions` (e.g. `file_storage: {directory: /var/lib/llamacol/queue}`) and list it in `service.extensions`",
             "error: tests/testdata/config/extension_errors.yaml:16:7: exporters.debug.sending_queue.storage: extension `health_check` does not store queues; name a storage extension such as `file_storage`",
@@ -356,4 +356,27 @@ fn an_authenticator_must_be_a_listed_authenticator_extension() {
             "error: tests/testdata/config/auth_errors.yaml:17:12: exporters.otlp.auth.authenticator: extension `file_storage` does not authenticate; name a `bearertokenauth` or `basicauth` extension",
         ]
     );
+}
+
+/// The README promises every problem at once: six mistakes spread over
+/// `service.telemetry` (three in two blocks), a pipeline and two components come out
+/// together, each at its place.
+#[test]
+fn six_errors_in_telemetry_pipelines_and_components_come_out_at_once() {
+    let errors = errors("six_errors.yaml");
+    let places = [
+        "processors.batch.timeout",
+        "exporters.debug.verbosity",
+        "service.telemetry.logs.encoding",
+        "service.telemetry.logs.sampling.tick",
+        "service.telemetry.metrics.level",
+        "service.pipelines.traces.exporters[1]",
+    ];
+    for place in places {
+        assert!(
+            errors.iter().any(|e| e.contains(&format!(" {place}: "))),
+            "no error at {place}: {errors:#?}"
+        );
+    }
+    assert_eq!(errors.len(), 6, "{errors:#?}");
 }

@@ -96,6 +96,8 @@ pub struct Telemetry {
     pipelines: Mutex<serde_json::Value>,
     /// The node board every component of this service shares (alerts are read from it).
     node: crate::node::NodeContext,
+    /// `service.telemetry.resource`, resolved: served as `target_info` on `/metrics`.
+    resource: Mutex<Vec<(String, String)>>,
 }
 
 impl Telemetry {
@@ -106,6 +108,11 @@ impl Telemetry {
     /// The node context the service hands its components.
     pub fn node(&self) -> &crate::node::NodeContext {
         &self.node
+    }
+
+    /// llamacol's own resource (`service.telemetry.resource`), for `target_info`.
+    pub fn set_resource(&self, attributes: Vec<(String, String)>) {
+        *self.resource.lock().unwrap_or_else(PoisonError::into_inner) = attributes;
     }
 
     /// The counters of `scope`, created on first use.
@@ -330,6 +337,23 @@ impl Telemetry {
             );
             write_sample(&mut out, name, [], cpu);
         }
+        // The resource as OpenTelemetry's Prometheus exporters serve it.
+        let resource = self.resource.lock().unwrap_or_else(PoisonError::into_inner);
+        if !resource.is_empty() {
+            let name = "target_info";
+            write_family(&mut out, name, "gauge", "Target metadata");
+            let labels: Vec<(String, &str)> = resource
+                .iter()
+                .map(|(k, v)| (label_name(k), v.as_str()))
+                .collect();
+            write_sample(
+                &mut out,
+                name,
+                labels.iter().map(|(k, v)| (k.as_str(), *v)),
+                1,
+            );
+        }
+        drop(resource);
         let name = "llamacol_build_info";
         write_family(&mut out, name, "gauge", "llamacol version.");
         write_sample(&mut out, name, [("version", env!("CARGO_PKG_VERSION"))], 1);
@@ -391,4 +415,11 @@ fn applies(scope: &Scope, i: usize) -> bool {
         (Kind::Exporter, false) => i >= 2,
         _ => i < 2,
     }
+}
+
+/// An attribute name as a Prometheus label name: what is not `[a-zA-Z0-9_]` becomes `_`.
+fn label_name(key: &str) -> String {
+    key.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
 }

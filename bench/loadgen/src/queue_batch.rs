@@ -2,9 +2,7 @@
 //! processor and by the exporter's queue (`sending_queue.batch: {}`), llamacol and the real
 //! Collector on the same load in one run. Delivered is counted at the sink.
 
-use crate::bench::{
-    print_table, scenario, Options, Scenario, Which, COLLECTOR_CPU, FAST_SINK,
-};
+use crate::bench::{print_table, scenario, Options, Scenario, Which, COLLECTOR_CPU, FAST_SINK};
 use crate::floor;
 use llamacol_api::Signal;
 

@@ -76,6 +76,52 @@ pub fn load(
     }
 }
 
+/// Deserializes `value`, or says where (below it) and what is wrong.
+fn deserialize<T: DeserializeOwned>(value: Value) -> Result<T, (String, String)> {
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+        let inner = e.path().to_string();
+        let issue = describe_error(inner, &e.into_inner().to_string());
+        (issue.path, issue.message)
+    })
+}
+
+/// The errors of each key of `value` (a mapping at `above` below the root), each tried
+/// alone in an otherwise empty block, going `depth` levels down where a key's own keys
+/// fail alone. A key whose error needs its siblings (a missing field) is reported as the
+/// whole key's error.
+fn each_error<T: DeserializeOwned>(
+    value: &Value,
+    above: &mut Vec<Value>,
+    depth: usize,
+    found: &mut Vec<(String, String)>,
+) {
+    let Value::Mapping(map) = value else {
+        return;
+    };
+    for (key, child) in map {
+        let mut alone = Mapping::new();
+        alone.insert(key.clone(), child.clone());
+        let mut root = Value::Mapping(alone);
+        for outer in above.iter().rev() {
+            let mut m = Mapping::new();
+            m.insert(outer.clone(), root);
+            root = Value::Mapping(m);
+        }
+        let Err(error) = deserialize::<T>(root) else {
+            continue;
+        };
+        let before = found.len();
+        if depth > 1 && matches!(child, Value::Mapping(m) if m.len() > 1) {
+            above.push(key.clone());
+            each_error::<T>(child, above, depth - 1, found);
+            above.pop();
+        }
+        if found.len() == before {
+            found.push(error);
+        }
+    }
+}
+
 fn strip_location(message: &str) -> &str {
     message.split(" at line ").next().unwrap_or(message)
 }
@@ -232,6 +278,21 @@ impl Checker<'_> {
             Ok(None) => {}
             Err((at, message)) => self.error(join(&join(path, "metrics"), &at), message),
         }
+        for (at, message) in telemetry.metrics.reader_problems() {
+            self.error(join(&join(path, "metrics"), &at), message);
+        }
+        for (i, processor) in telemetry.logs.processors.iter().enumerate() {
+            let checked = processor
+                .exporter()
+                .and_then(|e| e.target())
+                .and_then(|t| match t {
+                    Some((_, otlp)) => otlp.header_pairs().map(drop),
+                    None => Ok(()),
+                });
+            if let Err(message) = checked {
+                self.error(join(path, &format!("logs.processors[{i}]")), message);
+            }
+        }
         telemetry
     }
 
@@ -316,14 +377,23 @@ impl Checker<'_> {
     ) -> Option<T> {
         let value = match value {
             None | Some(Value::Null) => return Some(T::default()),
-            Some(v) => v.clone(),
+            Some(v) => v,
         };
-        match serde_path_to_error::deserialize::<_, T>(value) {
+        match deserialize::<T>(value.clone()) {
             Ok(t) => Some(t),
-            Err(e) => {
-                let inner = e.path().to_string();
-                let issue = describe_error(inner, &e.into_inner().to_string());
-                self.error(join(path, &issue.path), issue.message);
+            Err(first) => {
+                // serde stops at the first error: find the others by trying each key
+                // alone (every such block has defaults), two levels down.
+                let mut found = Vec::new();
+                each_error::<T>(value, &mut Vec::new(), 2, &mut found);
+                if found.is_empty() {
+                    found.push(first);
+                }
+                found.sort();
+                found.dedup();
+                for (inner, message) in found {
+                    self.error(join(path, &inner), message);
+                }
                 None
             }
         }

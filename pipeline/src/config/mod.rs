@@ -8,11 +8,15 @@ mod connections;
 mod env;
 mod load;
 mod service;
+mod telemetry;
 
 pub use connections::{Graph, Instance};
 pub use llamacol_api::config::*;
 pub use load::{load, ConfigText};
 pub use service::{
-    AdminConfig, Config, ExporterConfig, LogFormat, LogsConfig, MetricsConfig, MetricsLevel,
-    PipelineConfig, QueueBatch, QueueSettings, RetrySettings, Sizer, TelemetryConfig,
+    Config, ExporterConfig, PipelineConfig, QueueBatch, QueueSettings, RetrySettings, Sizer,
+};
+pub use telemetry::{
+    AdminConfig, LogFormat, LogProcessor, LogSampling, LogsConfig, MetricsConfig, MetricsLevel,
+    OtlpPush, PeriodicReader, PushExporter, PushProtocol, TelemetryConfig, TelemetryResource,
 };
