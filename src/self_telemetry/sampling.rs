@@ -33,7 +33,8 @@ impl SamplingLayer {
 
     /// Whether the `n`th event (from 1) of a callsite within its tick is written.
     fn keeps(&self, n: u64) -> bool {
-        n <= self.initial || (self.thereafter > 0 && (n - self.initial) % self.thereafter == 0)
+        n <= self.initial
+            || (self.thereafter > 0 && (n - self.initial).is_multiple_of(self.thereafter))
     }
 
     fn admit(&self, callsite: Identifier, now: Instant) -> bool {
