@@ -75,7 +75,13 @@ pub fn main_with_args(cli: Cli, registry: Registry) -> ExitCode {
                 Err(code) => return code,
             };
             let logging = logging(&cli, &config);
-            crate::run::run(config, warnings, logging, registry)
+            let (uris, sets) = (cli.config.clone(), cli.set.clone());
+            let reload = move |registry: &Registry| {
+                let sources = sources_of(&uris, &sets)?;
+                load(&sources, registry, &|name| std::env::var(name).ok())
+                    .map_err(|e| e.to_string())
+            };
+            crate::run::run(config, warnings, logging, registry, Box::new(reload))
         }
         Some(Command::Validate) => validate(&cli, &registry),
         Some(Command::Components { output }) => components(&registry, output),
@@ -84,18 +90,23 @@ pub fn main_with_args(cli: Cli, registry: Registry) -> ExitCode {
 
 /// Reads what `-c` names (files and URIs), or the embedded default, then `--set`.
 pub(crate) fn sources(cli: &Cli) -> Result<Vec<ConfigText>, String> {
-    let mut out = if cli.config.is_empty() {
+    sources_of(&cli.config, &cli.set)
+}
+
+/// [`sources`] of `-c` values and `--set` values (read again on SIGHUP).
+fn sources_of(config: &[String], set: &[String]) -> Result<Vec<ConfigText>, String> {
+    let mut out = if config.is_empty() {
         vec![ConfigText {
             name: "<embedded default config>".into(),
             text: DEFAULT_CONFIG.into(),
         }]
     } else {
-        cli.config
+        config
             .iter()
             .map(|uri| config_uri(uri))
             .collect::<Result<Vec<_>, _>>()?
     };
-    for set in &cli.set {
+    for set in set {
         out.push(set_option(set)?);
     }
     Ok(out)

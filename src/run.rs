@@ -22,12 +22,17 @@ pub struct Logging {
     pub config: LogsConfig,
 }
 
-/// Runs a loaded, validated `config` until SIGTERM/SIGINT; `warnings` are the loader's.
+/// Reads and validates the configuration again (SIGHUP), from the same sources.
+pub type Reload = Box<dyn Fn(&Registry) -> Result<(Config, Vec<Diagnostic>), String> + Send>;
+
+/// Runs a loaded, validated `config` until SIGTERM/SIGINT, reloading it on SIGHUP;
+/// `warnings` are the loader's.
 pub fn run(
     config: Config,
     warnings: Vec<Diagnostic>,
     logging: Logging,
     registry: Registry,
+    reload: Reload,
 ) -> ExitCode {
     let pushes = match init_logging(&logging) {
         Ok(p) => p,
@@ -49,10 +54,15 @@ pub fn run(
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(serve(config, registry, pushes))
+    runtime.block_on(serve(config, registry, pushes, reload))
 }
 
-async fn serve(config: Config, registry: Registry, pushes: Vec<LogPush>) -> ExitCode {
+async fn serve(
+    config: Config,
+    registry: Registry,
+    pushes: Vec<LogPush>,
+    reload: Reload,
+) -> ExitCode {
     let telemetry = Telemetry::new();
     telemetry.set_metrics_served(config.telemetry.metrics.level != MetricsLevel::None);
     let resource = config
@@ -87,41 +97,129 @@ async fn serve(config: Config, registry: Registry, pushes: Vec<LogPush>) -> Exit
         admin_cancel.clone(),
     ));
 
-    let mut service = match Service::build(&config, &registry, Arc::clone(&telemetry)) {
+    let mut running = config;
+    let mut service = match start_service(&running, &registry, &telemetry).await {
         Ok(s) => s,
         Err(e) => {
             tracing::error!("{e}");
-            return ExitCode::FAILURE;
+            return stop_self_telemetry(
+                self_cancel,
+                self_tasks,
+                admin_cancel,
+                admin,
+                ExitCode::FAILURE,
+            )
+            .await;
         }
     };
-    let started = service.start().await;
-    let code = match started {
-        Ok(()) => {
-            tracing::info!("llamacol is ready");
-            wait_for_signal().await;
-            tracing::info!("shutting down: receivers first, then processors, then exporter queues");
-            tokio::spawn(async {
-                wait_for_signal().await;
-                tracing::warn!("second signal: exiting now without draining");
-                std::process::exit(130);
-            });
-            ExitCode::SUCCESS
+    tracing::info!("llamacol is ready");
+    let mut code = ExitCode::SUCCESS;
+    while wait_for_signal().await == Signal::Reload {
+        match reloaded(&running, service, &reload, &registry, &telemetry).await {
+            Ok((config, started)) => {
+                running = config;
+                service = started;
+            }
+            Err(e) => {
+                tracing::error!("{e}");
+                code = ExitCode::FAILURE;
+                return stop_self_telemetry(self_cancel, self_tasks, admin_cancel, admin, code)
+                    .await;
+            }
         }
-        Err(e) => {
-            tracing::error!("{e}");
-            ExitCode::FAILURE
-        }
-    };
+    }
+    tracing::info!("shutting down: receivers first, then processors, then exporter queues");
+    tokio::spawn(async {
+        while wait_for_signal().await == Signal::Reload {}
+        tracing::warn!("second signal: exiting now without draining");
+        std::process::exit(130);
+    });
     let report = service.shutdown().await;
     log_totals(&telemetry);
-    // Last: the final push carries the totals, and the shutdown's own log lines.
+    if report.problems.is_empty() {
+        tracing::info!("shutdown complete");
+    }
+    stop_self_telemetry(self_cancel, self_tasks, admin_cancel, admin, code).await
+}
+
+/// Builds and starts the pipelines of `config`; a service that fails to start is shut
+/// down again.
+async fn start_service(
+    config: &Config,
+    registry: &Registry,
+    telemetry: &Arc<Telemetry>,
+) -> Result<Service, String> {
+    let mut service =
+        Service::build(config, registry, Arc::clone(telemetry)).map_err(|e| e.to_string())?;
+    if let Err(e) = service.start().await {
+        let _ = service.shutdown().await;
+        return Err(e.to_string());
+    }
+    Ok(service)
+}
+
+/// SIGHUP: the configuration read again. An invalid one changes nothing (the errors are
+/// logged); a valid one replaces the running pipelines (stopped in order, as at exit,
+/// then the new ones started); if the new ones do not start, the previous ones are
+/// started again. Err only when neither starts.
+async fn reloaded(
+    running: &Config,
+    service: Service,
+    reload: &Reload,
+    registry: &Registry,
+    telemetry: &Arc<Telemetry>,
+) -> Result<(Config, Service), String> {
+    tracing::info!("SIGHUP: reading the configuration again");
+    let (config, warnings) = match reload(registry) {
+        Ok(loaded) => loaded,
+        Err(errors) => {
+            tracing::error!(
+                "the configuration on disk is invalid; the running one stays:\n{errors}"
+            );
+            return Ok((running.clone(), service));
+        }
+    };
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
+    if format!("{:?}", config.telemetry) != format!("{:?}", running.telemetry) {
+        tracing::warn!("service.telemetry changed; logs, the admin server and llamacol's own pushes take it at the next restart");
+    }
+    tracing::info!("stopping the running pipelines for the new configuration");
+    let _ = service.shutdown().await;
+    telemetry.forget_components();
+    match start_service(&config, registry, telemetry).await {
+        Ok(started) => {
+            tracing::info!("configuration reloaded; llamacol is ready");
+            Ok((config, started))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the new configuration does not start; starting the previous one again");
+            telemetry.forget_components();
+            let previous = start_service(running, registry, telemetry)
+                .await
+                .map_err(|e| {
+                    format!("the previous configuration does not start again either: {e}")
+                })?;
+            tracing::info!("the previous configuration runs again");
+            Ok((running.clone(), previous))
+        }
+    }
+}
+
+/// Last: the final pushes carry the totals and the shutdown's own log lines; then the
+/// admin server stops.
+async fn stop_self_telemetry(
+    self_cancel: CancellationToken,
+    self_tasks: Vec<tokio::task::JoinHandle<()>>,
+    admin_cancel: CancellationToken,
+    admin: tokio::task::JoinHandle<std::io::Result<()>>,
+    code: ExitCode,
+) -> ExitCode {
     self_cancel.cancel();
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), futures_join(self_tasks)).await;
     admin_cancel.cancel();
     let _ = admin.await;
-    if report.problems.is_empty() {
-        tracing::info!("shutdown complete");
-    }
     code
 }
 
@@ -186,28 +284,40 @@ fn log_totals(telemetry: &Telemetry) {
     }
 }
 
-async fn wait_for_signal() {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    /// SIGTERM, SIGINT: shut down.
+    Stop,
+    /// SIGHUP: read the configuration again.
+    Reload,
+}
+
+async fn wait_for_signal() -> Signal {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
         match (
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
+            signal(SignalKind::hangup()),
         ) {
-            (Ok(mut term), Ok(mut int)) => {
+            (Ok(mut term), Ok(mut int), Ok(mut hup)) => {
                 tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
+                    _ = term.recv() => Signal::Stop,
+                    _ = int.recv() => Signal::Stop,
+                    _ = hup.recv() => Signal::Reload,
                 }
             }
             _ => {
                 let _ = tokio::signal::ctrl_c().await;
+                Signal::Stop
             }
         }
     }
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+        Signal::Stop
     }
 }
 
@@ -249,7 +359,8 @@ fn init_logging(logging: &Logging) -> Result<Vec<LogPush>, String> {
         .with(filter)
         .with(sampling)
         .with(lines)
-        .with(layers)
+        // An empty list of layers would disable every callsite (no interest): none then.
+        .with((!layers.is_empty()).then_some(layers))
         .try_init()
         .map_err(|e| format!("cannot install the logger: {e}"))?;
     Ok(pushes)

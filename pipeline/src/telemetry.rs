@@ -126,6 +126,19 @@ impl Telemetry {
         c
     }
 
+    /// Forgets the queue and request-limit gauges of a service that was shut down (a
+    /// reload builds new ones); counters stay, cumulative across reloads.
+    pub fn forget_components(&self) {
+        self.queues
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        self.request_limits
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
     pub fn register_queue(&self, gauge: QueueGauge) {
         self.queues
             .lock()
