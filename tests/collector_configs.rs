@@ -1,0 +1,137 @@
+//! Real Collector configs written by others (`testdata/collector-configs/`, each origin in
+//! its README): every one whose component types all exist in llamacol validates as it
+//! is; for the rest the test prints the component types llamacol lacks (the README's
+//! "what is missing for your config" is this list).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use llamacol_api::serde_yaml::{self, Value};
+use llamacol_pipeline::config::{load, ConfigText};
+use llamacol_pipeline::Registry;
+
+const DIR: &str = "testdata/collector-configs";
+
+/// Files that are not whole configs but overlays, loaded after their base as their
+/// project runs them (`--config base --config overlay`).
+const OVERLAYS: [(&str, &str); 1] = [(
+    "demo/src_otel-collector_otelcol-config-extras.yaml",
+    "demo/src_otel-collector_otelcol-config.yaml",
+)];
+
+/// The configs take hosts and ports from the environment (`${env:MY_POD_IP}`,
+/// `${env:OTEL_COLLECTOR_PORT_GRPC}` ...): a port where the name says port, else a host.
+fn environment(name: &str) -> Option<String> {
+    Some(
+        if name.contains("PORT") {
+            "4317"
+        } else {
+            "localhost"
+        }
+        .to_string(),
+    )
+}
+
+fn configs() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for source in std::fs::read_dir(DIR).expect("dir") {
+        let source = source.expect("entry").path();
+        if !source.is_dir() {
+            continue;
+        }
+        for file in std::fs::read_dir(&source).expect("dir") {
+            let path = file.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `kind/type` of every component the config defines that `registry` does not have.
+fn missing_types(text: &str, registry: &Registry) -> BTreeSet<String> {
+    let root: Value = serde_yaml::from_str(text).expect("YAML");
+    let mut out = BTreeSet::new();
+    for (section, kind) in [
+        ("receivers", llamacol_api::Kind::Receiver),
+        ("processors", llamacol_api::Kind::Processor),
+        ("exporters", llamacol_api::Kind::Exporter),
+        ("connectors", llamacol_api::Kind::Connector),
+        ("extensions", llamacol_api::Kind::Extension),
+    ] {
+        let Some(Value::Mapping(blocks)) = root.get(section) else {
+            continue;
+        };
+        for key in blocks.keys().filter_map(Value::as_str) {
+            let type_name = key.split('/').next().unwrap_or(key);
+            if registry.lookup(kind, type_name).is_none() {
+                out.insert(format!("{kind} `{type_name}`"));
+            }
+        }
+    }
+    out
+}
+
+fn name(path: &Path) -> String {
+    path.strip_prefix(DIR).unwrap_or(path).display().to_string()
+}
+
+#[test]
+fn every_real_config_with_known_components_validates_and_the_rest_say_what_is_missing() {
+    let registry = llamacol::builtins();
+    let configs = configs();
+    assert!(configs.len() >= 30, "{} configs", configs.len());
+    let (mut loaded, mut refused) = (Vec::new(), Vec::new());
+    let mut lacking: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for path in &configs {
+        let text = std::fs::read_to_string(path).expect("read");
+        let base = OVERLAYS
+            .iter()
+            .find(|(overlay, _)| name(path) == *overlay)
+            .map(|(_, base)| Path::new(DIR).join(base));
+        let mut sources = Vec::new();
+        if let Some(base) = &base {
+            let text = std::fs::read_to_string(base).expect("read base");
+            sources.push(ConfigText {
+                name: name(base),
+                text,
+            });
+        }
+        let mut missing = missing_types(&text, &registry);
+        for source in &sources {
+            missing.extend(missing_types(&source.text, &registry));
+        }
+        if !missing.is_empty() {
+            for m in missing {
+                lacking.entry(m).or_default().push(name(path));
+            }
+            continue;
+        }
+        sources.push(ConfigText {
+            name: name(path),
+            text,
+        });
+        match load(&sources, &registry, &environment) {
+            Ok(_) => loaded.push(name(path)),
+            Err(errors) => refused.push(format!("{}:\n{errors}", name(path))),
+        }
+    }
+    println!(
+        "{} configs: {} use only component types llamacol has ({} validate); {} need types it lacks:",
+        configs.len(),
+        loaded.len() + refused.len(),
+        loaded.len(),
+        configs.len() - loaded.len() - refused.len()
+    );
+    for name in &loaded {
+        println!("validates: {name}");
+    }
+    let mut by_count: Vec<_> = lacking.into_iter().collect();
+    by_count.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
+    for (missing, files) in by_count {
+        println!("| {missing} | {} |", files.len());
+    }
+    assert!(refused.is_empty(), "refused:\n{}", refused.join("\n"));
+}
