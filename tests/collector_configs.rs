@@ -78,6 +78,8 @@ fn name(path: &Path) -> String {
     path.strip_prefix(DIR).unwrap_or(path).display().to_string()
 }
 
+// The list is the test's report (`--nocapture`).
+#[allow(clippy::print_stdout)]
 #[test]
 fn every_real_config_with_known_components_validates_and_the_rest_say_what_is_missing() {
     let registry = llamacol::builtins();
