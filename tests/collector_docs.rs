@@ -43,7 +43,7 @@ fn every_collector_docs_config_validates() {
         );
         checked += 1;
     }
-    assert_eq!(checked, 9);
+    assert_eq!(checked, 12);
 }
 
 #[test]

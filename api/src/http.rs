@@ -40,6 +40,9 @@ pub struct TlsConfig {
     pub key_file: Option<PathBuf>,
     /// Server name to verify, when it differs from the endpoint's host.
     pub server_name_override: Option<String>,
+    /// Do not check the server's certificate (self-signed test backends only; see
+    /// `tls::SkipVerification`).
+    pub insecure_skip_verify: bool,
 }
 
 /// A reqwest client with `headers` on every request (values marked sensitive), an overall
@@ -61,7 +64,8 @@ pub fn client(
     let mut builder = reqwest::Client::builder()
         .use_rustls_tls()
         .timeout(timeout)
-        .default_headers(map);
+        .default_headers(map)
+        .danger_accept_invalid_certs(tls.insecure_skip_verify);
     let read = |p: &std::path::Path| {
         std::fs::read(p).map_err(|e| format!("reading `{}`: {e}", p.display()))
     };

@@ -20,6 +20,9 @@ use serde::Deserialize;
 use crate::config::Issue;
 use crate::consumer::BoxError;
 
+mod skip_verify;
+pub use skip_verify::SkipVerification;
+
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerTlsConfig {

@@ -43,6 +43,38 @@ pub struct OtlpExporterConfig {
     /// Collector's `max_request_body_size`. Raise it only with the far side's limit.
     /// `0`: no limit. A refusal for size lowers it for this exporter (see README).
     pub max_request_size: Option<ByteSize>,
+    /// gRPC: HTTP/2 pings that keep the connection known alive (`time`, `timeout`,
+    /// `permit_without_stream`), as configgrpc's `keepalive`.
+    pub keepalive: Option<ClientKeepalive>,
+    /// gRPC: `pick_first` (default: one connection) or `round_robin` (one connection to
+    /// each address the endpoint's host resolves to at start, requests spread over them).
+    pub balancer_name: Option<Balancer>,
+    /// gRPC-go's socket buffer sizes; the HTTP/2 client sizes its own buffers: accepted
+    /// for the Collector's configs.
+    pub read_buffer_size: Option<ByteSize>,
+    pub write_buffer_size: Option<ByteSize>,
+}
+
+/// `keepalive` of a gRPC client.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClientKeepalive {
+    /// Ping after this long without activity.
+    #[serde(with = "humantime_serde")]
+    pub time: Option<Duration>,
+    /// Consider the connection dead when a ping is not answered within this long.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Option<Duration>,
+    /// Ping also while no request is in flight.
+    pub permit_without_stream: bool,
+}
+
+/// `balancer_name`: grpc-go's load-balancing policies.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Balancer {
+    PickFirst,
+    RoundRobin,
 }
 
 /// gRPC servers' default message limit (grpc-go's `defaultServerMaxReceiveMessageSize`).
@@ -77,6 +109,10 @@ impl Default for OtlpExporterConfig {
             logs_endpoint: None,
             auth: None,
             max_request_size: None,
+            keepalive: None,
+            balancer_name: None,
+            read_buffer_size: None,
+            write_buffer_size: None,
         }
     }
 }

@@ -9,7 +9,7 @@ use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic::Status;
 
-use super::config::{Compression, OtlpExporterConfig};
+use super::config::{Balancer, Compression, OtlpExporterConfig};
 use super::outcome::{check_size, from_grpc, report_partial, PartialSuccess};
 
 pub struct GrpcSender {
@@ -35,13 +35,24 @@ impl GrpcSender {
         } else {
             format!("https://{}", config.endpoint)
         };
-        let mut endpoint = Endpoint::from_shared(url.clone())
-            .map_err(|e| format!("invalid endpoint `{url}`: {e}"))?
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout);
-        if url.starts_with("https://") {
-            endpoint = endpoint.tls_config(tls(config)?)?;
-        }
+        let channel = match config.balancer_name {
+            Some(Balancer::RoundRobin) => match resolved(&url) {
+                Ok(addresses) => {
+                    let endpoints = addresses
+                        .into_iter()
+                        .map(|(address, host)| endpoint(&address, Some(&host), config))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Channel::balance_list(endpoints.into_iter())
+                }
+                Err(e) => {
+                    // Not resolvable yet (a Service without ready pods): one connection,
+                    // retried as usual, rather than a failed start.
+                    tracing::warn!(component = %id, error = %e, "balancer_name round_robin: the endpoint does not resolve now; using one connection to it");
+                    endpoint(&url, None, config)?.connect_lazy()
+                }
+            },
+            Some(Balancer::PickFirst) | None => endpoint(&url, None, config)?.connect_lazy(),
+        };
         let mut metadata = MetadataMap::new();
         for (name, value) in &config.headers.0 {
             let key = MetadataKey::from_bytes(name.to_ascii_lowercase().as_bytes())
@@ -57,7 +68,7 @@ impl GrpcSender {
         };
         Ok(GrpcSender {
             id,
-            channel: endpoint.connect_lazy(),
+            channel,
             metadata,
             compression,
             timeout: config.timeout,
@@ -283,15 +294,81 @@ fn transport_error(e: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
+/// One connection's settings: to `url`, verifying TLS for `host` when given (a resolved
+/// address stands in for the host name).
+fn endpoint(
+    url: &str,
+    host: Option<&str>,
+    config: &OtlpExporterConfig,
+) -> Result<Endpoint, BoxError> {
+    let mut endpoint = Endpoint::from_shared(url.to_string())
+        .map_err(|e| format!("invalid endpoint `{url}`: {e}"))?
+        .timeout(config.timeout)
+        .connect_timeout(config.timeout);
+    if let Some(k) = &config.keepalive {
+        if let Some(time) = k.time {
+            endpoint = endpoint.http2_keep_alive_interval(time);
+        }
+        if let Some(timeout) = k.timeout {
+            endpoint = endpoint.keep_alive_timeout(timeout);
+        }
+        endpoint = endpoint.keep_alive_while_idle(k.permit_without_stream);
+    }
+    if url.starts_with("https://") {
+        let mut tls = tls(config)?;
+        if let (Some(host), None) = (host, &config.tls.server_name_override) {
+            tls = tls.domain_name(host.to_string());
+        }
+        endpoint = if config.tls.insecure_skip_verify {
+            let verifier = llamacol_api::tls::SkipVerification::new();
+            endpoint.tls_config_with_verifier(tls, verifier)?
+        } else {
+            endpoint.tls_config(tls)?
+        };
+    }
+    Ok(endpoint)
+}
+
+/// `round_robin`: a URL per address the URL's host resolves to now, with the host name.
+fn resolved(url: &str) -> Result<Vec<(String, String)>, BoxError> {
+    use std::net::ToSocketAddrs;
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| format!("invalid endpoint `{url}`: {e}"))?;
+    let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.host()) else {
+        return Err(format!(
+            "`balancer_name: round_robin` needs a `host:port` endpoint, not `{url}`"
+        )
+        .into());
+    };
+    let port = uri
+        .port_u16()
+        .unwrap_or(if scheme == "https" { 443 } else { 80 });
+    let addresses: Vec<_> = (host.trim_matches(['[', ']']), port)
+        .to_socket_addrs()
+        .map_err(|e| format!("resolving `{host}` for round_robin: {e}"))?
+        .collect();
+    if addresses.is_empty() {
+        return Err(format!("`{host}` resolves to no address").into());
+    }
+    Ok(addresses
+        .into_iter()
+        .map(|a| (format!("{scheme}://{a}"), host.to_string()))
+        .collect())
+}
+
 fn tls(config: &OtlpExporterConfig) -> Result<ClientTlsConfig, BoxError> {
     let read = |p: &std::path::Path| {
         std::fs::read(p).map_err(|e| format!("reading `{}`: {e}", p.display()))
     };
     let mut tls = ClientTlsConfig::new();
-    tls = match &config.tls.ca_file {
-        Some(ca) => tls.ca_certificate(Certificate::from_pem(read(ca)?)),
-        None => tls.with_native_roots(),
-    };
+    // Roots and a verifier that checks nothing conflict: no roots when skipping.
+    if !config.tls.insecure_skip_verify {
+        tls = match &config.tls.ca_file {
+            Some(ca) => tls.ca_certificate(Certificate::from_pem(read(ca)?)),
+            None => tls.with_native_roots(),
+        };
+    }
     if let (Some(cert), Some(key)) = (&config.tls.cert_file, &config.tls.key_file) {
         tls = tls.identity(Identity::from_pem(read(cert)?, read(key)?));
     }

@@ -209,6 +209,14 @@ async fn grpc_tls_with_a_ca_made_in_the_test() {
         .export(&mut traces(2))
         .await
         .expect_err("system roots do not trust the test CA");
+    let unchecked = exporter(&format!(
+        "{{endpoint: \"localhost:{port}\", tls: {{insecure_skip_verify: true}}, timeout: 2s}}"
+    ));
+    unchecked
+        .export(&mut traces(1))
+        .await
+        .expect("insecure_skip_verify: the test CA's certificate is not checked");
+    assert_eq!(backend.spans(), 3);
     let plaintext = exporter(&format!(
         "{{endpoint: \"localhost:{port}\", tls: {{insecure: true}}, timeout: 2s}}"
     ));
@@ -216,7 +224,7 @@ async fn grpc_tls_with_a_ca_made_in_the_test() {
         .export(&mut traces(2))
         .await
         .expect_err("plaintext to a TLS server");
-    assert_eq!(backend.spans(), 2);
+    assert_eq!(backend.spans(), 3);
 }
 
 /// An OTLP/HTTP backend: decodes gzip/zstd, records, answers with the scripted status.
@@ -478,4 +486,29 @@ fn the_http_type_names_mean_protocol_http() {
     );
     assert_eq!(super::factory_otlphttp().type_name, "otlphttp");
     assert_eq!(super::factory_http().type_name, "otlp_http");
+}
+
+/// configgrpc's client keys: `balancer_name: round_robin` (a connection per resolved
+/// address) and `keepalive` deliver like the default; the buffer sizes load.
+#[tokio::test]
+async fn grpc_round_robin_and_keepalive_deliver() {
+    let (port, backend) = grpc_backend(None).await;
+    let exporter = exporter(&format!(
+        "{{endpoint: \"127.0.0.1:{port}\", tls: {{insecure: true}}, balancer_name: round_robin, \
+          keepalive: {{time: 10s, timeout: 2s, permit_without_stream: true}}, \
+          read_buffer_size: 524288, write_buffer_size: 524288}}"
+    ));
+    for _ in 0..4 {
+        exporter.export(&mut traces(2)).await.expect("export");
+    }
+    assert_eq!(backend.spans(), 8);
+    let parsed: super::config::OtlpExporterConfig = llamacol_api::config::parse_block(
+        &llamacol_api::serde_yaml::from_str("{endpoint: x, balancer_name: pick_first}")
+            .expect("yaml"),
+    )
+    .expect("pick_first");
+    assert_eq!(
+        parsed.balancer_name,
+        Some(super::config::Balancer::PickFirst)
+    );
 }

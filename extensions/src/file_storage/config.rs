@@ -15,6 +15,9 @@ pub struct FileStorageConfig {
     /// Create `directory` (and its parents) when missing. Default false, as in the
     /// Collector: a typo in the path is then an error at start, not a new empty queue.
     pub create_directory: bool,
+    /// The mode `create_directory` gives the directories it creates, in octal (minus
+    /// the process umask). Default `0750`, as in the Collector.
+    pub directory_permissions: Option<String>,
     /// When written records are forced to disk (`fsync`):
     /// - `interval` (default): at least every `fsync_interval`, and on shutdown. A power
     ///   loss can lose what was acknowledged to clients in the last interval; a crash of
@@ -31,6 +34,33 @@ pub struct FileStorageConfig {
     /// A segment file is closed and a new one started past this size; a segment is
     /// deleted once every record in it was delivered. Default 16.
     pub segment_size_mib: u64,
+    /// The Collector's bbolt compaction (`on_start`, `on_rebound`, `directory`, the
+    /// rebound thresholds, `max_transaction_size`, `check_interval`, `cleanup_on_start`).
+    /// llamacol's queue files never hold delivered data beyond the segment being read:
+    /// a segment's space is returned to the filesystem as soon as it is delivered, so
+    /// there is nothing to compact. Accepted for the Collector's configs.
+    pub compaction: Option<Compaction>,
+    /// How long opening a queue waits for another process to release the directory's
+    /// lock before failing the start. Default 1s, as in the Collector.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+/// `compaction`, the Collector's keys (see [`FileStorageConfig::compaction`]).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Compaction {
+    pub on_start: bool,
+    pub on_rebound: bool,
+    pub directory: Option<String>,
+    /// YAML 1.1 integers (`65_536`, as the Collector's README writes it) too.
+    #[serde(deserialize_with = "yaml11_int")]
+    pub max_transaction_size: Option<u64>,
+    pub rebound_needed_threshold_mib: Option<u64>,
+    pub rebound_trigger_threshold_mib: Option<u64>,
+    #[serde(with = "humantime_serde")]
+    pub check_interval: Option<Duration>,
+    pub cleanup_on_start: bool,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -46,10 +76,33 @@ impl Default for FileStorageConfig {
         FileStorageConfig {
             directory: "/var/lib/llamacol/file_storage".to_string(),
             create_directory: false,
+            directory_permissions: None,
             fsync: Fsync::Interval,
             fsync_interval: Duration::from_secs(1),
             segment_size_mib: 16,
+            compaction: None,
+            timeout: Duration::from_secs(1),
         }
+    }
+}
+
+/// An integer, or one written YAML 1.1's way with `_` between digits (Go's YAML reads
+/// both; YAML 1.2 reads the second as a string).
+fn yaml11_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Int(u64),
+        Text(String),
+    }
+    match Option::<Either>::deserialize(d)? {
+        None => Ok(None),
+        Some(Either::Int(n)) => Ok(Some(n)),
+        Some(Either::Text(t)) => t
+            .replace('_', "")
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("`{t}` is not a whole number"))),
     }
 }
 
@@ -71,9 +124,28 @@ fn fsync_policy<'de, D: Deserializer<'de>>(d: D) -> Result<Fsync, D::Error> {
     }
 }
 
+impl FileStorageConfig {
+    /// `directory_permissions` as a mode (validated), else 0o750.
+    pub fn permissions(&self) -> u32 {
+        self.directory_permissions
+            .as_deref()
+            .and_then(|p| u32::from_str_radix(p.trim_start_matches("0o"), 8).ok())
+            .unwrap_or(0o750)
+    }
+}
+
 impl ComponentConfig for FileStorageConfig {
     fn validate(&self) -> Vec<Issue> {
         let mut issues = Vec::new();
+        if let Some(p) = &self.directory_permissions {
+            let mode = u32::from_str_radix(p.trim_start_matches("0o"), 8);
+            if !matches!(mode, Ok(m) if m <= 0o7777) {
+                issues.push(Issue::new(
+                    "directory_permissions",
+                    format!("`{p}` is not an octal mode such as `0750`"),
+                ));
+            }
+        }
         if self.directory.trim().is_empty() {
             issues.push(Issue::new(
                 "directory",

@@ -79,7 +79,13 @@ impl QueueStorage for FileStorage {
                 )
                 .into());
             }
-            std::fs::create_dir_all(base).map_err(|e| {
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            {
+                use std::os::unix::fs::DirBuilderExt;
+                builder.mode(self.config.permissions());
+            }
+            builder.create(base).map_err(|e| {
                 format!(
                     "extension `{}`: cannot create `{}`: {e}",
                     self.id, self.config.directory
@@ -90,6 +96,7 @@ impl QueueStorage for FileStorage {
         let options = Options {
             fsync: self.config.fsync,
             segment_size: self.config.segment_size_mib.saturating_mul(1024 * 1024),
+            lock_timeout: self.config.timeout,
         };
         let queue = PersistentQueue::open(&dir, options, spec)
             .map_err(|e| format!("persistent queue in `{}`: {e}", dir.display()))?;

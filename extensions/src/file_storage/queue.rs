@@ -30,6 +30,8 @@ use super::record::{self, Found, FRAMING};
 pub struct Options {
     pub fsync: Fsync,
     pub segment_size: u64,
+    /// How long to wait for another process to let go of the directory's lock.
+    pub lock_timeout: std::time::Duration,
 }
 
 pub struct PersistentQueue {
@@ -96,11 +98,16 @@ impl PersistentQueue {
             .create(true)
             .truncate(false)
             .open(dir.join("lock"))?;
-        if lock.try_lock().is_err() {
-            return Err(io::Error::other(format!(
-                "queue directory `{}` is in use by another llamacol process; give each process its own `file_storage.directory`",
-                dir.display()
-            )));
+        let waited = std::time::Instant::now();
+        while lock.try_lock().is_err() {
+            if waited.elapsed() >= options.lock_timeout {
+                return Err(io::Error::other(format!(
+                    "queue directory `{}` is in use by another llamacol process (waited {:?}, `file_storage.timeout`); give each process its own `file_storage.directory`",
+                    dir.display(),
+                    options.lock_timeout
+                )));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
         let (positions, saved) = PositionFile::open(&dir.join("position"))?;
         let delivered: HashSet<Position> = saved.ahead.into_iter().collect();

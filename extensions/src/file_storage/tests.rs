@@ -24,6 +24,7 @@ fn options(segment_size: u64) -> Options {
     Options {
         fsync: Fsync::Never,
         segment_size,
+        lock_timeout: std::time::Duration::ZERO,
     }
 }
 

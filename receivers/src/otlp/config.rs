@@ -5,6 +5,8 @@ use llamacol_api::config::{check_listen, ComponentConfig, Issue, Listen};
 use llamacol_api::tls::ServerTlsConfig;
 use serde::{Deserialize, Deserializer};
 
+pub use super::server_options::{Keepalive, Transport};
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OtlpConfig {
@@ -36,6 +38,16 @@ pub struct Protocols {
     pub http: Option<HttpConfig>,
 }
 
+/// `traces` means `/traces` (the Collector's `sanitizeURLPath`).
+fn absolute_path<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let path = String::deserialize(d)?;
+    Ok(if path.starts_with('/') {
+        path
+    } else {
+        format!("/{path}")
+    })
+}
+
 /// A key that is present turns the protocol on, even with an empty value.
 fn present<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
     d: D,
@@ -57,6 +69,15 @@ pub struct GrpcConfig {
     pub tls: Option<ServerTlsConfig>,
     /// Require credentials an authenticator extension accepts.
     pub auth: Option<AuthConfig>,
+    /// `tcp` (default) or `unix` (`endpoint` is then a socket file's path).
+    pub transport: Transport,
+    /// Requests one connection may have in flight at once; unset: HTTP/2's default.
+    pub max_concurrent_streams: Option<u32>,
+    pub keepalive: Option<Keepalive>,
+    /// gRPC-go's socket buffer sizes; the HTTP/2 server sizes its own buffers: accepted
+    /// for the Collector's configs.
+    pub read_buffer_size: Option<u64>,
+    pub write_buffer_size: Option<u64>,
 }
 
 impl Default for GrpcConfig {
@@ -66,6 +87,11 @@ impl Default for GrpcConfig {
             max_recv_msg_size_mib: 4,
             tls: None,
             auth: None,
+            transport: Transport::Tcp,
+            max_concurrent_streams: None,
+            keepalive: None,
+            read_buffer_size: None,
+            write_buffer_size: None,
         }
     }
 }
@@ -78,11 +104,14 @@ pub struct HttpConfig {
     pub endpoint: String,
     /// Largest body accepted, in bytes, compressed or not. Default 20 MiB; larger gets 413.
     pub max_request_body_size: usize,
-    /// Default `/v1/traces`.
+    /// Default `/v1/traces`; a path without the leading `/` gets one, as in the Collector.
+    #[serde(deserialize_with = "absolute_path")]
     pub traces_url_path: String,
     /// Default `/v1/metrics`.
+    #[serde(deserialize_with = "absolute_path")]
     pub metrics_url_path: String,
     /// Default `/v1/logs`.
+    #[serde(deserialize_with = "absolute_path")]
     pub logs_url_path: String,
     /// Serve TLS (and mTLS with `client_ca_file`); plaintext when absent.
     pub tls: Option<ServerTlsConfig>,
@@ -90,6 +119,8 @@ pub struct HttpConfig {
     pub auth: Option<AuthConfig>,
     /// CORS for browser SDKs; off when absent.
     pub cors: Option<super::cors::CorsConfig>,
+    /// `tcp` (default) or `unix` (`endpoint` is then a socket file's path).
+    pub transport: Transport,
 }
 
 impl Default for HttpConfig {
@@ -103,6 +134,7 @@ impl Default for HttpConfig {
             tls: None,
             auth: None,
             cors: None,
+            transport: Transport::Tcp,
         }
     }
 }
@@ -117,7 +149,23 @@ impl ComponentConfig for OtlpConfig {
             ));
         }
         if let Some(g) = &self.protocols.grpc {
-            issues.extend(check_listen("protocols.grpc.endpoint", &g.endpoint, 4317));
+            match g.transport {
+                Transport::Tcp => {
+                    issues.extend(check_listen("protocols.grpc.endpoint", &g.endpoint, 4317))
+                }
+                Transport::Unix if g.tls.is_some() => issues.push(Issue::new(
+                    "protocols.grpc.tls",
+                    "TLS on a unix socket is not offered; the socket file's permissions guard it",
+                )),
+                Transport::Unix if g.endpoint.trim().is_empty() => issues.push(Issue::new(
+                    "protocols.grpc.endpoint",
+                    "with `transport: unix`, the socket file's path",
+                )),
+                Transport::Unix => {}
+            }
+            if let Some(k) = &g.keepalive {
+                issues.extend(k.issues("protocols.grpc.keepalive"));
+            }
             if g.max_recv_msg_size_mib == 0 {
                 issues.push(Issue::new(
                     "protocols.grpc.max_recv_msg_size_mib",
@@ -129,7 +177,16 @@ impl ComponentConfig for OtlpConfig {
             }
         }
         if let Some(h) = &self.protocols.http {
-            issues.extend(check_listen("protocols.http.endpoint", &h.endpoint, 4318));
+            match h.transport {
+                Transport::Tcp => {
+                    issues.extend(check_listen("protocols.http.endpoint", &h.endpoint, 4318))
+                }
+                Transport::Unix if h.tls.is_some() => issues.push(Issue::new(
+                    "protocols.http.tls",
+                    "TLS on a unix socket is not offered; the socket file's permissions guard it",
+                )),
+                Transport::Unix => {}
+            }
             if let Some(tls) = &h.tls {
                 issues.extend(tls.issues("protocols.http.tls"));
             }
@@ -176,13 +233,23 @@ impl ComponentConfig for OtlpConfig {
 
     fn listens(&self) -> Vec<Listen> {
         let mut out = Vec::new();
-        if let Some(g) = &self.protocols.grpc {
+        if let Some(g) = self
+            .protocols
+            .grpc
+            .as_ref()
+            .filter(|g| g.transport == Transport::Tcp)
+        {
             out.push(Listen {
                 path: "protocols.grpc.endpoint".into(),
                 address: g.endpoint.clone(),
             });
         }
-        if let Some(h) = &self.protocols.http {
+        if let Some(h) = self
+            .protocols
+            .http
+            .as_ref()
+            .filter(|h| h.transport == Transport::Tcp)
+        {
             out.push(Listen {
                 path: "protocols.http.endpoint".into(),
                 address: h.endpoint.clone(),

@@ -6,6 +6,7 @@ mod config;
 mod cors;
 mod grpc;
 mod http;
+mod server_options;
 mod status;
 
 use std::sync::Arc;
@@ -99,11 +100,17 @@ impl Receiver for OtlpReceiver {
     async fn start(&mut self, next: Arc<dyn Consumer>) -> Result<(), BoxError> {
         // Bind every socket before serving any, so a port in use fails the start cleanly.
         let grpc = match &self.config.protocols.grpc {
-            Some(g) => Some((g.clone(), bind(&g.endpoint, "gRPC").await?)),
+            Some(g) if g.transport == config::Transport::Unix => {
+                Some((g.clone(), Listener::Unix(bind_unix(&g.endpoint, "gRPC")?)))
+            }
+            Some(g) => Some((g.clone(), Listener::Tcp(bind(&g.endpoint, "gRPC").await?))),
             None => None,
         };
         let http = match &self.config.protocols.http {
-            Some(h) => Some((h.clone(), bind(&h.endpoint, "HTTP").await?)),
+            Some(h) if h.transport == config::Transport::Unix => {
+                Some((h.clone(), Err(bind_unix(&h.endpoint, "HTTP")?)))
+            }
+            Some(h) => Some((h.clone(), Ok(bind(&h.endpoint, "HTTP").await?))),
             None => None,
         };
         // TLS acceptors are built before serving too: a bad certificate fails the start.
@@ -117,64 +124,21 @@ impl Receiver for OtlpReceiver {
         let grpc_tls = tls(&grpc.as_ref().and_then(|(g, _)| g.tls.clone()), "gRPC")?;
         let http_tls = tls(&http.as_ref().and_then(|(h, _)| h.tls.clone()), "HTTP")?;
         if let Some((g, listener)) = grpc {
-            let scheme = if grpc_tls.is_some() {
-                "TLS"
-            } else {
-                "plaintext"
-            };
-            tracing::info!(component = %self.id, endpoint = %listener.local_addr()?, scheme, "OTLP/gRPC listening");
-            let max = g.max_recv_msg_size_mib * 1024 * 1024;
-            let has = |s| self.signals.contains(&s);
-            let guard = GrpcGuard(self.guard(g.auth.as_ref(), "grpc")?);
-            let router = tonic::transport::Server::builder()
-                .add_optional_service(has(Signal::Traces).then(|| {
-                    InterceptedService::new(
-                        ExportService::<TracesService>::new(next.clone(), max),
-                        guard.clone(),
-                    )
-                }))
-                .add_optional_service(has(Signal::Metrics).then(|| {
-                    InterceptedService::new(
-                        ExportService::<MetricsService>::new(next.clone(), max),
-                        guard.clone(),
-                    )
-                }))
-                .add_optional_service(has(Signal::Logs).then(|| {
-                    InterceptedService::new(
-                        ExportService::<LogsService>::new(next.clone(), max),
-                        guard.clone(),
-                    )
-                }));
-            let cancel = self.cancel.clone();
-            let id = self.id.clone();
-            let tls_incoming = match grpc_tls {
-                Some(a) => Ok(TlsIncoming::new(listener, a, &self.id, cancel.clone())?),
-                None => Err(listener),
-            };
-            self.servers.spawn(async move {
-                let served = match tls_incoming {
-                    Ok(incoming) => {
-                        router
-                            .serve_with_incoming_shutdown(
-                                incoming.into_stream(),
-                                cancel.cancelled_owned(),
-                            )
-                            .await
-                    }
-                    Err(listener) => {
-                        // Nagle's algorithm would hold small responses back ~40ms behind
-                        // delayed ACKs.
-                        let incoming = tonic::transport::server::TcpIncoming::from(listener)
-                            .with_nodelay(Some(true));
-                        router
-                            .serve_with_incoming_shutdown(incoming, cancel.cancelled_owned())
-                            .await
-                    }
-                };
-                if let Err(e) = served {
-                    tracing::error!(component = %id, error = %e, "OTLP/gRPC server stopped");
+            let listener = match (listener, grpc_tls) {
+                (Listener::Tcp(l), Some(a)) => {
+                    tracing::info!(component = %self.id, endpoint = %l.local_addr()?, scheme = "TLS", "OTLP/gRPC listening");
+                    Listener::Tls(TlsIncoming::new(l, a, &self.id, self.cancel.clone())?)
                 }
-            });
+                (Listener::Tcp(l), None) => {
+                    tracing::info!(component = %self.id, endpoint = %l.local_addr()?, scheme = "plaintext", "OTLP/gRPC listening");
+                    Listener::Tcp(l)
+                }
+                (other, _) => {
+                    tracing::info!(component = %self.id, path = %g.endpoint, "OTLP/gRPC listening on a unix socket");
+                    other
+                }
+            };
+            self.serve_grpc(&g, next.clone(), listener)?;
         }
         if let Some((h, listener)) = http {
             let scheme = if http_tls.is_some() {
@@ -182,7 +146,14 @@ impl Receiver for OtlpReceiver {
             } else {
                 "plaintext"
             };
-            tracing::info!(component = %self.id, endpoint = %listener.local_addr()?, scheme, "OTLP/HTTP listening");
+            match &listener {
+                Ok(tcp) => {
+                    tracing::info!(component = %self.id, endpoint = %tcp.local_addr()?, scheme, "OTLP/HTTP listening");
+                }
+                Err(_) => {
+                    tracing::info!(component = %self.id, path = %h.endpoint, "OTLP/HTTP listening on a unix socket");
+                }
+            }
             let app = http::router(&self.signals, &h, next);
             let app = match self.guard(h.auth.as_ref(), "http")? {
                 Some(guard) => app.layer(axum::middleware::from_fn_with_state(guard, http_guard)),
@@ -195,12 +166,15 @@ impl Receiver for OtlpReceiver {
             };
             let cancel = self.cancel.clone();
             let id = self.id.clone();
-            match http_tls {
-                Some(acceptor) => {
+            match (listener, http_tls) {
+                (Err(unix), _) => {
+                    self.servers.spawn(serve_http(unix, app, cancel, id));
+                }
+                (Ok(listener), Some(acceptor)) => {
                     let incoming = TlsIncoming::new(listener, acceptor, &self.id, cancel.clone())?;
                     self.servers.spawn(serve_http(incoming, app, cancel, id));
                 }
-                None => {
+                (Ok(listener), None) => {
                     // Nagle's algorithm would hold small responses back ~40ms behind
                     // delayed ACKs.
                     let listener = listener.tap_io(|tcp| {
@@ -232,6 +206,100 @@ where
     if let Err(e) = served {
         tracing::error!(component = %id, error = %e, "OTLP/HTTP server stopped");
     }
+}
+
+/// Where the gRPC server accepts connections.
+enum Listener {
+    Tcp(tokio::net::TcpListener),
+    Tls(TlsIncoming),
+    Unix(tokio::net::UnixListener),
+}
+
+impl OtlpReceiver {
+    /// Serves the OTLP/gRPC services of this receiver's signals on `listener`.
+    fn serve_grpc(
+        &mut self,
+        g: &config::GrpcConfig,
+        next: Arc<dyn Consumer>,
+        listener: Listener,
+    ) -> Result<(), BoxError> {
+        let max = g.max_recv_msg_size_mib * 1024 * 1024;
+        let has = |s| self.signals.contains(&s);
+        let guard = GrpcGuard(self.guard(g.auth.as_ref(), "grpc")?);
+        let mut server =
+            tonic::transport::Server::builder().max_concurrent_streams(g.max_concurrent_streams);
+        if let Some(keepalive) = &g.keepalive {
+            server = keepalive.apply(server);
+        }
+        let router = server
+            .add_optional_service(has(Signal::Traces).then(|| {
+                InterceptedService::new(
+                    ExportService::<TracesService>::new(next.clone(), max),
+                    guard.clone(),
+                )
+            }))
+            .add_optional_service(has(Signal::Metrics).then(|| {
+                InterceptedService::new(
+                    ExportService::<MetricsService>::new(next.clone(), max),
+                    guard.clone(),
+                )
+            }))
+            .add_optional_service(has(Signal::Logs).then(|| {
+                InterceptedService::new(
+                    ExportService::<LogsService>::new(next.clone(), max),
+                    guard.clone(),
+                )
+            }));
+        let cancel = self.cancel.clone();
+        let id = self.id.clone();
+        let idle = g.keepalive.as_ref().and_then(config::Keepalive::idle);
+        self.servers.spawn(async move {
+            use futures::StreamExt;
+            let stop = cancel.clone().cancelled_owned();
+            let served = match listener {
+                Listener::Tls(incoming) => {
+                    let incoming = incoming.into_stream().map(server_options::watch(idle));
+                    router.serve_with_incoming_shutdown(incoming, stop).await
+                }
+                Listener::Tcp(listener) => {
+                    // Nagle's algorithm would hold small responses back ~40ms behind
+                    // delayed ACKs.
+                    let incoming = tonic::transport::server::TcpIncoming::from(listener)
+                        .with_nodelay(Some(true))
+                        .map(server_options::watch(idle));
+                    router.serve_with_incoming_shutdown(incoming, stop).await
+                }
+                Listener::Unix(listener) => {
+                    let incoming = futures::stream::unfold(listener, |l| async move {
+                        let accepted = l.accept().await.map(|(stream, _)| stream);
+                        Some((accepted, l))
+                    })
+                    .map(server_options::watch(idle));
+                    router.serve_with_incoming_shutdown(incoming, stop).await
+                }
+            };
+            if let Err(e) = served {
+                tracing::error!(component = %id, error = %e, "OTLP/gRPC server stopped");
+            }
+        });
+        Ok(())
+    }
+}
+
+/// Listens on the unix socket `path`; a socket file left by an earlier run is replaced
+/// (anything else at the path is an error, never removed).
+fn bind_unix(path: &str, protocol: &str) -> Result<tokio::net::UnixListener, BoxError> {
+    use std::os::unix::fs::FileTypeExt;
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_socket() {
+            return Err(format!("cannot listen for OTLP/{protocol} on unix socket `{path}`: something that is not a socket is there").into());
+        }
+        std::fs::remove_file(path)
+            .map_err(|e| format!("cannot replace the stale unix socket `{path}`: {e}"))?;
+    }
+    tokio::net::UnixListener::bind(path).map_err(|e| {
+        format!("cannot listen for OTLP/{protocol} on unix socket `{path}`: {e}").into()
+    })
 }
 
 async fn bind(endpoint: &str, protocol: &str) -> Result<tokio::net::TcpListener, BoxError> {

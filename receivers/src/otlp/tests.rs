@@ -529,3 +529,56 @@ service:
     );
     service.shutdown().await;
 }
+
+/// `transport: unix` (configgrpc's and confighttp's): the receiver listens on socket
+/// files, replacing one a crash left behind; the HTTP/2 options (`max_concurrent_streams`,
+/// `keepalive`) load.
+#[tokio::test]
+async fn grpc_on_a_unix_socket_with_the_collectors_server_options() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let socket = dir.path().join("otlp.sock");
+    let http_socket = dir.path().join("otlp-http.sock");
+    // A stale socket from an earlier run.
+    drop(std::os::unix::net::UnixListener::bind(&socket).expect("stale socket"));
+    let yaml = format!(
+        r#"
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        transport: unix
+        endpoint: "{}"
+        max_concurrent_streams: 16
+        read_buffer_size: 524288
+        keepalive:
+          server_parameters: {{max_connection_idle: 11s, max_connection_age: 60s, max_connection_age_grace: 5s, time: 30s, timeout: 5s}}
+          enforcement_policy: {{min_time: 10s, permit_without_stream: true}}
+      http:
+        transport: unix
+        endpoint: "{}"
+        traces_url_path: traces
+exporters:
+  sink: {{name: otlp-unix}}
+service:
+  telemetry: {{admin: {{endpoint: "127.0.0.1:0"}}, shutdown_timeout: 200ms}}
+  pipelines:
+    traces: {{receivers: [otlp], exporters: [sink]}}
+"#,
+        socket.display(),
+        http_socket.display()
+    );
+    let service = run(yaml).await;
+    let mut client = TraceServiceClient::connect(format!("unix://{}", socket.display()))
+        .await
+        .expect("connect over the socket");
+    client
+        .export(sample_traces(1, 3))
+        .await
+        .expect("export over the socket");
+    assert!(
+        Sink::named("otlp-unix")
+            .wait_for(Signal::Traces, 3, WAIT)
+            .await
+    );
+    service.shutdown().await;
+}
