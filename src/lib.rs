@@ -16,6 +16,7 @@ mod self_telemetry;
 
 pub use cli::{main_with_args, Cli, Command};
 
+use llamacol_api::Kind;
 use llamacol_pipeline::Registry;
 
 /// Every built-in component: the one registration table, one line per factory, kind by
@@ -36,16 +37,21 @@ pub fn builtins() -> Registry {
         .processor(llamacol_processors::resource::factory())
         // exporters
         .exporter(llamacol_exporters::otlp::factory())
-        .exporter(llamacol_exporters::otlp::factory_grpc())
+        .alias(Kind::Exporter, "otlp_grpc", "otlp")
         .exporter(llamacol_exporters::otlp::factory_http())
-        .exporter(llamacol_exporters::otlp::factory_otlphttp())
+        .alias(Kind::Exporter, "otlphttp", "otlp_http")
         .exporter(llamacol_exporters::jaeger::factory())
         .exporter(llamacol_exporters::graphistry::factory())
         .exporter(llamacol_exporters::loadbalancing::factory())
-        .exporter(llamacol_exporters::loadbalancing::factory_load_balancing())
+        .alias(Kind::Exporter, "load_balancing", "loadbalancing")
         .exporter(llamacol_exporters::parquet::factory())
         .exporter(llamacol_exporters::prometheus::pull::factory())
         .exporter(llamacol_exporters::prometheus::remote_write::factory())
+        .alias(
+            Kind::Exporter,
+            "prometheus_remote_write",
+            "prometheusremotewrite",
+        )
         .exporter(llamacol_exporters::debug::factory())
         .exporter(llamacol_exporters::debug::factory_logging())
         .exporter(llamacol_exporters::file::factory())
@@ -53,7 +59,7 @@ pub fn builtins() -> Registry {
         .connector(llamacol_connectors::forward::factory())
         .connector(llamacol_connectors::genai_metrics::factory())
         .connector(llamacol_connectors::span_metrics::factory())
-        .connector(llamacol_connectors::span_metrics::factory_spanmetrics())
+        .alias(Kind::Connector, "spanmetrics", "span_metrics")
         // extensions
         .extension(llamacol_extensions::file_storage::factory())
         .extension(llamacol_extensions::health_check::factory())

@@ -237,3 +237,32 @@ fn sending_queue_batch_blocks_from_the_collectors_testdata_mean_the_same() {
         assert_eq!(settings.problems(), Vec::new(), "{name}");
     }
 }
+
+/// Each component llamacol has answers to the Collector's current name and its previous
+/// one (contrib issue #45339's snake_case renames), as the same component.
+#[test]
+fn current_and_previous_type_names_are_the_same_component() {
+    use llamacol_api::Kind;
+    let registry = llamacol::builtins();
+    let pairs = [
+        (Kind::Exporter, "otlp_grpc", "otlp"),
+        (Kind::Exporter, "otlp_http", "otlphttp"),
+        (Kind::Exporter, "load_balancing", "loadbalancing"),
+        (
+            Kind::Exporter,
+            "prometheus_remote_write",
+            "prometheusremotewrite",
+        ),
+        (Kind::Connector, "span_metrics", "spanmetrics"),
+    ];
+    for (kind, current, previous) in pairs {
+        let (a, b) = (
+            registry.lookup(kind, current),
+            registry.lookup(kind, previous),
+        );
+        let (Some((signals_a, _)), Some((signals_b, _))) = (a, b) else {
+            panic!("{kind} `{current}` / `{previous}`: both must be registered");
+        };
+        assert_eq!(signals_a, signals_b, "{current}");
+    }
+}

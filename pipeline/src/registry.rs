@@ -52,6 +52,61 @@ impl Registry {
         self
     }
 
+    /// Registers `name` as another name of the `kind` type `of` (registered before): the
+    /// same component, config and meaning, as the Collector keeps a component's previous
+    /// name when it renames it (`otlp` / `otlp_grpc`, `spanmetrics` / `span_metrics`).
+    ///
+    /// # Panics
+    /// When `of` is not registered: the built-in table is wrong.
+    pub fn alias(mut self, kind: Kind, name: &'static str, of: &str) -> Registry {
+        fn copy<F: Copy>(
+            list: &mut Vec<F>,
+            type_name: impl Fn(&F) -> &str,
+            rename: impl Fn(&mut F),
+            of: &str,
+        ) {
+            let mut found = *list
+                .iter()
+                .find(|f| type_name(f) == of)
+                .unwrap_or_else(|| panic!("alias of `{of}`, which is not registered"));
+            rename(&mut found);
+            list.push(found);
+        }
+        match kind {
+            Kind::Receiver => copy(
+                &mut self.receivers,
+                |f| f.type_name,
+                |f| f.type_name = name,
+                of,
+            ),
+            Kind::Processor => copy(
+                &mut self.processors,
+                |f| f.type_name,
+                |f| f.type_name = name,
+                of,
+            ),
+            Kind::Exporter => copy(
+                &mut self.exporters,
+                |f| f.type_name,
+                |f| f.type_name = name,
+                of,
+            ),
+            Kind::Connector => copy(
+                &mut self.connectors,
+                |f| f.type_name,
+                |f| f.type_name = name,
+                of,
+            ),
+            Kind::Extension => copy(
+                &mut self.extensions,
+                |f| f.type_name,
+                |f| f.type_name = name,
+                of,
+            ),
+        }
+        self
+    }
+
     pub fn find_connector(&self, type_name: &str) -> Option<&ConnectorFactory> {
         self.connectors.iter().find(|f| f.type_name == type_name)
     }
@@ -127,5 +182,27 @@ impl Registry {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::sink_factory;
+
+    #[test]
+    fn an_alias_is_the_same_component_under_another_name() {
+        let registry =
+            Registry::new()
+                .exporter(sink_factory())
+                .alias(Kind::Exporter, "sink_renamed", "sink");
+        let (a, b) = (
+            registry.find_exporter("sink").expect("original"),
+            registry.find_exporter("sink_renamed").expect("alias"),
+        );
+        assert_eq!(b.type_name, "sink_renamed");
+        assert_eq!(a.signals, b.signals);
+        assert!(std::ptr::fn_addr_eq(a.build, b.build));
+        assert_eq!(registry.types(Kind::Exporter), ["sink", "sink_renamed"]);
     }
 }

@@ -45,14 +45,6 @@ pub fn factory() -> ConnectorFactory {
     }
 }
 
-/// The same connector under its previous name, as the Collector still accepts it.
-pub fn factory_spanmetrics() -> ConnectorFactory {
-    ConnectorFactory {
-        type_name: "spanmetrics",
-        ..factory()
-    }
-}
-
 fn build(
     ctx: &BuildContext,
     block: &Value,

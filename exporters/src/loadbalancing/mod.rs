@@ -55,14 +55,6 @@ pub fn factory() -> ExporterFactory {
     }
 }
 
-/// The same exporter under the Collector's current name (`load_balancing`).
-pub fn factory_load_balancing() -> ExporterFactory {
-    ExporterFactory {
-        type_name: "load_balancing",
-        ..factory()
-    }
-}
-
 fn build(ctx: &BuildContext, block: &serde_yaml::Value) -> Result<Arc<dyn Exporter>, BoxError> {
     let config = parse_block::<LoadBalancingConfig>(block)?;
     let auth = match config.otlp_for("backend:4317") {

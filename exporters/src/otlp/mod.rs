@@ -29,31 +29,15 @@ pub fn factory() -> ExporterFactory {
     }
 }
 
-/// The same exporter under the Collector's current name for its gRPC one (v0.161.0
-/// renamed `otlp` to `otlp_grpc` and keeps `otlp` as an alias; so does llamacol).
-pub fn factory_grpc() -> ExporterFactory {
-    ExporterFactory {
-        type_name: "otlp_grpc",
-        ..factory()
-    }
-}
-
-/// The Collector's OTLP/HTTP exporter, `otlp_http` (v0.161.0; `otlphttp` before): this
-/// exporter with `protocol: http` unless the block says otherwise.
+/// The Collector's OTLP/HTTP exporter, `otlp_http` (v0.161.0; `otlphttp` before, an alias
+/// in the binary's table): this exporter with `protocol: http` unless the block says
+/// otherwise. (`otlp_grpc` is `otlp`'s alias there.)
 pub fn factory_http() -> ExporterFactory {
     ExporterFactory {
         type_name: "otlp_http",
         signals: &Signal::ALL,
         config: ConfigSpec::of::<OtlpHttpExporterConfig>(),
         build: build_http,
-    }
-}
-
-/// [`factory_http`] under its previous name.
-pub fn factory_otlphttp() -> ExporterFactory {
-    ExporterFactory {
-        type_name: "otlphttp",
-        ..factory_http()
     }
 }
 

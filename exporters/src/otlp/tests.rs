@@ -484,7 +484,6 @@ fn the_http_type_names_mean_protocol_http() {
         .protocol,
         super::Protocol::Http
     );
-    assert_eq!(super::factory_otlphttp().type_name, "otlphttp");
     assert_eq!(super::factory_http().type_name, "otlp_http");
 }
 
