@@ -152,3 +152,107 @@ fn traces_stay_whole_per_gateway_and_a_stopped_gateway_loses_nothing() {
         "B got data after it stopped"
     );
 }
+
+/// GPU gauges of 40 streams (one per `gpu`), sent twice: `streamID` routing gives each
+/// gateway a share, every point arrives once, and each stream goes to the same gateway
+/// both times (what a gateway aggregating per stream needs).
+#[test]
+fn metric_streams_go_to_one_gateway_each() {
+    use llamacol_api::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
+    use llamacol_api::otlp::common::v1::{any_value, AnyValue, KeyValue};
+    use llamacol_api::otlp::metrics::v1::{
+        metric, number_data_point, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
+    };
+    let a = Collector::start("configs/otlp-to-file.yaml");
+    let b = Collector::start("configs/otlp-to-file.yaml");
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = dir.path().join("agent.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: ${{env:LLAMACOL_OTLP_HTTP_ENDPOINT}}\nexporters:\n  load_balancing:\n    routing_key: streamID\n    protocol:\n      otlp:\n        tls: {{insecure: true}}\n    resolver:\n      static:\n        hostnames: [127.0.0.1:{}, 127.0.0.1:{}]\nservice:\n  telemetry:\n    admin:\n      endpoint: ${{env:LLAMACOL_ADMIN_ENDPOINT}}\n  pipelines:\n    metrics:\n      receivers: [otlp]\n      exporters: [load_balancing]\n",
+            a.grpc, b.grpc
+        ),
+    )
+    .expect("write agent config");
+    let mut agent = Collector::launch(&[&config.to_string_lossy()], &[]);
+    let request = |round: i64| ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            scope_metrics: vec![ScopeMetrics {
+                metrics: vec![Metric {
+                    name: "gpu.utilization".into(),
+                    data: Some(metric::Data::Gauge(Gauge {
+                        data_points: (0..40)
+                            .map(|gpu| NumberDataPoint {
+                                attributes: vec![KeyValue {
+                                    key: "gpu".into(),
+                                    value: Some(AnyValue {
+                                        value: Some(any_value::Value::IntValue(gpu)),
+                                    }),
+                                    ..KeyValue::default()
+                                }],
+                                value: Some(number_data_point::Value::AsInt(round)),
+                                ..NumberDataPoint::default()
+                            })
+                            .collect(),
+                    })),
+                    ..Metric::default()
+                }],
+                ..ScopeMetrics::default()
+            }],
+            ..ResourceMetrics::default()
+        }],
+    };
+    let client = reqwest::blocking::Client::new();
+    for round in [1, 2] {
+        let status = client
+            .post(format!("http://127.0.0.1:{}/v1/metrics", agent.http))
+            .header("content-type", "application/x-protobuf")
+            .body(request(round).encode_to_vec())
+            .send()
+            .expect("post")
+            .status();
+        assert!(status.is_success(), "{status}");
+    }
+    let (status, _) = agent.terminate();
+    assert!(status.success(), "{}", agent.stderr());
+    let streams = |gateway: &Collector| {
+        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for m in common::metrics(&lines(std::path::Path::new(&gateway.file))) {
+            for p in m["gauge"]["dataPoints"].as_array().into_iter().flatten() {
+                out.entry(p["attributes"][0]["value"]["intValue"].to_string())
+                    .or_default()
+                    .push(p["asInt"].to_string());
+            }
+        }
+        out
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let (mut on_a, mut on_b) = (streams(&a), streams(&b));
+    while on_a
+        .values()
+        .chain(on_b.values())
+        .map(Vec::len)
+        .sum::<usize>()
+        < 80
+    {
+        assert!(std::time::Instant::now() < deadline, "{on_a:?} {on_b:?}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        (on_a, on_b) = (streams(&a), streams(&b));
+    }
+    assert!(
+        !on_a.is_empty() && !on_b.is_empty(),
+        "both gateways get streams"
+    );
+    assert_eq!(
+        on_a.len() + on_b.len(),
+        40,
+        "each stream on one gateway only"
+    );
+    assert!(
+        on_a.values()
+            .chain(on_b.values())
+            .all(|points| points.len() == 2),
+        "both rounds of a stream on its gateway: {on_a:?} {on_b:?}"
+    );
+}

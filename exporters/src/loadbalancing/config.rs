@@ -12,20 +12,43 @@ use crate::otlp::OtlpExporterConfig;
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LoadBalancingConfig {
-    pub routing_key: RoutingKey,
+    /// Unset: `traceID` for traces and logs, `service` for metrics (the Collector's).
+    pub routing_key: Option<RoutingKey>,
     pub protocol: ProtocolConfig,
     pub resolver: ResolverConfig,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum RoutingKey {
     /// All spans (log records) of a trace to one backend.
-    #[default]
     #[serde(rename = "traceID")]
     TraceId,
     /// All data of a `service.name` to one backend.
     #[serde(rename = "service")]
     Service,
+    /// Metrics: a resource block (by all its attributes) to one backend.
+    #[serde(rename = "resource")]
+    Resource,
+    /// Metrics: each metric (by name) to one backend.
+    #[serde(rename = "metric")]
+    Metric,
+    /// Metrics: each stream (resource, scope, metric, point attributes) to one backend.
+    #[serde(rename = "streamID")]
+    StreamId,
+}
+
+impl LoadBalancingConfig {
+    /// The routing key for `signal`, or why the configured one does not apply to it.
+    pub fn routing_for(&self, signal: llamacol_api::Signal) -> Result<RoutingKey, String> {
+        use llamacol_api::Signal;
+        match (signal, self.routing_key) {
+            (Signal::Metrics, None) => Ok(RoutingKey::Service),
+            (_, None) => Ok(RoutingKey::TraceId),
+            (Signal::Metrics, Some(RoutingKey::TraceId)) => Err("`routing_key: traceID` does not route metrics (nor in the Collector); use `service` (the default), `resource`, `metric` or `streamID`".into()),
+            (Signal::Metrics, Some(key)) | (_, Some(key @ (RoutingKey::TraceId | RoutingKey::Service))) => Ok(key),
+            (other, Some(_)) => Err(format!("`resource`, `metric` and `streamID` route metrics; {other} go by `traceID` (the default) or `service`")),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

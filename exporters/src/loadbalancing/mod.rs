@@ -1,6 +1,7 @@
-//! `loadbalancing` exporter (traces, logs): the Collector's, for putting tail-sampling
-//! gateways behind agents. Each span (log record) goes to the backend that owns its
-//! routing key (trace id, or `service.name`) on a consistent-hash ring, through an `otlp`
+//! `loadbalancing` exporter (traces, logs, metrics): the Collector's, for putting
+//! tail-sampling gateways behind agents. Each span (log record) goes to the backend that
+//! owns its routing key (trace id, or `service.name`) on a consistent-hash ring, metrics
+//! by theirs (`metrics.rs`), through an `otlp`
 //! exporter per backend built from `protocol.otlp`. Backends come from a static list or
 //! from DNS, re-resolved every `interval`.
 //!
@@ -11,6 +12,7 @@
 //! in `llamacol_exporter_backend_items_total`.
 
 mod config;
+mod metrics;
 mod ring;
 
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -49,7 +51,7 @@ const BACKEND_PAUSE: Duration = Duration::from_secs(5);
 pub fn factory() -> ExporterFactory {
     ExporterFactory {
         type_name: "loadbalancing",
-        signals: &[Signal::Traces, Signal::Logs],
+        signals: &Signal::ALL,
         config: ConfigSpec::of::<LoadBalancingConfig>(),
         build,
     }
@@ -57,6 +59,19 @@ pub fn factory() -> ExporterFactory {
 
 fn build(ctx: &BuildContext, block: &serde_yaml::Value) -> Result<Arc<dyn Exporter>, BoxError> {
     let config = parse_block::<LoadBalancingConfig>(block)?;
+    for signal in &ctx.signals {
+        config
+            .routing_for(*signal)
+            .map_err(|e| format!("routing_key: {e}"))?;
+    }
+    let (item_key, metric_key) = (
+        config
+            .routing_for(Signal::Traces)
+            .unwrap_or(RoutingKey::TraceId),
+        config
+            .routing_for(Signal::Metrics)
+            .unwrap_or(RoutingKey::Service),
+    );
     let auth = match config.otlp_for("backend:4317") {
         Ok(otlp) => ctx.auth.resolve(otlp.auth.as_ref())?,
         Err(_) => None,
@@ -67,6 +82,8 @@ fn build(ctx: &BuildContext, block: &serde_yaml::Value) -> Result<Arc<dyn Export
         auth,
         backends: RwLock::new(Arc::new(Vec::new())),
         config,
+        item_key,
+        metric_key,
     });
     if let Some(s) = &shared.config.resolver.static_ {
         shared.set_members(s.hostnames.clone())?;
@@ -122,6 +139,10 @@ struct Shared {
     /// `protocol.otlp.auth`'s authenticator, for every backend.
     auth: Option<Arc<dyn llamacol_api::auth::Authenticator>>,
     backends: RwLock<Arc<Vec<Arc<Backend>>>>,
+    /// How spans and log records are routed (`traceID` or `service`).
+    item_key: RoutingKey,
+    /// How metrics are routed.
+    metric_key: RoutingKey,
 }
 
 impl Shared {
@@ -182,7 +203,7 @@ impl Shared {
                 })
                 .unwrap_or_default()
         };
-        match self.config.routing_key {
+        match self.item_key {
             // Items without a trace id go by their service.
             RoutingKey::TraceId if trace_id.iter().any(|b| *b != 0) => hash(trace_id),
             _ => hash(service().as_bytes()),
@@ -230,11 +251,14 @@ impl Shared {
                     }
                 }
             }
-            other => {
-                return Err(ConsumeError::permanent(format!(
-                    "loadbalancing does not route {} (traces and logs only)",
-                    other.signal()
-                )))
+            Batch::Metrics(p) => {
+                let request = p.into_message().map_err(ConsumeError::permanent)?;
+                let per = metrics::split(request, self.metric_key, up.len(), owner);
+                for (i, r) in per.into_iter().enumerate() {
+                    if !r.resource_metrics.is_empty() {
+                        out.push((i, Batch::Metrics(Payload::from_message(r))));
+                    }
+                }
             }
         }
         Ok(out)
@@ -359,6 +383,10 @@ fn join(a: Batch, b: Batch) -> Result<Batch, ConsumeError> {
             a.append(b).map_err(ConsumeError::permanent)?;
             Ok(Batch::Logs(a))
         }
+        (Batch::Metrics(mut a), Batch::Metrics(b)) => {
+            a.append(b).map_err(ConsumeError::permanent)?;
+            Ok(Batch::Metrics(a))
+        }
         (a, _) => Ok(a),
     }
 }
@@ -366,7 +394,12 @@ fn join(a: Batch, b: Batch) -> Result<Batch, ConsumeError> {
 fn empty(signal: Signal) -> Batch {
     match signal {
         Signal::Logs => Batch::Logs(Payload::from_message(ExportLogsServiceRequest::default())),
-        _ => Batch::Traces(Payload::from_message(ExportTraceServiceRequest::default())),
+        Signal::Metrics => Batch::Metrics(Payload::from_message(
+            llamacol_api::otlp::collector::metrics::v1::ExportMetricsServiceRequest::default(),
+        )),
+        Signal::Traces => {
+            Batch::Traces(Payload::from_message(ExportTraceServiceRequest::default()))
+        }
     }
 }
 

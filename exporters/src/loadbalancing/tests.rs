@@ -69,3 +69,23 @@ async fn dns_gives_every_address_with_the_port() {
     };
     assert!(super::resolve(&bad).await.is_err());
 }
+
+/// The Collector's routing keys per signal: unset is `traceID` for spans and logs and
+/// `service` for metrics; `traceID` does not route metrics, the metric keys nothing else.
+#[test]
+fn routing_keys_apply_to_their_signals() {
+    let config = |yaml: &str| -> LoadBalancingConfig {
+        parse(&serde_yaml::from_str(yaml).expect("yaml")).expect("config")
+    };
+    let unset = config("{resolver: {static: {hostnames: [a:1]}}}");
+    assert_eq!(unset.routing_for(Signal::Traces), Ok(RoutingKey::TraceId));
+    assert_eq!(unset.routing_for(Signal::Metrics), Ok(RoutingKey::Service));
+    let trace_id = config("{routing_key: traceID, resolver: {static: {hostnames: [a:1]}}}");
+    assert!(trace_id.routing_for(Signal::Metrics).is_err());
+    let stream = config("{routing_key: streamID, resolver: {static: {hostnames: [a:1]}}}");
+    assert_eq!(
+        stream.routing_for(Signal::Metrics),
+        Ok(RoutingKey::StreamId)
+    );
+    assert!(stream.routing_for(Signal::Logs).is_err());
+}
