@@ -65,6 +65,7 @@ pub fn builtins() -> Registry {
         .extension(llamacol_extensions::health_check::factory())
         .extension(llamacol_extensions::bearertokenauth::factory())
         .extension(llamacol_extensions::basicauth::factory())
+        .extension(llamacol_extensions::headers_setter::factory())
         .extension(llamacol_extensions::zpages::factory())
         .extension(llamacol_extensions::pprof::factory())
 }

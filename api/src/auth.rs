@@ -10,6 +10,8 @@ use std::sync::Arc;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::Deserialize;
 
+use crate::client_metadata::Metadata;
+
 /// `auth:` under a receiver protocol or an exporter.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -33,6 +35,15 @@ pub trait Authenticator: Send + Sync {
     /// reloaded token is used at once); `None` when this authenticator has no client
     /// credentials configured.
     fn client_header(&self) -> Option<(HeaderName, HeaderValue)>;
+    /// Client side, per request: sets (or removes) headers of a request carrying a batch
+    /// whose client metadata is `metadata` (`include_metadata`); by default sets
+    /// [`Authenticator::client_header`]. `headers_setter` sets them from the metadata.
+    fn apply_headers(&self, headers: &mut HeaderMap, metadata: &Metadata) {
+        let _ = metadata;
+        if let Some((name, value)) = self.client_header() {
+            headers.insert(name, value);
+        }
+    }
 }
 
 /// The running authenticator extensions by id, for components to look up at build.
@@ -71,15 +82,18 @@ impl Authenticators {
     }
 }
 
-/// `request` with the authenticator's header, if there is one.
+/// `request` with the authenticator's headers for a batch of `metadata`, if there are any.
 pub fn with_auth(
     request: reqwest::RequestBuilder,
     auth: Option<&Arc<dyn Authenticator>>,
+    metadata: &Metadata,
 ) -> reqwest::RequestBuilder {
-    match auth.and_then(|a| a.client_header()) {
-        Some((name, value)) => request.header(name, value),
-        None => request,
-    }
+    let Some(auth) = auth else {
+        return request;
+    };
+    let mut headers = HeaderMap::new();
+    auth.apply_headers(&mut headers, metadata);
+    request.headers(headers)
 }
 
 /// Equal bytes, in time that depends only on the lengths.

@@ -11,6 +11,7 @@ use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::metrics::v1::Metric;
 use prost::Message;
 
+use crate::client_metadata::Metadata;
 use crate::signal::Signal;
 use crate::wire::{self, WireError};
 
@@ -84,6 +85,8 @@ pub struct Payload<M> {
     encoded: Option<Bytes>,
     decoded: Option<M>,
     items: usize,
+    /// The request's client metadata (`include_metadata`), if a receiver kept it.
+    metadata: Metadata,
 }
 
 impl<M: SignalMessage> Payload<M> {
@@ -94,6 +97,7 @@ impl<M: SignalMessage> Payload<M> {
             encoded: Some(bytes),
             decoded: None,
             items,
+            metadata: None,
         })
     }
 
@@ -106,6 +110,7 @@ impl<M: SignalMessage> Payload<M> {
             encoded: Some(bytes),
             decoded: None,
             items,
+            metadata: None,
         }
     }
 
@@ -115,11 +120,20 @@ impl<M: SignalMessage> Payload<M> {
             encoded: None,
             decoded: Some(message),
             items,
+            metadata: None,
         }
     }
 
     pub fn items(&self) -> usize {
         self.items
+    }
+
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    pub fn set_metadata(&mut self, metadata: Metadata) {
+        self.metadata = metadata;
     }
 
     /// Size of the encoded request; computed, not encoded, when only decoded.
@@ -263,6 +277,23 @@ impl Batch {
             Batch::Traces(p) => p.items(),
             Batch::Metrics(p) => p.items(),
             Batch::Logs(p) => p.items(),
+        }
+    }
+
+    /// The client metadata of the request it came in (`include_metadata`).
+    pub fn metadata(&self) -> &Metadata {
+        match self {
+            Batch::Traces(p) => p.metadata(),
+            Batch::Metrics(p) => p.metadata(),
+            Batch::Logs(p) => p.metadata(),
+        }
+    }
+
+    pub fn set_metadata(&mut self, metadata: Metadata) {
+        match self {
+            Batch::Traces(p) => p.set_metadata(metadata),
+            Batch::Metrics(p) => p.set_metadata(metadata),
+            Batch::Logs(p) => p.set_metadata(metadata),
         }
     }
 

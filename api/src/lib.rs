@@ -13,6 +13,7 @@ pub mod attributes;
 pub mod auth;
 pub mod backoff;
 pub mod batch;
+pub mod client_metadata;
 pub mod clock;
 pub mod component;
 pub mod config;

@@ -69,6 +69,7 @@ impl Exporter for JaegerExporter {
 /// One `PostSpans` per resource. When one fails, the batch keeps only the resources not
 /// yet delivered, so a retry sends no span twice.
 async fn post_spans(sender: &GrpcSender, batch: &mut Batch) -> Result<(), ConsumeError> {
+    let metadata = batch.metadata().clone();
     let Batch::Traces(payload) = batch else {
         return Err(ConsumeError::permanent(format!(
             "jaeger exports traces only, not {}",
@@ -85,7 +86,7 @@ async fn post_spans(sender: &GrpcSender, batch: &mut Batch) -> Result<(), Consum
             }
             .encode_to_vec();
             let call = sender
-                .unary::<model::PostSpansResponse>(model::POST_SPANS, Bytes::from(body))
+                .unary::<model::PostSpansResponse>(model::POST_SPANS, Bytes::from(body), &metadata)
                 .await;
             if let Err(e) = call {
                 result = Err(e);

@@ -220,6 +220,7 @@ impl Shared {
         let ring = Ring::new(&endpoints);
         let owner = |h: u64| ring.get(h).unwrap_or(0);
         let mut out: Vec<(usize, Batch)> = Vec::new();
+        let metadata = batch.metadata().clone();
         match batch {
             Batch::Traces(p) => {
                 let request = p.into_message().map_err(ConsumeError::permanent)?;
@@ -260,6 +261,10 @@ impl Shared {
                     }
                 }
             }
+        }
+        // Each backend's part keeps the client metadata (`headers_setter` reads it).
+        for (_, part) in &mut out {
+            part.set_metadata(metadata.clone());
         }
         Ok(out)
     }

@@ -1,6 +1,7 @@
 //! OTLP/gRPC sending: the batch's bytes go out as they are (no decode for forwarding).
 
 use bytes::Bytes;
+use llamacol_api::client_metadata::Metadata;
 use llamacol_api::otlp::collector::{logs, metrics, trace};
 use llamacol_api::{Batch, BoxError, ConsumeError};
 use tonic::codec::CompressionEncoding;
@@ -83,11 +84,13 @@ impl GrpcSender {
 
     pub async fn send(&self, batch: &mut Batch) -> Result<(), ConsumeError> {
         let bytes = batch.bytes();
+        let metadata = batch.metadata().clone();
         match batch {
             Batch::Traces(_) => {
                 self.call::<trace::v1::ExportTraceServiceResponse>(
                     "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
                     bytes,
+                    &metadata,
                 )
                 .await
             }
@@ -95,6 +98,7 @@ impl GrpcSender {
                 self.call::<metrics::v1::ExportMetricsServiceResponse>(
                     "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
                     bytes,
+                    &metadata,
                 )
                 .await
             }
@@ -102,6 +106,7 @@ impl GrpcSender {
                 self.call::<logs::v1::ExportLogsServiceResponse>(
                     "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
                     bytes,
+                    &metadata,
                 )
                 .await
             }
@@ -115,8 +120,9 @@ impl GrpcSender {
         &self,
         path: &'static str,
         body: Bytes,
+        metadata: &Metadata,
     ) -> Result<(), ConsumeError> {
-        let reply = self.unary::<R>(path, body).await?;
+        let reply = self.unary::<R>(path, body, metadata).await?;
         report_partial(&self.id, &reply);
         Ok(())
     }
@@ -128,6 +134,7 @@ impl GrpcSender {
         &self,
         path: &'static str,
         body: Bytes,
+        metadata: &Metadata,
     ) -> Result<R, ConsumeError> {
         check_size(body.len(), self.max_request_size)?;
         let (flag, payload) = match self.compression {
@@ -159,8 +166,8 @@ impl GrpcSender {
         request
             .headers_mut()
             .extend(self.metadata.clone().into_headers());
-        if let Some((name, value)) = self.auth.as_ref().and_then(|a| a.client_header()) {
-            request.headers_mut().insert(name, value);
+        if let Some(auth) = &self.auth {
+            auth.apply_headers(request.headers_mut(), metadata);
         }
         let exchange = async {
             let mut channel = self.channel.clone();

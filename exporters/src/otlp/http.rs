@@ -72,7 +72,8 @@ impl HttpSender {
             .post(&self.urls[signal as usize])
             .header(CONTENT_TYPE, content_type)
             .body(body);
-        let mut request = llamacol_api::auth::with_auth(request, self.auth.as_ref());
+        let mut request =
+            llamacol_api::auth::with_auth(request, self.auth.as_ref(), batch.metadata());
         if let Some(encoding) = match self.compression {
             Compression::Gzip => Some("gzip"),
             Compression::Zstd => Some("zstd"),

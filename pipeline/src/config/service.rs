@@ -110,6 +110,16 @@ pub struct QueueBatch {
     pub max_size: u64,
     /// `items` or `bytes`; unset: the queue's `sizer` when that is set, else `items`.
     pub sizer: Option<Sizer>,
+    /// `metadata_keys`: client metadata keys whose values keep batches apart (and are
+    /// carried on, for `headers_setter`).
+    pub partition: Partition,
+}
+
+/// `sending_queue.batch.partition`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Partition {
+    pub metadata_keys: Vec<String>,
 }
 
 impl Default for QueueBatch {
@@ -120,6 +130,7 @@ impl Default for QueueBatch {
             min_size: 8192,
             max_size: 0,
             sizer: None,
+            partition: Partition::default(),
         }
     }
 }
@@ -174,6 +185,19 @@ impl QueueSettings {
         let sizer = self.batch_sizer();
         if sizer == Sizer::Requests {
             out.push(("batch.sizer", "`batch` counts `items` or `bytes`, not `requests` (unset, it takes the queue's `sizer`)".to_string()));
+        }
+        let mut keys: Vec<String> = batch
+            .partition
+            .metadata_keys
+            .iter()
+            .map(|k| k.to_ascii_lowercase())
+            .collect();
+        keys.sort();
+        if keys.windows(2).any(|w| w[0] == w[1]) {
+            out.push((
+                "batch.partition.metadata_keys",
+                "a key is listed twice (keys are case-insensitive)".to_string(),
+            ));
         }
         if batch.flush_timeout.is_zero() {
             out.push(("batch.flush_timeout", "must be above 0".to_string()));

@@ -24,6 +24,13 @@ pub struct BatchConfig {
     /// Not a Collector key: exporters already cut requests to the far side's limit
     /// (`max_request_size`); set this to bound batches by size for other reasons.
     pub send_batch_max_bytes: ByteSize,
+    /// Client metadata keys (`include_metadata` on the receiver) whose values keep
+    /// batches apart: one batcher per combination of values, and each batch sent carries
+    /// those values on (for `headers_setter`). Empty (default): one batcher.
+    pub metadata_keys: Vec<String>,
+    /// At most this many combinations pending at once; data of a new one past it is
+    /// refused. Default 1000.
+    pub metadata_cardinality_limit: usize,
 }
 
 impl Default for BatchConfig {
@@ -33,6 +40,8 @@ impl Default for BatchConfig {
             timeout: Duration::from_millis(200),
             send_batch_max_size: 0,
             send_batch_max_bytes: ByteSize(0),
+            metadata_keys: Vec::new(),
+            metadata_cardinality_limit: 1000,
         }
     }
 }

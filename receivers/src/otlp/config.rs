@@ -71,6 +71,9 @@ pub struct GrpcConfig {
     pub auth: Option<AuthConfig>,
     /// `tcp` (default) or `unix` (`endpoint` is then a socket file's path).
     pub transport: Transport,
+    /// Keep each request's metadata (headers) with its batch, for `batch`'s
+    /// `metadata_keys` and `headers_setter`'s `from_context`. Default false.
+    pub include_metadata: bool,
     /// Requests one connection may have in flight at once; unset: HTTP/2's default.
     pub max_concurrent_streams: Option<u32>,
     pub keepalive: Option<Keepalive>,
@@ -88,6 +91,7 @@ impl Default for GrpcConfig {
             tls: None,
             auth: None,
             transport: Transport::Tcp,
+            include_metadata: false,
             max_concurrent_streams: None,
             keepalive: None,
             read_buffer_size: None,
@@ -121,6 +125,8 @@ pub struct HttpConfig {
     pub cors: Option<super::cors::CorsConfig>,
     /// `tcp` (default) or `unix` (`endpoint` is then a socket file's path).
     pub transport: Transport,
+    /// Keep each request's headers with its batch (see the gRPC side).
+    pub include_metadata: bool,
 }
 
 impl Default for HttpConfig {
@@ -135,6 +141,7 @@ impl Default for HttpConfig {
             auth: None,
             cors: None,
             transport: Transport::Tcp,
+            include_metadata: false,
         }
     }
 }

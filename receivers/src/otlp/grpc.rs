@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes};
+use llamacol_api::client_metadata::ClientMetadata;
 use llamacol_api::otlp::collector::{logs, metrics, trace};
 use llamacol_api::{Batch, Consumer, Signal};
 use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
@@ -53,6 +54,8 @@ impl GrpcSignal for LogsService {
 pub struct ExportService<S> {
     next: Arc<dyn Consumer>,
     max_message_size: usize,
+    /// `include_metadata`: the request's metadata goes with its batch.
+    include_metadata: bool,
     _signal: PhantomData<fn() -> S>,
 }
 
@@ -61,16 +64,18 @@ impl<S> Clone for ExportService<S> {
         ExportService {
             next: self.next.clone(),
             max_message_size: self.max_message_size,
+            include_metadata: self.include_metadata,
             _signal: PhantomData,
         }
     }
 }
 
 impl<S: GrpcSignal> ExportService<S> {
-    pub fn new(next: Arc<dyn Consumer>, max_message_size: usize) -> Self {
+    pub fn new(next: Arc<dyn Consumer>, max_message_size: usize, include_metadata: bool) -> Self {
         ExportService {
             next,
             max_message_size,
+            include_metadata,
             _signal: PhantomData,
         }
     }
@@ -100,6 +105,7 @@ where
         }
         let unary = Unary::<S> {
             next: self.next.clone(),
+            include_metadata: self.include_metadata,
             _signal: PhantomData,
         };
         let max = self.max_message_size;
@@ -136,6 +142,7 @@ fn resource_exhausted_for_oversize(response: &mut http::Response<tonic::body::Bo
 
 struct Unary<S> {
     next: Arc<dyn Consumer>,
+    include_metadata: bool,
     _signal: PhantomData<fn() -> S>,
 }
 
@@ -145,9 +152,19 @@ impl<S: GrpcSignal> UnaryService<Bytes> for Unary<S> {
 
     fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
         let next = self.next.clone();
+        let metadata = self.include_metadata.then(|| {
+            // Text metadata only (`-bin` keys carry bytes), as HTTP/2 headers arrived.
+            let headers = request.metadata().clone().into_headers();
+            Arc::new(ClientMetadata::from_pairs(
+                headers
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))),
+            ))
+        });
         Box::pin(async move {
-            let batch = Batch::from_bytes(S::SIGNAL, request.into_inner())
+            let mut batch = Batch::from_bytes(S::SIGNAL, request.into_inner())
                 .map_err(|e| Status::invalid_argument(invalid_payload(S::SIGNAL, &e)))?;
+            batch.set_metadata(metadata);
             next.consume(batch).await.map_err(|e| grpc_status(&e))?;
             Ok(tonic::Response::new(S::Response::default()))
         })

@@ -10,6 +10,7 @@ use axum::routing::post;
 use axum::Router;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
+use llamacol_api::client_metadata::ClientMetadata;
 use llamacol_api::rpc_status::RpcStatus;
 
 use super::body::InvalidRequest;
@@ -25,6 +26,8 @@ const JSON: &str = "application/json";
 struct HttpState {
     next: Arc<dyn Consumer>,
     max_body: usize,
+    /// `include_metadata`: the request's headers go with its batch.
+    include_metadata: bool,
 }
 
 /// The routes for the wired `signals`; the others answer 404 like an unknown path.
@@ -32,6 +35,7 @@ pub fn router(signals: &[Signal], config: &HttpConfig, next: Arc<dyn Consumer>) 
     let state = Arc::new(HttpState {
         next,
         max_body: config.max_request_body_size,
+        include_metadata: config.include_metadata,
     });
     let mut router = Router::new();
     for &signal in signals {
@@ -80,10 +84,16 @@ async fn export(state: Arc<HttpState>, signal: Signal, headers: HeaderMap, body:
         Ok(b) => b,
         Err((status, message)) => return error(format, status, message),
     };
-    let batch = match decode(signal, format, bytes) {
+    let mut batch = match decode(signal, format, bytes) {
         Ok(b) => b,
         Err(InvalidRequest(message)) => return error(format, StatusCode::BAD_REQUEST, message),
     };
+    if state.include_metadata {
+        let pairs = headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
+        batch.set_metadata(Some(Arc::new(ClientMetadata::from_pairs(pairs))));
+    }
     match state.next.consume(batch).await {
         Ok(()) => success(format),
         Err(e) if e.is_retryable() => {

@@ -234,19 +234,19 @@ impl OtlpReceiver {
         let router = server
             .add_optional_service(has(Signal::Traces).then(|| {
                 InterceptedService::new(
-                    ExportService::<TracesService>::new(next.clone(), max),
+                    ExportService::<TracesService>::new(next.clone(), max, g.include_metadata),
                     guard.clone(),
                 )
             }))
             .add_optional_service(has(Signal::Metrics).then(|| {
                 InterceptedService::new(
-                    ExportService::<MetricsService>::new(next.clone(), max),
+                    ExportService::<MetricsService>::new(next.clone(), max, g.include_metadata),
                     guard.clone(),
                 )
             }))
             .add_optional_service(has(Signal::Logs).then(|| {
                 InterceptedService::new(
-                    ExportService::<LogsService>::new(next.clone(), max),
+                    ExportService::<LogsService>::new(next.clone(), max, g.include_metadata),
                     guard.clone(),
                 )
             }));

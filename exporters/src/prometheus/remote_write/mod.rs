@@ -223,7 +223,7 @@ impl RemoteWriteExporter {
                 concat!("llamacol/", env!("CARGO_PKG_VERSION")),
             )
             .body(body);
-        let response = llamacol_api::auth::with_auth(response, self.auth.as_ref())
+        let response = llamacol_api::auth::with_auth(response, self.auth.as_ref(), &None)
             .send()
             .await
             .map_err(|e| {

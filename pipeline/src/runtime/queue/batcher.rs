@@ -2,7 +2,8 @@
 //! from the queue and merges them per signal (equal resources and scopes become one
 //! block, as in the batch processor, without decoding), then hands merged batches to the
 //! queue's workers when `min_size` is pending or `flush_timeout` after the first of them,
-//! split at `max_size`.
+//! split at `max_size`. With `partition.metadata_keys`, batches of different values of
+//! those client metadata keys are merged apart and carry their values on.
 //!
 //! The queue's room stays held until the merged batch that carries an item is exported:
 //! every queued batch merged into a flush is released when the last piece of that flush
@@ -14,6 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
+use llamacol_api::client_metadata::{ClientMetadata, Metadata};
 use llamacol_api::groups::Groups;
 use tokio::time::Instant;
 
@@ -103,23 +107,26 @@ impl Drop for Held {
     }
 }
 
-/// What is pending for one signal.
+/// What is pending for one signal (and one combination of `partition.metadata_keys`
+/// values, which the flushed batches carry on).
 struct Pending {
     groups: Groups,
     queued: Vec<Queued>,
     deadline: Option<Instant>,
+    metadata: Metadata,
 }
 
 /// Takes batches from `queue` until it is closed and empty, merges them, and sends the
 /// flushes to `out`; sends what is pending at the end, then closes `out`.
-pub async fn run(queue: Arc<dyn Queue>, cut: Cut, out: async_channel::Sender<Flushed>) {
-    let mut pending = Signal::ALL.map(|signal| Pending {
-        groups: Groups::new(signal),
-        queued: Vec::new(),
-        deadline: None,
-    });
+pub async fn run(
+    queue: Arc<dyn Queue>,
+    cut: Cut,
+    partition: Vec<String>,
+    out: async_channel::Sender<Flushed>,
+) {
+    let mut pending: BTreeMap<(Signal, ClientMetadata), Pending> = BTreeMap::new();
     loop {
-        let deadline = pending.iter().filter_map(|p| p.deadline).min();
+        let deadline = pending.values().filter_map(|p| p.deadline).min();
         let popped = match deadline {
             // `pop` is cancel-safe (the `Queue` contract): the timer may win.
             Some(at) => tokio::select! {
@@ -132,17 +139,29 @@ pub async fn run(queue: Arc<dyn Queue>, cut: Cut, out: async_channel::Sender<Flu
             None => {
                 let now = Instant::now();
                 for p in pending
-                    .iter_mut()
+                    .values_mut()
                     .filter(|p| p.deadline.is_some_and(|d| d <= now))
                 {
                     flush(p, &cut, &out).await;
                 }
+                pending.retain(|_, p| !p.groups.is_empty());
             }
             Some(Some(mut queued)) => {
                 let Some(mut batch) = queued.batch.take() else {
                     continue;
                 };
-                let p = &mut pending[batch.signal() as usize];
+                let signal = batch.signal();
+                let key = match batch.metadata() {
+                    Some(m) if !partition.is_empty() => m.only(&partition),
+                    _ => ClientMetadata::default(),
+                };
+                let metadata = (!partition.is_empty()).then(|| Arc::new(key.clone()));
+                let p = pending.entry((signal, key)).or_insert_with(|| Pending {
+                    groups: Groups::new(signal),
+                    queued: Vec::new(),
+                    deadline: None,
+                    metadata,
+                });
                 if let Err(e) = p.groups.add(&batch.bytes()) {
                     // Cannot happen for a batch that passed a receiver; sent as it is.
                     tracing::warn!(error = %e, "a queued batch could not be merged; exported on its own");
@@ -159,9 +178,10 @@ pub async fn run(queue: Arc<dyn Queue>, cut: Cut, out: async_channel::Sender<Flu
                 if cut.reached(&p.groups) {
                     flush(p, &cut, &out).await;
                 }
+                pending.retain(|_, p| !p.groups.is_empty());
             }
             Some(None) => {
-                for p in &mut pending {
+                for p in pending.values_mut() {
                     flush(p, &cut, &out).await;
                 }
                 return;
@@ -178,7 +198,8 @@ async fn flush(p: &mut Pending, cut: &Cut, out: &async_channel::Sender<Flushed>)
     }
     let held = Held::new(std::mem::take(&mut p.queued));
     while !p.groups.is_empty() {
-        let batch = cut.take(&mut p.groups);
+        let mut batch = cut.take(&mut p.groups);
+        batch.set_metadata(p.metadata.clone());
         // Cannot fail: the workers run until this task drops the sender.
         if out
             .send(Flushed {

@@ -88,6 +88,7 @@ impl RequestFit {
         };
         self.split.fetch_add(1, Ordering::Relaxed);
         let signal = batch.signal();
+        let metadata = batch.metadata().clone();
         let bytes = batch.bytes();
         let split = match split_by_size(signal, &bytes, limit) {
             Ok(split) => split,
@@ -101,7 +102,11 @@ impl RequestFit {
         let pieces = split
             .pieces
             .into_iter()
-            .map(|(bytes, items)| Batch::from_encoded_parts(signal, bytes, items))
+            .map(|(bytes, items)| {
+                let mut piece = Batch::from_encoded_parts(signal, bytes, items);
+                piece.set_metadata(metadata.clone());
+                piece
+            })
             .collect();
         if split.oversize_items == 0 {
             return (pieces, None);

@@ -167,7 +167,8 @@ impl ExporterQueue {
         };
         let cut = batcher::Cut::new(batch, self.settings.batch_sizer());
         let (out, flushed) = async_channel::bounded(consumers);
-        workers.spawn(batcher::run(self.queue.clone(), cut, out));
+        let partition = batch.partition.metadata_keys.clone();
+        workers.spawn(batcher::run(self.queue.clone(), cut, partition, out));
         for _ in 0..consumers {
             let (me, flushed) = (self.clone(), flushed.clone());
             workers.spawn(async move {

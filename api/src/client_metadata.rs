@@ -1,0 +1,71 @@
+//! What a receiver with `include_metadata: true` knew about the request a batch came in:
+//! its headers (gRPC metadata), as the Collector's `client.Info.Metadata`. It travels
+//! with the batch (keys lower-cased) to components that read it: a `batch` processor
+//! with `metadata_keys` keeps batches of different values apart, and the
+//! `headers_setter` extension sends values on as headers (`from_context`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Header name (lower-case) -> its values, in arrival order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClientMetadata(BTreeMap<String, Vec<String>>);
+
+impl ClientMetadata {
+    /// From (name, value) pairs; names are case-insensitive, so kept lower-case.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> ClientMetadata {
+        let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (name, value) in pairs {
+            map.entry(name.to_ascii_lowercase())
+                .or_default()
+                .push(value.to_string());
+        }
+        ClientMetadata(map)
+    }
+
+    /// The values of `key` (any case); empty when absent.
+    pub fn get(&self, key: &str) -> &[String] {
+        self.0
+            .get(&key.to_ascii_lowercase())
+            .map_or(&[][..], Vec::as_slice)
+    }
+
+    /// Only `keys` (what a `batch` processor's `metadata_keys` keeps), absent ones absent.
+    pub fn only(&self, keys: &[String]) -> ClientMetadata {
+        ClientMetadata(
+            keys.iter()
+                .filter_map(|k| {
+                    let k = k.to_ascii_lowercase();
+                    self.0.get(&k).map(|v| (k, v.clone()))
+                })
+                .collect(),
+        )
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// A batch's metadata: shared, and absent for batches no receiver annotated.
+pub type Metadata = Option<Arc<ClientMetadata>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_case_insensitive_and_only_keeps_the_asked_ones() {
+        let m = ClientMetadata::from_pairs([
+            ("X-Scope-OrgID", "tenant-a"),
+            ("Authorization", "Bearer x"),
+            ("x-scope-orgid", "tenant-b"),
+        ]);
+        assert_eq!(m.get("x-scope-orgid"), ["tenant-a", "tenant-b"]);
+        assert_eq!(m.get("X-SCOPE-ORGID").len(), 2);
+        assert!(m.get("missing").is_empty());
+        let kept = m.only(&["X-Scope-OrgID".to_string(), "absent".to_string()]);
+        assert_eq!(kept.get("x-scope-orgid").len(), 2);
+        assert!(kept.get("authorization").is_empty());
+    }
+}
