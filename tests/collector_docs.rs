@@ -95,15 +95,7 @@ fn otlphttp_sends_otlp_over_http() {
     )
     .expect("write");
     let mut sending = Collector::start(&config.to_string_lossy());
-    let body = std::fs::read("testdata/otlp-json/trace.json").expect("trace.json");
-    let status = reqwest::blocking::Client::new()
-        .post(format!("http://127.0.0.1:{}/v1/traces", sending.http))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .expect("post")
-        .status();
-    assert!(status.is_success(), "{status}");
+    common::post_example_trace(sending.http);
     let deadline = Instant::now() + Duration::from_secs(20);
     while spans(&lines(Path::new(&receiving.file))).is_empty() {
         assert!(

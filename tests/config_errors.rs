@@ -68,7 +68,7 @@ fn yaml_syntax_error() {
 fn unknown_component_type_suggests_the_right_one() {
     assert_eq!(
         errors("typo_type.yaml"),
-        ["error: tests/testdata/config/typo_type.yaml:4:3: exporters.debgu: unknown exporter type `debgu` (did you mean `debug`?); known exporters: otlp, otlp_grpc, otlp_http, otlphttp, jaeger, graphistry, loadbalancing, load_balancing, parquet, prometheus, prometheusremotewrite, debug, logging, file, metrics_only (`llamacol components` lists them)"]
+        ["error: tests/testdata/config/typo_type.yaml:4:3: exporters.debgu: unknown exporter type `debgu` (did you mean `debug`?); known exporters: otlp, otlp_grpc, otlp_http, otlphttp, jaeger, graphistry, loadbalancing, load_balancing, parquet, prometheus, prometheusremotewrite, prometheus_remote_write, debug, logging, file, metrics_only (`llamacol components` lists them)"]
     );
 }
 
@@ -76,7 +76,7 @@ fn unknown_component_type_suggests_the_right_one() {
 fn unknown_key_in_a_component_suggests_the_right_one() {
     assert_eq!(
         errors("typo_key.yaml"),
-        ["error: tests/testdata/config/typo_key.yaml:5:9: receivers.otlp.protocols.grpc.endpont: unknown key `endpont` (did you mean `endpoint`?); valid keys: endpoint, max_recv_msg_size_mib, tls, auth"]
+        ["error: tests/testdata/config/typo_key.yaml:5:9: receivers.otlp.protocols.grpc.endpont: unknown key `endpont` (did you mean `endpoint`?); valid keys: endpoint, max_recv_msg_size_mib, tls, auth, transport, include_metadata, max_concurrent_streams, keepalive, read_buffer_size, write_buffer_size"]
     );
 }
 

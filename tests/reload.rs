@@ -17,18 +17,6 @@ fn config(file: &str) -> String {
     )
 }
 
-fn send_trace(port: u16) {
-    let body = std::fs::read("testdata/otlp-json/trace.json").expect("trace.json");
-    let status = reqwest::blocking::Client::new()
-        .post(format!("http://127.0.0.1:{port}/v1/traces"))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .expect("post")
-        .status();
-    assert!(status.is_success(), "{status}");
-}
-
 fn wait_for(what: &str, mut done: impl FnMut() -> bool, log: impl Fn() -> String) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !done() {
@@ -53,7 +41,7 @@ fn sighup_applies_a_valid_config_and_keeps_the_running_one_over_an_invalid_one()
     let mut llamacol = Collector::start(&path.to_string_lossy());
     let spans_in = |file: &Path| spans(&lines(file)).len();
 
-    send_trace(llamacol.http);
+    common::post_example_trace(llamacol.http);
     wait_for(
         "delivery to the first file",
         || spans_in(&first) > 0,
@@ -68,7 +56,7 @@ fn sighup_applies_a_valid_config_and_keeps_the_running_one_over_an_invalid_one()
         || llamacol.stderr().contains("configuration reloaded"),
         || llamacol.stderr(),
     );
-    send_trace(llamacol.http);
+    common::post_example_trace(llamacol.http);
     wait_for(
         "delivery to the second file",
         || spans_in(&second) == per_trace,
@@ -92,7 +80,7 @@ fn sighup_applies_a_valid_config_and_keeps_the_running_one_over_an_invalid_one()
         "{}",
         llamacol.stderr()
     );
-    send_trace(llamacol.http);
+    common::post_example_trace(llamacol.http);
     wait_for(
         "delivery after the refusal",
         || spans_in(&second) == 2 * per_trace,

@@ -203,6 +203,20 @@ pub fn attr(span: &serde_json::Value, key: &str) -> Option<String> {
         })
 }
 
+/// Posts the OTLP spec's example trace (`testdata/otlp-json/trace.json`) as OTLP/JSON to
+/// an OTLP/HTTP receiver on `port`; it must be accepted.
+pub fn post_example_trace(port: u16) {
+    let body = std::fs::read("testdata/otlp-json/trace.json").expect("trace.json");
+    let status = reqwest::blocking::Client::new()
+        .post(format!("http://127.0.0.1:{port}/v1/traces"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .expect("post")
+        .status();
+    assert!(status.is_success(), "{status}");
+}
+
 /// Sends signal `name` (`TERM`, `KILL`...) to process `pid`.
 pub fn signal(pid: u32, name: &str) {
     let sent = Command::new("kill")
