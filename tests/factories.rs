@@ -48,7 +48,7 @@ fn block(kind: Kind, type_name: &str, dir: &std::path::Path) -> String {
             "{{resolver: {{static: {{hostnames: [\"127.0.0.1:{}\"]}}}}, protocol: {{otlp: {{tls: {{insecure: true}}, timeout: 1s}}}}}}",
             free_port()
         ),
-        (Kind::Exporter, "prometheusremotewrite") => format!(
+        (Kind::Exporter, "prometheusremotewrite" | "prometheus_remote_write") => format!(
             "{{endpoint: \"http://127.0.0.1:{}/api/v1/write\", timeout: 1s}}",
             free_port()
         ),
@@ -67,6 +67,9 @@ fn block(kind: Kind, type_name: &str, dir: &std::path::Path) -> String {
             dir.join("queue").display()
         ),
         (Kind::Extension, "bearertokenauth") => "{token: conformance-token}".into(),
+        (Kind::Extension, "headers_setter") => {
+            "{headers: [{key: X-Scope-OrgID, from_context: x-scope-orgid}]}".into()
+        }
         (Kind::Extension, "basicauth") => {
             "{htpasswd: {inline: \"user:plain-password\"}, client_auth: {username: user, password: plain-password}}".into()
         }
