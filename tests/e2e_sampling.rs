@@ -311,3 +311,41 @@ fn tail_sampling_keeps_the_same_traces_as_the_collector() {
         "kept only by the Collector {only_theirs:?}; only by llamacol {only_ours:?}"
     );
 }
+
+/// `sampling_strategy: span-ingest` on the same traces (each sent in two parts, so a
+/// trace's second part is judged alone), with the policy set less the composite (its
+/// `max_spans` makes it stateful, which span-ingest refuses in both) and less the `drop`
+/// policy (a drop policy that does not match a piece keeps every trace pending, so with
+/// one in the set span-ingest samples nothing: both keep 0 spans then): the same spans
+/// kept.
+#[test]
+#[ignore = "needs otelcol: run scripts/test"]
+fn tail_sampling_span_ingest_keeps_the_same_traces_as_the_collector() {
+    let stateless = TAIL_POLICIES
+        .split("      - name: comp")
+        .next()
+        .unwrap_or_default()
+        .replace(
+            "    decision_wait: 5s\n",
+            "    decision_wait: 5s\n    sampling_strategy: span-ingest\n",
+        )
+        .lines()
+        .filter(|l| !l.contains("name: no-health"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let (first, rest) = tail_traces();
+    let theirs = through_the_collector(&stateless, &[&first, &rest]);
+    let ours = through_llamacol(&stateless, &[&first, &rest]);
+    eprintln!(
+        "tail_sampling span-ingest: the Collector kept {} spans, llamacol {}",
+        theirs.len(),
+        ours.len()
+    );
+    assert!(!theirs.is_empty(), "a real sample");
+    let only_theirs: Vec<_> = theirs.difference(&ours).take(5).collect();
+    let only_ours: Vec<_> = ours.difference(&theirs).take(5).collect();
+    assert!(
+        only_theirs.is_empty() && only_ours.is_empty(),
+        "kept only by the Collector {only_theirs:?}; only by llamacol {only_ours:?}"
+    );
+}

@@ -39,6 +39,22 @@ pub struct TailSamplingConfig {
     /// At shutdown, traces still waiting for their decision are dropped (counted in
     /// `llamacol_processor_dropped_items_total`) instead of decided. Default false.
     pub drop_pending_traces_on_shutdown: bool,
+    /// `trace-complete` (default): policies judge the whole trace when its wait is over.
+    /// `span-ingest`: each arriving batch of a trace is judged alone as it arrives (the
+    /// span count and size so far included); sampled or dropped, the trace is decided at
+    /// once with what came before it; otherwise it waits, and at the end of its wait it
+    /// is not sampled without another evaluation. Needs stateless policies.
+    pub sampling_strategy: SamplingStrategy,
+}
+
+/// `sampling_strategy`, as the Collector spells it.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+pub enum SamplingStrategy {
+    #[default]
+    #[serde(rename = "trace-complete")]
+    TraceComplete,
+    #[serde(rename = "span-ingest")]
+    SpanIngest,
 }
 
 impl Default for TailSamplingConfig {
@@ -56,6 +72,7 @@ impl Default for TailSamplingConfig {
             drop_pending_traces_on_shutdown: false,
             decision_wait_after_root_received: Duration::ZERO,
             block_on_overflow: false,
+            sampling_strategy: SamplingStrategy::TraceComplete,
         }
     }
 }
@@ -257,6 +274,14 @@ impl ComponentConfig for TailSamplingConfig {
         let mut names: Vec<&str> = Vec::new();
         for (i, p) in self.policies.iter().enumerate() {
             let path = format!("policies[{i}]");
+            if self.sampling_strategy == SamplingStrategy::SpanIngest
+                && super::policy::Policy::new(p).is_stateful()
+            {
+                issues.push(Issue::new(
+                    &path,
+                    format!("`sampling_strategy: span-ingest` needs stateless policies, and `{}` depends on earlier decisions (a rate, or a span count's `max_spans`); use `trace-complete` or another policy", p.name),
+                ));
+            }
             if names.contains(&p.name.as_str()) {
                 issues.push(Issue::new(
                     format!("{path}.name"),

@@ -119,6 +119,9 @@ pub struct TailSampler {
     max_trace_bytes: usize,
     /// `drop_pending_traces_on_shutdown`.
     drop_pending: bool,
+    /// `sampling_strategy: span-ingest`: judge each arriving piece; pending traces are
+    /// not sampled at the end of their wait, without another evaluation.
+    span_ingest: bool,
     /// `block_on_overflow`: at `num_traces`, wait for room instead of deciding the oldest.
     block_on_overflow: bool,
     /// `decision_wait_after_root_received` (None: 0, off).
@@ -145,7 +148,9 @@ pub struct TailSampler {
 
 impl TailSampler {
     pub fn new(c: &TailSamplingConfig, counter: OutcomeCounter) -> TailSampler {
-        let policies: Vec<Policy> = c.policies.iter().map(Policy::new).collect();
+        let mut policies: Vec<Policy> = c.policies.iter().map(Policy::new).collect();
+        // `drop` policies first, as the Collector sorts them (order kept otherwise).
+        policies.sort_by_key(|p| !p.is_drop());
         let drop_prefix = policies.iter().take_while(|p| p.is_drop()).count();
         let cache = |n: usize| if n == 0 { c.num_traces } else { n };
         TailSampler {
@@ -158,6 +163,7 @@ impl TailSampler {
             max_bytes: c.max_bytes.0 as usize,
             max_trace_bytes: usize::try_from(c.maximum_trace_size_bytes.0).unwrap_or(usize::MAX),
             drop_pending: c.drop_pending_traces_on_shutdown,
+            span_ingest: c.sampling_strategy == config::SamplingStrategy::SpanIngest,
             block_on_overflow: c.block_on_overflow,
             root_wait: Some(c.decision_wait_after_root_received).filter(|w| !w.is_zero()),
             sooner: BTreeSet::new(),
@@ -193,6 +199,10 @@ impl TailSampler {
                 continue;
             }
             let bytes = len_field_size(piece.encoded_len());
+            if self.span_ingest && self.judged_on_ingest(id, &piece, spans, bytes) {
+                self.settle_on_ingest(id, piece, spans);
+                continue;
+            }
             if !self.held.contains_key(&id) {
                 // `block_on_overflow`: this request's traces are all taken (its senders
                 // were answered already); `full` then holds the next ones back.
@@ -239,6 +249,68 @@ impl TailSampler {
         Ok(())
     }
 
+    /// `span-ingest`: whether `piece` alone (with the trace's span count and size so far)
+    /// decides its trace, the Collector's `makeDecisionOnSpanIngest`: a `drop` policy
+    /// that matches drops it; one that does not keeps the trace pending (a later piece
+    /// could match it), so no other policy can sample it now; otherwise the first policy
+    /// that samples decides. The decision is left in `sampled`/`not_sampled`.
+    fn judged_on_ingest(
+        &mut self,
+        id: TraceId,
+        piece: &ResourceSpans,
+        spans: usize,
+        bytes: usize,
+    ) -> bool {
+        let (before_spans, before_bytes) =
+            self.held.get(&id).map_or((0, 0), |h| (h.spans, h.bytes));
+        let view = TraceView {
+            id: &id,
+            pieces: std::slice::from_ref(piece),
+            spans: before_spans + spans,
+            bytes: before_bytes + bytes,
+        };
+        let mut drop_pending = false;
+        for p in &mut self.policies {
+            if !p.is_drop() && drop_pending {
+                break;
+            }
+            match p.evaluate(&view) {
+                Decision::Dropped => {
+                    self.not_sampled.insert(id);
+                    return true;
+                }
+                _ if p.is_drop() => drop_pending = true,
+                Decision::Sampled => {
+                    self.sampled.insert(id);
+                    return true;
+                }
+                Decision::NotSampled => {}
+            }
+        }
+        false
+    }
+
+    /// `span-ingest`: passes on (or counts) what was held of a trace just decided, and
+    /// `piece` with it.
+    fn settle_on_ingest(&mut self, id: TraceId, piece: ResourceSpans, spans: usize) {
+        let held = self.held.remove(&id);
+        if let Some(h) = &held {
+            self.held_spans -= h.spans;
+            self.held_bytes -= h.bytes;
+        }
+        let before = held.as_ref().map_or(0, |h| h.spans);
+        if self.sampled.contains(&id) {
+            for p in held.into_iter().flat_map(|h| h.pieces) {
+                self.emit(p, 0);
+            }
+            self.out_spans += before;
+            self.emit(piece, spans);
+        } else {
+            self.counter.add(before + spans);
+        }
+        // Its entry in `order` (if it was held) is skipped when it reaches the front.
+    }
+
     /// Decides trace `id` (already out of `order`) as not sampled, before its wait is over.
     fn not_sampled_early(&mut self, id: TraceId) {
         if let Some(held) = self.held.remove(&id) {
@@ -267,6 +339,12 @@ impl TailSampler {
         let held = self.held.remove(&id)?;
         self.held_spans -= held.spans;
         self.held_bytes -= held.bytes;
+        if self.span_ingest {
+            // Nothing sampled or dropped it as its pieces came: not sampled, unevaluated.
+            self.not_sampled.insert(id);
+            self.counter.add(held.spans);
+            return Some(Decision::NotSampled);
+        }
         let view = TraceView {
             id: &id,
             pieces: &held.pieces,

@@ -280,6 +280,20 @@ impl Policy {
         matches!(self, Policy::Drop(_))
     }
 
+    /// Whether a decision depends on earlier ones (a rate, a span count's upper bound),
+    /// as the Collector's `IsStateful`: such policies need the whole trace at once, so
+    /// `sampling_strategy: span-ingest` refuses them.
+    pub fn is_stateful(&self) -> bool {
+        match self {
+            Policy::Rate { .. } => true,
+            Policy::SpanCount { max, .. } => *max > 0,
+            Policy::And(subs) | Policy::Drop(subs) => subs.iter().any(Policy::is_stateful),
+            Policy::Not(sub) => sub.is_stateful(),
+            Policy::Composite(c) => c.subs.iter().any(|(p, _, _)| p.is_stateful()),
+            _ => false,
+        }
+    }
+
     pub fn evaluate(&mut self, t: &TraceView) -> Decision {
         match self {
             Policy::AlwaysSample => Decision::Sampled,

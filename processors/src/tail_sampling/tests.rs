@@ -491,3 +491,113 @@ async fn block_on_overflow_waits_for_room_instead_of_deciding_early() {
         p.shutdown().await.expect("shutdown");
     }
 }
+
+/// `sampling_strategy: span-ingest` (the Collector's `makeDecisionOnSpanIngest`): each
+/// arriving piece is judged alone; a sample releases what was held of the trace at once
+/// (no `decision_wait`), a trace no piece decided is not sampled when its wait is over,
+/// without a whole-trace evaluation (so a latency only the whole trace shows is missed).
+#[test]
+fn span_ingest_decides_each_piece_as_it_comes() {
+    let policies = "{decision_wait: 10s, sampling_strategy: span-ingest, policies: [{name: errors, type: status_code, status_code: {status_codes: [ERROR]}}, {name: slow, type: latency, latency: {threshold_ms: 5000}}]}";
+    let counter = counters();
+    let mut t = TailSampler::new(
+        &config(policies),
+        OutcomeCounter::new(counter.clone(), Outcome::SampledOut),
+    );
+    let now = Instant::now();
+    // Trace 1: a quiet piece, then an error: sampled on the error's arrival, both pieces out.
+    t.take(traces_of(vec![span(1, 10, false, vec![])]), now)
+        .expect("taken");
+    assert!(kept(&mut t).is_empty(), "pending");
+    t.take(traces_of(vec![span(1, 10, true, vec![])]), now)
+        .expect("taken");
+    let out = {
+        let mut n = 0;
+        while let Some(b) = t.ready() {
+            n += b.items();
+        }
+        n
+    };
+    assert_eq!(out, 2, "the held piece and the error, before decision_wait");
+    // Trace 2: two pieces 4s apart in time, each short; only the whole trace is slow.
+    let early = Span {
+        start_time_unix_nano: 1_000_000_000,
+        end_time_unix_nano: 2_000_000_000,
+        ..span(2, 0, false, vec![])
+    };
+    let late = Span {
+        start_time_unix_nano: 6_000_000_000,
+        end_time_unix_nano: 7_000_000_000,
+        ..span(2, 0, false, vec![])
+    };
+    t.take(traces_of(vec![early.clone()]), now).expect("taken");
+    t.take(traces_of(vec![late.clone()]), now).expect("taken");
+    t.decide_due(now + Duration::from_secs(10));
+    assert!(
+        kept(&mut t).is_empty(),
+        "not sampled at the end of its wait"
+    );
+    assert_eq!(read(&counter.sampled_out), 2);
+
+    // The same trace under `trace-complete` is slow as a whole: sampled.
+    let mut whole = TailSampler::new(
+        &config(&policies.replace("span-ingest", "trace-complete")),
+        OutcomeCounter::default(),
+    );
+    whole.take(traces_of(vec![early]), now).expect("taken");
+    whole.take(traces_of(vec![late]), now).expect("taken");
+    whole.decide_due(now + Duration::from_secs(10));
+    assert_eq!(kept(&mut whole), vec![2]);
+}
+
+/// A `drop` policy that does not match a piece may still match a later one, so no other
+/// policy samples the trace on that piece; one that matches drops it at once.
+#[test]
+fn span_ingest_waits_on_an_unmatched_drop_policy_and_drops_on_a_match() {
+    let mut t = TailSampler::new(
+        &config("{decision_wait: 10s, sampling_strategy: span-ingest, policies: [{name: all, type: always_sample}, {name: no-health, type: drop, drop: {drop_sub_policy: [{name: health, type: string_attribute, string_attribute: {key: http.route, values: [/healthz]}}]}}]}"),
+        OutcomeCounter::default(),
+    );
+    let now = Instant::now();
+    t.take(traces_of(vec![span(1, 1, false, vec![])]), now)
+        .expect("taken");
+    assert!(
+        kept(&mut t).is_empty(),
+        "always_sample waits behind the drop policy"
+    );
+    t.take(
+        traces_of(vec![span(
+            1,
+            1,
+            false,
+            vec![string("http.route", "/healthz")],
+        )]),
+        now,
+    )
+    .expect("taken");
+    t.take(traces_of(vec![span(1, 1, true, vec![])]), now)
+        .expect("a late span");
+    t.decide_due(now + Duration::from_secs(10));
+    assert!(
+        kept(&mut t).is_empty(),
+        "dropped on the match, late spans follow"
+    );
+}
+
+#[test]
+fn span_ingest_refuses_stateful_policies() {
+    let value: serde_yaml::Value = serde_yaml::from_str(
+        "{sampling_strategy: span-ingest, policies: [{name: rate, type: rate_limiting, rate_limiting: {spans_per_second: 100}}, {name: few, type: span_count, span_count: {min_spans: 2}}]}",
+    )
+    .expect("yaml");
+    let c = llamacol_api::config::parse::<TailSamplingConfig>(&value).expect("parses");
+    let issues: Vec<String> = llamacol_api::config::ComponentConfig::validate(&c)
+        .into_iter()
+        .map(|i| i.path)
+        .collect();
+    assert_eq!(
+        issues,
+        ["policies[0]"],
+        "a span count without max_spans is stateless"
+    );
+}
