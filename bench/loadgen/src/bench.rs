@@ -21,6 +21,8 @@ pub struct Options {
     pub otelcol: Option<PathBuf>,
     /// An earlier llamacol build, run on the fast-backend forward scenario too.
     pub baseline: Option<PathBuf>,
+    /// Rotel (streamfold/rotel, a Rust OTLP collector), for the Parquet comparison.
+    pub rotel: Option<PathBuf>,
     pub duration: Duration,
     pub connections: usize,
     pub batch_size: usize,
@@ -35,6 +37,7 @@ impl Options {
             llamacol,
             otelcol: None,
             baseline: None,
+            rotel: None,
             duration,
             connections: 4,
             batch_size: 500,
@@ -105,6 +108,8 @@ pub enum Which {
     /// `--baseline`: an earlier llamacol build.
     Baseline,
     Otelcol,
+    /// Rotel with its Parquet file exporter (flags, not a config file).
+    Rotel,
 }
 
 /// `program` pinned to `cpu` with taskset when the machine has two cores or more, so the
@@ -164,6 +169,23 @@ pub(crate) fn start_collector(
             ));
             c
         }
+        Which::Rotel => {
+            let program = opts.rotel.as_deref().context("no --rotel given")?;
+            let out = env
+                .iter()
+                .find(|(k, _)| *k == "BENCH_OUT_DIR")
+                .map(|(_, v)| v.clone())
+                .context("Rotel writes to BENCH_OUT_DIR")?;
+            std::fs::create_dir_all(&out)?;
+            let mut c = pinned(cpu, program);
+            c.args(["start", "--exporter", "file"])
+                .args(["--file-exporter-format", "parquet"])
+                .args(["--file-exporter-parquet-compression", "zstd"])
+                .args(["--file-exporter-output-dir", &out])
+                .arg(format!("--otlp-grpc-endpoint=127.0.0.1:{grpc}"))
+                .arg(format!("--otlp-http-endpoint=127.0.0.1:{}", free_port()));
+            c
+        }
     };
     let child = cmd
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
@@ -185,7 +207,7 @@ pub(crate) fn start_collector(
     let mut proc = Proc { child, stderr };
     let serving = || match which {
         Which::Llamacol | Which::Baseline => ready(admin),
-        Which::Otelcol => TcpStream::connect(("127.0.0.1", grpc)).is_ok(),
+        Which::Otelcol | Which::Rotel => TcpStream::connect(("127.0.0.1", grpc)).is_ok(),
     };
     let deadline = Instant::now() + Duration::from_secs(20);
     while !serving() {
@@ -198,6 +220,26 @@ pub(crate) fn start_collector(
         std::thread::sleep(Duration::from_millis(50));
     }
     Ok((proc, grpc))
+}
+
+/// Rows in every Parquet file under `dir` (recursively).
+fn parquet_rows(dir: &Path) -> anyhow::Result<u64> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let mut rows = 0u64;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "parquet") {
+                let reader = SerializedFileReader::new(std::fs::File::open(&path)?)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                rows += reader.metadata().file_metadata().num_rows() as u64;
+            }
+        }
+    }
+    Ok(rows)
 }
 
 /// Starts the counting sink on `port` (0: a free one); returns it, its port and count file.
@@ -433,6 +475,8 @@ pub(crate) async fn scenario(opts: &Options, sc: Scenario<'_>) -> anyhow::Result
             let (sent, dropped) = otelcol_totals(&log);
             (sent, dropped, 0)
         }
+        // What its Parquet files hold (a row per span), read once it has exited.
+        Which::Rotel => (parquet_rows(&out_dir)?, 0, 0),
     };
     let delivered = match sink {
         Some(sink) => sink.stop()?,

@@ -195,6 +195,10 @@ enum Command {
         whole: bool,
         #[arg(long, default_value = "target/release/llamacol")]
         llamacol: std::path::PathBuf,
+        /// Rotel (a Rust OTLP collector with a Parquet file exporter): with `--whole`,
+        /// run on the same load as a side-by-side row.
+        #[arg(long)]
+        rotel: Option<std::path::PathBuf>,
         #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
         duration: Duration,
     },
@@ -311,6 +315,7 @@ fn main() -> anyhow::Result<()> {
             llamacol,
             otelcol,
             baseline,
+            rotel: None,
             duration,
             connections,
             batch_size,
@@ -363,6 +368,7 @@ fn main() -> anyhow::Result<()> {
                 llamacol,
                 otelcol,
                 baseline: None,
+                rotel: None,
                 duration,
                 connections: 2,
                 batch_size: 500,
@@ -420,10 +426,14 @@ fn main() -> anyhow::Result<()> {
             batch_spans,
             whole,
             llamacol,
+            rotel,
             duration,
         } => {
             if whole {
-                let opts = bench::Options::llamacol_only(llamacol, duration, work_dir.clone());
+                let opts = bench::Options {
+                    rotel,
+                    ..bench::Options::llamacol_only(llamacol, duration, work_dir.clone())
+                };
                 for r in runtime.block_on(parquet_bench::whole(&opts))? {
                     println!(
                         "whole process, {}: {:.0} spans/s accepted, {:.3} collector CPU-s per 1M spans ({:.0} spans per core-second), peak RSS {:.1} MiB, written {} of {} accepted, dropped {}",

@@ -176,5 +176,21 @@ pub async fn whole(opts: &bench::Options) -> anyhow::Result<Vec<bench::Row>> {
         };
         rows.push(bench::scenario(opts, scenario).await?);
     }
+    if opts.rotel.is_some() {
+        // Rotel's Parquet file exporter (zstd, as ours) on the same load: no batch
+        // processor to configure there; it batches in the exporter.
+        let scenario = bench::Scenario {
+            name: "rotel-parquet",
+            label: "rotel-parquet".to_string(),
+            which: bench::Which::Rotel,
+            config: String::new(),
+            sink: bench::SinkKind::None,
+            cpu: bench::COLLECTOR_CPU,
+            connections: opts.connections,
+            compression: "none",
+            batch_size: None,
+        };
+        rows.push(bench::scenario(opts, scenario).await?);
+    }
     Ok(rows)
 }

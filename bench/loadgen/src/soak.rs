@@ -262,6 +262,7 @@ pub async fn run(o: SoakOptions) -> anyhow::Result<SoakReport> {
         llamacol: o.llamacol.clone(),
         otelcol: None,
         baseline: None,
+        rotel: None,
         duration: o.duration,
         connections: 2,
         batch_size: 500,
