@@ -56,6 +56,7 @@ fn validate_rendered_config(docs: &[serde_yaml::Value], what: &str) -> serde_yam
         .env("K8S_NODE_IP", "10.0.0.7")
         .env("K8S_POD_NAME", "llamacol-abcde")
         .env("K8S_NAMESPACE", "observability")
+        .env("LLAMACOL_IDENTITY_SALT", "rendered-test-salt")
         .output()
         .expect("llamacol validate");
     assert!(
@@ -153,6 +154,14 @@ fn the_chart_lints_renders_schema_valid_manifests_and_a_valid_config_for_every_v
         assert_eq!(
             env["K8S_POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"],
             "metadata.name"
+        );
+        // One identity salt per release, from its Secret, for every pod.
+        let salt = &env["LLAMACOL_IDENTITY_SALT"]["valueFrom"]["secretKeyRef"];
+        let secrets = by_kind(&docs, "Secret");
+        assert!(
+            secrets.iter().any(|s| s["metadata"]["name"] == salt["name"]
+                && s["data"][salt["key"].as_str().unwrap_or_default()].is_string()),
+            "{what}: the salt's Secret is rendered: {salt:?}"
         );
         let attributes =
             serde_yaml::to_string(&config["processors"]["resource/k8s"]).expect("yaml");

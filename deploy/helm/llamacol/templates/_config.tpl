@@ -43,6 +43,7 @@ processors:
       - {key: k8s.namespace.name, value: "${env:K8S_NAMESPACE}", action: upsert}
   genai:
     node_context: true
+    identity_salt: "${env:LLAMACOL_IDENTITY_SALT}"
 connectors:
   genai_metrics: {}
 exporters:

@@ -61,3 +61,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- $merged := mustMergeOverwrite $default (deepCopy .Values.config) -}}
 {{- toYaml $merged -}}
 {{- end -}}
+
+{{/* The Secret holding the genai processor's identity salt. */}}
+{{- define "llamacol.identitySaltSecret" -}}
+{{- .Values.genai.identitySalt.existingSecret | default (printf "%s-identity-salt" (include "llamacol.fullname" .)) -}}
+{{- end -}}

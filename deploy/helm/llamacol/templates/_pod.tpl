@@ -62,6 +62,11 @@ spec:
           valueFrom:
             fieldRef:
               fieldPath: metadata.namespace
+        - name: LLAMACOL_IDENTITY_SALT
+          valueFrom:
+            secretKeyRef:
+              name: {{ include "llamacol.identitySaltSecret" . }}
+              key: {{ .Values.genai.identitySalt.key }}
         {{- if $agent }}
         # NVML through the NVIDIA container runtime, without requesting a GPU.
         - name: NVIDIA_VISIBLE_DEVICES
