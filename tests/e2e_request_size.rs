@@ -271,10 +271,11 @@ fn config_delivers(config: &str, variable: &str, hop: Hop, exporter: &str, passe
                 "GRAPHISTRY_OFFLINE_DIR",
                 dir.path().join("graphs").display().to_string(),
             ),
-            // What the chart's downward API sets.
+            // What the chart's downward API and its identity-salt Secret set.
             ("K8S_NODE_NAME", "gpu-node-1".to_string()),
             ("K8S_POD_NAME", "llamacol-abcde".to_string()),
             ("K8S_NAMESPACE", "observability".to_string()),
+            ("LLAMACOL_IDENTITY_SALT", "test-salt".to_string()),
         ],
     );
     let load = requests(40, 30);
