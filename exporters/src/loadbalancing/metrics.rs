@@ -115,56 +115,33 @@ fn by_stream(m: &Metric, owner: impl Fn(&[KeyValue]) -> usize) -> Vec<(usize, Me
         }
         out
     }
+    // The metric with other data, its points not copied twice.
     let with = |data: metric::Data| Metric {
+        name: m.name.clone(),
+        description: m.description.clone(),
+        unit: m.unit.clone(),
+        metadata: m.metadata.clone(),
         data: Some(data),
-        ..Metric {
-            data: None,
-            ..m.clone()
-        }
     };
-    match &m.data {
-        Some(metric::Data::Gauge(g)) => cut(&g.data_points, |p| &p.attributes, &owner)
-            .into_iter()
-            .map(|(o, points)| {
-                let mut g = g.clone();
-                g.data_points = points;
-                (o, with(metric::Data::Gauge(g)))
-            })
-            .collect(),
-        Some(metric::Data::Sum(s)) => cut(&s.data_points, |p| &p.attributes, &owner)
-            .into_iter()
-            .map(|(o, points)| {
-                let mut s = s.clone();
-                s.data_points = points;
-                (o, with(metric::Data::Sum(s)))
-            })
-            .collect(),
-        Some(metric::Data::Histogram(h)) => cut(&h.data_points, |p| &p.attributes, &owner)
-            .into_iter()
-            .map(|(o, points)| {
-                let mut h = h.clone();
-                h.data_points = points;
-                (o, with(metric::Data::Histogram(h)))
-            })
-            .collect(),
-        Some(metric::Data::ExponentialHistogram(h)) => {
-            cut(&h.data_points, |p| &p.attributes, &owner)
+    // The same cut for every kind of data: its points split by owner, the rest kept.
+    macro_rules! per_owner {
+        ($variant:ident, $data:expr) => {
+            cut(&$data.data_points, |p| &p.attributes, &owner)
                 .into_iter()
                 .map(|(o, points)| {
-                    let mut h = h.clone();
-                    h.data_points = points;
-                    (o, with(metric::Data::ExponentialHistogram(h)))
+                    let mut data = $data.clone();
+                    data.data_points = points;
+                    (o, with(metric::Data::$variant(data)))
                 })
                 .collect()
-        }
-        Some(metric::Data::Summary(s)) => cut(&s.data_points, |p| &p.attributes, &owner)
-            .into_iter()
-            .map(|(o, points)| {
-                let mut s = s.clone();
-                s.data_points = points;
-                (o, with(metric::Data::Summary(s)))
-            })
-            .collect(),
+        };
+    }
+    match &m.data {
+        Some(metric::Data::Gauge(g)) => per_owner!(Gauge, g),
+        Some(metric::Data::Sum(s)) => per_owner!(Sum, s),
+        Some(metric::Data::Histogram(h)) => per_owner!(Histogram, h),
+        Some(metric::Data::ExponentialHistogram(h)) => per_owner!(ExponentialHistogram, h),
+        Some(metric::Data::Summary(s)) => per_owner!(Summary, s),
         // No points: it goes with the metric's own stream key.
         None => vec![(owner(&[]), m.clone())],
     }
