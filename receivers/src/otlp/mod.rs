@@ -100,60 +100,32 @@ impl Receiver for OtlpReceiver {
     async fn start(&mut self, next: Arc<dyn Consumer>) -> Result<(), BoxError> {
         // Bind every socket before serving any, so a port in use fails the start cleanly.
         let grpc = match &self.config.protocols.grpc {
-            Some(g) if g.transport == config::Transport::Unix => {
-                Some((g.clone(), Listener::Unix(bind_unix(&g.endpoint, "gRPC")?)))
-            }
-            Some(g) => Some((g.clone(), Listener::Tcp(bind(&g.endpoint, "gRPC").await?))),
+            Some(g) => Some((g.clone(), listen(&g.endpoint, g.transport, "gRPC").await?)),
             None => None,
         };
         let http = match &self.config.protocols.http {
-            Some(h) if h.transport == config::Transport::Unix => {
-                Some((h.clone(), Err(bind_unix(&h.endpoint, "HTTP")?)))
-            }
-            Some(h) => Some((h.clone(), Ok(bind(&h.endpoint, "HTTP").await?))),
+            Some(h) => Some((h.clone(), listen(&h.endpoint, h.transport, "HTTP").await?)),
             None => None,
         };
         // TLS acceptors are built before serving too: a bad certificate fails the start.
-        let tls = |t: &Option<ServerTlsConfig>, protocol: &str| {
-            t.as_ref()
-                .map(|t| {
-                    tls::acceptor(t, &self.id).map_err(|e| format!("OTLP/{protocol} tls: {e}"))
-                })
-                .transpose()
+        let grpc = match grpc {
+            Some((g, l)) => {
+                let l = self.secured(l, g.tls.as_ref(), &g.endpoint, "gRPC")?;
+                Some((g, l))
+            }
+            None => None,
         };
-        let grpc_tls = tls(&grpc.as_ref().and_then(|(g, _)| g.tls.clone()), "gRPC")?;
-        let http_tls = tls(&http.as_ref().and_then(|(h, _)| h.tls.clone()), "HTTP")?;
+        let http = match http {
+            Some((h, l)) => {
+                let l = self.secured(l, h.tls.as_ref(), &h.endpoint, "HTTP")?;
+                Some((h, l))
+            }
+            None => None,
+        };
         if let Some((g, listener)) = grpc {
-            let listener = match (listener, grpc_tls) {
-                (Listener::Tcp(l), Some(a)) => {
-                    tracing::info!(component = %self.id, endpoint = %l.local_addr()?, scheme = "TLS", "OTLP/gRPC listening");
-                    Listener::Tls(TlsIncoming::new(l, a, &self.id, self.cancel.clone())?)
-                }
-                (Listener::Tcp(l), None) => {
-                    tracing::info!(component = %self.id, endpoint = %l.local_addr()?, scheme = "plaintext", "OTLP/gRPC listening");
-                    Listener::Tcp(l)
-                }
-                (other, _) => {
-                    tracing::info!(component = %self.id, path = %g.endpoint, "OTLP/gRPC listening on a unix socket");
-                    other
-                }
-            };
             self.serve_grpc(&g, next.clone(), listener)?;
         }
         if let Some((h, listener)) = http {
-            let scheme = if http_tls.is_some() {
-                "TLS"
-            } else {
-                "plaintext"
-            };
-            match &listener {
-                Ok(tcp) => {
-                    tracing::info!(component = %self.id, endpoint = %tcp.local_addr()?, scheme, "OTLP/HTTP listening");
-                }
-                Err(_) => {
-                    tracing::info!(component = %self.id, path = %h.endpoint, "OTLP/HTTP listening on a unix socket");
-                }
-            }
             let app = http::router(&self.signals, &h, next);
             let app = match self.guard(h.auth.as_ref(), "http")? {
                 Some(guard) => app.layer(axum::middleware::from_fn_with_state(guard, http_guard)),
@@ -166,15 +138,14 @@ impl Receiver for OtlpReceiver {
             };
             let cancel = self.cancel.clone();
             let id = self.id.clone();
-            match (listener, http_tls) {
-                (Err(unix), _) => {
+            match listener {
+                Listener::Unix(unix) => {
                     self.servers.spawn(serve_http(unix, app, cancel, id));
                 }
-                (Ok(listener), Some(acceptor)) => {
-                    let incoming = TlsIncoming::new(listener, acceptor, &self.id, cancel.clone())?;
+                Listener::Tls(incoming) => {
                     self.servers.spawn(serve_http(incoming, app, cancel, id));
                 }
-                (Ok(listener), None) => {
+                Listener::Tcp(listener) => {
                     // Nagle's algorithm would hold small responses back ~40ms behind
                     // delayed ACKs.
                     let listener = listener.tap_io(|tcp| {
@@ -208,7 +179,7 @@ where
     }
 }
 
-/// Where the gRPC server accepts connections.
+/// Where a server (gRPC or HTTP) accepts connections.
 enum Listener {
     Tcp(tokio::net::TcpListener),
     Tls(TlsIncoming),
@@ -216,6 +187,34 @@ enum Listener {
 }
 
 impl OtlpReceiver {
+    /// `listener` behind TLS when `tls` is configured (a unix socket never is: validation
+    /// refuses it), with its one "listening" line.
+    fn secured(
+        &self,
+        listener: Listener,
+        tls: Option<&ServerTlsConfig>,
+        endpoint: &str,
+        protocol: &str,
+    ) -> Result<Listener, BoxError> {
+        let acceptor = tls
+            .map(|t| tls::acceptor(t, &self.id).map_err(|e| format!("OTLP/{protocol} tls: {e}")))
+            .transpose()?;
+        Ok(match (listener, acceptor) {
+            (Listener::Tcp(l), Some(a)) => {
+                tracing::info!(component = %self.id, endpoint = %l.local_addr()?, scheme = "TLS", "OTLP/{protocol} listening");
+                Listener::Tls(TlsIncoming::new(l, a, &self.id, self.cancel.clone())?)
+            }
+            (Listener::Tcp(l), None) => {
+                tracing::info!(component = %self.id, endpoint = %l.local_addr()?, scheme = "plaintext", "OTLP/{protocol} listening");
+                Listener::Tcp(l)
+            }
+            (other, _) => {
+                tracing::info!(component = %self.id, path = %endpoint, "OTLP/{protocol} listening on a unix socket");
+                other
+            }
+        })
+    }
+
     /// Serves the OTLP/gRPC services of this receiver's signals on `listener`.
     fn serve_grpc(
         &mut self,
@@ -299,6 +298,18 @@ fn bind_unix(path: &str, protocol: &str) -> Result<tokio::net::UnixListener, Box
     }
     tokio::net::UnixListener::bind(path).map_err(|e| {
         format!("cannot listen for OTLP/{protocol} on unix socket `{path}`: {e}").into()
+    })
+}
+
+/// Binds `endpoint` as its `transport` says.
+async fn listen(
+    endpoint: &str,
+    transport: config::Transport,
+    protocol: &str,
+) -> Result<Listener, BoxError> {
+    Ok(match transport {
+        config::Transport::Unix => Listener::Unix(bind_unix(endpoint, protocol)?),
+        config::Transport::Tcp => Listener::Tcp(bind(endpoint, protocol).await?),
     })
 }
 
