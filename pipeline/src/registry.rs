@@ -16,6 +16,28 @@ pub struct Registry {
     extensions: Vec<ExtensionFactory>,
 }
 
+/// A factory's type name, whatever its kind (for [`Registry::alias`]).
+trait Named: Copy {
+    fn name(&mut self) -> &mut &'static str;
+}
+
+impl<B: Copy> Named for crate::component::Factory<B> {
+    fn name(&mut self) -> &mut &'static str {
+        &mut self.type_name
+    }
+}
+
+macro_rules! named {
+    ($($factory:ty),*) => {$(
+        impl Named for $factory {
+            fn name(&mut self) -> &mut &'static str {
+                &mut self.type_name
+            }
+        }
+    )*};
+}
+named!(ConnectorFactory, ExtensionFactory);
+
 /// One registered type, as `llamacol components` lists it.
 #[derive(Debug, Clone, Copy)]
 pub struct Listed {
@@ -59,50 +81,21 @@ impl Registry {
     /// # Panics
     /// When `of` is not registered: the built-in table is wrong.
     pub fn alias(mut self, kind: Kind, name: &'static str, of: &str) -> Registry {
-        fn copy<F: Copy>(
-            list: &mut Vec<F>,
-            type_name: impl Fn(&F) -> &str,
-            rename: impl Fn(&mut F),
-            of: &str,
-        ) {
-            let mut found = *list
+        fn copy<F: Named>(list: &mut Vec<F>, name: &'static str, of: &str) {
+            let mut found = list
                 .iter()
-                .find(|f| type_name(f) == of)
+                .copied()
+                .find(|f| *f.clone().name() == of)
                 .unwrap_or_else(|| panic!("alias of `{of}`, which is not registered"));
-            rename(&mut found);
+            *found.name() = name;
             list.push(found);
         }
         match kind {
-            Kind::Receiver => copy(
-                &mut self.receivers,
-                |f| f.type_name,
-                |f| f.type_name = name,
-                of,
-            ),
-            Kind::Processor => copy(
-                &mut self.processors,
-                |f| f.type_name,
-                |f| f.type_name = name,
-                of,
-            ),
-            Kind::Exporter => copy(
-                &mut self.exporters,
-                |f| f.type_name,
-                |f| f.type_name = name,
-                of,
-            ),
-            Kind::Connector => copy(
-                &mut self.connectors,
-                |f| f.type_name,
-                |f| f.type_name = name,
-                of,
-            ),
-            Kind::Extension => copy(
-                &mut self.extensions,
-                |f| f.type_name,
-                |f| f.type_name = name,
-                of,
-            ),
+            Kind::Receiver => copy(&mut self.receivers, name, of),
+            Kind::Processor => copy(&mut self.processors, name, of),
+            Kind::Exporter => copy(&mut self.exporters, name, of),
+            Kind::Connector => copy(&mut self.connectors, name, of),
+            Kind::Extension => copy(&mut self.extensions, name, of),
         }
         self
     }
