@@ -161,7 +161,8 @@ impl LogPush {
             .map_err(|e| format!("{place}.exporter: {e}").into())
     }
 
-    /// Sends records until `cancel`, then what is left, within `export_timeout` each.
+    /// Sends records until `cancel`, then what is left, within `export_timeout` each; at
+    /// the end says how many were not delivered (queue full, push failed).
     pub async fn run(
         mut self,
         exporter: Arc<dyn Exporter>,
@@ -179,6 +180,8 @@ impl LogPush {
         let resource = otlp::resource(&resource);
         let failures = LogOnce::new();
         let mut pending = Vec::new();
+        // Records whose push failed (each failure logged once per distinct error).
+        let mut failed = 0u64;
         if let Err(e) = exporter.start().await {
             tracing::warn!(target: super::TARGET, error = %e, "cannot start the OTLP exporter of service.telemetry.logs.processors; llamacol's logs are not pushed");
             return;
@@ -206,24 +209,21 @@ impl LogPush {
                     pending.push(r);
                 }
             }
-            let records = std::mem::take(&mut pending);
-            for chunk in records.chunks(max) {
-                send(
-                    exporter.as_ref(),
-                    &resource,
-                    chunk.to_vec(),
-                    timeout,
-                    &failures,
-                )
-                .await;
+            while !pending.is_empty() {
+                let rest = pending.split_off(pending.len().min(max));
+                let records = std::mem::replace(&mut pending, rest);
+                let count = records.len() as u64;
+                if !send(exporter.as_ref(), &resource, records, timeout, &failures).await {
+                    failed += count;
+                }
             }
             if done {
                 break;
             }
         }
         let dropped = self.dropped.load(Ordering::Relaxed);
-        if dropped > 0 {
-            tracing::warn!(target: super::TARGET, dropped, "log records not pushed because the push queue was full (max_queue_size)");
+        if dropped + failed > 0 {
+            tracing::warn!(target: super::TARGET, queue_full = dropped, push_failed = failed, "llamacol's own log records not delivered: the push queue was full (max_queue_size), or the push failed");
         }
         let _ = exporter.shutdown().await;
     }
@@ -235,7 +235,7 @@ async fn send(
     records: Vec<LogRecord>,
     timeout: Duration,
     failures: &LogOnce,
-) {
+) -> bool {
     let request = ExportLogsServiceRequest {
         resource_logs: vec![ResourceLogs {
             resource: Some(resource.clone()),
@@ -249,11 +249,12 @@ async fn send(
     };
     let mut batch = Batch::from(request);
     let error = match tokio::time::timeout(timeout, exporter.export(&mut batch)).await {
-        Ok(Ok(())) => return,
+        Ok(Ok(())) => return true,
         Ok(Err(e)) => e.to_string(),
         Err(_) => format!("no answer within export_timeout ({timeout:?})"),
     };
     if failures.is_new(&error) {
-        tracing::warn!(target: super::TARGET, %error, "pushing llamacol's logs failed (service.telemetry.logs.processors); those records are dropped");
+        tracing::warn!(target: super::TARGET, %error, "pushing llamacol's logs failed (service.telemetry.logs.processors); those records are dropped and counted");
     }
+    false
 }
