@@ -158,32 +158,31 @@ pub fn run(opts: &InProcess) -> anyhow::Result<(f64, Vec<Row>)> {
 /// requests, so bytes on disk are left to the in-process run (fresh requests).
 pub async fn whole(opts: &bench::Options) -> anyhow::Result<Vec<bench::Row>> {
     let configs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+    let config = |file: &str| configs.join(file).display().to_string();
+    let mut plan = vec![
+        (
+            "otlp-batch-parquet",
+            bench::Which::Llamacol,
+            config("otlp-batch-parquet.yaml"),
+        ),
+        (
+            "otlp-batch-file",
+            bench::Which::Llamacol,
+            config("otlp-batch-file.yaml"),
+        ),
+    ];
+    if opts.rotel.is_some() {
+        // Rotel's Parquet file exporter (zstd, as ours) on the same load, configured by
+        // flags (`bench::start_collector`); it batches in the exporter.
+        plan.push(("rotel-parquet", bench::Which::Rotel, String::new()));
+    }
     let mut rows = Vec::new();
-    for (name, config) in [
-        ("otlp-batch-parquet", "otlp-batch-parquet.yaml"),
-        ("otlp-batch-file", "otlp-batch-file.yaml"),
-    ] {
+    for (name, which, config) in plan {
         let scenario = bench::Scenario {
             name,
             label: name.to_string(),
-            which: bench::Which::Llamacol,
-            config: configs.join(config).display().to_string(),
-            sink: bench::SinkKind::None,
-            cpu: bench::COLLECTOR_CPU,
-            connections: opts.connections,
-            compression: "none",
-            batch_size: None,
-        };
-        rows.push(bench::scenario(opts, scenario).await?);
-    }
-    if opts.rotel.is_some() {
-        // Rotel's Parquet file exporter (zstd, as ours) on the same load: no batch
-        // processor to configure there; it batches in the exporter.
-        let scenario = bench::Scenario {
-            name: "rotel-parquet",
-            label: "rotel-parquet".to_string(),
-            which: bench::Which::Rotel,
-            config: String::new(),
+            which,
+            config,
             sink: bench::SinkKind::None,
             cpu: bench::COLLECTOR_CPU,
             connections: opts.connections,
