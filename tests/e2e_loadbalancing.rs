@@ -66,21 +66,28 @@ fn received(path: &std::path::Path) -> BTreeMap<String, Vec<String>> {
     out
 }
 
+/// An agent taking OTLP/HTTP and routing `signal` with `routing_key` over the two
+/// gateways' gRPC ports, through the exporter type `type_name`.
+fn agent(type_name: &str, routing_key: &str, signal: &str, gateways: [u16; 2]) -> Collector {
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = dir.path().join("agent.yaml");
+    let [a, b] = gateways;
+    std::fs::write(
+        &config,
+        format!(
+            "receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: ${{env:LLAMACOL_OTLP_HTTP_ENDPOINT}}\nexporters:\n  {type_name}:\n    routing_key: {routing_key}\n    protocol:\n      otlp:\n        timeout: 2s\n        tls: {{insecure: true}}\n    resolver:\n      static:\n        hostnames: [127.0.0.1:{a}, 127.0.0.1:{b}]\nservice:\n  telemetry:\n    admin:\n      endpoint: ${{env:LLAMACOL_ADMIN_ENDPOINT}}\n  pipelines:\n    {signal}:\n      receivers: [otlp]\n      exporters: [{type_name}]\n"
+        ),
+    )
+    .expect("write agent config");
+    // The config is read at start; the directory may go.
+    Collector::launch(&[&config.to_string_lossy()], &[])
+}
+
 #[test]
 fn traces_stay_whole_per_gateway_and_a_stopped_gateway_loses_nothing() {
     let mut a = Collector::start("configs/otlp-to-file.yaml");
     let mut b = Collector::start("configs/otlp-to-file.yaml");
-    let dir = tempfile::tempdir().expect("tmp");
-    let config = dir.path().join("agent.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: ${{env:LLAMACOL_OTLP_HTTP_ENDPOINT}}\nexporters:\n  loadbalancing:\n    routing_key: traceID\n    protocol:\n      otlp:\n        timeout: 2s\n        tls: {{insecure: true}}\n    resolver:\n      static:\n        hostnames: [127.0.0.1:{}, 127.0.0.1:{}]\nservice:\n  telemetry:\n    admin:\n      endpoint: ${{env:LLAMACOL_ADMIN_ENDPOINT}}\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [loadbalancing]\n",
-            a.grpc, b.grpc
-        ),
-    )
-    .expect("write agent config");
-    let mut agent = Collector::launch(&[&config.to_string_lossy()], &[]);
+    let mut agent = agent("loadbalancing", "traceID", "traces", [a.grpc, b.grpc]);
 
     // Phase 1: both gateways up.
     send(agent.http, &requests(0, 2_000));
@@ -165,17 +172,7 @@ fn metric_streams_go_to_one_gateway_each() {
     };
     let a = Collector::start("configs/otlp-to-file.yaml");
     let b = Collector::start("configs/otlp-to-file.yaml");
-    let dir = tempfile::tempdir().expect("tmp");
-    let config = dir.path().join("agent.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: ${{env:LLAMACOL_OTLP_HTTP_ENDPOINT}}\nexporters:\n  load_balancing:\n    routing_key: streamID\n    protocol:\n      otlp:\n        tls: {{insecure: true}}\n    resolver:\n      static:\n        hostnames: [127.0.0.1:{}, 127.0.0.1:{}]\nservice:\n  telemetry:\n    admin:\n      endpoint: ${{env:LLAMACOL_ADMIN_ENDPOINT}}\n  pipelines:\n    metrics:\n      receivers: [otlp]\n      exporters: [load_balancing]\n",
-            a.grpc, b.grpc
-        ),
-    )
-    .expect("write agent config");
-    let mut agent = Collector::launch(&[&config.to_string_lossy()], &[]);
+    let mut agent = agent("load_balancing", "streamID", "metrics", [a.grpc, b.grpc]);
     let request = |round: i64| ExportMetricsServiceRequest {
         resource_metrics: vec![ResourceMetrics {
             scope_metrics: vec![ScopeMetrics {
