@@ -282,13 +282,7 @@ impl Checker<'_> {
             self.error(join(&join(path, "metrics"), &at), message);
         }
         for (i, processor) in telemetry.logs.processors.iter().enumerate() {
-            let checked = processor
-                .exporter()
-                .and_then(|e| e.target())
-                .and_then(|t| match t {
-                    Some((_, otlp)) => otlp.header_pairs().map(drop),
-                    None => Ok(()),
-                });
+            let checked = processor.exporter().and_then(|e| e.check());
             if let Err(message) = checked {
                 self.error(join(path, &format!("logs.processors[{i}]")), message);
             }
