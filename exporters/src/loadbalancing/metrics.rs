@@ -66,16 +66,15 @@ fn by_metric_or_stream(
         for m in &sm.metrics {
             let cut: Vec<(usize, Metric)> = match key {
                 RoutingKey::Metric => vec![(owner(hash(m.name.as_bytes())), m.clone())],
-                _ => by_stream(m, |point_attributes| {
-                    owner(hash(
-                        format!(
-                            "{resource_key}|{scope_key}|{}|{}",
-                            m.name,
-                            attributes_key(point_attributes)
-                        )
-                        .as_bytes(),
-                    ))
-                }),
+                _ => {
+                    // The stream key: what is the same for every point, then its attributes.
+                    let prefix = format!("{resource_key}|{scope_key}|{}|", m.name);
+                    by_stream(m, |point_attributes| {
+                        let mut key = prefix.clone();
+                        key.push_str(&attributes_key(point_attributes));
+                        owner(hash(key.as_bytes()))
+                    })
+                }
             };
             for (o, piece) in cut {
                 per.entry(o)
