@@ -182,7 +182,7 @@ async fn reloaded(
     for w in &warnings {
         tracing::warn!("{w}");
     }
-    if format!("{:?}", config.telemetry) != format!("{:?}", running.telemetry) {
+    if config.telemetry != running.telemetry {
         tracing::warn!("service.telemetry changed; logs, the admin server and llamacol's own pushes take it at the next restart");
     }
     tracing::info!("stopping the running pipelines for the new configuration");
@@ -217,7 +217,7 @@ async fn stop_self_telemetry(
     code: ExitCode,
 ) -> ExitCode {
     self_cancel.cancel();
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), futures_join(self_tasks)).await;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), join_tasks(self_tasks)).await;
     admin_cancel.cancel();
     let _ = admin.await;
     code
@@ -254,7 +254,7 @@ fn start_self_telemetry(
     Ok(tasks)
 }
 
-async fn futures_join(tasks: Vec<tokio::task::JoinHandle<()>>) {
+async fn join_tasks(tasks: Vec<tokio::task::JoinHandle<()>>) {
     for task in tasks {
         let _ = task.await;
     }

@@ -12,7 +12,7 @@ pub use push::{LogProcessor, OtlpPush, PushExporter, PushProtocol};
 pub use resource::TelemetryResource;
 
 /// `service.telemetry`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct TelemetryConfig {
     /// Attributes of llamacol's own telemetry: the resource of the logs and metrics it
@@ -48,7 +48,7 @@ fn default_shutdown_timeout() -> Duration {
 }
 
 /// `service.telemetry.logs`; the `--log-level`/`--log-format` flags override it.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogsConfig {
     /// `trace`, `debug`, `info` (default), `warn`, `error`, or a tracing filter directive.
@@ -125,7 +125,7 @@ pub enum LogFormat {
 }
 
 /// `service.telemetry.admin`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AdminConfig {
     /// Where `/healthz`, `/readyz`, `/metrics` and `/debug/pipelines` are served. Default `127.0.0.1:8888`.
@@ -142,7 +142,7 @@ impl Default for AdminConfig {
 
 /// `service.telemetry.metrics`, in the Collector's shape. Our metrics are served by the
 /// admin server; `address` or one `pull` reader moves that server.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsConfig {
     pub level: MetricsLevel,
@@ -164,7 +164,7 @@ pub enum MetricsLevel {
 }
 
 /// One of `service.telemetry.metrics.readers`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct MetricReader {
     pub pull: Option<PullReader>,
@@ -173,7 +173,7 @@ pub struct MetricReader {
 }
 
 /// `readers[].periodic`: OpenTelemetry's declarative periodic reader.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PeriodicReader {
     /// Milliseconds between pushes. Default 60000.
@@ -189,19 +189,19 @@ fn default_interval() -> u64 {
     60000
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PullReader {
     pub exporter: PullExporter,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PullExporter {
     pub prometheus: PrometheusPull,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PrometheusPull {
     #[serde(default = "default_pull_host")]

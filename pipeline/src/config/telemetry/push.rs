@@ -6,7 +6,7 @@ use serde_yaml::Value;
 
 /// One of `service.telemetry.logs.processors` (OpenTelemetry's declarative config):
 /// `batch` or `simple`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct LogProcessor {
     /// Records are sent in batches: `schedule_delay` (ms, default 1000) after the first,
@@ -31,7 +31,7 @@ impl LogProcessor {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct BatchLogProcessor {
     pub exporter: PushExporter,
@@ -58,7 +58,7 @@ fn default_max_export_batch_size() -> usize {
     512
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SimpleLogProcessor {
     pub exporter: PushExporter,
@@ -66,7 +66,7 @@ pub struct SimpleLogProcessor {
 
 /// Where llamacol pushes its own logs or metrics: OpenTelemetry's declarative exporter
 /// block. `otlp` takes `protocol`; `otlp_http` and `otlp_grpc` are the schema's newer keys.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PushExporter {
     pub otlp: Option<OtlpPush>,
@@ -85,7 +85,7 @@ pub enum PushProtocol {
 }
 
 /// `otlp` in a push exporter (the keys llamacol's `otlp` exporter has a twin for).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct OtlpPush {
     /// `grpc`, `http/protobuf` (default) or `http/json`.

@@ -8,7 +8,7 @@ use serde_yaml::Value;
 /// `service.telemetry.resource`: the Collector's map form (`service.name: x`; a null
 /// value removes a default attribute) and the declarative form (`attributes:
 /// [{name, value}]`).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct TelemetryResource {
     /// In order; `None` removes the attribute.
     pub attributes: Vec<(String, Option<String>)>,
