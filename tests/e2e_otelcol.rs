@@ -1,7 +1,8 @@
 //! Interop with the real OpenTelemetry Collector (v0.161.0, built by `scripts/peers.sh`),
 //! both ways, all three signals, exact counts, over gRPC and over HTTP, with gzip:
 //! - Python SDK -> llamacol (agent, `configs/agent.yaml`) -> otelcol (gateway) -> otelcol file exporter;
-//! - Python SDK -> otelcol (agent) -> llamacol (gateway, `configs/otlp-to-file.yaml`) -> llamacol file exporter.
+//! - Python SDK -> otelcol (agent) -> llamacol (gateway, `configs/otlp-to-file.yaml`) -> llamacol file exporter;
+//! - the same over a unix socket (the Collector's `unix://` endpoint, llamacol's `transport: unix`).
 
 mod common;
 
@@ -119,4 +120,40 @@ fn the_collector_feeds_a_llamacol_gateway_over_grpc() {
 #[ignore = "needs otelcol and peers-python: run scripts/test"]
 fn the_collector_feeds_a_llamacol_gateway_over_http() {
     sdk_to_otelcol_agent_to_llamacol_gateway("http");
+}
+
+/// The Collector's gRPC exporter (grpc-go) on a unix socket: its `unix:///path` endpoint
+/// into a llamacol receiver with `transport: unix`, all three signals.
+#[test]
+#[ignore = "needs otelcol and peers-python: run scripts/test"]
+fn the_collector_feeds_a_llamacol_gateway_over_a_unix_socket() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let socket = dir.path().join("otlp.sock");
+    let config = dir.path().join("gateway.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "receivers:\n  otlp:\n    protocols:\n      grpc:\n        transport: unix\n        endpoint: \"{}\"\n\
+             exporters:\n  file: {{path: \"${{env:LLAMACOL_FILE_PATH}}\"}}\n\
+             service:\n  telemetry: {{admin: {{endpoint: \"${{env:LLAMACOL_ADMIN_ENDPOINT}}\"}}}}\n\
+             {}",
+            socket.display(),
+            PIPELINES_TO
+                .replace("processors: [batch], ", "")
+                .replace("EXPORTER", "file")
+        ),
+    )
+    .expect("write");
+    let mut gateway = Collector::start(&config.to_string_lossy());
+    let mut agent = otelcol_agent("grpc", format!("unix://{}", socket.display()));
+    llm_app::run("grpc", &format!("http://127.0.0.1:{}", agent.grpc), true);
+    agent.terminate();
+    llm_app::wait_written(&gateway.file, 1);
+    let (status, _) = gateway.terminate();
+    assert!(
+        status.success(),
+        "llamacol exit {status}: {}",
+        gateway.stderr()
+    );
+    llm_app::assert_arrived(&lines(&gateway.file), &["grpc"]);
 }
