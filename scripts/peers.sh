@@ -16,6 +16,7 @@ ALERTMANAGER_DEB=0.25.0-1+b4
 OTELCOL_VERSION=0.161.0
 JAEGER_VERSION=1.76.0     # the module version; the program is Jaeger v2 (tests/peers/jaeger)
 HELM_VERSION=3.22.0       # helm.sh/helm/v3 (tests/peers/helm)
+PROMETHEUS3_VERSION=3.16.0 # module v0.316.0 (tests/peers/prometheus): Remote Write 2.0, native histograms
 LLAMA_CPP_PYTHON=0.3.36   # its sdist vendors the llama.cpp source we build llama-server from
 
 step_started=0
@@ -81,7 +82,7 @@ for library in official openllmetry openinference openlit; do
   link "genai-$library-python" "$lib_venv/bin/python3"
 done
 
-# --- Go programs: the OpenTelemetry Collector, Jaeger v2, helm -----------------------------
+# --- Go programs: the OpenTelemetry Collector, Jaeger v2, helm, Prometheus 3 -----------
 # go_peer LINK CACHE_PREFIX LABEL MODULE_DIR PACKAGE BINARY KEY_FILES...: builds PACKAGE of
 # the pinned module in MODULE_DIR into $peers/CACHE_PREFIX-<hash of KEY_FILES>, links LINK.
 go_peer() {
@@ -112,6 +113,11 @@ go_peer jaeger "jaeger-$JAEGER_VERSION" "Jaeger v$JAEGER_VERSION module" \
 go_peer helm "helm-$HELM_VERSION" "helm v$HELM_VERSION" \
   tests/peers/helm helm.sh/helm/v3/cmd/helm helm \
   tests/peers/helm/go.mod tests/peers/helm/go.sum
+# Prometheus 3 beside Debian's 2.42: the web UI's assets are not built in (the tests use
+# the API only).
+go_peer prometheus3 "prometheus-$PROMETHEUS3_VERSION" "Prometheus v$PROMETHEUS3_VERSION module" \
+  tests/peers/prometheus github.com/prometheus/prometheus/cmd/prometheus prometheus \
+  tests/peers/prometheus/go.mod tests/peers/prometheus/go.sum
 
 # --- systemd-analyze (Debian's systemd), for the unit file's check ----------------------
 step "systemd-analyze (apt)"

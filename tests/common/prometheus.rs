@@ -1,5 +1,6 @@
-//! A real Prometheus (Debian's `prometheus`, from `scripts/test`) on loopback, scraping
-//! one target every second, with its remote-write receiver on; and its query API.
+//! A real Prometheus (Debian's `prometheus` 2.42, or Prometheus 3 built from its pinned
+//! module, both from `scripts/test`) on loopback, scraping one target every second, with
+//! its remote-write receiver on; and its query API.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -28,8 +29,33 @@ pub fn start_prometheus_with(
     start_prometheus_scraping(&[scrape_port], scrape_interval, rule_files)
 }
 
+/// Which Prometheus runs, with which extra flags and per-job scrape settings.
+pub struct Flavor {
+    /// `prometheus` (Debian's 2.42) or `prometheus3` (3.16, built by `scripts/peers.sh`).
+    pub program: &'static str,
+    pub flags: &'static [&'static str],
+    /// YAML lines added to the scrape job (indented by 4).
+    pub scrape: &'static str,
+}
+
+pub const DEBIAN: Flavor = Flavor {
+    program: "prometheus",
+    flags: &[],
+    scrape: "",
+};
+
 /// Prometheus scraping every port of `scrape_ports` (one job) every `scrape_interval`.
 pub fn start_prometheus_scraping(
+    scrape_ports: &[u16],
+    scrape_interval: &str,
+    rule_files: &[(&str, &str)],
+) -> Prometheus {
+    start_flavor(&DEBIAN, scrape_ports, scrape_interval, rule_files)
+}
+
+/// `flavor` scraping every port of `scrape_ports` (one job) every `scrape_interval`.
+pub fn start_flavor(
+    flavor: &Flavor,
     scrape_ports: &[u16],
     scrape_interval: &str,
     rule_files: &[(&str, &str)],
@@ -52,11 +78,11 @@ pub fn start_prometheus_scraping(
     let targets = targets.join(", ");
     std::fs::write(
         &config,
-        format!("global:\n  scrape_interval: {scrape_interval}\n  evaluation_interval: 1s\n{rules}scrape_configs:\n  - job_name: llamacol\n    honor_labels: true\n    static_configs:\n      - targets: [{targets}]\n"),
+        format!("global:\n  scrape_interval: {scrape_interval}\n  evaluation_interval: 1s\n{rules}scrape_configs:\n  - job_name: llamacol\n    honor_labels: true\n{}    static_configs:\n      - targets: [{targets}]\n", flavor.scrape),
     )
     .expect("write config");
     let port = free_port();
-    let mut command = Command::new(external_program("prometheus"));
+    let mut command = Command::new(external_program(flavor.program));
     command
         .arg(format!("--config.file={}", config.display()))
         .arg(format!(
@@ -64,7 +90,8 @@ pub fn start_prometheus_scraping(
             dir.path().join("data").display()
         ))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--web.enable-remote-write-receiver");
+        .arg("--web.enable-remote-write-receiver")
+        .args(flavor.flags);
     let log = dir.path().join("prometheus.log");
     Prometheus {
         _process: Running::spawn("prometheus", &mut command, log),
@@ -103,4 +130,35 @@ pub fn value(sample: &serde_json::Value) -> f64 {
         .as_str()
         .and_then(|v| v.parse().ok())
         .unwrap_or(f64::NAN)
+}
+
+/// `/api/v1/query_exemplars` over the last hour, retried until non-empty or 30 s pass.
+pub fn exemplars(port: u16, promql: &str) -> Vec<serde_json::Value> {
+    let client = reqwest::blocking::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let response = client
+            .get(format!("http://127.0.0.1:{port}/api/v1/query_exemplars"))
+            .query(&[
+                ("query", promql.to_string()),
+                ("start", (now - 3600).to_string()),
+                ("end", (now + 60).to_string()),
+            ])
+            .send();
+        if let Ok(v) = response.and_then(|r| r.json::<serde_json::Value>()) {
+            let data = v["data"].as_array().cloned().unwrap_or_default();
+            if !data.is_empty() {
+                return data;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no exemplars for `{promql}` within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
 }

@@ -3,6 +3,7 @@
 //! OpenTelemetry spec and the Collector translate them (`translate.rs`, `observe.rs`), and
 //! the store of current series they accumulate in (`store.rs`), behind [`Ingest`].
 
+pub mod native;
 pub mod observe;
 pub mod store;
 pub mod translate;

@@ -7,8 +7,7 @@ use std::collections::BTreeMap;
 use llamacol_api::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
 use llamacol_api::otlp::common::v1::{InstrumentationScope, KeyValue};
 use llamacol_api::otlp::metrics::v1::{
-    exemplar, metric, number_data_point, AggregationTemporality, ExponentialHistogramDataPoint,
-    Metric,
+    exemplar, metric, number_data_point, AggregationTemporality, Metric,
 };
 
 use llamacol_api::attributes::{job_instance, value_string};
@@ -16,6 +15,7 @@ use llamacol_api::batch::data_points;
 
 use llamacol_api::repeated::{Repeated, TooMuchRepeated};
 
+use super::native::NativeHistogram;
 use super::translate::{label_name, metric_name, FamilyType, MetricKind, TranslationStrategy};
 
 /// Translation settings shared by the pull and remote-write exporters.
@@ -50,6 +50,20 @@ pub enum Value {
         sum: f64,
         quantiles: Vec<(f64, f64)>,
     },
+    /// An exponential histogram, served natively where the reader takes native
+    /// histograms, as classic buckets elsewhere (`Value::classic`).
+    Native(Box<NativeHistogram>),
+}
+
+impl Value {
+    /// The value as the text formats and Remote Write 1.0 carry it: native histograms
+    /// as classic buckets (`None` only for one too wide to list, refused at ingest).
+    pub fn classic(&self) -> Option<std::borrow::Cow<'_, Value>> {
+        match self {
+            Value::Native(h) => h.to_classic().map(std::borrow::Cow::Owned),
+            other => Some(std::borrow::Cow::Borrowed(other)),
+        }
+    }
 }
 
 /// `(le, cumulative count)` per bucket of a histogram, `+Inf` last, as Prometheus wants.
@@ -426,22 +440,24 @@ fn metric_observations(
                 .iter()
                 .filter(|p| p.flags & NO_RECORDED_VALUE == 0)
             {
-                match exponential_to_explicit(p) {
-                    Some(value) => push(
-                        FamilyType::Histogram,
-                        &p.attributes,
-                        value,
-                        p.time_unix_nano,
-                        p.start_time_unix_nano,
-                        false,
-                        None,
-                    ),
-                    None => dropped.push((
+                let native = NativeHistogram::from_otlp(p);
+                if !native.classic_fits() {
+                    dropped.push((
                         m.name.clone(),
                         "exponential histogram with too many buckets to convert",
                         1,
-                    )),
+                    ));
+                    continue;
                 }
+                push(
+                    FamilyType::Histogram,
+                    &p.attributes,
+                    Value::Native(Box::new(native)),
+                    p.time_unix_nano,
+                    p.start_time_unix_nano,
+                    false,
+                    p.exemplars.last().map(|e| to_exemplar(e, now_ms)),
+                );
             }
         }
         Some(metric::Data::Summary(s)) => {
@@ -486,42 +502,4 @@ fn to_exemplar(e: &llamacol_api::otlp::metrics::v1::Exemplar, now_ms: i64) -> Ex
         trace_id: hex(&e.trace_id),
         span_id: hex(&e.span_id),
     }
-}
-
-/// Exponential buckets become explicit ones with the exponential boundaries: bucket `i`
-/// of scale `s` covers (base^i, base^(i+1)] with base = 2^(2^-s); negative buckets mirror
-/// it; the zero bucket ends at the zero threshold. Counts are kept exactly.
-fn exponential_to_explicit(p: &ExponentialHistogramDataPoint) -> Option<Value> {
-    const MAX_BUCKETS: usize = 2000;
-    let base = 2f64.powf(2f64.powi(-p.scale));
-    let mut pairs: Vec<(f64, u64)> = Vec::new();
-    if let Some(neg) = &p.negative {
-        if neg.bucket_counts.len() > MAX_BUCKETS {
-            return None;
-        }
-        // Bucket (-(base^(i+1)), -(base^i)]: upper bound -(base^i). Most negative first.
-        for (k, c) in neg.bucket_counts.iter().enumerate().rev() {
-            let i = neg.offset as i64 + k as i64;
-            pairs.push((-base.powi(i as i32), *c));
-        }
-    }
-    pairs.push((p.zero_threshold, p.zero_count));
-    if let Some(pos) = &p.positive {
-        if pos.bucket_counts.len() > MAX_BUCKETS {
-            return None;
-        }
-        for (k, c) in pos.bucket_counts.iter().enumerate() {
-            let i = pos.offset as i64 + k as i64;
-            pairs.push((base.powi((i + 1) as i32), *c));
-        }
-    }
-    let bounds = pairs.iter().map(|(b, _)| *b).collect();
-    let mut counts: Vec<u64> = pairs.iter().map(|(_, c)| *c).collect();
-    counts.push(0);
-    Some(Value::Histogram {
-        count: p.count,
-        sum: p.sum,
-        bounds,
-        counts,
-    })
 }

@@ -203,6 +203,18 @@ pub fn label_name(key: &str, strategy: TranslationStrategy) -> Result<String, Na
     Ok(out)
 }
 
+/// The unit as Prometheus metadata names it: the words the name's suffix uses (`s` ->
+/// `seconds`, `By/s` -> `bytes_per_second`, `1` and annotations -> nothing).
+pub fn prometheus_unit(unit: &str) -> String {
+    let (main, per) = unit_suffixes(unit);
+    let joined = [main, per]
+        .into_iter()
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join("_");
+    clean_unit(&joined)
+}
+
 /// The unit's main and "per" words before cleaning (`By/s` -> `bytes`, `per_second`). A
 /// part with a `{...}` annotation anywhere gives no word; `1` gives none.
 fn unit_suffixes(unit: &str) -> (String, String) {

@@ -3,6 +3,7 @@
 //! the store under a short lock; a scrape copies pointers and renders outside the lock.
 
 mod config;
+pub mod protobuf;
 pub mod render;
 
 use std::sync::{Arc, PoisonError};
@@ -11,7 +12,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use llamacol_api::config::{parse_block, ConfigSpec};
 use llamacol_api::serde_yaml::Value;
@@ -62,17 +63,11 @@ struct Scrape {
     config: PrometheusConfig,
 }
 
-async fn scrape(State(s): State<Arc<Scrape>>, headers: HeaderMap) -> impl IntoResponse {
-    let open_metrics = s.config.enable_open_metrics
-        && headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("application/openmetrics-text"));
-    let format = if open_metrics {
-        Format::OpenMetrics
-    } else {
-        Format::Prometheus
-    };
+async fn scrape(State(s): State<Arc<Scrape>>, headers: HeaderMap) -> Response {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     let snapshot = {
         let mut store = s
             .ingest
@@ -82,8 +77,18 @@ async fn scrape(State(s): State<Arc<Scrape>>, headers: HeaderMap) -> impl IntoRe
         store.expire(Instant::now(), s.config.metric_expiration);
         store.snapshot()
     };
+    if protobuf::preferred(accept) {
+        let body = protobuf::render(&snapshot, s.config.send_timestamps);
+        return ([(header::CONTENT_TYPE, protobuf::CONTENT_TYPE)], body).into_response();
+    }
+    let format = if s.config.enable_open_metrics && accept.contains("application/openmetrics-text")
+    {
+        Format::OpenMetrics
+    } else {
+        Format::Prometheus
+    };
     let body = render::render(&snapshot, format, s.config.send_timestamps);
-    ([(header::CONTENT_TYPE, format.content_type())], body)
+    ([(header::CONTENT_TYPE, format.content_type())], body).into_response()
 }
 
 #[async_trait]

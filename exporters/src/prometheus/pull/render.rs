@@ -48,7 +48,11 @@ pub fn render(families: &[FamilySnapshot], format: Format, timestamps: bool) -> 
                     }
                 }
             };
-            match &point.value {
+            // Native histograms as classic buckets: text has no native form.
+            let Some(value) = point.value.classic() else {
+                continue;
+            };
+            match value.as_ref() {
                 Value::Number(v) => {
                     let sample = if om && f.family == FamilyType::Counter {
                         format!("{family_name}_total")
@@ -124,6 +128,7 @@ pub fn render(families: &[FamilySnapshot], format: Format, timestamps: bool) -> 
                         out.push('\n');
                     }
                 }
+                Value::Native(_) => {}
             }
         }
     }

@@ -35,6 +35,37 @@ pub struct RemoteWriteConfig {
     /// default, 3000000); a batch's series are sent in as many requests as it takes. A
     /// 413 from the endpoint halves the requests from then on.
     pub max_batch_size_bytes: usize,
+    /// The wire message: `prometheus.WriteRequest` (Remote Write 1.0, the default) or
+    /// `io.prometheus.write.v2.Request` (2.0: metadata, start timestamps, native
+    /// histograms, exemplars; Prometheus 3 receives it).
+    pub protobuf_message: ProtobufMessage,
+}
+
+/// `protobuf_message`, by the protobuf message names the Collector and Prometheus use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum ProtobufMessage {
+    #[default]
+    #[serde(rename = "prometheus.WriteRequest")]
+    V1,
+    #[serde(rename = "io.prometheus.write.v2.Request")]
+    V2,
+}
+
+impl ProtobufMessage {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ProtobufMessage::V1 => "application/x-protobuf",
+            ProtobufMessage::V2 => "application/x-protobuf;proto=io.prometheus.write.v2.Request",
+        }
+    }
+
+    /// `X-Prometheus-Remote-Write-Version`: what 1.0 senders have always sent, and 2.0.
+    pub fn version_header(self) -> &'static str {
+        match self {
+            ProtobufMessage::V1 => "0.1.0",
+            ProtobufMessage::V2 => "2.0.0",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -64,6 +95,7 @@ impl Default for RemoteWriteConfig {
             translation_strategy: TranslationStrategy::default(),
             auth: None,
             max_batch_size_bytes: 3_000_000,
+            protobuf_message: ProtobufMessage::default(),
         }
     }
 }

@@ -1,13 +1,17 @@
-//! `prometheusremotewrite` exporter: pushes metrics to a Prometheus remote-write 1.0
-//! endpoint (snappy-compressed protobuf `WriteRequest`). Translation and delta
-//! accumulation are the `prometheus` exporter's; each request carries the series the
-//! batch touched, samples sorted by time. Retries go through the pipeline's queue:
+//! `prometheusremotewrite` exporter: pushes metrics to a Prometheus remote-write
+//! endpoint, snappy-compressed protobuf: Remote Write 1.0 (`prometheus.WriteRequest`) by
+//! default, 2.0 (`io.prometheus.write.v2.Request`: metadata, start times, native
+//! histograms, exemplars) with `protobuf_message`. Translation and delta accumulation are
+//! the `prometheus` exporter's; each request carries the series the batch touched,
+//! samples sorted by time. Retries go through the pipeline's queue:
 //! 5xx and 429 are retryable, other 4xx permanent.
 
 mod config;
 mod proto;
+mod proto_v2;
+mod series;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
@@ -18,15 +22,15 @@ use llamacol_api::serde_yaml::Value;
 use llamacol_api::{
     Batch, BoxError, BuildContext, ConsumeError, Exporter, ExporterFactory, Signal,
 };
-use prost::Message;
 
-pub use config::{RemoteWriteConfig, TargetInfo};
+pub use config::{ProtobufMessage, RemoteWriteConfig, TargetInfo};
 pub use proto::{Label, Sample, TimeSeries, WriteRequest};
 
-use crate::prometheus::model::observe::{cumulative_buckets, Options, Value as PointValue};
+use crate::prometheus::model::observe::Options;
 use crate::prometheus::model::Ingest;
-use llamacol_api::exposition::number;
 use llamacol_api::http::{classify, parse_retry_after, read_refusal};
+use reqwest::header::HeaderMap;
+use series::{Carried, Series, Shape};
 
 /// Accumulated series not updated for this long are forgotten (bounds the memory that
 /// delta-to-cumulative needs).
@@ -67,86 +71,27 @@ pub struct RemoteWriteExporter {
 
 impl RemoteWriteExporter {
     /// The series of one batch, labels sorted, samples sorted by timestamp.
-    fn write_request(&self, batch: &mut Batch) -> Result<WriteRequest, ConsumeError> {
+    fn series(&self, batch: &mut Batch) -> Result<Vec<Series>, ConsumeError> {
         let applied = self.ingest.ingest(&self.id, batch, &self.options)?;
         self.ingest
             .store
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .expire(Instant::now(), FORGET_AFTER);
-        let mut series: BTreeMap<Vec<Label>, Vec<Sample>> = BTreeMap::new();
-        for (obs, point) in applied {
-            let mut add = |suffix: &str, extra: Option<(&str, String)>, value: f64| {
-                let mut labels: Vec<Label> = obs
-                    .labels
-                    .iter()
-                    .map(|(k, v)| Label {
-                        name: k.clone(),
-                        value: v.clone(),
-                    })
-                    .collect();
-                labels.push(Label {
-                    name: "__name__".into(),
-                    value: format!("{}{suffix}", obs.name),
-                });
-                if let Some((k, v)) = &extra {
-                    labels.push(Label {
-                        name: (*k).to_string(),
-                        value: v.clone(),
-                    });
-                }
-                for (k, v) in &self.config.external_labels {
-                    if !labels.iter().any(|l| &l.name == k) {
-                        labels.push(Label {
-                            name: k.clone(),
-                            value: v.clone(),
-                        });
-                    }
-                }
-                labels.sort();
-                series.entry(labels).or_default().push(Sample {
-                    value,
-                    timestamp: point.time_ms,
-                });
-            };
-            match &point.value {
-                PointValue::Number(v) => add("", None, *v),
-                PointValue::Histogram {
-                    count,
-                    sum,
-                    bounds,
-                    counts,
-                } => {
-                    for (le, cumulative) in cumulative_buckets(bounds, counts) {
-                        add("_bucket", Some(("le", le)), cumulative as f64);
-                    }
-                    if let Some(s) = sum {
-                        add("_sum", None, *s);
-                    }
-                    add("_count", None, *count as f64);
-                }
-                PointValue::Summary {
-                    count,
-                    sum,
-                    quantiles,
-                } => {
-                    for (q, v) in quantiles {
-                        add("", Some(("quantile", number(*q))), *v);
-                    }
-                    add("_sum", None, *sum);
-                    add("_count", None, *count as f64);
-                }
-            }
+        Ok(series::series(
+            applied,
+            &Shape {
+                external_labels: &self.config.external_labels,
+                native_histograms: self.config.protobuf_message == ProtobufMessage::V2,
+            },
+        ))
+    }
+
+    fn size(&self, s: &Series) -> usize {
+        match self.config.protobuf_message {
+            ProtobufMessage::V1 => series::size_v1(s),
+            ProtobufMessage::V2 => series::size_v2(s),
         }
-        let timeseries = series
-            .into_iter()
-            .map(|(labels, mut samples)| {
-                samples.sort_by_key(|s| s.timestamp);
-                samples.dedup_by_key(|s| s.timestamp);
-                TimeSeries { labels, samples }
-            })
-            .collect();
-        Ok(WriteRequest { timeseries })
     }
 }
 
@@ -157,67 +102,77 @@ impl Exporter for RemoteWriteExporter {
     /// would export the pieces again, and translating a batch twice would count its
     /// deltas twice.
     async fn export(&self, batch: &mut Batch) -> Result<(), ConsumeError> {
-        let request = self.write_request(batch)?;
+        let all = self.series(batch)?;
         let limit = self
             .config
             .max_batch_size_bytes
             .min(self.learned_limit.load(Ordering::Relaxed));
-        let mut pending: VecDeque<WriteRequest> = chunks(request.timeseries, limit).into();
-        while let Some(request) = pending.pop_front() {
+        let mut pending: VecDeque<Vec<Series>> = self.chunks(all, limit).into();
+        while let Some(mut request) = pending.pop_front() {
             match self.post(&request).await {
                 Ok(()) => {}
-                Err(e) if e.too_large().is_some() && request.timeseries.len() > 1 => {
-                    let size = request.encoded_len();
+                Err((e, size)) if e.too_large().is_some() && request.len() > 1 => {
                     if size / 2 < self.learned_limit.fetch_min(size / 2, Ordering::Relaxed) {
                         tracing::warn!(component = %self.id, refused_bytes = size, error = %e, "remote-write endpoint refused a request for its size; sending requests of at most {} bytes from now on", size / 2);
                     }
-                    let mut first = request.timeseries;
-                    let second = first.split_off(first.len() / 2);
-                    pending.push_front(WriteRequest { timeseries: second });
-                    pending.push_front(WriteRequest { timeseries: first });
+                    let second = request.split_off(request.len() / 2);
+                    pending.push_front(second);
+                    pending.push_front(request);
                 }
                 // One series alone too large: the queue must not cut and translate again.
-                Err(e) if e.too_large().is_some() => return Err(ConsumeError::permanent(e)),
-                Err(e) => return Err(e),
+                Err((e, _)) if e.too_large().is_some() => return Err(ConsumeError::permanent(e)),
+                Err((e, _)) => return Err(e),
             }
         }
         Ok(())
     }
 }
 
-/// `series` in requests of at most `limit` encoded bytes, in order; a series larger than
-/// the limit goes alone.
-fn chunks(series: Vec<TimeSeries>, limit: usize) -> Vec<WriteRequest> {
-    let mut out = Vec::new();
-    let mut current = WriteRequest::default();
-    let mut size = 0;
-    for s in series {
-        let field = 1 + prost::length_delimiter_len(s.encoded_len()) + s.encoded_len();
-        if size + field > limit && !current.timeseries.is_empty() {
-            out.push(std::mem::take(&mut current));
-            size = 0;
-        }
-        size += field;
-        current.timeseries.push(s);
-    }
-    if !current.timeseries.is_empty() {
-        out.push(current);
-    }
-    out
-}
-
 impl RemoteWriteExporter {
-    /// One remote-write request.
-    async fn post(&self, request: &WriteRequest) -> Result<(), ConsumeError> {
+    /// `series` in requests of at most `limit` encoded bytes, in order; a series larger
+    /// than the limit goes alone.
+    fn chunks(&self, series: Vec<Series>, limit: usize) -> Vec<Vec<Series>> {
+        let mut out = Vec::new();
+        let mut current = Vec::new();
+        let mut size = 0;
+        for s in series {
+            let bytes = self.size(&s);
+            if size + bytes > limit && !current.is_empty() {
+                out.push(std::mem::take(&mut current));
+                size = 0;
+            }
+            size += bytes;
+            current.push(s);
+        }
+        if !current.is_empty() {
+            out.push(current);
+        }
+        out
+    }
+
+    /// One remote-write request; on failure, the error and the request's encoded size.
+    async fn post(&self, series: &[Series]) -> Result<(), (ConsumeError, usize)> {
+        let version = self.config.protobuf_message;
+        let (encoded, carried) = match version {
+            ProtobufMessage::V1 => (series::encode_v1(series), None),
+            ProtobufMessage::V2 => {
+                let (bytes, carried) = series::encode_v2(series);
+                (bytes, Some(carried))
+            }
+        };
+        let size = encoded.len();
         let body = snap::raw::Encoder::new()
-            .compress_vec(&request.encode_to_vec())
-            .map_err(|e| ConsumeError::permanent(format!("snappy: {e}")))?;
+            .compress_vec(&encoded)
+            .map_err(|e| (ConsumeError::permanent(format!("snappy: {e}")), size))?;
         let response = self
             .client
             .post(&self.config.endpoint)
             .header("Content-Encoding", "snappy")
-            .header("Content-Type", "application/x-protobuf")
-            .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+            .header("Content-Type", version.content_type())
+            .header(
+                "X-Prometheus-Remote-Write-Version",
+                version.version_header(),
+            )
             .header(
                 "User-Agent",
                 concat!("llamacol/", env!("CARGO_PKG_VERSION")),
@@ -227,10 +182,18 @@ impl RemoteWriteExporter {
             .send()
             .await
             .map_err(|e| {
-                ConsumeError::retryable(format!("remote write to {}: {e}", self.config.endpoint))
+                let e = ConsumeError::retryable(format!(
+                    "remote write to {}: {e}",
+                    self.config.endpoint
+                ));
+                (e, size)
             })?;
         if response.status().is_success() {
-            return Ok(());
+            return match carried {
+                Some(carried) => self.check_written(&carried, response.headers()),
+                None => Ok(()),
+            }
+            .map_err(|e| (e, size));
         }
         let (status, retry_after, message) = read_refusal(response).await;
         // Remote write: every 5xx is retryable too, not only the OTLP set.
@@ -238,12 +201,49 @@ impl RemoteWriteExporter {
             let e = ConsumeError::retryable(format!(
                 "remote write failed with status {status}: {message}"
             ));
-            return Err(match retry_after.as_deref().and_then(parse_retry_after) {
-                Some(d) => e.with_retry_after(d),
-                None => e,
-            });
+            return Err((
+                match retry_after.as_deref().and_then(parse_retry_after) {
+                    Some(d) => e.with_retry_after(d),
+                    None => e,
+                },
+                size,
+            ));
         }
-        Err(classify(status, retry_after.as_deref(), message))
+        if status == 415 && version == ProtobufMessage::V2 {
+            return Err((
+                ConsumeError::permanent(format!(
+                    "{} does not accept Remote Write 2.0 (415: {message}); set `protobuf_message: prometheus.WriteRequest`, or on Prometheus 3 allow `io.prometheus.write.v2.Request` in `--web.remote-write-receiver.accepted-protobuf-messages`",
+                    self.config.endpoint
+                )),
+                size,
+            ));
+        }
+        Err((classify(status, retry_after.as_deref(), message), size))
+    }
+
+    /// A 2.0 receiver says in `X-Prometheus-Remote-Write-*-Written` what it wrote. A 2xx
+    /// that wrote nothing of a request that carried data is a 1.0 receiver that decoded
+    /// the 2.0 message as an empty 1.0 one (Prometheus 2.x does): a failure, as the
+    /// Prometheus sender treats it, never a silent success.
+    fn check_written(&self, carried: &Carried, headers: &HeaderMap) -> Result<(), ConsumeError> {
+        let written = |name: &str| -> usize {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        let samples = written("X-Prometheus-Remote-Write-Samples-Written");
+        let histograms = written("X-Prometheus-Remote-Write-Histograms-Written");
+        let exemplars = written("X-Prometheus-Remote-Write-Exemplars-Written");
+        let sent = carried.samples + carried.histograms + carried.exemplars;
+        if sent > 0 && samples + histograms + exemplars == 0 {
+            return Err(ConsumeError::permanent(format!(
+                "{} answered 2xx to a Remote Write 2.0 request of {} samples, {} histograms and {} exemplars but says it wrote none: it speaks only Remote Write 1.0 (Prometheus before 3.0 does); set `protobuf_message: prometheus.WriteRequest`",
+                self.config.endpoint, carried.samples, carried.histograms, carried.exemplars
+            )));
+        }
+        Ok(())
     }
 }
 

@@ -8,6 +8,7 @@ use llamacol_api::{ComponentId, ErrorKind};
 use llamacol_pipeline::testing::free_port;
 
 use super::*;
+use prost::Message;
 
 #[derive(Default)]
 struct Received {

@@ -1,0 +1,383 @@
+//! The Prometheus protobuf exposition (`io.prometheus.client.MetricFamily`, delimited),
+//! served when the scraper asks for it, which Prometheus does when it ingests native
+//! histograms: exponential histograms go out as native histograms, so an SDK that rescales
+//! does not churn `le` series. Everything else as in the text formats.
+
+use prost::Message;
+
+use crate::prometheus::model::native::{Prometheus, Sparse};
+use crate::prometheus::model::observe::{cumulative_buckets, Exemplar as Observed, Value};
+use crate::prometheus::model::store::{FamilySnapshot, Point};
+use crate::prometheus::model::translate::{prometheus_unit, FamilyType};
+
+pub const CONTENT_TYPE: &str =
+    "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
+
+// The messages of client_model's `io/prometheus/client/metrics.proto` (proto2), the
+// fields written here.
+
+#[derive(Clone, PartialEq, Message)]
+struct MetricFamily {
+    #[prost(string, optional, tag = "1")]
+    name: Option<String>,
+    #[prost(string, optional, tag = "2")]
+    help: Option<String>,
+    #[prost(enumeration = "MetricType", optional, tag = "3")]
+    r#type: Option<i32>,
+    #[prost(message, repeated, tag = "4")]
+    metric: Vec<Metric>,
+    #[prost(string, optional, tag = "5")]
+    unit: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, prost::Enumeration)]
+#[repr(i32)]
+enum MetricType {
+    Counter = 0,
+    Gauge = 1,
+    Summary = 2,
+    Untyped = 3,
+    Histogram = 4,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct LabelPair {
+    #[prost(string, optional, tag = "1")]
+    name: Option<String>,
+    #[prost(string, optional, tag = "2")]
+    value: Option<String>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct Metric {
+    #[prost(message, repeated, tag = "1")]
+    label: Vec<LabelPair>,
+    #[prost(message, optional, tag = "2")]
+    gauge: Option<Gauge>,
+    #[prost(message, optional, tag = "3")]
+    counter: Option<Counter>,
+    #[prost(message, optional, tag = "4")]
+    summary: Option<Summary>,
+    #[prost(int64, optional, tag = "6")]
+    timestamp_ms: Option<i64>,
+    #[prost(message, optional, tag = "7")]
+    histogram: Option<Histogram>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct Gauge {
+    #[prost(double, optional, tag = "1")]
+    value: Option<f64>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct Counter {
+    #[prost(double, optional, tag = "1")]
+    value: Option<f64>,
+    #[prost(message, optional, tag = "2")]
+    exemplar: Option<Exemplar>,
+    #[prost(message, optional, tag = "3")]
+    created_timestamp: Option<Timestamp>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct Quantile {
+    #[prost(double, optional, tag = "1")]
+    quantile: Option<f64>,
+    #[prost(double, optional, tag = "2")]
+    value: Option<f64>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct Summary {
+    #[prost(uint64, optional, tag = "1")]
+    sample_count: Option<u64>,
+    #[prost(double, optional, tag = "2")]
+    sample_sum: Option<f64>,
+    #[prost(message, repeated, tag = "3")]
+    quantile: Vec<Quantile>,
+    #[prost(message, optional, tag = "4")]
+    created_timestamp: Option<Timestamp>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct Histogram {
+    #[prost(uint64, optional, tag = "1")]
+    sample_count: Option<u64>,
+    #[prost(double, optional, tag = "2")]
+    sample_sum: Option<f64>,
+    #[prost(message, repeated, tag = "3")]
+    bucket: Vec<Bucket>,
+    #[prost(sint32, optional, tag = "5")]
+    schema: Option<i32>,
+    #[prost(double, optional, tag = "6")]
+    zero_threshold: Option<f64>,
+    #[prost(uint64, optional, tag = "7")]
+    zero_count: Option<u64>,
+    #[prost(message, repeated, tag = "9")]
+    negative_span: Vec<BucketSpan>,
+    #[prost(sint64, repeated, packed = "false", tag = "10")]
+    negative_delta: Vec<i64>,
+    #[prost(message, repeated, tag = "12")]
+    positive_span: Vec<BucketSpan>,
+    #[prost(sint64, repeated, packed = "false", tag = "13")]
+    positive_delta: Vec<i64>,
+    #[prost(message, optional, tag = "15")]
+    created_timestamp: Option<Timestamp>,
+    #[prost(message, repeated, tag = "16")]
+    exemplars: Vec<Exemplar>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct Bucket {
+    #[prost(uint64, optional, tag = "1")]
+    cumulative_count: Option<u64>,
+    #[prost(double, optional, tag = "2")]
+    upper_bound: Option<f64>,
+    #[prost(message, optional, tag = "3")]
+    exemplar: Option<Exemplar>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct BucketSpan {
+    #[prost(sint32, optional, tag = "1")]
+    offset: Option<i32>,
+    #[prost(uint32, optional, tag = "2")]
+    length: Option<u32>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct Exemplar {
+    #[prost(message, repeated, tag = "1")]
+    label: Vec<LabelPair>,
+    #[prost(double, optional, tag = "2")]
+    value: Option<f64>,
+    #[prost(message, optional, tag = "3")]
+    timestamp: Option<Timestamp>,
+}
+
+/// `google.protobuf.Timestamp`.
+#[derive(Clone, PartialEq, Message)]
+struct Timestamp {
+    #[prost(int64, tag = "1")]
+    seconds: i64,
+    #[prost(int32, tag = "2")]
+    nanos: i32,
+}
+
+fn timestamp_ns(ns: u64) -> Option<Timestamp> {
+    (ns > 0).then_some(Timestamp {
+        seconds: (ns / 1_000_000_000) as i64,
+        nanos: (ns % 1_000_000_000) as i32,
+    })
+}
+
+fn label(name: &str, value: &str) -> LabelPair {
+    LabelPair {
+        name: Some(name.to_string()),
+        value: Some(value.to_string()),
+    }
+}
+
+fn exemplar(e: &Observed) -> Exemplar {
+    Exemplar {
+        label: vec![label("trace_id", &e.trace_id), label("span_id", &e.span_id)],
+        value: Some(e.value),
+        timestamp: timestamp_ns((e.time_ms.max(0) as u64) * 1_000_000),
+    }
+}
+
+/// Every family, each a length-delimited `MetricFamily`.
+pub fn render(families: &[FamilySnapshot], timestamps: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(families.iter().map(|f| f.series.len() * 96).sum());
+    for f in families {
+        let mut series: Vec<_> = f.series.iter().collect();
+        series.sort_by(|a, b| a.0.cmp(&b.0));
+        let metric: Vec<Metric> = series
+            .into_iter()
+            .filter_map(|(labels, point)| {
+                let mut m = metric(f.family, point)?;
+                m.label = labels.iter().map(|(k, v)| label(k, v)).collect();
+                m.timestamp_ms = timestamps.then_some(point.time_ms);
+                Some(m)
+            })
+            .collect();
+        let unit = prometheus_unit(&f.unit);
+        let family = MetricFamily {
+            name: Some(f.name.clone()),
+            help: Some(f.help.clone()),
+            r#type: Some(match f.family {
+                FamilyType::Counter => MetricType::Counter,
+                FamilyType::Gauge => MetricType::Gauge,
+                FamilyType::Summary => MetricType::Summary,
+                FamilyType::Histogram => MetricType::Histogram,
+            } as i32),
+            metric,
+            unit: (!unit.is_empty()).then_some(unit),
+        };
+        // Writing into a Vec cannot fail.
+        let _ = family.encode_length_delimited(&mut out);
+    }
+    out
+}
+
+/// One series' value; `None` for a native histogram too wide for any form (refused at
+/// ingest, so never in practice).
+fn metric(family: FamilyType, point: &Point) -> Option<Metric> {
+    let created = timestamp_ns(point.start_ns);
+    let mut m = Metric::default();
+    if let Value::Native(h) = &point.value {
+        if let Some(p) = h.to_prometheus() {
+            m.histogram = Some(native(h.count, h.sum, &p, created, point));
+            return Some(m);
+        }
+    }
+    let value = point.value.classic()?;
+    match value.as_ref() {
+        Value::Number(v) if family == FamilyType::Counter => {
+            m.counter = Some(Counter {
+                value: Some(*v),
+                exemplar: point.exemplar.as_ref().map(exemplar),
+                created_timestamp: created,
+            });
+        }
+        Value::Number(v) => {
+            m.gauge = Some(Gauge { value: Some(*v) });
+        }
+        Value::Histogram {
+            count,
+            sum,
+            bounds,
+            counts,
+        } => {
+            let exemplar_bucket = point.exemplar.as_ref().map(|e| {
+                bounds
+                    .iter()
+                    .position(|b| e.value <= *b)
+                    .unwrap_or(bounds.len())
+            });
+            // The `+Inf` bucket is implied by the count, as client libraries leave it.
+            let bucket = cumulative_buckets(bounds, counts)
+                .into_iter()
+                .zip(bounds)
+                .enumerate()
+                .map(|(i, ((_, cumulative), bound))| Bucket {
+                    cumulative_count: Some(cumulative),
+                    upper_bound: Some(*bound),
+                    exemplar: (exemplar_bucket == Some(i))
+                        .then(|| point.exemplar.as_ref().map(exemplar))
+                        .flatten(),
+                })
+                .collect();
+            m.histogram = Some(Histogram {
+                sample_count: Some(*count),
+                sample_sum: Some(sum.unwrap_or(0.0)),
+                bucket,
+                created_timestamp: created,
+                ..Histogram::default()
+            });
+        }
+        Value::Summary {
+            count,
+            sum,
+            quantiles,
+        } => {
+            m.summary = Some(Summary {
+                sample_count: Some(*count),
+                sample_sum: Some(*sum),
+                quantile: quantiles
+                    .iter()
+                    .map(|(q, v)| Quantile {
+                        quantile: Some(*q),
+                        value: Some(*v),
+                    })
+                    .collect(),
+                created_timestamp: created,
+            });
+        }
+        Value::Native(_) => return None,
+    }
+    Some(m)
+}
+
+fn native(
+    count: u64,
+    sum: Option<f64>,
+    p: &Prometheus,
+    created: Option<Timestamp>,
+    point: &Point,
+) -> Histogram {
+    let spans = |s: &Sparse| -> Vec<BucketSpan> {
+        s.spans
+            .iter()
+            .map(|span| BucketSpan {
+                offset: Some(span.offset),
+                length: Some(span.length),
+            })
+            .collect()
+    };
+    let mut positive_span = spans(&p.positive);
+    let negative_span = spans(&p.negative);
+    // A native histogram with no buckets at all still says it is one: an empty span (what
+    // client_golang sends), or a scraper would read it as a classic one with no buckets.
+    if positive_span.is_empty() && negative_span.is_empty() {
+        positive_span.push(BucketSpan {
+            offset: Some(0),
+            length: Some(0),
+        });
+    }
+    Histogram {
+        sample_count: Some(count),
+        sample_sum: Some(sum.unwrap_or(0.0)),
+        schema: Some(p.schema),
+        zero_threshold: Some(p.zero_threshold),
+        zero_count: Some(p.zero_count),
+        negative_span,
+        negative_delta: p.negative.deltas.clone(),
+        positive_span,
+        positive_delta: p.positive.deltas.clone(),
+        created_timestamp: created,
+        exemplars: point.exemplar.iter().map(exemplar).collect(),
+        ..Histogram::default()
+    }
+}
+
+/// Whether an `Accept` header prefers the protobuf format to the text ones it names:
+/// Prometheus lists it first (highest `q`) only when it ingests native histograms. A
+/// wildcard never selects it.
+pub fn preferred(accept: &str) -> bool {
+    let mut protobuf = None::<f32>;
+    let mut best_text = 0f32;
+    for range in accept.split(',') {
+        let mut parts = range.split(';').map(str::trim);
+        let media = parts.next().unwrap_or_default().to_ascii_lowercase();
+        let mut q = 1f32;
+        let mut proto_param = None;
+        let mut encoding = None;
+        for param in parts {
+            let Some((k, v)) = param.split_once('=') else {
+                continue;
+            };
+            match k.trim().to_ascii_lowercase().as_str() {
+                "q" => q = v.trim().parse().unwrap_or(0.0),
+                "proto" => proto_param = Some(v.trim().to_string()),
+                "encoding" => encoding = Some(v.trim().to_ascii_lowercase()),
+                _ => {}
+            }
+        }
+        match media.as_str() {
+            "application/vnd.google.protobuf"
+                if proto_param.as_deref() == Some("io.prometheus.client.MetricFamily")
+                    && encoding.as_deref() == Some("delimited") =>
+            {
+                protobuf = Some(protobuf.unwrap_or(0.0).max(q));
+            }
+            "application/openmetrics-text" | "text/plain" => best_text = best_text.max(q),
+            _ => {}
+        }
+    }
+    protobuf.is_some_and(|q| q > 0.0 && q >= best_text)
+}
+
+#[cfg(test)]
+mod tests;
