@@ -70,6 +70,17 @@ fn collector_with_metrics(scrape_port: u16, prometheus_port: u16, message: &str)
     collector
 }
 
+/// PromQL over the scraped classic buckets: rank 9.9 of 10 lies in (0.5, 1] holding 7..10.
+fn assert_classic_p99(port: u16) {
+    let p99 = value(
+        &query(
+            port,
+            r#"histogram_quantile(0.99, http_server_request_duration_seconds_bucket{via="scrape"})"#,
+        )[0],
+    );
+    assert!((p99 - (0.5 + 0.5 * 2.9 / 3.0)).abs() < 1e-9, "p99 {p99}");
+}
+
 #[test]
 #[ignore = "needs prometheus: run scripts/test"]
 fn prometheus_scrapes_and_receives_remote_writes() {
@@ -96,14 +107,7 @@ fn prometheus_scrapes_and_receives_remote_writes() {
     );
     let info = query(port, r#"target_info{via="scrape"}"#);
     assert_eq!(info[0]["metric"]["host_name"], "gpu-node-7");
-    // PromQL over the exposed buckets: rank 9.9 of 10 lies in (0.5, 1] holding 7..10.
-    let p99 = value(
-        &query(
-            port,
-            r#"histogram_quantile(0.99, http_server_request_duration_seconds_bucket{via="scrape"})"#,
-        )[0],
-    );
-    assert!((p99 - (0.5 + 0.5 * 2.9 / 3.0)).abs() < 1e-9, "p99 {p99}");
+    assert_classic_p99(port);
 
     // Remote-written: the same series arrive through the write endpoint.
     let written = query(port, r#"llm_tokens_total{via="remote_write"}"#);
@@ -235,13 +239,7 @@ fn prometheus_2_42_scrapes_native_histograms_by_protobuf() {
         value(&query(port, r#"llm_tokens_total{via="scrape"}"#)[0]),
         1234.0
     );
-    let p99 = value(
-        &query(
-            port,
-            r#"histogram_quantile(0.99, http_server_request_duration_seconds_bucket{via="scrape"})"#,
-        )[0],
-    );
-    assert!((p99 - (0.5 + 0.5 * 2.9 / 3.0)).abs() < 1e-9, "p99 {p99}");
+    assert_classic_p99(port);
     let (status, _) = collector.terminate();
     assert!(status.success(), "{}", collector.stderr());
 }

@@ -85,6 +85,15 @@ pub fn cumulative_buckets(bounds: &[f64], counts: &[u64]) -> Vec<(String, u64)> 
         .collect()
 }
 
+/// The index of the bucket (`le` bound, or the `+Inf` one past the bounds) that `value`
+/// falls in: where an exemplar of that value goes.
+pub fn bucket_of(bounds: &[f64], value: f64) -> usize {
+    bounds
+        .iter()
+        .position(|b| value <= *b)
+        .unwrap_or(bounds.len())
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Exemplar {
     pub value: f64,

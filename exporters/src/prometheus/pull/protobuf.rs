@@ -3,10 +3,13 @@
 //! histograms: exponential histograms go out as native histograms, so an SDK that rescales
 //! does not churn `le` series. Everything else as in the text formats.
 
+use prost::encoding::{self, WireType};
 use prost::Message;
 
 use crate::prometheus::model::native::{Prometheus, Sparse};
-use crate::prometheus::model::observe::{cumulative_buckets, Exemplar as Observed, Value};
+use crate::prometheus::model::observe::{
+    bucket_of, cumulative_buckets, Exemplar as Observed, Labels, Value,
+};
 use crate::prometheus::model::store::{FamilySnapshot, Point};
 use crate::prometheus::model::translate::{prometheus_unit, FamilyType};
 
@@ -16,6 +19,7 @@ pub const CONTENT_TYPE: &str =
 // The messages of client_model's `io/prometheus/client/metrics.proto` (proto2), the
 // fields written here.
 
+/// What `render` writes field by field (the tests decode its output with it).
 #[derive(Clone, PartialEq, Message)]
 struct MetricFamily {
     #[prost(string, optional, tag = "1")]
@@ -187,38 +191,80 @@ fn exemplar(e: &Observed) -> Exemplar {
     }
 }
 
-/// Every family, each a length-delimited `MetricFamily`.
+/// Every family, each a length-delimited `MetricFamily`. The family and its series'
+/// labels are written here field by field, straight from the snapshot (building owned
+/// messages would copy every label string once more); each series' value is a small
+/// message prost encodes.
 pub fn render(families: &[FamilySnapshot], timestamps: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(families.iter().map(|f| f.series.len() * 96).sum());
     for f in families {
         let mut series: Vec<_> = f.series.iter().collect();
         series.sort_by(|a, b| a.0.cmp(&b.0));
-        let metric: Vec<Metric> = series
+        let metrics: Vec<(&Labels, Metric, usize)> = series
             .into_iter()
             .filter_map(|(labels, point)| {
                 let mut m = metric(f.family, point)?;
-                m.label = labels.iter().map(|(k, v)| label(k, v)).collect();
                 m.timestamp_ms = timestamps.then_some(point.time_ms);
-                Some(m)
+                let len = labels_len(labels) + m.encoded_len();
+                Some((labels.as_ref(), m, len))
             })
             .collect();
         let unit = prometheus_unit(&f.unit);
-        let family = MetricFamily {
-            name: Some(f.name.clone()),
-            help: Some(f.help.clone()),
-            r#type: Some(match f.family {
-                FamilyType::Counter => MetricType::Counter,
-                FamilyType::Gauge => MetricType::Gauge,
-                FamilyType::Summary => MetricType::Summary,
-                FamilyType::Histogram => MetricType::Histogram,
-            } as i32),
-            metric,
-            unit: (!unit.is_empty()).then_some(unit),
-        };
-        // Writing into a Vec cannot fail.
-        let _ = family.encode_length_delimited(&mut out);
+        let family_type = match f.family {
+            FamilyType::Counter => MetricType::Counter,
+            FamilyType::Gauge => MetricType::Gauge,
+            FamilyType::Summary => MetricType::Summary,
+            FamilyType::Histogram => MetricType::Histogram,
+        } as u64;
+        let mut len = field(f.name.len())
+            + field(f.help.len())
+            + 1
+            + encoding::encoded_len_varint(family_type);
+        len += metrics.iter().map(|(_, _, l)| field(*l)).sum::<usize>();
+        if !unit.is_empty() {
+            len += field(unit.len());
+        }
+        encoding::encode_varint(len as u64, &mut out);
+        write_str(1, &f.name, &mut out);
+        write_str(2, &f.help, &mut out);
+        encoding::encode_key(3, WireType::Varint, &mut out);
+        encoding::encode_varint(family_type, &mut out);
+        for (labels, m, len) in &metrics {
+            encoding::encode_key(4, WireType::LengthDelimited, &mut out);
+            encoding::encode_varint(*len as u64, &mut out);
+            for (k, v) in *labels {
+                encoding::encode_key(1, WireType::LengthDelimited, &mut out);
+                encoding::encode_varint((field(k.len()) + field(v.len())) as u64, &mut out);
+                write_str(1, k, &mut out);
+                write_str(2, v, &mut out);
+            }
+            // The value's fields follow the labels inside the same `Metric`.
+            m.encode_raw(&mut out);
+        }
+        if !unit.is_empty() {
+            write_str(5, &unit, &mut out);
+        }
     }
     out
+}
+
+/// Encoded bytes of a length-delimited field of `len` bytes (tags below 16).
+fn field(len: usize) -> usize {
+    1 + encoding::encoded_len_varint(len as u64) + len
+}
+
+/// The `label` fields of a `Metric`.
+fn labels_len(labels: &Labels) -> usize {
+    labels
+        .iter()
+        .map(|(k, v)| field(field(k.len()) + field(v.len())))
+        .sum()
+}
+
+fn write_str(tag: u32, text: &str, out: &mut Vec<u8>) {
+    encoding::encode_key(tag, WireType::LengthDelimited, out);
+    encoding::encode_varint(text.len() as u64, out);
+    out.extend_from_slice(text.as_bytes());
 }
 
 /// One series' value; `None` for a native histogram too wide for any form (refused at
@@ -250,12 +296,7 @@ fn metric(family: FamilyType, point: &Point) -> Option<Metric> {
             bounds,
             counts,
         } => {
-            let exemplar_bucket = point.exemplar.as_ref().map(|e| {
-                bounds
-                    .iter()
-                    .position(|b| e.value <= *b)
-                    .unwrap_or(bounds.len())
-            });
+            let exemplar_bucket = point.exemplar.as_ref().map(|e| bucket_of(bounds, e.value));
             // The `+Inf` bucket is implied by the count, as client libraries leave it.
             let bucket = cumulative_buckets(bounds, counts)
                 .into_iter()

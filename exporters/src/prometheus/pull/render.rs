@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use llamacol_api::exposition::{self, number, write_family};
 
-use crate::prometheus::model::observe::{cumulative_buckets, Exemplar, Labels, Value};
+use crate::prometheus::model::observe::{bucket_of, cumulative_buckets, Exemplar, Labels, Value};
 use crate::prometheus::model::store::{FamilySnapshot, Point};
 use crate::prometheus::model::translate::FamilyType;
 
@@ -76,12 +76,8 @@ pub fn render(families: &[FamilySnapshot], format: Format, timestamps: bool) -> 
                     bounds,
                     counts,
                 } => {
-                    let exemplar_bucket = point.exemplar.as_ref().map(|e| {
-                        bounds
-                            .iter()
-                            .position(|b| e.value <= *b)
-                            .unwrap_or(bounds.len())
-                    });
+                    let exemplar_bucket =
+                        point.exemplar.as_ref().map(|e| bucket_of(bounds, e.value));
                     for (i, (le, cumulative)) in
                         cumulative_buckets(bounds, counts).into_iter().enumerate()
                     {

@@ -10,7 +10,9 @@ use prost::Message;
 use super::proto::{Label, Sample as SampleV1, TimeSeries as TimeSeriesV1, WriteRequest};
 use super::proto_v2::{self as v2, MetricType};
 use crate::prometheus::model::native::{Prometheus, Sparse};
-use crate::prometheus::model::observe::{cumulative_buckets, Exemplar, Observation, Value};
+use crate::prometheus::model::observe::{
+    bucket_of, cumulative_buckets, Exemplar, Observation, Value,
+};
 use crate::prometheus::model::store::Point;
 use crate::prometheus::model::translate::{prometheus_unit, FamilyType};
 use llamacol_api::exposition::number;
@@ -131,12 +133,7 @@ pub fn series(
                 counts,
             } => {
                 // The exemplar goes on the bucket its value falls in.
-                let exemplar_bucket = exemplar.as_ref().map(|e| {
-                    bounds
-                        .iter()
-                        .position(|b| e.value <= *b)
-                        .unwrap_or(bounds.len())
-                });
+                let exemplar_bucket = exemplar.as_ref().map(|e| bucket_of(bounds, e.value));
                 for (i, (le, cumulative)) in
                     cumulative_buckets(bounds, counts).into_iter().enumerate()
                 {

@@ -111,6 +111,7 @@ fn exponential_histograms_go_out_native_and_the_rest_as_in_text() {
     assert_eq!(counter.name.as_deref(), Some("llm_requests_total"));
     assert_eq!(counter.r#type, Some(MetricType::Counter as i32));
     assert_eq!(counter.unit, None, "annotations are no unit");
+    assert_eq!(counter.metric[0].label, vec![label("model", "qwen")]);
     let c = counter.metric[0].counter.as_ref().expect("counter");
     assert_eq!(c.value, Some(7.0));
     assert_eq!(
