@@ -27,6 +27,7 @@ pub fn builtins() -> Registry {
         .receiver(llamacol_receivers::otlp::factory())
         .receiver(llamacol_receivers::llamacpp::factory())
         .receiver(llamacol_receivers::nvml::factory())
+        .receiver(llamacol_receivers::prometheus::factory())
         // processors
         .processor(llamacol_processors::batch::factory())
         .processor(llamacol_processors::memory_limiter::factory())

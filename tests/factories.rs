@@ -21,6 +21,10 @@ fn block(kind: Kind, type_name: &str, dir: &std::path::Path) -> String {
             "{{targets: [{{endpoint: \"http://127.0.0.1:{}\"}}], collection_interval: 100ms}}",
             free_port()
         ),
+        (Kind::Receiver, "prometheus") => format!(
+            "{{config: {{scrape_configs: [{{job_name: node, scrape_interval: 100ms, static_configs: [{{targets: ['127.0.0.1:{}']}}]}}]}}}}",
+            free_port()
+        ),
         (Kind::Processor, "resource") => {
             "{attributes: [{key: k8s.node.name, value: n1, action: upsert}]}".into()
         }

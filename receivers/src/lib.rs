@@ -7,3 +7,4 @@ pub mod llamacpp;
 pub use llamacol_api::net;
 pub mod nvml;
 pub mod otlp;
+pub mod prometheus;

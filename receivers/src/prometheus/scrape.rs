@@ -1,0 +1,276 @@
+//! One target's scrape: the GET Prometheus sends (its `Accept`, the scrape-timeout
+//! header), the body within `body_size_limit`, parsed and translated; then the target's
+//! own series as Prometheus writes them (`up`, `scrape_duration_seconds`,
+//! `scrape_samples_scraped`, `scrape_samples_post_metric_relabeling`,
+//! `scrape_series_added`), and stale markers for what disappeared. A failed scrape is
+//! `up` 0, every series of the target stale, one failed read; its reason is logged when
+//! it changes.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use llamacol_api::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
+use llamacol_api::otlp::common::v1::{InstrumentationScope, KeyValue};
+use llamacol_api::otlp::metrics::v1::{
+    metric, number_data_point, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
+};
+use llamacol_api::otlp::resource::v1::Resource;
+use llamacol_api::scrape::{Scraped, Scraper};
+use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+
+use super::parse::{parse, Format};
+use super::relabel::Rule;
+use super::targets::Target;
+use super::translate::{Options, TargetState};
+
+/// What Prometheus 3 asks for by default (OpenMetrics first), less the protobuf format,
+/// which this receiver does not read.
+const ACCEPT_HEADER: &str = "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+
+/// A scrape config's settings every target of it shares.
+pub struct JobSettings {
+    pub client: reqwest::Client,
+    pub authorization: Option<HeaderValue>,
+    pub timeout: Duration,
+    pub honor_labels: bool,
+    pub honor_timestamps: bool,
+    pub metric_relabel: Vec<Rule>,
+    pub sample_limit: usize,
+    pub label_limit: usize,
+    /// 0: no limit.
+    pub body_size_limit: u64,
+    pub external_labels: Vec<(String, String)>,
+}
+
+pub struct TargetScraper {
+    target: Target,
+    job: Arc<JobSettings>,
+    resource: Resource,
+    state: TargetState,
+    /// The last failure logged (`None`: healthy), so each change is logged once.
+    failing: Option<String>,
+}
+
+impl TargetScraper {
+    pub fn new(target: Target, job: Arc<JobSettings>) -> TargetScraper {
+        let resource = resource(&target);
+        TargetScraper {
+            target,
+            job,
+            resource,
+            state: TargetState::default(),
+            failing: None,
+        }
+    }
+
+    async fn fetch(&self) -> Result<(String, Format), String> {
+        let mut request = self
+            .job
+            .client
+            .get(&self.target.url)
+            .header(ACCEPT, ACCEPT_HEADER)
+            .header(
+                "X-Prometheus-Scrape-Timeout-Seconds",
+                format!("{}", self.job.timeout.as_secs_f64()),
+            )
+            .header(
+                "User-Agent",
+                concat!("llamacol/", env!("CARGO_PKG_VERSION")),
+            );
+        if let Some(auth) = &self.job.authorization {
+            request = request.header(AUTHORIZATION, auth.clone());
+        }
+        let mut response = request.send().await.map_err(|e| {
+            if e.is_timeout() {
+                format!("no answer within {:?}", self.job.timeout)
+            } else {
+                format!("cannot reach it: {e}")
+            }
+        })?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(format!("answered HTTP {}", status.as_u16()));
+        }
+        let format = match response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(t) if t.starts_with("application/openmetrics-text") => Format::OpenMetrics,
+            _ => Format::Text,
+        };
+        let limit = self.job.body_size_limit;
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| format!("body cut off: {e}"))?
+        {
+            body.extend_from_slice(&chunk);
+            if limit > 0 && body.len() as u64 > limit {
+                return Err(format!("body larger than body_size_limit ({limit} bytes)"));
+            }
+        }
+        let text = String::from_utf8(body)
+            .map_err(|e| format!("body is not UTF-8 (byte {})", e.utf8_error().valid_up_to()))?;
+        Ok((text, format))
+    }
+
+    /// Logs the target's health when it changes.
+    fn note(&mut self, problem: Option<String>) {
+        if problem == self.failing {
+            return;
+        }
+        match &problem {
+            Some(p) => {
+                tracing::warn!(target_name = %self.target.url, problem = %p, "prometheus target failing; logged again only when this changes")
+            }
+            None => {
+                tracing::info!(target_name = %self.target.url, "prometheus target scraped again")
+            }
+        }
+        self.failing = problem;
+    }
+}
+
+#[async_trait]
+impl Scraper for TargetScraper {
+    fn name(&self) -> &str {
+        &self.target.url
+    }
+
+    async fn scrape(&mut self) -> Scraped {
+        let started = Instant::now();
+        let now_ns = now_ns();
+        let options = Options {
+            honor_labels: self.job.honor_labels,
+            honor_timestamps: self.job.honor_timestamps,
+            metric_relabel: &self.job.metric_relabel,
+            sample_limit: self.job.sample_limit,
+            label_limit: self.job.label_limit,
+        };
+        let mut labels = self.target.labels.clone();
+        for (k, v) in &self.job.external_labels {
+            labels.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        let result = match self.fetch().await {
+            Ok((body, format)) => parse(&body, format)
+                .map_err(|e| format!("malformed exposition: {e}"))
+                .and_then(|families| self.state.translate(families, &labels, &options, now_ns)),
+            Err(e) => Err(e),
+        };
+        let (mut metrics, up, counts, failed) = match result {
+            Ok(t) => {
+                for (metric, reason) in &t.dropped {
+                    tracing::debug!(target_name = %self.target.url, metric, reason, "series left out");
+                }
+                let counts = (t.samples_scraped, t.samples_post_relabeling, t.series_added);
+                let mut metrics = t.metrics;
+                metrics.extend(self.state.stale(now_ns, false));
+                self.note(None);
+                (metrics, 1.0, counts, 0)
+            }
+            Err(problem) => {
+                self.note(Some(problem));
+                (self.state.stale(now_ns, true), 0.0, (0, 0, 0), 1)
+            }
+        };
+        let attributes: Vec<KeyValue> = labels
+            .iter()
+            .filter(|(k, _)| *k != "job" && *k != "instance")
+            .map(|(k, v)| llamacol_api::attributes::string(k, v))
+            .collect();
+        let gauge = |name: &str, help: &str, unit: &str, value: f64| Metric {
+            name: name.into(),
+            description: help.into(),
+            unit: unit.into(),
+            data: Some(metric::Data::Gauge(Gauge {
+                data_points: vec![NumberDataPoint {
+                    attributes: attributes.clone(),
+                    time_unix_nano: now_ns,
+                    value: Some(number_data_point::Value::AsDouble(value)),
+                    ..NumberDataPoint::default()
+                }],
+            })),
+            ..Metric::default()
+        };
+        metrics.push(gauge("up", "The scraping was successful", "", up));
+        metrics.push(gauge(
+            "scrape_duration_seconds",
+            "Duration of the scrape",
+            "s",
+            started.elapsed().as_secs_f64(),
+        ));
+        metrics.push(gauge(
+            "scrape_samples_scraped",
+            "The number of samples the target exposed",
+            "",
+            counts.0 as f64,
+        ));
+        metrics.push(gauge(
+            "scrape_samples_post_metric_relabeling",
+            "The number of samples remaining after metric relabeling was applied",
+            "",
+            counts.1 as f64,
+        ));
+        metrics.push(gauge(
+            "scrape_series_added",
+            "The approximate number of new series in this scrape",
+            "",
+            counts.2 as f64,
+        ));
+        Scraped {
+            request: ExportMetricsServiceRequest {
+                resource_metrics: vec![ResourceMetrics {
+                    resource: Some(self.resource.clone()),
+                    scope_metrics: vec![ScopeMetrics {
+                        scope: Some(InstrumentationScope {
+                            name: "llamacol/receiver/prometheus".into(),
+                            version: env!("CARGO_PKG_VERSION").into(),
+                            ..InstrumentationScope::default()
+                        }),
+                        metrics,
+                        schema_url: String::new(),
+                    }],
+                    schema_url: String::new(),
+                }],
+            },
+            failed,
+        }
+    }
+}
+
+/// `job` and `instance` as the Collector's receiver puts them on the resource:
+/// `service.name`, `service.instance.id`, `server.address`, `server.port`, `url.scheme`.
+fn resource(target: &Target) -> Resource {
+    let get = |k: &str| target.labels.get(k).cloned().unwrap_or_default();
+    let (job, instance) = (get("job"), get("instance"));
+    let mut attributes = vec![
+        llamacol_api::attributes::string("service.name", &job),
+        llamacol_api::attributes::string("service.instance.id", &instance),
+    ];
+    if let Ok(url) = reqwest::Url::parse(&target.url) {
+        if let Some(host) = url.host_str() {
+            attributes.push(llamacol_api::attributes::string("server.address", host));
+        }
+        if let Some(port) = url.port_or_known_default() {
+            attributes.push(llamacol_api::attributes::string(
+                "server.port",
+                &port.to_string(),
+            ));
+        }
+        attributes.push(llamacol_api::attributes::string("url.scheme", url.scheme()));
+    }
+    Resource {
+        attributes,
+        ..Resource::default()
+    }
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,654 @@
+//! One scrape's families to OTLP metrics, as the Collector's `prometheus` receiver
+//! translates them: counters to monotonic cumulative sums, gauges and untyped samples to
+//! gauges, histograms and summaries to their OTLP twins, `job`/`instance` to the resource.
+//! A target's state between scrapes gives every cumulative series its start time (its
+//! `_created` sample, else when it was first seen; a decrease is a reset, and the point
+//! that shows it starts anew) and ends series that disappear (a point flagged "no
+//! recorded value", which is how OTLP says stale).
+
+use std::collections::{BTreeMap, HashMap};
+
+use llamacol_api::otlp::common::v1::KeyValue;
+use llamacol_api::otlp::metrics::v1::{
+    exemplar, metric, number_data_point, summary_data_point::ValueAtQuantile,
+    AggregationTemporality, Exemplar as OtlpExemplar, Gauge, Histogram, HistogramDataPoint, Metric,
+    NumberDataPoint, Sum, Summary, SummaryDataPoint,
+};
+
+use super::parse::{Exemplar, Family, Kind};
+use super::relabel::{self, LabelSet, Rule};
+
+/// OTLP's `DataPointFlags.FLAG_NO_RECORDED_VALUE`.
+const NO_RECORDED_VALUE: u32 = 1;
+
+/// How the samples of one target become series (the scrape config's settings).
+pub struct Options<'a> {
+    pub honor_labels: bool,
+    pub honor_timestamps: bool,
+    pub metric_relabel: &'a [Rule],
+    /// 0: no limit. More samples after metric relabeling fail the scrape.
+    pub sample_limit: usize,
+    /// 0: no limit. A series with more labels fails the scrape.
+    pub label_limit: usize,
+}
+
+/// What one scrape gave.
+#[derive(Debug, Default)]
+pub struct Translated {
+    pub metrics: Vec<Metric>,
+    pub samples_scraped: usize,
+    pub samples_post_relabeling: usize,
+    pub series_added: usize,
+    /// Series left out, by reason (logged once per reason and counted by the scraper).
+    pub dropped: Vec<(String, &'static str)>,
+}
+
+#[derive(Debug)]
+struct SeriesState {
+    start_ns: u64,
+    /// The last value (counters) or count (histograms, summaries), to see resets.
+    last: f64,
+    scrape: u64,
+    /// The series' metric with one point, flagged, for its stale marker.
+    stale: Metric,
+}
+
+/// The series state of one target.
+#[derive(Debug, Default)]
+pub struct TargetState {
+    series: HashMap<(String, Attrs), SeriesState>,
+    scrape: u64,
+}
+
+type Attrs = Vec<(String, String)>;
+
+enum Acc {
+    Number {
+        value: f64,
+        time_ns: u64,
+        created_ns: Option<u64>,
+        exemplar: Option<Exemplar>,
+    },
+    Histogram {
+        buckets: Vec<(f64, f64)>,
+        sum: f64,
+        count: Option<f64>,
+        time_ns: u64,
+        created_ns: Option<u64>,
+        exemplars: Vec<Exemplar>,
+    },
+    Summary {
+        quantiles: Vec<(f64, f64)>,
+        sum: f64,
+        count: f64,
+        time_ns: u64,
+        created_ns: Option<u64>,
+    },
+}
+
+struct Pending {
+    name: String,
+    kind: Kind,
+    help: String,
+    unit: String,
+    series: BTreeMap<Attrs, Acc>,
+}
+
+impl TargetState {
+    /// Translates one scrape taken at `now_ns`; `Err` (with the reason) when a limit
+    /// fails the whole scrape, as Prometheus fails it.
+    pub fn translate(
+        &mut self,
+        families: Vec<Family>,
+        target: &LabelSet,
+        options: &Options<'_>,
+        now_ns: u64,
+    ) -> Result<Translated, String> {
+        self.scrape += 1;
+        let mut out = Translated::default();
+        let mut pending: Vec<Pending> = Vec::new();
+        for family in families {
+            let mut p = Pending {
+                name: family.name.clone(),
+                kind: family.kind,
+                help: family.help.clone(),
+                unit: family.unit.clone(),
+                series: BTreeMap::new(),
+            };
+            let mut loose: Vec<Pending> = Vec::new();
+            for sample in family.samples {
+                out.samples_scraped += 1;
+                let mut labels: LabelSet = sample
+                    .labels
+                    .iter()
+                    .filter(|(_, v)| !v.is_empty())
+                    .cloned()
+                    .collect();
+                labels.insert("__name__".into(), sample.name.clone());
+                merge_target(&mut labels, target, options.honor_labels);
+                if !relabel::process(options.metric_relabel, &mut labels) {
+                    continue;
+                }
+                out.samples_post_relabeling += 1;
+                if options.label_limit > 0 && labels.len() - 1 > options.label_limit {
+                    return Err(format!(
+                        "a series has {} labels, over label_limit {}",
+                        labels.len() - 1,
+                        options.label_limit
+                    ));
+                }
+                let name = labels.remove("__name__").unwrap_or_default();
+                let time_ns = match (options.honor_timestamps, sample.timestamp_ms) {
+                    (true, Some(ms)) => (ms.max(0) as u64) * 1_000_000,
+                    _ => now_ns,
+                };
+                let suffix = name.strip_prefix(family.name.as_str());
+                let grouped =
+                    matches!(family.kind, Kind::Histogram | Kind::Summary | Kind::Counter);
+                match (grouped, suffix) {
+                    (true, Some(suffix))
+                        if suffix.is_empty() || family_suffix(family.kind, suffix) =>
+                    {
+                        if family.kind == Kind::Counter && suffix != "_created" {
+                            // A 0.0.4 counter's samples are named like its family; an
+                            // OpenMetrics one's add `_total`: the series keeps its name.
+                            p.name.clone_from(&name);
+                        }
+                        add(
+                            &mut p,
+                            suffix,
+                            labels,
+                            sample.value,
+                            time_ns,
+                            sample.exemplar,
+                        );
+                    }
+                    _ => {
+                        // A gauge, an untyped sample, or one relabeling renamed: its own gauge.
+                        let attrs = attributes(labels, &[]);
+                        let mut own = Pending {
+                            name: name.clone(),
+                            kind: Kind::Gauge,
+                            help: family.help.clone(),
+                            unit: family.unit.clone(),
+                            series: BTreeMap::new(),
+                        };
+                        let target = if name == family.name {
+                            &mut p
+                        } else {
+                            &mut own
+                        };
+                        target.series.insert(
+                            attrs,
+                            Acc::Number {
+                                value: sample.value,
+                                time_ns,
+                                created_ns: None,
+                                exemplar: sample.exemplar,
+                            },
+                        );
+                        if name != family.name {
+                            loose.push(own);
+                        }
+                    }
+                }
+            }
+            pending.push(p);
+            pending.extend(loose);
+        }
+        if options.sample_limit > 0 && out.samples_post_relabeling > options.sample_limit {
+            return Err(format!(
+                "{} samples after metric relabeling, over sample_limit {}",
+                out.samples_post_relabeling, options.sample_limit
+            ));
+        }
+        for p in pending {
+            if let Some(m) = self.finish(p, &mut out) {
+                out.metrics.push(m);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stale markers, at `now_ns`, for every series not in the last scrape (all of them
+    /// when the target is down), which are then forgotten.
+    pub fn stale(&mut self, now_ns: u64, target_down: bool) -> Vec<Metric> {
+        let current = self.scrape;
+        let mut out = Vec::new();
+        self.series.retain(|_, s| {
+            if !target_down && s.scrape == current {
+                return true;
+            }
+            let mut m = s.stale.clone();
+            set_time(&mut m, now_ns);
+            out.push(m);
+            false
+        });
+        out
+    }
+
+    fn finish(&mut self, p: Pending, out: &mut Translated) -> Option<Metric> {
+        let mut points = Vec::new();
+        let name = p.name.clone();
+        let counter = p.kind == Kind::Counter;
+        let mut data = match p.kind {
+            Kind::Counter => metric::Data::Sum(Sum {
+                data_points: Vec::new(),
+                aggregation_temporality: AggregationTemporality::Cumulative as i32,
+                is_monotonic: true,
+            }),
+            Kind::Histogram => metric::Data::Histogram(Histogram {
+                data_points: Vec::new(),
+                aggregation_temporality: AggregationTemporality::Cumulative as i32,
+            }),
+            Kind::Summary => metric::Data::Summary(Summary::default()),
+            _ => metric::Data::Gauge(Gauge::default()),
+        };
+        for (attrs, acc) in p.series {
+            let attributes: Vec<KeyValue> = attrs
+                .iter()
+                .map(|(k, v)| kv(k.clone(), v.clone()))
+                .collect();
+            let key = (name.clone(), attrs);
+            match acc {
+                Acc::Number {
+                    value,
+                    time_ns,
+                    created_ns,
+                    exemplar,
+                } => {
+                    // Gauges are tracked too, for their stale markers; only sums start.
+                    let start = self.start(&key, value, time_ns, created_ns, out);
+                    let start = if counter { start } else { 0 };
+                    points.push((
+                        key.1.clone(),
+                        Point::Number(NumberDataPoint {
+                            attributes,
+                            start_time_unix_nano: start,
+                            time_unix_nano: time_ns,
+                            value: Some(number_data_point::Value::AsDouble(value)),
+                            exemplars: exemplar.iter().map(otlp_exemplar).collect(),
+                            flags: 0,
+                        }),
+                    ));
+                }
+                Acc::Histogram {
+                    mut buckets,
+                    sum,
+                    count,
+                    time_ns,
+                    created_ns,
+                    exemplars,
+                } => {
+                    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    if buckets.last().map(|b| b.0) != Some(f64::INFINITY) {
+                        out.dropped
+                            .push((name.clone(), "histogram without a `+Inf` bucket"));
+                        continue;
+                    }
+                    if buckets.windows(2).any(|w| w[1].1 < w[0].1) {
+                        out.dropped
+                            .push((name.clone(), "histogram buckets that decrease"));
+                        continue;
+                    }
+                    let total = count.unwrap_or(buckets[buckets.len() - 1].1);
+                    let start = self.start(&key, total, time_ns, created_ns, out);
+                    let mut previous = 0.0;
+                    let bucket_counts = buckets
+                        .iter()
+                        .map(|(_, c)| {
+                            let n = (c - previous).max(0.0) as u64;
+                            previous = *c;
+                            n
+                        })
+                        .collect();
+                    points.push((
+                        key.1.clone(),
+                        Point::Histogram(HistogramDataPoint {
+                            attributes,
+                            start_time_unix_nano: start,
+                            time_unix_nano: time_ns,
+                            count: total as u64,
+                            sum: Some(sum),
+                            bucket_counts,
+                            explicit_bounds: buckets[..buckets.len() - 1]
+                                .iter()
+                                .map(|b| b.0)
+                                .collect(),
+                            exemplars: exemplars.iter().map(otlp_exemplar).collect(),
+                            ..HistogramDataPoint::default()
+                        }),
+                    ));
+                }
+                Acc::Summary {
+                    mut quantiles,
+                    sum,
+                    count,
+                    time_ns,
+                    created_ns,
+                } => {
+                    quantiles.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    let start = self.start(&key, count, time_ns, created_ns, out);
+                    points.push((
+                        key.1.clone(),
+                        Point::Summary(SummaryDataPoint {
+                            attributes,
+                            start_time_unix_nano: start,
+                            time_unix_nano: time_ns,
+                            count: count as u64,
+                            sum,
+                            quantile_values: quantiles
+                                .into_iter()
+                                .map(|(quantile, value)| ValueAtQuantile { quantile, value })
+                                .collect(),
+                            flags: 0,
+                        }),
+                    ));
+                }
+            }
+        }
+        if points.is_empty() {
+            return None;
+        }
+        let template = Metric {
+            name,
+            description: p.help,
+            unit: p.unit,
+            ..Metric::default()
+        };
+        for (attrs, point) in points {
+            let key = (template.name.clone(), attrs);
+            if let Some(state) = self.series.get_mut(&key) {
+                let mut stale = template.clone();
+                stale.data = Some(point.stale_data(&data));
+                state.stale = stale;
+            }
+            point.push_into(&mut data);
+        }
+        Some(Metric {
+            data: Some(data),
+            ..template
+        })
+    }
+
+    /// The start time of a cumulative series' point, recording the series as seen.
+    fn start(
+        &mut self,
+        key: &(String, Attrs),
+        value: f64,
+        time_ns: u64,
+        created_ns: Option<u64>,
+        out: &mut Translated,
+    ) -> u64 {
+        let scrape = self.scrape;
+        match self.series.get_mut(key) {
+            Some(s) => {
+                if let Some(created) = created_ns {
+                    s.start_ns = created;
+                } else if value < s.last {
+                    s.start_ns = time_ns;
+                }
+                s.last = value;
+                s.scrape = scrape;
+                s.start_ns
+            }
+            None => {
+                out.series_added += 1;
+                let start_ns = created_ns.unwrap_or(time_ns);
+                self.series.insert(
+                    key.clone(),
+                    SeriesState {
+                        start_ns,
+                        last: value,
+                        scrape,
+                        stale: Metric::default(),
+                    },
+                );
+                start_ns
+            }
+        }
+    }
+}
+
+enum Point {
+    Number(NumberDataPoint),
+    Histogram(HistogramDataPoint),
+    Summary(SummaryDataPoint),
+}
+
+impl Point {
+    /// The same series with no recorded value, in a copy of `data`'s shape.
+    fn stale_data(&self, data: &metric::Data) -> metric::Data {
+        let mut data = empty_like(data);
+        match self {
+            Point::Number(p) => Point::Number(NumberDataPoint {
+                attributes: p.attributes.clone(),
+                start_time_unix_nano: p.start_time_unix_nano,
+                flags: NO_RECORDED_VALUE,
+                ..NumberDataPoint::default()
+            }),
+            Point::Histogram(p) => Point::Histogram(HistogramDataPoint {
+                attributes: p.attributes.clone(),
+                start_time_unix_nano: p.start_time_unix_nano,
+                flags: NO_RECORDED_VALUE,
+                ..HistogramDataPoint::default()
+            }),
+            Point::Summary(p) => Point::Summary(SummaryDataPoint {
+                attributes: p.attributes.clone(),
+                start_time_unix_nano: p.start_time_unix_nano,
+                flags: NO_RECORDED_VALUE,
+                ..SummaryDataPoint::default()
+            }),
+        }
+        .push_into(&mut data);
+        data
+    }
+
+    fn push_into(self, data: &mut metric::Data) {
+        match (self, data) {
+            (Point::Number(p), metric::Data::Sum(s)) => s.data_points.push(p),
+            (Point::Number(p), metric::Data::Gauge(g)) => g.data_points.push(p),
+            (Point::Histogram(p), metric::Data::Histogram(h)) => h.data_points.push(p),
+            (Point::Summary(p), metric::Data::Summary(s)) => s.data_points.push(p),
+            // A point always goes into the data made for its family's kind.
+            _ => {}
+        }
+    }
+}
+
+fn empty_like(data: &metric::Data) -> metric::Data {
+    match data {
+        metric::Data::Sum(s) => metric::Data::Sum(Sum {
+            data_points: Vec::new(),
+            ..s.clone()
+        }),
+        metric::Data::Histogram(h) => metric::Data::Histogram(Histogram {
+            data_points: Vec::new(),
+            aggregation_temporality: h.aggregation_temporality,
+        }),
+        metric::Data::Summary(_) => metric::Data::Summary(Summary::default()),
+        _ => metric::Data::Gauge(Gauge::default()),
+    }
+}
+
+fn set_time(m: &mut Metric, now_ns: u64) {
+    match &mut m.data {
+        Some(metric::Data::Sum(s)) => s
+            .data_points
+            .iter_mut()
+            .for_each(|p| p.time_unix_nano = now_ns),
+        Some(metric::Data::Gauge(g)) => g
+            .data_points
+            .iter_mut()
+            .for_each(|p| p.time_unix_nano = now_ns),
+        Some(metric::Data::Histogram(h)) => h
+            .data_points
+            .iter_mut()
+            .for_each(|p| p.time_unix_nano = now_ns),
+        Some(metric::Data::Summary(s)) => s
+            .data_points
+            .iter_mut()
+            .for_each(|p| p.time_unix_nano = now_ns),
+        _ => {}
+    }
+}
+
+fn family_suffix(kind: Kind, suffix: &str) -> bool {
+    match kind {
+        Kind::Counter => matches!(suffix, "_total" | "_created"),
+        Kind::Histogram => matches!(suffix, "_bucket" | "_sum" | "_count" | "_created"),
+        Kind::Summary => matches!(suffix, "_sum" | "_count" | "_created"),
+        _ => false,
+    }
+}
+
+/// One sample of a counter, histogram or summary family into its series.
+fn add(
+    p: &mut Pending,
+    suffix: &str,
+    labels: LabelSet,
+    value: f64,
+    time_ns: u64,
+    exemplar: Option<Exemplar>,
+) {
+    let special = match (p.kind, suffix) {
+        (Kind::Histogram, "_bucket") => labels.get("le").cloned(),
+        (Kind::Summary, "") => labels.get("quantile").cloned(),
+        _ => None,
+    };
+    let attrs = attributes(labels, &["le", "quantile"]);
+    let created = |v: f64| Some((v.max(0.0) * 1e9) as u64);
+    let acc = p.series.entry(attrs).or_insert_with(|| match p.kind {
+        Kind::Histogram => Acc::Histogram {
+            buckets: Vec::new(),
+            sum: 0.0,
+            count: None,
+            time_ns,
+            created_ns: None,
+            exemplars: Vec::new(),
+        },
+        Kind::Summary => Acc::Summary {
+            quantiles: Vec::new(),
+            sum: 0.0,
+            count: 0.0,
+            time_ns,
+            created_ns: None,
+        },
+        _ => Acc::Number {
+            value: 0.0,
+            time_ns,
+            created_ns: None,
+            exemplar: None,
+        },
+    });
+    match (acc, suffix) {
+        (Acc::Number { created_ns, .. }, "_created")
+        | (Acc::Histogram { created_ns, .. }, "_created")
+        | (Acc::Summary { created_ns, .. }, "_created") => *created_ns = created(value),
+        (
+            Acc::Number {
+                value: v,
+                time_ns: t,
+                exemplar: e,
+                ..
+            },
+            _,
+        ) => {
+            *v = value;
+            *t = time_ns;
+            *e = exemplar;
+        }
+        (
+            Acc::Histogram {
+                buckets, exemplars, ..
+            },
+            "_bucket",
+        ) => {
+            if let Some(le) = special
+                .as_deref()
+                .and_then(|le| le.parse::<f64>().ok().or_else(|| le_special(le)))
+            {
+                buckets.push((le, value));
+            }
+            exemplars.extend(exemplar);
+        }
+        (Acc::Histogram { sum, .. }, "_sum") | (Acc::Summary { sum, .. }, "_sum") => *sum = value,
+        (Acc::Histogram { count, .. }, "_count") => *count = Some(value),
+        (Acc::Summary { count, .. }, "_count") => *count = value,
+        (Acc::Summary { quantiles, .. }, "") => {
+            if let Some(q) = special.as_deref().and_then(|q| q.parse::<f64>().ok()) {
+                quantiles.push((q, value));
+            }
+        }
+        _ => {}
+    }
+}
+
+fn le_special(text: &str) -> Option<f64> {
+    match text {
+        "+Inf" | "Inf" => Some(f64::INFINITY),
+        _ => None,
+    }
+}
+
+/// Target labels onto a sample's: with `honor_labels` the sample's own win; otherwise the
+/// target's win and a clashing scraped label is kept as `exported_<name>`.
+fn merge_target(labels: &mut LabelSet, target: &LabelSet, honor_labels: bool) {
+    for (k, v) in target {
+        match labels.get(k) {
+            None => {
+                labels.insert(k.clone(), v.clone());
+            }
+            Some(_) if honor_labels => {}
+            Some(existing) if existing == v => {}
+            Some(_) => {
+                let scraped = labels.remove(k).unwrap_or_default();
+                labels.insert(format!("exported_{k}"), scraped);
+                labels.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+/// A series' attributes: its labels less `job` and `instance` (the resource) and the
+/// family's own (`le`, `quantile`).
+fn attributes(labels: LabelSet, own: &[&str]) -> Attrs {
+    labels
+        .into_iter()
+        .filter(|(k, _)| k != "job" && k != "instance" && !own.contains(&k.as_str()))
+        .collect()
+}
+
+fn kv(key: String, value: String) -> KeyValue {
+    llamacol_api::attributes::string(&key, &value)
+}
+
+/// `trace_id` / `span_id` labels become the exemplar's ids; the rest stay attributes.
+fn otlp_exemplar(e: &Exemplar) -> OtlpExemplar {
+    let mut out = OtlpExemplar {
+        time_unix_nano: e.timestamp_s.map_or(0, |s| (s.max(0.0) * 1e9) as u64),
+        value: Some(exemplar::Value::AsDouble(e.value)),
+        ..OtlpExemplar::default()
+    };
+    for (k, v) in &e.labels {
+        match (k.as_str(), hex_bytes(v)) {
+            ("trace_id", Some(b)) if b.len() == 16 => out.trace_id = b,
+            ("span_id", Some(b)) if b.len() == 8 => out.span_id = b,
+            _ => out.filtered_attributes.push(kv(k.clone(), v.clone())),
+        }
+    }
+    out
+}
+
+fn hex_bytes(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
