@@ -1,9 +1,9 @@
-//! The `prometheus` receiver against real exporters: Prometheus' own `/metrics` and
-//! Alertmanager's, scraped directly; and, for an exact comparison, Prometheus'
+//! The `prometheus` receiver against real exporters: Prometheus' own `/metrics`,
+//! Alertmanager's and llama-server's, scraped directly; and, for an exact comparison, Prometheus'
 //! `/federate` of its own scrape of that Alertmanager: the samples llamacol reads there
 //! carry the timestamps Prometheus stored them under, so each value llamacol writes must
-//! equal what Prometheus' query API answers at that instant. Needs `prometheus` and
-//! `alertmanager`, which `scripts/test` installs.
+//! equal what Prometheus' query API answers at that instant. Needs `prometheus`,
+//! `alertmanager` and `llama-server`, which `scripts/test` installs.
 
 mod common;
 
@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use common::alertmanager::start_alertmanager;
+use common::llama_server::LlamaServer;
 use common::prometheus::start_prometheus;
 use common::{lines, Collector};
 
@@ -76,9 +77,15 @@ fn up(points: &[Point], job: &str) -> Option<f64> {
 }
 
 #[test]
-#[ignore = "needs prometheus and alertmanager: run scripts/test"]
+#[ignore = "needs prometheus, alertmanager and llama-server: run scripts/test"]
 fn scrapes_real_exporters_and_matches_prometheus_exactly() {
     let alertmanager = start_alertmanager();
+    // The real llama-server, after one completion.
+    let llama = LlamaServer::start();
+    let (prompt_n, predicted_n) = llama.complete(
+        "/completion",
+        serde_json::json!({"prompt": "The capital of France is", "n_predict": 4}),
+    );
     // Prometheus scrapes Alertmanager every second as job `llamacol` (the helper's job).
     let prometheus = start_prometheus(alertmanager.port);
     let dir = tempfile::tempdir().expect("tmp");
@@ -95,6 +102,8 @@ fn scrapes_real_exporters_and_matches_prometheus_exactly() {
           static_configs: [{{targets: ['127.0.0.1:{prom}']}}]
         - job_name: alertmanager
           static_configs: [{{targets: ['127.0.0.1:{am}']}}]
+        - job_name: llama
+          static_configs: [{{targets: ['127.0.0.1:{llama}']}}]
         - job_name: federate
           honor_labels: true
           metrics_path: /federate
@@ -108,7 +117,8 @@ service:
     metrics: {{receivers: [prometheus], exporters: [file]}}
 "#,
             prom = prometheus.port,
-            am = alertmanager.port
+            am = alertmanager.port,
+            llama = llama.port
         ),
     )
     .expect("write config");
@@ -198,6 +208,18 @@ service:
     assert!(all
         .iter()
         .any(|p| p.0 == "prometheus" && p.1 == "prometheus_tsdb_head_series"));
+    // llama-server's counters: the tokens of the one completion.
+    let counter = |name: &str| {
+        all.iter()
+            .rev()
+            .find(|p| p.0 == "llama" && p.1 == name)
+            .map(|p| p.3)
+    };
+    assert_eq!(counter("llamacpp:prompt_tokens_total"), Some(prompt_n));
+    assert_eq!(
+        counter("llamacpp:tokens_predicted_total"),
+        Some(predicted_n)
+    );
 
     // The target dies: `up` 0 for it, the others unaffected.
     drop(alertmanager);

@@ -582,3 +582,27 @@ service:
     );
     service.shutdown().await;
 }
+
+/// A double in an OTLP/JSON request is the double it denotes, to the last bit (serde_json
+/// parses to the nearest only with its `float_roundtrip` feature; without it this value
+/// came out one unit in the last place low).
+#[test]
+fn json_doubles_keep_every_bit() {
+    let text = r#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"d","gauge":{"dataPoints":[{"asDouble":0.015001941000000001}]}}]}]}]}"#;
+    let llamacol_api::Batch::Metrics(mut payload) =
+        super::body::json(Signal::Metrics, text.as_bytes()).expect("valid")
+    else {
+        panic!("metrics")
+    };
+    let request = payload.message().expect("decoded");
+    let Some(llamacol_api::otlp::metrics::v1::metric::Data::Gauge(g)) =
+        &request.resource_metrics[0].scope_metrics[0].metrics[0].data
+    else {
+        panic!("gauge")
+    };
+    let expected: f64 = "0.015001941000000001".parse().expect("f64");
+    assert_eq!(
+        g.data_points[0].value,
+        Some(llamacol_api::otlp::metrics::v1::number_data_point::Value::AsDouble(expected))
+    );
+}

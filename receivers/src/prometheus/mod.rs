@@ -90,6 +90,7 @@ fn build(ctx: &BuildContext, block: &Value) -> Result<Box<dyn Receiver>, BoxErro
                 sample_limit: job.sample_limit,
                 label_limit: job.label_limit,
                 body_size_limit: job.body_size_limit.0,
+                dropped: ctx.dropped.clone(),
                 external_labels: global
                     .external_labels
                     .iter()

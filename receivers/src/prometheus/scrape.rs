@@ -41,6 +41,8 @@ pub struct JobSettings {
     /// 0: no limit.
     pub body_size_limit: u64,
     pub external_labels: Vec<(String, String)>,
+    /// Points left out of a scrape (a malformed histogram, a series given twice).
+    pub dropped: llamacol_api::OutcomeCounter,
 }
 
 pub struct TargetScraper {
@@ -50,6 +52,8 @@ pub struct TargetScraper {
     state: TargetState,
     /// The last failure logged (`None`: healthy), so each change is logged once.
     failing: Option<String>,
+    /// (metric, reason) of the drops already logged.
+    warned: std::collections::HashSet<(String, &'static str)>,
 }
 
 impl TargetScraper {
@@ -61,6 +65,7 @@ impl TargetScraper {
             resource,
             state: TargetState::default(),
             failing: None,
+            warned: std::collections::HashSet::new(),
         }
     }
 
@@ -162,8 +167,11 @@ impl Scraper for TargetScraper {
         };
         let (mut metrics, up, counts, failed) = match result {
             Ok(t) => {
-                for (metric, reason) in &t.dropped {
-                    tracing::debug!(target_name = %self.target.url, metric, reason, "series left out");
+                self.job.dropped.add(t.dropped.len());
+                for drop in &t.dropped {
+                    if self.warned.insert(drop.clone()) {
+                        tracing::warn!(target_name = %self.target.url, metric = %drop.0, reason = drop.1, "series left out of the scrape (counted; logged once per metric and reason)");
+                    }
                 }
                 let counts = (t.samples_scraped, t.samples_post_relabeling, t.series_added);
                 let mut metrics = t.metrics;

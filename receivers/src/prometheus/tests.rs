@@ -189,3 +189,124 @@ fn configs_that_cannot_work_are_refused_with_the_place() {
         assert!(text.contains(place), "{yaml}: {text}");
     }
 }
+
+/// Bad targets, each in its own job: a body over `body_size_limit`, one that never ends,
+/// one that is not UTF-8, one that is not an exposition. Each fails alone (`up` 0, a
+/// failed read counted); the good target beside them is scraped every time.
+#[tokio::test]
+async fn bad_targets_fail_alone_and_are_counted() {
+    let good = serve(Arc::new(Mutex::new((
+        200,
+        "text/plain; version=0.0.4",
+        "ok_gauge 1\n".to_string(),
+    ))))
+    .await;
+    let big = serve(Arc::new(Mutex::new((
+        200,
+        "text/plain; version=0.0.4",
+        "big_gauge 1\n".repeat(300_000),
+    ))))
+    .await;
+    let garbage = serve(Arc::new(Mutex::new((
+        200,
+        "text/plain; version=0.0.4",
+        "<html>not metrics</html>\n".to_string(),
+    ))))
+    .await;
+    // Not UTF-8, and a body that never ends, served raw.
+    let raw = |bytes: Vec<u8>, endless: bool| async move {
+        let port = free_port();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("bind");
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let bytes = bytes.clone();
+                tokio::spawn(async move {
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    let mut request = [0u8; 4096];
+                    let _ = socket.read(&mut request).await;
+                    let head = if endless {
+                        "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n".to_string()
+                    } else {
+                        format!("HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n", bytes.len())
+                    };
+                    let _ = socket.write_all(head.as_bytes()).await;
+                    if endless {
+                        loop {
+                            if socket.write_all(b"6\r\nx 1\n\n\r\n").await.is_err() {
+                                return;
+                            }
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
+                    }
+                    let _ = socket.write_all(&bytes).await;
+                });
+            }
+        });
+        port
+    };
+    let latin1 = raw(b"caf\xe9_gauge 1\n".to_vec(), false).await;
+    let endless = raw(Vec::new(), true).await;
+    let job = |name: &str, port: u16, extra: &str| {
+        format!("    - job_name: {name}\n      scrape_interval: 300ms\n      static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n{extra}")
+    };
+    let yaml = format!(
+        "config:\n  scrape_configs:\n{}{}{}{}{}",
+        job("good", good, ""),
+        job("big", big, "      body_size_limit: 1MB\n"),
+        job("garbage", garbage, ""),
+        job("latin1", latin1, ""),
+        job("endless", endless, "      scrape_timeout: 200ms\n"),
+    );
+    let block: Value = llamacol_api::serde_yaml::from_str(&yaml).expect("yaml");
+    let mut ctx = BuildContext::new(
+        ComponentId::parse("prometheus").expect("id"),
+        vec![Signal::Metrics],
+    );
+    let counters = Arc::new(llamacol_api::outcome::Counters::default());
+    ctx.failures = OutcomeCounter::new(counters.clone(), llamacol_api::outcome::Outcome::Failed);
+    let failures = ctx.failures.clone();
+    let mut r = build(&ctx, &block).expect("build");
+    let capture = Arc::new(Capture::default());
+    r.start(capture.clone()).await.expect("start");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    r.shutdown().await.expect("shutdown");
+    let got = requests(&capture);
+    let up_of = |job: &str| -> Vec<f64> {
+        got.iter()
+            .filter(|req| {
+                req.resource_metrics[0]
+                    .resource
+                    .as_ref()
+                    .is_some_and(|r| {
+                        r.attributes.iter().any(|kv| {
+                            kv.key == "service.name"
+                                && matches!(kv.value.as_ref().and_then(|v| v.value.as_ref()), Some(any_value::Value::StringValue(s)) if s == job)
+                        })
+                    })
+            })
+            .filter_map(|req| gauge_value(req, "up"))
+            .collect()
+    };
+    let good_ups = up_of("good");
+    assert!(
+        good_ups.len() >= 3 && good_ups.iter().all(|u| *u == 1.0),
+        "{good_ups:?}"
+    );
+    for bad in ["big", "garbage", "latin1", "endless"] {
+        let ups = up_of(bad);
+        assert!(
+            !ups.is_empty() && ups.iter().all(|u| *u == 0.0),
+            "{bad}: {ups:?}"
+        );
+    }
+    assert!(
+        failures.get() >= 8,
+        "failed reads counted: {}",
+        failures.get()
+    );
+}

@@ -6,7 +6,8 @@
 //! that shows it starts anew) and ends series that disappear (a point flagged "no
 //! recorded value", which is how OTLP says stale).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 
 use llamacol_api::otlp::common::v1::KeyValue;
 use llamacol_api::otlp::metrics::v1::{
@@ -107,6 +108,7 @@ impl TargetState {
         self.scrape += 1;
         let mut out = Translated::default();
         let mut pending: Vec<Pending> = Vec::new();
+        let mut seen: HashSet<u64> = HashSet::new();
         for family in families {
             let mut p = Pending {
                 name: family.name.clone(),
@@ -130,6 +132,15 @@ impl TargetState {
                     continue;
                 }
                 out.samples_post_relabeling += 1;
+                // A series exposed twice in one body: the first sample counts, as in
+                // Prometheus (its "duplicate sample for timestamp").
+                if !seen.insert(identity(&labels)) {
+                    out.dropped.push((
+                        labels.get("__name__").cloned().unwrap_or_default(),
+                        "the same series twice in one scrape",
+                    ));
+                    continue;
+                }
                 if options.label_limit > 0 && labels.len() - 1 > options.label_limit {
                     return Err(format!(
                         "a series has {} labels, over label_limit {}",
@@ -589,6 +600,13 @@ fn le_special(text: &str) -> Option<f64> {
         "+Inf" | "Inf" => Some(f64::INFINITY),
         _ => None,
     }
+}
+
+/// A label set's hash, to notice a series given twice.
+fn identity(labels: &LabelSet) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    labels.hash(&mut h);
+    h.finish()
 }
 
 /// Target labels onto a sample's: with `honor_labels` the sample's own win; otherwise the

@@ -222,3 +222,24 @@ fn a_histogram_without_its_inf_bucket_is_dropped_alone() {
     );
     assert!(t.metrics.iter().any(|m| m.name == "ok"));
 }
+
+#[test]
+fn a_series_given_twice_keeps_its_first_sample() {
+    let body = "# TYPE t gauge\nt{a=\"1\"} 5\nt{a=\"1\"} 7\nt{a=\"2\"} 9\n";
+    let mut state = TargetState::default();
+    let t = run(&mut state, body, Format::Text, 1);
+    assert_eq!(
+        t.dropped,
+        vec![("t".to_string(), "the same series twice in one scrape")]
+    );
+    let Some(metric::Data::Gauge(g)) = &find(&t, "t").data else {
+        panic!("gauge")
+    };
+    let first = g
+        .data_points
+        .iter()
+        .find(|p| attr(&p.attributes, "a") == Some("1"))
+        .expect("a=1");
+    assert_eq!(first.value, Some(number_data_point::Value::AsDouble(5.0)));
+    assert_eq!(g.data_points.len(), 2);
+}
