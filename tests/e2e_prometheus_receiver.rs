@@ -30,42 +30,11 @@ fn resource_attr(r: &serde_json::Value, key: &str) -> Option<String> {
 type Point = (String, String, BTreeMap<String, String>, f64, u64);
 
 fn points(path: &std::path::Path) -> Vec<Point> {
-    let mut out = Vec::new();
-    for line in lines(path) {
-        for r in arr(&line["resourceMetrics"]) {
-            let job = resource_attr(r, "service.name").unwrap_or_default();
-            for s in arr(&r["scopeMetrics"]) {
-                for m in arr(&s["metrics"]) {
-                    let data = if m["gauge"].is_object() {
-                        &m["gauge"]
-                    } else {
-                        &m["sum"]
-                    };
-                    for p in arr(&data["dataPoints"]) {
-                        let Some(value) = p["asDouble"].as_f64() else {
-                            continue;
-                        };
-                        let attrs = arr(&p["attributes"])
-                            .iter()
-                            .filter_map(|a| {
-                                Some((
-                                    a["key"].as_str()?.to_string(),
-                                    a["value"]["stringValue"].as_str()?.to_string(),
-                                ))
-                            })
-                            .collect();
-                        let time = p["timeUnixNano"]
-                            .as_str()
-                            .and_then(|t| t.parse().ok())
-                            .unwrap_or(0);
-                        let name = m["name"].as_str().unwrap_or_default().to_string();
-                        out.push((job.clone(), name, attrs, value, time));
-                    }
-                }
-            }
-        }
-    }
-    out
+    written(path)
+        .into_iter()
+        .filter(|r| r.3 == "gauge" || r.3 == "sum")
+        .map(|(time, job, name, _, attrs, value, _)| (job, name, attrs, value, time))
+        .collect()
 }
 
 fn up(points: &[Point], job: &str) -> Option<f64> {
@@ -131,7 +100,9 @@ service:
         let all = points(&collector.file);
         let federated: Vec<Point> = all
             .iter()
-            .filter(|p| p.0 == "federate" && !p.1.starts_with("scrape_") && p.1 != "up")
+            // With `honor_labels` the federated series keep their own job (Prometheus'
+            // job for Alertmanager), and so their own resource, as in the Collector.
+            .filter(|p| p.0 == "llamacol" && !p.1.starts_with("scrape_") && p.1 != "up")
             .cloned()
             .collect();
         if federated.len() >= 20
@@ -237,4 +208,206 @@ service:
     let (status, _) = collector.terminate();
     assert!(status.success(), "{}", collector.stderr());
     eprintln!("compared {compared} federated samples exactly");
+}
+
+/// (time ns, job, metric name, type, attributes, value or count, start ns) of one point.
+type Row = (
+    u64,
+    String,
+    String,
+    &'static str,
+    BTreeMap<String, String>,
+    f64,
+    u64,
+);
+
+/// (job, metric name, type, attributes) -> (value, start ns), of the points at `time` ns.
+type Written = BTreeMap<(String, String, &'static str, BTreeMap<String, String>), (f64, u64)>;
+
+/// Every point of every metric in an OTLP/JSON file (llamacol's or the Collector's file
+/// exporter), keyed for comparison; histograms by their count and summaries too.
+fn written(path: &std::path::Path) -> Vec<Row> {
+    let mut out = Vec::new();
+    for line in lines(path) {
+        for r in arr(&line["resourceMetrics"]) {
+            let job = resource_attr(r, "service.name").unwrap_or_default();
+            for s in arr(&r["scopeMetrics"]) {
+                for m in arr(&s["metrics"]) {
+                    let name = m["name"].as_str().unwrap_or_default().to_string();
+                    for (kind, key) in [
+                        ("gauge", "gauge"),
+                        ("sum", "sum"),
+                        ("histogram", "histogram"),
+                        ("summary", "summary"),
+                    ] {
+                        for p in arr(&m[key]["dataPoints"]) {
+                            let number = |v: &serde_json::Value| {
+                                v.as_f64()
+                                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                            };
+                            let value = number(&p["asDouble"])
+                                .or_else(|| number(&p["asInt"]))
+                                .or_else(|| number(&p["count"]))
+                                .unwrap_or(f64::NAN);
+                            let attrs = arr(&p["attributes"])
+                                .iter()
+                                .filter_map(|a| {
+                                    Some((
+                                        a["key"].as_str()?.to_string(),
+                                        a["value"]["stringValue"].as_str()?.to_string(),
+                                    ))
+                                })
+                                .collect();
+                            let ns =
+                                |k: &str| p[k].as_str().and_then(|t| t.parse().ok()).unwrap_or(0);
+                            out.push((
+                                ns("timeUnixNano"),
+                                job.clone(),
+                                name.clone(),
+                                kind,
+                                attrs,
+                                value,
+                                ns("startTimeUnixNano"),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn at_time(all: &[Row], time: u64) -> Written {
+    all.iter()
+        .filter(|p| p.0 == time)
+        .map(|p| ((p.1.clone(), p.2.clone(), p.3, p.4.clone()), (p.5, p.6)))
+        .collect()
+}
+
+/// The real Collector's `prometheus` receiver and llamacol's scrape the same federated
+/// samples (same timestamps, so the same values): every metric either writes must be in
+/// the other with the same type, attributes and value.
+#[test]
+#[ignore = "needs otelcol, prometheus and alertmanager: run scripts/test"]
+fn the_collectors_prometheus_receiver_and_llamacols_write_the_same_metrics() {
+    let alertmanager = start_alertmanager();
+    let prometheus = start_prometheus(alertmanager.port);
+    let scrape = format!(
+        r#"    config:
+      global: {{scrape_interval: 1s}}
+      scrape_configs:
+        - job_name: federate
+          honor_labels: true
+          metrics_path: /federate
+          params: {{'match[]': ['{{job="llamacol"}}']}}
+          static_configs: [{{targets: ['127.0.0.1:{prom}']}}]
+        - job_name: alertmanager
+          static_configs: [{{targets: ['127.0.0.1:{am}']}}]
+"#,
+        prom = prometheus.port,
+        am = alertmanager.port
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    let ours = dir.path().join("llamacol.yaml");
+    std::fs::write(
+        &ours,
+        format!(
+            "receivers:\n  prometheus:\n{scrape}exporters:\n  file: {{path: \"${{env:LLAMACOL_FILE_PATH}}\"}}\nservice:\n  telemetry: {{admin: {{endpoint: \"${{env:LLAMACOL_ADMIN_ENDPOINT}}\"}}}}\n  pipelines:\n    metrics: {{receivers: [prometheus], exporters: [file]}}\n"
+        ),
+    )
+    .expect("write");
+    let ours = ours.display().to_string();
+    let mut collector = Collector::launch(&[ours.as_str()], &[]);
+    let mut otelcol = common::otelcol::Otelcol::start(
+        &format!(
+            "receivers:\n  otlp:\n    protocols:\n      grpc: {{endpoint: \"${{env:OTELCOL_GRPC}}\"}}\n      http: {{endpoint: \"${{env:OTELCOL_HTTP}}\"}}\n  prometheus:\n{scrape}exporters:\n  file: {{path: \"${{env:OTELCOL_FILE}}\"}}\n  nop: {{}}\nservice:\n  pipelines:\n    metrics: {{receivers: [prometheus], exporters: [file]}}\n    traces: {{receivers: [otlp], exporters: [nop]}}\n"
+        ),
+        &[],
+    );
+    // A federated scrape both wrote: the same Prometheus samples, the same timestamp.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (theirs, mine) = loop {
+        let theirs = written(&otelcol.file);
+        let mine = written(&collector.file);
+        let times: std::collections::BTreeSet<u64> = theirs
+            .iter()
+            .filter(|p| p.2 != "up" && !p.2.starts_with("scrape_"))
+            .map(|p| p.0)
+            .collect();
+        let shared = mine
+            .iter()
+            .filter(|p| p.2 != "up" && !p.2.starts_with("scrape_"))
+            .map(|p| p.0)
+            .find(|t| times.contains(t));
+        if let Some(t) = shared {
+            break (at_time(&theirs, t), at_time(&mine, t));
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no shared scrape: collector {} points, llamacol {}",
+            theirs.len(),
+            mine.len()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let only = |a: &Written, b: &Written| -> Vec<String> {
+        a.keys()
+            .filter(|k| !b.contains_key(*k))
+            .map(|k| format!("{} {} {:?}", k.1, k.2, k.3))
+            .collect()
+    };
+    let missing = only(&theirs, &mine);
+    let extra = only(&mine, &theirs);
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "the Collector wrote, llamacol did not: {missing:#?}\nllamacol wrote, the Collector did not: {extra:#?}"
+    );
+    for (key, (value, _)) in &theirs {
+        let (mine_value, _) = mine[key];
+        assert!(
+            mine_value == *value || (value.is_nan() && mine_value.is_nan()),
+            "{key:?}: Collector {value}, llamacol {mine_value}"
+        );
+    }
+    assert!(theirs.len() >= 20, "{} compared", theirs.len());
+    eprintln!(
+        "{} points written alike by the Collector and llamacol",
+        theirs.len()
+    );
+
+    // Alertmanager scraped directly (typed families): the same metrics, types and
+    // attribute sets (values differ by when each scraped), and the same resource keys.
+    let shape = |path: &std::path::Path| -> std::collections::BTreeSet<String> {
+        written(path)
+            .into_iter()
+            .filter(|p| p.1 == "alertmanager")
+            .map(|p| format!("{} {} {:?}", p.2, p.3, p.4.keys().collect::<Vec<_>>()))
+            .collect()
+    };
+    let (theirs, mine) = (shape(&otelcol.file), shape(&collector.file));
+    assert!(theirs.len() >= 20, "{theirs:?}");
+    let missing: Vec<&String> = theirs.difference(&mine).collect();
+    let extra: Vec<&String> = mine.difference(&theirs).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "direct scrape: the Collector only: {missing:#?}\nllamacol only: {extra:#?}"
+    );
+    let resource_keys = |path: &std::path::Path| -> std::collections::BTreeSet<String> {
+        lines(path)
+            .iter()
+            .flat_map(|l| arr(&l["resourceMetrics"]).to_vec())
+            .filter(|r| resource_attr(r, "service.name").as_deref() == Some("alertmanager"))
+            .flat_map(|r| {
+                arr(&r["resource"]["attributes"])
+                    .iter()
+                    .filter_map(|a| a["key"].as_str().map(str::to_string))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    assert_eq!(resource_keys(&otelcol.file), resource_keys(&collector.file));
+    otelcol.terminate();
+    let (status, _) = collector.terminate();
+    assert!(status.success(), "{}", collector.stderr());
 }

@@ -6,6 +6,7 @@
 //! `up` 0, every series of the target stale, one failed read; its reason is logged when
 //! it changes.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -22,7 +23,7 @@ use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use super::parse::{parse, Format};
 use super::relabel::Rule;
 use super::targets::Target;
-use super::translate::{Options, TargetState};
+use super::translate::{Attrs, Options, ResourceKey, TargetState};
 
 /// What Prometheus 3 asks for by default (OpenMetrics first), less the protobuf format,
 /// which this receiver does not read.
@@ -48,7 +49,9 @@ pub struct JobSettings {
 pub struct TargetScraper {
     target: Target,
     job: Arc<JobSettings>,
-    resource: Resource,
+    /// The target's own `job` and `instance`.
+    own: ResourceKey,
+    scheme: String,
     state: TargetState,
     /// The last failure logged (`None`: healthy), so each change is logged once.
     failing: Option<String>,
@@ -58,11 +61,18 @@ pub struct TargetScraper {
 
 impl TargetScraper {
     pub fn new(target: Target, job: Arc<JobSettings>) -> TargetScraper {
-        let resource = resource(&target);
+        let get = |k: &str| target.labels.get(k).cloned().unwrap_or_default();
+        let own = (get("job"), get("instance"));
+        let scheme = target
+            .url
+            .split_once("://")
+            .map_or("http", |(scheme, _)| scheme)
+            .to_string();
         TargetScraper {
             target,
             job,
-            resource,
+            own,
+            scheme,
             state: TargetState::default(),
             failing: None,
             warned: std::collections::HashSet::new(),
@@ -165,8 +175,10 @@ impl Scraper for TargetScraper {
                 .and_then(|families| self.state.translate(families, &labels, &options, now_ns)),
             Err(e) => Err(e),
         };
+        let mut info: Vec<(ResourceKey, Attrs)> = Vec::new();
         let (mut metrics, up, counts, failed) = match result {
             Ok(t) => {
+                info = t.target_info;
                 self.job.dropped.add(t.dropped.len());
                 for drop in &t.dropped {
                     if self.warned.insert(drop.clone()) {
@@ -203,35 +215,52 @@ impl Scraper for TargetScraper {
             })),
             ..Metric::default()
         };
-        metrics.push(gauge("up", "The scraping was successful", "", up));
-        metrics.push(gauge(
+        // The target's own series, under its own job and instance.
+        let own = |m: Metric| (self.own.clone(), m);
+        metrics.push(own(gauge("up", "The scraping was successful", "", up)));
+        metrics.push(own(gauge(
             "scrape_duration_seconds",
             "Duration of the scrape",
             "s",
             started.elapsed().as_secs_f64(),
-        ));
-        metrics.push(gauge(
+        )));
+        metrics.push(own(gauge(
             "scrape_samples_scraped",
             "The number of samples the target exposed",
             "",
             counts.0 as f64,
-        ));
-        metrics.push(gauge(
+        )));
+        metrics.push(own(gauge(
             "scrape_samples_post_metric_relabeling",
             "The number of samples remaining after metric relabeling was applied",
             "",
             counts.1 as f64,
-        ));
-        metrics.push(gauge(
+        )));
+        metrics.push(own(gauge(
             "scrape_series_added",
             "The approximate number of new series in this scrape",
             "",
             counts.2 as f64,
-        ));
-        Scraped {
-            request: ExportMetricsServiceRequest {
-                resource_metrics: vec![ResourceMetrics {
-                    resource: Some(self.resource.clone()),
+        )));
+        let mut by_resource: BTreeMap<ResourceKey, Vec<Metric>> = BTreeMap::new();
+        for (key, m) in metrics {
+            by_resource.entry(key).or_default().push(m);
+        }
+        let resource_metrics = by_resource
+            .into_iter()
+            .map(|(key, metrics)| {
+                let mut resource = resource(&key, &self.scheme);
+                for (_, attrs) in info.iter().filter(|(k, _)| *k == key) {
+                    for (k, v) in attrs {
+                        if !resource.attributes.iter().any(|a| &a.key == k) {
+                            resource
+                                .attributes
+                                .push(llamacol_api::attributes::string(k, v));
+                        }
+                    }
+                }
+                ResourceMetrics {
+                    resource: Some(resource),
                     scope_metrics: vec![ScopeMetrics {
                         scope: Some(InstrumentationScope {
                             name: "llamacol/receiver/prometheus".into(),
@@ -242,34 +271,39 @@ impl Scraper for TargetScraper {
                         schema_url: String::new(),
                     }],
                     schema_url: String::new(),
-                }],
-            },
+                }
+            })
+            .collect();
+        Scraped {
+            request: ExportMetricsServiceRequest { resource_metrics },
             failed,
         }
     }
 }
 
 /// `job` and `instance` as the Collector's receiver puts them on the resource:
-/// `service.name`, `service.instance.id`, `server.address`, `server.port`, `url.scheme`.
-fn resource(target: &Target) -> Resource {
-    let get = |k: &str| target.labels.get(k).cloned().unwrap_or_default();
-    let (job, instance) = (get("job"), get("instance"));
+/// `service.name`, `service.instance.id`, and from the instance `server.address` and
+/// `server.port`; `url.scheme` is the target's (`tests/e2e_prometheus_receiver.rs` holds
+/// this against the Collector's output).
+fn resource(key: &ResourceKey, scheme: &str) -> Resource {
+    let (job, instance) = key;
     let mut attributes = vec![
-        llamacol_api::attributes::string("service.name", &job),
-        llamacol_api::attributes::string("service.instance.id", &instance),
+        llamacol_api::attributes::string("service.name", job),
+        llamacol_api::attributes::string("service.instance.id", instance),
     ];
-    if let Ok(url) = reqwest::Url::parse(&target.url) {
-        if let Some(host) = url.host_str() {
+    if let Some((host, port)) = instance.rsplit_once(':') {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        // A loopback or unspecified address tells a reader nothing about the server: left
+        // out, as the Collector's receiver leaves it out.
+        if !matches!(
+            host,
+            "" | "localhost" | "127.0.0.1" | "0.0.0.0" | "::1" | "::"
+        ) {
             attributes.push(llamacol_api::attributes::string("server.address", host));
         }
-        if let Some(port) = url.port_or_known_default() {
-            attributes.push(llamacol_api::attributes::string(
-                "server.port",
-                &port.to_string(),
-            ));
-        }
-        attributes.push(llamacol_api::attributes::string("url.scheme", url.scheme()));
+        attributes.push(llamacol_api::attributes::string("server.port", port));
     }
+    attributes.push(llamacol_api::attributes::string("url.scheme", scheme));
     Resource {
         attributes,
         ..Resource::default()

@@ -135,6 +135,7 @@ async fn scrapes_a_target_and_marks_it_down_when_it_fails() {
         Some(format!("127.0.0.1:{port}"))
     );
     assert_eq!(attr("server.port"), Some(port.to_string()));
+    assert_eq!(attr("server.address"), None, "loopback: left out");
     assert_eq!(gauge_value(first, "up"), Some(1.0));
     assert_eq!(gauge_value(first, "scrape_samples_scraped"), Some(2531.0));
     let metrics = &first.resource_metrics[0].scope_metrics[0].metrics;

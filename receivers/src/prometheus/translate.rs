@@ -36,13 +36,21 @@ pub struct Options<'a> {
 /// What one scrape gave.
 #[derive(Debug, Default)]
 pub struct Translated {
-    pub metrics: Vec<Metric>,
+    /// Each metric with the (`job`, `instance`) its series carry: the target's, or with
+    /// `honor_labels` the scraped ones (federation), one resource each.
+    pub metrics: Vec<(ResourceKey, Metric)>,
     pub samples_scraped: usize,
     pub samples_post_relabeling: usize,
     pub series_added: usize,
     /// Series left out, by reason (logged once per reason and counted by the scraper).
     pub dropped: Vec<(String, &'static str)>,
+    /// The labels of `target_info` (less `job` and `instance`): resource attributes, as
+    /// the Collector's receiver takes them; the series itself is not a metric.
+    pub target_info: Vec<(ResourceKey, Attrs)>,
 }
+
+/// (`job`, `instance`): which resource a series belongs to.
+pub type ResourceKey = (String, String);
 
 #[derive(Debug)]
 struct SeriesState {
@@ -51,7 +59,7 @@ struct SeriesState {
     last: f64,
     scrape: u64,
     /// The series' metric with one point, flagged, for its stale marker.
-    stale: Metric,
+    stale: (ResourceKey, Metric),
 }
 
 /// The series state of one target.
@@ -61,7 +69,7 @@ pub struct TargetState {
     scrape: u64,
 }
 
-type Attrs = Vec<(String, String)>;
+pub type Attrs = Vec<(String, String)>;
 
 enum Acc {
     Number {
@@ -149,6 +157,11 @@ impl TargetState {
                     ));
                 }
                 let name = labels.remove("__name__").unwrap_or_default();
+                if name == "target_info" {
+                    let (resource, attrs) = split_resource(attributes(labels, &[]));
+                    out.target_info.push((resource, attrs));
+                    continue;
+                }
                 let time_ns = match (options.honor_timestamps, sample.timestamp_ms) {
                     (true, Some(ms)) => (ms.max(0) as u64) * 1_000_000,
                     _ => now_ns,
@@ -214,35 +227,34 @@ impl TargetState {
             ));
         }
         for p in pending {
-            if let Some(m) = self.finish(p, &mut out) {
-                out.metrics.push(m);
-            }
+            let metrics = self.finish(p, &mut out);
+            out.metrics.extend(metrics);
         }
         Ok(out)
     }
 
     /// Stale markers, at `now_ns`, for every series not in the last scrape (all of them
     /// when the target is down), which are then forgotten.
-    pub fn stale(&mut self, now_ns: u64, target_down: bool) -> Vec<Metric> {
+    pub fn stale(&mut self, now_ns: u64, target_down: bool) -> Vec<(ResourceKey, Metric)> {
         let current = self.scrape;
         let mut out = Vec::new();
         self.series.retain(|_, s| {
             if !target_down && s.scrape == current {
                 return true;
             }
-            let mut m = s.stale.clone();
+            let (resource, mut m) = s.stale.clone();
             set_time(&mut m, now_ns);
-            out.push(m);
+            out.push((resource, m));
             false
         });
         out
     }
 
-    fn finish(&mut self, p: Pending, out: &mut Translated) -> Option<Metric> {
+    fn finish(&mut self, p: Pending, out: &mut Translated) -> Vec<(ResourceKey, Metric)> {
         let mut points = Vec::new();
         let name = p.name.clone();
         let counter = p.kind == Kind::Counter;
-        let mut data = match p.kind {
+        let data = match p.kind {
             Kind::Counter => metric::Data::Sum(Sum {
                 data_points: Vec::new(),
                 aggregation_temporality: AggregationTemporality::Cumulative as i32,
@@ -256,10 +268,8 @@ impl TargetState {
             _ => metric::Data::Gauge(Gauge::default()),
         };
         for (attrs, acc) in p.series {
-            let attributes: Vec<KeyValue> = attrs
-                .iter()
-                .map(|(k, v)| kv(k.clone(), v.clone()))
-                .collect();
+            let (resource, own) = split_resource(attrs.clone());
+            let attributes: Vec<KeyValue> = own.into_iter().map(|(k, v)| kv(k, v)).collect();
             let key = (name.clone(), attrs);
             match acc {
                 Acc::Number {
@@ -273,6 +283,7 @@ impl TargetState {
                     let start = if counter { start } else { 0 };
                     points.push((
                         key.1.clone(),
+                        resource.clone(),
                         Point::Number(NumberDataPoint {
                             attributes,
                             start_time_unix_nano: start,
@@ -315,6 +326,7 @@ impl TargetState {
                         .collect();
                     points.push((
                         key.1.clone(),
+                        resource.clone(),
                         Point::Histogram(HistogramDataPoint {
                             attributes,
                             start_time_unix_nano: start,
@@ -342,6 +354,7 @@ impl TargetState {
                     let start = self.start(&key, count, time_ns, created_ns, out);
                     points.push((
                         key.1.clone(),
+                        resource.clone(),
                         Point::Summary(SummaryDataPoint {
                             attributes,
                             start_time_unix_nano: start,
@@ -358,28 +371,38 @@ impl TargetState {
                 }
             }
         }
-        if points.is_empty() {
-            return None;
-        }
         let template = Metric {
             name,
             description: p.help,
             unit: p.unit,
             ..Metric::default()
         };
-        for (attrs, point) in points {
+        let mut by_resource: BTreeMap<ResourceKey, metric::Data> = BTreeMap::new();
+        for (attrs, resource, point) in points {
             let key = (template.name.clone(), attrs);
             if let Some(state) = self.series.get_mut(&key) {
                 let mut stale = template.clone();
                 stale.data = Some(point.stale_data(&data));
-                state.stale = stale;
+                state.stale = (resource.clone(), stale);
             }
-            point.push_into(&mut data);
+            point.push_into(
+                by_resource
+                    .entry(resource)
+                    .or_insert_with(|| empty_like(&data)),
+            );
         }
-        Some(Metric {
-            data: Some(data),
-            ..template
-        })
+        by_resource
+            .into_iter()
+            .map(|(resource, data)| {
+                (
+                    resource,
+                    Metric {
+                        data: Some(data),
+                        ..template.clone()
+                    },
+                )
+            })
+            .collect()
     }
 
     /// The start time of a cumulative series' point, recording the series as seen.
@@ -412,7 +435,7 @@ impl TargetState {
                         start_ns,
                         last: value,
                         scrape,
-                        stale: Metric::default(),
+                        stale: (ResourceKey::default(), Metric::default()),
                     },
                 );
                 start_ns
@@ -628,13 +651,33 @@ fn merge_target(labels: &mut LabelSet, target: &LabelSet, honor_labels: bool) {
     }
 }
 
-/// A series' attributes: its labels less `job` and `instance` (the resource) and the
-/// family's own (`le`, `quantile`).
+/// A series' labels less the family's own (`le`, `quantile`); `job` and `instance` stay
+/// until [`split_resource`].
 fn attributes(labels: LabelSet, own: &[&str]) -> Attrs {
     labels
         .into_iter()
-        .filter(|(k, _)| k != "job" && k != "instance" && !own.contains(&k.as_str()))
+        .filter(|(k, _)| !own.contains(&k.as_str()))
         .collect()
+}
+
+/// `job` and `instance` (the resource) apart from the point's own attributes.
+fn split_resource(attrs: Attrs) -> (ResourceKey, Attrs) {
+    let mut resource = ResourceKey::default();
+    let own = attrs
+        .into_iter()
+        .filter_map(|(k, v)| match k.as_str() {
+            "job" => {
+                resource.0 = v;
+                None
+            }
+            "instance" => {
+                resource.1 = v;
+                None
+            }
+            _ => Some((k, v)),
+        })
+        .collect();
+    (resource, own)
 }
 
 fn kv(key: String, value: String) -> KeyValue {

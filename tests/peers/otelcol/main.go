@@ -11,6 +11,7 @@ import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusexporter"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/probabilisticsamplerprocessor"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/tailsamplingprocessor"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/receiver/prometheusreceiver"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/provider/envprovider"
@@ -46,7 +47,10 @@ func byType[F interface{ Type() component.Type }](fs ...F) map[component.Type]F 
 
 func factories() (otelcol.Factories, error) {
 	return otelcol.Factories{
-		Receivers: byType[receiver.Factory](otlpreceiver.NewFactory()),
+		Receivers: byType[receiver.Factory](
+			otlpreceiver.NewFactory(),
+			prometheusreceiver.NewFactory(),
+		),
 		Processors: byType[processor.Factory](
 			batchprocessor.NewFactory(),
 			memorylimiterprocessor.NewFactory(),

@@ -36,11 +36,12 @@ fn run(state: &mut TargetState, body: &str, format: Format, now_ns: u64) -> Tran
 fn find<'a>(t: &'a Translated, name: &str) -> &'a Metric {
     t.metrics
         .iter()
+        .map(|(_, m)| m)
         .find(|m| m.name == name)
         .unwrap_or_else(|| {
             panic!(
                 "{name} in {:?}",
-                t.metrics.iter().map(|m| &m.name).collect::<Vec<_>>()
+                t.metrics.iter().map(|(_, m)| &m.name).collect::<Vec<_>>()
             )
         })
 }
@@ -146,7 +147,7 @@ fn counters_start_when_first_seen_and_again_after_a_reset_and_gone_series_go_sta
     assert_eq!(start_of(&third, "/a"), Some(3_000));
     let stale = state.stale(3_000, false);
     assert_eq!(stale.len(), 1, "only /b disappeared");
-    let Some(metric::Data::Sum(s)) = &stale[0].data else {
+    let Some(metric::Data::Sum(s)) = &stale[0].1.data else {
         panic!("stale sum")
     };
     assert_eq!(attr(&s.data_points[0].attributes, "path"), Some("/b"));
@@ -191,7 +192,7 @@ fn honor_labels_relabeling_and_limits() {
         .translate(families(), &target(), &options, 2)
         .expect("ok");
     assert_eq!((t.samples_scraped, t.samples_post_relabeling), (2, 1));
-    assert!(t.metrics.iter().all(|m| m.name != "other"));
+    assert!(t.metrics.iter().all(|(_, m)| m.name != "other"));
 
     let strict = Options {
         sample_limit: 1,
@@ -220,7 +221,7 @@ fn a_histogram_without_its_inf_bucket_is_dropped_alone() {
         t.dropped,
         vec![("lat".to_string(), "histogram without a `+Inf` bucket")]
     );
-    assert!(t.metrics.iter().any(|m| m.name == "ok"));
+    assert!(t.metrics.iter().any(|(_, m)| m.name == "ok"));
 }
 
 #[test]
@@ -242,4 +243,15 @@ fn a_series_given_twice_keeps_its_first_sample() {
         .expect("a=1");
     assert_eq!(first.value, Some(number_data_point::Value::AsDouble(5.0)));
     assert_eq!(g.data_points.len(), 2);
+}
+
+#[test]
+fn target_info_becomes_resource_attributes_not_a_metric() {
+    let body = "# TYPE target_info gauge\ntarget_info{job=\"node\",host_name=\"gpu-7\"} 1\n# TYPE g gauge\ng 1\n";
+    let mut state = TargetState::default();
+    let t = run(&mut state, body, Format::Text, 1);
+    assert!(t.metrics.iter().all(|(_, m)| m.name != "target_info"));
+    let (resource, attrs) = &t.target_info[0];
+    assert_eq!(resource.0, "node");
+    assert!(attrs.contains(&("host_name".to_string(), "gpu-7".to_string())));
 }
