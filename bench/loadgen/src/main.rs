@@ -14,6 +14,7 @@ mod live_page;
 mod parquet_bench;
 mod queue_batch;
 mod request_size;
+mod scrape_bench;
 mod send;
 mod sink;
 mod slo;
@@ -149,6 +150,20 @@ enum Command {
         llamacol: std::path::PathBuf,
         #[arg(long)]
         otelcol: Option<std::path::PathBuf>,
+        #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+        duration: Duration,
+        #[arg(long, default_value = "target/bench")]
+        work_dir: std::path::PathBuf,
+    },
+    /// One scrape of a 10k-series target: llamacol's `prometheus` receiver, the real
+    /// Collector's, and Prometheus itself, CPU per scrape in one run.
+    Scrape {
+        #[arg(long, default_value = "target/release/llamacol")]
+        llamacol: std::path::PathBuf,
+        #[arg(long)]
+        otelcol: Option<std::path::PathBuf>,
+        #[arg(long)]
+        prometheus: Option<std::path::PathBuf>,
         #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
         duration: Duration,
         #[arg(long, default_value = "target/bench")]
@@ -403,6 +418,19 @@ fn main() -> anyhow::Result<()> {
                 ..bench::Options::llamacol_only(llamacol, duration, work_dir)
             };
             runtime.block_on(queue_batch::run(&opts))?;
+        }
+        Command::Scrape {
+            llamacol,
+            otelcol,
+            prometheus,
+            duration,
+            work_dir,
+        } => {
+            let opts = bench::Options {
+                otelcol,
+                ..bench::Options::llamacol_only(llamacol, duration, work_dir)
+            };
+            runtime.block_on(scrape_bench::run(&opts, prometheus))?;
         }
         Command::RequestSize {
             llamacol,
