@@ -14,9 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::bench::{
-    free_port, pinned, start_collector, start_sink, Options, Which, COLLECTOR_CPU,
-};
+use crate::bench::{free_port, pinned, start_collector, start_sink, Options, Which, COLLECTOR_CPU};
 use crate::cpu::{process_seconds, status_mib};
 
 const FIXTURE: &str =
@@ -128,7 +126,11 @@ pub async fn run(opts: &Options, prometheus: Option<PathBuf>) -> anyhow::Result<
     let mut rows = Vec::new();
     let mut runs = vec![(Which::Llamacol, "llamacol", "prometheus-otlp.yaml")];
     if opts.otelcol.is_some() {
-        runs.push((Which::Otelcol, "otelcol 0.161.0", "otelcol/prometheus-otlp.yaml"));
+        runs.push((
+            Which::Otelcol,
+            "otelcol 0.161.0",
+            "otelcol/prometheus-otlp.yaml",
+        ));
     }
     for (which, who, config) in runs {
         let (port, served) = serve(body.clone())?;
@@ -183,7 +185,10 @@ pub async fn run(opts: &Options, prometheus: Option<PathBuf>) -> anyhow::Result<
         )?;
         let child = pinned(COLLECTOR_CPU, &program)
             .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{}", free_port()))
             .stdout(std::process::Stdio::null())
             .stderr(std::fs::File::create(dir.join("prometheus.log"))?)
@@ -217,7 +222,9 @@ pub async fn run(opts: &Options, prometheus: Option<PathBuf>) -> anyhow::Result<
         warmup
     );
     println!();
-    println!("| scraper | scrapes | CPU ms per scrape | points delivered per scrape | peak RSS MiB |");
+    println!(
+        "| scraper | scrapes | CPU ms per scrape | points delivered per scrape | peak RSS MiB |"
+    );
     println!("| --- | ---: | ---: | ---: | ---: |");
     for r in &rows {
         println!(

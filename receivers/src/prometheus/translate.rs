@@ -65,7 +65,10 @@ struct SeriesState {
 /// The series state of one target.
 #[derive(Debug, Default)]
 pub struct TargetState {
-    series: HashMap<(String, Attrs), SeriesState>,
+    /// By [`series_id`]: a 64-bit hash of name and labels, as Prometheus' scrape cache
+    /// keys series, so a lookup copies no strings (two series colliding would share a
+    /// start time; at 64 bits, not in practice).
+    series: HashMap<u64, SeriesState>,
     scrape: u64,
 }
 
@@ -95,12 +98,37 @@ enum Acc {
     },
 }
 
+/// A family's series in the order first seen, found by a hash of their labels, so that
+/// the many samples of one series (a histogram's buckets) neither copy nor compare label
+/// strings to find it.
+#[derive(Default)]
+struct SeriesMap {
+    index: HashMap<u64, usize>,
+    entries: Vec<(Attrs, Acc)>,
+}
+
+impl SeriesMap {
+    /// The series of `labels` less `own` (`le`, `quantile`), made by `make` when new.
+    fn slot(&mut self, labels: LabelSet, own: &[&str], make: impl FnOnce() -> Acc) -> &mut Acc {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        for (k, v) in labels.iter().filter(|(k, _)| !own.contains(&k.as_str())) {
+            k.hash(&mut h);
+            v.hash(&mut h);
+        }
+        let i = *self.index.entry(h.finish()).or_insert_with(|| {
+            self.entries.push((attributes(labels, own), make()));
+            self.entries.len() - 1
+        });
+        &mut self.entries[i].1
+    }
+}
+
 struct Pending {
     name: String,
     kind: Kind,
     help: String,
     unit: String,
-    series: BTreeMap<Attrs, Acc>,
+    series: SeriesMap,
 }
 
 impl TargetState {
@@ -123,7 +151,7 @@ impl TargetState {
                 kind: family.kind,
                 help: family.help.clone(),
                 unit: family.unit.clone(),
-                series: BTreeMap::new(),
+                series: SeriesMap::default(),
             };
             let mut loose: Vec<Pending> = Vec::new();
             for sample in family.samples {
@@ -189,28 +217,29 @@ impl TargetState {
                     }
                     _ => {
                         // A gauge, an untyped sample, or one relabeling renamed: its own gauge.
-                        let attrs = attributes(labels, &[]);
                         let mut own = Pending {
                             name: name.clone(),
                             kind: Kind::Gauge,
                             help: family.help.clone(),
                             unit: family.unit.clone(),
-                            series: BTreeMap::new(),
+                            series: SeriesMap::default(),
                         };
                         let target = if name == family.name {
                             &mut p
                         } else {
                             &mut own
                         };
-                        target.series.insert(
-                            attrs,
-                            Acc::Number {
-                                value: sample.value,
-                                time_ns,
-                                created_ns: None,
-                                exemplar: sample.exemplar,
-                            },
-                        );
+                        *target.series.slot(labels, &[], || Acc::Number {
+                            value: 0.0,
+                            time_ns,
+                            created_ns: None,
+                            exemplar: None,
+                        }) = Acc::Number {
+                            value: sample.value,
+                            time_ns,
+                            created_ns: None,
+                            exemplar: sample.exemplar,
+                        };
                         if name != family.name {
                             loose.push(own);
                         }
@@ -267,10 +296,10 @@ impl TargetState {
             Kind::Summary => metric::Data::Summary(Summary::default()),
             _ => metric::Data::Gauge(Gauge::default()),
         };
-        for (attrs, acc) in p.series {
-            let (resource, own) = split_resource(attrs.clone());
+        for (attrs, acc) in p.series.entries {
+            let key = series_id(&name, &attrs);
+            let (resource, own) = split_resource(attrs);
             let attributes: Vec<KeyValue> = own.into_iter().map(|(k, v)| kv(k, v)).collect();
-            let key = (name.clone(), attrs);
             match acc {
                 Acc::Number {
                     value,
@@ -279,10 +308,10 @@ impl TargetState {
                     exemplar,
                 } => {
                     // Gauges are tracked too, for their stale markers; only sums start.
-                    let start = self.start(&key, value, time_ns, created_ns, out);
+                    let start = self.start(key, value, time_ns, created_ns, out);
                     let start = if counter { start } else { 0 };
                     points.push((
-                        key.1.clone(),
+                        key,
                         resource.clone(),
                         Point::Number(NumberDataPoint {
                             attributes,
@@ -314,7 +343,7 @@ impl TargetState {
                         continue;
                     }
                     let total = count.unwrap_or(buckets[buckets.len() - 1].1);
-                    let start = self.start(&key, total, time_ns, created_ns, out);
+                    let start = self.start(key, total, time_ns, created_ns, out);
                     let mut previous = 0.0;
                     let bucket_counts = buckets
                         .iter()
@@ -325,7 +354,7 @@ impl TargetState {
                         })
                         .collect();
                     points.push((
-                        key.1.clone(),
+                        key,
                         resource.clone(),
                         Point::Histogram(HistogramDataPoint {
                             attributes,
@@ -351,9 +380,9 @@ impl TargetState {
                     created_ns,
                 } => {
                     quantiles.sort_by(|a, b| a.0.total_cmp(&b.0));
-                    let start = self.start(&key, count, time_ns, created_ns, out);
+                    let start = self.start(key, count, time_ns, created_ns, out);
                     points.push((
-                        key.1.clone(),
+                        key,
                         resource.clone(),
                         Point::Summary(SummaryDataPoint {
                             attributes,
@@ -378,9 +407,13 @@ impl TargetState {
             ..Metric::default()
         };
         let mut by_resource: BTreeMap<ResourceKey, metric::Data> = BTreeMap::new();
-        for (attrs, resource, point) in points {
-            let key = (template.name.clone(), attrs);
-            if let Some(state) = self.series.get_mut(&key) {
+        for (key, resource, point) in points {
+            // The stale marker is made once, when the series is first seen.
+            if let Some(state) = self
+                .series
+                .get_mut(&key)
+                .filter(|s| s.stale.1.data.is_none())
+            {
                 let mut stale = template.clone();
                 stale.data = Some(point.stale_data(&data));
                 state.stale = (resource.clone(), stale);
@@ -408,14 +441,14 @@ impl TargetState {
     /// The start time of a cumulative series' point, recording the series as seen.
     fn start(
         &mut self,
-        key: &(String, Attrs),
+        key: u64,
         value: f64,
         time_ns: u64,
         created_ns: Option<u64>,
         out: &mut Translated,
     ) -> u64 {
         let scrape = self.scrape;
-        match self.series.get_mut(key) {
+        match self.series.get_mut(&key) {
             Some(s) => {
                 if let Some(created) = created_ns {
                     s.start_ns = created;
@@ -430,7 +463,7 @@ impl TargetState {
                 out.series_added += 1;
                 let start_ns = created_ns.unwrap_or(time_ns);
                 self.series.insert(
-                    key.clone(),
+                    key,
                     SeriesState {
                         start_ns,
                         last: value,
@@ -550,9 +583,8 @@ fn add(
         (Kind::Summary, "") => labels.get("quantile").cloned(),
         _ => None,
     };
-    let attrs = attributes(labels, &["le", "quantile"]);
     let created = |v: f64| Some((v.max(0.0) * 1e9) as u64);
-    let acc = p.series.entry(attrs).or_insert_with(|| match p.kind {
+    let acc = p.series.slot(labels, &["le", "quantile"], || match p.kind {
         Kind::Histogram => Acc::Histogram {
             buckets: Vec::new(),
             sum: 0.0,
@@ -623,6 +655,14 @@ fn le_special(text: &str) -> Option<f64> {
         "+Inf" | "Inf" => Some(f64::INFINITY),
         _ => None,
     }
+}
+
+/// A series' identity in [`TargetState`]: its name and labels, hashed.
+fn series_id(name: &str, attrs: &Attrs) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    name.hash(&mut h);
+    attrs.hash(&mut h);
+    h.finish()
 }
 
 /// A label set's hash, to notice a series given twice.
