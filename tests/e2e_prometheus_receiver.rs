@@ -385,14 +385,21 @@ fn the_collectors_prometheus_receiver_and_llamacols_write_the_same_metrics() {
             .map(|p| format!("{} {} {:?}", p.2, p.3, p.4.keys().collect::<Vec<_>>()))
             .collect()
     };
-    let (theirs, mine) = (shape(&otelcol.file), shape(&collector.file));
-    assert!(theirs.len() >= 20, "{theirs:?}");
-    let missing: Vec<&String> = theirs.difference(&mine).collect();
-    let extra: Vec<&String> = mine.difference(&theirs).collect();
-    assert!(
-        missing.is_empty() && extra.is_empty(),
-        "direct scrape: the Collector only: {missing:#?}\nllamacol only: {extra:#?}"
-    );
+    // Each scrapes at its own offset in the interval and writes its file in its own
+    // time: wait until both have written a complete scrape (their sets stop differing).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (theirs, mine) = (shape(&otelcol.file), shape(&collector.file));
+        if theirs.len() >= 20 && theirs == mine {
+            break;
+        }
+        if Instant::now() > deadline {
+            let missing: Vec<&String> = theirs.difference(&mine).collect();
+            let extra: Vec<&String> = mine.difference(&theirs).collect();
+            panic!("direct scrape: the Collector only: {missing:#?}\nllamacol only: {extra:#?}");
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
     let resource_keys = |path: &std::path::Path| -> std::collections::BTreeSet<String> {
         lines(path)
             .iter()
