@@ -21,100 +21,24 @@ pub struct Sample {
     pub value: f64,
 }
 
-/// Parses Prometheus text exposition 0.0.4: comments skipped, labels with escapes,
-/// `NaN`/`+Inf`/`-Inf`, optional timestamps. Any malformed line is an error.
+/// Parses Prometheus text exposition 0.0.4 with the `prometheus` receiver's parser (one
+/// parser for both receivers), flattened to samples: llama.cpp versions differ, so the
+/// caller reads names, not families. Any malformed line is an error.
 pub fn prometheus_text(text: &str) -> Result<Vec<Sample>, ParseError> {
-    let mut out = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let err = |what: &str| ParseError::Line {
-            line: i + 1,
-            what: what.to_string(),
-        };
-        let name_end = line
-            .find(|c: char| c == '{' || c.is_whitespace())
-            .ok_or_else(|| err("a sample needs a value"))?;
-        let name = &line[..name_end];
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
-            || name.starts_with(|c: char| c.is_ascii_digit())
-        {
-            return Err(err("invalid metric name"));
-        }
-        let mut rest = &line[name_end..];
-        let mut labels = Vec::new();
-        if let Some(body) = rest.strip_prefix('{') {
-            let (parsed, after) = parse_labels(body).map_err(&err)?;
-            labels = parsed;
-            rest = after;
-        }
-        let mut parts = rest.split_whitespace();
-        let value = parts.next().ok_or_else(|| err("missing value"))?;
-        let value = match value {
-            "NaN" => f64::NAN,
-            "+Inf" | "Inf" => f64::INFINITY,
-            "-Inf" => f64::NEG_INFINITY,
-            v => v.parse::<f64>().map_err(|_| err("value is not a number"))?,
-        };
-        if let Some(ts) = parts.next() {
-            ts.parse::<i64>()
-                .map_err(|_| err("timestamp is not an integer"))?;
-        }
-        if parts.next().is_some() {
-            return Err(err("trailing text after the timestamp"));
-        }
-        out.push(Sample {
-            name: name.to_string(),
-            labels,
-            value,
-        });
-    }
-    Ok(out)
-}
-
-/// Label pairs of one sample.
-type LabelPairs = Vec<(String, String)>;
-
-/// Parses `a="1",b="2"}` and returns the labels and what follows the `}`.
-fn parse_labels(mut s: &str) -> Result<(LabelPairs, &str), &'static str> {
-    let mut labels = Vec::new();
-    loop {
-        s = s.trim_start();
-        if let Some(rest) = s.strip_prefix('}') {
-            return Ok((labels, rest));
-        }
-        let eq = s.find('=').ok_or("label without `=`")?;
-        let key = s[..eq].trim();
-        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err("invalid label name");
-        }
-        s = s[eq + 1..]
-            .trim_start()
-            .strip_prefix('"')
-            .ok_or("label value must be quoted")?;
-        let mut value = String::new();
-        let mut chars = s.char_indices();
-        let end = loop {
-            match chars.next() {
-                Some((_, '\\')) => match chars.next() {
-                    Some((_, 'n')) => value.push('\n'),
-                    Some((_, c)) => value.push(c),
-                    None => return Err("unterminated escape"),
-                },
-                Some((i, '"')) => break i,
-                Some((_, c)) => value.push(c),
-                None => return Err("unterminated label value"),
-            }
-        };
-        labels.push((key.to_string(), value));
-        s = s[end + 1..].trim_start();
-        s = s.strip_prefix(',').unwrap_or(s);
-    }
+    let families = crate::prometheus::parse::parse(text, crate::prometheus::parse::Format::Text)
+        .map_err(|e| ParseError::Line {
+            line: e.line,
+            what: e.what,
+        })?;
+    Ok(families
+        .into_iter()
+        .flat_map(|f| f.samples)
+        .map(|s| Sample {
+            name: s.name,
+            labels: s.labels,
+            value: s.value,
+        })
+        .collect())
 }
 
 /// One entry of `/slots`. Fields a slot has not got yet (no task so far) are `None`.
