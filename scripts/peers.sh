@@ -13,6 +13,7 @@ mkdir -p "$peers/bin"
 # Pinned versions: change them here, and the cache key changes with them.
 PROMETHEUS_DEB=2.42.0+ds-5+deb12u1
 ALERTMANAGER_DEB=0.25.0-1+b4
+NODE_EXPORTER_DEB=1.5.0-1+b6
 OTELCOL_VERSION=0.161.0
 JAEGER_VERSION=1.76.0     # the module version; the program is Jaeger v2 (tests/peers/jaeger)
 HELM_VERSION=3.22.0       # helm.sh/helm/v3 (tests/peers/helm)
@@ -31,22 +32,25 @@ link() {
 }
 
 # --- Prometheus, promtool, Alertmanager: Debian packages ----------------------------
-step "prometheus, promtool, alertmanager (apt)"
+step "prometheus, promtool, alertmanager, node-exporter (apt)"
 if command -v prometheus >/dev/null && command -v promtool >/dev/null \
-  && command -v prometheus-alertmanager >/dev/null; then
+  && command -v prometheus-alertmanager >/dev/null && command -v prometheus-node-exporter >/dev/null; then
   done_step "installed"
 else
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   # The pinned versions first; if Debian has moved on, the current ones (said below).
   apt-get install -y -qq --no-install-recommends \
-      "prometheus=$PROMETHEUS_DEB" "prometheus-alertmanager=$ALERTMANAGER_DEB" >/dev/null \
-    || apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null
-  done_step "installed $(dpkg-query -W -f='prometheus ${Version}, alertmanager ' prometheus)$(dpkg-query -W -f='${Version}' prometheus-alertmanager)"
+      "prometheus=$PROMETHEUS_DEB" "prometheus-alertmanager=$ALERTMANAGER_DEB" \
+      "prometheus-node-exporter=$NODE_EXPORTER_DEB" >/dev/null \
+    || apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager \
+      prometheus-node-exporter >/dev/null
+  done_step "installed $(dpkg-query -W -f='prometheus ${Version}, alertmanager ' prometheus)$(dpkg-query -W -f='${Version}, node-exporter ' prometheus-alertmanager)$(dpkg-query -W -f='${Version}' prometheus-node-exporter)"
 fi
 link prometheus "$(command -v prometheus)"
 link promtool "$(command -v promtool)"
 link alertmanager "$(command -v prometheus-alertmanager)"
+link node-exporter "$(command -v prometheus-node-exporter)"
 
 # --- Python: OpenTelemetry SDK + OTLP exporters + gguf, in a virtualenv ---------------
 venv="$peers/python-$(key tests/peers/python/requirements.txt)"

@@ -36,6 +36,7 @@ pub fn builtins() -> Registry {
         .processor(llamacol_processors::tail_sampling::factory())
         .processor(llamacol_processors::genai::factory())
         .processor(llamacol_processors::resource::factory())
+        .processor(llamacol_processors::llm_serving::factory())
         // exporters
         .exporter(llamacol_exporters::otlp::factory())
         .alias(Kind::Exporter, "otlp_grpc", "otlp")

@@ -1,9 +1,10 @@
 //! The `prometheus` receiver against real exporters: Prometheus' own `/metrics`,
-//! Alertmanager's and llama-server's, scraped directly; and, for an exact comparison, Prometheus'
-//! `/federate` of its own scrape of that Alertmanager: the samples llamacol reads there
+//! Alertmanager's, node exporter's and llama-server's, scraped directly; and, for an exact
+//! comparison, Prometheus' `/federate` of its own scrape of that node exporter (hundreds of
+//! series of a real machine, changing every scrape): the samples llamacol reads there
 //! carry the timestamps Prometheus stored them under, so each value llamacol writes must
 //! equal what Prometheus' query API answers at that instant. Needs `prometheus`,
-//! `alertmanager` and `llama-server`, which `scripts/test` installs.
+//! `alertmanager`, `node-exporter` and `llama-server`, which `scripts/test` installs.
 
 mod common;
 
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::alertmanager::start_alertmanager;
 use common::llama_server::LlamaServer;
+use common::node_exporter::start_node_exporter;
 use common::prometheus::start_prometheus;
 use common::{lines, Collector};
 
@@ -46,17 +48,18 @@ fn up(points: &[Point], job: &str) -> Option<f64> {
 }
 
 #[test]
-#[ignore = "needs prometheus, alertmanager and llama-server: run scripts/test"]
+#[ignore = "needs prometheus, alertmanager, node-exporter and llama-server: run scripts/test"]
 fn scrapes_real_exporters_and_matches_prometheus_exactly() {
     let alertmanager = start_alertmanager();
+    let node = start_node_exporter();
     // The real llama-server, after one completion.
     let llama = LlamaServer::start();
     let (prompt_n, predicted_n) = llama.complete(
         "/completion",
         serde_json::json!({"prompt": "The capital of France is", "n_predict": 4}),
     );
-    // Prometheus scrapes Alertmanager every second as job `llamacol` (the helper's job).
-    let prometheus = start_prometheus(alertmanager.port);
+    // Prometheus scrapes the node exporter every second as job `llamacol` (the helper's job).
+    let prometheus = start_prometheus(node.port);
     let dir = tempfile::tempdir().expect("tmp");
     let config = dir.path().join("scrape.yaml");
     std::fs::write(
@@ -73,6 +76,8 @@ fn scrapes_real_exporters_and_matches_prometheus_exactly() {
           static_configs: [{{targets: ['127.0.0.1:{am}']}}]
         - job_name: llama
           static_configs: [{{targets: ['127.0.0.1:{llama}']}}]
+        - job_name: node
+          static_configs: [{{targets: ['127.0.0.1:{node}']}}]
         - job_name: federate
           honor_labels: true
           metrics_path: /federate
@@ -87,7 +92,8 @@ service:
 "#,
             prom = prometheus.port,
             am = alertmanager.port,
-            llama = llama.port
+            llama = llama.port,
+            node = node.port
         ),
     )
     .expect("write config");
@@ -167,7 +173,9 @@ service:
         );
         compared += 1;
     }
-    assert!(compared >= 20, "{compared} compared");
+    // A real machine's node exporter: CPU, memory, filesystems, network, hundreds of series.
+    assert!(compared >= 200, "{compared} compared");
+    assert!(at.iter().any(|p| p.1 == "node_cpu_seconds_total"));
 
     // Direct scrapes: names, types and attributes as the targets expose them.
     let all = points(&collector.file);
@@ -179,6 +187,9 @@ service:
     assert!(all
         .iter()
         .any(|p| p.0 == "prometheus" && p.1 == "prometheus_tsdb_head_series"));
+    assert!(all
+        .iter()
+        .any(|p| p.0 == "node" && p.1 == "node_memory_MemTotal_bytes"));
     // llama-server's counters: the tokens of the one completion.
     let counter = |name: &str| {
         all.iter()

@@ -5,6 +5,7 @@
 
 pub mod batch;
 pub mod genai;
+pub mod llm_serving;
 pub mod memory_limiter;
 pub mod probabilistic_sampler;
 pub mod resource;

@@ -16,6 +16,7 @@ pub mod jaeger;
 pub mod llama_server;
 pub mod llm_app;
 pub mod llm_load;
+pub mod node_exporter;
 pub mod otelcol;
 pub mod process;
 pub mod prometheus;

@@ -49,6 +49,8 @@ pub struct Slot {
     pub processing: Option<bool>,
     pub n_decoded: Option<i64>,
     pub n_remain: Option<i64>,
+    /// Tokens of the current task's prompt (cached ones included).
+    pub n_prompt_tokens: Option<i64>,
 }
 
 pub fn slots(body: &[u8]) -> Result<Vec<Slot>, ParseError> {
@@ -82,6 +84,7 @@ pub fn slots(body: &[u8]) -> Result<Vec<Slot>, ParseError> {
                     .and_then(|n| n.get("n_remain"))
                     .and_then(Json::as_i64)
                     .filter(|n| *n >= 0),
+                n_prompt_tokens: s.get("n_prompt_tokens").and_then(Json::as_i64),
             })
         })
         .collect()

@@ -517,6 +517,26 @@ fn slot_metrics(slots: &[parse::Slot], now: u64, out: &mut Vec<Metric>) {
         }
     }
     let busy = slots.iter().filter(|s| s.processing == Some(true)).count();
+    // The KV cache a busy slot holds is its context so far: the prompt plus what it has
+    // generated. Idle slots keep a prompt cache too, but it is reusable space, so it is
+    // not counted as used (llama-server no longer exports KV use on /metrics).
+    let capacity: i64 = slots.iter().filter_map(|s| s.n_ctx).sum();
+    if capacity > 0 {
+        let used: i64 = slots
+            .iter()
+            .filter(|s| s.processing == Some(true))
+            .map(|s| {
+                let held = s.n_prompt_tokens.unwrap_or(0) + s.n_decoded.unwrap_or(0);
+                held.min(s.n_ctx.unwrap_or(held))
+            })
+            .sum();
+        out.push(gauge(
+            "llamacpp.kv_cache.usage",
+            "1",
+            "Share of the server's context (KV cache) held by busy slots: their prompt plus generated tokens over the slots' n_ctx, from /slots",
+            vec![point(now, 0, used as f64 / capacity as f64, vec![])],
+        ));
+    }
     out.push(gauge(
         "llamacpp.slots.busy",
         "{slot}",

@@ -263,6 +263,11 @@ async fn real_server_outputs_become_otlp_metrics() {
         ),
         (1.0, 2.0)
     );
+    // The busy slot holds its 289-token prompt and 284 generated tokens of 2 x 1024.
+    assert_eq!(
+        only(&r, "llamacpp.kv_cache.usage"),
+        (289.0 + 284.0) / 2048.0
+    );
 
     assert_eq!(only(&r, "llamacpp.up"), 1.0);
     let states: Vec<(String, f64)> = points(find(&r, "llamacpp.health.status").expect("health"))
