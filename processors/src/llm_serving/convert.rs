@@ -1,6 +1,7 @@
 //! Points of an engine's metric as points of a uniform one.
 
-use llamacol_api::otlp::common::v1::{any_value, AnyValue, KeyValue};
+use llamacol_api::attributes::string;
+use llamacol_api::otlp::common::v1::{any_value, KeyValue};
 use llamacol_api::otlp::metrics::v1::{
     exemplar, metric, number_data_point, HistogramDataPoint, Metric, NumberDataPoint,
 };
@@ -45,23 +46,13 @@ fn number_points(m: &Metric) -> &[NumberDataPoint] {
     }
 }
 
-fn label<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a str> {
+pub fn label<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a str> {
     attrs.iter().find(|kv| kv.key == key).and_then(|kv| {
         match kv.value.as_ref()?.value.as_ref()? {
             any_value::Value::StringValue(s) => Some(s.as_str()),
             _ => None,
         }
     })
-}
-
-fn text(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.into())),
-        }),
-        ..Default::default()
-    }
 }
 
 /// True when the source can feed this resource: its metric is there and, for a
@@ -110,7 +101,7 @@ fn attributes(source: &Source, ctx: &Context<'_, '_>, attrs: &[KeyValue]) -> Vec
         .cloned()
         .collect();
     if let Some(m) = model {
-        out.push(text("gen_ai.request.model", m));
+        out.push(string("gen_ai.request.model", m));
     }
     out.extend(ctx.added.iter().cloned());
     out

@@ -17,8 +17,9 @@ mod uniform;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use llamacol_api::attributes::string;
 use llamacol_api::config::{parse_block, ConfigSpec};
-use llamacol_api::otlp::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use llamacol_api::otlp::common::v1::InstrumentationScope;
 use llamacol_api::otlp::metrics::v1::{
     metric, AggregationTemporality, Gauge, Histogram, Metric, ResourceMetrics, ScopeMetrics, Sum,
 };
@@ -76,16 +77,6 @@ fn partner_of(how: How) -> Option<&'static str> {
     }
 }
 
-fn text(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.into())),
-        }),
-        ..Default::default()
-    }
-}
-
 impl LlmServing {
     pub fn new(config: &LlmServingConfig) -> Self {
         let rules: Vec<&'static Rule> = RULES
@@ -123,13 +114,7 @@ impl LlmServing {
             .as_ref()
             .map(|r| r.attributes.as_slice())
             .unwrap_or_default();
-        let resource_model = resource_attrs
-            .iter()
-            .find(|kv| kv.key == "llamacpp.model")
-            .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
-                any_value::Value::StringValue(s) => Some(s.as_str()),
-                _ => None,
-            });
+        let resource_model = convert::label(resource_attrs, "llamacpp.model");
         let resource_key = format!("{resource_attrs:?}");
         let scopes = &rm.scope_metrics;
         let metric_at = |(si, mi): (usize, usize)| &scopes[si].metrics[mi];
@@ -142,9 +127,9 @@ impl LlmServing {
                 convert::present(s, metric_at(at)).then_some((s, at))
             });
             let Some((source, at)) = found else { continue };
-            let mut added = vec![text("llm.server.engine", rule.engine.name())];
+            let mut added = vec![string("llm.server.engine", rule.engine.name())];
             if let Some(t) = rule.uniform.token_type() {
-                added.push(text("gen_ai.token.type", t));
+                added.push(string("gen_ai.token.type", t));
             }
             let series_key = format!(
                 "{}|{}|{resource_key}",

@@ -5,11 +5,13 @@ use llamacol_api::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
 use llamacol_api::otlp::metrics::v1::{number_data_point, HistogramDataPoint, NumberDataPoint};
 use llamacol_api::otlp::resource::v1::Resource;
 
+use llamacol_api::otlp::common::v1::any_value;
+
 use super::*;
 
 fn point(v: f64, labels: &[(&str, &str)]) -> NumberDataPoint {
     NumberDataPoint {
-        attributes: labels.iter().map(|(k, v)| text(k, v)).collect(),
+        attributes: labels.iter().map(|(k, v)| string(k, v)).collect(),
         time_unix_nano: 2_000,
         start_time_unix_nano: 1_000,
         value: Some(number_data_point::Value::AsDouble(v)),
@@ -44,7 +46,7 @@ fn histogram(name: &str, bounds: &[f64], counts: &[u64], sum: f64) -> Metric {
         name: name.into(),
         data: Some(metric::Data::Histogram(Histogram {
             data_points: vec![HistogramDataPoint {
-                attributes: vec![text("model_name", "m")],
+                attributes: vec![string("model_name", "m")],
                 explicit_bounds: bounds.to_vec(),
                 bucket_counts: counts.to_vec(),
                 count: counts.iter().sum(),
