@@ -14,6 +14,7 @@ pub mod auth;
 pub mod backoff;
 pub mod batch;
 pub mod client_metadata;
+pub mod client_model;
 pub mod clock;
 pub mod component;
 pub mod config;

@@ -37,6 +37,13 @@ pub trait Scraper: Send + 'static {
     /// The target, as logs name it (`target_name`).
     fn name(&self) -> &str;
     async fn scrape(&mut self) -> Scraped;
+    /// What the target's removal leaves behind, sent once when its controller retires it
+    /// ([`ScrapeController::retire`]): Prometheus' stale markers for every series the
+    /// target had. Nothing by default; not called on shutdown, where Prometheus writes
+    /// no markers either.
+    fn retired(&mut self) -> Option<ExportMetricsServiceRequest> {
+        None
+    }
 }
 
 /// When cycles run.
@@ -67,6 +74,8 @@ pub struct ScrapeController {
     component: String,
     failures: OutcomeCounter,
     cancel: CancellationToken,
+    /// Cancelled when the targets are removed rather than the receiver stopped.
+    retiring: CancellationToken,
     tasks: JoinSet<()>,
 }
 
@@ -78,6 +87,7 @@ impl ScrapeController {
             component: component.to_string(),
             failures,
             cancel: CancellationToken::new(),
+            retiring: CancellationToken::new(),
             tasks: JoinSet::new(),
         }
     }
@@ -89,10 +99,11 @@ impl ScrapeController {
         schedule: Schedule,
         next: Arc<dyn Consumer>,
     ) {
-        let (component, failures, cancel) = (
+        let (component, failures, cancel, retiring) = (
             self.component.clone(),
             self.failures.clone(),
             self.cancel.clone(),
+            self.retiring.clone(),
         );
         self.tasks.spawn(async move {
             let offset = if schedule.start_jitter.is_zero() {
@@ -108,10 +119,12 @@ impl ScrapeController {
                 tokio::select! {
                     _ = ticker.tick() => {}
                     () = cancel.cancelled() => return,
+                    () = retiring.cancelled() => break,
                 }
                 let cycle = tokio::select! {
                     r = tokio::time::timeout(schedule.timeout, scraper.scrape()) => r,
                     () = cancel.cancelled() => return,
+                    () = retiring.cancelled() => break,
                 };
                 let Ok(scraped) = cycle else {
                     failures.add(1);
@@ -133,7 +146,19 @@ impl ScrapeController {
                     tracing::debug!(component = %component, target_name = %scraper.name(), error = %e, "scrape cycle refused by the pipeline; skipped");
                 }
             }
+            if let Some(request) = scraper.retired() {
+                if let Err(e) = next.consume(Batch::from(request)).await {
+                    tracing::debug!(component = %component, target_name = %scraper.name(), error = %e, "a retired target's last batch refused by the pipeline");
+                }
+            }
         });
+    }
+
+    /// Stops every scraper because its target is gone (not because the receiver stops):
+    /// each sends what [`Scraper::retired`] leaves behind, then its task ends.
+    pub async fn retire(&mut self) {
+        self.retiring.cancel();
+        while self.tasks.join_next().await.is_some() {}
     }
 
     /// Stops every scraper and waits for their tasks.

@@ -39,6 +39,10 @@ pub struct Global {
     pub scrape_timeout: Duration,
     /// Added to every series that does not have them.
     pub external_labels: BTreeMap<String, String>,
+    /// The jobs' default for `scrape_native_histograms` (false).
+    pub scrape_native_histograms: bool,
+    /// The jobs' default for `always_scrape_classic_histograms` (false).
+    pub always_scrape_classic_histograms: bool,
 }
 
 impl Default for Global {
@@ -47,6 +51,8 @@ impl Default for Global {
             scrape_interval: Duration::from_secs(60),
             scrape_timeout: Duration::from_secs(10),
             external_labels: BTreeMap::new(),
+            scrape_native_histograms: false,
+            always_scrape_classic_histograms: false,
         }
     }
 }
@@ -77,8 +83,18 @@ pub struct ScrapeConfig {
     pub sample_limit: usize,
     /// 0: no limit.
     pub label_limit: usize,
-    /// Largest body read (`10MB`, `1GiB`; 0: no limit).
+    /// Largest body read (`10MB`, `1GiB`; 0: no limit), counted after decompression as
+    /// Prometheus counts it.
     pub body_size_limit: ByteSize,
+    /// Ask for the protobuf exposition first, as Prometheus does with this set, and read
+    /// native histograms as OTLP exponential histograms (default: the global's, false).
+    pub scrape_native_histograms: Option<bool>,
+    /// With native histograms on, also keep a histogram's classic buckets where the
+    /// target exposes both (default: the global's, false: the native one only).
+    pub always_scrape_classic_histograms: Option<bool>,
+    /// Ask for a gzip body (`Accept-Encoding: gzip`, default `true`, as Prometheus); a
+    /// target that does not compress is read as it answers.
+    pub enable_compression: bool,
     /// Needs the Kubernetes API client (the Kubernetes issue); refused today.
     pub kubernetes_sd_configs: Option<llamacol_api::serde_yaml::Value>,
 }
@@ -106,6 +122,9 @@ impl Default for ScrapeConfig {
             sample_limit: 0,
             label_limit: 0,
             body_size_limit: ByteSize(0),
+            enable_compression: true,
+            scrape_native_histograms: None,
+            always_scrape_classic_histograms: None,
             kubernetes_sd_configs: None,
         }
     }

@@ -6,6 +6,7 @@
 
 mod config;
 pub mod parse;
+mod protobuf;
 pub mod relabel;
 mod scrape;
 mod targets;
@@ -90,6 +91,13 @@ fn build(ctx: &BuildContext, block: &Value) -> Result<Box<dyn Receiver>, BoxErro
                 sample_limit: job.sample_limit,
                 label_limit: job.label_limit,
                 body_size_limit: job.body_size_limit.0,
+                compression: job.enable_compression,
+                native_histograms: job
+                    .scrape_native_histograms
+                    .unwrap_or(global.scrape_native_histograms),
+                classic_histograms: job
+                    .always_scrape_classic_histograms
+                    .unwrap_or(global.always_scrape_classic_histograms),
                 dropped: ctx.dropped.clone(),
                 external_labels: global
                     .external_labels
@@ -276,9 +284,11 @@ impl FileTargets {
             .filter(|t| !wanted.contains(t))
             .cloned()
             .collect();
+        // A target the files no longer list ends as Prometheus ends it: a stale marker
+        // for each of its series.
         for target in gone {
             if let Some(mut controller) = self.running.remove(&target) {
-                controller.shutdown().await;
+                controller.retire().await;
             }
         }
         for target in wanted {

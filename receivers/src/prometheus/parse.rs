@@ -63,6 +63,35 @@ pub struct Sample {
     /// Milliseconds since the epoch, when the exposition gives one.
     pub timestamp_ms: Option<i64>,
     pub exemplar: Option<Exemplar>,
+    /// The series' created time (nanoseconds since the epoch), where the protobuf format
+    /// carries it on the value; the text formats send a `_created` sample instead.
+    pub created_ns: Option<u64>,
+}
+
+/// A native (sparse, exponential) histogram of the protobuf format.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Native {
+    /// The bucket resolution: bucket `i` covers `(base^(i-1), base^i]`, base
+    /// `2^(2^-schema)`.
+    pub schema: i32,
+    pub zero_threshold: f64,
+    pub zero_count: f64,
+    pub count: f64,
+    pub sum: f64,
+    /// Index of the first positive bucket and the counts from it on (gaps as zeros).
+    pub positive: (i32, Vec<f64>),
+    pub negative: (i32, Vec<f64>),
+    /// A gauge histogram (counts that go up and down), not a cumulative one.
+    pub gauge: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NativeSample {
+    pub labels: Labels,
+    pub timestamp_ms: Option<i64>,
+    pub histogram: Native,
+    pub created_ns: Option<u64>,
+    pub exemplars: Vec<Exemplar>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -72,12 +101,16 @@ pub struct Family {
     pub help: String,
     pub unit: String,
     pub samples: Vec<Sample>,
+    /// The family's native histograms (protobuf format only).
+    pub native: Vec<NativeSample>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Text,
     OpenMetrics,
+    /// `io.prometheus.client.MetricFamily`, delimited (`protobuf.rs`).
+    Protobuf,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -100,7 +133,7 @@ pub fn parse(body: &str, format: Format) -> Result<Vec<Family>, ParseError> {
             return Err(err("content after `# EOF`".into()));
         }
         let line = match format {
-            Format::Text => raw.trim(),
+            Format::Text | Format::Protobuf => raw.trim(),
             Format::OpenMetrics => raw,
         };
         if line.is_empty() {
@@ -143,6 +176,7 @@ pub fn parse(body: &str, format: Format) -> Result<Vec<Family>, ParseError> {
                 help: String::new(),
                 unit: String::new(),
                 samples: Vec::new(),
+                native: Vec::new(),
             });
         }
         if let Some(f) = families.last_mut() {
@@ -173,6 +207,7 @@ fn family<'a>(families: &'a mut Vec<Family>, name: &str) -> &'a mut Family {
             help: String::new(),
             unit: String::new(),
             samples: Vec::new(),
+            native: Vec::new(),
         });
     }
     let last = families.len() - 1;
@@ -236,7 +271,7 @@ fn sample(line: &str, format: Format) -> Result<Sample, String> {
     let timestamp_ms = match parts.next() {
         None => None,
         Some(t) => Some(match format {
-            Format::Text => t
+            Format::Text | Format::Protobuf => t
                 .parse::<i64>()
                 .map_err(|_| format!("invalid timestamp `{t}`"))?,
             Format::OpenMetrics => {
@@ -255,6 +290,7 @@ fn sample(line: &str, format: Format) -> Result<Sample, String> {
         value,
         timestamp_ms,
         exemplar,
+        created_ns: None,
     })
 }
 

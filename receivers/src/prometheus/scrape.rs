@@ -18,16 +18,20 @@ use llamacol_api::otlp::metrics::v1::{
 };
 use llamacol_api::otlp::resource::v1::Resource;
 use llamacol_api::scrape::{Scraped, Scraper};
-use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{
+    HeaderValue, ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE,
+};
 
-use super::parse::{parse, Format};
+use super::parse::{parse, Family, Format};
 use super::relabel::Rule;
 use super::targets::Target;
 use super::translate::{Attrs, Options, ResourceKey, TargetState};
 
-/// What Prometheus 3 asks for by default (OpenMetrics first), less the protobuf format,
-/// which this receiver does not read.
+/// What Prometheus 3 asks for by default (OpenMetrics first), less the text format 1.0.0
+/// (quoted UTF-8 names), which this receiver does not read.
 const ACCEPT_HEADER: &str = "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+/// With `scrape_native_histograms`: the protobuf format first, as Prometheus asks.
+const ACCEPT_NATIVE: &str = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
 
 /// A scrape config's settings every target of it shares.
 pub struct JobSettings {
@@ -41,6 +45,12 @@ pub struct JobSettings {
     pub label_limit: usize,
     /// 0: no limit.
     pub body_size_limit: u64,
+    /// Ask for gzip.
+    pub compression: bool,
+    /// Ask for protobuf first and read native histograms.
+    pub native_histograms: bool,
+    /// Keep classic buckets of histograms that are also native.
+    pub classic_histograms: bool,
     pub external_labels: Vec<(String, String)>,
     /// Points left out of a scrape (a malformed histogram, a series given twice).
     pub dropped: llamacol_api::OutcomeCounter,
@@ -79,12 +89,27 @@ impl TargetScraper {
         }
     }
 
-    async fn fetch(&self) -> Result<(String, Format), String> {
+    async fn fetch(&self) -> Result<(Vec<u8>, Format), String> {
         let mut request = self
             .job
             .client
             .get(&self.target.url)
-            .header(ACCEPT, ACCEPT_HEADER)
+            .header(
+                ACCEPT,
+                if self.job.native_histograms {
+                    ACCEPT_NATIVE
+                } else {
+                    ACCEPT_HEADER
+                },
+            )
+            .header(
+                ACCEPT_ENCODING,
+                if self.job.compression {
+                    "gzip"
+                } else {
+                    "identity"
+                },
+            )
             .header(
                 "X-Prometheus-Scrape-Timeout-Seconds",
                 format!("{}", self.job.timeout.as_secs_f64()),
@@ -113,8 +138,20 @@ impl TargetScraper {
             .and_then(|v| v.to_str().ok())
         {
             Some(t) if t.starts_with("application/openmetrics-text") => Format::OpenMetrics,
+            Some(t) if t.starts_with("application/vnd.google.protobuf") => {
+                if !t.contains("encoding=delimited") {
+                    return Err(format!(
+                        "answered `{t}`: only the delimited protobuf encoding is read"
+                    ));
+                }
+                Format::Protobuf
+            }
             _ => Format::Text,
         };
+        let gzip = response
+            .headers()
+            .get(CONTENT_ENCODING)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
         let limit = self.job.body_size_limit;
         let mut body = Vec::new();
         while let Some(chunk) = response
@@ -127,9 +164,21 @@ impl TargetScraper {
                 return Err(format!("body larger than body_size_limit ({limit} bytes)"));
             }
         }
+        if gzip {
+            body = gunzip(&body, limit)?;
+        }
+        Ok((body, format))
+    }
+
+    /// The body's families, in the format the target answered.
+    fn families(&self, body: Vec<u8>, format: Format) -> Result<Vec<Family>, String> {
+        if format == Format::Protobuf {
+            return super::protobuf::parse(&body, self.job.classic_histograms)
+                .map_err(|e| format!("malformed exposition: {e}"));
+        }
         let text = String::from_utf8(body)
             .map_err(|e| format!("body is not UTF-8 (byte {})", e.utf8_error().valid_up_to()))?;
-        Ok((text, format))
+        parse(&text, format).map_err(|e| format!("malformed exposition: {e}"))
     }
 
     /// Logs the target's health when it changes.
@@ -165,13 +214,10 @@ impl Scraper for TargetScraper {
             sample_limit: self.job.sample_limit,
             label_limit: self.job.label_limit,
         };
-        let mut labels = self.target.labels.clone();
-        for (k, v) in &self.job.external_labels {
-            labels.entry(k.clone()).or_insert_with(|| v.clone());
-        }
+        let labels = self.labels();
         let result = match self.fetch().await {
-            Ok((body, format)) => parse(&body, format)
-                .map_err(|e| format!("malformed exposition: {e}"))
+            Ok((body, format)) => self
+                .families(body, format)
                 .and_then(|families| self.state.translate(families, &labels, &options, now_ns)),
             Err(e) => Err(e),
         };
@@ -196,52 +242,103 @@ impl Scraper for TargetScraper {
                 (self.state.stale(now_ns, true), 0.0, (0, 0, 0), 1)
             }
         };
+        let report = [
+            up,
+            started.elapsed().as_secs_f64(),
+            counts.0 as f64,
+            counts.1 as f64,
+            counts.2 as f64,
+        ];
+        metrics.extend(self.report(&labels, now_ns, Some(report)));
+        let request = self.request(metrics, &info);
+        Scraped { request, failed }
+    }
+
+    fn retired(&mut self) -> Option<ExportMetricsServiceRequest> {
+        let now_ns = now_ns();
+        let labels = self.labels();
+        let mut metrics = self.state.stale(now_ns, true);
+        metrics.extend(self.report(&labels, now_ns, None));
+        Some(self.request(metrics, &[]))
+    }
+}
+
+/// The series Prometheus writes about each scrape, in this order.
+const REPORT: [(&str, &str, &str); 5] = [
+    ("up", "The scraping was successful", ""),
+    ("scrape_duration_seconds", "Duration of the scrape", "s"),
+    (
+        "scrape_samples_scraped",
+        "The number of samples the target exposed",
+        "",
+    ),
+    (
+        "scrape_samples_post_metric_relabeling",
+        "The number of samples remaining after metric relabeling was applied",
+        "",
+    ),
+    (
+        "scrape_series_added",
+        "The approximate number of new series in this scrape",
+        "",
+    ),
+];
+
+impl TargetScraper {
+    /// The target's labels with the global `external_labels` it does not set itself.
+    fn labels(&self) -> BTreeMap<String, String> {
+        let mut labels = self.target.labels.clone();
+        for (k, v) in &self.job.external_labels {
+            labels.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        labels
+    }
+
+    /// The target's own series (`REPORT`), under its own job and instance; `None`: their
+    /// stale markers, for a target that is gone.
+    fn report(
+        &self,
+        labels: &BTreeMap<String, String>,
+        now_ns: u64,
+        values: Option<[f64; 5]>,
+    ) -> Vec<(ResourceKey, Metric)> {
         let attributes: Vec<KeyValue> = labels
             .iter()
             .filter(|(k, _)| *k != "job" && *k != "instance")
             .map(|(k, v)| llamacol_api::attributes::string(k, v))
             .collect();
-        let gauge = |name: &str, help: &str, unit: &str, value: f64| Metric {
-            name: name.into(),
-            description: help.into(),
-            unit: unit.into(),
-            data: Some(metric::Data::Gauge(Gauge {
-                data_points: vec![NumberDataPoint {
+        REPORT
+            .iter()
+            .enumerate()
+            .map(|(i, (name, help, unit))| {
+                let point = NumberDataPoint {
                     attributes: attributes.clone(),
                     time_unix_nano: now_ns,
-                    value: Some(number_data_point::Value::AsDouble(value)),
+                    value: values.map(|v| number_data_point::Value::AsDouble(v[i])),
+                    // OTLP's FLAG_NO_RECORDED_VALUE: Prometheus' stale marker.
+                    flags: if values.is_some() { 0 } else { 1 },
                     ..NumberDataPoint::default()
-                }],
-            })),
-            ..Metric::default()
-        };
-        // The target's own series, under its own job and instance.
-        let own = |m: Metric| (self.own.clone(), m);
-        metrics.push(own(gauge("up", "The scraping was successful", "", up)));
-        metrics.push(own(gauge(
-            "scrape_duration_seconds",
-            "Duration of the scrape",
-            "s",
-            started.elapsed().as_secs_f64(),
-        )));
-        metrics.push(own(gauge(
-            "scrape_samples_scraped",
-            "The number of samples the target exposed",
-            "",
-            counts.0 as f64,
-        )));
-        metrics.push(own(gauge(
-            "scrape_samples_post_metric_relabeling",
-            "The number of samples remaining after metric relabeling was applied",
-            "",
-            counts.1 as f64,
-        )));
-        metrics.push(own(gauge(
-            "scrape_series_added",
-            "The approximate number of new series in this scrape",
-            "",
-            counts.2 as f64,
-        )));
+                };
+                let metric = Metric {
+                    name: (*name).into(),
+                    description: (*help).into(),
+                    unit: (*unit).into(),
+                    data: Some(metric::Data::Gauge(Gauge {
+                        data_points: vec![point],
+                    })),
+                    ..Metric::default()
+                };
+                (self.own.clone(), metric)
+            })
+            .collect()
+    }
+
+    /// One resource per job/instance the metrics name, with the target's `target_info`.
+    fn request(
+        &self,
+        metrics: Vec<(ResourceKey, Metric)>,
+        info: &[(ResourceKey, Attrs)],
+    ) -> ExportMetricsServiceRequest {
         let mut by_resource: BTreeMap<ResourceKey, Vec<Metric>> = BTreeMap::new();
         for (key, m) in metrics {
             by_resource.entry(key).or_default().push(m);
@@ -274,11 +371,26 @@ impl Scraper for TargetScraper {
                 }
             })
             .collect();
-        Scraped {
-            request: ExportMetricsServiceRequest { resource_metrics },
-            failed,
-        }
+        ExportMetricsServiceRequest { resource_metrics }
     }
+}
+
+/// A gzip body decompressed, held to `limit` bytes once decompressed (0: no limit), so a
+/// small body cannot expand past what the user allowed.
+fn gunzip(body: &[u8], limit: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let cap = if limit > 0 { limit + 1 } else { u64::MAX };
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(body)
+        .take(cap)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("gzip body cannot be decompressed: {e}"))?;
+    if limit > 0 && out.len() as u64 > limit {
+        return Err(format!(
+            "body larger than body_size_limit ({limit} bytes) once decompressed"
+        ));
+    }
+    Ok(out)
 }
 
 /// `job` and `instance` as the Collector's receiver puts them on the resource:

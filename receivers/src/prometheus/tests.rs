@@ -192,7 +192,8 @@ fn configs_that_cannot_work_are_refused_with_the_place() {
 }
 
 /// Bad targets, each in its own job: a body over `body_size_limit`, one that never ends,
-/// one that is not UTF-8, one that is not an exposition. Each fails alone (`up` 0, a
+/// one that is not UTF-8, one that is not an exposition, a gzip body that expands past
+/// the limit. Each fails alone (`up` 0, a
 /// failed read counted); the good target beside them is scraped every time.
 #[tokio::test]
 async fn bad_targets_fail_alone_and_are_counted() {
@@ -215,7 +216,7 @@ async fn bad_targets_fail_alone_and_are_counted() {
     ))))
     .await;
     // Not UTF-8, and a body that never ends, served raw.
-    let raw = |bytes: Vec<u8>, endless: bool| async move {
+    let raw = |bytes: Vec<u8>, endless: bool, headers: &'static str| async move {
         let port = free_port();
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
@@ -233,7 +234,7 @@ async fn bad_targets_fail_alone_and_are_counted() {
                     let head = if endless {
                         "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n".to_string()
                     } else {
-                        format!("HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n", bytes.len())
+                        format!("HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n{headers}content-length: {}\r\n\r\n", bytes.len())
                     };
                     let _ = socket.write_all(head.as_bytes()).await;
                     if endless {
@@ -250,14 +251,28 @@ async fn bad_targets_fail_alone_and_are_counted() {
         });
         port
     };
-    let latin1 = raw(b"caf\xe9_gauge 1\n".to_vec(), false).await;
-    let endless = raw(Vec::new(), true).await;
+    let latin1 = raw(b"caf\xe9_gauge 1\n".to_vec(), false, "").await;
+    let endless = raw(Vec::new(), true, "").await;
+    // gzip, as most exporters answer `Accept-Encoding: gzip`: one good body, and one of a
+    // few KiB that decompresses past its job's 1MB limit.
+    let gz = |text: &str| {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(text.as_bytes()).expect("gzip");
+        e.finish().expect("gzip")
+    };
+    let gzipped = raw(gz("zipped_gauge 7\n"), false, "content-encoding: gzip\r\n").await;
+    let bomb_body = gz(&"bomb_gauge 1\n".repeat(200_000));
+    assert!(bomb_body.len() < 64 * 1024, "{}", bomb_body.len());
+    let bomb = raw(bomb_body, false, "content-encoding: gzip\r\n").await;
     let job = |name: &str, port: u16, extra: &str| {
         format!("    - job_name: {name}\n      scrape_interval: 300ms\n      static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n{extra}")
     };
     let yaml = format!(
-        "config:\n  scrape_configs:\n{}{}{}{}{}",
+        "config:\n  scrape_configs:\n{}{}{}{}{}{}{}",
         job("good", good, ""),
+        job("gzipped", gzipped, ""),
+        job("bomb", bomb, "      body_size_limit: 1MB\n"),
         job("big", big, "      body_size_limit: 1MB\n"),
         job("garbage", garbage, ""),
         job("latin1", latin1, ""),
@@ -298,7 +313,16 @@ async fn bad_targets_fail_alone_and_are_counted() {
         good_ups.len() >= 3 && good_ups.iter().all(|u| *u == 1.0),
         "{good_ups:?}"
     );
-    for bad in ["big", "garbage", "latin1", "endless"] {
+    let zipped: Vec<f64> = got
+        .iter()
+        .filter_map(|req| gauge_value(req, "zipped_gauge"))
+        .collect();
+    assert!(
+        !zipped.is_empty() && zipped.iter().all(|v| *v == 7.0),
+        "{zipped:?}"
+    );
+    assert!(up_of("gzipped").iter().all(|u| *u == 1.0));
+    for bad in ["big", "garbage", "latin1", "endless", "bomb"] {
         let ups = up_of(bad);
         assert!(
             !ups.is_empty() && ups.iter().all(|u| *u == 0.0),
@@ -310,4 +334,72 @@ async fn bad_targets_fail_alone_and_are_counted() {
         "failed reads counted: {}",
         failures.get()
     );
+}
+
+/// The first point's flags of a gauge, across the request's resources.
+fn gauge_flags(request: &ExportMetricsServiceRequest, name: &str) -> Option<u32> {
+    request
+        .resource_metrics
+        .iter()
+        .flat_map(|r| r.scope_metrics.iter())
+        .flat_map(|s| s.metrics.iter())
+        .find(|m| m.name == name)
+        .and_then(|m| match &m.data {
+            Some(metric::Data::Gauge(g)) => g.data_points.first().map(|p| p.flags),
+            _ => None,
+        })
+}
+
+/// A target its `file_sd_configs` file no longer lists ends as in Prometheus: one last
+/// batch with a stale marker for each of its series (its own `up` and `scrape_*` too),
+/// then no more scrapes of it.
+#[tokio::test]
+async fn a_target_dropped_from_its_file_ends_with_stale_markers() {
+    let port = serve(Arc::new(Mutex::new((
+        200,
+        "text/plain; version=0.0.4",
+        "kept_gauge 1\n".to_string(),
+    ))))
+    .await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("targets.yaml");
+    std::fs::write(&file, format!("- targets: ['127.0.0.1:{port}']\n")).expect("write");
+    let mut r = receiver(&format!(
+        "config:\n  scrape_configs:\n    - job_name: files\n      scrape_interval: 200ms\n      file_sd_configs: [{{files: ['{}']}}]\n",
+        file.display()
+    ));
+    let capture = Arc::new(Capture::default());
+    r.start(capture.clone()).await.expect("start");
+    let got = wait_for(&capture, 2).await;
+    assert_eq!(gauge_value(&got[0], "kept_gauge"), Some(1.0));
+
+    std::fs::write(&file, "[]\n").expect("rewrite");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let last = loop {
+        let got = requests(&capture);
+        if let Some(last) = got.iter().find(|r| gauge_flags(r, "up") == Some(1)) {
+            break last.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no stale markers after the file dropped the target"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    for name in [
+        "kept_gauge",
+        "up",
+        "scrape_duration_seconds",
+        "scrape_series_added",
+    ] {
+        assert_eq!(gauge_flags(&last, name), Some(1), "{name}");
+    }
+    let after = requests(&capture).len();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        requests(&capture).len(),
+        after,
+        "the target is scraped no more"
+    );
+    r.shutdown().await.expect("shutdown");
 }

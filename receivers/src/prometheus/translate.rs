@@ -12,12 +12,15 @@ use std::hash::{Hash, Hasher};
 use llamacol_api::otlp::common::v1::KeyValue;
 use llamacol_api::otlp::metrics::v1::{
     exemplar, metric, number_data_point, summary_data_point::ValueAtQuantile,
-    AggregationTemporality, Exemplar as OtlpExemplar, Gauge, Histogram, HistogramDataPoint, Metric,
-    NumberDataPoint, Sum, Summary, SummaryDataPoint,
+    AggregationTemporality, Exemplar as OtlpExemplar, ExponentialHistogram,
+    ExponentialHistogramDataPoint, Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint,
+    Sum, Summary, SummaryDataPoint,
 };
 
-use super::parse::{Exemplar, Family, Kind};
+use super::parse::{Exemplar, Family, Kind, Native};
 use super::relabel::{self, LabelSet, Rule};
+
+mod native;
 
 /// OTLP's `DataPointFlags.FLAG_NO_RECORDED_VALUE`.
 const NO_RECORDED_VALUE: u32 = 1;
@@ -96,6 +99,12 @@ enum Acc {
         time_ns: u64,
         created_ns: Option<u64>,
     },
+    Exponential {
+        histogram: Native,
+        time_ns: u64,
+        created_ns: Option<u64>,
+        exemplars: Vec<Exemplar>,
+    },
 }
 
 /// A family's series in the order first seen, found by a hash of their labels, so that
@@ -129,6 +138,8 @@ struct Pending {
     help: String,
     unit: String,
     series: SeriesMap,
+    /// Native histograms: an OTLP exponential histogram.
+    native: bool,
 }
 
 impl TargetState {
@@ -152,6 +163,7 @@ impl TargetState {
                 help: family.help.clone(),
                 unit: family.unit.clone(),
                 series: SeriesMap::default(),
+                native: false,
             };
             let mut loose: Vec<Pending> = Vec::new();
             for sample in family.samples {
@@ -213,6 +225,7 @@ impl TargetState {
                             sample.value,
                             time_ns,
                             sample.exemplar,
+                            sample.created_ns,
                         );
                     }
                     _ => {
@@ -223,6 +236,7 @@ impl TargetState {
                             help: family.help.clone(),
                             unit: family.unit.clone(),
                             series: SeriesMap::default(),
+                            native: false,
                         };
                         let target = if name == family.name {
                             &mut p
@@ -246,8 +260,63 @@ impl TargetState {
                     }
                 }
             }
+            let mut native = Pending {
+                name: family.name.clone(),
+                kind: family.kind,
+                help: family.help.clone(),
+                unit: family.unit.clone(),
+                series: SeriesMap::default(),
+                native: true,
+            };
+            for n in family.native {
+                out.samples_scraped += 1;
+                let mut labels: LabelSet = n
+                    .labels
+                    .iter()
+                    .filter(|(_, v)| !v.is_empty())
+                    .cloned()
+                    .collect();
+                labels.insert("__name__".into(), family.name.clone());
+                merge_target(&mut labels, target, options.honor_labels);
+                if !relabel::process(options.metric_relabel, &mut labels) {
+                    continue;
+                }
+                out.samples_post_relabeling += 1;
+                if !seen.insert(identity(&labels)) {
+                    out.dropped
+                        .push((family.name.clone(), "the same series twice in one scrape"));
+                    continue;
+                }
+                if options.label_limit > 0 && labels.len() - 1 > options.label_limit {
+                    return Err(format!(
+                        "a series has {} labels, over label_limit {}",
+                        labels.len() - 1,
+                        options.label_limit
+                    ));
+                }
+                if let Some(reason) = native::unsupported(&n.histogram) {
+                    out.dropped.push((family.name.clone(), reason));
+                    continue;
+                }
+                labels.remove("__name__");
+                let time_ns = match (options.honor_timestamps, n.timestamp_ms) {
+                    (true, Some(ms)) => (ms.max(0) as u64) * 1_000_000,
+                    _ => now_ns,
+                };
+                let acc = Acc::Exponential {
+                    histogram: n.histogram,
+                    time_ns,
+                    created_ns: n.created_ns,
+                    exemplars: n.exemplars,
+                };
+                // New: a series given twice was left out above.
+                native.series.slot(labels, &[], move || acc);
+            }
             pending.push(p);
             pending.extend(loose);
+            if !native.series.entries.is_empty() {
+                pending.push(native);
+            }
         }
         if options.sample_limit > 0 && out.samples_post_relabeling > options.sample_limit {
             return Err(format!(
@@ -284,6 +353,10 @@ impl TargetState {
         let name = p.name.clone();
         let counter = p.kind == Kind::Counter;
         let data = match p.kind {
+            _ if p.native => metric::Data::ExponentialHistogram(ExponentialHistogram {
+                data_points: Vec::new(),
+                aggregation_temporality: AggregationTemporality::Cumulative as i32,
+            }),
             Kind::Counter => metric::Data::Sum(Sum {
                 data_points: Vec::new(),
                 aggregation_temporality: AggregationTemporality::Cumulative as i32,
@@ -370,6 +443,25 @@ impl TargetState {
                             exemplars: exemplars.iter().map(otlp_exemplar).collect(),
                             ..HistogramDataPoint::default()
                         }),
+                    ));
+                }
+                Acc::Exponential {
+                    histogram,
+                    time_ns,
+                    created_ns,
+                    exemplars,
+                } => {
+                    let start = self.start(key, histogram.count, time_ns, created_ns, out);
+                    points.push((
+                        key,
+                        resource.clone(),
+                        Point::Exponential(native::point(
+                            &histogram,
+                            attributes,
+                            start,
+                            time_ns,
+                            exemplars.iter().map(otlp_exemplar).collect(),
+                        )),
                     ));
                 }
                 Acc::Summary {
@@ -481,6 +573,7 @@ enum Point {
     Number(NumberDataPoint),
     Histogram(HistogramDataPoint),
     Summary(SummaryDataPoint),
+    Exponential(ExponentialHistogramDataPoint),
 }
 
 impl Point {
@@ -506,6 +599,12 @@ impl Point {
                 flags: NO_RECORDED_VALUE,
                 ..SummaryDataPoint::default()
             }),
+            Point::Exponential(p) => Point::Exponential(ExponentialHistogramDataPoint {
+                attributes: p.attributes.clone(),
+                start_time_unix_nano: p.start_time_unix_nano,
+                flags: NO_RECORDED_VALUE,
+                ..ExponentialHistogramDataPoint::default()
+            }),
         }
         .push_into(&mut data);
         data
@@ -517,6 +616,7 @@ impl Point {
             (Point::Number(p), metric::Data::Gauge(g)) => g.data_points.push(p),
             (Point::Histogram(p), metric::Data::Histogram(h)) => h.data_points.push(p),
             (Point::Summary(p), metric::Data::Summary(s)) => s.data_points.push(p),
+            (Point::Exponential(p), metric::Data::ExponentialHistogram(h)) => h.data_points.push(p),
             // A point always goes into the data made for its family's kind.
             _ => {}
         }
@@ -534,6 +634,12 @@ fn empty_like(data: &metric::Data) -> metric::Data {
             aggregation_temporality: h.aggregation_temporality,
         }),
         metric::Data::Summary(_) => metric::Data::Summary(Summary::default()),
+        metric::Data::ExponentialHistogram(h) => {
+            metric::Data::ExponentialHistogram(ExponentialHistogram {
+                data_points: Vec::new(),
+                aggregation_temporality: h.aggregation_temporality,
+            })
+        }
         _ => metric::Data::Gauge(Gauge::default()),
     }
 }
@@ -553,6 +659,10 @@ fn set_time(m: &mut Metric, now_ns: u64) {
             .iter_mut()
             .for_each(|p| p.time_unix_nano = now_ns),
         Some(metric::Data::Summary(s)) => s
+            .data_points
+            .iter_mut()
+            .for_each(|p| p.time_unix_nano = now_ns),
+        Some(metric::Data::ExponentialHistogram(h)) => h
             .data_points
             .iter_mut()
             .for_each(|p| p.time_unix_nano = now_ns),
@@ -577,6 +687,7 @@ fn add(
     value: f64,
     time_ns: u64,
     exemplar: Option<Exemplar>,
+    created_ns: Option<u64>,
 ) {
     let special = match (p.kind, suffix) {
         (Kind::Histogram, "_bucket") => labels.get("le").cloned(),
@@ -584,6 +695,7 @@ fn add(
         _ => None,
     };
     let created = |v: f64| Some((v.max(0.0) * 1e9) as u64);
+    let given = created_ns;
     let acc = p.series.slot(labels, &["le", "quantile"], || match p.kind {
         Kind::Histogram => Acc::Histogram {
             buckets: Vec::new(),
@@ -607,6 +719,15 @@ fn add(
             exemplar: None,
         },
     });
+    // The protobuf format carries the created time on the value itself.
+    if let Some(ns) = given {
+        match acc {
+            Acc::Number { created_ns, .. }
+            | Acc::Histogram { created_ns, .. }
+            | Acc::Summary { created_ns, .. }
+            | Acc::Exponential { created_ns, .. } => *created_ns = Some(ns),
+        }
+    }
     match (acc, suffix) {
         (Acc::Number { created_ns, .. }, "_created")
         | (Acc::Histogram { created_ns, .. }, "_created")

@@ -13,161 +13,12 @@ use crate::prometheus::model::observe::{
 use crate::prometheus::model::store::{FamilySnapshot, Point};
 use crate::prometheus::model::translate::{prometheus_unit, FamilyType};
 
-pub const CONTENT_TYPE: &str =
-    "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
+pub use llamacol_api::client_model::CONTENT_TYPE;
 
-// The messages of client_model's `io/prometheus/client/metrics.proto` (proto2), the
-// fields written here.
-
-/// What `render` writes field by field (the tests decode its output with it).
-#[derive(Clone, PartialEq, Message)]
-struct MetricFamily {
-    #[prost(string, optional, tag = "1")]
-    name: Option<String>,
-    #[prost(string, optional, tag = "2")]
-    help: Option<String>,
-    #[prost(enumeration = "MetricType", optional, tag = "3")]
-    r#type: Option<i32>,
-    #[prost(message, repeated, tag = "4")]
-    metric: Vec<Metric>,
-    #[prost(string, optional, tag = "5")]
-    unit: Option<String>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, prost::Enumeration)]
-#[repr(i32)]
-enum MetricType {
-    Counter = 0,
-    Gauge = 1,
-    Summary = 2,
-    Untyped = 3,
-    Histogram = 4,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct LabelPair {
-    #[prost(string, optional, tag = "1")]
-    name: Option<String>,
-    #[prost(string, optional, tag = "2")]
-    value: Option<String>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct Metric {
-    #[prost(message, repeated, tag = "1")]
-    label: Vec<LabelPair>,
-    #[prost(message, optional, tag = "2")]
-    gauge: Option<Gauge>,
-    #[prost(message, optional, tag = "3")]
-    counter: Option<Counter>,
-    #[prost(message, optional, tag = "4")]
-    summary: Option<Summary>,
-    #[prost(int64, optional, tag = "6")]
-    timestamp_ms: Option<i64>,
-    #[prost(message, optional, tag = "7")]
-    histogram: Option<Histogram>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct Gauge {
-    #[prost(double, optional, tag = "1")]
-    value: Option<f64>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct Counter {
-    #[prost(double, optional, tag = "1")]
-    value: Option<f64>,
-    #[prost(message, optional, tag = "2")]
-    exemplar: Option<Exemplar>,
-    #[prost(message, optional, tag = "3")]
-    created_timestamp: Option<Timestamp>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct Quantile {
-    #[prost(double, optional, tag = "1")]
-    quantile: Option<f64>,
-    #[prost(double, optional, tag = "2")]
-    value: Option<f64>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct Summary {
-    #[prost(uint64, optional, tag = "1")]
-    sample_count: Option<u64>,
-    #[prost(double, optional, tag = "2")]
-    sample_sum: Option<f64>,
-    #[prost(message, repeated, tag = "3")]
-    quantile: Vec<Quantile>,
-    #[prost(message, optional, tag = "4")]
-    created_timestamp: Option<Timestamp>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct Histogram {
-    #[prost(uint64, optional, tag = "1")]
-    sample_count: Option<u64>,
-    #[prost(double, optional, tag = "2")]
-    sample_sum: Option<f64>,
-    #[prost(message, repeated, tag = "3")]
-    bucket: Vec<Bucket>,
-    #[prost(sint32, optional, tag = "5")]
-    schema: Option<i32>,
-    #[prost(double, optional, tag = "6")]
-    zero_threshold: Option<f64>,
-    #[prost(uint64, optional, tag = "7")]
-    zero_count: Option<u64>,
-    #[prost(message, repeated, tag = "9")]
-    negative_span: Vec<BucketSpan>,
-    #[prost(sint64, repeated, packed = "false", tag = "10")]
-    negative_delta: Vec<i64>,
-    #[prost(message, repeated, tag = "12")]
-    positive_span: Vec<BucketSpan>,
-    #[prost(sint64, repeated, packed = "false", tag = "13")]
-    positive_delta: Vec<i64>,
-    #[prost(message, optional, tag = "15")]
-    created_timestamp: Option<Timestamp>,
-    #[prost(message, repeated, tag = "16")]
-    exemplars: Vec<Exemplar>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct Bucket {
-    #[prost(uint64, optional, tag = "1")]
-    cumulative_count: Option<u64>,
-    #[prost(double, optional, tag = "2")]
-    upper_bound: Option<f64>,
-    #[prost(message, optional, tag = "3")]
-    exemplar: Option<Exemplar>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct BucketSpan {
-    #[prost(sint32, optional, tag = "1")]
-    offset: Option<i32>,
-    #[prost(uint32, optional, tag = "2")]
-    length: Option<u32>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct Exemplar {
-    #[prost(message, repeated, tag = "1")]
-    label: Vec<LabelPair>,
-    #[prost(double, optional, tag = "2")]
-    value: Option<f64>,
-    #[prost(message, optional, tag = "3")]
-    timestamp: Option<Timestamp>,
-}
-
-/// `google.protobuf.Timestamp`.
-#[derive(Clone, PartialEq, Message)]
-struct Timestamp {
-    #[prost(int64, tag = "1")]
-    seconds: i64,
-    #[prost(int32, tag = "2")]
-    nanos: i32,
-}
+use llamacol_api::client_model::{
+    Bucket, BucketSpan, Counter, Exemplar, Gauge, Histogram, LabelPair, Metric, MetricType,
+    Quantile, Summary, Timestamp,
+};
 
 fn timestamp_ns(ns: u64) -> Option<Timestamp> {
     (ns > 0).then_some(Timestamp {
@@ -308,6 +159,7 @@ fn metric(family: FamilyType, point: &Point) -> Option<Metric> {
                     exemplar: (exemplar_bucket == Some(i))
                         .then(|| point.exemplar.as_ref().map(exemplar))
                         .flatten(),
+                    ..Bucket::default()
                 })
                 .collect();
             m.histogram = Some(Histogram {

@@ -255,3 +255,83 @@ fn target_info_becomes_resource_attributes_not_a_metric() {
     assert_eq!(resource.0, "node");
     assert!(attrs.contains(&("host_name".to_string(), "gpu-7".to_string())));
 }
+
+fn native_family(count: f64, schema: i32) -> Family {
+    use crate::prometheus::parse::NativeSample;
+    Family {
+        name: "h_seconds".into(),
+        kind: Kind::Histogram,
+        help: String::new(),
+        unit: String::new(),
+        samples: Vec::new(),
+        native: vec![NativeSample {
+            labels: vec![("code".into(), "200".into())],
+            timestamp_ms: None,
+            histogram: Native {
+                schema,
+                zero_threshold: 1e-9,
+                zero_count: 2.0,
+                count,
+                sum: 1.5,
+                positive: (-161, vec![1.0, 0.0, 3.0]),
+                negative: (-162, vec![4.0]),
+                gauge: false,
+            },
+            created_ns: Some(500),
+            exemplars: Vec::new(),
+        }],
+    }
+}
+
+#[test]
+fn native_histograms_become_exponential_histograms_that_start_and_go_stale() {
+    let mut state = TargetState::default();
+    let t = state
+        .translate(vec![native_family(10.0, 3)], &target(), &PLAIN, 1_000)
+        .expect("translates");
+    assert_eq!(t.samples_scraped, 1, "a native histogram is one sample");
+    let Some(metric::Data::ExponentialHistogram(h)) = &find(&t, "h_seconds").data else {
+        panic!("an exponential histogram")
+    };
+    assert_eq!(
+        h.aggregation_temporality,
+        AggregationTemporality::Cumulative as i32
+    );
+    let p = &h.data_points[0];
+    assert_eq!(
+        (p.scale, p.count, p.zero_count, p.sum),
+        (3, 10, 2, Some(1.5))
+    );
+    assert_eq!(p.zero_threshold, 1e-9);
+    // Prometheus' bucket i is OTLP's i - 1.
+    let positive = p.positive.as_ref().expect("positive");
+    assert_eq!(
+        (positive.offset, positive.bucket_counts.clone()),
+        (-162, vec![1, 0, 3])
+    );
+    assert_eq!(p.negative.as_ref().map(|n| n.offset), Some(-163));
+    assert_eq!(p.start_time_unix_nano, 500, "the created time");
+    assert_eq!(attr(&p.attributes, "code"), Some("200"));
+
+    // Gone from the next scrape: a stale marker in the same shape.
+    state
+        .translate(Vec::new(), &target(), &PLAIN, 2_000)
+        .expect("translates");
+    let stale = state.stale(2_000, false);
+    let Some(metric::Data::ExponentialHistogram(h)) = &stale[0].1.data else {
+        panic!("an exponential stale marker")
+    };
+    assert_eq!(h.data_points[0].flags, NO_RECORDED_VALUE);
+}
+
+#[test]
+fn native_histograms_without_an_otlp_form_are_dropped_alone() {
+    let mut state = TargetState::default();
+    // Schema -53: Prometheus' custom buckets.
+    let t = state
+        .translate(vec![native_family(10.0, -53)], &target(), &PLAIN, 1_000)
+        .expect("translates");
+    assert!(t.metrics.is_empty());
+    assert_eq!(t.dropped.len(), 1);
+    assert!(t.dropped[0].1.contains("schema"), "{:?}", t.dropped);
+}

@@ -5,6 +5,7 @@ use prost::Message;
 
 use super::*;
 use crate::prometheus::model::native::{Buckets, NativeHistogram};
+use llamacol_api::client_model::MetricFamily;
 
 /// The `Accept` headers Prometheus v3.16.0 sends (`scrape/scrape.go` `acceptHeader` over
 /// `config.ScrapeProtocolsHeaders`): with `scrape_native_histograms: true` (protobuf
