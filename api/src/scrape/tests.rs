@@ -106,3 +106,47 @@ async fn the_first_cycle_waits_below_the_start_jitter() {
     assert_eq!(sink.batches().len(), 1, "one cycle within the jitter");
     c.shutdown().await;
 }
+
+/// A scraper that leaves a last batch behind when retired.
+struct Leaving;
+
+#[async_trait]
+impl Scraper for Leaving {
+    fn name(&self) -> &str {
+        "leaving"
+    }
+
+    async fn scrape(&mut self) -> Scraped {
+        Scraped::default()
+    }
+
+    fn retired(
+        &mut self,
+    ) -> Option<crate::otlp::collector::metrics::v1::ExportMetricsServiceRequest> {
+        Some(sample_metrics(2))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retired_scraper_sends_its_last_batch_and_a_stopped_one_does_not() {
+    let sink = Arc::new(Capture::default());
+    let (mut retired, _) = controller();
+    retired.spawn(
+        Leaving,
+        Schedule::every(Duration::from_secs(10)),
+        sink.clone(),
+    );
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    retired.retire().await;
+    assert_eq!(sink.batches().len(), 1, "the retired target's last batch");
+
+    let (mut stopped, _) = controller();
+    stopped.spawn(
+        Leaving,
+        Schedule::every(Duration::from_secs(10)),
+        sink.clone(),
+    );
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    stopped.shutdown().await;
+    assert_eq!(sink.batches().len(), 1, "nothing more on shutdown");
+}

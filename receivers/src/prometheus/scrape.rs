@@ -25,7 +25,7 @@ use reqwest::header::{
 use super::parse::{parse, Family, Format};
 use super::relabel::Rule;
 use super::targets::Target;
-use super::translate::{Attrs, Options, ResourceKey, TargetState};
+use super::translate::{Attrs, Options, Placement, ResourceKey, ScopeKey, TargetState};
 
 /// What Prometheus 3 asks for by default (OpenMetrics first), less the text format 1.0.0
 /// (quoted UTF-8 names), which this receiver does not read.
@@ -222,9 +222,11 @@ impl Scraper for TargetScraper {
             Err(e) => Err(e),
         };
         let mut info: Vec<(ResourceKey, Attrs)> = Vec::new();
+        let mut scope_info: Vec<(Placement, Attrs)> = Vec::new();
         let (mut metrics, up, counts, failed) = match result {
             Ok(t) => {
                 info = t.target_info;
+                scope_info = t.scope_info;
                 self.job.dropped.add(t.dropped.len());
                 for drop in &t.dropped {
                     if self.warned.insert(drop.clone()) {
@@ -250,7 +252,7 @@ impl Scraper for TargetScraper {
             counts.2 as f64,
         ];
         metrics.extend(self.report(&labels, now_ns, Some(report)));
-        let request = self.request(metrics, &info);
+        let request = self.request(metrics, &info, &scope_info);
         Scraped { request, failed }
     }
 
@@ -259,7 +261,7 @@ impl Scraper for TargetScraper {
         let labels = self.labels();
         let mut metrics = self.state.stale(now_ns, true);
         metrics.extend(self.report(&labels, now_ns, None));
-        Some(self.request(metrics, &[]))
+        Some(self.request(metrics, &[], &[]))
     }
 }
 
@@ -301,7 +303,7 @@ impl TargetScraper {
         labels: &BTreeMap<String, String>,
         now_ns: u64,
         values: Option<[f64; 5]>,
-    ) -> Vec<(ResourceKey, Metric)> {
+    ) -> Vec<(Placement, Metric)> {
         let attributes: Vec<KeyValue> = labels
             .iter()
             .filter(|(k, _)| *k != "job" && *k != "instance")
@@ -328,45 +330,78 @@ impl TargetScraper {
                     })),
                     ..Metric::default()
                 };
-                (self.own.clone(), metric)
+                ((self.own.clone(), ScopeKey::default()), metric)
             })
             .collect()
     }
 
-    /// One resource per job/instance the metrics name, with the target's `target_info`.
+    /// One resource per job/instance the metrics name, with the target's `target_info`;
+    /// in it one scope per scope the series name (`otel_scope_*`), else the receiver's.
     fn request(
         &self,
-        metrics: Vec<(ResourceKey, Metric)>,
+        metrics: Vec<(Placement, Metric)>,
         info: &[(ResourceKey, Attrs)],
+        scope_info: &[(Placement, Attrs)],
     ) -> ExportMetricsServiceRequest {
-        let mut by_resource: BTreeMap<ResourceKey, Vec<Metric>> = BTreeMap::new();
-        for (key, m) in metrics {
-            by_resource.entry(key).or_default().push(m);
+        let mut by_resource: BTreeMap<ResourceKey, BTreeMap<ScopeKey, Vec<Metric>>> =
+            BTreeMap::new();
+        for ((resource, scope), m) in metrics {
+            by_resource
+                .entry(resource)
+                .or_default()
+                .entry(scope)
+                .or_default()
+                .push(m);
         }
+        let text = |k: &str, v: &str| llamacol_api::attributes::string(k, v);
         let resource_metrics = by_resource
             .into_iter()
-            .map(|(key, metrics)| {
+            .map(|(key, scopes)| {
                 let mut resource = resource(&key, &self.scheme);
                 for (_, attrs) in info.iter().filter(|(k, _)| *k == key) {
                     for (k, v) in attrs {
                         if !resource.attributes.iter().any(|a| &a.key == k) {
-                            resource
-                                .attributes
-                                .push(llamacol_api::attributes::string(k, v));
+                            resource.attributes.push(text(k, v));
                         }
                     }
                 }
+                let scope_metrics = scopes
+                    .into_iter()
+                    .map(|(scope, metrics)| {
+                        let own = scope == ScopeKey::default();
+                        let mut attributes: Vec<KeyValue> =
+                            scope.attributes.iter().map(|(k, v)| text(k, v)).collect();
+                        let placement = (key.clone(), scope.clone());
+                        for (_, attrs) in scope_info.iter().filter(|(p, _)| *p == placement) {
+                            for (k, v) in attrs {
+                                if !attributes.iter().any(|a| &a.key == k) {
+                                    attributes.push(text(k, v));
+                                }
+                            }
+                        }
+                        ScopeMetrics {
+                            scope: Some(InstrumentationScope {
+                                name: if own {
+                                    "llamacol/receiver/prometheus".into()
+                                } else {
+                                    scope.name
+                                },
+                                version: if own {
+                                    env!("CARGO_PKG_VERSION").into()
+                                } else {
+                                    scope.version
+                                },
+                                attributes,
+                                ..InstrumentationScope::default()
+                            }),
+                            metrics,
+                            schema_url: scope.schema_url,
+                        }
+                    })
+                    .collect();
                 ResourceMetrics {
                     resource: Some(resource),
-                    scope_metrics: vec![ScopeMetrics {
-                        scope: Some(InstrumentationScope {
-                            name: "llamacol/receiver/prometheus".into(),
-                            version: env!("CARGO_PKG_VERSION").into(),
-                            ..InstrumentationScope::default()
-                        }),
-                        metrics,
-                        schema_url: String::new(),
-                    }],
+                    scope_metrics,
                     schema_url: String::new(),
                 }
             })

@@ -41,7 +41,7 @@ pub struct Options<'a> {
 pub struct Translated {
     /// Each metric with the (`job`, `instance`) its series carry: the target's, or with
     /// `honor_labels` the scraped ones (federation), one resource each.
-    pub metrics: Vec<(ResourceKey, Metric)>,
+    pub metrics: Vec<(Placement, Metric)>,
     pub samples_scraped: usize,
     pub samples_post_relabeling: usize,
     pub series_added: usize,
@@ -50,10 +50,27 @@ pub struct Translated {
     /// The labels of `target_info` (less `job` and `instance`): resource attributes, as
     /// the Collector's receiver takes them; the series itself is not a metric.
     pub target_info: Vec<(ResourceKey, Attrs)>,
+    /// The labels of `otel_scope_info` (less `job`, `instance` and the scope's own):
+    /// attributes of that scope, as the Collector's receiver takes them.
+    pub scope_info: Vec<(Placement, Attrs)>,
 }
 
 /// (`job`, `instance`): which resource a series belongs to.
 pub type ResourceKey = (String, String);
+
+/// The scope a series names with `otel_scope_name`, `otel_scope_version`,
+/// `otel_scope_schema_url` and other `otel_scope_<key>` labels (attributes), as an
+/// OpenTelemetry SDK's Prometheus exporter writes them; all empty: the receiver's own.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ScopeKey {
+    pub name: String,
+    pub version: String,
+    pub schema_url: String,
+    pub attributes: Attrs,
+}
+
+/// Where a series goes: its resource and its scope.
+pub type Placement = (ResourceKey, ScopeKey);
 
 #[derive(Debug)]
 struct SeriesState {
@@ -62,7 +79,7 @@ struct SeriesState {
     last: f64,
     scrape: u64,
     /// The series' metric with one point, flagged, for its stale marker.
-    stale: (ResourceKey, Metric),
+    stale: (Placement, Metric),
 }
 
 /// The series state of one target.
@@ -198,8 +215,13 @@ impl TargetState {
                 }
                 let name = labels.remove("__name__").unwrap_or_default();
                 if name == "target_info" {
-                    let (resource, attrs) = split_resource(attributes(labels, &[]));
+                    let ((resource, _), attrs) = split_placement(attributes(labels, &[]));
                     out.target_info.push((resource, attrs));
+                    continue;
+                }
+                if name == "otel_scope_info" {
+                    let (placement, attrs) = split_placement(attributes(labels, &[]));
+                    out.scope_info.push((placement, attrs));
                     continue;
                 }
                 let time_ns = match (options.honor_timestamps, sample.timestamp_ms) {
@@ -333,7 +355,7 @@ impl TargetState {
 
     /// Stale markers, at `now_ns`, for every series not in the last scrape (all of them
     /// when the target is down), which are then forgotten.
-    pub fn stale(&mut self, now_ns: u64, target_down: bool) -> Vec<(ResourceKey, Metric)> {
+    pub fn stale(&mut self, now_ns: u64, target_down: bool) -> Vec<(Placement, Metric)> {
         let current = self.scrape;
         let mut out = Vec::new();
         self.series.retain(|_, s| {
@@ -348,7 +370,7 @@ impl TargetState {
         out
     }
 
-    fn finish(&mut self, p: Pending, out: &mut Translated) -> Vec<(ResourceKey, Metric)> {
+    fn finish(&mut self, p: Pending, out: &mut Translated) -> Vec<(Placement, Metric)> {
         let mut points = Vec::new();
         let name = p.name.clone();
         let counter = p.kind == Kind::Counter;
@@ -371,7 +393,7 @@ impl TargetState {
         };
         for (attrs, acc) in p.series.entries {
             let key = series_id(&name, &attrs);
-            let (resource, own) = split_resource(attrs);
+            let (resource, own) = split_placement(attrs);
             let attributes: Vec<KeyValue> = own.into_iter().map(|(k, v)| kv(k, v)).collect();
             match acc {
                 Acc::Number {
@@ -498,7 +520,7 @@ impl TargetState {
             unit: p.unit,
             ..Metric::default()
         };
-        let mut by_resource: BTreeMap<ResourceKey, metric::Data> = BTreeMap::new();
+        let mut by_resource: BTreeMap<Placement, metric::Data> = BTreeMap::new();
         for (key, resource, point) in points {
             // The stale marker is made once, when the series is first seen.
             if let Some(state) = self
@@ -560,7 +582,7 @@ impl TargetState {
                         start_ns,
                         last: value,
                         scrape,
-                        stale: (ResourceKey::default(), Metric::default()),
+                        stale: (Placement::default(), Metric::default()),
                     },
                 );
                 start_ns
@@ -813,7 +835,7 @@ fn merge_target(labels: &mut LabelSet, target: &LabelSet, honor_labels: bool) {
 }
 
 /// A series' labels less the family's own (`le`, `quantile`); `job` and `instance` stay
-/// until [`split_resource`].
+/// until [`split_placement`].
 fn attributes(labels: LabelSet, own: &[&str]) -> Attrs {
     labels
         .into_iter()
@@ -822,23 +844,26 @@ fn attributes(labels: LabelSet, own: &[&str]) -> Attrs {
 }
 
 /// `job` and `instance` (the resource) apart from the point's own attributes.
-fn split_resource(attrs: Attrs) -> (ResourceKey, Attrs) {
-    let mut resource = ResourceKey::default();
+fn split_placement(attrs: Attrs) -> (Placement, Attrs) {
+    let (mut resource, mut scope) = (ResourceKey::default(), ScopeKey::default());
     let own = attrs
         .into_iter()
-        .filter_map(|(k, v)| match k.as_str() {
-            "job" => {
-                resource.0 = v;
-                None
+        .filter_map(|(k, v)| {
+            match k.as_str() {
+                "job" => resource.0 = v,
+                "instance" => resource.1 = v,
+                "otel_scope_name" => scope.name = v,
+                "otel_scope_version" => scope.version = v,
+                "otel_scope_schema_url" => scope.schema_url = v,
+                _ => match k.strip_prefix("otel_scope_") {
+                    Some(key) => scope.attributes.push((key.to_string(), v)),
+                    None => return Some((k, v)),
+                },
             }
-            "instance" => {
-                resource.1 = v;
-                None
-            }
-            _ => Some((k, v)),
+            None
         })
         .collect();
-    (resource, own)
+    ((resource, scope), own)
 }
 
 fn kv(key: String, value: String) -> KeyValue {

@@ -335,3 +335,41 @@ fn native_histograms_without_an_otlp_form_are_dropped_alone() {
     assert_eq!(t.dropped.len(), 1);
     assert!(t.dropped[0].1.contains("schema"), "{:?}", t.dropped);
 }
+
+#[test]
+fn otel_scope_labels_place_a_series_in_its_scope() {
+    let body = "# TYPE reqs_total counter\n\
+        reqs_total{otel_scope_name=\"llm.app\",otel_scope_version=\"1.2.0\",otel_scope_team=\"inference\",code=\"200\"} 3\n\
+        reqs_total{code=\"500\"} 1\n\
+        otel_scope_info{otel_scope_name=\"llm.app\",otel_scope_version=\"1.2.0\",owner=\"infer\"} 1\n";
+    let mut state = TargetState::default();
+    let t = run(&mut state, body, Format::Text, 1_000);
+    let scoped: Vec<&ScopeKey> = t.metrics.iter().map(|((_, scope), _)| scope).collect();
+    assert_eq!(scoped.len(), 2, "one metric per scope");
+    let app = scoped
+        .iter()
+        .find(|s| s.name == "llm.app")
+        .expect("the llm.app scope");
+    assert_eq!(app.version, "1.2.0");
+    assert_eq!(
+        app.attributes,
+        vec![("team".to_string(), "inference".to_string())]
+    );
+    assert!(scoped.iter().any(|s| **s == ScopeKey::default()));
+    for (_, m) in &t.metrics {
+        let Some(metric::Data::Sum(s)) = &m.data else {
+            panic!("a sum")
+        };
+        assert!(s.data_points[0]
+            .attributes
+            .iter()
+            .all(|kv| !kv.key.starts_with("otel_scope_")));
+    }
+    // `otel_scope_info` gives that scope's attributes (with the target's labels, as the
+    // Collector takes every label but job, instance and the scope's own); it is no metric.
+    assert_eq!(t.scope_info.len(), 1);
+    assert_eq!(t.scope_info[0].0 .1.name, "llm.app");
+    let owner = ("owner".to_string(), "infer".to_string());
+    let rack = ("rack".to_string(), "r1".to_string());
+    assert_eq!(t.scope_info[0].1, vec![owner, rack]);
+}
