@@ -15,6 +15,7 @@ mod parquet_bench;
 mod queue_batch;
 mod request_size;
 mod scrape_bench;
+mod scrape_target;
 mod send;
 mod sink;
 mod slo;

@@ -7,97 +7,14 @@
 //! other on the same core in one run; CPU seconds and scrapes served are read over the
 //! same window, and the points the sink received per scrape are checked.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::bench::{free_port, pinned, start_collector, start_sink, Options, Which, COLLECTOR_CPU};
 use crate::cpu::{process_seconds, status_mib};
-
-const FIXTURE: &str =
-    include_str!("../../../testdata/prometheus/exposition/alltypes.237mfs.prom.txt");
-const REPLICAS: usize = 6;
-
-/// The fixture's families with every sample repeated under `replica="0".."5"`.
-fn exposition() -> (String, usize) {
-    let mut out = String::with_capacity(FIXTURE.len() * REPLICAS);
-    let mut samples = 0;
-    let mut family: Vec<&str> = Vec::new();
-    let mut flush = |family: &mut Vec<&str>, out: &mut String| {
-        for r in 0..REPLICAS {
-            for line in family.iter() {
-                let (name, rest) = match line.find(['{', ' ']) {
-                    Some(i) => line.split_at(i),
-                    None => continue,
-                };
-                let labelled = match rest.strip_prefix('{') {
-                    Some(labels) => format!("{name}{{replica=\"{r}\",{labels}"),
-                    None => format!("{name}{{replica=\"{r}\"}}{rest}"),
-                };
-                out.push_str(&labelled);
-                out.push('\n');
-                samples += 1;
-            }
-        }
-        family.clear();
-    };
-    for line in FIXTURE.lines() {
-        if line.starts_with('#') {
-            if line.starts_with("# HELP") && !family.is_empty() {
-                flush(&mut family, &mut out);
-            }
-            out.push_str(line);
-            out.push('\n');
-        } else if !line.trim().is_empty() {
-            family.push(line);
-        }
-    }
-    flush(&mut family, &mut out);
-    (out, samples)
-}
-
-/// Serves `body` on a free port (keep-alive, any path); returns the port and the count
-/// of requests answered.
-fn serve(body: Arc<String>) -> anyhow::Result<(u16, Arc<AtomicU64>)> {
-    let listener = TcpListener::bind(("127.0.0.1", 0))?;
-    let port = listener.local_addr()?.port();
-    let served = Arc::new(AtomicU64::new(0));
-    let count = served.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let (body, count) = (body.clone(), count.clone());
-            std::thread::spawn(move || {
-                let mut stream = stream;
-                let mut buf = vec![0u8; 16 * 1024];
-                let mut pending = Vec::new();
-                loop {
-                    let Ok(n) = stream.read(&mut buf) else { return };
-                    if n == 0 {
-                        return;
-                    }
-                    pending.extend_from_slice(&buf[..n]);
-                    while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
-                        pending.drain(..end + 4);
-                        let head = format!(
-                            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n",
-                            body.len()
-                        );
-                        if stream.write_all(head.as_bytes()).is_err()
-                            || stream.write_all(body.as_bytes()).is_err()
-                        {
-                            return;
-                        }
-                        count.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            });
-        }
-    });
-    Ok((port, served))
-}
+use crate::scrape_target::{exposition, serve};
 
 /// The sink's running total (its count file; 0 before the first write).
 fn received_count(path: &std::path::Path) -> u64 {
@@ -113,6 +30,41 @@ struct Row {
     cpu_ms_per_scrape: f64,
     delivered_per_scrape: Option<f64>,
     rss_mib: f64,
+    /// Bytes the Go runtime allocated per scrape (whole process), where it says.
+    alloc_per_scrape: Option<f64>,
+}
+
+/// A counter from a Prometheus text body (the first series of that name).
+fn counter_of(body: &str, name: &str) -> Option<f64> {
+    body.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find(|l| l.split(['{', ' ']).next() == Some(name))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+/// `name` read from `http://127.0.0.1:port/metrics`.
+async fn read_counter(port: u16, name: &str) -> Option<f64> {
+    let body = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    counter_of(&body, name)
+}
+
+/// The Go runtime's cumulative allocation, as each Go peer names it.
+const COLLECTOR_ALLOC: &str = "otelcol_process_runtime_total_alloc_bytes";
+const PROMETHEUS_ALLOC: &str = "go_memstats_alloc_bytes_total";
+
+/// What `scrape_alloc` (beside this binary) measured for llamacol's receiver, in process.
+fn llamacol_allocation(seconds: u64) -> Option<serde_json::Value> {
+    let program = std::env::current_exe().ok()?.with_file_name("scrape_alloc");
+    let out = std::process::Command::new(program)
+        .arg(seconds.to_string())
+        .output()
+        .ok()?;
+    serde_json::from_slice(&out.stdout).ok()
 }
 
 // The table is this command's output.
@@ -136,9 +88,11 @@ pub async fn run(opts: &Options, prometheus: Option<PathBuf>) -> anyhow::Result<
         let (port, served) = serve(body.clone())?;
         let (mut sink, sink_port, count_file) =
             start_sink(opts, "0ms", 1000, &format!("scrape-sink-{who}"), 0)?;
+        let telemetry = free_port();
         let env = [
             ("BENCH_SCRAPE_TARGET", format!("127.0.0.1:{port}")),
             ("BENCH_SINK_ENDPOINT", format!("127.0.0.1:{sink_port}")),
+            ("BENCH_TELEMETRY_PORT", telemetry.to_string()),
         ];
         let config = configs.join(config).display().to_string();
         let (mut proc, _) = start_collector(
@@ -150,6 +104,12 @@ pub async fn run(opts: &Options, prometheus: Option<PathBuf>) -> anyhow::Result<
             &format!("scrape-{}", who.replace(' ', "-")),
         )?;
         tokio::time::sleep(warmup).await;
+        let go = which == Which::Otelcol;
+        let a0 = if go {
+            read_counter(telemetry, COLLECTOR_ALLOC).await
+        } else {
+            None
+        };
         let (cpu0, n0, d0) = (
             process_seconds(proc.pid()).unwrap_or(0.0),
             served.load(Ordering::Relaxed),
@@ -161,6 +121,11 @@ pub async fn run(opts: &Options, prometheus: Option<PathBuf>) -> anyhow::Result<
             served.load(Ordering::Relaxed),
             received_count(&count_file),
         );
+        let a1 = if go {
+            read_counter(telemetry, COLLECTOR_ALLOC).await
+        } else {
+            None
+        };
         let rss = status_mib(proc.pid(), "VmHWM:").unwrap_or(0.0);
         proc.stop()?;
         sink.stop()?;
@@ -171,6 +136,7 @@ pub async fn run(opts: &Options, prometheus: Option<PathBuf>) -> anyhow::Result<
             cpu_ms_per_scrape: (cpu1 - cpu0) * 1000.0 / scrapes as f64,
             delivered_per_scrape: Some(d1.saturating_sub(d0) as f64 / scrapes as f64),
             rss_mib: rss,
+            alloc_per_scrape: a0.zip(a1).map(|(a, b)| (b - a) / scrapes as f64),
         });
     }
     if let Some(program) = prometheus {
@@ -179,6 +145,7 @@ pub async fn run(opts: &Options, prometheus: Option<PathBuf>) -> anyhow::Result<
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
         let config = dir.join("prometheus.yml");
+        let web = free_port();
         std::fs::write(
             &config,
             format!("global: {{scrape_interval: 1s, scrape_timeout: 1s}}\nscrape_configs:\n  - job_name: bench\n    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n"),
@@ -189,12 +156,13 @@ pub async fn run(opts: &Options, prometheus: Option<PathBuf>) -> anyhow::Result<
                 "--storage.tsdb.path={}",
                 dir.join("data").display()
             ))
-            .arg(format!("--web.listen-address=127.0.0.1:{}", free_port()))
+            .arg(format!("--web.listen-address=127.0.0.1:{web}"))
             .stdout(std::process::Stdio::null())
             .stderr(std::fs::File::create(dir.join("prometheus.log"))?)
             .spawn()?;
         let mut proc = crate::bench::Proc::new(child, dir.join("prometheus.log"));
         tokio::time::sleep(warmup).await;
+        let a0 = read_counter(web, PROMETHEUS_ALLOC).await;
         let (cpu0, n0) = (
             process_seconds(proc.pid()).unwrap_or(0.0),
             served.load(Ordering::Relaxed),
@@ -204,6 +172,7 @@ pub async fn run(opts: &Options, prometheus: Option<PathBuf>) -> anyhow::Result<
             process_seconds(proc.pid()).unwrap_or(0.0),
             served.load(Ordering::Relaxed),
         );
+        let a1 = read_counter(web, PROMETHEUS_ALLOC).await;
         let rss = status_mib(proc.pid(), "VmHWM:").unwrap_or(0.0);
         proc.stop()?;
         let scrapes = n1.saturating_sub(n0).max(1);
@@ -213,6 +182,7 @@ pub async fn run(opts: &Options, prometheus: Option<PathBuf>) -> anyhow::Result<
             cpu_ms_per_scrape: (cpu1 - cpu0) * 1000.0 / scrapes as f64,
             delivered_per_scrape: None,
             rss_mib: rss,
+            alloc_per_scrape: a0.zip(a1).map(|(a, b)| (b - a) / scrapes as f64),
         });
     }
     println!(
@@ -223,18 +193,31 @@ pub async fn run(opts: &Options, prometheus: Option<PathBuf>) -> anyhow::Result<
     );
     println!();
     println!(
-        "| scraper | scrapes | CPU ms per scrape | points delivered per scrape | peak RSS MiB |"
+        "| scraper | scrapes | CPU ms per scrape | points delivered per scrape | peak RSS MiB | MB allocated per scrape |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
     for r in &rows {
         println!(
-            "| {} | {} | {:.1} | {} | {:.0} |",
+            "| {} | {} | {:.1} | {} | {:.0} | {} |",
             r.who,
             r.scrapes,
             r.cpu_ms_per_scrape,
             r.delivered_per_scrape
                 .map_or_else(|| "-".to_string(), |d| format!("{d:.0}")),
-            r.rss_mib
+            r.rss_mib,
+            r.alloc_per_scrape
+                .map_or_else(|| "-".to_string(), |a| format!("{:.1}", a / 1e6)),
+        );
+    }
+    // llamacol's allocation, counted in process (the Go peers' is their runtime's count
+    // of the whole process, export included).
+    if let Some(a) = llamacol_allocation(opts.duration.as_secs().max(5)) {
+        println!();
+        println!(
+            "llamacol's receiver in process (scrape_alloc, each batch encoded as OTLP): {:.1} MB and {} allocations per scrape, {} points per scrape",
+            a["bytes_per_scrape"].as_f64().unwrap_or(0.0) / 1e6,
+            a["allocations_per_scrape"],
+            a["points_per_scrape"]
         );
     }
     Ok(())

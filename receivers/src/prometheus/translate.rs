@@ -866,8 +866,16 @@ fn split_placement(attrs: Attrs) -> (Placement, Attrs) {
     ((resource, scope), own)
 }
 
+/// The label's own strings moved into the attribute, not copied (two allocations less
+/// per label of every point).
 fn kv(key: String, value: String) -> KeyValue {
-    llamacol_api::attributes::string(&key, &value)
+    KeyValue {
+        key,
+        value: Some(llamacol_api::otlp::common::v1::AnyValue {
+            value: Some(llamacol_api::otlp::common::v1::any_value::Value::StringValue(value)),
+        }),
+        ..KeyValue::default()
+    }
 }
 
 /// `trace_id` / `span_id` labels become the exemplar's ids; the rest stay attributes.
