@@ -184,35 +184,17 @@ impl TargetState {
             };
             let mut loose: Vec<Pending> = Vec::new();
             for sample in family.samples {
-                out.samples_scraped += 1;
-                let mut labels: LabelSet = sample
-                    .labels
-                    .iter()
-                    .filter(|(_, v)| !v.is_empty())
-                    .cloned()
-                    .collect();
-                labels.insert("__name__".into(), sample.name.clone());
-                merge_target(&mut labels, target, options.honor_labels);
-                if !relabel::process(options.metric_relabel, &mut labels) {
+                let Some(mut labels) = series_labels(
+                    &sample.labels,
+                    &sample.name,
+                    target,
+                    options,
+                    &mut seen,
+                    &mut out,
+                )?
+                else {
                     continue;
-                }
-                out.samples_post_relabeling += 1;
-                // A series exposed twice in one body: the first sample counts, as in
-                // Prometheus (its "duplicate sample for timestamp").
-                if !seen.insert(identity(&labels)) {
-                    out.dropped.push((
-                        labels.get("__name__").cloned().unwrap_or_default(),
-                        "the same series twice in one scrape",
-                    ));
-                    continue;
-                }
-                if options.label_limit > 0 && labels.len() - 1 > options.label_limit {
-                    return Err(format!(
-                        "a series has {} labels, over label_limit {}",
-                        labels.len() - 1,
-                        options.label_limit
-                    ));
-                }
+                };
                 let name = labels.remove("__name__").unwrap_or_default();
                 if name == "target_info" {
                     let ((resource, _), attrs) = split_placement(attributes(labels, &[]));
@@ -291,31 +273,17 @@ impl TargetState {
                 native: true,
             };
             for n in family.native {
-                out.samples_scraped += 1;
-                let mut labels: LabelSet = n
-                    .labels
-                    .iter()
-                    .filter(|(_, v)| !v.is_empty())
-                    .cloned()
-                    .collect();
-                labels.insert("__name__".into(), family.name.clone());
-                merge_target(&mut labels, target, options.honor_labels);
-                if !relabel::process(options.metric_relabel, &mut labels) {
+                let Some(mut labels) = series_labels(
+                    &n.labels,
+                    &family.name,
+                    target,
+                    options,
+                    &mut seen,
+                    &mut out,
+                )?
+                else {
                     continue;
-                }
-                out.samples_post_relabeling += 1;
-                if !seen.insert(identity(&labels)) {
-                    out.dropped
-                        .push((family.name.clone(), "the same series twice in one scrape"));
-                    continue;
-                }
-                if options.label_limit > 0 && labels.len() - 1 > options.label_limit {
-                    return Err(format!(
-                        "a series has {} labels, over label_limit {}",
-                        labels.len() - 1,
-                        options.label_limit
-                    ));
-                }
+                };
                 if let Some(reason) = native::unsupported(&n.histogram) {
                     out.dropped.push((family.name.clone(), reason));
                     continue;
@@ -813,6 +781,44 @@ fn identity(labels: &LabelSet) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     labels.hash(&mut h);
     h.finish()
+}
+
+/// A sample's labels (empty values dropped) with `__name__`, the target's labels merged in
+/// and metric relabeling applied, counted in `out`; `None` when relabeling drops the
+/// sample or its series was already given in this body (the first sample counts, as in
+/// Prometheus: its "duplicate sample for timestamp"); `Err` past `label_limit`, which
+/// fails the scrape.
+fn series_labels(
+    raw: &[(String, String)],
+    name: &str,
+    target: &LabelSet,
+    options: &Options<'_>,
+    seen: &mut HashSet<u64>,
+    out: &mut Translated,
+) -> Result<Option<LabelSet>, String> {
+    out.samples_scraped += 1;
+    let mut labels: LabelSet = raw.iter().filter(|(_, v)| !v.is_empty()).cloned().collect();
+    labels.insert("__name__".into(), name.to_string());
+    merge_target(&mut labels, target, options.honor_labels);
+    if !relabel::process(options.metric_relabel, &mut labels) {
+        return Ok(None);
+    }
+    out.samples_post_relabeling += 1;
+    if !seen.insert(identity(&labels)) {
+        out.dropped.push((
+            labels.get("__name__").cloned().unwrap_or_default(),
+            "the same series twice in one scrape",
+        ));
+        return Ok(None);
+    }
+    if options.label_limit > 0 && labels.len() - 1 > options.label_limit {
+        return Err(format!(
+            "a series has {} labels, over label_limit {}",
+            labels.len() - 1,
+            options.label_limit
+        ));
+    }
+    Ok(Some(labels))
 }
 
 /// Target labels onto a sample's: with `honor_labels` the sample's own win; otherwise the
