@@ -25,6 +25,9 @@ fn block(kind: Kind, type_name: &str, dir: &std::path::Path) -> String {
             "{{config: {{scrape_configs: [{{job_name: node, scrape_interval: 100ms, static_configs: [{{targets: ['127.0.0.1:{}']}}]}}]}}}}",
             free_port()
         ),
+        (Kind::Receiver, "host_metrics" | "hostmetrics") => {
+            "{collection_interval: 100ms, initial_delay: 0s, scrapers: {cpu: , memory: , load: , system: }}".into()
+        }
         (Kind::Processor, "resource") => {
             "{attributes: [{key: k8s.node.name, value: n1, action: upsert}]}".into()
         }

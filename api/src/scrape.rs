@@ -56,6 +56,9 @@ pub struct Schedule {
     /// The first cycle runs after a random wait below this (zero: at once), so that many
     /// targets of one receiver do not all fetch in the same instant.
     pub start_jitter: Duration,
+    /// A fixed wait before the first cycle, before the jitter (the Collector's
+    /// `initial_delay`).
+    pub start_delay: Duration,
 }
 
 impl Schedule {
@@ -65,6 +68,7 @@ impl Schedule {
             interval,
             timeout: interval,
             start_jitter: Duration::ZERO,
+            start_delay: Duration::ZERO,
         }
     }
 }
@@ -106,11 +110,12 @@ impl ScrapeController {
             self.retiring.clone(),
         );
         self.tasks.spawn(async move {
-            let offset = if schedule.start_jitter.is_zero() {
-                Duration::ZERO
-            } else {
-                schedule.start_jitter.mul_f64(rand::rng().random_range(0.0..1.0))
-            };
+            let offset = schedule.start_delay
+                + if schedule.start_jitter.is_zero() {
+                    Duration::ZERO
+                } else {
+                    schedule.start_jitter.mul_f64(rand::rng().random_range(0.0..1.0))
+                };
             let mut ticker =
                 tokio::time::interval_at(tokio::time::Instant::now() + offset, schedule.interval);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);

@@ -99,6 +99,7 @@ async fn the_first_cycle_waits_below_the_start_jitter() {
     };
     let schedule = Schedule {
         start_jitter: Duration::from_secs(5),
+        start_delay: Duration::ZERO,
         ..Schedule::every(Duration::from_secs(60))
     };
     c.spawn(scraper, schedule, sink.clone());

@@ -101,6 +101,14 @@ fn ready(port: u16) -> bool {
     out.starts_with("HTTP/1.1 200")
 }
 
+/// The sink's running total (its count file; 0 before the first write).
+pub(crate) fn received_count(path: &std::path::Path) -> u64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// Which collector a scenario runs.
 #[derive(Clone, Copy, PartialEq)]
 pub enum Which {

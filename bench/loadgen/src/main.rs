@@ -10,6 +10,7 @@ mod data;
 mod floor;
 mod genai;
 mod head_sampling;
+mod hostmetrics_bench;
 mod live_page;
 mod parquet_bench;
 mod queue_batch;
@@ -166,6 +167,18 @@ enum Command {
         #[arg(long)]
         prometheus: Option<std::path::PathBuf>,
         #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+        duration: Duration,
+        #[arg(long, default_value = "target/bench")]
+        work_dir: std::path::PathBuf,
+    },
+    /// The `host_metrics` receiver with every scraper every 10 s, next to the Collector's:
+    /// CPU per collection, points delivered per collection, peak RSS.
+    Hostmetrics {
+        #[arg(long, default_value = "target/release/llamacol")]
+        llamacol: std::path::PathBuf,
+        #[arg(long)]
+        otelcol: Option<std::path::PathBuf>,
+        #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
         duration: Duration,
         #[arg(long, default_value = "target/bench")]
         work_dir: std::path::PathBuf,
@@ -432,6 +445,18 @@ fn main() -> anyhow::Result<()> {
                 ..bench::Options::llamacol_only(llamacol, duration, work_dir)
             };
             runtime.block_on(scrape_bench::run(&opts, prometheus))?;
+        }
+        Command::Hostmetrics {
+            llamacol,
+            otelcol,
+            duration,
+            work_dir,
+        } => {
+            let opts = bench::Options {
+                otelcol,
+                ..bench::Options::llamacol_only(llamacol, duration, work_dir)
+            };
+            runtime.block_on(hostmetrics_bench::run(&opts))?;
         }
         Command::RequestSize {
             llamacol,

@@ -12,17 +12,11 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::bench::{free_port, pinned, start_collector, start_sink, Options, Which, COLLECTOR_CPU};
+use crate::bench::{
+    free_port, pinned, received_count, start_collector, start_sink, Options, Which, COLLECTOR_CPU,
+};
 use crate::cpu::{process_seconds, status_mib};
 use crate::scrape_target::{exposition, serve};
-
-/// The sink's running total (its count file; 0 before the first write).
-fn received_count(path: &std::path::Path) -> u64 {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|t| t.trim().parse().ok())
-        .unwrap_or(0)
-}
 
 struct Row {
     who: String,

@@ -115,6 +115,7 @@ fn build(ctx: &BuildContext, block: &Value) -> Result<Box<dyn Receiver>, BoxErro
                     timeout,
                     // Spread a job's targets over the interval, as Prometheus does.
                     start_jitter: interval,
+                    start_delay: Duration::ZERO,
                 },
             })
         })

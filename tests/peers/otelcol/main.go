@@ -11,6 +11,7 @@ import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusexporter"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/probabilisticsamplerprocessor"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/tailsamplingprocessor"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/receiver/hostmetricsreceiver"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/receiver/prometheusreceiver"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
@@ -50,6 +51,7 @@ func factories() (otelcol.Factories, error) {
 		Receivers: byType[receiver.Factory](
 			otlpreceiver.NewFactory(),
 			prometheusreceiver.NewFactory(),
+			hostmetricsreceiver.NewFactory(),
 		),
 		Processors: byType[processor.Factory](
 			batchprocessor.NewFactory(),
