@@ -281,16 +281,19 @@ fn agrees_with_node_exporter_on_the_same_machine() {
             );
         }
     }
-    // Node exporter's own process, as its Go client reports itself.
+    // Node exporter's own process, as its Go client reports itself (by pid: other tests
+    // may run node exporters of their own at the same time).
+    let pid = node.pid().to_string();
     let exporter: Vec<&Point> = ours
         .iter()
-        .filter(|p| {
-            p.resource
-                .get("process.executable.name")
-                .map(String::as_str)
-                == Some("prometheus-node-exporter")
-        })
+        .filter(|p| p.resource.get("process.pid") == Some(&pid))
         .collect();
+    assert!(
+        exporter
+            .iter()
+            .all(|p| p.resource["process.executable.name"] == "prometheus-node-exporter"),
+        "pid {pid} is not the node exporter"
+    );
     assert!(
         !exporter.is_empty(),
         "the process scraper saw no node exporter"

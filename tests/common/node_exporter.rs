@@ -13,6 +13,13 @@ pub struct NodeExporter {
     _dir: tempfile::TempDir,
 }
 
+impl NodeExporter {
+    /// The exporter's process id (its own `process_*` metrics are about this process).
+    pub fn pid(&self) -> u32 {
+        self._process.id()
+    }
+}
+
 pub fn start_node_exporter() -> NodeExporter {
     let dir = tempfile::tempdir().expect("tmp");
     let port = free_port();

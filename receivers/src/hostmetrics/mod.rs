@@ -14,7 +14,7 @@ pub mod host;
 mod scrapers;
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use llamacol_api::config::{parse_block, ConfigSpec};
@@ -77,7 +77,7 @@ impl Receiver for HostMetricsReceiver {
         })?;
         let collector = HostCollector {
             id: self.id.clone(),
-            scrapers: scrapers::build(&self.config.scrapers, &host),
+            scrapers: Arc::new(Mutex::new(scrapers::build(&self.config.scrapers, &host))),
             host,
             boot,
             logged: HashSet::new(),
@@ -118,7 +118,9 @@ struct HostCollector {
     id: String,
     host: Host,
     boot: u64,
-    scrapers: Vec<Box<dyn HostScraper>>,
+    /// Shared with the blocking task of a cycle: one abandoned at its deadline still
+    /// finishes and gives the scrapers (and their state) back to the next.
+    scrapers: Arc<Mutex<Vec<Box<dyn HostScraper>>>>,
     /// (scraper, kind) already logged: each kind of failure is logged once, then counted.
     logged: HashSet<(&'static str, &'static str)>,
 }
@@ -182,20 +184,19 @@ impl Scraper for HostCollector {
     async fn scrape(&mut self) -> Scraped {
         let host = self.host.clone();
         let boot = self.boot;
-        let mut scrapers = std::mem::take(&mut self.scrapers);
+        let scrapers = self.scrapers.clone();
         let joined = tokio::task::spawn_blocking(move || {
-            let (request, sink) = collect_once(&host, boot, &mut scrapers);
-            (request, sink, scrapers)
+            let mut scrapers = scrapers.lock().unwrap_or_else(PoisonError::into_inner);
+            collect_once(&host, boot, &mut scrapers)
         })
         .await;
-        let Ok((request, sink, scrapers)) = joined else {
-            tracing::error!(component = %self.id, "host_metrics cycle panicked; its scrapers are gone");
+        let Ok((request, sink)) = joined else {
+            tracing::error!(component = %self.id, "a host_metrics cycle panicked; counted as a failed read");
             return Scraped {
                 failed: 1,
                 ..Default::default()
             };
         };
-        self.scrapers = scrapers;
         for (scraper, kind, detail) in &sink.failed {
             if self.logged.insert((scraper, kind)) {
                 tracing::warn!(component = %self.id, scraper, error = %detail, "{kind} failed (logged once per kind, then counted in this receiver's failed reads)");
