@@ -390,3 +390,52 @@ async fn the_receiver_sends_a_cycle_after_its_initial_delay() {
     let request = p.message().expect("decoded").clone();
     assert!(!points(&request, "system.uptime").is_empty());
 }
+
+/// A scraper whose first cycle outlasts the deadline.
+struct Slow {
+    cycles: u32,
+}
+
+impl scrapers::HostScraper for Slow {
+    fn name(&self) -> &'static str {
+        "slow"
+    }
+
+    fn scrape(&mut self, _cycle: &scrapers::Cycle, sink: &mut scrapers::Sink) {
+        self.cycles += 1;
+        if self.cycles == 1 {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+        sink.host.push((
+            "slow",
+            vec![Metric {
+                name: format!("cycle.{}", self.cycles),
+                ..Default::default()
+            }],
+        ));
+    }
+}
+
+#[tokio::test]
+async fn a_cycle_abandoned_at_its_deadline_leaves_its_scrapers_to_the_next() {
+    let mut collector = HostCollector {
+        id: "host_metrics".into(),
+        host: Host::new(ROOT),
+        boot: 0,
+        scrapers: Arc::new(std::sync::Mutex::new(vec![
+            Box::new(Slow { cycles: 0 }) as Box<dyn scrapers::HostScraper>
+        ])),
+        logged: Default::default(),
+    };
+    // What the scrape controller does at the deadline: drop the cycle's future.
+    let abandoned =
+        tokio::time::timeout(std::time::Duration::from_millis(50), collector.scrape()).await;
+    assert!(abandoned.is_err(), "the first cycle is late");
+    let next = collector.scrape().await;
+    let names: Vec<&str> = next.request.resource_metrics[0].scope_metrics[0]
+        .metrics
+        .iter()
+        .map(|m| m.name.as_str())
+        .collect();
+    assert_eq!(names, ["cycle.2"], "the same scraper, its state kept");
+}
