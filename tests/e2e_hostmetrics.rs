@@ -122,12 +122,9 @@ const SCRAPERS_FOR_NODE_EXPORTER: &str = "{cpu: {metrics: {system.cpu.time: {att
     process: {include: {names: [prometheus-node-exporter], match_type: strict}, \
     metrics: {process.open_file_descriptors: {enabled: true}}}}";
 
-fn llamacol_config(dir: &std::path::Path, interval: &str, scrapers: &str) -> String {
-    let path = dir.join("hostmetrics.yaml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"receivers:
+fn llamacol_config(interval: &str, scrapers: &str) -> String {
+    format!(
+        r#"receivers:
   hostmetrics:
     collection_interval: {interval}
     initial_delay: 0s
@@ -139,10 +136,7 @@ service:
   pipelines:
     metrics: {{receivers: [hostmetrics], exporters: [file]}}
 "#
-        ),
     )
-    .expect("write config");
-    path.display().to_string()
 }
 
 fn wait_for_points(
@@ -177,12 +171,8 @@ fn find<'a>(points: &'a [Point], name: &str, attrs: &[(&str, &str)]) -> Option<&
 #[ignore = "needs node-exporter: run scripts/test"]
 fn agrees_with_node_exporter_on_the_same_machine() {
     let node = start_node_exporter();
-    let dir = tempfile::tempdir().expect("tmp");
     let before = node_metrics(node.port);
-    let mut collector = Collector::launch(
-        &[llamacol_config(dir.path(), "1h", SCRAPERS_FOR_NODE_EXPORTER).as_str()],
-        &[],
-    );
+    let mut collector = Collector::from_yaml(&llamacol_config("1h", SCRAPERS_FOR_NODE_EXPORTER));
     let ours = wait_for_points(&collector.file, "llamacol", |p| {
         p.iter().any(|p| p.name == "process.cpu.time")
             && p.iter().any(|p| p.name == "system.uptime")
@@ -474,7 +464,6 @@ fn values(points: &[Point]) -> BTreeSet<String> {
 fn emits_what_the_collectors_hostmetrics_emits() {
     // The node exporter is only a process both read (the process scraper's one target).
     let _node = start_node_exporter();
-    let dir = tempfile::tempdir().expect("tmp");
     let mut otelcol = Otelcol::start(
         &format!(
             r#"receivers:
@@ -493,8 +482,7 @@ service:
         ),
         &[],
     );
-    let mut collector =
-        Collector::launch(&[llamacol_config(dir.path(), "1s", SCRAPERS).as_str()], &[]);
+    let mut collector = Collector::from_yaml(&llamacol_config("1s", SCRAPERS));
     // Two cycles each, so that the second-cycle metrics (none by default) would show.
     let complete = |p: &[Point]| p.iter().filter(|p| p.name == "system.uptime").count() >= 2;
     let ours = wait_for_points(&collector.file, "llamacol", complete);

@@ -150,12 +150,8 @@ fn native_histograms_match_prometheus_3_exactly() {
             common::http_get(b.port, path);
         }
     }
-    let dir = tempfile::tempdir().expect("tmp");
-    let config = dir.path().join("native.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"receivers:
+    let collector = Collector::from_yaml(&format!(
+        r#"receivers:
   prometheus:
     config:
       global: {{scrape_interval: 1s, scrape_native_histograms: true}}
@@ -174,13 +170,9 @@ service:
   pipelines:
     metrics: {{receivers: [prometheus], exporters: [file]}}
 "#,
-            a = a.port,
-            b = b.port
-        ),
-    )
-    .expect("write config");
-    let config = config.display().to_string();
-    let collector = Collector::launch(&[config.as_str()], &[]);
+        a = a.port,
+        b = b.port
+    ));
     let name = "prometheus_http_request_duration_seconds";
     let deadline = Instant::now() + Duration::from_secs(60);
     let (federated, direct) = loop {

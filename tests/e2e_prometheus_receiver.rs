@@ -60,12 +60,8 @@ fn scrapes_real_exporters_and_matches_prometheus_exactly() {
     );
     // Prometheus scrapes the node exporter every second as job `llamacol` (the helper's job).
     let prometheus = start_prometheus(node.port);
-    let dir = tempfile::tempdir().expect("tmp");
-    let config = dir.path().join("scrape.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"receivers:
+    let mut collector = Collector::from_yaml(&format!(
+        r#"receivers:
   prometheus:
     config:
       global: {{scrape_interval: 1s}}
@@ -90,15 +86,11 @@ service:
   pipelines:
     metrics: {{receivers: [prometheus], exporters: [file]}}
 "#,
-            prom = prometheus.port,
-            am = alertmanager.port,
-            llama = llama.port,
-            node = node.port
-        ),
-    )
-    .expect("write config");
-    let config = config.display().to_string();
-    let mut collector = Collector::launch(&[config.as_str()], &[]);
+        prom = prometheus.port,
+        am = alertmanager.port,
+        llama = llama.port,
+        node = node.port
+    ));
 
     // Federated samples of a scrape Prometheus has stored, with their timestamps.
     let deadline = Instant::now() + Duration::from_secs(40);
@@ -319,17 +311,9 @@ fn the_collectors_prometheus_receiver_and_llamacols_write_the_same_metrics() {
         prom = prometheus.port,
         am = alertmanager.port
     );
-    let dir = tempfile::tempdir().expect("tmp");
-    let ours = dir.path().join("llamacol.yaml");
-    std::fs::write(
-        &ours,
-        format!(
+    let mut collector = Collector::from_yaml(&format!(
             "receivers:\n  prometheus:\n{scrape}exporters:\n  file: {{path: \"${{env:LLAMACOL_FILE_PATH}}\"}}\nservice:\n  telemetry: {{admin: {{endpoint: \"${{env:LLAMACOL_ADMIN_ENDPOINT}}\"}}}}\n  pipelines:\n    metrics: {{receivers: [prometheus], exporters: [file]}}\n"
-        ),
-    )
-    .expect("write");
-    let ours = ours.display().to_string();
-    let mut collector = Collector::launch(&[ours.as_str()], &[]);
+        ));
     let mut otelcol = common::otelcol::Otelcol::start(
         &format!(
             "receivers:\n  otlp:\n    protocols:\n      grpc: {{endpoint: \"${{env:OTELCOL_GRPC}}\"}}\n      http: {{endpoint: \"${{env:OTELCOL_HTTP}}\"}}\n  prometheus:\n{scrape}exporters:\n  file: {{path: \"${{env:OTELCOL_FILE}}\"}}\n  nop: {{}}\nservice:\n  pipelines:\n    metrics: {{receivers: [prometheus], exporters: [file]}}\n    traces: {{receivers: [otlp], exporters: [nop]}}\n"

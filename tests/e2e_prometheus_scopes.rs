@@ -103,16 +103,9 @@ fn sdk_scopes_survive_prometheus_as_in_the_collector() {
     let scrape = format!(
         "    config:\n      global: {{scrape_interval: 1s}}\n      scrape_configs:\n        - job_name: app\n          static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n"
     );
-    let ours = dir.path().join("llamacol.yaml");
-    std::fs::write(
-        &ours,
-        format!(
+    let collector = Collector::from_yaml(&format!(
             "receivers:\n  prometheus:\n{scrape}exporters:\n  file: {{path: \"${{env:LLAMACOL_FILE_PATH}}\"}}\nservice:\n  telemetry: {{admin: {{endpoint: \"${{env:LLAMACOL_ADMIN_ENDPOINT}}\"}}}}\n  pipelines:\n    metrics: {{receivers: [prometheus], exporters: [file]}}\n"
-        ),
-    )
-    .expect("write");
-    let ours = ours.display().to_string();
-    let collector = Collector::launch(&[ours.as_str()], &[]);
+        ));
     let otelcol = common::otelcol::Otelcol::start(
         &format!(
             "receivers:\n  otlp:\n    protocols:\n      grpc: {{endpoint: \"${{env:OTELCOL_GRPC}}\"}}\n      http: {{endpoint: \"${{env:OTELCOL_HTTP}}\"}}\n  prometheus:\n{scrape}exporters:\n  file: {{path: \"${{env:OTELCOL_FILE}}\"}}\n  nop: {{}}\nservice:\n  pipelines:\n    metrics: {{receivers: [prometheus], exporters: [file]}}\n    traces: {{receivers: [otlp], exporters: [nop]}}\n"

@@ -132,8 +132,6 @@ fn last(
 #[test]
 fn engines_own_captures_map_onto_the_uniform_set() {
     let port = serve_fixtures();
-    let dir = tempfile::tempdir().expect("tmp");
-    let config = dir.path().join("llm.yaml");
     let jobs = ["sglang-now", "sglang-before", "triton-trtllm", "triton"];
     let scrape: String = jobs
         .iter()
@@ -144,10 +142,8 @@ fn engines_own_captures_map_onto_the_uniform_set() {
             )
         })
         .collect();
-    std::fs::write(
-        &config,
-        format!(
-            r#"receivers:
+    let collector = Collector::from_yaml(&format!(
+        r#"receivers:
   prometheus:
     config:
       global: {{scrape_interval: 1s}}
@@ -161,11 +157,7 @@ service:
   pipelines:
     metrics: {{receivers: [prometheus], processors: [llm_serving], exporters: [file]}}
 "#
-        ),
-    )
-    .expect("write config");
-    let config = config.display().to_string();
-    let collector = Collector::launch(&[config.as_str()], &[]);
+    ));
     let deadline = Instant::now() + Duration::from_secs(30);
     let points = loop {
         let points = uniform_points(&collector.file);
@@ -291,12 +283,8 @@ fn the_real_llama_server_maps_alike_through_both_receivers() {
         "{metrics}"
     );
 
-    let dir = tempfile::tempdir().expect("tmp");
-    let config = dir.path().join("llm.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"receivers:
+    let collector = Collector::from_yaml(&format!(
+        r#"receivers:
   prometheus:
     config:
       global: {{scrape_interval: 1s}}
@@ -314,12 +302,8 @@ service:
   pipelines:
     metrics: {{receivers: [prometheus, llamacpp], processors: [llm_serving], exporters: [file]}}
 "#,
-            port = llama.port
-        ),
-    )
-    .expect("write config");
-    let config = config.display().to_string();
-    let collector = Collector::launch(&[config.as_str()], &[]);
+        port = llama.port
+    ));
     let tokens = |points: &[Uniform], job: &str, t: &str| {
         last(points, job, "llm.server.tokens", Some(t)).map(|v| v.0)
     };

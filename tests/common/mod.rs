@@ -44,9 +44,26 @@ impl Collector {
         Collector::launch_at_level(configs, env, "info")
     }
 
+    /// Starts llamacol on `yaml`, written to a file of its own (kept as long as the
+    /// returned collector).
+    pub fn from_yaml(yaml: &str) -> Collector {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("config.yaml");
+        std::fs::write(&config, yaml).expect("write config");
+        Collector::launch_in(dir, &[&config.display().to_string()], &[], "info")
+    }
+
     /// `launch` with `--log-level level`.
     pub fn launch_at_level(configs: &[&str], env: &[(&str, String)], level: &str) -> Collector {
-        let dir = tempfile::tempdir().expect("tempdir");
+        Collector::launch_in(tempfile::tempdir().expect("tempdir"), configs, env, level)
+    }
+
+    fn launch_in(
+        dir: tempfile::TempDir,
+        configs: &[&str],
+        env: &[(&str, String)],
+        level: &str,
+    ) -> Collector {
         // A port given in `env` (e.g. a gateway restarted where an agent sends) wins.
         let port = |var: &str| {
             env.iter()

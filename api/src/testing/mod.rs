@@ -174,6 +174,36 @@ pub fn sample_logs(n: usize) -> ExportLogsServiceRequest {
     }
 }
 
+/// A gauge of `points`.
+pub fn gauge_metric(name: &str, points: Vec<NumberDataPoint>) -> Metric {
+    Metric {
+        name: name.into(),
+        data: Some(metric::Data::Gauge(
+            opentelemetry_proto::tonic::metrics::v1::Gauge {
+                data_points: points,
+            },
+        )),
+        ..Default::default()
+    }
+}
+
+/// A cumulative monotonic sum (a Prometheus counter) of `points`.
+pub fn counter_metric(name: &str, points: Vec<NumberDataPoint>) -> Metric {
+    Metric {
+        name: name.into(),
+        data: Some(metric::Data::Sum(
+            opentelemetry_proto::tonic::metrics::v1::Sum {
+                data_points: points,
+                aggregation_temporality:
+                    opentelemetry_proto::tonic::metrics::v1::AggregationTemporality::Cumulative
+                        as i32,
+                is_monotonic: true,
+            },
+        )),
+        ..Default::default()
+    }
+}
+
 /// The number data points of a gauge or sum (empty for other types).
 pub fn number_points(m: &Metric) -> &[NumberDataPoint] {
     match &m.data {

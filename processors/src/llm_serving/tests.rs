@@ -8,6 +8,7 @@ use llamacol_api::otlp::resource::v1::Resource;
 use llamacol_api::otlp::common::v1::any_value;
 
 use super::*;
+use llamacol_api::testing::{counter_metric as counter, gauge_metric as gauge};
 
 fn point(v: f64, labels: &[(&str, &str)]) -> NumberDataPoint {
     NumberDataPoint {
@@ -15,28 +16,6 @@ fn point(v: f64, labels: &[(&str, &str)]) -> NumberDataPoint {
         time_unix_nano: 2_000,
         start_time_unix_nano: 1_000,
         value: Some(number_data_point::Value::AsDouble(v)),
-        ..Default::default()
-    }
-}
-
-fn gauge(name: &str, points: Vec<NumberDataPoint>) -> Metric {
-    Metric {
-        name: name.into(),
-        data: Some(metric::Data::Gauge(Gauge {
-            data_points: points,
-        })),
-        ..Default::default()
-    }
-}
-
-fn counter(name: &str, points: Vec<NumberDataPoint>) -> Metric {
-    Metric {
-        name: name.into(),
-        data: Some(metric::Data::Sum(Sum {
-            data_points: points,
-            aggregation_temporality: 2,
-            is_monotonic: true,
-        })),
         ..Default::default()
     }
 }

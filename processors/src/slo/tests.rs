@@ -9,8 +9,8 @@ use llamacol_api::attributes::string;
 use llamacol_api::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
 use llamacol_api::otlp::common::v1::KeyValue;
 use llamacol_api::otlp::metrics::v1::{
-    metric, number_data_point, Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint,
-    ResourceMetrics, ScopeMetrics, Sum,
+    metric, number_data_point, Histogram, HistogramDataPoint, Metric, NumberDataPoint,
+    ResourceMetrics, ScopeMetrics,
 };
 use llamacol_api::otlp::resource::v1::Resource;
 
@@ -19,6 +19,7 @@ use super::config::{load_rule_file, SloConfig};
 use super::engine::Engine;
 use super::*;
 use llamacol_api::config::{parse, ComponentConfig};
+use llamacol_api::testing::{counter_metric as counter, gauge_metric as gauge};
 
 /// Unix seconds the tests start at (a counter with a later start time is "new").
 const T0: f64 = 1_800_000_000.0;
@@ -72,29 +73,6 @@ fn point(point_attrs: &[(&str, &str)], value: f64, start: f64) -> NumberDataPoin
         attributes: attrs(point_attrs),
         start_time_unix_nano: (start * 1e9) as u64,
         value: Some(number_data_point::Value::AsDouble(value)),
-        ..Default::default()
-    }
-}
-
-fn gauge(name: &str, points: Vec<NumberDataPoint>) -> Metric {
-    Metric {
-        name: name.into(),
-        data: Some(metric::Data::Gauge(Gauge {
-            data_points: points,
-        })),
-        ..Default::default()
-    }
-}
-
-/// A cumulative monotonic sum.
-fn counter(name: &str, points: Vec<NumberDataPoint>) -> Metric {
-    Metric {
-        name: name.into(),
-        data: Some(metric::Data::Sum(Sum {
-            data_points: points,
-            aggregation_temporality: 2,
-            is_monotonic: true,
-        })),
         ..Default::default()
     }
 }

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use llamacol_api::otlp::common::v1::{any_value, AnyValue, KeyValue};
+use llamacol_api::attributes;
 use llamacol_api::otlp::metrics::v1::{
     metric, number_data_point, AggregationTemporality, Gauge, Metric, NumberDataPoint, Sum,
 };
@@ -315,7 +315,7 @@ impl<'a> Recorder<'a> {
                 .zip(attributes)
                 .zip(&self.kept[i].0)
                 .filter(|(_, kept)| **kept)
-                .map(|((k, v), _)| string_attribute(k, v))
+                .map(|((k, v), _)| attributes::string(k, v))
                 .collect(),
             start_time_unix_nano: self.start,
             time_unix_nano: self.now,
@@ -393,14 +393,4 @@ fn set_number(p: &mut NumberDataPoint, v: f64) {
         Some(number_data_point::Value::AsInt(_)) => number_data_point::Value::AsInt(v as i64),
         _ => number_data_point::Value::AsDouble(v),
     });
-}
-
-pub fn string_attribute(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.to_string(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.to_string())),
-        }),
-        ..Default::default()
-    }
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use llamacol_api::config::{did_you_mean, ComponentConfig, Issue};
+use llamacol_api::config::{suggestion, ComponentConfig, Issue};
 use serde::{Deserialize, Deserializer};
 
 use super::catalog::catalog;
@@ -278,9 +278,7 @@ fn switch_issues(path: &str, switches: &Switches, known: &[&str], what: &str) ->
         .keys()
         .filter(|name| !known.contains(&name.as_str()))
         .map(|name| {
-            let hint = did_you_mean(name, known.iter().copied())
-                .map(|m| format!(" (did you mean `{m}`?)"))
-                .unwrap_or_default();
+            let hint = suggestion(name, known.iter().copied());
             Issue::new(
                 format!("{path}.{name}"),
                 format!("unknown {what} `{name}`{hint}; known: {}", known.join(", ")),

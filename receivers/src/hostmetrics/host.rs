@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The host, as seen under `root`.
 #[derive(Debug, Clone)]
@@ -35,20 +35,6 @@ impl Host {
     pub fn read(&self, rel: &str) -> io::Result<String> {
         std::fs::read_to_string(self.path(rel))
     }
-
-    /// A host path (a mount point) under the root.
-    pub fn under_root(&self, host_path: &str) -> PathBuf {
-        self.path(host_path)
-    }
-
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-}
-
-/// Nanoseconds since the epoch of a whole-seconds Unix time.
-pub fn nanos(seconds: f64) -> u64 {
-    (seconds * 1e9) as u64
 }
 
 /// `/proc/stat`.

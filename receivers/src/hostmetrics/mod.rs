@@ -77,7 +77,7 @@ impl Receiver for HostMetricsReceiver {
         })?;
         let collector = HostCollector {
             id: self.id.clone(),
-            scrapers: Arc::new(Mutex::new(scrapers::build(&self.config.scrapers, &host))),
+            scrapers: Arc::new(Mutex::new(scrapers::build(&self.config.scrapers))),
             host,
             boot,
             logged: HashSet::new(),

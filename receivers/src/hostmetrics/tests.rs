@@ -126,7 +126,7 @@ fn a_captured_host_reads_as_the_collector_reports_it() {
     host.ticks = 100.0;
     host.page_size = 4096;
     let boot = parse_stat(&host.read("proc/stat").expect("stat"), 100.0).boot_time * 1_000_000_000;
-    let mut all = scrapers::build(&c.scrapers, &host);
+    let mut all = scrapers::build(&c.scrapers);
     let (request, sink) = collect_once(&host, boot, &mut all);
 
     // /proc/stat in 1/100 s: by default the Collector leaves out the `opt_in` attribute
@@ -235,7 +235,7 @@ fn chosen_attributes_keep_points_apart_and_the_strategy_merges_the_rest() {
     assert!(c.validate().is_empty(), "{:?}", messages(&c));
     let mut host = Host::new(ROOT);
     host.ticks = 100.0;
-    let mut all = scrapers::build(&c.scrapers, &host);
+    let mut all = scrapers::build(&c.scrapers);
     let (request, _) = collect_once(&host, 0, &mut all);
     let cpu = points(&request, "system.cpu.time");
     assert_eq!(cpu.len(), 16);
@@ -267,7 +267,7 @@ fn cpu_utilization_is_each_states_share_between_two_cycles() {
     let c = config("scrapers: {cpu: {metrics: {system.cpu.utilization: {enabled: true}}}}");
     let mut host = Host::new(dir.path().to_str().expect("utf-8"));
     host.ticks = 100.0;
-    let mut all = scrapers::build(&c.scrapers, &host);
+    let mut all = scrapers::build(&c.scrapers);
     collect_once(&host, 0, &mut all);
     write("cpu0 150 0 100 850 0 0 0 0 0 0\nbtime 1\n");
     let (request, _) = collect_once(&host, 0, &mut all);

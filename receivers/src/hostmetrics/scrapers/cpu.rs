@@ -69,21 +69,14 @@ impl HostScraper for Cpu {
         }
         self.previous = stat.cpus.clone();
         rec.point("system.cpu.logical.count", stat.cpus.len() as i64, &[]);
-        if rec.wants(&["system.cpu.physical.count"]) {
-            match cycle.host.read("proc/cpuinfo") {
-                Ok(text) => rec.point("system.cpu.physical.count", physical_cores(&text), &[]),
-                Err(e) => sink.fail("cpu", "reading /proc/cpuinfo", e),
-            }
-        }
-        if rec.wants(&["system.cpu.frequency"]) {
+        // /proc/cpuinfo only when a metric that needs it is on.
+        if rec.wants(&["system.cpu.physical.count", "system.cpu.frequency"]) {
             match cycle.host.read("proc/cpuinfo") {
                 Ok(text) => {
+                    rec.point("system.cpu.physical.count", physical_cores(&text), &[]);
                     for (processor, mhz) in parse_cpuinfo(&text) {
-                        rec.point(
-                            "system.cpu.frequency",
-                            mhz * 1e6,
-                            &[&format!("cpu{processor}")],
-                        );
+                        let cpu = format!("cpu{processor}");
+                        rec.point("system.cpu.frequency", mhz * 1e6, &[cpu.as_str()]);
                     }
                 }
                 Err(e) => sink.fail("cpu", "reading /proc/cpuinfo", e),

@@ -94,7 +94,7 @@ impl HostScraper for Filesystem {
             if !seen.insert((m.mount_point.clone(), m.device.clone())) || !self.keeps(&m) {
                 continue;
             }
-            let u = match usage(&cycle.host.under_root(&m.mount_point)) {
+            let u = match usage(&cycle.host.path(&m.mount_point)) {
                 Ok(u) => u,
                 Err(e) => {
                     sink.fail(

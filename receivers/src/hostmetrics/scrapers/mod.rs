@@ -68,7 +68,7 @@ impl Table {
 }
 
 /// Every configured scraper, in the Collector's documentation order.
-pub fn build(config: &Scrapers, host: &Host) -> Vec<Box<dyn HostScraper>> {
+pub fn build(config: &Scrapers) -> Vec<Box<dyn HostScraper>> {
     let mut out: Vec<Box<dyn HostScraper>> = Vec::new();
     if let Some(c) = &config.cpu {
         out.push(Box::new(cpu::Cpu::new(c)));
@@ -95,7 +95,7 @@ pub fn build(config: &Scrapers, host: &Host) -> Vec<Box<dyn HostScraper>> {
         out.push(Box::new(processes::Processes::new(c)));
     }
     if let Some(c) = &config.process {
-        out.push(Box::new(process::Process::new(c, host)));
+        out.push(Box::new(process::Process::new(c)));
     }
     if let Some(c) = &config.system {
         out.push(Box::new(system::System::new(c)));

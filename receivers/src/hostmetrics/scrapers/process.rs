@@ -6,7 +6,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use llamacol_api::otlp::common::v1::{any_value, AnyValue, KeyValue};
+use llamacol_api::attributes;
+use llamacol_api::otlp::common::v1::any_value;
 
 use super::{Cycle, HostScraper, Sink, Table};
 use crate::hostmetrics::config::ProcessConfig;
@@ -103,7 +104,7 @@ pub struct Process {
 }
 
 impl Process {
-    pub fn new(config: &ProcessConfig, _host: &Host) -> Process {
+    pub fn new(config: &ProcessConfig) -> Process {
         Process {
             table: Table::new("process", &config.metrics),
             names: Selection {
@@ -251,11 +252,7 @@ impl HostScraper for Process {
             let mut resource = Vec::new();
             let mut add = |key: &str, value: any_value::Value| {
                 if self.resource_on(key) {
-                    resource.push(KeyValue {
-                        key: key.to_string(),
-                        value: Some(AnyValue { value: Some(value) }),
-                        ..Default::default()
-                    });
+                    resource.push(attributes::kv(key, value));
                 }
             };
             use any_value::Value::{IntValue, StringValue};
