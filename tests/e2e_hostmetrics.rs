@@ -8,16 +8,14 @@
 
 mod common;
 
+use common::arr;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use common::node_exporter::start_node_exporter;
 use common::otelcol::{Otelcol, QUIET_TELEMETRY};
 use common::{http_get, lines, Collector};
-
-fn arr(v: &serde_json::Value) -> &[serde_json::Value] {
-    v.as_array().map(Vec::as_slice).unwrap_or_default()
-}
 
 /// One point as written by a file exporter (llamacol's or the Collector's: OTLP JSON).
 #[derive(Debug, Clone)]

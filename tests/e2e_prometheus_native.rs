@@ -9,6 +9,8 @@
 
 mod common;
 
+use common::{arr, string_attrs as text_attrs};
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -28,26 +30,10 @@ const NATIVE_3: Flavor = Flavor {
     scrape: "    scrape_native_histograms: true\n",
 };
 
-fn arr(v: &serde_json::Value) -> &[serde_json::Value] {
-    v.as_array().map(Vec::as_slice).unwrap_or_default()
-}
-
 fn num(v: &serde_json::Value) -> f64 {
     v.as_f64()
         .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
         .unwrap_or(f64::NAN)
-}
-
-fn text_attrs(list: &serde_json::Value) -> BTreeMap<String, String> {
-    arr(list)
-        .iter()
-        .filter_map(|a| {
-            Some((
-                a["key"].as_str()?.to_string(),
-                a["value"]["stringValue"].as_str()?.to_string(),
-            ))
-        })
-        .collect()
 }
 
 /// A histogram as Prometheus' query API gives it: count, sum, and each bucket as

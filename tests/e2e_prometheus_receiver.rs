@@ -8,6 +8,8 @@
 
 mod common;
 
+use common::arr;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -16,10 +18,6 @@ use common::llama_server::LlamaServer;
 use common::node_exporter::start_node_exporter;
 use common::prometheus::start_prometheus;
 use common::{lines, Collector};
-
-fn arr(v: &serde_json::Value) -> &[serde_json::Value] {
-    v.as_array().map(Vec::as_slice).unwrap_or_default()
-}
 
 fn resource_attr(r: &serde_json::Value, key: &str) -> Option<String> {
     arr(&r["resource"]["attributes"])

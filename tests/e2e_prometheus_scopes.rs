@@ -8,6 +8,8 @@
 
 mod common;
 
+use common::{arr, string_attrs as attrs};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -15,22 +17,6 @@ use std::time::{Duration, Instant};
 use common::process::Running;
 use common::{lines, Collector};
 use llamacol_pipeline::testing::{external_program, free_port};
-
-fn arr(v: &serde_json::Value) -> &[serde_json::Value] {
-    v.as_array().map(Vec::as_slice).unwrap_or_default()
-}
-
-fn attrs(list: &serde_json::Value) -> BTreeMap<String, String> {
-    arr(list)
-        .iter()
-        .filter_map(|a| {
-            Some((
-                a["key"].as_str()?.to_string(),
-                a["value"]["stringValue"].as_str()?.to_string(),
-            ))
-        })
-        .collect()
-}
 
 /// (scope name, version, schema URL, attributes) -> metric names, of the job's resource.
 type Scopes = BTreeMap<(String, String, String, BTreeMap<String, String>), BTreeSet<String>>;

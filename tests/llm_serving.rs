@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::arr;
+
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -53,10 +55,6 @@ fn serve_fixtures() -> u16 {
         }
     });
     port
-}
-
-fn arr(v: &serde_json::Value) -> &[serde_json::Value] {
-    v.as_array().map(Vec::as_slice).unwrap_or_default()
 }
 
 /// One uniform point: (job, metric, attributes, value or histogram count, histogram sum).

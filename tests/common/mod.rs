@@ -133,6 +133,24 @@ impl Collector {
     }
 }
 
+/// A JSON array as a slice (empty when absent or not an array).
+pub fn arr(v: &serde_json::Value) -> &[serde_json::Value] {
+    v.as_array().map(Vec::as_slice).unwrap_or_default()
+}
+
+/// The string-valued attributes of an OTLP/JSON attribute list, by key.
+pub fn string_attrs(list: &serde_json::Value) -> std::collections::BTreeMap<String, String> {
+    arr(list)
+        .iter()
+        .filter_map(|a| {
+            Some((
+                a["key"].as_str()?.to_string(),
+                a["value"]["stringValue"].as_str()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
 /// A plain HTTP/1.1 GET on loopback: (status, body). Status 0 when nothing answers.
 pub fn http_get(port: u16, path: &str) -> (u16, String) {
     let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
@@ -166,10 +184,6 @@ pub fn lines(path: &Path) -> Vec<serde_json::Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect()
-}
-
-fn arr(v: &serde_json::Value) -> &[serde_json::Value] {
-    v.as_array().map(Vec::as_slice).unwrap_or_default()
 }
 
 /// Every span of every line.
