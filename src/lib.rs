@@ -38,6 +38,8 @@ pub fn builtins() -> Registry {
         .processor(llamacol_processors::tail_sampling::factory())
         .processor(llamacol_processors::genai::factory())
         .processor(llamacol_processors::resource::factory())
+        .processor(llamacol_processors::resource_detection::factory())
+        .alias(Kind::Processor, "resourcedetection", "resource_detection")
         .processor(llamacol_processors::llm_serving::factory())
         // exporters
         .exporter(llamacol_exporters::otlp::factory())

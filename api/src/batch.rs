@@ -9,6 +9,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::metrics::v1::Metric;
+use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 
 use crate::client_metadata::Metadata;
@@ -313,6 +314,42 @@ impl Batch {
             Batch::Metrics(p) => p.bytes(),
             Batch::Logs(p) => p.bytes(),
         }
+    }
+
+    /// Calls `f` with every resource block's resource (created empty where absent) and
+    /// schema URL, decoding the batch: what processors that stamp or change resources
+    /// (`resource`, `resource_detection`) do, once for the three signals.
+    pub fn for_each_resource_mut(
+        &mut self,
+        mut f: impl FnMut(&mut Resource, &mut String),
+    ) -> Result<(), WireError> {
+        match self {
+            Batch::Traces(p) => {
+                for rs in &mut p.message_mut()?.resource_spans {
+                    f(
+                        rs.resource.get_or_insert_with(Resource::default),
+                        &mut rs.schema_url,
+                    );
+                }
+            }
+            Batch::Metrics(p) => {
+                for rm in &mut p.message_mut()?.resource_metrics {
+                    f(
+                        rm.resource.get_or_insert_with(Resource::default),
+                        &mut rm.schema_url,
+                    );
+                }
+            }
+            Batch::Logs(p) => {
+                for rl in &mut p.message_mut()?.resource_logs {
+                    f(
+                        rl.resource.get_or_insert_with(Resource::default),
+                        &mut rl.schema_url,
+                    );
+                }
+            }
+        }
+        Ok(())
     }
 }
 

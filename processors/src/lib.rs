@@ -9,5 +9,6 @@ pub mod llm_serving;
 pub mod memory_limiter;
 pub mod probabilistic_sampler;
 pub mod resource;
+pub mod resource_detection;
 pub mod slo;
 pub mod tail_sampling;

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use llamacol_pipeline::testing::free_port;
 
 pub mod alertmanager;
+pub mod cloud_metadata;
 pub mod fake_nvml;
 pub mod helm;
 pub mod jaeger;

@@ -70,8 +70,8 @@ pub struct ResourceProcessor {
 }
 
 impl ResourceProcessor {
-    fn apply(&self, resource: &mut Option<Resource>) {
-        let attributes = &mut resource.get_or_insert_with(Resource::default).attributes;
+    fn apply(&self, resource: &mut Resource) {
+        let attributes = &mut resource.attributes;
         for step in &self.actions {
             let at = attributes.iter().position(|kv| kv.key == step.key);
             if step.kind == ActionKind::Delete {
@@ -103,35 +103,9 @@ impl ResourceProcessor {
 
 impl Process for ResourceProcessor {
     fn process(&self, mut batch: Batch) -> Result<Batch, ConsumeError> {
-        match &mut batch {
-            Batch::Traces(p) => {
-                for rs in &mut p
-                    .message_mut()
-                    .map_err(ConsumeError::permanent)?
-                    .resource_spans
-                {
-                    self.apply(&mut rs.resource);
-                }
-            }
-            Batch::Metrics(p) => {
-                for rm in &mut p
-                    .message_mut()
-                    .map_err(ConsumeError::permanent)?
-                    .resource_metrics
-                {
-                    self.apply(&mut rm.resource);
-                }
-            }
-            Batch::Logs(p) => {
-                for rl in &mut p
-                    .message_mut()
-                    .map_err(ConsumeError::permanent)?
-                    .resource_logs
-                {
-                    self.apply(&mut rl.resource);
-                }
-            }
-        }
+        batch
+            .for_each_resource_mut(|resource, _| self.apply(resource))
+            .map_err(ConsumeError::permanent)?;
         Ok(batch)
     }
 }

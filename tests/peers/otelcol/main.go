@@ -10,6 +10,7 @@ import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/fileexporter"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusexporter"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/probabilisticsamplerprocessor"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/resourcedetectionprocessor"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/tailsamplingprocessor"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/receiver/hostmetricsreceiver"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/receiver/prometheusreceiver"
@@ -58,6 +59,7 @@ func factories() (otelcol.Factories, error) {
 			memorylimiterprocessor.NewFactory(),
 			probabilisticsamplerprocessor.NewFactory(),
 			tailsamplingprocessor.NewFactory(),
+			resourcedetectionprocessor.NewFactory(),
 		),
 		Exporters: byType[exporter.Factory](
 			otlpexporter.NewFactory(),
