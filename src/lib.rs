@@ -28,6 +28,7 @@ pub fn builtins() -> Registry {
         .receiver(llamacol_receivers::llamacpp::factory())
         .receiver(llamacol_receivers::nvml::factory())
         .receiver(llamacol_receivers::prometheus::factory())
+        .receiver(llamacol_receivers::filelog::factory())
         .receiver(llamacol_receivers::hostmetrics::factory())
         .alias(Kind::Receiver, "hostmetrics", "host_metrics")
         // processors

@@ -380,3 +380,25 @@ fn six_errors_in_telemetry_pipelines_and_components_come_out_at_once() {
     }
     assert_eq!(errors.len(), 6, "{errors:#?}");
 }
+
+#[test]
+fn a_receivers_storage_must_be_a_running_storage_extension() {
+    let text = "extensions:\n  health_check:\n  file_storage: {directory: /tmp/q}\nreceivers:\n  filelog/a: {include: [/tmp/*.log], storage: file_storag}\n  filelog/b: {include: [/tmp/*.log], storage: health_check}\nexporters:\n  debug:\nservice:\n  extensions: [file_storage, health_check]\n  pipelines:\n    logs: {receivers: [filelog/a, filelog/b], exporters: [debug]}\n";
+    let errors = load(
+        &[ConfigText {
+            name: "s.yaml".into(),
+            text: text.into(),
+        }],
+        &registry(),
+        &|_| None,
+    )
+    .expect_err("refused");
+    let shown: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        [
+            "error: s.yaml:5:38: receivers.filelog/a.storage: storage `file_storag` is not an extension listed in `service.extensions` (did you mean `file_storage`?); define it under `extensions` (e.g. `file_storage: {directory: /var/lib/llamacol/state}`) and list it in `service.extensions`",
+            "error: s.yaml:6:38: receivers.filelog/b.storage: extension `health_check` stores nothing; name a storage extension such as `file_storage`",
+        ]
+    );
+}

@@ -25,6 +25,10 @@ fn block(kind: Kind, type_name: &str, dir: &std::path::Path) -> String {
             "{{config: {{scrape_configs: [{{job_name: node, scrape_interval: 100ms, static_configs: [{{targets: ['127.0.0.1:{}']}}]}}]}}}}",
             free_port()
         ),
+        (Kind::Receiver, "filelog") => format!(
+            "{{include: [\"{}/*.log\"], poll_interval: 100ms}}",
+            dir.display()
+        ),
         (Kind::Receiver, "host_metrics" | "hostmetrics") => {
             "{collection_interval: 100ms, initial_delay: 0s, scrapers: {cpu: , memory: , load: , system: }}".into()
         }

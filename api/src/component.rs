@@ -125,6 +125,8 @@ pub struct BuildContext {
     pub node: crate::node::NodeContext,
     /// The running authenticator extensions, for `auth: {authenticator: ...}`.
     pub auth: crate::auth::Authenticators,
+    /// The running storage extensions, for `storage: <id>` (state kept across restarts).
+    pub storage: crate::storage::Storages,
 }
 
 impl BuildContext {
@@ -139,6 +141,7 @@ impl BuildContext {
             failures: OutcomeCounter::default(),
             node: crate::node::NodeContext::default(),
             auth: crate::auth::Authenticators::default(),
+            storage: crate::storage::Storages::default(),
         }
     }
 }

@@ -68,6 +68,11 @@ pub trait Extension: Send + Sync {
     }
     /// An authenticator extension (`bearertokenauth`, `basicauth`) checks requests to
     /// receivers and gives exporters the header to send.
+    /// Key-value state for components (`storage: <id>` in their config), for an extension
+    /// that keeps it.
+    fn key_value_storage(&self) -> Option<&dyn crate::storage::KeyValueStorage> {
+        None
+    }
     fn authenticator(&self) -> Option<Arc<dyn crate::auth::Authenticator>> {
         None
     }

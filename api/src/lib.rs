@@ -39,6 +39,7 @@ pub mod signal;
 pub mod split;
 pub mod stateful;
 pub mod stateless;
+pub mod storage;
 pub mod task;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -17,7 +17,8 @@ pub mod testing;
 
 // The API's modules under the paths the engine's files use (`crate::batch::Batch`).
 use llamacol_api::{
-    auth, batch, clock, component, consumer, extension, live, log_once, memory, node, signal, wire,
+    auth, batch, clock, component, consumer, extension, live, log_once, memory, node, signal,
+    storage, wire,
 };
 
 pub use live_sampler::sample_every_second;

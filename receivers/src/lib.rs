@@ -3,6 +3,7 @@
 //! Depends on `llamacol-api` only (never on the engine, processors or exporters): the
 //! same surface a plugin author has.
 
+pub mod filelog;
 pub mod hostmetrics;
 pub mod llamacpp;
 pub use llamacol_api::net;

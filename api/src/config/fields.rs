@@ -75,8 +75,8 @@ pub enum InvalidByteSize {
     TooLarge(String),
 }
 
-/// A size in bytes: a plain number, or a number with a unit (`512KiB`, `16MiB`, `1GiB`,
-/// `10MB`, `100B`).
+/// A size in bytes: a plain number, or a number with a unit in any case (`512KiB`,
+/// `16MiB`, `1GiB`, `10MB`, `1kb`, `100B`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct ByteSize(pub u64);
 
@@ -90,14 +90,15 @@ impl ByteSize {
         let number: u64 = number
             .parse()
             .map_err(|_| InvalidByteSize::NotASize(text.to_string()))?;
-        let factor: u64 = match unit.trim() {
-            "" | "B" => 1,
-            "KB" => 1_000,
-            "MB" => 1_000_000,
-            "GB" => 1_000_000_000,
-            "KiB" => 1 << 10,
-            "MiB" => 1 << 20,
-            "GiB" => 1 << 30,
+        // Any case, as the Collector's stanza sizes (`fingerprint_size: 1kb`).
+        let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "kb" => 1_000,
+            "mb" => 1_000_000,
+            "gb" => 1_000_000_000,
+            "kib" => 1 << 10,
+            "mib" => 1 << 20,
+            "gib" => 1 << 30,
             other => {
                 return Err(InvalidByteSize::Unit {
                     unit: other.to_string(),

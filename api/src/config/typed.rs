@@ -50,6 +50,11 @@ pub trait ComponentConfig: DeserializeOwned + Default {
     fn authenticators(&self) -> Vec<Listen> {
         Vec::new()
     }
+    /// The storage extensions this component keeps state in (`storage`): `path` is the
+    /// option, `address` the extension id.
+    fn storages(&self) -> Vec<Listen> {
+        Vec::new()
+    }
 }
 
 /// What a valid block claims for itself, checked across components.
@@ -60,6 +65,8 @@ pub struct Claims {
     pub directories: Vec<Listen>,
     /// `path` is the option, `address` the authenticator extension's id.
     pub authenticators: Vec<Listen>,
+    /// `path` is the option, `address` the storage extension's id.
+    pub storages: Vec<Listen>,
 }
 
 /// How the pipeline checks a factory's config without building it.
@@ -82,6 +89,7 @@ fn check<C: ComponentConfig>(value: &Value) -> Result<Claims, Vec<Issue>> {
             listens: config.listens(),
             directories: config.directories(),
             authenticators: config.authenticators(),
+            storages: config.storages(),
         })
     } else {
         Err(issues)

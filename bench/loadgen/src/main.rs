@@ -7,6 +7,7 @@
 mod bench;
 mod cpu;
 mod data;
+mod filelog_bench;
 mod floor;
 mod genai;
 mod head_sampling;
@@ -179,6 +180,22 @@ enum Command {
         #[arg(long)]
         otelcol: Option<std::path::PathBuf>,
         #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+        duration: Duration,
+        #[arg(long, default_value = "target/bench")]
+        work_dir: std::path::PathBuf,
+    },
+    /// `filelog` reading and parsing llama-server-shaped JSON and text logs from their
+    /// start, next to the Collector's: lines per CPU second at the sink, peak RSS.
+    Filelog {
+        #[arg(long, default_value = "target/release/llamacol")]
+        llamacol: std::path::PathBuf,
+        #[arg(long)]
+        otelcol: Option<std::path::PathBuf>,
+        /// Size of each log file.
+        #[arg(long, default_value_t = 256)]
+        megabytes: u64,
+        /// The longest one collector may take over one file.
+        #[arg(long, default_value = "600s", value_parser = humantime::parse_duration)]
         duration: Duration,
         #[arg(long, default_value = "target/bench")]
         work_dir: std::path::PathBuf,
@@ -457,6 +474,19 @@ fn main() -> anyhow::Result<()> {
                 ..bench::Options::llamacol_only(llamacol, duration, work_dir)
             };
             runtime.block_on(hostmetrics_bench::run(&opts))?;
+        }
+        Command::Filelog {
+            llamacol,
+            otelcol,
+            megabytes,
+            duration,
+            work_dir,
+        } => {
+            let opts = bench::Options {
+                otelcol,
+                ..bench::Options::llamacol_only(llamacol, duration, work_dir)
+            };
+            runtime.block_on(filelog_bench::run(&opts, megabytes))?;
         }
         Command::RequestSize {
             llamacol,

@@ -7,14 +7,17 @@ mod config;
 mod position;
 mod queue;
 mod record;
+mod state;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
+use llamacol_api::component::Kind;
 use llamacol_api::config::{parse_block, ConfigSpec};
 use llamacol_api::queue::{Queue, QueueSpec, QueueStorage};
 use llamacol_api::serde_yaml::Value;
+use llamacol_api::storage::{KeyValueStorage, StorageClient};
 use llamacol_api::task::Background;
 use llamacol_api::{BoxError, ComponentId, Extension, ExtensionContext, ExtensionFactory};
 
@@ -68,8 +71,9 @@ impl FileStorage {
     }
 }
 
-impl QueueStorage for FileStorage {
-    fn open_queue(&self, spec: &QueueSpec) -> Result<Arc<dyn Queue>, BoxError> {
+impl FileStorage {
+    /// `directory`, created when missing and `create_directory` allows it.
+    fn base(&self) -> Result<&Path, BoxError> {
         let base = Path::new(&self.config.directory);
         if !base.is_dir() {
             if !self.config.create_directory {
@@ -92,7 +96,13 @@ impl QueueStorage for FileStorage {
                 )
             })?;
         }
-        let dir = base.join(subdirectory(&spec.owner));
+        Ok(base)
+    }
+}
+
+impl QueueStorage for FileStorage {
+    fn open_queue(&self, spec: &QueueSpec) -> Result<Arc<dyn Queue>, BoxError> {
+        let dir = self.base()?.join(subdirectory(Kind::Exporter, &spec.owner));
         let options = Options {
             fsync: self.config.fsync,
             segment_size: self.config.segment_size_mib.saturating_mul(1024 * 1024),
@@ -142,13 +152,25 @@ impl Extension for FileStorage {
     fn storage(&self) -> Option<&dyn QueueStorage> {
         Some(self)
     }
+
+    fn key_value_storage(&self) -> Option<&dyn KeyValueStorage> {
+        Some(self)
+    }
 }
 
-/// One directory per exporter; `+` cannot appear in an id, so no two ids share one.
-fn subdirectory(owner: &ComponentId) -> String {
+impl KeyValueStorage for FileStorage {
+    fn client(&self, kind: Kind, id: &ComponentId) -> Result<Arc<dyn StorageClient>, BoxError> {
+        let dir = self.base()?.join(subdirectory(kind, id));
+        Ok(Arc::new(state::StateDir::open(dir)?))
+    }
+}
+
+/// One directory per component (`exporter-otlp`, `receiver-filelog+app`); `+` cannot
+/// appear in an id, so no two ids share one.
+fn subdirectory(kind: Kind, owner: &ComponentId) -> String {
     match &owner.name {
-        Some(name) => format!("exporter-{}+{name}", owner.type_name),
-        None => format!("exporter-{}", owner.type_name),
+        Some(name) => format!("{kind}-{}+{name}", owner.type_name),
+        None => format!("{kind}-{}", owner.type_name),
     }
 }
 

@@ -244,6 +244,7 @@ impl Checker<'_> {
         self.ports(&used, &defined, &telemetry);
         self.directories(&used, &defined);
         self.authenticators(&used, &defined, &service_extensions);
+        self.component_storages(&used, &defined, &service_extensions);
 
         Some(Config {
             receivers,
@@ -479,6 +480,7 @@ impl Checker<'_> {
                 listens: rooted(claims.listens),
                 directories: rooted(claims.directories),
                 authenticators: rooted(claims.authenticators),
+                storages: rooted(claims.storages),
             };
             defined.insert(
                 (kind, key),
@@ -763,21 +765,68 @@ impl Checker<'_> {
         defined: &HashMap<(Kind, String), Defined>,
         running: &[ComponentId],
     ) {
+        self.extension_claims(
+            used,
+            defined,
+            running,
+            ExtensionUse {
+                claims: |c| &c.authenticators,
+                serves: |f| f.authenticator,
+                what: "authenticator",
+                example: "bearertokenauth: {{token: ${{env:TOKEN}}}}",
+                wrong: "does not authenticate; name a `bearertokenauth` or `basicauth` extension",
+            },
+        );
+    }
+
+    /// A component's `storage` must name a storage extension that runs.
+    fn component_storages(
+        &mut self,
+        used: &BTreeSet<(Kind, String)>,
+        defined: &HashMap<(Kind, String), Defined>,
+        running: &[ComponentId],
+    ) {
+        self.extension_claims(
+            used,
+            defined,
+            running,
+            ExtensionUse {
+                claims: |c| &c.storages,
+                serves: |f| f.storage,
+                what: "storage",
+                example: "file_storage: {{directory: /var/lib/llamacol/state}}",
+                wrong: "stores nothing; name a storage extension such as `file_storage`",
+            },
+        );
+    }
+
+    /// Every claim of `kind` must name a running extension that serves it.
+    fn extension_claims(
+        &mut self,
+        used: &BTreeSet<(Kind, String)>,
+        defined: &HashMap<(Kind, String), Defined>,
+        running: &[ComponentId],
+        kind: ExtensionUse,
+    ) {
         for key in used_keys(used, defined) {
-            for claim in &defined[key].claims.authenticators {
+            for claim in (kind.claims)(&defined[key].claims) {
                 let name = &claim.address;
                 let Some(id) = running.iter().find(|id| id.to_string() == *name) else {
                     let names: Vec<String> = running.iter().map(ToString::to_string).collect();
                     let hint = suggestion(name, names.iter().map(String::as_str));
-                    self.error(claim.path.clone(), format!("authenticator `{name}` is not an extension listed in `service.extensions`{hint}; define it under `extensions` (e.g. `bearertokenauth: {{token: ${{env:TOKEN}}}}`) and list it in `service.extensions`"));
+                    let example = kind.example.replace("{{", "{").replace("}}", "}");
+                    self.error(claim.path.clone(), format!("{} `{name}` is not an extension listed in `service.extensions`{hint}; define it under `extensions` (e.g. `{example}`) and list it in `service.extensions`", kind.what));
                     continue;
                 };
-                let is_auth = self
+                let serves = self
                     .registry
                     .find_extension(&id.type_name)
-                    .is_some_and(|f| f.authenticator);
-                if !is_auth {
-                    self.error(claim.path.clone(), format!("extension `{name}` does not authenticate; name a `bearertokenauth` or `basicauth` extension"));
+                    .is_some_and(kind.serves);
+                if !serves {
+                    self.error(
+                        claim.path.clone(),
+                        format!("extension `{name}` {}", kind.wrong),
+                    );
                 }
             }
         }
@@ -899,4 +948,13 @@ fn split_host_port(addr: &str) -> Option<(&str, u16)> {
     let addr = addr.rsplit("://").next().unwrap_or(addr);
     let (host, port) = addr.rsplit_once(':')?;
     Some((host, port.trim_end_matches('/').parse().ok()?))
+}
+
+/// What an extension reference in a component's config must name.
+struct ExtensionUse {
+    claims: fn(&Claims) -> &Vec<Listen>,
+    serves: fn(&llamacol_api::ExtensionFactory) -> bool,
+    what: &'static str,
+    example: &'static str,
+    wrong: &'static str,
 }

@@ -190,6 +190,7 @@ impl Builder<'_> {
                 failures: OutcomeCounter::default(),
                 node: self.node.clone(),
                 auth: crate::auth::Authenticators::default(),
+                storage: crate::storage::Storages::default(),
             };
             let processor =
                 (factory.build)(&ctx, &block, next).map_err(|e| failed(Kind::Processor, id, e))?;
@@ -244,6 +245,7 @@ impl Builder<'_> {
                 failures: OutcomeCounter::default(),
                 node: self.node.clone(),
                 auth: crate::auth::Authenticators::default(),
+                storage: crate::storage::Storages::default(),
             };
             let connector = (factory.build)(&ctx, &block, pair, next)
                 .map_err(|e| failed(Kind::Connector, id, e))?;

@@ -114,6 +114,13 @@ impl Service {
                 .filter_map(|e| Some((e.id.to_string(), e.extension.authenticator()?)))
                 .collect(),
         );
+        let storage = crate::storage::Storages::new(
+            extensions
+                .iter()
+                .filter(|e| e.extension.key_value_storage().is_some())
+                .map(|e| (e.id.to_string(), e.extension.clone()))
+                .collect(),
+        );
         let mut exporters: BTreeMap<ComponentId, Arc<ExporterQueue>> = BTreeMap::new();
         for exporter in &config.exporters {
             let signals = signals_using(&config.pipelines, &exporter.id, |p| &p.exporters);
@@ -143,6 +150,7 @@ impl Service {
                 failures: OutcomeCounter::default(),
                 node: node.clone(),
                 auth: auth.clone(),
+                storage: storage.clone(),
             };
             let built = (factory.build)(&ctx, &exporter.block)
                 .map_err(|e| failed(Kind::Exporter, &exporter.id, e))?;
@@ -221,6 +229,7 @@ impl Service {
                 ),
                 node: node.clone(),
                 auth: auth.clone(),
+                storage: storage.clone(),
             };
             let receiver =
                 (factory.build)(&ctx, block).map_err(|e| failed(Kind::Receiver, id, e))?;

@@ -12,6 +12,7 @@ import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/probabilisticsamplerprocessor"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/resourcedetectionprocessor"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/tailsamplingprocessor"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/receiver/filelogreceiver"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/receiver/hostmetricsreceiver"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/receiver/prometheusreceiver"
 	"go.opentelemetry.io/collector/component"
@@ -53,6 +54,7 @@ func factories() (otelcol.Factories, error) {
 			otlpreceiver.NewFactory(),
 			prometheusreceiver.NewFactory(),
 			hostmetricsreceiver.NewFactory(),
+			filelogreceiver.NewFactory(),
 		),
 		Processors: byType[processor.Factory](
 			batchprocessor.NewFactory(),
