@@ -29,6 +29,7 @@ pub fn builtins() -> Registry {
         .receiver(llamacol_receivers::nvml::factory())
         .receiver(llamacol_receivers::prometheus::factory())
         .receiver(llamacol_receivers::filelog::factory())
+        .alias(Kind::Receiver, "filelog", "file_log")
         .receiver(llamacol_receivers::hostmetrics::factory())
         .alias(Kind::Receiver, "hostmetrics", "host_metrics")
         // processors

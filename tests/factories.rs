@@ -25,7 +25,7 @@ fn block(kind: Kind, type_name: &str, dir: &std::path::Path) -> String {
             "{{config: {{scrape_configs: [{{job_name: node, scrape_interval: 100ms, static_configs: [{{targets: ['127.0.0.1:{}']}}]}}]}}}}",
             free_port()
         ),
-        (Kind::Receiver, "filelog") => format!(
+        (Kind::Receiver, "file_log" | "filelog") => format!(
             "{{include: [\"{}/*.log\"], poll_interval: 100ms}}",
             dir.display()
         ),

@@ -1,4 +1,4 @@
-//! `filelog` receiver: tails files matched by globs, as the Collector's `filelog`
+//! `file_log` receiver (alias `filelog`, the Collector's previous name): tails files matched by globs, as the Collector's `filelog`
 //! (stanza's fileconsumer) does. Files are known by fingerprint (their first bytes), so a
 //! rename (rotation) keeps the offset; a file renamed out of the patterns or deleted is
 //! read to its end from the handle kept open since the last poll; a copy-truncated file
@@ -30,6 +30,7 @@ use llamacol_api::{
     Batch, BoxError, BuildContext, Consumer, Kind, OutcomeCounter, Receiver, ReceiverFactory,
     Signal,
 };
+use prost::Message;
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
@@ -46,7 +47,7 @@ const CHECKPOINT_KEY: &str = "file_input.knownFiles";
 
 pub fn factory() -> ReceiverFactory {
     ReceiverFactory {
-        type_name: "filelog",
+        type_name: "file_log",
         signals: &[Signal::Logs],
         config: ConfigSpec::of::<FilelogConfig>(),
         build,
@@ -314,7 +315,11 @@ impl Poller {
             &self.operators,
             &mut failed_ops,
         );
-        match next.consume(Batch::from(request)).await {
+        // Encoded here (the exporter needs the bytes anyway): a queue behind a slow
+        // backend then holds compact requests, not decoded records.
+        let items = chunk.entries.len();
+        let batch = Batch::from_encoded_parts(Signal::Logs, request.encode_to_vec().into(), items);
+        match next.consume(batch).await {
             Ok(()) => reader.commit(&chunk),
             Err(e) if e.is_retryable() => {
                 // The chunk stays in the file and is read again next poll.
