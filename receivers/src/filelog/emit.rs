@@ -63,8 +63,8 @@ pub fn request(
             }
             Body::Bytes(b) => Some(b),
         };
-        if !operators.is_empty() && bytes_body.is_none() {
-            operators.apply(&mut entry, failed);
+        if !operators.is_empty() && bytes_body.is_none() && !operators.apply(&mut entry, failed) {
+            continue;
         }
         let body = match bytes_body {
             Some(b) => Some(AnyValue {

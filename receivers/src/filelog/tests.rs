@@ -267,8 +267,13 @@ fn config_errors_name_the_place_and_the_fix() {
             "operators[0].type: unknown operator `jsn_parser` (did you mean `json_parser`?)"
         )
     );
-    assert!(issues("{include: [a.log], operators: [{type: router}]}")
+    assert!(issues("{include: [a.log], operators: [{type: recombine}]}")
         .contains("not built in llamacol yet"));
+    assert!(issues("{include: [a.log], operators: [{type: router}]}").contains("needs `routes`"));
+    assert!(issues(
+        "{include: [a.log], operators: [{type: add, field: body, value: 1, output: add}]}"
+    )
+    .contains("outputs must name a later operator"));
     assert!(
         issues("{include: [a.log], operators: [{type: json_parser, parse_form: body}]}")
             .contains("`parse_form` is not a key of `json_parser`")
@@ -372,4 +377,157 @@ fn llamacpp_parser_reads_the_real_servers_log() {
         old.attributes.get("llamacpp.timing.tokens"),
         Some(&serde_json::json!(33))
     );
+}
+
+/// The examples of the Collector's `container` operator documentation
+/// (`pkg/stanza/docs/operators/container.md`, contrib v0.160.0): Docker, CRI-O,
+/// containerd, and a containerd line split in two partial lines.
+#[test]
+fn container_lines_follow_the_collectors_examples() {
+    let ops = operators("- type: container\n");
+    let path = "/var/log/pods/some_kube-controller-kind-control-plane_49cc7c1fd3702c40b2686ea7486091d6/kube-controller/1.log";
+    let entry = |body: &str| {
+        let mut e = Entry {
+            body: serde_json::Value::String(body.to_string()),
+            ..Entry::default()
+        };
+        e.attributes
+            .insert("log.file.path".into(), serde_json::json!(path));
+        e
+    };
+    let parse = |body: &str| -> Option<Entry> {
+        let mut e = entry(body);
+        ops.apply(&mut e, &mut |id, err| panic!("{id}: {err}"))
+            .then_some(e)
+    };
+    let docker = parse(r#"{"log":"INFO: log line here","stream":"stdout","time":"2024-03-30T08:31:20.545192187Z"}"#).expect("a record");
+    assert_eq!(docker.body, serde_json::json!("INFO: log line here"));
+    assert_eq!(docker.timestamp, Some(1_711_787_480_545_192_187));
+    assert_eq!(
+        docker.attributes.get("log.iostream"),
+        Some(&serde_json::json!("stdout"))
+    );
+    assert_eq!(
+        docker.resource.get("k8s.pod.name"),
+        Some(&serde_json::json!("kube-controller-kind-control-plane"))
+    );
+    assert_eq!(
+        docker.resource.get("k8s.namespace.name"),
+        Some(&serde_json::json!("some"))
+    );
+    assert_eq!(
+        docker.resource.get("k8s.pod.uid"),
+        Some(&serde_json::json!("49cc7c1fd3702c40b2686ea7486091d6"))
+    );
+    assert_eq!(
+        docker.resource.get("k8s.container.name"),
+        Some(&serde_json::json!("kube-controller"))
+    );
+    assert_eq!(
+        docker.resource.get("k8s.container.restart_count"),
+        Some(&serde_json::json!("1"))
+    );
+
+    let crio =
+        parse("2024-04-13T07:59:37.505201169-05:00 stdout F standalone crio line which is awesome")
+            .expect("a record");
+    assert_eq!(
+        crio.body,
+        serde_json::json!("standalone crio line which is awesome")
+    );
+    assert_eq!(
+        crio.timestamp,
+        Some(1_713_013_177_505_201_169),
+        "2024-04-13 12:59:37.505201169 UTC"
+    );
+    assert_eq!(crio.attributes.get("logtag"), Some(&serde_json::json!("F")));
+
+    let containerd = parse(
+        "2023-06-22T10:27:25.813799277Z stdout F standalone containerd line that is super awesome",
+    )
+    .expect("a record");
+    assert_eq!(
+        containerd.body,
+        serde_json::json!("standalone containerd line that is super awesome")
+    );
+
+    assert!(
+        parse("2023-06-22T10:27:25.813799277Z stdout P multiline containerd line that i").is_none(),
+        "held"
+    );
+    let joined = parse("2023-06-22T10:27:25.813799277Z stdout F s super awesomne").expect("joined");
+    assert_eq!(
+        joined.body,
+        serde_json::json!("multiline containerd line that is super awesomne")
+    );
+}
+
+#[test]
+fn routers_conditions_and_outputs_send_entries_down_their_branch() {
+    // The shape of the Collector's router example (`pkg/stanza/docs/operators/router.md`):
+    // JSON lines to a json_parser, the rest to a regex_parser, both ending at one operator.
+    let ops = operators(
+        r#"
+- type: router
+  routes:
+    - output: parse_json
+      expr: 'body matches "^\\{"'
+      attributes: {format: json}
+  default: parse_text
+- id: parse_json
+  type: json_parser
+  output: tag
+- id: parse_text
+  type: regex_parser
+  regex: '^(?P<level>\w+) (?P<msg>.*)$'
+- id: tag
+  type: add
+  field: attributes.seen
+  value: true
+- type: add
+  if: 'attributes.level == "ERROR" or attributes["format"] == "json" && not (attributes.msg startsWith "ok")'
+  field: attributes.alert
+  value: yes
+"#,
+    );
+    let json = run(&ops, r#"{"msg": "slot released"}"#);
+    assert_eq!(
+        json.attributes.get("format"),
+        Some(&serde_json::json!("json"))
+    );
+    assert_eq!(
+        json.attributes.get("msg"),
+        Some(&serde_json::json!("slot released"))
+    );
+    assert_eq!(
+        json.attributes.get("alert"),
+        Some(&serde_json::json!("yes"))
+    );
+    let text = run(&ops, "ERROR out of memory");
+    assert_eq!(
+        text.attributes.get("level"),
+        Some(&serde_json::json!("ERROR"))
+    );
+    assert_eq!(
+        text.attributes.get("alert"),
+        Some(&serde_json::json!("yes"))
+    );
+    let fine = run(&ops, "INFO all good");
+    assert!(!fine.attributes.contains_key("alert"));
+
+    // No default: what no route takes is dropped, as the Collector's router does.
+    let only_errors = operators("- type: router\n  routes: [{expr: 'body contains \"ERROR\"', output: keep}]\n- {id: keep, type: add, field: attributes.kept, value: 1}\n");
+    let mut dropped = Entry {
+        body: serde_json::json!("INFO fine"),
+        ..Entry::default()
+    };
+    assert!(!only_errors.apply(&mut dropped, &mut |id, e| panic!("{id}: {e}")));
+
+    let bad: Vec<OperatorConfig> = serde_yaml::from_str(
+        "- {type: router, routes: [{expr: 'body == \"x\"', output: nowhere}]}\n",
+    )
+    .expect("yaml");
+    assert!(Operators::build(&bad)
+        .err()
+        .is_some_and(|e| e.contains("`nowhere`, which is no operator's id")));
 }

@@ -3,7 +3,9 @@
 //! as it was and the entry goes on (`on_error: send`, the Collector's default), counted in
 //! the log once per operator.
 
+mod container;
 mod entry;
+mod expr;
 mod field;
 mod llamacpp;
 mod parsers;
@@ -30,6 +32,8 @@ pub const TYPES: &[&str] = &[
     "severity_parser",
     "time_parser",
     "llamacpp_parser",
+    "container",
+    "router",
 ];
 
 /// The Collector's operator types not built here (a config naming one is an error).
@@ -105,41 +109,130 @@ pub fn pipeline_issues(operators: &[OperatorConfig]) -> Vec<Issue> {
         }
         seen.push(id);
     }
+    // Conditions, outputs and routes, once every operator builds on its own.
+    if issues.is_empty() && operators.iter().all(|o| o.issues("").is_empty()) {
+        if let Err(e) = Operators::build(operators) {
+            issues.push(Issue::new("operators", e));
+        }
+    }
     issues
 }
 
-/// The configured operators, ready to run.
+/// The configured operators, ready to run: each with its condition and the index of the
+/// operator it hands entries to (the next one, or its `output`).
 pub struct Operators {
-    ops: Vec<(String, Operator)>,
+    steps: Vec<Step>,
+}
+
+struct Step {
+    id: String,
+    op: Operator,
+    condition: Option<expr::Expr>,
+    next: usize,
+    /// A router's route targets (indices), in route order, then its default.
+    routes: Vec<usize>,
+    default: Option<usize>,
 }
 
 impl Operators {
     pub fn build(configs: &[OperatorConfig]) -> Result<Operators, String> {
-        let ops = configs
+        let ids: Vec<String> = configs
             .iter()
             .map(|c| {
-                let id =
-                    c.0.get("id")
-                        .and_then(Value::as_str)
-                        .or(c.kind())
-                        .unwrap_or_default();
-                Ok((id.to_string(), Operator::build(c)?))
+                c.0.get("id")
+                    .and_then(Value::as_str)
+                    .or(c.kind())
+                    .unwrap_or_default()
+                    .to_string()
             })
-            .collect::<Result<_, String>>()?;
-        Ok(Operators { ops })
+            .collect();
+        // Entries only move forward, so no configuration can loop.
+        let index_of = |from: usize, id: &str| -> Result<usize, String> {
+            match ids.iter().position(|x| x == id) {
+                Some(i) if i > from => Ok(i),
+                Some(_) => Err(format!(
+                    "`{}` sends entries back to `{id}`; outputs must name a later operator",
+                    ids[from]
+                )),
+                None => Err(format!(
+                    "`{}` sends entries to `{id}`, which is no operator's id{}",
+                    ids[from],
+                    suggestion(id, ids.iter().map(String::as_str))
+                )),
+            }
+        };
+        let mut steps = Vec::new();
+        for (i, c) in configs.iter().enumerate() {
+            let op = Operator::build(c)?;
+            let condition = match c.0.get("if") {
+                Some(Value::String(text)) => {
+                    Some(expr::Expr::parse(text).map_err(|e| format!("`if`: {e}"))?)
+                }
+                Some(_) => return Err("`if` must be an expression string".into()),
+                None => None,
+            };
+            let next = match c.0.get("output") {
+                Some(v) => index_of(i, &parsers::one_output(v, "output")?)?,
+                None => i + 1,
+            };
+            let (routes, default) = match &op {
+                Operator::Router(r) => (
+                    r.routes
+                        .iter()
+                        .map(|route| index_of(i, &route.output))
+                        .collect::<Result<_, _>>()?,
+                    r.default.as_deref().map(|d| index_of(i, d)).transpose()?,
+                ),
+                _ => (Vec::new(), None),
+            };
+            steps.push(Step {
+                id: ids[i].clone(),
+                op,
+                condition,
+                next,
+                routes,
+                default,
+            });
+        }
+        Ok(Operators { steps })
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ops.is_empty()
+        self.steps.is_empty()
     }
 
-    /// Runs every operator over `entry`; an operator's failure is returned beside the
-    /// entry, which goes on unchanged by it.
-    pub fn apply(&self, entry: &mut Entry, failed: &mut dyn FnMut(&str, String)) {
-        for (id, op) in &self.ops {
-            if let Err(e) = op.apply(entry) {
-                failed(id, e);
+    /// Runs the operators over `entry` from the first, each handing it to its next; an
+    /// operator's failure is reported to `failed` and the entry goes on unchanged by it.
+    /// False: the entry is not emitted (a partial container line held until its end, or
+    /// no route of a router without a default took it).
+    pub fn apply(&self, entry: &mut Entry, failed: &mut dyn FnMut(&str, String)) -> bool {
+        let mut i = 0;
+        while let Some(step) = self.steps.get(i) {
+            if step.condition.as_ref().is_some_and(|c| !c.test(entry)) {
+                i = step.next;
+                continue;
             }
+            if let Operator::Router(router) = &step.op {
+                let Some(r) = router.routes.iter().position(|r| r.expr.test(entry)) else {
+                    match step.default {
+                        Some(d) => {
+                            i = d;
+                            continue;
+                        }
+                        None => return false,
+                    }
+                };
+                entry.attributes.extend(router.routes[r].attributes.clone());
+                i = step.routes[r];
+                continue;
+            }
+            match step.op.apply(entry) {
+                Ok(true) => {}
+                Ok(false) => return false,
+                Err(e) => failed(&step.id, e),
+            }
+            i = step.next;
         }
+        true
     }
 }

@@ -42,6 +42,31 @@ pub enum Operator {
     Severity(SeverityParser),
     Time(TimeParser),
     LlamaCpp(super::llamacpp::LlamaCppParser),
+    Container(super::container::ContainerParser),
+    Router(Router),
+}
+
+/// `router`: the first route whose `expr` holds sends the entry to its `output` (with
+/// the route's `attributes` added); none: `default`, or the entry is dropped.
+pub struct Router {
+    pub routes: Vec<Route>,
+    pub default: Option<String>,
+}
+
+pub struct Route {
+    pub expr: super::expr::Expr,
+    pub output: String,
+    pub attributes: Map<String, Value>,
+}
+
+/// One output id (stanza takes a list; one branch is built here).
+pub fn one_output(v: &Yaml, key: &str) -> Result<String, String> {
+    match v {
+        Yaml::String(s) => Ok(s.clone()),
+        Yaml::Sequence(items) if items.len() == 1 => items[0].as_str().map(str::to_string).ok_or_else(|| format!("`{key}` must name an operator id")),
+        Yaml::Sequence(_) => Err(format!("`{key}` names several operators; sending one entry down several branches is not built in llamacol yet")),
+        _ => Err(format!("`{key}` must name an operator id")),
+    }
 }
 
 /// The block's keys, each taken once; what is left at the end is an unknown key.
@@ -91,12 +116,6 @@ impl Operator {
     pub fn build(config: &OperatorConfig) -> Result<Operator, String> {
         let mut keys = Keys(config.0.clone());
         for k in COMMON {
-            if *k == "if" && keys.0.contains_key(*k) {
-                return Err("`if` expressions are not built in llamacol yet".to_string());
-            }
-            if *k == "output" && keys.0.contains_key(*k) {
-                return Err("`output` (jumping to another operator) is not built in llamacol yet; operators run in order".to_string());
-            }
             keys.take(k);
         }
         let kind = config.kind().unwrap_or_default().to_string();
@@ -152,6 +171,88 @@ impl Operator {
             },
             "severity_parser" => Operator::Severity(SeverityParser::from_keys(&mut keys)?),
             "time_parser" => Operator::Time(TimeParser::from_keys(&mut keys)?),
+            "router" => {
+                let routes = keys
+                    .take("routes")
+                    .ok_or("needs `routes`: [{expr, output}]")?;
+                let routes = routes.as_sequence().ok_or("`routes` must be a list")?;
+                let routes = routes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| {
+                        let at = |m: String| format!("routes[{i}]: {m}");
+                        let map = r
+                            .as_mapping()
+                            .ok_or_else(|| at("must be a mapping".into()))?;
+                        let expr = map
+                            .get("expr")
+                            .and_then(Yaml::as_str)
+                            .ok_or_else(|| at("needs `expr`".into()))?;
+                        let output = one_output(
+                            map.get("output")
+                                .ok_or_else(|| at("needs `output`".into()))?,
+                            "output",
+                        )
+                        .map_err(at)?;
+                        let attributes = match map.get("attributes") {
+                            Some(a) => match yaml_to_json(a) {
+                                Value::Object(m) => m,
+                                _ => return Err(at("`attributes` must be a mapping".into())),
+                            },
+                            None => Map::new(),
+                        };
+                        if let Some(k) = map
+                            .keys()
+                            .filter_map(Yaml::as_str)
+                            .find(|k| !["expr", "output", "attributes"].contains(k))
+                        {
+                            return Err(at(format!(
+                                "`{k}` is not a key of a route (expr, output, attributes)"
+                            )));
+                        }
+                        Ok(Route {
+                            expr: super::expr::Expr::parse(expr).map_err(at)?,
+                            output,
+                            attributes,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, String>>()?;
+                let default = keys
+                    .take("default")
+                    .map(|d| one_output(&d, "default"))
+                    .transpose()?;
+                Operator::Router(Router { routes, default })
+            }
+            "container" => {
+                use super::container::{ContainerParser, Format};
+                let format = match keys.string("format")?.as_deref() {
+                    None | Some("") => None,
+                    Some("docker") => Some(Format::Docker),
+                    Some("crio") => Some(Format::Crio),
+                    Some("containerd") => Some(Format::Containerd),
+                    Some(other) => return Err(format!("unknown container format `{other}`; `docker`, `crio` or `containerd` (or leave it out to detect)")),
+                };
+                let metadata = keys
+                    .take("add_metadata_from_filepath")
+                    .map_or(Ok(true), |v| {
+                        v.as_bool()
+                            .ok_or("`add_metadata_from_filepath` must be true or false")
+                    })?;
+                let max = match keys.take("max_log_size") {
+                    None => 1 << 20,
+                    Some(v) => {
+                        serde_json::from_value::<llamacol_api::config::ByteSize>(yaml_to_json(&v))
+                            .map_err(|e| format!("`max_log_size`: {e}"))?
+                            .0 as usize
+                    }
+                };
+                Operator::Container(ContainerParser::new(
+                    format,
+                    keys.field("parse_from", Field::body())?,
+                    metadata,
+                    max,
+                ))
+            }
             "llamacpp_parser" => Operator::LlamaCpp(super::llamacpp::LlamaCppParser {
                 from: keys.field("parse_from", Field::body())?,
             }),
@@ -165,13 +266,27 @@ impl Operator {
             "remove" => &["field"],
             "severity_parser" => &["parse_from", "mapping", "preset", "overwrite_text"],
             "llamacpp_parser" => &["parse_from"],
+            "container" => &[
+                "format",
+                "add_metadata_from_filepath",
+                "max_log_size",
+                "parse_from",
+            ],
             _ => &["parse_from", "layout_type", "layout", "location"],
         };
         keys.finish(&kind, known)?;
         Ok(op)
     }
 
-    pub fn apply(&self, entry: &mut Entry) -> Result<(), String> {
+    /// Runs the operator; `Ok(false)` when it holds the entry back (a partial line).
+    pub fn apply(&self, entry: &mut Entry) -> Result<bool, String> {
+        if let Operator::Container(p) = self {
+            return p.apply(entry);
+        }
+        self.apply_one(entry).map(|()| true)
+    }
+
+    fn apply_one(&self, entry: &mut Entry) -> Result<(), String> {
         match self {
             Operator::Json {
                 from,
@@ -238,6 +353,7 @@ impl Operator {
             Operator::Severity(p) => p.apply(entry),
             Operator::Time(p) => p.apply(entry),
             Operator::LlamaCpp(p) => p.apply(entry),
+            Operator::Container(_) | Operator::Router(_) => Ok(()),
         }
     }
 }
