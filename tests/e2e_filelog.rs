@@ -423,3 +423,146 @@ fn records(out: &Path) -> Vec<BTreeMap<String, String>> {
         })
         .collect()
 }
+
+/// The same `file_log` block in llamacol and in the real Collector (v0.160.0) over the
+/// same file: the real llama-server log, JSON lines, CRI lines, a line the parsers reject
+/// and an empty line; every record must come out the same (body, attributes, severity,
+/// timestamp), matched by `log.file.record_number`.
+#[test]
+#[ignore = "needs otelcol: run scripts/test"]
+fn the_same_block_gives_the_same_records_as_the_collector() {
+    use common::otelcol::{Otelcol, QUIET_TELEMETRY};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("mixed.log");
+    let capture =
+        std::fs::read_to_string("testdata/llamacpp/server-log-0c1e570.txt").expect("capture");
+    let mut text: String = capture
+        .lines()
+        .filter(|l| l.as_bytes().first().is_some_and(u8::is_ascii_digit))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    text.push_str(r#"{"timestamp":1733560000,"level":"WARNING","msg":"slot 0 context shift","n_past":4096,"ratio":0.5,"tags":["a","b"],"nested":{"k":true}}"#);
+    text.push('\n');
+    text.push_str(r#"{"timestamp":"1733560001","level":"error","msg":"out of memory"}"#);
+    text.push('\n');
+    text.push_str("2024-04-13T07:59:37.505201169Z stdout F standalone containerd line\n");
+    text.push_str("not JSON, no prefix: left as it is\n\n   padded line   \n");
+    std::fs::write(&log, text).expect("write");
+    let block = [
+        format!("    include: [{}]", log.display()),
+        "    start_at: beginning".into(),
+        "    include_file_record_number: true".into(),
+        "    operators:".into(),
+        "      - type: router".into(),
+        "        routes:".into(),
+        r#"          - {expr: 'body matches "^\\{"', output: json}"#.into(),
+        r#"          - {expr: 'body matches "^\\d+\\.\\d{2}\\."', output: text}"#.into(),
+        "        default: tag".into(),
+        "      - id: json".into(),
+        "        type: json_parser".into(),
+        "        timestamp: {parse_from: attributes.timestamp, layout_type: epoch, layout: s}".into(),
+        "        severity: {parse_from: attributes.level}".into(),
+        "        output: tag".into(),
+        "      - id: text".into(),
+        "        type: regex_parser".into(),
+        r#"        regex: '^(?P<elapsed>\S+) (?P<level>[DIWE]) (?P<module>[a-z]+)\s+(?P<func>[^:]+): (?P<msg>.*)$'"#.into(),
+        "        severity: {parse_from: attributes.level, mapping: {debug: D, info: I, warn: W, error: E}}".into(),
+        "      - id: tag".into(),
+        "        type: add".into(),
+        "        field: attributes.source".into(),
+        "        value: llama-server".into(),
+        "      - type: move".into(),
+        "        from: attributes.msg".into(),
+        "        to: body".into(),
+    ]
+    .join("\n")
+        + "\n";
+    let records = |out: &Path| -> BTreeMap<String, serde_json::Value> {
+        each_record(out)
+            .into_iter()
+            .map(|r| {
+                let number = arr(&r["attributes"])
+                    .iter()
+                    .find(|a| a["key"] == "log.file.record_number")
+                    .map(|a| a["value"].to_string())
+                    .unwrap_or_default();
+                let mut attrs: Vec<serde_json::Value> = arr(&r["attributes"]).to_vec();
+                attrs.sort_by_key(|a| a["key"].as_str().unwrap_or_default().to_string());
+                // The file exporters differ in writing zero fields (ours writes them, the
+                // Collector's leaves them out): compared as their values.
+                let or = |v: &serde_json::Value, zero: serde_json::Value| {
+                    if v.is_null() {
+                        zero
+                    } else {
+                        v.clone()
+                    }
+                };
+                let shape = serde_json::json!({
+                    "body": r["body"], "attributes": attrs,
+                    "severityNumber": or(&r["severityNumber"], serde_json::json!(0)),
+                    "severityText": or(&r["severityText"], serde_json::json!("")),
+                    "timeUnixNano": or(&r["timeUnixNano"], serde_json::json!("0")),
+                });
+                (number, numbers_as_doubles(shape))
+            })
+            .collect()
+    };
+    // Every line but the empty one.
+    let expected = text_lines(&log) - 1;
+    let setup = Setup::new(&block);
+    let mut ours = setup.start();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while each_record(&setup.out()).len() < expected && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ours_log = ours.stderr();
+    ours.terminate();
+    assert!(
+        !each_record(&setup.out()).is_empty(),
+        "llamacol wrote nothing: {ours_log}"
+    );
+    let mut theirs = Otelcol::start(
+        &format!(
+            "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: ${{env:OTELCOL_GRPC}}\n      http:\n        endpoint: ${{env:OTELCOL_HTTP}}\n  file_log:\n{block}\
+             exporters:\n  file:\n    path: ${{env:OTELCOL_FILE}}\n\
+             service:\n{QUIET_TELEMETRY}  pipelines:\n    logs:\n      receivers: [otlp, file_log]\n      exporters: [file]\n"
+        ),
+        &[],
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while each_record(&theirs.file).len() < expected && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let theirs_file = theirs.file.clone();
+    let theirs_records = records(&theirs_file);
+    theirs.terminate();
+    let ours_records = records(&setup.out());
+    assert_eq!(ours_records.len(), expected, "llamacol's records");
+    assert_eq!(theirs_records.len(), expected, "the Collector's records");
+    for (n, theirs) in &theirs_records {
+        assert_eq!(
+            ours_records.get(n),
+            Some(theirs),
+            "record {n}: llamacol (left), the Collector (right)"
+        );
+    }
+}
+
+/// `4096` and `4096.0` are one value (the two exporters write doubles differently).
+fn numbers_as_doubles(v: serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Number(n) => n
+            .as_f64()
+            .map_or(serde_json::Value::Null, serde_json::Value::from),
+        serde_json::Value::Array(items) => items.into_iter().map(numbers_as_doubles).collect(),
+        serde_json::Value::Object(map) => map
+            .into_iter()
+            .map(|(k, v)| (k, numbers_as_doubles(v)))
+            .collect(),
+        other => other,
+    }
+}
+
+fn text_lines(path: &Path) -> usize {
+    std::fs::read_to_string(path).expect("read").lines().count()
+}

@@ -38,6 +38,10 @@ pub fn request(
         .unwrap_or(0);
     let mut by_resource: BTreeMap<String, (Map<String, Value>, Vec<LogRecord>)> = BTreeMap::new();
     for (i, (bytes, offset)) in entries.iter().enumerate() {
+        // An empty line counts as a record but is not emitted, as in the Collector.
+        if bytes.is_empty() {
+            continue;
+        }
         let mut entry = Entry {
             body: Value::Null,
             attributes: template.attributes.clone(),

@@ -317,7 +317,7 @@ impl Poller {
         );
         // Encoded here (the exporter needs the bytes anyway): a queue behind a slow
         // backend then holds compact requests, not decoded records.
-        let items = chunk.entries.len();
+        let items = llamacol_api::SignalMessage::count_items(&request);
         let batch = Batch::from_encoded_parts(Signal::Logs, request.encode_to_vec().into(), items);
         match next.consume(batch).await {
             Ok(()) => reader.commit(&chunk),

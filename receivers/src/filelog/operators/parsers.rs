@@ -300,9 +300,12 @@ impl Operator {
                     .ok_or("the field to parse is not a string")?;
                 let parsed: Value =
                     serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
-                let Value::Object(map) = parsed else {
+                let Value::Object(mut map) = parsed else {
                     return Err("the JSON is not an object".into());
                 };
+                // JSON numbers become doubles, as the Collector's json_parser makes them
+                // (Go decodes every JSON number to float64).
+                map.values_mut().for_each(as_doubles);
                 place(entry, to, map);
                 after_parse(entry, time, severity)
             }
@@ -671,4 +674,18 @@ fn block<T>(
     let parsed = from_keys(&mut keys)?;
     keys.finish(kind, known)?;
     Ok(parsed)
+}
+
+/// Every number in `v` as a double.
+fn as_doubles(v: &mut Value) {
+    match v {
+        Value::Number(n) => {
+            if let Some(d) = n.as_f64().and_then(serde_json::Number::from_f64) {
+                *n = d;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(as_doubles),
+        Value::Object(map) => map.values_mut().for_each(as_doubles),
+        _ => {}
+    }
 }
