@@ -216,7 +216,11 @@ fn parsers_fill_attributes_time_and_severity() {
     assert_eq!(e.body, serde_json::json!("slot released"));
     assert_eq!(e.timestamp, Some(1_733_560_000_123_000_000));
     assert_eq!((e.severity, e.severity_text.as_str()), (13, "WARNING"));
-    assert_eq!(e.attributes.get("n_ctx"), Some(&serde_json::json!(4096)));
+    assert_eq!(
+        e.attributes.get("n_ctx"),
+        Some(&serde_json::json!(4096.0)),
+        "a double, as the Collector's"
+    );
     assert!(!e.attributes.contains_key("ts"));
     assert_eq!(
         e.resource.get("service.name"),

@@ -613,7 +613,12 @@ impl TimeParser {
                 };
                 // Whole numbers exactly; fractions (`s.ms`) through a double.
                 let whole = match value {
-                    Value::Number(n) => n.as_u64(),
+                    // A whole double (json_parser gives doubles) is exact below 2^53.
+                    Value::Number(n) => n.as_u64().or_else(|| {
+                        n.as_f64()
+                            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 9.0e15)
+                            .map(|f| f as u64)
+                    }),
                     Value::String(s) => s.parse::<u64>().ok(),
                     _ => None,
                 };
