@@ -292,16 +292,7 @@ fn an_unlisted_extension_is_a_warning_and_a_pull_reader_moves_the_admin_server()
 #[test]
 fn a_storage_without_a_queue_is_an_error() {
     let text = "extensions:\n  file_storage: {directory: /tmp/q}\nreceivers:\n  otlp:\nexporters:\n  debug:\n    sending_queue: {enabled: false, storage: file_storage}\nservice:\n  extensions: [file_storage]\n  pipelines:\n    traces: {receivers: [otlp], exporters: [debug]}\n";
-    let errors = load(
-        &[ConfigText {
-            name: "q.yaml".into(),
-            text: text.into(),
-        }],
-        &registry(),
-        &|_| None,
-    )
-    .expect_err("refused");
-    let shown: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
+    let shown = refused("q.yaml", text);
     assert_eq!(
         shown,
         ["error: q.yaml:7:37: exporters.debug.sending_queue.storage: `storage: file_storage` keeps the queue on disk, but `sending_queue.enabled` is false: there is no queue to keep; remove one of the two"]
@@ -384,16 +375,7 @@ fn six_errors_in_telemetry_pipelines_and_components_come_out_at_once() {
 #[test]
 fn a_receivers_storage_must_be_a_running_storage_extension() {
     let text = "extensions:\n  health_check:\n  file_storage: {directory: /tmp/q}\nreceivers:\n  filelog/a: {include: [/tmp/*.log], storage: file_storag}\n  filelog/b: {include: [/tmp/*.log], storage: health_check}\nexporters:\n  debug:\nservice:\n  extensions: [file_storage, health_check]\n  pipelines:\n    logs: {receivers: [filelog/a, filelog/b], exporters: [debug]}\n";
-    let errors = load(
-        &[ConfigText {
-            name: "s.yaml".into(),
-            text: text.into(),
-        }],
-        &registry(),
-        &|_| None,
-    )
-    .expect_err("refused");
-    let shown: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
+    let shown = refused("s.yaml", text);
     assert_eq!(
         shown,
         [
@@ -401,4 +383,18 @@ fn a_receivers_storage_must_be_a_running_storage_extension() {
             "error: s.yaml:6:38: receivers.filelog/b.storage: extension `health_check` stores nothing; name a storage extension such as `file_storage`",
         ]
     );
+}
+
+/// The errors loading `text` (as file `name`) gives; it must be refused.
+fn refused(name: &str, text: &str) -> Vec<String> {
+    let errors = load(
+        &[ConfigText {
+            name: name.into(),
+            text: text.into(),
+        }],
+        &registry(),
+        &|_| None,
+    )
+    .expect_err("refused");
+    errors.0.iter().map(ToString::to_string).collect()
 }

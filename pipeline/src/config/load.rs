@@ -243,8 +243,20 @@ impl Checker<'_> {
         self.unused(&used, &defined);
         self.ports(&used, &defined, &telemetry);
         self.directories(&used, &defined);
-        self.authenticators(&used, &defined, &service_extensions);
-        self.component_storages(&used, &defined, &service_extensions);
+        self.extension_claims(
+            &used,
+            &defined,
+            &service_extensions,
+            |c| &c.authenticators,
+            &AUTHENTICATOR,
+        );
+        self.extension_claims(
+            &used,
+            &defined,
+            &service_extensions,
+            |c| &c.storages,
+            &COMPONENT_STORAGE,
+        );
 
         Some(Config {
             receivers,
@@ -329,19 +341,7 @@ impl Checker<'_> {
             self.error(path, format!("`storage: {name}` keeps the queue on disk, but `sending_queue.enabled` is false: there is no queue to keep; remove one of the two"));
             return;
         }
-        let Some(id) = running.iter().find(|id| id.to_string() == *name) else {
-            let names: Vec<String> = running.iter().map(ToString::to_string).collect();
-            let hint = suggestion(name, names.iter().map(String::as_str));
-            self.error(path, format!("storage `{name}` is not an extension listed in `service.extensions`{hint}; define it under `extensions` (e.g. `file_storage: {{directory: /var/lib/llamacol/queue}}`) and list it in `service.extensions`"));
-            return;
-        };
-        let is_storage = self
-            .registry
-            .find_extension(&id.type_name)
-            .is_some_and(|f| f.storage);
-        if !is_storage {
-            self.error(path, format!("extension `{name}` does not store queues; name a storage extension such as `file_storage`"));
-        }
+        self.extension_ref(&path, name, running, &QUEUE_STORAGE);
     }
 
     fn mapping<'v>(&mut self, value: &'v Value, path: &str) -> Option<&'v Mapping> {
@@ -758,77 +758,43 @@ impl Checker<'_> {
         }
     }
 
-    /// `auth.authenticator` must name an authenticator extension that runs.
-    fn authenticators(
-        &mut self,
-        used: &BTreeSet<(Kind, String)>,
-        defined: &HashMap<(Kind, String), Defined>,
-        running: &[ComponentId],
-    ) {
-        self.extension_claims(
-            used,
-            defined,
-            running,
-            ExtensionUse {
-                claims: |c| &c.authenticators,
-                serves: |f| f.authenticator,
-                what: "authenticator",
-                example: "bearertokenauth: {{token: ${{env:TOKEN}}}}",
-                wrong: "does not authenticate; name a `bearertokenauth` or `basicauth` extension",
-            },
-        );
-    }
-
-    /// A component's `storage` must name a storage extension that runs.
-    fn component_storages(
-        &mut self,
-        used: &BTreeSet<(Kind, String)>,
-        defined: &HashMap<(Kind, String), Defined>,
-        running: &[ComponentId],
-    ) {
-        self.extension_claims(
-            used,
-            defined,
-            running,
-            ExtensionUse {
-                claims: |c| &c.storages,
-                serves: |f| f.storage,
-                what: "storage",
-                example: "file_storage: {{directory: /var/lib/llamacol/state}}",
-                wrong: "stores nothing; name a storage extension such as `file_storage`",
-            },
-        );
-    }
-
-    /// Every claim of `kind` must name a running extension that serves it.
+    /// Every `kind` claim (`auth.authenticator`, a component's `storage`) of a used
+    /// component must name a running extension that serves it.
     fn extension_claims(
         &mut self,
         used: &BTreeSet<(Kind, String)>,
         defined: &HashMap<(Kind, String), Defined>,
         running: &[ComponentId],
-        kind: ExtensionUse,
+        claims: fn(&Claims) -> &Vec<Listen>,
+        kind: &ExtensionUse,
     ) {
         for key in used_keys(used, defined) {
-            for claim in (kind.claims)(&defined[key].claims) {
-                let name = &claim.address;
-                let Some(id) = running.iter().find(|id| id.to_string() == *name) else {
-                    let names: Vec<String> = running.iter().map(ToString::to_string).collect();
-                    let hint = suggestion(name, names.iter().map(String::as_str));
-                    let example = kind.example.replace("{{", "{").replace("}}", "}");
-                    self.error(claim.path.clone(), format!("{} `{name}` is not an extension listed in `service.extensions`{hint}; define it under `extensions` (e.g. `{example}`) and list it in `service.extensions`", kind.what));
-                    continue;
-                };
-                let serves = self
-                    .registry
-                    .find_extension(&id.type_name)
-                    .is_some_and(kind.serves);
-                if !serves {
-                    self.error(
-                        claim.path.clone(),
-                        format!("extension `{name}` {}", kind.wrong),
-                    );
-                }
+            for claim in claims(&defined[key].claims) {
+                self.extension_ref(&claim.path, &claim.address, running, kind);
             }
+        }
+    }
+
+    /// `name`, at `path`, must be a running extension that serves `kind`.
+    fn extension_ref(
+        &mut self,
+        path: &str,
+        name: &str,
+        running: &[ComponentId],
+        kind: &ExtensionUse,
+    ) {
+        let Some(id) = running.iter().find(|id| id.to_string() == name) else {
+            let names: Vec<String> = running.iter().map(ToString::to_string).collect();
+            let hint = suggestion(name, names.iter().map(String::as_str));
+            self.error(path, format!("{} `{name}` is not an extension listed in `service.extensions`{hint}; define it under `extensions` (e.g. `{}`) and list it in `service.extensions`", kind.what, kind.example));
+            return;
+        };
+        let serves = self
+            .registry
+            .find_extension(&id.type_name)
+            .is_some_and(kind.serves);
+        if !serves {
+            self.error(path, format!("extension `{name}` {}", kind.wrong));
         }
     }
 
@@ -950,11 +916,34 @@ fn split_host_port(addr: &str) -> Option<(&str, u16)> {
     Some((host, port.trim_end_matches('/').parse().ok()?))
 }
 
-/// What an extension reference in a component's config must name.
+/// What an extension reference in a config must name.
 struct ExtensionUse {
-    claims: fn(&Claims) -> &Vec<Listen>,
     serves: fn(&llamacol_api::ExtensionFactory) -> bool,
     what: &'static str,
     example: &'static str,
     wrong: &'static str,
 }
+
+/// `auth.authenticator`.
+const AUTHENTICATOR: ExtensionUse = ExtensionUse {
+    serves: |f| f.authenticator,
+    what: "authenticator",
+    example: "bearertokenauth: {token: ${env:TOKEN}}",
+    wrong: "does not authenticate; name a `bearertokenauth` or `basicauth` extension",
+};
+
+/// A component's `storage` (state kept across restarts).
+const COMPONENT_STORAGE: ExtensionUse = ExtensionUse {
+    serves: |f| f.storage,
+    what: "storage",
+    example: "file_storage: {directory: /var/lib/llamacol/state}",
+    wrong: "stores nothing; name a storage extension such as `file_storage`",
+};
+
+/// An exporter's `sending_queue.storage` (not a claim: the engine reads the queue block).
+const QUEUE_STORAGE: ExtensionUse = ExtensionUse {
+    serves: |f| f.storage,
+    what: "storage",
+    example: "file_storage: {directory: /var/lib/llamacol/queue}",
+    wrong: "does not store queues; name a storage extension such as `file_storage`",
+};
