@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{arr, Collector};
+use common::{arr, scalar, Collector};
 
 /// Every log record the file exporter wrote (lines cut short by a kill are skipped).
 fn each_record(out: &Path) -> Vec<serde_json::Value> {
@@ -408,16 +408,10 @@ fn records(out: &Path) -> Vec<BTreeMap<String, String>> {
             arr(&r["attributes"])
                 .iter()
                 .map(|a| {
-                    let value = a["value"]
-                        .as_object()
-                        .and_then(|o| o.values().next())
-                        .cloned()
-                        .unwrap_or_default();
-                    let text = value
-                        .as_str()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| value.to_string());
-                    (a["key"].as_str().unwrap_or_default().to_string(), text)
+                    (
+                        a["key"].as_str().unwrap_or_default().to_string(),
+                        scalar(&a["value"]),
+                    )
                 })
                 .collect()
         })

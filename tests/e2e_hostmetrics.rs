@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::arr;
+use common::{arr, scalar};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -27,18 +27,6 @@ struct Point {
     shape: String,
     attributes: BTreeMap<String, String>,
     value: f64,
-}
-
-fn scalar(v: &serde_json::Value) -> String {
-    let inner = v
-        .as_object()
-        .and_then(|o| o.values().next())
-        .cloned()
-        .unwrap_or_default();
-    inner
-        .as_str()
-        .map(str::to_string)
-        .unwrap_or_else(|| inner.to_string())
 }
 
 fn points(path: &std::path::Path) -> Vec<Point> {

@@ -63,6 +63,44 @@ fn json(v: &AnyValue) -> serde_json::Value {
     }
 }
 
+/// A JSON value as an attribute value (the reverse of [`value_string`]'s JSON): numbers
+/// that are whole and typed as integers become ints, other numbers doubles, arrays and
+/// objects array and kvlist values, `null` an empty value.
+pub fn from_json(v: &serde_json::Value) -> AnyValue {
+    use serde_json::Value;
+    let value = match v {
+        Value::Null => None,
+        Value::Bool(b) => Some(any_value::Value::BoolValue(*b)),
+        Value::Number(n) => Some(match n.as_i64() {
+            Some(i) => any_value::Value::IntValue(i),
+            None => any_value::Value::DoubleValue(n.as_f64().unwrap_or(f64::NAN)),
+        }),
+        Value::String(s) => Some(any_value::Value::StringValue(s.clone())),
+        Value::Array(items) => Some(any_value::Value::ArrayValue(
+            opentelemetry_proto::tonic::common::v1::ArrayValue {
+                values: items.iter().map(from_json).collect(),
+            },
+        )),
+        Value::Object(map) => Some(any_value::Value::KvlistValue(
+            opentelemetry_proto::tonic::common::v1::KeyValueList {
+                values: from_json_map(map),
+            },
+        )),
+    };
+    AnyValue { value }
+}
+
+/// A JSON object as attributes (key order kept).
+pub fn from_json_map(map: &serde_json::Map<String, serde_json::Value>) -> Vec<KeyValue> {
+    map.iter()
+        .map(|(k, v)| KeyValue {
+            key: k.clone(),
+            value: Some(from_json(v)),
+            ..Default::default()
+        })
+        .collect()
+}
+
 /// The Prometheus `job` and `instance` of a resource, as the Collector derives them:
 /// `service.namespace/service.name` (or `service.name` alone) and `service.instance.id`.
 pub fn job_instance(resource: &[KeyValue]) -> (Option<String>, Option<String>) {

@@ -139,6 +139,19 @@ pub fn arr(v: &serde_json::Value) -> &[serde_json::Value] {
     v.as_array().map(Vec::as_slice).unwrap_or_default()
 }
 
+/// An OTLP/JSON value's content as text (`{"intValue":"3"}` -> `3`), its type dropped.
+pub fn scalar(v: &serde_json::Value) -> String {
+    let inner = v
+        .as_object()
+        .and_then(|o| o.values().next())
+        .cloned()
+        .unwrap_or_default();
+    inner
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| inner.to_string())
+}
+
 /// The string-valued attributes of an OTLP/JSON attribute list, by key.
 pub fn string_attrs(list: &serde_json::Value) -> std::collections::BTreeMap<String, String> {
     arr(list)

@@ -1,19 +1,18 @@
 //! Entries to OTLP log records: the body decoded, the file's attributes and the
 //! configured ones, the operators run, then one resource block per distinct resource.
 
-use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use llamacol_api::attributes::{from_json, from_json_map};
 use llamacol_api::otlp::collector::logs::v1::ExportLogsServiceRequest;
-use llamacol_api::otlp::common::v1::{
-    any_value, AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList,
-};
+use llamacol_api::otlp::common::v1::{any_value, AnyValue, InstrumentationScope};
 use llamacol_api::otlp::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use llamacol_api::otlp::resource::v1::Resource;
 use serde_json::{Map, Value};
 
 use super::decode::{Body, Decoder};
 use super::operators::{Entry, Operators};
+use super::reader::Chunk;
 
 /// What every entry of one file starts with.
 pub struct Template<'a> {
@@ -27,7 +26,7 @@ pub struct Template<'a> {
 /// Builds the request for one chunk of one file; `failed` hears of operator errors.
 pub fn request(
     template: &Template,
-    entries: &[(Vec<u8>, u64)],
+    chunk: &Chunk,
     first_record: u64,
     operators: &Operators,
     failed: &mut dyn FnMut(&str, String),
@@ -36,8 +35,11 @@ pub fn request(
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
-    let mut by_resource: BTreeMap<String, (Map<String, Value>, Vec<LogRecord>)> = BTreeMap::new();
-    for (i, (bytes, offset)) in entries.iter().enumerate() {
+    // One block per distinct resource; a file's entries nearly always share one, so a
+    // short list compared by value beats keying by serialized maps.
+    let mut by_resource: Vec<(Map<String, Value>, Vec<LogRecord>)> = Vec::new();
+    for (i, (range, offset)) in chunk.entries.iter().enumerate() {
+        let bytes = &chunk.buf[range.clone()];
         // An empty line counts as a record but is not emitted, as in the Collector.
         if bytes.is_empty() {
             continue;
@@ -74,7 +76,7 @@ pub fn request(
             Some(b) => Some(AnyValue {
                 value: Some(any_value::Value::BytesValue(b)),
             }),
-            None => Some(to_any(&entry.body)),
+            None => Some(from_json(&entry.body)),
         };
         let record = LogRecord {
             time_unix_nano: entry.timestamp.unwrap_or(0),
@@ -82,22 +84,20 @@ pub fn request(
             severity_number: entry.severity,
             severity_text: entry.severity_text,
             body,
-            attributes: to_attributes(&entry.attributes),
+            attributes: from_json_map(&entry.attributes),
             ..Default::default()
         };
-        let key = serde_json::to_string(&entry.resource).unwrap_or_default();
-        by_resource
-            .entry(key)
-            .or_insert_with(|| (entry.resource, Vec::new()))
-            .1
-            .push(record);
+        match by_resource.iter_mut().find(|(r, _)| *r == entry.resource) {
+            Some((_, records)) => records.push(record),
+            None => by_resource.push((entry.resource, vec![record])),
+        }
     }
     ExportLogsServiceRequest {
         resource_logs: by_resource
-            .into_values()
+            .into_iter()
             .map(|(resource, log_records)| ResourceLogs {
                 resource: Some(Resource {
-                    attributes: to_attributes(&resource),
+                    attributes: from_json_map(&resource),
                     ..Default::default()
                 }),
                 scope_logs: vec![ScopeLogs {
@@ -109,34 +109,4 @@ pub fn request(
             })
             .collect(),
     }
-}
-
-fn to_attributes(map: &Map<String, Value>) -> Vec<KeyValue> {
-    map.iter()
-        .map(|(k, v)| KeyValue {
-            key: k.clone(),
-            value: Some(to_any(v)),
-            ..Default::default()
-        })
-        .collect()
-}
-
-/// A JSON value as an OTLP value (numbers that fit an i64 as ints).
-pub fn to_any(v: &Value) -> AnyValue {
-    let value = match v {
-        Value::Null => None,
-        Value::Bool(b) => Some(any_value::Value::BoolValue(*b)),
-        Value::Number(n) => Some(match n.as_i64() {
-            Some(i) => any_value::Value::IntValue(i),
-            None => any_value::Value::DoubleValue(n.as_f64().unwrap_or(f64::NAN)),
-        }),
-        Value::String(s) => Some(any_value::Value::StringValue(s.clone())),
-        Value::Array(items) => Some(any_value::Value::ArrayValue(ArrayValue {
-            values: items.iter().map(to_any).collect(),
-        })),
-        Value::Object(map) => Some(any_value::Value::KvlistValue(KeyValueList {
-            values: to_attributes(map),
-        })),
-    };
-    AnyValue { value }
 }

@@ -266,6 +266,7 @@ impl Poller {
                 OnTruncate::ReadNew => size,
             };
         }
+        reader.attributes = file_attributes(&self.config, &self.attributes, path);
         reader
     }
 
@@ -299,10 +300,9 @@ impl Poller {
             reader.commit(&chunk);
             return Step::Done;
         }
-        let attributes = file_attributes(&self.config, &self.attributes, &reader.path());
         let template = emit::Template {
             decoder: self.decoder,
-            attributes: &attributes,
+            attributes: &reader.attributes,
             resource: &self.resource,
             record_number: self.config.include_file_record_number,
             record_offset: self.config.include_file_record_offset,
@@ -310,7 +310,7 @@ impl Poller {
         let mut failed_ops = |id: &str, e: String| tracing::debug!(receiver = %self.id, operator = id, error = %e, "operator failed; entry sent as it was");
         let request = emit::request(
             &template,
-            &chunk.entries,
+            &chunk,
             reader.state.record_number,
             &self.operators,
             &mut failed_ops,

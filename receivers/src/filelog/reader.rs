@@ -41,8 +41,9 @@ impl FileState {
 /// Entries read from a file, not yet committed.
 #[derive(Debug, Default)]
 pub struct Chunk {
-    /// Each entry's bytes and the offset it starts at.
-    pub entries: Vec<(Vec<u8>, u64)>,
+    /// The bytes read; each entry is a range of them and the file offset it starts at.
+    pub buf: Vec<u8>,
+    pub entries: Vec<(std::ops::Range<usize>, u64)>,
     /// The state once these entries are delivered.
     pub offset: u64,
     pub record_number: u64,
@@ -53,6 +54,9 @@ pub struct Chunk {
 
 pub struct Reader {
     pub state: FileState,
+    /// The `log.file.*` and configured attributes of its entries, set when the file was
+    /// matched (a file renamed out of the patterns keeps the ones of its old name).
+    pub attributes: serde_json::Map<String, serde_json::Value>,
     pub fingerprint: Fingerprint,
     file: File,
     gz: Option<GzState>,
@@ -92,6 +96,7 @@ impl Reader {
                 gzip,
                 skipping: false,
             },
+            attributes: serde_json::Map::new(),
             fingerprint,
             file,
             gz: None,
@@ -155,8 +160,18 @@ impl Reader {
             self.last_growth = Instant::now();
         }
         let want = CHUNK_BYTES + max_entry;
-        let buf = self.read_from(self.state.offset, want)?;
-        let at_eof = buf.len() < want;
+        // A plain file is read no further than its size now (an idle file costs no
+        // buffer); one byte more tells the end was reached.
+        let ask = if self.state.gzip {
+            want
+        } else {
+            usize::try_from(size.saturating_sub(self.state.offset))
+                .unwrap_or(usize::MAX)
+                .saturating_add(1)
+                .min(want)
+        };
+        let buf = self.read_from(self.state.offset, ask)?;
+        let at_eof = buf.len() < ask;
         let flush = at_eof && (final_read || self.last_growth.elapsed() >= flush_after);
         let mut chunk = Chunk {
             offset: self.state.offset,
@@ -188,7 +203,7 @@ impl Reader {
                 break;
             }
             chunk.entries.push((
-                rest[token.start..token.end].to_vec(),
+                pos + token.start..pos + token.end,
                 self.state.offset + pos as u64,
             ));
             chunk.record_number += 1;
@@ -199,6 +214,7 @@ impl Reader {
         if !at_eof && !chunk.more {
             chunk.more = true;
         }
+        chunk.buf = buf;
         Ok(chunk)
     }
 
