@@ -263,8 +263,10 @@ async fn join_tasks(tasks: Vec<tokio::task::JoinHandle<()>>) {
 /// The final account: what every receiver accepted and what became of it.
 fn log_totals(telemetry: &Telemetry) {
     use llamacol_api::Kind;
-    for (scope, [accepted, refused, sent, failed, dropped, unknown, sampled_out, decided_early]) in
-        telemetry.snapshot()
+    for (
+        scope,
+        [accepted, refused, sent, failed, dropped, unknown, sampled_out, decided_early, filtered],
+    ) in telemetry.snapshot()
     {
         match (scope.kind, &scope.pipeline) {
             (Kind::Receiver, _) if accepted + refused > 0 => {
@@ -273,8 +275,8 @@ fn log_totals(telemetry: &Telemetry) {
             (Kind::Processor, Some(pipeline)) if dropped > 0 => {
                 tracing::warn!(component = %scope.component, pipeline = %pipeline, signal = %scope.signal, dropped, sampled_out, "processor totals");
             }
-            (Kind::Processor, Some(pipeline)) if sampled_out > 0 => {
-                tracing::info!(component = %scope.component, pipeline = %pipeline, signal = %scope.signal, sampled_out, decided_early, "processor totals");
+            (Kind::Processor, Some(pipeline)) if sampled_out + filtered > 0 => {
+                tracing::info!(component = %scope.component, pipeline = %pipeline, signal = %scope.signal, sampled_out, decided_early, filtered, "processor totals");
             }
             (Kind::Exporter, None) if sent + failed + dropped + unknown > 0 => {
                 tracing::info!(component = %scope.component, signal = %scope.signal, sent, failed, dropped, unknown, "exporter totals");

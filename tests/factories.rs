@@ -36,6 +36,11 @@ fn block(kind: Kind, type_name: &str, dir: &std::path::Path) -> String {
             "{attributes: [{key: k8s.node.name, value: n1, action: upsert}]}".into()
         }
         (Kind::Processor, "memory_limiter") => "{limit_mib: 8192}".into(),
+        (Kind::Processor, "transform") => {
+            "{statements: ['set(resource.attributes[\"k8s.node.name\"], \"n1\")']}".into()
+        }
+        // Removes nothing.
+        (Kind::Processor, "filter") => "{traces: {span: ['false']}, logs: {log_record: ['false']}, metrics: {datapoint: ['false']}}".into(),
         // Keeps everything (the default, 0, keeps nothing), log records without a trace
         // id included (no randomness: kept when not failing closed).
         (Kind::Processor, "probabilistic_sampler") => {

@@ -11,6 +11,15 @@ pub fn kv(key: &str, value: any_value::Value) -> KeyValue {
     }
 }
 
+/// A key with any value (possibly empty).
+pub fn kv_any(key: &str, value: AnyValue) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(value),
+        ..Default::default()
+    }
+}
+
 pub fn string(key: &str, value: &str) -> KeyValue {
     kv(key, any_value::Value::StringValue(value.into()))
 }

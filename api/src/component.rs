@@ -118,6 +118,8 @@ pub struct BuildContext {
     pub dropped: OutcomeCounter,
     /// For sampling processors: count here what they decided not to pass on.
     pub sampled_out: OutcomeCounter,
+    /// For filtering processors: count here what their conditions removed.
+    pub filtered: OutcomeCounter,
     /// For scraping receivers: count failed fetches here (shown as the receiver's
     /// `failed` counter).
     pub failures: OutcomeCounter,
@@ -138,6 +140,7 @@ impl BuildContext {
             pipeline: None,
             dropped: OutcomeCounter::default(),
             sampled_out: OutcomeCounter::default(),
+            filtered: OutcomeCounter::default(),
             failures: OutcomeCounter::default(),
             node: crate::node::NodeContext::default(),
             auth: crate::auth::Authenticators::default(),

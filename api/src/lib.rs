@@ -29,6 +29,7 @@ pub mod log_once;
 pub mod memory;
 pub mod net;
 pub mod node;
+pub mod ottl;
 pub mod outcome;
 pub mod queue;
 pub mod repeated;

@@ -23,6 +23,8 @@ pub struct Counters {
     /// Items a tail sampler decided before their trace's `decision_wait` was over, because
     /// a bound was reached (traces, spans per trace, bytes held).
     pub decided_early: AtomicU64,
+    /// Items a filter processor's conditions removed: a configured decision, not a loss.
+    pub filtered: AtomicU64,
 }
 
 impl Counters {
@@ -41,6 +43,8 @@ pub enum Outcome {
     SampledOut,
     /// A scrape or fetch that failed (shown as a receiver's `failed`).
     Failed,
+    /// Removed by a filter's conditions (not a loss).
+    Filtered,
 }
 
 /// Counts one outcome of one component. Detached (counting nowhere) when built outside
@@ -65,6 +69,7 @@ impl OutcomeCounter {
             Outcome::Dropped => &c.dropped,
             Outcome::SampledOut => &c.sampled_out,
             Outcome::Failed => &c.failed,
+            Outcome::Filtered => &c.filtered,
         })
     }
 

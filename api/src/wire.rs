@@ -604,3 +604,14 @@ pub fn hex(b: &[u8]) -> String {
     }
     out
 }
+
+/// The bytes of a hex string (either case); `None` if it is not hex or has an odd length.
+pub fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}

@@ -38,7 +38,7 @@ pub async fn sample_every_second(telemetry: Arc<Telemetry>, cancel: Cancellation
 }
 
 struct Sampler {
-    last: Option<(f64, BTreeMap<Scope, [u64; 8]>)>,
+    last: Option<(f64, BTreeMap<Scope, [u64; 9]>)>,
 }
 
 impl Sampler {

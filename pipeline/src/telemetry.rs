@@ -52,7 +52,7 @@ pub struct QueueReading {
 }
 
 /// The names of [`Telemetry::snapshot`]'s values, in order.
-pub const OUTCOME_NAMES: [&str; 8] = [
+pub const OUTCOME_NAMES: [&str; 9] = [
     "accepted",
     "refused",
     "sent",
@@ -61,10 +61,11 @@ pub const OUTCOME_NAMES: [&str; 8] = [
     "unknown",
     "sampled_out",
     "decided_early",
+    "filtered",
 ];
 
 /// One scope's counters as `/debug/pipelines` and the live page show them.
-pub fn scope_json(scope: &Scope, values: &[u64; 8]) -> serde_json::Value {
+pub fn scope_json(scope: &Scope, values: &[u64; 9]) -> serde_json::Value {
     let mut out = serde_json::json!({
         "kind": scope.kind,
         "component": scope.component,
@@ -191,9 +192,9 @@ impl Telemetry {
     }
 
     /// Current values: (scope, accepted, refused, sent, failed, dropped, unknown).
-    pub fn snapshot(&self) -> Vec<(Scope, [u64; 8])> {
+    pub fn snapshot(&self) -> Vec<(Scope, [u64; 9])> {
         let all = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut out: Vec<(Scope, [u64; 8])> = all
+        let mut out: Vec<(Scope, [u64; 9])> = all
             .iter()
             .map(|(s, c)| {
                 let v = [
@@ -205,6 +206,7 @@ impl Telemetry {
                     &c.unknown,
                     &c.sampled_out,
                     &c.decided_early,
+                    &c.filtered,
                 ]
                 .map(|a| a.load(Ordering::Relaxed));
                 (s.clone(), v)
@@ -232,7 +234,7 @@ impl Telemetry {
 
     /// Prometheus text format 0.0.4.
     pub fn render(&self) -> String {
-        const OUTCOMES: [(&str, &str); 8] = [
+        const OUTCOMES: [(&str, &str); 9] = [
             ("accepted", "Items the component took (for exporters: queued)."),
             ("refused", "Items the component refused; the sender was told to retry or that the data is bad."),
             ("sent", "Items an exporter delivered."),
@@ -241,6 +243,7 @@ impl Telemetry {
             ("unknown", "Items whose export was in flight at the shutdown deadline: the backend may or may not have them."),
             ("sampled_out", "Items a sampling processor decided not to pass on: a decision, not a loss."),
             ("decided_early", "Items a tail sampler decided before decision_wait was over because a bound was reached (num_traces, max_spans_per_trace, max_bytes)."),
+            ("filtered", "Items a filter processor's conditions removed: a configured decision, not a loss."),
         ];
         let snapshot = self.snapshot();
         let mut out = String::new();
@@ -251,7 +254,7 @@ impl Telemetry {
             Kind::Exporter,
         ] {
             for (i, (outcome, help)) in OUTCOMES.iter().enumerate() {
-                let rows: Vec<&(Scope, [u64; 8])> = snapshot
+                let rows: Vec<&(Scope, [u64; 9])> = snapshot
                     .iter()
                     .filter(|(s, v)| s.kind == kind && (applies(s, i) || v[i] > 0))
                     .collect();

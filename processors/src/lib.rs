@@ -4,6 +4,7 @@
 //! same surface a plugin author has.
 
 pub mod batch;
+pub mod filter;
 pub mod genai;
 pub mod llm_serving;
 pub mod memory_limiter;
@@ -12,3 +13,4 @@ pub mod resource;
 pub mod resource_detection;
 pub mod slo;
 pub mod tail_sampling;
+pub mod transform;

@@ -147,6 +147,7 @@ impl Service {
                 pipeline: None,
                 dropped,
                 sampled_out: OutcomeCounter::default(),
+                filtered: OutcomeCounter::default(),
                 failures: OutcomeCounter::default(),
                 node: node.clone(),
                 auth: auth.clone(),
@@ -218,6 +219,7 @@ impl Service {
                 pipeline: None,
                 dropped: OutcomeCounter::default(),
                 sampled_out: OutcomeCounter::default(),
+                filtered: OutcomeCounter::default(),
                 failures: OutcomeCounter::new(
                     telemetry.counters(Scope {
                         kind: Kind::Receiver,

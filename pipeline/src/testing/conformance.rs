@@ -288,7 +288,7 @@ async fn run(
             .sum()
     };
     // Exporter queues: what each took is sent, failed, dropped or unknown, once.
-    for (scope, [_, _, sent, failed, dropped, unknown, _, _]) in &snapshot {
+    for (scope, [_, _, sent, failed, dropped, unknown, _, _, _]) in &snapshot {
         if scope.kind == Kind::Exporter && scope.pipeline.is_none() {
             let queued: u64 = snapshot
                 .iter()

@@ -1,0 +1,753 @@
+//! One item a statement runs on, with the wider items it sits in (a span with its scope
+//! and resource), and the reading and writing of each path's field. Setters follow the
+//! Collector's: a value of the wrong type for a field is ignored (no error), except
+//! where the Collector reports one.
+
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::metrics::v1::{
+    metric::Data, number_data_point, ExponentialHistogramDataPoint, HistogramDataPoint, Metric,
+    NumberDataPoint, SummaryDataPoint,
+};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{span::Event, Span, Status};
+
+use super::error::{Eval, RuntimeError};
+use super::keys::{self, Key};
+use super::path::Field;
+use super::value::Value;
+
+/// A data point of any metric type.
+pub enum Point<'a> {
+    Number(&'a mut NumberDataPoint),
+    Histogram(&'a mut HistogramDataPoint),
+    Exponential(&'a mut ExponentialHistogramDataPoint),
+    Summary(&'a mut SummaryDataPoint),
+}
+
+/// What a statement sees. Only the fields of its own context and the wider ones are set.
+pub struct Item<'a> {
+    pub resource: &'a mut Resource,
+    pub resource_schema_url: &'a mut String,
+    pub scope: &'a mut InstrumentationScope,
+    pub scope_schema_url: &'a mut String,
+    pub span: Option<&'a mut Span>,
+    pub event: Option<(&'a mut Event, i64)>,
+    pub log: Option<&'a mut LogRecord>,
+    /// In the datapoint context, the metric's points are taken out while its points run.
+    pub metric: Option<&'a mut Metric>,
+    pub point: Option<Point<'a>>,
+    pub cache: Vec<KeyValue>,
+}
+
+fn missing(field: Field) -> RuntimeError {
+    RuntimeError::new(format!("path {field:?} is not available in this context"))
+}
+
+macro_rules! part {
+    ($self:ident . $part:ident, $field:expr) => {
+        $self.$part.as_deref().ok_or_else(|| missing($field))?
+    };
+}
+
+macro_rules! part_mut {
+    ($self:ident . $part:ident, $field:expr) => {
+        $self.$part.as_deref_mut().ok_or_else(|| missing($field))?
+    };
+}
+
+fn time(nanos: u64) -> Value {
+    Value::Time(nanos as i64)
+}
+
+fn set_u64(target: &mut u64, v: &Value) {
+    if let Value::Int(i) = v {
+        *target = *i as u64;
+    }
+}
+
+fn set_time(target: &mut u64, v: &Value) {
+    if let Value::Time(t) = v {
+        *target = *t as u64;
+    }
+}
+
+fn set_string(target: &mut String, v: Value) {
+    if let Value::Str(s) = v {
+        *target = s;
+    }
+}
+
+fn set_u32(target: &mut u32, v: &Value) {
+    if let Value::Int(i) = v {
+        *target = *i as u32;
+    }
+}
+
+fn set_map(target: &mut Vec<KeyValue>, v: Value) {
+    if let Value::Map(m) = v {
+        *target = m;
+    }
+}
+
+/// An all-zero id is the empty id (pdata's `IsEmpty`), written as no bytes.
+fn set_id(target: &mut Vec<u8>, v: Value, len: usize) {
+    if let Value::Bytes(b) = v {
+        if b.len() == len {
+            *target = if b.iter().all(|x| *x == 0) {
+                Vec::new()
+            } else {
+                b
+            };
+        }
+    }
+}
+
+fn set_id_string(target: &mut Vec<u8>, v: Value, len: usize) -> Eval<()> {
+    let Value::Str(s) = v else { return Ok(()) };
+    let bytes = crate::wire::unhex(&s)
+        .filter(|b| b.len() == len)
+        .ok_or_else(|| {
+            RuntimeError::new(format!("invalid id {s:?}: expected {} hex digits", len * 2))
+        })?;
+    *target = bytes;
+    Ok(())
+}
+
+fn id(bytes: &[u8], len: usize) -> Value {
+    if bytes.len() == len {
+        Value::Bytes(bytes.to_vec())
+    } else {
+        Value::Bytes(vec![0; len])
+    }
+}
+
+fn id_string(bytes: &[u8]) -> Value {
+    if bytes.iter().all(|b| *b == 0) {
+        return Value::Str(String::new());
+    }
+    Value::Str(crate::wire::hex(bytes))
+}
+
+const KIND_NAMES: [&str; 6] = [
+    "Unspecified",
+    "Internal",
+    "Server",
+    "Client",
+    "Producer",
+    "Consumer",
+];
+const KIND_ENUMS: [&str; 6] = [
+    "SPAN_KIND_UNSPECIFIED",
+    "SPAN_KIND_INTERNAL",
+    "SPAN_KIND_SERVER",
+    "SPAN_KIND_CLIENT",
+    "SPAN_KIND_PRODUCER",
+    "SPAN_KIND_CONSUMER",
+];
+
+impl Item<'_> {
+    /// The attribute-like map a field holds, for keyed access and map editors.
+    pub fn map(&self, field: Field) -> Eval<Option<&Vec<KeyValue>>> {
+        Ok(Some(match field {
+            Field::ResourceAttributes => &self.resource.attributes,
+            Field::ScopeAttributes => &self.scope.attributes,
+            Field::SpanAttributes => &part!(self.span, field).attributes,
+            Field::EventAttributes => {
+                &self
+                    .event
+                    .as_ref()
+                    .ok_or_else(|| missing(field))?
+                    .0
+                    .attributes
+            }
+            Field::LogAttributes => &part!(self.log, field).attributes,
+            Field::MetricMetadata => &part!(self.metric, field).metadata,
+            Field::PointAttributes => match self.point.as_ref().ok_or_else(|| missing(field))? {
+                Point::Number(p) => &p.attributes,
+                Point::Histogram(p) => &p.attributes,
+                Point::Exponential(p) => &p.attributes,
+                Point::Summary(p) => &p.attributes,
+            },
+            Field::Cache => &self.cache,
+            _ => return Ok(None),
+        }))
+    }
+
+    pub fn map_mut(&mut self, field: Field) -> Eval<Option<&mut Vec<KeyValue>>> {
+        Ok(Some(match field {
+            Field::ResourceAttributes => &mut self.resource.attributes,
+            Field::ScopeAttributes => &mut self.scope.attributes,
+            Field::SpanAttributes => &mut part_mut!(self.span, field).attributes,
+            Field::EventAttributes => {
+                &mut self
+                    .event
+                    .as_mut()
+                    .ok_or_else(|| missing(field))?
+                    .0
+                    .attributes
+            }
+            Field::LogAttributes => &mut part_mut!(self.log, field).attributes,
+            Field::MetricMetadata => &mut part_mut!(self.metric, field).metadata,
+            Field::PointAttributes => match self.point.as_mut().ok_or_else(|| missing(field))? {
+                Point::Number(p) => &mut p.attributes,
+                Point::Histogram(p) => &mut p.attributes,
+                Point::Exponential(p) => &mut p.attributes,
+                Point::Summary(p) => &mut p.attributes,
+            },
+            Field::Cache => &mut self.cache,
+            _ => return Ok(None),
+        }))
+    }
+
+    /// The value at a path with its keys.
+    pub fn get(&self, field: Field, path_keys: &[Key]) -> Eval<Value> {
+        if let Some(map) = self.map(field)? {
+            return match path_keys.split_first() {
+                None => Ok(Value::Map(map.clone())),
+                Some((first, rest)) => keys::get_in_map(map, first, rest),
+            };
+        }
+        if field == Field::LogBody {
+            let body = part!(self.log, field).body.as_ref();
+            let empty = AnyValue::default();
+            return keys::get_in_value(body.unwrap_or(&empty), path_keys);
+        }
+        if field == Field::SpanTraceState {
+            let state = &part!(self.span, field).trace_state;
+            return match path_keys {
+                [] => Ok(Value::Str(state.clone())),
+                [Key::Str(k)] => Ok(trace_state_entry(state, k)
+                    .map(|v| Value::Str(v.to_string()))
+                    .unwrap_or(Value::Nil)),
+                _ => Err(RuntimeError::new("trace_state takes one string key")),
+            };
+        }
+        if !path_keys.is_empty() {
+            return Err(RuntimeError::new(format!(
+                "path {field:?} cannot be indexed"
+            )));
+        }
+        self.get_plain(field)
+    }
+
+    fn get_plain(&self, field: Field) -> Eval<Value> {
+        use Field::*;
+        Ok(match field {
+            ResourceDroppedAttributesCount => {
+                Value::Int(self.resource.dropped_attributes_count.into())
+            }
+            ResourceSchemaUrl => Value::Str(self.resource_schema_url.clone()),
+            ScopeName => Value::Str(self.scope.name.clone()),
+            ScopeVersion => Value::Str(self.scope.version.clone()),
+            ScopeDroppedAttributesCount => Value::Int(self.scope.dropped_attributes_count.into()),
+            ScopeSchemaUrl => Value::Str(self.scope_schema_url.clone()),
+            SpanTraceId
+            | SpanTraceIdString
+            | SpanSpanId
+            | SpanSpanIdString
+            | SpanParentSpanId
+            | SpanParentSpanIdString
+            | SpanName
+            | SpanKind
+            | SpanKindString
+            | SpanKindDeprecatedString
+            | SpanStartTimeUnixNano
+            | SpanEndTimeUnixNano
+            | SpanStartTime
+            | SpanEndTime
+            | SpanDroppedAttributesCount
+            | SpanDroppedEventsCount
+            | SpanDroppedLinksCount
+            | SpanStatusCode
+            | SpanStatusMessage
+            | SpanFlags => {
+                let span = part!(self.span, field);
+                span_field(span, field)
+            }
+            EventTimeUnixNano
+            | EventTime
+            | EventName
+            | EventDroppedAttributesCount
+            | EventIndex => {
+                let (event, index) = self.event.as_ref().ok_or_else(|| missing(field))?;
+                match field {
+                    EventTimeUnixNano => Value::Int(event.time_unix_nano as i64),
+                    EventTime => time(event.time_unix_nano),
+                    EventName => Value::Str(event.name.clone()),
+                    EventIndex => Value::Int(*index),
+                    _ => Value::Int(event.dropped_attributes_count.into()),
+                }
+            }
+            LogTimeUnixNano
+            | LogObservedTimeUnixNano
+            | LogTime
+            | LogObservedTime
+            | LogSeverityNumber
+            | LogSeverityText
+            | LogBodyString
+            | LogDroppedAttributesCount
+            | LogFlags
+            | LogTraceId
+            | LogTraceIdString
+            | LogSpanId
+            | LogSpanIdString
+            | LogEventName => log_field(part!(self.log, field), field),
+            MetricName
+            | MetricDescription
+            | MetricUnit
+            | MetricType
+            | MetricAggregationTemporality
+            | MetricIsMonotonic => metric_field(part!(self.metric, field), field),
+            _ => point_field(self.point.as_ref().ok_or_else(|| missing(field))?, field),
+        })
+    }
+
+    /// Writes a value at a path with its keys (`set`).
+    pub fn set(&mut self, field: Field, path_keys: &[Key], v: Value) -> Eval<()> {
+        if let Some(map) = self.map_mut(field)? {
+            return match path_keys.split_first() {
+                None => {
+                    set_map(map, v);
+                    Ok(())
+                }
+                Some((first, rest)) => keys::set_in_map(map, first, rest, v),
+            };
+        }
+        if field == Field::LogBody {
+            let log = part_mut!(self.log, field);
+            let body = log.body.get_or_insert_with(AnyValue::default);
+            return keys::set_in_value(body, path_keys, v);
+        }
+        if field == Field::SpanTraceState {
+            let span = part_mut!(self.span, field);
+            return match (path_keys, v) {
+                ([], Value::Str(s)) => {
+                    span.trace_state = s;
+                    Ok(())
+                }
+                ([Key::Str(k)], Value::Str(s)) => {
+                    span.trace_state = trace_state_with(&span.trace_state, k, &s);
+                    Ok(())
+                }
+                _ => Ok(()),
+            };
+        }
+        if !path_keys.is_empty() {
+            return Err(RuntimeError::new(format!(
+                "path {field:?} cannot be indexed"
+            )));
+        }
+        self.set_plain(field, v)
+    }
+
+    fn set_plain(&mut self, field: Field, v: Value) -> Eval<()> {
+        use Field::*;
+        match field {
+            ResourceDroppedAttributesCount => {
+                set_u32(&mut self.resource.dropped_attributes_count, &v)
+            }
+            ResourceSchemaUrl => set_string(self.resource_schema_url, v),
+            ScopeName => set_string(&mut self.scope.name, v),
+            ScopeVersion => set_string(&mut self.scope.version, v),
+            ScopeDroppedAttributesCount => set_u32(&mut self.scope.dropped_attributes_count, &v),
+            ScopeSchemaUrl => set_string(self.scope_schema_url, v),
+            EventTimeUnixNano
+            | EventTime
+            | EventName
+            | EventDroppedAttributesCount
+            | EventIndex => {
+                let (event, _) = self.event.as_mut().ok_or_else(|| missing(field))?;
+                match field {
+                    EventTimeUnixNano => set_u64(&mut event.time_unix_nano, &v),
+                    EventTime => set_time(&mut event.time_unix_nano, &v),
+                    EventName => set_string(&mut event.name, v),
+                    EventDroppedAttributesCount => set_u32(&mut event.dropped_attributes_count, &v),
+                    _ => return Err(RuntimeError::new("event_index cannot be set")),
+                }
+            }
+            SpanTraceId
+            | SpanTraceIdString
+            | SpanSpanId
+            | SpanSpanIdString
+            | SpanParentSpanId
+            | SpanParentSpanIdString
+            | SpanName
+            | SpanKind
+            | SpanKindString
+            | SpanKindDeprecatedString
+            | SpanStartTimeUnixNano
+            | SpanEndTimeUnixNano
+            | SpanStartTime
+            | SpanEndTime
+            | SpanDroppedAttributesCount
+            | SpanDroppedEventsCount
+            | SpanDroppedLinksCount
+            | SpanStatusCode
+            | SpanStatusMessage
+            | SpanFlags => set_span_field(part_mut!(self.span, field), field, v)?,
+            LogTimeUnixNano
+            | LogObservedTimeUnixNano
+            | LogTime
+            | LogObservedTime
+            | LogSeverityNumber
+            | LogSeverityText
+            | LogBodyString
+            | LogDroppedAttributesCount
+            | LogFlags
+            | LogTraceId
+            | LogTraceIdString
+            | LogSpanId
+            | LogSpanIdString
+            | LogEventName => set_log_field(part_mut!(self.log, field), field, v)?,
+            MetricName
+            | MetricDescription
+            | MetricUnit
+            | MetricType
+            | MetricAggregationTemporality
+            | MetricIsMonotonic => set_metric_field(part_mut!(self.metric, field), field, v),
+            _ => set_point_field(self.point.as_mut().ok_or_else(|| missing(field))?, field, v),
+        }
+        Ok(())
+    }
+}
+
+fn span_field(span: &Span, field: Field) -> Value {
+    use Field::*;
+    let status = span.status.clone().unwrap_or_default();
+    match field {
+        SpanTraceId => id(&span.trace_id, 16),
+        SpanTraceIdString => id_string(&span.trace_id),
+        SpanSpanId => id(&span.span_id, 8),
+        SpanSpanIdString => id_string(&span.span_id),
+        SpanParentSpanId => id(&span.parent_span_id, 8),
+        SpanParentSpanIdString => id_string(&span.parent_span_id),
+        SpanName => Value::Str(span.name.clone()),
+        SpanKind => Value::Int(span.kind.into()),
+        SpanKindString => Value::Str(
+            KIND_NAMES
+                .get(span.kind as usize)
+                .unwrap_or(&"")
+                .to_string(),
+        ),
+        SpanKindDeprecatedString => Value::Str(
+            KIND_ENUMS
+                .get(span.kind as usize)
+                .unwrap_or(&"")
+                .to_string(),
+        ),
+        SpanStartTimeUnixNano => Value::Int(span.start_time_unix_nano as i64),
+        SpanEndTimeUnixNano => Value::Int(span.end_time_unix_nano as i64),
+        SpanStartTime => time(span.start_time_unix_nano),
+        SpanEndTime => time(span.end_time_unix_nano),
+        SpanDroppedAttributesCount => Value::Int(span.dropped_attributes_count.into()),
+        SpanDroppedEventsCount => Value::Int(span.dropped_events_count.into()),
+        SpanDroppedLinksCount => Value::Int(span.dropped_links_count.into()),
+        SpanStatusCode => Value::Int(status.code.into()),
+        SpanStatusMessage => Value::Str(status.message),
+        _ => Value::Int(span.flags.into()),
+    }
+}
+
+fn set_span_field(span: &mut Span, field: Field, v: Value) -> Eval<()> {
+    use Field::*;
+    match field {
+        SpanTraceId => set_id(&mut span.trace_id, v, 16),
+        SpanTraceIdString => set_id_string(&mut span.trace_id, v, 16)?,
+        SpanSpanId => set_id(&mut span.span_id, v, 8),
+        SpanSpanIdString => set_id_string(&mut span.span_id, v, 8)?,
+        SpanParentSpanId => set_id(&mut span.parent_span_id, v, 8),
+        SpanParentSpanIdString => set_id_string(&mut span.parent_span_id, v, 8)?,
+        SpanName => set_string(&mut span.name, v),
+        SpanKind => {
+            if let Value::Int(i) = v {
+                span.kind = i as i32;
+            }
+        }
+        SpanKindString | SpanKindDeprecatedString => {
+            if let Value::Str(s) = v {
+                let names = if field == SpanKindString {
+                    KIND_NAMES
+                } else {
+                    KIND_ENUMS
+                };
+                if let Some(i) = names.iter().position(|n| *n == s) {
+                    span.kind = i as i32;
+                }
+            }
+        }
+        SpanStartTimeUnixNano => set_u64(&mut span.start_time_unix_nano, &v),
+        SpanEndTimeUnixNano => set_u64(&mut span.end_time_unix_nano, &v),
+        SpanStartTime => set_time(&mut span.start_time_unix_nano, &v),
+        SpanEndTime => set_time(&mut span.end_time_unix_nano, &v),
+        SpanDroppedAttributesCount => set_u32(&mut span.dropped_attributes_count, &v),
+        SpanDroppedEventsCount => set_u32(&mut span.dropped_events_count, &v),
+        SpanDroppedLinksCount => set_u32(&mut span.dropped_links_count, &v),
+        SpanStatusCode => {
+            if let Value::Int(i) = v {
+                span.status.get_or_insert_with(Status::default).code = i as i32;
+            }
+        }
+        SpanStatusMessage => {
+            if let Value::Str(s) = v {
+                span.status.get_or_insert_with(Status::default).message = s;
+            }
+        }
+        _ => set_u32(&mut span.flags, &v),
+    }
+    Ok(())
+}
+
+fn log_field(log: &LogRecord, field: Field) -> Value {
+    use Field::*;
+    match field {
+        LogTimeUnixNano => Value::Int(log.time_unix_nano as i64),
+        LogObservedTimeUnixNano => Value::Int(log.observed_time_unix_nano as i64),
+        LogTime => time(log.time_unix_nano),
+        LogObservedTime => time(log.observed_time_unix_nano),
+        LogSeverityNumber => Value::Int(log.severity_number.into()),
+        LogSeverityText => Value::Str(log.severity_text.clone()),
+        LogBodyString => Value::Str(
+            log.body
+                .as_ref()
+                .map(super::functions::types::as_go_string)
+                .unwrap_or_default(),
+        ),
+        LogDroppedAttributesCount => Value::Int(log.dropped_attributes_count.into()),
+        LogFlags => Value::Int(log.flags.into()),
+        LogTraceId => id(&log.trace_id, 16),
+        LogTraceIdString => id_string(&log.trace_id),
+        LogSpanId => id(&log.span_id, 8),
+        LogSpanIdString => id_string(&log.span_id),
+        _ => Value::Str(log.event_name.clone()),
+    }
+}
+
+fn set_log_field(log: &mut LogRecord, field: Field, v: Value) -> Eval<()> {
+    use Field::*;
+    match field {
+        LogTimeUnixNano => set_u64(&mut log.time_unix_nano, &v),
+        LogObservedTimeUnixNano => set_u64(&mut log.observed_time_unix_nano, &v),
+        LogTime => set_time(&mut log.time_unix_nano, &v),
+        LogObservedTime => set_time(&mut log.observed_time_unix_nano, &v),
+        LogSeverityNumber => {
+            if let Value::Int(i) = v {
+                log.severity_number = i as i32;
+            }
+        }
+        LogSeverityText => set_string(&mut log.severity_text, v),
+        LogBodyString => {
+            if let Value::Str(s) = v {
+                log.body = Some(AnyValue {
+                    value: Some(any_value::Value::StringValue(s)),
+                });
+            }
+        }
+        LogDroppedAttributesCount => set_u32(&mut log.dropped_attributes_count, &v),
+        LogFlags => set_u32(&mut log.flags, &v),
+        LogTraceId => set_id(&mut log.trace_id, v, 16),
+        LogTraceIdString => set_id_string(&mut log.trace_id, v, 16)?,
+        LogSpanId => set_id(&mut log.span_id, v, 8),
+        LogSpanIdString => set_id_string(&mut log.span_id, v, 8)?,
+        _ => set_string(&mut log.event_name, v),
+    }
+    Ok(())
+}
+
+/// The metric's type as the Collector's `pmetric.MetricType` numbers it.
+fn metric_type(metric: &Metric) -> i64 {
+    match &metric.data {
+        None => 0,
+        Some(Data::Gauge(_)) => 1,
+        Some(Data::Sum(_)) => 2,
+        Some(Data::Histogram(_)) => 3,
+        Some(Data::ExponentialHistogram(_)) => 4,
+        Some(Data::Summary(_)) => 5,
+    }
+}
+
+fn metric_field(metric: &Metric, field: Field) -> Value {
+    use Field::*;
+    match field {
+        MetricName => Value::Str(metric.name.clone()),
+        MetricDescription => Value::Str(metric.description.clone()),
+        MetricUnit => Value::Str(metric.unit.clone()),
+        MetricType => Value::Int(metric_type(metric)),
+        MetricAggregationTemporality => Value::Int(match &metric.data {
+            Some(Data::Sum(s)) => s.aggregation_temporality.into(),
+            Some(Data::Histogram(h)) => h.aggregation_temporality.into(),
+            Some(Data::ExponentialHistogram(h)) => h.aggregation_temporality.into(),
+            _ => 0,
+        }),
+        _ => Value::Bool(matches!(&metric.data, Some(Data::Sum(s)) if s.is_monotonic)),
+    }
+}
+
+fn set_metric_field(metric: &mut Metric, field: Field, v: Value) {
+    use Field::*;
+    match field {
+        MetricName => set_string(&mut metric.name, v),
+        MetricDescription => set_string(&mut metric.description, v),
+        MetricUnit => set_string(&mut metric.unit, v),
+        MetricAggregationTemporality => {
+            if let Value::Int(i) = v {
+                match &mut metric.data {
+                    Some(Data::Sum(s)) => s.aggregation_temporality = i as i32,
+                    Some(Data::Histogram(h)) => h.aggregation_temporality = i as i32,
+                    Some(Data::ExponentialHistogram(h)) => h.aggregation_temporality = i as i32,
+                    _ => {}
+                }
+            }
+        }
+        MetricIsMonotonic => {
+            if let (Value::Bool(b), Some(Data::Sum(s))) = (v, &mut metric.data) {
+                s.is_monotonic = b;
+            }
+        }
+        // The type changes only through the metric-conversion functions.
+        _ => {}
+    }
+}
+
+fn point_field(point: &Point, field: Field) -> Value {
+    use Field::*;
+    let (start, time_ns, flags) = match point {
+        Point::Number(p) => (p.start_time_unix_nano, p.time_unix_nano, p.flags),
+        Point::Histogram(p) => (p.start_time_unix_nano, p.time_unix_nano, p.flags),
+        Point::Exponential(p) => (p.start_time_unix_nano, p.time_unix_nano, p.flags),
+        Point::Summary(p) => (p.start_time_unix_nano, p.time_unix_nano, p.flags),
+    };
+    match (field, point) {
+        (PointStartTimeUnixNano, _) => Value::Int(start as i64),
+        (PointTimeUnixNano, _) => Value::Int(time_ns as i64),
+        (PointStartTime, _) => time(start),
+        (PointTime, _) => time(time_ns),
+        (PointFlags, _) => Value::Int(flags.into()),
+        (PointValueDouble, Point::Number(p)) => match p.value {
+            Some(number_data_point::Value::AsDouble(d)) => Value::Double(d),
+            _ => Value::Double(0.0),
+        },
+        (PointValueInt, Point::Number(p)) => match p.value {
+            Some(number_data_point::Value::AsInt(i)) => Value::Int(i),
+            _ => Value::Int(0),
+        },
+        (PointCount, Point::Histogram(p)) => Value::Int(p.count as i64),
+        (PointCount, Point::Exponential(p)) => Value::Int(p.count as i64),
+        (PointCount, Point::Summary(p)) => Value::Int(p.count as i64),
+        (PointSum, Point::Histogram(p)) => Value::Double(p.sum.unwrap_or(0.0)),
+        (PointSum, Point::Exponential(p)) => Value::Double(p.sum.unwrap_or(0.0)),
+        (PointSum, Point::Summary(p)) => Value::Double(p.sum),
+        (PointBucketCounts, Point::Histogram(p)) => Value::List(
+            p.bucket_counts
+                .iter()
+                .map(|c| Value::Int(*c as i64).into_any())
+                .collect(),
+        ),
+        (PointExplicitBounds, Point::Histogram(p)) => Value::List(
+            p.explicit_bounds
+                .iter()
+                .map(|b| Value::Double(*b).into_any())
+                .collect(),
+        ),
+        (PointScale, Point::Exponential(p)) => Value::Int(p.scale.into()),
+        (PointZeroCount, Point::Exponential(p)) => Value::Int(p.zero_count as i64),
+        _ => Value::Nil,
+    }
+}
+
+fn set_point_field(point: &mut Point, field: Field, v: Value) {
+    use Field::*;
+    let (start, time_ns, flags) = match point {
+        Point::Number(p) => (
+            &mut p.start_time_unix_nano,
+            &mut p.time_unix_nano,
+            &mut p.flags,
+        ),
+        Point::Histogram(p) => (
+            &mut p.start_time_unix_nano,
+            &mut p.time_unix_nano,
+            &mut p.flags,
+        ),
+        Point::Exponential(p) => (
+            &mut p.start_time_unix_nano,
+            &mut p.time_unix_nano,
+            &mut p.flags,
+        ),
+        Point::Summary(p) => (
+            &mut p.start_time_unix_nano,
+            &mut p.time_unix_nano,
+            &mut p.flags,
+        ),
+    };
+    match field {
+        PointStartTimeUnixNano => return set_u64(start, &v),
+        PointTimeUnixNano => return set_u64(time_ns, &v),
+        PointStartTime => return set_time(start, &v),
+        PointTime => return set_time(time_ns, &v),
+        PointFlags => return set_u32(flags, &v),
+        _ => {}
+    }
+    match (field, point, v) {
+        (PointValueDouble, Point::Number(p), Value::Double(d)) => {
+            p.value = Some(number_data_point::Value::AsDouble(d))
+        }
+        (PointValueInt, Point::Number(p), Value::Int(i)) => {
+            p.value = Some(number_data_point::Value::AsInt(i))
+        }
+        (PointCount, Point::Histogram(p), Value::Int(i)) => p.count = i as u64,
+        (PointCount, Point::Exponential(p), Value::Int(i)) => p.count = i as u64,
+        (PointCount, Point::Summary(p), Value::Int(i)) => p.count = i as u64,
+        (PointSum, Point::Histogram(p), Value::Double(d)) => p.sum = Some(d),
+        (PointSum, Point::Exponential(p), Value::Double(d)) => p.sum = Some(d),
+        (PointSum, Point::Summary(p), Value::Double(d)) => p.sum = d,
+        (PointBucketCounts, Point::Histogram(p), Value::List(l)) => {
+            p.bucket_counts = l
+                .iter()
+                .filter_map(|v| match v.value {
+                    Some(any_value::Value::IntValue(i)) => Some(i as u64),
+                    _ => None,
+                })
+                .collect()
+        }
+        (PointExplicitBounds, Point::Histogram(p), Value::List(l)) => {
+            p.explicit_bounds = l
+                .iter()
+                .filter_map(|v| match v.value {
+                    Some(any_value::Value::DoubleValue(d)) => Some(d),
+                    _ => None,
+                })
+                .collect()
+        }
+        (PointScale, Point::Exponential(p), Value::Int(i)) => p.scale = i as i32,
+        (PointZeroCount, Point::Exponential(p), Value::Int(i)) => p.zero_count = i as u64,
+        _ => {}
+    }
+}
+
+/// One member's value of a W3C `tracestate` (`key=value` members joined by commas).
+fn trace_state_entry<'s>(state: &'s str, key: &str) -> Option<&'s str> {
+    state
+        .split(',')
+        .filter_map(|m| m.trim().split_once('='))
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v)
+}
+
+/// The state with `key` set to `value`: replaced in place, or added in front (W3C: a
+/// changed member moves to the front; the Collector's pcommon keeps place on update).
+fn trace_state_with(state: &str, key: &str, value: &str) -> String {
+    let mut members: Vec<String> = state
+        .split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(str::to_string)
+        .collect();
+    match members
+        .iter()
+        .position(|m| m.split_once('=').is_some_and(|(k, _)| k == key))
+    {
+        Some(i) => members[i] = format!("{key}={value}"),
+        None => members.insert(0, format!("{key}={value}")),
+    }
+    members.join(",")
+}
