@@ -35,7 +35,10 @@ pub fn applies(context: ContextName, batch: &Batch) -> bool {
         (context, batch),
         (ContextName::Resource | ContextName::Scope, _)
             | (ContextName::Span | ContextName::SpanEvent, Batch::Traces(_))
-            | (ContextName::Metric | ContextName::DataPoint, Batch::Metrics(_))
+            | (
+                ContextName::Metric | ContextName::DataPoint,
+                Batch::Metrics(_)
+            )
             | (ContextName::Log, Batch::Logs(_))
     )
 }

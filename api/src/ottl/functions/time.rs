@@ -176,9 +176,11 @@ fn time(mut args: Args) -> Result<Func, String> {
         .ok_or("Time: format cannot be nil or empty")?;
     match args.literal_str(2)?.as_deref() {
         None | Some("UTC") | Some("Local") => {}
-        Some(other) => return Err(format!(
+        Some(other) => {
+            return Err(format!(
             "Time: location {other:?} is not supported here: times without a zone are read as UTC"
-        )),
+        ))
+        }
     }
     let layout = chrono_format(&format);
     Ok(converter(args.rest(), move |v| {
