@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::llm_load::data;
 use common::otelcol::{Otelcol, QUIET_TELEMETRY};
 use common::{lines, Collector};
 use llamacol_api::otlp::collector::logs::v1::logs_service_client::LogsServiceClient;
@@ -19,10 +20,6 @@ use llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest;
 use llamacol_api::otlp::common::v1::{any_value, AnyValue};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-
-#[path = "../bench/loadgen/src/data.rs"]
-#[allow(dead_code)]
-mod data;
 
 /// The processors, as both collectors read them: typical fixes GenAI operators make.
 const PROCESSORS: &str = r#"
@@ -291,11 +288,11 @@ fn transform_and_filter_give_the_collectors_items() {
     let sent = common::llm_load::spans(&traces)
         + metrics
             .iter()
-            .map(|m| llamacol_api::SignalMessage::count_items(m))
+            .map(llamacol_api::SignalMessage::count_items)
             .sum::<usize>()
         + logs
             .iter()
-            .map(|l| llamacol_api::SignalMessage::count_items(l))
+            .map(llamacol_api::SignalMessage::count_items)
             .sum::<usize>();
     assert!(
         theirs_items.len() > sent / 3,

@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 
 #[path = "../../bench/loadgen/src/data.rs"]
 #[allow(dead_code)]
-mod data;
+pub mod data;
 
 /// Requests of GenAI trees (`trees` requests of 500 spans) and of large spans
 /// (`large` requests of 50 spans of 2-20 KB each).
