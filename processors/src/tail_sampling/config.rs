@@ -108,6 +108,44 @@ pub struct PolicyConfig {
     pub not: NotConfig,
     pub drop: DropConfig,
     pub composite: CompositeConfig,
+    pub ottl_condition: OttlConditionConfig,
+}
+
+/// `ottl_condition`: sampled when a span matches one of `span`, or a span event one of
+/// `spanevent` (OTTL conditions in those contexts).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OttlConditionConfig {
+    /// A condition failing on a span: `propagate` (default; the trace is not sampled by
+    /// this policy), `ignore` or `silent` (the condition counts as false).
+    pub error_mode: llamacol_api::ottl::ErrorMode,
+    pub span: Vec<String>,
+    pub spanevent: Vec<String>,
+}
+
+impl OttlConditionConfig {
+    /// The conditions bound to their contexts, or each one's error.
+    pub fn bind(&self) -> Result<Vec<llamacol_api::ottl::Predicate>, Vec<(String, String)>> {
+        use llamacol_api::ottl::{ContextName, Predicate};
+        let mut out = Vec::new();
+        let mut errors = Vec::new();
+        for (key, context, list) in [
+            ("span", ContextName::Span, &self.span),
+            ("spanevent", ContextName::SpanEvent, &self.spanevent),
+        ] {
+            for (i, text) in list.iter().enumerate() {
+                match Predicate::parse(text, Some(context)) {
+                    Ok(p) => out.push(p),
+                    Err(e) => errors.push((format!("ottl_condition.{key}[{i}]"), e.to_string())),
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors)
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -232,7 +270,7 @@ pub struct RateAllocation {
 
 /// The policy types and where each may appear (`and`, `drop`, `not`: the shared types;
 /// `composite`: the shared types and `and`).
-pub const SHARED_TYPES: [&str; 12] = [
+pub const SHARED_TYPES: [&str; 13] = [
     "always_sample",
     "trace_flags",
     "latency",
@@ -245,6 +283,7 @@ pub const SHARED_TYPES: [&str; 12] = [
     "span_count",
     "trace_state",
     "boolean_attribute",
+    "ottl_condition",
 ];
 
 impl ComponentConfig for TailSamplingConfig {
@@ -340,6 +379,19 @@ fn check_policy(path: &str, p: &PolicyConfig, allowed: &[&str], issues: &mut Vec
                         "status_code.status_codes",
                         format!("unknown status code `{code}`, supported: OK, ERROR, UNSET"),
                     );
+                }
+            }
+        }
+        "ottl_condition" => {
+            if p.ottl_condition.span.is_empty() && p.ottl_condition.spanevent.is_empty() {
+                issue(
+                    "ottl_condition",
+                    "give `span` or `spanevent` conditions, e.g. `span: ['attributes[\"gen_ai.request.model\"] == \"llama-3\"']`".into(),
+                );
+            }
+            if let Err(errors) = p.ottl_condition.bind() {
+                for (key, message) in errors {
+                    issue(&key, message);
                 }
             }
         }

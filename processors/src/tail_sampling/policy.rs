@@ -161,6 +161,10 @@ pub enum Policy {
     Not(Box<Policy>),
     Drop(Vec<Policy>),
     Composite(Composite),
+    Ottl {
+        conditions: Vec<llamacol_api::ottl::Predicate>,
+        error_mode: llamacol_api::ottl::ErrorMode,
+    },
 }
 
 pub enum StrMatcher {
@@ -272,6 +276,10 @@ impl Policy {
                     .map_or(Policy::AlwaysSample, Policy::new),
             )),
             "composite" => Policy::Composite(Composite::new(c)),
+            "ottl_condition" => Policy::Ottl {
+                conditions: c.ottl_condition.bind().unwrap_or_default(),
+                error_mode: c.ottl_condition.error_mode,
+            },
             _ => Policy::AlwaysSample,
         }
     }
@@ -296,6 +304,10 @@ impl Policy {
 
     pub fn evaluate(&mut self, t: &TraceView) -> Decision {
         match self {
+            Policy::Ottl {
+                conditions,
+                error_mode,
+            } => ottl_decision(t, conditions, *error_mode),
             Policy::AlwaysSample => Decision::Sampled,
             Policy::TraceFlags => t.any_span(|s| s.flags & 0x01 != 0),
             Policy::Latency {
@@ -597,4 +609,43 @@ mod tests {
             assert_eq!(uint64_times_ratio(ratio), expected, "{ratio}");
         }
     }
+}
+
+/// `ottl_condition`: sampled when any span (or span event) meets any of its context's
+/// conditions. The conditions read a copy of the trace's pieces (OTTL items borrow
+/// mutably); under `propagate` a failing condition makes the policy's answer
+/// `NotSampled`, as the Collector's error.
+fn ottl_decision(
+    t: &TraceView,
+    conditions: &[llamacol_api::ottl::Predicate],
+    mode: llamacol_api::ottl::ErrorMode,
+) -> Decision {
+    use llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest;
+    use llamacol_api::ottl::{walk, ContextName, ErrorMode};
+    let mut copy = ExportTraceServiceRequest {
+        resource_spans: t.pieces.to_vec(),
+    };
+    let mut sampled = false;
+    let mut failed = false;
+    for context in [ContextName::Span, ContextName::SpanEvent] {
+        let here: Vec<_> = conditions.iter().filter(|c| c.context == context).collect();
+        if here.is_empty() || sampled {
+            continue;
+        }
+        let _ = walk::traces(&mut copy, context, &mut |item| {
+            for c in &here {
+                match c.eval(item) {
+                    Ok(true) => sampled = true,
+                    Ok(false) => {}
+                    Err(_) if mode == ErrorMode::Propagate => failed = true,
+                    Err(_) => {}
+                }
+            }
+            Ok(true)
+        });
+    }
+    if failed {
+        return Decision::NotSampled;
+    }
+    sampled_if(sampled)
 }

@@ -387,6 +387,65 @@ fn bounds_decide_the_oldest_early_and_count_it() {
     assert_eq!(t.items(), 0);
 }
 
+/// The Collector's own `ottl_condition` example (`tailsamplingprocessor` README,
+/// v0.161.0: `test-policy-11`): span conditions or span-event conditions, any match
+/// samples the trace.
+#[test]
+fn ottl_condition_samples_traces_with_a_matching_span_or_event() {
+    let yaml = r#"
+decision_wait: 1s
+policies:
+  - name: test-policy-11
+    type: ottl_condition
+    ottl_condition:
+      error_mode: ignore
+      span:
+        - attributes["test_attr_key_1"] == "test_attr_val_1"
+        - attributes["test_attr_key_2"] != "test_attr_val_1"
+      spanevent:
+        - name != "test_span_event_name"
+        - attributes["test_event_attr_key_2"] != "test_event_attr_val_1"
+"#;
+    let mut t = TailSampler::new(&config(yaml), OutcomeCounter::default());
+    let now = Instant::now();
+    let mut with_event = span(
+        3,
+        10,
+        false,
+        vec![string("test_attr_key_2", "test_attr_val_1")],
+    );
+    with_event
+        .events
+        .push(llamacol_api::otlp::trace::v1::span::Event {
+            name: "another_event".into(),
+            ..Default::default()
+        });
+    t.take(
+        traces_of(vec![
+            span(
+                1,
+                10,
+                false,
+                vec![
+                    string("test_attr_key_1", "test_attr_val_1"),
+                    string("test_attr_key_2", "test_attr_val_1"),
+                ],
+            ),
+            span(
+                2,
+                10,
+                false,
+                vec![string("test_attr_key_2", "test_attr_val_1")],
+            ),
+            with_event,
+        ]),
+        now,
+    )
+    .expect("taken");
+    t.decide_due(now + Duration::from_secs(1));
+    assert_eq!(kept(&mut t), vec![1, 3]);
+}
+
 #[test]
 fn config_mistakes_are_named() {
     let issues = |yaml: &str| -> Vec<String> {
@@ -404,6 +463,8 @@ fn config_mistakes_are_named() {
         ("{policies: [{name: a, type: always_sample}, {name: a, type: always_sample}]}", "policy name `a` is used twice"),
         ("{policies: [{name: a, type: and, and: {and_sub_policy: [{name: b, type: composite}]}}]}", "policies[0].and.and_sub_policy[0].type: unknown policy type `composite`"),
         ("{}", "no policies"),
+        ("{policies: [{name: a, type: ottl_condition, ottl_condition: {span: ['attributes[\"a\"] = 1']}}]}", "policies[0].ottl_condition.span[0]: unable to parse OTTL condition"),
+        ("{policies: [{name: a, type: ottl_condition}]}", "give `span` or `spanevent` conditions"),
     ];
     for (yaml, expected) in cases {
         let found = issues(yaml);
