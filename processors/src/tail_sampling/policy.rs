@@ -588,29 +588,6 @@ impl Composite {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::uint64_times_ratio;
-
-    #[test]
-    fn the_legacy_threshold_rounds_as_big_float() {
-        // What Go's `big.Float` printed for the Collector's `calculateThreshold`.
-        let cases = [
-            (1.0, u64::MAX),
-            (0.5, 9223372036854775807),
-            (0.1, 1844674407370955263),
-            (0.333, 6142765776545281023),
-            (0.0001, 1844674407370955),
-            (0.25, 4611686018427387903),
-            (0.999, 18428297329635842047),
-            (0.0, 0),
-        ];
-        for (ratio, expected) in cases {
-            assert_eq!(uint64_times_ratio(ratio), expected, "{ratio}");
-        }
-    }
-}
-
 /// `ottl_condition`: sampled when any span (or span event) meets any of its context's
 /// conditions. The conditions read a copy of the trace's pieces (OTTL items borrow
 /// mutably); under `propagate` a failing condition makes the policy's answer
@@ -648,4 +625,27 @@ fn ottl_decision(
         return Decision::NotSampled;
     }
     sampled_if(sampled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uint64_times_ratio;
+
+    #[test]
+    fn the_legacy_threshold_rounds_as_big_float() {
+        // What Go's `big.Float` printed for the Collector's `calculateThreshold`.
+        let cases = [
+            (1.0, u64::MAX),
+            (0.5, 9223372036854775807),
+            (0.1, 1844674407370955263),
+            (0.333, 6142765776545281023),
+            (0.0001, 1844674407370955),
+            (0.25, 4611686018427387903),
+            (0.999, 18428297329635842047),
+            (0.0, 0),
+        ];
+        for (ratio, expected) in cases {
+            assert_eq!(uint64_times_ratio(ratio), expected, "{ratio}");
+        }
+    }
 }
