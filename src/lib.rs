@@ -42,6 +42,7 @@ pub fn builtins() -> Registry {
         .processor(llamacol_processors::resource::factory())
         .processor(llamacol_processors::transform::factory())
         .processor(llamacol_processors::filter::factory())
+        .processor(llamacol_processors::attributes::factory())
         .processor(llamacol_processors::resource_detection::factory())
         .alias(Kind::Processor, "resourcedetection", "resource_detection")
         .processor(llamacol_processors::llm_serving::factory())

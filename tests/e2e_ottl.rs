@@ -1,7 +1,7 @@
-//! `transform` and `filter` against the real Collector's: the same LLM-sized traces,
-//! metrics and logs (the load generator's GenAI data, 2-20 KB prompt spans, llama-server
-//! log lines) through the same OTTL statements and conditions in both, each on its own
-//! defaults, outputs compared item by item.
+//! `transform`, `filter`, `attributes` and `resource` against the real Collector's: the
+//! same LLM-sized traces, metrics and logs (the load generator's GenAI data, 2-20 KB
+//! prompt spans) through the same statements, conditions and actions in both, each on
+//! its own defaults, outputs compared item by item.
 
 mod common;
 
@@ -61,6 +61,28 @@ const PROCESSORS: &str = r#"
           - set(severity_number, SEVERITY_NUMBER_WARN) where severity_text == "WARN"
           - set(attributes["body.length"], Len(body))
           - set(attributes["trace"], trace_id.string)
+  attributes:
+    include:
+      match_type: regexp
+      span_names: ['^(chat|prefill|decode)']
+      services: [llm-gateway]
+    exclude:
+      match_type: strict
+      attributes: [{key: gen_ai.request.model, value: mistral-7b-v0.3}]
+    actions:
+      - {key: gen_ai.completion.0.content, action: hash}
+      - {key: server.port, action: convert, converted_type: string}
+      - {key: gen_ai.request.temperature, action: convert, converted_type: int}
+      - {key: route, from_attribute: url.path, default_value: none, action: upsert}
+      - {key: url.path, pattern: '^/(?P<api_version>v\d+)/(?P<api_kind>[a-z]+)/', action: extract}
+      - {pattern: '^llamacol\.bench\.attr_[0-2]$', action: delete}
+      - {key: gen_ai.usage.input_tokens, action: hash}
+  resource:
+    attributes:
+      - {key: host.name, pattern: '^(?P<node_kind>[a-z]+)-node-(?P<node_index>\d+)$', action: extract}
+      - {key: node_index, action: convert, converted_type: int}
+      - {key: service.instance.id, from_attribute: host.name, action: insert}
+      - {key: k8s.namespace.name, action: hash}
   filter:
     error_mode: ignore
     traces:
@@ -256,10 +278,10 @@ fn settle(path: &Path) -> BTreeMap<String, String> {
 
 #[test]
 #[ignore = "needs the OpenTelemetry Collector (otelcol): run the README test command"]
-fn transform_and_filter_give_the_collectors_items() {
-    let pipelines = "    traces:\n      receivers: [otlp]\n      processors: [transform, filter]\n      exporters: [file]\n\
-                     \x20   metrics:\n      receivers: [otlp]\n      processors: [transform, filter]\n      exporters: [file]\n\
-                     \x20   logs:\n      receivers: [otlp]\n      processors: [transform, filter]\n      exporters: [file]\n";
+fn transform_filter_attributes_and_resource_give_the_collectors_items() {
+    let pipelines = "    traces:\n      receivers: [otlp]\n      processors: [resource, attributes, transform, filter]\n      exporters: [file]\n\
+                     \x20   metrics:\n      receivers: [otlp]\n      processors: [resource, transform, filter]\n      exporters: [file]\n\
+                     \x20   logs:\n      receivers: [otlp]\n      processors: [resource, transform, filter]\n      exporters: [file]\n";
     let mut theirs = Otelcol::start(
         &format!(
             "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: ${{env:OTELCOL_GRPC}}\n      http:\n        endpoint: ${{env:OTELCOL_HTTP}}\n\
@@ -314,6 +336,8 @@ fn transform_and_filter_give_the_collectors_items() {
         ("span", "[redacted]"),
         ("span", "gen_ai.usage.total_tokens"),
         ("span", "llm.latency_ms"),
+        ("span", "api_version"),
+        ("span", "node_index"),
         ("point", "\"gpu\""),
         ("point", "GPU utilization"),
         ("log", "\"tokens\""),
@@ -350,7 +374,7 @@ fn transform_and_filter_give_the_collectors_items() {
             .join("\n")
     );
     eprintln!(
-        "transform + filter: {} items sent, {} kept by both, identical",
+        "transform, filter, attributes, resource: {} items sent, {} kept by both, identical",
         sent,
         theirs_items.len()
     );

@@ -9,6 +9,7 @@
 //! This crate must never depend on the engine (`llamacol-pipeline`), on any component,
 //! on a web framework or on a build script: a plugin author compiles it with cargo alone.
 
+pub mod attraction;
 pub mod attributes;
 pub mod auth;
 pub mod backoff;

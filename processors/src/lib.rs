@@ -3,6 +3,7 @@
 //! Depends on `llamacol-api` only (never on the engine, receivers or exporters): the
 //! same surface a plugin author has.
 
+pub mod attributes;
 pub mod batch;
 pub mod filter;
 pub mod genai;

@@ -13,6 +13,7 @@ import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/filterprocessor"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/probabilisticsamplerprocessor"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/resourcedetectionprocessor"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/resourceprocessor"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/tailsamplingprocessor"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/transformprocessor"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/receiver/filelogreceiver"
@@ -68,6 +69,7 @@ func factories() (otelcol.Factories, error) {
 			transformprocessor.NewFactory(),
 			filterprocessor.NewFactory(),
 			attributesprocessor.NewFactory(),
+			resourceprocessor.NewFactory(),
 		),
 		Exporters: byType[exporter.Factory](
 			otlpexporter.NewFactory(),
