@@ -69,6 +69,7 @@ pub fn builtins() -> Registry {
         // connectors
         .connector(llamacol_connectors::forward::factory())
         .connector(llamacol_connectors::genai_metrics::factory())
+        .connector(llamacol_connectors::routing::factory())
         .connector(llamacol_connectors::span_metrics::factory())
         .alias(Kind::Connector, "spanmetrics", "span_metrics")
         // extensions

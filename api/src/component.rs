@@ -129,6 +129,32 @@ pub struct BuildContext {
     pub auth: crate::auth::Authenticators,
     /// The running storage extensions, for `storage: <id>` (state kept across restarts).
     pub storage: crate::storage::Storages,
+    /// For connectors: each pipeline the instance feeds, by pipeline id, with its input
+    /// (counted as the connector's output), so a connector can choose where a batch goes
+    /// (`routing`); `next` fans out to all of them. Empty for other components.
+    pub routes: Routes,
+}
+
+/// The pipelines a connector instance feeds, by id (see [`BuildContext::routes`]).
+#[derive(Clone, Default)]
+pub struct Routes(pub Vec<(String, Arc<dyn Consumer>)>);
+
+impl Routes {
+    /// The input of pipeline `id`, if the connector feeds it.
+    pub fn get(&self, id: &str) -> Option<&Arc<dyn Consumer>> {
+        self.0.iter().find(|(p, _)| p == id).map(|(_, c)| c)
+    }
+
+    /// The pipeline ids, for messages.
+    pub fn ids(&self) -> Vec<&str> {
+        self.0.iter().map(|(p, _)| p.as_str()).collect()
+    }
+}
+
+impl fmt::Debug for Routes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.ids()).finish()
+    }
 }
 
 impl BuildContext {
@@ -145,6 +171,7 @@ impl BuildContext {
             node: crate::node::NodeContext::default(),
             auth: crate::auth::Authenticators::default(),
             storage: crate::storage::Storages::default(),
+            routes: Routes::default(),
         }
     }
 }

@@ -7,4 +7,5 @@
 pub mod forward;
 pub mod genai_metrics;
 mod periodic;
+pub mod routing;
 pub mod span_metrics;

@@ -192,6 +192,7 @@ impl Builder<'_> {
                 node: self.node.clone(),
                 auth: crate::auth::Authenticators::default(),
                 storage: crate::storage::Storages::default(),
+                routes: llamacol_api::component::Routes::default(),
             };
             let processor =
                 (factory.build)(&ctx, &block, next).map_err(|e| failed(Kind::Processor, id, e))?;
@@ -226,17 +227,23 @@ impl Builder<'_> {
                 continue;
             }
             let pair = instance.pair;
-            let targets: Vec<Arc<dyn Consumer>> = self
+            let fed: Vec<(String, Arc<dyn Consumer>)> = self
                 .graph
                 .fed(id)
                 .into_iter()
                 .filter(|&q| self.config.pipelines[q].signal == pair.to)
-                .filter_map(|q| self.heads[q].clone())
+                .filter_map(|q| Some((self.config.pipelines[q].id.clone(), self.heads[q].clone()?)))
                 .collect();
             let counters = self
                 .telemetry
                 .counters(self.scope(Kind::Connector, id, pair.to, None));
+            let targets = fed.iter().map(|(_, c)| c.clone()).collect();
             let next = Counted::wrap(FanOut::over(targets), counters.clone());
+            let routes = llamacol_api::component::Routes(
+                fed.into_iter()
+                    .map(|(pipeline, c)| (pipeline, Counted::wrap(c, counters.clone())))
+                    .collect(),
+            );
             let ctx = BuildContext {
                 id: id.clone(),
                 signals: vec![pair.to],
@@ -248,6 +255,7 @@ impl Builder<'_> {
                 node: self.node.clone(),
                 auth: crate::auth::Authenticators::default(),
                 storage: crate::storage::Storages::default(),
+                routes,
             };
             let connector = (factory.build)(&ctx, &block, pair, next)
                 .map_err(|e| failed(Kind::Connector, id, e))?;

@@ -152,6 +152,7 @@ impl Service {
                 node: node.clone(),
                 auth: auth.clone(),
                 storage: storage.clone(),
+                routes: llamacol_api::component::Routes::default(),
             };
             let built = (factory.build)(&ctx, &exporter.block)
                 .map_err(|e| failed(Kind::Exporter, &exporter.id, e))?;
@@ -232,6 +233,7 @@ impl Service {
                 node: node.clone(),
                 auth: auth.clone(),
                 storage: storage.clone(),
+                routes: llamacol_api::component::Routes::default(),
             };
             let receiver =
                 (factory.build)(&ctx, block).map_err(|e| failed(Kind::Receiver, id, e))?;
