@@ -10,7 +10,7 @@ use llamacol_api::{Batch, Signal};
 pub type Target = fn(&[u8]);
 
 /// The targets, by name (the corpus folders under `fuzz/corpus/`).
-pub const TARGETS: [(&str, Target); 8] = [
+pub const TARGETS: [(&str, Target); 9] = [
     ("otlp_wire", otlp_wire),
     ("otlp_json", otlp_json),
     ("http_body", http_body),
@@ -19,7 +19,98 @@ pub const TARGETS: [(&str, Target); 8] = [
     ("config", config),
     ("tracestate", tracestate),
     ("rule_file", rule_file),
+    ("ottl", ottl),
 ];
+
+/// Two log records with a string body, a map body, scalar, list and map attributes.
+fn ottl_logs() -> Batch {
+    use llamacol_api::attributes::{int, kv, string};
+    use llamacol_api::otlp::collector::logs::v1::ExportLogsServiceRequest;
+    use llamacol_api::otlp::common::v1::{any_value, AnyValue, ArrayValue, KeyValueList};
+    use llamacol_api::otlp::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    let record = |body: any_value::Value| LogRecord {
+        time_unix_nano: 1_700_000_000_000_000_000,
+        severity_number: 9,
+        severity_text: "INFO".into(),
+        body: Some(AnyValue { value: Some(body) }),
+        attributes: vec![
+            string("http.method", "get"),
+            int("tokens", 42),
+            kv(
+                "list",
+                any_value::Value::ArrayValue(ArrayValue {
+                    values: vec![AnyValue {
+                        value: Some(any_value::Value::StringValue("a".into())),
+                    }],
+                }),
+            ),
+            kv(
+                "map",
+                any_value::Value::KvlistValue(KeyValueList {
+                    values: vec![string("k", "v")],
+                }),
+            ),
+        ],
+        trace_id: vec![1; 16],
+        span_id: vec![2; 8],
+        ..Default::default()
+    };
+    let request = ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: Some(llamacol_api::otlp::resource::v1::Resource {
+                attributes: vec![string("service.name", "llm")],
+                ..Default::default()
+            }),
+            scope_logs: vec![ScopeLogs {
+                log_records: vec![
+                    record(any_value::Value::StringValue(
+                        "slot 1 released after 12 tokens".into(),
+                    )),
+                    record(any_value::Value::KvlistValue(KeyValueList {
+                        values: vec![string("msg", "x")],
+                    })),
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    Batch::Logs(llamacol_api::Payload::from_message(request))
+}
+
+/// Text as an OTTL statement and as a condition, bound in the log context (paths with
+/// or without context names) and with the context inferred; what binds runs on a log
+/// batch under `propagate` (a runtime error is fine, a panic is not).
+pub fn ottl(data: &[u8]) {
+    use llamacol_api::ottl::{run_statements, ContextName, ErrorMode, Predicate, Statement};
+    let text = String::from_utf8_lossy(data);
+    for context in [Some(ContextName::Log), None] {
+        if let Ok(statement) = Statement::parse(&text, context) {
+            let mut batch = ottl_logs();
+            let _ = run_statements(
+                &mut batch,
+                &[statement],
+                &[],
+                ErrorMode::Propagate,
+                &mut |_, _| {},
+            );
+        }
+        if let Ok(condition) = Predicate::parse(&text, context) {
+            let mut batch = ottl_logs();
+            let statement = Statement::parse("set(log.attributes[\"hit\"], true)", None)
+                .expect("a valid statement");
+            if condition.context == ContextName::Log {
+                let _ = run_statements(
+                    &mut batch,
+                    &[statement],
+                    &[condition],
+                    ErrorMode::Propagate,
+                    &mut |_, _| {},
+                );
+            }
+        }
+    }
+}
 
 /// The first byte picks the signal; the rest is an OTLP protobuf export request: checked
 /// on the wire, counted, decoded, split in two batches and merged back.
