@@ -121,7 +121,8 @@ pub struct BuildContext {
     /// For filtering processors: count here what their conditions removed.
     pub filtered: OutcomeCounter,
     /// For scraping receivers: count failed fetches here (shown as the receiver's
-    /// `failed` counter).
+    /// `failed` counter); for processors, items a statement or condition failed on and
+    /// that went on unchanged by it (`error_mode: ignore`/`silent`).
     pub failures: OutcomeCounter,
     /// What this node's components discovered (llama.cpp servers, GPUs): publish and read.
     pub node: crate::node::NodeContext,

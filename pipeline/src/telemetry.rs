@@ -238,7 +238,7 @@ impl Telemetry {
             ("accepted", "Items the component took (for exporters: queued)."),
             ("refused", "Items the component refused; the sender was told to retry or that the data is bad."),
             ("sent", "Items an exporter delivered."),
-            ("failed", "Items an exporter gave up on: permanent error or retries exhausted."),
+            ("failed", "Items an exporter gave up on (permanent error or retries exhausted); for a receiver, failed scrapes; for a processor, items a statement failed on that went on unchanged (error_mode ignore/silent)."),
             ("dropped", "Items discarded without delivery, e.g. still queued at the shutdown deadline."),
             ("unknown", "Items whose export was in flight at the shutdown deadline: the backend may or may not have them."),
             ("sampled_out", "Items a sampling processor decided not to pass on: a decision, not a loss."),

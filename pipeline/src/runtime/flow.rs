@@ -188,7 +188,7 @@ impl Builder<'_> {
                 dropped: OutcomeCounter::new(counters.clone(), Outcome::Dropped),
                 sampled_out: OutcomeCounter::new(counters.clone(), Outcome::SampledOut),
                 filtered: OutcomeCounter::new(counters.clone(), Outcome::Filtered),
-                failures: OutcomeCounter::default(),
+                failures: OutcomeCounter::new(counters.clone(), Outcome::Failed),
                 node: self.node.clone(),
                 auth: crate::auth::Authenticators::default(),
                 storage: crate::storage::Storages::default(),

@@ -49,6 +49,7 @@ fn build(
             lists,
             error_mode: config.error_mode,
             filtered: ctx.filtered.clone(),
+            failures: ctx.failures.clone(),
             logged: LogOnce::new(),
         },
         next,
@@ -61,6 +62,8 @@ pub struct Filter {
     lists: Vec<(String, Bound)>,
     error_mode: ErrorMode,
     filtered: OutcomeCounter,
+    /// Condition failures under `ignore`/`silent` (the item is kept).
+    failures: OutcomeCounter,
     logged: LogOnce,
 }
 
@@ -79,6 +82,7 @@ impl Filter {
                     )))
                 }
                 Err(e) => {
+                    self.failures.add(1);
                     if self.error_mode == ErrorMode::Ignore && self.logged.is_new(&e.0) {
                         tracing::warn!(component = %self.id, condition = %c.text, error = %e, "OTTL condition failed; item kept (error_mode: ignore; later failures counted, not logged)");
                     }

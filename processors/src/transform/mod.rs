@@ -51,6 +51,7 @@ fn build(
             id: ctx.id.clone(),
             groups,
             logged: LogOnce::new(),
+            failures: ctx.failures.clone(),
         },
         next,
     ))
@@ -60,6 +61,8 @@ pub struct Transform {
     id: ComponentId,
     groups: Vec<(Option<Signal>, Bound)>,
     logged: LogOnce,
+    /// Statement failures under `ignore`/`silent`.
+    failures: llamacol_api::outcome::OutcomeCounter,
 }
 
 impl Process for Transform {
@@ -72,6 +75,7 @@ impl Process for Transform {
                 continue;
             }
             let mut on_error = |text: &str, e: &llamacol_api::ottl::RuntimeError| {
+                self.failures.add(1);
                 if group.error_mode == ErrorMode::Ignore && self.logged.is_new(&e.0) {
                     tracing::warn!(component = %self.id, statement = text, error = %e, "OTTL statement failed; item left as it was (error_mode: ignore; later failures counted, not logged)");
                 }
