@@ -137,3 +137,86 @@ fn every_real_config_with_known_components_validates_and_the_rest_say_what_is_mi
     }
     assert!(refused.is_empty(), "refused:\n{}", refused.join("\n"));
 }
+
+/// Blocks of the types built on OTTL (`transform`, `filter`, `attributes`, `routing`,
+/// `tail_sampling`), taken out of every real config, validate on their own, except the
+/// ones listed with what they lack.
+#[allow(clippy::print_stdout)]
+#[test]
+fn ottl_component_blocks_of_real_configs_validate_alone() {
+    const KNOWN: [(&str, &str); 1] = [(
+        "demo/src_otel-collector_otelcol-config.yaml processors/transform/sanitize_spans",
+        "set_semconv_span_name",
+    )];
+    let registry = llamacol::builtins();
+    let env = |name: &str| environment(name);
+    let mut checked = 0;
+    let mut failed = Vec::new();
+    for path in configs() {
+        let text = std::fs::read_to_string(&path).expect("read");
+        let root: Value = serde_yaml::from_str(&text).expect("YAML");
+        for (section, kind) in [
+            ("processors", llamacol_api::Kind::Processor),
+            ("connectors", llamacol_api::Kind::Connector),
+        ] {
+            let Some(Value::Mapping(blocks)) = root.get(section) else {
+                continue;
+            };
+            for (key, block) in blocks {
+                let Some(key) = key.as_str() else { continue };
+                let type_name = key.split('/').next().unwrap_or(key);
+                if ![
+                    "transform",
+                    "filter",
+                    "attributes",
+                    "routing",
+                    "tail_sampling",
+                ]
+                .contains(&type_name)
+                {
+                    continue;
+                }
+                let Some((_, spec)) = registry.lookup(kind, type_name) else {
+                    continue;
+                };
+                // Environment references in the block, as the loader would expand them.
+                let expanded = serde_yaml::to_string(block)
+                    .expect("yaml")
+                    .replace("${env:", "${")
+                    .split("${")
+                    .enumerate()
+                    .map(|(i, part)| match (i, part.split_once('}')) {
+                        (0, _) | (_, None) => part.to_string(),
+                        (_, Some((name, rest))) => {
+                            format!("{}{rest}", env(name).unwrap_or_default())
+                        }
+                    })
+                    .collect::<String>();
+                let block: Value = serde_yaml::from_str(&expanded).expect("block");
+                checked += 1;
+                if let Err(issues) = (spec.check)(&block) {
+                    let what = format!("{} {section}/{key}", name(&path));
+                    let text: Vec<String> = issues
+                        .iter()
+                        .map(|i| format!("{}: {}", i.path, i.message))
+                        .collect();
+                    println!("refused: {what}: {}", text.join("; "));
+                    failed.push((what, text.join("; ")));
+                }
+            }
+        }
+    }
+    println!(
+        "{checked} transform/filter/attributes/routing/tail_sampling blocks, {} refused",
+        failed.len()
+    );
+    assert!(checked >= 8, "{checked} blocks");
+    for (what, why) in &failed {
+        assert!(
+            KNOWN
+                .iter()
+                .any(|(w, lacking)| w == what && why.contains(lacking)),
+            "{what} is refused: {why}"
+        );
+    }
+}

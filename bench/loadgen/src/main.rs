@@ -22,6 +22,7 @@ mod send;
 mod sink;
 mod slo;
 mod soak;
+mod transform_bench;
 
 use std::time::Duration;
 
@@ -180,6 +181,18 @@ enum Command {
         #[arg(long)]
         otelcol: Option<std::path::PathBuf>,
         #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+        duration: Duration,
+        #[arg(long, default_value = "target/bench")]
+        work_dir: std::path::PathBuf,
+    },
+    /// The `transform` processor with three typical statements, next to the Collector's
+    /// `transform` with the same statements and each collector's plain forward, one run.
+    Transform {
+        #[arg(long, default_value = "target/release/llamacol")]
+        llamacol: std::path::PathBuf,
+        #[arg(long)]
+        otelcol: Option<std::path::PathBuf>,
+        #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
         duration: Duration,
         #[arg(long, default_value = "target/bench")]
         work_dir: std::path::PathBuf,
@@ -474,6 +487,18 @@ fn main() -> anyhow::Result<()> {
                 ..bench::Options::llamacol_only(llamacol, duration, work_dir)
             };
             runtime.block_on(hostmetrics_bench::run(&opts))?;
+        }
+        Command::Transform {
+            llamacol,
+            otelcol,
+            duration,
+            work_dir,
+        } => {
+            let opts = bench::Options {
+                otelcol,
+                ..bench::Options::llamacol_only(llamacol, duration, work_dir)
+            };
+            runtime.block_on(transform_bench::run(&opts))?;
         }
         Command::Filelog {
             llamacol,

@@ -15,6 +15,9 @@ pub struct FilterConfig {
     pub logs: LogConditions,
     /// The Collector's older match-property form (`include`/`exclude`) is not read here.
     pub spans: Option<llamacol_api::serde_yaml::Value>,
+    /// The Collector's profile conditions: accepted so its configs load; llamacol has no
+    /// profiles signal, so they never run.
+    pub profiles: Option<llamacol_api::serde_yaml::Value>,
 }
 
 /// Items matching any condition of a list are removed.
@@ -144,7 +147,10 @@ impl ComponentConfig for FilterConfig {
                 ));
             }
         }
-        if self.lists().iter().all(|(_, _, l)| l.is_empty()) && issues.is_empty() {
+        if self.lists().iter().all(|(_, _, l)| l.is_empty())
+            && issues.is_empty()
+            && self.profiles.is_none()
+        {
             issues.push(Issue::new(
                 "",
                 "lists no conditions; e.g. `traces: {span: ['attributes[\"http.route\"] == \"/health\"']}`",

@@ -21,6 +21,9 @@ pub struct TransformConfig {
     pub log_statements: Vec<Entry>,
     /// Statements for every signal, each applied where its context exists.
     pub statements: Vec<Entry>,
+    /// The Collector's profile statements: accepted so its configs load; llamacol has no
+    /// profiles signal, so they never run.
+    pub profile_statements: Option<llamacol_api::serde_yaml::Value>,
 }
 
 /// One statement, or a group of them sharing a context.
@@ -177,7 +180,7 @@ impl ComponentConfig for TransformConfig {
                 issues.append(&mut e);
             }
         }
-        if self.lists().iter().all(|(_, _, e)| e.is_empty()) {
+        if self.lists().iter().all(|(_, _, e)| e.is_empty()) && self.profile_statements.is_none() {
             issues.push(Issue::new(
                 "",
                 "lists no statements; e.g. `trace_statements: [\"set(span.attributes[\\\"env\\\"], \\\"prod\\\")\"]`",

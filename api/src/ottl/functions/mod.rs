@@ -7,6 +7,7 @@
 pub mod convert;
 pub mod editors;
 pub mod hashes;
+pub mod lists;
 pub mod maps;
 pub mod strings;
 pub mod time;
@@ -142,6 +143,7 @@ const TABLES: &[&[Spec]] = &[
     convert::SPECS,
     types::SPECS,
     hashes::SPECS,
+    lists::SPECS,
     time::SPECS,
 ];
 
