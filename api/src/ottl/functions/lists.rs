@@ -116,10 +116,13 @@ fn sort(mut args: Args) -> Result<Func, String> {
             Some(V::DoubleValue(d)) => *d,
             _ => 0.0,
         };
-        let by: Box<dyn Fn(&AnyValue, &AnyValue) -> Ordering> = if kinds.contains(&2) {
-            Box::new(|a, b| as_go_string(a).cmp(&as_go_string(b)))
-        } else {
-            Box::new(move |a, b| number(a).partial_cmp(&number(b)).unwrap_or(Ordering::Equal))
+        let text = kinds.contains(&2);
+        let by = |a: &AnyValue, b: &AnyValue| {
+            if text {
+                as_go_string(a).cmp(&as_go_string(b))
+            } else {
+                number(a).partial_cmp(&number(b)).unwrap_or(Ordering::Equal)
+            }
         };
         items.sort_by(|a, b| if desc { by(b, a) } else { by(a, b) });
         Ok(Value::List(items))
@@ -397,7 +400,7 @@ fn is_valid_luhn(args: Args) -> Result<Func, String> {
                 }
             })
             .sum();
-        Ok(Value::Bool(sum % 10 == 0))
+        Ok(Value::Bool(sum.is_multiple_of(10)))
     }))
 }
 
