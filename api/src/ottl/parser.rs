@@ -214,7 +214,6 @@ impl Parser {
             }
             self.at = start;
         }
-        let column = self.column();
         let left = self.value()?;
         if let Tok::Compare(op) = self.peek().clone() {
             self.next();
@@ -224,7 +223,7 @@ impl Parser {
         match &left {
             Expr::Literal(Value::Bool(_)) | Expr::Call(_) => Ok(BoolExpr::Value(left)),
             _ => Err(ParseError::at(
-                column,
+                self.column(),
                 format!(
                     "a condition needs a comparison, a boolean or a converter; found {} (expected a comparison operator)",
                     self.peek().describe()
