@@ -191,6 +191,14 @@ impl<M: SignalMessage> Payload<M> {
         Ok(self.decoded.get_or_insert_with(M::default))
     }
 
+    /// Gives back the encoding [`Payload::message_mut`] dropped, when the caller changed
+    /// nothing after all (a filter that removed nothing, statements whose conditions never
+    /// held): the next stage forwards these bytes instead of encoding again. The caller
+    /// promises the decoded message is the one `bytes` encode.
+    pub fn restore_encoded(&mut self, bytes: Bytes) {
+        self.encoded = Some(bytes);
+    }
+
     /// Recomputes the item count after changes made through [`Payload::message_mut`].
     pub fn recount(&mut self) {
         if let Some(m) = &self.decoded {
@@ -262,6 +270,24 @@ impl Batch {
             Signal::Traces => Batch::Traces(Payload::from_encoded_parts(bytes, items)),
             Signal::Metrics => Batch::Metrics(Payload::from_encoded_parts(bytes, items)),
             Signal::Logs => Batch::Logs(Payload::from_encoded_parts(bytes, items)),
+        }
+    }
+
+    /// The bytes the batch holds, if any (nothing is encoded here).
+    pub fn encoded(&self) -> Option<&Bytes> {
+        match self {
+            Batch::Traces(p) => p.encoded(),
+            Batch::Metrics(p) => p.encoded(),
+            Batch::Logs(p) => p.encoded(),
+        }
+    }
+
+    /// [`Payload::restore_encoded`] for any signal.
+    pub fn restore_encoded(&mut self, bytes: Bytes) {
+        match self {
+            Batch::Traces(p) => p.restore_encoded(bytes),
+            Batch::Metrics(p) => p.restore_encoded(bytes),
+            Batch::Logs(p) => p.restore_encoded(bytes),
         }
     }
 

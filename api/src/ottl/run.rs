@@ -16,6 +16,8 @@ use super::{ErrorMode, Predicate, Statement};
 pub struct Outcome {
     /// Statement failures handled by `ignore`/`silent` (the batch went on).
     pub errors: u64,
+    /// Statements whose editor ran (its condition held) on some item.
+    pub applied: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,13 +94,17 @@ pub fn run_statements(
                 }
             }
             for (i, s) in group.iter().enumerate() {
-                if let Err(e) = s.execute(item) {
-                    if mode == ErrorMode::Propagate {
-                        failed = Some((i, e.clone()));
-                        return Err(e);
+                match s.execute(item) {
+                    Ok(true) => outcome.applied += 1,
+                    Ok(false) => {}
+                    Err(e) => {
+                        if mode == ErrorMode::Propagate {
+                            failed = Some((i, e.clone()));
+                            return Err(e);
+                        }
+                        outcome.errors += 1;
+                        on_error(&s.text, &e);
                     }
-                    outcome.errors += 1;
-                    on_error(&s.text, &e);
                 }
             }
             Ok(true)

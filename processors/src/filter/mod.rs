@@ -96,6 +96,8 @@ impl Filter {
 impl Process for Filter {
     fn process(&self, mut batch: Batch) -> Result<Batch, ConsumeError> {
         let before = batch.items();
+        let original = batch.encoded().cloned();
+        let mut removed_any = false;
         let prefix = match batch.signal() {
             Signal::Traces => "traces.",
             Signal::Metrics => "metrics.",
@@ -105,7 +107,11 @@ impl Process for Filter {
             if !key.starts_with(prefix) || !applies(bound.context, &batch) {
                 continue;
             }
-            let mut visit = |item: &mut Item| self.matches(bound, item).map(|m| !m);
+            let mut visit = |item: &mut Item| {
+                let matched = self.matches(bound, item)?;
+                removed_any |= matched;
+                Ok(!matched)
+            };
             let result = match &mut batch {
                 Batch::Traces(p) => walk::traces(
                     p.message_mut().map_err(ConsumeError::permanent)?,
@@ -131,6 +137,10 @@ impl Process for Filter {
             }
         }
         self.filtered.add(before.saturating_sub(batch.items()));
+        // Nothing removed: the bytes it came as go on (no encoding downstream).
+        if let (false, Some(bytes)) = (removed_any, original) {
+            batch.restore_encoded(bytes);
+        }
         Ok(batch)
     }
 }

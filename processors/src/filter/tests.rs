@@ -79,3 +79,15 @@ fn config_errors_name_the_list_and_the_older_form_is_refused() {
     );
     assert!(!validate("{}").is_empty());
 }
+
+#[tokio::test]
+async fn a_batch_nothing_is_removed_from_passes_as_the_bytes_it_came_as() {
+    let (p, capture) = processor("traces: {span: ['name == \"no such span\"']}");
+    let bytes = Payload::from_message(sample_traces(1, 3)).bytes();
+    p.consume(Batch::Traces(
+        Payload::from_bytes(bytes.clone()).expect("valid"),
+    ))
+    .await
+    .expect("taken");
+    assert_eq!(capture.batches()[0].encoded(), Some(&bytes));
+}

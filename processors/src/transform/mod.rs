@@ -67,6 +67,8 @@ pub struct Transform {
 
 impl Process for Transform {
     fn process(&self, mut batch: Batch) -> Result<Batch, ConsumeError> {
+        let original = batch.encoded().cloned();
+        let mut applied = 0;
         for (signal, group) in &self.groups {
             if signal.is_some_and(|s| s != batch.signal()) {
                 continue;
@@ -80,7 +82,7 @@ impl Process for Transform {
                     tracing::warn!(component = %self.id, statement = text, error = %e, "OTTL statement failed; item left as it was (error_mode: ignore; later failures counted, not logged)");
                 }
             };
-            run_statements(
+            let outcome = run_statements(
                 &mut batch,
                 &group.statements,
                 &group.conditions,
@@ -88,6 +90,13 @@ impl Process for Transform {
                 &mut on_error,
             )
             .map_err(ConsumeError::permanent)?;
+            applied += outcome.applied;
+        }
+        // No editor ran (every `where` was false): the batch is as it came, so its bytes
+        // go on and the next stage does not encode it again.
+        if let (0, Some(bytes)) = (applied, original) {
+            batch.restore_encoded(bytes);
+            return Ok(batch);
         }
         match &mut batch {
             Batch::Traces(p) => p.recount(),

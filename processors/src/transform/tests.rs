@@ -145,3 +145,32 @@ fn bad_statements_are_config_errors_with_place_and_column() {
     );
     assert!(!validate("{}").is_empty());
 }
+
+#[tokio::test]
+async fn statements_whose_conditions_never_hold_pass_the_bytes_as_they_came() {
+    let (p, capture) = processor(
+        "trace_statements: ['set(span.attributes[\"model\"], \"x\") where span.name == \"no such span\"']",
+    );
+    let bytes = Payload::from_message(sample_traces(1, 3)).bytes();
+    p.consume(Batch::Traces(
+        Payload::from_bytes(bytes.clone()).expect("valid"),
+    ))
+    .await
+    .expect("taken");
+    let out = &capture.batches()[0];
+    assert_eq!(
+        out.encoded(),
+        Some(&bytes),
+        "the same bytes, not a re-encoding"
+    );
+    let (p, capture) = processor("trace_statements: ['set(span.attributes[\"model\"], \"x\")']");
+    p.consume(Batch::Traces(
+        Payload::from_bytes(bytes.clone()).expect("valid"),
+    ))
+    .await
+    .expect("taken");
+    assert!(
+        capture.batches()[0].encoded().is_none(),
+        "changed: encoded later"
+    );
+}
