@@ -273,6 +273,14 @@ const TAIL_POLICIES: &str = r#"tail_sampling:
       - {name: flagged, type: boolean_attribute, boolean_attribute: {key: flagged, value: true}}
       - {name: some, type: probabilistic, probabilistic: {sampling_percentage: 5}}
       - {name: long, type: span_count, span_count: {min_spans: 6}}
+      - name: free-prod-embeddings
+        type: ottl_condition
+        ottl_condition:
+          error_mode: ignore
+          span:
+            - 'attributes["tier"] == "free" and attributes["env"] == "prod" and IsMatch(attributes["gen_ai.operation.name"], "^emb")'
+          spanevent:
+            - 'name == "never"'
       - name: comp
         type: composite
         composite:
