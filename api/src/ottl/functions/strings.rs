@@ -469,16 +469,17 @@ fn convert_case(mut args: Args) -> Result<Func, String> {
             "invalid case: {to}, allowed cases are: lower, upper, snake, camel"
         ));
     }
-    case_fn(args, Box::leak(to.into_boxed_str()))
+    case_fn(args, to)
 }
 
-fn case_fn(args: Args, to: &'static str) -> Result<Func, String> {
+fn case_fn(args: Args, to: impl Into<String>) -> Result<Func, String> {
+    let to: String = to.into();
     Ok(converter(args.rest(), move |v| {
         let text = match arg(v, 0) {
             Value::Nil => return Ok(Value::Nil),
             other => string(other)?,
         };
-        Ok(Value::Str(match to {
+        Ok(Value::Str(match to.as_str() {
             "lower" => text.to_lowercase(),
             "upper" => text.to_uppercase(),
             "snake" => words(text).join("_").to_lowercase(),
