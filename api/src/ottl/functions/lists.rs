@@ -270,7 +270,7 @@ fn split_quoted(input: &str, delimiter: &str) -> Eval<Vec<String>> {
     let mut escaped = false;
     let mut i = 0;
     while i < bytes.len() {
-        if quote == 0 && input[i..].starts_with(delimiter) {
+        if quote == 0 && bytes[i..].starts_with(delimiter.as_bytes()) {
             if !current.is_empty() {
                 out.push(String::from_utf8_lossy(&current).into_owned());
                 current.clear();
