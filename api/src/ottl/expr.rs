@@ -130,22 +130,27 @@ fn math(a: Value, op: MathOp, b: Value) -> Eval<Value> {
         MathOp::Mul => x * y,
         MathOp::Div => x / y,
     };
+    let overflow = || RuntimeError::new("integer overflow");
     Ok(match (a, b) {
         (Int(x), Int(y)) => Int(match op {
             MathOp::Add => x.wrapping_add(y),
             MathOp::Sub => x.wrapping_sub(y),
             MathOp::Mul => x.wrapping_mul(y),
             MathOp::Div if y == 0 => return Err(RuntimeError::new("attempted to divide by 0")),
-            MathOp::Div => x / y,
+            MathOp::Div => x.wrapping_div(y),
         }),
         (Int(x), Double(y)) => Double(float(x as f64, y)),
         (Double(x), Int(y)) => Double(float(x, y as f64)),
         (Double(x), Double(y)) => Double(float(x, y)),
-        (Time(t), Duration(d)) if op == MathOp::Add => Time(t + d),
-        (Time(t), Duration(d)) if op == MathOp::Sub => Time(t - d),
-        (Time(t), Time(u)) if op == MathOp::Sub => Duration(t - u),
-        (Duration(d), Duration(e)) if op == MathOp::Add => Duration(d + e),
-        (Duration(d), Duration(e)) if op == MathOp::Sub => Duration(d - e),
+        (Time(t), Duration(d)) if op == MathOp::Add => Time(t.checked_add(d).ok_or_else(overflow)?),
+        (Time(t), Duration(d)) if op == MathOp::Sub => Time(t.checked_sub(d).ok_or_else(overflow)?),
+        (Time(t), Time(u)) if op == MathOp::Sub => Duration(t.checked_sub(u).ok_or_else(overflow)?),
+        (Duration(d), Duration(e)) if op == MathOp::Add => {
+            Duration(d.checked_add(e).ok_or_else(overflow)?)
+        }
+        (Duration(d), Duration(e)) if op == MathOp::Sub => {
+            Duration(d.checked_sub(e).ok_or_else(overflow)?)
+        }
         (x, y) => {
             return Err(RuntimeError::new(format!(
                 "unsupported arithmetic between {} and {}",

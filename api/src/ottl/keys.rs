@@ -10,6 +10,11 @@ use opentelemetry_proto::tonic::common::v1::{
 use super::error::{Eval, RuntimeError};
 use super::value::Value;
 
+/// The largest index writing into an empty value creates a list up to (the Collector
+/// appends that many empty values; bounded here so one statement cannot allocate
+/// without limit).
+const MAX_CREATED_INDEX: i64 = 65_536;
+
 /// A key after evaluation.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Key {
@@ -108,6 +113,13 @@ pub fn set_in_value(mut current: &mut AnyValue, path_keys: &[Key], v: Value) -> 
     check_settable(&v)?;
     for key in path_keys {
         if current.value.is_none() {
+            if let Key::Int(i) = key {
+                if !(0..=MAX_CREATED_INDEX).contains(i) {
+                    return Err(RuntimeError::new(format!(
+                        "index {i} out of bounds (a new list is created up to index {MAX_CREATED_INDEX})"
+                    )));
+                }
+            }
             current.value = Some(match key {
                 Key::Str(_) => any_value::Value::KvlistValue(KeyValueList::default()),
                 Key::Int(i) => any_value::Value::ArrayValue(ArrayValue {

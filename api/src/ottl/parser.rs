@@ -60,13 +60,19 @@ pub fn parse_value(text: &str) -> Result<Expr, ParseError> {
 struct Parser {
     tokens: Vec<Token>,
     at: usize,
+    /// Nesting of values and conditions, bounded so a hostile statement cannot exhaust
+    /// the stack.
+    depth: usize,
 }
+
+const MAX_DEPTH: usize = 100;
 
 impl Parser {
     fn new(text: &str) -> Result<Self, ParseError> {
         Ok(Parser {
             tokens: tokenize(text)?,
             at: 0,
+            depth: 0,
         })
     }
 
@@ -92,10 +98,7 @@ impl Parser {
     }
 
     fn expected(&self, what: &str, found: &Tok) -> ParseError {
-        ParseError::at(
-            self.column(),
-            format!("unexpected token {} (expected {what})", found.describe()),
-        )
+        expected_at(self.column(), what, found)
     }
 
     fn expect(&mut self, tok: Tok, what: &str) -> Result<(), ParseError> {
@@ -135,13 +138,11 @@ impl Parser {
                     value,
                     column,
                 });
+                let column = self.column();
                 match self.next() {
                     Tok::Comma => continue,
                     Tok::RParen => break,
-                    other => {
-                        self.at -= 1;
-                        return Err(self.expected("\",\" or \")\"", &other));
-                    }
+                    other => return Err(expected_at(column, "\",\" or \")\"", &other)),
                 }
             }
         } else {
@@ -166,7 +167,25 @@ impl Parser {
         Ok(keys)
     }
 
+    fn enter(&mut self) -> Result<(), ParseError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(ParseError::at(
+                self.column(),
+                format!("nested more than {MAX_DEPTH} levels deep"),
+            ));
+        }
+        Ok(())
+    }
+
     fn bool_expr(&mut self) -> Result<BoolExpr, ParseError> {
+        self.enter()?;
+        let result = self.bool_expr_inner();
+        self.depth -= 1;
+        result
+    }
+
+    fn bool_expr_inner(&mut self) -> Result<BoolExpr, ParseError> {
         let mut terms = vec![self.bool_term()?];
         while *self.peek() == Tok::Or {
             self.next();
@@ -195,7 +214,10 @@ impl Parser {
     fn bool_factor(&mut self) -> Result<BoolExpr, ParseError> {
         if *self.peek() == Tok::Not {
             self.next();
-            return Ok(BoolExpr::Not(Box::new(self.bool_factor()?)));
+            self.enter()?;
+            let inner = self.bool_factor();
+            self.depth -= 1;
+            return Ok(BoolExpr::Not(Box::new(inner?)));
         }
         // `( condition )` or `(a + b) > c`: try the condition first, fall back to a value.
         if *self.peek() == Tok::LParen {
@@ -233,6 +255,13 @@ impl Parser {
     }
 
     fn value(&mut self) -> Result<Expr, ParseError> {
+        self.enter()?;
+        let result = self.value_inner();
+        self.depth -= 1;
+        result
+    }
+
+    fn value_inner(&mut self) -> Result<Expr, ParseError> {
         let mut left = self.term()?;
         loop {
             let op = match self.peek() {
@@ -271,12 +300,13 @@ impl Parser {
             Tok::Bytes(b) => Ok(Expr::Literal(Value::Bytes(b))),
             Tok::Minus | Tok::Plus if matches!(self.peek(), Tok::Int(_) | Tok::Float(_)) => {
                 let negative = self.tokens[self.at - 1].tok == Tok::Minus;
+                let at = self.column();
                 match self.next() {
                     Tok::Int(i) if negative => Ok(Expr::Literal(Value::Int(-i))),
                     Tok::Float(f) if negative => Ok(Expr::Literal(Value::Double(-f))),
                     Tok::Int(i) => Ok(Expr::Literal(Value::Int(i))),
                     Tok::Float(f) => Ok(Expr::Literal(Value::Double(f))),
-                    _ => unreachable!("peeked a number"),
+                    other => Err(expected_at(at, "a number", &other)),
                 }
             }
             Tok::LParen => {
@@ -292,13 +322,11 @@ impl Parser {
                 }
                 loop {
                     items.push(self.value()?);
+                    let column = self.column();
                     match self.next() {
                         Tok::Comma => continue,
                         Tok::RBracket => return Ok(Expr::List(items)),
-                        other => {
-                            self.at -= 1;
-                            return Err(self.expected("\",\" or \"]\"", &other));
-                        }
+                        other => return Err(expected_at(column, "\",\" or \"]\"", &other)),
                     }
                 }
             }
@@ -311,20 +339,15 @@ impl Parser {
                 loop {
                     let key = match self.next() {
                         Tok::Str(s) => s,
-                        other => {
-                            self.at -= 1;
-                            return Err(self.expected("a string map key", &other));
-                        }
+                        other => return Err(expected_at(column, "a string map key", &other)),
                     };
                     self.expect(Tok::Colon, "\":\"")?;
                     entries.push((key, self.value()?));
+                    let column = self.column();
                     match self.next() {
                         Tok::Comma => continue,
                         Tok::RBrace => return Ok(Expr::Map(entries)),
-                        other => {
-                            self.at -= 1;
-                            return Err(self.expected("\",\" or \"}\"", &other));
-                        }
+                        other => return Err(expected_at(column, "\",\" or \"}\"", &other)),
                     }
                 }
             }
@@ -353,11 +376,11 @@ impl Parser {
                 let mut names = vec![first];
                 while *self.peek() == Tok::Dot {
                     self.next();
+                    let column = self.column();
                     match self.next() {
                         Tok::Lower(n) | Tok::Upper(n) => names.push(n),
                         other => {
-                            self.at -= 1;
-                            return Err(self.expected("a path segment after \".\"", &other));
+                            return Err(expected_at(column, "a path segment after \".\"", &other))
                         }
                     }
                 }
@@ -377,6 +400,13 @@ impl Parser {
             }
         }
     }
+}
+
+fn expected_at(column: usize, what: &str, found: &Tok) -> ParseError {
+    ParseError::at(
+        column,
+        format!("unexpected token {} (expected {what})", found.describe()),
+    )
 }
 
 fn compare_op(op: &str) -> CompareOp {

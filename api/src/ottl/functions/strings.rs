@@ -458,6 +458,7 @@ fn substring(args: Args) -> Result<Func, String> {
         while to > from && !text.is_char_boundary(to) {
             to -= 1;
         }
+        let to = to.max(from);
         Ok(Value::Str(text[from..to].to_string()))
     }))
 }
@@ -580,6 +581,9 @@ fn extract_patterns(args: Args) -> Result<Func, String> {
     }))
 }
 
+/// The widest field `Format` pads to, and the most decimals it writes.
+const MAX_WIDTH: usize = 4096;
+
 /// `Format("%s-%d", [a, b])`: Go's verbs `%s`, `%d`, `%v`, `%f`, `%x`, `%q`, `%%`.
 fn format(args: Args) -> Result<Func, String> {
     Ok(converter(args.rest(), |v| {
@@ -632,13 +636,14 @@ fn format(args: Args) -> Result<Func, String> {
             };
             let text = match (verb, &value) {
                 ('d', Value::Int(i)) => i.to_string(),
-                ('f', Value::Double(d)) => format!("{d:.*}", precision.unwrap_or(6)),
+                ('f', Value::Double(d)) => format!("{d:.*}", precision.unwrap_or(6).min(MAX_WIDTH)),
                 ('x', Value::Int(i)) => format!("{i:x}"),
                 ('q', Value::Str(s)) => format!("{s:?}"),
                 (_, Value::Nil) => "<nil>".into(),
                 _ => string_like(&value).unwrap_or_default(),
             };
-            let pad = width.saturating_sub(text.chars().count());
+            // Bounded, so a statement cannot ask for gigabytes of padding.
+            let pad = width.min(MAX_WIDTH).saturating_sub(text.chars().count());
             out.push_str(&match (left, zero) {
                 (true, _) => format!("{text}{}", " ".repeat(pad)),
                 (false, true) if text.starts_with('-') => {

@@ -169,6 +169,16 @@ fn chrono_format(format: &str) -> String {
         .replace("%s", "%9f")
 }
 
+/// A format with a directive chrono does not know is a config error (formatting with it
+/// would fail at run time).
+fn check_layout(format: &str, layout: &str) -> Result<(), String> {
+    use chrono::format::{Item, StrftimeItems};
+    if StrftimeItems::new(layout).any(|i| matches!(i, Item::Error)) {
+        return Err(format!("invalid time format {format:?}"));
+    }
+    Ok(())
+}
+
 fn time(mut args: Args) -> Result<Func, String> {
     let format = args
         .literal_str(1)?
@@ -183,6 +193,7 @@ fn time(mut args: Args) -> Result<Func, String> {
         }
     }
     let layout = chrono_format(&format);
+    check_layout(&format, &layout)?;
     Ok(converter(args.rest(), move |v| {
         let text = string(arg(v, 0))?;
         if text.is_empty() {
@@ -237,6 +248,7 @@ fn format_time(mut args: Args) -> Result<Func, String> {
         .filter(|f| !f.is_empty())
         .ok_or("FormatTime: format cannot be nil or empty")?;
     let layout = chrono_format(&format);
+    check_layout(&format, &layout)?;
     Ok(converter(args.rest(), move |v| {
         let t = time_arg(arg(v, 0))?;
         Ok(Value::Str(datetime(t).format(&layout).to_string()))
