@@ -319,8 +319,8 @@ fn connectors_used_wrongly_are_each_named() {
     assert_eq!(
         errors("connector_ambiguous.yaml"),
         [
-            "error: tests/testdata/config/connector_ambiguous.yaml:4:3: connectors.otlp: unknown connector type `otlp`; known connectors: forward, genai_metrics, span_metrics, spanmetrics (`llamacol components` lists them)",
-            "error: tests/testdata/config/connector_ambiguous.yaml:5:3: connectors.forwrd: unknown connector type `forwrd` (did you mean `forward`?); known connectors: forward, genai_metrics, span_metrics, spanmetrics (`llamacol components` lists them)",
+            "error: tests/testdata/config/connector_ambiguous.yaml:4:3: connectors.otlp: unknown connector type `otlp`; known connectors: forward, genai_metrics, routing, span_metrics, spanmetrics (`llamacol components` lists them)",
+            "error: tests/testdata/config/connector_ambiguous.yaml:5:3: connectors.forwrd: unknown connector type `forwrd` (did you mean `forward`?); known connectors: forward, genai_metrics, routing, span_metrics, spanmetrics (`llamacol components` lists them)",
             "error: tests/testdata/config/connector_ambiguous.yaml:4:3: connectors.otlp: `otlp` is defined both as a connector and as a receiver: a pipeline could not tell which one it names; rename one of them (e.g. `otlp/2`)",
         ]
     );
