@@ -12,5 +12,6 @@ pub use diagnostic::{did_you_mean, join, suggestion, ConfigErrors, Diagnostic, S
 pub use fields::{check_listen, duration, is_http_url, ByteSize, InvalidByteSize, Secret};
 pub use positions::Positions;
 pub use typed::{
-    describe_error, parse, parse_block, Claims, ComponentConfig, ConfigSpec, Issue, Listen,
+    describe_error, issues_error, parse, parse_block, Claims, ComponentConfig, ConfigSpec, Issue,
+    Listen,
 };

@@ -113,13 +113,17 @@ pub fn parse<C: ComponentConfig>(value: &Value) -> Result<C, Vec<Issue>> {
 /// [`parse`] for build functions: the block was validated already, so a failure here is
 /// reported as one error naming every issue.
 pub fn parse_block<C: ComponentConfig>(value: &Value) -> Result<C, crate::consumer::BoxError> {
-    parse::<C>(value).map_err(|issues| {
-        let all: Vec<String> = issues
-            .iter()
-            .map(|i| format!("{}: {}", i.path, i.message))
-            .collect();
-        format!("invalid config: {}", all.join("; ")).into()
-    })
+    parse::<C>(value).map_err(issues_error)
+}
+
+/// Issues a build function meets (a block that passed `validate` has none) as one error
+/// naming each with its path.
+pub fn issues_error(issues: Vec<Issue>) -> crate::consumer::BoxError {
+    let all: Vec<String> = issues
+        .iter()
+        .map(|i| format!("{}: {}", i.path, i.message))
+        .collect();
+    format!("invalid config: {}", all.join("; ")).into()
 }
 
 /// Turns serde's messages into ours: unknown keys get a did-you-mean from the expected list.

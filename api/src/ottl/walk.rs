@@ -38,14 +38,58 @@ fn item<'a>(
     }
 }
 
-/// A resource-context item: the resource with an empty scope.
-fn resource_item<'a>(
-    resource: &'a mut Resource,
-    schema_url: &'a mut String,
-    scope: &'a mut InstrumentationScope,
-    scope_url: &'a mut String,
-) -> Item<'a> {
-    item(resource, schema_url, scope, scope_url)
+/// An error inside a `retain_mut` callback: remembered, and the item kept.
+fn keep_or(failure: &mut Eval<()>, result: Eval<bool>) -> bool {
+    result.unwrap_or_else(|e| {
+        *failure = Err(e);
+        true
+    })
+}
+
+/// The resource and scope levels every signal shares: `$visit` handles one item of a
+/// scope (a span, log record or metric) with the resource and scope beside it. Items
+/// `f` refuses are removed; a scope or resource left empty by that goes too (one that
+/// arrived empty stays).
+macro_rules! walk_request {
+    ($request:expr, $resources:ident, $scopes:ident, $items:ident, $context:ident, $f:ident,
+     |$res:ident, $rurl:ident, $sc:ident, $surl:ident, $one:ident| $visit:expr) => {{
+        let mut failure: Eval<()> = Ok(());
+        $request.$resources.retain_mut(|rb| {
+            if failure.is_err() {
+                return true;
+            }
+            let $res = rb.resource.get_or_insert_with(Resource::default);
+            let $rurl = &mut rb.schema_url;
+            if $context == ContextName::Resource {
+                let (mut scope, mut url) = (InstrumentationScope::default(), String::new());
+                return keep_or(
+                    &mut failure,
+                    $f(&mut item($res, $rurl, &mut scope, &mut url)),
+                );
+            }
+            let had_scopes = !rb.$scopes.is_empty();
+            rb.$scopes.retain_mut(|sb| {
+                if failure.is_err() {
+                    return true;
+                }
+                let $sc = sb.scope.get_or_insert_with(InstrumentationScope::default);
+                let $surl = &mut sb.schema_url;
+                if $context == ContextName::Scope {
+                    return keep_or(&mut failure, $f(&mut item($res, $rurl, $sc, $surl)));
+                }
+                let had_items = !sb.$items.is_empty();
+                sb.$items.retain_mut(|$one| {
+                    if failure.is_err() {
+                        return true;
+                    }
+                    keep_or(&mut failure, $visit)
+                });
+                !had_items || !sb.$items.is_empty()
+            });
+            !had_scopes || !rb.$scopes.is_empty()
+        });
+        failure
+    }};
 }
 
 pub fn traces(
@@ -53,85 +97,38 @@ pub fn traces(
     context: ContextName,
     f: &mut Visit,
 ) -> Eval<()> {
-    let mut failure = Ok(());
-    request.resource_spans.retain_mut(|rs| {
-        if failure.is_err() {
-            return true;
-        }
-        let resource = rs.resource.get_or_insert_with(Resource::default);
-        if context == ContextName::Resource {
-            let (mut scope, mut url) = (InstrumentationScope::default(), String::new());
-            match f(&mut resource_item(
-                resource,
-                &mut rs.schema_url,
-                &mut scope,
-                &mut url,
-            )) {
-                Ok(keep) => return keep,
-                Err(e) => {
-                    failure = Err(e);
-                    return true;
-                }
+    walk_request!(
+        request,
+        resource_spans,
+        scope_spans,
+        spans,
+        context,
+        f,
+        |res, rurl, sc, surl, span| {
+            if context == ContextName::SpanEvent {
+                // The events are moved out while they run, so each sees its span.
+                let mut events = std::mem::take(&mut span.events);
+                let mut failure = Ok(());
+                let mut index = 0;
+                events.retain_mut(|event| {
+                    if failure.is_err() {
+                        return true;
+                    }
+                    let mut it = item(res, rurl, sc, surl);
+                    it.span = Some(span);
+                    it.event = Some((event, index));
+                    index += 1;
+                    keep_or(&mut failure, f(&mut it))
+                });
+                span.events = events;
+                failure.map(|()| true)
+            } else {
+                let mut it = item(res, rurl, sc, surl);
+                it.span = Some(span);
+                f(&mut it)
             }
         }
-        rs.scope_spans.retain_mut(|ss| {
-            if failure.is_err() {
-                return true;
-            }
-            let scope = ss.scope.get_or_insert_with(InstrumentationScope::default);
-            let result = match context {
-                ContextName::Scope => f(&mut item(
-                    resource,
-                    &mut rs.schema_url,
-                    scope,
-                    &mut ss.schema_url,
-                )),
-                _ => {
-                    let mut inner = Ok(());
-                    ss.spans.retain_mut(|span| {
-                        if inner.is_err() {
-                            return true;
-                        }
-                        let mut it = item(resource, &mut rs.schema_url, scope, &mut ss.schema_url);
-                        let keep = if context == ContextName::SpanEvent {
-                            let mut events = std::mem::take(&mut span.events);
-                            let mut index = 0;
-                            events.retain_mut(|event| {
-                                if inner.is_err() {
-                                    return true;
-                                }
-                                let mut it =
-                                    item(resource, &mut rs.schema_url, scope, &mut ss.schema_url);
-                                it.span = Some(span);
-                                it.event = Some((event, index));
-                                index += 1;
-                                f(&mut it).unwrap_or_else(|e| {
-                                    inner = Err(e);
-                                    true
-                                })
-                            });
-                            span.events = events;
-                            Ok(true)
-                        } else {
-                            it.span = Some(span);
-                            f(&mut it)
-                        };
-                        keep.unwrap_or_else(|e| {
-                            inner = Err(e);
-                            true
-                        })
-                    });
-                    inner.map(|()| !ss.spans.is_empty())
-                }
-            };
-            result.unwrap_or_else(|e| {
-                failure = Err(e);
-                true
-            })
-        });
-        !rs.scope_spans.is_empty()
-    });
-    failure
+    )
 }
 
 pub fn logs(
@@ -139,63 +136,19 @@ pub fn logs(
     context: ContextName,
     f: &mut Visit,
 ) -> Eval<()> {
-    let mut failure = Ok(());
-    request.resource_logs.retain_mut(|rl| {
-        if failure.is_err() {
-            return true;
+    walk_request!(
+        request,
+        resource_logs,
+        scope_logs,
+        log_records,
+        context,
+        f,
+        |res, rurl, sc, surl, log| {
+            let mut it = item(res, rurl, sc, surl);
+            it.log = Some(log);
+            f(&mut it)
         }
-        let resource = rl.resource.get_or_insert_with(Resource::default);
-        if context == ContextName::Resource {
-            let (mut scope, mut url) = (InstrumentationScope::default(), String::new());
-            match f(&mut resource_item(
-                resource,
-                &mut rl.schema_url,
-                &mut scope,
-                &mut url,
-            )) {
-                Ok(keep) => return keep,
-                Err(e) => {
-                    failure = Err(e);
-                    return true;
-                }
-            }
-        }
-        rl.scope_logs.retain_mut(|sl| {
-            if failure.is_err() {
-                return true;
-            }
-            let scope = sl.scope.get_or_insert_with(InstrumentationScope::default);
-            let result = match context {
-                ContextName::Scope => f(&mut item(
-                    resource,
-                    &mut rl.schema_url,
-                    scope,
-                    &mut sl.schema_url,
-                )),
-                _ => {
-                    let mut inner = Ok(());
-                    sl.log_records.retain_mut(|log| {
-                        if inner.is_err() {
-                            return true;
-                        }
-                        let mut it = item(resource, &mut rl.schema_url, scope, &mut sl.schema_url);
-                        it.log = Some(log);
-                        f(&mut it).unwrap_or_else(|e| {
-                            inner = Err(e);
-                            true
-                        })
-                    });
-                    inner.map(|()| !sl.log_records.is_empty())
-                }
-            };
-            result.unwrap_or_else(|e| {
-                failure = Err(e);
-                true
-            })
-        });
-        !rl.scope_logs.is_empty()
-    });
-    failure
+    )
 }
 
 pub fn metrics(
@@ -203,75 +156,28 @@ pub fn metrics(
     context: ContextName,
     f: &mut Visit,
 ) -> Eval<()> {
-    let mut failure = Ok(());
-    request.resource_metrics.retain_mut(|rm| {
-        if failure.is_err() {
-            return true;
-        }
-        let resource = rm.resource.get_or_insert_with(Resource::default);
-        if context == ContextName::Resource {
-            let (mut scope, mut url) = (InstrumentationScope::default(), String::new());
-            match f(&mut resource_item(
-                resource,
-                &mut rm.schema_url,
-                &mut scope,
-                &mut url,
-            )) {
-                Ok(keep) => return keep,
-                Err(e) => {
-                    failure = Err(e);
-                    return true;
-                }
+    walk_request!(
+        request,
+        resource_metrics,
+        scope_metrics,
+        metrics,
+        context,
+        f,
+        |res, rurl, sc, surl, metric| {
+            if context == ContextName::DataPoint {
+                points(metric, &mut |metric, point| {
+                    let mut it = item(res, rurl, sc, surl);
+                    it.metric = Some(metric);
+                    it.point = Some(point);
+                    f(&mut it)
+                })
+            } else {
+                let mut it = item(res, rurl, sc, surl);
+                it.metric = Some(metric);
+                f(&mut it)
             }
         }
-        rm.scope_metrics.retain_mut(|sm| {
-            if failure.is_err() {
-                return true;
-            }
-            let scope = sm.scope.get_or_insert_with(InstrumentationScope::default);
-            let result = match context {
-                ContextName::Scope => f(&mut item(
-                    resource,
-                    &mut rm.schema_url,
-                    scope,
-                    &mut sm.schema_url,
-                )),
-                _ => {
-                    let mut inner = Ok(());
-                    sm.metrics.retain_mut(|metric| {
-                        if inner.is_err() {
-                            return true;
-                        }
-                        let keep = if context == ContextName::DataPoint {
-                            points(metric, &mut |metric, point| {
-                                let mut it =
-                                    item(resource, &mut rm.schema_url, scope, &mut sm.schema_url);
-                                it.metric = Some(metric);
-                                it.point = Some(point);
-                                f(&mut it)
-                            })
-                        } else {
-                            let mut it =
-                                item(resource, &mut rm.schema_url, scope, &mut sm.schema_url);
-                            it.metric = Some(metric);
-                            f(&mut it)
-                        };
-                        keep.unwrap_or_else(|e| {
-                            inner = Err(e);
-                            true
-                        })
-                    });
-                    inner.map(|()| !sm.metrics.is_empty())
-                }
-            };
-            result.unwrap_or_else(|e| {
-                failure = Err(e);
-                true
-            })
-        });
-        !rm.scope_metrics.is_empty()
-    });
-    failure
+    )
 }
 
 /// Visits a metric's points with the metric beside them; `Ok(false)` when every point

@@ -43,13 +43,7 @@ fn build(
     _next: Arc<dyn Consumer>,
 ) -> Result<Arc<dyn Connector>, BoxError> {
     let config = parse_block::<RoutingConfig>(block)?;
-    let routes = config.bind().map_err(|issues| {
-        let all: Vec<String> = issues
-            .iter()
-            .map(|i| format!("{}: {}", i.path, i.message))
-            .collect();
-        BoxError::from(all.join("; "))
-    })?;
+    let routes = config.bind().map_err(llamacol_api::config::issues_error)?;
     let known = ctx.routes.ids().join(", ");
     // A pipeline id starts with its signal; those of other signals are for this
     // connector's instances of those signals.

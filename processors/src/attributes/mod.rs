@@ -44,13 +44,7 @@ fn build(
             }
         }
     }
-    let joined = |issues: Vec<llamacol_api::config::Issue>| {
-        let all: Vec<String> = issues
-            .iter()
-            .map(|i| format!("{}: {}", i.path, i.message))
-            .collect();
-        BoxError::from(all.join("; "))
-    };
+    let joined = llamacol_api::config::issues_error;
     let actions = Actions::new("actions", &config.actions).map_err(joined)?;
     let (include, exclude) = config.matchers().map_err(joined)?;
     Ok(stateless::processor(

@@ -81,3 +81,22 @@ fn config_errors_name_the_action_and_the_property() {
     );
     assert!(e[0].contains("SPAN_KIND_SERVER"), "{e:?}");
 }
+
+#[test]
+fn span_properties_refuse_a_metrics_pipeline_as_the_collector() {
+    let block: serde_yaml::Value = serde_yaml::from_str(
+        "include: {match_type: strict, span_names: [chat]}\nactions: [{key: a, action: delete}]",
+    )
+    .expect("yaml");
+    let ctx = BuildContext::new(
+        ComponentId::parse("attributes").expect("id"),
+        vec![Signal::Metrics],
+    );
+    let err = build(&ctx, &block, Arc::new(Capture::default()))
+        .err()
+        .expect("refused");
+    assert!(
+        err.to_string().contains("are not valid for metrics"),
+        "{err}"
+    );
+}

@@ -36,13 +36,7 @@ fn build(
     next: Arc<dyn Consumer>,
 ) -> Result<Arc<dyn Processor>, BoxError> {
     let config = parse_block::<FilterConfig>(block)?;
-    let lists = config.bind().map_err(|issues| {
-        let all: Vec<String> = issues
-            .iter()
-            .map(|i| format!("{}: {}", i.path, i.message))
-            .collect();
-        BoxError::from(all.join("; "))
-    })?;
+    let lists = config.bind().map_err(llamacol_api::config::issues_error)?;
     Ok(stateless::processor(
         Filter {
             id: ctx.id.clone(),

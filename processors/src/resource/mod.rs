@@ -32,13 +32,8 @@ fn build(
     next: Arc<dyn Consumer>,
 ) -> Result<Arc<dyn Processor>, BoxError> {
     let config = parse_block::<ResourceConfig>(block)?;
-    let actions = Actions::new("attributes", &config.attributes).map_err(|issues| {
-        let all: Vec<String> = issues
-            .iter()
-            .map(|i| format!("{}: {}", i.path, i.message))
-            .collect();
-        BoxError::from(all.join("; "))
-    })?;
+    let actions = Actions::new("attributes", &config.attributes)
+        .map_err(llamacol_api::config::issues_error)?;
     Ok(stateless::processor(ResourceProcessor { actions }, next))
 }
 

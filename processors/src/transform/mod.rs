@@ -37,13 +37,9 @@ fn build(
     let config = parse_block::<TransformConfig>(block)?;
     let mut groups = Vec::new();
     for (key, signal, entries) in config.lists() {
-        let bound = config.bind(key, signal, entries).map_err(|issues| {
-            let all: Vec<String> = issues
-                .iter()
-                .map(|i| format!("{}: {}", i.path, i.message))
-                .collect();
-            BoxError::from(all.join("; "))
-        })?;
+        let bound = config
+            .bind(key, signal, entries)
+            .map_err(llamacol_api::config::issues_error)?;
         groups.extend(bound.into_iter().map(|b| (signal, b)));
     }
     Ok(stateless::processor(
