@@ -22,7 +22,7 @@ fn processor(yaml: &str) -> (Arc<dyn Processor>, Arc<Capture>) {
     let capture = Arc::new(Capture::default());
     let ctx = BuildContext::new(
         ComponentId::parse("attributes").expect("id"),
-        Signal::ALL.to_vec(),
+        vec![Signal::Traces],
     );
     (
         build(&ctx, &block, capture.clone()).expect("build"),
