@@ -1,9 +1,9 @@
 //! Converters between encodings and ids, and the item tests: `Hex`, `Base64Encode`,
-//! `TraceID`, `SpanID`, `IsEmpty`, `Coalesce`, `Log`, `IsRootSpan`.
+//! `TraceID`, `SpanID`, `IsEmpty`, `Log`, `IsRootSpan`, `CommunityID`.
 
 use super::types::{arg, float_like};
 use super::{converter, item_converter, Args, Func, Spec};
-use crate::ottl::error::RuntimeError;
+use crate::ottl::error::{Eval, RuntimeError};
 use crate::ottl::value::Value;
 
 pub const SPECS: &[Spec] = &[
@@ -41,6 +41,18 @@ pub const SPECS: &[Spec] = &[
         name: "IsRootSpan",
         params: &[],
         build: is_root_span,
+    },
+    Spec {
+        name: "CommunityID",
+        params: &[
+            "source_ip",
+            "source_port",
+            "destination_ip",
+            "destination_port",
+            "protocol?",
+            "seed?",
+        ],
+        build: community_id,
     },
 ];
 
@@ -133,5 +145,75 @@ fn is_root_span(_: Args) -> Result<Func, String> {
     Ok(item_converter(|item| match &item.span {
         Some(span) => Ok(Value::Bool(span.parent_span_id.iter().all(|b| *b == 0))),
         None => Err(RuntimeError::new("IsRootSpan: only in the span context")),
+    }))
+}
+
+/// `CommunityID(src_ip, src_port, dst_ip, dst_port, protocol, seed)`: the Community ID
+/// flow hash, version 1 (`1:` + base64 of SHA-1 over the seed, the ordered endpoints,
+/// the protocol number and the ports), so two directions of one flow get one id.
+fn community_id(args: Args) -> Result<Func, String> {
+    use base64::Engine;
+    Ok(converter(args.rest(), |v| {
+        let endpoint = |ip: &Value, port: &Value, which: &str| -> Eval<(Vec<u8>, u16)> {
+            let text = super::types::string(ip)?;
+            let port = super::types::int(port)?;
+            let port = u16::try_from(port).map_err(|_| {
+                RuntimeError::new(format!(
+                    "{which} port must be between 0 and 65535, got {port}"
+                ))
+            })?;
+            let bytes = match text.parse::<std::net::IpAddr>() {
+                Ok(std::net::IpAddr::V4(a)) => a.octets().to_vec(),
+                Ok(std::net::IpAddr::V6(a)) => match a.to_ipv4_mapped() {
+                    Some(v4) => v4.octets().to_vec(),
+                    None => a.octets().to_vec(),
+                },
+                Err(_) => return Err(RuntimeError::new(format!("invalid {which} IP: {text}"))),
+            };
+            Ok((bytes, port))
+        };
+        let (mut src, mut sport) = endpoint(arg(v, 0), arg(v, 1), "source")?;
+        let (mut dst, mut dport) = endpoint(arg(v, 2), arg(v, 3), "destination")?;
+        let protocol: u8 = match v.get(4).and_then(Option::as_ref) {
+            None => 6,
+            Some(p) => match super::types::string(p)? {
+                "ICMP" => 1,
+                "TCP" => 6,
+                "UDP" => 17,
+                "RSVP" => 46,
+                "ICMP6" => 58,
+                "SCTP" => 132,
+                other => return Err(RuntimeError::new(format!("unsupported protocol: {other}"))),
+            },
+        };
+        let seed = match v.get(5).and_then(Option::as_ref) {
+            None => 0,
+            Some(s) => {
+                let s = super::types::int(s)?;
+                u16::try_from(s).map_err(|_| {
+                    RuntimeError::new(format!("seed must be between 0 and 65535, got {s}"))
+                })?
+            }
+        };
+        let swap = if src.len() != dst.len() {
+            src.len() > dst.len()
+        } else {
+            (src.as_slice(), sport) > (dst.as_slice(), dport)
+        };
+        if swap {
+            std::mem::swap(&mut src, &mut dst);
+            std::mem::swap(&mut sport, &mut dport);
+        }
+        let mut tuple = seed.to_be_bytes().to_vec();
+        tuple.extend_from_slice(&src);
+        tuple.extend_from_slice(&dst);
+        tuple.extend_from_slice(&[protocol, 0]);
+        tuple.extend_from_slice(&sport.to_be_bytes());
+        tuple.extend_from_slice(&dport.to_be_bytes());
+        let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &tuple);
+        Ok(Value::Str(format!(
+            "1:{}",
+            base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
+        )))
     }))
 }
