@@ -12,7 +12,7 @@ use llamacol_api::{Batch, Payload};
 
 /// Cases passing when this was last counted (README "OTTL"); a change that breaks one
 /// fails here.
-const PASSING_AT_LEAST: usize = 244;
+const PASSING_AT_LEAST: usize = 248;
 
 /// The Collector writes an empty map or list as `{}`; the proto's JSON reader wants
 /// `values`.
