@@ -116,7 +116,7 @@ fn delete_key(mut args: Args) -> Result<Func, String> {
 
 fn matching_keys(mut args: Args, keep: bool) -> Result<Func, String> {
     let target = args.path(0)?;
-    let pattern = super::strings::Pattern::new(&args, &args.rest_ref()[1])?;
+    let pattern = super::replace::Pattern::new(&args, &args.rest_ref()[1])?;
     Ok(editor(target, args.rest(), move |item, target, v| {
         let pattern = pattern.get(arg(v, 1))?;
         modify_map(item, target, |m| {

@@ -9,6 +9,7 @@ pub mod editors;
 pub mod hashes;
 pub mod lists;
 pub mod maps;
+pub mod replace;
 pub mod strings;
 pub mod time;
 pub mod types;
@@ -139,6 +140,7 @@ impl Args {
 const TABLES: &[&[Spec]] = &[
     editors::SPECS,
     maps::SPECS,
+    replace::SPECS,
     strings::SPECS,
     convert::SPECS,
     types::SPECS,

@@ -1,97 +1,52 @@
-//! One item a statement runs on, with the wider items it sits in (a span with its scope
-//! and resource), and the reading and writing of each path's field. Setters follow the
-//! Collector's: a value of the wrong type for a field is ignored (no error), except
-//! where the Collector reports one.
+//! Reading and writing each context's plain fields (everything but attribute maps, the
+//! log body and `trace_state`, which the item handles with keys).
 
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
-use opentelemetry_proto::tonic::metrics::v1::{
-    metric::Data, number_data_point, ExponentialHistogramDataPoint, HistogramDataPoint, Metric,
-    NumberDataPoint, SummaryDataPoint,
-};
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{span::Event, Span, Status};
+use opentelemetry_proto::tonic::metrics::v1::{metric::Data, number_data_point, Metric};
+use opentelemetry_proto::tonic::trace::v1::{Span, Status};
 
-use super::error::{Eval, RuntimeError};
-use super::keys::{self, Key};
-use super::path::Field;
-use super::value::Value;
+use super::Point;
+use crate::ottl::error::{Eval, RuntimeError};
+use crate::ottl::path::Field;
+use crate::ottl::value::Value;
 
-/// A data point of any metric type.
-pub enum Point<'a> {
-    Number(&'a mut NumberDataPoint),
-    Histogram(&'a mut HistogramDataPoint),
-    Exponential(&'a mut ExponentialHistogramDataPoint),
-    Summary(&'a mut SummaryDataPoint),
-}
-
-/// What a statement sees. Only the fields of its own context and the wider ones are set.
-pub struct Item<'a> {
-    pub resource: &'a mut Resource,
-    pub resource_schema_url: &'a mut String,
-    pub scope: &'a mut InstrumentationScope,
-    pub scope_schema_url: &'a mut String,
-    pub span: Option<&'a mut Span>,
-    pub event: Option<(&'a mut Event, i64)>,
-    pub log: Option<&'a mut LogRecord>,
-    /// In the datapoint context, the metric's points are taken out while its points run.
-    pub metric: Option<&'a mut Metric>,
-    pub point: Option<Point<'a>>,
-    pub cache: Vec<KeyValue>,
-}
-
-fn missing(field: Field) -> RuntimeError {
-    RuntimeError::new(format!("path {field:?} is not available in this context"))
-}
-
-macro_rules! part {
-    ($self:ident . $part:ident, $field:expr) => {
-        $self.$part.as_deref().ok_or_else(|| missing($field))?
-    };
-}
-
-macro_rules! part_mut {
-    ($self:ident . $part:ident, $field:expr) => {
-        $self.$part.as_deref_mut().ok_or_else(|| missing($field))?
-    };
-}
-
-fn time(nanos: u64) -> Value {
+pub(super) fn time(nanos: u64) -> Value {
     Value::Time(nanos as i64)
 }
 
-fn set_u64(target: &mut u64, v: &Value) {
+pub(super) fn set_u64(target: &mut u64, v: &Value) {
     if let Value::Int(i) = v {
         *target = *i as u64;
     }
 }
 
-fn set_time(target: &mut u64, v: &Value) {
+pub(super) fn set_time(target: &mut u64, v: &Value) {
     if let Value::Time(t) = v {
         *target = *t as u64;
     }
 }
 
-fn set_string(target: &mut String, v: Value) {
+pub(super) fn set_string(target: &mut String, v: Value) {
     if let Value::Str(s) = v {
         *target = s;
     }
 }
 
-fn set_u32(target: &mut u32, v: &Value) {
+pub(super) fn set_u32(target: &mut u32, v: &Value) {
     if let Value::Int(i) = v {
         *target = *i as u32;
     }
 }
 
-fn set_map(target: &mut Vec<KeyValue>, v: Value) {
+pub(super) fn set_map(target: &mut Vec<KeyValue>, v: Value) {
     if let Value::Map(m) = v {
         *target = m;
     }
 }
 
 /// An all-zero id is the empty id (pdata's `IsEmpty`), written as no bytes.
-fn set_id(target: &mut Vec<u8>, v: Value, len: usize) {
+pub(super) fn set_id(target: &mut Vec<u8>, v: Value, len: usize) {
     if let Value::Bytes(b) = v {
         if b.len() == len {
             *target = if b.iter().all(|x| *x == 0) {
@@ -103,7 +58,7 @@ fn set_id(target: &mut Vec<u8>, v: Value, len: usize) {
     }
 }
 
-fn set_id_string(target: &mut Vec<u8>, v: Value, len: usize) -> Eval<()> {
+pub(super) fn set_id_string(target: &mut Vec<u8>, v: Value, len: usize) -> Eval<()> {
     let Value::Str(s) = v else { return Ok(()) };
     let bytes = crate::wire::unhex(&s)
         .filter(|b| b.len() == len)
@@ -114,7 +69,7 @@ fn set_id_string(target: &mut Vec<u8>, v: Value, len: usize) -> Eval<()> {
     Ok(())
 }
 
-fn id(bytes: &[u8], len: usize) -> Value {
+pub(super) fn id(bytes: &[u8], len: usize) -> Value {
     if bytes.len() == len {
         Value::Bytes(bytes.to_vec())
     } else {
@@ -122,7 +77,7 @@ fn id(bytes: &[u8], len: usize) -> Value {
     }
 }
 
-fn id_string(bytes: &[u8]) -> Value {
+pub(super) fn id_string(bytes: &[u8]) -> Value {
     if bytes.iter().all(|b| *b == 0) {
         return Value::Str(String::new());
     }
@@ -146,273 +101,7 @@ const KIND_ENUMS: [&str; 6] = [
     "SPAN_KIND_CONSUMER",
 ];
 
-impl Item<'_> {
-    /// The attribute-like map a field holds, for keyed access and map editors.
-    pub fn map(&self, field: Field) -> Eval<Option<&Vec<KeyValue>>> {
-        Ok(Some(match field {
-            Field::ResourceAttributes => &self.resource.attributes,
-            Field::ScopeAttributes => &self.scope.attributes,
-            Field::SpanAttributes => &part!(self.span, field).attributes,
-            Field::EventAttributes => {
-                &self
-                    .event
-                    .as_ref()
-                    .ok_or_else(|| missing(field))?
-                    .0
-                    .attributes
-            }
-            Field::LogAttributes => &part!(self.log, field).attributes,
-            Field::MetricMetadata => &part!(self.metric, field).metadata,
-            Field::PointAttributes => match self.point.as_ref().ok_or_else(|| missing(field))? {
-                Point::Number(p) => &p.attributes,
-                Point::Histogram(p) => &p.attributes,
-                Point::Exponential(p) => &p.attributes,
-                Point::Summary(p) => &p.attributes,
-            },
-            Field::Cache => &self.cache,
-            _ => return Ok(None),
-        }))
-    }
-
-    pub fn map_mut(&mut self, field: Field) -> Eval<Option<&mut Vec<KeyValue>>> {
-        Ok(Some(match field {
-            Field::ResourceAttributes => &mut self.resource.attributes,
-            Field::ScopeAttributes => &mut self.scope.attributes,
-            Field::SpanAttributes => &mut part_mut!(self.span, field).attributes,
-            Field::EventAttributes => {
-                &mut self
-                    .event
-                    .as_mut()
-                    .ok_or_else(|| missing(field))?
-                    .0
-                    .attributes
-            }
-            Field::LogAttributes => &mut part_mut!(self.log, field).attributes,
-            Field::MetricMetadata => &mut part_mut!(self.metric, field).metadata,
-            Field::PointAttributes => match self.point.as_mut().ok_or_else(|| missing(field))? {
-                Point::Number(p) => &mut p.attributes,
-                Point::Histogram(p) => &mut p.attributes,
-                Point::Exponential(p) => &mut p.attributes,
-                Point::Summary(p) => &mut p.attributes,
-            },
-            Field::Cache => &mut self.cache,
-            _ => return Ok(None),
-        }))
-    }
-
-    /// The value at a path with its keys.
-    pub fn get(&self, field: Field, path_keys: &[Key]) -> Eval<Value> {
-        if let Some(map) = self.map(field)? {
-            return match path_keys.split_first() {
-                None => Ok(Value::Map(map.clone())),
-                Some((first, rest)) => keys::get_in_map(map, first, rest),
-            };
-        }
-        if field == Field::LogBody {
-            let body = part!(self.log, field).body.as_ref();
-            let empty = AnyValue::default();
-            return keys::get_in_value(body.unwrap_or(&empty), path_keys);
-        }
-        if field == Field::SpanTraceState {
-            let state = &part!(self.span, field).trace_state;
-            return match path_keys {
-                [] => Ok(Value::Str(state.clone())),
-                [Key::Str(k)] => Ok(trace_state_entry(state, k)
-                    .map(|v| Value::Str(v.to_string()))
-                    .unwrap_or(Value::Nil)),
-                _ => Err(RuntimeError::new("trace_state takes one string key")),
-            };
-        }
-        if !path_keys.is_empty() {
-            return Err(RuntimeError::new(format!(
-                "path {field:?} cannot be indexed"
-            )));
-        }
-        self.get_plain(field)
-    }
-
-    fn get_plain(&self, field: Field) -> Eval<Value> {
-        use Field::*;
-        Ok(match field {
-            ResourceDroppedAttributesCount => {
-                Value::Int(self.resource.dropped_attributes_count.into())
-            }
-            ResourceSchemaUrl => Value::Str(self.resource_schema_url.clone()),
-            ScopeName => Value::Str(self.scope.name.clone()),
-            ScopeVersion => Value::Str(self.scope.version.clone()),
-            ScopeDroppedAttributesCount => Value::Int(self.scope.dropped_attributes_count.into()),
-            ScopeSchemaUrl => Value::Str(self.scope_schema_url.clone()),
-            SpanTraceId
-            | SpanTraceIdString
-            | SpanSpanId
-            | SpanSpanIdString
-            | SpanParentSpanId
-            | SpanParentSpanIdString
-            | SpanName
-            | SpanKind
-            | SpanKindString
-            | SpanKindDeprecatedString
-            | SpanStartTimeUnixNano
-            | SpanEndTimeUnixNano
-            | SpanStartTime
-            | SpanEndTime
-            | SpanDroppedAttributesCount
-            | SpanDroppedEventsCount
-            | SpanDroppedLinksCount
-            | SpanStatusCode
-            | SpanStatusMessage
-            | SpanFlags => {
-                let span = part!(self.span, field);
-                span_field(span, field)
-            }
-            EventTimeUnixNano
-            | EventTime
-            | EventName
-            | EventDroppedAttributesCount
-            | EventIndex => {
-                let (event, index) = self.event.as_ref().ok_or_else(|| missing(field))?;
-                match field {
-                    EventTimeUnixNano => Value::Int(event.time_unix_nano as i64),
-                    EventTime => time(event.time_unix_nano),
-                    EventName => Value::Str(event.name.clone()),
-                    EventIndex => Value::Int(*index),
-                    _ => Value::Int(event.dropped_attributes_count.into()),
-                }
-            }
-            LogTimeUnixNano
-            | LogObservedTimeUnixNano
-            | LogTime
-            | LogObservedTime
-            | LogSeverityNumber
-            | LogSeverityText
-            | LogBodyString
-            | LogDroppedAttributesCount
-            | LogFlags
-            | LogTraceId
-            | LogTraceIdString
-            | LogSpanId
-            | LogSpanIdString
-            | LogEventName => log_field(part!(self.log, field), field),
-            MetricName
-            | MetricDescription
-            | MetricUnit
-            | MetricType
-            | MetricAggregationTemporality
-            | MetricIsMonotonic => metric_field(part!(self.metric, field), field),
-            _ => point_field(self.point.as_ref().ok_or_else(|| missing(field))?, field),
-        })
-    }
-
-    /// Writes a value at a path with its keys (`set`).
-    pub fn set(&mut self, field: Field, path_keys: &[Key], v: Value) -> Eval<()> {
-        if let Some(map) = self.map_mut(field)? {
-            return match path_keys.split_first() {
-                None => {
-                    set_map(map, v);
-                    Ok(())
-                }
-                Some((first, rest)) => keys::set_in_map(map, first, rest, v),
-            };
-        }
-        if field == Field::LogBody {
-            let log = part_mut!(self.log, field);
-            let body = log.body.get_or_insert_with(AnyValue::default);
-            return keys::set_in_value(body, path_keys, v);
-        }
-        if field == Field::SpanTraceState {
-            let span = part_mut!(self.span, field);
-            return match (path_keys, v) {
-                ([], Value::Str(s)) => {
-                    span.trace_state = s;
-                    Ok(())
-                }
-                ([Key::Str(k)], Value::Str(s)) => {
-                    span.trace_state = trace_state_with(&span.trace_state, k, &s);
-                    Ok(())
-                }
-                _ => Ok(()),
-            };
-        }
-        if !path_keys.is_empty() {
-            return Err(RuntimeError::new(format!(
-                "path {field:?} cannot be indexed"
-            )));
-        }
-        self.set_plain(field, v)
-    }
-
-    fn set_plain(&mut self, field: Field, v: Value) -> Eval<()> {
-        use Field::*;
-        match field {
-            ResourceDroppedAttributesCount => {
-                set_u32(&mut self.resource.dropped_attributes_count, &v)
-            }
-            ResourceSchemaUrl => set_string(self.resource_schema_url, v),
-            ScopeName => set_string(&mut self.scope.name, v),
-            ScopeVersion => set_string(&mut self.scope.version, v),
-            ScopeDroppedAttributesCount => set_u32(&mut self.scope.dropped_attributes_count, &v),
-            ScopeSchemaUrl => set_string(self.scope_schema_url, v),
-            EventTimeUnixNano
-            | EventTime
-            | EventName
-            | EventDroppedAttributesCount
-            | EventIndex => {
-                let (event, _) = self.event.as_mut().ok_or_else(|| missing(field))?;
-                match field {
-                    EventTimeUnixNano => set_u64(&mut event.time_unix_nano, &v),
-                    EventTime => set_time(&mut event.time_unix_nano, &v),
-                    EventName => set_string(&mut event.name, v),
-                    EventDroppedAttributesCount => set_u32(&mut event.dropped_attributes_count, &v),
-                    _ => return Err(RuntimeError::new("event_index cannot be set")),
-                }
-            }
-            SpanTraceId
-            | SpanTraceIdString
-            | SpanSpanId
-            | SpanSpanIdString
-            | SpanParentSpanId
-            | SpanParentSpanIdString
-            | SpanName
-            | SpanKind
-            | SpanKindString
-            | SpanKindDeprecatedString
-            | SpanStartTimeUnixNano
-            | SpanEndTimeUnixNano
-            | SpanStartTime
-            | SpanEndTime
-            | SpanDroppedAttributesCount
-            | SpanDroppedEventsCount
-            | SpanDroppedLinksCount
-            | SpanStatusCode
-            | SpanStatusMessage
-            | SpanFlags => set_span_field(part_mut!(self.span, field), field, v)?,
-            LogTimeUnixNano
-            | LogObservedTimeUnixNano
-            | LogTime
-            | LogObservedTime
-            | LogSeverityNumber
-            | LogSeverityText
-            | LogBodyString
-            | LogDroppedAttributesCount
-            | LogFlags
-            | LogTraceId
-            | LogTraceIdString
-            | LogSpanId
-            | LogSpanIdString
-            | LogEventName => set_log_field(part_mut!(self.log, field), field, v)?,
-            MetricName
-            | MetricDescription
-            | MetricUnit
-            | MetricType
-            | MetricAggregationTemporality
-            | MetricIsMonotonic => set_metric_field(part_mut!(self.metric, field), field, v),
-            _ => set_point_field(self.point.as_mut().ok_or_else(|| missing(field))?, field, v),
-        }
-        Ok(())
-    }
-}
-
-fn span_field(span: &Span, field: Field) -> Value {
+pub(super) fn span_field(span: &Span, field: Field) -> Value {
     use Field::*;
     let status = span.status.clone().unwrap_or_default();
     match field {
@@ -449,7 +138,7 @@ fn span_field(span: &Span, field: Field) -> Value {
     }
 }
 
-fn set_span_field(span: &mut Span, field: Field, v: Value) -> Eval<()> {
+pub(super) fn set_span_field(span: &mut Span, field: Field, v: Value) -> Eval<()> {
     use Field::*;
     match field {
         SpanTraceId => set_id(&mut span.trace_id, v, 16),
@@ -498,7 +187,7 @@ fn set_span_field(span: &mut Span, field: Field, v: Value) -> Eval<()> {
     Ok(())
 }
 
-fn log_field(log: &LogRecord, field: Field) -> Value {
+pub(super) fn log_field(log: &LogRecord, field: Field) -> Value {
     use Field::*;
     match field {
         LogTimeUnixNano => Value::Int(log.time_unix_nano as i64),
@@ -510,7 +199,7 @@ fn log_field(log: &LogRecord, field: Field) -> Value {
         LogBodyString => Value::Str(
             log.body
                 .as_ref()
-                .map(super::functions::types::as_go_string)
+                .map(crate::ottl::functions::types::as_go_string)
                 .unwrap_or_default(),
         ),
         LogDroppedAttributesCount => Value::Int(log.dropped_attributes_count.into()),
@@ -523,7 +212,7 @@ fn log_field(log: &LogRecord, field: Field) -> Value {
     }
 }
 
-fn set_log_field(log: &mut LogRecord, field: Field, v: Value) -> Eval<()> {
+pub(super) fn set_log_field(log: &mut LogRecord, field: Field, v: Value) -> Eval<()> {
     use Field::*;
     match field {
         LogTimeUnixNano => set_u64(&mut log.time_unix_nano, &v),
@@ -555,7 +244,7 @@ fn set_log_field(log: &mut LogRecord, field: Field, v: Value) -> Eval<()> {
 }
 
 /// The metric's type as the Collector's `pmetric.MetricType` numbers it.
-fn metric_type(metric: &Metric) -> i64 {
+pub(super) fn metric_type(metric: &Metric) -> i64 {
     match &metric.data {
         None => 0,
         Some(Data::Gauge(_)) => 1,
@@ -566,7 +255,7 @@ fn metric_type(metric: &Metric) -> i64 {
     }
 }
 
-fn metric_field(metric: &Metric, field: Field) -> Value {
+pub(super) fn metric_field(metric: &Metric, field: Field) -> Value {
     use Field::*;
     match field {
         MetricName => Value::Str(metric.name.clone()),
@@ -583,7 +272,7 @@ fn metric_field(metric: &Metric, field: Field) -> Value {
     }
 }
 
-fn set_metric_field(metric: &mut Metric, field: Field, v: Value) {
+pub(super) fn set_metric_field(metric: &mut Metric, field: Field, v: Value) {
     use Field::*;
     match field {
         MetricName => set_string(&mut metric.name, v),
@@ -609,7 +298,7 @@ fn set_metric_field(metric: &mut Metric, field: Field, v: Value) {
     }
 }
 
-fn point_field(point: &Point, field: Field) -> Value {
+pub(super) fn point_field(point: &Point, field: Field) -> Value {
     use Field::*;
     let (start, time_ns, flags) = match point {
         Point::Number(p) => (p.start_time_unix_nano, p.time_unix_nano, p.flags),
@@ -655,7 +344,7 @@ fn point_field(point: &Point, field: Field) -> Value {
     }
 }
 
-fn set_point_field(point: &mut Point, field: Field, v: Value) {
+pub(super) fn set_point_field(point: &mut Point, field: Field, v: Value) {
     use Field::*;
     let (start, time_ns, flags) = match point {
         Point::Number(p) => (
@@ -725,7 +414,7 @@ fn set_point_field(point: &mut Point, field: Field, v: Value) {
 }
 
 /// One member's value of a W3C `tracestate` (`key=value` members joined by commas).
-fn trace_state_entry<'s>(state: &'s str, key: &str) -> Option<&'s str> {
+pub(super) fn trace_state_entry<'s>(state: &'s str, key: &str) -> Option<&'s str> {
     state
         .split(',')
         .filter_map(|m| m.trim().split_once('='))
@@ -735,7 +424,7 @@ fn trace_state_entry<'s>(state: &'s str, key: &str) -> Option<&'s str> {
 
 /// The state with `key` set to `value`: replaced in place, or added in front (W3C: a
 /// changed member moves to the front; the Collector's pcommon keeps place on update).
-fn trace_state_with(state: &str, key: &str, value: &str) -> String {
+pub(super) fn trace_state_with(state: &str, key: &str, value: &str) -> String {
     let mut members: Vec<String> = state
         .split(',')
         .map(str::trim)
