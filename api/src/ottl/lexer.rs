@@ -165,19 +165,8 @@ fn scan(chars: &[char], from: usize, accept: impl Fn(&char) -> bool) -> usize {
 }
 
 fn decode_hex(hex: &str, column: usize) -> Result<Vec<u8>, ParseError> {
-    if !hex.len().is_multiple_of(2) {
-        return Err(ParseError::at(
-            column,
-            "a bytes literal needs an even number of hex digits",
-        ));
-    }
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| {
-            u8::from_str_radix(&hex[i..i + 2], 16)
-                .map_err(|_| ParseError::at(column, "invalid bytes literal"))
-        })
-        .collect()
+    crate::wire::unhex(hex)
+        .ok_or_else(|| ParseError::at(column, "a bytes literal needs an even number of hex digits"))
 }
 
 /// `\d+` is an int; `\d+\.\d*` or `\d*\.\d+`, with an optional exponent, is a float.

@@ -149,6 +149,88 @@ pub enum Field {
 }
 
 impl Field {
+    /// The context whose item holds the field.
+    pub fn owner(self) -> ContextName {
+        use Field::*;
+        match self {
+            ResourceAttributes | ResourceDroppedAttributesCount | ResourceSchemaUrl => {
+                ContextName::Resource
+            }
+            ScopeName
+            | ScopeVersion
+            | ScopeAttributes
+            | ScopeDroppedAttributesCount
+            | ScopeSchemaUrl => ContextName::Scope,
+            SpanTraceId
+            | SpanTraceIdString
+            | SpanSpanId
+            | SpanSpanIdString
+            | SpanParentSpanId
+            | SpanParentSpanIdString
+            | SpanTraceState
+            | SpanName
+            | SpanKind
+            | SpanKindString
+            | SpanKindDeprecatedString
+            | SpanStartTimeUnixNano
+            | SpanEndTimeUnixNano
+            | SpanStartTime
+            | SpanEndTime
+            | SpanAttributes
+            | SpanDroppedAttributesCount
+            | SpanDroppedEventsCount
+            | SpanDroppedLinksCount
+            | SpanStatusCode
+            | SpanStatusMessage
+            | SpanFlags => ContextName::Span,
+            EventTimeUnixNano
+            | EventTime
+            | EventName
+            | EventAttributes
+            | EventDroppedAttributesCount
+            | EventIndex => ContextName::SpanEvent,
+            LogTimeUnixNano
+            | LogObservedTimeUnixNano
+            | LogTime
+            | LogObservedTime
+            | LogSeverityNumber
+            | LogSeverityText
+            | LogBody
+            | LogBodyString
+            | LogAttributes
+            | LogDroppedAttributesCount
+            | LogFlags
+            | LogTraceId
+            | LogTraceIdString
+            | LogSpanId
+            | LogSpanIdString
+            | LogEventName => ContextName::Log,
+            MetricName
+            | MetricDescription
+            | MetricUnit
+            | MetricType
+            | MetricAggregationTemporality
+            | MetricIsMonotonic
+            | MetricMetadata => ContextName::Metric,
+            // The cache belongs to whichever item the statement runs on.
+            PointAttributes
+            | PointStartTimeUnixNano
+            | PointTimeUnixNano
+            | PointStartTime
+            | PointTime
+            | PointValueDouble
+            | PointValueInt
+            | PointFlags
+            | PointCount
+            | PointSum
+            | PointBucketCounts
+            | PointExplicitBounds
+            | PointScale
+            | PointZeroCount
+            | Cache => ContextName::DataPoint,
+        }
+    }
+
     /// Whether `["key"]` / `[0]` may follow the field.
     pub fn takes_keys(self) -> bool {
         matches!(

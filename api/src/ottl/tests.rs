@@ -153,3 +153,17 @@ fn comparisons_follow_the_collectors_rules() {
     assert!(Value::Bool(false).compare(&Value::Bool(true), Lt));
     assert!(Value::Double(f64::NAN).compare(&Value::Double(f64::NAN), Ne));
 }
+
+#[test]
+fn trace_state_members_read_valid_states_and_an_update_moves_to_the_front() {
+    use crate::tracestate::{member, with_member};
+    assert_eq!(member("a=1,b=2", "b"), Some("2"));
+    assert_eq!(member("a=1,b=2", "c"), None);
+    assert_eq!(
+        member("a=1,=bad", "a"),
+        None,
+        "an invalid tracestate has no members"
+    );
+    assert_eq!(with_member("a=1,b=2", "b", "3"), "b=3,a=1");
+    assert_eq!(with_member("", "k", "v"), "k=v");
+}

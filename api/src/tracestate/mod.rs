@@ -252,3 +252,32 @@ fn valid_otel(input: &str) -> bool {
         _ => false,
     })
 }
+
+/// The value of `key` in a W3C tracestate (`ot` included, as written); `None` when the
+/// tracestate is invalid (the Collector's `tail_sampling` and OTTL see no members then).
+pub fn member<'a>(state: &'a str, key: &str) -> Option<&'a str> {
+    if W3cTraceState::parse(state).1.is_some() {
+        return None;
+    }
+    members(state).find(|(k, _)| *k == key).map(|(_, v)| v)
+}
+
+/// The tracestate with `key` set to `value`, moved to the front as W3C asks of an updated
+/// member (Go's `TraceState.Insert`, what OTTL's `set(trace_state["k"], ...)` uses).
+pub fn with_member(state: &str, key: &str, value: &str) -> String {
+    std::iter::once(format!("{key}={value}"))
+        .chain(
+            members(state)
+                .filter(|(k, _)| *k != key)
+                .map(|(k, v)| format!("{k}={v}")),
+        )
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn members(state: &str) -> impl Iterator<Item = (&str, &str)> {
+    state
+        .split(',')
+        .map(|m| m.trim_matches([' ', '\t']))
+        .filter_map(|m| m.split_once('='))
+}

@@ -409,7 +409,8 @@ impl Policy {
                 }
             }
             Policy::TraceState { key, values } => t.any_span(|s| {
-                tracestate_get(&s.trace_state, key).is_some_and(|v| values.contains(v))
+                llamacol_api::tracestate::member(&s.trace_state, key)
+                    .is_some_and(|v| values.contains(v))
             }),
             Policy::And(subs) => {
                 for sub in subs {
@@ -470,21 +471,6 @@ fn uint64_times_ratio(ratio: f64) -> u64 {
         0
     };
     u64::try_from(value).unwrap_or(u64::MAX)
-}
-
-/// The value of `key` in a W3C tracestate (an invalid tracestate has none).
-fn tracestate_get<'a>(state: &'a str, key: &str) -> Option<&'a str> {
-    let (parsed, error) = llamacol_api::tracestate::W3cTraceState::parse(state);
-    if error.is_some() {
-        return None;
-    }
-    drop(parsed);
-    state
-        .split(',')
-        .map(|m| m.trim_matches([' ', '\t']))
-        .filter_map(|m| m.split_once('='))
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| v)
 }
 
 /// golang.org/x/time/rate's token bucket: starts full; `allow(n)` takes `n` tokens when

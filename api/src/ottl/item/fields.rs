@@ -412,31 +412,3 @@ pub(super) fn set_point_field(point: &mut Point, field: Field, v: Value) {
         _ => {}
     }
 }
-
-/// One member's value of a W3C `tracestate` (`key=value` members joined by commas).
-pub(super) fn trace_state_entry<'s>(state: &'s str, key: &str) -> Option<&'s str> {
-    state
-        .split(',')
-        .filter_map(|m| m.trim().split_once('='))
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| v)
-}
-
-/// The state with `key` set to `value`: replaced in place, or added in front (W3C: a
-/// changed member moves to the front; the Collector's pcommon keeps place on update).
-pub(super) fn trace_state_with(state: &str, key: &str, value: &str) -> String {
-    let mut members: Vec<String> = state
-        .split(',')
-        .map(str::trim)
-        .filter(|m| !m.is_empty())
-        .map(str::to_string)
-        .collect();
-    match members
-        .iter()
-        .position(|m| m.split_once('=').is_some_and(|(k, _)| k == key))
-    {
-        Some(i) => members[i] = format!("{key}={value}"),
-        None => members.insert(0, format!("{key}={value}")),
-    }
-    members.join(",")
-}

@@ -13,7 +13,7 @@ use opentelemetry_proto::tonic::trace::v1::{span::Event, Span};
 
 use super::error::{Eval, RuntimeError};
 use super::keys::{self, Key};
-use super::path::Field;
+use super::path::{ContextName, Field};
 use super::value::Value;
 
 /// A data point of any metric type.
@@ -130,7 +130,7 @@ impl Item<'_> {
             let state = &part!(self.span, field).trace_state;
             return match path_keys {
                 [] => Ok(Value::Str(state.clone())),
-                [Key::Str(k)] => Ok(trace_state_entry(state, k)
+                [Key::Str(k)] => Ok(crate::tracestate::member(state, k)
                     .map(|v| Value::Str(v.to_string()))
                     .unwrap_or(Value::Nil)),
                 _ => Err(RuntimeError::new("trace_state takes one string key")),
@@ -155,34 +155,8 @@ impl Item<'_> {
             ScopeVersion => Value::Str(self.scope.version.clone()),
             ScopeDroppedAttributesCount => Value::Int(self.scope.dropped_attributes_count.into()),
             ScopeSchemaUrl => Value::Str(self.scope_schema_url.clone()),
-            SpanTraceId
-            | SpanTraceIdString
-            | SpanSpanId
-            | SpanSpanIdString
-            | SpanParentSpanId
-            | SpanParentSpanIdString
-            | SpanName
-            | SpanKind
-            | SpanKindString
-            | SpanKindDeprecatedString
-            | SpanStartTimeUnixNano
-            | SpanEndTimeUnixNano
-            | SpanStartTime
-            | SpanEndTime
-            | SpanDroppedAttributesCount
-            | SpanDroppedEventsCount
-            | SpanDroppedLinksCount
-            | SpanStatusCode
-            | SpanStatusMessage
-            | SpanFlags => {
-                let span = part!(self.span, field);
-                span_field(span, field)
-            }
-            EventTimeUnixNano
-            | EventTime
-            | EventName
-            | EventDroppedAttributesCount
-            | EventIndex => {
+            _ if field.owner() == ContextName::Span => span_field(part!(self.span, field), field),
+            _ if field.owner() == ContextName::SpanEvent => {
                 let (event, index) = self.event.as_ref().ok_or_else(|| missing(field))?;
                 match field {
                     EventTimeUnixNano => Value::Int(event.time_unix_nano as i64),
@@ -192,26 +166,10 @@ impl Item<'_> {
                     _ => Value::Int(event.dropped_attributes_count.into()),
                 }
             }
-            LogTimeUnixNano
-            | LogObservedTimeUnixNano
-            | LogTime
-            | LogObservedTime
-            | LogSeverityNumber
-            | LogSeverityText
-            | LogBodyString
-            | LogDroppedAttributesCount
-            | LogFlags
-            | LogTraceId
-            | LogTraceIdString
-            | LogSpanId
-            | LogSpanIdString
-            | LogEventName => log_field(part!(self.log, field), field),
-            MetricName
-            | MetricDescription
-            | MetricUnit
-            | MetricType
-            | MetricAggregationTemporality
-            | MetricIsMonotonic => metric_field(part!(self.metric, field), field),
+            _ if field.owner() == ContextName::Log => log_field(part!(self.log, field), field),
+            _ if field.owner() == ContextName::Metric => {
+                metric_field(part!(self.metric, field), field)
+            }
             _ => point_field(self.point.as_ref().ok_or_else(|| missing(field))?, field),
         })
     }
@@ -240,7 +198,7 @@ impl Item<'_> {
                     Ok(())
                 }
                 ([Key::Str(k)], Value::Str(s)) => {
-                    span.trace_state = trace_state_with(&span.trace_state, k, &s);
+                    span.trace_state = crate::tracestate::with_member(&span.trace_state, k, &s);
                     Ok(())
                 }
                 _ => Ok(()),
@@ -265,11 +223,7 @@ impl Item<'_> {
             ScopeVersion => set_string(&mut self.scope.version, v),
             ScopeDroppedAttributesCount => set_u32(&mut self.scope.dropped_attributes_count, &v),
             ScopeSchemaUrl => set_string(self.scope_schema_url, v),
-            EventTimeUnixNano
-            | EventTime
-            | EventName
-            | EventDroppedAttributesCount
-            | EventIndex => {
+            _ if field.owner() == ContextName::SpanEvent => {
                 let (event, _) = self.event.as_mut().ok_or_else(|| missing(field))?;
                 match field {
                     EventTimeUnixNano => set_u64(&mut event.time_unix_nano, &v),
@@ -279,46 +233,15 @@ impl Item<'_> {
                     _ => return Err(RuntimeError::new("event_index cannot be set")),
                 }
             }
-            SpanTraceId
-            | SpanTraceIdString
-            | SpanSpanId
-            | SpanSpanIdString
-            | SpanParentSpanId
-            | SpanParentSpanIdString
-            | SpanName
-            | SpanKind
-            | SpanKindString
-            | SpanKindDeprecatedString
-            | SpanStartTimeUnixNano
-            | SpanEndTimeUnixNano
-            | SpanStartTime
-            | SpanEndTime
-            | SpanDroppedAttributesCount
-            | SpanDroppedEventsCount
-            | SpanDroppedLinksCount
-            | SpanStatusCode
-            | SpanStatusMessage
-            | SpanFlags => set_span_field(part_mut!(self.span, field), field, v)?,
-            LogTimeUnixNano
-            | LogObservedTimeUnixNano
-            | LogTime
-            | LogObservedTime
-            | LogSeverityNumber
-            | LogSeverityText
-            | LogBodyString
-            | LogDroppedAttributesCount
-            | LogFlags
-            | LogTraceId
-            | LogTraceIdString
-            | LogSpanId
-            | LogSpanIdString
-            | LogEventName => set_log_field(part_mut!(self.log, field), field, v)?,
-            MetricName
-            | MetricDescription
-            | MetricUnit
-            | MetricType
-            | MetricAggregationTemporality
-            | MetricIsMonotonic => set_metric_field(part_mut!(self.metric, field), field, v),
+            _ if field.owner() == ContextName::Span => {
+                set_span_field(part_mut!(self.span, field), field, v)?
+            }
+            _ if field.owner() == ContextName::Log => {
+                set_log_field(part_mut!(self.log, field), field, v)?
+            }
+            _ if field.owner() == ContextName::Metric => {
+                set_metric_field(part_mut!(self.metric, field), field, v)
+            }
             _ => set_point_field(self.point.as_mut().ok_or_else(|| missing(field))?, field, v),
         }
         Ok(())
