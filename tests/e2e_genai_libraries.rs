@@ -9,7 +9,9 @@
 //! equal to the `usage` the server returned, no legacy key left, no prompt, completion,
 //! tool argument or result, or user or session id anywhere in the output bytes, and
 //! the metrics: token sums exact, one request per call, a first-chunk observation only
-//! for the streaming call (and shorter than it).
+//! for the streaming call (and shorter than it). The spans as the libraries sent them are
+//! also written raw, and the `genai` processor's wire path (what the binary runs on
+//! received requests) is checked against its decoded path on every one of them.
 
 mod common;
 
@@ -177,9 +179,14 @@ fn assert_clean(library: &str, span: &Value) {
 fn four_libraries_and_a_langchain_chain_against_the_real_llama_server() {
     let chat = LlamaServer::start();
     let embeddings = LlamaServer::start_with(&["--embeddings", "--pooling", "mean"]);
+    let raw_dir = tempfile::tempdir().expect("tempdir");
+    let raw = raw_dir.path().join("raw.jsonl");
     let mut collector = Collector::launch(
         &["tests/testdata/e2e/genai-libraries.yaml"],
-        &[("LLAMACOL_IDENTITY_SALT", SALT.to_string())],
+        &[
+            ("LLAMACOL_IDENTITY_SALT", SALT.to_string()),
+            ("LLAMACOL_RAW_FILE_PATH", raw.display().to_string()),
+        ],
     );
     let libraries = [
         "official",
@@ -236,6 +243,46 @@ fn four_libraries_and_a_langchain_chain_against_the_real_llama_server() {
     }
     let (status, _) = collector.terminate();
     assert!(status.success(), "{}", collector.stderr());
+    wire_and_decoded_paths_agree(&lines(&raw));
+}
+
+/// The `genai` processor's two paths on the libraries' own requests, as received.
+fn wire_and_decoded_paths_agree(raw: &[Value]) {
+    use llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest;
+    use llamacol_processors::genai::{wire, GenaiConfig, GenaiProcessor};
+    use prost::Message;
+    let block =
+        llamacol_api::serde_yaml::from_str(&format!("identity_salt: {SALT}")).expect("yaml");
+    let config = llamacol_api::config::parse_block::<GenaiConfig>(&block).expect("config");
+    let p = GenaiProcessor::new(config, llamacol_api::NodeContext::new());
+    let (mut spans, mut rewritten) = (0, 0);
+    for line in raw.iter().filter(|l| l.get("resourceSpans").is_some()) {
+        let mut request: ExportTraceServiceRequest =
+            serde_json::from_value(line.clone()).expect("OTLP/JSON traces");
+        let bytes = request.encode_to_vec();
+        let on_wire = wire::traces(&p, &bytes, &mut wire::Found::default()).expect("reads");
+        p.traces(&mut request);
+        let from_wire = match &on_wire {
+            Some(b) => ExportTraceServiceRequest::decode(&b[..]).expect("valid protobuf"),
+            None => ExportTraceServiceRequest::decode(&bytes[..]).expect("valid protobuf"),
+        };
+        assert_eq!(
+            from_wire, request,
+            "wire and decoded paths differ on {line}"
+        );
+        spans += request
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .map(|s| s.spans.len())
+            .sum::<usize>();
+        rewritten += usize::from(on_wire.is_some());
+    }
+    assert!(
+        spans > 0 && rewritten > 0,
+        "{spans} spans compared, {rewritten} requests rewritten"
+    );
+    eprintln!("wire and decoded paths agree on {spans} spans of the libraries ({rewritten} requests rewritten)");
 }
 
 /// The three direct calls of one library: spans and metrics.

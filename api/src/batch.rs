@@ -199,6 +199,16 @@ impl<M: SignalMessage> Payload<M> {
         self.encoded = Some(bytes);
     }
 
+    /// Replaces the request with `bytes` of `items` items, edited on the wire from the
+    /// encoding this payload held (a sampler that kept some spans, attributes rewritten in
+    /// place); any decoded form is dropped, the client metadata stays.
+    pub fn replace_encoded(&mut self, bytes: Bytes, items: usize) {
+        debug_assert_eq!(wire::count_items(M::SIGNAL, &bytes).ok(), Some(items));
+        self.encoded = Some(bytes);
+        self.decoded = None;
+        self.items = items;
+    }
+
     /// Recomputes the item count after changes made through [`Payload::message_mut`].
     pub fn recount(&mut self) {
         if let Some(m) = &self.decoded {

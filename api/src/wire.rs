@@ -586,6 +586,7 @@ pub fn put_len_prefix(out: &mut bytes::BytesMut, number: u32, body_len: usize) {
     out.put_u8(v as u8);
 }
 
+pub mod attrs;
 mod by_size;
 pub mod lenient;
 pub use by_size::{split_by_size, SizedPieces};

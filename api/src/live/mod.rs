@@ -115,6 +115,14 @@ impl Live {
         }
     }
 
+    /// As [`Live::offer_traces`] for an encoded request (only kept traces' spans
+    /// are decoded).
+    pub fn offer_encoded_traces(&self, request: &[u8], genai: &[TraceId]) {
+        if let Ok(mut traces) = self.traces.try_lock() {
+            traces.offer_encoded(request, genai);
+        }
+    }
+
     /// One kept trace with its spans.
     pub fn trace(&self, id_hex: &str) -> Option<serde_json::Value> {
         lock(&self.traces).get(id_hex)

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use crate::otlp::collector::trace::v1::ExportTraceServiceRequest;
 use crate::otlp::common::v1::{any_value::Value, AnyValue, KeyValue};
+use crate::otlp::resource::v1::Resource;
 use crate::otlp::trace::v1::Span;
 
 pub const MAX_TRACES: usize = 50;
@@ -75,10 +76,100 @@ fn trace_id(bytes: &[u8]) -> Option<TraceId> {
     bytes.try_into().ok()
 }
 
+/// The trace id of an encoded span, read in place.
+fn span_trace_id(span: &[u8]) -> Result<Option<TraceId>, crate::wire::WireError> {
+    let mut id = None;
+    for f in crate::wire::fields(span) {
+        let f = f?;
+        if (f.number, f.wire_type) == (1, 2) {
+            id = trace_id(&span[f.value]);
+        }
+    }
+    Ok(id)
+}
+
+fn service_name(resource: Option<&Resource>) -> String {
+    resource
+        .and_then(|r| r.attributes.iter().find(|kv| kv.key == "service.name"))
+        .map(|kv| text(kv.value.as_ref()))
+        .unwrap_or_default()
+}
+
 impl RecentTraces {
     /// Takes the spans of `request` whose trace is kept, after admitting the traces of
     /// `genai` (trace ids of spans with a GenAI operation) while the budget allows.
     pub fn offer(&mut self, request: &ExportTraceServiceRequest, genai: &[TraceId]) {
+        if !self.admit_offered(genai) {
+            return;
+        }
+        for rs in &request.resource_spans {
+            let service = service_name(rs.resource.as_ref());
+            for span in rs.scope_spans.iter().flat_map(|s| &s.spans) {
+                if let Some(id) = trace_id(&span.trace_id) {
+                    self.take(id, span, &service);
+                }
+            }
+        }
+    }
+
+    /// As [`RecentTraces::offer`] for an encoded request: only the spans of kept traces
+    /// (and their resources) are decoded. A request that does not read stops the walk (it
+    /// is only a view: the data path reports malformed requests).
+    pub fn offer_encoded(&mut self, request: &[u8], genai: &[TraceId]) {
+        if !self.admit_offered(genai) {
+            return;
+        }
+        let _ = self.take_encoded(request);
+    }
+
+    fn take_encoded(&mut self, request: &[u8]) -> Result<(), crate::wire::WireError> {
+        use crate::wire::fields;
+        use prost::Message;
+        for rs in fields(request) {
+            let rs = rs?;
+            if (rs.number, rs.wire_type) != (1, 2) {
+                continue;
+            }
+            let rs = &request[rs.value];
+            let mut resource: Option<&[u8]> = None;
+            let mut service: Option<String> = None;
+            for f in fields(rs) {
+                let f = f?;
+                match (f.number, f.wire_type) {
+                    (1, 2) => resource = Some(&rs[f.value]),
+                    (2, 2) => {
+                        let ss = &rs[f.value];
+                        for g in fields(ss) {
+                            let g = g?;
+                            if (g.number, g.wire_type) != (2, 2) {
+                                continue;
+                            }
+                            let span = &ss[g.value];
+                            let Some(id) = span_trace_id(span)? else {
+                                continue;
+                            };
+                            if !self.index.contains_key(&id) {
+                                continue;
+                            }
+                            let span =
+                                Span::decode(span).map_err(crate::wire::WireError::Decode)?;
+                            let service = service.get_or_insert_with(|| {
+                                let r = resource.and_then(|r| Resource::decode(r).ok());
+                                service_name(r.as_ref())
+                            });
+                            self.take(id, &span, service);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Refills the budget and admits what it allows of `genai`; whether any trace is
+    /// kept at all.
+    fn admit_offered(&mut self, genai: &[TraceId]) -> bool {
         let now = Instant::now();
         let elapsed = now.duration_since(self.refilled).as_secs_f64();
         self.refilled = now;
@@ -92,33 +183,23 @@ impl RecentTraces {
                 self.budget -= 1.0;
             }
         }
-        if self.index.is_empty() {
+        !self.index.is_empty()
+    }
+
+    /// Adds `span` to its trace when that trace is kept.
+    fn take(&mut self, id: TraceId, span: &Span, service: &str) {
+        let Some(&seq) = self.index.get(&id) else {
             return;
+        };
+        let trace = &mut self.traces[(seq - self.first) as usize];
+        let hex = crate::wire::hex(&span.span_id);
+        if trace.spans.iter().any(|s| s.span_id == hex) {
+            return; // a retried export
         }
-        for rs in &request.resource_spans {
-            let service = rs
-                .resource
-                .as_ref()
-                .and_then(|r| r.attributes.iter().find(|kv| kv.key == "service.name"))
-                .map(|kv| text(kv.value.as_ref()))
-                .unwrap_or_default();
-            for span in rs.scope_spans.iter().flat_map(|s| &s.spans) {
-                let Some(id) = trace_id(&span.trace_id) else {
-                    continue;
-                };
-                if let Some(&seq) = self.index.get(&id) {
-                    let trace = &mut self.traces[(seq - self.first) as usize];
-                    let hex = crate::wire::hex(&span.span_id);
-                    if trace.spans.iter().any(|s| s.span_id == hex) {
-                        continue; // a retried export
-                    }
-                    if trace.spans.len() < MAX_SPANS {
-                        trace.spans.push(live_span(span, &service, hex));
-                    } else {
-                        trace.spans_left_out += 1;
-                    }
-                }
-            }
+        if trace.spans.len() < MAX_SPANS {
+            trace.spans.push(live_span(span, service, hex));
+        } else {
+            trace.spans_left_out += 1;
         }
     }
 

@@ -5,11 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use llamacol_api::otlp::common::v1::{any_value::Value, AnyValue, KeyValue};
+use llamacol_api::otlp::common::v1::{any_value::Value, AnyValue};
 use serde::Deserialize;
 
-use super::normalize::{attr, has};
-use super::values::str_of;
+use super::normalize::{has, Attrs};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -122,17 +121,17 @@ pub fn is_event_content(key: &str) -> bool {
 
 /// Applies `mode` to the content of `attrs` (`content`: which keys are content).
 pub fn apply(
-    attrs: &mut Vec<KeyValue>,
+    attrs: &mut impl Attrs,
     mode: ContentMode,
     max_bytes: usize,
     keep_original: bool,
     content: fn(&str) -> bool,
 ) {
-    if !attrs.iter().any(|kv| content(&kv.key)) {
+    if !(0..attrs.len()).any(|i| content(attrs.key(i))) {
         return;
     }
     if mode == ContentMode::Drop {
-        attrs.retain(|kv| !content(&kv.key));
+        attrs.remove_where(|_, key| content(key));
         return;
     }
     for (prefix, sep, target) in [
@@ -148,9 +147,17 @@ pub fn apply(
         messages(attrs, prefix, sep, target, keep_original);
     }
     if mode == ContentMode::Truncate {
-        for kv in attrs.iter_mut().filter(|kv| content(&kv.key)) {
-            if let Some(value) = kv.value.as_mut() {
-                truncate_value(value, max_bytes);
+        for i in 0..attrs.len() {
+            if !content(attrs.key(i)) {
+                continue;
+            }
+            let Some(value) = attrs.take_value(i) else {
+                continue;
+            };
+            let mut value = AnyValue { value: Some(value) };
+            truncate_value(&mut value, max_bytes);
+            if let Some(v) = value.value {
+                attrs.replace(i, None, v);
             }
         }
     }
@@ -203,27 +210,28 @@ pub fn truncate(s: &mut String, max: usize) {
 
 /// `<prefix><N><sep><field>` attributes as one JSON array of messages in `target`.
 fn messages(
-    attrs: &mut Vec<KeyValue>,
+    attrs: &mut impl Attrs,
     prefix: &str,
     sep: &str,
     target: &'static str,
     keep_original: bool,
 ) {
     let mut found: BTreeMap<usize, BTreeMap<String, String>> = BTreeMap::new();
-    for kv in attrs.iter() {
-        let Some(rest) = kv.key.strip_prefix(prefix) else {
+    for i in 0..attrs.len() {
+        let Some(rest) = attrs.key(i).strip_prefix(prefix) else {
             continue;
         };
         let Some((index, field)) = rest.split_once(sep) else {
             continue;
         };
-        let (Ok(index), Some(value)) = (index.parse::<usize>(), str_of(kv)) else {
+        let Ok(index) = index.parse::<usize>() else {
             continue;
         };
-        found
-            .entry(index)
-            .or_default()
-            .insert(field.to_string(), value.to_string());
+        let field = field.to_string();
+        let Some(Value::StringValue(value)) = attrs.value(i).map(|v| v.into_owned()) else {
+            continue;
+        };
+        found.entry(index).or_default().insert(field, value);
     }
     if found.is_empty() {
         return;
@@ -243,9 +251,9 @@ fn messages(
             })
             .collect();
         let json = serde_json::Value::Array(list).to_string();
-        attrs.push(attr(target, Value::StringValue(json)));
+        attrs.add(target, Value::StringValue(json));
     }
     if !keep_original {
-        attrs.retain(|kv| !kv.key.starts_with(prefix));
+        attrs.remove_where(|_, key| key.starts_with(prefix));
     }
 }

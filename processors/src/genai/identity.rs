@@ -3,7 +3,8 @@
 //! the salt), or dropped. The schemes' own keys are mapped to `user.id` and
 //! `gen_ai.conversation.id` first (mapping.rs); an empty identifier is always removed.
 
-use llamacol_api::otlp::common::v1::{any_value::Value, AnyValue, KeyValue};
+use llamacol_api::otlp::common::v1::any_value::Value;
+use llamacol_api::wire::attrs::Attrs;
 use ring::hmac;
 use serde::Deserialize;
 
@@ -60,34 +61,32 @@ impl IdentityPolicy {
         IdentityPolicy { mode, key }
     }
 
-    pub fn apply(&self, attrs: &mut Vec<KeyValue>) {
+    pub fn apply(&self, attrs: &mut impl Attrs) {
         let identity = |key: &str| super::keys::class(key) & super::keys::IDENTITY != 0;
-        if !attrs.iter().any(|kv| identity(&kv.key)) {
+        if !(0..attrs.len()).any(|i| identity(attrs.key(i))) {
             return;
         }
-        attrs.retain_mut(|kv| {
-            if !identity(&kv.key) {
-                return true;
+        // Which identifiers go: indexes (identifiers are few).
+        let mut gone: Vec<usize> = Vec::new();
+        for i in 0..attrs.len() {
+            if !identity(attrs.key(i)) {
+                continue;
             }
-            let text = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+            let text = match attrs.value(i).as_deref() {
                 Some(Value::StringValue(s)) => s.clone(),
                 Some(Value::IntValue(i)) => i.to_string(),
-                _ => return false,
+                _ => String::new(),
             };
-            if text.is_empty() {
-                return false;
-            }
             match self.mode {
-                Identities::Keep => true,
-                Identities::Drop => false,
-                Identities::Hash => {
-                    kv.value = Some(AnyValue {
-                        value: Some(Value::StringValue(self.hash(&text))),
-                    });
-                    true
-                }
+                _ if text.is_empty() => gone.push(i),
+                Identities::Keep => {}
+                Identities::Drop => gone.push(i),
+                Identities::Hash => attrs.replace(i, None, Value::StringValue(self.hash(&text))),
             }
-        });
+        }
+        if !gone.is_empty() {
+            attrs.remove_where(|i, _| gone.contains(&i));
+        }
     }
 
     fn hash(&self, text: &str) -> String {

@@ -14,6 +14,7 @@ pub mod mapping;
 mod node;
 mod normalize;
 mod values;
+pub mod wire;
 
 use std::sync::Arc;
 
@@ -22,7 +23,7 @@ use llamacol_api::live::traces::TraceId;
 use llamacol_api::otlp::collector::logs::v1::ExportLogsServiceRequest;
 use llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest;
 use llamacol_api::otlp::common::v1::any_value::Value;
-use llamacol_api::otlp::trace::v1::{status::StatusCode, Span};
+use llamacol_api::otlp::trace::v1::status::StatusCode;
 use llamacol_api::serde_yaml;
 use llamacol_api::stateless::{self, Process};
 use llamacol_api::{
@@ -32,7 +33,7 @@ use llamacol_api::{
 pub use config::{GenaiConfig, Price};
 pub use content::ContentMode;
 pub use identity::Identities;
-use normalize::{attr, get, has, normalize, OPERATION};
+use normalize::{get, get_str, has, normalize, Attrs, OPERATION};
 use values::int_of;
 
 pub fn factory() -> ProcessorFactory {
@@ -76,6 +77,27 @@ pub struct GenaiProcessor {
 impl Process for GenaiProcessor {
     fn process(&self, batch: Batch) -> Result<Batch, ConsumeError> {
         Ok(match batch {
+            Batch::Traces(mut p) if p.decoded().is_none() => {
+                // Encoded only: rewritten on the wire; a request that does not read there
+                // takes the decoded path, which reports it.
+                let mut found = wire::Found::default();
+                match p.encoded().map(|b| wire::traces(self, b, &mut found)) {
+                    Some(Ok(rewritten)) => {
+                        if let Some(bytes) = rewritten {
+                            let items = p.items();
+                            p.replace_encoded(bytes.freeze(), items);
+                        }
+                        if let Some(bytes) = p.encoded() {
+                            self.node
+                                .context()
+                                .live()
+                                .offer_encoded_traces(bytes, &found.genai_traces);
+                        }
+                    }
+                    _ => self.traces(p.message_mut().map_err(ConsumeError::permanent)?),
+                }
+                Batch::Traces(p)
+            }
             Batch::Traces(mut p) => {
                 self.traces(p.message_mut().map_err(ConsumeError::permanent)?);
                 Batch::Traces(p)
@@ -103,7 +125,7 @@ impl GenaiProcessor {
 
     /// Content and identifiers of one attribute list (`event`: the list of a GenAI event,
     /// whose body fields are content too).
-    fn scrub(&self, attrs: &mut Vec<llamacol_api::otlp::common::v1::KeyValue>, event: bool) {
+    fn scrub(&self, attrs: &mut impl Attrs, event: bool) {
         let c = &self.config;
         let content = if event {
             content::is_event_content
@@ -144,7 +166,13 @@ impl GenaiProcessor {
                         genai_traces.push(id);
                     }
                 }
-                self.genai_span(span);
+                let failed = span
+                    .status
+                    .as_ref()
+                    .is_some_and(|s| s.code == StatusCode::Error as i32);
+                if let Some(name) = self.genai_span(&mut span.attributes, &span.name, failed) {
+                    span.name = name;
+                }
                 if c.node_context && server.is_none() {
                     server = node::Endpoint::of(&span.attributes);
                 }
@@ -173,10 +201,7 @@ impl GenaiProcessor {
         {
             normalize(&mut record.attributes, c.keep_original, false);
             let event = if record.event_name.is_empty() {
-                get(&record.attributes, "event.name").and_then(|v| match v {
-                    Value::StringValue(s) => Some(s.clone()),
-                    _ => None,
-                })
+                get_str(&record.attributes, "event.name").map(|s| s.into_owned())
             } else {
                 Some(record.event_name.clone())
             };
@@ -197,38 +222,31 @@ impl GenaiProcessor {
         }
     }
 
-    /// What a span with a GenAI operation gets beyond the mapping.
-    fn genai_span(&self, span: &mut Span) {
-        let failed = span
-            .status
-            .as_ref()
-            .is_some_and(|s| s.code == StatusCode::Error as i32);
-        if failed && !has(&span.attributes, "error.type") {
+    /// What a span with a GenAI operation gets beyond the mapping; its new name when
+    /// `rename_spans` renames it.
+    fn genai_span(&self, attrs: &mut impl Attrs, name: &str, failed: bool) -> Option<String> {
+        if failed && !has(attrs, "error.type") {
             // The conventions' fallback when the error has no better name.
-            span.attributes
-                .push(attr("error.type", Value::StringValue("_OTHER".into())));
+            attrs.add("error.type", Value::StringValue("_OTHER".into()));
+        }
+        if !self.config.pricing.is_empty() && !has(attrs, "gen_ai.usage.cost") {
+            if let Some(cost) = self.cost(attrs) {
+                attrs.add("gen_ai.usage.cost", Value::DoubleValue(cost));
+            }
         }
         if self.config.rename_spans {
-            rename(span);
-        }
-        if !self.config.pricing.is_empty() && !has(&span.attributes, "gen_ai.usage.cost") {
-            if let Some(cost) = self.cost(&span.attributes) {
-                span.attributes
-                    .push(attr("gen_ai.usage.cost", Value::DoubleValue(cost)));
-            }
+            rename(attrs, name)
+        } else {
+            None
         }
     }
 
     /// USD for this call, from the model's price and the token counts.
-    fn cost(&self, attrs: &[llamacol_api::otlp::common::v1::KeyValue]) -> Option<f64> {
-        let model = ["gen_ai.response.model", "gen_ai.request.model"]
+    fn cost(&self, attrs: &impl Attrs) -> Option<f64> {
+        let price = ["gen_ai.response.model", "gen_ai.request.model"]
             .iter()
-            .find_map(|k| match get(attrs, k) {
-                Some(Value::StringValue(m)) if self.config.pricing.contains_key(m) => Some(m),
-                _ => None,
-            })?;
-        let price = self.config.pricing.get(model)?;
-        let tokens = |k: &str| get(attrs, k).and_then(int_of).unwrap_or(0).max(0) as f64;
+            .find_map(|k| self.config.pricing.get(get_str(attrs, k)?.as_ref()))?;
+        let tokens = |k: &str| get(attrs, k).and_then(|v| int_of(&v)).unwrap_or(0).max(0) as f64;
         let (input, output) = (
             tokens("gen_ai.usage.input_tokens"),
             tokens("gen_ai.usage.output_tokens"),
@@ -256,28 +274,22 @@ const GENERIC_NAMES: [&str; 12] = [
     "inference",
 ];
 
-/// `{operation} {model}` for a span with a generic name.
-fn rename(span: &mut Span) {
-    let text = |k: &str| match get(&span.attributes, k) {
-        Some(Value::StringValue(s)) => Some(s.as_str()),
-        _ => None,
-    };
-    let Some(operation) = text(OPERATION) else {
-        return;
-    };
-    let name = span.name.to_ascii_lowercase();
-    let provider = text("gen_ai.provider.name").unwrap_or_default();
+/// `{operation} {model}` for a span with a generic name; `None` to keep the name.
+fn rename(attrs: &impl Attrs, name: &str) -> Option<String> {
+    let operation = get_str(attrs, OPERATION)?;
+    let name = name.to_ascii_lowercase();
+    let provider = get_str(attrs, "gen_ai.provider.name").unwrap_or_default();
     let generic = GENERIC_NAMES.contains(&name.as_str())
         || name == operation
         || (!provider.is_empty()
             && (name == provider || name.starts_with(&format!("{provider}."))));
     if !generic {
-        return;
+        return None;
     }
-    span.name = match text("gen_ai.request.model") {
+    Some(match get_str(attrs, "gen_ai.request.model") {
         Some(model) => format!("{operation} {model}"),
-        None => operation.to_string(),
-    };
+        None => operation.into_owned(),
+    })
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use llamacol_api::node::{LlamaServer, NodeContext, NodeSnapshot};
 use llamacol_api::otlp::common::v1::{any_value::Value, KeyValue};
 
-use super::normalize::{attr, get, has};
+use super::normalize::{get, get_str, has, Attrs};
 use super::values::{int_of, strings};
 
 /// A span's `server.address` / `server.port`.
@@ -17,12 +17,9 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    pub fn of(attrs: &[KeyValue]) -> Option<Endpoint> {
-        let address = match get(attrs, "server.address") {
-            Some(Value::StringValue(a)) => loopback(a).to_string(),
-            _ => return None,
-        };
-        let port = get(attrs, "server.port").and_then(int_of);
+    pub fn of(attrs: &impl Attrs) -> Option<Endpoint> {
+        let address = loopback(&get_str(attrs, "server.address")?).to_string();
+        let port = get(attrs, "server.port").and_then(|v| int_of(&v));
         Some(Endpoint { address, port })
     }
 
@@ -79,14 +76,14 @@ impl NodeResource {
             ] {
                 if let Some(v) = value {
                     if !has(resource, key) {
-                        resource.push(attr(key, Value::StringValue(v.clone())));
+                        resource.add(key, Value::StringValue(v.clone()));
                     }
                 }
             }
         }
         for kv in self.gpus(&snapshot).iter() {
             if !has(resource, &kv.key) {
-                resource.push(kv.clone());
+                Vec::push(resource, kv.clone());
             }
         }
     }
@@ -98,13 +95,13 @@ impl NodeResource {
             let built = if gpus.is_empty() {
                 Vec::new()
             } else {
-                vec![
-                    attr("hw.gpu.ids", strings(gpus.iter().map(|g| g.uuid.clone()))),
-                    attr(
-                        "hw.gpu.models",
-                        strings(gpus.iter().map(|g| g.model.clone())),
-                    ),
-                ]
+                let mut built = Vec::new();
+                built.add("hw.gpu.ids", strings(gpus.iter().map(|g| g.uuid.clone())));
+                built.add(
+                    "hw.gpu.models",
+                    strings(gpus.iter().map(|g| g.model.clone())),
+                );
+                built
             };
             *cache = (snapshot.version, Arc::new(built));
         }

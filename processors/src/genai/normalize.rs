@@ -1,25 +1,20 @@
 //! One span's (or log record's) attributes brought to the current GenAI conventions.
+//! Generic over the attribute list: a decoded span's or an encoded one's read in place
+//! (`llamacol_api::wire::attrs`), so both paths give the same answers.
 
-use llamacol_api::otlp::common::v1::{any_value::Value, AnyValue, KeyValue};
+use llamacol_api::otlp::common::v1::any_value::Value;
+pub use llamacol_api::wire::attrs::{get, get_str, has, Attrs};
 
 use super::mapping::{self, Convert, Hints, INVOCATION_PARAMETERS};
-use super::values::{self, str_of, value_of};
+use super::values;
 
 pub const OPERATION: &str = "gen_ai.operation.name";
 
-pub fn has(attrs: &[KeyValue], key: &str) -> bool {
-    attrs.iter().any(|kv| kv.key == key)
-}
-
-pub fn get<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
-    attrs.iter().find(|kv| kv.key == key).and_then(value_of)
-}
-
-pub fn attr(key: &str, value: Value) -> KeyValue {
-    KeyValue {
-        key: key.to_string(),
-        value: Some(AnyValue { value: Some(value) }),
-        ..Default::default()
+/// The text of attribute `i`, when it is a string.
+fn text_at(attrs: &impl Attrs, i: usize) -> Option<String> {
+    match attrs.value(i)?.into_owned() {
+        Value::StringValue(s) => Some(s),
+        _ => None,
     }
 }
 
@@ -29,12 +24,13 @@ pub fn attr(key: &str, value: Value) -> KeyValue {
 /// Returns whether the attributes now describe a GenAI operation.
 ///
 /// Without `keep_original` a legacy attribute that wins becomes the current one in place
-/// (its key rewritten, its value converted without a copy); the rest are removed.
-pub fn normalize(attrs: &mut Vec<KeyValue>, keep_original: bool, root: bool) -> bool {
+/// (its key rewritten, its value converted without a copy; on the wire a value kept as it
+/// is stays its bytes); the rest are removed.
+pub fn normalize(attrs: &mut impl Attrs, keep_original: bool, root: bool) -> bool {
     // (row, index) of every legacy key, in table order.
     let mut legacy: Vec<(usize, usize)> = Vec::new();
-    for (i, kv) in attrs.iter().enumerate() {
-        if let Some((row, _)) = mapping::lookup(&kv.key) {
+    for i in 0..attrs.len() {
+        if let Some((row, _)) = mapping::lookup(attrs.key(i)) {
             legacy.push((row, i));
         }
     }
@@ -55,31 +51,31 @@ pub fn normalize(attrs: &mut Vec<KeyValue>, keep_original: bool, root: bool) -> 
     for &(row, i) in &legacy {
         let rule = &mapping::RULES[row];
         if rule.from == "llm.model_name" {
-            derived.model_name = str_of(&attrs[i]).map(str::to_string);
+            derived.model_name = text_at(attrs, i);
         }
         match (rule.convert, rule.from) {
             (Convert::Derive, from) => {
-                let text = str_of(&attrs[i]).map(str::to_string);
                 match from {
-                    "llm.request.type" => hints.request_type = text,
+                    "llm.request.type" => hints.request_type = text_at(attrs, i),
                     "openinference.span.kind" => {
-                        hints.openinference_kind = text;
+                        hints.openinference_kind = text_at(attrs, i);
                         kinds.push(i);
                         continue;
                     }
                     "traceloop.span.kind" => {
-                        hints.traceloop_kind = text;
+                        hints.traceloop_kind = text_at(attrs, i);
                         kinds.push(i);
                         continue;
                     }
                     "llm.invocation_parameters" | "embedding.invocation_parameters" => {
-                        if let Some(json) = text.and_then(|s| serde_json::from_str(&s).ok()) {
+                        let json = text_at(attrs, i).and_then(|s| serde_json::from_str(&s).ok());
+                        if let Some(json) = json {
                             parameters(attrs, &json);
                         }
                     }
-                    "gen_ai.openai.api_base" => derived.base_url = text,
+                    "gen_ai.openai.api_base" => derived.base_url = text_at(attrs, i),
                     "gen_ai.server.time_to_first_token" | "gen_ai.server.ttft" => {
-                        derived.first_chunk = value_of(&attrs[i]).and_then(values::double_of);
+                        derived.first_chunk = attrs.value(i).and_then(|v| values::double_of(&v));
                     }
                     _ => {}
                 }
@@ -87,22 +83,18 @@ pub fn normalize(attrs: &mut Vec<KeyValue>, keep_original: bool, root: bool) -> 
             }
             _ if has(attrs, rule.to) => remove.set(i, !keep_original),
             (how, _) if keep_original => {
-                if let Some(v) = value_of(&attrs[i]).and_then(|v| values::convert(v, how)) {
-                    attrs.push(attr(rule.to, v));
+                if let Some(v) = attrs.value(i).and_then(|v| values::convert(&v, how)) {
+                    attrs.add(rule.to, v);
                 }
             }
-            (how, _) => {
-                let kv = &mut attrs[i];
-                let value = kv.value.take().and_then(|v| v.value);
-                match value.and_then(|v| values::convert_owned(v, how)) {
-                    Some(v) => {
-                        kv.key.clear();
-                        kv.key.push_str(rule.to);
-                        kv.value = Some(AnyValue { value: Some(v) });
-                    }
-                    None => remove.set(i, true),
-                }
-            }
+            (Convert::Same, _) => attrs.rename(i, rule.to),
+            (how, _) => match attrs
+                .take_value(i)
+                .and_then(|v| values::convert_owned(v, how))
+            {
+                Some(v) => attrs.replace(i, Some(rule.to), v),
+                None => remove.set(i, true),
+            },
         }
     }
     derived.apply(attrs);
@@ -113,12 +105,7 @@ pub fn normalize(attrs: &mut Vec<KeyValue>, keep_original: bool, root: bool) -> 
         remove.set(i, named && !keep_original);
     }
     if remove.any() {
-        let mut at = 0;
-        attrs.retain(|_| {
-            let keep = !remove.get(at);
-            at += 1;
-            keep
-        });
+        attrs.remove_where(|i, _| remove.get(i));
     }
     genai
 }
@@ -135,30 +122,30 @@ struct Derived {
 }
 
 impl Derived {
-    fn apply(self, attrs: &mut Vec<KeyValue>) {
+    fn apply(self, attrs: &mut impl Attrs) {
         if let Some(model) = self.model_name {
             // No request model anywhere: the answering model is the best there is.
             if !has(attrs, "gen_ai.request.model") {
-                attrs.push(attr("gen_ai.request.model", Value::StringValue(model)));
+                attrs.add("gen_ai.request.model", Value::StringValue(model));
             }
         }
         if let Some((host, port)) = self.base_url.as_deref().and_then(host_and_port) {
             if !has(attrs, "server.address") {
-                attrs.push(attr("server.address", Value::StringValue(host)));
+                attrs.add("server.address", Value::StringValue(host));
             }
             if !has(attrs, "server.port") {
-                attrs.push(attr("server.port", Value::IntValue(i64::from(port))));
+                attrs.add("server.port", Value::IntValue(i64::from(port)));
             }
         }
         // Only a streaming call has a first chunk; on any other call OpenLIT's value is the
         // whole latency.
         let streaming = matches!(
-            get(attrs, "gen_ai.request.stream"),
+            get(attrs, "gen_ai.request.stream").as_deref(),
             Some(Value::BoolValue(true))
         );
         if let Some(seconds) = self.first_chunk.filter(|s| s.is_finite() && *s >= 0.0) {
             if streaming && !has(attrs, FIRST_CHUNK) {
-                attrs.push(attr(FIRST_CHUNK, Value::DoubleValue(seconds)));
+                attrs.add(FIRST_CHUNK, Value::DoubleValue(seconds));
             }
         }
     }
@@ -193,21 +180,21 @@ fn host_and_port(url: &str) -> Option<(String, u16)> {
 }
 
 /// The JSON request parameters as `gen_ai.request.*` attributes (current ones win).
-fn parameters(attrs: &mut Vec<KeyValue>, json: &serde_json::Value) {
+fn parameters(attrs: &mut impl Attrs, json: &serde_json::Value) {
     for (name, to, how) in INVOCATION_PARAMETERS {
         if let Some(v) = json.get(name).and_then(|v| values::from_json(v, *how)) {
             if !has(attrs, to) {
-                attrs.push(attr(to, v));
+                attrs.add(to, v);
             }
         }
     }
 }
 
 /// A model or token usage: what makes a span a GenAI call even without an operation.
-fn describes_a_call(attrs: &[KeyValue]) -> bool {
-    attrs.iter().any(|kv| {
+fn describes_a_call(attrs: &impl Attrs) -> bool {
+    (0..attrs.len()).any(|i| {
         matches!(
-            kv.key.as_str(),
+            attrs.key(i),
             "gen_ai.request.model"
                 | "gen_ai.response.model"
                 | "gen_ai.usage.input_tokens"
@@ -218,13 +205,13 @@ fn describes_a_call(attrs: &[KeyValue]) -> bool {
 
 /// Adds the operation the hints name, else `chat` for a span that describes a model
 /// call; whether it added one.
-fn name_operation(attrs: &mut Vec<KeyValue>, hints: &Hints) -> bool {
+fn name_operation(attrs: &mut impl Attrs, hints: &Hints) -> bool {
     let operation = match mapping::operation_from(hints) {
         Some(op) => op,
         None if describes_a_call(attrs) && hints.openinference_kind.is_none() => "chat",
         None => return false,
     };
-    attrs.push(attr(OPERATION, Value::StringValue(operation.to_string())));
+    attrs.add(OPERATION, Value::StringValue(operation.to_string()));
     true
 }
 

@@ -7,9 +7,23 @@ use llamacol_api::NodeContext;
 use llamacol_pipeline::testing::traces_of;
 
 use super::mapping::{Convert, RULES};
-use super::normalize::{attr, get};
 use super::values::strings;
 use super::*;
+
+fn attr(key: &str, value: Value) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(value) }),
+        ..Default::default()
+    }
+}
+
+fn get<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
+    attrs
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref()?.value.as_ref())
+}
 
 fn s(v: &str) -> Value {
     Value::StringValue(v.into())
@@ -33,10 +47,35 @@ fn processor_on(yaml: &str, node: NodeContext) -> GenaiProcessor {
     GenaiProcessor::new(config, node)
 }
 
-/// Runs one span through a processor and returns it.
+/// Runs the decoded path on `r` and the wire path on its encoding, and checks that both
+/// give the same request (compared decoded: field order on the wire may differ).
+fn traces_both(p: &GenaiProcessor, r: &mut ExportTraceServiceRequest) {
+    use prost::Message;
+    let bytes = r.encode_to_vec();
+    let mut found = wire::Found::default();
+    let rewritten = wire::traces(p, &bytes, &mut found).expect("reads on the wire");
+    p.traces(r);
+    let from_wire = match &rewritten {
+        Some(b) => ExportTraceServiceRequest::decode(&b[..]).expect("valid protobuf"),
+        None => ExportTraceServiceRequest::decode(&bytes[..]).expect("valid protobuf"),
+    };
+    assert_eq!(
+        from_wire, *r,
+        "the wire path gives what the decoded path gives"
+    );
+    if rewritten.is_none() {
+        assert_eq!(
+            r.encode_to_vec(),
+            bytes,
+            "the wire path left a changed request alone"
+        );
+    }
+}
+
+/// Runs one span through a processor (both paths) and returns it.
 fn run(p: &GenaiProcessor, s: Span) -> Span {
     let mut r = traces_of(vec![s]);
-    p.traces(&mut r);
+    traces_both(p, &mut r);
     r.resource_spans[0].scope_spans[0].spans[0].clone()
 }
 
@@ -423,7 +462,7 @@ fn node_context_adds_the_matching_server_and_the_gpus_to_the_resource() {
             ],
         ),
     ]);
-    p.traces(&mut r);
+    traces_both(&p, &mut r);
     let resource = &r.resource_spans[0]
         .resource
         .as_ref()
@@ -440,7 +479,7 @@ fn node_context_adds_the_matching_server_and_the_gpus_to_the_resource() {
         Some(&strings(["NVIDIA H200".into(), "NVIDIA H200".into()]))
     );
     let mut plain = traces_of(vec![span("GET", vec![])]);
-    p.traces(&mut plain);
+    traces_both(&p, &mut plain);
     assert!(
         plain.resource_spans[0].resource.is_none(),
         "no GenAI span, no node context"
@@ -561,38 +600,47 @@ fn the_lookup_table_finds_every_row_and_nothing_else() {
 
 #[test]
 fn genai_traces_reach_the_live_page_with_content_already_dropped() {
-    let node = NodeContext::new();
-    let p = processor_on("{}", node.clone());
-    let mut chat = span(
-        "chat",
-        vec![
-            llamacol_pipeline::testing::string_attr("llm.model", "llama-3-8b"),
-            llamacol_pipeline::testing::string_attr("gen_ai.prompt", "a secret prompt"),
-        ],
-    );
-    chat.trace_id = vec![7; 16];
-    chat.span_id = vec![2; 8];
-    chat.parent_span_id = vec![1; 8];
-    let mut parent = span("POST /chat", vec![]);
-    parent.trace_id = vec![7; 16];
-    parent.span_id = vec![1; 8];
-    let mut other = span("GET /health", vec![]);
-    other.trace_id = vec![8; 16];
-    other.span_id = vec![3; 8];
-    p.traces(&mut traces_of(vec![chat, other]));
-    // The parent ends later, in another batch, with nothing GenAI on it.
-    p.traces(&mut traces_of(vec![parent]));
-    let live = node.live().json_since(0.0);
-    let list = live["traces"]["list"].as_array().expect("list");
-    assert_eq!(list.len(), 1, "only the GenAI trace: {list:?}");
-    assert_eq!(list[0]["spans"], 2);
-    let trace = node.live().trace(&"07".repeat(16)).expect("kept");
-    let text = trace.to_string();
-    assert!(text.contains("gen_ai.request.model"), "{text}");
-    assert!(
-        !text.contains("a secret prompt"),
-        "content was dropped first: {text}"
-    );
+    use llamacol_api::stateless::Process;
+    // Decoded batches, then encoded ones (the wire path offers encoded requests).
+    for encoded in [false, true] {
+        let node = NodeContext::new();
+        let p = processor_on("{}", node.clone());
+        let mut chat = span(
+            "chat",
+            vec![
+                llamacol_pipeline::testing::string_attr("llm.model", "llama-3-8b"),
+                llamacol_pipeline::testing::string_attr("gen_ai.prompt", "a secret prompt"),
+            ],
+        );
+        chat.trace_id = vec![7; 16];
+        chat.span_id = vec![2; 8];
+        chat.parent_span_id = vec![1; 8];
+        let mut parent = span("POST /chat", vec![]);
+        parent.trace_id = vec![7; 16];
+        parent.span_id = vec![1; 8];
+        let mut other = span("GET /health", vec![]);
+        other.trace_id = vec![8; 16];
+        other.span_id = vec![3; 8];
+        // The parent ends later, in another batch, with nothing GenAI on it.
+        for request in [traces_of(vec![chat, other]), traces_of(vec![parent])] {
+            let mut batch = Batch::Traces(llamacol_api::Payload::from_message(request));
+            if encoded {
+                batch = Batch::from_bytes(Signal::Traces, batch.bytes()).expect("valid");
+            }
+            p.process(batch).expect("processed");
+        }
+        let live = node.live().json_since(0.0);
+        let list = live["traces"]["list"].as_array().expect("list");
+        assert_eq!(list.len(), 1, "only the GenAI trace: {list:?}");
+        assert_eq!(list[0]["spans"], 2);
+        let trace = node.live().trace(&"07".repeat(16)).expect("kept");
+        let text = trace.to_string();
+        assert!(text.contains("gen_ai.request.model"), "{text}");
+        assert!(
+            !text.contains("a secret prompt"),
+            "content was dropped first: {text}"
+        );
+    }
 }
 
 /// Each scheme's own attribute list (testdata/genai-schemes, with its source and

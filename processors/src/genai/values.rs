@@ -1,19 +1,8 @@
 //! Converting attribute values between the shapes different schemes send them in.
 
-use llamacol_api::otlp::common::v1::{any_value::Value, AnyValue, ArrayValue, KeyValue};
+use llamacol_api::otlp::common::v1::{any_value::Value, AnyValue, ArrayValue};
 
 use super::mapping::{Convert, PROVIDER_RENAMES};
-
-pub fn value_of(kv: &KeyValue) -> Option<&Value> {
-    kv.value.as_ref().and_then(|v| v.value.as_ref())
-}
-
-pub fn str_of(kv: &KeyValue) -> Option<&str> {
-    match value_of(kv) {
-        Some(Value::StringValue(s)) => Some(s),
-        _ => None,
-    }
-}
 
 pub fn int_of(v: &Value) -> Option<i64> {
     match v {

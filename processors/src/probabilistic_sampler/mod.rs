@@ -62,7 +62,7 @@ pub struct ProbabilisticSampler {
 impl Process for ProbabilisticSampler {
     fn process(&self, batch: Batch) -> Result<Batch, ConsumeError> {
         Ok(match batch {
-            Batch::Traces(p) if p.decoded().is_none() => {
+            Batch::Traces(mut p) if p.decoded().is_none() => {
                 // Encoded only: decided on the wire, without decoding the spans.
                 let sampled = p
                     .encoded()
@@ -70,10 +70,8 @@ impl Process for ProbabilisticSampler {
                 match sampled {
                     Some(Ok(s)) => {
                         self.sampled_out.add(s.total - s.kept);
-                        Batch::Traces(llamacol_api::Payload::from_encoded_parts(
-                            s.bytes.freeze(),
-                            s.kept,
-                        ))
+                        p.replace_encoded(s.bytes.freeze(), s.kept);
+                        Batch::Traces(p)
                     }
                     _ => self.decoded_traces(p)?,
                 }
