@@ -129,8 +129,8 @@ enum Entry<'a> {
         key: &'static str,
         value: Option<&'a [u8]>,
     },
-    /// Changed or added.
-    Owned(KeyValue),
+    /// Changed or added (boxed: raw entries, the many, stay small).
+    Owned(Box<KeyValue>),
 }
 
 impl Entry<'_> {
@@ -162,14 +162,56 @@ pub struct WireAttrs<'a> {
     changed: bool,
 }
 
+/// Key and value body of a key-value laid out as every encoder writes it (the key, a
+/// short one, then the value, to the end), without the field walk; `None` otherwise.
+fn plain_key_value(kv: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
+    let (&tag, rest) = kv.split_first()?;
+    let (&len, rest) = rest.split_first()?;
+    if tag != 0x0a || len >= 0x80 || rest.len() < usize::from(len) {
+        return None;
+    }
+    let (key, rest) = rest.split_at(usize::from(len));
+    let Some((&tag, rest)) = rest.split_first() else {
+        return Some((key, None));
+    };
+    if tag != 0x12 {
+        return None;
+    }
+    // A one- or two-byte length that reaches exactly to the end.
+    let (len, body) = match rest {
+        [l, body @ ..] if *l < 0x80 => (usize::from(*l), body),
+        [l0, l1, body @ ..] if *l0 >= 0x80 && *l1 < 0x80 => {
+            (usize::from(l0 & 0x7f) | usize::from(*l1) << 7, body)
+        }
+        _ => return None,
+    };
+    (len == body.len()).then_some((key, Some(body)))
+}
+
 impl<'a> WireAttrs<'a> {
     pub fn new() -> Self {
         WireAttrs::default()
     }
 
+    /// Room for `n` attributes without growing (spans carry tens).
+    pub fn with_capacity(n: usize) -> Self {
+        WireAttrs {
+            entries: Vec::with_capacity(n),
+            changed: false,
+        }
+    }
+
     /// Adds one encoded `KeyValue` (the body of an attributes field). A key-value laid
     /// out in an unusual way (a field twice, unknown fields) is decoded whole instead.
     pub fn add_encoded(&mut self, whole: &'a [u8]) -> Result<(), WireError> {
+        if let Some((key, value)) = plain_key_value(whole) {
+            let key = std::str::from_utf8(key).map_err(|_| WireError::Malformed {
+                offset: 2,
+                what: "attribute key is not UTF-8",
+            })?;
+            self.entries.push(Entry::Raw { key, value, whole });
+            return Ok(());
+        }
         let (mut key, mut value, mut plain) = (None, None, true);
         for f in fields(whole) {
             let f = f?;
@@ -193,7 +235,9 @@ impl<'a> WireAttrs<'a> {
                 whole,
             }
         } else {
-            Entry::Owned(KeyValue::decode(whole).map_err(WireError::Decode)?)
+            Entry::Owned(Box::new(
+                KeyValue::decode(whole).map_err(WireError::Decode)?,
+            ))
         };
         self.entries.push(entry);
         Ok(())
@@ -243,11 +287,11 @@ impl<'a> WireAttrs<'a> {
         if let Some((key, value)) = raw {
             // The receivers checked these bytes; an unreadable value reads as none.
             let value = value.map(|v| AnyValue::decode(v).unwrap_or_default());
-            self.entries[i] = Entry::Owned(KeyValue {
+            self.entries[i] = Entry::Owned(Box::new(KeyValue {
                 key: key.to_string(),
                 value,
                 ..Default::default()
-            });
+            }));
         }
         match &mut self.entries[i] {
             Entry::Owned(kv) => kv,
@@ -309,7 +353,8 @@ impl Attrs for WireAttrs<'_> {
 
     fn add(&mut self, key: &str, value: Value) {
         self.changed = true;
-        self.entries.push(Entry::Owned(key_value(key, value)));
+        self.entries
+            .push(Entry::Owned(Box::new(key_value(key, value))));
     }
 
     fn remove_where(&mut self, mut remove: impl FnMut(usize, &str) -> bool) {
@@ -355,6 +400,18 @@ mod tests {
         assert_eq!(get(&wire, "b").as_deref(), Some(&Value::IntValue(3)));
         assert_eq!(get(&wire, "c"), None);
         assert_eq!(get_str(&wire, "a").as_deref(), Some("x"));
+
+        // Value before key: not the usual layout, decoded whole, read alike.
+        let value = AnyValue {
+            value: Some(Value::IntValue(5)),
+        }
+        .encode_to_vec();
+        let mut reversed = vec![0x12, value.len() as u8];
+        reversed.extend_from_slice(&value);
+        reversed.extend_from_slice(&[0x0a, 1, b'z']);
+        let mut odd = WireAttrs::new();
+        odd.add_encoded(&reversed).expect("valid key-value");
+        assert_eq!(get(&odd, "z").as_deref(), Some(&Value::IntValue(5)));
 
         fn edit(a: &mut impl Attrs) {
             let v = a.take_value(1).expect("b has a value");

@@ -14,7 +14,7 @@ use llamacol_api::otlp::common::v1::{any_value::Value, KeyValue};
 use llamacol_api::otlp::trace::v1::span::Event;
 use llamacol_api::{Batch, ConsumeError, Consumer, NodeContext, OutcomeCounter};
 use llamacol_connectors::genai_metrics::{GenaiMetrics, GenaiMetricsConfig};
-use llamacol_processors::genai::{GenaiConfig, GenaiProcessor};
+use llamacol_processors::genai::{wire, GenaiConfig, GenaiProcessor};
 use prost::Message;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -193,6 +193,8 @@ fn pool(items: usize, count: usize) -> Vec<(bytes::Bytes, usize)> {
 pub struct Report {
     pub floor: f64,
     pub genai: f64,
+    /// `genai` on the wire and `genai_metrics` reading the result in place: no decode.
+    pub wire: f64,
     pub rss_after_10k_mib: f64,
     pub rss_after_100k_mib: f64,
     pub series_held: usize,
@@ -233,17 +235,49 @@ fn per_million(
     (cpu::thread_seconds().unwrap_or(0.0) - before) / items as f64 * 1e6
 }
 
+/// CPU-seconds per million spans of `work` on the encoded requests.
+fn per_million_encoded(
+    requests: &[(bytes::Bytes, usize)],
+    total: usize,
+    mut work: impl FnMut(&[u8]) -> usize,
+) -> f64 {
+    let before = cpu::thread_seconds().unwrap_or(0.0);
+    let (mut items, mut k, mut sink) = (0, 0, 0usize);
+    while items < total {
+        let (bytes, n) = &requests[k % requests.len()];
+        k += 1;
+        sink = sink.wrapping_add(work(bytes));
+        items += n;
+    }
+    std::hint::black_box(sink);
+    (cpu::thread_seconds().unwrap_or(0.0) - before) / items as f64 * 1e6
+}
+
 pub fn run(batch_size: usize, total: usize) -> Report {
     let requests = pool(batch_size, 64);
     let processor = GenaiProcessor::new(GenaiConfig::default(), NodeContext::new());
     let connector = metrics_connector(10_000);
     // Alternate the two measurements so that machine noise falls on both alike.
-    let (mut floor, mut genai) = (0.0, 0.0);
+    let (mut floor, mut genai, mut wire) = (0.0, 0.0, 0.0);
     for _ in 0..3 {
         floor += per_million(&requests, total / 3, |_| {});
         genai += per_million(&requests, total / 3, |r| {
             processor.traces(r);
             connector.record(r);
+        });
+        wire += per_million_encoded(&requests, total / 3, |bytes| {
+            let mut found = wire::Found::default();
+            match wire::traces(&processor, bytes, &mut found) {
+                Ok(Some(out)) => {
+                    connector.record_encoded(&out);
+                    out.len()
+                }
+                Ok(None) => {
+                    connector.record_encoded(bytes);
+                    bytes.len()
+                }
+                Err(_) => 0,
+            }
         });
     }
     // Memory: 10k distinct series, then 90k more offered to the same connector.
@@ -276,6 +310,7 @@ pub fn run(batch_size: usize, total: usize) -> Report {
     Report {
         floor: floor / 3.0,
         genai: genai / 3.0,
+        wire: wire / 3.0,
         rss_after_10k_mib,
         rss_after_100k_mib,
         series_held: bounded.series(),

@@ -19,10 +19,10 @@ mod request_size;
 mod scrape_bench;
 mod scrape_target;
 mod send;
+mod side_by_side;
 mod sink;
 mod slo;
 mod soak;
-mod transform_bench;
 
 use std::time::Duration;
 
@@ -188,6 +188,18 @@ enum Command {
     /// The `transform` processor with three typical statements, next to the Collector's
     /// `transform` with the same statements and each collector's plain forward, one run.
     Transform {
+        #[arg(long, default_value = "target/release/llamacol")]
+        llamacol: std::path::PathBuf,
+        #[arg(long)]
+        otelcol: Option<std::path::PathBuf>,
+        #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+        duration: Duration,
+        #[arg(long, default_value = "target/bench")]
+        work_dir: std::path::PathBuf,
+    },
+    /// `genai` + `genai_metrics` (on the wire) next to llamacol's plain forward and the
+    /// Collector's `span_metrics` and `transform` + `span_metrics` twins, one run.
+    GenaiWire {
         #[arg(long, default_value = "target/release/llamacol")]
         llamacol: std::path::PathBuf,
         #[arg(long)]
@@ -388,6 +400,7 @@ fn main() -> anyhow::Result<()> {
                 r.floor
             );
             println!("genai + genai_metrics (decode, normalize, aggregate, re-encode): {:.3} CPU-s per 1M spans = {:.2}x floor", r.genai, r.genai / r.floor);
+            println!("genai on the wire + genai_metrics reading in place (no decode): {:.3} CPU-s per 1M spans = {:.2}x floor", r.wire, r.wire / r.floor);
             println!("genai_metrics memory, max_series 10000: RSS {:.1} MiB after 10k distinct series offered, {:.1} MiB after 100k; {} series held", r.rss_after_10k_mib, r.rss_after_100k_mib, r.series_held);
         }
         Command::Slo { rounds } => {
@@ -498,7 +511,19 @@ fn main() -> anyhow::Result<()> {
                 otelcol,
                 ..bench::Options::llamacol_only(llamacol, duration, work_dir)
             };
-            runtime.block_on(transform_bench::run(&opts))?;
+            runtime.block_on(side_by_side::transform(&opts))?;
+        }
+        Command::GenaiWire {
+            llamacol,
+            otelcol,
+            duration,
+            work_dir,
+        } => {
+            let opts = bench::Options {
+                otelcol,
+                ..bench::Options::llamacol_only(llamacol, duration, work_dir)
+            };
+            runtime.block_on(side_by_side::genai(&opts))?;
         }
         Command::Filelog {
             llamacol,

@@ -101,7 +101,7 @@ pub const CONTENT_PREFIXES: [&str; 10] = [
 
 /// Inside a GenAI event (the older conventions' `gen_ai.user.message`, `gen_ai.choice`,
 /// ... sent as span events), the body's fields arrive as these attributes.
-const EVENT_CONTENT_KEYS: [&str; 6] = [
+pub const EVENT_CONTENT_KEYS: [&str; 6] = [
     "content",
     "message",
     "tool_calls",

@@ -91,10 +91,7 @@ impl IdentityPolicy {
 
     fn hash(&self, text: &str) -> String {
         let tag = hmac::sign(&self.key, text.as_bytes());
-        tag.as_ref()[..16]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        llamacol_api::wire::hex(&tag.as_ref()[..16])
     }
 }
 

@@ -74,16 +74,18 @@ fn exact(key: &str) -> u8 {
 pub fn class(key: &str) -> u8 {
     let mut flags = exact(key);
     // Indexed and nested content: only keys starting with these letters can be.
-    if flags & CONTENT == 0
-        && matches!(
-            key.as_bytes().first(),
-            Some(b'l' | b'e' | b'r' | b'i' | b'o' | b'g')
-        )
-        && (CONTENT_PREFIXES.iter().any(|p| key.starts_with(p))
-            || indexed(key, "gen_ai.prompt.")
-            || indexed(key, "gen_ai.completion."))
-    {
-        flags |= CONTENT;
+    if flags & CONTENT == 0 {
+        let indexed_content = match key.as_bytes().first() {
+            // Most keys are `gen_ai.*`: only the two indexed forms can be content there.
+            Some(b'g') => indexed(key, "gen_ai.prompt.") || indexed(key, "gen_ai.completion."),
+            Some(&first @ (b'l' | b'e' | b'r' | b'i' | b'o')) => CONTENT_PREFIXES
+                .iter()
+                .any(|p| p.as_bytes()[0] == first && key.starts_with(p)),
+            _ => false,
+        };
+        if indexed_content {
+            flags |= CONTENT;
+        }
     }
     if key.starts_with(super::identity::ASSOCIATION_PREFIX) && super::identity::is_identity(key) {
         flags |= IDENTITY;

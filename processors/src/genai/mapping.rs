@@ -171,7 +171,6 @@ static TABLE: std::sync::LazyLock<[u8; SLOTS]> = std::sync::LazyLock::new(|| {
 
 /// The row for `key`, if it is a legacy key.
 pub fn lookup(key: &str) -> Option<(usize, &'static Rule)> {
-    // Every legacy key starts with one of these: a cheap test before hashing.
     // Every legacy key starts with one of these letters (the lookup test finds every
     // row): a cheaper test than hashing.
     if !matches!(

@@ -124,22 +124,35 @@ impl GenaiProcessor {
     }
 
     /// Content and identifiers of one attribute list (`event`: the list of a GenAI event,
-    /// whose body fields are content too).
+    /// whose body fields are content too). Keys are classified once here; the two passes
+    /// run only when some key is of their class.
     fn scrub(&self, attrs: &mut impl Attrs, event: bool) {
+        let mut flags = 0;
+        for i in 0..attrs.len() {
+            let key = attrs.key(i);
+            flags |= keys::class(key);
+            if event && content::EVENT_CONTENT_KEYS.contains(&key) {
+                flags |= keys::CONTENT;
+            }
+        }
         let c = &self.config;
-        let content = if event {
-            content::is_event_content
-        } else {
-            content::is_content
-        };
-        content::apply(
-            attrs,
-            c.content,
-            c.max_content_bytes,
-            c.keep_original,
-            content,
-        );
-        self.identities.apply(attrs);
+        if flags & keys::CONTENT != 0 {
+            let content = if event {
+                content::is_event_content
+            } else {
+                content::is_content
+            };
+            content::apply(
+                attrs,
+                c.content,
+                c.max_content_bytes,
+                c.keep_original,
+                content,
+            );
+        }
+        if flags & keys::IDENTITY != 0 {
+            self.identities.apply(attrs);
+        }
     }
 
     /// Normalizes every span of `request` in place, then offers it to the live page's

@@ -12,7 +12,7 @@ use llamacol_api::live::traces::TraceId;
 use llamacol_api::otlp::resource::v1::Resource;
 use llamacol_api::otlp::trace::v1::status::StatusCode;
 use llamacol_api::wire::attrs::WireAttrs;
-use llamacol_api::wire::{fields, put_len_prefix, RawField, WireError};
+use llamacol_api::wire::{fields, len_field_size, put_len_prefix, RawField, WireError};
 use prost::Message;
 
 use super::node::Endpoint;
@@ -27,82 +27,143 @@ pub struct Found {
 }
 
 /// The rewritten request, or `None` when no span changed (forward the bytes as they are).
+/// Every span is read first and the changed ones planned; then the request is written
+/// once, lengths known, each unchanged byte copied once.
 pub fn traces(
     p: &GenaiProcessor,
     buf: &[u8],
     found: &mut Found,
 ) -> Result<Option<BytesMut>, WireError> {
-    let mut out = BytesMut::with_capacity(buf.len() + buf.len() / 16);
+    let mut plans: Vec<Piece> = Vec::new();
     let mut changed = false;
     for f in fields(buf) {
         let f = f?;
         match (f.number, f.wire_type) {
             (1, 2) => match resource_spans(p, &buf[f.value.clone()], found)? {
-                Some(body) => {
+                Some(plan) => {
                     changed = true;
-                    put_len_prefix(&mut out, 1, body.len());
-                    out.put_slice(&body);
+                    plans.push(plan);
                 }
-                None => out.put_slice(whole(buf, &f)),
+                None => plans.push(Piece::Input(whole(buf, &f))),
             },
-            _ => out.put_slice(whole(buf, &f)),
+            _ => plans.push(Piece::Input(whole(buf, &f))),
         }
     }
-    Ok(changed.then_some(out))
+    if !changed {
+        return Ok(None);
+    }
+    let mut out = BytesMut::with_capacity(plans.iter().map(Piece::size).sum());
+    for piece in &plans {
+        piece.write(&mut out)?;
+    }
+    Ok(Some(out))
 }
 
 fn whole<'a>(buf: &'a [u8], f: &RawField) -> &'a [u8] {
     &buf[f.start..f.value.end]
 }
 
-/// One `ResourceSpans`, rewritten, or `None` when nothing in it changed.
-fn resource_spans(
+/// Part of the output request.
+enum Piece<'a> {
+    /// Bytes of the input, key and length included.
+    Input(&'a [u8]),
+    /// A whole field written here.
+    Written(BytesMut),
+    /// A message field (`ResourceSpans` = 1, `ScopeSpans` = 2) of changed parts.
+    Nested {
+        number: u32,
+        len: usize,
+        parts: Vec<Piece<'a>>,
+    },
+    /// A changed span (field 2 of `ScopeSpans`).
+    Span(Box<SpanPlan<'a>>),
+}
+
+impl Piece<'_> {
+    /// Bytes this piece takes, key and length included.
+    fn size(&self) -> usize {
+        match self {
+            Piece::Input(b) => b.len(),
+            Piece::Written(b) => b.len(),
+            Piece::Nested { len, .. } => len_field_size(*len),
+            Piece::Span(plan) => len_field_size(plan.len),
+        }
+    }
+
+    fn write(&self, out: &mut BytesMut) -> Result<(), WireError> {
+        match self {
+            Piece::Input(b) => out.put_slice(b),
+            Piece::Written(b) => out.put_slice(b),
+            Piece::Nested { number, len, parts } => {
+                put_len_prefix(out, *number, *len);
+                for part in parts {
+                    part.write(out)?;
+                }
+            }
+            Piece::Span(plan) => {
+                put_len_prefix(out, 2, plan.len);
+                plan.layout(|part| {
+                    match part {
+                        Part::Bytes(b) => out.put_slice(b),
+                        Part::Attrs => plan.attrs.write(9, out),
+                        Part::Name(name) => {
+                            put_len_prefix(out, 5, name.len());
+                            out.put_slice(name.as_bytes());
+                        }
+                        Part::Event(body) => {
+                            put_len_prefix(out, 11, body.len());
+                            out.put_slice(body);
+                        }
+                    };
+                })?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn nested(number: u32, parts: Vec<Piece<'_>>) -> Piece<'_> {
+    let len = parts.iter().map(Piece::size).sum();
+    Piece::Nested { number, len, parts }
+}
+
+/// One `ResourceSpans` planned, or `None` when nothing in it changed.
+fn resource_spans<'a>(
     p: &GenaiProcessor,
-    rs: &[u8],
+    rs: &'a [u8],
     found: &mut Found,
-) -> Result<Option<BytesMut>, WireError> {
-    let mut body = BytesMut::with_capacity(rs.len() + 64);
+) -> Result<Option<Piece<'a>>, WireError> {
+    let mut parts: Vec<Piece> = Vec::new();
     let (mut changed, mut any_genai) = (false, false);
     let mut server: Option<Endpoint> = None;
-    // Where the resource field was written (to be replaced), or none yet.
-    let mut resource: Option<(Range<usize>, Range<usize>)> = None;
+    // The resource: its part's index and its body.
+    let mut resource: Option<(usize, &[u8])> = None;
     for f in fields(rs) {
         let f = f?;
         match (f.number, f.wire_type) {
             (1, 2) => {
-                let at = body.len();
-                body.put_slice(whole(rs, &f));
-                resource = Some((at..body.len(), f.value.clone()));
+                resource = Some((parts.len(), &rs[f.value.clone()]));
+                parts.push(Piece::Input(whole(rs, &f)));
             }
             (2, 2) => {
-                let ss = &rs[f.value.clone()];
-                let mut scope = Scope {
-                    out: BytesMut::with_capacity(ss.len() + 64),
-                    changed: false,
-                    any_genai: false,
-                    server: None,
-                };
-                scope_spans(p, ss, &mut scope, found)?;
-                if scope.changed {
-                    changed = true;
-                    put_len_prefix(&mut body, 2, scope.out.len());
-                    body.put_slice(&scope.out);
-                } else {
-                    body.put_slice(whole(rs, &f));
-                }
+                let mut scope = Scope::default();
+                scope_spans(p, &rs[f.value.clone()], &mut scope, found)?;
                 any_genai |= scope.any_genai;
                 if server.is_none() {
                     server = scope.server;
                 }
+                if scope.changed {
+                    changed = true;
+                    parts.push(nested(2, scope.parts));
+                } else {
+                    parts.push(Piece::Input(whole(rs, &f)));
+                }
             }
-            _ => body.put_slice(whole(rs, &f)),
+            _ => parts.push(Piece::Input(whole(rs, &f))),
         }
     }
     if any_genai && p.config.node_context {
-        let (span, old) = match &resource {
-            Some((span, value)) => (span.clone(), &rs[value.clone()]),
-            None => (0..0, &[][..]),
-        };
+        let old = resource.map_or(&[][..], |(_, body)| body);
         let mut r = Resource::decode(old).map_err(WireError::Decode)?;
         let before = r.attributes.len();
         p.node.add_to(&mut r.attributes, server.as_ref());
@@ -112,41 +173,37 @@ fn resource_spans(
             put_len_prefix(&mut field, 1, r.encoded_len());
             // Cannot fail: the buffer grows.
             let _ = r.encode(&mut field);
-            let mut rebuilt = BytesMut::with_capacity(body.len() + field.len());
-            rebuilt.put_slice(&body[..span.start]);
-            rebuilt.put_slice(&field);
-            rebuilt.put_slice(&body[span.end..]);
-            body = rebuilt;
+            match resource {
+                Some((at, _)) => parts[at] = Piece::Written(field),
+                None => parts.insert(0, Piece::Written(field)),
+            }
         }
     }
-    Ok(changed.then_some(body))
+    Ok(changed.then(|| nested(1, parts)))
 }
 
-struct Scope {
-    out: BytesMut,
+#[derive(Default)]
+struct Scope<'a> {
+    parts: Vec<Piece<'a>>,
     changed: bool,
     any_genai: bool,
     /// The first GenAI span's server (node context).
     server: Option<Endpoint>,
 }
 
-fn scope_spans(
+fn scope_spans<'a>(
     p: &GenaiProcessor,
-    ss: &[u8],
-    scope: &mut Scope,
+    ss: &'a [u8],
+    scope: &mut Scope<'a>,
     found: &mut Found,
 ) -> Result<(), WireError> {
     for f in fields(ss) {
         let f = f?;
         if (f.number, f.wire_type) != (2, 2) {
-            scope.out.put_slice(whole(ss, &f));
+            scope.parts.push(Piece::Input(whole(ss, &f)));
             continue;
         }
-        let bytes = &ss[f.value.clone()];
-        let at = scope.out.len();
-        // The length prefix is written after the span, once its size is known.
-        let mut span_out = BytesMut::new();
-        let facts = span(p, bytes, &mut span_out)?;
+        let (facts, plan) = span(p, &ss[f.value.clone()])?;
         if facts.genai {
             scope.any_genai = true;
             if let Ok(id) = TraceId::try_from(facts.trace_id) {
@@ -159,14 +216,13 @@ fn scope_spans(
                 scope.server = facts.server;
             }
         }
-        if facts.changed {
-            scope.changed = true;
-            put_len_prefix(&mut scope.out, 2, span_out.len());
-            scope.out.put_slice(&span_out);
-        } else {
-            scope.out.put_slice(whole(ss, &f));
+        match plan {
+            Some(plan) => {
+                scope.changed = true;
+                scope.parts.push(Piece::Span(Box::new(plan)));
+            }
+            None => scope.parts.push(Piece::Input(whole(ss, &f))),
         }
-        debug_assert!(scope.out.len() > at);
     }
     Ok(())
 }
@@ -174,44 +230,118 @@ fn scope_spans(
 struct SpanFacts<'a> {
     trace_id: &'a [u8],
     genai: bool,
-    changed: bool,
     server: Option<Endpoint>,
 }
 
-/// One span: its rewritten body in `out` when it changed.
+/// A changed span: its bytes and what replaces some of its fields.
+struct SpanPlan<'a> {
+    span: &'a [u8],
+    /// The span's fields in order, as runs of bytes kept and the fields replaced.
+    segments: Vec<Segment>,
+    attrs: WireAttrs<'a>,
+    name: Option<String>,
+    /// Per event in order: its new body when it changed.
+    events: Vec<Option<BytesMut>>,
+    /// Length of the rewritten body.
+    len: usize,
+}
+
+/// A run of the span's fields, read once on arrival.
+enum Segment {
+    /// Fields kept as they are (adjacent ones merged).
+    Bytes(Range<usize>),
+    /// The attributes (where the first attributes field was).
+    Attrs,
+    /// The name field (the new name when renamed).
+    Name(Range<usize>),
+    /// Event `i` (its new body when it changed).
+    Event(usize, Range<usize>),
+}
+
+/// Adds the field `whole` to the kept runs.
+fn keep(segments: &mut Vec<Segment>, whole: Range<usize>) {
+    if let Some(Segment::Bytes(run)) = segments.last_mut() {
+        if run.end == whole.start {
+            run.end = whole.end;
+            return;
+        }
+    }
+    segments.push(Segment::Bytes(whole));
+}
+
+/// A piece of a rewritten span, in order.
+enum Part<'p> {
+    Bytes(&'p [u8]),
+    Attrs,
+    Name(&'p str),
+    Event(&'p [u8]),
+}
+
+impl SpanPlan<'_> {
+    /// The rewritten span's pieces in order; both sizing and writing walk them.
+    fn layout<'p>(&'p self, mut each: impl FnMut(Part<'p>)) -> Result<(), WireError> {
+        for segment in &self.segments {
+            match segment {
+                Segment::Bytes(run) => each(Part::Bytes(&self.span[run.clone()])),
+                Segment::Attrs => each(Part::Attrs),
+                Segment::Name(field) => match &self.name {
+                    Some(name) => each(Part::Name(name)),
+                    None => each(Part::Bytes(&self.span[field.clone()])),
+                },
+                Segment::Event(i, field) => match self.events.get(*i) {
+                    Some(Some(body)) => each(Part::Event(body)),
+                    _ => each(Part::Bytes(&self.span[field.clone()])),
+                },
+            }
+        }
+        let has = |f: fn(&Segment) -> bool| self.segments.iter().any(f);
+        if !has(|s| matches!(s, Segment::Attrs)) {
+            each(Part::Attrs);
+        }
+        if let (Some(name), false) = (&self.name, has(|s| matches!(s, Segment::Name(_)))) {
+            each(Part::Name(name));
+        }
+        Ok(())
+    }
+}
+
+/// One span, its fields walked once: what the walk needs of it, and its plan when it
+/// changed.
 fn span<'a>(
     p: &GenaiProcessor,
     span: &'a [u8],
-    out: &mut BytesMut,
-) -> Result<SpanFacts<'a>, WireError> {
-    let mut attrs = WireAttrs::new();
+) -> Result<(SpanFacts<'a>, Option<SpanPlan<'a>>), WireError> {
+    let mut attrs = WireAttrs::with_capacity(32);
     let (mut trace_id, mut root, mut name, mut failed): (&[u8], bool, &str, bool) =
         (&[], true, "", false);
-    let mut events = 0;
+    let mut new_events: Vec<Option<BytesMut>> = Vec::new();
+    let mut segments: Vec<Segment> = Vec::with_capacity(6);
+    let mut attrs_seen = false;
     for f in fields(span) {
         let f = f?;
+        let field = f.start..f.value.end;
         match (f.number, f.wire_type) {
-            (1, 2) => trace_id = &span[f.value],
+            (1, 2) => trace_id = &span[f.value.clone()],
             (4, 2) => root = f.value.is_empty(),
             (5, 2) => name = utf8(span, &f)?,
-            (9, 2) => attrs.add_encoded(&span[f.value])?,
-            (11, 2) => events += 1,
-            (15, 2) => failed = status_code(&span[f.value])? == StatusCode::Error as u64,
+            (9, 2) => attrs.add_encoded(&span[f.value.clone()])?,
+            (11, 2) => new_events.push(event(p, &span[f.value.clone()])?),
+            (15, 2) => failed = status_code(&span[f.value.clone()])? == StatusCode::Error as u64,
             _ => {}
+        }
+        match (f.number, f.wire_type) {
+            (9, 2) if attrs_seen => {}
+            (9, 2) => {
+                attrs_seen = true;
+                segments.push(Segment::Attrs);
+            }
+            (5, 2) => segments.push(Segment::Name(field)),
+            (11, 2) => segments.push(Segment::Event(new_events.len() - 1, field)),
+            _ => keep(&mut segments, field),
         }
     }
     let genai = normalize(&mut attrs, p.config.keep_original, root);
     p.scrub(&mut attrs, false);
-    // Events' attributes, rewritten only for the events that changed.
-    let mut new_events: Vec<Option<BytesMut>> = Vec::with_capacity(events);
-    if events > 0 {
-        for f in fields(span) {
-            let f = f?;
-            if (f.number, f.wire_type) == (11, 2) {
-                new_events.push(event(p, &span[f.value])?);
-            }
-        }
-    }
     let new_name = if genai {
         p.genai_span(&mut attrs, name, failed)
     } else {
@@ -222,62 +352,33 @@ fn span<'a>(
     } else {
         None
     };
-    let changed = attrs.changed() || new_name.is_some() || new_events.iter().any(Option::is_some);
-    if changed {
-        write_span(span, &attrs, new_name.as_deref(), &new_events, out)?;
-    }
-    Ok(SpanFacts {
+    let facts = SpanFacts {
         trace_id,
         genai,
-        changed,
         server,
-    })
-}
-
-/// The span's fields in their order, with the attributes, name and events replaced.
-fn write_span(
-    span: &[u8],
-    attrs: &WireAttrs,
-    name: Option<&str>,
-    events: &[Option<BytesMut>],
-    out: &mut BytesMut,
-) -> Result<(), WireError> {
-    out.reserve(span.len() + attrs.encoded_len());
-    let (mut attrs_written, mut event) = (false, 0);
-    for f in fields(span) {
-        let f = f?;
-        match (f.number, f.wire_type, name) {
-            (9, 2, _) => {
-                if !attrs_written {
-                    attrs.write(9, out);
-                    attrs_written = true;
-                }
-            }
-            (5, 2, Some(name)) => {
-                put_len_prefix(out, 5, name.len());
-                out.put_slice(name.as_bytes());
-            }
-            (11, 2, _) => {
-                match &events[event] {
-                    Some(body) => {
-                        put_len_prefix(out, 11, body.len());
-                        out.put_slice(body);
-                    }
-                    None => out.put_slice(whole(span, &f)),
-                }
-                event += 1;
-            }
-            _ => out.put_slice(whole(span, &f)),
+    };
+    if !attrs.changed() && new_name.is_none() && new_events.iter().all(Option::is_none) {
+        return Ok((facts, None));
+    }
+    let mut plan = SpanPlan {
+        span,
+        segments,
+        attrs,
+        name: new_name,
+        events: new_events,
+        len: 0,
+    };
+    let mut len = 0;
+    plan.layout(|part| {
+        len += match part {
+            Part::Bytes(b) => b.len(),
+            Part::Attrs => plan.attrs.encoded_len(),
+            Part::Name(n) => len_field_size(n.len()),
+            Part::Event(b) => len_field_size(b.len()),
         }
-    }
-    if !attrs_written {
-        attrs.write(9, out);
-    }
-    if let (Some(name), false) = (name, has_field(span, 5)?) {
-        put_len_prefix(out, 5, name.len());
-        out.put_slice(name.as_bytes());
-    }
-    Ok(())
+    })?;
+    plan.len = len;
+    Ok((facts, Some(plan)))
 }
 
 /// A span event's new body when scrubbing changed its attributes.
@@ -310,15 +411,6 @@ fn event(p: &GenaiProcessor, event: &[u8]) -> Result<Option<BytesMut>, WireError
         }
     }
     Ok(Some(out))
-}
-
-fn has_field(buf: &[u8], number: u32) -> Result<bool, WireError> {
-    for f in fields(buf) {
-        if f?.number == number {
-            return Ok(true);
-        }
-    }
-    Ok(false)
 }
 
 fn utf8<'a>(buf: &'a [u8], f: &RawField) -> Result<&'a str, WireError> {
