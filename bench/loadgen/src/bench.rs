@@ -859,6 +859,14 @@ pub async fn tail_storm(opts: &Options, rate: u64) -> anyhow::Result<Vec<StormRo
     };
     // (name, collector, config, the Collector's `num_shards`)
     let mut runs = vec![("llamacol", Which::Llamacol, cfg("tail-storm.yaml"), "1")];
+    if opts.baseline.is_some() {
+        runs.push((
+            "llamacol (baseline build)",
+            Which::Baseline,
+            cfg("tail-storm.yaml"),
+            "1",
+        ));
+    }
     if opts.otelcol.is_some() {
         let config = cfg("otelcol/tail-storm.yaml");
         runs.push(("otelcol", Which::Otelcol, config.clone(), "1"));
@@ -867,7 +875,7 @@ pub async fn tail_storm(opts: &Options, rate: u64) -> anyhow::Result<Vec<StormRo
     }
     let mut rows = Vec::new();
     for (name, which, config, shards) in runs {
-        let file_name = name.replace([',', ' '], "-");
+        let file_name = name.replace([',', ' ', '(', ')'], "-");
         let sink = start_sink_kind(opts, FAST_SINK, &format!("storm-{file_name}-sink"))?
             .context("a counting sink")?;
         let env = vec![

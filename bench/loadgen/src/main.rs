@@ -139,6 +139,9 @@ enum Command {
         llamacol: std::path::PathBuf,
         #[arg(long)]
         otelcol: Option<std::path::PathBuf>,
+        /// An earlier llamacol build, run on the same storm.
+        #[arg(long)]
+        baseline: Option<std::path::PathBuf>,
         #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
         duration: Duration,
         /// Spans per second (trace trees of 3-10 spans: about 3,000 traces/s at 20,000).
@@ -432,6 +435,7 @@ fn main() -> anyhow::Result<()> {
         Command::TailStorm {
             llamacol,
             otelcol,
+            baseline,
             duration,
             rate,
             work_dir,
@@ -439,7 +443,7 @@ fn main() -> anyhow::Result<()> {
             let opts = bench::Options {
                 llamacol,
                 otelcol,
-                baseline: None,
+                baseline,
                 rotel: None,
                 duration,
                 connections: 2,

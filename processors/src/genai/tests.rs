@@ -1022,3 +1022,45 @@ fn every_schemes_content_is_dropped_and_structured_content_truncated() {
 fn keys_of(attrs: &[KeyValue]) -> Vec<&str> {
     attrs.iter().map(|kv| kv.key.as_str()).collect()
 }
+
+/// The wire path on damaged bytes: every byte of a request set to 0x00, 0x80 and 0xff in
+/// turn, and every truncation. It never panics; on bytes the receivers would accept, what
+/// it writes is accepted too.
+#[test]
+fn damaged_requests_never_panic_and_accepted_ones_stay_valid() {
+    use prost::Message;
+    let mut chat = with_content();
+    chat.name = "chat".into();
+    chat.trace_id = vec![7; 16];
+    chat.status = Some(Status {
+        code: 2,
+        ..Default::default()
+    });
+    let mut other = span("GET /health", vec![attr("llm.user", s("u1"))]);
+    other.trace_id = vec![8; 16];
+    let bytes = traces_of(vec![chat, other]).encode_to_vec();
+    let p =
+        processor("{rename_spans: true, node_context: true, pricing: {m: {input: 1, output: 2}}}");
+    let mut damaged: Vec<Vec<u8>> = (0..bytes.len()).map(|n| bytes[..n].to_vec()).collect();
+    for i in 0..bytes.len() {
+        for b in [0x00, 0x80, 0xff] {
+            let mut d = bytes.clone();
+            d[i] = b;
+            damaged.push(d);
+        }
+    }
+    let mut rewritten = 0;
+    for d in &damaged {
+        let accepted = llamacol_api::wire::count_items(Signal::Traces, d).is_ok();
+        if let Ok(Some(out)) = wire::traces(&p, d, &mut wire::Found::default()) {
+            rewritten += 1;
+            if accepted {
+                assert!(
+                    llamacol_api::wire::count_items(Signal::Traces, &out).is_ok(),
+                    "accepted input, rejected output"
+                );
+            }
+        }
+    }
+    assert!(rewritten > 0);
+}

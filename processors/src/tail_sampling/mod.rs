@@ -8,23 +8,25 @@
 //! policies, counted in `llamacol_processor_decided_early_items_total`; a trace past
 //! `maximum_trace_size_bytes` is not sampled at once. Nothing held is dropped: at
 //! shutdown every held trace is decided (unless `drop_pending_traces_on_shutdown` asks to
-//! drop them, counted).
+//! drop them, counted). Traces are held as their encoding (`wire.rs` splits each request
+//! by trace without decoding it), decoded only for their decision, and kept ones leave as
+//! the bytes they came as.
 
 mod config;
 mod policy;
+pub mod wire;
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::{Bytes, BytesMut};
 use llamacol_api::config::{parse_block, ConfigSpec};
 use llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest;
 use llamacol_api::otlp::trace::v1::ResourceSpans;
-use llamacol_api::repeated::TooMuchRepeated;
 use llamacol_api::serde_yaml;
-use llamacol_api::split::{spans_by, trace_id_of};
 use llamacol_api::stateful::{State, StatefulProcessor};
-use llamacol_api::wire::len_field_size;
+use llamacol_api::wire::{len_field_size, put_len_prefix};
 use llamacol_api::{
     Batch, BoxError, BuildContext, Consumer, OutcomeCounter, Payload, Processor, ProcessorFactory,
     Signal,
@@ -67,7 +69,8 @@ type TraceId = [u8; 16];
 const OUT_BATCH_SPANS: usize = 8192;
 
 struct Held {
-    pieces: Vec<ResourceSpans>,
+    /// Encoded `ResourceSpans` pieces, decoded only when the trace is decided.
+    pieces: Vec<Bytes>,
     spans: usize,
     /// Encoded size of the pieces as one request.
     bytes: usize,
@@ -136,8 +139,8 @@ pub struct TailSampler {
     held_bytes: usize,
     sampled: Decided,
     not_sampled: Decided,
-    /// Kept spans waiting to be passed on.
-    out: Vec<ResourceSpans>,
+    /// Kept spans waiting to be passed on: an encoded request.
+    out: BytesMut,
     out_spans: usize,
     ready: VecDeque<Batch>,
     closing: bool,
@@ -173,7 +176,7 @@ impl TailSampler {
             held_bytes: 0,
             sampled: Decided::new(cache(c.decision_cache.sampled_cache_size)),
             not_sampled: Decided::new(cache(c.decision_cache.non_sampled_cache_size)),
-            out: Vec::new(),
+            out: BytesMut::new(),
             out_spans: 0,
             ready: VecDeque::new(),
             closing: false,
@@ -182,25 +185,37 @@ impl TailSampler {
         }
     }
 
-    /// Takes one request's spans in, trace by trace; refuses one whose split would copy
-    /// too much resource and scope text (`llamacol_api::split`).
+    /// Takes one request's spans in, trace by trace (see [`TailSampler::take_encoded`]).
     pub fn take(
         &mut self,
         request: ExportTraceServiceRequest,
         now: Instant,
-    ) -> Result<(), TooMuchRepeated> {
-        for (id, piece, spans) in split_by_trace(request)? {
+    ) -> Result<(), wire::SplitError> {
+        self.take_encoded(&request.encode_to_vec(), now)
+    }
+
+    /// Takes one encoded request's spans in, trace by trace, held as their bytes; refuses
+    /// one whose split would copy too much resource and scope text
+    /// (`llamacol_api::repeated`).
+    pub fn take_encoded(&mut self, request: &[u8], now: Instant) -> Result<(), wire::SplitError> {
+        for piece in wire::split_by_trace(request, self.root_wait.is_some())? {
+            let wire::Piece {
+                id,
+                body,
+                spans,
+                root,
+            } = piece;
             if self.sampled.contains(&id) {
-                self.emit(piece, spans);
+                self.emit(&body, spans);
                 continue;
             }
             if self.not_sampled.contains(&id) {
                 self.counter.add(spans);
                 continue;
             }
-            let bytes = len_field_size(piece.encoded_len());
-            if self.span_ingest && self.judged_on_ingest(id, &piece, spans, bytes) {
-                self.settle_on_ingest(id, piece, spans);
+            let bytes = len_field_size(body.len());
+            if self.span_ingest && self.judged_on_ingest(id, &body, spans, bytes) {
+                self.settle_on_ingest(id, body, spans);
                 continue;
             }
             if !self.held.contains_key(&id) {
@@ -219,14 +234,14 @@ impl TailSampler {
             });
             // `decision_wait_after_root_received`: the root span brings the decision
             // forward (never later than `decision_wait` after the first span).
-            if let Some(wait) = self.root_wait.filter(|_| has_root_span(&piece)) {
+            if let Some(wait) = self.root_wait.filter(|_| root) {
                 let sooner = now + wait;
                 if sooner < held.deadline {
                     held.deadline = sooner;
                     self.sooner.insert((sooner, id));
                 }
             }
-            held.pieces.push(piece);
+            held.pieces.push(body);
             held.spans += spans;
             held.bytes += bytes;
             let too_many = held.spans >= self.max_spans;
@@ -254,18 +269,13 @@ impl TailSampler {
     /// that matches drops it; one that does not keeps the trace pending (a later piece
     /// could match it), so no other policy can sample it now; otherwise the first policy
     /// that samples decides. The decision is left in `sampled`/`not_sampled`.
-    fn judged_on_ingest(
-        &mut self,
-        id: TraceId,
-        piece: &ResourceSpans,
-        spans: usize,
-        bytes: usize,
-    ) -> bool {
+    fn judged_on_ingest(&mut self, id: TraceId, piece: &Bytes, spans: usize, bytes: usize) -> bool {
         let (before_spans, before_bytes) =
             self.held.get(&id).map_or((0, 0), |h| (h.spans, h.bytes));
+        let pieces = decoded(std::slice::from_ref(piece));
         let view = TraceView {
             id: &id,
-            pieces: std::slice::from_ref(piece),
+            pieces: &pieces,
             spans: before_spans + spans,
             bytes: before_bytes + bytes,
         };
@@ -292,7 +302,7 @@ impl TailSampler {
 
     /// `span-ingest`: passes on (or counts) what was held of a trace just decided, and
     /// `piece` with it.
-    fn settle_on_ingest(&mut self, id: TraceId, piece: ResourceSpans, spans: usize) {
+    fn settle_on_ingest(&mut self, id: TraceId, piece: Bytes, spans: usize) {
         let held = self.held.remove(&id);
         if let Some(h) = &held {
             self.held_spans -= h.spans;
@@ -301,10 +311,10 @@ impl TailSampler {
         let before = held.as_ref().map_or(0, |h| h.spans);
         if self.sampled.contains(&id) {
             for p in held.into_iter().flat_map(|h| h.pieces) {
-                self.emit(p, 0);
+                self.emit(&p, 0);
             }
             self.out_spans += before;
-            self.emit(piece, spans);
+            self.emit(&piece, spans);
         } else {
             self.counter.add(before + spans);
         }
@@ -345,9 +355,10 @@ impl TailSampler {
             self.counter.add(held.spans);
             return Some(Decision::NotSampled);
         }
+        let pieces = decoded(&held.pieces);
         let view = TraceView {
             id: &id,
-            pieces: &held.pieces,
+            pieces: &pieces,
             spans: held.spans,
             bytes: held.bytes,
         };
@@ -385,7 +396,7 @@ impl TailSampler {
         }
         if decision == Decision::Sampled {
             self.sampled.insert(id);
-            for piece in held.pieces {
+            for piece in &held.pieces {
                 self.emit(piece, 0);
             }
             self.out_spans += held.spans;
@@ -396,8 +407,10 @@ impl TailSampler {
         Some(decision)
     }
 
-    fn emit(&mut self, piece: ResourceSpans, spans: usize) {
-        self.out.push(piece);
+    /// Adds a kept piece, as its bytes, to the request being assembled.
+    fn emit(&mut self, piece: &[u8], spans: usize) {
+        put_len_prefix(&mut self.out, 1, piece.len());
+        self.out.extend_from_slice(piece);
         self.out_spans += spans;
     }
 
@@ -406,12 +419,10 @@ impl TailSampler {
         if self.out.is_empty() || self.out_spans < at_least {
             return;
         }
-        let request = ExportTraceServiceRequest {
-            resource_spans: std::mem::take(&mut self.out),
-        };
-        self.out_spans = 0;
+        let request = self.out.split().freeze();
+        let spans = std::mem::take(&mut self.out_spans);
         self.ready
-            .push_back(Batch::Traces(Payload::from_message(request)));
+            .push_back(Batch::Traces(Payload::from_encoded_parts(request, spans)));
     }
 
     /// Decides every held trace whose wait is over (every one when closing, or drops
@@ -456,9 +467,8 @@ impl TailSampler {
 
 impl State for TailSampler {
     fn add(&mut self, batch: Batch) -> Result<(), BoxError> {
-        if let Batch::Traces(p) = batch {
-            let request = p.into_message()?;
-            self.take(request, Instant::now())?;
+        if let Batch::Traces(mut p) = batch {
+            self.take_encoded(&p.bytes(), Instant::now())?;
         }
         Ok(())
     }
@@ -501,20 +511,13 @@ impl State for TailSampler {
     }
 }
 
-/// Whether a trace's piece holds its root span (no parent).
-fn has_root_span(piece: &ResourceSpans) -> bool {
-    piece
-        .scope_spans
+/// Held pieces decoded for the policies. The pieces were cut from a checked request, so
+/// they decode; one that would not is left out of the evaluation (never seen).
+fn decoded(pieces: &[Bytes]) -> Vec<ResourceSpans> {
+    pieces
         .iter()
-        .flat_map(|s| &s.spans)
-        .any(|s| s.parent_span_id.iter().all(|b| *b == 0))
-}
-
-/// The request's spans grouped by trace (per resource block, one piece per trace).
-fn split_by_trace(
-    request: ExportTraceServiceRequest,
-) -> Result<Vec<(TraceId, ResourceSpans, usize)>, TooMuchRepeated> {
-    spans_by(request, |_, span| trace_id_of(&span.trace_id))
+        .filter_map(|p| ResourceSpans::decode(p.clone()).ok())
+        .collect()
 }
 
 #[cfg(test)]

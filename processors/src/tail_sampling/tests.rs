@@ -662,3 +662,147 @@ fn span_ingest_refuses_stateful_policies() {
         "a span count without max_spans is stateless"
     );
 }
+
+/// The wire split groups as the decoded split (`split::spans_by`): per resource block, one
+/// piece per trace in arrival order, each scope block's spans of a trace together, the
+/// resource and scope fields copied; root spans found when asked.
+#[test]
+fn the_wire_split_gives_the_decoded_split_pieces() {
+    use llamacol_api::otlp::common::v1::InstrumentationScope;
+    use llamacol_api::otlp::resource::v1::Resource;
+    use llamacol_api::otlp::trace::v1::ScopeSpans;
+    let scope = |name: &str, spans: Vec<Span>| ScopeSpans {
+        scope: Some(InstrumentationScope {
+            name: name.into(),
+            ..Default::default()
+        }),
+        spans,
+        schema_url: format!("https://example.com/{name}"),
+    };
+    let mut child = span(2, 1, false, vec![]);
+    child.parent_span_id = vec![9; 8];
+    let request = ExportTraceServiceRequest {
+        resource_spans: vec![
+            ResourceSpans {
+                resource: Some(Resource {
+                    attributes: vec![string("service.name", "chat")],
+                    ..Default::default()
+                }),
+                scope_spans: vec![
+                    scope(
+                        "a",
+                        vec![
+                            span(1, 1, false, vec![]),
+                            child.clone(),
+                            span(1, 2, true, vec![]),
+                        ],
+                    ),
+                    scope(
+                        "b",
+                        vec![span(3, 1, false, vec![int("n", 1)]), child.clone()],
+                    ),
+                ],
+                schema_url: "https://opentelemetry.io/schemas/1.26.0".into(),
+            },
+            ResourceSpans {
+                resource: None,
+                scope_spans: vec![scope("c", vec![span(1, 5, false, vec![])])],
+                ..Default::default()
+            },
+        ],
+    };
+    let bytes = request.encode_to_vec();
+    let pieces = wire::split_by_trace(&bytes, true).expect("splits");
+    let expected = llamacol_api::split::spans_by(request, |_, s| {
+        llamacol_api::split::trace_id_of(&s.trace_id)
+    })
+    .expect("within");
+    assert_eq!(pieces.len(), expected.len());
+    for (piece, (id, rs, spans)) in pieces.iter().zip(&expected) {
+        assert_eq!((piece.id, piece.spans), (*id, *spans));
+        assert_eq!(
+            &ResourceSpans::decode(piece.body.clone()).expect("decodes"),
+            rs
+        );
+        assert_eq!(
+            piece.root,
+            piece.id != [2; 16],
+            "trace 2 has only a child span"
+        );
+    }
+}
+
+/// What is held is the encoding: the bytes counted against `max_bytes` are the pieces'
+/// encoded size, and kept traces leave as those bytes, unchanged.
+#[test]
+fn held_traces_are_their_bytes_and_leave_unchanged() {
+    let mut t = TailSampler::new(
+        &config("{decision_wait: 1s, policies: [{name: all, type: always_sample}]}"),
+        OutcomeCounter::default(),
+    );
+    let now = Instant::now();
+    let request = traces_of(vec![
+        span(
+            1,
+            1,
+            false,
+            vec![string("gen_ai.prompt", &"p".repeat(4000))],
+        ),
+        span(2, 1, false, vec![]),
+    ]);
+    let bytes = request.encode_to_vec();
+    t.take(request.clone(), now).expect("taken");
+    let held: usize = t
+        .held
+        .values()
+        .flat_map(|h| &h.pieces)
+        .map(|p| p.len())
+        .sum();
+    assert!(
+        held <= bytes.len() && t.held_bytes <= bytes.len() + 16,
+        "held {held} bytes ({} counted) of a {}-byte request",
+        t.held_bytes,
+        bytes.len()
+    );
+    t.decide_due(now + Duration::from_secs(2));
+    let Some(Batch::Traces(mut out)) = t.ready() else {
+        panic!("kept");
+    };
+    assert!(out.decoded().is_none(), "passed on encoded");
+    let split = |r: ExportTraceServiceRequest| {
+        llamacol_api::split::spans_by(r, |_, s| llamacol_api::split::trace_id_of(&s.trace_id))
+            .expect("within")
+    };
+    assert_eq!(
+        split(out.message().expect("decodes").clone()),
+        split(request),
+        "the same spans, resources and scopes"
+    );
+}
+
+/// The wire split on damaged bytes (every byte set to 0x00, 0x80 and 0xff in turn, every
+/// truncation) never panics, and pieces of bytes the receivers would accept decode.
+#[test]
+fn the_wire_split_of_damaged_requests_never_panics() {
+    let bytes = traces_of(vec![
+        span(1, 1, false, vec![string("a", "b")]),
+        span(2, 1, true, vec![int("n", 3)]),
+    ])
+    .encode_to_vec();
+    let mut damaged: Vec<Vec<u8>> = (0..bytes.len()).map(|n| bytes[..n].to_vec()).collect();
+    for i in 0..bytes.len() {
+        for b in [0x00, 0x80, 0xff] {
+            let mut d = bytes.clone();
+            d[i] = b;
+            damaged.push(d);
+        }
+    }
+    for d in &damaged {
+        let accepted = llamacol_api::wire::count_items(Signal::Traces, d).is_ok();
+        if let (true, Ok(pieces)) = (accepted, wire::split_by_trace(d, true)) {
+            for piece in pieces {
+                assert!(ResourceSpans::decode(piece.body).is_ok());
+            }
+        }
+    }
+}
