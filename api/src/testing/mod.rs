@@ -54,6 +54,20 @@ fn scope() -> Option<InstrumentationScope> {
     })
 }
 
+/// Damaged copies of an encoded message, for wire readers that must never panic: every
+/// truncation, and every byte set to 0x00, 0x80 and 0xff in turn.
+pub fn damaged(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = (0..bytes.len()).map(|n| bytes[..n].to_vec()).collect();
+    for i in 0..bytes.len() {
+        for b in [0x00, 0x80, 0xff] {
+            let mut d = bytes.to_vec();
+            d[i] = b;
+            out.push(d);
+        }
+    }
+    out
+}
+
 /// One resource block (no attributes) with one scope holding `spans`.
 pub fn traces_of(spans: Vec<Span>) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {

@@ -1041,14 +1041,7 @@ fn damaged_requests_never_panic_and_accepted_ones_stay_valid() {
     let bytes = traces_of(vec![chat, other]).encode_to_vec();
     let p =
         processor("{rename_spans: true, node_context: true, pricing: {m: {input: 1, output: 2}}}");
-    let mut damaged: Vec<Vec<u8>> = (0..bytes.len()).map(|n| bytes[..n].to_vec()).collect();
-    for i in 0..bytes.len() {
-        for b in [0x00, 0x80, 0xff] {
-            let mut d = bytes.clone();
-            d[i] = b;
-            damaged.push(d);
-        }
-    }
+    let damaged = llamacol_api::testing::damaged(&bytes);
     let mut rewritten = 0;
     for d in &damaged {
         let accepted = llamacol_api::wire::count_items(Signal::Traces, d).is_ok();

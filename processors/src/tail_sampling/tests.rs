@@ -789,14 +789,7 @@ fn the_wire_split_of_damaged_requests_never_panics() {
         span(2, 1, true, vec![int("n", 3)]),
     ])
     .encode_to_vec();
-    let mut damaged: Vec<Vec<u8>> = (0..bytes.len()).map(|n| bytes[..n].to_vec()).collect();
-    for i in 0..bytes.len() {
-        for b in [0x00, 0x80, 0xff] {
-            let mut d = bytes.clone();
-            d[i] = b;
-            damaged.push(d);
-        }
-    }
+    let damaged = llamacol_api::testing::damaged(&bytes);
     for d in &damaged {
         let accepted = llamacol_api::wire::count_items(Signal::Traces, d).is_ok();
         if let (true, Ok(pieces)) = (accepted, wire::split_by_trace(d, true)) {
