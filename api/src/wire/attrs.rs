@@ -188,6 +188,28 @@ fn plain_key_value(kv: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
     (len == body.len()).then_some((key, Some(body)))
 }
 
+/// The key of an encoded `KeyValue`, read in place (the last key field, as a decoder
+/// reads it).
+pub fn key_of(kv: &[u8]) -> Result<&str, WireError> {
+    let key = match plain_key_value(kv) {
+        Some((key, _)) => key,
+        None => {
+            let mut key: &[u8] = &[];
+            for f in fields(kv) {
+                let f = f?;
+                if (f.number, f.wire_type) == (1, 2) {
+                    key = &kv[f.value];
+                }
+            }
+            key
+        }
+    };
+    std::str::from_utf8(key).map_err(|_| WireError::Malformed {
+        offset: 0,
+        what: "attribute key is not UTF-8",
+    })
+}
+
 impl<'a> WireAttrs<'a> {
     pub fn new() -> Self {
         WireAttrs::default()

@@ -35,7 +35,7 @@ use prost::Message;
 use tokio::time::Instant;
 
 pub use config::TailSamplingConfig;
-use policy::{Decision, Policy, TraceView};
+use policy::{Decision, Needs, Policy, TraceView};
 
 pub fn factory() -> ProcessorFactory {
     ProcessorFactory {
@@ -111,6 +111,8 @@ impl Decided {
 
 pub struct TailSampler {
     policies: Vec<Policy>,
+    /// What the policies read of the held spans.
+    needs: Needs,
     /// Leading `drop` policies, evaluated first.
     drop_prefix: usize,
     sample_on_first_match: bool,
@@ -156,8 +158,13 @@ impl TailSampler {
         policies.sort_by_key(|p| !p.is_drop());
         let drop_prefix = policies.iter().take_while(|p| p.is_drop()).count();
         let cache = |n: usize| if n == 0 { c.num_traces } else { n };
+        let mut needs = Needs::default();
+        for p in &policies {
+            needs.add(p.needs());
+        }
         TailSampler {
             policies,
+            needs,
             drop_prefix,
             sample_on_first_match: c.sample_on_first_match,
             decision_wait: c.decision_wait,
@@ -272,7 +279,7 @@ impl TailSampler {
     fn judged_on_ingest(&mut self, id: TraceId, piece: &Bytes, spans: usize, bytes: usize) -> bool {
         let (before_spans, before_bytes) =
             self.held.get(&id).map_or((0, 0), |h| (h.spans, h.bytes));
-        let pieces = decoded(std::slice::from_ref(piece));
+        let pieces = for_policies(std::slice::from_ref(piece), &self.needs);
         let view = TraceView {
             id: &id,
             pieces: &pieces,
@@ -355,7 +362,7 @@ impl TailSampler {
             self.counter.add(held.spans);
             return Some(Decision::NotSampled);
         }
-        let pieces = decoded(&held.pieces);
+        let pieces = for_policies(&held.pieces, &self.needs);
         let view = TraceView {
             id: &id,
             pieces: &pieces,
@@ -511,12 +518,12 @@ impl State for TailSampler {
     }
 }
 
-/// Held pieces decoded for the policies. The pieces were cut from a checked request, so
-/// they decode; one that would not is left out of the evaluation (never seen).
-fn decoded(pieces: &[Bytes]) -> Vec<ResourceSpans> {
+/// Held pieces read for the policies (`wire::for_policies`). The pieces were cut from a
+/// checked request, so they read; one that would not is left out of the evaluation.
+fn for_policies(pieces: &[Bytes], needs: &Needs) -> Vec<ResourceSpans> {
     pieces
         .iter()
-        .filter_map(|p| ResourceSpans::decode(p.clone()).ok())
+        .filter_map(|p| wire::for_policies(p, needs).ok())
         .collect()
 }
 

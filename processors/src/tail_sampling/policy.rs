@@ -181,7 +181,57 @@ impl StrMatcher {
     }
 }
 
+/// What the policies read of each span: every field for OTTL conditions, else the
+/// scalars (times, status, flags, trace state) and the attributes of the keys named.
+#[derive(Debug, Default, Clone)]
+pub struct Needs {
+    pub everything: bool,
+    pub keys: HashSet<String>,
+}
+
+impl Needs {
+    pub fn add(&mut self, other: Needs) {
+        self.everything |= other.everything;
+        self.keys.extend(other.keys);
+    }
+}
+
 impl Policy {
+    /// What this policy reads of spans and resources.
+    pub fn needs(&self) -> Needs {
+        let key = |k: &String| Needs {
+            everything: false,
+            keys: HashSet::from([k.clone()]),
+        };
+        let all = |subs: &mut dyn Iterator<Item = &Policy>| {
+            let mut n = Needs::default();
+            for sub in subs {
+                n.add(sub.needs());
+            }
+            n
+        };
+        match self {
+            Policy::Ottl { .. } => Needs {
+                everything: true,
+                keys: HashSet::new(),
+            },
+            Policy::Numeric { key: k, .. }
+            | Policy::Str { key: k, .. }
+            | Policy::Boolean { key: k, .. } => key(k),
+            Policy::And(subs) | Policy::Drop(subs) => all(&mut subs.iter()),
+            Policy::Not(sub) => sub.needs(),
+            Policy::Composite(c) => all(&mut c.subs.iter().map(|(p, _, _)| p)),
+            Policy::AlwaysSample
+            | Policy::TraceFlags
+            | Policy::Latency { .. }
+            | Policy::Probabilistic { .. }
+            | Policy::StatusCode(_)
+            | Policy::Rate { .. }
+            | Policy::SpanCount { .. }
+            | Policy::TraceState { .. } => Needs::default(),
+        }
+    }
+
     /// Builds a validated policy config.
     pub fn new(c: &PolicyConfig) -> Policy {
         match c.kind.as_str() {

@@ -799,3 +799,50 @@ fn the_wire_split_of_damaged_requests_never_panics() {
         }
     }
 }
+
+/// Without OTTL conditions the policies get the span fields they read and the attributes
+/// they name, the rest skipped; with them, everything.
+#[test]
+fn policies_read_only_what_they_need_of_held_bytes() {
+    let mut full = span(1, 7, true, vec![string("keep", "x"), string("other", "y")]);
+    full.trace_state = "ot=th:8".into();
+    full.flags = 0x101;
+    full.events.push(Default::default());
+    let request = traces_of(vec![full.clone()]);
+    let piece = wire::split_by_trace(&request.encode_to_vec(), false)
+        .expect("splits")
+        .remove(0)
+        .body;
+    let needs = Needs {
+        everything: false,
+        keys: ["keep".to_string()].into(),
+    };
+    let light = wire::for_policies(&piece, &needs).expect("reads");
+    let s = &light.scope_spans[0].spans[0];
+    assert_eq!(
+        (
+            &s.trace_id,
+            s.start_time_unix_nano,
+            s.end_time_unix_nano,
+            &s.status,
+            s.flags,
+            s.trace_state.as_str()
+        ),
+        (
+            &full.trace_id,
+            full.start_time_unix_nano,
+            full.end_time_unix_nano,
+            &full.status,
+            full.flags,
+            full.trace_state.as_str()
+        )
+    );
+    assert_eq!(s.attributes, vec![string("keep", "x")]);
+    assert!(s.name.is_empty() && s.events.is_empty(), "not read");
+    let everything = Needs {
+        everything: true,
+        ..Needs::default()
+    };
+    let whole = wire::for_policies(&piece, &everything).expect("reads");
+    assert_eq!(whole.scope_spans[0].spans[0], full);
+}
