@@ -588,8 +588,10 @@ pub fn put_len_prefix(out: &mut bytes::BytesMut, number: u32, body_len: usize) {
 
 pub mod attrs;
 mod by_size;
+mod by_trace;
 pub mod lenient;
 pub use by_size::{split_by_size, SizedPieces};
+pub use by_trace::{split_by_trace, Piece, SplitError};
 
 #[cfg(test)]
 mod tests;

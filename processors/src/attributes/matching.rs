@@ -4,8 +4,10 @@
 //! metric names: any of a list; attributes, resources, libraries: all of a list),
 //! `strict` or `regexp` (unanchored, as Go's `MatchString`).
 
+// The span kinds by number, as `span_kinds` names them (OTTL's enum names).
 use llamacol_api::config::Issue;
 use llamacol_api::otlp::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use llamacol_api::ottl::item::SPAN_KIND_ENUMS as KINDS;
 use llamacol_api::serde_yaml;
 use regex::Regex;
 use serde::Deserialize;
@@ -149,15 +151,6 @@ pub struct Matcher {
     resources: Vec<(String, Option<Text>, Option<AnyValue>)>,
     libraries: Vec<(Text, Option<Text>)>,
 }
-
-const KINDS: [&str; 6] = [
-    "SPAN_KIND_UNSPECIFIED",
-    "SPAN_KIND_INTERNAL",
-    "SPAN_KIND_SERVER",
-    "SPAN_KIND_CLIENT",
-    "SPAN_KIND_PRODUCER",
-    "SPAN_KIND_CONSUMER",
-];
 
 impl Matcher {
     pub fn new(path: &str, c: &MatchConfig) -> Result<Matcher, Vec<Issue>> {

@@ -119,7 +119,8 @@ pub fn is_event_content(key: &str) -> bool {
     EVENT_CONTENT_KEYS.contains(&key) || is_content(key)
 }
 
-/// Applies `mode` to the content of `attrs` (`content`: which keys are content).
+/// Applies `mode` to the content of `attrs` (`content`: which keys are content). The caller
+/// classified the keys already and calls this only when some are content.
 pub fn apply(
     attrs: &mut impl Attrs,
     mode: ContentMode,
@@ -127,9 +128,6 @@ pub fn apply(
     keep_original: bool,
     content: fn(&str) -> bool,
 ) {
-    if !(0..attrs.len()).any(|i| content(attrs.key(i))) {
-        return;
-    }
     if mode == ContentMode::Drop {
         attrs.remove_where(|_, key| content(key));
         return;

@@ -61,11 +61,10 @@ impl IdentityPolicy {
         IdentityPolicy { mode, key }
     }
 
+    /// Hashes, keeps or drops the identifiers of `attrs` (the caller classified the keys
+    /// already and calls this only when some are identifiers).
     pub fn apply(&self, attrs: &mut impl Attrs) {
         let identity = |key: &str| super::keys::class(key) & super::keys::IDENTITY != 0;
-        if !(0..attrs.len()).any(|i| identity(attrs.key(i))) {
-            return;
-        }
         // Which identifiers go: indexes (identifiers are few).
         let mut gone: Vec<usize> = Vec::new();
         for i in 0..attrs.len() {

@@ -54,7 +54,7 @@ pub fn traces(
     }
     let mut out = BytesMut::with_capacity(plans.iter().map(Piece::size).sum());
     for piece in &plans {
-        piece.write(&mut out)?;
+        piece.write(&mut out);
     }
     Ok(Some(out))
 }
@@ -90,14 +90,14 @@ impl Piece<'_> {
         }
     }
 
-    fn write(&self, out: &mut BytesMut) -> Result<(), WireError> {
+    fn write(&self, out: &mut BytesMut) {
         match self {
             Piece::Input(b) => out.put_slice(b),
             Piece::Written(b) => out.put_slice(b),
             Piece::Nested { number, len, parts } => {
                 put_len_prefix(out, *number, *len);
                 for part in parts {
-                    part.write(out)?;
+                    part.write(out);
                 }
             }
             Piece::Span(plan) => {
@@ -115,10 +115,9 @@ impl Piece<'_> {
                             out.put_slice(body);
                         }
                     };
-                })?;
+                });
             }
         }
-        Ok(())
     }
 }
 
@@ -279,7 +278,7 @@ enum Part<'p> {
 
 impl SpanPlan<'_> {
     /// The rewritten span's pieces in order; both sizing and writing walk them.
-    fn layout<'p>(&'p self, mut each: impl FnMut(Part<'p>)) -> Result<(), WireError> {
+    fn layout<'p>(&'p self, mut each: impl FnMut(Part<'p>)) {
         for segment in &self.segments {
             match segment {
                 Segment::Bytes(run) => each(Part::Bytes(&self.span[run.clone()])),
@@ -301,7 +300,6 @@ impl SpanPlan<'_> {
         if let (Some(name), false) = (&self.name, has(|s| matches!(s, Segment::Name(_)))) {
             each(Part::Name(name));
         }
-        Ok(())
     }
 }
 
@@ -376,7 +374,7 @@ fn span<'a>(
             Part::Name(n) => len_field_size(n.len()),
             Part::Event(b) => len_field_size(b.len()),
         }
-    })?;
+    });
     plan.len = len;
     Ok((facts, Some(plan)))
 }

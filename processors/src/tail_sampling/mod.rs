@@ -8,9 +8,10 @@
 //! policies, counted in `llamacol_processor_decided_early_items_total`; a trace past
 //! `maximum_trace_size_bytes` is not sampled at once. Nothing held is dropped: at
 //! shutdown every held trace is decided (unless `drop_pending_traces_on_shutdown` asks to
-//! drop them, counted). Traces are held as their encoding (`wire.rs` splits each request
-//! by trace without decoding it), decoded only for their decision, and kept ones leave as
-//! the bytes they came as.
+//! drop them, counted). Traces are held as their encoding
+//! (`llamacol_api::wire::split_by_trace` splits each request without decoding it), read for
+//! their decision only as far as the policies need (`wire.rs`), and kept ones leave as the
+//! bytes they came as.
 
 mod config;
 mod policy;
@@ -197,16 +198,20 @@ impl TailSampler {
         &mut self,
         request: ExportTraceServiceRequest,
         now: Instant,
-    ) -> Result<(), wire::SplitError> {
+    ) -> Result<(), llamacol_api::wire::SplitError> {
         self.take_encoded(&request.encode_to_vec(), now)
     }
 
     /// Takes one encoded request's spans in, trace by trace, held as their bytes; refuses
     /// one whose split would copy too much resource and scope text
     /// (`llamacol_api::repeated`).
-    pub fn take_encoded(&mut self, request: &[u8], now: Instant) -> Result<(), wire::SplitError> {
-        for piece in wire::split_by_trace(request, self.root_wait.is_some())? {
-            let wire::Piece {
+    pub fn take_encoded(
+        &mut self,
+        request: &[u8],
+        now: Instant,
+    ) -> Result<(), llamacol_api::wire::SplitError> {
+        for piece in llamacol_api::wire::split_by_trace(request, self.root_wait.is_some())? {
+            let llamacol_api::wire::Piece {
                 id,
                 body,
                 spans,

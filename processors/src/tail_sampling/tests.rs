@@ -712,7 +712,7 @@ fn the_wire_split_gives_the_decoded_split_pieces() {
         ],
     };
     let bytes = request.encode_to_vec();
-    let pieces = wire::split_by_trace(&bytes, true).expect("splits");
+    let pieces = llamacol_api::wire::split_by_trace(&bytes, true).expect("splits");
     let expected = llamacol_api::split::spans_by(request, |_, s| {
         llamacol_api::split::trace_id_of(&s.trace_id)
     })
@@ -792,7 +792,7 @@ fn the_wire_split_of_damaged_requests_never_panics() {
     let damaged = llamacol_api::testing::damaged(&bytes);
     for d in &damaged {
         let accepted = llamacol_api::wire::count_items(Signal::Traces, d).is_ok();
-        if let (true, Ok(pieces)) = (accepted, wire::split_by_trace(d, true)) {
+        if let (true, Ok(pieces)) = (accepted, llamacol_api::wire::split_by_trace(d, true)) {
             for piece in pieces {
                 assert!(ResourceSpans::decode(piece.body).is_ok());
             }
@@ -809,7 +809,7 @@ fn policies_read_only_what_they_need_of_held_bytes() {
     full.flags = 0x101;
     full.events.push(Default::default());
     let request = traces_of(vec![full.clone()]);
-    let piece = wire::split_by_trace(&request.encode_to_vec(), false)
+    let piece = llamacol_api::wire::split_by_trace(&request.encode_to_vec(), false)
         .expect("splits")
         .remove(0)
         .body;

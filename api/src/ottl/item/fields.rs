@@ -92,7 +92,9 @@ const KIND_NAMES: [&str; 6] = [
     "Producer",
     "Consumer",
 ];
-const KIND_ENUMS: [&str; 6] = [
+/// The span kinds' enum names, by kind number (OTTL's enums, the `attributes` processor's
+/// `span_kinds`).
+pub const KIND_ENUMS: [&str; 6] = [
     "SPAN_KIND_UNSPECIFIED",
     "SPAN_KIND_INTERNAL",
     "SPAN_KIND_SERVER",

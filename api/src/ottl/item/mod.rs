@@ -56,6 +56,7 @@ macro_rules! part_mut {
 }
 
 mod fields;
+pub use fields::KIND_ENUMS as SPAN_KIND_ENUMS;
 
 use fields::*;
 
