@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use common::fake_nvml::build_fake_nvml;
 use common::helm::{by_kind, render, rendered_config, run, CHART};
 use common::llama_server::LlamaServer;
-use common::prometheus::start_prometheus_scraping;
+use common::prometheus::{series, start_prometheus_scraping};
 use common::{python_json, Collector};
 use llamacol_api::serde_yaml;
 use llamacol_pipeline::testing::free_port;
@@ -182,6 +182,14 @@ fn the_chart_lints_renders_schema_valid_manifests_and_a_valid_config_for_every_v
             );
             assert!(attributes.contains("k8s.node.name"), "{what}: {attributes}");
             assert!(config["receivers"]["nvml"].is_mapping(), "{what}: nvml on");
+            let serves_dcgm = pod["spec"]["containers"][0]["ports"]
+                .as_sequence()
+                .is_some_and(|ps| ps.iter().any(|p| p["name"] == "dcgm"));
+            assert_eq!(
+                serves_dcgm,
+                config["receivers"]["nvml"]["naming"] == "dcgm",
+                "{what}: the dcgm port only with dcgm naming"
+            );
             assert_eq!(
                 config["exporters"]["otlp/gateway"]["endpoint"]
                     .as_str()
@@ -200,6 +208,29 @@ fn the_chart_lints_renders_schema_valid_manifests_and_a_valid_config_for_every_v
                     Some(2)
                 );
                 assert_eq!(config["receivers"]["nvml"]["naming"], "dcgm");
+                // dcgm-exporter's names and types on its own port, counters without
+                // `_total`; the other metrics keep theirs on the prometheus port.
+                assert_eq!(
+                    config["exporters"]["prometheus/dcgm"]["translation_strategy"],
+                    "UnderscoreEscapingWithoutSuffixes"
+                );
+                let gpu = &config["service"]["pipelines"]["metrics/gpu"];
+                assert_eq!(gpu["receivers"][0], "nvml");
+                assert_eq!(gpu["exporters"][1], "prometheus/dcgm");
+                let shared = &config["service"]["pipelines"]["metrics"]["receivers"];
+                assert!(
+                    !shared
+                        .as_sequence()
+                        .is_some_and(|r| r.iter().any(|r| r == "nvml")),
+                    "nvml only in metrics/gpu: {shared:?}"
+                );
+                let dcgm_port = pod["spec"]["containers"][0]["ports"]
+                    .as_sequence()
+                    .is_some_and(|ps| {
+                        ps.iter()
+                            .any(|p| p["name"] == "dcgm" && p["containerPort"] == 9400)
+                    });
+                assert!(dcgm_port, "the pod serves :9400");
                 assert_eq!(by_kind(&docs, "ServiceMonitor").len(), 1);
                 assert_eq!(by_kind(&docs, "PodDisruptionBudget").len(), 1);
                 assert!(
@@ -356,19 +387,6 @@ fn substituted(expr: &str) -> String {
         .replace("$naming", naming)
 }
 
-fn series(prometheus: u16, promql: &str) -> Result<usize, String> {
-    let v: Value = reqwest::blocking::Client::new()
-        .get(format!("http://127.0.0.1:{prometheus}/api/v1/query"))
-        .query(&[("query", promql)])
-        .send()
-        .and_then(|r| r.json())
-        .map_err(|e| e.to_string())?;
-    if v["status"] != "success" {
-        return Err(v.to_string());
-    }
-    Ok(v["data"]["result"].as_array().map_or(0, Vec::len))
-}
-
 #[test]
 #[ignore = "needs prometheus, llama-server, peers-python and cc: run scripts/test"]
 fn every_dashboard_query_returns_data_from_a_live_llamacol_node() {
@@ -377,7 +395,7 @@ fn every_dashboard_query_returns_data_from_a_live_llamacol_node() {
     let server = LlamaServer::start();
     let lib = tempfile::tempdir().expect("tempdir");
     build_fake_nvml(lib.path());
-    let exporter = free_port();
+    let (exporter, dcgm) = (free_port(), free_port());
     let collector = Collector::launch(
         &["tests/testdata/e2e/dashboards-node.yaml"],
         &[
@@ -390,9 +408,10 @@ fn every_dashboard_query_returns_data_from_a_live_llamacol_node() {
                 "LLAMACOL_PROMETHEUS_ENDPOINT",
                 format!("127.0.0.1:{exporter}"),
             ),
+            ("LLAMACOL_DCGM_ENDPOINT", format!("127.0.0.1:{dcgm}")),
         ],
     );
-    let prometheus = start_prometheus_scraping(&[exporter, collector.admin], "1s", &[]);
+    let prometheus = start_prometheus_scraping(&[exporter, dcgm, collector.admin], "1s", &[]);
 
     // Traffic while Prometheus scrapes: LLM spans in every naming scheme and completions
     // on the real server, until every query answers (or 90 s pass).

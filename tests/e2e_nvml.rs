@@ -9,6 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::fake_nvml::build_fake_nvml;
+use common::prometheus::{series as query, start_prometheus_scraping};
 use common::{http_get, Collector};
 use llamacol_pipeline::testing::free_port;
 
@@ -138,6 +139,7 @@ fn the_default_config_serves_both_fake_gpus_through_the_real_nvml_backend() {
         ),
         Some(60_129_542_144.0)
     );
+    health_readings(&text, &h100, &l4);
     let stderr = collector.stderr();
     let l4_line: Vec<&str> = stderr
         .lines()
@@ -145,8 +147,214 @@ fn the_default_config_serves_both_fake_gpus_through_the_real_nvml_backend() {
         .collect();
     assert_eq!(l4_line.len(), 1, "one line per GPU:\n{stderr}");
     assert!(
-        l4_line[0].contains("energy_mj, fan_speed_percent, pcie_replay_count"),
+        l4_line[0].contains(
+            "energy_mj, fan_speed_percent, pcie_replay_count, memory_temperature_c, \
+             violation_ns, remapped_rows, nvlinks"
+        ),
         "{}",
         l4_line[0]
+    );
+}
+
+/// The health readings through nvmlDeviceGetFieldValues, the violation, NVLink and
+/// per-process calls, as the fake library documents them.
+fn health_readings(text: &str, h100: &str, l4: &str) {
+    let at = |name: &str, labels: &[&str]| sample(text, name, labels);
+    let enforced = "nvml_power_limit_type=\"enforced\"";
+    let default = "nvml_power_limit_type=\"default\"";
+    assert_eq!(at("nvml_power_limit_watts", &[h100, enforced]), Some(650.0));
+    assert_eq!(at("nvml_power_limit_watts", &[h100, default]), Some(700.0));
+    assert_eq!(at("nvml_power_limit_watts", &[l4, enforced]), Some(72.0));
+    let memory = "hw_sensor_location=\"memory\"";
+    assert_eq!(at("hw_temperature_celsius", &[h100, memory]), Some(78.0));
+    assert_eq!(at("hw_temperature_celsius", &[l4, memory]), None, "GDDR");
+    let low_util = "nvml_throttle_policy=\"low_utilization\"";
+    assert_eq!(
+        at("nvml_throttle_duration_seconds_total", &[h100, low_util]),
+        Some(12.0)
+    );
+    assert_eq!(
+        at("nvml_throttle_duration_seconds_total", &[l4, low_util]),
+        Some(40.0)
+    );
+    let reliability = "nvml_throttle_policy=\"reliability\"";
+    assert_eq!(
+        at("nvml_throttle_duration_seconds_total", &[l4, reliability]),
+        None
+    );
+    let corrected = "error_type=\"corrected\"";
+    assert_eq!(
+        at("nvml_memory_remapped_rows_total", &[h100, corrected]),
+        Some(3.0)
+    );
+    assert_eq!(at("nvml_memory_remap_failed", &[h100]), Some(0.0));
+    assert_eq!(
+        at("nvml_memory_remapped_rows_total", &[l4, corrected]),
+        None
+    );
+    let dbe = "nvml_retirement_cause=\"double_bit_ecc\"";
+    assert_eq!(at("nvml_memory_retired_pages_total", &[l4, dbe]), Some(1.0));
+    assert_eq!(at("nvml_memory_retirement_pending", &[l4]), Some(1.0));
+    assert_eq!(
+        at("nvml_memory_retired_pages_total", &[h100, dbe]),
+        None,
+        "HBM: remapping instead"
+    );
+    let links = text
+        .lines()
+        .filter(|l| l.starts_with("nvml_nvlink_state{") && l.contains(h100))
+        .count();
+    assert_eq!(links, 18, "one series per NVLink");
+    assert_eq!(
+        at("nvml_nvlink_state", &[h100, "nvml_nvlink_link=\"3\""]),
+        Some(0.0)
+    );
+    assert_eq!(
+        at("nvml_nvlink_state", &[h100, "nvml_nvlink_link=\"0\""]),
+        Some(1.0)
+    );
+    let replay = ["nvml_nvlink_link=\"3\"", "error_type=\"replay\""];
+    assert_eq!(
+        at("nvml_nvlink_errors_total", &[h100, replay[0], replay[1]]),
+        Some(5.0)
+    );
+    assert_eq!(at("nvml_nvlink_state", &[l4]), None, "no NVLink on an L4");
+    let general = ["process_pid=\"4242\"", "hw_gpu_task=\"general\""];
+    assert_eq!(
+        at(
+            "nvml_process_utilization_ratio",
+            &[h100, general[0], general[1]]
+        ),
+        Some(0.83)
+    );
+    assert_eq!(
+        at("nvml_process_memory_utilization_ratio", &[h100]),
+        Some(0.4)
+    );
+    let graphics = ["process_pid=\"5151\"", "nvml_process_type=\"graphics\""];
+    assert_eq!(
+        at(
+            "nvml_process_memory_usage_bytes",
+            &[l4, graphics[0], graphics[1]]
+        ),
+        Some(1_073_741_824.0)
+    );
+}
+
+/// The panels of dcgm-exporter's own Grafana dashboard (testdata/dcgm-exporter, release
+/// 4.5.3-4.8.2) that NVML can feed; the one it cannot (a DCGM profiling field) is named.
+const PROFILING_ONLY: &str = "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE";
+
+#[test]
+#[ignore = "needs prometheus and cc: run scripts/test"]
+fn dcgm_exporters_own_dashboard_reads_the_shipped_dcgm_config() {
+    let lib = tempfile::tempdir().expect("tempdir");
+    build_fake_nvml(lib.path());
+    let exporter = free_port();
+    let collector = Collector::launch(
+        &["configs/dcgm-compatible.yaml"],
+        &[
+            ("LD_LIBRARY_PATH", lib.path().display().to_string()),
+            (
+                "LLAMACOL_PROMETHEUS_ENDPOINT",
+                format!("127.0.0.1:{exporter}"),
+            ),
+        ],
+    );
+    // As dcgm-exporter serves them: its counters are counters, with no `_total` added.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let text = loop {
+        let (status, body) = http_get(exporter, "/metrics");
+        if status == 200 && body.contains("DCGM_FI_DEV_GPU_TEMP{") {
+            break body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no dcgm series:\n{}",
+            collector.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    for (name, kind) in [
+        ("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "counter"),
+        ("DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS", "counter"),
+        ("DCGM_FI_DEV_POWER_VIOLATION", "counter"),
+        ("DCGM_FI_DEV_GPU_TEMP", "gauge"),
+        ("DCGM_FI_DEV_MEMORY_TEMP", "gauge"),
+    ] {
+        assert!(
+            text.contains(&format!("# TYPE {name} {kind}\n")),
+            "{name} as a {kind}:\n{text}"
+        );
+    }
+    assert!(!text.contains("_total{"), "no suffix added:\n{text}");
+    assert_eq!(
+        sample(
+            &text,
+            "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION",
+            &["gpu=\"0\""]
+        ),
+        Some(123_456_789_012.0),
+        "mJ, as NVML reports"
+    );
+
+    let prometheus = start_prometheus_scraping(&[exporter], "1s", &[]);
+    let board: serde_json::Value = serde_json::from_str(include_str!(
+        "../testdata/dcgm-exporter/dcgm-exporter-dashboard.json"
+    ))
+    .expect("dashboard JSON");
+    let queries: Vec<(String, String)> = board["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .flat_map(|p| {
+            p["targets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(move |t| {
+                    Some((
+                        p["title"].as_str()?.to_string(),
+                        t["expr"].as_str()?.to_string(),
+                    ))
+                })
+        })
+        .collect();
+    assert_eq!(queries.len(), 8, "the dashboard's panels");
+    // Its variables as Grafana fills them: label_values(DCGM_FI_DEV_GPU_TEMP, instance|gpu).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while query(prometheus.port, "DCGM_FI_DEV_GPU_TEMP").unwrap_or(0) < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus scraped no GPU temperature"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let empty: Vec<String> = queries
+        .iter()
+        .filter(|(_, expr)| !expr.contains(PROFILING_ONLY))
+        .filter_map(|(title, expr)| {
+            let q = expr
+                .replace("$instance", &format!("127.0.0.1:{exporter}"))
+                .replace("$gpu", "0|1");
+            match query(prometheus.port, &q) {
+                Ok(0) => Some(format!("{title}: no series for {q}")),
+                Ok(_) => None,
+                Err(e) => Some(format!("{title}: {e}")),
+            }
+        })
+        .collect();
+    assert!(
+        empty.is_empty(),
+        "panels with no data:\n{}",
+        empty.join("\n")
+    );
+    assert_eq!(
+        queries
+            .iter()
+            .filter(|(_, e)| e.contains(PROFILING_ONLY))
+            .count(),
+        1,
+        "only the tensor-core panel needs DCGM's profiling"
     );
 }

@@ -125,6 +125,21 @@ pub fn query(port: u16, promql: &str) -> Vec<serde_json::Value> {
     }
 }
 
+/// How many series `/api/v1/query` returns for `promql`, asked once (an error while
+/// Prometheus is still starting, or for a query it refuses).
+pub fn series(port: u16, promql: &str) -> Result<usize, String> {
+    let v: serde_json::Value = reqwest::blocking::Client::new()
+        .get(format!("http://127.0.0.1:{port}/api/v1/query"))
+        .query(&[("query", promql)])
+        .send()
+        .and_then(|r| r.json())
+        .map_err(|e| e.to_string())?;
+    if v["status"] != "success" {
+        return Err(v.to_string());
+    }
+    Ok(v["data"]["result"].as_array().map_or(0, Vec::len))
+}
+
 pub fn value(sample: &serde_json::Value) -> f64 {
     sample["value"][1]
         .as_str()

@@ -6,16 +6,22 @@
  * backend (dlopen, symbol lookup, the wrapper's conversions) runs unchanged. Built by
  * tests/e2e_nvml.rs with `cc -shared -fPIC` and found through LD_LIBRARY_PATH.
  *
- * Two GPUs, readings in NVML's units (%, bytes, mW, mJ, C, MHz, KB/s):
+ * Two GPUs, readings in NVML's units (%, bytes, mW, mJ, C, MHz, KB/s, ns):
  *   0  NVIDIA H100 80GB HBM3, MIG on with 2 instances (3g.40gb); fans, encoder and
- *      decoder utilization NOT_SUPPORTED; one compute process (pid 4242, llama-server).
+ *      decoder utilization NOT_SUPPORTED; one compute process (pid 4242, llama-server)
+ *      with a utilization sample every call; capped at 650 of 700 W; HBM at 78 C; 3 rows
+ *      remapped (page retirement NOT_SUPPORTED, as on every HBM GPU since A100); 18
+ *      NVLinks, link 3 down with 5 replays and 2 flit CRC errors.
  *   1  NVIDIA L4, no MIG (NOT_SUPPORTED); fans, total energy and PCIe replay counter
- *      NOT_SUPPORTED; no processes.
+ *      NOT_SUPPORTED; no processes; GDDR, so no memory temperature or row remapping
+ *      (NOT_SUPPORTED) but page retirement (1 double-bit page, retirement pending); no
+ *      NVLink (NOT_SUPPORTED); one graphics process (pid 5151, 1 GiB).
  * A MIG instance answers memory info, UUID and name; everything else NOT_SUPPORTED,
  * as real NVML does for MIG device handles.
  * Every call before nvmlInit_v2 (or after nvmlShutdown) returns NVML_ERROR_UNINITIALIZED.
  */
 #include <string.h>
+#include <sys/time.h>
 
 typedef int nvmlReturn_t;
 #define NVML_SUCCESS 0
@@ -24,6 +30,25 @@ typedef int nvmlReturn_t;
 #define NVML_ERROR_NOT_SUPPORTED 3
 #define NVML_ERROR_NOT_FOUND 6
 #define NVML_ERROR_INSUFFICIENT_SIZE 7
+
+/* nvmlValueType_t */
+#define NVML_VALUE_TYPE_UNSIGNED_INT 1
+#define NVML_VALUE_TYPE_UNSIGNED_LONG_LONG 3
+/* nvmlFieldValue_t fieldId values (nvml.h) */
+#define NVML_FI_DEV_RETIRED_SBE 29
+#define NVML_FI_DEV_RETIRED_DBE 30
+#define NVML_FI_DEV_RETIRED_PENDING 31
+#define NVML_FI_DEV_MEMORY_TEMP 82
+#define NVML_FI_DEV_NVLINK_LINK_COUNT 91
+#define NVML_FI_DEV_REMAPPED_COR 142
+#define NVML_FI_DEV_REMAPPED_UNC 143
+#define NVML_FI_DEV_REMAPPED_PENDING 144
+#define NVML_FI_DEV_REMAPPED_FAILURE 145
+/* nvmlPerfPolicyType_t: POWER .. RELIABILITY */
+#define NVML_PERF_POLICY_COUNT 6
+/* nvmlNvLinkErrorCounter_t: DL_REPLAY, DL_RECOVERY, DL_CRC_FLIT, DL_CRC_DATA */
+#define NVML_NVLINK_ERROR_COUNT 4
+#define NVML_NVLINK_MAX_LINKS 18
 
 /* nvmlTemperatureSensors_t, nvmlClockType_t, nvmlPcieUtilCounter_t,
  * nvmlMemoryErrorType_t, nvmlEccCounterType_t */
@@ -59,6 +84,40 @@ typedef struct nvmlMemory_v2_st {
     unsigned long long free;
     unsigned long long used;
 } nvmlMemory_v2_t;
+
+typedef struct nvmlViolationTime_st {
+    unsigned long long referenceTime;
+    unsigned long long violationTime;
+} nvmlViolationTime_t;
+
+typedef union nvmlValue_st {
+    double dVal;
+    int siVal;
+    unsigned int uiVal;
+    unsigned long ulVal;
+    unsigned long long ullVal;
+    signed long long sllVal;
+    unsigned short usVal;
+} nvmlValue_t;
+
+typedef struct nvmlFieldValue_st {
+    unsigned int fieldId;
+    unsigned int scopeId;
+    long long timestamp;
+    long long latencyUsec;
+    int valueType;
+    nvmlReturn_t nvmlReturn;
+    nvmlValue_t value;
+} nvmlFieldValue_t;
+
+typedef struct nvmlProcessUtilizationSample_st {
+    unsigned int pid;
+    unsigned long long timeStamp;
+    unsigned int smUtil;
+    unsigned int memUtil;
+    unsigned int encUtil;
+    unsigned int decUtil;
+} nvmlProcessUtilizationSample_t;
 
 typedef struct nvmlProcessInfo_st {
     unsigned int pid;
@@ -367,6 +426,179 @@ nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t d, unsigned in
         infos[i].usedGpuMemory = 60129542144ull; /* 56 GiB */
         infos[i].gpuInstanceId = 0xFFFFFFFFu;     /* NVML_VALUE_NOT_AVAILABLE: no MIG */
         infos[i].computeInstanceId = 0xFFFFFFFFu;
+    }
+    return NVML_SUCCESS;
+}
+
+/* The health readings, per device (same order as `devices`); NS / NS64: NOT_SUPPORTED. */
+struct fake_health {
+    unsigned int power_limit_mw, power_limit_default_mw;
+    unsigned int memory_temp_c;
+    unsigned long long violation_ns[NVML_PERF_POLICY_COUNT];
+    unsigned long long remapped_cor, remapped_unc, remapped_pending, remapped_failure;
+    unsigned long long retired_sbe, retired_dbe, retired_pending;
+    unsigned int nvlinks;            /* NS: no NVLink */
+    unsigned int down_link;          /* the inactive link, or NS */
+    unsigned long long link_errors[NVML_NVLINK_ERROR_COUNT]; /* on the down link */
+    unsigned int graphics_pid;       /* 0: none */
+};
+
+static const struct fake_health health[ALL] = {
+    {.power_limit_mw = 650000, .power_limit_default_mw = 700000, .memory_temp_c = 78,
+     .violation_ns = {2500000000ull, 0, 0, 0, 12000000000ull, 0},
+     .remapped_cor = 3, .remapped_unc = 0, .remapped_pending = 0, .remapped_failure = 0,
+     .retired_sbe = NS64, .retired_dbe = NS64, .retired_pending = NS64,
+     .nvlinks = NVML_NVLINK_MAX_LINKS, .down_link = 3, .link_errors = {5, 0, 2, 0},
+     .graphics_pid = 0},
+    {.power_limit_mw = 72000, .power_limit_default_mw = 72000, .memory_temp_c = NS,
+     .violation_ns = {0, 0, 0, 0, 40000000000ull, NS64},
+     .remapped_cor = NS64, .remapped_unc = NS64, .remapped_pending = NS64, .remapped_failure = NS64,
+     .retired_sbe = 0, .retired_dbe = 1, .retired_pending = 1,
+     .nvlinks = NS, .down_link = NS, .link_errors = {0, 0, 0, 0},
+     .graphics_pid = 5151},
+    /* MIG instances: none of these (NVML answers NOT_SUPPORTED for MIG handles). */
+    {.power_limit_mw = NS, .power_limit_default_mw = NS, .memory_temp_c = NS,
+     .violation_ns = {NS64, NS64, NS64, NS64, NS64, NS64},
+     .remapped_cor = NS64, .remapped_unc = NS64, .remapped_pending = NS64, .remapped_failure = NS64,
+     .retired_sbe = NS64, .retired_dbe = NS64, .retired_pending = NS64,
+     .nvlinks = NS, .down_link = NS, .graphics_pid = 0},
+    {.power_limit_mw = NS, .power_limit_default_mw = NS, .memory_temp_c = NS,
+     .violation_ns = {NS64, NS64, NS64, NS64, NS64, NS64},
+     .remapped_cor = NS64, .remapped_unc = NS64, .remapped_pending = NS64, .remapped_failure = NS64,
+     .retired_sbe = NS64, .retired_dbe = NS64, .retired_pending = NS64,
+     .nvlinks = NS, .down_link = NS, .graphics_pid = 0},
+};
+
+#define HEALTH(d) (&health[(d) - devices])
+
+static unsigned long long now_us(void) {
+    struct timeval tv;
+    gettimeofday(&tv, 0);
+    return (unsigned long long)tv.tv_sec * 1000000ull + (unsigned long long)tv.tv_usec;
+}
+
+nvmlReturn_t nvmlDeviceGetEnforcedPowerLimit(nvmlDevice_t d, unsigned int *limit) {
+    CHECK_DEVICE(d);
+    if (!limit) return NVML_ERROR_INVALID_ARGUMENT;
+    ANSWER(limit, HEALTH(d)->power_limit_mw, NS);
+}
+
+nvmlReturn_t nvmlDeviceGetPowerManagementDefaultLimit(nvmlDevice_t d, unsigned int *limit) {
+    CHECK_DEVICE(d);
+    if (!limit) return NVML_ERROR_INVALID_ARGUMENT;
+    ANSWER(limit, HEALTH(d)->power_limit_default_mw, NS);
+}
+
+nvmlReturn_t nvmlDeviceGetViolationStatus(nvmlDevice_t d, int policy, nvmlViolationTime_t *t) {
+    CHECK_DEVICE(d);
+    if (!t || policy < 0) return NVML_ERROR_INVALID_ARGUMENT;
+    /* TOTAL_APP_CLOCKS (10) and TOTAL_BASE_CLOCKS (11) exist but are not faked. */
+    if (policy >= NVML_PERF_POLICY_COUNT) return NVML_ERROR_NOT_SUPPORTED;
+    unsigned long long ns = HEALTH(d)->violation_ns[policy];
+    if (ns == NS64) return NVML_ERROR_NOT_SUPPORTED;
+    t->referenceTime = now_us();
+    t->violationTime = ns;
+    return NVML_SUCCESS;
+}
+
+/* One field: its value and type, or NOT_SUPPORTED in the field's own nvmlReturn (the
+ * call itself succeeds, as NVML's does, when any field is understood). */
+static void field(nvmlFieldValue_t *v, unsigned long long value, unsigned long long missing, int type) {
+    v->timestamp = (long long)now_us();
+    v->latencyUsec = 0;
+    if (value == missing) {
+        v->nvmlReturn = NVML_ERROR_NOT_SUPPORTED;
+        return;
+    }
+    v->nvmlReturn = NVML_SUCCESS;
+    v->valueType = type;
+    if (type == NVML_VALUE_TYPE_UNSIGNED_INT) v->value.uiVal = (unsigned int)value;
+    else v->value.ullVal = value;
+}
+
+nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t d, int count, nvmlFieldValue_t *values) {
+    CHECK_DEVICE(d);
+    if (!values || count <= 0) return NVML_ERROR_INVALID_ARGUMENT;
+    const struct fake_health *h = HEALTH(d);
+    for (int i = 0; i < count; i++) {
+        nvmlFieldValue_t *v = &values[i];
+        switch (v->fieldId) {
+        case NVML_FI_DEV_MEMORY_TEMP: field(v, h->memory_temp_c, NS, NVML_VALUE_TYPE_UNSIGNED_INT); break;
+        case NVML_FI_DEV_REMAPPED_COR: field(v, h->remapped_cor, NS64, NVML_VALUE_TYPE_UNSIGNED_INT); break;
+        case NVML_FI_DEV_REMAPPED_UNC: field(v, h->remapped_unc, NS64, NVML_VALUE_TYPE_UNSIGNED_INT); break;
+        case NVML_FI_DEV_REMAPPED_PENDING: field(v, h->remapped_pending, NS64, NVML_VALUE_TYPE_UNSIGNED_INT); break;
+        case NVML_FI_DEV_REMAPPED_FAILURE: field(v, h->remapped_failure, NS64, NVML_VALUE_TYPE_UNSIGNED_INT); break;
+        case NVML_FI_DEV_RETIRED_SBE: field(v, h->retired_sbe, NS64, NVML_VALUE_TYPE_UNSIGNED_LONG_LONG); break;
+        case NVML_FI_DEV_RETIRED_DBE: field(v, h->retired_dbe, NS64, NVML_VALUE_TYPE_UNSIGNED_LONG_LONG); break;
+        case NVML_FI_DEV_RETIRED_PENDING: field(v, h->retired_pending, NS64, NVML_VALUE_TYPE_UNSIGNED_LONG_LONG); break;
+        case NVML_FI_DEV_NVLINK_LINK_COUNT: field(v, h->nvlinks, NS, NVML_VALUE_TYPE_UNSIGNED_INT); break;
+        default: v->nvmlReturn = NVML_ERROR_NOT_SUPPORTED; break;
+        }
+    }
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetNvLinkState(nvmlDevice_t d, unsigned int link, int *active) {
+    CHECK_DEVICE(d);
+    if (!active) return NVML_ERROR_INVALID_ARGUMENT;
+    const struct fake_health *h = HEALTH(d);
+    if (h->nvlinks == NS) return NVML_ERROR_NOT_SUPPORTED;
+    if (link >= h->nvlinks) return NVML_ERROR_INVALID_ARGUMENT;
+    *active = link != h->down_link; /* NVML_FEATURE_ENABLED = 1 */
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetNvLinkErrorCounter(nvmlDevice_t d, unsigned int link, int counter, unsigned long long *value) {
+    CHECK_DEVICE(d);
+    if (!value || counter < 0) return NVML_ERROR_INVALID_ARGUMENT;
+    const struct fake_health *h = HEALTH(d);
+    if (h->nvlinks == NS) return NVML_ERROR_NOT_SUPPORTED;
+    if (link >= h->nvlinks) return NVML_ERROR_INVALID_ARGUMENT;
+    /* DL_ECC_DATA (4) exists on some GPUs; not here. */
+    if (counter >= NVML_NVLINK_ERROR_COUNT) return NVML_ERROR_NOT_SUPPORTED;
+    *value = link == h->down_link ? h->link_errors[counter] : 0;
+    return NVML_SUCCESS;
+}
+
+/* Samples newer than lastSeen: the llama-server process has one per call (it is always
+ * busy); with no buffer, the count and INSUFFICIENT_SIZE; with none newer, NOT_FOUND. */
+nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t d, nvmlProcessUtilizationSample_t *samples, unsigned int *count, unsigned long long last_seen) {
+    CHECK_DEVICE(d);
+    if (!count) return NVML_ERROR_INVALID_ARGUMENT;
+    if (d->mig_parent >= 0) return NVML_ERROR_NOT_SUPPORTED;
+    unsigned long long now = now_us();
+    unsigned int have = d->processes > 0 && now > last_seen ? 1 : 0;
+    if (have == 0) return NVML_ERROR_NOT_FOUND;
+    if (!samples || *count < have) {
+        *count = have;
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    }
+    *count = have;
+    samples[0].pid = 4242;
+    samples[0].timeStamp = now;
+    samples[0].smUtil = 83;
+    samples[0].memUtil = 40;
+    samples[0].encUtil = 0;
+    samples[0].decUtil = 0;
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t d, unsigned int *count, nvmlProcessInfo_t *infos) {
+    CHECK_DEVICE(d);
+    if (!count) return NVML_ERROR_INVALID_ARGUMENT;
+    if (d->mig_parent >= 0) return NVML_ERROR_NOT_SUPPORTED;
+    unsigned int pid = HEALTH(d)->graphics_pid;
+    unsigned int have = pid ? 1 : 0;
+    if (*count < have || (!infos && have > 0)) {
+        *count = have;
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    }
+    *count = have;
+    if (have) {
+        infos[0].pid = pid;
+        infos[0].usedGpuMemory = 1073741824ull; /* 1 GiB */
+        infos[0].gpuInstanceId = 0xFFFFFFFFu;
+        infos[0].computeInstanceId = 0xFFFFFFFFu;
     }
     return NVML_SUCCESS;
 }

@@ -7,7 +7,7 @@ use llamacol_api::config::{did_you_mean, ComponentConfig, Issue};
 use serde::Deserialize;
 
 /// Every metric of the semconv naming; the names `metrics:` switches use.
-pub const METRICS: [&str; 14] = [
+pub const METRICS: [&str; 22] = [
     "hw.gpu.utilization",
     "hw.gpu.memory.utilization",
     "hw.gpu.memory.usage",
@@ -22,6 +22,14 @@ pub const METRICS: [&str; 14] = [
     "nvml.pcie.replay.count",
     "nvml.throttle.reason",
     "nvml.performance_state",
+    "nvml.power.limit",
+    "nvml.throttle.duration",
+    "nvml.memory.remapped_rows",
+    "nvml.memory.retired_pages",
+    "nvml.nvlink.state",
+    "nvml.nvlink.errors",
+    "nvml.process.memory.usage",
+    "nvml.process.utilization",
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -34,7 +42,8 @@ pub struct NvmlConfig {
     pub devices: Vec<DeviceSelector>,
     /// Per-metric switches, e.g. `nvml.process.memory.usage: {enabled: false}`.
     pub metrics: BTreeMap<String, MetricSwitch>,
-    /// Per-process GPU memory (`nvml.process.memory.usage`). Default on.
+    /// Per-process GPU memory and utilization (`nvml.process.memory.usage`,
+    /// `nvml.process.utilization`). Default on.
     pub processes: bool,
     /// With no NVML (no driver, no GPU): `warn` logs one line and idles (default);
     /// `fail` stops llamacol from starting.
@@ -88,7 +97,7 @@ impl Default for NvmlConfig {
 
 impl NvmlConfig {
     pub fn enabled(&self, metric: &str) -> bool {
-        if metric == "nvml.process.memory.usage" && !self.processes {
+        if metric.starts_with("nvml.process.") && !self.processes {
             return false;
         }
         self.metrics.get(metric).is_none_or(|s| s.enabled)

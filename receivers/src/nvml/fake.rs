@@ -3,7 +3,10 @@
 
 use std::collections::HashSet;
 
-use super::gpus::{DeviceInfo, GpuProcess, Gpus, Read, ReadError, Reading};
+use super::gpus::{
+    DeviceInfo, GpuProcess, Gpus, Health, NvLink, ProcessUtilization, Read, ReadError, Reading,
+    RemappedRows, RetiredPages,
+};
 
 pub struct FakeGpus {
     pub devices: Vec<DeviceInfo>,
@@ -56,6 +59,7 @@ impl Gpus for FakeGpus {
             utilization_decoder: self.get("utilization_decoder", 3),
             memory_used_bytes: self.get("memory_used_bytes", 100 * 1024 * 1024 * 1024 + i),
             memory_total_bytes: self.get("memory_total_bytes", 143_771_090_944),
+            memory_reserved_bytes: self.get("memory_reserved_bytes", 536_870_912),
             power_mw: self.get("power_mw", 412_345),
             energy_mj: self.get("energy_mj", 987_654_321),
             temperature_c: self.get("temperature_c", 64),
@@ -77,10 +81,78 @@ impl Gpus for FakeGpus {
                         pid: 4242,
                         used_bytes: Some(80 * 1024 * 1024 * 1024),
                         name: Some("llama-server".into()),
+                        graphics: false,
                     }],
                 )
             } else {
                 Ok(Vec::new())
+            },
+            health: self.health(with_processes),
+        }
+    }
+}
+
+impl FakeGpus {
+    /// An H200 capped at 600 of its 700 W, some throttling, two remapped rows, two
+    /// NVLinks (the second down, with replays), llama-server using the SMs.
+    fn health(&self, with_processes: bool) -> Health {
+        Health {
+            power_limit_mw: self.get("power_limit_mw", 600_000),
+            power_limit_default_mw: self.get("power_limit_default_mw", 700_000),
+            memory_temperature_c: self.get("memory_temperature_c", 71),
+            violation_ns: [
+                self.get("violation_ns", 2_500_000_000),
+                self.get("violation_ns", 1_000_000),
+                self.get("violation_ns", 0),
+                self.get("violation_ns", 0),
+                self.get("violation_ns", 30_000_000_000),
+                self.get("violation_ns", 0),
+            ],
+            remapped_rows: self.get(
+                "remapped_rows",
+                RemappedRows {
+                    correctable: 2,
+                    uncorrectable: 0,
+                    pending: false,
+                    failed: false,
+                },
+            ),
+            retired_pages: self.get(
+                "retired_pages",
+                RetiredPages {
+                    single_bit: 0,
+                    double_bit: 0,
+                    pending: false,
+                },
+            ),
+            nvlinks: self.get(
+                "nvlinks",
+                vec![
+                    NvLink {
+                        link: 0,
+                        active: true,
+                        errors: [Ok(0), Ok(0), Ok(0), Ok(0)],
+                    },
+                    NvLink {
+                        link: 1,
+                        active: false,
+                        errors: [Ok(7), Ok(1), Ok(3), Ok(0)],
+                    },
+                ],
+            ),
+            process_utilization: if !with_processes {
+                Ok(Vec::new())
+            } else {
+                self.get(
+                    "process_utilization",
+                    vec![ProcessUtilization {
+                        pid: 4242,
+                        sm: 83,
+                        memory: 40,
+                        encoder: 0,
+                        decoder: 0,
+                    }],
+                )
             },
         }
     }

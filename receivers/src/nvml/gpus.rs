@@ -29,6 +29,114 @@ pub struct GpuProcess {
     pub pid: u32,
     pub used_bytes: Option<u64>,
     pub name: Option<String>,
+    /// A graphics context (OpenGL, Vulkan) rather than a compute (CUDA) one.
+    pub graphics: bool,
+}
+
+/// A process's share of the GPU over the last sampling period
+/// (`nvmlDeviceGetProcessUtilization`), percent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessUtilization {
+    pub pid: u32,
+    pub sm: u32,
+    pub memory: u32,
+    pub encoder: u32,
+    pub decoder: u32,
+}
+
+/// HBM row remapping (A100 and later): rows remapped so far, one waiting for a GPU reset,
+/// or a remap that failed (the GPU should be replaced).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemappedRows {
+    pub correctable: u64,
+    pub uncorrectable: u64,
+    pub pending: bool,
+    pub failed: bool,
+}
+
+/// Dynamic page retirement (before A100): pages retired for ECC errors, and whether a
+/// retirement waits for the next driver load.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetiredPages {
+    pub single_bit: u64,
+    pub double_bit: u64,
+    pub pending: bool,
+}
+
+/// One NVLink: up or not, and its error counters since the driver loaded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NvLink {
+    pub link: u32,
+    pub active: bool,
+    /// In the order of [`NVLINK_ERRORS`].
+    pub errors: [Read<u64>; 4],
+}
+
+/// NVLink error counters (`nvmlNvLinkErrorCounter_t` value, series attribute, dcgm-exporter
+/// name of their sum over the links).
+pub const NVLINK_ERRORS: [(u32, &str, &str); 4] = [
+    (0, "replay", "DCGM_FI_DEV_NVLINK_REPLAY_ERROR_COUNT_TOTAL"),
+    (
+        1,
+        "recovery",
+        "DCGM_FI_DEV_NVLINK_RECOVERY_ERROR_COUNT_TOTAL",
+    ),
+    (
+        2,
+        "crc_flit",
+        "DCGM_FI_DEV_NVLINK_CRC_FLIT_ERROR_COUNT_TOTAL",
+    ),
+    (
+        3,
+        "crc_data",
+        "DCGM_FI_DEV_NVLINK_CRC_DATA_ERROR_COUNT_TOTAL",
+    ),
+];
+
+/// Performance policies whose violation time NVML counts (`nvmlPerfPolicyType_t` value,
+/// series attribute, dcgm-exporter name).
+pub const VIOLATIONS: [(u32, &str, &str); 6] = [
+    (0, "power", "DCGM_FI_DEV_POWER_VIOLATION"),
+    (1, "thermal", "DCGM_FI_DEV_THERMAL_VIOLATION"),
+    (2, "sync_boost", "DCGM_FI_DEV_SYNC_BOOST_VIOLATION"),
+    (3, "board_limit", "DCGM_FI_DEV_BOARD_LIMIT_VIOLATION"),
+    (4, "low_utilization", "DCGM_FI_DEV_LOW_UTIL_VIOLATION"),
+    (5, "reliability", "DCGM_FI_DEV_RELIABILITY_VIOLATION"),
+];
+
+/// The readings that tell whether a GPU is healthy and held back: what dcgm-exporter's
+/// users watch beyond the basics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Health {
+    /// The power limit the GPU enforces now, and its default (a lower enforced limit
+    /// means the GPU is capped).
+    pub power_limit_mw: Read<u32>,
+    pub power_limit_default_mw: Read<u32>,
+    /// HBM temperature (`NVML_FI_DEV_MEMORY_TEMP`).
+    pub memory_temperature_c: Read<u64>,
+    /// Time clocks were held back per policy since the driver loaded, ns; in the order
+    /// of [`VIOLATIONS`].
+    pub violation_ns: [Read<u64>; 6],
+    pub remapped_rows: Read<RemappedRows>,
+    pub retired_pages: Read<RetiredPages>,
+    pub nvlinks: Read<Vec<NvLink>>,
+    pub process_utilization: Read<Vec<ProcessUtilization>>,
+}
+
+impl Health {
+    /// Every reading missing for the same reason.
+    pub fn unavailable(e: ReadError) -> Health {
+        Health {
+            power_limit_mw: Err(e.clone()),
+            power_limit_default_mw: Err(e.clone()),
+            memory_temperature_c: Err(e.clone()),
+            violation_ns: std::array::from_fn(|_| Err(e.clone())),
+            remapped_rows: Err(e.clone()),
+            retired_pages: Err(e.clone()),
+            nvlinks: Err(e.clone()),
+            process_utilization: Err(e),
+        }
+    }
 }
 
 /// One device's readings in one cycle.
@@ -42,6 +150,8 @@ pub struct Reading {
     pub utilization_decoder: Read<u32>,
     pub memory_used_bytes: Read<u64>,
     pub memory_total_bytes: Read<u64>,
+    /// Set aside by the driver and firmware: neither used nor free.
+    pub memory_reserved_bytes: Read<u64>,
     pub power_mw: Read<u32>,
     /// Since the driver loaded.
     pub energy_mj: Read<u64>,
@@ -60,7 +170,9 @@ pub struct Reading {
     pub performance_state: Read<u32>,
     pub ecc_corrected: Read<u64>,
     pub ecc_uncorrected: Read<u64>,
+    /// Compute and graphics processes.
     pub processes: Read<Vec<GpuProcess>>,
+    pub health: Health,
 }
 
 /// NVML's throttle-reason bits (nvml.h), named as the series attribute shows them.

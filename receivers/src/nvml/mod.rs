@@ -1,5 +1,6 @@
 //! `nvml` receiver: per-GPU utilization, memory, power, energy, temperature, fans, clocks,
-//! PCIe, throttle reasons, P-state, ECC errors and per-process memory, read through NVML.
+//! PCIe, throttle reasons, P-state, ECC errors, power limits, violation times, row
+//! remapping, retired pages, NVLink, per-process memory and utilization, read through NVML.
 //! Without NVML (no driver, no GPU) it logs one line and idles, or fails the start when
 //! `on_unavailable: fail`.
 
@@ -174,8 +175,9 @@ pub fn collect(
 ) -> Collected {
     let now = llamacol_api::clock::unix_nanos();
     let mut cycle = Cycle::new(config, driver, host, now, start);
-    let with_processes =
-        config.enabled("nvml.process.memory.usage") && config.naming == Naming::Semconv;
+    let with_processes = (config.enabled("nvml.process.memory.usage")
+        || config.enabled("nvml.process.utilization"))
+        && config.naming == Naming::Semconv;
     let readings: Vec<gpus::Reading> = devices
         .iter()
         .map(|d| {
@@ -356,5 +358,7 @@ impl Scraper for GpuScraper {
     }
 }
 
+#[cfg(test)]
+mod dcgm_names;
 #[cfg(test)]
 mod tests;

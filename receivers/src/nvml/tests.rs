@@ -92,7 +92,9 @@ fn every_semconv_metric_with_units_and_conversions() {
         "energy is a counter"
     );
     assert_eq!(unit("hw.energy"), "J");
-    assert_eq!(get(&m, "hw.temperature", None), 64.0);
+    let sensor = |at| Some(("hw.sensor_location", at));
+    assert_eq!(get(&m, "hw.temperature", sensor("gpu")), 64.0);
+    assert_eq!(get(&m, "hw.temperature", sensor("memory")), 71.0, "HBM");
     assert_eq!(unit("hw.temperature"), "Cel");
     assert_eq!(
         get(&m, "hw.fan.speed_ratio", Some(("nvml.fan.index", "1"))),
@@ -162,7 +164,10 @@ fn every_semconv_metric_with_units_and_conversions() {
         (Some("4242"), Some("llama-server"), 85_899_345_920.0)
     );
 
-    let p = &points(&m["hw.temperature"])[1];
+    let p = points(&m["hw.temperature"])
+        .iter()
+        .find(|p| attr(p, "nvml.gpu.index").as_deref() == Some("1"))
+        .expect("GPU 1");
     assert_eq!(
         attr(p, "hw.id").as_deref(),
         Some("GPU-00000000-0000-0000-0000-000000000001")
@@ -226,7 +231,12 @@ fn dcgm_naming_matches_dcgm_exporter() {
         "percent, as dcgm-exporter"
     );
     assert_eq!(get(&m, "DCGM_FI_DEV_FB_USED", None), 102_400.0, "MiB");
-    assert_eq!(get(&m, "DCGM_FI_DEV_FB_FREE", None), 34_710.0);
+    assert_eq!(
+        get(&m, "DCGM_FI_DEV_FB_FREE", None),
+        34_198.0,
+        "NVML's free: less reserved"
+    );
+    assert_eq!(get(&m, "DCGM_FI_DEV_FB_RESERVED", None), 512.0);
     assert_eq!(get(&m, "DCGM_FI_DEV_POWER_USAGE", None), 412.345);
     assert_eq!(get(&m, "DCGM_FI_DEV_GPU_TEMP", None), 64.0);
     assert_eq!(get(&m, "DCGM_FI_DEV_SM_CLOCK", None), 1980.0);
@@ -245,11 +255,105 @@ fn dcgm_naming_matches_dcgm_exporter() {
     assert_eq!(attr(p, "modelName").as_deref(), Some("NVIDIA H200"));
     assert_eq!(attr(p, "Hostname").as_deref(), Some("gpu-node-7"));
     assert!(
-        m.values()
-            .all(|m| matches!(m.data, Some(metric::Data::Gauge(_))) && m.unit.is_empty()),
-        "no suffixes added by the Prometheus exporter"
+        m.values().all(|m| m.unit.is_empty()),
+        "no unit suffix added by the Prometheus exporter"
     );
     assert!(!m.keys().any(|k| k.starts_with("hw.")));
+}
+
+#[test]
+fn the_health_readings_under_semconv_names() {
+    let gpus = FakeGpus::new(1);
+    let (m, unsupported) = run(&gpus, &NvmlConfig::default());
+    assert!(unsupported.is_empty(), "{unsupported:?}");
+    let limit = |t| get(&m, "nvml.power.limit", Some(("nvml.power.limit.type", t)));
+    assert_eq!(
+        (limit("enforced"), limit("default")),
+        (600.0, 700.0),
+        "mW to W"
+    );
+    let throttled = |p| {
+        get(
+            &m,
+            "nvml.throttle.duration",
+            Some(("nvml.throttle.policy", p)),
+        )
+    };
+    assert_eq!(throttled("power"), 2.5, "ns to s");
+    assert_eq!(throttled("low_utilization"), 30.0);
+    assert_eq!(points(&m["nvml.throttle.duration"]).len(), 6);
+    assert!(
+        matches!(&m["nvml.throttle.duration"].data, Some(metric::Data::Sum(s)) if s.is_monotonic)
+    );
+    assert_eq!(m["nvml.throttle.duration"].unit, "s");
+    assert_eq!(
+        get(
+            &m,
+            "nvml.memory.remapped_rows",
+            Some(("error.type", "corrected"))
+        ),
+        2.0
+    );
+    assert_eq!(get(&m, "nvml.memory.remap.pending", None), 0.0);
+    assert_eq!(get(&m, "nvml.memory.remap.failed", None), 0.0);
+    assert_eq!(
+        get(
+            &m,
+            "nvml.memory.retired_pages",
+            Some(("nvml.retirement.cause", "double_bit_ecc"))
+        ),
+        0.0
+    );
+    assert_eq!(get(&m, "nvml.memory.retirement.pending", None), 0.0);
+    assert_eq!(
+        get(&m, "nvml.nvlink.state", Some(("nvml.nvlink.link", "0"))),
+        1.0
+    );
+    assert_eq!(
+        get(&m, "nvml.nvlink.state", Some(("nvml.nvlink.link", "1"))),
+        0.0
+    );
+    let link1 = points(&m["nvml.nvlink.errors"])
+        .iter()
+        .filter(|p| attr(p, "nvml.nvlink.link").as_deref() == Some("1"))
+        .map(|p| (attr(p, "error.type").unwrap_or_default(), value(p)))
+        .collect::<Vec<_>>();
+    assert_eq!(
+        link1,
+        [
+            ("replay".to_string(), 7.0),
+            ("recovery".into(), 1.0),
+            ("crc_flit".into(), 3.0),
+            ("crc_data".into(), 0.0)
+        ]
+    );
+    assert_eq!(
+        get(
+            &m,
+            "nvml.process.utilization",
+            Some(("hw.gpu.task", "general"))
+        ),
+        0.83,
+        "SM percent to fraction"
+    );
+    assert_eq!(get(&m, "nvml.process.memory.utilization", None), 0.40);
+    let proc = &points(&m["nvml.process.utilization"])[0];
+    assert_eq!(attr(proc, "process.pid").as_deref(), Some("4242"));
+    let mem = &points(&m["nvml.process.memory.usage"])[0];
+    assert_eq!(attr(mem, "nvml.process.type").as_deref(), Some("compute"));
+
+    // `processes: false` reads neither per-process list.
+    let (m, _) = run(&gpus, &config("{processes: false}"));
+    assert!(!m.contains_key("nvml.process.utilization"));
+    assert!(!m.contains_key("nvml.process.memory.utilization"));
+    // A GPU without row remapping (before A100) leaves those series out, and says so.
+    let mut old = FakeGpus::new(1);
+    old.unsupported.insert("remapped_rows");
+    let (m, unsupported) = run(&old, &NvmlConfig::default());
+    assert!(
+        !m.contains_key("nvml.memory.remapped_rows") && !m.contains_key("nvml.memory.remap.failed")
+    );
+    assert_eq!(unsupported.len(), 1, "{unsupported:?}");
 }
 
 #[test]
@@ -304,7 +408,7 @@ async fn the_receiver_reads_every_interval_through_the_backend() {
         .iter()
         .find(|m| m.name == "hw.temperature")
         .map(|m| points(m).len());
-    assert_eq!(temps, Some(8), "one point per GPU");
+    assert_eq!(temps, Some(16), "two sensors per GPU");
 }
 
 /// On a machine without NVML (CI has no GPU) the real backend cannot load: `warn` idles,
@@ -402,6 +506,9 @@ fn nvml_real_hardware() {
         "hw.gpu.memory.limit",
         "hw.power",
         "hw.temperature",
+        // Every NVIDIA GPU with power management has these two.
+        "nvml.power.limit",
+        "nvml.throttle.duration",
     ] {
         assert!(names.contains(&must), "{must} missing: {names:?}");
     }

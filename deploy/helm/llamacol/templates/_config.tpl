@@ -6,6 +6,7 @@ llamacol at start from the pod's environment (the downward API sets K8S_*).
 {{- $persistent := .Values.persistentQueue.enabled -}}
 {{- if eq .Values.mode "daemonset" -}}
 {{- $gateway := .Values.gatewayEndpoint | default ("llamacol-gateway:4317") -}}
+{{- $dcgm := and .Values.nvml.enabled (eq .Values.nvml.naming "dcgm") -}}
 {{- if $persistent }}
 extensions:
   file_storage:
@@ -61,6 +62,13 @@ exporters:
 {{- end }}
   prometheus:
     endpoint: 0.0.0.0:{{ .Values.ports.prometheus.containerPort }}
+{{- if $dcgm }}
+  # dcgm-exporter's names as it serves them: its counters carry no `_total`.
+  prometheus/dcgm:
+    endpoint: 0.0.0.0:{{ .Values.ports.dcgm.containerPort }}
+    translation_strategy: UnderscoreEscapingWithoutSuffixes
+    without_scope_info: true
+{{- end }}
 service:
 {{- if $persistent }}
   extensions: [file_storage]
@@ -74,9 +82,15 @@ service:
       processors: [memory_limiter, resource/k8s, genai]
       exporters: [otlp/gateway, genai_metrics]
     metrics:
-      receivers: [otlp{{ if .Values.nvml.enabled }}, nvml{{ end }}{{ if .Values.llamacpp.targets }}, llamacpp{{ end }}, genai_metrics]
+      receivers: [otlp{{ if and .Values.nvml.enabled (not $dcgm) }}, nvml{{ end }}{{ if .Values.llamacpp.targets }}, llamacpp{{ end }}, genai_metrics]
       processors: [memory_limiter, resource/k8s]
       exporters: [otlp/gateway, prometheus]
+{{- if $dcgm }}
+    metrics/gpu:
+      receivers: [nvml]
+      processors: [memory_limiter, resource/k8s]
+      exporters: [otlp/gateway, prometheus/dcgm]
+{{- end }}
     logs:
       receivers: [otlp]
       processors: [memory_limiter, resource/k8s]

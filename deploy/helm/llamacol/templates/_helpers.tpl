@@ -66,3 +66,12 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "llamacol.identitySaltSecret" -}}
 {{- .Values.genai.identitySalt.existingSecret | default (printf "%s-identity-salt" (include "llamacol.fullname" .)) -}}
 {{- end -}}
+
+{{/*
+Whether port `name` is served: enabled, and for `dcgm` only on an agent whose nvml
+receiver uses dcgm-exporter's naming. Called with (list $ name port).
+*/}}
+{{- define "llamacol.portServed" -}}
+{{- $root := index . 0 -}}{{- $name := index . 1 -}}{{- $port := index . 2 -}}
+{{- if and $port.enabled (or (ne $name "dcgm") (and (eq $root.Values.mode "daemonset") $root.Values.nvml.enabled (eq $root.Values.nvml.naming "dcgm"))) -}}true{{- end -}}
+{{- end }}

@@ -36,7 +36,7 @@ spec:
         {{- toYaml .Values.securityContext | nindent 8 }}
       ports:
         {{- range $name, $port := .Values.ports }}
-        {{- if $port.enabled }}
+        {{- if include "llamacol.portServed" (list $ $name $port) }}
         - name: {{ $name }}
           containerPort: {{ $port.containerPort }}
           protocol: {{ $port.protocol | default "TCP" }}

@@ -13,6 +13,8 @@ use llamacol_api::attributes::{kv, string as s};
 use super::config::{Naming, NvmlConfig};
 use super::gpus::{DeviceInfo, Read, ReadError, Reading, THROTTLE_REASONS};
 
+mod health;
+
 const PROCESS_MEMORY: &str = "nvml.process.memory.usage";
 
 /// One collection cycle's metrics, built device by device.
@@ -236,9 +238,9 @@ impl<'a> Cycle<'a> {
                 self.point(
                     "hw.temperature",
                     "Cel",
-                    "GPU die temperature",
+                    "Temperature per sensor",
                     false,
-                    a.clone(),
+                    Self::with(&a, &[s("hw.sensor_location", "gpu")]),
                     f64::from(*v),
                 );
             }
@@ -364,6 +366,8 @@ impl<'a> Cycle<'a> {
                         if let Some(name) = &p.name {
                             pa.push(s("process.executable.name", name));
                         }
+                        let kind = if p.graphics { "graphics" } else { "compute" };
+                        pa.push(s("nvml.process.type", kind));
                         self.point(
                             PROCESS_MEMORY,
                             "By",
@@ -376,10 +380,12 @@ impl<'a> Cycle<'a> {
                 }
             }
         }
+        self.semconv_health(d, &r.health, &a);
     }
 
-    /// dcgm-exporter's names, units and labels. All are gauges here so the Prometheus
-    /// exporter adds no `_total` (dcgm-exporter's names have none).
+    /// dcgm-exporter's names, units, labels and types (gauge or counter, as its counter
+    /// files say; serve them with `translation_strategy: UnderscoreEscapingWithoutSuffixes`
+    /// so a counter gets no `_total`, as dcgm-exporter's have none).
     fn dcgm(&mut self, d: &DeviceInfo, r: &Reading) {
         let a = vec![
             s("gpu", &d.index.to_string()),
@@ -393,6 +399,8 @@ impl<'a> Cycle<'a> {
         let on = |m: &str| self.config.enabled(m);
         let emit =
             |cycle: &mut Self, name: &str, v: f64| cycle.point(name, "", "", false, a.clone(), v);
+        let count =
+            |cycle: &mut Self, name: &str, v: f64| cycle.point(name, "", "", true, a.clone(), v);
         if on("hw.gpu.utilization") {
             for (name, reading, field) in [
                 (
@@ -431,64 +439,83 @@ impl<'a> Cycle<'a> {
         let total = self
             .ok(d, "memory_total_bytes", &r.memory_total_bytes)
             .copied();
+        let reserved = self
+            .ok(d, "memory_reserved_bytes", &r.memory_reserved_bytes)
+            .copied()
+            .unwrap_or(0);
         if on("hw.gpu.memory.usage") {
             if let Some(u) = used {
                 emit(self, "DCGM_FI_DEV_FB_USED", (u as f64 / MIB).floor());
+                emit(
+                    self,
+                    "DCGM_FI_DEV_FB_RESERVED",
+                    (reserved as f64 / MIB).floor(),
+                );
                 if let Some(t) = total {
-                    emit(
-                        self,
-                        "DCGM_FI_DEV_FB_FREE",
-                        (t.saturating_sub(u) as f64 / MIB).floor(),
-                    );
+                    // NVML's free: neither used nor reserved.
+                    let free = t.saturating_sub(u).saturating_sub(reserved);
+                    emit(self, "DCGM_FI_DEV_FB_FREE", (free as f64 / MIB).floor());
                 }
             }
         }
-        let simple: [(&str, &str, Option<f64>); 7] = [
+        // (switch, name, counter, value)
+        let simple: [(&str, &str, bool, Option<f64>); 7] = [
             (
                 "hw.power",
                 "DCGM_FI_DEV_POWER_USAGE",
+                false,
                 self.ok(d, "power_mw", &r.power_mw)
                     .map(|v| f64::from(*v) / 1000.0),
             ),
             (
                 "hw.energy",
                 "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION",
+                true,
                 self.ok(d, "energy_mj", &r.energy_mj).map(|v| *v as f64),
             ),
             (
                 "hw.temperature",
                 "DCGM_FI_DEV_GPU_TEMP",
+                false,
                 self.ok(d, "temperature_c", &r.temperature_c)
                     .map(|v| f64::from(*v)),
             ),
             (
                 "nvml.clock.frequency",
                 "DCGM_FI_DEV_SM_CLOCK",
+                false,
                 self.ok(d, "clock_sm_mhz", &r.clock_sm_mhz)
                     .map(|v| f64::from(*v)),
             ),
             (
                 "nvml.clock.frequency",
                 "DCGM_FI_DEV_MEM_CLOCK",
+                false,
                 self.ok(d, "clock_memory_mhz", &r.clock_memory_mhz)
                     .map(|v| f64::from(*v)),
             ),
             (
                 "nvml.pcie.replay.count",
                 "DCGM_FI_DEV_PCIE_REPLAY_COUNTER",
+                true,
                 self.ok(d, "pcie_replay_count", &r.pcie_replay_count)
                     .map(|v| *v as f64),
             ),
             (
                 "nvml.throttle.reason",
                 "DCGM_FI_DEV_CLOCK_THROTTLE_REASONS",
+                false,
                 self.ok(d, "throttle_reasons", &r.throttle_reasons)
                     .map(|v| *v as f64),
             ),
         ];
-        for (switch, name, value) in simple {
+        for (switch, name, counter, value) in simple {
             if let (true, Some(v)) = (on(switch), value) {
-                emit(self, name, v);
+                if counter {
+                    count(self, name, v);
+                } else {
+                    emit(self, name, v);
+                }
             }
         }
         if on("hw.errors") {
@@ -505,7 +532,7 @@ impl<'a> Cycle<'a> {
                 ),
             ] {
                 if let Some(v) = self.ok(d, field, reading).copied() {
-                    emit(self, name, v as f64);
+                    count(self, name, v as f64);
                 }
             }
         }
@@ -536,5 +563,6 @@ impl<'a> Cycle<'a> {
                 }
             }
         }
+        self.dcgm_health(d, &r.health, &a);
     }
 }

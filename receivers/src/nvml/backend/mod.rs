@@ -8,34 +8,48 @@ use nvml_wrapper::enums::device::UsedGpuMemory;
 use nvml_wrapper::error::NvmlError;
 use nvml_wrapper::Nvml;
 
-use super::gpus::{DeviceInfo, GpuProcess, Gpus, Read, ReadError, Reading};
+use super::gpus::{DeviceInfo, GpuProcess, Gpus, Health, Read, ReadError, Reading};
+
+mod health;
 
 pub struct NvmlGpus {
     nvml: Nvml,
+    last_seen: health::LastSeen,
 }
 
 impl NvmlGpus {
     /// Loads NVML; the error says what is missing and how to get it.
     pub fn init() -> Result<NvmlGpus, super::Unavailable> {
-        Nvml::init().map(|nvml| NvmlGpus { nvml }).map_err(|e| {
-            let why = match &e {
-                NvmlError::LibloadingError(inner) => {
-                    format!("libnvidia-ml.so.1 could not be loaded ({inner})")
-                }
-                NvmlError::DriverNotLoaded => "the NVIDIA kernel driver is not loaded".to_string(),
-                NvmlError::LibraryNotFound => "libnvidia-ml.so.1 was not found".to_string(),
-                other => format!("NVML failed to initialise ({other})"),
-            };
-            super::unavailable(&why)
-        })
+        Nvml::init()
+            .map(|nvml| NvmlGpus {
+                nvml,
+                last_seen: health::LastSeen::default(),
+            })
+            .map_err(|e| {
+                let why = match &e {
+                    NvmlError::LibloadingError(inner) => {
+                        format!("libnvidia-ml.so.1 could not be loaded ({inner})")
+                    }
+                    NvmlError::DriverNotLoaded => {
+                        "the NVIDIA kernel driver is not loaded".to_string()
+                    }
+                    NvmlError::LibraryNotFound => "libnvidia-ml.so.1 was not found".to_string(),
+                    other => format!("NVML failed to initialise ({other})"),
+                };
+                super::unavailable(&why)
+            })
     }
 }
 
-fn read<T>(r: Result<T, NvmlError>) -> Read<T> {
-    r.map_err(|e| match e {
+pub(super) fn read<T>(r: Result<T, NvmlError>) -> Read<T> {
+    r.map_err(|e| reason(&e))
+}
+
+pub(super) fn reason(e: &NvmlError) -> ReadError {
+    match e {
         NvmlError::NotSupported => ReadError::NotSupported,
         other => ReadError::Failed(other.to_string()),
-    })
+    }
 }
 
 impl Gpus for NvmlGpus {
@@ -88,18 +102,7 @@ impl Gpus for NvmlGpus {
                 .collect::<Read<Vec<u32>>>()
         });
         let processes = if with_processes {
-            read(d.running_compute_processes()).map(|ps| {
-                ps.into_iter()
-                    .map(|p| GpuProcess {
-                        pid: p.pid,
-                        used_bytes: match p.used_gpu_memory {
-                            UsedGpuMemory::Used(b) => Some(b),
-                            UsedGpuMemory::Unavailable => None,
-                        },
-                        name: self.nvml.sys_process_name(p.pid, 64).ok(),
-                    })
-                    .collect()
-            })
+            self.processes(&d)
         } else {
             Ok(Vec::new())
         };
@@ -109,7 +112,8 @@ impl Gpus for NvmlGpus {
             utilization_encoder: read(d.encoder_utilization()).map(|u| u.utilization),
             utilization_decoder: read(d.decoder_utilization()).map(|u| u.utilization),
             memory_used_bytes: memory.clone().map(|m| m.used),
-            memory_total_bytes: memory.map(|m| m.total),
+            memory_total_bytes: memory.clone().map(|m| m.total),
+            memory_reserved_bytes: memory.map(|m| m.reserved),
             power_mw: read(d.power_usage()),
             energy_mj: read(d.total_energy_consumption()),
             temperature_c: read(d.temperature(TemperatureSensor::Gpu)),
@@ -127,7 +131,41 @@ impl Gpus for NvmlGpus {
                 d.total_ecc_errors(MemoryError::Uncorrected, EccCounter::Aggregate),
             ),
             processes,
+            health: health::health(&d, &device.uuid, &self.last_seen, with_processes),
         }
+    }
+}
+
+impl NvmlGpus {
+    /// Compute processes, then graphics ones; a process with both contexts is listed
+    /// once, as compute (its memory is the same figure in both lists).
+    fn processes(&self, d: &nvml_wrapper::Device) -> Read<Vec<GpuProcess>> {
+        let compute = read(d.running_compute_processes())?;
+        let graphics = match read(d.running_graphics_processes()) {
+            Ok(g) => g,
+            Err(ReadError::NotSupported) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        let mut out: Vec<GpuProcess> = Vec::new();
+        for (p, is_graphics) in compute
+            .into_iter()
+            .map(|p| (p, false))
+            .chain(graphics.into_iter().map(|p| (p, true)))
+        {
+            if out.iter().any(|seen| seen.pid == p.pid) {
+                continue;
+            }
+            out.push(GpuProcess {
+                pid: p.pid,
+                used_bytes: match p.used_gpu_memory {
+                    UsedGpuMemory::Used(b) => Some(b),
+                    UsedGpuMemory::Unavailable => None,
+                },
+                name: self.nvml.sys_process_name(p.pid, 64).ok(),
+                graphics: is_graphics,
+            });
+        }
+        Ok(out)
     }
 }
 
@@ -141,6 +179,7 @@ impl Reading {
             utilization_decoder: Err(e.clone()),
             memory_used_bytes: Err(e.clone()),
             memory_total_bytes: Err(e.clone()),
+            memory_reserved_bytes: Err(e.clone()),
             power_mw: Err(e.clone()),
             energy_mj: Err(e.clone()),
             temperature_c: Err(e.clone()),
@@ -155,7 +194,8 @@ impl Reading {
             performance_state: Err(e.clone()),
             ecc_corrected: Err(e.clone()),
             ecc_uncorrected: Err(e.clone()),
-            processes: Err(e),
+            processes: Err(e.clone()),
+            health: Health::unavailable(e),
         }
     }
 }
