@@ -11,14 +11,34 @@ fn bench(c: &mut Criterion) {
     let devices = gpus.devices().expect("devices");
     let semconv = NvmlConfig::default();
     c.bench_function("nvml cycle, 8 GPUs, semconv", |b| {
-        b.iter(|| collect(&gpus, &devices, &semconv, "560.35.03", "gpu-node-7", 1))
+        b.iter(|| {
+            collect(
+                &gpus,
+                &devices,
+                &semconv,
+                "560.35.03",
+                "gpu-node-7",
+                1,
+                &Default::default(),
+            )
+        })
     });
     let dcgm: NvmlConfig = llamacol_pipeline::config::parse(
         &llamacol_api::serde_yaml::from_str("{naming: dcgm}").expect("yaml"),
     )
     .expect("config");
     c.bench_function("nvml cycle, 8 GPUs, dcgm naming", |b| {
-        b.iter(|| collect(&gpus, &devices, &dcgm, "560.35.03", "gpu-node-7", 1))
+        b.iter(|| {
+            collect(
+                &gpus,
+                &devices,
+                &dcgm,
+                "560.35.03",
+                "gpu-node-7",
+                1,
+                &Default::default(),
+            )
+        })
     });
 }
 

@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{arr, scalar, Collector};
+use common::{arr, log_bodies, scalar, Collector};
 
 /// Every log record the file exporter wrote (lines cut short by a kill are skipped).
 fn each_record(out: &Path) -> Vec<serde_json::Value> {
@@ -31,15 +31,7 @@ fn each_record(out: &Path) -> Vec<serde_json::Value> {
 
 /// Every log body the file exporter wrote.
 fn bodies(out: &Path) -> Vec<String> {
-    each_record(out)
-        .iter()
-        .map(|r| {
-            r["body"]["stringValue"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string()
-        })
-        .collect()
+    log_bodies(&each_record(out))
 }
 
 /// Waits until `n` bodies arrived (or 30 s) and returns them.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::fake_nvml::build_fake_nvml;
 use common::prometheus::{series as query, start_prometheus_scraping};
-use common::{http_get, Collector};
+use common::{http_get, lines, log_bodies, log_records, string_attrs, Collector};
 use llamacol_pipeline::testing::free_port;
 
 const H100: &str = "GPU-8c7a3b2e-1f4d-4a6b-9e0c-2d5f7a8b9c01";
@@ -356,5 +356,82 @@ fn dcgm_exporters_own_dashboard_reads_the_shipped_dcgm_config() {
             .count(),
         1,
         "only the tensor-core panel needs DCGM's profiling"
+    );
+}
+
+/// The scripted GPUs' story: the L4 raises XID 79 and the H100 XID 48, then the L4 falls
+/// off the bus. Both XIDs arrive as log records and counters; the L4 is reported failed
+/// once and the H100 is read as before.
+#[test]
+#[ignore = "needs cc: run scripts/test"]
+fn xid_events_and_a_gpu_off_the_bus_through_the_real_nvml_backend() {
+    let lib = tempfile::tempdir().expect("tempdir");
+    build_fake_nvml(lib.path());
+    let prometheus = free_port();
+    let collector = Collector::launch(
+        &["tests/testdata/e2e/nvml-events.yaml"],
+        &[
+            ("LD_LIBRARY_PATH", lib.path().display().to_string()),
+            (
+                "LLAMACOL_PROMETHEUS_ENDPOINT",
+                format!("127.0.0.1:{prometheus}"),
+            ),
+            ("FAKE_NVML_XIDS", "1:800:79,0:1200:48".into()),
+            ("FAKE_NVML_LOST", "1:2000".into()),
+        ],
+    );
+    let (h100, l4) = (format!("hw_id=\"{H100}\""), format!("hw_id=\"{L4}\""));
+    let failed = "hw_state=\"failed\"";
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let text = loop {
+        let (_, body) = http_get(prometheus, "/metrics");
+        let logged = log_records(&lines(&collector.file)).len();
+        if sample(&body, "hw_status_ratio", &[&l4, failed]) == Some(1.0) && logged >= 2 {
+            break body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no XID records or lost GPU in 20 s ({logged} records):\n{body}\n{}",
+            collector.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let records = log_records(&lines(&collector.file));
+    let bodies = log_bodies(&records);
+    assert_eq!(
+        bodies,
+        [
+            format!("XID 79 on GPU 1 (NVIDIA L4, {L4}): GPU has fallen off the bus"),
+            format!("XID 48 on GPU 0 (NVIDIA H100 80GB HBM3, {H100}): Double Bit ECC Error"),
+        ]
+    );
+    assert_eq!(records[0]["severityText"], "ERROR");
+    let attrs = string_attrs(&records[0]["attributes"]);
+    assert_eq!(attrs.get("hw.id").map(String::as_str), Some(L4));
+    assert_eq!(
+        sample(&text, "nvml_xid_errors_total", &[&l4, "nvml_xid=\"79\""]),
+        Some(1.0)
+    );
+    assert_eq!(sample(&text, "nvml_xid_last", &[&h100]), Some(48.0));
+    // The L4 is failed and has no readings; the H100 is ok and read as before.
+    assert_eq!(
+        sample(&text, "hw_status_ratio", &[&h100, "hw_state=\"ok\""]),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, "hw_status_ratio", &[&h100, failed]),
+        Some(0.0)
+    );
+    assert!(sample(&text, "hw_power_watts", &[&h100]).is_some());
+    let stderr = collector.stderr();
+    let fell: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("fell off the bus"))
+        .collect();
+    assert_eq!(fell.len(), 1, "one line for the lost GPU:\n{stderr}");
+    assert!(fell[0].contains(L4), "{}", fell[0]);
+    assert!(
+        !stderr.contains("NVML reading failed"),
+        "no line per reading of the lost GPU:\n{stderr}"
     );
 }

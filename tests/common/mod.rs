@@ -233,6 +233,19 @@ pub fn log_records(lines: &[serde_json::Value]) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Each log record's body text (empty when it is not a string).
+pub fn log_bodies(records: &[serde_json::Value]) -> Vec<String> {
+    records
+        .iter()
+        .map(|r| {
+            r["body"]["stringValue"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
 /// A span attribute's value as a string (`stringValue` or `intValue`).
 pub fn attr(span: &serde_json::Value, key: &str) -> Option<String> {
     arr(&span["attributes"])

@@ -19,9 +19,23 @@
  * A MIG instance answers memory info, UUID and name; everything else NOT_SUPPORTED,
  * as real NVML does for MIG device handles.
  * Every call before nvmlInit_v2 (or after nvmlShutdown) returns NVML_ERROR_UNINITIALIZED.
+ *
+ * Scripted per test, from the environment read at nvmlInit_v2 (times after it):
+ *   FAKE_NVML_XIDS=1:3000:79,0:1500:13   critical XID events (GPU index : ms : XID),
+ *                                        delivered once each by nvmlEventSetWait_v2 to a
+ *                                        set the GPU is registered in; the wait times out
+ *                                        with NVML_ERROR_TIMEOUT otherwise.
+ *   FAKE_NVML_LOST=1:5000                from then on every call on that GPU's handle
+ *                                        (its readings, its events) answers
+ *                                        NVML_ERROR_GPU_IS_LOST; finding it by UUID still
+ *                                        works, as the handle stays valid.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
 
 typedef int nvmlReturn_t;
 #define NVML_SUCCESS 0
@@ -30,6 +44,8 @@ typedef int nvmlReturn_t;
 #define NVML_ERROR_NOT_SUPPORTED 3
 #define NVML_ERROR_NOT_FOUND 6
 #define NVML_ERROR_INSUFFICIENT_SIZE 7
+#define NVML_ERROR_TIMEOUT 10
+#define NVML_ERROR_GPU_IS_LOST 15
 
 /* nvmlValueType_t */
 #define NVML_VALUE_TYPE_UNSIGNED_INT 1
@@ -191,7 +207,9 @@ static struct fake_device devices[] = {
 static int initialized;
 
 #define CHECK_INIT() do { if (!initialized) return NVML_ERROR_UNINITIALIZED; } while (0)
-#define CHECK_DEVICE(d) do { CHECK_INIT(); if ((d) < devices || (d) >= devices + ALL) return NVML_ERROR_INVALID_ARGUMENT; } while (0)
+static int is_lost(const struct fake_device *d);
+#define CHECK_HANDLE(d) do { CHECK_INIT(); if ((d) < devices || (d) >= devices + ALL) return NVML_ERROR_INVALID_ARGUMENT; } while (0)
+#define CHECK_DEVICE(d) do { CHECK_HANDLE(d); if (is_lost(d)) return NVML_ERROR_GPU_IS_LOST; } while (0)
 #define ANSWER(out, value, missing) do { if ((value) == (missing)) return NVML_ERROR_NOT_SUPPORTED; *(out) = (value); return NVML_SUCCESS; } while (0)
 
 static nvmlReturn_t copy_string(char *out, unsigned int length, const char *value) {
@@ -201,7 +219,9 @@ static nvmlReturn_t copy_string(char *out, unsigned int length, const char *valu
     return NVML_SUCCESS;
 }
 
-nvmlReturn_t nvmlInit_v2(void) { initialized = 1; return NVML_SUCCESS; }
+static void read_script(void);
+
+nvmlReturn_t nvmlInit_v2(void) { initialized = 1; read_script(); return NVML_SUCCESS; }
 nvmlReturn_t nvmlInit(void) { return nvmlInit_v2(); }
 nvmlReturn_t nvmlShutdown(void) { CHECK_INIT(); initialized = 0; return NVML_SUCCESS; }
 
@@ -243,12 +263,12 @@ nvmlReturn_t nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *device) {
 }
 
 nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t d, char *uuid, unsigned int length) {
-    CHECK_DEVICE(d);
+    CHECK_HANDLE(d); /* identity stays known on a lost GPU */
     return copy_string(uuid, length, d->uuid);
 }
 
 nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t d, char *name, unsigned int length) {
-    CHECK_DEVICE(d);
+    CHECK_HANDLE(d); /* identity stays known on a lost GPU */
     return copy_string(name, length, d->name);
 }
 
@@ -601,4 +621,118 @@ nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t d, unsigned i
         infos[0].computeInstanceId = 0xFFFFFFFFu;
     }
     return NVML_SUCCESS;
+}
+
+/* ---- The script: XID events and lost GPUs (see the header). ---- */
+
+#define MAX_XIDS 64
+struct scripted_xid { int gpu; long ms; unsigned long long xid; };
+static struct scripted_xid xids[MAX_XIDS];
+static int xid_count;
+static int lost_gpu = -1;
+static long lost_ms;
+static struct timespec started;
+
+static long ms_since_init(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - started.tv_sec) * 1000 + (now.tv_nsec - started.tv_nsec) / 1000000;
+}
+
+static void read_script(void) {
+    clock_gettime(CLOCK_MONOTONIC, &started);
+    xid_count = 0;
+    lost_gpu = -1;
+    const char *x = getenv("FAKE_NVML_XIDS");
+    while (x && *x && xid_count < MAX_XIDS) {
+        int gpu; long ms; unsigned long long code; int used = 0;
+        if (sscanf(x, "%d:%ld:%llu%n", &gpu, &ms, &code, &used) != 3) break;
+        xids[xid_count++] = (struct scripted_xid){gpu, ms, code};
+        x += used;
+        if (*x == ',') x++;
+    }
+    const char *l = getenv("FAKE_NVML_LOST");
+    if (l) sscanf(l, "%d:%ld", &lost_gpu, &lost_ms);
+}
+
+static int is_lost(const struct fake_device *d) {
+    return lost_gpu >= 0 && d == &devices[lost_gpu] && ms_since_init() >= lost_ms;
+}
+
+/* nvmlEventType* bits */
+#define NVML_EVENT_TYPE_XID_CRITICAL_ERROR 8ull
+#define NVML_EVENT_TYPE_PSTATE 4ull
+#define NVML_EVENT_TYPE_CLOCK 16ull
+
+typedef struct fake_event_set {
+    int registered[ALL];
+    int delivered[MAX_XIDS];
+} *nvmlEventSet_t;
+
+typedef struct nvmlEventData_st {
+    nvmlDevice_t device;
+    unsigned long long eventType;
+    unsigned long long eventData;
+    unsigned int gpuInstanceId;
+    unsigned int computeInstanceId;
+} nvmlEventData_t;
+
+nvmlReturn_t nvmlEventSetCreate(nvmlEventSet_t *set) {
+    CHECK_INIT();
+    if (!set) return NVML_ERROR_INVALID_ARGUMENT;
+    *set = calloc(1, sizeof **set);
+    return *set ? NVML_SUCCESS : NVML_ERROR_INSUFFICIENT_SIZE;
+}
+
+nvmlReturn_t nvmlEventSetFree(nvmlEventSet_t set) {
+    CHECK_INIT();
+    free(set);
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetSupportedEventTypes(nvmlDevice_t d, unsigned long long *types) {
+    CHECK_DEVICE(d);
+    if (!types) return NVML_ERROR_INVALID_ARGUMENT;
+    if (d->mig_parent >= 0) return NVML_ERROR_NOT_SUPPORTED;
+    *types = NVML_EVENT_TYPE_XID_CRITICAL_ERROR | NVML_EVENT_TYPE_PSTATE | NVML_EVENT_TYPE_CLOCK;
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceRegisterEvents(nvmlDevice_t d, unsigned long long types, nvmlEventSet_t set) {
+    CHECK_DEVICE(d);
+    if (!set) return NVML_ERROR_INVALID_ARGUMENT;
+    if (d->mig_parent >= 0) return NVML_ERROR_NOT_SUPPORTED;
+    if (types & NVML_EVENT_TYPE_XID_CRITICAL_ERROR) set->registered[d - devices] = 1;
+    return NVML_SUCCESS;
+}
+
+/* The next scripted XID that is due, for a GPU registered in `set`; -1 if none yet. */
+static int due(nvmlEventSet_t set) {
+    long now = ms_since_init();
+    for (int i = 0; i < xid_count; i++) {
+        if (!set->delivered[i] && xids[i].ms <= now && xids[i].gpu < PHYSICAL && set->registered[xids[i].gpu])
+            return i;
+    }
+    return -1;
+}
+
+nvmlReturn_t nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *data, unsigned int timeout_ms) {
+    CHECK_INIT();
+    if (!set || !data) return NVML_ERROR_INVALID_ARGUMENT;
+    long until = ms_since_init() + (long)timeout_ms;
+    for (;;) {
+        int i = due(set);
+        if (i >= 0) {
+            set->delivered[i] = 1;
+            memset(data, 0, sizeof *data);
+            data->device = &devices[xids[i].gpu];
+            data->eventType = NVML_EVENT_TYPE_XID_CRITICAL_ERROR;
+            data->eventData = xids[i].xid;
+            data->gpuInstanceId = 0xFFFFFFFFu;
+            data->computeInstanceId = 0xFFFFFFFFu;
+            return NVML_SUCCESS;
+        }
+        if (ms_since_init() >= until) return NVML_ERROR_TIMEOUT;
+        usleep(2000);
+    }
 }

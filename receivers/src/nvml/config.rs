@@ -7,7 +7,7 @@ use llamacol_api::config::{did_you_mean, ComponentConfig, Issue};
 use serde::Deserialize;
 
 /// Every metric of the semconv naming; the names `metrics:` switches use.
-pub const METRICS: [&str; 22] = [
+pub const METRICS: [&str; 24] = [
     "hw.gpu.utilization",
     "hw.gpu.memory.utilization",
     "hw.gpu.memory.usage",
@@ -30,6 +30,8 @@ pub const METRICS: [&str; 22] = [
     "nvml.nvlink.errors",
     "nvml.process.memory.usage",
     "nvml.process.utilization",
+    "nvml.xid.errors",
+    "hw.status",
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -51,6 +53,9 @@ pub struct NvmlConfig {
     /// `semconv` (default): OpenTelemetry hardware names; `dcgm`: NVIDIA dcgm-exporter's
     /// names and labels, so existing dashboards work unchanged.
     pub naming: Naming,
+    /// Watch the GPUs' XID events (counted in `nvml.xid.errors`, logged, and sent as
+    /// log records when the receiver is in a logs pipeline). Default on.
+    pub xid_events: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -91,6 +96,7 @@ impl Default for NvmlConfig {
             processes: true,
             on_unavailable: OnUnavailable::Warn,
             naming: Naming::Semconv,
+            xid_events: true,
         }
     }
 }

@@ -28,7 +28,7 @@ const BEYOND_THE_FILES: [(&str, &str); 5] = [
 ];
 
 /// Names in the files that NVML cannot give, and why (README, `nvml` receiver).
-const NOT_FROM_NVML: [(&str, &str); 16] = [
+const NOT_FROM_NVML: [(&str, &str); 15] = [
     ("DCGM_FI_DEV_VGPU_LICENSE_STATUS", "vGPU guests only"),
     (
         "DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL",
@@ -43,7 +43,6 @@ const NOT_FROM_NVML: [(&str, &str); 16] = [
         "volatile ECC counters not read; the aggregate ones are",
     ),
     ("DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", "as ECC_SBE_VOL_TOTAL"),
-    ("DCGM_FI_DEV_XID_ERRORS", "XID events not read yet"),
     (
         "DCGM_EXP_CLOCK_EVENTS_COUNT",
         "dcgm-exporter's own derived counter",
@@ -100,7 +99,16 @@ fn every_dcgm_name_is_dcgm_exporters_with_its_type() {
         parse(&llamacol_api::serde_yaml::from_str("{naming: dcgm}").expect("yaml"))
             .expect("config");
     let devices = selected(&config, gpus.devices().expect("devices"));
-    let request = collect(&gpus, &devices, &config, "560.35.03", "node", 1).request;
+    let request = collect(
+        &gpus,
+        &devices,
+        &config,
+        "560.35.03",
+        "node",
+        1,
+        &Default::default(),
+    )
+    .request;
     let emitted = &request.resource_metrics[0].scope_metrics[0].metrics;
     let beyond: BTreeMap<&str, &str> = BEYOND_THE_FILES.into_iter().collect();
     let mut wrong = Vec::new();

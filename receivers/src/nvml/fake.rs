@@ -1,17 +1,23 @@
 //! A fake [`Gpus`] for tests and benches: devices with fixed, documented readings in
-//! NVML's own units, and per-reading `NotSupported` switches.
+//! NVML's own units, per-reading `NotSupported` switches, and scripted XIDs.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use super::gpus::{
     DeviceInfo, GpuProcess, Gpus, Health, NvLink, ProcessUtilization, Read, ReadError, Reading,
-    RemappedRows, RetiredPages,
+    RemappedRows, RetiredPages, XidEvent,
 };
 
 pub struct FakeGpus {
     pub devices: Vec<DeviceInfo>,
     /// Readings (field names of [`Reading`]) answered with `NotSupported`.
     pub unsupported: HashSet<&'static str>,
+    /// XIDs raised while watched: (time after the watch starts, GPU index, XID code).
+    pub xids: Vec<(Duration, u32, u64)>,
+    /// GPU indexes that have fallen off the bus: every reading says so.
+    pub lost: HashSet<u32>,
 }
 
 impl FakeGpus {
@@ -29,6 +35,8 @@ impl FakeGpus {
         FakeGpus {
             devices,
             unsupported: HashSet::new(),
+            xids: Vec::new(),
+            lost: HashSet::new(),
         }
     }
 
@@ -51,6 +59,9 @@ impl Gpus for FakeGpus {
     }
 
     fn read(&self, device: &DeviceInfo, with_processes: bool) -> Reading {
+        if self.lost.contains(&device.index) {
+            return Reading::unavailable(ReadError::Lost);
+        }
         let i = u64::from(device.index);
         Reading {
             utilization_gpu: self.get("utilization_gpu", 87),
@@ -89,6 +100,41 @@ impl Gpus for FakeGpus {
             },
             health: self.health(with_processes),
         }
+    }
+
+    fn watch_xids(
+        &self,
+        devices: &[DeviceInfo],
+        poll: Duration,
+        stop: &AtomicBool,
+        on_event: &mut dyn FnMut(XidEvent),
+    ) -> Read<()> {
+        if self.unsupported.contains("xids") {
+            return Err(ReadError::NotSupported);
+        }
+        let start = Instant::now();
+        let mut script = self.xids.clone();
+        script.sort_by_key(|(at, _, _)| *at);
+        let mut script = script.into_iter().peekable();
+        while !stop.load(Ordering::Relaxed) {
+            match script.peek() {
+                Some((at, index, xid)) if start.elapsed() >= *at => {
+                    let gpu = devices
+                        .iter()
+                        .find(|d| d.index == *index && d.parent_uuid.is_none());
+                    if let Some(d) = gpu {
+                        on_event(XidEvent {
+                            uuid: d.uuid.clone(),
+                            xid: *xid,
+                            time_unix_nano: llamacol_api::clock::unix_nanos(),
+                        });
+                    }
+                    script.next();
+                }
+                _ => std::thread::sleep(poll.min(Duration::from_millis(10))),
+            }
+        }
+        Ok(())
     }
 }
 

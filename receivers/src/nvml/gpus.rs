@@ -7,6 +7,9 @@
 pub enum ReadError {
     /// NVML says the device does not support this reading (left out, logged once).
     NotSupported,
+    /// The GPU fell off the bus (NVML's GPU_IS_LOST): every reading of it fails until
+    /// it is back; reported once per GPU, not per reading.
+    Lost,
     Failed(String),
 }
 
@@ -188,9 +191,61 @@ pub const THROTTLE_REASONS: [(u64, &str); 9] = [
     (0x100, "display_clock_setting"),
 ];
 
+/// An XID: the driver's report of a GPU error (NVML's critical XID event).
+#[derive(Debug, Clone, PartialEq)]
+pub struct XidEvent {
+    /// The physical GPU's UUID.
+    pub uuid: String,
+    /// The XID code (NVML reports 999 when it does not know it).
+    pub xid: u64,
+    /// When llamacol received it.
+    pub time_unix_nano: u64,
+}
+
 pub trait Gpus: Send + Sync {
     fn driver_version(&self) -> Read<String>;
     /// Every GPU and MIG instance.
     fn devices(&self) -> Read<Vec<DeviceInfo>>;
     fn read(&self, device: &DeviceInfo, with_processes: bool) -> Reading;
+    /// Blocks, calling `on_event` with every XID of the physical GPUs among `devices`,
+    /// until `stop` is set (looked at every `poll`). `Err(NotSupported)` when no GPU
+    /// reports XIDs; another error ends the watch.
+    fn watch_xids(
+        &self,
+        devices: &[DeviceInfo],
+        poll: std::time::Duration,
+        stop: &std::sync::atomic::AtomicBool,
+        on_event: &mut dyn FnMut(XidEvent),
+    ) -> Read<()>;
+}
+
+impl Reading {
+    /// Every reading missing for the same reason (the device could not be opened).
+    pub fn unavailable(e: ReadError) -> Reading {
+        Reading {
+            utilization_gpu: Err(e.clone()),
+            utilization_memory: Err(e.clone()),
+            utilization_encoder: Err(e.clone()),
+            utilization_decoder: Err(e.clone()),
+            memory_used_bytes: Err(e.clone()),
+            memory_total_bytes: Err(e.clone()),
+            memory_reserved_bytes: Err(e.clone()),
+            power_mw: Err(e.clone()),
+            energy_mj: Err(e.clone()),
+            temperature_c: Err(e.clone()),
+            fan_speed_percent: Err(e.clone()),
+            clock_sm_mhz: Err(e.clone()),
+            clock_memory_mhz: Err(e.clone()),
+            clock_graphics_mhz: Err(e.clone()),
+            pcie_tx_kb_per_s: Err(e.clone()),
+            pcie_rx_kb_per_s: Err(e.clone()),
+            pcie_replay_count: Err(e.clone()),
+            throttle_reasons: Err(e.clone()),
+            performance_state: Err(e.clone()),
+            ecc_corrected: Err(e.clone()),
+            ecc_uncorrected: Err(e.clone()),
+            processes: Err(e.clone()),
+            health: Health::unavailable(e),
+        }
+    }
 }

@@ -11,9 +11,10 @@ pub mod fake;
 pub mod gpus;
 mod live;
 pub mod metrics;
+pub mod xid;
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use llamacol_api::config::{parse_block, ConfigSpec};
@@ -31,11 +32,12 @@ use llamacol_api::{
 pub use config::{DeviceSelector, Naming, NvmlConfig, OnUnavailable};
 use gpus::{DeviceInfo, Gpus};
 use metrics::Cycle;
+use xid::XidCounts;
 
 pub fn factory() -> ReceiverFactory {
     ReceiverFactory {
         type_name: "nvml",
-        signals: &[Signal::Metrics],
+        signals: &[Signal::Metrics, Signal::Logs],
         config: ConfigSpec::of::<NvmlConfig>(),
         build,
     }
@@ -50,7 +52,8 @@ fn build(ctx: &BuildContext, block: &Value) -> Result<Box<dyn Receiver>, BoxErro
             None,
             ctx.failures.clone(),
         )
-        .publishing_to(ctx.node.clone()),
+        .publishing_to(ctx.node.clone())
+        .for_signals(&ctx.signals),
     ))
 }
 
@@ -86,6 +89,12 @@ pub struct NvmlReceiver {
     /// How the backend is opened at start when none was given (`open_nvml`).
     opener: fn() -> Result<Arc<dyn Gpus>, Unavailable>,
     controller: ScrapeController,
+    /// The pipelines' signals: metrics are read in a metrics pipeline, XIDs sent as log
+    /// records in a logs pipeline.
+    signals: Vec<Signal>,
+    failures: OutcomeCounter,
+    xids: Arc<Mutex<XidCounts>>,
+    watch: Option<xid::Watch>,
 }
 
 impl NvmlReceiver {
@@ -97,12 +106,16 @@ impl NvmlReceiver {
         failures: OutcomeCounter,
     ) -> NvmlReceiver {
         NvmlReceiver {
-            controller: ScrapeController::new(&id, failures),
+            controller: ScrapeController::new(&id, failures.clone()),
             id,
             config,
             backend,
             node: NodeContext::default(),
             opener: open_nvml,
+            signals: vec![Signal::Metrics],
+            failures,
+            xids: Arc::default(),
+            watch: None,
         }
     }
 
@@ -113,6 +126,12 @@ impl NvmlReceiver {
         opener: fn() -> Result<Arc<dyn Gpus>, Unavailable>,
     ) -> NvmlReceiver {
         self.opener = opener;
+        self
+    }
+
+    /// The signals of the pipelines it is in (metrics only, by default).
+    pub fn for_signals(mut self, signals: &[Signal]) -> NvmlReceiver {
+        self.signals = signals.to_vec();
         self
     }
 
@@ -160,6 +179,8 @@ pub struct Collected {
     pub unsupported: Vec<(String, &'static str)>,
     /// (device UUID, reading, error) that failed otherwise.
     pub failed: Vec<(String, &'static str, String)>,
+    /// Devices that fell off the bus.
+    pub lost: Vec<String>,
     /// Each device's readings, in the order of `devices` (for the live page).
     pub readings: Vec<gpus::Reading>,
 }
@@ -172,9 +193,10 @@ pub fn collect(
     driver: &str,
     host: &str,
     start: u64,
+    xids: &XidCounts,
 ) -> Collected {
     let now = llamacol_api::clock::unix_nanos();
-    let mut cycle = Cycle::new(config, driver, host, now, start);
+    let mut cycle = Cycle::new(config, xids, driver, host, now, start);
     let with_processes = (config.enabled("nvml.process.memory.usage")
         || config.enabled("nvml.process.utilization"))
         && config.naming == Naming::Semconv;
@@ -186,9 +208,10 @@ pub fn collect(
             reading
         })
         .collect();
-    let (unsupported, failed) = (
+    let (unsupported, failed, lost) = (
         std::mem::take(&mut cycle.unsupported),
         std::mem::take(&mut cycle.failed),
+        std::mem::take(&mut cycle.lost),
     );
     let host_attr = KeyValue {
         key: "host.name".into(),
@@ -219,6 +242,7 @@ pub fn collect(
         request,
         unsupported,
         failed,
+        lost,
         readings,
     }
 }
@@ -252,16 +276,36 @@ impl Receiver for NvmlReceiver {
             .await
             .map_err(|e| format!("reading GPU memory sizes: {e}"))?;
         tracing::info!(component = %self.id, gpus = devices.len(), driver = %driver, "reading NVIDIA GPUs");
+        let host = llamacol_api::node::hostname();
+        if self.config.xid_events {
+            self.watch = Some(xid::spawn(
+                gpus.clone(),
+                devices.clone(),
+                self.xids.clone(),
+                xid::Sink {
+                    id: self.id.clone(),
+                    host: host.clone(),
+                    logs: self.signals.contains(&Signal::Logs).then(|| next.clone()),
+                    failures: self.failures.clone(),
+                    on_event: Box::new(|_| {}),
+                },
+            ));
+        }
+        if !self.signals.contains(&Signal::Metrics) {
+            return Ok(());
+        }
         let scraper = GpuScraper {
             id: self.id.clone(),
             gpus,
             devices,
             config: self.config.clone(),
             driver,
-            host: llamacol_api::node::hostname(),
+            host,
             start: llamacol_api::clock::unix_nanos(),
             logged: HashSet::new(),
             node: self.node.clone(),
+            xids: self.xids.clone(),
+            lost: HashSet::new(),
         };
         self.controller.spawn(
             scraper,
@@ -273,6 +317,9 @@ impl Receiver for NvmlReceiver {
 
     async fn shutdown(&mut self) -> Result<(), BoxError> {
         self.controller.shutdown().await;
+        if let Some(watch) = self.watch.take() {
+            watch.shutdown().await;
+        }
         Ok(())
     }
 }
@@ -289,6 +336,31 @@ struct GpuScraper {
     /// (GPU, reading) already logged as unsupported or failing: logged once.
     logged: HashSet<(String, &'static str)>,
     node: NodeContext,
+    xids: Arc<Mutex<XidCounts>>,
+    /// GPUs off the bus at the last cycle.
+    lost: HashSet<String>,
+}
+
+impl GpuScraper {
+    /// One line when a GPU falls off the bus, one when it is back; a lost GPU's cycle
+    /// counts as one failed read, and the other GPUs are read as before.
+    fn report_lost(&mut self, now: &[String]) {
+        for uuid in now {
+            if self.lost.insert(uuid.clone()) {
+                tracing::error!(component = %self.id, gpu = %uuid, "GPU fell off the bus (NVML: GPU is lost); its readings stop and hw.status says failed, the other GPUs are read as before");
+            }
+        }
+        let back: Vec<String> = self
+            .lost
+            .iter()
+            .filter(|u| !now.contains(u))
+            .cloned()
+            .collect();
+        for uuid in back {
+            self.lost.remove(&uuid);
+            tracing::info!(component = %self.id, gpu = %uuid, "GPU answers again");
+        }
+    }
 }
 
 #[async_trait]
@@ -307,12 +379,15 @@ impl Scraper for GpuScraper {
             self.host.clone(),
             self.start,
         );
+        let xids = self.xids.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let collected =
-            tokio::task::spawn_blocking(move || collect(g.as_ref(), &d, &c, &dr, &h, start)).await;
+            tokio::task::spawn_blocking(move || collect(g.as_ref(), &d, &c, &dr, &h, start, &xids))
+                .await;
         let Collected {
             request,
             unsupported,
             failed,
+            lost,
             readings,
         } = match collected {
             Ok(c) => c,
@@ -345,7 +420,8 @@ impl Scraper for GpuScraper {
             let readings = readings.join(", ");
             tracing::info!(component = %self.id, gpu = %uuid, %readings, "not supported by this GPU; left out (logged once)");
         }
-        let failures = failed.len();
+        self.report_lost(&lost);
+        let failures = failed.len() + lost.len();
         for (uuid, reading, error) in failed {
             if self.logged.insert((uuid.clone(), reading)) {
                 tracing::warn!(component = %self.id, gpu = %uuid, reading, %error, "NVML reading failed (logged once; counted)");
@@ -362,3 +438,5 @@ impl Scraper for GpuScraper {
 mod dcgm_names;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod xid_tests;

@@ -25,7 +25,15 @@ fn run(
         unsupported,
         failed,
         ..
-    } = collect(gpus, &devices, config, "560.35.03", "gpu-node-7", 1);
+    } = collect(
+        gpus,
+        &devices,
+        config,
+        "560.35.03",
+        "gpu-node-7",
+        1,
+        &Default::default(),
+    );
     assert!(failed.is_empty(), "{failed:?}");
     let metrics = request.resource_metrics[0].scope_metrics[0]
         .metrics
@@ -472,6 +480,7 @@ fn nvml_real_hardware() {
         &driver,
         &llamacol_api::node::hostname(),
         1,
+        &Default::default(),
     );
     for m in &request.resource_metrics[0].scope_metrics[0].metrics {
         for p in points(m) {
@@ -518,7 +527,15 @@ fn nvml_real_hardware() {
 fn the_live_page_gets_a_row_per_physical_gpu_in_readable_units() {
     let gpus = FakeGpus::new(3);
     let devices = gpus.devices().expect("devices");
-    let Collected { readings, .. } = collect(&gpus, &devices, &config(""), "560", "node", 1);
+    let Collected { readings, .. } = collect(
+        &gpus,
+        &devices,
+        &config(""),
+        "560",
+        "node",
+        1,
+        &Default::default(),
+    );
     let live = llamacol_api::live::Live::default();
     super::live::record(&live, &devices, &readings, 100.0);
     let json = live.json_since(0.0);
@@ -531,4 +548,55 @@ fn the_live_page_gets_a_row_per_physical_gpu_in_readable_units() {
     assert_eq!(gpu["rows"]["power"][0], 412.345, "mW -> W");
     assert_eq!(gpu["rows"]["memory_total_bytes"][0], 143_771_090_944.0);
     assert!(gpu["info"]["throttle_reasons"].is_array());
+}
+
+#[test]
+fn a_gpu_off_the_bus_is_reported_once_and_the_others_go_on() {
+    let mut gpus = FakeGpus::new(2);
+    gpus.lost.insert(1);
+    let config = NvmlConfig::default();
+    let devices = selected(&config, gpus.devices().expect("devices"));
+    let c = collect(
+        &gpus,
+        &devices,
+        &config,
+        "560",
+        "node",
+        1,
+        &Default::default(),
+    );
+    assert_eq!(c.lost, ["GPU-00000000-0000-0000-0000-000000000001"]);
+    assert!(
+        c.failed.is_empty() && c.unsupported.is_empty(),
+        "not one line per reading"
+    );
+    let m: HashMap<String, Metric> = c.request.resource_metrics[0].scope_metrics[0]
+        .metrics
+        .iter()
+        .map(|m| (m.name.clone(), m.clone()))
+        .collect();
+    let status = |gpu: &str, state: &str| {
+        points(&m["hw.status"])
+            .iter()
+            .find(|p| {
+                attr(p, "nvml.gpu.index").as_deref() == Some(gpu)
+                    && attr(p, "hw.state").as_deref() == Some(state)
+            })
+            .map(value)
+    };
+    assert_eq!(
+        (status("1", "failed"), status("1", "ok")),
+        (Some(1.0), Some(0.0))
+    );
+    assert_eq!(
+        (status("0", "failed"), status("0", "ok")),
+        (Some(0.0), Some(1.0))
+    );
+    let temps = points(&m["hw.temperature"]);
+    assert!(
+        temps
+            .iter()
+            .all(|p| attr(p, "nvml.gpu.index").as_deref() == Some("0")),
+        "GPU 0 read as before, GPU 1 not at all"
+    );
 }

@@ -92,7 +92,7 @@ service:
       exporters: [otlp/gateway, prometheus/dcgm]
 {{- end }}
     logs:
-      receivers: [otlp]
+      receivers: [otlp{{ if .Values.nvml.enabled }}, nvml{{ end }}]
       processors: [memory_limiter, resource/k8s]
       exporters: [otlp/gateway]
 {{- else }}

@@ -8,8 +8,9 @@ use nvml_wrapper::enums::device::UsedGpuMemory;
 use nvml_wrapper::error::NvmlError;
 use nvml_wrapper::Nvml;
 
-use super::gpus::{DeviceInfo, GpuProcess, Gpus, Health, Read, ReadError, Reading};
+use super::gpus::{DeviceInfo, GpuProcess, Gpus, Read, ReadError, Reading, XidEvent};
 
+mod events;
 mod health;
 
 pub struct NvmlGpus {
@@ -48,6 +49,7 @@ pub(super) fn read<T>(r: Result<T, NvmlError>) -> Read<T> {
 pub(super) fn reason(e: &NvmlError) -> ReadError {
     match e {
         NvmlError::NotSupported => ReadError::NotSupported,
+        NvmlError::GpuLost => ReadError::Lost,
         other => ReadError::Failed(other.to_string()),
     }
 }
@@ -134,6 +136,16 @@ impl Gpus for NvmlGpus {
             health: health::health(&d, &device.uuid, &self.last_seen, with_processes),
         }
     }
+
+    fn watch_xids(
+        &self,
+        devices: &[DeviceInfo],
+        poll: std::time::Duration,
+        stop: &std::sync::atomic::AtomicBool,
+        on_event: &mut dyn FnMut(XidEvent),
+    ) -> Read<()> {
+        events::watch_xids(&self.nvml, devices, poll, stop, on_event)
+    }
 }
 
 impl NvmlGpus {
@@ -166,36 +178,5 @@ impl NvmlGpus {
             });
         }
         Ok(out)
-    }
-}
-
-impl Reading {
-    /// Every reading missing for the same reason (the device could not be opened).
-    pub fn unavailable(e: ReadError) -> Reading {
-        Reading {
-            utilization_gpu: Err(e.clone()),
-            utilization_memory: Err(e.clone()),
-            utilization_encoder: Err(e.clone()),
-            utilization_decoder: Err(e.clone()),
-            memory_used_bytes: Err(e.clone()),
-            memory_total_bytes: Err(e.clone()),
-            memory_reserved_bytes: Err(e.clone()),
-            power_mw: Err(e.clone()),
-            energy_mj: Err(e.clone()),
-            temperature_c: Err(e.clone()),
-            fan_speed_percent: Err(e.clone()),
-            clock_sm_mhz: Err(e.clone()),
-            clock_memory_mhz: Err(e.clone()),
-            clock_graphics_mhz: Err(e.clone()),
-            pcie_tx_kb_per_s: Err(e.clone()),
-            pcie_rx_kb_per_s: Err(e.clone()),
-            pcie_replay_count: Err(e.clone()),
-            throttle_reasons: Err(e.clone()),
-            performance_state: Err(e.clone()),
-            ecc_corrected: Err(e.clone()),
-            ecc_uncorrected: Err(e.clone()),
-            processes: Err(e.clone()),
-            health: Health::unavailable(e),
-        }
     }
 }

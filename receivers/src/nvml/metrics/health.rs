@@ -6,6 +6,7 @@ use llamacol_api::otlp::common::v1::{any_value, KeyValue};
 
 use super::Cycle;
 use crate::nvml::gpus::{DeviceInfo, Health, Read, NVLINK_ERRORS, VIOLATIONS};
+use crate::nvml::xid::description;
 
 const NS_PER_S: f64 = 1e9;
 
@@ -24,6 +25,42 @@ fn flag(b: bool) -> f64 {
 impl Cycle<'_> {
     pub(super) fn semconv_health(&mut self, d: &DeviceInfo, h: &Health, a: &[KeyValue]) {
         let on = |m: &str| self.config.enabled(m);
+        // XIDs are reported by the physical GPU, not its MIG instances.
+        if on("nvml.xid.errors") && d.parent_uuid.is_none() {
+            let seen: Vec<(u64, u64)> = self
+                .xids
+                .per_code
+                .iter()
+                .filter(|((uuid, _), _)| *uuid == d.uuid)
+                .map(|((_, xid), n)| (*xid, *n))
+                .collect();
+            for (xid, n) in seen {
+                let code = i64::try_from(xid).unwrap_or(i64::MAX);
+                self.point(
+                    "nvml.xid.errors",
+                    "{error}",
+                    "XID errors the driver reported since the receiver started, per code",
+                    true,
+                    Self::with(
+                        a,
+                        &[
+                            kv("nvml.xid", any_value::Value::IntValue(code)),
+                            s("nvml.xid.description", description(xid)),
+                        ],
+                    ),
+                    n as f64,
+                );
+            }
+            let last = self.xids.last.get(&d.uuid).copied().unwrap_or(0);
+            self.point(
+                "nvml.xid.last",
+                "",
+                "The latest XID code the driver reported (0: none since the receiver started)",
+                false,
+                a.to_vec(),
+                last as f64,
+            );
+        }
         if on("nvml.power.limit") {
             for (kind, reading, field) in [
                 ("enforced", &h.power_limit_mw, "power_limit_mw"),
@@ -203,6 +240,10 @@ impl Cycle<'_> {
         let emit = |cycle: &mut Self, name: &str, counter: bool, v: f64| {
             cycle.point(name, "", "", counter, a.to_vec(), v)
         };
+        if on("nvml.xid.errors") && d.parent_uuid.is_none() {
+            let last = self.xids.last.get(&d.uuid).copied().unwrap_or(0);
+            emit(self, "DCGM_FI_DEV_XID_ERRORS", false, last as f64);
+        }
         if on("nvml.power.limit") {
             for (name, reading, field) in [
                 (

@@ -12,6 +12,7 @@ use llamacol_api::attributes::{kv, string as s};
 
 use super::config::{Naming, NvmlConfig};
 use super::gpus::{DeviceInfo, Read, ReadError, Reading, THROTTLE_REASONS};
+use super::xid::XidCounts;
 
 mod health;
 
@@ -20,6 +21,8 @@ const PROCESS_MEMORY: &str = "nvml.process.memory.usage";
 /// One collection cycle's metrics, built device by device.
 pub struct Cycle<'a> {
     config: &'a NvmlConfig,
+    /// XIDs seen since the receiver started.
+    xids: &'a XidCounts,
     driver: &'a str,
     host: &'a str,
     now: u64,
@@ -30,11 +33,14 @@ pub struct Cycle<'a> {
     pub unsupported: Vec<(String, &'static str)>,
     /// (device UUID, reading, error) that failed otherwise.
     pub failed: Vec<(String, &'static str, String)>,
+    /// Devices that fell off the bus (NVML's GPU_IS_LOST) in this cycle.
+    pub lost: Vec<String>,
 }
 
 impl<'a> Cycle<'a> {
     pub fn new(
         config: &'a NvmlConfig,
+        xids: &'a XidCounts,
         driver: &'a str,
         host: &'a str,
         now: u64,
@@ -42,6 +48,7 @@ impl<'a> Cycle<'a> {
     ) -> Self {
         Cycle {
             config,
+            xids,
             driver,
             host,
             now,
@@ -49,6 +56,7 @@ impl<'a> Cycle<'a> {
             metrics: BTreeMap::new(),
             unsupported: Vec::new(),
             failed: Vec::new(),
+            lost: Vec::new(),
         }
     }
 
@@ -66,6 +74,12 @@ impl<'a> Cycle<'a> {
             Ok(v) => Some(v),
             Err(ReadError::NotSupported) => {
                 self.unsupported.push((device.uuid.clone(), reading));
+                None
+            }
+            Err(ReadError::Lost) => {
+                if !self.lost.contains(&device.uuid) {
+                    self.lost.push(device.uuid.clone());
+                }
                 None
             }
             Err(ReadError::Failed(e)) => {
@@ -123,6 +137,20 @@ impl<'a> Cycle<'a> {
         match self.config.naming {
             Naming::Semconv => self.semconv(d, r),
             Naming::Dcgm => self.dcgm(d, r),
+        }
+        let physical = d.parent_uuid.is_none();
+        if self.config.naming == Naming::Semconv && physical && self.config.enabled("hw.status") {
+            let lost = self.lost.contains(&d.uuid);
+            for (state, now) in [("ok", !lost), ("failed", lost)] {
+                self.point(
+                    "hw.status",
+                    "1",
+                    "1 for the GPU's state now: failed once it fell off the bus",
+                    false,
+                    Self::with(&self.attributes(d), &[s("hw.state", state)]),
+                    if now { 1.0 } else { 0.0 },
+                );
+            }
         }
     }
 
