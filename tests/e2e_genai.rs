@@ -14,6 +14,10 @@ use common::llama_server::LlamaServer;
 use common::otelcol::Otelcol;
 use common::prometheus::{start_prometheus, value};
 use common::{http_get, lines, metrics, python_json, spans, Collector};
+use llamacol_api::otlp::collector::trace::v1::trace_service_client::TraceServiceClient;
+use llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest;
+use llamacol_api::otlp::common::v1::{any_value, AnyValue, KeyValue};
+use llamacol_api::otlp::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use llamacol_pipeline::testing::free_port;
 use serde_json::{json, Value};
 
@@ -435,4 +439,158 @@ fn genai_spans_on_a_node_carry_the_llama_servers_model_and_the_gpus() {
     assert!(attribute(&resource, "hw.gpu.models").is_some());
     let (status, _) = collector.terminate();
     assert!(status.success(), "{}", collector.stderr());
+}
+
+/// One completion on the real server, timed as an instrumented client times its span.
+fn timed_completion(server: &LlamaServer) -> (u64, u64) {
+    let start = llamacol_api::clock::unix_nanos();
+    server.complete(
+        "/completion",
+        json!({"prompt": "The GPU", "n_predict": 128, "cache_prompt": false}),
+    );
+    (start, llamacol_api::clock::unix_nanos())
+}
+
+/// The GenAI span a client instrumented with the GenAI conventions sends for a request.
+fn completion_span(i: usize, (start, end): (u64, u64), port: u16) -> Span {
+    let s = |v: &str| AnyValue {
+        value: Some(any_value::Value::StringValue(v.into())),
+    };
+    let kv = |k: &str, v: AnyValue| KeyValue {
+        key: k.into(),
+        value: Some(v),
+        ..Default::default()
+    };
+    Span {
+        trace_id: (i as u128 + 1).to_be_bytes().to_vec(),
+        span_id: (i as u64 + 1).to_be_bytes().to_vec(),
+        name: "text_completion tiny".into(),
+        kind: 3,
+        start_time_unix_nano: start,
+        end_time_unix_nano: end,
+        attributes: vec![
+            kv("gen_ai.operation.name", s("text_completion")),
+            kv("gen_ai.provider.name", s("llama.cpp")),
+            kv("gen_ai.request.model", s("tiny")),
+            kv("server.address", s("127.0.0.1")),
+            kv(
+                "server.port",
+                AnyValue {
+                    value: Some(any_value::Value::IntValue(i64::from(port))),
+                },
+            ),
+        ],
+        ..Default::default()
+    }
+}
+
+#[test]
+#[ignore = "needs llama-server, peers-python and cc: run scripts/test"]
+fn the_requests_running_when_the_gpu_raised_an_xid_carry_it() {
+    let server = LlamaServer::start();
+    let lib = tempfile::tempdir().expect("tempdir");
+    build_fake_nvml(lib.path());
+    let collector = Collector::launch(
+        &["tests/testdata/e2e/genai-node-xid.yaml"],
+        &[
+            ("LD_LIBRARY_PATH", lib.path().display().to_string()),
+            // XID 79 on the H100 three seconds after NVML is loaded.
+            ("FAKE_NVML_XIDS", "0:3000:79".into()),
+        ],
+    );
+    // Two clients back to back on the server's two slots from llamacol's start until
+    // well after the XID (due 3 s after NVML loads): one of them is inside a request
+    // whenever it comes. Nothing else runs in their loops, so the gaps are tiny.
+    let until = Instant::now() + Duration::from_secs(6);
+    let timings: Vec<(u64, u64)> = std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..2)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    while Instant::now() < until {
+                        done.push(timed_completion(&server));
+                    }
+                    done
+                })
+            })
+            .collect();
+        clients
+            .into_iter()
+            .flat_map(|c| c.join().expect("client"))
+            .collect()
+    });
+    let xid_time = |path: &std::path::Path| {
+        common::log_records(&lines(path))
+            .first()
+            .and_then(|r| r["timeUnixNano"].as_str()?.parse::<u64>().ok())
+    };
+    let xid_at = xid_time(&collector.file).expect("the XID's log record");
+    let spans_sent: Vec<Span> = timings
+        .iter()
+        .enumerate()
+        .map(|(i, t)| completion_span(i, *t, server.port))
+        .collect();
+    let overlapping: Vec<usize> = timings
+        .iter()
+        .enumerate()
+        .filter(|(_, (s, e))| (*s..=*e).contains(&xid_at))
+        .map(|(i, _)| i)
+        .collect();
+    assert!(!overlapping.is_empty(), "a request was running at the XID");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let mut client =
+            TraceServiceClient::connect(format!("http://127.0.0.1:{}", collector.grpc))
+                .await
+                .expect("connect");
+        let request = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: spans_sent,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        client.export(request).await.expect("accepted");
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let written = loop {
+        let found = spans(&lines(&collector.file));
+        if found.len() >= timings.len() {
+            break found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} spans",
+            found.len(),
+            timings.len()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let carrying: Vec<usize> = written
+        .iter()
+        .filter(|s| {
+            common::arr(&s["attributes"]).iter().any(|a| {
+                a["key"] == "nvml.gpu.xids"
+                    && a["value"]["arrayValue"]["values"][0]["intValue"] == "79"
+            })
+        })
+        .map(|s| {
+            let id = s["spanId"].as_str().expect("span id");
+            usize::from_str_radix(id, 16).expect("hex") - 1
+        })
+        .collect();
+    let mut carrying = carrying;
+    carrying.sort_unstable();
+    assert_eq!(
+        carrying,
+        overlapping,
+        "exactly the requests running at the XID carry it ({} requests)",
+        timings.len()
+    );
+    // Every request ran while the GPUs were read: the worst reading is on each span.
+    assert!(written.iter().all(|s| common::arr(&s["attributes"])
+        .iter()
+        .any(|a| a["key"] == "nvml.gpu.temperature.max")));
 }

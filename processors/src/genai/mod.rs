@@ -189,6 +189,10 @@ impl GenaiProcessor {
                 if c.node_context && server.is_none() {
                     server = node::Endpoint::of(&span.attributes);
                 }
+                if c.node_context {
+                    let (start, end) = (span.start_time_unix_nano, span.end_time_unix_nano);
+                    self.node.add_gpu_during(&mut span.attributes, start, end);
+                }
             }
             if any && c.node_context {
                 let resource = rs.resource.get_or_insert_with(Default::default);

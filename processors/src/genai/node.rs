@@ -1,11 +1,13 @@
-//! What `node_context: true` adds to the resource of GenAI spans: the llama.cpp server
-//! that answered (its model and build) and this node's GPUs. Built from the node
-//! context's snapshot and kept until the snapshot's version moves.
+//! What `node_context: true` adds to GenAI spans: to their resource, the llama.cpp
+//! server that answered (its model and build) and this node's GPUs (built from the node
+//! context's snapshot and kept until the snapshot's version moves); to each span, what
+//! the GPUs went through while it ran (the node's GPU timeline).
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+use llamacol_api::gpu_timeline::{throttle_reason_names, GpuTimeline};
 use llamacol_api::node::{LlamaServer, NodeContext, NodeSnapshot};
-use llamacol_api::otlp::common::v1::{any_value::Value, KeyValue};
+use llamacol_api::otlp::common::v1::{any_value::Value, AnyValue, ArrayValue, KeyValue};
 
 use super::normalize::{get, get_str, has, Attrs};
 use super::values::{int_of, strings};
@@ -39,6 +41,8 @@ fn loopback(address: &str) -> &str {
 
 pub struct NodeResource {
     node: NodeContext,
+    /// What the GPUs went through (the `nvml` receiver records it).
+    timeline: Arc<GpuTimeline>,
     /// The snapshot the GPU attributes were built from, and them.
     cache: Mutex<(u64, Arc<Vec<KeyValue>>)>,
 }
@@ -50,6 +54,7 @@ impl NodeResource {
 
     pub fn new(node: NodeContext) -> NodeResource {
         NodeResource {
+            timeline: node.shared::<GpuTimeline>(),
             node,
             cache: Mutex::new((u64::MAX, Arc::new(Vec::new()))),
         }
@@ -85,6 +90,45 @@ impl NodeResource {
             if !has(resource, &kv.key) {
                 Vec::push(resource, kv.clone());
             }
+        }
+    }
+
+    /// Adds to a GenAI span what the node's GPUs went through while it ran: the hottest
+    /// reading, the most memory used, every throttle reason and XID. Node-wide (the
+    /// worst over the GPUs): which GPU served a request is not known here.
+    pub fn add_gpu_during(&self, attrs: &mut impl Attrs, start: u64, end: u64) {
+        let Some(during) = self.timeline.during(start, end) else {
+            return;
+        };
+        let mut add = |key: &str, value: Value| {
+            if !has(attrs, key) {
+                attrs.add(key, value);
+            }
+        };
+        if let Some(c) = during.temperature_max_c {
+            add("nvml.gpu.temperature.max", Value::IntValue(i64::from(c)));
+        }
+        if let Some(b) = during.memory_used_max_bytes {
+            let bytes = i64::try_from(b).unwrap_or(i64::MAX);
+            add("nvml.gpu.memory.used.max", Value::IntValue(bytes));
+        }
+        let reasons = throttle_reason_names(during.throttle_reasons);
+        if !reasons.is_empty() {
+            add(
+                "nvml.gpu.throttle_reasons",
+                strings(reasons.into_iter().map(String::from)),
+            );
+        }
+        if !during.xids.is_empty() {
+            let values = during.xids.iter().map(|x| AnyValue {
+                value: Some(Value::IntValue(i64::try_from(*x).unwrap_or(i64::MAX))),
+            });
+            add(
+                "nvml.gpu.xids",
+                Value::ArrayValue(ArrayValue {
+                    values: values.collect(),
+                }),
+            );
         }
     }
 

@@ -487,6 +487,88 @@ fn node_context_adds_the_matching_server_and_the_gpus_to_the_resource() {
 }
 
 #[test]
+fn node_context_adds_what_the_gpus_went_through_during_each_genai_span() {
+    use llamacol_api::gpu_timeline::{GpuSample, GpuTimeline, GpuXid};
+    const S: u64 = 1_000_000_000;
+    let node = NodeContext::new();
+    let timeline = node.shared::<GpuTimeline>();
+    for (at, temp, reasons, used) in [(100, 61, 0, 10), (110, 83, 0x20, 70), (120, 66, 0, 40)] {
+        let sample = |uuid: &str, temp| GpuSample {
+            time_unix_nano: at * S,
+            uuid: uuid.into(),
+            temperature_c: Some(temp),
+            throttle_reasons: Some(reasons),
+            memory_used_bytes: Some(used),
+        };
+        timeline.record(
+            vec![sample("GPU-a", temp), sample("GPU-b", 40)],
+            std::time::Duration::from_secs(10),
+        );
+    }
+    timeline.record_xid(GpuXid {
+        time_unix_nano: 112 * S,
+        uuid: "GPU-a".into(),
+        xid: 79,
+    });
+    let p = processor_on("{node_context: true}", node);
+    let timed = |name: &str, start: u64, end: u64, genai: bool| Span {
+        start_time_unix_nano: start * S,
+        end_time_unix_nano: end * S,
+        ..span(
+            name,
+            if genai {
+                vec![attr("gen_ai.request.model", s("m"))]
+            } else {
+                vec![]
+            },
+        )
+    };
+    let mut r = traces_of(vec![
+        timed("chat", 105, 115, true),
+        timed("early", 101, 102, true),
+        timed("GET", 105, 115, false),
+        timed("long ago", 10, 11, true),
+    ]);
+    traces_both(&p, &mut r);
+    let spans = &r.resource_spans[0].scope_spans[0].spans;
+    let during = &spans[0].attributes;
+    assert_eq!(
+        get(during, "nvml.gpu.temperature.max"),
+        Some(&Value::IntValue(83))
+    );
+    assert_eq!(
+        get(during, "nvml.gpu.memory.used.max"),
+        Some(&Value::IntValue(70))
+    );
+    assert_eq!(
+        get(during, "nvml.gpu.throttle_reasons"),
+        Some(&strings(["sw_thermal_slowdown".into()]))
+    );
+    let xids = match get(during, "nvml.gpu.xids") {
+        Some(Value::ArrayValue(a)) => a.values.iter().map(|v| v.value.clone()).collect::<Vec<_>>(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(xids, [Some(Value::IntValue(79))]);
+    let early = &spans[1].attributes;
+    assert_eq!(
+        get(early, "nvml.gpu.temperature.max"),
+        Some(&Value::IntValue(83)),
+        "the readings around it"
+    );
+    assert_eq!(get(early, "nvml.gpu.xids"), None, "the XID came after it");
+    assert_eq!(
+        get(&spans[2].attributes, "nvml.gpu.temperature.max"),
+        None,
+        "not a GenAI span"
+    );
+    assert_eq!(
+        get(&spans[3].attributes, "nvml.gpu.temperature.max"),
+        None,
+        "no reading covers it"
+    );
+}
+
+#[test]
 fn genai_events_sent_as_logs_are_normalized_and_their_body_dropped() {
     let mut r = ExportLogsServiceRequest {
         resource_logs: vec![ResourceLogs {

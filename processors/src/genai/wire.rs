@@ -12,7 +12,7 @@ use llamacol_api::live::traces::TraceId;
 use llamacol_api::otlp::resource::v1::Resource;
 use llamacol_api::otlp::trace::v1::status::StatusCode;
 use llamacol_api::wire::attrs::WireAttrs;
-use llamacol_api::wire::{fields, len_field_size, put_len_prefix, RawField, WireError};
+use llamacol_api::wire::{fields, len_field_size, lenient, put_len_prefix, RawField, WireError};
 use prost::Message;
 
 use super::node::Endpoint;
@@ -312,6 +312,7 @@ fn span<'a>(
     let mut attrs = WireAttrs::with_capacity(32);
     let (mut trace_id, mut root, mut name, mut failed): (&[u8], bool, &str, bool) =
         (&[], true, "", false);
+    let (mut start, mut end) = (0u64, 0u64);
     let mut new_events: Vec<Option<BytesMut>> = Vec::new();
     let mut segments: Vec<Segment> = Vec::with_capacity(6);
     let mut attrs_seen = false;
@@ -325,6 +326,8 @@ fn span<'a>(
             (9, 2) => attrs.add_encoded(&span[f.value.clone()])?,
             (11, 2) => new_events.push(event(p, &span[f.value.clone()])?),
             (15, 2) => failed = status_code(&span[f.value.clone()])? == StatusCode::Error as u64,
+            (7, 1) => start = lenient::fixed64(&span[f.value.clone()]),
+            (8, 1) => end = lenient::fixed64(&span[f.value.clone()]),
             _ => {}
         }
         match (f.number, f.wire_type) {
@@ -346,6 +349,7 @@ fn span<'a>(
         None
     };
     let server = if genai && p.config.node_context {
+        p.node.add_gpu_during(&mut attrs, start, end);
         Endpoint::of(&attrs)
     } else {
         None

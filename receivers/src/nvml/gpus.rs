@@ -178,18 +178,8 @@ pub struct Reading {
     pub health: Health,
 }
 
-/// NVML's throttle-reason bits (nvml.h), named as the series attribute shows them.
-pub const THROTTLE_REASONS: [(u64, &str); 9] = [
-    (0x1, "gpu_idle"),
-    (0x2, "applications_clocks_setting"),
-    (0x4, "sw_power_cap"),
-    (0x8, "hw_slowdown"),
-    (0x10, "sync_boost"),
-    (0x20, "sw_thermal_slowdown"),
-    (0x40, "hw_thermal_slowdown"),
-    (0x80, "hw_power_brake_slowdown"),
-    (0x100, "display_clock_setting"),
-];
+/// NVML's throttle-reason bits, named as the series attribute shows them.
+pub use llamacol_api::gpu_timeline::THROTTLE_REASONS;
 
 /// An XID: the driver's report of a GPU error (NVML's critical XID event).
 #[derive(Debug, Clone, PartialEq)]

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use llamacol_api::config::{parse_block, ConfigSpec};
+use llamacol_api::gpu_timeline::{GpuSample, GpuTimeline, GpuXid};
 use llamacol_api::node::{Gpu, NodeContext};
 use llamacol_api::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
 use llamacol_api::otlp::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
@@ -278,6 +279,7 @@ impl Receiver for NvmlReceiver {
         tracing::info!(component = %self.id, gpus = devices.len(), driver = %driver, "reading NVIDIA GPUs");
         let host = llamacol_api::node::hostname();
         if self.config.xid_events {
+            let timeline = self.node.shared::<GpuTimeline>();
             self.watch = Some(xid::spawn(
                 gpus.clone(),
                 devices.clone(),
@@ -287,7 +289,13 @@ impl Receiver for NvmlReceiver {
                     host: host.clone(),
                     logs: self.signals.contains(&Signal::Logs).then(|| next.clone()),
                     failures: self.failures.clone(),
-                    on_event: Box::new(|_| {}),
+                    on_event: Box::new(move |e| {
+                        timeline.record_xid(GpuXid {
+                            time_unix_nano: e.time_unix_nano,
+                            uuid: e.uuid.clone(),
+                            xid: e.xid,
+                        })
+                    }),
                 },
             ));
         }
@@ -342,6 +350,28 @@ struct GpuScraper {
 }
 
 impl GpuScraper {
+    /// This cycle's readings of the physical GPUs, for what asks what they went through
+    /// during a request (the `genai` processor's node context).
+    fn record_timeline(&self, readings: &[gpus::Reading]) {
+        let now = llamacol_api::clock::unix_nanos();
+        let samples = self
+            .devices
+            .iter()
+            .zip(readings)
+            .filter(|(d, _)| d.parent_uuid.is_none())
+            .map(|(d, r)| GpuSample {
+                time_unix_nano: now,
+                uuid: d.uuid.clone(),
+                temperature_c: r.temperature_c.clone().ok(),
+                throttle_reasons: r.throttle_reasons.clone().ok(),
+                memory_used_bytes: r.memory_used_bytes.clone().ok(),
+            })
+            .collect();
+        self.node
+            .shared::<GpuTimeline>()
+            .record(samples, self.config.collection_interval);
+    }
+
     /// One line when a GPU falls off the bus, one when it is back; a lost GPU's cycle
     /// counts as one failed read, and the other GPUs are read as before.
     fn report_lost(&mut self, now: &[String]) {
@@ -405,6 +435,7 @@ impl Scraper for GpuScraper {
             &readings,
             llamacol_api::clock::unix_seconds(),
         );
+        self.record_timeline(&readings);
         // One line per GPU listing what it newly does not support (a MIG instance lacks
         // most readings: one line, not twenty).
         let mut new_per_gpu: Vec<(String, Vec<&'static str>)> = Vec::new();
