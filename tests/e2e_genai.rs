@@ -589,6 +589,34 @@ fn the_requests_running_when_the_gpu_raised_an_xid_carry_it() {
         "exactly the requests running at the XID carry it ({} requests)",
         timings.len()
     );
+    // The live page lists the XID with exactly those requests.
+    let hex = |i: &usize| format!("{:032x}", i + 1);
+    let mut expected: Vec<String> = overlapping.iter().map(hex).collect();
+    expected.sort();
+    // The nvml receiver republishes the events every cycle (500 ms here).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let listed = loop {
+        let (_, live) = http_get(collector.admin, "/api/live");
+        let live: Value = serde_json::from_str(&live).expect("live JSON");
+        let events = &live["panels"]["gpu_events"]["series"]["events"]["info"]["events"];
+        let event = common::arr(events)
+            .iter()
+            .find(|e| e["what"] == "XID 79: GPU has fallen off the bus")
+            .unwrap_or_else(|| panic!("no XID event: {events}"));
+        let mut listed: Vec<String> = common::arr(&event["traces"])
+            .iter()
+            .filter_map(|t| t.as_str().map(String::from))
+            .collect();
+        listed.sort();
+        if listed == expected || Instant::now() > deadline {
+            break listed;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(
+        listed, expected,
+        "the requests the XID overlapped, on the live page"
+    );
     // Every request ran while the GPUs were read: the worst reading is on each span.
     assert!(written.iter().all(|s| common::arr(&s["attributes"])
         .iter()

@@ -87,6 +87,8 @@ fn every_panel_draws_live_data_and_a_trace_opens_as_a_tree() {
                 "LLAMACOL_LLAMACPP_ENDPOINT",
                 format!("http://127.0.0.1:{}", llama.port),
             ),
+            // The H100 raises XID 79 two seconds in, while the app sends its requests.
+            ("FAKE_NVML_XIDS", "0:2000:79".into()),
         ],
     );
     let out = Command::new(external_program("peers-python"))
@@ -168,6 +170,24 @@ fn every_panel_draws_live_data_and_a_trace_opens_as_a_tree() {
         genai.contains("TTFT p50 / p99") && genai.contains('$'),
         "{genai}"
     );
+    // The XID, listed under the GenAI charts (and marked on the latency chart) with the
+    // requests it overlapped, each a link to its trace.
+    let events = seen["gpu_events"].as_array().cloned().unwrap_or_default();
+    assert!(
+        events.iter().any(|e| e["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("GPU 0: XID 79: GPU has fallen off the bus"))),
+        "{seen:#}"
+    );
+    for linked in events
+        .iter()
+        .flat_map(|e| e["traces"].as_array().cloned().unwrap_or_default())
+    {
+        assert!(
+            sent.iter().any(|id| Some(id.as_str()) == linked.as_str()),
+            "{linked} is one of the app's traces"
+        );
+    }
     // The alert the failed request fired, with its labels.
     let alerts = panel("alerts")["text"].as_str().unwrap_or_default();
     assert!(

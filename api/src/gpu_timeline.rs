@@ -1,7 +1,9 @@
 //! What the node's GPUs went through lately, so a component can tie it to the requests
-//! running at the time: the `nvml` receiver records each GPU's readings every cycle and
-//! every XID as it arrives; the `genai` processor (`node_context`) asks what happened
-//! during a span. One per node context (`NodeContext::shared`), 15 minutes kept.
+//! running at the time: the `nvml` receiver records each GPU's readings every cycle,
+//! every XID as it arrives, and events worth marking (an XID, the start of throttling);
+//! the `genai` processor (`node_context`) asks what happened during a span, which marks
+//! the events the span overlapped with its trace id (the live page lists them). One per
+//! node context (`NodeContext::shared`), 15 minutes kept.
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, PoisonError};
@@ -11,6 +13,12 @@ pub const KEPT_NANOS: u64 = 15 * 60 * 1_000_000_000;
 /// A bound on readings kept whatever the interval (8 GPUs at 1 s for 15 minutes fit).
 const MAX_SAMPLES: usize = 16_384;
 const MAX_XIDS: usize = 4_096;
+const MAX_EVENTS: usize = 256;
+/// Trace ids kept per event: enough to open the requests an event hit.
+const MAX_TRACES_PER_EVENT: usize = 16;
+
+/// Reasons that mean the GPU was held back (not idle, not a clock setting).
+pub const HELD_BACK: u64 = 0x4 | 0x8 | 0x10 | 0x20 | 0x40 | 0x80;
 
 /// NVML's clock throttle-reason bits (nvml.h `nvmlClocksThrottleReason*`), named as
 /// series attributes and span attributes show them.
@@ -52,6 +60,17 @@ pub struct GpuXid {
     pub xid: u64,
 }
 
+/// Something worth marking on a timeline: an XID, a GPU starting to throttle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GpuEvent {
+    pub time_unix_nano: u64,
+    pub uuid: String,
+    /// What happened, as people read it ("XID 79: GPU has fallen off the bus").
+    pub what: String,
+    /// The GenAI requests (trace ids, hex) running when it happened, as their spans arrive.
+    pub traces: Vec<String>,
+}
+
 /// The node's GPUs over one span: the worst of their readings and every XID.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct GpuDuring {
@@ -67,6 +86,7 @@ pub struct GpuDuring {
 struct Inner {
     samples: VecDeque<GpuSample>,
     xids: VecDeque<GpuXid>,
+    events: VecDeque<GpuEvent>,
     /// The readings' interval: how far a reading before or after a span still tells
     /// about it.
     interval_nanos: u64,
@@ -109,40 +129,63 @@ impl GpuTimeline {
         }
     }
 
+    pub fn record_event(&self, event: GpuEvent) {
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let oldest = event.time_unix_nano.saturating_sub(KEPT_NANOS);
+        inner.events.push_back(event);
+        while inner
+            .events
+            .front()
+            .is_some_and(|e| e.time_unix_nano < oldest)
+            || inner.events.len() > MAX_EVENTS
+        {
+            inner.events.pop_front();
+        }
+    }
+
+    /// The events kept, oldest first.
+    pub fn events(&self) -> Vec<GpuEvent> {
+        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        inner.events.iter().cloned().collect()
+    }
+
     /// What the GPUs went through from `start` to `end` (Unix ns): the readings taken
     /// during it, or when none was (a span shorter than the interval), the last one
     /// before it and the first after it, each within one interval; the XIDs that arrived
-    /// during it. `None` when no reading covers the span and no XID came during it.
-    pub fn during(&self, start: u64, end: u64) -> Option<GpuDuring> {
-        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+    /// during it. `None` when no reading covers the span and no XID came during it. The
+    /// events during it are marked with `trace_id` (the span's, 16 bytes).
+    pub fn during(&self, start: u64, end: u64, trace_id: &[u8]) -> Option<GpuDuring> {
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         let end = end.max(start);
-        let mut inside = inner
-            .samples
-            .iter()
-            .filter(|s| (start..=end).contains(&s.time_unix_nano))
-            .peekable();
-        let covering: Vec<&GpuSample> = if inside.peek().is_some() {
-            inside.collect()
+        // Readings arrive in time order: the span's are one range.
+        let from = inner.samples.partition_point(|s| s.time_unix_nano < start);
+        let to = inner.samples.partition_point(|s| s.time_unix_nano <= end);
+        let covering: Vec<&GpuSample> = if from < to {
+            inner.samples.range(from..to).collect()
         } else {
+            // None during it: the cycle before it and the one after, within one interval
+            // (every GPU's reading of those cycles).
             let reach = inner.interval_nanos;
-            let before = inner
-                .samples
-                .iter()
-                .rev()
-                .filter(|s| s.time_unix_nano < start && start - s.time_unix_nano <= reach)
-                .map(|s| s.time_unix_nano)
-                .next();
+            let before = from
+                .checked_sub(1)
+                .map(|i| inner.samples[i].time_unix_nano)
+                .filter(|t| start - t <= reach);
             let after = inner
                 .samples
-                .iter()
-                .filter(|s| s.time_unix_nano > end && s.time_unix_nano - end <= reach)
+                .get(to)
                 .map(|s| s.time_unix_nano)
-                .next();
-            // Every GPU's reading of those one or two cycles.
+                .filter(|t| t - end <= reach);
+            let cycle = |t: Option<u64>| {
+                t.map_or(0..0, |t| {
+                    inner.samples.partition_point(|s| s.time_unix_nano < t)
+                        ..inner.samples.partition_point(|s| s.time_unix_nano <= t)
+                })
+            };
+            let (b, a) = (cycle(before), cycle(after));
             inner
                 .samples
-                .iter()
-                .filter(|s| Some(s.time_unix_nano) == before || Some(s.time_unix_nano) == after)
+                .range(b)
+                .chain(inner.samples.range(a))
                 .collect()
         };
         let mut during = GpuDuring::default();
@@ -151,12 +194,19 @@ impl GpuTimeline {
             during.memory_used_max_bytes = during.memory_used_max_bytes.max(s.memory_used_bytes);
             during.throttle_reasons |= s.throttle_reasons.unwrap_or(0);
         }
-        during.xids = inner
-            .xids
-            .iter()
-            .filter(|x| (start..=end).contains(&x.time_unix_nano))
-            .map(|x| x.xid)
-            .collect();
+        let from = inner.xids.partition_point(|x| x.time_unix_nano < start);
+        let to = inner.xids.partition_point(|x| x.time_unix_nano <= end);
+        during.xids = inner.xids.range(from..to).map(|x| x.xid).collect();
+        let from = inner.events.partition_point(|e| e.time_unix_nano < start);
+        let to = inner.events.partition_point(|e| e.time_unix_nano <= end);
+        if from < to && !trace_id.is_empty() {
+            let hex: String = trace_id.iter().map(|b| format!("{b:02x}")).collect();
+            for e in inner.events.range_mut(from..to) {
+                if e.traces.len() < MAX_TRACES_PER_EVENT && !e.traces.contains(&hex) {
+                    e.traces.push(hex.clone());
+                }
+            }
+        }
         (during != GpuDuring::default()).then_some(during)
     }
 }
@@ -199,7 +249,9 @@ mod tests {
 
     #[test]
     fn a_span_gets_the_worst_of_the_readings_during_it_and_its_xids() {
-        let d = timeline().during(105 * S, 125 * S).expect("covered");
+        let d = timeline()
+            .during(105 * S, 125 * S, &[1; 16])
+            .expect("covered");
         assert_eq!(d.temperature_max_c, Some(84));
         assert_eq!(
             throttle_reason_names(d.throttle_reasons),
@@ -210,8 +262,29 @@ mod tests {
     }
 
     #[test]
+    fn the_events_a_span_overlapped_are_marked_with_its_trace() {
+        let t = timeline();
+        let event = |at: u64| GpuEvent {
+            time_unix_nano: at * S,
+            uuid: "GPU-a".into(),
+            what: "XID 79: GPU has fallen off the bus".into(),
+            traces: Vec::new(),
+        };
+        t.record_event(event(115));
+        t.record_event(event(140));
+        t.during(110 * S, 120 * S, &[0xab; 16]);
+        t.during(112 * S, 118 * S, &[0xab; 16]);
+        t.during(100 * S, 101 * S, &[0xcd; 16]);
+        let events = t.events();
+        assert_eq!(events[0].traces, ["ab".repeat(16)], "once per trace");
+        assert!(events[1].traces.is_empty());
+    }
+
+    #[test]
     fn a_short_span_gets_the_readings_around_it() {
-        let d = timeline().during(111 * S, 112 * S).expect("covered");
+        let d = timeline()
+            .during(111 * S, 112 * S, &[1; 16])
+            .expect("covered");
         assert_eq!(
             d.temperature_max_c,
             Some(84),
@@ -219,7 +292,7 @@ mod tests {
         );
         assert!(d.xids.is_empty(), "the XID came after the span");
         assert_eq!(
-            timeline().during(200 * S, 201 * S),
+            timeline().during(200 * S, 201 * S, &[1; 16]),
             None,
             "nothing within an interval"
         );

@@ -732,7 +732,15 @@ nvmlReturn_t nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *data, unsi
             data->computeInstanceId = 0xFFFFFFFFu;
             return NVML_SUCCESS;
         }
-        if (ms_since_init() >= until) return NVML_ERROR_TIMEOUT;
-        usleep(2000);
+        long now = ms_since_init();
+        if (now >= until) return NVML_ERROR_TIMEOUT;
+        /* Sleep until the next scripted XID or the timeout, as NVML blocks until an
+         * event or the timeout: an idle wait costs one wake-up per timeout. */
+        long wake = until;
+        for (int j = 0; j < xid_count; j++) {
+            if (!set->delivered[j] && xids[j].gpu < PHYSICAL && set->registered[xids[j].gpu] && xids[j].ms < wake)
+                wake = xids[j].ms;
+        }
+        usleep((useconds_t)((wake > now ? wake - now : 1) * 1000));
     }
 }

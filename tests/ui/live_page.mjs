@@ -38,6 +38,9 @@ try {
     rows: Math.max(0, p.querySelectorAll(".current tr").length - 1),
     text: p.innerText.slice(0, 2000),
   }])));
+  seen.gpu_events = await page.$$eval("#genai .gpu-events li", (lis) => lis.map((li) => ({
+    text: li.innerText.replace(/\s+/g, " "), traces: [...li.querySelectorAll("a[data-trace]")].map((a) => a.dataset.trace),
+  })));
   seen.graph = await page.$$eval("#pipeline .graph .row", (rows) => rows.map((r) => r.innerText.replace(/\s+/g, " ")));
   seen.traces = await page.$$eval("#traces .list li", (lis) => lis.map((li) => ({ id: li.dataset.trace, status: li.className })));
   if (expect.trace) {

@@ -191,7 +191,9 @@ impl GenaiProcessor {
                 }
                 if c.node_context {
                     let (start, end) = (span.start_time_unix_nano, span.end_time_unix_nano);
-                    self.node.add_gpu_during(&mut span.attributes, start, end);
+                    let trace = &span.trace_id;
+                    self.node
+                        .add_gpu_during(&mut span.attributes, start, end, trace);
                 }
             }
             if any && c.node_context {

@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use llamacol_api::gpu_timeline::{throttle_reason_names, GpuTimeline};
+use llamacol_api::gpu_timeline::{throttle_reason_names, GpuTimeline, HELD_BACK};
 use llamacol_api::node::{LlamaServer, NodeContext, NodeSnapshot};
 use llamacol_api::otlp::common::v1::{any_value::Value, AnyValue, ArrayValue, KeyValue};
 
@@ -96,8 +96,9 @@ impl NodeResource {
     /// Adds to a GenAI span what the node's GPUs went through while it ran: the hottest
     /// reading, the most memory used, every throttle reason and XID. Node-wide (the
     /// worst over the GPUs): which GPU served a request is not known here.
-    pub fn add_gpu_during(&self, attrs: &mut impl Attrs, start: u64, end: u64) {
-        let Some(during) = self.timeline.during(start, end) else {
+    /// The GPU events the span overlapped are marked with `trace_id` (the live page).
+    pub fn add_gpu_during(&self, attrs: &mut impl Attrs, start: u64, end: u64, trace_id: &[u8]) {
+        let Some(during) = self.timeline.during(start, end, trace_id) else {
             return;
         };
         let mut add = |key: &str, value: Value| {
@@ -112,7 +113,8 @@ impl NodeResource {
             let bytes = i64::try_from(b).unwrap_or(i64::MAX);
             add("nvml.gpu.memory.used.max", Value::IntValue(bytes));
         }
-        let reasons = throttle_reason_names(during.throttle_reasons);
+        // The reasons that held a GPU back (an idle GPU beside a busy one says nothing).
+        let reasons = throttle_reason_names(during.throttle_reasons & HELD_BACK);
         if !reasons.is_empty() {
             add(
                 "nvml.gpu.throttle_reasons",

@@ -349,7 +349,7 @@ fn span<'a>(
         None
     };
     let server = if genai && p.config.node_context {
-        p.node.add_gpu_during(&mut attrs, start, end);
+        p.node.add_gpu_during(&mut attrs, start, end, trace_id);
         Endpoint::of(&attrs)
     } else {
         None

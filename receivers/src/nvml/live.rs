@@ -1,6 +1,7 @@
 //! The GPU panel of the admin server's live page: one row per GPU per cycle, in the units
 //! people read (percent, bytes, °C, W, MHz), and the throttle reasons active now.
 
+use llamacol_api::gpu_timeline::GpuTimeline;
 use llamacol_api::live::{Live, Panel};
 
 use super::gpus::{DeviceInfo, Reading, THROTTLE_REASONS};
@@ -53,4 +54,35 @@ pub fn record(live: &Live, devices: &[DeviceInfo], readings: &[Reading], now: f6
         ];
         live.record(PANEL, &d.uuid, info, COLUMNS, now, &row);
     }
+}
+
+/// The live page's GPU events (XIDs, throttling starts), each with the GenAI requests it
+/// overlapped: the page marks them on the GenAI latency chart.
+pub const EVENTS: Panel = Panel::new("gpu_events");
+
+/// Publishes the node's GPU events as they stand (their overlapped requests grow as the
+/// spans arrive).
+pub fn record_events(live: &Live, timeline: &GpuTimeline, devices: &[DeviceInfo], now: f64) {
+    let events: Vec<serde_json::Value> = timeline
+        .events()
+        .into_iter()
+        .map(|e| {
+            let gpu = devices.iter().find(|d| d.uuid == e.uuid);
+            serde_json::json!({
+                "t": e.time_unix_nano as f64 / 1e9,
+                "gpu": gpu.map(|d| d.index),
+                "uuid": e.uuid,
+                "what": e.what,
+                "traces": e.traces,
+            })
+        })
+        .collect();
+    live.record(
+        EVENTS,
+        "events",
+        serde_json::json!({ "events": events }),
+        &[],
+        now,
+        &[],
+    );
 }

@@ -13,12 +13,14 @@ mod live;
 pub mod metrics;
 pub mod xid;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use llamacol_api::config::{parse_block, ConfigSpec};
-use llamacol_api::gpu_timeline::{GpuSample, GpuTimeline, GpuXid};
+use llamacol_api::gpu_timeline::{
+    throttle_reason_names, GpuEvent, GpuSample, GpuTimeline, GpuXid, HELD_BACK,
+};
 use llamacol_api::node::{Gpu, NodeContext};
 use llamacol_api::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
 use llamacol_api::otlp::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
@@ -280,6 +282,7 @@ impl Receiver for NvmlReceiver {
         let host = llamacol_api::node::hostname();
         if self.config.xid_events {
             let timeline = self.node.shared::<GpuTimeline>();
+            let (node, devices) = (self.node.clone(), devices.clone());
             self.watch = Some(xid::spawn(
                 gpus.clone(),
                 devices.clone(),
@@ -294,7 +297,15 @@ impl Receiver for NvmlReceiver {
                             time_unix_nano: e.time_unix_nano,
                             uuid: e.uuid.clone(),
                             xid: e.xid,
-                        })
+                        });
+                        timeline.record_event(GpuEvent {
+                            time_unix_nano: e.time_unix_nano,
+                            uuid: e.uuid.clone(),
+                            what: format!("XID {}: {}", e.xid, xid::description(e.xid)),
+                            traces: Vec::new(),
+                        });
+                        let now = e.time_unix_nano as f64 / 1e9;
+                        live::record_events(node.live(), &timeline, &devices, now);
                     }),
                 },
             ));
@@ -314,6 +325,7 @@ impl Receiver for NvmlReceiver {
             node: self.node.clone(),
             xids: self.xids.clone(),
             lost: HashSet::new(),
+            throttled: HashMap::new(),
         };
         self.controller.spawn(
             scraper,
@@ -347,13 +359,33 @@ struct GpuScraper {
     xids: Arc<Mutex<XidCounts>>,
     /// GPUs off the bus at the last cycle.
     lost: HashSet<String>,
+    /// Per GPU, the held-back throttle reasons at the last cycle.
+    throttled: HashMap<String, u64>,
 }
 
 impl GpuScraper {
     /// This cycle's readings of the physical GPUs, for what asks what they went through
     /// during a request (the `genai` processor's node context).
-    fn record_timeline(&self, readings: &[gpus::Reading]) {
+    fn record_timeline(&mut self, readings: &[gpus::Reading]) {
         let now = llamacol_api::clock::unix_nanos();
+        let timeline = self.node.shared::<GpuTimeline>();
+        // A GPU that starts being held back is an event (not every cycle it stays so).
+        for (d, r) in self.devices.iter().zip(readings) {
+            let Ok(bits) = r.throttle_reasons else {
+                continue;
+            };
+            let held = bits & HELD_BACK;
+            let before = self.throttled.insert(d.uuid.clone(), held).unwrap_or(0);
+            let started = held & !before;
+            if started != 0 && d.parent_uuid.is_none() {
+                timeline.record_event(GpuEvent {
+                    time_unix_nano: now,
+                    uuid: d.uuid.clone(),
+                    what: format!("throttled: {}", throttle_reason_names(started).join(", ")),
+                    traces: Vec::new(),
+                });
+            }
+        }
         let samples = self
             .devices
             .iter()
@@ -367,9 +399,8 @@ impl GpuScraper {
                 memory_used_bytes: r.memory_used_bytes.clone().ok(),
             })
             .collect();
-        self.node
-            .shared::<GpuTimeline>()
-            .record(samples, self.config.collection_interval);
+        timeline.record(samples, self.config.collection_interval);
+        live::record_events(self.node.live(), &timeline, &self.devices, now as f64 / 1e9);
     }
 
     /// One line when a GPU falls off the bus, one when it is back; a lost GPU's cycle

@@ -51,8 +51,30 @@ function merge(key, entry, now) {
   }
 }
 
-// Draws (or updates) one chart of `lines` [{label, values}] over `xs` in `container`.
-function chart(container, id, title, xs, lines, unit = "") {
+// Draws `marks` [{t, label}] as red vertical lines over a chart's plot area.
+function drawMarks(u, marks) {
+  const { ctx } = u;
+  const { left, top, width, height } = u.bbox;
+  ctx.save();
+  ctx.strokeStyle = "#d32f2f";
+  ctx.fillStyle = "#d32f2f";
+  ctx.setLineDash([4, 3]);
+  ctx.font = `${10 * devicePixelRatio}px sans-serif`;
+  for (const m of marks || []) {
+    const x = u.valToPos(m.t, "x", true);
+    if (x < left || x > left + width) continue;
+    ctx.beginPath();
+    ctx.moveTo(x, top);
+    ctx.lineTo(x, top + height);
+    ctx.stroke();
+    ctx.fillText(m.label, x + 3, top + 10 * devicePixelRatio);
+  }
+  ctx.restore();
+}
+
+// Draws (or updates) one chart of `lines` [{label, values}] over `xs` in `container`,
+// with `marks` [{t, label}] (events) as vertical lines.
+function chart(container, id, title, xs, lines, unit = "", marks = []) {
   if (typeof uPlot === "undefined") return; // built without npm: numbers only
   const labels = lines.map((l) => l.label).join("|");
   let c = charts[id];
@@ -74,9 +96,12 @@ function chart(container, id, title, xs, lines, unit = "") {
       }))],
       axes: [{}, { size: 50 }],
       legend: { live: false },
+      hooks: { draw: [(u) => drawMarks(u, charts[id] && charts[id].marks)] },
     };
-    c = charts[id] = { plot: new uPlot(opts, data, root), labels, root };
+    c = charts[id] = { plot: null, labels, root, marks };
+    c.plot = new uPlot(opts, data, root);
   } else {
+    c.marks = marks;
     c.plot.setData(data);
   }
 }
@@ -201,8 +226,24 @@ function renderLlamacpp(panel, now) {
   }
 }
 
-function renderGenai(panel, now) {
+// The GPU events (XIDs, throttling starts) of the last 15 minutes, each with the GenAI
+// requests it overlapped (open one to see its trace).
+function renderGpuEvents(section, events) {
+  let list = $(".gpu-events", section);
+  if (!list) section.append(list = el("ul", { class: "gpu-events" }));
+  list.replaceChildren(...events.map((e) => el("li", { "data-event": e.what },
+    el("b", {}, new Date(e.t * 1000).toLocaleTimeString()), ` GPU ${e.gpu ?? e.uuid}: ${e.what} `,
+    el("span", { class: "muted" }, e.traces.length ? `· ${e.traces.length} request(s) running: ` : "· no request running"),
+    ...e.traces.map((id) => el("a", { href: "#traces", "data-trace": id, onclick: () => {
+      selectedTrace = id; selectedSpan = null; showTrace();
+    } }, `${id.slice(0, 8)} `)))));
+}
+
+function renderGenai(panel, now, gpuEvents) {
   const section = $("#genai");
+  const held = gpuEvents && gpuEvents.series.events;
+  const events = ((held && held.info && held.info.events) || []).filter((e) => e.t >= now - WINDOW_SECONDS);
+  renderGpuEvents(section, events);
   const [all] = subjects(panel, "genai", now).map(([, s]) => s);
   const rows = all && all.rows;
   const seen = Boolean(rows && rows.requests_per_s.some((v) => v > 0));
@@ -219,8 +260,9 @@ function renderGenai(panel, now) {
   const charts = $(".charts", section);
   chart(charts, "genai-rate", "Requests per second", rows.t, [
     { label: "requests", values: rows.requests_per_s }, { label: "errors", values: rows.errors_per_s }]);
-  chart(charts, "genai-latency", "Latency (s, last minute)", rows.t, ["ttft_p50", "ttft_p99", "duration_p50", "duration_p99"]
-    .map((c) => ({ label: c.replace("_", " "), values: rows[c] })), " s");
+  const marks = events.map((e) => ({ t: e.t, label: `GPU ${e.gpu ?? ""} ${e.what.split(":")[0]}` }));
+  chart(charts, "genai-latency", "Latency (s, last minute; GPU events marked)", rows.t, ["ttft_p50", "ttft_p99", "duration_p50", "duration_p99"]
+    .map((c) => ({ label: c.replace("_", " "), values: rows[c] })), " s", marks);
   chart(charts, "genai-tokens", "Tokens per request (last minute)", rows.t, [
     { label: "input", values: rows.input_tokens_per_request }, { label: "output", values: rows.output_tokens_per_request }]);
 }
@@ -228,7 +270,7 @@ function renderGenai(panel, now) {
 // The panels this page draws with its own layout; any other panel a component feeds
 // (a custom component's) gets a generic section: a table of each subject's latest values
 // and a chart per subject with a line per column.
-const KNOWN_PANELS = ["pipeline", "gpus", "llamacpp", "genai", "alerts", "traces"];
+const KNOWN_PANELS = ["pipeline", "gpus", "llamacpp", "genai", "gpu_events", "alerts", "traces"];
 
 function renderOther(key, panel, now) {
   let section = document.getElementById(key);
@@ -335,7 +377,7 @@ async function poll() {
     renderPipeline(panel("pipeline"), now);
     renderGpus(panel("gpus"), now);
     renderLlamacpp(panel("llamacpp"), now);
-    renderGenai(panel("genai"), now);
+    renderGenai(panel("genai"), now, panel("gpu_events"));
     renderAlerts(panel("alerts"), data.alerts);
     renderTraces(panel("traces"));
     for (const [key, other] of Object.entries(data.panels)) {
