@@ -92,6 +92,14 @@ struct Inner {
     interval_nanos: u64,
 }
 
+/// Drops what is older than 15 minutes before `newest`, and the oldest beyond `max`.
+fn trim<T>(q: &mut VecDeque<T>, newest: u64, max: usize, time: impl Fn(&T) -> u64) {
+    let oldest = newest.saturating_sub(KEPT_NANOS);
+    while q.front().is_some_and(|x| time(x) < oldest) || q.len() > max {
+        q.pop_front();
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct GpuTimeline {
     inner: Mutex<Inner>,
@@ -104,43 +112,23 @@ impl GpuTimeline {
         inner.interval_nanos = u64::try_from(interval.as_nanos()).unwrap_or(u64::MAX);
         let newest = samples.iter().map(|s| s.time_unix_nano).max().unwrap_or(0);
         inner.samples.extend(samples);
-        let oldest = newest.saturating_sub(KEPT_NANOS);
-        while inner
-            .samples
-            .front()
-            .is_some_and(|s| s.time_unix_nano < oldest)
-            || inner.samples.len() > MAX_SAMPLES
-        {
-            inner.samples.pop_front();
-        }
+        trim(&mut inner.samples, newest, MAX_SAMPLES, |s| {
+            s.time_unix_nano
+        });
     }
 
     pub fn record_xid(&self, xid: GpuXid) {
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        let oldest = xid.time_unix_nano.saturating_sub(KEPT_NANOS);
+        let newest = xid.time_unix_nano;
         inner.xids.push_back(xid);
-        while inner
-            .xids
-            .front()
-            .is_some_and(|x| x.time_unix_nano < oldest)
-            || inner.xids.len() > MAX_XIDS
-        {
-            inner.xids.pop_front();
-        }
+        trim(&mut inner.xids, newest, MAX_XIDS, |x| x.time_unix_nano);
     }
 
     pub fn record_event(&self, event: GpuEvent) {
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        let oldest = event.time_unix_nano.saturating_sub(KEPT_NANOS);
+        let newest = event.time_unix_nano;
         inner.events.push_back(event);
-        while inner
-            .events
-            .front()
-            .is_some_and(|e| e.time_unix_nano < oldest)
-            || inner.events.len() > MAX_EVENTS
-        {
-            inner.events.pop_front();
-        }
+        trim(&mut inner.events, newest, MAX_EVENTS, |e| e.time_unix_nano);
     }
 
     /// The events kept, oldest first.
