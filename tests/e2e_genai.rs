@@ -617,6 +617,26 @@ fn the_requests_running_when_the_gpu_raised_an_xid_carry_it() {
         listed, expected,
         "the requests the XID overlapped, on the live page"
     );
+    // The XID counter's exemplar is one of those requests (`exemplars: true`).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let exemplar = loop {
+        let found = metrics(&lines(&collector.file))
+            .into_iter()
+            .filter(|m| m["name"] == "nvml.xid.errors")
+            .flat_map(|m| common::arr(&m["sum"]["dataPoints"]).to_vec())
+            .flat_map(|p| common::arr(&p["exemplars"]).to_vec())
+            .filter_map(|e| e["traceId"].as_str().map(String::from))
+            .next_back();
+        if let Some(trace) = found {
+            break trace;
+        }
+        assert!(Instant::now() < deadline, "no exemplar on nvml.xid.errors");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        expected.contains(&exemplar),
+        "{exemplar} not in {expected:?}"
+    );
     // Every request ran while the GPUs were read: the worst reading is on each span.
     assert!(written.iter().all(|s| common::arr(&s["attributes"])
         .iter()

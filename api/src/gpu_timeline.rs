@@ -14,6 +14,8 @@ pub const KEPT_NANOS: u64 = 15 * 60 * 1_000_000_000;
 const MAX_SAMPLES: usize = 16_384;
 const MAX_XIDS: usize = 4_096;
 const MAX_EVENTS: usize = 256;
+/// GenAI requests kept for exemplars (the latest ones are what a cycle asks for).
+const MAX_REQUESTS: usize = 4_096;
 /// Trace ids kept per event: enough to open the requests an event hit.
 const MAX_TRACES_PER_EVENT: usize = 16;
 
@@ -71,6 +73,15 @@ pub struct GpuEvent {
     pub traces: Vec<String>,
 }
 
+/// A GenAI request seen by the `genai` processor: when it ran, and its span.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SeenRequest {
+    pub start: u64,
+    pub end: u64,
+    pub trace_id: [u8; 16],
+    pub span_id: [u8; 8],
+}
+
 /// The node's GPUs over one span: the worst of their readings and every XID.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct GpuDuring {
@@ -87,6 +98,8 @@ struct Inner {
     samples: VecDeque<GpuSample>,
     xids: VecDeque<GpuXid>,
     events: VecDeque<GpuEvent>,
+    /// In arrival order.
+    requests: VecDeque<SeenRequest>,
     /// The readings' interval: how far a reading before or after a span still tells
     /// about it.
     interval_nanos: u64,
@@ -131,6 +144,17 @@ impl GpuTimeline {
         trim(&mut inner.events, newest, MAX_EVENTS, |e| e.time_unix_nano);
     }
 
+    /// The request seen last that ran at some time from `from` to `to`.
+    pub fn request_during(&self, from: u64, to: u64) -> Option<SeenRequest> {
+        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        inner
+            .requests
+            .iter()
+            .rev()
+            .find(|r| r.start <= to && r.end >= from)
+            .copied()
+    }
+
     /// The events kept, oldest first.
     pub fn events(&self) -> Vec<GpuEvent> {
         let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
@@ -141,10 +165,28 @@ impl GpuTimeline {
     /// during it, or when none was (a span shorter than the interval), the last one
     /// before it and the first after it, each within one interval; the XIDs that arrived
     /// during it. `None` when no reading covers the span and no XID came during it. The
-    /// events during it are marked with `trace_id` (the span's, 16 bytes).
-    pub fn during(&self, start: u64, end: u64, trace_id: &[u8]) -> Option<GpuDuring> {
+    /// events during it are marked with `trace_id` (the span's, 16 bytes), and the span
+    /// is kept as a request that ran then (exemplars).
+    pub fn during(
+        &self,
+        start: u64,
+        end: u64,
+        trace_id: &[u8],
+        span_id: &[u8],
+    ) -> Option<GpuDuring> {
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         let end = end.max(start);
+        if let (Ok(trace_id), Ok(span_id)) = (trace_id.try_into(), span_id.try_into()) {
+            inner.requests.push_back(SeenRequest {
+                start,
+                end,
+                trace_id,
+                span_id,
+            });
+            if inner.requests.len() > MAX_REQUESTS {
+                inner.requests.pop_front();
+            }
+        }
         // Readings arrive in time order: the span's are one range.
         let from = inner.samples.partition_point(|s| s.time_unix_nano < start);
         let to = inner.samples.partition_point(|s| s.time_unix_nano <= end);
@@ -238,7 +280,7 @@ mod tests {
     #[test]
     fn a_span_gets_the_worst_of_the_readings_during_it_and_its_xids() {
         let d = timeline()
-            .during(105 * S, 125 * S, &[1; 16])
+            .during(105 * S, 125 * S, &[1; 16], &[1; 8])
             .expect("covered");
         assert_eq!(d.temperature_max_c, Some(84));
         assert_eq!(
@@ -260,18 +302,22 @@ mod tests {
         };
         t.record_event(event(115));
         t.record_event(event(140));
-        t.during(110 * S, 120 * S, &[0xab; 16]);
-        t.during(112 * S, 118 * S, &[0xab; 16]);
-        t.during(100 * S, 101 * S, &[0xcd; 16]);
+        t.during(110 * S, 120 * S, &[0xab; 16], &[1; 8]);
+        t.during(112 * S, 118 * S, &[0xab; 16], &[2; 8]);
+        t.during(100 * S, 101 * S, &[0xcd; 16], &[3; 8]);
         let events = t.events();
         assert_eq!(events[0].traces, ["ab".repeat(16)], "once per trace");
         assert!(events[1].traces.is_empty());
+        let at = |s: u64| t.request_during(s * S, s * S).map(|r| r.span_id[0]);
+        assert_eq!(at(115), Some(2), "the latest request running then");
+        assert_eq!(at(100), Some(3));
+        assert_eq!(at(130), None);
     }
 
     #[test]
     fn a_short_span_gets_the_readings_around_it() {
         let d = timeline()
-            .during(111 * S, 112 * S, &[1; 16])
+            .during(111 * S, 112 * S, &[1; 16], &[1; 8])
             .expect("covered");
         assert_eq!(
             d.temperature_max_c,
@@ -280,7 +326,7 @@ mod tests {
         );
         assert!(d.xids.is_empty(), "the XID came after the span");
         assert_eq!(
-            timeline().during(200 * S, 201 * S, &[1; 16]),
+            timeline().during(200 * S, 201 * S, &[1; 16], &[1; 8]),
             None,
             "nothing within an interval"
         );

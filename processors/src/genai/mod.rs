@@ -190,10 +190,10 @@ impl GenaiProcessor {
                     server = node::Endpoint::of(&span.attributes);
                 }
                 if c.node_context {
-                    let (start, end) = (span.start_time_unix_nano, span.end_time_unix_nano);
-                    let trace = &span.trace_id;
+                    let times = (span.start_time_unix_nano, span.end_time_unix_nano);
+                    let (trace, id) = (&span.trace_id, &span.span_id);
                     self.node
-                        .add_gpu_during(&mut span.attributes, start, end, trace);
+                        .add_gpu_during(&mut span.attributes, times, trace, id);
                 }
             }
             if any && c.node_context {

@@ -97,8 +97,14 @@ impl NodeResource {
     /// reading, the most memory used, every throttle reason and XID. Node-wide (the
     /// worst over the GPUs): which GPU served a request is not known here.
     /// The GPU events the span overlapped are marked with `trace_id` (the live page).
-    pub fn add_gpu_during(&self, attrs: &mut impl Attrs, start: u64, end: u64, trace_id: &[u8]) {
-        let Some(during) = self.timeline.during(start, end, trace_id) else {
+    pub fn add_gpu_during(
+        &self,
+        attrs: &mut impl Attrs,
+        (start, end): (u64, u64),
+        trace_id: &[u8],
+        span_id: &[u8],
+    ) {
+        let Some(during) = self.timeline.during(start, end, trace_id, span_id) else {
             return;
         };
         let mut add = |key: &str, value: Value| {

@@ -312,7 +312,7 @@ fn span<'a>(
     let mut attrs = WireAttrs::with_capacity(32);
     let (mut trace_id, mut root, mut name, mut failed): (&[u8], bool, &str, bool) =
         (&[], true, "", false);
-    let (mut start, mut end) = (0u64, 0u64);
+    let (mut start, mut end, mut span_id): (u64, u64, &[u8]) = (0, 0, &[]);
     let mut new_events: Vec<Option<BytesMut>> = Vec::new();
     let mut segments: Vec<Segment> = Vec::with_capacity(6);
     let mut attrs_seen = false;
@@ -326,6 +326,7 @@ fn span<'a>(
             (9, 2) => attrs.add_encoded(&span[f.value.clone()])?,
             (11, 2) => new_events.push(event(p, &span[f.value.clone()])?),
             (15, 2) => failed = status_code(&span[f.value.clone()])? == StatusCode::Error as u64,
+            (2, 2) => span_id = &span[f.value.clone()],
             (7, 1) => start = lenient::fixed64(&span[f.value.clone()]),
             (8, 1) => end = lenient::fixed64(&span[f.value.clone()]),
             _ => {}
@@ -349,7 +350,8 @@ fn span<'a>(
         None
     };
     let server = if genai && p.config.node_context {
-        p.node.add_gpu_during(&mut attrs, start, end, trace_id);
+        p.node
+            .add_gpu_during(&mut attrs, (start, end), trace_id, span_id);
         Endpoint::of(&attrs)
     } else {
         None

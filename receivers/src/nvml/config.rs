@@ -56,6 +56,9 @@ pub struct NvmlConfig {
     /// Watch the GPUs' XID events (counted in `nvml.xid.errors`, logged, and sent as
     /// log records when the receiver is in a logs pipeline). Default on.
     pub xid_events: bool,
+    /// Exemplars on `nvml.xid.errors` and `nvml.throttle.duration`: a GenAI request that
+    /// was running (from the `genai` processor's `node_context`). Default off.
+    pub exemplars: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -97,6 +100,7 @@ impl Default for NvmlConfig {
             on_unavailable: OnUnavailable::Warn,
             naming: Naming::Semconv,
             xid_events: true,
+            exemplars: false,
         }
     }
 }

@@ -7,6 +7,7 @@
 #[cfg(feature = "nvml")]
 mod backend;
 mod config;
+mod exemplars;
 pub mod fake;
 pub mod gpus;
 mod live;
@@ -445,7 +446,7 @@ impl Scraper for GpuScraper {
             tokio::task::spawn_blocking(move || collect(g.as_ref(), &d, &c, &dr, &h, start, &xids))
                 .await;
         let Collected {
-            request,
+            mut request,
             unsupported,
             failed,
             lost,
@@ -467,6 +468,15 @@ impl Scraper for GpuScraper {
             llamacol_api::clock::unix_seconds(),
         );
         self.record_timeline(&readings);
+        if self.config.exemplars && self.config.naming == Naming::Semconv {
+            let timeline = self.node.shared::<GpuTimeline>();
+            let xids = self.xids.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let (now, every) = (
+                llamacol_api::clock::unix_nanos(),
+                self.config.collection_interval,
+            );
+            exemplars::attach(&mut request, &timeline, &xids, now, every);
+        }
         // One line per GPU listing what it newly does not support (a MIG instance lacks
         // most readings: one line, not twenty).
         let mut new_per_gpu: Vec<(String, Vec<&'static str>)> = Vec::new();

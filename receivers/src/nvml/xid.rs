@@ -48,12 +48,16 @@ pub struct XidCounts {
     pub per_code: BTreeMap<(String, u64), u64>,
     /// GPU UUID -> the latest XID (dcgm's `DCGM_FI_DEV_XID_ERRORS`).
     pub last: HashMap<String, u64>,
+    /// (GPU UUID, XID) -> when it last came (Unix ns; exemplars).
+    pub last_time: HashMap<(String, u64), u64>,
 }
 
 impl XidCounts {
-    fn record(&mut self, e: &XidEvent) {
+    pub fn record(&mut self, e: &XidEvent) {
         *self.per_code.entry((e.uuid.clone(), e.xid)).or_default() += 1;
         self.last.insert(e.uuid.clone(), e.xid);
+        self.last_time
+            .insert((e.uuid.clone(), e.xid), e.time_unix_nano);
     }
 }
 
