@@ -288,6 +288,10 @@ fn dcgm_exporters_own_dashboard_reads_the_shipped_dcgm_config() {
         );
     }
     assert!(!text.contains("_total{"), "no suffix added:\n{text}");
+    assert!(
+        text.contains("GPU_I_PROFILE=\"3g.40gb\""),
+        "the MIG instances' profile, as dcgm-exporter labels it:\n{text}"
+    );
     assert_eq!(
         sample(
             &text,

@@ -220,6 +220,7 @@ fn mig_instances_are_their_own_devices_with_a_parent() {
         attr(mig, "hw.parent").as_deref(),
         Some("GPU-00000000-0000-0000-0000-000000000000")
     );
+    assert_eq!(attr(mig, "nvml.mig.profile").as_deref(), Some("1g.18gb"));
     // Selecting the physical GPU by UUID keeps its MIG instances; by index, only the GPU.
     let by_uuid = config("{devices: [\"GPU-00000000-0000-0000-0000-000000000000\"]}");
     assert_eq!(selected(&by_uuid, gpus.devices.clone()).len(), 2);

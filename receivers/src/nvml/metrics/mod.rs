@@ -18,6 +18,12 @@ mod health;
 
 const PROCESS_MEMORY: &str = "nvml.process.memory.usage";
 
+/// A MIG instance's profile from its NVML name ("NVIDIA H100 80GB HBM3 MIG 3g.40gb" ->
+/// "3g.40gb"), as dcgm-exporter's `GPU_I_PROFILE` shows it.
+fn mig_profile(name: &str) -> Option<&str> {
+    name.rsplit_once(" MIG ").map(|(_, profile)| profile.trim())
+}
+
 /// One collection cycle's metrics, built device by device.
 pub struct Cycle<'a> {
     config: &'a NvmlConfig,
@@ -172,6 +178,9 @@ impl<'a> Cycle<'a> {
         }
         if let Some(parent) = &d.parent_uuid {
             a.push(s("hw.parent", parent));
+            if let Some(profile) = mig_profile(&d.name) {
+                a.push(s("nvml.mig.profile", profile));
+            }
         }
         a
     }
@@ -415,7 +424,7 @@ impl<'a> Cycle<'a> {
     /// files say; serve them with `translation_strategy: UnderscoreEscapingWithoutSuffixes`
     /// so a counter gets no `_total`, as dcgm-exporter's have none).
     fn dcgm(&mut self, d: &DeviceInfo, r: &Reading) {
-        let a = vec![
+        let mut a = vec![
             s("gpu", &d.index.to_string()),
             s("UUID", &d.uuid),
             s("device", &format!("nvidia{}", d.index)),
@@ -424,6 +433,11 @@ impl<'a> Cycle<'a> {
             s("pci_bus_id", &d.pci_bus_id),
             s("DCGM_FI_DRIVER_VERSION", self.driver),
         ];
+        // dcgm-exporter's MIG label; GPU_I_ID/GPU_CI_ID need nvmlDeviceGetGpuInstanceId,
+        // which nvml-wrapper 0.13 does not wrap (and llamacol has no unsafe code).
+        if let Some(profile) = d.parent_uuid.as_ref().and(mig_profile(&d.name)) {
+            a.push(s("GPU_I_PROFILE", profile));
+        }
         let on = |m: &str| self.config.enabled(m);
         let emit =
             |cycle: &mut Self, name: &str, v: f64| cycle.point(name, "", "", false, a.clone(), v);
