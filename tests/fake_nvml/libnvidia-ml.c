@@ -76,6 +76,7 @@ typedef int nvmlReturn_t;
 #define NVML_PCIE_UTIL_RX_BYTES 1
 #define NVML_MEMORY_ERROR_TYPE_CORRECTED 0
 #define NVML_MEMORY_ERROR_TYPE_UNCORRECTED 1
+#define NVML_VOLATILE_ECC 0
 #define NVML_AGGREGATE_ECC 1
 
 typedef struct nvmlPciInfo_st {
@@ -423,7 +424,17 @@ nvmlReturn_t nvmlDeviceGetPerformanceState(nvmlDevice_t d, int *pstate) {
 
 nvmlReturn_t nvmlDeviceGetTotalEccErrors(nvmlDevice_t d, int error_type, int counter_type, unsigned long long *count) {
     CHECK_DEVICE(d);
-    if (!count || counter_type != NVML_AGGREGATE_ECC) return NVML_ERROR_INVALID_ARGUMENT;
+    if (!count) return NVML_ERROR_INVALID_ARGUMENT;
+    if (counter_type == NVML_VOLATILE_ECC) {
+        /* Since the driver loaded: the corrected ones of this boot, no uncorrected. */
+        unsigned long long since_load = d->ecc_corrected == NS64 ? NS64 : d->ecc_corrected / 4;
+        switch (error_type) {
+        case NVML_MEMORY_ERROR_TYPE_CORRECTED: ANSWER(count, since_load, NS64);
+        case NVML_MEMORY_ERROR_TYPE_UNCORRECTED: ANSWER(count, d->ecc_uncorrected, NS64);
+        default: return NVML_ERROR_INVALID_ARGUMENT;
+        }
+    }
+    if (counter_type != NVML_AGGREGATE_ECC) return NVML_ERROR_INVALID_ARGUMENT;
     switch (error_type) {
     case NVML_MEMORY_ERROR_TYPE_CORRECTED: ANSWER(count, d->ecc_corrected, NS64);
     case NVML_MEMORY_ERROR_TYPE_UNCORRECTED: ANSWER(count, d->ecc_uncorrected, NS64);

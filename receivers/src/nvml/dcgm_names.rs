@@ -28,7 +28,7 @@ const BEYOND_THE_FILES: [(&str, &str); 5] = [
 ];
 
 /// Names in the files that NVML cannot give, and why (README, `nvml` receiver).
-const NOT_FROM_NVML: [(&str, &str); 15] = [
+const NOT_FROM_NVML: [(&str, &str); 13] = [
     ("DCGM_FI_DEV_VGPU_LICENSE_STATUS", "vGPU guests only"),
     (
         "DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL",
@@ -38,11 +38,6 @@ const NOT_FROM_NVML: [(&str, &str); 15] = [
         "DCGM_FI_DEV_NVLINK_BANDWIDTH_L0",
         "as NVLINK_BANDWIDTH_TOTAL",
     ),
-    (
-        "DCGM_FI_DEV_ECC_SBE_VOL_TOTAL",
-        "volatile ECC counters not read; the aggregate ones are",
-    ),
-    ("DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", "as ECC_SBE_VOL_TOTAL"),
     (
         "DCGM_EXP_CLOCK_EVENTS_COUNT",
         "dcgm-exporter's own derived counter",

@@ -85,6 +85,8 @@ impl Gpus for FakeGpus {
             performance_state: self.get("performance_state", 0),
             ecc_corrected: self.get("ecc_corrected", 5),
             ecc_uncorrected: self.get("ecc_uncorrected", 0),
+            ecc_corrected_volatile: self.get("ecc_corrected_volatile", 1),
+            ecc_uncorrected_volatile: self.get("ecc_uncorrected_volatile", 0),
             processes: if with_processes {
                 self.get(
                     "processes",

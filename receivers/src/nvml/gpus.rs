@@ -173,6 +173,9 @@ pub struct Reading {
     pub performance_state: Read<u32>,
     pub ecc_corrected: Read<u64>,
     pub ecc_uncorrected: Read<u64>,
+    /// Since the driver loaded (the aggregate ones above: over the GPU's life).
+    pub ecc_corrected_volatile: Read<u64>,
+    pub ecc_uncorrected_volatile: Read<u64>,
     /// Compute and graphics processes.
     pub processes: Read<Vec<GpuProcess>>,
     pub health: Health,
@@ -234,6 +237,8 @@ impl Reading {
             performance_state: Err(e.clone()),
             ecc_corrected: Err(e.clone()),
             ecc_uncorrected: Err(e.clone()),
+            ecc_corrected_volatile: Err(e.clone()),
+            ecc_uncorrected_volatile: Err(e.clone()),
             processes: Err(e.clone()),
             health: Health::unavailable(e),
         }

@@ -110,6 +110,15 @@ fn every_semconv_metric_with_units_and_conversions() {
     );
     assert_eq!(get(&m, "hw.errors", Some(("error.type", "corrected"))), 5.0);
     assert_eq!(
+        get(
+            &m,
+            "nvml.ecc.volatile.errors",
+            Some(("error.type", "corrected"))
+        ),
+        1.0,
+        "since the driver loaded"
+    );
+    assert_eq!(
         get(&m, "hw.errors", Some(("error.type", "uncorrected"))),
         0.0
     );

@@ -132,6 +132,12 @@ impl Gpus for NvmlGpus {
             ecc_uncorrected: read(
                 d.total_ecc_errors(MemoryError::Uncorrected, EccCounter::Aggregate),
             ),
+            ecc_corrected_volatile: read(
+                d.total_ecc_errors(MemoryError::Corrected, EccCounter::Volatile),
+            ),
+            ecc_uncorrected_volatile: read(
+                d.total_ecc_errors(MemoryError::Uncorrected, EccCounter::Volatile),
+            ),
             processes,
             health: health::health(&d, &device.uuid, &self.last_seen, with_processes),
         }

@@ -315,6 +315,29 @@ impl<'a> Cycle<'a> {
                     );
                 }
             }
+            for (kind, reading, field) in [
+                (
+                    "corrected",
+                    &r.ecc_corrected_volatile,
+                    "ecc_corrected_volatile",
+                ),
+                (
+                    "uncorrected",
+                    &r.ecc_uncorrected_volatile,
+                    "ecc_uncorrected_volatile",
+                ),
+            ] {
+                if let Some(v) = self.ok(d, field, reading) {
+                    self.point(
+                        "nvml.ecc.volatile.errors",
+                        "{error}",
+                        "ECC memory errors since the driver loaded",
+                        true,
+                        Self::with(&a, &[s("error.type", kind)]),
+                        *v as f64,
+                    );
+                }
+            }
         }
         if on("nvml.clock.frequency") {
             for (domain, reading, field) in [
@@ -571,6 +594,16 @@ impl<'a> Cycle<'a> {
                     "DCGM_FI_DEV_ECC_DBE_AGG_TOTAL",
                     &r.ecc_uncorrected,
                     "ecc_uncorrected",
+                ),
+                (
+                    "DCGM_FI_DEV_ECC_SBE_VOL_TOTAL",
+                    &r.ecc_corrected_volatile,
+                    "ecc_corrected_volatile",
+                ),
+                (
+                    "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL",
+                    &r.ecc_uncorrected_volatile,
+                    "ecc_uncorrected_volatile",
                 ),
             ] {
                 if let Some(v) = self.ok(d, field, reading).copied() {
