@@ -12,6 +12,7 @@ pub mod fake;
 pub mod gpus;
 mod live;
 pub mod metrics;
+mod scraper;
 pub mod xid;
 
 use std::collections::{HashMap, HashSet};
@@ -19,15 +20,13 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use llamacol_api::config::{parse_block, ConfigSpec};
-use llamacol_api::gpu_timeline::{
-    throttle_reason_names, GpuEvent, GpuSample, GpuTimeline, GpuXid, HELD_BACK,
-};
+use llamacol_api::gpu_timeline::{GpuEvent, GpuTimeline, GpuXid};
 use llamacol_api::node::{Gpu, NodeContext};
 use llamacol_api::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
 use llamacol_api::otlp::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use llamacol_api::otlp::metrics::v1::{ResourceMetrics, ScopeMetrics};
 use llamacol_api::otlp::resource::v1::Resource;
-use llamacol_api::scrape::{Schedule, ScrapeController, Scraped, Scraper};
+use llamacol_api::scrape::{Schedule, ScrapeController};
 use llamacol_api::serde_yaml::Value;
 use llamacol_api::{
     BoxError, BuildContext, Consumer, OutcomeCounter, Receiver, ReceiverFactory, Signal,
@@ -36,6 +35,7 @@ use llamacol_api::{
 pub use config::{DeviceSelector, Naming, NvmlConfig, OnUnavailable};
 use gpus::{DeviceInfo, Gpus};
 use metrics::Cycle;
+use scraper::GpuScraper;
 use xid::XidCounts;
 
 pub fn factory() -> ReceiverFactory {
@@ -342,167 +342,6 @@ impl Receiver for NvmlReceiver {
             watch.shutdown().await;
         }
         Ok(())
-    }
-}
-
-/// One cycle over the selected GPUs, on the scrape controller.
-struct GpuScraper {
-    id: String,
-    gpus: Arc<dyn Gpus>,
-    devices: Vec<DeviceInfo>,
-    config: NvmlConfig,
-    driver: String,
-    host: String,
-    start: u64,
-    /// (GPU, reading) already logged as unsupported or failing: logged once.
-    logged: HashSet<(String, &'static str)>,
-    node: NodeContext,
-    xids: Arc<Mutex<XidCounts>>,
-    /// GPUs off the bus at the last cycle.
-    lost: HashSet<String>,
-    /// Per GPU, the held-back throttle reasons at the last cycle.
-    throttled: HashMap<String, u64>,
-}
-
-impl GpuScraper {
-    /// This cycle's readings of the physical GPUs, for what asks what they went through
-    /// during a request (the `genai` processor's node context).
-    fn record_timeline(&mut self, readings: &[gpus::Reading]) {
-        let now = llamacol_api::clock::unix_nanos();
-        let timeline = self.node.shared::<GpuTimeline>();
-        // A GPU that starts being held back is an event (not every cycle it stays so).
-        for (d, r) in self.devices.iter().zip(readings) {
-            let Ok(bits) = r.throttle_reasons else {
-                continue;
-            };
-            let held = bits & HELD_BACK;
-            let before = self.throttled.insert(d.uuid.clone(), held).unwrap_or(0);
-            let started = held & !before;
-            if started != 0 && d.parent_uuid.is_none() {
-                timeline.record_event(GpuEvent {
-                    time_unix_nano: now,
-                    uuid: d.uuid.clone(),
-                    what: format!("throttled: {}", throttle_reason_names(started).join(", ")),
-                    traces: Vec::new(),
-                });
-            }
-        }
-        let samples = self
-            .devices
-            .iter()
-            .zip(readings)
-            .filter(|(d, _)| d.parent_uuid.is_none())
-            .map(|(d, r)| GpuSample {
-                time_unix_nano: now,
-                uuid: d.uuid.clone(),
-                temperature_c: r.temperature_c.clone().ok(),
-                throttle_reasons: r.throttle_reasons.clone().ok(),
-                memory_used_bytes: r.memory_used_bytes.clone().ok(),
-            })
-            .collect();
-        timeline.record(samples, self.config.collection_interval);
-        live::record_events(self.node.live(), &timeline, &self.devices, now as f64 / 1e9);
-    }
-
-    /// One line when a GPU falls off the bus, one when it is back; a lost GPU's cycle
-    /// counts as one failed read, and the other GPUs are read as before.
-    fn report_lost(&mut self, now: &[String]) {
-        for uuid in now {
-            if self.lost.insert(uuid.clone()) {
-                tracing::error!(component = %self.id, gpu = %uuid, "GPU fell off the bus (NVML: GPU is lost); its readings stop and hw.status says failed, the other GPUs are read as before");
-            }
-        }
-        let back: Vec<String> = self
-            .lost
-            .iter()
-            .filter(|u| !now.contains(u))
-            .cloned()
-            .collect();
-        for uuid in back {
-            self.lost.remove(&uuid);
-            tracing::info!(component = %self.id, gpu = %uuid, "GPU answers again");
-        }
-    }
-}
-
-#[async_trait]
-impl Scraper for GpuScraper {
-    fn name(&self) -> &str {
-        &self.id
-    }
-
-    async fn scrape(&mut self) -> Scraped {
-        // NVML calls block; keep them off the async workers.
-        let (g, d, c, dr, h, start) = (
-            self.gpus.clone(),
-            self.devices.clone(),
-            self.config.clone(),
-            self.driver.clone(),
-            self.host.clone(),
-            self.start,
-        );
-        let xids = self.xids.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let collected =
-            tokio::task::spawn_blocking(move || collect(g.as_ref(), &d, &c, &dr, &h, start, &xids))
-                .await;
-        let Collected {
-            mut request,
-            unsupported,
-            failed,
-            lost,
-            readings,
-        } = match collected {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(component = %self.id, error = %e, "reading the GPUs failed; cycle counted as failed");
-                return Scraped {
-                    request: Default::default(),
-                    failed: 1,
-                };
-            }
-        };
-        live::record(
-            self.node.live(),
-            &self.devices,
-            &readings,
-            llamacol_api::clock::unix_seconds(),
-        );
-        self.record_timeline(&readings);
-        if self.config.exemplars && self.config.naming == Naming::Semconv {
-            let timeline = self.node.shared::<GpuTimeline>();
-            let xids = self.xids.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            let (now, every) = (
-                llamacol_api::clock::unix_nanos(),
-                self.config.collection_interval,
-            );
-            exemplars::attach(&mut request, &timeline, &xids, now, every);
-        }
-        // One line per GPU listing what it newly does not support (a MIG instance lacks
-        // most readings: one line, not twenty).
-        let mut new_per_gpu: Vec<(String, Vec<&'static str>)> = Vec::new();
-        for (uuid, reading) in unsupported {
-            if self.logged.insert((uuid.clone(), reading)) {
-                match new_per_gpu.iter_mut().find(|(u, _)| *u == uuid) {
-                    Some((_, readings)) => readings.push(reading),
-                    None => new_per_gpu.push((uuid, vec![reading])),
-                }
-            }
-        }
-        for (uuid, readings) in new_per_gpu {
-            let readings = readings.join(", ");
-            tracing::info!(component = %self.id, gpu = %uuid, %readings, "not supported by this GPU; left out (logged once)");
-        }
-        self.report_lost(&lost);
-        let failures = failed.len() + lost.len();
-        for (uuid, reading, error) in failed {
-            if self.logged.insert((uuid.clone(), reading)) {
-                tracing::warn!(component = %self.id, gpu = %uuid, reading, %error, "NVML reading failed (logged once; counted)");
-            }
-        }
-        Scraped {
-            request,
-            failed: failures,
-        }
     }
 }
 

@@ -14,6 +14,7 @@ use super::config::{Naming, NvmlConfig};
 use super::gpus::{DeviceInfo, Read, ReadError, Reading, THROTTLE_REASONS};
 use super::xid::XidCounts;
 
+mod dcgm;
 mod health;
 
 const PROCESS_MEMORY: &str = "nvml.process.memory.usage";
@@ -92,6 +93,22 @@ impl<'a> Cycle<'a> {
                 self.failed.push((device.uuid.clone(), reading, e.clone()));
                 None
             }
+        }
+    }
+
+    /// [`Cycle::ok`] when `on` (a switched-off metric's reading is neither read nor
+    /// reported as unsupported).
+    fn ok_if<'r, T>(
+        &mut self,
+        on: bool,
+        device: &DeviceInfo,
+        reading: &'static str,
+        r: &'r Read<T>,
+    ) -> Option<&'r T> {
+        if on {
+            self.ok(device, reading, r)
+        } else {
+            None
         }
     }
 
@@ -191,7 +208,97 @@ impl<'a> Cycle<'a> {
 
     fn semconv(&mut self, d: &DeviceInfo, r: &Reading) {
         let a = self.attributes(d);
-        let on = |m: &str| self.config.enabled(m);
+        let config = self.config;
+        let on = |m: &str| config.enabled(m);
+        // One point per GPU, named as its switch: (name, unit, description, counter, value).
+        let single: [(&str, &str, &str, bool, Option<f64>); 7] = [
+            (
+                "hw.gpu.memory.utilization",
+                "1",
+                "Fraction of time GPU memory was read or written",
+                false,
+                self.ok_if(
+                    on("hw.gpu.memory.utilization"),
+                    d,
+                    "utilization_memory",
+                    &r.utilization_memory,
+                )
+                .map(|v| f64::from(*v) / 100.0),
+            ),
+            (
+                "hw.gpu.memory.usage",
+                "By",
+                "GPU memory in use",
+                false,
+                self.ok_if(
+                    on("hw.gpu.memory.usage"),
+                    d,
+                    "memory_used_bytes",
+                    &r.memory_used_bytes,
+                )
+                .map(|v| *v as f64),
+            ),
+            (
+                "hw.gpu.memory.limit",
+                "By",
+                "GPU memory in total",
+                false,
+                self.ok_if(
+                    on("hw.gpu.memory.limit"),
+                    d,
+                    "memory_total_bytes",
+                    &r.memory_total_bytes,
+                )
+                .map(|v| *v as f64),
+            ),
+            (
+                "hw.power",
+                "W",
+                "Power drawn (NVML reports mW)",
+                false,
+                self.ok_if(on("hw.power"), d, "power_mw", &r.power_mw)
+                    .map(|v| f64::from(*v) / 1000.0),
+            ),
+            (
+                "hw.energy",
+                "J",
+                "Energy used since the driver loaded (NVML reports mJ)",
+                true,
+                self.ok_if(on("hw.energy"), d, "energy_mj", &r.energy_mj)
+                    .map(|v| *v as f64 / 1000.0),
+            ),
+            (
+                "nvml.pcie.replay.count",
+                "{replay}",
+                "PCIe replays",
+                true,
+                self.ok_if(
+                    on("nvml.pcie.replay.count"),
+                    d,
+                    "pcie_replay_count",
+                    &r.pcie_replay_count,
+                )
+                .map(|v| *v as f64),
+            ),
+            (
+                "nvml.performance_state",
+                "",
+                "Performance state (0 fastest, 15 slowest)",
+                false,
+                self.ok_if(
+                    on("nvml.performance_state"),
+                    d,
+                    "performance_state",
+                    &r.performance_state,
+                )
+                .map(|v| f64::from(*v)),
+            ),
+        ];
+        for (name, unit, description, counter, value) in single {
+            if let Some(v) = value {
+                self.point(name, unit, description, counter, a.clone(), v);
+            }
+        }
         if on("hw.gpu.utilization") {
             for (task, reading, field) in [
                 ("general", &r.utilization_gpu, "utilization_gpu"),
@@ -208,66 +315,6 @@ impl<'a> Cycle<'a> {
                         f64::from(*v) / 100.0,
                     );
                 }
-            }
-        }
-        if on("hw.gpu.memory.utilization") {
-            if let Some(v) = self.ok(d, "utilization_memory", &r.utilization_memory) {
-                self.point(
-                    "hw.gpu.memory.utilization",
-                    "1",
-                    "Fraction of time GPU memory was read or written",
-                    false,
-                    a.clone(),
-                    f64::from(*v) / 100.0,
-                );
-            }
-        }
-        if on("hw.gpu.memory.usage") {
-            if let Some(v) = self.ok(d, "memory_used_bytes", &r.memory_used_bytes) {
-                self.point(
-                    "hw.gpu.memory.usage",
-                    "By",
-                    "GPU memory in use",
-                    false,
-                    a.clone(),
-                    *v as f64,
-                );
-            }
-        }
-        if on("hw.gpu.memory.limit") {
-            if let Some(v) = self.ok(d, "memory_total_bytes", &r.memory_total_bytes) {
-                self.point(
-                    "hw.gpu.memory.limit",
-                    "By",
-                    "GPU memory in total",
-                    false,
-                    a.clone(),
-                    *v as f64,
-                );
-            }
-        }
-        if on("hw.power") {
-            if let Some(v) = self.ok(d, "power_mw", &r.power_mw) {
-                self.point(
-                    "hw.power",
-                    "W",
-                    "Power drawn (NVML reports mW)",
-                    false,
-                    a.clone(),
-                    f64::from(*v) / 1000.0,
-                );
-            }
-        }
-        if on("hw.energy") {
-            if let Some(v) = self.ok(d, "energy_mj", &r.energy_mj) {
-                self.point(
-                    "hw.energy",
-                    "J",
-                    "Energy used since the driver loaded (NVML reports mJ)",
-                    true,
-                    a.clone(),
-                    *v as f64 / 1000.0,
-                );
             }
         }
         if on("hw.temperature") {
@@ -374,18 +421,6 @@ impl<'a> Cycle<'a> {
                 }
             }
         }
-        if on("nvml.pcie.replay.count") {
-            if let Some(v) = self.ok(d, "pcie_replay_count", &r.pcie_replay_count) {
-                self.point(
-                    "nvml.pcie.replay.count",
-                    "{replay}",
-                    "PCIe replays",
-                    true,
-                    a.clone(),
-                    *v as f64,
-                );
-            }
-        }
         if on("nvml.throttle.reason") {
             if let Some(bits) = self.ok(d, "throttle_reasons", &r.throttle_reasons) {
                 for (bit, name) in THROTTLE_REASONS {
@@ -398,18 +433,6 @@ impl<'a> Cycle<'a> {
                         if bits & bit != 0 { 1.0 } else { 0.0 },
                     );
                 }
-            }
-        }
-        if on("nvml.performance_state") {
-            if let Some(v) = self.ok(d, "performance_state", &r.performance_state) {
-                self.point(
-                    "nvml.performance_state",
-                    "",
-                    "Performance state (0 fastest, 15 slowest)",
-                    false,
-                    a.clone(),
-                    f64::from(*v),
-                );
             }
         }
         if self.config.enabled(PROCESS_MEMORY) {
@@ -441,203 +464,5 @@ impl<'a> Cycle<'a> {
             }
         }
         self.semconv_health(d, &r.health, &a);
-    }
-
-    /// dcgm-exporter's names, units, labels and types (gauge or counter, as its counter
-    /// files say; serve them with `translation_strategy: UnderscoreEscapingWithoutSuffixes`
-    /// so a counter gets no `_total`, as dcgm-exporter's have none).
-    fn dcgm(&mut self, d: &DeviceInfo, r: &Reading) {
-        let mut a = vec![
-            s("gpu", &d.index.to_string()),
-            s("UUID", &d.uuid),
-            s("device", &format!("nvidia{}", d.index)),
-            s("modelName", &d.name),
-            s("Hostname", self.host),
-            s("pci_bus_id", &d.pci_bus_id),
-            s("DCGM_FI_DRIVER_VERSION", self.driver),
-        ];
-        // dcgm-exporter's MIG label; GPU_I_ID/GPU_CI_ID need nvmlDeviceGetGpuInstanceId,
-        // which nvml-wrapper 0.13 does not wrap (and llamacol has no unsafe code).
-        if let Some(profile) = d.parent_uuid.as_ref().and(mig_profile(&d.name)) {
-            a.push(s("GPU_I_PROFILE", profile));
-        }
-        let on = |m: &str| self.config.enabled(m);
-        let emit =
-            |cycle: &mut Self, name: &str, v: f64| cycle.point(name, "", "", false, a.clone(), v);
-        let count =
-            |cycle: &mut Self, name: &str, v: f64| cycle.point(name, "", "", true, a.clone(), v);
-        if on("hw.gpu.utilization") {
-            for (name, reading, field) in [
-                (
-                    "DCGM_FI_DEV_GPU_UTIL",
-                    &r.utilization_gpu,
-                    "utilization_gpu",
-                ),
-                (
-                    "DCGM_FI_DEV_ENC_UTIL",
-                    &r.utilization_encoder,
-                    "utilization_encoder",
-                ),
-                (
-                    "DCGM_FI_DEV_DEC_UTIL",
-                    &r.utilization_decoder,
-                    "utilization_decoder",
-                ),
-            ] {
-                if let Some(v) = self.ok(d, field, reading).copied() {
-                    emit(self, name, f64::from(v));
-                }
-            }
-        }
-        if on("hw.gpu.memory.utilization") {
-            if let Some(v) = self
-                .ok(d, "utilization_memory", &r.utilization_memory)
-                .copied()
-            {
-                emit(self, "DCGM_FI_DEV_MEM_COPY_UTIL", f64::from(v));
-            }
-        }
-        const MIB: f64 = 1024.0 * 1024.0;
-        let used = self
-            .ok(d, "memory_used_bytes", &r.memory_used_bytes)
-            .copied();
-        let total = self
-            .ok(d, "memory_total_bytes", &r.memory_total_bytes)
-            .copied();
-        let reserved = self
-            .ok(d, "memory_reserved_bytes", &r.memory_reserved_bytes)
-            .copied()
-            .unwrap_or(0);
-        if on("hw.gpu.memory.usage") {
-            if let Some(u) = used {
-                emit(self, "DCGM_FI_DEV_FB_USED", (u as f64 / MIB).floor());
-                emit(
-                    self,
-                    "DCGM_FI_DEV_FB_RESERVED",
-                    (reserved as f64 / MIB).floor(),
-                );
-                if let Some(t) = total {
-                    // NVML's free: neither used nor reserved.
-                    let free = t.saturating_sub(u).saturating_sub(reserved);
-                    emit(self, "DCGM_FI_DEV_FB_FREE", (free as f64 / MIB).floor());
-                }
-            }
-        }
-        // (switch, name, counter, value)
-        let simple: [(&str, &str, bool, Option<f64>); 7] = [
-            (
-                "hw.power",
-                "DCGM_FI_DEV_POWER_USAGE",
-                false,
-                self.ok(d, "power_mw", &r.power_mw)
-                    .map(|v| f64::from(*v) / 1000.0),
-            ),
-            (
-                "hw.energy",
-                "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION",
-                true,
-                self.ok(d, "energy_mj", &r.energy_mj).map(|v| *v as f64),
-            ),
-            (
-                "hw.temperature",
-                "DCGM_FI_DEV_GPU_TEMP",
-                false,
-                self.ok(d, "temperature_c", &r.temperature_c)
-                    .map(|v| f64::from(*v)),
-            ),
-            (
-                "nvml.clock.frequency",
-                "DCGM_FI_DEV_SM_CLOCK",
-                false,
-                self.ok(d, "clock_sm_mhz", &r.clock_sm_mhz)
-                    .map(|v| f64::from(*v)),
-            ),
-            (
-                "nvml.clock.frequency",
-                "DCGM_FI_DEV_MEM_CLOCK",
-                false,
-                self.ok(d, "clock_memory_mhz", &r.clock_memory_mhz)
-                    .map(|v| f64::from(*v)),
-            ),
-            (
-                "nvml.pcie.replay.count",
-                "DCGM_FI_DEV_PCIE_REPLAY_COUNTER",
-                true,
-                self.ok(d, "pcie_replay_count", &r.pcie_replay_count)
-                    .map(|v| *v as f64),
-            ),
-            (
-                "nvml.throttle.reason",
-                "DCGM_FI_DEV_CLOCK_THROTTLE_REASONS",
-                false,
-                self.ok(d, "throttle_reasons", &r.throttle_reasons)
-                    .map(|v| *v as f64),
-            ),
-        ];
-        for (switch, name, counter, value) in simple {
-            if let (true, Some(v)) = (on(switch), value) {
-                if counter {
-                    count(self, name, v);
-                } else {
-                    emit(self, name, v);
-                }
-            }
-        }
-        if on("hw.errors") {
-            for (name, reading, field) in [
-                (
-                    "DCGM_FI_DEV_ECC_SBE_AGG_TOTAL",
-                    &r.ecc_corrected,
-                    "ecc_corrected",
-                ),
-                (
-                    "DCGM_FI_DEV_ECC_DBE_AGG_TOTAL",
-                    &r.ecc_uncorrected,
-                    "ecc_uncorrected",
-                ),
-                (
-                    "DCGM_FI_DEV_ECC_SBE_VOL_TOTAL",
-                    &r.ecc_corrected_volatile,
-                    "ecc_corrected_volatile",
-                ),
-                (
-                    "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL",
-                    &r.ecc_uncorrected_volatile,
-                    "ecc_uncorrected_volatile",
-                ),
-            ] {
-                if let Some(v) = self.ok(d, field, reading).copied() {
-                    count(self, name, v as f64);
-                }
-            }
-        }
-        if on("hw.fan.speed_ratio") {
-            if let Some(first) = self
-                .ok(d, "fan_speed_percent", &r.fan_speed_percent)
-                .and_then(|f| f.first())
-                .copied()
-            {
-                emit(self, "DCGM_FI_DEV_FAN_SPEED", f64::from(first));
-            }
-        }
-        if on("nvml.pcie.throughput") {
-            for (name, reading, field) in [
-                (
-                    "DCGM_FI_PROF_PCIE_TX_BYTES",
-                    &r.pcie_tx_kb_per_s,
-                    "pcie_tx_kb_per_s",
-                ),
-                (
-                    "DCGM_FI_PROF_PCIE_RX_BYTES",
-                    &r.pcie_rx_kb_per_s,
-                    "pcie_rx_kb_per_s",
-                ),
-            ] {
-                if let Some(v) = self.ok(d, field, reading).copied() {
-                    emit(self, name, f64::from(v) * 1024.0);
-                }
-            }
-        }
-        self.dcgm_health(d, &r.health, &a);
     }
 }
