@@ -233,6 +233,21 @@ fn health_readings(text: &str, h100: &str, l4: &str) {
         Some(5.0)
     );
     assert_eq!(at("nvml_nvlink_state", &[l4]), None, "no NVLink on an L4");
+    // Per-link byte counters (field values scoped to the link: llamacol's own NVML call).
+    let sent = [
+        "nvml_nvlink_link=\"5\"",
+        "network_io_direction=\"transmit\"",
+    ];
+    assert_eq!(
+        at("nvml_nvlink_io_bytes_total", &[h100, sent[0], sent[1]]),
+        Some(6.0 * 1024.0 * 1024.0 * 1024.0),
+        "link 5 sent 6 GiB (NVML's KiB as bytes)"
+    );
+    let down = ["nvml_nvlink_link=\"3\"", "network_io_direction=\"receive\""];
+    assert_eq!(
+        at("nvml_nvlink_io_bytes_total", &[h100, down[0], down[1]]),
+        Some(0.0)
+    );
     let general = ["process_pid=\"4242\"", "hw_gpu_task=\"general\""];
     assert_eq!(
         at(
@@ -303,8 +318,10 @@ fn dcgm_exporters_own_dashboard_reads_the_shipped_dcgm_config() {
     }
     assert!(!text.contains("_total{"), "no suffix added:\n{text}");
     assert!(
-        text.contains("GPU_I_PROFILE=\"3g.40gb\""),
-        "the MIG instances' profile, as dcgm-exporter labels it:\n{text}"
+        text.contains("GPU_I_PROFILE=\"3g.40gb\"")
+            && text.contains("GPU_I_ID=\"1\"")
+            && text.contains("GPU_I_ID=\"2\""),
+        "the MIG instances' profile and GPU instance ids, as dcgm-exporter labels them:\n{text}"
     );
     assert_eq!(
         sample(

@@ -11,7 +11,8 @@
  *      decoder utilization NOT_SUPPORTED; one compute process (pid 4242, llama-server)
  *      with a utilization sample every call; capped at 650 of 700 W; HBM at 78 C; 3 rows
  *      remapped (page retirement NOT_SUPPORTED, as on every HBM GPU since A100); 18
- *      NVLinks, link 3 down with 5 replays and 2 flit CRC errors.
+ *      NVLinks, link 3 down with 5 replays and 2 flit CRC errors, link L having sent
+ *      (L+1) GiB and received twice that; MIG instances are GPU instances 1 and 2.
  *   1  NVIDIA L4, no MIG (NOT_SUPPORTED); fans, total energy and PCIe replay counter
  *      NOT_SUPPORTED; no processes; GDDR, so no memory temperature or row remapping
  *      (NOT_SUPPORTED) but page retirement (1 double-bit page, retirement pending); no
@@ -56,6 +57,8 @@ typedef int nvmlReturn_t;
 #define NVML_FI_DEV_RETIRED_PENDING 31
 #define NVML_FI_DEV_MEMORY_TEMP 82
 #define NVML_FI_DEV_NVLINK_LINK_COUNT 91
+#define NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX 138
+#define NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX 139
 #define NVML_FI_DEV_REMAPPED_COR 142
 #define NVML_FI_DEV_REMAPPED_UNC 143
 #define NVML_FI_DEV_REMAPPED_PENDING 144
@@ -563,6 +566,16 @@ nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t d, int count, nvmlFieldValue_
         case NVML_FI_DEV_RETIRED_DBE: field(v, h->retired_dbe, NS64, NVML_VALUE_TYPE_UNSIGNED_LONG_LONG); break;
         case NVML_FI_DEV_RETIRED_PENDING: field(v, h->retired_pending, NS64, NVML_VALUE_TYPE_UNSIGNED_LONG_LONG); break;
         case NVML_FI_DEV_NVLINK_LINK_COUNT: field(v, h->nvlinks, NS, NVML_VALUE_TYPE_UNSIGNED_INT); break;
+        /* Per link (scopeId): link L has sent (L+1) GiB and received 2(L+1) GiB, in KiB;
+         * the link that is down has moved nothing. */
+        case NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX:
+        case NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX:
+            if (h->nvlinks == NS) { field(v, NS64, NS64, NVML_VALUE_TYPE_UNSIGNED_LONG_LONG); break; }
+            if (v->scopeId >= h->nvlinks) { v->nvmlReturn = NVML_ERROR_INVALID_ARGUMENT; break; }
+            field(v, v->scopeId == h->down_link ? 0 :
+                  (v->fieldId == NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX ? 1ull : 2ull) * (v->scopeId + 1) * 1048576ull,
+                  NS64, NVML_VALUE_TYPE_UNSIGNED_LONG_LONG);
+            break;
         default: v->nvmlReturn = NVML_ERROR_NOT_SUPPORTED; break;
         }
     }
@@ -754,4 +767,23 @@ nvmlReturn_t nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *data, unsi
         }
         usleep((useconds_t)((wake > now ? wake - now : 1) * 1000));
     }
+}
+
+/* A MIG instance's GPU instance id (its position under the GPU, from 1) and compute
+ * instance id (0: one per GPU instance); a physical GPU answers INVALID_ARGUMENT. */
+nvmlReturn_t nvmlDeviceGetGpuInstanceId(nvmlDevice_t d, unsigned int *id) {
+    CHECK_DEVICE(d);
+    if (!id || d->mig_parent < 0) return NVML_ERROR_INVALID_ARGUMENT;
+    unsigned int n = 0;
+    for (int i = PHYSICAL; i < ALL && &devices[i] != d; i++)
+        if (devices[i].mig_parent == d->mig_parent) n++;
+    *id = n + 1;
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetComputeInstanceId(nvmlDevice_t d, unsigned int *id) {
+    CHECK_DEVICE(d);
+    if (!id || d->mig_parent < 0) return NVML_ERROR_INVALID_ARGUMENT;
+    *id = 0;
+    return NVML_SUCCESS;
 }

@@ -7,7 +7,7 @@ use llamacol_api::config::{did_you_mean, ComponentConfig, Issue};
 use serde::Deserialize;
 
 /// Every metric of the semconv naming; the names `metrics:` switches use.
-pub const METRICS: [&str; 24] = [
+pub const METRICS: [&str; 25] = [
     "hw.gpu.utilization",
     "hw.gpu.memory.utilization",
     "hw.gpu.memory.usage",
@@ -28,6 +28,7 @@ pub const METRICS: [&str; 24] = [
     "nvml.memory.retired_pages",
     "nvml.nvlink.state",
     "nvml.nvlink.errors",
+    "nvml.nvlink.io",
     "nvml.process.memory.usage",
     "nvml.process.utilization",
     "nvml.xid.errors",

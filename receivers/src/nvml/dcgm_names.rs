@@ -32,7 +32,7 @@ const NOT_FROM_NVML: [(&str, &str); 13] = [
     ("DCGM_FI_DEV_VGPU_LICENSE_STATUS", "vGPU guests only"),
     (
         "DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL",
-        "nvml-wrapper 0.13 cannot set the field scope NVLink throughput needs",
+        "DCGM's own aggregation of the NVLink counters (semconv: nvml.nvlink.io per link)",
     ),
     (
         "DCGM_FI_DEV_NVLINK_BANDWIDTH_L0",

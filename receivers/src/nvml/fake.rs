@@ -30,6 +30,8 @@ impl FakeGpus {
                 name: "NVIDIA H200".into(),
                 pci_bus_id: format!("00000000:{:02X}:00.0", 0x18 + i),
                 parent_uuid: None,
+                gpu_instance_id: None,
+                compute_instance_id: None,
             })
             .collect();
         FakeGpus {
@@ -180,11 +182,13 @@ impl FakeGpus {
                         link: 0,
                         active: true,
                         errors: [Ok(0), Ok(0), Ok(0), Ok(0)],
+                        bytes: Ok((1 << 30, 2 << 30)),
                     },
                     NvLink {
                         link: 1,
                         active: false,
                         errors: [Ok(7), Ok(1), Ok(3), Ok(0)],
+                        bytes: Ok((0, 0)),
                     },
                 ],
             ),

@@ -25,6 +25,9 @@ pub struct DeviceInfo {
     pub pci_bus_id: String,
     /// For a MIG instance: the UUID of the physical GPU.
     pub parent_uuid: Option<String>,
+    /// For a MIG instance: its GPU instance and compute instance ids.
+    pub gpu_instance_id: Option<u32>,
+    pub compute_instance_id: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +76,8 @@ pub struct NvLink {
     pub active: bool,
     /// In the order of [`NVLINK_ERRORS`].
     pub errors: [Read<u64>; 4],
+    /// Data bytes sent and received over the link since the driver loaded.
+    pub bytes: Read<(u64, u64)>,
 }
 
 /// NVLink error counters (`nvmlNvLinkErrorCounter_t` value, series attribute, dcgm-exporter

@@ -219,6 +219,8 @@ fn mig_instances_are_their_own_devices_with_a_parent() {
         name: "NVIDIA H200 MIG 1g.18gb".into(),
         pci_bus_id: String::new(),
         parent_uuid: Some("GPU-00000000-0000-0000-0000-000000000000".into()),
+        gpu_instance_id: Some(7),
+        compute_instance_id: Some(0),
     });
     let (m, _) = run(&gpus, &NvmlConfig::default());
     let mig = points(&m["hw.temperature"])
@@ -230,6 +232,7 @@ fn mig_instances_are_their_own_devices_with_a_parent() {
         Some("GPU-00000000-0000-0000-0000-000000000000")
     );
     assert_eq!(attr(mig, "nvml.mig.profile").as_deref(), Some("1g.18gb"));
+    assert_eq!(attr(mig, "nvml.mig.gpu_instance.id").as_deref(), Some("7"));
     // Selecting the physical GPU by UUID keeps its MIG instances; by index, only the GPU.
     let by_uuid = config("{devices: [\"GPU-00000000-0000-0000-0000-000000000000\"]}");
     assert_eq!(selected(&by_uuid, gpus.devices.clone()).len(), 2);
@@ -330,6 +333,15 @@ fn the_health_readings_under_semconv_names() {
     assert_eq!(
         get(&m, "nvml.nvlink.state", Some(("nvml.nvlink.link", "1"))),
         0.0
+    );
+    assert_eq!(
+        get(
+            &m,
+            "nvml.nvlink.io",
+            Some(("network.io.direction", "receive"))
+        ),
+        2_147_483_648.0,
+        "link 0's bytes received"
     );
     let link1 = points(&m["nvml.nvlink.errors"])
         .iter()

@@ -16,7 +16,7 @@ use nvml_wrapper::sys_exports::field_id::{
     NVML_FI_DEV_REMAPPED_FAILURE, NVML_FI_DEV_REMAPPED_PENDING, NVML_FI_DEV_REMAPPED_UNC,
     NVML_FI_DEV_RETIRED_DBE, NVML_FI_DEV_RETIRED_PENDING, NVML_FI_DEV_RETIRED_SBE,
 };
-use nvml_wrapper::Device;
+use nvml_wrapper::{Device, Nvml};
 
 use super::{read, reason};
 use crate::nvml::gpus::{
@@ -73,7 +73,13 @@ fn number(sample: &Result<FieldValueSample, NvmlError>) -> Read<u64> {
 }
 
 /// `with_processes: false` leaves per-process utilization unread (an empty list).
-pub fn health(d: &Device, uuid: &str, last_seen: &LastSeen, with_processes: bool) -> Health {
+pub fn health(
+    nvml: &Nvml,
+    d: &Device,
+    uuid: &str,
+    last_seen: &LastSeen,
+    with_processes: bool,
+) -> Health {
     let fields: Vec<Read<u64>> = match d.field_values_for(&FIELDS.map(FieldId)) {
         Ok(samples) => samples.iter().map(number).collect(),
         Err(e) => vec![read(Err(e)); FIELDS.len()],
@@ -106,7 +112,7 @@ pub fn health(d: &Device, uuid: &str, last_seen: &LastSeen, with_processes: bool
         violation_ns: POLICIES.map(|p| read(d.violation_status(p)).map(|v| v.violation_time)),
         remapped_rows,
         retired_pages,
-        nvlinks: field(8).map(|count| nvlinks(d, count)),
+        nvlinks: field(8).map(|count| nvlinks(nvml, d, count)),
         process_utilization: if with_processes {
             process_utilization(d, uuid, last_seen)
         } else {
@@ -115,7 +121,7 @@ pub fn health(d: &Device, uuid: &str, last_seen: &LastSeen, with_processes: bool
     }
 }
 
-fn nvlinks(d: &Device, count: u64) -> Vec<NvLink> {
+fn nvlinks(nvml: &Nvml, d: &Device, count: u64) -> Vec<NvLink> {
     (0..u32::try_from(count).unwrap_or(0))
         .map(|link| {
             let l = d.link_wrapper_for(link);
@@ -123,6 +129,7 @@ fn nvlinks(d: &Device, count: u64) -> Vec<NvLink> {
                 link,
                 active: l.is_active().unwrap_or(false),
                 errors: LINK_ERRORS.map(|c| read(l.error_counter(c))),
+                bytes: read(super::ffi::nvlink_bytes(nvml, d, link)),
             }
         })
         .collect()

@@ -11,6 +11,7 @@ use nvml_wrapper::Nvml;
 use super::gpus::{DeviceInfo, GpuProcess, Gpus, Read, ReadError, Reading, XidEvent};
 
 mod events;
+mod ffi;
 mod health;
 
 pub struct NvmlGpus {
@@ -70,18 +71,24 @@ impl Gpus for NvmlGpus {
                 name: read(d.name()).unwrap_or_default(),
                 pci_bus_id: read(d.pci_info()).map(|p| p.bus_id).unwrap_or_default(),
                 parent_uuid: None,
+                gpu_instance_id: None,
+                compute_instance_id: None,
             });
             // MIG instances are their own devices, with the physical GPU as parent.
             if let Ok(count) = d.mig_device_count() {
                 for m in 0..count {
                     if let Ok(mig) = d.mig_device_by_index(m) {
                         if let Ok(mig_uuid) = mig.uuid() {
+                            let (gpu_instance_id, compute_instance_id) =
+                                ffi::instance_ids(&self.nvml, &mig);
                             out.push(DeviceInfo {
                                 index,
                                 uuid: mig_uuid,
                                 name: mig.name().unwrap_or_default(),
                                 pci_bus_id: String::new(),
                                 parent_uuid: Some(uuid.clone()),
+                                gpu_instance_id,
+                                compute_instance_id,
                             });
                         }
                     }
@@ -139,7 +146,13 @@ impl Gpus for NvmlGpus {
                 d.total_ecc_errors(MemoryError::Uncorrected, EccCounter::Volatile),
             ),
             processes,
-            health: health::health(&d, &device.uuid, &self.last_seen, with_processes),
+            health: health::health(
+                &self.nvml,
+                &d,
+                &device.uuid,
+                &self.last_seen,
+                with_processes,
+            ),
         }
     }
 

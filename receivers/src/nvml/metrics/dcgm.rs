@@ -19,10 +19,12 @@ impl Cycle<'_> {
             s("pci_bus_id", &d.pci_bus_id),
             s("DCGM_FI_DRIVER_VERSION", self.driver),
         ];
-        // dcgm-exporter's MIG label; GPU_I_ID/GPU_CI_ID need nvmlDeviceGetGpuInstanceId,
-        // which nvml-wrapper 0.13 does not wrap (and llamacol has no unsafe code).
+        // dcgm-exporter's MIG labels (its template has these two, no compute instance).
         if let Some(profile) = d.parent_uuid.as_ref().and(mig_profile(&d.name)) {
             a.push(s("GPU_I_PROFILE", profile));
+            if let Some(id) = d.gpu_instance_id {
+                a.push(s("GPU_I_ID", &id.to_string()));
+            }
         }
         let on = |m: &str| self.config.enabled(m);
         let emit =

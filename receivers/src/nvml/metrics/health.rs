@@ -167,7 +167,7 @@ impl Cycle<'_> {
                 );
             }
         }
-        if on("nvml.nvlink.state") || on("nvml.nvlink.errors") {
+        if on("nvml.nvlink.state") || on("nvml.nvlink.errors") || on("nvml.nvlink.io") {
             if let Some(links) = self.ok(d, "nvlinks", &h.nvlinks).cloned() {
                 for l in links {
                     let la = Self::with(a, &[int("nvml.nvlink.link", l.link)]);
@@ -180,6 +180,19 @@ impl Cycle<'_> {
                             la.clone(),
                             flag(l.active),
                         );
+                    }
+                    let bytes = self.ok_if(on("nvml.nvlink.io"), d, "nvlink_bytes", &l.bytes);
+                    if let Some((sent, received)) = bytes.copied() {
+                        for (direction, bytes) in [("transmit", sent), ("receive", received)] {
+                            self.point(
+                                "nvml.nvlink.io",
+                                "By",
+                                "Data bytes over the NVLink since the driver loaded (NVML reports KiB)",
+                                true,
+                                Self::with(&la, &[s("network.io.direction", direction)]),
+                                bytes as f64,
+                            );
+                        }
                     }
                     if !on("nvml.nvlink.errors") {
                         continue;

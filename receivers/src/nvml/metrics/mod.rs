@@ -198,6 +198,14 @@ impl<'a> Cycle<'a> {
             if let Some(profile) = mig_profile(&d.name) {
                 a.push(s("nvml.mig.profile", profile));
             }
+            for (key, id) in [
+                ("nvml.mig.gpu_instance.id", d.gpu_instance_id),
+                ("nvml.mig.compute_instance.id", d.compute_instance_id),
+            ] {
+                if let Some(id) = id {
+                    a.push(kv(key, any_value::Value::IntValue(i64::from(id))));
+                }
+            }
         }
         a
     }
