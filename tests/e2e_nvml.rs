@@ -146,6 +146,16 @@ fn the_default_config_serves_both_fake_gpus_through_the_real_nvml_backend() {
         .filter(|l| l.contains("not supported by this GPU") && l.contains(L4))
         .collect();
     assert_eq!(l4_line.len(), 1, "one line per GPU:\n{stderr}");
+    let refused: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("NO_PERMISSION") && l.contains(L4))
+        .collect();
+    assert_eq!(
+        refused.len(),
+        1,
+        "one line for the refused reading:\n{stderr}"
+    );
+    assert!(refused[0].contains("process_utilization"), "{}", refused[0]);
     let listed = l4_line[0]
         .split("readings=")
         .nth(1)

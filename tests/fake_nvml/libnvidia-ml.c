@@ -16,7 +16,8 @@
  *   1  NVIDIA L4, no MIG (NOT_SUPPORTED); fans, total energy and PCIe replay counter
  *      NOT_SUPPORTED; no processes; GDDR, so no memory temperature or row remapping
  *      (NOT_SUPPORTED) but page retirement (1 double-bit page, retirement pending); no
- *      NVLink (NOT_SUPPORTED); one graphics process (pid 5151, 1 GiB).
+ *      NVLink (NOT_SUPPORTED); one graphics process (pid 5151, 1 GiB); per-process
+ *      utilization NO_PERMISSION (as NVML answers a user without the rights).
  * A MIG instance answers memory info, UUID and name; everything else NOT_SUPPORTED,
  * as real NVML does for MIG device handles.
  * Every call before nvmlInit_v2 (or after nvmlShutdown) returns NVML_ERROR_UNINITIALIZED.
@@ -43,6 +44,7 @@ typedef int nvmlReturn_t;
 #define NVML_ERROR_UNINITIALIZED 1
 #define NVML_ERROR_INVALID_ARGUMENT 2
 #define NVML_ERROR_NOT_SUPPORTED 3
+#define NVML_ERROR_NO_PERMISSION 4
 #define NVML_ERROR_NOT_FOUND 6
 #define NVML_ERROR_INSUFFICIENT_SIZE 7
 #define NVML_ERROR_TIMEOUT 10
@@ -610,6 +612,7 @@ nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t d, nvmlProcessUtilizat
     CHECK_DEVICE(d);
     if (!count) return NVML_ERROR_INVALID_ARGUMENT;
     if (d->mig_parent >= 0) return NVML_ERROR_NOT_SUPPORTED;
+    if (d == &devices[1]) return NVML_ERROR_NO_PERMISSION;
     unsigned long long now = now_us();
     unsigned int have = d->processes > 0 && now > last_seen ? 1 : 0;
     if (have == 0) return NVML_ERROR_NOT_FOUND;

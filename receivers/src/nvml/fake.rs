@@ -18,6 +18,8 @@ pub struct FakeGpus {
     pub xids: Vec<(Duration, u32, u64)>,
     /// GPU indexes that have fallen off the bus: every reading says so.
     pub lost: HashSet<u32>,
+    /// Readings answered with `NoPermission`.
+    pub forbidden: HashSet<&'static str>,
 }
 
 impl FakeGpus {
@@ -39,12 +41,15 @@ impl FakeGpus {
             unsupported: HashSet::new(),
             xids: Vec::new(),
             lost: HashSet::new(),
+            forbidden: HashSet::new(),
         }
     }
 
     fn get<T>(&self, field: &'static str, value: T) -> Read<T> {
         if self.unsupported.contains(field) {
             Err(ReadError::NotSupported)
+        } else if self.forbidden.contains(field) {
+            Err(ReadError::NoPermission)
         } else {
             Ok(value)
         }

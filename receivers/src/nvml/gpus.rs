@@ -7,6 +7,9 @@
 pub enum ReadError {
     /// NVML says the device does not support this reading (left out, logged once).
     NotSupported,
+    /// NVML refuses the reading to this user (NO_PERMISSION): left out, logged once
+    /// with the fix.
+    NoPermission,
     /// The GPU fell off the bus (NVML's GPU_IS_LOST): every reading of it fails until
     /// it is back; reported once per GPU, not per reading.
     Lost,

@@ -185,6 +185,8 @@ pub struct Collected {
     pub failed: Vec<(String, &'static str, String)>,
     /// Devices that fell off the bus.
     pub lost: Vec<String>,
+    /// (device UUID, reading) NVML refuses to this user.
+    pub forbidden: Vec<(String, &'static str)>,
     /// Each device's readings, in the order of `devices` (for the live page).
     pub readings: Vec<gpus::Reading>,
 }
@@ -212,10 +214,11 @@ pub fn collect(
             reading
         })
         .collect();
-    let (unsupported, failed, lost) = (
+    let (unsupported, failed, lost, forbidden) = (
         std::mem::take(&mut cycle.unsupported),
         std::mem::take(&mut cycle.failed),
         std::mem::take(&mut cycle.lost),
+        std::mem::take(&mut cycle.forbidden),
     );
     let host_attr = KeyValue {
         key: "host.name".into(),
@@ -247,6 +250,7 @@ pub fn collect(
         unsupported,
         failed,
         lost,
+        forbidden,
         readings,
     }
 }

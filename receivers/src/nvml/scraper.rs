@@ -122,6 +122,7 @@ impl Scraper for GpuScraper {
             unsupported,
             failed,
             lost,
+            forbidden,
             readings,
         } = match collected {
             Ok(c) => c,
@@ -163,6 +164,11 @@ impl Scraper for GpuScraper {
         for (uuid, readings) in new_per_gpu {
             let readings = readings.join(", ");
             tracing::info!(component = %self.id, gpu = %uuid, %readings, "not supported by this GPU; left out (logged once)");
+        }
+        for (uuid, reading) in forbidden {
+            if self.logged.insert((uuid.clone(), reading)) {
+                tracing::warn!(component = %self.id, gpu = %uuid, reading, "NVML refuses this reading to llamacol's user (NO_PERMISSION); left out. Run llamacol as root, or give its container the privileges NVML needs for it (logged once)");
+            }
         }
         self.report_lost(&lost);
         let failures = failed.len() + lost.len();

@@ -622,3 +622,38 @@ fn a_gpu_off_the_bus_is_reported_once_and_the_others_go_on() {
         "GPU 0 read as before, GPU 1 not at all"
     );
 }
+
+#[test]
+fn a_reading_nvml_refuses_to_the_user_is_left_out_without_counting_failures() {
+    let mut gpus = FakeGpus::new(1);
+    gpus.forbidden.insert("process_utilization");
+    let config = NvmlConfig::default();
+    let devices = selected(&config, gpus.devices().expect("devices"));
+    let c = collect(
+        &gpus,
+        &devices,
+        &config,
+        "560",
+        "node",
+        1,
+        &Default::default(),
+    );
+    assert_eq!(
+        c.forbidden,
+        [(
+            "GPU-00000000-0000-0000-0000-000000000000".to_string(),
+            "process_utilization"
+        )]
+    );
+    assert!(c.failed.is_empty() && c.unsupported.is_empty());
+    let names: Vec<&str> = c.request.resource_metrics[0].scope_metrics[0]
+        .metrics
+        .iter()
+        .map(|m| m.name.as_str())
+        .collect();
+    assert!(!names.contains(&"nvml.process.utilization"));
+    assert!(
+        names.contains(&"nvml.process.memory.usage"),
+        "the rest is read"
+    );
+}

@@ -107,6 +107,9 @@ pub fn spawn(
                 Err(ReadError::NotSupported) => {
                     tracing::info!(component = %id, "no GPU here reports XID events; XIDs are not watched")
                 }
+                Err(ReadError::NoPermission) => {
+                    tracing::warn!(component = %id, "NVML refuses XID events to llamacol's user (NO_PERMISSION); XIDs are not watched. Run llamacol as root, or give its container the privileges NVML needs")
+                }
                 Err(ReadError::Lost) => {
                     tracing::warn!(component = %id, "a GPU fell off the bus before its XID events could be watched; XIDs are not watched")
                 }

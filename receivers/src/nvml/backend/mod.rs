@@ -51,6 +51,7 @@ pub(super) fn reason(e: &NvmlError) -> ReadError {
     match e {
         NvmlError::NotSupported => ReadError::NotSupported,
         NvmlError::GpuLost => ReadError::Lost,
+        NvmlError::NoPermission => ReadError::NoPermission,
         other => ReadError::Failed(other.to_string()),
     }
 }

@@ -42,6 +42,8 @@ pub struct Cycle<'a> {
     pub failed: Vec<(String, &'static str, String)>,
     /// Devices that fell off the bus (NVML's GPU_IS_LOST) in this cycle.
     pub lost: Vec<String>,
+    /// (device UUID, reading) NVML refuses to this user.
+    pub forbidden: Vec<(String, &'static str)>,
 }
 
 impl<'a> Cycle<'a> {
@@ -64,6 +66,7 @@ impl<'a> Cycle<'a> {
             unsupported: Vec::new(),
             failed: Vec::new(),
             lost: Vec::new(),
+            forbidden: Vec::new(),
         }
     }
 
@@ -81,6 +84,10 @@ impl<'a> Cycle<'a> {
             Ok(v) => Some(v),
             Err(ReadError::NotSupported) => {
                 self.unsupported.push((device.uuid.clone(), reading));
+                None
+            }
+            Err(ReadError::NoPermission) => {
+                self.forbidden.push((device.uuid.clone(), reading));
                 None
             }
             Err(ReadError::Lost) => {
