@@ -175,6 +175,10 @@ impl GpuTimeline {
         span_id: &[u8],
     ) -> Option<GpuDuring> {
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        // No GPU read on this node (no nvml receiver): nothing to add, nothing to keep.
+        if inner.samples.is_empty() && inner.xids.is_empty() {
+            return None;
+        }
         let end = end.max(start);
         if let (Ok(trace_id), Ok(span_id)) = (trace_id.try_into(), span_id.try_into()) {
             inner.requests.push_back(SeenRequest {

@@ -10,44 +10,16 @@ use std::time::Duration;
 
 use llamacol_api::gpu_timeline::{GpuTimeline, SeenRequest};
 use llamacol_api::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
-use llamacol_api::otlp::common::v1::{any_value, KeyValue};
+use llamacol_api::otlp::common::v1::any_value;
 use llamacol_api::otlp::metrics::v1::number_data_point::Value as PointValue;
 use llamacol_api::otlp::metrics::v1::{exemplar, metric, Exemplar, NumberDataPoint};
+use llamacol_api::wire::attrs::{get, get_str};
 
 use super::xid::XidCounts;
 
 /// How far back a request may have run and still be an exemplar of this cycle: spans are
 /// exported some seconds after they end (the SDKs batch them).
 const LATE: Duration = Duration::from_secs(30);
-
-fn string_attr<'a>(p: &'a NumberDataPoint, key: &str) -> Option<&'a str> {
-    match p
-        .attributes
-        .iter()
-        .find(|kv| kv.key == key)?
-        .value
-        .as_ref()?
-        .value
-        .as_ref()?
-    {
-        any_value::Value::StringValue(s) => Some(s),
-        _ => None,
-    }
-}
-
-fn int_attr(attributes: &[KeyValue], key: &str) -> Option<i64> {
-    match attributes
-        .iter()
-        .find(|kv| kv.key == key)?
-        .value
-        .as_ref()?
-        .value
-        .as_ref()?
-    {
-        any_value::Value::IntValue(i) => Some(*i),
-        _ => None,
-    }
-}
 
 fn value(p: &NumberDataPoint) -> f64 {
     match p.value {
@@ -89,10 +61,13 @@ pub fn attach(
         for p in &mut sum.data_points {
             let seen = match m.name.as_str() {
                 "nvml.xid.errors" => {
-                    let uuid = string_attr(p, "hw.id").unwrap_or_default().to_string();
-                    let code = int_attr(&p.attributes, "nvml.xid")
-                        .and_then(|c| u64::try_from(c).ok())
-                        .unwrap_or(0);
+                    let uuid = get_str(&p.attributes, "hw.id")
+                        .unwrap_or_default()
+                        .to_string();
+                    let code = match get(&p.attributes, "nvml.xid").as_deref() {
+                        Some(any_value::Value::IntValue(c)) => u64::try_from(*c).unwrap_or(0),
+                        _ => 0,
+                    };
                     xids.last_time
                         .get(&(uuid, code))
                         .and_then(|at| timeline.request_during(*at, *at))
@@ -114,6 +89,7 @@ mod tests {
     use crate::nvml::fake::FakeGpus;
     use crate::nvml::gpus::{Gpus, XidEvent};
     use crate::nvml::{collect, NvmlConfig};
+    use llamacol_api::gpu_timeline::{GpuSample, GpuXid};
 
     const S: u64 = 1_000_000_000;
 
@@ -128,7 +104,19 @@ mod tests {
             xid: 79,
             time_unix_nano: 1_000 * S,
         });
+        // As the receiver fills it: the cycle's readings and the XID.
         let timeline = GpuTimeline::default();
+        let sample = GpuSample {
+            time_unix_nano: 1_000 * S,
+            uuid: uuid.clone(),
+            ..Default::default()
+        };
+        timeline.record(vec![sample], Duration::from_secs(10));
+        timeline.record_xid(GpuXid {
+            time_unix_nano: 1_000 * S,
+            uuid: uuid.clone(),
+            xid: 79,
+        });
         timeline.during(990 * S, 1_005 * S, &[7; 16], &[8; 8]);
         timeline.during(1_010 * S, 1_012 * S, &[9; 16], &[10; 8]);
         let config = NvmlConfig::default();

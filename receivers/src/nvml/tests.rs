@@ -15,17 +15,10 @@ fn config(yaml: &str) -> NvmlConfig {
     parse(&llamacol_api::serde_yaml::from_str(yaml).expect("yaml")).expect("config")
 }
 
-fn run(
-    gpus: &FakeGpus,
-    config: &NvmlConfig,
-) -> (HashMap<String, Metric>, Vec<(String, &'static str)>) {
+/// One cycle over `gpus`, and its metrics by name.
+fn collected(gpus: &FakeGpus, config: &NvmlConfig) -> (Collected, HashMap<String, Metric>) {
     let devices = selected(config, gpus.devices().expect("devices"));
-    let Collected {
-        request,
-        unsupported,
-        failed,
-        ..
-    } = collect(
+    let c = collect(
         gpus,
         &devices,
         config,
@@ -34,13 +27,21 @@ fn run(
         1,
         &Default::default(),
     );
-    assert!(failed.is_empty(), "{failed:?}");
-    let metrics = request.resource_metrics[0].scope_metrics[0]
+    let metrics = c.request.resource_metrics[0].scope_metrics[0]
         .metrics
         .iter()
         .map(|m| (m.name.clone(), m.clone()))
         .collect();
-    (metrics, unsupported)
+    (c, metrics)
+}
+
+fn run(
+    gpus: &FakeGpus,
+    config: &NvmlConfig,
+) -> (HashMap<String, Metric>, Vec<(String, &'static str)>) {
+    let (c, metrics) = collected(gpus, config);
+    assert!(c.failed.is_empty(), "{:?}", c.failed);
+    (metrics, c.unsupported)
 }
 
 fn attr(p: &NumberDataPoint, key: &str) -> Option<String> {
@@ -576,27 +577,12 @@ fn the_live_page_gets_a_row_per_physical_gpu_in_readable_units() {
 fn a_gpu_off_the_bus_is_reported_once_and_the_others_go_on() {
     let mut gpus = FakeGpus::new(2);
     gpus.lost.insert(1);
-    let config = NvmlConfig::default();
-    let devices = selected(&config, gpus.devices().expect("devices"));
-    let c = collect(
-        &gpus,
-        &devices,
-        &config,
-        "560",
-        "node",
-        1,
-        &Default::default(),
-    );
+    let (c, m) = collected(&gpus, &NvmlConfig::default());
     assert_eq!(c.lost, ["GPU-00000000-0000-0000-0000-000000000001"]);
     assert!(
         c.failed.is_empty() && c.unsupported.is_empty(),
         "not one line per reading"
     );
-    let m: HashMap<String, Metric> = c.request.resource_metrics[0].scope_metrics[0]
-        .metrics
-        .iter()
-        .map(|m| (m.name.clone(), m.clone()))
-        .collect();
     let status = |gpu: &str, state: &str| {
         points(&m["hw.status"])
             .iter()
@@ -627,17 +613,7 @@ fn a_gpu_off_the_bus_is_reported_once_and_the_others_go_on() {
 fn a_reading_nvml_refuses_to_the_user_is_left_out_without_counting_failures() {
     let mut gpus = FakeGpus::new(1);
     gpus.forbidden.insert("process_utilization");
-    let config = NvmlConfig::default();
-    let devices = selected(&config, gpus.devices().expect("devices"));
-    let c = collect(
-        &gpus,
-        &devices,
-        &config,
-        "560",
-        "node",
-        1,
-        &Default::default(),
-    );
+    let (c, m) = collected(&gpus, &NvmlConfig::default());
     assert_eq!(
         c.forbidden,
         [(
@@ -646,14 +622,9 @@ fn a_reading_nvml_refuses_to_the_user_is_left_out_without_counting_failures() {
         )]
     );
     assert!(c.failed.is_empty() && c.unsupported.is_empty());
-    let names: Vec<&str> = c.request.resource_metrics[0].scope_metrics[0]
-        .metrics
-        .iter()
-        .map(|m| m.name.as_str())
-        .collect();
-    assert!(!names.contains(&"nvml.process.utilization"));
+    assert!(!m.contains_key("nvml.process.utilization"));
     assert!(
-        names.contains(&"nvml.process.memory.usage"),
+        m.contains_key("nvml.process.memory.usage"),
         "the rest is read"
     );
 }

@@ -62,25 +62,22 @@ impl Cycle<'_> {
             );
         }
         if on("nvml.power.limit") {
-            for (kind, reading, field) in [
+            let series = (
+                "nvml.power.limit",
+                "W",
+                "Power limit: the one enforced now, and the board's default (NVML reports mW)",
+                false,
+            );
+            let readings = [
                 ("enforced", &h.power_limit_mw, "power_limit_mw"),
                 (
                     "default",
                     &h.power_limit_default_mw,
                     "power_limit_default_mw",
                 ),
-            ] {
-                if let Some(v) = self.ok(d, field, reading).copied() {
-                    self.point(
-                        "nvml.power.limit",
-                        "W",
-                        "Power limit: the one enforced now, and the board's default (NVML reports mW)",
-                        false,
-                        Self::with(a, &[s("nvml.power.limit.type", kind)]),
-                        f64::from(v) / 1000.0,
-                    );
-                }
-            }
+            ];
+            let watts = |mw: u32| f64::from(mw) / 1000.0;
+            self.per_label(d, a, series, "nvml.power.limit.type", &readings, watts);
         }
         if on("hw.temperature") {
             if let Some(v) = self
@@ -98,18 +95,19 @@ impl Cycle<'_> {
             }
         }
         if on("nvml.throttle.duration") {
-            for ((_, policy, _), reading) in VIOLATIONS.iter().zip(&h.violation_ns) {
-                if let Some(v) = self.ok(d, "violation_ns", reading).copied() {
-                    self.point(
-                        "nvml.throttle.duration",
-                        "s",
-                        "Time clocks were held back, per policy, since the driver loaded (NVML reports ns)",
-                        true,
-                        Self::with(a, &[s("nvml.throttle.policy", policy)]),
-                        v as f64 / NS_PER_S,
-                    );
-                }
-            }
+            let series = (
+                "nvml.throttle.duration",
+                "s",
+                "Time clocks were held back, per policy, since the driver loaded (NVML reports ns)",
+                true,
+            );
+            let readings: Vec<(&str, &Read<u64>, &'static str)> = VIOLATIONS
+                .iter()
+                .zip(&h.violation_ns)
+                .map(|((_, policy, _), reading)| (*policy, reading, "violation_ns"))
+                .collect();
+            let seconds = |ns: u64| ns as f64 / NS_PER_S;
+            self.per_label(d, a, series, "nvml.throttle.policy", &readings, seconds);
         }
         if on("nvml.memory.remapped_rows") {
             if let Some(r) = self.ok(d, "remapped_rows", &h.remapped_rows).cloned() {

@@ -25,6 +25,9 @@ fn mig_profile(name: &str) -> Option<&str> {
     name.rsplit_once(" MIG ").map(|(_, profile)| profile.trim())
 }
 
+/// A metric's name, unit, description and whether it is a counter.
+type Series = (&'static str, &'static str, &'static str, bool);
+
 /// One collection cycle's metrics, built device by device.
 pub struct Cycle<'a> {
     config: &'a NvmlConfig,
@@ -217,6 +220,25 @@ impl<'a> Cycle<'a> {
         a
     }
 
+    /// One point of `series` per `(label, reading, field)` of `readings`, labelled `key`,
+    /// valued by `value` (the readings there are).
+    fn per_label<T: Copy>(
+        &mut self,
+        d: &DeviceInfo,
+        a: &[KeyValue],
+        (name, unit, description, counter): Series,
+        key: &str,
+        readings: &[(&str, &Read<T>, &'static str)],
+        value: impl Fn(T) -> f64,
+    ) {
+        for (label, reading, field) in readings {
+            if let Some(v) = self.ok(d, field, reading).copied() {
+                let attributes = Self::with(a, &[s(key, label)]);
+                self.point(name, unit, description, counter, attributes, value(v));
+            }
+        }
+    }
+
     fn with(base: &[KeyValue], extra: &[KeyValue]) -> Vec<KeyValue> {
         base.iter().chain(extra).cloned().collect()
     }
@@ -315,22 +337,19 @@ impl<'a> Cycle<'a> {
             }
         }
         if on("hw.gpu.utilization") {
-            for (task, reading, field) in [
+            let series = (
+                "hw.gpu.utilization",
+                "1",
+                "Fraction of time the GPU was busy, per task",
+                false,
+            );
+            let readings = [
                 ("general", &r.utilization_gpu, "utilization_gpu"),
                 ("encoder", &r.utilization_encoder, "utilization_encoder"),
                 ("decoder", &r.utilization_decoder, "utilization_decoder"),
-            ] {
-                if let Some(v) = self.ok(d, field, reading) {
-                    self.point(
-                        "hw.gpu.utilization",
-                        "1",
-                        "Fraction of time the GPU was busy, per task",
-                        false,
-                        Self::with(&a, &[s("hw.gpu.task", task)]),
-                        f64::from(*v) / 100.0,
-                    );
-                }
-            }
+            ];
+            let percent = |v: u32| f64::from(v) / 100.0;
+            self.per_label(d, &a, series, "hw.gpu.task", &readings, percent);
         }
         if on("hw.temperature") {
             if let Some(v) = self.ok(d, "temperature_c", &r.temperature_c) {
@@ -362,22 +381,25 @@ impl<'a> Cycle<'a> {
             }
         }
         if on("hw.errors") {
-            for (kind, reading, field) in [
+            let count = |v: u64| v as f64;
+            let life = (
+                "hw.errors",
+                "{error}",
+                "ECC memory errors since the GPU's first use",
+                true,
+            );
+            let readings = [
                 ("corrected", &r.ecc_corrected, "ecc_corrected"),
                 ("uncorrected", &r.ecc_uncorrected, "ecc_uncorrected"),
-            ] {
-                if let Some(v) = self.ok(d, field, reading) {
-                    self.point(
-                        "hw.errors",
-                        "{error}",
-                        "ECC memory errors since the GPU's first use",
-                        true,
-                        Self::with(&a, &[s("error.type", kind)]),
-                        *v as f64,
-                    );
-                }
-            }
-            for (kind, reading, field) in [
+            ];
+            self.per_label(d, &a, life, "error.type", &readings, count);
+            let boot = (
+                "nvml.ecc.volatile.errors",
+                "{error}",
+                "ECC memory errors since the driver loaded",
+                true,
+            );
+            let readings = [
                 (
                     "corrected",
                     &r.ecc_corrected_volatile,
@@ -388,53 +410,37 @@ impl<'a> Cycle<'a> {
                     &r.ecc_uncorrected_volatile,
                     "ecc_uncorrected_volatile",
                 ),
-            ] {
-                if let Some(v) = self.ok(d, field, reading) {
-                    self.point(
-                        "nvml.ecc.volatile.errors",
-                        "{error}",
-                        "ECC memory errors since the driver loaded",
-                        true,
-                        Self::with(&a, &[s("error.type", kind)]),
-                        *v as f64,
-                    );
-                }
-            }
+            ];
+            self.per_label(d, &a, boot, "error.type", &readings, count);
         }
         if on("nvml.clock.frequency") {
-            for (domain, reading, field) in [
+            let series = (
+                "nvml.clock.frequency",
+                "Hz",
+                "Current clock frequency per domain (NVML reports MHz)",
+                false,
+            );
+            let readings = [
                 ("sm", &r.clock_sm_mhz, "clock_sm_mhz"),
                 ("memory", &r.clock_memory_mhz, "clock_memory_mhz"),
                 ("graphics", &r.clock_graphics_mhz, "clock_graphics_mhz"),
-            ] {
-                if let Some(v) = self.ok(d, field, reading) {
-                    self.point(
-                        "nvml.clock.frequency",
-                        "Hz",
-                        "Current clock frequency per domain (NVML reports MHz)",
-                        false,
-                        Self::with(&a, &[s("nvml.clock.domain", domain)]),
-                        f64::from(*v) * 1e6,
-                    );
-                }
-            }
+            ];
+            let mhz = |v: u32| f64::from(v) * 1e6;
+            self.per_label(d, &a, series, "nvml.clock.domain", &readings, mhz);
         }
         if on("nvml.pcie.throughput") {
-            for (direction, reading, field) in [
+            let series = (
+                "nvml.pcie.throughput",
+                "By/s",
+                "PCIe throughput (NVML reports KB/s)",
+                false,
+            );
+            let readings = [
                 ("transmit", &r.pcie_tx_kb_per_s, "pcie_tx_kb_per_s"),
                 ("receive", &r.pcie_rx_kb_per_s, "pcie_rx_kb_per_s"),
-            ] {
-                if let Some(v) = self.ok(d, field, reading) {
-                    self.point(
-                        "nvml.pcie.throughput",
-                        "By/s",
-                        "PCIe throughput (NVML reports KB/s)",
-                        false,
-                        Self::with(&a, &[s("network.io.direction", direction)]),
-                        f64::from(*v) * 1024.0,
-                    );
-                }
-            }
+            ];
+            let kb = |v: u32| f64::from(v) * 1024.0;
+            self.per_label(d, &a, series, "network.io.direction", &readings, kb);
         }
         if on("nvml.throttle.reason") {
             if let Some(bits) = self.ok(d, "throttle_reasons", &r.throttle_reasons) {
