@@ -46,6 +46,8 @@ pub fn builtins() -> Registry {
         .processor(llamacol_processors::resource_detection::factory())
         .alias(Kind::Processor, "resourcedetection", "resource_detection")
         .processor(llamacol_processors::llm_serving::factory())
+        .processor(llamacol_processors::k8s_attributes::factory())
+        .alias(Kind::Processor, "k8sattributes", "k8s_attributes")
         // exporters
         .exporter(llamacol_exporters::otlp::factory())
         .alias(Kind::Exporter, "otlp_grpc", "otlp")

@@ -1,17 +1,38 @@
-//! What a receiver with `include_metadata: true` knew about the request a batch came in:
-//! its headers (gRPC metadata), as the Collector's `client.Info.Metadata`. It travels
-//! with the batch (keys lower-cased) to components that read it: a `batch` processor
-//! with `metadata_keys` keeps batches of different values apart, and the
-//! `headers_setter` extension sends values on as headers (`from_context`).
+//! What a receiver knew about the request a batch came in, as the Collector's
+//! `client.Info`: the peer's address (always, when the connection has one) and, with
+//! `include_metadata: true`, its headers (gRPC metadata, keys lower-cased). It travels
+//! with the batch to components that read it: `k8s_attributes` finds the sending pod by
+//! the address, a `batch` processor with `metadata_keys` keeps batches of different
+//! header values apart, and the `headers_setter` extension sends values on as headers
+//! (`from_context`). A component that merges batches (`batch`, `tail_sampling`) keeps
+//! only the headers it partitions by, never the address (as the Collector).
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 
-/// Header name (lower-case) -> its values, in arrival order.
+/// Header name (lower-case) -> its values, in arrival order; and the peer's address.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ClientMetadata(BTreeMap<String, Vec<String>>);
+pub struct ClientMetadata(BTreeMap<String, Vec<String>>, Option<IpAddr>);
 
 impl ClientMetadata {
+    /// Only the peer address (a receiver that keeps no headers).
+    pub fn from_addr(addr: IpAddr) -> ClientMetadata {
+        ClientMetadata(BTreeMap::new(), Some(addr))
+    }
+
+    /// The same, with the peer address set.
+    pub fn with_addr(mut self, addr: Option<IpAddr>) -> ClientMetadata {
+        self.1 = addr;
+        self
+    }
+
+    /// The IP address of the connection the request came on (the Collector's
+    /// `client.Info.Addr`); `None` on a unix socket or for data made inside llamacol.
+    pub fn addr(&self) -> Option<IpAddr> {
+        self.1
+    }
+
     /// From (name, value) pairs; names are case-insensitive, so kept lower-case.
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> ClientMetadata {
         let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -20,7 +41,7 @@ impl ClientMetadata {
                 .or_default()
                 .push(value.to_string());
         }
-        ClientMetadata(map)
+        ClientMetadata(map, None)
     }
 
     /// The values of `key` (any case); empty when absent.
@@ -39,9 +60,11 @@ impl ClientMetadata {
                     self.0.get(&k).map(|v| (k, v.clone()))
                 })
                 .collect(),
+            None,
         )
     }
 
+    /// No headers (an address alone does not count).
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

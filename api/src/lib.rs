@@ -26,6 +26,7 @@ pub mod gpu_timeline;
 pub mod groups;
 pub mod http;
 pub mod json;
+pub mod kube;
 pub mod live;
 pub mod log_once;
 pub mod memory;

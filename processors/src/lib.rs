@@ -7,6 +7,7 @@ pub mod attributes;
 pub mod batch;
 pub mod filter;
 pub mod genai;
+pub mod k8s_attributes;
 pub mod llm_serving;
 pub mod memory_limiter;
 pub mod probabilistic_sampler;

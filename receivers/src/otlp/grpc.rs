@@ -152,15 +152,17 @@ impl<S: GrpcSignal> UnaryService<Bytes> for Unary<S> {
 
     fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
         let next = self.next.clone();
-        let metadata = self.include_metadata.then(|| {
+        let addr = request.remote_addr().map(|a| a.ip());
+        let metadata = if self.include_metadata {
             // Text metadata only (`-bin` keys carry bytes), as HTTP/2 headers arrived.
             let headers = request.metadata().clone().into_headers();
-            Arc::new(ClientMetadata::from_pairs(
-                headers
-                    .iter()
-                    .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))),
-            ))
-        });
+            let pairs = headers
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
+            Some(Arc::new(ClientMetadata::from_pairs(pairs).with_addr(addr)))
+        } else {
+            addr.map(|a| Arc::new(ClientMetadata::from_addr(a)))
+        };
         Box::pin(async move {
             let mut batch = Batch::from_bytes(S::SIGNAL, request.into_inner())
                 .map_err(|e| Status::invalid_argument(invalid_payload(S::SIGNAL, &e)))?;

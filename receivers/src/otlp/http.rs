@@ -1,12 +1,14 @@
 //! OTLP/HTTP: `POST /v1/{traces,metrics,logs}` with protobuf or JSON bodies, gzip/deflate.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use axum::Extension;
 use axum::Router;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
@@ -19,6 +21,7 @@ use prost::Message;
 
 use super::config::HttpConfig;
 use super::status::retry_after_secs;
+use super::TlsPeer;
 
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
@@ -47,8 +50,15 @@ pub fn router(signals: &[Signal], config: &HttpConfig, next: Arc<dyn Consumer>) 
         router = router.route(
             path,
             post(
-                move |State(s): State<Arc<HttpState>>, headers: HeaderMap, body: Body| {
-                    export(s, signal, headers, body)
+                move |State(s): State<Arc<HttpState>>,
+                      tcp: Option<Extension<ConnectInfo<SocketAddr>>>,
+                      tls: Option<Extension<ConnectInfo<TlsPeer>>>,
+                      headers: HeaderMap,
+                      body: Body| {
+                    let peer = tcp
+                        .map(|Extension(ConnectInfo(addr))| addr.ip())
+                        .or(tls.map(|Extension(ConnectInfo(TlsPeer(addr)))| addr.ip()));
+                    export(s, signal, peer, headers, body)
                 },
             ),
         );
@@ -63,7 +73,13 @@ enum Format {
     Json,
 }
 
-async fn export(state: Arc<HttpState>, signal: Signal, headers: HeaderMap, body: Body) -> Response {
+async fn export(
+    state: Arc<HttpState>,
+    signal: Signal,
+    peer: Option<IpAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let format = match media_type(&headers).as_str() {
         PROTOBUF | "application/protobuf" => Format::Protobuf,
         JSON => Format::Json,
@@ -92,7 +108,10 @@ async fn export(state: Arc<HttpState>, signal: Signal, headers: HeaderMap, body:
         let pairs = headers
             .iter()
             .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
-        batch.set_metadata(Some(Arc::new(ClientMetadata::from_pairs(pairs))));
+        let metadata = ClientMetadata::from_pairs(pairs).with_addr(peer);
+        batch.set_metadata(Some(Arc::new(metadata)));
+    } else if let Some(addr) = peer {
+        batch.set_metadata(Some(Arc::new(ClientMetadata::from_addr(addr))));
     }
     match state.next.consume(batch).await {
         Ok(()) => success(format),

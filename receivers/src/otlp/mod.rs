@@ -9,6 +9,7 @@ mod http;
 mod server_options;
 mod status;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -140,10 +141,12 @@ impl Receiver for OtlpReceiver {
             let id = self.id.clone();
             match listener {
                 Listener::Unix(unix) => {
-                    self.servers.spawn(serve_http(unix, app, cancel, id));
+                    self.servers
+                        .spawn(serve_http::<_, NoPeer>(unix, app, cancel, id));
                 }
                 Listener::Tls(incoming) => {
-                    self.servers.spawn(serve_http(incoming, app, cancel, id));
+                    self.servers
+                        .spawn(serve_http::<_, TlsPeer>(incoming, app, cancel, id));
                 }
                 Listener::Tcp(listener) => {
                     // Nagle's algorithm would hold small responses back ~40ms behind
@@ -151,7 +154,8 @@ impl Receiver for OtlpReceiver {
                     let listener = listener.tap_io(|tcp| {
                         let _ = tcp.set_nodelay(true);
                     });
-                    self.servers.spawn(serve_http(listener, app, cancel, id));
+                    self.servers
+                        .spawn(serve_http::<_, SocketAddr>(listener, app, cancel, id));
                 }
             }
         }
@@ -166,16 +170,50 @@ impl Receiver for OtlpReceiver {
     }
 }
 
-async fn serve_http<L>(listener: L, app: axum::Router, cancel: CancellationToken, id: String)
+/// Serves `app` on `listener`; each request carries the peer's address as
+/// `ConnectInfo<C>` (a `SocketAddr` over TCP and TLS, which the handler reads).
+async fn serve_http<L, C>(listener: L, app: axum::Router, cancel: CancellationToken, id: String)
 where
     L: axum::serve::Listener,
     L::Addr: std::fmt::Debug,
+    C: for<'a> axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
 {
+    let app = app.into_make_service_with_connect_info::<C>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(cancel.cancelled_owned())
         .await;
     if let Err(e) = served {
         tracing::error!(component = %id, error = %e, "OTLP/HTTP server stopped");
+    }
+}
+
+/// A unix socket's peer has no IP address.
+#[derive(Clone)]
+struct NoPeer;
+
+/// The peer of a TLS connection (over TCP the peer is axum's `ConnectInfo<SocketAddr>`).
+#[derive(Clone, Copy)]
+pub(crate) struct TlsPeer(pub SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsIncoming>>
+    for TlsPeer
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, TlsIncoming>) -> TlsPeer {
+        TlsPeer(*stream.remote_addr())
+    }
+}
+
+impl
+    axum::extract::connect_info::Connected<
+        axum::serve::IncomingStream<'_, tokio::net::UnixListener>,
+    > for NoPeer
+{
+    fn connect_info(_: axum::serve::IncomingStream<'_, tokio::net::UnixListener>) -> NoPeer {
+        NoPeer
     }
 }
 

@@ -1,0 +1,366 @@
+//! What `extract` asks for, compiled: the attributes of a pod (and of the container a
+//! resource names), its namespace's and node's labels and annotations.
+
+use std::collections::BTreeSet;
+
+use regex::Regex;
+
+use super::cache::Cache;
+use super::config::{Extract, FieldExtract};
+use super::objects::{Map, Pod};
+
+/// Where a label or annotation is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum From {
+    Pod,
+    Namespace,
+    Node,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Labels,
+    Annotations,
+}
+
+#[derive(Debug)]
+struct FieldRule {
+    from: From,
+    field: Field,
+    key: Key,
+    /// `None`: `k8s.<from>.<labels|annotations>.<key>`.
+    tag_name: Option<String>,
+}
+
+#[derive(Debug)]
+enum Key {
+    Exact(String),
+    Regex(Regex),
+}
+
+#[derive(Debug)]
+pub struct Rules {
+    metadata: BTreeSet<String>,
+    fields: Vec<FieldRule>,
+    otel_annotations: bool,
+    pub deployment_name_from_replicaset: bool,
+}
+
+/// The prefix of annotations that name resource attributes (`otel_annotations`).
+const OTEL_ANNOTATION: &str = "resource.opentelemetry.io/";
+
+impl Rules {
+    pub fn new(extract: &Extract) -> Result<Rules, String> {
+        let mut fields = Vec::new();
+        for (field, rules) in [
+            (Field::Labels, &extract.labels),
+            (Field::Annotations, &extract.annotations),
+        ] {
+            for rule in rules {
+                fields.push(field_rule(field, rule)?);
+            }
+        }
+        Ok(Rules {
+            metadata: extract.metadata.iter().cloned().collect(),
+            fields,
+            otel_annotations: extract.otel_annotations,
+            deployment_name_from_replicaset: extract.deployment_name_from_replicaset,
+        })
+    }
+
+    pub fn wants(&self, name: &str) -> bool {
+        self.metadata.contains(name)
+    }
+
+    /// Whether ReplicaSets must be watched (the deployment behind a pod's ReplicaSet).
+    pub fn needs_replicasets(&self) -> bool {
+        !self.deployment_name_from_replicaset
+            && (self.wants("k8s.deployment.name") || self.wants("k8s.deployment.uid"))
+    }
+
+    pub fn needs(&self, from: From) -> bool {
+        self.fields.iter().any(|r| r.from == from)
+    }
+
+    /// Whether a pod's label (`annotation` false) or annotation is read by any rule, so
+    /// that the cache keeps only those.
+    pub fn keeps(&self, from: From, annotation: bool, key: &str) -> bool {
+        let field = if annotation {
+            Field::Annotations
+        } else {
+            Field::Labels
+        };
+        (annotation
+            && from == From::Pod
+            && self.otel_annotations
+            && key.starts_with(OTEL_ANNOTATION))
+            || self
+                .fields
+                .iter()
+                .any(|r| r.from == from && r.field == field && r.key.matches(key))
+    }
+
+    /// The attributes of `pod`, in a fixed order, for a resource naming `container`
+    /// (its `k8s.container.name`, `container.id`, `k8s.container.restart_count`).
+    pub fn pod_attributes(
+        &self,
+        cache: &Cache,
+        pod: &Pod,
+        container: &ContainerHint,
+    ) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        let mut put = |name: &str, value: &str| {
+            if !value.is_empty() && self.wants(name) {
+                out.push((name.to_string(), value.to_string()));
+            }
+        };
+        let meta = &pod.metadata;
+        put("k8s.namespace.name", &meta.namespace);
+        put("k8s.pod.name", &meta.name);
+        put("k8s.pod.uid", &meta.uid);
+        put("k8s.pod.hostname", &pod.spec.hostname);
+        put("k8s.pod.ip", &pod.status.pod_ip);
+        put(
+            "k8s.pod.start_time",
+            meta.creation_timestamp.as_deref().unwrap_or_default(),
+        );
+        put("k8s.node.name", &pod.spec.node_name);
+        if let Some(rs) = pod.owner("ReplicaSet") {
+            put("k8s.replicaset.name", &rs.name);
+            put("k8s.replicaset.uid", &rs.uid);
+            if self.deployment_name_from_replicaset {
+                put(
+                    "k8s.deployment.name",
+                    trim_suffix(&rs.name, |s| s.chars().all(|c| c.is_ascii_alphanumeric())),
+                );
+            } else if let Some(deployment) = cache.deployment_of(&rs.uid) {
+                put("k8s.deployment.name", &deployment.name);
+                put("k8s.deployment.uid", &deployment.uid);
+            }
+        }
+        for (kind, name_attr, uid_attr) in [
+            ("DaemonSet", "k8s.daemonset.name", "k8s.daemonset.uid"),
+            ("StatefulSet", "k8s.statefulset.name", "k8s.statefulset.uid"),
+            ("Job", "k8s.job.name", "k8s.job.uid"),
+        ] {
+            if let Some(owner) = pod.owner(kind) {
+                put(name_attr, &owner.name);
+                put(uid_attr, &owner.uid);
+            }
+        }
+        if let Some(job) = pod.owner("Job") {
+            // A CronJob names its Jobs `<cronjob>-<scheduled minute>`.
+            let cronjob = trim_suffix(&job.name, |s| s.chars().all(|c| c.is_ascii_digit()));
+            if cronjob != job.name {
+                put("k8s.cronjob.name", cronjob);
+            }
+        }
+        self.container_attributes(pod, container, &mut put);
+        self.field_attributes(From::Pod, &meta.labels, &meta.annotations, &mut out);
+        if self.otel_annotations {
+            for (key, value) in &meta.annotations {
+                if let Some(name) = key.strip_prefix(OTEL_ANNOTATION) {
+                    out.push((name.to_string(), value.clone()));
+                }
+            }
+        }
+        if let Some(ns) = cache.namespace(&meta.namespace) {
+            self.field_attributes(
+                From::Namespace,
+                &ns.metadata.labels,
+                &ns.metadata.annotations,
+                &mut out,
+            );
+        }
+        if let Some(node) = cache.node(&pod.spec.node_name) {
+            self.field_attributes(
+                From::Node,
+                &node.metadata.labels,
+                &node.metadata.annotations,
+                &mut out,
+            );
+        }
+        out
+    }
+
+    fn container_attributes(
+        &self,
+        pod: &Pod,
+        hint: &ContainerHint,
+        put: &mut impl FnMut(&str, &str),
+    ) {
+        // Which container: by its id, else by its name (the Collector's rule: no
+        // container attributes without one of them).
+        let (name, id) = if let Some(id) = &hint.id {
+            match pod.container_ids().find(|(_, cid, _)| cid == id) {
+                Some((name, _, _)) => (name.to_string(), None),
+                None => return,
+            }
+        } else if let Some(name) = &hint.name {
+            let id = pod
+                .container_ids()
+                .filter(|(n, _, _)| n == name)
+                .find(|(_, _, restarts)| hint.restart_count.is_none_or(|r| r == *restarts))
+                .map(|(_, id, _)| id.to_string());
+            (name.clone(), id)
+        } else {
+            return;
+        };
+        let Some(spec) = pod
+            .spec
+            .containers
+            .iter()
+            .chain(&pod.spec.init_containers)
+            .find(|c| c.name == name)
+        else {
+            return;
+        };
+        put("k8s.container.name", &name);
+        if let Some(id) = &id {
+            put("container.id", id);
+        }
+        if let Some((image, tag)) = image_ref(&spec.image) {
+            put("container.image.name", &image);
+            put("container.image.tag", &tag);
+        }
+    }
+
+    fn field_attributes(
+        &self,
+        from: From,
+        labels: &Map,
+        annotations: &Map,
+        out: &mut Vec<(String, String)>,
+    ) {
+        for rule in self.fields.iter().filter(|r| r.from == from) {
+            let map = match rule.field {
+                Field::Labels => labels,
+                Field::Annotations => annotations,
+            };
+            match &rule.key {
+                Key::Exact(key) => {
+                    if let Some(value) = map.get(key) {
+                        out.push((rule.tag(key, None), value.clone()));
+                    }
+                }
+                Key::Regex(re) => {
+                    for (key, value) in map {
+                        if let Some(captures) = re.captures(key) {
+                            out.push((rule.tag(key, Some(&captures)), value.clone()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Key {
+    fn matches(&self, key: &str) -> bool {
+        match self {
+            Key::Exact(k) => k == key,
+            Key::Regex(re) => re.is_match(key),
+        }
+    }
+}
+
+impl FieldRule {
+    fn tag(&self, key: &str, captures: Option<&regex::Captures<'_>>) -> String {
+        match (&self.tag_name, captures) {
+            (Some(tag), Some(captures)) => {
+                let mut out = String::new();
+                captures.expand(tag, &mut out);
+                out
+            }
+            (Some(tag), None) => tag.clone(),
+            (None, _) => {
+                let from = match self.from {
+                    From::Pod => "pod",
+                    From::Namespace => "namespace",
+                    From::Node => "node",
+                };
+                let field = match self.field {
+                    Field::Labels => "labels",
+                    Field::Annotations => "annotations",
+                };
+                format!("k8s.{from}.{field}.{key}")
+            }
+        }
+    }
+}
+
+fn field_rule(field: Field, rule: &FieldExtract) -> Result<FieldRule, String> {
+    let from = match rule.from.as_deref().unwrap_or("pod") {
+        "pod" => From::Pod,
+        "namespace" => From::Namespace,
+        "node" => From::Node,
+        other => return Err(format!("`from: {other}` is not supported")),
+    };
+    let key = match (&rule.key, &rule.key_regex) {
+        (Some(key), None) => Key::Exact(key.clone()),
+        // Anchored: the whole key must match (the Collector's rule).
+        (None, Some(re)) => {
+            Key::Regex(Regex::new(&format!("^(?:{re})$")).map_err(|e| e.to_string())?)
+        }
+        _ => return Err("set exactly one of `key` and `key_regex`".into()),
+    };
+    Ok(FieldRule {
+        from,
+        field,
+        key,
+        tag_name: rule.tag_name.clone().filter(|t| !t.is_empty()),
+    })
+}
+
+/// What a resource says about its container.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Hash)]
+pub struct ContainerHint {
+    pub name: Option<String>,
+    pub id: Option<String>,
+    pub restart_count: Option<i64>,
+}
+
+/// `name-<suffix>` -> `name` when the suffix passes `is_suffix`; else the name as it is.
+fn trim_suffix(name: &str, is_suffix: impl Fn(&str) -> bool) -> &str {
+    match name.rsplit_once('-') {
+        Some((head, tail)) if !head.is_empty() && !tail.is_empty() && is_suffix(tail) => head,
+        _ => name,
+    }
+}
+
+/// An image reference as the Collector reports it (Kubernetes' `ParseImageName`): the
+/// normalized repository (`nginx` -> `docker.io/library/nginx`) and the tag, `latest`
+/// when neither a tag nor a digest is given, none for a digest alone.
+pub fn image_ref(image: &str) -> Option<(String, String)> {
+    if image.is_empty() {
+        return None;
+    }
+    let (name, digest) = match image.split_once('@') {
+        Some((name, digest)) => (name, Some(digest)),
+        None => (image, None),
+    };
+    let last_slash = name.rfind('/').map_or(0, |i| i + 1);
+    let (repository, tag) = match name[last_slash..].rfind(':') {
+        Some(i) => (&name[..last_slash + i], Some(&name[last_slash + i + 1..])),
+        None => (name, None),
+    };
+    let first = repository.split('/').next().unwrap_or_default();
+    let has_domain = repository.contains('/')
+        && (first.contains('.')
+            || first.contains(':')
+            || first == "localhost"
+            || first.chars().any(|c| c.is_ascii_uppercase()));
+    let repository = if has_domain {
+        repository.to_string()
+    } else if repository.contains('/') {
+        format!("docker.io/{repository}")
+    } else {
+        format!("docker.io/library/{repository}")
+    };
+    let tag = match (tag, digest) {
+        (Some(tag), _) => tag.to_string(),
+        (None, None) => "latest".to_string(),
+        (None, Some(_)) => String::new(),
+    };
+    Some((repository, tag))
+}
