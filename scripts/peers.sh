@@ -18,6 +18,7 @@ OTELCOL_VERSION=0.161.0
 JAEGER_VERSION=1.76.0     # the module version; the program is Jaeger v2 (tests/peers/jaeger)
 HELM_VERSION=3.22.0       # helm.sh/helm/v3 (tests/peers/helm)
 PROMETHEUS3_VERSION=3.16.0 # module v0.316.0 (tests/peers/prometheus): Remote Write 2.0, native histograms
+KUBERNETES_VERSION=1.37.2 # k8s.io/kubernetes (tests/peers/kube): kube-apiserver, with an embedded etcd 3.7
 LLAMA_CPP_PYTHON=0.3.36   # its sdist vendors the llama.cpp source we build llama-server from
 
 step_started=0
@@ -86,7 +87,7 @@ for library in official openllmetry openinference openlit; do
   link "genai-$library-python" "$lib_venv/bin/python3"
 done
 
-# --- Go programs: the OpenTelemetry Collector, Jaeger v2, helm, Prometheus 3 -----------
+# --- Go programs: the OpenTelemetry Collector, Jaeger v2, helm, Prometheus 3, Kubernetes
 # go_peer LINK CACHE_PREFIX LABEL MODULE_DIR PACKAGE BINARY KEY_FILES...: builds PACKAGE of
 # the pinned module in MODULE_DIR into $peers/CACHE_PREFIX-<hash of KEY_FILES>, links LINK.
 go_peer() {
@@ -122,6 +123,14 @@ go_peer helm "helm-$HELM_VERSION" "helm v$HELM_VERSION" \
 go_peer prometheus3 "prometheus-$PROMETHEUS3_VERSION" "Prometheus v$PROMETHEUS3_VERSION module" \
   tests/peers/prometheus github.com/prometheus/prometheus/cmd/prometheus prometheus \
   tests/peers/prometheus/go.mod tests/peers/prometheus/go.sum
+
+# A real kube-apiserver (no kubelet, no controllers) and the etcd it stores in.
+go_peer kube-apiserver "kube-apiserver-$KUBERNETES_VERSION" "kube-apiserver v$KUBERNETES_VERSION" \
+  tests/peers/kube k8s.io/kubernetes/cmd/kube-apiserver kube-apiserver \
+  tests/peers/kube/go.mod tests/peers/kube/go.sum
+go_peer etcd "etcd-$KUBERNETES_VERSION" "etcd (embedded, for kube-apiserver)" \
+  tests/peers/kube ./etcd etcd-peer \
+  tests/peers/kube/go.mod tests/peers/kube/go.sum tests/peers/kube/etcd/main.go
 
 # --- systemd-analyze (Debian's systemd), for the unit file's check ----------------------
 step "systemd-analyze (apt)"

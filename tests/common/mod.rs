@@ -14,6 +14,7 @@ pub mod cloud_metadata;
 pub mod fake_nvml;
 pub mod helm;
 pub mod jaeger;
+pub mod kube;
 pub mod llama_server;
 pub mod llm_app;
 pub mod llm_load;
