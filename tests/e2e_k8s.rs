@@ -328,7 +328,7 @@ fn k8s_attributes_names_the_sending_pod_and_follows_the_api_server() {
         || post_from("127.0.0.5", http, "from-d"),
         |r| r.get("k8s.pod.name").map(String::as_str) == Some("llama-7d9f8b6c5-ddddd"),
     );
-    println!("relabel seen after {relabel:?}; a pod created after the API server restart found after {after_restart:?}");
+    eprintln!("relabel seen after {relabel:?}; a pod created after the API server restart found after {after_restart:?}");
     assert!(resources(&file).contains_key("during-the-restart"));
     let log = collector.stderr();
     assert!(
