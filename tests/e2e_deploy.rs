@@ -163,9 +163,12 @@ fn the_chart_lints_renders_schema_valid_manifests_and_a_valid_config_for_every_v
                 && s["data"][salt["key"].as_str().unwrap_or_default()].is_string()),
             "{what}: the salt's Secret is rendered: {salt:?}"
         );
-        let attributes =
-            serde_yaml::to_string(&config["processors"]["resource/k8s"]).expect("yaml");
-        assert!(attributes.contains("k8s.pod.name"), "{what}: {attributes}");
+        // No llamacol pod name is stamped on anyone's telemetry: the sender's pod comes
+        // from `k8s_attributes` (the agent; the gateway when `k8sAttributes.gateway`).
+        assert!(
+            !rendered_config(&docs, what).contains("K8S_POD_NAME"),
+            "{what}: the config names llamacol's own pod"
+        );
         if workloads[0] == "DaemonSet" {
             assert_eq!(
                 pod["spec"]["nodeSelector"]["nvidia.com/gpu.present"], "true",
@@ -180,7 +183,22 @@ fn the_chart_lints_renders_schema_valid_manifests_and_a_valid_config_for_every_v
                 env["NVIDIA_DRIVER_CAPABILITIES"]["value"], "utility",
                 "{what}"
             );
-            assert!(attributes.contains("k8s.node.name"), "{what}: {attributes}");
+            // The agent's own readings carry the node's name; the apps' data goes through
+            // `k8s_attributes` watching only this node's pods.
+            let node = serde_yaml::to_string(&config["processors"]["resource/node"]).expect("yaml");
+            assert!(
+                node.contains("k8s.node.name") && node.contains("host.name"),
+                "{what}: {node}"
+            );
+            assert_eq!(
+                config["processors"]["k8s_attributes"]["filter"]["node_from_env_var"],
+                "K8S_NODE_NAME",
+                "{what}"
+            );
+            assert_eq!(
+                config["receivers"]["nvml"]["hostname"], "${env:K8S_NODE_NAME}",
+                "{what}"
+            );
             assert!(config["receivers"]["nvml"].is_mapping(), "{what}: nvml on");
             let serves_dcgm = pod["spec"]["containers"][0]["ports"]
                 .as_sequence()

@@ -337,3 +337,178 @@ fn k8s_attributes_names_the_sending_pod_and_follows_the_api_server() {
     );
     drop(collector);
 }
+
+/// The release's manifests, rendered by the real helm into namespace `observability`.
+fn chart(args: &[&str]) -> Vec<Value> {
+    let mut all = vec!["--namespace".to_string(), "observability".to_string()];
+    all.extend(args.iter().map(|a| a.to_string()));
+    common::helm::render(&all)
+        .into_iter()
+        .map(|doc| serde_json::to_value(doc).expect("JSON"))
+        .collect()
+}
+
+/// llamacol with the chart's own `k8s_attributes` block, reaching the API server with
+/// `token` (the block's `auth_type: serviceAccount` becomes a kubeconfig outside a pod).
+fn chart_processor_config(rendered: &str, kubeconfig: &Path) -> String {
+    let config: Value = llamacol_api::serde_yaml::from_str(rendered).expect("config");
+    let mut block = config["processors"]["k8s_attributes"].clone();
+    block["auth_type"] = json!("kubeConfig");
+    block["kube_config_path"] = json!(kubeconfig.display().to_string());
+    block["wait_for_metadata"] = json!(true);
+    block["wait_for_metadata_timeout"] = json!("5s");
+    format!(
+        r#"
+receivers:
+  otlp:
+    protocols:
+      http: {{endpoint: "${{env:LLAMACOL_OTLP_HTTP_ENDPOINT}}"}}
+processors:
+  k8s_attributes: {block}
+exporters:
+  file: {{path: "${{env:LLAMACOL_FILE_PATH}}"}}
+service:
+  telemetry: {{admin: {{endpoint: "${{env:LLAMACOL_ADMIN_ENDPOINT}}"}}}}
+  pipelines:
+    traces: {{receivers: [otlp], processors: [k8s_attributes], exporters: [file]}}
+"#
+    )
+}
+
+#[test]
+#[ignore = "needs kube-apiserver, etcd and helm: run scripts/test"]
+fn the_charts_manifests_are_accepted_and_its_rbac_lets_the_agent_watch_pods() {
+    let api = ApiServer::start();
+    api.namespace("observability", json!({}));
+    api.namespace("inference", json!({"team": "ml-platform"}));
+    let labels = r#"k8sAttributes.labels=[{"tag_name":"team","key":"team","from":"namespace"},{"tag_name":"zone","key":"topology.kubernetes.io/zone","from":"node"}]"#;
+    let agent = chart(&["--set-json", labels]);
+    let gateway = chart(&[
+        "--set",
+        "mode=deployment",
+        "--set",
+        "k8sAttributes.gateway=true",
+    ]);
+    let mut accepted = Vec::new();
+    for doc in agent.iter().chain(&gateway) {
+        let (status, answer) = api.apply(doc, "observability");
+        let what = format!(
+            "{} {}",
+            doc["kind"].as_str().unwrap_or_default(),
+            doc["metadata"]["name"].as_str().unwrap_or_default()
+        );
+        assert!(
+            status == 200 || status == 201,
+            "{what} refused ({status}): {answer}"
+        );
+        accepted.push(what);
+    }
+    for kind in [
+        "DaemonSet ",
+        "Deployment ",
+        "ConfigMap ",
+        "ServiceAccount ",
+        "ClusterRole ",
+        "ClusterRoleBinding ",
+        "Service ",
+    ] {
+        assert!(
+            accepted.iter().any(|a| a.starts_with(kind)),
+            "no {kind}applied: {accepted:?}"
+        );
+    }
+    // The agent mounts its token only because it watches pods.
+    let daemonset = agent
+        .iter()
+        .find(|d| d["kind"] == "DaemonSet")
+        .expect("DaemonSet");
+    let pod_spec = &daemonset["spec"]["template"]["spec"];
+    assert_eq!(pod_spec["automountServiceAccountToken"], json!(true));
+    let account = pod_spec["serviceAccountName"]
+        .as_str()
+        .expect("service account");
+
+    // The node and a pod on it, as the kubelet registers them.
+    api.create(
+        "/api/v1/nodes",
+        json!({"apiVersion": "v1", "kind": "Node",
+               "metadata": {"name": "gpu-node-1", "labels": {"topology.kubernetes.io/zone": "eu-west-1a", "nvidia.com/gpu.present": "true"}}}),
+    );
+    api.running_pod(
+        "inference",
+        "chat-api-0",
+        "gpu-node-1",
+        "127.0.0.6",
+        None,
+        json!({"app": "chat-api"}),
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rendered = common::helm::rendered_config(
+        &common::helm::render(&[
+            "--namespace".into(),
+            "observability".into(),
+            "--set-json".into(),
+            labels.into(),
+        ]),
+        "agent",
+    )
+    .to_string();
+    // As the agent's service account: the chart's ClusterRole must be enough.
+    let kubeconfig = dir.path().join("agent.kubeconfig");
+    api.write_kubeconfig(&kubeconfig, &api.token_for("observability", account));
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, chart_processor_config(&rendered, &kubeconfig)).expect("config");
+    let collector = Collector::launch(
+        &[&config.display().to_string()],
+        &[("K8S_NODE_NAME", "gpu-node-1".to_string())],
+    );
+    let (found, _) = wait_for(
+        &collector.file,
+        "chat",
+        Duration::from_secs(10),
+        || post_from("127.0.0.6", collector.http, "chat"),
+        |r| r.contains_key("k8s.pod.name"),
+    );
+    for (k, v) in [
+        ("k8s.pod.name", "chat-api-0"),
+        ("k8s.namespace.name", "inference"),
+        ("k8s.node.name", "gpu-node-1"),
+        ("team", "ml-platform"),
+        ("zone", "eu-west-1a"),
+    ] {
+        assert_eq!(
+            found.get(k).map(String::as_str),
+            Some(v),
+            "{k} in {found:?}"
+        );
+    }
+    drop(collector);
+
+    // A service account the chart did not bind: refused, and the message says what to grant.
+    api.create(
+        "/api/v1/namespaces/observability/serviceaccounts",
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "unbound"}}),
+    );
+    api.write_kubeconfig(&kubeconfig, &api.token_for("observability", "unbound"));
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_llamacol"))
+        .args(["run", "-c", &config.display().to_string()])
+        .env("K8S_NODE_NAME", "gpu-node-1")
+        .env(
+            "LLAMACOL_OTLP_HTTP_ENDPOINT",
+            format!("127.0.0.1:{}", llamacol_pipeline::testing::free_port()),
+        )
+        .env(
+            "LLAMACOL_ADMIN_ENDPOINT",
+            format!("127.0.0.1:{}", llamacol_pipeline::testing::free_port()),
+        )
+        .env("LLAMACOL_FILE_PATH", dir.path().join("unbound.jsonl"))
+        .output()
+        .expect("llamacol");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "started without RBAC: {stderr}");
+    assert!(
+        stderr.contains("403 Forbidden") && stderr.contains("grant get, list and watch"),
+        "{stderr}"
+    );
+}

@@ -416,7 +416,13 @@ fn helm_config(args: &[String], exporter: &str, dir: &std::path::Path) -> String
 #[ignore = "needs helm: run scripts/test"]
 fn the_charts_agent_config_delivers_llm_traces_to_a_default_receiver() {
     let dir = tempfile::tempdir().expect("tmp");
-    let config = helm_config(&[], "otlp/gateway", dir.path());
+    // No API server here (tests/e2e_k8s.rs runs the agent's `full` mode against one):
+    // `passthrough` keeps the processor in the path without one.
+    let args = [
+        "--set".to_string(),
+        "k8sAttributes.agent=passthrough".to_string(),
+    ];
+    let config = helm_config(&args, "otlp/gateway", dir.path());
     shipped_config_delivers(&config, "NEXT_HOP", Hop::Grpc, "otlp/gateway");
 }
 

@@ -60,6 +60,10 @@ pub struct NvmlConfig {
     /// Exemplars on `nvml.xid.errors` and `nvml.throttle.duration`: a GenAI request that
     /// was running (from the `genai` processor's `node_context`). Default off.
     pub exemplars: bool,
+    /// The node's name for `host.name` (and dcgm's `Hostname`). Default: this machine's
+    /// hostname, which in a pod is the pod's name: the Helm chart sets the node's
+    /// (`${env:K8S_NODE_NAME}`, from the downward API), as dcgm-exporter's `NODE_NAME`.
+    pub hostname: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -102,6 +106,7 @@ impl Default for NvmlConfig {
             naming: Naming::Semconv,
             xid_events: true,
             exemplars: false,
+            hostname: None,
         }
     }
 }

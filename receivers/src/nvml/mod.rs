@@ -284,7 +284,12 @@ impl Receiver for NvmlReceiver {
             .await
             .map_err(|e| format!("reading GPU memory sizes: {e}"))?;
         tracing::info!(component = %self.id, gpus = devices.len(), driver = %driver, "reading NVIDIA GPUs");
-        let host = llamacol_api::node::hostname();
+        let host = self
+            .config
+            .hostname
+            .clone()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(llamacol_api::node::hostname);
         if self.config.xid_events {
             let timeline = self.node.shared::<GpuTimeline>();
             let (node, devices) = (self.node.clone(), devices.clone());

@@ -412,7 +412,7 @@ async fn the_receiver_reads_every_interval_through_the_backend() {
     let node = llamacol_api::NodeContext::new();
     let mut receiver = NvmlReceiver::new(
         "nvml".into(),
-        config("{collection_interval: 50ms}"),
+        config("{collection_interval: 50ms, hostname: gpu-node-3}"),
         Some(Arc::new(FakeGpus::new(8))),
         OutcomeCounter::default(),
     )
@@ -440,6 +440,18 @@ async fn the_receiver_reads_every_interval_through_the_backend() {
         .find(|m| m.name == "hw.temperature")
         .map(|m| points(m).len());
     assert_eq!(temps, Some(16), "two sensors per GPU");
+    let resource = p.message().expect("decoded").resource_metrics[0]
+        .resource
+        .clone()
+        .expect("resource");
+    assert_eq!(
+        resource.attributes[0]
+            .value
+            .as_ref()
+            .map(llamacol_api::attributes::value_string),
+        Some("gpu-node-3".to_string()),
+        "`hostname` (the node's name under Helm), not the pod's"
+    );
 }
 
 /// On a machine without NVML (CI has no GPU) the real backend cannot load: `warn` idles,

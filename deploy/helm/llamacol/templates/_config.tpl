@@ -25,6 +25,8 @@ receivers:
     collection_interval: {{ .Values.nvml.collectionInterval }}
     naming: {{ .Values.nvml.naming }}
     on_unavailable: warn
+    # The node's name, not the pod's (the container's hostname).
+    hostname: "${env:K8S_NODE_NAME}"
 {{- end }}
 {{- if .Values.llamacpp.targets }}
   llamacpp:
@@ -37,11 +39,12 @@ processors:
     check_interval: 1s
     limit_percentage: 80
     spike_limit_percentage: 20
-  resource/k8s:
+{{- include "llamacol.k8sAttributes" (list . .Values.k8sAttributes.agent) }}
+  # What the agent reads itself (GPUs, llama.cpp) is the node's.
+  resource/node:
     attributes:
       - {key: k8s.node.name, value: "${env:K8S_NODE_NAME}", action: upsert}
-      - {key: k8s.pod.name, value: "${env:K8S_POD_NAME}", action: upsert}
-      - {key: k8s.namespace.name, value: "${env:K8S_NAMESPACE}", action: upsert}
+      - {key: host.name, value: "${env:K8S_NODE_NAME}", action: upsert}
   genai:
     node_context: true
     identity_salt: "${env:LLAMACOL_IDENTITY_SALT}"
@@ -77,24 +80,38 @@ service:
     admin:
       endpoint: 0.0.0.0:{{ .Values.ports.admin.containerPort }}
   pipelines:
+{{- $k8s := ne .Values.k8sAttributes.agent "off" }}
+{{- $scraped := or (and .Values.nvml.enabled (not $dcgm)) .Values.llamacpp.targets }}
     traces:
       receivers: [otlp]
-      processors: [memory_limiter, resource/k8s, genai]
+      processors: [memory_limiter{{ if $k8s }}, k8s_attributes{{ end }}, genai]
       exporters: [otlp/gateway, genai_metrics]
     metrics:
-      receivers: [otlp{{ if and .Values.nvml.enabled (not $dcgm) }}, nvml{{ end }}{{ if .Values.llamacpp.targets }}, llamacpp{{ end }}, genai_metrics]
-      processors: [memory_limiter, resource/k8s]
+      receivers: [otlp, genai_metrics]
+      processors: [memory_limiter{{ if $k8s }}, k8s_attributes{{ end }}]
       exporters: [otlp/gateway, prometheus]
+{{- if $scraped }}
+    metrics/node:
+      receivers: [{{ if and .Values.nvml.enabled (not $dcgm) }}nvml{{ if .Values.llamacpp.targets }}, {{ end }}{{ end }}{{ if .Values.llamacpp.targets }}llamacpp{{ end }}]
+      processors: [memory_limiter, resource/node]
+      exporters: [otlp/gateway, prometheus]
+{{- end }}
 {{- if $dcgm }}
     metrics/gpu:
       receivers: [nvml]
-      processors: [memory_limiter, resource/k8s]
+      processors: [memory_limiter, resource/node]
       exporters: [otlp/gateway, prometheus/dcgm]
 {{- end }}
     logs:
-      receivers: [otlp{{ if .Values.nvml.enabled }}, nvml{{ end }}]
-      processors: [memory_limiter, resource/k8s]
+      receivers: [otlp]
+      processors: [memory_limiter{{ if $k8s }}, k8s_attributes{{ end }}]
       exporters: [otlp/gateway]
+{{- if .Values.nvml.enabled }}
+    logs/node:
+      receivers: [nvml]
+      processors: [memory_limiter, resource/node]
+      exporters: [otlp/gateway]
+{{- end }}
 {{- else }}
 {{- if $persistent }}
 extensions:
@@ -115,9 +132,9 @@ processors:
     check_interval: 1s
     limit_percentage: 80
     spike_limit_percentage: 20
-  resource/k8s:
-    attributes:
-      - {key: k8s.pod.name, value: "${env:K8S_POD_NAME}", action: insert}
+{{- if .Values.k8sAttributes.gateway }}
+{{- include "llamacol.k8sAttributes" (list . "gateway") }}
+{{- end }}
 {{- if not $persistent }}
   batch:
     send_batch_size: 8192
@@ -147,8 +164,49 @@ service:
 {{- range $signal := list "traces" "metrics" "logs" }}
     {{ $signal }}:
       receivers: [otlp]
-      processors: [memory_limiter, resource/k8s{{ if not $persistent }}, batch{{ end }}]
+      processors: [memory_limiter{{ if $.Values.k8sAttributes.gateway }}, k8s_attributes{{ end }}{{ if not $persistent }}, batch{{ end }}]
       exporters: [otlp/backend]
 {{- end }}
+{{- end }}
+{{- end -}}
+
+
+{{/*
+The `k8s_attributes` processor block: (list . mode), mode `full` (an agent: its node's pods,
+by connection), `passthrough` (only k8s.pod.ip) or `gateway` (every pod, by the k8s.pod.ip
+an agent stamped, else by connection). `off` renders nothing.
+*/}}
+{{- define "llamacol.k8sAttributes" -}}
+{{- $root := index . 0 -}}
+{{- $mode := index . 1 -}}
+{{- $values := $root.Values.k8sAttributes -}}
+{{- if eq $mode "passthrough" }}
+  k8s_attributes:
+    passthrough: true
+{{- else if or (eq $mode "full") (eq $mode "gateway") }}
+  k8s_attributes:
+    auth_type: serviceAccount
+{{- if eq $mode "full" }}
+    filter:
+      node_from_env_var: K8S_NODE_NAME
+{{- else }}
+    pod_association:
+      - sources: [{from: resource_attribute, name: k8s.pod.ip}]
+      - sources: [{from: resource_attribute, name: k8s.pod.uid}]
+      - sources: [{from: connection}]
+{{- end }}
+    extract:
+      metadata: [k8s.namespace.name, k8s.pod.name, k8s.pod.uid, k8s.pod.start_time, k8s.deployment.name,
+                 k8s.statefulset.name, k8s.daemonset.name, k8s.job.name, k8s.cronjob.name, k8s.node.name]
+{{- with $values.labels }}
+      labels:
+{{ toYaml . | indent 8 }}
+{{- end }}
+{{- with $values.annotations }}
+      annotations:
+{{ toYaml . | indent 8 }}
+{{- end }}
+{{- else if ne $mode "off" }}
+{{- fail (printf "k8sAttributes.agent is `%s`; use full, passthrough or off" $mode) }}
 {{- end }}
 {{- end -}}

@@ -75,3 +75,10 @@ receiver uses dcgm-exporter's naming. Called with (list $ name port).
 {{- $root := index . 0 -}}{{- $name := index . 1 -}}{{- $port := index . 2 -}}
 {{- if and $port.enabled (or (ne $name "dcgm") (and (eq $root.Values.mode "daemonset") $root.Values.nvml.enabled (eq $root.Values.nvml.naming "dcgm"))) -}}true{{- end -}}
 {{- end }}
+
+{{/* Non-empty when this release's k8s_attributes watches the API (RBAC, token mounted). */}}
+{{- define "llamacol.watchesPods" -}}
+{{- if eq .Values.mode "daemonset" -}}
+{{- if eq .Values.k8sAttributes.agent "full" }}true{{ end -}}
+{{- else if .Values.k8sAttributes.gateway }}true{{- end -}}
+{{- end -}}

@@ -15,6 +15,8 @@ metadata:
     {{- end }}
 spec:
   serviceAccountName: {{ include "llamacol.serviceAccountName" . }}
+  # The API token only where k8s_attributes watches pods.
+  automountServiceAccountToken: {{ if include "llamacol.watchesPods" . }}true{{ else }}false{{ end }}
   {{- with .Values.imagePullSecrets }}
   imagePullSecrets:
     {{- toYaml . | nindent 4 }}
