@@ -139,8 +139,8 @@ fn every_real_config_with_known_components_validates_and_the_rest_say_what_is_mi
 }
 
 /// Blocks of the types built on OTTL (`transform`, `filter`, `attributes`, `routing`,
-/// `tail_sampling`), taken out of every real config, validate on their own, except the
-/// ones listed with what they lack.
+/// `tail_sampling`) and of `k8s_attributes`, taken out of every real config, validate on
+/// their own, except the ones listed with what they lack.
 #[allow(clippy::print_stdout)]
 #[test]
 fn ottl_component_blocks_of_real_configs_validate_alone() {
@@ -171,6 +171,7 @@ fn ottl_component_blocks_of_real_configs_validate_alone() {
                     "attributes",
                     "routing",
                     "tail_sampling",
+                    "k8s_attributes",
                 ]
                 .contains(&type_name)
                 {
@@ -207,10 +208,10 @@ fn ottl_component_blocks_of_real_configs_validate_alone() {
         }
     }
     println!(
-        "{checked} transform/filter/attributes/routing/tail_sampling blocks, {} refused",
+        "{checked} transform/filter/attributes/routing/tail_sampling/k8s_attributes blocks, {} refused",
         failed.len()
     );
-    assert!(checked >= 8, "{checked} blocks");
+    assert!(checked >= 10, "{checked} blocks");
     for (what, why) in &failed {
         assert!(
             KNOWN

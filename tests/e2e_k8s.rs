@@ -143,7 +143,7 @@ processors:
       node_from_env_var: KUBE_NODE_NAME
     extract:
       metadata: [k8s.namespace.name, k8s.pod.name, k8s.pod.uid, k8s.pod.start_time, k8s.deployment.name,
-                 k8s.node.name, k8s.replicaset.name]
+                 k8s.node.name, k8s.replicaset.name, k8s.cluster.uid, service.namespace]
       labels:
         - {{tag_name: app.version, key: version}}
         - {{tag_name: env, key: env, from: namespace}}
@@ -234,6 +234,10 @@ fn k8s_attributes_names_the_sending_pod_and_follows_the_api_server() {
     );
     let all = resources(&file);
     let from_a = &all["from-a"];
+    let cluster = api.get("/api/v1/namespaces/kube-system").1["metadata"]["uid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     for (k, v) in [
         ("k8s.namespace.name", "inference"),
         ("k8s.pod.name", "llama-7d9f8b6c5-aaaaa"),
@@ -253,6 +257,8 @@ fn k8s_attributes_names_the_sending_pod_and_follows_the_api_server() {
         ("k8s.pod.ip", "127.0.0.2"),
         ("app.version", "v1"),
         ("env", "prod"),
+        ("k8s.cluster.uid", cluster.as_str()),
+        ("service.namespace", "inference"),
     ] {
         assert_eq!(
             from_a.get(k).map(String::as_str),

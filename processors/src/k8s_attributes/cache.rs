@@ -29,6 +29,8 @@ pub struct Cache {
     deployments: HashMap<String, OwnerReference>,
     namespaces: HashMap<String, Named>,
     nodes: HashMap<String, Named>,
+    /// The uid of the `kube-system` namespace: the cluster's identity (`k8s.cluster.uid`).
+    pub cluster_uid: String,
     /// Whether the first list of pods has arrived (`wait_for_metadata`).
     pub synced: bool,
     pub counts: Counts,
@@ -66,6 +68,10 @@ impl Cache {
 
     pub fn deployment_of(&self, replicaset_uid: &str) -> Option<&OwnerReference> {
         self.deployments.get(replicaset_uid)
+    }
+
+    pub fn cluster_uid(&self) -> &str {
+        &self.cluster_uid
     }
 
     pub fn namespace(&self, name: &str) -> Option<&Named> {

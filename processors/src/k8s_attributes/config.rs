@@ -106,7 +106,7 @@ pub const DEFAULT_METADATA: [&str; 6] = [
 ];
 
 /// Every `extract.metadata` name built here.
-pub const METADATA: [&str; 22] = [
+pub const METADATA: [&str; 27] = [
     "k8s.namespace.name",
     "k8s.pod.name",
     "k8s.pod.uid",
@@ -129,6 +129,11 @@ pub const METADATA: [&str; 22] = [
     "container.id",
     "container.image.name",
     "container.image.tag",
+    "k8s.cluster.uid",
+    "service.namespace",
+    "service.name",
+    "service.version",
+    "service.instance.id",
 ];
 
 impl Default for Extract {

@@ -49,6 +49,26 @@ pub struct Rules {
 /// The prefix of annotations that name resource attributes (`otel_annotations`).
 const OTEL_ANNOTATION: &str = "resource.opentelemetry.io/";
 
+/// Kubernetes' well-known labels the semantic conventions take `service.*` from, in
+/// order of precedence.
+const WELL_KNOWN: [(&str, &str); 3] = [
+    ("app.kubernetes.io/instance", "service.name"),
+    ("app.kubernetes.io/name", "service.name"),
+    ("app.kubernetes.io/version", "service.version"),
+];
+
+/// The workload names `service.name` falls back on, in order (the semantic conventions'
+/// "how service.name should be calculated").
+const SERVICE_NAME_FROM: [&str; 7] = [
+    "k8s.deployment.name",
+    "k8s.replicaset.name",
+    "k8s.statefulset.name",
+    "k8s.daemonset.name",
+    "k8s.cronjob.name",
+    "k8s.job.name",
+    "k8s.pod.name",
+];
+
 impl Rules {
     pub fn new(extract: &Extract) -> Result<Rules, String> {
         let mut fields = Vec::new();
@@ -75,7 +95,9 @@ impl Rules {
     /// Whether ReplicaSets must be watched (the deployment behind a pod's ReplicaSet).
     pub fn needs_replicasets(&self) -> bool {
         !self.deployment_name_from_replicaset
-            && (self.wants("k8s.deployment.name") || self.wants("k8s.deployment.uid"))
+            && ["k8s.deployment.name", "k8s.deployment.uid", "service.name"]
+                .iter()
+                .any(|name| self.wants(name))
     }
 
     pub fn needs(&self, from: From) -> bool {
@@ -90,10 +112,16 @@ impl Rules {
         } else {
             Field::Labels
         };
-        (annotation
+        let well_known = !annotation
             && from == From::Pod
-            && self.otel_annotations
-            && key.starts_with(OTEL_ANNOTATION))
+            && WELL_KNOWN
+                .iter()
+                .any(|(label, attribute)| *label == key && self.wants(attribute));
+        well_known
+            || (annotation
+                && from == From::Pod
+                && self.otel_annotations
+                && key.starts_with(OTEL_ANNOTATION))
             || self
                 .fields
                 .iter()
@@ -125,37 +153,12 @@ impl Rules {
             meta.creation_timestamp.as_deref().unwrap_or_default(),
         );
         put("k8s.node.name", &pod.spec.node_name);
-        if let Some(rs) = pod.owner("ReplicaSet") {
-            put("k8s.replicaset.name", &rs.name);
-            put("k8s.replicaset.uid", &rs.uid);
-            if self.deployment_name_from_replicaset {
-                put(
-                    "k8s.deployment.name",
-                    trim_suffix(&rs.name, |s| s.chars().all(|c| c.is_ascii_alphanumeric())),
-                );
-            } else if let Some(deployment) = cache.deployment_of(&rs.uid) {
-                put("k8s.deployment.name", &deployment.name);
-                put("k8s.deployment.uid", &deployment.uid);
-            }
+        let owners = self.owners(cache, pod);
+        for (name, value) in &owners {
+            put(name, value);
         }
-        for (kind, name_attr, uid_attr) in [
-            ("DaemonSet", "k8s.daemonset.name", "k8s.daemonset.uid"),
-            ("StatefulSet", "k8s.statefulset.name", "k8s.statefulset.uid"),
-            ("Job", "k8s.job.name", "k8s.job.uid"),
-        ] {
-            if let Some(owner) = pod.owner(kind) {
-                put(name_attr, &owner.name);
-                put(uid_attr, &owner.uid);
-            }
-        }
-        if let Some(job) = pod.owner("Job") {
-            // A CronJob names its Jobs `<cronjob>-<scheduled minute>`.
-            let cronjob = trim_suffix(&job.name, |s| s.chars().all(|c| c.is_ascii_digit()));
-            if cronjob != job.name {
-                put("k8s.cronjob.name", cronjob);
-            }
-        }
-        self.container_attributes(pod, container, &mut put);
+        put("k8s.cluster.uid", cache.cluster_uid());
+        let container = self.container_attributes(pod, container, &mut put);
         self.field_attributes(From::Pod, &meta.labels, &meta.annotations, &mut out);
         if self.otel_annotations {
             for (key, value) in &meta.annotations {
@@ -164,6 +167,7 @@ impl Rules {
                 }
             }
         }
+        self.service_attributes(pod, &owners, container.as_ref(), &mut out);
         if let Some(ns) = cache.namespace(&meta.namespace) {
             self.field_attributes(
                 From::Namespace,
@@ -183,18 +187,107 @@ impl Rules {
         out
     }
 
+    /// The pod's workload: its ReplicaSet and Deployment, DaemonSet, StatefulSet, Job and
+    /// CronJob, names and uids, whether asked for or not (`service.name` falls back on
+    /// them).
+    fn owners(&self, cache: &Cache, pod: &Pod) -> Vec<(&'static str, String)> {
+        let mut out: Vec<(&'static str, String)> = Vec::new();
+        if let Some(rs) = pod.owner("ReplicaSet") {
+            out.push(("k8s.replicaset.name", rs.name.clone()));
+            out.push(("k8s.replicaset.uid", rs.uid.clone()));
+            if self.deployment_name_from_replicaset {
+                let name = trim_suffix(&rs.name, |s| s.chars().all(|c| c.is_ascii_alphanumeric()));
+                out.push(("k8s.deployment.name", name.to_string()));
+            } else if let Some(deployment) = cache.deployment_of(&rs.uid) {
+                out.push(("k8s.deployment.name", deployment.name.clone()));
+                out.push(("k8s.deployment.uid", deployment.uid.clone()));
+            }
+        }
+        for (kind, name_attr, uid_attr) in [
+            ("DaemonSet", "k8s.daemonset.name", "k8s.daemonset.uid"),
+            ("StatefulSet", "k8s.statefulset.name", "k8s.statefulset.uid"),
+            ("Job", "k8s.job.name", "k8s.job.uid"),
+        ] {
+            if let Some(owner) = pod.owner(kind) {
+                out.push((name_attr, owner.name.clone()));
+                out.push((uid_attr, owner.uid.clone()));
+            }
+        }
+        if let Some(job) = pod.owner("Job") {
+            // A CronJob names its Jobs `<cronjob>-<scheduled minute>`.
+            let cronjob = trim_suffix(&job.name, |s| s.chars().all(|c| c.is_ascii_digit()));
+            if cronjob != job.name {
+                out.push(("k8s.cronjob.name", cronjob.to_string()));
+            }
+        }
+        out
+    }
+
+    /// `service.*` where the pod's annotations (already in `out`) did not give them: the
+    /// semantic conventions' order (well-known labels, then workload names; the version
+    /// from the image tag; the instance from namespace, pod and container names).
+    fn service_attributes(
+        &self,
+        pod: &Pod,
+        owners: &[(&'static str, String)],
+        container: Option<&(String, String)>,
+        out: &mut Vec<(String, String)>,
+    ) {
+        let label = |name: &str| {
+            pod.metadata
+                .labels
+                .get(name)
+                .filter(|v| !v.is_empty())
+                .cloned()
+        };
+        let by_workload = SERVICE_NAME_FROM
+            .iter()
+            .find_map(|k| {
+                owners
+                    .iter()
+                    .find(|(key, _)| key == k)
+                    .map(|(_, v)| v.clone())
+            })
+            .or_else(|| Some(pod.metadata.name.clone()).filter(|n| !n.is_empty()))
+            .or_else(|| container.map(|(name, _)| name.clone()));
+        let name = label("app.kubernetes.io/instance")
+            .or_else(|| label("app.kubernetes.io/name"))
+            .or(by_workload);
+        let version = label("app.kubernetes.io/version").or_else(|| {
+            container
+                .map(|(_, tag)| tag.clone())
+                .filter(|t| !t.is_empty())
+        });
+        let instance = container
+            .map(|(name, _)| format!("{}.{}.{name}", pod.metadata.namespace, pod.metadata.name));
+        let candidates = [
+            ("service.namespace", Some(pod.metadata.namespace.clone())),
+            ("service.name", name),
+            ("service.version", version),
+            ("service.instance.id", instance),
+        ];
+        for (key, value) in candidates {
+            if let Some(value) = value.filter(|v| !v.is_empty()) {
+                if self.wants(key) && !out.iter().any(|(k, _)| k == key) {
+                    out.push((key.to_string(), value));
+                }
+            }
+        }
+    }
+
+    /// Adds the container's attributes; returns its name and image tag.
     fn container_attributes(
         &self,
         pod: &Pod,
         hint: &ContainerHint,
         put: &mut impl FnMut(&str, &str),
-    ) {
+    ) -> Option<(String, String)> {
         // Which container: by its id, else by its name (the Collector's rule: no
         // container attributes without one of them).
         let (name, id) = if let Some(id) = &hint.id {
             match pod.container_ids().find(|(_, cid, _)| cid == id) {
                 Some((name, _, _)) => (name.to_string(), None),
-                None => return,
+                None => return None,
             }
         } else if let Some(name) = &hint.name {
             let id = pod
@@ -204,7 +297,7 @@ impl Rules {
                 .map(|(_, id, _)| id.to_string());
             (name.clone(), id)
         } else {
-            return;
+            return None;
         };
         let Some(spec) = pod
             .spec
@@ -213,16 +306,16 @@ impl Rules {
             .chain(&pod.spec.init_containers)
             .find(|c| c.name == name)
         else {
-            return;
+            return None;
         };
         put("k8s.container.name", &name);
         if let Some(id) = &id {
             put("container.id", id);
         }
-        if let Some((image, tag)) = image_ref(&spec.image) {
-            put("container.image.name", &image);
-            put("container.image.tag", &tag);
-        }
+        let (image, tag) = image_ref(&spec.image).unwrap_or_default();
+        put("container.image.name", &image);
+        put("container.image.tag", &tag);
+        Some((name, tag))
     }
 
     fn field_attributes(

@@ -209,6 +209,14 @@ impl K8sAttributesProcessor {
                 },
             )));
         }
+        if self.rules.wants("k8s.cluster.uid") {
+            tasks.push(tokio::spawn(read_cluster_uid(
+                client.clone(),
+                self.cache.clone(),
+                self.id.clone(),
+                self.cancel.clone(),
+            )));
+        }
         // Deleted pods leave after their grace period even when no event comes.
         let cache = self.cache.clone();
         let cancel = self.cancel.clone();
@@ -243,6 +251,42 @@ impl K8sAttributesProcessor {
                 .into());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// The `kube-system` namespace's uid, the cluster's identity (the Collector's source of
+/// `k8s.cluster.uid`), read once; retried until it answers.
+async fn read_cluster_uid(
+    client: ApiClient,
+    cache: Arc<RwLock<Cache>>,
+    id: String,
+    cancel: CancellationToken,
+) {
+    let mut backoff =
+        llamacol_api::backoff::Backoff::new(llamacol_api::backoff::BackoffPolicy::doubling(
+            Duration::from_secs(1),
+            Duration::from_secs(60),
+        ));
+    let mut logged = false;
+    loop {
+        match client.get::<Named>("/api/v1/namespaces/kube-system").await {
+            Ok(ns) => {
+                cache
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .cluster_uid = ns.metadata.uid;
+                return;
+            }
+            Err(e) if !logged => {
+                tracing::warn!(component = %id, error = %e, "cannot read the kube-system namespace for k8s.cluster.uid; trying again");
+                logged = true;
+            }
+            Err(_) => {}
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(backoff.failed(None)) => {}
         }
     }
 }

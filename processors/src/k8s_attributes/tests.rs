@@ -501,3 +501,78 @@ kube_config_path: /root/.kube/config
         assert!(all.contains(expected), "missing `{expected}` in\n{all}");
     }
 }
+
+#[test]
+fn service_attributes_follow_the_semantic_conventions_order() {
+    let rules = Rules::new(
+        &config(
+            "extract: {otel_annotations: true, metadata: [service.namespace, service.name, service.version, service.instance.id, k8s.cluster.uid]}",
+        )
+        .extract,
+    )
+    .expect("rules");
+    let mut cache = filled(&rules);
+    cache.cluster_uid = "kube-system-uid".into();
+    let pod = cache
+        .pod(&super::cache::PodKey::Uid("pod-1".into()))
+        .expect("pod");
+    let server = container_hint(&attrs(&[("k8s.container.name", "server")]));
+    let got = map(rules.pod_attributes(&cache, pod, &server));
+    // The annotation wins over everything; the rest from the workload and the container.
+    assert_eq!(
+        got.get("service.name").map(String::as_str),
+        Some("chat-api")
+    );
+    assert_eq!(
+        got.get("service.namespace").map(String::as_str),
+        Some("inference")
+    );
+    assert_eq!(
+        got.get("service.version").map(String::as_str),
+        Some("server-cuda"),
+        "the image tag"
+    );
+    assert_eq!(
+        got.get("service.instance.id").map(String::as_str),
+        Some("inference.llama-7d9f8b6c5-abcde.server")
+    );
+    assert_eq!(
+        got.get("k8s.cluster.uid").map(String::as_str),
+        Some("kube-system-uid")
+    );
+
+    // Without the annotation: the well-known labels, then the deployment's name.
+    let mut labelled = pod.clone();
+    labelled.metadata.annotations.clear();
+    labelled
+        .metadata
+        .labels
+        .insert("app.kubernetes.io/name".into(), "llama-server".into());
+    labelled
+        .metadata
+        .labels
+        .insert("app.kubernetes.io/version".into(), "b4719".into());
+    let mut cache = filled(&rules);
+    cache.pods_event(Event::Applied(labelled), &rules, &[], Instant::now());
+    let pod = cache
+        .pod(&super::cache::PodKey::Uid("pod-1".into()))
+        .expect("pod");
+    let got = map(rules.pod_attributes(&cache, pod, &Default::default()));
+    assert_eq!(
+        got.get("service.name").map(String::as_str),
+        Some("llama-server")
+    );
+    assert_eq!(
+        got.get("service.version").map(String::as_str),
+        Some("b4719")
+    );
+    assert!(
+        !got.contains_key("service.instance.id"),
+        "no container named"
+    );
+    // Neither: the deployment behind the ReplicaSet.
+    let mut bare = pod.clone();
+    bare.metadata.labels.clear();
+    let got = map(rules.pod_attributes(&cache, &bare, &Default::default()));
+    assert_eq!(got.get("service.name").map(String::as_str), Some("llama"));
+}
