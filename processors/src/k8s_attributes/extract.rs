@@ -299,15 +299,12 @@ impl Rules {
         } else {
             return None;
         };
-        let Some(spec) = pod
+        let spec = pod
             .spec
             .containers
             .iter()
             .chain(&pod.spec.init_containers)
-            .find(|c| c.name == name)
-        else {
-            return None;
-        };
+            .find(|c| c.name == name)?;
         put("k8s.container.name", &name);
         if let Some(id) = &id {
             put("container.id", id);
