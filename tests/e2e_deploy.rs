@@ -337,6 +337,46 @@ fn a_config_change_changes_the_checksum_that_rolls_the_pods() {
 
 #[test]
 #[ignore = "needs helm: run scripts/test"]
+fn gpu_pod_attribution_mounts_the_kubelet_socket_and_only_then_runs_as_root() {
+    let agent = |args: &[&str]| {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let docs = render(&args);
+        let pod = by_kind(&docs, "DaemonSet")[0]["spec"]["template"]["spec"].clone();
+        let config: serde_yaml::Value =
+            serde_yaml::from_str(rendered_config(&docs, "agent")).expect("config");
+        (pod, config)
+    };
+    let (pod, config) = agent(&[]);
+    let container = &pod["containers"][0];
+    let mounts = serde_yaml::to_string(&container["volumeMounts"]).expect("yaml");
+    assert!(
+        mounts.contains("/var/lib/kubelet/pod-resources") && mounts.contains("/host/proc"),
+        "{mounts}"
+    );
+    let security = &container["securityContext"];
+    assert_eq!(security["runAsUser"], 0, "the kubelet's socket is root's");
+    assert_eq!(security["runAsNonRoot"], false);
+    assert_eq!(
+        security["capabilities"]["drop"][0], "ALL",
+        "nothing else granted"
+    );
+    assert_eq!(security["readOnlyRootFilesystem"], true);
+    assert_eq!(security["allowPrivilegeEscalation"], false);
+    let k8s = &config["receivers"]["nvml"]["kubernetes"];
+    assert_eq!(k8s["enabled"], true);
+    assert_eq!(k8s["proc_dir"], "/host/proc");
+
+    let (pod, config) = agent(&["--set", "nvml.podAttribution=false"]);
+    let container = &pod["containers"][0];
+    assert_eq!(container["securityContext"]["runAsNonRoot"], true);
+    assert!(!serde_yaml::to_string(&pod["volumes"])
+        .expect("yaml")
+        .contains("hostPath"));
+    assert!(config["receivers"]["nvml"].get("kubernetes").is_none());
+}
+
+#[test]
+#[ignore = "needs helm: run scripts/test"]
 fn a_wrong_mode_is_refused_with_the_valid_ones() {
     let (ok, _, err) = run("helm", &["template", "rel", CHART, "--set", "mode=sidecar"]);
     assert!(!ok);

@@ -64,6 +64,9 @@ pub struct NvmlConfig {
     /// hostname, which in a pod is the pod's name: the Helm chart sets the node's
     /// (`${env:K8S_NODE_NAME}`, from the downward API), as dcgm-exporter's `NODE_NAME`.
     pub hostname: Option<String>,
+    /// On a Kubernetes node: which pod holds each GPU (the kubelet's pod-resources API)
+    /// and which pod each GPU process runs in (its cgroup).
+    pub kubernetes: super::kubernetes::KubernetesConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -107,6 +110,7 @@ impl Default for NvmlConfig {
             xid_events: true,
             exemplars: false,
             hostname: None,
+            kubernetes: Default::default(),
         }
     }
 }

@@ -10,6 +10,7 @@ mod config;
 mod exemplars;
 pub mod fake;
 pub mod gpus;
+pub mod kubernetes;
 mod live;
 pub mod metrics;
 mod scraper;
@@ -336,6 +337,7 @@ impl Receiver for NvmlReceiver {
             xids: self.xids.clone(),
             lost: HashSet::new(),
             throttled: HashMap::new(),
+            pod_resources_error: None,
         };
         self.controller.spawn(
             scraper,

@@ -15,7 +15,7 @@ use llamacol_api::scrape::{Scraped, Scraper};
 use super::config::{Naming, NvmlConfig};
 use super::gpus::{self, DeviceInfo, Gpus};
 use super::xid::XidCounts;
-use super::{collect, exemplars, live, Collected};
+use super::{collect, exemplars, kubernetes, live, Collected};
 
 /// One cycle over the selected GPUs, on the scrape controller.
 pub(super) struct GpuScraper {
@@ -34,6 +34,8 @@ pub(super) struct GpuScraper {
     pub(super) lost: HashSet<String>,
     /// Per GPU, the held-back throttle reasons at the last cycle.
     pub(super) throttled: HashMap<String, u64>,
+    /// The last pod-resources failure logged (`kubernetes.enabled`), to log changes only.
+    pub(super) pod_resources_error: Option<String>,
 }
 
 impl GpuScraper {
@@ -76,6 +78,35 @@ impl GpuScraper {
         live::record_events(self.node.live(), &timeline, &self.devices, now as f64 / 1e9);
     }
 
+    /// Who holds which GPU now (`kubernetes.enabled`); a kubelet that does not answer is
+    /// logged when that starts and when it ends, and the cycle goes on without.
+    async fn owners(&mut self) -> Option<kubernetes::Owners> {
+        let k = &self.config.kubernetes;
+        if !k.enabled {
+            return None;
+        }
+        let timeout = self
+            .config
+            .collection_interval
+            .min(std::time::Duration::from_secs(5));
+        match kubernetes::pod_resources::list(&k.pod_resources_socket, timeout).await {
+            Ok(response) => {
+                if self.pod_resources_error.take().is_some() {
+                    tracing::info!(component = %self.id, "the kubelet's pod-resources API answers again");
+                }
+                Some(kubernetes::Owners::from_response(&response))
+            }
+            Err(e) => {
+                if self.pod_resources_error.as_deref() != Some(e.as_str()) {
+                    tracing::warn!(component = %self.id, socket = %k.pod_resources_socket.display(), error = %e,
+                        "cannot ask the kubelet which pod holds each GPU; readings go on without pod attributes. Mount /var/lib/kubelet/pod-resources into the pod (the Helm chart does)");
+                    self.pod_resources_error = Some(e);
+                }
+                None
+            }
+        }
+    }
+
     /// One line when a GPU falls off the bus, one when it is back; a lost GPU's cycle
     /// counts as one failed read, and the other GPUs are read as before.
     fn report_lost(&mut self, now: &[String]) {
@@ -104,6 +135,7 @@ impl Scraper for GpuScraper {
     }
 
     async fn scrape(&mut self) -> Scraped {
+        let owners = self.owners().await;
         // NVML calls block; keep them off the async workers.
         let (g, d, c, dr, h, start) = (
             self.gpus.clone(),
@@ -141,6 +173,16 @@ impl Scraper for GpuScraper {
             llamacol_api::clock::unix_seconds(),
         );
         self.record_timeline(&readings);
+        if let Some(owners) = &owners {
+            let k = &self.config.kubernetes;
+            kubernetes::attach(
+                &mut request,
+                &self.devices,
+                owners,
+                &self.config.naming,
+                &k.proc_dir,
+            );
+        }
         if self.config.exemplars && self.config.naming == Naming::Semconv {
             let timeline = self.node.shared::<GpuTimeline>();
             let xids = self.xids.lock().unwrap_or_else(|p| p.into_inner()).clone();

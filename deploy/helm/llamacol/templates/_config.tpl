@@ -27,6 +27,12 @@ receivers:
     on_unavailable: warn
     # The node's name, not the pod's (the container's hostname).
     hostname: "${env:K8S_NODE_NAME}"
+{{- if .Values.nvml.podAttribution }}
+    kubernetes:
+      enabled: true
+      pod_resources_socket: /var/lib/kubelet/pod-resources/kubelet.sock
+      proc_dir: /host/proc
+{{- end }}
 {{- end }}
 {{- if .Values.llamacpp.targets }}
   llamacpp:

@@ -82,3 +82,8 @@ receiver uses dcgm-exporter's naming. Called with (list $ name port).
 {{- if eq .Values.k8sAttributes.agent "full" }}true{{ end -}}
 {{- else if .Values.k8sAttributes.gateway }}true{{- end -}}
 {{- end -}}
+
+{{/* Non-empty when the agent's nvml receiver names the pods holding the GPUs. */}}
+{{- define "llamacol.podAttribution" -}}
+{{- if and (eq .Values.mode "daemonset") .Values.nvml.enabled .Values.nvml.podAttribution }}true{{ end -}}
+{{- end -}}

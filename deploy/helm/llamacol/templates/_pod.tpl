@@ -35,7 +35,15 @@ spec:
       imagePullPolicy: {{ .Values.image.pullPolicy }}
       args: ["run", "--config", "/etc/llamacol/config.yaml"]
       securityContext:
+        {{- if include "llamacol.podAttribution" . }}
+        {{- /* Only root may connect to the kubelet's socket; nothing else is granted. */}}
+        {{- toYaml (omit .Values.securityContext "runAsUser" "runAsGroup" "runAsNonRoot") | nindent 8 }}
+        runAsUser: 0
+        runAsGroup: 0
+        runAsNonRoot: false
+        {{- else }}
         {{- toYaml .Values.securityContext | nindent 8 }}
+        {{- end }}
       ports:
         {{- range $name, $port := .Values.ports }}
         {{- if include "llamacol.portServed" (list $ $name $port) }}
@@ -100,6 +108,14 @@ spec:
         - name: queue
           mountPath: /var/lib/llamacol
         {{- end }}
+        {{- if include "llamacol.podAttribution" . }}
+        - name: pod-resources
+          mountPath: /var/lib/kubelet/pod-resources
+          readOnly: true
+        - name: host-proc
+          mountPath: /host/proc
+          readOnly: true
+        {{- end }}
         {{- with .Values.extraVolumeMounts }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -112,6 +128,17 @@ spec:
       hostPath:
         path: {{ printf "%s/%s" (trimSuffix "/" .Values.persistentQueue.hostPath) .Release.Name }}
         type: DirectoryOrCreate
+    {{- end }}
+    {{- if include "llamacol.podAttribution" . }}
+    # The kubelet's pod-resources socket and the node's processes (nvml.podAttribution).
+    - name: pod-resources
+      hostPath:
+        path: /var/lib/kubelet/pod-resources
+        type: Directory
+    - name: host-proc
+      hostPath:
+        path: /proc
+        type: Directory
     {{- end }}
     {{- with .Values.extraVolumes }}
     {{- toYaml . | nindent 4 }}
