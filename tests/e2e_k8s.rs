@@ -518,3 +518,166 @@ fn the_charts_manifests_are_accepted_and_its_rbac_lets_the_agent_watch_pods() {
         "{stderr}"
     );
 }
+
+/// This machine's address on its default route (a Service's endpoints may not be
+/// loopback addresses).
+fn own_address() -> String {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").expect("udp");
+    socket
+        .connect("198.51.100.1:9")
+        .expect("this test needs a default route to find this machine's address");
+    socket.local_addr().expect("local address").ip().to_string()
+}
+
+/// `n` requests of 100 one-span traces each, trace ids from `first`, over OTLP/HTTP.
+fn send_traces(port: u16, first: u64, n: u64) -> u64 {
+    use llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest;
+    use llamacol_api::otlp::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    use prost::Message;
+    let client = reqwest::blocking::Client::new();
+    for r in 0..n {
+        let spans = (0..100u64)
+            .map(|i| {
+                let t = first + r * 100 + i;
+                Span {
+                    trace_id: [t.to_be_bytes(), (t * 7919).to_be_bytes()].concat(),
+                    span_id: t.to_be_bytes().to_vec(),
+                    name: "chat".into(),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        let request = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        let status = client
+            .post(format!("http://127.0.0.1:{port}/v1/traces"))
+            .header("content-type", "application/x-protobuf")
+            .body(request.encode_to_vec())
+            .send()
+            .expect("post")
+            .status();
+        assert!(status.is_success(), "{status}");
+    }
+    n * 100
+}
+
+fn span_count(file: &Path) -> u64 {
+    common::spans(&lines(file)).len() as u64
+}
+
+#[test]
+#[ignore = "needs kube-apiserver and etcd: run scripts/test"]
+fn loadbalancing_follows_a_services_endpoint_slices() {
+    let api = ApiServer::start();
+    api.namespace("observability", json!({}));
+    api.create(
+        "/api/v1/namespaces/observability/services",
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "llamacol-gateway"},
+               "spec": {"selector": {"app": "gateway"}, "ports": [{"name": "otlp", "port": 4317}]}}),
+    );
+    let ip = own_address();
+    let (p1, p2) = (
+        llamacol_pipeline::testing::free_port(),
+        llamacol_pipeline::testing::free_port(),
+    );
+    let gateway = |port: u16| {
+        Collector::launch(
+            &["configs/otlp-to-file.yaml"],
+            &[("LLAMACOL_OTLP_GRPC_ENDPOINT", format!("{ip}:{port}"))],
+        )
+    };
+    let (a, b) = (gateway(p1), gateway(p2));
+    // What the EndpointSlice controller writes for one ready gateway pod.
+    let slice = |ready: bool| {
+        json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+               "metadata": {"name": "llamacol-gateway-x7k2p", "labels": {"kubernetes.io/service-name": "llamacol-gateway"}},
+               "addressType": "IPv4",
+               "endpoints": [{"addresses": [ip], "conditions": {"ready": ready, "serving": ready, "terminating": false},
+                              "nodeName": "cpu-node-2"}],
+               "ports": [{"name": "otlp", "port": 4317, "protocol": "TCP"}]})
+    };
+    let slices = "/apis/discovery.k8s.io/v1/namespaces/observability/endpointslices";
+    api.create(slices, slice(true));
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    api.write_kubeconfig(&kubeconfig, common::kube::ADMIN_TOKEN);
+    let config = dir.path().join("agent.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+receivers:
+  otlp:
+    protocols:
+      http: {{endpoint: "${{env:LLAMACOL_OTLP_HTTP_ENDPOINT}}"}}
+exporters:
+  loadbalancing:
+    protocol:
+      otlp: {{timeout: 2s, tls: {{insecure: true}}}}
+    resolver:
+      k8s:
+        service: llamacol-gateway.observability
+        ports: [{p1}, {p2}]
+        auth_type: kubeConfig
+        kube_config_path: {}
+service:
+  telemetry: {{admin: {{endpoint: "${{env:LLAMACOL_ADMIN_ENDPOINT}}"}}}}
+  pipelines:
+    traces: {{receivers: [otlp], exporters: [loadbalancing]}}
+"#,
+            kubeconfig.display()
+        ),
+    )
+    .expect("config");
+    let mut agent = Collector::launch(&[&config.display().to_string()], &[]);
+    let wait_total = |want: u64| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while span_count(&a.file) + span_count(&b.file) < want && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        (span_count(&a.file), span_count(&b.file))
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let mut sent = send_traces(agent.http, 0, 20);
+    let (on_a, on_b) = wait_total(sent);
+    assert_eq!(on_a + on_b, sent, "every span delivered once");
+    assert!(
+        on_a > 0 && on_b > 0,
+        "both endpoints' ports got a share: {on_a} / {on_b}"
+    );
+
+    // The gateway fails its readiness probe: no backend; the agent holds and retries.
+    let name = format!("{slices}/llamacol-gateway-x7k2p");
+    api.send("PUT", &name, None, {
+        let mut s = slice(false);
+        s["metadata"]["resourceVersion"] = api.get(&name).1["metadata"]["resourceVersion"].clone();
+        s
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    sent += send_traces(agent.http, 10_000, 5);
+    std::thread::sleep(Duration::from_secs(2));
+    let held = span_count(&a.file) + span_count(&b.file);
+    assert_eq!(
+        held,
+        sent - 500,
+        "nothing goes to a gateway that is not ready"
+    );
+    // Ready again: what was held arrives.
+    api.send("PUT", &name, None, {
+        let mut s = slice(true);
+        s["metadata"]["resourceVersion"] = api.get(&name).1["metadata"]["resourceVersion"].clone();
+        s
+    });
+    let (on_a, on_b) = wait_total(sent);
+    assert_eq!(on_a + on_b, sent, "{}", agent.stderr());
+    let (status, _) = agent.terminate();
+    assert!(status.success());
+}

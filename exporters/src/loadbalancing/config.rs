@@ -65,6 +65,52 @@ pub struct ResolverConfig {
     #[serde(rename = "static")]
     pub static_: Option<StaticResolver>,
     pub dns: Option<DnsResolver>,
+    pub k8s: Option<K8sResolver>,
+}
+
+/// `resolver.k8s`: a Service's ready endpoints, watched through the Kubernetes API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct K8sResolver {
+    /// `name.namespace` (namespace `default` when absent).
+    pub service: String,
+    /// Each endpoint is a backend on each of these ports. Default `[4317]`.
+    pub ports: Vec<u16>,
+    /// `hostname.service.namespace:port` instead of the address, for endpoints with a
+    /// hostname (a StatefulSet behind a headless Service).
+    pub return_hostnames: bool,
+    /// Accepted for the Collector's configs (its API client timeout); the watch has its own.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// llamacol's: how to reach the API server (as `k8s_attributes`): `serviceAccount`
+    /// (default, in a pod), `kubeConfig`, `none`.
+    pub auth_type: llamacol_api::kube::AuthType,
+    pub kube_config_path: Option<std::path::PathBuf>,
+    pub context: Option<String>,
+}
+
+impl Default for K8sResolver {
+    fn default() -> Self {
+        K8sResolver {
+            service: String::new(),
+            ports: vec![4317],
+            return_hostnames: false,
+            timeout: Duration::from_secs(1),
+            auth_type: Default::default(),
+            kube_config_path: None,
+            context: None,
+        }
+    }
+}
+
+impl K8sResolver {
+    pub fn api(&self) -> llamacol_api::kube::ApiConfig {
+        llamacol_api::kube::ApiConfig {
+            auth_type: self.auth_type,
+            kube_config_path: self.kube_config_path.clone(),
+            context: self.context.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -152,19 +198,54 @@ impl ComponentConfig for LoadBalancingConfig {
         if let Err(e) = self.otlp_for("backend:4317") {
             issues.extend(e.into_iter().filter(|i| !i.path.ends_with("endpoint")));
         }
-        match (&self.resolver.static_, &self.resolver.dns) {
-            (None, None) => issues.push(Issue::new(
+        let r = &self.resolver;
+        let given = [r.static_.is_some(), r.dns.is_some(), r.k8s.is_some()]
+            .iter()
+            .filter(|g| **g)
+            .count();
+        match given {
+            0 => issues.push(Issue::new(
                 "resolver",
-                "give `static: {hostnames: [gateway-1:4317, ...]}` or `dns: {hostname: gateways.example}`",
+                "give `static: {hostnames: [gateway-1:4317, ...]}`, `dns: {hostname: gateways.example}` or `k8s: {service: gateway.observability}`",
             )),
-            (Some(_), Some(_)) => issues.push(Issue::new("resolver", "give `static` or `dns`, not both")),
-            (Some(s), None) if s.hostnames.is_empty() => {
-                issues.push(Issue::new("resolver.static.hostnames", "give at least one backend, e.g. gateway-1:4317"))
+            1 => {}
+            _ => issues.push(Issue::new("resolver", "give one of `static`, `dns` and `k8s`")),
+        }
+        if let Some(s) = &r.static_ {
+            if s.hostnames.is_empty() {
+                issues.push(Issue::new(
+                    "resolver.static.hostnames",
+                    "give at least one backend, e.g. gateway-1:4317",
+                ));
             }
-            (None, Some(d)) if d.hostname.trim().is_empty() => {
-                issues.push(Issue::new("resolver.dns.hostname", "give the name to resolve, e.g. a headless Service"))
+        }
+        if let Some(d) = &r.dns {
+            if d.hostname.trim().is_empty() {
+                issues.push(Issue::new(
+                    "resolver.dns.hostname",
+                    "give the name to resolve, e.g. a headless Service",
+                ));
             }
-            _ => {}
+        }
+        if let Some(k) = &r.k8s {
+            if k.service.trim().is_empty() {
+                issues.push(Issue::new(
+                    "resolver.k8s.service",
+                    "give the Service as `name.namespace`, e.g. llamacol-gateway.observability",
+                ));
+            }
+            if k.ports.is_empty() {
+                issues.push(Issue::new(
+                    "resolver.k8s.ports",
+                    "give at least one port, e.g. [4317]",
+                ));
+            }
+            issues.extend(
+                k.api()
+                    .issues()
+                    .into_iter()
+                    .map(|i| Issue::new(format!("resolver.k8s.{}", i.path), i.message)),
+            );
         }
         issues
     }

@@ -12,6 +12,7 @@
 //! in `llamacol_exporter_backend_items_total`.
 
 mod config;
+mod k8s;
 mod metrics;
 mod ring;
 
@@ -277,6 +278,16 @@ struct NoBackend(String);
 #[async_trait]
 impl Exporter for LoadBalancing {
     async fn start(&self) -> Result<(), BoxError> {
+        if let Some(k8s) = self.shared.config.resolver.k8s.clone() {
+            let client = k8s
+                .api()
+                .connect()
+                .map_err(|e| format!("resolver.k8s: Kubernetes API: {e}"))?;
+            let shared = self.shared.clone();
+            self.resolver
+                .spawn(move |cancel| k8s::run(client, k8s, shared, cancel));
+            return Ok(());
+        }
         let Some(dns) = self.shared.config.resolver.dns.clone() else {
             return Ok(());
         };

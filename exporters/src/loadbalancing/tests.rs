@@ -27,7 +27,7 @@ fn config_mistakes_are_named() {
         ),
         (
             "{resolver: {static: {hostnames: [a:1]}, dns: {hostname: x}}}",
-            "give `static` or `dns`, not both",
+            "give one of `static`, `dns` and `k8s`",
         ),
         (
             "{resolver: {static: {hostnames: [a:1]}}, protocol: {otlp: {endpoint: b:2}}}",
@@ -88,4 +88,62 @@ fn routing_keys_apply_to_their_signals() {
         Ok(RoutingKey::StreamId)
     );
     assert!(stream.routing_for(Signal::Logs).is_err());
+}
+
+#[test]
+fn k8s_resolver_backends_are_the_ready_endpoints_on_each_port() {
+    assert!(
+        issues("{resolver: {k8s: {service: gw.observability, ports: [4317, 4319]}}}").is_empty()
+    );
+    let missing = issues("{resolver: {k8s: {ports: []}}}");
+    assert!(
+        missing
+            .iter()
+            .any(|i| i.starts_with("resolver.k8s.service")),
+        "{missing:?}"
+    );
+    assert!(
+        missing.iter().any(|i| i.starts_with("resolver.k8s.ports")),
+        "{missing:?}"
+    );
+    let slice: k8s::EndpointSlice = serde_json::from_value(serde_json::json!({
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": "gw-abc12", "namespace": "observability",
+                     "labels": {"kubernetes.io/service-name": "gw"}},
+        "addressType": "IPv4",
+        "endpoints": [
+            {"addresses": ["10.0.0.5"], "conditions": {"ready": true, "serving": true}, "hostname": "gw-0"},
+            {"addresses": ["10.0.0.6"], "hostname": "gw-1"},
+            {"addresses": ["10.0.0.7"], "conditions": {"ready": false, "terminating": true}}
+        ],
+        "ports": [{"name": "otlp", "port": 4317, "protocol": "TCP"}]
+    }))
+    .expect("slice");
+    let slices = std::collections::BTreeMap::from([("gw-abc12".to_string(), slice)]);
+    let mut config = config::K8sResolver {
+        service: "gw.observability".into(),
+        ports: vec![4317, 4319],
+        ..Default::default()
+    };
+    assert_eq!(
+        k8s::backends(&slices, &config),
+        [
+            "10.0.0.5:4317",
+            "10.0.0.5:4319",
+            "10.0.0.6:4317",
+            "10.0.0.6:4319"
+        ],
+        "not-ready endpoints are left out; no condition means ready"
+    );
+    config.return_hostnames = true;
+    config.ports = vec![4317];
+    assert_eq!(
+        k8s::backends(&slices, &config),
+        ["gw-0.gw.observability:4317", "gw-1.gw.observability:4317"]
+    );
+    assert_eq!(
+        k8s::watch_for(&config).label_selector,
+        "kubernetes.io/service-name=gw"
+    );
+    assert_eq!(k8s::service_and_namespace("gw"), ("gw", "default"));
 }
