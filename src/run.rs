@@ -91,9 +91,14 @@ async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(endpoint = %addr, "admin server listening (/healthz /readyz /metrics /debug/pipelines /debug/alerts)");
     }
+    let admin_auth = Arc::new(crate::admin::AdminAuth {
+        required: config.telemetry.admin.auth.is_some(),
+        authenticator: Default::default(),
+    });
     let admin = tokio::spawn(crate::admin::serve(
         listener,
         Arc::clone(&telemetry),
+        Arc::clone(&admin_auth),
         admin_cancel.clone(),
     ));
 
@@ -112,6 +117,7 @@ async fn serve(
             .await;
         }
     };
+    set_admin_authenticator(&admin_auth, &running, &service);
     tracing::info!("llamacol is ready");
     let mut code = ExitCode::SUCCESS;
     while wait_for_signal().await == Signal::Reload {
@@ -119,6 +125,7 @@ async fn serve(
             Ok((config, started)) => {
                 running = config;
                 service = started;
+                set_admin_authenticator(&admin_auth, &running, &service);
             }
             Err(e) => {
                 tracing::error!("{e}");
@@ -140,6 +147,22 @@ async fn serve(
         tracing::info!("shutdown complete");
     }
     stop_self_telemetry(self_cancel, self_tasks, admin_cancel, admin, code).await
+}
+
+/// The admin server checks requests with the authenticator of the service now running
+/// (`service.telemetry.admin.auth`; it stays as it was started otherwise).
+fn set_admin_authenticator(auth: &crate::admin::AdminAuth, config: &Config, service: &Service) {
+    let Some(wanted) = &config.telemetry.admin.auth else {
+        return;
+    };
+    let found = service.authenticator(wanted);
+    if found.is_none() {
+        tracing::error!(authenticator = %wanted.authenticator, "service.telemetry.admin.auth: the authenticator extension is not running; the admin server refuses every request but the probes");
+    }
+    *auth
+        .authenticator
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = found;
 }
 
 /// Builds and starts the pipelines of `config`; a service that fails to start is shut

@@ -213,3 +213,58 @@ fn an_agents_exporter_sends_the_token_the_gateway_requires() {
         assert!(status.success());
     }
 }
+
+/// `service.telemetry.admin.auth`: the probes stay open (a kubelet sends no token), every
+/// other admin path wants the token; a config naming no such extension does not load.
+#[test]
+fn the_admin_server_asks_for_the_token_except_on_the_probes() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = dir.path().join("admin.yaml");
+    let yaml = |authenticator: &str| {
+        format!(
+            "extensions:\n  bearertokenauth/admin:\n    token: admin-token-51f0\nreceivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: ${{env:LLAMACOL_OTLP_HTTP_ENDPOINT}}\nexporters:\n  debug: {{}}\nservice:\n  extensions: [bearertokenauth/admin]\n  telemetry:\n    admin:\n      endpoint: ${{env:LLAMACOL_ADMIN_ENDPOINT}}\n      auth: {{authenticator: {authenticator}}}\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [debug]\n"
+        )
+    };
+    std::fs::write(&config, yaml("bearertokenauth/admin")).expect("write");
+    let mut collector = Collector::launch(&[&config.to_string_lossy()], &[]);
+    let get = |path: &str, token: Option<&str>| {
+        let mut request = reqwest::blocking::Client::new()
+            .get(format!("http://127.0.0.1:{}{path}", collector.admin));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().expect("get");
+        let challenge = response
+            .headers()
+            .get("www-authenticate")
+            .map(|v| v.to_str().unwrap_or_default().to_string());
+        (response.status().as_u16(), challenge)
+    };
+    assert_eq!(get("/healthz", None).0, 200);
+    assert_eq!(get("/readyz", None).0, 200);
+    for path in ["/metrics", "/debug/pipelines", "/debug/alerts", "/"] {
+        let (status, challenge) = get(path, None);
+        assert_eq!(status, 401, "{path} without a token");
+        assert_eq!(challenge.as_deref(), Some("Bearer realm=\"llamacol\""));
+        assert_eq!(get(path, Some("wrong")).0, 401, "{path} with a wrong token");
+        assert_eq!(
+            get(path, Some("admin-token-51f0")).0,
+            200,
+            "{path} with the token"
+        );
+    }
+    let (status, _) = collector.terminate();
+    assert!(status.success());
+
+    std::fs::write(&config, yaml("bearertokenauth/typo")).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_llamacol"))
+        .args(["validate", "-c", &config.to_string_lossy()])
+        .output()
+        .expect("validate");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("service.telemetry.admin.auth.authenticator: authenticator `bearertokenauth/typo` is not an extension listed in `service.extensions`"),
+        "{stderr}"
+    );
+}

@@ -55,6 +55,8 @@ fn validate_rendered_config(docs: &[serde_yaml::Value], what: &str) -> serde_yam
         .env("K8S_NODE_NAME", "gpu-node-1")
         .env("K8S_NODE_IP", "10.0.0.7")
         .env("K8S_POD_NAME", "llamacol-abcde")
+        .env("K8S_POD_IP", "10.244.1.17")
+        .env("LLAMACOL_ADMIN_TOKEN", "rendered-test-admin-token")
         .env("K8S_NAMESPACE", "observability")
         .env("LLAMACOL_IDENTITY_SALT", "rendered-test-salt")
         .output()

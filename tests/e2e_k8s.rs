@@ -388,7 +388,14 @@ fn the_charts_manifests_are_accepted_and_its_rbac_lets_the_agent_watch_pods() {
     api.namespace("observability", json!({}));
     api.namespace("inference", json!({"team": "ml-platform"}));
     let labels = r#"k8sAttributes.labels=[{"tag_name":"team","key":"team","from":"namespace"},{"tag_name":"zone","key":"topology.kubernetes.io/zone","from":"node"}]"#;
-    let agent = chart(&["--set-json", labels]);
+    let agent = chart(&[
+        "--set-json",
+        labels,
+        "--set",
+        "admin.auth.existingSecret=llamacol-admin-token",
+        "--set-json",
+        r#"admin.networkPolicy.allowFrom=[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"monitoring"}}}]"#,
+    ]);
     let gateway = chart(&[
         "--set",
         "mode=deployment",

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::client_metadata::Metadata;
 
 /// `auth:` under a receiver protocol or an exporter.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
     /// The id of an authenticator extension listed in `service.extensions`.

@@ -3,7 +3,7 @@
 
 mod page;
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -11,25 +11,40 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use axum::{Json, Router};
+use llamacol_api::auth::Authenticator;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use llamacol_pipeline::telemetry::{QueueReading, Telemetry};
 
-/// Serves the admin endpoints on `listener` until `cancel`.
+/// The admin server's `auth`: whether it is asked for, and the authenticator once the
+/// service that runs the extension has started (replaced on reload).
+#[derive(Default)]
+pub struct AdminAuth {
+    pub required: bool,
+    pub authenticator: RwLock<Option<Arc<dyn Authenticator>>>,
+}
+
+/// Serves the admin endpoints on `listener` until `cancel`; with `auth.required`, every
+/// path but the probes' (`/healthz`, `/readyz`) needs what the authenticator accepts.
 pub async fn serve(
     listener: TcpListener,
     telemetry: Arc<Telemetry>,
+    auth: Arc<AdminAuth>,
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
-    let app = Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(readyz))
+    let guarded = Router::new()
         .route("/metrics", get(metrics))
         .route("/debug/pipelines", get(pipelines))
         .route("/debug/alerts", get(alerts))
         .merge(page::routes())
-        .with_state(telemetry.clone());
+        .with_state(telemetry.clone())
+        .layer(axum::middleware::from_fn_with_state(auth, guard));
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .with_state(telemetry.clone())
+        .merge(guarded);
     // The page's once-a-second rows are taken whether or not anyone looks, so a page
     // opened later still shows the last 15 minutes.
     tokio::spawn(llamacol_pipeline::sample_every_second(
@@ -42,6 +57,42 @@ pub async fn serve(
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { cancel.cancelled().await })
         .await
+}
+
+/// Refuses a request the admin authenticator does not accept (401 with its challenge),
+/// or any request before the extension runs (503).
+async fn guard(
+    State(auth): State<Arc<AdminAuth>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if !auth.required {
+        return next.run(request).await;
+    }
+    let authenticator = auth
+        .authenticator
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    let Some(authenticator) = authenticator else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "starting: the authenticator extension is not running yet\n",
+        )
+            .into_response();
+    };
+    match authenticator.check(request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(refusal) => (
+            StatusCode::UNAUTHORIZED,
+            [(
+                header::WWW_AUTHENTICATE,
+                authenticator.challenge().to_string(),
+            )],
+            format!("{refusal}\n"),
+        )
+            .into_response(),
+    }
 }
 
 async fn readyz(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {

@@ -257,6 +257,14 @@ impl Checker<'_> {
             |c| &c.storages,
             &COMPONENT_STORAGE,
         );
+        if let Some(auth) = &telemetry.admin.auth {
+            self.extension_ref(
+                "service.telemetry.admin.auth.authenticator",
+                &auth.authenticator,
+                &service_extensions,
+                &AUTHENTICATOR,
+            );
+        }
 
         Some(Config {
             receivers,

@@ -256,6 +256,17 @@ impl Service {
     }
 
     /// Starts extensions, exporters, processors, then receivers; ready once all have started.
+    /// The running authenticator extension `config` names (the admin server's `auth`).
+    pub fn authenticator(
+        &self,
+        config: &llamacol_api::auth::AuthConfig,
+    ) -> Option<Arc<dyn llamacol_api::auth::Authenticator>> {
+        self.extensions
+            .iter()
+            .find(|e| e.id.to_string() == config.authenticator)
+            .and_then(|e| e.extension.authenticator())
+    }
+
     pub async fn start(&mut self) -> Result<(), ComponentError> {
         for slot in &self.extensions {
             slot.extension

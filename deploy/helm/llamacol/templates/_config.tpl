@@ -7,12 +7,7 @@ llamacol at start from the pod's environment (the downward API sets K8S_*).
 {{- if eq .Values.mode "daemonset" -}}
 {{- $gateway := .Values.gatewayEndpoint | default ("llamacol-gateway:4317") -}}
 {{- $dcgm := and .Values.nvml.enabled (eq .Values.nvml.naming "dcgm") -}}
-{{- if $persistent }}
-extensions:
-  file_storage:
-    directory: /var/lib/llamacol/queue
-    create_directory: true
-{{- end }}
+{{- include "llamacol.extensions" . }}
 receivers:
   otlp:
     protocols:
@@ -79,12 +74,7 @@ exporters:
     without_scope_info: true
 {{- end }}
 service:
-{{- if $persistent }}
-  extensions: [file_storage]
-{{- end }}
-  telemetry:
-    admin:
-      endpoint: 0.0.0.0:{{ .Values.ports.admin.containerPort }}
+{{- include "llamacol.serviceTelemetry" . }}
   pipelines:
 {{- $k8s := ne .Values.k8sAttributes.agent "off" }}
 {{- $scraped := or (and .Values.nvml.enabled (not $dcgm)) .Values.llamacpp.targets }}
@@ -119,12 +109,7 @@ service:
       exporters: [otlp/gateway]
 {{- end }}
 {{- else }}
-{{- if $persistent }}
-extensions:
-  file_storage:
-    directory: /var/lib/llamacol/queue
-    create_directory: true
-{{- end }}
+{{- include "llamacol.extensions" . }}
 receivers:
   otlp:
     protocols:
@@ -160,12 +145,7 @@ exporters:
       max_elapsed_time: 0s
 {{- end }}
 service:
-{{- if $persistent }}
-  extensions: [file_storage]
-{{- end }}
-  telemetry:
-    admin:
-      endpoint: 0.0.0.0:{{ .Values.ports.admin.containerPort }}
+{{- include "llamacol.serviceTelemetry" . }}
   pipelines:
 {{- range $signal := list "traces" "metrics" "logs" }}
     {{ $signal }}:
@@ -214,5 +194,41 @@ an agent stamped, else by connection). `off` renders nothing.
 {{- end }}
 {{- else if ne $mode "off" }}
 {{- fail (printf "k8sAttributes.agent is `%s`; use full, passthrough or off" $mode) }}
+{{- end }}
+{{- end -}}
+
+
+{{/* The extensions: the persistent queue's storage, the admin server's authenticator. */}}
+{{- define "llamacol.extensions" -}}
+{{- if or .Values.persistentQueue.enabled .Values.admin.auth.existingSecret }}
+extensions:
+{{- if .Values.persistentQueue.enabled }}
+  file_storage:
+    directory: /var/lib/llamacol/queue
+    create_directory: true
+{{- end }}
+{{- if .Values.admin.auth.existingSecret }}
+  bearertokenauth/admin:
+    token: "${env:LLAMACOL_ADMIN_TOKEN}"
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/*
+`service.extensions` and `service.telemetry`: the admin server on the pod's IP (or every
+address with `admin.listen: all`), behind the bearer token when `admin.auth` names one.
+*/}}
+{{- define "llamacol.serviceTelemetry" -}}
+{{- $extensions := list -}}
+{{- if .Values.persistentQueue.enabled }}{{ $extensions = append $extensions "file_storage" }}{{ end -}}
+{{- if .Values.admin.auth.existingSecret }}{{ $extensions = append $extensions "bearertokenauth/admin" }}{{ end -}}
+{{- if $extensions }}
+  extensions: [{{ join ", " $extensions }}]
+{{- end }}
+  telemetry:
+    admin:
+      endpoint: "{{ if eq .Values.admin.listen "all" }}0.0.0.0{{ else if eq .Values.admin.listen "podIP" }}${env:K8S_POD_IP}{{ else }}{{ fail (printf "admin.listen is `%s`; use podIP or all" .Values.admin.listen) }}{{ end }}:{{ .Values.ports.admin.containerPort }}"
+{{- if .Values.admin.auth.existingSecret }}
+      auth: {authenticator: bearertokenauth/admin}
 {{- end }}
 {{- end -}}

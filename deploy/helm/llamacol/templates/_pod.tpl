@@ -68,6 +68,17 @@ spec:
           valueFrom:
             fieldRef:
               fieldPath: metadata.name
+        - name: K8S_POD_IP
+          valueFrom:
+            fieldRef:
+              fieldPath: status.podIP
+        {{- with .Values.admin.auth.existingSecret }}
+        - name: LLAMACOL_ADMIN_TOKEN
+          valueFrom:
+            secretKeyRef:
+              name: {{ . }}
+              key: {{ $.Values.admin.auth.key }}
+        {{- end }}
         - name: K8S_NAMESPACE
           valueFrom:
             fieldRef:

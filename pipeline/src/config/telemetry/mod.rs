@@ -130,12 +130,17 @@ pub enum LogFormat {
 pub struct AdminConfig {
     /// Where `/healthz`, `/readyz`, `/metrics` and `/debug/pipelines` are served. Default `127.0.0.1:8888`.
     pub endpoint: String,
+    /// `auth: {authenticator: <extension>}`: every path but `/healthz` and `/readyz`
+    /// (which probes read without credentials) needs what the extension accepts, e.g. a
+    /// `bearertokenauth` token.
+    pub auth: Option<llamacol_api::auth::AuthConfig>,
 }
 
 impl Default for AdminConfig {
     fn default() -> Self {
         AdminConfig {
             endpoint: "127.0.0.1:8888".to_string(),
+            auth: None,
         }
     }
 }
