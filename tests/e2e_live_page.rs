@@ -262,6 +262,7 @@ fn at_one_and_eight_gpus_without_llamacpp_or_genai_the_page_says_why() {
             tokio::spawn(llamacol::admin::serve(
                 listener,
                 telemetry.clone(),
+                Default::default(),
                 cancel.clone(),
             ));
             let config: NvmlConfig =
