@@ -155,7 +155,12 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let cancel = CancellationToken::new();
-        tokio::spawn(serve(listener, telemetry.clone(), cancel.clone()));
+        tokio::spawn(serve(
+            listener,
+            telemetry.clone(),
+            Default::default(),
+            cancel.clone(),
+        ));
         let get = |path: &'static str| async move {
             let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
             tokio::io::AsyncWriteExt::write_all(
