@@ -36,6 +36,8 @@ fn block(kind: Kind, type_name: &str, dir: &std::path::Path) -> String {
             "{attributes: [{key: k8s.node.name, value: n1, action: upsert}]}".into()
         }
         (Kind::Processor, "memory_limiter") => "{limit_mib: 8192}".into(),
+        // No API server here (tests/e2e_k8s.rs runs it against one): only the IP stamp.
+        (Kind::Processor, "k8s_attributes" | "k8sattributes") => "{passthrough: true}".into(),
         (Kind::Connector, "routing") => "{default_pipelines: [traces/out, metrics/out, logs/out], table: [{condition: 'attributes[\"never\"] == true', pipelines: [traces/out, metrics/out, logs/out]}]}".into(),
         (Kind::Processor, "attributes") => "{actions: [{key: k8s.node.name, value: n1, action: upsert}]}".into(),
         (Kind::Processor, "transform") => {

@@ -301,6 +301,26 @@ impl Batch {
         }
     }
 
+    /// Whether the batch holds its decoded form (a stage before decoded it).
+    pub fn is_decoded(&self) -> bool {
+        match self {
+            Batch::Traces(p) => p.decoded().is_some(),
+            Batch::Metrics(p) => p.decoded().is_some(),
+            Batch::Logs(p) => p.decoded().is_some(),
+        }
+    }
+
+    /// Replaces the request with `bytes` holding the same items (a processor that
+    /// rewrote resources on the wire); the client metadata stays.
+    pub fn replace_encoded_same_items(&mut self, bytes: Bytes) {
+        let items = self.items();
+        match self {
+            Batch::Traces(p) => p.replace_encoded(bytes, items),
+            Batch::Metrics(p) => p.replace_encoded(bytes, items),
+            Batch::Logs(p) => p.replace_encoded(bytes, items),
+        }
+    }
+
     pub fn signal(&self) -> Signal {
         match self {
             Batch::Traces(_) => Signal::Traces,

@@ -590,6 +590,7 @@ pub mod attrs;
 mod by_size;
 mod by_trace;
 pub mod lenient;
+pub mod resources;
 pub use by_size::{split_by_size, SizedPieces};
 pub use by_trace::{split_by_trace, Piece, SplitError};
 

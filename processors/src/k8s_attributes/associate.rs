@@ -4,7 +4,10 @@
 
 use std::net::IpAddr;
 
-use llamacol_api::otlp::common::v1::{any_value, KeyValue};
+use std::borrow::Cow;
+
+use llamacol_api::otlp::common::v1::any_value;
+use llamacol_api::wire::attrs::{get, get_str, Attrs};
 
 use super::cache::{Cache, PodKey};
 use super::config::Association;
@@ -52,7 +55,7 @@ impl Associations {
     /// The deciding rule's values (`None`: no rule had all its sources).
     pub fn values(
         &self,
-        attributes: &[KeyValue],
+        attributes: &impl Attrs,
         addr: Option<IpAddr>,
     ) -> Option<Vec<(Source, String)>> {
         self.0.iter().find_map(|rule| {
@@ -60,9 +63,7 @@ impl Associations {
                 .map(|source| {
                     let value = match source {
                         Source::Connection => addr.map(|a| a.to_string()),
-                        Source::Attribute(name) => {
-                            string_attr(attributes, name).map(str::to_string)
-                        }
+                        Source::Attribute(name) => get_str(attributes, name).map(Cow::into_owned),
                     };
                     value.filter(|v| !v.is_empty()).map(|v| (source.clone(), v))
                 })
@@ -84,7 +85,7 @@ impl Associations {
 
     pub fn lookup<'a>(
         &self,
-        attributes: &[KeyValue],
+        attributes: &impl Attrs,
         addr: Option<IpAddr>,
         cache: &'a Cache,
     ) -> Found<'a> {
@@ -138,29 +139,17 @@ fn matches(pod: &Pod, source: &Source, value: &str) -> bool {
     }
 }
 
-/// A string attribute's value.
-pub fn string_attr<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a str> {
-    attributes.iter().find(|kv| kv.key == key).and_then(|kv| {
-        match kv.value.as_ref()?.value.as_ref()? {
-            any_value::Value::StringValue(s) => Some(s.as_str()),
-            _ => None,
-        }
-    })
-}
-
 /// What the resource says about its container.
-pub fn container_hint(attributes: &[KeyValue]) -> ContainerHint {
-    let restart_count = attributes
-        .iter()
-        .find(|kv| kv.key == "k8s.container.restart_count")
-        .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+pub fn container_hint(attributes: &impl Attrs) -> ContainerHint {
+    let restart_count =
+        get(attributes, "k8s.container.restart_count").and_then(|v| match v.as_ref() {
             any_value::Value::IntValue(i) => Some(*i),
             any_value::Value::StringValue(s) => s.parse().ok(),
             _ => None,
         });
     ContainerHint {
-        name: string_attr(attributes, "k8s.container.name").map(str::to_string),
-        id: string_attr(attributes, "container.id").map(str::to_string),
+        name: get_str(attributes, "k8s.container.name").map(Cow::into_owned),
+        id: get_str(attributes, "container.id").map(Cow::into_owned),
         restart_count,
     }
 }

@@ -17,11 +17,15 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use llamacol_api::attributes::string;
+use std::net::IpAddr;
+
 use llamacol_api::config::{parse_block, ConfigSpec};
 use llamacol_api::kube::watch::{self, Watch};
 use llamacol_api::kube::ApiClient;
+use llamacol_api::otlp::common::v1::any_value::Value;
 use llamacol_api::serde_yaml;
+use llamacol_api::wire::attrs::{has, Attrs};
+use llamacol_api::wire::resources::edit_resources;
 use llamacol_api::{
     Batch, BoxError, BuildContext, ConsumeError, Consumer, Processor, ProcessorFactory, Signal,
 };
@@ -129,33 +133,49 @@ impl K8sAttributesProcessor {
         })
     }
 
-    /// Adds the pod's attributes to every resource of `batch`.
+    /// Adds the pod's attributes to every resource of `batch`: on the wire when it
+    /// arrived encoded (only changed resources are written anew), else decoded.
     fn enrich(&self, batch: &mut Batch) -> Result<(), ConsumeError> {
         let addr = batch.metadata().as_ref().and_then(|m| m.addr());
         let cache = self.cache.read().unwrap_or_else(PoisonError::into_inner);
+        if let (Some(bytes), false) = (batch.encoded().cloned(), batch.is_decoded()) {
+            match edit_resources(&bytes, |_, attrs| self.enrich_resource(attrs, addr, &cache)) {
+                Ok(Some(edited)) => {
+                    batch.replace_encoded_same_items(edited);
+                    return Ok(());
+                }
+                Ok(None) => return Ok(()),
+                // An unusual layout: the decoded path below reads it as a decoder would.
+                Err(_) => {}
+            }
+        }
         batch
             .for_each_resource_mut(|resource, _| {
-                let attributes = &mut resource.attributes;
-                let found = self.associations.lookup(attributes, addr, &cache);
-                if let Some(ip) = &found.connection_ip {
-                    if associate::string_attr(attributes, "k8s.pod.ip").is_none() {
-                        attributes.push(string("k8s.pod.ip", ip));
-                    }
-                }
-                if self.passthrough {
-                    return;
-                }
-                let Some(pod) = found.pod else {
-                    return;
-                };
-                let hint = container_hint(attributes);
-                for (key, value) in self.rules.pod_attributes(&cache, pod, &hint) {
-                    if !attributes.iter().any(|kv| kv.key == key) {
-                        attributes.push(string(&key, &value));
-                    }
-                }
+                self.enrich_resource(&mut resource.attributes, addr, &cache)
             })
             .map_err(ConsumeError::permanent)
+    }
+
+    /// One resource's attributes (decoded or on the wire: the same rules).
+    fn enrich_resource(&self, attributes: &mut impl Attrs, addr: Option<IpAddr>, cache: &Cache) {
+        let found = self.associations.lookup(attributes, addr, cache);
+        if let Some(ip) = &found.connection_ip {
+            if !has(attributes, "k8s.pod.ip") {
+                attributes.add("k8s.pod.ip", Value::StringValue(ip.clone()));
+            }
+        }
+        if self.passthrough {
+            return;
+        }
+        let Some(pod) = found.pod else {
+            return;
+        };
+        let hint = container_hint(attributes);
+        for (key, value) in self.rules.pod_attributes(cache, pod, &hint) {
+            if !has(attributes, &key) {
+                attributes.add(&key, Value::StringValue(value));
+            }
+        }
     }
 
     fn spawn_watches(&self, client: &ApiClient) {

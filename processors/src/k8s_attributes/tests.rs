@@ -11,7 +11,7 @@ use llamacol_api::otlp::common::v1::KeyValue;
 use llamacol_api::testing::{sample_traces, Capture};
 use llamacol_api::{Batch, Consumer};
 
-use super::associate::{container_hint, string_attr, Associations};
+use super::associate::{container_hint, Associations};
 use super::cache::{Cache, DELETE_GRACE};
 use super::config::K8sAttributesConfig;
 use super::extract::{image_ref, From, Rules};
@@ -90,6 +90,15 @@ fn filled(rules: &Rules) -> Cache {
         rules,
     );
     cache
+}
+
+fn string_attr<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a str> {
+    attributes.iter().find(|kv| kv.key == key).and_then(|kv| {
+        match kv.value.as_ref()?.value.as_ref()? {
+            llamacol_api::otlp::common::v1::any_value::Value::StringValue(s) => Some(s.as_str()),
+            _ => None,
+        }
+    })
 }
 
 fn attrs(pairs: &[(&str, &str)]) -> Vec<KeyValue> {
@@ -252,14 +261,17 @@ fn association_rules_in_order_first_complete_rule_decides() {
 
     let by_connection = Associations::new(&[]);
     assert!(by_connection
-        .lookup(&[], from("10.1.0.7"), &cache)
+        .lookup(&Vec::<KeyValue>::new(), from("10.1.0.7"), &cache)
         .pod
         .is_some());
-    let found = by_connection.lookup(&[], from("10.9.9.9"), &cache);
+    let found = by_connection.lookup(&Vec::<KeyValue>::new(), from("10.9.9.9"), &cache);
     assert!(found.pod.is_none());
     assert_eq!(found.connection_ip.as_deref(), Some("10.9.9.9"));
     assert!(
-        by_connection.lookup(&[], None, &cache).pod.is_none(),
+        by_connection
+            .lookup(&Vec::<KeyValue>::new(), None, &cache)
+            .pod
+            .is_none(),
         "a unix socket has no address"
     );
 
@@ -575,4 +587,79 @@ fn service_attributes_follow_the_semantic_conventions_order() {
     bare.metadata.labels.clear();
     let got = map(rules.pod_attributes(&cache, &bare, &Default::default()));
     assert_eq!(got.get("service.name").map(String::as_str), Some("llama"));
+}
+
+/// A batch as receivers hand it over (encoded) gets the same resources as a decoded one,
+/// with only the changed resource blocks written anew.
+#[tokio::test]
+async fn the_wire_path_gives_what_the_decoded_path_gives() {
+    use prost::Message;
+    let run = |encoded: bool| async move {
+        let capture = Arc::new(Capture::default());
+        let processor = K8sAttributesProcessor::new(
+            "k8s_attributes".into(),
+            &config(
+                "{passthrough: true, extract: {metadata: [k8s.pod.name, k8s.deployment.name, service.name, k8s.container.name, container.image.name]},
+                  pod_association: [{sources: [{from: resource_attribute, name: k8s.pod.ip}]},
+                                    {sources: [{from: resource_attribute, name: k8s.pod.uid}]},
+                                    {sources: [{from: connection}]}]}",
+            ),
+            capture.clone(),
+        )
+        .expect("built");
+        let processor = K8sAttributesProcessor {
+            passthrough: false,
+            ..processor
+        };
+        *processor.cache.write().expect("lock") = filled(&processor.rules);
+        let mut request = sample_traces(3, 2);
+        // Block 0 names its pod by uid and container; block 1 by nothing (the
+        // connection); block 2 names an unknown pod.
+        for (i, key, value) in [
+            (0, "k8s.pod.uid", "pod-1"),
+            (0, "k8s.container.name", "server"),
+            (2, "k8s.pod.ip", "10.9.9.9"),
+        ] {
+            let resource = request.resource_spans[i]
+                .resource
+                .get_or_insert_with(Default::default);
+            resource.attributes.push(string(key, value));
+        }
+        let mut batch = if encoded {
+            Batch::from_bytes(llamacol_api::Signal::Traces, request.encode_to_vec().into())
+                .expect("valid")
+        } else {
+            Batch::from(request)
+        };
+        batch.set_metadata(Some(Arc::new(ClientMetadata::from_addr(
+            "10.1.0.7".parse().expect("ip"),
+        ))));
+        processor.consume(batch).await.expect("passes");
+        let mut out = capture.batches().remove(0);
+        let Batch::Traces(p) = &mut out else {
+            panic!("traces")
+        };
+        p.message().expect("decodes").clone()
+    };
+    let wire = run(true).await;
+    let decoded = run(false).await;
+    assert_eq!(wire, decoded);
+    let names: Vec<Option<&str>> = wire
+        .resource_spans
+        .iter()
+        .map(|rs| {
+            string_attr(
+                &rs.resource.as_ref().expect("resource").attributes,
+                "k8s.pod.name",
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            Some("llama-7d9f8b6c5-abcde"),
+            Some("llama-7d9f8b6c5-abcde"),
+            None
+        ]
+    );
 }
