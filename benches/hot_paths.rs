@@ -1,7 +1,8 @@
 //! Criterion benches of the per-request hot paths, on a 500-span request:
 //! checking/counting the encoded bytes (what a receiver does instead of decoding),
 //! prost decode and encode (the floor's parts), wire-level batch merging, and the
-//! fan-out clone of encoded vs decoded batches.
+//! fan-out clone of encoded vs decoded batches, and adding pod attributes to every
+//! resource (what `k8s_attributes` does) on the wire vs decoded.
 //! Run: `cargo bench --bench hot_paths`.
 
 use bytes::Bytes;
@@ -41,6 +42,44 @@ fn hot_paths(c: &mut Criterion) {
     let decoded = Batch::from(message.clone());
     g.bench_function("fan-out clone (encoded)", |b| b.iter(|| encoded.clone()));
     g.bench_function("fan-out clone (decoded)", |b| b.iter(|| decoded.clone()));
+    // Six pod attributes on each of the 5 resources.
+    let pod = [
+        ("k8s.namespace.name", "inference"),
+        ("k8s.pod.name", "llama-7d9f8b6c5-abcde"),
+        ("k8s.pod.uid", "0ab1c2d3-e4f5-6789-abcd-ef0123456789"),
+        ("k8s.pod.start_time", "2026-12-07T10:00:00Z"),
+        ("k8s.deployment.name", "llama"),
+        ("k8s.node.name", "gpu-node-1"),
+    ];
+    g.bench_function(
+        "pod attributes on every resource (wire: edit_resources)",
+        |b| {
+            use llamacol_api::otlp::common::v1::any_value::Value;
+            use llamacol_api::wire::attrs::Attrs;
+            b.iter(|| {
+                wire::resources::edit_resources(&bytes, |_, attrs| {
+                    for (k, v) in pod {
+                        attrs.add(k, Value::StringValue(v.to_string()));
+                    }
+                })
+            })
+        },
+    );
+    g.bench_function(
+        "pod attributes on every resource (decode, add, encode)",
+        |b| {
+            b.iter(|| {
+                let mut m = ExportTraceServiceRequest::decode(bytes.clone()).expect("decodes");
+                for rs in &mut m.resource_spans {
+                    let r = rs.resource.get_or_insert_with(Default::default);
+                    for (k, v) in pod {
+                        r.attributes.push(llamacol_api::attributes::string(k, v));
+                    }
+                }
+                m.encode_to_vec()
+            })
+        },
+    );
     g.finish();
 }
 

@@ -143,7 +143,7 @@ processors:
       node_from_env_var: KUBE_NODE_NAME
     extract:
       metadata: [k8s.namespace.name, k8s.pod.name, k8s.pod.uid, k8s.pod.start_time, k8s.deployment.name,
-                 k8s.node.name, k8s.replicaset.name, k8s.cluster.uid, service.namespace]
+                 k8s.node.name, k8s.replicaset.name, k8s.cluster.uid, service.namespace, k8s.pod.ip]
       labels:
         - {{tag_name: app.version, key: version}}
         - {{tag_name: env, key: env, from: namespace}}
@@ -687,4 +687,140 @@ service:
     assert_eq!(on_a + on_b, sent, "{}", agent.stderr());
     let (status, _) = agent.terminate();
     assert!(status.success());
+}
+
+/// The same `k8sattributes` block in llamacol and in the real Collector (v0.161.0's
+/// `k8sattributesprocessor` v1.0.0), on the same API server, fed the same request from the
+/// same pod address: the same resource attributes, key for key and value for value.
+#[test]
+#[ignore = "needs kube-apiserver, etcd and otelcol: run scripts/test"]
+fn the_same_attributes_as_the_collectors_k8sattributes() {
+    use common::otelcol::{Otelcol, QUIET_TELEMETRY};
+    let api = ApiServer::start();
+    api.namespace("inference", json!({"env": "prod", "team": "ml-platform"}));
+    let template = json!({"metadata": {"labels": {"app": "llama"}},
+                          "spec": {"containers": [{"name": "server", "image": IMAGE}]}});
+    let deployment = api.create(
+        "/apis/apps/v1/namespaces/inference/deployments",
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "llama"},
+               "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "llama"}}, "template": template}}),
+    );
+    let mut rs = api.create(
+        "/apis/apps/v1/namespaces/inference/replicasets",
+        json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+               "metadata": {"name": "llama-7d9f8b6c5", "ownerReferences": [{
+                   "apiVersion": "apps/v1", "kind": "Deployment", "name": "llama",
+                   "uid": deployment["metadata"]["uid"], "controller": true}]},
+               "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "llama"}}, "template": template}}),
+    );
+    rs["apiVersion"] = json!("apps/v1");
+    rs["kind"] = json!("ReplicaSet");
+    let labels = json!({"app": "llama", "version": "v3", "app.kubernetes.io/component": "inference",
+                        "app.kubernetes.io/part-of": "chat", "pod-template-hash": "7d9f8b6c5"});
+    api.running_pod(
+        "inference",
+        "llama-7d9f8b6c5-aaaaa",
+        "gpu-node-1",
+        "127.0.0.2",
+        Some(&rs),
+        labels,
+    );
+    api.patch(
+        "/api/v1/namespaces/inference/pods/llama-7d9f8b6c5-aaaaa",
+        json!({"metadata": {"annotations": {"git-commit": "4f1c3e2", "resource.opentelemetry.io/service.namespace": "chat"}}}),
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    api.write_kubeconfig(&kubeconfig, common::kube::ADMIN_TOKEN);
+    // The Collector reads the kubeconfig from KUBECONFIG; llamacol's default is the same.
+    let processor = r#"
+    auth_type: kubeConfig
+    wait_for_metadata: true
+    filter:
+      node_from_env_var: KUBE_NODE_NAME
+    extract:
+      metadata: [k8s.namespace.name, k8s.pod.name, k8s.pod.uid, k8s.pod.start_time, k8s.deployment.name,
+                 k8s.replicaset.name, k8s.replicaset.uid, k8s.node.name, k8s.container.name, container.id,
+                 container.image.name, container.image.tags, k8s.cluster.uid, k8s.pod.ip]
+      labels:
+        - {tag_name: app.version, key: version}
+        - {tag_name: "app.$1", key_regex: "app\\.kubernetes\\.io/(.*)"}
+        - {tag_name: team, key: team, from: namespace}
+        - {key: env, from: namespace}
+      annotations:
+        - {tag_name: commit, key: git-commit}
+      otel_annotations: true
+"#;
+    let env = [
+        ("KUBE_NODE_NAME", "gpu-node-1".to_string()),
+        ("KUBECONFIG", kubeconfig.display().to_string()),
+    ];
+    let config = dir.path().join("llamacol.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "receivers:\n  otlp:\n    protocols:\n      http: {{endpoint: \"${{env:LLAMACOL_OTLP_HTTP_ENDPOINT}}\"}}\n\
+             processors:\n  k8s_attributes:{processor}\
+             exporters:\n  file: {{path: \"${{env:LLAMACOL_FILE_PATH}}\"}}\n\
+             service:\n  telemetry: {{admin: {{endpoint: \"${{env:LLAMACOL_ADMIN_ENDPOINT}}\"}}}}\n  pipelines:\n    traces: {{receivers: [otlp], processors: [k8s_attributes], exporters: [file]}}\n"
+        ),
+    )
+    .expect("config");
+    let llamacol = Collector::launch(&[&config.display().to_string()], &env);
+    let mut otelcol = Otelcol::start(
+        &format!(
+            "receivers:\n  otlp:\n    protocols:\n      http: {{endpoint: \"${{env:OTELCOL_HTTP}}\"}}\n      grpc: {{endpoint: \"${{env:OTELCOL_GRPC}}\"}}\n\
+             processors:\n  k8s_attributes:{processor}\
+             exporters:\n  file: {{path: \"${{env:OTELCOL_FILE}}\"}}\n\
+             service:\n{QUIET_TELEMETRY}  pipelines:\n    traces: {{receivers: [otlp], processors: [k8s_attributes], exporters: [file]}}\n"
+        ),
+        &env,
+    );
+    // No container named: the pod's only container is the one (both fall back to it).
+    let send = |port: u16| {
+        let mut body: Value = serde_json::from_slice(
+            &std::fs::read("testdata/otlp-json/trace.json").expect("trace.json"),
+        )
+        .expect("json");
+        body["resourceSpans"][0]["resource"]["attributes"] = json!([
+            {"key": "service.name", "value": {"stringValue": "chat"}},
+            {"key": "k8s.deployment.name", "value": {"stringValue": ""}}
+        ]);
+        let client = reqwest::blocking::Client::builder()
+            .local_address("127.0.0.2".parse::<IpAddr>().expect("ip"))
+            .build()
+            .expect("client");
+        let status = client
+            .post(format!("http://127.0.0.1:{port}/v1/traces"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .expect("post")
+            .status();
+        assert!(status.is_success(), "{status}");
+    };
+    send(llamacol.http);
+    send(otelcol.http);
+    let (ours, _) = wait_for(
+        &llamacol.file,
+        "chat",
+        Duration::from_secs(15),
+        || {},
+        |_| true,
+    );
+    let (theirs, _) = wait_for(
+        &otelcol.file,
+        "chat",
+        Duration::from_secs(15),
+        || {},
+        |_| true,
+    );
+    otelcol.terminate();
+    eprintln!("the Collector's k8sattributes added: {theirs:?}");
+    assert!(
+        theirs.contains_key("k8s.deployment.name"),
+        "the Collector enriched it: {theirs:?}"
+    );
+    assert_eq!(ours, theirs);
 }

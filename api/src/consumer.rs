@@ -149,3 +149,19 @@ impl Consumer for FanOut {
         first_error.map_or(Ok(()), Err)
     }
 }
+
+/// An error with its causes, `: `-joined (a transport error's TLS or connect reason is in
+/// its chain; its own message often is not enough to act on).
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

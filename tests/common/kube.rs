@@ -279,6 +279,14 @@ impl ApiServer {
     ) -> Value {
         let mut metadata = json!({"name": name, "labels": labels});
         if let Some(owner) = owner {
+            // The ReplicaSet controller labels its pods with the template's hash, the
+            // last part of the ReplicaSet's name.
+            let replicaset = owner["metadata"]["name"].as_str().unwrap_or_default();
+            if owner["kind"] == "ReplicaSet" {
+                if let Some((_, hash)) = replicaset.rsplit_once('-') {
+                    metadata["labels"]["pod-template-hash"] = json!(hash);
+                }
+            }
             metadata["ownerReferences"] = json!([{
                 "apiVersion": owner["apiVersion"], "kind": owner["kind"],
                 "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"],

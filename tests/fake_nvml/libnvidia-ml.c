@@ -273,6 +273,15 @@ nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t d, char *uuid, unsigned int length) 
     return copy_string(uuid, length, d->uuid);
 }
 
+/* The device node's minor number: /dev/nvidia<index> for a physical GPU here. */
+nvmlReturn_t nvmlDeviceGetMinorNumber(nvmlDevice_t d, unsigned int *minor) {
+    CHECK_DEVICE(d);
+    if (!minor) return NVML_ERROR_INVALID_ARGUMENT;
+    if (d->mig_parent >= 0) return NVML_ERROR_NOT_SUPPORTED;
+    *minor = (unsigned int)(d - devices);
+    return NVML_SUCCESS;
+}
+
 nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t d, char *name, unsigned int length) {
     CHECK_HANDLE(d); /* identity stays known on a lost GPU */
     return copy_string(name, length, d->name);

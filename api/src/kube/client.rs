@@ -208,10 +208,9 @@ impl ApiClient {
                 request.basic_auth(username, Some(password))
             }
         };
-        let response = request
-            .send()
-            .await
-            .map_err(|e| ApiError::Transport(format!("GET {url}: {}", error_chain(&e))))?;
+        let response = request.send().await.map_err(|e| {
+            ApiError::Transport(format!("GET {url}: {}", crate::consumer::error_chain(&e)))
+        })?;
         let code = response.status().as_u16();
         if (200..300).contains(&code) {
             return Ok(response);
@@ -231,19 +230,4 @@ pub(crate) fn status_message(body: &[u8]) -> Option<String> {
         message: Option<String>,
     }
     serde_json::from_slice::<Status>(body).ok()?.message
-}
-
-/// reqwest's error with its causes (the TLS or connect reason is in the chain).
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }

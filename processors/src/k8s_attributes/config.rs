@@ -106,7 +106,7 @@ pub const DEFAULT_METADATA: [&str; 6] = [
 ];
 
 /// Every `extract.metadata` name built here.
-pub const METADATA: [&str; 27] = [
+pub const METADATA: [&str; 28] = [
     "k8s.namespace.name",
     "k8s.pod.name",
     "k8s.pod.uid",
@@ -129,6 +129,7 @@ pub const METADATA: [&str; 27] = [
     "container.id",
     "container.image.name",
     "container.image.tag",
+    "container.image.tags",
     "k8s.cluster.uid",
     "service.namespace",
     "service.name",

@@ -94,10 +94,7 @@ impl Rules {
 
     /// Whether ReplicaSets must be watched (the deployment behind a pod's ReplicaSet).
     pub fn needs_replicasets(&self) -> bool {
-        !self.deployment_name_from_replicaset
-            && ["k8s.deployment.name", "k8s.deployment.uid", "service.name"]
-                .iter()
-                .any(|name| self.wants(name))
+        self.wants("k8s.deployment.uid")
     }
 
     pub fn needs(&self, from: From) -> bool {
@@ -117,7 +114,10 @@ impl Rules {
             && WELL_KNOWN
                 .iter()
                 .any(|(label, attribute)| *label == key && self.wants(attribute));
+        // The Deployment's name comes from the ReplicaSet's with this label.
+        let hash = !annotation && from == From::Pod && key == POD_TEMPLATE_HASH;
         well_known
+            || hash
             || (annotation
                 && from == From::Pod
                 && self.otel_annotations
@@ -195,12 +195,13 @@ impl Rules {
         if let Some(rs) = pod.owner("ReplicaSet") {
             out.push(("k8s.replicaset.name", rs.name.clone()));
             out.push(("k8s.replicaset.uid", rs.uid.clone()));
-            if self.deployment_name_from_replicaset {
-                let name = trim_suffix(&rs.name, |s| s.chars().all(|c| c.is_ascii_alphanumeric()));
-                out.push(("k8s.deployment.name", name.to_string()));
-            } else if let Some(deployment) = cache.deployment_of(&rs.uid) {
+            if let Some(deployment) = cache.deployment_of(&rs.uid) {
                 out.push(("k8s.deployment.name", deployment.name.clone()));
                 out.push(("k8s.deployment.uid", deployment.uid.clone()));
+            } else if let Some(name) =
+                deployment_name(&rs.name, pod, self.deployment_name_from_replicaset)
+            {
+                out.push(("k8s.deployment.name", name.to_string()));
             }
         }
         for (kind, name_attr, uid_attr) in [
@@ -215,7 +216,9 @@ impl Rules {
         }
         if let Some(job) = pod.owner("Job") {
             // A CronJob names its Jobs `<cronjob>-<scheduled minute>`.
-            let cronjob = trim_suffix(&job.name, |s| s.chars().all(|c| c.is_ascii_digit()));
+            let cronjob = trim_suffix(&job.name, |s| {
+                s.len() == 8 && s.chars().all(|c| c.is_ascii_digit())
+            });
             if cronjob != job.name {
                 out.push(("k8s.cronjob.name", cronjob.to_string()));
             }
@@ -297,7 +300,18 @@ impl Rules {
                 .map(|(_, id, _)| id.to_string());
             (name.clone(), id)
         } else {
-            return None;
+            // A pod of one container: that one (the Collector's fallback).
+            let mut all = pod.spec.containers.iter().chain(&pod.spec.init_containers);
+            match (all.next(), all.next()) {
+                (Some(only), None) => {
+                    let id = pod
+                        .container_ids()
+                        .find(|(n, _, _)| *n == only.name)
+                        .map(|(_, id, _)| id.to_string());
+                    (only.name.clone(), id)
+                }
+                _ => return None,
+            }
         };
         let spec = pod
             .spec
@@ -311,7 +325,9 @@ impl Rules {
         }
         let (image, tag) = image_ref(&spec.image).unwrap_or_default();
         put("container.image.name", &image);
-        put("container.image.tag", &tag);
+        // The semantic conventions' `container.image.tags` (a list: see the processor);
+        // the older `container.image.tag` is not emitted, as the Collector's default.
+        put("container.image.tags", &tag);
         Some((name, tag))
     }
 
@@ -334,9 +350,12 @@ impl Rules {
                     }
                 }
                 Key::Regex(re) => {
-                    for (key, value) in map {
+                    for (key, value) in map.iter().filter(|(_, v)| !v.is_empty()) {
                         if let Some(captures) = re.captures(key) {
-                            out.push((rule.tag(key, Some(&captures)), value.clone()));
+                            // A `tag_name` applies only when the pattern has groups to
+                            // fill it (the Collector's rule); else the default name.
+                            let captures = (re.captures_len() > 1).then_some(&captures);
+                            out.push((rule.tag(key, captures), value.clone()));
                         }
                     }
                 }
@@ -362,16 +381,18 @@ impl FieldRule {
                 captures.expand(tag, &mut out);
                 out
             }
-            (Some(tag), None) => tag.clone(),
-            (None, _) => {
+            (Some(tag), None) if matches!(self.key, Key::Exact(_)) => tag.clone(),
+            _ => {
                 let from = match self.from {
                     From::Pod => "pod",
                     From::Namespace => "namespace",
                     From::Node => "node",
                 };
+                // The semantic conventions' singular names (`k8s.pod.label.<key>`), the
+                // Collector's default since its v1 conventions.
                 let field = match self.field {
-                    Field::Labels => "labels",
-                    Field::Annotations => "annotations",
+                    Field::Labels => "label",
+                    Field::Annotations => "annotation",
                 };
                 format!("k8s.{from}.{field}.{key}")
             }
@@ -409,6 +430,31 @@ pub struct ContainerHint {
     pub id: Option<String>,
     pub restart_count: Option<i64>,
 }
+
+/// The Deployment behind a ReplicaSet, from its name: `<deployment>-<pod-template-hash>`
+/// with the hash the pod's `pod-template-hash` label holds (the Collector's heuristic; no
+/// label: not a Deployment's). With `from_name_alone`, any alphanumeric last part.
+fn deployment_name<'a>(replicaset: &'a str, pod: &Pod, from_name_alone: bool) -> Option<&'a str> {
+    let hash = pod
+        .metadata
+        .labels
+        .get(POD_TEMPLATE_HASH)
+        .filter(|h| !h.is_empty());
+    match hash {
+        Some(hash) => replicaset
+            .strip_suffix(hash.as_str())
+            .and_then(|head| head.strip_suffix('-'))
+            .filter(|head| !head.is_empty()),
+        None if from_name_alone => {
+            let name = trim_suffix(replicaset, |s| s.chars().all(|c| c.is_ascii_alphanumeric()));
+            (name != replicaset).then_some(name)
+        }
+        None => None,
+    }
+}
+
+/// The label a Deployment's controller puts on its ReplicaSets' pods.
+pub const POD_TEMPLATE_HASH: &str = "pod-template-hash";
 
 /// `name-<suffix>` -> `name` when the suffix passes `is_suffix`; else the name as it is.
 fn trim_suffix(name: &str, is_suffix: impl Fn(&str) -> bool) -> &str {

@@ -23,8 +23,9 @@ use llamacol_api::config::{parse_block, ConfigSpec};
 use llamacol_api::kube::watch::{self, Watch};
 use llamacol_api::kube::ApiClient;
 use llamacol_api::otlp::common::v1::any_value::Value;
+use llamacol_api::otlp::common::v1::{AnyValue, ArrayValue};
 use llamacol_api::serde_yaml;
-use llamacol_api::wire::attrs::{has, Attrs};
+use llamacol_api::wire::attrs::{find, Attrs};
 use llamacol_api::wire::resources::edit_resources;
 use llamacol_api::{
     Batch, BoxError, BuildContext, ConsumeError, Consumer, Processor, ProcessorFactory, Signal,
@@ -92,6 +93,9 @@ impl K8sAttributesProcessor {
         next: Arc<dyn Consumer>,
     ) -> Result<K8sAttributesProcessor, BoxError> {
         let rules = Rules::new(&config.extract)?;
+        if rules.wants("container.image.tag") {
+            tracing::warn!(component = %id, "extract.metadata: `container.image.tag` is no longer emitted (the semantic conventions renamed it `container.image.tags`, a list, and the Collector emits only that by default); ask for `container.image.tags`");
+        }
         let exclude = config
             .exclude
             .pods
@@ -159,8 +163,12 @@ impl K8sAttributesProcessor {
     /// One resource's attributes (decoded or on the wire: the same rules).
     fn enrich_resource(&self, attributes: &mut impl Attrs, addr: Option<IpAddr>, cache: &Cache) {
         let found = self.associations.lookup(attributes, addr, cache);
+        // The sender's address as `k8s.pod.ip`: what passthrough is for, and otherwise
+        // only when `k8s.pod.ip` is asked for (the Collector's rule).
         if let Some(ip) = &found.connection_ip {
-            if !has(attributes, "k8s.pod.ip") {
+            if (self.passthrough || self.rules.wants("k8s.pod.ip"))
+                && absent(attributes, "k8s.pod.ip")
+            {
                 attributes.add("k8s.pod.ip", Value::StringValue(ip.clone()));
             }
         }
@@ -172,8 +180,18 @@ impl K8sAttributesProcessor {
         };
         let hint = container_hint(attributes);
         for (key, value) in self.rules.pod_attributes(cache, pod, &hint) {
-            if !has(attributes, &key) {
-                attributes.add(&key, Value::StringValue(value));
+            if absent(attributes, &key) {
+                // `container.image.tags` is a list in the semantic conventions.
+                let value = if key == "container.image.tags" {
+                    Value::ArrayValue(ArrayValue {
+                        values: vec![AnyValue {
+                            value: Some(Value::StringValue(value)),
+                        }],
+                    })
+                } else {
+                    Value::StringValue(value)
+                };
+                attributes.add(&key, value);
             }
         }
     }
@@ -308,6 +326,14 @@ async fn read_cluster_uid(
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(backoff.failed(None)) => {}
         }
+    }
+}
+
+/// Whether the resource lacks `key`, or has it empty (the Collector fills those too).
+fn absent(attributes: &impl Attrs, key: &str) -> bool {
+    match find(attributes, key).and_then(|i| attributes.value(i)) {
+        None => true,
+        Some(value) => matches!(value.as_ref(), Value::StringValue(s) if s.is_empty()),
     }
 }
 

@@ -138,7 +138,7 @@ fn owners_containers_labels_annotations_and_otel_annotations() {
             r#"
 extract:
   metadata: [k8s.pod.name, k8s.replicaset.name, k8s.replicaset.uid, k8s.deployment.name, k8s.deployment.uid,
-             k8s.container.name, container.id, container.image.name, container.image.tag, k8s.pod.ip]
+             k8s.container.name, container.id, container.image.name, container.image.tags, k8s.pod.ip]
   labels:
     - {tag_name: app.team, key: team}
     - {key_regex: "pod-template-(.*)"}
@@ -175,10 +175,10 @@ extract:
         ("k8s.container.name", "server"),
         ("container.id", "c0ffee"),
         ("container.image.name", "ghcr.io/ggml-org/llama.cpp"),
-        ("container.image.tag", "server-cuda"),
+        ("container.image.tags", "server-cuda"),
         ("k8s.pod.ip", "10.1.0.7"),
         ("app.team", "ml"),
-        ("k8s.pod.labels.pod-template-hash", "7d9f8b6c5"),
+        ("k8s.pod.label.pod-template-hash", "7d9f8b6c5"),
         ("k8s.ns.env", "prod"),
         ("commit", "abc123"),
         ("service.name", "chat-api"),
@@ -208,7 +208,7 @@ extract:
         Some("docker.io/library/busybox")
     );
     assert_eq!(
-        got.get("container.image.tag").map(String::as_str),
+        got.get("container.image.tags").map(String::as_str),
         Some("latest")
     );
 }
@@ -476,7 +476,11 @@ async fn the_processor_adds_what_is_missing_and_passthrough_only_the_ip() {
         string_attr(&attributes, "k8s.node.name"),
         Some("said-by-app")
     );
-    assert_eq!(string_attr(&attributes, "k8s.pod.ip"), Some("10.1.0.7"));
+    assert_eq!(
+        string_attr(&attributes, "k8s.pod.ip"),
+        None,
+        "stamped only in passthrough or when asked for (the Collector's rule)"
+    );
 }
 
 #[test]
@@ -662,4 +666,61 @@ async fn the_wire_path_gives_what_the_decoded_path_gives() {
             None
         ]
     );
+}
+
+/// What the real Collector's k8sattributes (v0.161) does, seen against it in
+/// tests/e2e_k8s.rs: a one-container pod's container is the one, a pattern without groups
+/// keeps the default name, the Deployment comes from the ReplicaSet's name and the
+/// `pod-template-hash` label without a ReplicaSet watch.
+#[test]
+fn the_collectors_defaults() {
+    let rules = Rules::new(
+        &config(
+            r#"
+extract:
+  metadata: [k8s.deployment.name, k8s.container.name, container.image.name, container.image.tags]
+  labels: [{tag_name: ignored, key_regex: "te.m"}]
+"#,
+        )
+        .extract,
+    )
+    .expect("rules");
+    assert!(
+        !rules.needs_replicasets(),
+        "the name needs no ReplicaSet watch"
+    );
+    let mut cache = Cache::default();
+    let mut one = pod("llama-7d9f8b6c5-abcde", "pod-1", "10.1.0.7");
+    one.spec.containers.truncate(1);
+    one.status.container_statuses.truncate(1);
+    cache.pods_event(Event::Listed(vec![one]), &rules, &[], Instant::now());
+    let pod = cache
+        .pod(&super::cache::PodKey::Uid("pod-1".into()))
+        .expect("pod");
+    let got = map(rules.pod_attributes(&cache, pod, &Default::default()));
+    assert_eq!(
+        got.get("k8s.deployment.name").map(String::as_str),
+        Some("llama")
+    );
+    assert_eq!(
+        got.get("k8s.container.name").map(String::as_str),
+        Some("server"),
+        "the only container"
+    );
+    assert_eq!(
+        got.get("container.image.tags").map(String::as_str),
+        Some("server-cuda")
+    );
+    assert_eq!(
+        got.get("k8s.pod.label.team").map(String::as_str),
+        Some("ml"),
+        "no groups: the default name"
+    );
+    assert!(!got.contains_key("ignored"));
+
+    // Without the hash label the ReplicaSet is not taken for a Deployment's.
+    let mut unlabelled = pod.clone();
+    unlabelled.metadata.labels.remove("pod-template-hash");
+    let got = map(rules.pod_attributes(&cache, &unlabelled, &Default::default()));
+    assert!(!got.contains_key("k8s.deployment.name"));
 }

@@ -34,6 +34,7 @@ impl FakeGpus {
                 parent_uuid: None,
                 gpu_instance_id: None,
                 compute_instance_id: None,
+                minor_number: Some(i),
             })
             .collect();
         FakeGpus {

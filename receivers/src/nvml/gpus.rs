@@ -31,6 +31,9 @@ pub struct DeviceInfo {
     /// For a MIG instance: its GPU instance and compute instance ids.
     pub gpu_instance_id: Option<u32>,
     pub compute_instance_id: Option<u32>,
+    /// The device node's minor number (`/dev/nvidia<minor>`; a MIG instance: its GPU's),
+    /// which NVIDIA's DRA driver names devices by (`gpu-<minor>`).
+    pub minor_number: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

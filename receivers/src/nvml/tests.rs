@@ -222,6 +222,7 @@ fn mig_instances_are_their_own_devices_with_a_parent() {
         parent_uuid: Some("GPU-00000000-0000-0000-0000-000000000000".into()),
         gpu_instance_id: Some(7),
         compute_instance_id: Some(0),
+        minor_number: Some(0),
     });
     let (m, _) = run(&gpus, &NvmlConfig::default());
     let mig = points(&m["hw.temperature"])

@@ -11,6 +11,7 @@ import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusexporter"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/attributesprocessor"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/filterprocessor"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/k8sattributesprocessor"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/probabilisticsamplerprocessor"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/resourcedetectionprocessor"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/resourceprocessor"
@@ -70,6 +71,7 @@ func factories() (otelcol.Factories, error) {
 			filterprocessor.NewFactory(),
 			attributesprocessor.NewFactory(),
 			resourceprocessor.NewFactory(),
+			k8sattributesprocessor.NewFactory(),
 		),
 		Exporters: byType[exporter.Factory](
 			otlpexporter.NewFactory(),

@@ -66,6 +66,7 @@ impl Gpus for NvmlGpus {
         for index in 0..read(self.nvml.device_count())? {
             let d = read(self.nvml.device_by_index(index))?;
             let uuid = read(d.uuid())?;
+            let minor_number = read(d.minor_number()).ok();
             out.push(DeviceInfo {
                 index,
                 uuid: uuid.clone(),
@@ -74,6 +75,7 @@ impl Gpus for NvmlGpus {
                 parent_uuid: None,
                 gpu_instance_id: None,
                 compute_instance_id: None,
+                minor_number,
             });
             // MIG instances are their own devices, with the physical GPU as parent.
             if let Ok(count) = d.mig_device_count() {
@@ -90,6 +92,7 @@ impl Gpus for NvmlGpus {
                                 parent_uuid: Some(uuid.clone()),
                                 gpu_instance_id,
                                 compute_instance_id,
+                                minor_number,
                             });
                         }
                     }

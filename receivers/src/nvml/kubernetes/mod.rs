@@ -58,8 +58,9 @@ pub struct Owner {
 pub struct Owners {
     /// Device id (GPU or MIG UUID; a time-sliced replica's `::N` cut off) -> holders.
     by_uuid: HashMap<String, Vec<Owner>>,
-    /// Dynamic resource allocation (NVIDIA's `gpu.nvidia.com` driver names `gpu-<index>`).
-    by_index: HashMap<u32, Vec<Owner>>,
+    /// Dynamic resource allocation: NVIDIA's `gpu.nvidia.com` driver names a whole GPU
+    /// `gpu-<minor number>` (its MIG devices `gpu-<minor>-mig-...`, not matched here).
+    by_minor: HashMap<u32, Vec<Owner>>,
 }
 
 /// Device plugin resources that are NVIDIA GPUs (`nvidia.com/gpu`, `nvidia.com/mig-1g.10gb`,
@@ -97,12 +98,12 @@ impl Owners {
                     .iter()
                     .flat_map(|d| &d.claim_resources)
                 {
-                    let index = claim
+                    let minor = claim
                         .device_name
                         .strip_prefix("gpu-")
                         .and_then(|i| i.parse().ok());
-                    if let (true, Some(index)) = (claim.driver_name == DRA_DRIVER, index) {
-                        add(owners.by_index.entry(index).or_default());
+                    if let (true, Some(minor)) = (claim.driver_name == DRA_DRIVER, minor) {
+                        add(owners.by_minor.entry(minor).or_default());
                     }
                 }
             }
@@ -114,11 +115,10 @@ impl Owners {
     /// GPU's readings are not any one pod's).
     pub fn of(&self, device: &DeviceInfo) -> Option<&Owner> {
         let holders = self.by_uuid.get(&device.uuid).or_else(|| {
-            device
-                .parent_uuid
-                .is_none()
-                .then(|| self.by_index.get(&device.index))
-                .flatten()
+            let minor = device
+                .minor_number
+                .filter(|_| device.parent_uuid.is_none())?;
+            self.by_minor.get(&minor)
         })?;
         match holders.as_slice() {
             [one] => Some(one),

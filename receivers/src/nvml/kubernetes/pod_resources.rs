@@ -125,11 +125,11 @@ pub async fn list(socket: &Path, timeout: Duration) -> Result<ListPodResourcesRe
                 }
             }))
             .await
-            .map_err(|e| format!("connecting: {}", chain(&e)))?;
+            .map_err(|e| format!("connecting: {}", llamacol_api::consumer::error_chain(&e)))?;
         let mut grpc = tonic::client::Grpc::new(channel);
         grpc.ready()
             .await
-            .map_err(|e| format!("connecting: {}", chain(&e)))?;
+            .map_err(|e| format!("connecting: {}", llamacol_api::consumer::error_chain(&e)))?;
         let codec =
             tonic_prost::ProstCodec::<ListPodResourcesRequest, ListPodResourcesResponse>::default();
         grpc.unary(
@@ -144,15 +144,4 @@ pub async fn list(socket: &Path, timeout: Duration) -> Result<ListPodResourcesRe
     tokio::time::timeout(timeout, call)
         .await
         .map_err(|_| format!("no answer within {timeout:?}"))?
-}
-
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
