@@ -7,6 +7,11 @@
 //!
 //! Objects are read into the caller's own serde structs holding only the fields it uses,
 //! which is what keeps a cache of thousands of pods small.
+//!
+//! Why not the `kube` and `k8s-openapi` crates: what components need is a list, a watch
+//! and a GET on a handful of kinds, a few hundred lines over the reqwest client every
+//! component already shares; those crates bring a typed model of the whole API (minutes
+//! of compiling, every field of every object held in memory) and a second HTTP stack.
 
 mod client;
 mod kubeconfig;
