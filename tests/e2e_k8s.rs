@@ -42,8 +42,13 @@ fn post_from(from: &str, port: u16, service: &str) {
     assert!(status.is_success(), "{status}");
 }
 
-/// The same over OTLP/gRPC (tonic, the connection made from `from`).
-fn grpc_from(from: &str, port: u16, service: &str) {
+/// `requests` over OTLP/gRPC as `service` (tonic, the connection made from `from`).
+fn grpc_from(
+    from: &str,
+    port: u16,
+    service: &str,
+    requests: Vec<llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest>,
+) {
     use llamacol_api::otlp::collector::trace::v1::trace_service_client::TraceServiceClient;
     let from: IpAddr = from.parse().expect("ip");
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -63,16 +68,37 @@ fn grpc_from(from: &str, port: u16, service: &str) {
             }))
             .await
             .expect("connect");
-        let mut request = llamacol_api::testing::sample_traces(1, 3);
-        request.resource_spans[0]
-            .resource
-            .get_or_insert_with(Default::default)
-            .attributes = vec![llamacol_api::attributes::string("service.name", service)];
-        TraceServiceClient::new(channel)
-            .export(request)
-            .await
-            .expect("export");
+        let mut client = TraceServiceClient::new(channel);
+        for mut request in requests {
+            for rs in &mut request.resource_spans {
+                let resource = rs.resource.get_or_insert_with(Default::default);
+                resource.attributes.retain(|kv| kv.key != "service.name");
+                resource
+                    .attributes
+                    .push(llamacol_api::attributes::string("service.name", service));
+            }
+            client.export(request).await.expect("export");
+        }
     });
+}
+
+/// Spans written under `service.name` `service` whose resource has pod uid `uid`.
+fn spans_of(file: &Path, service: &str, uid: &str) -> usize {
+    lines(file)
+        .iter()
+        .flat_map(|line| arr(&line["resourceSpans"]).to_vec())
+        .filter(|rs| {
+            let attrs = common::string_attrs(&rs["resource"]["attributes"]);
+            attrs.get("service.name").map(String::as_str) == Some(service)
+                && attrs.get("k8s.pod.uid").map(String::as_str) == Some(uid)
+        })
+        .map(|rs| {
+            arr(&rs["scopeSpans"])
+                .iter()
+                .map(|s| arr(&s["spans"]).len())
+                .sum::<usize>()
+        })
+        .sum()
 }
 
 /// The resources written so far, by `service.name`: the last one of each.
@@ -163,23 +189,7 @@ service:
 fn k8s_attributes_names_the_sending_pod_and_follows_the_api_server() {
     let mut api = ApiServer::start();
     api.namespace("inference", json!({"env": "prod"}));
-    let template = json!({"metadata": {"labels": {"app": "llama"}},
-                          "spec": {"containers": [{"name": "server", "image": IMAGE}]}});
-    let deployment = api.create(
-        "/apis/apps/v1/namespaces/inference/deployments",
-        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "llama"},
-               "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "llama"}}, "template": template}}),
-    );
-    let mut rs = api.create(
-        "/apis/apps/v1/namespaces/inference/replicasets",
-        json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
-               "metadata": {"name": "llama-7d9f8b6c5", "ownerReferences": [{
-                   "apiVersion": "apps/v1", "kind": "Deployment", "name": "llama",
-                   "uid": deployment["metadata"]["uid"], "controller": true}]},
-               "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "llama"}}, "template": template}}),
-    );
-    rs["apiVersion"] = json!("apps/v1");
-    rs["kind"] = json!("ReplicaSet");
+    let rs = api.deployment("inference", "llama", "7d9f8b6c5", IMAGE, 3);
     let labels = json!({"app": "llama", "version": "v1"});
     let a = api.running_pod(
         "inference",
@@ -189,7 +199,7 @@ fn k8s_attributes_names_the_sending_pod_and_follows_the_api_server() {
         Some(&rs),
         labels.clone(),
     );
-    api.running_pod(
+    let b = api.running_pod(
         "inference",
         "llama-7d9f8b6c5-bbbbb",
         "gpu-node-1",
@@ -218,7 +228,19 @@ fn k8s_attributes_names_the_sending_pod_and_follows_the_api_server() {
     let (http, grpc, file) = (collector.http, collector.grpc, collector.file.clone());
 
     post_from("127.0.0.2", http, "from-a");
-    grpc_from("127.0.0.3", grpc, "from-b");
+    grpc_from(
+        "127.0.0.3",
+        grpc,
+        "from-b",
+        vec![llamacol_api::testing::sample_traces(1, 3)],
+    );
+    // LLM-sized load over gRPC from the same pod: GenAI trees of 500 spans and spans
+    // carrying 2-20 KB of prompt and completion (about 2 MB in all), whose resources already
+    // name a pod of their own (as an SDK's resource detector does): that name is kept,
+    // what they lack is added.
+    let load = common::llm_load::requests(2, 2);
+    let sent = common::llm_load::spans(&load);
+    grpc_from("127.0.0.3", grpc, "llm-b", load);
     post_from("127.0.0.4", http, "from-c-other-node");
     post_from("127.0.0.1", http, "from-the-host");
     let (found, _) = wait_for(
@@ -270,6 +292,26 @@ fn k8s_attributes_names_the_sending_pod_and_follows_the_api_server() {
         all["from-b"].get("k8s.pod.name").map(String::as_str),
         Some("llama-7d9f8b6c5-bbbbb"),
         "over gRPC"
+    );
+    let b_uid = b["metadata"]["uid"].as_str().unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while spans_of(&file, "llm-b", b_uid) < sent && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        spans_of(&file, "llm-b", b_uid),
+        sent,
+        "every span of the LLM load, each resource with its pod's uid"
+    );
+    let llm = &resources(&file)["llm-b"];
+    assert!(
+        llm.get("k8s.pod.name")
+            .is_some_and(|n| n.starts_with("llama-server-")),
+        "the app's own pod name is kept: {llm:?}"
+    );
+    assert_eq!(
+        llm.get("k8s.deployment.name").map(String::as_str),
+        Some("llama")
     );
     let other = &all["from-c-other-node"];
     assert_eq!(
@@ -698,23 +740,7 @@ fn the_same_attributes_as_the_collectors_k8sattributes() {
     use common::otelcol::{Otelcol, QUIET_TELEMETRY};
     let api = ApiServer::start();
     api.namespace("inference", json!({"env": "prod", "team": "ml-platform"}));
-    let template = json!({"metadata": {"labels": {"app": "llama"}},
-                          "spec": {"containers": [{"name": "server", "image": IMAGE}]}});
-    let deployment = api.create(
-        "/apis/apps/v1/namespaces/inference/deployments",
-        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "llama"},
-               "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "llama"}}, "template": template}}),
-    );
-    let mut rs = api.create(
-        "/apis/apps/v1/namespaces/inference/replicasets",
-        json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
-               "metadata": {"name": "llama-7d9f8b6c5", "ownerReferences": [{
-                   "apiVersion": "apps/v1", "kind": "Deployment", "name": "llama",
-                   "uid": deployment["metadata"]["uid"], "controller": true}]},
-               "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "llama"}}, "template": template}}),
-    );
-    rs["apiVersion"] = json!("apps/v1");
-    rs["kind"] = json!("ReplicaSet");
+    let rs = api.deployment("inference", "llama", "7d9f8b6c5", IMAGE, 1);
     let labels = json!({"app": "llama", "version": "v3", "app.kubernetes.io/component": "inference",
                         "app.kubernetes.io/part-of": "chat", "pod-template-hash": "7d9f8b6c5"});
     api.running_pod(

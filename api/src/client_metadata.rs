@@ -11,26 +11,33 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-/// Header name (lower-case) -> its values, in arrival order; and the peer's address.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ClientMetadata(BTreeMap<String, Vec<String>>, Option<IpAddr>);
+pub struct ClientMetadata {
+    /// Header name (lower-case) -> its values, in arrival order.
+    headers: BTreeMap<String, Vec<String>>,
+    /// The peer's IP address.
+    addr: Option<IpAddr>,
+}
 
 impl ClientMetadata {
     /// Only the peer address (a receiver that keeps no headers).
     pub fn from_addr(addr: IpAddr) -> ClientMetadata {
-        ClientMetadata(BTreeMap::new(), Some(addr))
+        ClientMetadata {
+            headers: BTreeMap::new(),
+            addr: Some(addr),
+        }
     }
 
     /// The same, with the peer address set.
     pub fn with_addr(mut self, addr: Option<IpAddr>) -> ClientMetadata {
-        self.1 = addr;
+        self.addr = addr;
         self
     }
 
     /// The IP address of the connection the request came on (the Collector's
     /// `client.Info.Addr`); `None` on a unix socket or for data made inside llamacol.
     pub fn addr(&self) -> Option<IpAddr> {
-        self.1
+        self.addr
     }
 
     /// From (name, value) pairs; names are case-insensitive, so kept lower-case.
@@ -41,32 +48,36 @@ impl ClientMetadata {
                 .or_default()
                 .push(value.to_string());
         }
-        ClientMetadata(map, None)
+        ClientMetadata {
+            headers: map,
+            addr: None,
+        }
     }
 
     /// The values of `key` (any case); empty when absent.
     pub fn get(&self, key: &str) -> &[String] {
-        self.0
+        self.headers
             .get(&key.to_ascii_lowercase())
             .map_or(&[][..], Vec::as_slice)
     }
 
     /// Only `keys` (what a `batch` processor's `metadata_keys` keeps), absent ones absent.
     pub fn only(&self, keys: &[String]) -> ClientMetadata {
-        ClientMetadata(
-            keys.iter()
+        ClientMetadata {
+            headers: keys
+                .iter()
                 .filter_map(|k| {
                     let k = k.to_ascii_lowercase();
-                    self.0.get(&k).map(|v| (k, v.clone()))
+                    self.headers.get(&k).map(|v| (k, v.clone()))
                 })
                 .collect(),
-            None,
-        )
+            addr: None,
+        }
     }
 
     /// No headers (an address alone does not count).
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.headers.is_empty()
     }
 }
 

@@ -266,6 +266,37 @@ impl ApiServer {
         );
     }
 
+    /// A Deployment `name` of `replicas` pods running `image`, and the ReplicaSet its
+    /// controller would make for it (`<name>-<hash>`); returns that ReplicaSet, to own pods.
+    pub fn deployment(
+        &self,
+        namespace: &str,
+        name: &str,
+        hash: &str,
+        image: &str,
+        replicas: u32,
+    ) -> Value {
+        let template = json!({"metadata": {"labels": {"app": name}},
+                              "spec": {"containers": [{"name": "server", "image": image}]}});
+        let spec = json!({"replicas": replicas, "selector": {"matchLabels": {"app": name}}, "template": template});
+        let deployment = self.create(
+            &format!("/apis/apps/v1/namespaces/{namespace}/deployments"),
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name}, "spec": spec}),
+        );
+        let mut replicaset = self.create(
+            &format!("/apis/apps/v1/namespaces/{namespace}/replicasets"),
+            json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                   "metadata": {"name": format!("{name}-{hash}"), "ownerReferences": [{
+                       "apiVersion": "apps/v1", "kind": "Deployment", "name": name,
+                       "uid": deployment["metadata"]["uid"], "controller": true}]},
+                   "spec": spec}),
+        );
+        // The answer of a create leaves out the type fields; owner references need them.
+        replicaset["apiVersion"] = json!("apps/v1");
+        replicaset["kind"] = json!("ReplicaSet");
+        replicaset
+    }
+
     /// A pod as a ReplicaSet's controller creates it, scheduled on `node`, and the status a
     /// kubelet would write once it runs (`ip`, one container started `restarts` times).
     pub fn running_pod(

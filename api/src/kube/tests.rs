@@ -1,7 +1,7 @@
 use std::io::Write;
 
 use super::client::Credentials;
-use super::watch::{apply_line_for_test, Event};
+use super::watch::{apply_line, Event};
 use super::*;
 
 #[derive(Debug, Deserialize)]
@@ -19,7 +19,7 @@ fn events(lines: &[&str]) -> (Vec<String>, Option<String>, Option<ApiError>) {
     let mut seen = Vec::new();
     let mut version = None;
     for line in lines {
-        match apply_line_for_test::<Thing>(line.as_bytes(), &mut |e| {
+        match apply_line::<Thing>(line.as_bytes(), &mut |e| {
             seen.push(match e {
                 Event::Applied(t) => format!("+{}", t.metadata.name),
                 Event::Deleted(t) => format!("-{}", t.metadata.name),

@@ -178,7 +178,7 @@ struct VersionOnly {
 }
 
 /// One line of a watch: hands the event on; returns the resource version it moves to.
-fn apply_line<T: Object>(
+pub(crate) fn apply_line<T: Object>(
     line: &[u8],
     on_event: &mut (impl FnMut(Event<T>) + Send),
 ) -> Result<Option<String>, ApiError> {
@@ -274,12 +274,4 @@ fn encode(value: &str) -> String {
         }
     }
     out
-}
-
-#[cfg(test)]
-pub(crate) fn apply_line_for_test<T: Object>(
-    line: &[u8],
-    on_event: &mut (impl FnMut(Event<T>) + Send),
-) -> Result<Option<String>, ApiError> {
-    apply_line(line, on_event)
 }

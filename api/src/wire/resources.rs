@@ -61,20 +61,23 @@ fn edit_block(
     block: &[u8],
     edit: impl FnOnce(&mut WireAttrs<'_>),
 ) -> Result<Option<BytesMut>, WireError> {
+    // The resource, and the block's other fields (spans, scope blocks, schema URL) to copy.
     let mut resource: Option<std::ops::Range<usize>> = None;
+    let mut others: Vec<std::ops::Range<usize>> = Vec::new();
     for field in fields(block) {
         let field = field?;
-        if (field.number, field.wire_type) == (1, 2) {
-            if resource.is_some() {
-                return Err(WireError::Malformed {
-                    offset: field.start,
-                    what: "a resource block with two resource fields",
-                });
-            }
+        if (field.number, field.wire_type) != (1, 2) {
+            others.push(field.start..field.value.end);
+        } else if resource.is_some() {
+            return Err(WireError::Malformed {
+                offset: field.start,
+                what: "a resource block with two resource fields",
+            });
+        } else {
             resource = Some(field.value);
         }
     }
-    let resource_bytes = resource.clone().map_or(&[][..], |r| &block[r]);
+    let resource_bytes = resource.map_or(&[][..], |r| &block[r]);
     let mut attrs = WireAttrs::new();
     let mut rest: Vec<std::ops::Range<usize>> = Vec::new();
     for field in fields(resource_bytes) {
@@ -90,11 +93,6 @@ fn edit_block(
         return Ok(None);
     }
     let resource_len = attrs.encoded_len() + rest.iter().map(|r| r.len()).sum::<usize>();
-    let others: Vec<std::ops::Range<usize>> = fields(block)
-        .filter_map(Result::ok)
-        .filter(|f| (f.number, f.wire_type) != (1, 2))
-        .map(|f| f.start..f.value.end)
-        .collect();
     let mut body = BytesMut::with_capacity(
         len_field_size(resource_len) + others.iter().map(|r| r.len()).sum::<usize>(),
     );

@@ -5,7 +5,7 @@
 //! A deleted pod stays findable for [`DELETE_GRACE`] (as the Collector's), since its
 //! last telemetry is often still on its way when the API server forgets it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use llamacol_api::kube::watch::Event;
@@ -93,13 +93,12 @@ impl Cache {
     ) {
         match event {
             Event::Listed(pods) => {
-                let mut gone: HashMap<String, ()> =
-                    self.pods.keys().map(|k| (k.clone(), ())).collect();
+                let mut gone: HashSet<String> = self.pods.keys().cloned().collect();
                 for pod in pods {
                     gone.remove(&pod.metadata.uid);
                     self.apply(pod, rules, exclude);
                 }
-                for uid in gone.into_keys() {
+                for uid in gone {
                     self.delete(uid, now);
                 }
                 self.synced = true;

@@ -3,11 +3,20 @@
 
 use std::collections::BTreeSet;
 
+use llamacol_api::otlp::common::v1::any_value::Value;
+use llamacol_api::otlp::common::v1::{AnyValue, ArrayValue};
 use regex::Regex;
 
 use super::cache::Cache;
 use super::config::{Extract, FieldExtract};
 use super::objects::{Map, Pod};
+
+/// An attribute to add: its key and value.
+pub type Attribute = (String, Value);
+
+fn text(value: &str) -> Value {
+    Value::StringValue(value.to_string())
+}
 
 /// Where a label or annotation is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,11 +144,11 @@ impl Rules {
         cache: &Cache,
         pod: &Pod,
         container: &ContainerHint,
-    ) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = Vec::new();
+    ) -> Vec<Attribute> {
+        let mut out: Vec<Attribute> = Vec::new();
         let mut put = |name: &str, value: &str| {
             if !value.is_empty() && self.wants(name) {
-                out.push((name.to_string(), value.to_string()));
+                out.push((name.to_string(), text(value)));
             }
         };
         let meta = &pod.metadata;
@@ -159,11 +168,23 @@ impl Rules {
         }
         put("k8s.cluster.uid", cache.cluster_uid());
         let container = self.container_attributes(pod, container, &mut put);
+        // The semantic conventions' `container.image.tags` is a list; the older
+        // `container.image.tag` is not emitted, as the Collector's default.
+        if let Some((_, tag)) = container.as_ref().filter(|(_, tag)| !tag.is_empty()) {
+            if self.wants("container.image.tags") {
+                let tags = ArrayValue {
+                    values: vec![AnyValue {
+                        value: Some(text(tag)),
+                    }],
+                };
+                out.push(("container.image.tags".into(), Value::ArrayValue(tags)));
+            }
+        }
         self.field_attributes(From::Pod, &meta.labels, &meta.annotations, &mut out);
         if self.otel_annotations {
             for (key, value) in &meta.annotations {
                 if let Some(name) = key.strip_prefix(OTEL_ANNOTATION) {
-                    out.push((name.to_string(), value.clone()));
+                    out.push((name.to_string(), text(value)));
                 }
             }
         }
@@ -234,7 +255,7 @@ impl Rules {
         pod: &Pod,
         owners: &[(&'static str, String)],
         container: Option<&(String, String)>,
-        out: &mut Vec<(String, String)>,
+        out: &mut Vec<Attribute>,
     ) {
         let label = |name: &str| {
             pod.metadata
@@ -272,7 +293,7 @@ impl Rules {
         for (key, value) in candidates {
             if let Some(value) = value.filter(|v| !v.is_empty()) {
                 if self.wants(key) && !out.iter().any(|(k, _)| k == key) {
-                    out.push((key.to_string(), value));
+                    out.push((key.to_string(), Value::StringValue(value)));
                 }
             }
         }
@@ -325,9 +346,6 @@ impl Rules {
         }
         let (image, tag) = image_ref(&spec.image).unwrap_or_default();
         put("container.image.name", &image);
-        // The semantic conventions' `container.image.tags` (a list: see the processor);
-        // the older `container.image.tag` is not emitted, as the Collector's default.
-        put("container.image.tags", &tag);
         Some((name, tag))
     }
 
@@ -336,7 +354,7 @@ impl Rules {
         from: From,
         labels: &Map,
         annotations: &Map,
-        out: &mut Vec<(String, String)>,
+        out: &mut Vec<Attribute>,
     ) {
         for rule in self.fields.iter().filter(|r| r.from == from) {
             let map = match rule.field {
@@ -346,7 +364,7 @@ impl Rules {
             match &rule.key {
                 Key::Exact(key) => {
                     if let Some(value) = map.get(key) {
-                        out.push((rule.tag(key, None), value.clone()));
+                        out.push((rule.tag(key, None), text(value)));
                     }
                 }
                 Key::Regex(re) => {
@@ -355,7 +373,7 @@ impl Rules {
                             // A `tag_name` applies only when the pattern has groups to
                             // fill it (the Collector's rule); else the default name.
                             let captures = (re.captures_len() > 1).then_some(&captures);
-                            out.push((rule.tag(key, captures), value.clone()));
+                            out.push((rule.tag(key, captures), text(value)));
                         }
                     }
                 }

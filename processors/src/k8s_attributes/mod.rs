@@ -23,7 +23,6 @@ use llamacol_api::config::{parse_block, ConfigSpec};
 use llamacol_api::kube::watch::{self, Watch};
 use llamacol_api::kube::ApiClient;
 use llamacol_api::otlp::common::v1::any_value::Value;
-use llamacol_api::otlp::common::v1::{AnyValue, ArrayValue};
 use llamacol_api::serde_yaml;
 use llamacol_api::wire::attrs::{find, Attrs};
 use llamacol_api::wire::resources::edit_resources;
@@ -181,16 +180,6 @@ impl K8sAttributesProcessor {
         let hint = container_hint(attributes);
         for (key, value) in self.rules.pod_attributes(cache, pod, &hint) {
             if absent(attributes, &key) {
-                // `container.image.tags` is a list in the semantic conventions.
-                let value = if key == "container.image.tags" {
-                    Value::ArrayValue(ArrayValue {
-                        values: vec![AnyValue {
-                            value: Some(Value::StringValue(value)),
-                        }],
-                    })
-                } else {
-                    Value::StringValue(value)
-                };
                 attributes.add(&key, value);
             }
         }

@@ -105,8 +105,28 @@ fn attrs(pairs: &[(&str, &str)]) -> Vec<KeyValue> {
     pairs.iter().map(|(k, v)| string(k, v)).collect()
 }
 
-fn map(pairs: Vec<(String, String)>) -> BTreeMap<String, String> {
-    pairs.into_iter().collect()
+/// The attributes as text (a one-element list as its element).
+fn map(
+    pairs: Vec<(String, llamacol_api::otlp::common::v1::any_value::Value)>,
+) -> BTreeMap<String, String> {
+    use llamacol_api::otlp::common::v1::any_value::Value;
+    pairs
+        .into_iter()
+        .map(|(k, v)| {
+            let v = match v {
+                Value::ArrayValue(a) if a.values.len() == 1 => a.values[0]
+                    .value
+                    .clone()
+                    .unwrap_or(Value::StringValue(String::new())),
+                other => other,
+            };
+            let text = match v {
+                Value::StringValue(s) => s,
+                other => format!("{other:?}"),
+            };
+            (k, text)
+        })
+        .collect()
 }
 
 #[test]
@@ -400,6 +420,38 @@ fn image_references_as_kubernetes_parses_them() {
     assert_eq!(image_ref(""), None);
 }
 
+/// A full-mode processor whose cache is [`filled`]: built in passthrough (no API server
+/// needed), then switched.
+fn with_filled_cache(yaml: &str, next: Arc<Capture>) -> K8sAttributesProcessor {
+    let mut config = config(yaml);
+    config.passthrough = true;
+    let processor =
+        K8sAttributesProcessor::new("k8s_attributes".into(), &config, next).expect("built");
+    let processor = K8sAttributesProcessor {
+        passthrough: false,
+        ..processor
+    };
+    *processor.cache.write().expect("lock") = filled(&processor.rules);
+    processor
+}
+
+/// `batch` sent from 10.1.0.7 through `processor`; the traces request it passed on.
+async fn through(
+    processor: &K8sAttributesProcessor,
+    capture: &Capture,
+    mut batch: Batch,
+) -> llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest {
+    batch.set_metadata(Some(Arc::new(ClientMetadata::from_addr(
+        "10.1.0.7".parse().expect("ip"),
+    ))));
+    processor.consume(batch).await.expect("passes");
+    let mut out = capture.batches().remove(0);
+    let Batch::Traces(p) = &mut out else {
+        panic!("traces")
+    };
+    p.message().expect("decodes").clone()
+}
+
 #[tokio::test]
 async fn the_processor_adds_what_is_missing_and_passthrough_only_the_ip() {
     let capture = Arc::new(Capture::default());
@@ -409,16 +461,8 @@ async fn the_processor_adds_what_is_missing_and_passthrough_only_the_ip() {
         capture.clone(),
     )
     .expect("passthrough needs no API server");
-    let mut batch = Batch::from(sample_traces(1, 2));
-    batch.set_metadata(Some(Arc::new(ClientMetadata::from_addr(
-        "10.1.0.7".parse().expect("ip"),
-    ))));
-    processor.consume(batch).await.expect("passes");
-    let mut out = capture.batches().remove(0);
-    let Batch::Traces(p) = &mut out else {
-        panic!("traces")
-    };
-    let resource = p.message().expect("decodes").resource_spans[0]
+    let request = through(&processor, &capture, Batch::from(sample_traces(1, 2))).await;
+    let resource = request.resource_spans[0]
         .resource
         .clone()
         .expect("resource");
@@ -430,36 +474,15 @@ async fn the_processor_adds_what_is_missing_and_passthrough_only_the_ip() {
 
     // Full mode with a filled cache: added, but what the app said itself is kept.
     let capture = Arc::new(Capture::default());
-    let full = K8sAttributesProcessor {
-        client: None,
-        ..K8sAttributesProcessor::new(
-            "k8s_attributes".into(),
-            &config("passthrough: true"),
-            capture.clone(),
-        )
-        .expect("built")
-    };
-    let full = K8sAttributesProcessor {
-        passthrough: false,
-        ..full
-    };
-    *full.cache.write().expect("lock") = filled(&full.rules);
+    let full = with_filled_cache("{}", capture.clone());
     let mut request = sample_traces(1, 1);
     request.resource_spans[0]
         .resource
         .get_or_insert_with(Default::default)
         .attributes
         .push(string("k8s.node.name", "said-by-app"));
-    let mut batch = Batch::from(request);
-    batch.set_metadata(Some(Arc::new(ClientMetadata::from_addr(
-        "10.1.0.7".parse().expect("ip"),
-    ))));
-    full.consume(batch).await.expect("passes");
-    let mut out = capture.batches().remove(0);
-    let Batch::Traces(p) = &mut out else {
-        panic!("traces")
-    };
-    let attributes = p.message().expect("decodes").resource_spans[0]
+    let out = through(&full, &capture, Batch::from(request)).await;
+    let attributes = out.resource_spans[0]
         .resource
         .clone()
         .expect("resource")
@@ -600,22 +623,13 @@ async fn the_wire_path_gives_what_the_decoded_path_gives() {
     use prost::Message;
     let run = |encoded: bool| async move {
         let capture = Arc::new(Capture::default());
-        let processor = K8sAttributesProcessor::new(
-            "k8s_attributes".into(),
-            &config(
-                "{passthrough: true, extract: {metadata: [k8s.pod.name, k8s.deployment.name, service.name, k8s.container.name, container.image.name]},
-                  pod_association: [{sources: [{from: resource_attribute, name: k8s.pod.ip}]},
-                                    {sources: [{from: resource_attribute, name: k8s.pod.uid}]},
-                                    {sources: [{from: connection}]}]}",
-            ),
+        let processor = with_filled_cache(
+            "{extract: {metadata: [k8s.pod.name, k8s.deployment.name, service.name, k8s.container.name, container.image.name]},
+              pod_association: [{sources: [{from: resource_attribute, name: k8s.pod.ip}]},
+                                {sources: [{from: resource_attribute, name: k8s.pod.uid}]},
+                                {sources: [{from: connection}]}]}",
             capture.clone(),
-        )
-        .expect("built");
-        let processor = K8sAttributesProcessor {
-            passthrough: false,
-            ..processor
-        };
-        *processor.cache.write().expect("lock") = filled(&processor.rules);
+        );
         let mut request = sample_traces(3, 2);
         // Block 0 names its pod by uid and container; block 1 by nothing (the
         // connection); block 2 names an unknown pod.
@@ -629,21 +643,13 @@ async fn the_wire_path_gives_what_the_decoded_path_gives() {
                 .get_or_insert_with(Default::default);
             resource.attributes.push(string(key, value));
         }
-        let mut batch = if encoded {
+        let batch = if encoded {
             Batch::from_bytes(llamacol_api::Signal::Traces, request.encode_to_vec().into())
                 .expect("valid")
         } else {
             Batch::from(request)
         };
-        batch.set_metadata(Some(Arc::new(ClientMetadata::from_addr(
-            "10.1.0.7".parse().expect("ip"),
-        ))));
-        processor.consume(batch).await.expect("passes");
-        let mut out = capture.batches().remove(0);
-        let Batch::Traces(p) = &mut out else {
-            panic!("traces")
-        };
-        p.message().expect("decodes").clone()
+        through(&processor, &capture, batch).await
     };
     let wire = run(true).await;
     let decoded = run(false).await;

@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 
 use llamacol_api::attributes::string as s;
 use llamacol_api::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
-use llamacol_api::otlp::common::v1::{any_value, KeyValue};
+use llamacol_api::otlp::common::v1::any_value;
 use llamacol_api::otlp::metrics::v1::metric;
+use llamacol_api::wire::attrs::{get, get_str};
 use serde::Deserialize;
 
 use super::config::Naming;
@@ -158,7 +159,9 @@ pub fn attach(
         };
         for point in points {
             let attributes = &mut point.attributes;
-            if let Some(owner) = string(attributes, gpu_key).and_then(|uuid| holder.get(uuid)) {
+            let owner =
+                get_str(attributes, gpu_key).and_then(|uuid| holder.get(uuid.as_ref()).copied());
+            if let Some(owner) = owner {
                 let keys = match naming {
                     Naming::Semconv => ["k8s.namespace.name", "k8s.pod.name", "k8s.container.name"],
                     Naming::Dcgm => ["namespace", "pod", "container"],
@@ -170,13 +173,10 @@ pub fn attach(
                     attributes.push(s(key, value));
                 }
             }
-            let pid = attributes
-                .iter()
-                .find(|kv| kv.key == "process.pid")
-                .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
-                    any_value::Value::IntValue(pid) => Some(*pid),
-                    _ => None,
-                });
+            let pid = get(attributes, "process.pid").and_then(|v| match v.as_ref() {
+                any_value::Value::IntValue(pid) => Some(*pid),
+                _ => None,
+            });
             if let Some(pid) = pid {
                 let found = processes.entry(pid).or_insert_with(|| {
                     u32::try_from(pid)
@@ -190,15 +190,6 @@ pub fn attach(
             }
         }
     }
-}
-
-fn string<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a str> {
-    attributes.iter().find(|kv| kv.key == key).and_then(|kv| {
-        match kv.value.as_ref()?.value.as_ref()? {
-            any_value::Value::StringValue(v) => Some(v.as_str()),
-            _ => None,
-        }
-    })
 }
 
 #[cfg(test)]
