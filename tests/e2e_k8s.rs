@@ -22,12 +22,20 @@ const IMAGE: &str = "ghcr.io/ggml-org/llama.cpp:server-cuda-b4719";
 /// One OTLP/JSON trace (the spec's example) whose resource is `service.name = service`,
 /// posted over HTTP from `from` (the client socket bound to that address).
 fn post_from(from: &str, port: u16, service: &str) {
+    post_resource_from(
+        from,
+        port,
+        json!([{"key": "service.name", "value": {"stringValue": service}}]),
+    );
+}
+
+/// The same with the resource's `attributes` (OTLP/JSON) given.
+fn post_resource_from(from: &str, port: u16, attributes: Value) {
     let mut body: Value = serde_json::from_slice(
         &std::fs::read("testdata/otlp-json/trace.json").expect("trace.json"),
     )
     .expect("json");
-    body["resourceSpans"][0]["resource"]["attributes"] =
-        json!([{"key": "service.name", "value": {"stringValue": service}}]);
+    body["resourceSpans"][0]["resource"]["attributes"] = attributes;
     let client = reqwest::blocking::Client::builder()
         .local_address(from.parse::<IpAddr>().expect("ip"))
         .build()
@@ -805,26 +813,11 @@ fn the_same_attributes_as_the_collectors_k8sattributes() {
     );
     // No container named: the pod's only container is the one (both fall back to it).
     let send = |port: u16| {
-        let mut body: Value = serde_json::from_slice(
-            &std::fs::read("testdata/otlp-json/trace.json").expect("trace.json"),
-        )
-        .expect("json");
-        body["resourceSpans"][0]["resource"]["attributes"] = json!([
+        let attributes = json!([
             {"key": "service.name", "value": {"stringValue": "chat"}},
             {"key": "k8s.deployment.name", "value": {"stringValue": ""}}
         ]);
-        let client = reqwest::blocking::Client::builder()
-            .local_address("127.0.0.2".parse::<IpAddr>().expect("ip"))
-            .build()
-            .expect("client");
-        let status = client
-            .post(format!("http://127.0.0.1:{port}/v1/traces"))
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
-            .expect("post")
-            .status();
-        assert!(status.is_success(), "{status}");
+        post_resource_from("127.0.0.2", port, attributes);
     };
     send(llamacol.http);
     send(otelcol.http);
