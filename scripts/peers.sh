@@ -87,6 +87,22 @@ for library in official openllmetry openinference openlit; do
   link "genai-$library-python" "$lib_venv/bin/python3"
 done
 
+# --- Jaeger and Zipkin client libraries (tests/e2e_jaeger_zipkin.rs), their own virtualenv
+# (the SDK's Jaeger exporters end at SDK 1.21). Linked as tracing-clients-python.
+requirements=tests/peers/tracing-clients/requirements.txt
+clients_venv="$peers/tracing-clients-$(key "$requirements")"
+step "python virtualenv: Jaeger and Zipkin clients"
+if [ -x "$clients_venv/bin/python3" ] && [ -f "$clients_venv/.complete" ]; then
+  done_step "cached $clients_venv"
+else
+  rm -rf "$clients_venv"
+  python3 -m venv "$clients_venv"
+  "$clients_venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  touch "$clients_venv/.complete"
+  done_step "built $clients_venv"
+fi
+link tracing-clients-python "$clients_venv/bin/python3"
+
 # --- Go programs: the OpenTelemetry Collector, Jaeger v2, helm, Prometheus 3, Kubernetes
 # go_peer LINK CACHE_PREFIX LABEL MODULE_DIR PACKAGE BINARY KEY_FILES...: builds PACKAGE of
 # the pinned module in MODULE_DIR into $peers/CACHE_PREFIX-<hash of KEY_FILES>, links LINK.

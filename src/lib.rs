@@ -32,6 +32,8 @@ pub fn builtins() -> Registry {
         .alias(Kind::Receiver, "filelog", "file_log")
         .receiver(llamacol_receivers::hostmetrics::factory())
         .alias(Kind::Receiver, "hostmetrics", "host_metrics")
+        .receiver(llamacol_receivers::jaeger::factory())
+        .receiver(llamacol_receivers::zipkin::factory())
         // processors
         .processor(llamacol_processors::batch::factory())
         .processor(llamacol_processors::memory_limiter::factory())
@@ -68,6 +70,7 @@ pub fn builtins() -> Registry {
         .exporter(llamacol_exporters::debug::factory())
         .exporter(llamacol_exporters::debug::factory_logging())
         .exporter(llamacol_exporters::file::factory())
+        .exporter(llamacol_exporters::zipkin::factory())
         // connectors
         .connector(llamacol_connectors::forward::factory())
         .connector(llamacol_connectors::genai_metrics::factory())

@@ -255,6 +255,9 @@ fn start_self_telemetry(
     cancel: &CancellationToken,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
     let mut tasks = Vec::new();
+    if !config.telemetry.traces.processors.is_empty() {
+        tracing::warn!(target: self_telemetry::TARGET, "service.telemetry.traces: llamacol records no spans of its own work, so its processors get nothing; its logs (`logs.processors`) and metrics (`metrics.readers`) are what it reports about itself");
+    }
     for push in pushes {
         if let Some(exporter) = push.exporter().map_err(|e| e.to_string())? {
             tasks.push(tokio::spawn(push.run(

@@ -19,6 +19,22 @@ const OVERLAYS: [(&str, &str); 1] = [(
     "demo/src_otel-collector_otelcol-config.yaml",
 )];
 
+/// Configs whose component types llamacol all has that are refused all the same: for a
+/// part of a component llamacol lacks (listed with the missing types), or because the
+/// Collector refuses them too. Each must be refused, with this message.
+const KNOWN_REFUSALS: [(&str, &str, &str); 2] = [
+    (
+        "helm-charts/daemonset-resource-detection-agent.yaml",
+        "processor `resourcedetection`'s detectors `eks` and `k8s_api`",
+        "unknown key `eks`",
+    ),
+    (
+        "helm-charts/kubernetesAttributes.yaml",
+        "nothing: the Collector refuses it too (its traces pipeline names a `resource` processor the config never defines)",
+        "processor `resource` is not defined under `processors`",
+    ),
+];
+
 /// The configs take hosts and ports from the environment (`${env:MY_POD_IP}`,
 /// `${env:OTEL_COLLECTOR_PORT_GRPC}` ...): a port where the name says port, else a host.
 fn environment(name: &str) -> Option<String> {
@@ -87,6 +103,7 @@ fn every_real_config_with_known_components_validates_and_the_rest_say_what_is_mi
     assert!(configs.len() >= 30, "{} configs", configs.len());
     let (mut loaded, mut refused) = (Vec::new(), Vec::new());
     let mut lacking: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut expected_refusals = 0;
     for path in &configs {
         let text = std::fs::read_to_string(path).expect("read");
         let base = OVERLAYS
@@ -115,17 +132,31 @@ fn every_real_config_with_known_components_validates_and_the_rest_say_what_is_mi
             name: name(path),
             text,
         });
-        match load(&sources, &registry, &environment) {
-            Ok(_) => loaded.push(name(path)),
-            Err(errors) => refused.push(format!("{}:\n{errors}", name(path))),
+        let known = KNOWN_REFUSALS
+            .iter()
+            .find(|(config, _, _)| name(path) == *config);
+        match (load(&sources, &registry, &environment), known) {
+            (Ok(_), None) => loaded.push(name(path)),
+            (Err(errors), Some((_, what, message))) if errors.to_string().contains(message) => {
+                lacking
+                    .entry(what.to_string())
+                    .or_default()
+                    .push(name(path));
+                expected_refusals += 1;
+            }
+            (Ok(_), Some(_)) => refused.push(format!(
+                "{}: validates now; take it off KNOWN_REFUSALS",
+                name(path)
+            )),
+            (Err(errors), _) => refused.push(format!("{}:\n{errors}", name(path))),
         }
     }
     println!(
         "{} configs: {} use only component types llamacol has ({} validate); {} need types it lacks:",
         configs.len(),
-        loaded.len() + refused.len(),
+        loaded.len() + refused.len() + expected_refusals,
         loaded.len(),
-        configs.len() - loaded.len() - refused.len()
+        configs.len() - loaded.len() - refused.len() - expected_refusals
     );
     for name in &loaded {
         println!("validates: {name}");
@@ -136,6 +167,11 @@ fn every_real_config_with_known_components_validates_and_the_rest_say_what_is_mi
         println!("| {missing} | {} |", files.len());
     }
     assert!(refused.is_empty(), "refused:\n{}", refused.join("\n"));
+    assert_eq!(
+        expected_refusals,
+        KNOWN_REFUSALS.len(),
+        "every known refusal still happens"
+    );
 }
 
 /// Blocks of the types built on OTTL (`transform`, `filter`, `attributes`, `routing`,

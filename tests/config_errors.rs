@@ -68,7 +68,7 @@ fn yaml_syntax_error() {
 fn unknown_component_type_suggests_the_right_one() {
     assert_eq!(
         errors("typo_type.yaml"),
-        ["error: tests/testdata/config/typo_type.yaml:4:3: exporters.debgu: unknown exporter type `debgu` (did you mean `debug`?); known exporters: otlp, otlp_grpc, otlp_http, otlphttp, jaeger, graphistry, loadbalancing, load_balancing, parquet, prometheus, prometheusremotewrite, prometheus_remote_write, debug, logging, file, metrics_only (`llamacol components` lists them)"]
+        ["error: tests/testdata/config/typo_type.yaml:4:3: exporters.debgu: unknown exporter type `debgu` (did you mean `debug`?); known exporters: otlp, otlp_grpc, otlp_http, otlphttp, jaeger, graphistry, loadbalancing, load_balancing, parquet, prometheus, prometheusremotewrite, prometheus_remote_write, debug, logging, file, zipkin, metrics_only (`llamacol components` lists them)"]
     );
 }
 

@@ -32,6 +32,18 @@ fn block(kind: Kind, type_name: &str, dir: &std::path::Path) -> String {
         (Kind::Receiver, "host_metrics" | "hostmetrics") => {
             "{collection_interval: 100ms, initial_delay: 0s, scrapers: {cpu: , memory: , load: , system: }}".into()
         }
+        (Kind::Receiver, "jaeger") => format!(
+            "{{protocols: {{grpc: {{endpoint: 127.0.0.1:{}}}, thrift_http: {{endpoint: 127.0.0.1:{}}}, thrift_compact: {{endpoint: 127.0.0.1:{}}}, thrift_binary: {{endpoint: 127.0.0.1:{}}}}}}}",
+            free_port(),
+            free_port(),
+            free_port(),
+            free_port()
+        ),
+        (Kind::Receiver, "zipkin") => format!("{{endpoint: 127.0.0.1:{}}}", free_port()),
+        (Kind::Exporter, "zipkin") => format!(
+            "{{endpoint: \"http://127.0.0.1:{}/api/v2/spans\", timeout: 1s}}",
+            free_port()
+        ),
         (Kind::Processor, "resource") => {
             "{attributes: [{key: k8s.node.name, value: n1, action: upsert}]}".into()
         }

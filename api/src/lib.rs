@@ -22,6 +22,7 @@ pub mod config;
 pub mod consumer;
 pub mod exposition;
 pub mod extension;
+pub mod formats;
 pub mod gpu_timeline;
 pub mod groups;
 pub mod http;

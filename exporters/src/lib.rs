@@ -11,3 +11,4 @@ pub mod loadbalancing;
 pub mod otlp;
 pub mod parquet;
 pub mod prometheus;
+pub mod zipkin;

@@ -5,8 +5,11 @@
 
 pub mod filelog;
 pub mod hostmetrics;
+pub mod jaeger;
 pub mod llamacpp;
 pub use llamacol_api::net;
 pub mod nvml;
 pub mod otlp;
 pub mod prometheus;
+pub mod server;
+pub mod zipkin;

@@ -121,3 +121,68 @@ impl Jaeger {
         }
     }
 }
+
+/// The Collector's `jaeger` and `zipkin` receivers as built into Jaeger v2
+/// (`tests/testdata/jaeger/collector-receivers.yaml`), every protocol on a port the test
+/// picks, forwarding what they translate as OTLP/gRPC to `otlp`.
+pub struct CollectorReceivers {
+    process: Running,
+    pub grpc: u16,
+    pub thrift_http: u16,
+    pub thrift_compact: u16,
+    pub thrift_binary: u16,
+    pub zipkin: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl CollectorReceivers {
+    pub fn start(otlp: u16) -> CollectorReceivers {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = format!(
+            "{}/tests/testdata/jaeger/collector-receivers.yaml",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let ports = [
+            free_port(),
+            free_port(),
+            free_port(),
+            free_port(),
+            free_port(),
+        ];
+        let [grpc, thrift_http, thrift_compact, thrift_binary, zipkin] = ports;
+        let mut command = Command::new(external_program("jaeger"));
+        command
+            .arg(format!("--config={config}"))
+            .env("REF_JAEGER_GRPC_PORT", grpc.to_string())
+            .env("REF_JAEGER_HTTP_PORT", thrift_http.to_string())
+            .env("REF_JAEGER_COMPACT_PORT", thrift_compact.to_string())
+            .env("REF_JAEGER_BINARY_PORT", thrift_binary.to_string())
+            .env("REF_ZIPKIN_PORT", zipkin.to_string())
+            .env("REF_OTLP_PORT", otlp.to_string());
+        let mut process = Running::spawn("jaeger", &mut command, dir.path().join("jaeger.log"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        // The UDP ports open with the TCP ones ("Everything is ready" follows them all).
+        while !process.log().contains("Everything is ready") {
+            process.assert_running();
+            assert!(
+                Instant::now() < deadline,
+                "jaeger not ready in 30s: {}",
+                process.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        CollectorReceivers {
+            process,
+            grpc,
+            thrift_http,
+            thrift_compact,
+            thrift_binary,
+            zipkin,
+            _dir: dir,
+        }
+    }
+
+    pub fn log(&self) -> String {
+        self.process.log()
+    }
+}

@@ -4,14 +4,13 @@
 //! `api_v2.CollectorService/PostSpans`, one call per resource.
 
 mod config;
-mod model;
-mod translate;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use llamacol_api::config::{parse_block, ConfigSpec};
+use llamacol_api::formats::jaeger::{from_otlp, model};
 use llamacol_api::serde_yaml::Value;
 use llamacol_api::{
     Batch, BoxError, BuildContext, ConsumeError, Exporter, ExporterFactory, Signal,
@@ -80,7 +79,7 @@ async fn post_spans(sender: &GrpcSender, batch: &mut Batch) -> Result<(), Consum
     let mut delivered = 0;
     let mut result = Ok(());
     for rs in &request.resource_spans {
-        if let Some(jaeger) = translate::batch(rs) {
+        if let Some(jaeger) = from_otlp::batch(rs) {
             let body = model::PostSpansRequest {
                 batch: Some(jaeger),
             }

@@ -13,9 +13,9 @@ use llamacol_api::otlp::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
 use llamacol_api::{Batch, ComponentId, Signal};
 use llamacol_pipeline::testing::{free_port, sample_traces};
 
-use super::model::{self, SpanRefType, ValueType};
-use super::translate::{batch, process, NO_SERVICE_NAME};
 use super::*;
+use llamacol_api::formats::jaeger::from_otlp::{batch, process, NO_SERVICE_NAME};
+use llamacol_api::formats::jaeger::model::{self, SpanRefType, ValueType};
 
 const TRACE: [u8; 16] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
 const SPAN: [u8; 8] = [0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8];

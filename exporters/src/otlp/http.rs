@@ -149,7 +149,7 @@ fn error_message(json: bool, body: &[u8]) -> String {
         .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned())
 }
 
-fn compress(compression: Compression, body: Bytes) -> std::io::Result<Bytes> {
+pub(crate) fn compress(compression: Compression, body: Bytes) -> std::io::Result<Bytes> {
     match compression {
         Compression::None => Ok(body),
         Compression::Gzip => {

@@ -3,7 +3,7 @@
 
 mod config;
 pub(crate) mod grpc;
-mod http;
+pub(crate) mod http;
 mod outcome;
 
 use std::sync::Arc;

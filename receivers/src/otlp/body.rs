@@ -2,8 +2,6 @@
 //! on the wire, not decoded) or JSON. Public so the fuzzers drive exactly what the
 //! receiver runs on untrusted input.
 
-use std::io::Read;
-
 use bytes::Bytes;
 use llamacol_api::otlp::collector::{logs, metrics, trace};
 use llamacol_api::{Batch, Signal};
@@ -13,47 +11,12 @@ use llamacol_api::{Batch, Signal};
 #[error("{0}")]
 pub struct InvalidRequest(pub String);
 
-#[derive(Debug)]
-pub enum BodyError {
-    /// Larger than the limit, before or after decompression.
-    TooLarge,
-    Invalid(String),
-}
-
-/// `raw` decoded per `Content-Encoding` (`gzip`, `deflate`, `zstd`, none), to at most
-/// `max` bytes.
-pub fn decompress(encoding: &str, raw: Bytes, max: usize) -> Result<Bytes, BodyError> {
-    let encoding = encoding.trim().to_ascii_lowercase();
-    let reader: Box<dyn Read> = match encoding.as_str() {
-        "" | "identity" => return Ok(raw),
-        "gzip" => Box::new(flate2::read::GzDecoder::new(raw.as_ref())),
-        "deflate" => Box::new(flate2::read::ZlibDecoder::new(raw.as_ref())),
-        "zstd" => Box::new(
-            zstd::stream::read::Decoder::new(raw.as_ref())
-                .map_err(|e| BodyError::Invalid(format!("invalid zstd body: {e}")))?,
-        ),
-        other => {
-            return Err(BodyError::Invalid(format!(
-                "unsupported Content-Encoding `{other}`; use gzip, zstd, deflate or none"
-            )));
-        }
-    };
-    let mut out = Vec::new();
-    let limit = max as u64;
-    reader
-        .take(limit + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| BodyError::Invalid(format!("invalid {encoding} body: {e}")))?;
-    if out.len() as u64 > limit {
-        return Err(BodyError::TooLarge);
-    }
-    Ok(Bytes::from(out))
-}
+pub use crate::server::body::{decompress, BodyError};
 
 /// A protobuf export request, checked on the wire.
 pub fn protobuf(signal: Signal, bytes: Bytes) -> Result<Batch, InvalidRequest> {
     Batch::from_bytes(signal, bytes)
-        .map_err(|e| InvalidRequest(super::status::invalid_payload(signal, &e)))
+        .map_err(|e| InvalidRequest(crate::server::status::invalid_payload(signal, &e)))
 }
 
 /// An OTLP/JSON export request.

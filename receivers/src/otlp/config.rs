@@ -1,11 +1,12 @@
 //! `receivers.otlp` config, with the Collector's keys and defaults.
 
 use llamacol_api::auth::AuthConfig;
-use llamacol_api::config::{check_listen, ComponentConfig, Issue, Listen};
+use llamacol_api::config::{ComponentConfig, Issue, Listen};
 use llamacol_api::tls::ServerTlsConfig;
 use serde::{Deserialize, Deserializer};
 
-pub use super::server_options::{Keepalive, Transport};
+use crate::server::config::{http_issues, present, GrpcServerConfig, OtlpGrpcPort};
+pub use crate::server::config::{Keepalive, Transport};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -48,57 +49,9 @@ fn absolute_path<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     })
 }
 
-/// A key that is present turns the protocol on, even with an empty value.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
-    d: D,
-) -> Result<Option<T>, D::Error> {
-    Option::<T>::deserialize(d).map(|o| Some(o.unwrap_or_default()))
-}
-
-/// OTLP/gRPC: the traces, metrics and logs `Export` services.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct GrpcConfig {
-    /// `host:port` to listen on. Default `localhost:4317`; use `0.0.0.0:4317` to accept
-    /// other hosts (e.g. in a container).
-    pub endpoint: String,
-    /// Largest request accepted, after decompression, in MiB. Default 4. Larger requests
-    /// get RESOURCE_EXHAUSTED.
-    pub max_recv_msg_size_mib: usize,
-    /// Serve TLS (and mTLS with `client_ca_file`); plaintext when absent.
-    pub tls: Option<ServerTlsConfig>,
-    /// Require credentials an authenticator extension accepts.
-    pub auth: Option<AuthConfig>,
-    /// `tcp` (default) or `unix` (`endpoint` is then a socket file's path).
-    pub transport: Transport,
-    /// Keep each request's metadata (headers) with its batch, for `batch`'s
-    /// `metadata_keys` and `headers_setter`'s `from_context`. Default false.
-    pub include_metadata: bool,
-    /// Requests one connection may have in flight at once; unset: HTTP/2's default.
-    pub max_concurrent_streams: Option<u32>,
-    pub keepalive: Option<Keepalive>,
-    /// gRPC-go's socket buffer sizes; the HTTP/2 server sizes its own buffers: accepted
-    /// for the Collector's configs.
-    pub read_buffer_size: Option<u64>,
-    pub write_buffer_size: Option<u64>,
-}
-
-impl Default for GrpcConfig {
-    fn default() -> Self {
-        GrpcConfig {
-            endpoint: "localhost:4317".into(),
-            max_recv_msg_size_mib: 4,
-            tls: None,
-            auth: None,
-            transport: Transport::Tcp,
-            include_metadata: false,
-            max_concurrent_streams: None,
-            keepalive: None,
-            read_buffer_size: None,
-            write_buffer_size: None,
-        }
-    }
-}
+/// OTLP/gRPC: the traces, metrics and logs `Export` services (default endpoint
+/// `localhost:4317`).
+pub type GrpcConfig = GrpcServerConfig<OtlpGrpcPort>;
 
 /// OTLP/HTTP: protobuf and JSON bodies on per-signal paths.
 #[derive(Debug, Clone, Deserialize)]
@@ -122,7 +75,7 @@ pub struct HttpConfig {
     /// Require credentials an authenticator extension accepts.
     pub auth: Option<AuthConfig>,
     /// CORS for browser SDKs; off when absent.
-    pub cors: Option<super::cors::CorsConfig>,
+    pub cors: Option<crate::server::config::CorsConfig>,
     /// `tcp` (default) or `unix` (`endpoint` is then a socket file's path).
     pub transport: Transport,
     /// Keep each request's headers with its batch (see the gRPC side).
@@ -156,50 +109,17 @@ impl ComponentConfig for OtlpConfig {
             ));
         }
         if let Some(g) = &self.protocols.grpc {
-            match g.transport {
-                Transport::Tcp => {
-                    issues.extend(check_listen("protocols.grpc.endpoint", &g.endpoint, 4317))
-                }
-                Transport::Unix if g.tls.is_some() => issues.push(Issue::new(
-                    "protocols.grpc.tls",
-                    "TLS on a unix socket is not offered; the socket file's permissions guard it",
-                )),
-                Transport::Unix if g.endpoint.trim().is_empty() => issues.push(Issue::new(
-                    "protocols.grpc.endpoint",
-                    "with `transport: unix`, the socket file's path",
-                )),
-                Transport::Unix => {}
-            }
-            if let Some(k) = &g.keepalive {
-                issues.extend(k.issues("protocols.grpc.keepalive"));
-            }
-            if g.max_recv_msg_size_mib == 0 {
-                issues.push(Issue::new(
-                    "protocols.grpc.max_recv_msg_size_mib",
-                    "must be at least 1",
-                ));
-            }
-            if let Some(tls) = &g.tls {
-                issues.extend(tls.issues("protocols.grpc.tls"));
-            }
+            issues.extend(g.issues("protocols.grpc"));
         }
         if let Some(h) = &self.protocols.http {
-            match h.transport {
-                Transport::Tcp => {
-                    issues.extend(check_listen("protocols.http.endpoint", &h.endpoint, 4318))
-                }
-                Transport::Unix if h.tls.is_some() => issues.push(Issue::new(
-                    "protocols.http.tls",
-                    "TLS on a unix socket is not offered; the socket file's permissions guard it",
-                )),
-                Transport::Unix => {}
-            }
-            if let Some(tls) = &h.tls {
-                issues.extend(tls.issues("protocols.http.tls"));
-            }
-            if let Some(cors) = &h.cors {
-                issues.extend(cors.issues("protocols.http.cors"));
-            }
+            issues.extend(http_issues(
+                "protocols.http",
+                h.transport,
+                &h.endpoint,
+                h.tls.as_ref(),
+                h.cors.as_ref(),
+                4318,
+            ));
             for (key, path) in [
                 ("traces_url_path", &h.traces_url_path),
                 ("metrics_url_path", &h.metrics_url_path),

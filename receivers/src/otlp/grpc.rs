@@ -1,215 +1,44 @@
-//! OTLP/gRPC: the three `Export` services, taking request bytes as they arrived (no decode)
-//! and checking them with the pipeline's wire walker before answering.
+//! OTLP/gRPC: the three `Export` services, taking request bytes as they arrived (no
+//! decode) and checking them with the pipeline's wire walker before answering.
 
-use std::convert::Infallible;
-use std::marker::PhantomData;
-use std::sync::Arc;
-use std::task::{Context, Poll};
-
-use bytes::{Buf, Bytes};
-use llamacol_api::client_metadata::ClientMetadata;
+use bytes::Bytes;
 use llamacol_api::otlp::collector::{logs, metrics, trace};
-use llamacol_api::{Batch, Consumer, Signal};
-use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
-use tonic::codegen::{http, Body, BoxFuture, Service, StdError};
-use tonic::server::{Grpc, NamedService, UnaryService};
-use tonic::{Code, Status};
+use llamacol_api::{Batch, Signal};
 
-use super::status::{grpc_status, invalid_payload};
-
-/// One OTLP signal's gRPC service: name and response type.
-pub trait GrpcSignal: Send + Sync + 'static {
-    const SIGNAL: Signal;
-    const NAME: &'static str;
-    const PATH: &'static str;
-    type Response: prost::Message + Default + Send + 'static;
-}
+use crate::server::grpc::GrpcMethod;
+use crate::server::status::invalid_payload;
 
 pub struct TracesService;
 pub struct MetricsService;
 pub struct LogsService;
 
-impl GrpcSignal for TracesService {
-    const SIGNAL: Signal = Signal::Traces;
+impl GrpcMethod for TracesService {
     const NAME: &'static str = "opentelemetry.proto.collector.trace.v1.TraceService";
     const PATH: &'static str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
     type Response = trace::v1::ExportTraceServiceResponse;
+
+    fn batch(request: Bytes) -> Result<Batch, String> {
+        Batch::from_bytes(Signal::Traces, request).map_err(|e| invalid_payload(Signal::Traces, &e))
+    }
 }
 
-impl GrpcSignal for MetricsService {
-    const SIGNAL: Signal = Signal::Metrics;
+impl GrpcMethod for MetricsService {
     const NAME: &'static str = "opentelemetry.proto.collector.metrics.v1.MetricsService";
     const PATH: &'static str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
     type Response = metrics::v1::ExportMetricsServiceResponse;
+
+    fn batch(request: Bytes) -> Result<Batch, String> {
+        Batch::from_bytes(Signal::Metrics, request)
+            .map_err(|e| invalid_payload(Signal::Metrics, &e))
+    }
 }
 
-impl GrpcSignal for LogsService {
-    const SIGNAL: Signal = Signal::Logs;
+impl GrpcMethod for LogsService {
     const NAME: &'static str = "opentelemetry.proto.collector.logs.v1.LogsService";
     const PATH: &'static str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
     type Response = logs::v1::ExportLogsServiceResponse;
-}
 
-/// The tower service tonic's router mounts for one signal.
-pub struct ExportService<S> {
-    next: Arc<dyn Consumer>,
-    max_message_size: usize,
-    /// `include_metadata`: the request's metadata goes with its batch.
-    include_metadata: bool,
-    _signal: PhantomData<fn() -> S>,
-}
-
-impl<S> Clone for ExportService<S> {
-    fn clone(&self) -> Self {
-        ExportService {
-            next: self.next.clone(),
-            max_message_size: self.max_message_size,
-            include_metadata: self.include_metadata,
-            _signal: PhantomData,
-        }
-    }
-}
-
-impl<S: GrpcSignal> ExportService<S> {
-    pub fn new(next: Arc<dyn Consumer>, max_message_size: usize, include_metadata: bool) -> Self {
-        ExportService {
-            next,
-            max_message_size,
-            include_metadata,
-            _signal: PhantomData,
-        }
-    }
-}
-
-impl<S: GrpcSignal> NamedService for ExportService<S> {
-    const NAME: &'static str = S::NAME;
-}
-
-impl<S, B> Service<http::Request<B>> for ExportService<S>
-where
-    S: GrpcSignal,
-    B: Body + Send + 'static,
-    B::Error: Into<StdError> + Send + 'static,
-{
-    type Response = http::Response<tonic::body::Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<Self::Response, Self::Error>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        if req.uri().path() != S::PATH {
-            return Box::pin(async { Ok(Status::unimplemented("unknown method").into_http()) });
-        }
-        let unary = Unary::<S> {
-            next: self.next.clone(),
-            include_metadata: self.include_metadata,
-            _signal: PhantomData,
-        };
-        let max = self.max_message_size;
-        Box::pin(async move {
-            let mut grpc = Grpc::new(RawCodec::<S::Response>(PhantomData))
-                .accept_compressed(CompressionEncoding::Gzip)
-                .accept_compressed(CompressionEncoding::Zstd)
-                .send_compressed(CompressionEncoding::Gzip)
-                .send_compressed(CompressionEncoding::Zstd)
-                .max_decoding_message_size(max);
-            let mut response = grpc.unary(unary, req).await;
-            resource_exhausted_for_oversize(&mut response);
-            Ok(response)
-        })
-    }
-}
-
-/// tonic refuses an oversized message with OUT_OF_RANGE; gRPC servers (grpc-go, the
-/// Collector) and the OTLP spec's clients expect RESOURCE_EXHAUSTED for that.
-fn resource_exhausted_for_oversize(response: &mut http::Response<tonic::body::Body>) {
-    let headers = response.headers_mut();
-    let out_of_range = headers.get("grpc-status").and_then(|v| v.to_str().ok()) == Some("11");
-    let too_large = headers
-        .get("grpc-message")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|m| m.contains("too%20large") || m.contains("too large"));
-    if out_of_range && too_large {
-        headers.insert(
-            "grpc-status",
-            http::HeaderValue::from(Code::ResourceExhausted as i32),
-        );
-    }
-}
-
-struct Unary<S> {
-    next: Arc<dyn Consumer>,
-    include_metadata: bool,
-    _signal: PhantomData<fn() -> S>,
-}
-
-impl<S: GrpcSignal> UnaryService<Bytes> for Unary<S> {
-    type Response = S::Response;
-    type Future = BoxFuture<tonic::Response<S::Response>, Status>;
-
-    fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
-        let next = self.next.clone();
-        let addr = request.remote_addr().map(|a| a.ip());
-        let metadata = if self.include_metadata {
-            // Text metadata only (`-bin` keys carry bytes), as HTTP/2 headers arrived.
-            let headers = request.metadata().clone().into_headers();
-            let pairs = headers
-                .iter()
-                .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
-            Some(Arc::new(ClientMetadata::from_pairs(pairs).with_addr(addr)))
-        } else {
-            addr.map(|a| Arc::new(ClientMetadata::from_addr(a)))
-        };
-        Box::pin(async move {
-            let mut batch = Batch::from_bytes(S::SIGNAL, request.into_inner())
-                .map_err(|e| Status::invalid_argument(invalid_payload(S::SIGNAL, &e)))?;
-            batch.set_metadata(metadata);
-            next.consume(batch).await.map_err(|e| grpc_status(&e))?;
-            Ok(tonic::Response::new(S::Response::default()))
-        })
-    }
-}
-
-/// Decodes nothing: hands over the request bytes. Encodes the (prost) response.
-struct RawCodec<R>(PhantomData<fn() -> R>);
-
-impl<R: prost::Message + Send + 'static> Codec for RawCodec<R> {
-    type Encode = R;
-    type Decode = Bytes;
-    type Encoder = ResponseEncoder<R>;
-    type Decoder = RawDecoder;
-
-    fn encoder(&mut self) -> Self::Encoder {
-        ResponseEncoder(PhantomData)
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        RawDecoder
-    }
-}
-
-struct RawDecoder;
-
-impl Decoder for RawDecoder {
-    type Item = Bytes;
-    type Error = Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
-        Ok(Some(src.copy_to_bytes(src.remaining())))
-    }
-}
-
-struct ResponseEncoder<R>(PhantomData<fn() -> R>);
-
-impl<R: prost::Message> Encoder for ResponseEncoder<R> {
-    type Item = R;
-    type Error = Status;
-
-    fn encode(&mut self, item: R, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        item.encode(dst)
-            .map_err(|e| Status::internal(format!("encoding response: {e}")))
+    fn batch(request: Bytes) -> Result<Batch, String> {
+        Batch::from_bytes(Signal::Logs, request).map_err(|e| invalid_payload(Signal::Logs, &e))
     }
 }

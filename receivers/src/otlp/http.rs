@@ -11,17 +11,16 @@ use axum::routing::post;
 use axum::Extension;
 use axum::Router;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
-use llamacol_api::client_metadata::ClientMetadata;
 use llamacol_api::rpc_status::RpcStatus;
 
 use super::body::InvalidRequest;
+use crate::server::{self, body};
 use llamacol_api::{Batch, Consumer, Signal};
 use prost::Message;
 
 use super::config::HttpConfig;
-use super::status::retry_after_secs;
-use super::TlsPeer;
+use crate::server::status::retry_after_secs;
+use crate::server::TlsPeer;
 
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
@@ -55,10 +54,7 @@ pub fn router(signals: &[Signal], config: &HttpConfig, next: Arc<dyn Consumer>) 
                       tls: Option<Extension<ConnectInfo<TlsPeer>>>,
                       headers: HeaderMap,
                       body: Body| {
-                    let peer = tcp
-                        .map(|Extension(ConnectInfo(addr))| addr.ip())
-                        .or(tls.map(|Extension(ConnectInfo(TlsPeer(addr)))| addr.ip()));
-                    export(s, signal, peer, headers, body)
+                    export(s, signal, server::peer(tcp, tls), headers, body)
                 },
             ),
         );
@@ -80,7 +76,7 @@ async fn export(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let format = match media_type(&headers).as_str() {
+    let format = match body::media_type(&headers).as_str() {
         PROTOBUF | "application/protobuf" => Format::Protobuf,
         JSON => Format::Json,
         other => {
@@ -96,7 +92,7 @@ async fn export(
             );
         }
     };
-    let bytes = match read_body(&state, &headers, body).await {
+    let bytes = match body::read(state.max_body, &headers, body).await {
         Ok(b) => b,
         Err((status, message)) => return error(format, status, message),
     };
@@ -104,15 +100,7 @@ async fn export(
         Ok(b) => b,
         Err(InvalidRequest(message)) => return error(format, StatusCode::BAD_REQUEST, message),
     };
-    if state.include_metadata {
-        let pairs = headers
-            .iter()
-            .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
-        let metadata = ClientMetadata::from_pairs(pairs).with_addr(peer);
-        batch.set_metadata(Some(Arc::new(metadata)));
-    } else if let Some(addr) = peer {
-        batch.set_metadata(Some(Arc::new(ClientMetadata::from_addr(addr))));
-    }
+    server::set_client_metadata(&mut batch, state.include_metadata, &headers, peer);
     match state.next.consume(batch).await {
         Ok(()) => success(format),
         Err(e) if e.is_retryable() => {
@@ -128,55 +116,6 @@ async fn export(
         }
         Err(e) => error(format, StatusCode::BAD_REQUEST, e.to_string()),
     }
-}
-
-fn media_type(headers: &HeaderMap) -> String {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase())
-        .unwrap_or_default()
-}
-
-type Refusal = (StatusCode, String);
-
-/// Reads at most `max_body` bytes, then decompresses to at most `max_body` bytes.
-async fn read_body(state: &HttpState, headers: &HeaderMap, body: Body) -> Result<Bytes, Refusal> {
-    let too_large = || {
-        (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "request body larger than the {} byte limit (`max_request_body_size`)",
-                state.max_body
-            ),
-        )
-    };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > state.max_body) {
-        return Err(too_large());
-    }
-    let raw = match Limited::new(body, state.max_body).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
-        Err(e) => {
-            return Err((
-                StatusCode::BAD_REQUEST,
-                format!("reading request body: {e}"),
-            ))
-        }
-    };
-    let encoding = headers
-        .get(header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    super::body::decompress(encoding, raw, state.max_body).map_err(|e| match e {
-        super::body::BodyError::TooLarge => too_large(),
-        super::body::BodyError::Invalid(message) => (StatusCode::BAD_REQUEST, message),
-    })
 }
 
 fn decode(signal: Signal, format: Format, bytes: Bytes) -> Result<Batch, InvalidRequest> {

@@ -24,6 +24,10 @@ pub struct TelemetryConfig {
     /// The Collector's `service.telemetry.metrics`: how much of our own metrics to serve
     /// and where (the admin server's `/metrics`).
     pub metrics: MetricsConfig,
+    /// The Collector's `service.telemetry.traces` (spans of its own work). llamacol
+    /// starts no spans of its own: the block is read (and checked) so the Collector's
+    /// configs load, and a configured processor is told at start that it gets nothing.
+    pub traces: TracesConfig,
     /// Deadline for each shutdown stage (receivers, processors, exporter queues). Default 10s.
     #[serde(with = "humantime_serde", default = "default_shutdown_timeout")]
     pub shutdown_timeout: Duration,
@@ -38,6 +42,7 @@ impl Default for TelemetryConfig {
             logs: LogsConfig::default(),
             admin: AdminConfig::default(),
             metrics: MetricsConfig::default(),
+            traces: TracesConfig::default(),
             shutdown_timeout: default_shutdown_timeout(),
         }
     }
@@ -45,6 +50,18 @@ impl Default for TelemetryConfig {
 
 fn default_shutdown_timeout() -> Duration {
     Duration::from_secs(10)
+}
+
+/// `service.telemetry.traces`, in the Collector's shape.
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TracesConfig {
+    /// `none`, `basic`, `normal` or `detailed` in the Collector.
+    pub level: Option<String>,
+    /// Context propagators (`tracecontext`, `b3`).
+    pub propagators: Vec<String>,
+    /// Where the spans would go: `batch` or `simple` processors, as `logs.processors`.
+    pub processors: Vec<LogProcessor>,
 }
 
 /// `service.telemetry.logs`; the `--log-level`/`--log-format` flags override it.

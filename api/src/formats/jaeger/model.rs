@@ -1,5 +1,5 @@
 //! Jaeger's `jaeger.api_v2` protobuf messages (`model.proto`, `collector.proto` of
-//! jaeger-idl), the fields this exporter writes. Trace ids are the 16 bytes big-endian
+//! jaeger-idl): what the `jaeger` exporter writes and the `jaeger` receiver reads. Trace ids are the 16 bytes big-endian
 //! (high, low) and span ids the 8 bytes big-endian that Jaeger's custom id types put on
 //! the wire: the same bytes OTLP carries.
 

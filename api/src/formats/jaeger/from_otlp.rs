@@ -4,10 +4,10 @@
 //! `otel.dropped_*_count` tags (the specification's names for non-OTLP exporters),
 //! which the Collector leaves out.
 
-use llamacol_api::attributes::value_string;
-use llamacol_api::otlp::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
-use llamacol_api::otlp::resource::v1::Resource;
-use llamacol_api::otlp::trace::v1::{span, status, ResourceSpans, Span};
+use crate::attributes::value_string;
+use crate::otlp::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use crate::otlp::resource::v1::Resource;
+use crate::otlp::trace::v1::{span, status, ResourceSpans, Span};
 
 use super::model;
 
