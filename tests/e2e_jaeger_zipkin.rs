@@ -358,3 +358,54 @@ fn without_stamped_times(line: &Value) -> Value {
     }
     line
 }
+
+/// A Jaeger client's spans through llamacol (`jaeger` receiver, `jaeger` exporter over
+/// `protocol: grpc`) into the real Jaeger v2 read back as the same trace as when the
+/// client sends to Jaeger itself: the round trip keeps every field Jaeger shows.
+#[test]
+#[ignore = "needs jaeger and tracing-clients-python: run scripts/test"]
+fn jaeger_through_llamacol_shows_what_jaeger_shows_directly() {
+    use common::jaeger::Jaeger;
+    let (direct, via) = (Jaeger::start(), Jaeger::start());
+    let receiver = free_port();
+    let _llamacol = Collector::from_yaml(&format!(
+        "receivers:\n  jaeger:\n    protocols:\n      grpc: {{endpoint: 127.0.0.1:{receiver}}}\n\
+         exporters:\n  jaeger:\n    protocol: grpc\n    endpoint: 127.0.0.1:{}\n    tls: {{insecure: true}}\n\
+         service:\n  telemetry:\n    admin: {{endpoint: \"${{env:LLAMACOL_ADMIN_ENDPOINT}}\"}}\n  pipelines:\n    traces: {{receivers: [jaeger], exporters: [jaeger]}}\n",
+        via.grpc
+    ));
+    let sent = send("jaeger-grpc", &format!("127.0.0.1:{}", direct.grpc)).expect("to Jaeger");
+    send("jaeger-grpc", &format!("127.0.0.1:{receiver}")).expect("to llamacol");
+    let trace_id = "5b8efff798038103d269b633813fc60c";
+    let (a, b) = (
+        direct.wait_for_trace(trace_id, sent),
+        via.wait_for_trace(trace_id, sent),
+    );
+    let (a, b) = (jaeger_view(&a), jaeger_view(&b));
+    assert!(
+        a == b,
+        "Jaeger shows the trace differently through llamacol\ndirect: {a}\nvia llamacol: {b}"
+    );
+}
+
+/// A trace from Jaeger's query API with each span's process written in place (the
+/// `p1`, `p2` keys are per answer), in an order that does not depend on storage.
+fn jaeger_view(trace: &Value) -> Value {
+    let processes = &trace["processes"];
+    let spans: Vec<Value> = trace["spans"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            let mut s = s.clone();
+            let process = processes[s["processID"].as_str().unwrap_or_default()].clone();
+            if let Some(o) = s.as_object_mut() {
+                o.insert("process".into(), process);
+                o.remove("processID");
+                o.remove("warnings");
+            }
+            s
+        })
+        .collect();
+    canonical(&Value::Array(spans))
+}

@@ -12,4 +12,6 @@ pub mod nvml;
 pub mod otlp;
 pub mod prometheus;
 pub mod server;
+#[cfg(test)]
+mod test_service;
 pub mod zipkin;

@@ -6,3 +6,6 @@
 pub mod jaeger;
 pub mod thrift;
 pub mod zipkin;
+
+#[cfg(test)]
+mod test_support;

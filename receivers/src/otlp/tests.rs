@@ -5,13 +5,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use llamacol_api::otlp::collector::trace::v1::trace_service_client::TraceServiceClient;
 use llamacol_api::Signal;
-use llamacol_pipeline::config::{load, ConfigText};
 use llamacol_pipeline::runtime::Service;
-use llamacol_pipeline::telemetry::Telemetry;
 use llamacol_pipeline::testing::{
     fixtures_dir, free_port, sample_logs, sample_metrics, sample_traces, Sink,
 };
-use llamacol_pipeline::Registry;
 use prost::Message;
 use tonic::codec::CompressionEncoding;
 
@@ -55,21 +52,7 @@ service:
 
 /// The otlp receiver and the test sink in a running service from `yaml`.
 async fn run(yaml: String) -> Service {
-    let registry = Registry::new()
-        .receiver(super::factory())
-        .exporter(llamacol_pipeline::testing::sink_factory());
-    let (config, _) = load(
-        &[ConfigText {
-            name: "t.yaml".into(),
-            text: yaml,
-        }],
-        &registry,
-        &|_| None,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let mut service = Service::build(&config, &registry, Telemetry::new()).expect("build");
-    service.start().await.expect("start");
-    service
+    crate::test_service::run(super::factory(), yaml).await
 }
 
 async fn post(

@@ -233,6 +233,15 @@ pub fn split_block<'de, D: Deserializer<'de>, T: DeserializeOwned>(
             own.insert(Value::from(*key), v);
         }
     }
-    let server = T::deserialize(Value::Mapping(block)).map_err(D::Error::custom)?;
+    let server = T::deserialize(Value::Mapping(block)).map_err(|e| {
+        // An unknown key's message lists the valid ones: the receiver's own are valid too.
+        let message = e.to_string();
+        if message.starts_with("unknown field") {
+            let own: Vec<String> = keys.iter().map(|k| format!("`{k}`")).collect();
+            D::Error::custom(format!("{message}, {}", own.join(", ")))
+        } else {
+            D::Error::custom(message)
+        }
+    })?;
     Ok((server, own))
 }

@@ -120,7 +120,9 @@ fn otlp_span(
     if let Some(state) = take(&mut tags, "w3c.tracestate") {
         out.trace_state = state;
     }
-    if let Some(parent) = s.parent_id.filter(|p| *p != s.id) {
+    // A zero parent (zipkin-go writes 8 zero bytes for none) is no parent, as pdata's
+    // empty id.
+    if let Some(parent) = s.parent_id.filter(|p| *p != s.id && *p != 0) {
         out.parent_span_id = parent.to_be_bytes().to_vec();
     }
     out.kind = kind(&s.kind, &mut tags) as i32;
