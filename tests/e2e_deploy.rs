@@ -40,6 +40,18 @@ fn values_sets() -> Vec<(&'static str, Vec<String>)> {
             file("gateway-persistent-autoscaling-values.yaml"),
         ),
         ("dashboards on", file("dashboards-values.yaml")),
+        (
+            "agent with Jaeger and Zipkin ports",
+            file("jaeger-zipkin-values.yaml"),
+        ),
+        (
+            "gateway with Jaeger and Zipkin ports",
+            [
+                file("jaeger-zipkin-values.yaml"),
+                vec!["--set".into(), "mode=deployment".into()],
+            ]
+            .concat(),
+        ),
     ]
 }
 
@@ -99,6 +111,17 @@ fn the_chart_lints_renders_schema_valid_manifests_and_a_valid_config_for_every_v
             );
         }
         let config = validate_rendered_config(&docs, what);
+        let traces = &config["service"]["pipelines"]["traces"]["receivers"];
+        let jaeger_zipkin = ["jaeger", "zipkin"].map(|r| {
+            traces
+                .as_sequence()
+                .is_some_and(|s| s.iter().any(|v| v == r))
+        });
+        assert_eq!(
+            jaeger_zipkin,
+            [what.contains("Jaeger")].repeat(2)[..],
+            "{what}: the traces pipeline's receivers: {traces:?}"
+        );
 
         // What each set must have produced.
         let workloads: Vec<&str> = ["DaemonSet", "Deployment", "StatefulSet"]

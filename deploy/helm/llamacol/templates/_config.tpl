@@ -15,6 +15,7 @@ receivers:
         endpoint: 0.0.0.0:{{ (index .Values.ports "otlp").containerPort }}
       http:
         endpoint: 0.0.0.0:{{ (index .Values.ports "otlp-http").containerPort }}
+{{- include "llamacol.jaegerZipkinReceivers" . }}
 {{- if .Values.nvml.enabled }}
   nvml:
     collection_interval: {{ .Values.nvml.collectionInterval }}
@@ -79,7 +80,7 @@ service:
 {{- $k8s := ne .Values.k8sAttributes.agent "off" }}
 {{- $scraped := or (and .Values.nvml.enabled (not $dcgm)) .Values.llamacpp.targets }}
     traces:
-      receivers: [otlp]
+      receivers: [otlp{{ include "llamacol.jaegerZipkinList" . }}]
       processors: [memory_limiter{{ if $k8s }}, k8s_attributes{{ end }}, genai]
       exporters: [otlp/gateway, genai_metrics]
     metrics:
@@ -118,6 +119,7 @@ receivers:
         max_recv_msg_size_mib: 16
       http:
         endpoint: 0.0.0.0:{{ (index .Values.ports "otlp-http").containerPort }}
+{{- include "llamacol.jaegerZipkinReceivers" . }}
 processors:
   memory_limiter:
     check_interval: 1s
@@ -149,7 +151,7 @@ service:
   pipelines:
 {{- range $signal := list "traces" "metrics" "logs" }}
     {{ $signal }}:
-      receivers: [otlp]
+      receivers: [otlp{{ if eq $signal "traces" }}{{ include "llamacol.jaegerZipkinList" $ }}{{ end }}]
       processors: [memory_limiter{{ if $.Values.k8sAttributes.gateway }}, k8s_attributes{{ end }}{{ if not $persistent }}, batch{{ end }}]
       exporters: [otlp/backend]
 {{- end }}
@@ -231,4 +233,37 @@ address with `admin.listen: all`), behind the bearer token when `admin.auth` nam
 {{- if .Values.admin.auth.existingSecret }}
       auth: {authenticator: bearertokenauth/admin}
 {{- end }}
+{{- end -}}
+
+
+{{/* The `jaeger` and `zipkin` receivers of the ports turned on. */}}
+{{- define "llamacol.jaegerZipkinReceivers" -}}
+{{- $p := .Values.ports -}}
+{{- if or (index $p "jaeger-grpc").enabled (index $p "jaeger-thrift").enabled (index $p "jaeger-compact").enabled }}
+  jaeger:
+    protocols:
+{{- if (index $p "jaeger-grpc").enabled }}
+      grpc:
+        endpoint: 0.0.0.0:{{ (index $p "jaeger-grpc").containerPort }}
+{{- end }}
+{{- if (index $p "jaeger-thrift").enabled }}
+      thrift_http:
+        endpoint: 0.0.0.0:{{ (index $p "jaeger-thrift").containerPort }}
+{{- end }}
+{{- if (index $p "jaeger-compact").enabled }}
+      thrift_compact:
+        endpoint: 0.0.0.0:{{ (index $p "jaeger-compact").containerPort }}
+{{- end }}
+{{- end }}
+{{- if $p.zipkin.enabled }}
+  zipkin:
+    endpoint: 0.0.0.0:{{ $p.zipkin.containerPort }}
+{{- end }}
+{{- end -}}
+
+{{/* `, jaeger` and `, zipkin` for the traces pipeline's receivers, as turned on. */}}
+{{- define "llamacol.jaegerZipkinList" -}}
+{{- $p := .Values.ports -}}
+{{- if or (index $p "jaeger-grpc").enabled (index $p "jaeger-thrift").enabled (index $p "jaeger-compact").enabled }}, jaeger{{ end -}}
+{{- if $p.zipkin.enabled }}, zipkin{{ end -}}
 {{- end -}}
