@@ -16,6 +16,9 @@ use crate::server::config::{
 pub struct JaegerConfig {
     #[serde(default)]
     pub protocols: Protocols,
+    /// The Collector's removed remote-sampling block: read only to say where it went.
+    #[serde(default)]
+    pub remote_sampling: Option<llamacol_api::serde_yaml::Value>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -102,6 +105,12 @@ impl ComponentConfig for JaegerConfig {
             issues.push(Issue::new(
                 "protocols",
                 "must specify at least one protocol when using the Jaeger receiver: add `grpc:`, `thrift_http:`, `thrift_compact:` and/or `thrift_binary:` under `protocols`",
+            ));
+        }
+        if self.remote_sampling.is_some() {
+            issues.push(Issue::new(
+                "remote_sampling",
+                "remote sampling config detected in the Jaeger receiver; the Collector moved it to the `jaegerremotesampling` extension, which llamacol does not build: remove this block",
             ));
         }
         if let Some(g) = &p.grpc {

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use llamacol_api::config::{parse_block, ConfigSpec};
 use llamacol_api::formats::jaeger::{model, thrift, to_otlp, Flavor};
-use llamacol_api::formats::thrift::Struct;
+use llamacol_api::formats::thrift::{Protocol, Struct};
 use llamacol_api::otlp::collector::trace::v1::ExportTraceServiceRequest;
 use llamacol_api::{Batch, BoxError, BuildContext, Consumer, Receiver, ReceiverFactory, Signal};
 use prost::Message;
@@ -101,34 +101,16 @@ impl Receiver for JaegerReceiver {
         }
         if let (Some(h), Some(listener)) = (&p.thrift_http, http) {
             let app = http::router(h, next.clone());
-            let app = match self.servers.guard(h.auth.as_ref(), "thrift_http")? {
-                Some(guard) => app.layer(axum::middleware::from_fn_with_state(
-                    guard,
-                    crate::server::auth::http_guard,
-                )),
-                None => app,
-            };
-            let app = match &h.cors {
-                Some(cors) => app.layer(cors.layer()),
-                None => app,
-            };
+            let app = self
+                .servers
+                .guarded(app, h.auth.as_ref(), h.cors.as_ref(), "thrift_http")?;
             self.servers.serve_http(app, listener, "Jaeger Thrift HTTP");
         }
-        for (socket, config, protocol, name) in [
-            (
-                compact,
-                p.thrift_compact.as_ref().map(udp::Settings::of),
-                llamacol_api::formats::thrift::Protocol::Compact,
-                "thrift_compact",
-            ),
-            (
-                binary,
-                p.thrift_binary.as_ref().map(udp::Settings::of),
-                llamacol_api::formats::thrift::Protocol::Binary,
-                "thrift_binary",
-            ),
+        for (port, protocol, name) in [
+            (compact, Protocol::Compact, "thrift_compact"),
+            (binary, Protocol::Binary, "thrift_binary"),
         ] {
-            if let (Some(socket), Some(settings)) = (socket, config) {
+            if let Some((socket, settings)) = port {
                 udp::serve(
                     &mut self.servers,
                     socket,

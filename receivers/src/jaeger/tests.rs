@@ -12,7 +12,7 @@ use llamacol_api::{Batch, ConsumeError, Consumer, NodeContext, Signal};
 use llamacol_pipeline::runtime::Service;
 use llamacol_pipeline::testing::{free_port, Sink};
 
-use super::udp::{self, Settings, UDP_PACKETS};
+use super::udp::{self, UDP_PACKETS};
 use super::UdpConfig;
 use crate::server::config::JaegerCompactPort;
 use crate::server::Servers;
@@ -208,13 +208,13 @@ async fn serve(next: Arc<Next>, queue_size: usize) -> (Servers, u16) {
     config.endpoint = "127.0.0.1:0".into();
     config.queue_size = queue_size;
     config.workers = 1;
-    let socket = udp::bind(&config, "jaeger", "test").await.expect("bind");
+    let (socket, settings) = udp::bind(&config, "jaeger", "test").await.expect("bind");
     let port = socket.local_addr().expect("addr").port();
     let mut servers = Servers::new("jaeger".into(), Default::default(), NodeContext::new());
     udp::serve(
         &mut servers,
         socket,
-        Settings::of(&config),
+        settings,
         Protocol::Compact,
         "thrift_compact",
         next,

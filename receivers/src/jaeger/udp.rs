@@ -39,7 +39,7 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn of<P: DefaultPort>(c: &UdpConfig<P>) -> Settings {
+    fn of<P: DefaultPort>(c: &UdpConfig<P>) -> Settings {
         Settings {
             queue_size: c.queue_size,
             max_packet_size: c.max_packet_size,
@@ -48,12 +48,12 @@ impl Settings {
     }
 }
 
-/// Binds the port (with `socket_buffer_size` when set).
+/// Binds the port (with `socket_buffer_size` when set): the socket and how to serve it.
 pub async fn bind<P: DefaultPort>(
     config: &UdpConfig<P>,
     id: &str,
     protocol: &str,
-) -> Result<UdpSocket, BoxError> {
+) -> Result<(UdpSocket, Settings), BoxError> {
     let socket = UdpSocket::bind(&config.endpoint).await.map_err(|e| {
         format!(
             "cannot listen for {protocol} on `{}`: {e}; is another process using the port?",
@@ -71,7 +71,7 @@ pub async fn bind<P: DefaultPort>(
             })?;
     }
     tracing::info!(component = %id, endpoint = %socket.local_addr()?, "{protocol} listening");
-    Ok(socket)
+    Ok((socket, Settings::of(config)))
 }
 
 /// Reads packets until shutdown and has `workers` tasks take them to `next`.

@@ -12,7 +12,6 @@ use llamacol_api::config::{parse_block, ConfigSpec};
 use llamacol_api::{BoxError, BuildContext, Consumer, Receiver, ReceiverFactory, Signal};
 use tonic::service::interceptor::InterceptedService;
 
-use crate::server::auth::http_guard;
 use crate::server::grpc::ExportService;
 pub use crate::server::UNAUTHENTICATED;
 use crate::server::{GrpcGuard, Listener, Servers};
@@ -76,15 +75,9 @@ impl Receiver for OtlpReceiver {
         }
         if let Some((h, listener)) = http {
             let app = http::router(&self.signals, &h, next);
-            let app = match self.servers.guard(h.auth.as_ref(), "http")? {
-                Some(guard) => app.layer(axum::middleware::from_fn_with_state(guard, http_guard)),
-                None => app,
-            };
-            // Outside the guard: a browser's preflight carries no credentials.
-            let app = match &h.cors {
-                Some(cors) => app.layer(cors.layer()),
-                None => app,
-            };
+            let app = self
+                .servers
+                .guarded(app, h.auth.as_ref(), h.cors.as_ref(), "http")?;
             self.servers.serve_http(app, listener, "OTLP/HTTP");
         }
         Ok(())

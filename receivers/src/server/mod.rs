@@ -79,6 +79,28 @@ impl Servers {
         }))
     }
 
+    /// `app` behind the protocol's authenticator (refusals counted under `protocol`) and,
+    /// outside it, CORS: a browser's preflight carries no credentials.
+    pub fn guarded(
+        &self,
+        app: axum::Router,
+        auth: Option<&AuthConfig>,
+        cors: Option<&config::CorsConfig>,
+        protocol: &str,
+    ) -> Result<axum::Router, BoxError> {
+        let app = match self.guard(auth, protocol)? {
+            Some(guard) => app.layer(axum::middleware::from_fn_with_state(
+                guard,
+                auth::http_guard,
+            )),
+            None => app,
+        };
+        Ok(match cors {
+            Some(cors) => app.layer(cors.layer()),
+            None => app,
+        })
+    }
+
     /// Binds `endpoint` as `transport` says, behind TLS when `tls` is set, with its one
     /// "listening" line. `protocol` names it in messages (`OTLP/gRPC`, `Jaeger Thrift HTTP`).
     pub async fn listen(

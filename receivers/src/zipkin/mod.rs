@@ -89,17 +89,9 @@ impl Receiver for ZipkinReceiver {
             )
             .layer(DefaultBodyLimit::disable())
             .with_state(state);
-        let app = match self.servers.guard(c.auth.as_ref(), "http")? {
-            Some(guard) => app.layer(axum::middleware::from_fn_with_state(
-                guard,
-                crate::server::auth::http_guard,
-            )),
-            None => app,
-        };
-        let app = match &c.cors {
-            Some(cors) => app.layer(cors.layer()),
-            None => app,
-        };
+        let app = self
+            .servers
+            .guarded(app, c.auth.as_ref(), c.cors.as_ref(), "http")?;
         self.servers.serve_http(app, listener, "Zipkin HTTP");
         Ok(())
     }
