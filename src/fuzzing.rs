@@ -10,7 +10,7 @@ use llamacol_api::{Batch, Signal};
 pub type Target = fn(&[u8]);
 
 /// The targets, by name (the corpus folders under `fuzz/corpus/`).
-pub const TARGETS: [(&str, Target); 9] = [
+pub const TARGETS: [(&str, Target); 11] = [
     ("otlp_wire", otlp_wire),
     ("otlp_json", otlp_json),
     ("http_body", http_body),
@@ -20,6 +20,8 @@ pub const TARGETS: [(&str, Target); 9] = [
     ("tracestate", tracestate),
     ("rule_file", rule_file),
     ("ottl", ottl),
+    ("jaeger_thrift", jaeger_thrift),
+    ("zipkin_body", zipkin_body),
 ];
 
 /// Two log records with a string body, a map body, scalar, list and map attributes.
@@ -224,5 +226,41 @@ pub fn tracestate(data: &[u8]) {
 pub fn rule_file(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = llamacol_processors::slo::config::parse_rule_file("fuzz.yaml", text);
+    }
+}
+
+/// A Jaeger agent packet (both protocols) or Thrift HTTP body, read and translated as
+/// the `jaeger` receiver does.
+pub fn jaeger_thrift(data: &[u8]) {
+    use llamacol_api::formats::thrift::{read_message, read_struct, Protocol};
+    for protocol in [Protocol::Compact, Protocol::Binary] {
+        if let Ok(message) = read_message(protocol, data) {
+            if let Some(batch) = message.args.structure(1) {
+                let _ = llamacol_receivers::jaeger::thrift_batch(batch);
+            }
+        }
+    }
+    if let Ok(batch) = read_struct(Protocol::Binary, data) {
+        let _ = llamacol_receivers::jaeger::thrift_batch(&batch);
+    }
+}
+
+/// A Zipkin request body in each of the four formats the `zipkin` receiver reads, with
+/// and without `parse_string_tags`.
+pub fn zipkin_body(data: &[u8]) {
+    let mut headers = axum::http::HeaderMap::new();
+    for (path, content_type) in [
+        ("/api/v2/spans", "application/json"),
+        ("/api/v2/spans", "application/x-protobuf"),
+        ("/api/v1/spans", "application/json"),
+        ("/api/v1/spans", "application/x-thrift"),
+    ] {
+        headers.insert(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static(content_type),
+        );
+        for parse_string_tags in [false, true] {
+            let _ = llamacol_receivers::zipkin::translate(parse_string_tags, path, &headers, data);
+        }
     }
 }
