@@ -53,55 +53,39 @@ link promtool "$(command -v promtool)"
 link alertmanager "$(command -v prometheus-alertmanager)"
 link node-exporter "$(command -v prometheus-node-exporter)"
 
-# --- Python: OpenTelemetry SDK + OTLP exporters + gguf, in a virtualenv ---------------
-venv="$peers/python-$(key tests/peers/python/requirements.txt)"
-step "python virtualenv (OpenTelemetry SDK, gguf)"
-if [ -x "$venv/bin/python3" ] && [ -f "$venv/.complete" ]; then
-  done_step "cached $venv"
-else
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/peers/python/requirements.txt
-  touch "$venv/.complete"
-  done_step "built $venv"
-fi
-link peers-python "$venv/bin/python3"
-link hadolint "$venv/bin/hadolint"
+# --- Python virtualenvs, each built once per content of its requirements file -----------
+# Sets $venv_dir to the virtualenv of requirements file $2, named $1-<key>.
+python_venv() {
+  venv_dir="$peers/$1-$(key "$2")"
+  step "python virtualenv: $3"
+  if [ -x "$venv_dir/bin/python3" ] && [ -f "$venv_dir/.complete" ]; then
+    done_step "cached $venv_dir"
+  else
+    rm -rf "$venv_dir"
+    python3 -m venv "$venv_dir"
+    "$venv_dir/bin/pip" install --quiet --disable-pip-version-check -r "$2"
+    touch "$venv_dir/.complete"
+    done_step "built $venv_dir"
+  fi
+}
 
-# --- The GenAI instrumentation libraries, each in its own virtualenv (they pin conflicting
+# OpenTelemetry SDK + OTLP exporters, gguf, the deploy checks' tools.
+python_venv python tests/peers/python/requirements.txt "OpenTelemetry SDK, gguf"
+link peers-python "$venv_dir/bin/python3"
+link hadolint "$venv_dir/bin/hadolint"
+
+# The GenAI instrumentation libraries, each in its own virtualenv (they pin conflicting
 # OpenTelemetry versions): tests/e2e_genai_libraries.rs runs the real openai client under
 # each against the real llama-server. Linked as genai-<library>-python.
 for library in official openllmetry openinference openlit; do
-  requirements=tests/peers/genai-libraries/$library.txt
-  lib_venv="$peers/genai-$library-$(key "$requirements")"
-  step "python virtualenv: $library instrumentation"
-  if [ -x "$lib_venv/bin/python3" ] && [ -f "$lib_venv/.complete" ]; then
-    done_step "cached $lib_venv"
-  else
-    rm -rf "$lib_venv"
-    python3 -m venv "$lib_venv"
-    "$lib_venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
-    touch "$lib_venv/.complete"
-    done_step "built $lib_venv"
-  fi
-  link "genai-$library-python" "$lib_venv/bin/python3"
+  python_venv "genai-$library" "tests/peers/genai-libraries/$library.txt" "$library instrumentation"
+  link "genai-$library-python" "$venv_dir/bin/python3"
 done
 
-# --- Jaeger and Zipkin client libraries (tests/e2e_jaeger_zipkin.rs), their own virtualenv
+# Jaeger and Zipkin client libraries (tests/e2e_jaeger_zipkin.rs), their own virtualenv
 # (the SDK's Jaeger exporters end at SDK 1.21). Linked as tracing-clients-python.
-requirements=tests/peers/tracing-clients/requirements.txt
-clients_venv="$peers/tracing-clients-$(key "$requirements")"
-step "python virtualenv: Jaeger and Zipkin clients"
-if [ -x "$clients_venv/bin/python3" ] && [ -f "$clients_venv/.complete" ]; then
-  done_step "cached $clients_venv"
-else
-  rm -rf "$clients_venv"
-  python3 -m venv "$clients_venv"
-  "$clients_venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
-  touch "$clients_venv/.complete"
-  done_step "built $clients_venv"
-fi
-link tracing-clients-python "$clients_venv/bin/python3"
+python_venv tracing-clients tests/peers/tracing-clients/requirements.txt "Jaeger and Zipkin clients"
+link tracing-clients-python "$venv_dir/bin/python3"
 
 # --- Go programs: the OpenTelemetry Collector, Jaeger v2, helm, Prometheus 3, Kubernetes
 # go_peer LINK CACHE_PREFIX LABEL MODULE_DIR PACKAGE BINARY KEY_FILES...: builds PACKAGE of
