@@ -32,6 +32,43 @@ pub fn double(key: &str, value: f64) -> KeyValue {
     kv(key, any_value::Value::DoubleValue(value))
 }
 
+/// A string value.
+pub fn string_value(s: &str) -> AnyValue {
+    AnyValue {
+        value: Some(any_value::Value::StringValue(s.into())),
+    }
+}
+
+/// pdata's `Str()`: the text of a string value, "" for any other type.
+pub fn str_of(v: &AnyValue) -> &str {
+    match &v.value {
+        Some(any_value::Value::StringValue(s)) => s,
+        _ => "",
+    }
+}
+
+/// The value of `key`, if present.
+pub fn find<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a AnyValue> {
+    attrs
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref())
+}
+
+/// Removes `key`, giving its value.
+pub fn take(attrs: &mut Vec<KeyValue>, key: &str) -> Option<AnyValue> {
+    let i = attrs.iter().position(|kv| kv.key == key)?;
+    attrs.remove(i).value
+}
+
+/// pdata's `Put`: a key already there keeps its place and takes the new value.
+pub fn put(attrs: &mut Vec<KeyValue>, key: &str, value: AnyValue) {
+    match attrs.iter_mut().find(|kv| kv.key == key) {
+        Some(kv) => kv.value = Some(value),
+        None => attrs.push(kv_any(key, value)),
+    }
+}
+
 /// Attribute values as strings per the attribute spec: strings as they are, others as JSON.
 pub fn value_string(v: &AnyValue) -> String {
     match &v.value {

@@ -13,7 +13,7 @@ use llamacol_api::backoff::{Backoff, BackoffPolicy};
 use llamacol_api::formats::thrift::{self, Protocol};
 use llamacol_api::log_once::LogOnce;
 use llamacol_api::node::{TargetCounters, TargetFamily};
-use llamacol_api::{BoxError, Consumer};
+use llamacol_api::{Batch, BoxError, Consumer, Signal};
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
@@ -159,16 +159,27 @@ async fn handle(
             None
         }
     };
-    let Some(batch) = batch else {
+    let Some(mut batch) = batch else {
         TargetCounters::add(&counters.failed, 1);
         return;
     };
+    // Encoded once: a retry hands on the same bytes (no copy of the decoded spans), and
+    // an exporter that forwards them does not encode them again.
+    let items = batch.items();
+    let bytes = batch.bytes();
     let mut backoff = Backoff::new(BackoffPolicy::doubling(
         Duration::from_millis(50),
         Duration::from_secs(5),
     ));
     loop {
-        match next.consume(batch.clone()).await {
+        match next
+            .consume(Batch::from_encoded_parts(
+                Signal::Traces,
+                bytes.clone(),
+                items,
+            ))
+            .await
+        {
             Ok(()) => {
                 TargetCounters::add(&counters.sent, 1);
                 return;

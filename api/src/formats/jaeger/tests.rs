@@ -106,9 +106,7 @@ fn a_real_agent_packet_and_collector_body_give_the_same_spans() {
 }
 
 fn hex(s: &str) -> Vec<u8> {
-    (0..s.len() / 2)
-        .map(|i| u8::from_str_radix(&s[i * 2..i * 2 + 2], 16).unwrap_or(0))
-        .collect()
+    crate::wire::unhex(s).expect("hex")
 }
 
 fn tag(key: &str, value: any_value::Value) -> model::KeyValue {

@@ -10,6 +10,8 @@ use crate::otlp::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValu
 use crate::otlp::resource::v1::Resource;
 use crate::otlp::trace::v1::{span, status, ResourceSpans, ScopeSpans, Span, Status};
 
+use crate::attributes::{find, put, str_of, string_value, take};
+
 use super::model::{self, SpanRefType, ValueType};
 use super::{Flavor, NO_SERVICE_NAME};
 
@@ -81,12 +83,22 @@ fn regroup<'a>(
         vec![(batch_process, Vec::new())];
     for s in spans {
         let process = s.span.process.as_ref().or(batch_process);
-        match groups.iter_mut().find(|(p, _)| *p == process) {
+        match groups.iter_mut().find(|(p, _)| same_process(*p, process)) {
             Some((_, group)) => group.push(s),
             None => groups.push((process, vec![s])),
         }
     }
     groups
+}
+
+/// The same process: most spans point at the batch's own (compared by address, without
+/// walking its tags); a span's own process is compared by value.
+fn same_process(a: Option<&model::Process>, b: Option<&model::Process>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => std::ptr::eq(a, b) || a == b,
+        (None, None) => true,
+        _ => false,
+    }
 }
 
 /// The protobuf path's scopes: `otel.scope.name`/`otel.scope.version` tags, taken off
@@ -121,9 +133,9 @@ fn take_scope(attributes: &mut Vec<KeyValue>) -> (String, String) {
         return Default::default();
     };
     let version = take(attributes, "otel.scope.version")
-        .map(|v| string_of(&v))
+        .map(|v| str_of(&v).to_string())
         .unwrap_or_default();
-    (string_of(&name), version)
+    (str_of(&name).to_string(), version)
 }
 
 /// A span all of whose fields are unset: the Collector skips it.
@@ -144,7 +156,7 @@ fn resource(process: Option<&model::Process>, flavor: Flavor) -> Resource {
     }
     let attrs = &mut resource.attributes;
     if !process.service_name.is_empty() {
-        put(attrs, "service.name", string(&process.service_name));
+        put(attrs, "service.name", string_value(&process.service_name));
     }
     for tag in &process.tags {
         put(attrs, &tag.key, tag_value(tag));
@@ -156,8 +168,8 @@ fn resource(process: Option<&model::Process>, flavor: Flavor) -> Resource {
     }
     if find(attrs, "opencensus.exporterversion").is_none() {
         if let Some(version) = take(attrs, "jaeger.version") {
-            let v = format!("Jaeger-{}", string_of(&version));
-            put(attrs, "opencensus.exporterversion", string(&v));
+            let v = format!("Jaeger-{}", str_of(&version));
+            put(attrs, "opencensus.exporterversion", string_value(&v));
         }
     }
     resource
@@ -183,12 +195,12 @@ fn otlp_span(s: &JaegerSpan, flavor: Flavor) -> Span {
         put(attrs, &tag.key, tag_value(tag));
     }
     if let Some(kind) = take(attrs, "span.kind") {
-        out.kind = span_kind(&string_of(&kind)) as i32;
+        out.kind = span_kind(str_of(&kind)) as i32;
     }
     out.status = span_status(&mut out.attributes, out.kind);
     if flavor == Flavor::Proto {
         if let Some(state) = take(&mut out.attributes, "w3c.tracestate") {
-            out.trace_state = string_of(&state);
+            out.trace_state = str_of(&state).to_string();
         }
     }
     out.events = span.logs.iter().map(event).collect();
@@ -246,7 +258,7 @@ fn event(log: &model::Log) -> span::Event {
         put(&mut event.attributes, &field.key, tag_value(field));
     }
     if let Some(name) = take(&mut event.attributes, "event") {
-        event.name = string_of(&name);
+        event.name = str_of(&name).to_string();
     }
     event
 }
@@ -276,21 +288,21 @@ fn span_status(attrs: &mut Vec<KeyValue>, kind: i32) -> Option<Status> {
         code = status::StatusCode::Error;
         exists = true;
         if let Some(description) = take(attrs, "otel.status_description") {
-            message = string_of(&description);
+            message = str_of(&description).to_string();
         } else if let Some(msg) = find(attrs, "http.status_message") {
-            message = string_of(msg);
+            message = str_of(msg).to_string();
         }
     }
     if let Some(otel_code) = take(attrs, "otel.status_code") {
         if !exists {
             exists = true;
-            code = match string_of(&otel_code).to_uppercase().as_str() {
+            code = match str_of(&otel_code).to_uppercase().as_str() {
                 "OK" => status::StatusCode::Ok,
                 "ERROR" => status::StatusCode::Error,
                 _ => status::StatusCode::Unset,
             };
             if let Some(description) = take(attrs, "otel.status_description") {
-                message = string_of(&description);
+                message = str_of(&description).to_string();
             }
         }
     } else if !exists {
@@ -306,7 +318,7 @@ fn span_status(attrs: &mut Vec<KeyValue>, kind: i32) -> Option<Status> {
                 code = from_http;
             }
             if let Some(msg) = find(attrs, "http.status_message") {
-                message = string_of(msg);
+                message = str_of(msg).to_string();
             }
         }
     }
@@ -371,38 +383,4 @@ pub fn span_id(bytes: &[u8]) -> [u8; 8] {
     let n = bytes.len().min(8);
     id[8 - n..].copy_from_slice(&bytes[bytes.len() - n..]);
     id
-}
-
-fn string(s: &str) -> AnyValue {
-    AnyValue {
-        value: Some(any_value::Value::StringValue(s.into())),
-    }
-}
-
-/// pcommon's `Str()`: the string of a string value, "" for any other type.
-fn string_of(v: &AnyValue) -> String {
-    match &v.value {
-        Some(any_value::Value::StringValue(s)) => s.clone(),
-        _ => String::new(),
-    }
-}
-
-fn find<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a AnyValue> {
-    attrs
-        .iter()
-        .find(|kv| kv.key == key)
-        .and_then(|kv| kv.value.as_ref())
-}
-
-fn take(attrs: &mut Vec<KeyValue>, key: &str) -> Option<AnyValue> {
-    let i = attrs.iter().position(|kv| kv.key == key)?;
-    attrs.remove(i).value
-}
-
-/// pcommon's `Put`: a key already there keeps its place and takes the new value.
-fn put(attrs: &mut Vec<KeyValue>, key: &str, value: AnyValue) {
-    match attrs.iter_mut().find(|kv| kv.key == key) {
-        Some(kv) => kv.value = Some(value),
-        None => attrs.push(crate::attributes::kv_any(key, value)),
-    }
 }

@@ -14,10 +14,9 @@ use crate::otlp::trace::v1::{span, status, ResourceSpans, Span as OtlpSpan};
 use crate::wire::hex;
 
 use super::{
-    Annotation, Endpoint, Span, NO_SERVICE_NAME, SCOPE_NAME, SCOPE_VERSION, SERVICE_NAME_SOURCE,
+    set_tag, take_tag, Annotation, Endpoint, Span, Tags, NO_SERVICE_NAME, SCOPE_NAME,
+    SCOPE_VERSION, SERVICE_NAME_SOURCE,
 };
-
-type Tags = Vec<(String, String)>;
 
 /// Every span of `resource_spans` as a Zipkin span. A span without a trace or span id
 /// cannot be written: the error names it.
@@ -33,13 +32,13 @@ pub fn spans(resource_spans: &[ResourceSpans]) -> Result<Vec<Span>, String> {
             // As the Collector: a scope's tags stay for the scopes after it.
             if let Some(scope) = &ss.scope {
                 for kv in &scope.attributes {
-                    set(&mut tags, &kv.key, as_string(kv.value.as_ref()));
+                    set_tag(&mut tags, &kv.key, as_string(kv.value.as_ref()));
                 }
                 if !scope.name.is_empty() {
-                    set(&mut tags, SCOPE_NAME, scope.name.clone());
+                    set_tag(&mut tags, SCOPE_NAME, scope.name.clone());
                 }
                 if !scope.version.is_empty() {
-                    set(&mut tags, SCOPE_VERSION, scope.version.clone());
+                    set_tag(&mut tags, SCOPE_VERSION, scope.version.clone());
                 }
             }
             for s in &ss.spans {
@@ -53,12 +52,12 @@ pub fn spans(resource_spans: &[ResourceSpans]) -> Result<Vec<Span>, String> {
 fn service_and_tags(resource: Option<&Resource>) -> (String, Tags) {
     let mut tags: Tags = Vec::new();
     for kv in resource.map_or(&[][..], |r| &r.attributes[..]) {
-        set(&mut tags, &kv.key, as_string(kv.value.as_ref()));
+        set_tag(&mut tags, &kv.key, as_string(kv.value.as_ref()));
     }
     if tags.is_empty() {
         return (NO_SERVICE_NAME.into(), tags);
     }
-    if let Some(name) = take(&mut tags, "service.name") {
+    if let Some(name) = take_tag(&mut tags, "service.name") {
         return (name, tags);
     }
     for source in [
@@ -66,8 +65,8 @@ fn service_and_tags(resource: Option<&Resource>) -> (String, Tags) {
         "k8s.deployment.name",
         "process.executable.name",
     ] {
-        if let Some(name) = take(&mut tags, source) {
-            set(&mut tags, SERVICE_NAME_SOURCE, source.into());
+        if let Some(name) = take_tag(&mut tags, source) {
+            set_tag(&mut tags, SERVICE_NAME_SOURCE, source.into());
             return (name, tags);
         }
     }
@@ -77,7 +76,7 @@ fn service_and_tags(resource: Option<&Resource>) -> (String, Tags) {
 fn zipkin_span(s: &OtlpSpan, service: &str, base: &Tags) -> Result<Span, String> {
     let mut tags = base.clone();
     for kv in &s.attributes {
-        set(&mut tags, &kv.key, as_string(kv.value.as_ref()));
+        set_tag(&mut tags, &kv.key, as_string(kv.value.as_ref()));
     }
     let trace_id = <[u8; 16]>::try_from(s.trace_id.as_slice())
         .ok()
@@ -88,7 +87,7 @@ fn zipkin_span(s: &OtlpSpan, service: &str, base: &Tags) -> Result<Span, String>
         .filter(|id| *id != [0; 8])
         .ok_or_else(|| format!("span `{}`: SpanID is invalid", s.name))?;
     if !s.trace_state.is_empty() {
-        set(&mut tags, "w3c.tracestate", s.trace_state.clone());
+        set_tag(&mut tags, "w3c.tracestate", s.trace_state.clone());
     }
     let parent_id = <[u8; 8]>::try_from(s.parent_span_id.as_slice())
         .ok()
@@ -100,7 +99,7 @@ fn zipkin_span(s: &OtlpSpan, service: &str, base: &Tags) -> Result<Span, String>
         Ok(span::SpanKind::Producer) => "PRODUCER",
         Ok(span::SpanKind::Consumer) => "CONSUMER",
         Ok(span::SpanKind::Internal) => {
-            set(&mut tags, "span.kind", "internal".into());
+            set_tag(&mut tags, "span.kind", "internal".into());
             ""
         }
         _ => "",
@@ -120,7 +119,7 @@ fn zipkin_span(s: &OtlpSpan, service: &str, base: &Tags) -> Result<Span, String>
             json_object(&link.attributes),
             link.dropped_attributes_count
         );
-        set(&mut tags, &format!("otlp.link.{i}"), value);
+        set_tag(&mut tags, &format!("otlp.link.{i}"), value);
     }
     Ok(Span {
         trace_id,
@@ -200,18 +199,18 @@ fn endpoint(
 fn set_status(s: Option<&crate::otlp::trace::v1::Status>, tags: &mut Tags) {
     let code = s.map_or(0, |s| s.code);
     if code == status::StatusCode::Error as i32 {
-        set(tags, "error", "true".into());
+        set_tag(tags, "error", "true".into());
     } else {
-        take(tags, "error");
+        take_tag(tags, "error");
     }
     let name = match status::StatusCode::try_from(code) {
         Ok(status::StatusCode::Ok) => "Ok",
         Ok(status::StatusCode::Error) => "Error",
         _ => return,
     };
-    set(tags, "otel.status_code", name.into());
+    set_tag(tags, "otel.status_code", name.into());
     if let Some(message) = s.map(|s| &s.message).filter(|m| !m.is_empty()) {
-        set(tags, "otel.status_description", message.clone());
+        set_tag(tags, "otel.status_description", message.clone());
     }
 }
 
@@ -280,16 +279,4 @@ fn as_string(v: Option<&AnyValue>) -> String {
         Some(_) => v.map(value_string).unwrap_or_default(),
         None => String::new(),
     }
-}
-
-fn set(tags: &mut Tags, key: &str, value: String) {
-    match tags.iter_mut().find(|(k, _)| k == key) {
-        Some(entry) => entry.1 = value,
-        None => tags.push((key.to_string(), value)),
-    }
-}
-
-fn take(tags: &mut Tags, key: &str) -> Option<String> {
-    let i = tags.iter().position(|(k, _)| k == key)?;
-    Some(tags.remove(i).1)
 }

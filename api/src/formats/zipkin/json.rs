@@ -257,10 +257,9 @@ fn round_micros(nanos: u64) -> u64 {
 
 /// zipkin-go's `TraceID.String`: 16 hex digits when the high half is zero, else 32.
 pub fn trace_id_hex(id: &[u8; 16]) -> String {
-    let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
     if id[..8] == [0; 8] {
-        hex[16..].to_string()
+        crate::wire::hex(&id[8..])
     } else {
-        hex
+        crate::wire::hex(id)
     }
 }

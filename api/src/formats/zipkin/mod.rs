@@ -31,7 +31,7 @@ pub struct Span {
     pub remote_endpoint: Option<Endpoint>,
     pub annotations: Vec<Annotation>,
     /// In arrival order (the Collector reads them from a Go map: no order).
-    pub tags: Vec<(String, String)>,
+    pub tags: Tags,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -54,6 +54,23 @@ pub struct Annotation {
     /// Unix nanoseconds.
     pub timestamp: u64,
     pub value: String,
+}
+
+/// Zipkin tags (string to string), in arrival order.
+pub type Tags = Vec<(String, String)>;
+
+/// Removes tag `key`, giving its value.
+pub fn take_tag(tags: &mut Tags, key: &str) -> Option<String> {
+    let i = tags.iter().position(|(k, _)| k == key)?;
+    Some(tags.remove(i).1)
+}
+
+/// Sets tag `key`, in its place when it is there.
+pub fn set_tag(tags: &mut Tags, key: &str, value: String) {
+    match tags.iter_mut().find(|(k, _)| k == key) {
+        Some(entry) => entry.1 = value,
+        None => tags.push((key.to_string(), value)),
+    }
 }
 
 impl Span {
@@ -172,6 +189,14 @@ pub const RESOURCE_TAGS: &[&str] = &[
     "opencensus.exporterversion",
     "opencensus.resourcetype",
 ];
+
+/// Whether a tag is one of [`RESOURCE_TAGS`] (looked up per tag of every span).
+pub fn is_resource_tag(key: &str) -> bool {
+    static SET: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+        std::sync::OnceLock::new();
+    SET.get_or_init(|| RESOURCE_TAGS.iter().copied().collect())
+        .contains(key)
+}
 
 /// The scope's name and version as Zipkin tags (semantic conventions 1.15).
 pub const SCOPE_NAME: &str = "otel.library.name";

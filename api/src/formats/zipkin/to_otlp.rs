@@ -8,9 +8,11 @@ use crate::otlp::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValu
 use crate::otlp::resource::v1::Resource;
 use crate::otlp::trace::v1::{span, status, ResourceSpans, ScopeSpans, Span as OtlpSpan, Status};
 
+use crate::attributes::{put, string_value};
+
 use super::{
-    ip_string, Span, NO_SERVICE_NAME, RESOURCE_TAGS, SCOPE_NAME, SCOPE_VERSION,
-    SERVICE_NAME_SOURCE, START_TIME_ABSENT,
+    ip_string, is_resource_tag, take_tag, Span, Tags, NO_SERVICE_NAME, RESOURCE_TAGS, SCOPE_NAME,
+    SCOPE_VERSION, SERVICE_NAME_SOURCE, START_TIME_ABSENT,
 };
 
 /// The OTLP resources of a list of spans. `parse_string_tags` types tag values that
@@ -66,18 +68,13 @@ fn library(s: &Span) -> &str {
     s.tag(SCOPE_NAME).unwrap_or("")
 }
 
-fn take(tags: &mut Vec<(String, String)>, key: &str) -> Option<String> {
-    let i = tags.iter().position(|(k, _)| k == key)?;
-    Some(tags.remove(i).1)
-}
-
-fn resource(tags: &mut Vec<(String, String)>, service: &str) -> Resource {
+fn resource(tags: &mut Tags, service: &str) -> Resource {
     let mut resource = Resource::default();
     if service == NO_SERVICE_NAME {
         return resource;
     }
-    let source = take(tags, SERVICE_NAME_SOURCE).filter(|s| !s.is_empty());
-    resource.attributes.push(string_kv(
+    let source = take_tag(tags, SERVICE_NAME_SOURCE).filter(|s| !s.is_empty());
+    resource.attributes.push(crate::attributes::string(
         source.as_deref().unwrap_or("service.name"),
         service,
     ));
@@ -85,39 +82,35 @@ fn resource(tags: &mut Vec<(String, String)>, service: &str) -> Resource {
         .iter()
         .filter(|k| **k != SCOPE_NAME && **k != SCOPE_VERSION)
     {
-        if let Some(value) = take(tags, key) {
+        if let Some(value) = take_tag(tags, key) {
             put(&mut resource.attributes, key, string_value(&value));
         }
     }
     resource
 }
 
-fn scope(tags: &mut Vec<(String, String)>, library: &str) -> InstrumentationScope {
+fn scope(tags: &mut Tags, library: &str) -> InstrumentationScope {
     let mut scope = InstrumentationScope::default();
     if library.is_empty() {
         return scope;
     }
-    if let Some(name) = take(tags, SCOPE_NAME) {
+    if let Some(name) = take_tag(tags, SCOPE_NAME) {
         scope.name = name;
     }
-    if let Some(version) = take(tags, SCOPE_VERSION) {
+    if let Some(version) = take_tag(tags, SCOPE_VERSION) {
         scope.version = version;
     }
     scope
 }
 
-fn otlp_span(
-    s: &Span,
-    mut tags: Vec<(String, String)>,
-    parse_string_tags: bool,
-) -> Result<OtlpSpan, String> {
+fn otlp_span(s: &Span, mut tags: Tags, parse_string_tags: bool) -> Result<OtlpSpan, String> {
     let mut out = OtlpSpan {
         trace_id: s.trace_id.to_vec(),
         span_id: s.id.to_be_bytes().to_vec(),
         name: s.name.clone(),
         ..Default::default()
     };
-    if let Some(state) = take(&mut tags, "w3c.tracestate") {
+    if let Some(state) = take_tag(&mut tags, "w3c.tracestate") {
         out.trace_state = state;
     }
     // A zero parent (zipkin-go writes 8 zero bytes for none) is no parent, as pdata's
@@ -128,10 +121,7 @@ fn otlp_span(
     out.kind = kind(&s.kind, &mut tags) as i32;
     out.status = span_status(&mut tags);
     out.links = links(&mut tags)?;
-    for (key, value) in tags
-        .iter()
-        .filter(|(k, _)| !RESOURCE_TAGS.contains(&k.as_str()))
-    {
+    for (key, value) in tags.iter().filter(|(k, _)| !is_resource_tag(k)) {
         let value = if parse_string_tags {
             typed(value)
         } else {
@@ -151,7 +141,7 @@ fn otlp_span(
             put(
                 &mut out.attributes,
                 "net.host.port",
-                int_value(i64::from(e.port)),
+                int_any(i64::from(e.port)),
             );
         }
     }
@@ -174,7 +164,7 @@ fn otlp_span(
             put(
                 &mut out.attributes,
                 "net.peer.port",
-                int_value(i64::from(e.port)),
+                int_any(i64::from(e.port)),
             );
         }
     }
@@ -198,28 +188,28 @@ fn otlp_span(
     Ok(out)
 }
 
-fn kind(kind: &str, tags: &mut Vec<(String, String)>) -> span::SpanKind {
+fn kind(kind: &str, tags: &mut Tags) -> span::SpanKind {
     match kind {
         "CLIENT" => span::SpanKind::Client,
         "SERVER" => span::SpanKind::Server,
         "PRODUCER" => span::SpanKind::Producer,
         "CONSUMER" => span::SpanKind::Consumer,
-        _ => match take(tags, "span.kind").as_deref() {
+        _ => match take_tag(tags, "span.kind").as_deref() {
             Some("internal") => span::SpanKind::Internal,
             _ => span::SpanKind::Unspecified,
         },
     }
 }
 
-fn span_status(tags: &mut Vec<(String, String)>) -> Option<Status> {
+fn span_status(tags: &mut Tags) -> Option<Status> {
     let mut status: Option<Status> = None;
-    if let Some(code) = take(tags, "otel.status_code") {
+    if let Some(code) = take_tag(tags, "otel.status_code") {
         let code = match code.as_str() {
             "STATUS_CODE_OK" | "Ok" => status::StatusCode::Ok,
             "STATUS_CODE_ERROR" | "Error" => status::StatusCode::Error,
             _ => status::StatusCode::Unset,
         };
-        let message = take(tags, "otel.status_description").unwrap_or_default();
+        let message = take_tag(tags, "otel.status_description").unwrap_or_default();
         status = Some(Status {
             code: code as i32,
             message,
@@ -237,10 +227,10 @@ fn span_status(tags: &mut Vec<(String, String)>) -> Option<Status> {
 
 /// `otlp.link.0`, `otlp.link.1`, ... up to the first one missing (128 at most):
 /// `traceid|spanid|tracestate|{json attributes}|dropped`.
-fn links(tags: &mut Vec<(String, String)>) -> Result<Vec<span::Link>, String> {
+fn links(tags: &mut Tags) -> Result<Vec<span::Link>, String> {
     let mut links = Vec::new();
     for i in 0..128 {
-        let Some(value) = take(tags, &format!("otlp.link.{i}")) else {
+        let Some(value) = take_tag(tags, &format!("otlp.link.{i}")) else {
             break;
         };
         let parts: Vec<&str> = value.split('|').collect();
@@ -319,13 +309,7 @@ fn hex_id<const N: usize>(hex: &str) -> Result<Vec<u8>, String> {
     if hex.len() != N * 2 {
         return Err("invalid length for ID".into());
     }
-    (0..N)
-        .map(|i| {
-            hex.get(i * 2..i * 2 + 2)
-                .and_then(|b| u8::from_str_radix(b, 16).ok())
-                .ok_or_else(|| format!("cannot unmarshal ID from string '{hex}'"))
-        })
-        .collect()
+    crate::wire::unhex(hex).ok_or_else(|| format!("cannot unmarshal ID from string '{hex}'"))
 }
 
 /// `parse_string_tags`: the Collector's `DetermineValueType` regexes, in its order.
@@ -350,26 +334,8 @@ pub fn typed(value: &str) -> AnyValue {
     AnyValue { value: Some(v) }
 }
 
-pub fn string_value(s: &str) -> AnyValue {
-    AnyValue {
-        value: Some(any_value::Value::StringValue(s.to_string())),
-    }
-}
-
-fn int_value(i: i64) -> AnyValue {
+fn int_any(i: i64) -> AnyValue {
     AnyValue {
         value: Some(any_value::Value::IntValue(i)),
-    }
-}
-
-fn string_kv(key: &str, value: &str) -> KeyValue {
-    crate::attributes::string(key, value)
-}
-
-/// pcommon's `Put`: a key already there keeps its place and takes the new value.
-pub fn put(attrs: &mut Vec<KeyValue>, key: &str, value: AnyValue) {
-    match attrs.iter_mut().find(|kv| kv.key == key) {
-        Some(kv) => kv.value = Some(value),
-        None => attrs.push(crate::attributes::kv_any(key, value)),
     }
 }

@@ -14,7 +14,9 @@ use crate::otlp::common::v1::{any_value, AnyValue};
 use crate::otlp::resource::v1::Resource;
 use crate::otlp::trace::v1::{span, status, ResourceSpans, ScopeSpans, Span as OtlpSpan, Status};
 
-use super::to_otlp::{put, string_value, typed};
+use crate::attributes::{put, str_of, string_value};
+
+use super::to_otlp::typed;
 use super::START_TIME_ABSENT;
 
 const UNKNOWN_SERVICE: &str = "unknown-service";
@@ -382,7 +384,7 @@ impl StatusMapper {
                 true
             }
             "census.status_description" | "opencensus.status_description" => {
-                self.census.1 = str_of(value);
+                self.census.1 = str_of(value).to_string();
                 true
             }
             "otel.status_code" => {
@@ -392,7 +394,7 @@ impl StatusMapper {
                 true
             }
             "otel.status_description" => {
-                self.otel.1 = str_of(value);
+                self.otel.1 = str_of(value).to_string();
                 true
             }
             "http.status_code" => {
@@ -402,7 +404,7 @@ impl StatusMapper {
                 false
             }
             "http.status_message" => {
-                self.http.1 = str_of(value);
+                self.http.1 = str_of(value).to_string();
                 false
             }
             "error" => {
@@ -442,13 +444,6 @@ fn status_number(v: &AnyValue) -> Option<i32> {
             s.parse::<i64>().ok().and_then(|i| i32::try_from(i).ok())
         }
         _ => None,
-    }
-}
-
-fn str_of(v: &AnyValue) -> String {
-    match &v.value {
-        Some(any_value::Value::StringValue(s)) => s.clone(),
-        _ => String::new(),
     }
 }
 
@@ -535,11 +530,5 @@ fn hex_span_id(hex: &str) -> Result<[u8; 8], String> {
 }
 
 fn decode_hex(hex: &str) -> Result<Vec<u8>, String> {
-    (0..hex.len() / 2)
-        .map(|i| {
-            hex.get(i * 2..i * 2 + 2)
-                .and_then(|b| u8::from_str_radix(b, 16).ok())
-                .ok_or_else(|| format!("encoding/hex: invalid byte in `{hex}`"))
-        })
-        .collect()
+    crate::wire::unhex(hex).ok_or_else(|| format!("encoding/hex: invalid byte in `{hex}`"))
 }
