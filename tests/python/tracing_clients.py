@@ -1,7 +1,7 @@
 """Sends one fixed set of spans with a real Jaeger or Zipkin client library, so the same
 spans reach two receivers (llamacol's and the Collector's in Jaeger v2) byte for byte.
 
-usage: tracing_clients.py <client> <target>
+usage: tracing_clients.py <client> <target> [<extra LLM calls>]
 
 clients (each in its own process: py_zipkin and the SDK's Zipkin proto exporter register
 the same protobuf file):
@@ -15,6 +15,8 @@ the same protobuf file):
   py-zipkin-v1-json   url        py_zipkin's v1 JSON encoder
   py-zipkin-v2-json   url        py_zipkin's v2 JSON encoder
 
+With a third argument N, the request also holds N model-call spans, each with a 2 KB prompt
+and a 1 KB completion (N = 600 makes a request of about 2 MB, an LLM service's batch).
 Prints the number of spans sent. Ids and times are fixed; nothing random.
 """
 
@@ -27,7 +29,7 @@ TRACE = 0x5B8EFFF798038103D269B633813FC60C
 OTHER_TRACE = 0x0AF7651916CD43DD8448EB211C80319C
 
 
-def sdk_spans():
+def sdk_spans(extra=0):
     """The spans of one LLM request as the OpenTelemetry SDK records them."""
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
@@ -109,6 +111,23 @@ def sdk_spans():
     ]:
         span = tracer.start_span(name, context=ctx, kind=kind, start_time=START + offset * MS)
         span.end(end_time=START + (offset + 1) * MS)
+    prompt = ("You are a helpful assistant. Summarize the incident report below. " * 32)[:2048]
+    completion = ("The GPU node ran out of KV cache and requests queued. " * 20)[:1024]
+    for i in range(extra):
+        call = tracer.start_span(
+            f"chat llama-3.1-8b #{i}",
+            context=ctx,
+            kind=SpanKind.CLIENT,
+            start_time=START + (300 + i) * MS,
+            attributes={
+                "gen_ai.request.model": "llama-3.1-8b-instruct",
+                "gen_ai.prompt": prompt,
+                "gen_ai.completion": completion,
+                "gen_ai.usage.input_tokens": 512 + i,
+                "gen_ai.usage.output_tokens": 128,
+            },
+        )
+        call.end(end_time=START + (300 + i) * MS + 900 * MS)
     root.end(end_time=START + 250 * MS)
     return memory.get_finished_spans()
 
@@ -156,6 +175,7 @@ def post(url, body, content_type):
 
 def main():
     client, target = sys.argv[1], sys.argv[2]
+    extra = int(sys.argv[3]) if len(sys.argv) > 3 else 0
     if client.startswith("py-zipkin"):
         from py_zipkin.encoding import get_encoder
         from py_zipkin.encoding._types import Encoding
@@ -171,12 +191,13 @@ def main():
         post(target, body if isinstance(body, bytes) else body.encode(), content_type)
         print(len(spans))
         return
-    spans = sdk_spans()
+    spans = sdk_spans(extra)
     if client == "jaeger-thrift-udp":
         from opentelemetry.exporter.jaeger.thrift import JaegerExporter
 
         host, port = host_port(target)
-        export(JaegerExporter(agent_host_name=host, agent_port=port), spans)
+        # A batch over a UDP packet's size is split into several packets, as agents take.
+        export(JaegerExporter(agent_host_name=host, agent_port=port, udp_split_oversized_batches=True), spans)
     elif client == "jaeger-thrift-http":
         from opentelemetry.exporter.jaeger.thrift import JaegerExporter
 

@@ -21,6 +21,9 @@ use super::config::UdpConfig;
 use crate::server::config::DefaultPort;
 use crate::server::Servers;
 
+/// How often the reading thread looks at the cancel token while no packet comes.
+const READ_TIMEOUT: Duration = Duration::from_millis(200);
+
 /// Packets per agent port: `received` (handed to the pipeline), `failed` (unreadable, or
 /// refused for good), `dropped` (the queue was full).
 pub const UDP_PACKETS: TargetFamily = TargetFamily {
@@ -88,15 +91,26 @@ pub fn serve(
     let cancel = servers.cancel.clone();
     let id = servers.id.clone();
     let reader_counters = counters.clone();
-    servers.tasks.spawn(async move {
+    // The socket is read on a thread of its own, so the kernel's receive buffer is
+    // drained as packets come, whatever the workers and the runtime are doing: a burst
+    // (a client splitting a 2 MB batch into 40 packets) overflowed it when the reader
+    // was one more task on a busy runtime.
+    let socket = match socket.into_std().and_then(|s| {
+        s.set_nonblocking(false)?;
+        s.set_read_timeout(Some(READ_TIMEOUT))?;
+        Ok(s)
+    }) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(component = %id, error = %e, "cannot read the UDP socket");
+            return;
+        }
+    };
+    servers.tasks.spawn_blocking(move || {
         let mut buffer = vec![0; settings.max_packet_size];
         let full = LogOnce::new();
-        loop {
-            let received = tokio::select! {
-                _ = cancel.cancelled() => break,
-                r = socket.recv_from(&mut buffer) => r,
-            };
-            match received {
+        while !cancel.is_cancelled() {
+            match socket.recv_from(&mut buffer) {
                 Ok((n, _)) => {
                     if tx.try_send(Bytes::copy_from_slice(&buffer[..n])).is_err() {
                         TargetCounters::add(&reader_counters.dropped, 1);
@@ -105,6 +119,8 @@ pub fn serve(
                         }
                     }
                 }
+                // The read timeout: look at the cancel token again.
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
                 Err(e) => tracing::debug!(component = %id, error = %e, "UDP receive failed"),
             }
         }
