@@ -285,7 +285,8 @@ async fn udp_counts_the_packets_a_full_queue_drops() {
     until(|| counters.dropped.load(Ordering::SeqCst) == 4).await;
     assert_eq!(next.calls.load(Ordering::SeqCst), 1);
     // The worker waits on a consumer that never answers (the runtime's shutdown deadline
-    // ends that in a service): stop the tasks here.
+    // ends that in a service): stop the reader and abort the worker here.
+    servers.cancel.cancel();
     servers.tasks.abort_all();
 }
 
